@@ -1,0 +1,580 @@
+//! `custodian`: the scriptable face of the hub and of a device ledger (see `--help`).
+//!
+//! Every reporting subcommand takes `--json` and then prints JSON (one object per line where it
+//! reports per input line). Errors go to stderr as one clear line with a non-zero exit.
+
+use std::io::{BufRead, Write};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use clap::{Args, Parser, Subcommand};
+use custodian_hub::registry::IssueOptions;
+use custodian_ledger::{Event, Step};
+use custodian_sync::Device;
+use serde::Serialize;
+
+#[derive(Parser)]
+#[command(name = "custodian", version, about = "Serial tracking for channel partners: hub, device ledger and tools")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Args)]
+struct Data {
+    /// The data directory (a hub's registry or a device's ledger).
+    #[arg(long)]
+    data: PathBuf,
+}
+
+#[derive(Args, Clone, Copy)]
+struct Output {
+    /// Print JSON instead of text.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// The manufacturer's registry service.
+    #[command(subcommand)]
+    Hub(HubCommand),
+    /// Enrolls a device ledger with the hub named in TOKEN.
+    Enroll {
+        #[command(flatten)]
+        data: Data,
+        token: String,
+        /// A name for this device, as the hub lists it.
+        #[arg(long, default_value = "handheld")]
+        name: String,
+        #[command(flatten)]
+        out: Output,
+    },
+    /// Syncs with the hub: uploads new scans, downloads what concerns this site, and flags.
+    Sync {
+        #[command(flatten)]
+        data: Data,
+        #[command(flatten)]
+        out: Output,
+    },
+    /// This device: enrollment, last sync, events waiting.
+    Status {
+        #[command(flatten)]
+        data: Data,
+        #[command(flatten)]
+        out: Output,
+    },
+    /// Manifests (ASNs) and their live progress.
+    #[command(subcommand)]
+    Manifest(ManifestCommand),
+    /// Records scans: each input line is raw scanner output; prints one verdict per line.
+    Scan {
+        #[command(flatten)]
+        data: Data,
+        /// receiving, shipping, retail_selling, inspecting, repairing, returning.
+        #[arg(long)]
+        step: String,
+        /// The ASN / order the scans are checked against.
+        #[arg(long)]
+        manifest: Option<String>,
+        /// A file of scans, or - (the default) for standard input.
+        input: Option<PathBuf>,
+        #[command(flatten)]
+        out: Output,
+    },
+    /// A unit's biography: custody chain, warranty, flags.
+    History {
+        #[command(flatten)]
+        data: Data,
+        code: String,
+        #[command(flatten)]
+        out: Output,
+    },
+    /// Flags known to this device.
+    Flags {
+        #[command(flatten)]
+        data: Data,
+        #[command(flatten)]
+        out: Output,
+    },
+    /// Parses scanner output, element strings, bracketed AIs or Digital Link URIs.
+    Parse {
+        #[arg(required = true)]
+        text: Vec<String>,
+        #[command(flatten)]
+        out: Output,
+    },
+}
+
+#[derive(Subcommand)]
+enum HubCommand {
+    /// Runs the hub over HTTPS on DIR; prints the URL it listens on.
+    Serve {
+        #[command(flatten)]
+        data: Data,
+        #[arg(long, default_value = "127.0.0.1:8443")]
+        listen: SocketAddr,
+        /// Seed the demo data set on first start.
+        #[arg(long)]
+        demo: bool,
+    },
+    /// Prints a one-time enrollment token for a device of ORG at SITE.
+    Token {
+        #[command(flatten)]
+        data: Data,
+        #[arg(long)]
+        org: String,
+        #[arg(long)]
+        site: String,
+        /// Hours until the token expires.
+        #[arg(long, default_value_t = 24)]
+        hours: i64,
+    },
+    /// Issues N signed serials; one JSON line each.
+    Issue {
+        #[command(flatten)]
+        data: Data,
+        #[arg(long)]
+        gtin: String,
+        #[arg(long)]
+        count: usize,
+        #[arg(long)]
+        lot: Option<String>,
+        /// Expiry date, YYMMDD or YYYY-MM-DD.
+        #[arg(long)]
+        expiry: Option<String>,
+        /// Intended markets, ISO 3166 codes separated by commas.
+        #[arg(long, value_delimiter = ',')]
+        market: Vec<String>,
+    },
+    /// A unit's custody across all partners.
+    History {
+        #[command(flatten)]
+        data: Data,
+        code: String,
+        #[command(flatten)]
+        out: Output,
+    },
+    /// Every flag the hub has raised.
+    Flags {
+        #[command(flatten)]
+        data: Data,
+        #[command(flatten)]
+        out: Output,
+    },
+    /// Revokes a device: its next sync is refused.
+    Revoke {
+        #[command(flatten)]
+        data: Data,
+        device: String,
+    },
+    /// Writes the demo data set's files (what `serve --demo` seeds) to DIR.
+    DemoData {
+        #[arg(long)]
+        out: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+enum ManifestCommand {
+    /// Imports an ASN: a JSON array of events (as in fixtures/demo/asn-0001.events.json).
+    Import {
+        #[command(flatten)]
+        data: Data,
+        file: PathBuf,
+        #[command(flatten)]
+        out: Output,
+    },
+    /// Manifests held, with progress.
+    List {
+        #[command(flatten)]
+        data: Data,
+        #[command(flatten)]
+        out: Output,
+    },
+    /// One manifest with what is missing, unexpected, wrong or duplicated.
+    Show {
+        #[command(flatten)]
+        data: Data,
+        id: String,
+        #[command(flatten)]
+        out: Output,
+    },
+    /// Closes a receipt, recording its discrepancies.
+    Close {
+        #[command(flatten)]
+        data: Data,
+        id: String,
+        #[command(flatten)]
+        out: Output,
+    },
+}
+
+fn main() {
+    let cli = Cli::parse();
+    if let Err(e) = run(cli.command) {
+        let mut chain = e.to_string();
+        for cause in e.chain().skip(1) {
+            chain.push_str(": ");
+            chain.push_str(&cause.to_string());
+        }
+        eprintln!("custodian: {chain}");
+        std::process::exit(1);
+    }
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().context("starting the async runtime")
+}
+
+fn now() -> chrono::DateTime<chrono::FixedOffset> {
+    chrono::Local::now().fixed_offset()
+}
+
+fn print_json<T: Serialize>(value: &T) -> Result<()> {
+    println!("{}", serde_json::to_string(value)?);
+    Ok(())
+}
+
+fn run(command: Command) -> Result<()> {
+    match command {
+        Command::Hub(hub) => run_hub(hub),
+        Command::Enroll { data, token, name, out } => {
+            let device = Device::open(&data.data)?;
+            let status = runtime()?.block_on(device.enroll(&token, &name))?;
+            if out.json {
+                print_json(&status)
+            } else {
+                println!(
+                    "enrolled as {} for {} / {} with {}",
+                    status.device.unwrap_or_default(),
+                    status.org.unwrap_or_default(),
+                    status.site.unwrap_or_default(),
+                    status.hub.unwrap_or_default()
+                );
+                Ok(())
+            }
+        }
+        Command::Sync { data, out } => {
+            let device = Device::open(&data.data)?;
+            let report = runtime()?.block_on(device.sync())?;
+            if out.json {
+                return print_json(&report);
+            }
+            println!(
+                "synced in {} round(s): {} events up ({} new to the hub), {} down, {} bytes sent, {} received",
+                report.rounds, report.uploaded, report.stored_by_hub, report.downloaded, report.bytes_sent, report.bytes_received
+            );
+            for f in &report.new_flags {
+                println!("new flag {}: {}", f.kind, f.reason);
+            }
+            Ok(())
+        }
+        Command::Status { data, out } => {
+            let status = Device::open(&data.data)?.status()?;
+            if out.json {
+                return print_json(&status);
+            }
+            if status.enrolled {
+                println!(
+                    "device {} of {} / {}, hub {}\nlast sync {}, {} events waiting, {} events held",
+                    status.device.unwrap_or_default(),
+                    status.org.unwrap_or_default(),
+                    status.site.unwrap_or_default(),
+                    status.hub.unwrap_or_default(),
+                    status.last_sync.unwrap_or_else(|| "never".into()),
+                    status.waiting,
+                    status.events
+                );
+            } else {
+                println!("not enrolled");
+            }
+            Ok(())
+        }
+        Command::Manifest(m) => run_manifest(m),
+        Command::Scan { data, step, manifest, input, out } => {
+            let step = Step::parse(&step).with_context(|| {
+                format!("unknown step {step:?}: use one of receiving, shipping, retail_selling, inspecting, repairing, returning")
+            })?;
+            let device = Device::open(&data.data)?;
+            let reader: Box<dyn BufRead> = match input.as_deref() {
+                None => Box::new(std::io::stdin().lock()),
+                Some(p) if p == Path::new("-") => Box::new(std::io::stdin().lock()),
+                Some(p) => Box::new(std::io::BufReader::new(std::fs::File::open(p).with_context(|| format!("opening {}", p.display()))?)),
+            };
+            let mut stdout = std::io::stdout().lock();
+            for line in reader.split(b'\n') {
+                let line = line.context("reading scans")?;
+                let raw = String::from_utf8_lossy(&line);
+                if raw.trim().is_empty() {
+                    continue;
+                }
+                let verdict = device.ledger().scan(&raw, step, manifest.as_deref(), now())?;
+                if out.json {
+                    writeln!(stdout, "{}", serde_json::to_string(&verdict)?)?;
+                } else {
+                    writeln!(stdout, "{:<20} {}", verdict.verdict.as_str().to_uppercase(), verdict.reason)?;
+                }
+            }
+            Ok(())
+        }
+        Command::History { data, code, out } => {
+            let history = Device::open(&data.data)?.ledger().history(&code, now())?;
+            if out.json {
+                return print_json(&history);
+            }
+            println!("{}{}", history.label, history.product.as_ref().map(|p| format!(" — {p}")).unwrap_or_default());
+            println!("state: {:?}, custodian: {}", history.custody.state, history.custody.custodian.as_deref().unwrap_or("unknown"));
+            print_chain(&history.custody.chain);
+            if let Some(w) = &history.warranty {
+                println!("warranty: {} months from {} ({}), until {}{}", w.months, w.start, w.starts_at, w.end, if w.in_period { "" } else { " — expired" });
+            }
+            for f in &history.flags {
+                println!("flag {} [{}]: {}", f.kind, f.status, f.reason);
+            }
+            Ok(())
+        }
+        Command::Flags { data, out } => {
+            let flags = Device::open(&data.data)?.ledger().flags()?;
+            if out.json {
+                return print_json(&flags);
+            }
+            if flags.is_empty() {
+                println!("no flags");
+            }
+            for f in flags {
+                println!("{} [{}] {}", f.kind, f.status, f.reason);
+            }
+            Ok(())
+        }
+        Command::Parse { text, out } => {
+            let mut failed = false;
+            for t in text {
+                match custodian_scanner::parse(&t) {
+                    Ok(scan) => {
+                        if out.json {
+                            print_json(&scan_json(&t, &scan))?;
+                        } else {
+                            println!("{t}: {scan:?}");
+                        }
+                    }
+                    Err(e) => {
+                        failed = true;
+                        if out.json {
+                            print_json(&serde_json::json!({ "input": t, "ok": false, "error": e.to_string(), "position": e.position }))?;
+                        } else {
+                            println!("{t}: invalid: {e}");
+                        }
+                    }
+                }
+            }
+            if failed {
+                std::process::exit(2);
+            }
+            Ok(())
+        }
+    }
+}
+
+/// The fields of a parse an integrator needs, as JSON.
+fn scan_json(input: &str, scan: &custodian_scanner::Scan) -> serde_json::Value {
+    serde_json::json!({
+        "input": input,
+        "ok": true,
+        "symbology": scan.symbology,
+        "form": scan.form,
+        "elements": scan.elements,
+        "gtin": scan.gtin().map(ToString::to_string),
+        "serial": scan.serial(),
+        "sscc": scan.sscc().map(ToString::to_string),
+        "lot": scan.lot(),
+        "expiry": scan.expiry().map(|d| d.to_string()),
+        "signature_bytes": scan.signature().map(<[u8]>::len),
+    })
+}
+
+fn print_chain(chain: &[custodian_ledger::custody::Link]) {
+    for l in chain {
+        let to = l.destination.as_ref().map(|d| format!(" → {d}")).unwrap_or_default();
+        let via = l.via.as_ref().map(|v| format!(" (via {v})")).unwrap_or_default();
+        let tx = l.transaction.as_ref().map(|t| format!(" [{t}]")).unwrap_or_default();
+        println!("  {}  {:<14} {}/{}{to}{tx}{via}", l.time, l.step, l.org, l.site);
+    }
+}
+
+fn run_manifest(command: ManifestCommand) -> Result<()> {
+    match command {
+        ManifestCommand::Import { data, file, out } => {
+            let text = std::fs::read_to_string(&file).with_context(|| format!("reading {}", file.display()))?;
+            let de = &mut serde_json::Deserializer::from_str(&text);
+            let events: Vec<Event> = serde_path_to_error::deserialize(de)
+                .map_err(|e| anyhow::anyhow!("{}: {}: {}", file.display(), e.path(), e.inner()))?;
+            let device = Device::open(&data.data)?;
+            let new = device.ledger().store_events(&events, false)?;
+            if out.json {
+                print_json(&serde_json::json!({ "events": events.len(), "new": new }))
+            } else {
+                println!("imported {} events ({new} new)", events.len());
+                Ok(())
+            }
+        }
+        ManifestCommand::List { data, out } => {
+            let manifests = Device::open(&data.data)?.ledger().manifests()?;
+            if out.json {
+                for m in &manifests {
+                    print_json(m)?;
+                }
+                return Ok(());
+            }
+            if manifests.is_empty() {
+                println!("no manifests: sync with the hub or import one");
+            }
+            for m in manifests {
+                let p = &m.progress;
+                println!(
+                    "{:<12} {:<7} from {:<14} expected {:>4}  scanned {:>4}  missing {:>4}  unexpected {:>3}  duplicates {:>3}",
+                    m.id,
+                    m.status,
+                    m.source.as_deref().unwrap_or("?"),
+                    p.expected,
+                    p.scanned,
+                    p.missing.len(),
+                    p.unexpected.len() + p.wrong_product.len(),
+                    p.duplicates.len()
+                );
+            }
+            Ok(())
+        }
+        ManifestCommand::Show { data, id, out } => {
+            let m = Device::open(&data.data)?.ledger().manifest(&id)?;
+            if out.json {
+                return print_json(&m);
+            }
+            let p = &m.progress;
+            println!("{} ({}) from {} to {}", m.id, m.status, m.source.as_deref().unwrap_or("?"), m.destination.as_deref().unwrap_or("?"));
+            println!("expected {}, scanned {}: {}", p.expected, p.scanned, p.discrepancy_note());
+            for (what, list) in [("missing", &p.missing), ("unexpected", &p.unexpected), ("wrong product", &p.wrong_product), ("duplicate", &p.duplicates)] {
+                for epc in list {
+                    println!("  {what}: {epc}");
+                }
+            }
+            Ok(())
+        }
+        ManifestCommand::Close { data, id, out } => {
+            let m = Device::open(&data.data)?.ledger().close_manifest(&id, now())?;
+            if out.json {
+                print_json(&m)
+            } else {
+                println!("{} closed: {}", m.id, m.closing_note.unwrap_or_default());
+                Ok(())
+            }
+        }
+    }
+}
+
+fn run_hub(command: HubCommand) -> Result<()> {
+    match command {
+        HubCommand::Serve { data, listen, demo } => {
+            let options = custodian_hub::server::ServeOptions { data: data.data, listen, demo };
+            runtime()?.block_on(custodian_hub::server::serve(
+                options,
+                |url| {
+                    println!("custodian hub listening on {url}");
+                    let _ = std::io::stdout().flush();
+                },
+                shutdown_signal(),
+            ))
+        }
+        HubCommand::Token { data, org, site, hours } => {
+            let (url, ca) = custodian_hub::server::hub_address(&data.data)?;
+            let registry = custodian_hub::Registry::open(&data.data)?;
+            println!("{}", registry.create_token(&org, &site, &url, &ca, hours)?);
+            Ok(())
+        }
+        HubCommand::Issue { data, gtin, count, lot, expiry, market } => {
+            if count == 0 {
+                bail!("--count must be at least 1");
+            }
+            let expiry = expiry.map(|e| normalise_date(&e)).transpose()?;
+            let registry = custodian_hub::Registry::open(&data.data)?;
+            let options = IssueOptions { lot, expiry, markets: market, facility: "hub".into(), line: "cli".into() };
+            let issued = registry.issue(&gtin, count, &options, now(), &mut rand::rngs::OsRng)?;
+            for s in issued {
+                print_json(&s)?;
+            }
+            Ok(())
+        }
+        HubCommand::History { data, code, out } => {
+            let custody = custodian_hub::Registry::open(&data.data)?.custody(&code)?;
+            if out.json {
+                return print_json(&custody);
+            }
+            println!("{}: {:?}, custodian {}", custody.epc, custody.state, custody.custodian.as_deref().unwrap_or("unknown"));
+            print_chain(&custody.chain);
+            Ok(())
+        }
+        HubCommand::Flags { data, out } => {
+            let flags = custodian_hub::Registry::open(&data.data)?.flags()?;
+            if out.json {
+                return print_json(&flags);
+            }
+            for f in flags {
+                println!("{} {} [{}] {}", f.raised_at, f.kind, f.org, f.reason);
+            }
+            Ok(())
+        }
+        HubCommand::Revoke { data, device } => {
+            custodian_hub::Registry::open(&data.data)?.revoke(&device)?;
+            println!("revoked {device}");
+            Ok(())
+        }
+        HubCommand::DemoData { out } => {
+            let scratch = tempdir_in_target()?;
+            let registry = custodian_hub::Registry::open_with_key(&scratch, custodian_hub::demo::issuer_key)?;
+            let data = custodian_hub::demo::seed(&registry)?;
+            data.write(&out)?;
+            drop(registry);
+            let _ = std::fs::remove_dir_all(&scratch);
+            println!("wrote the demo data set to {}", out.display());
+            Ok(())
+        }
+    }
+}
+
+/// `YYMMDD` as given, or `YYYY-MM-DD` turned into it.
+fn normalise_date(s: &str) -> Result<String> {
+    if s.len() == 6 && s.bytes().all(|b| b.is_ascii_digit()) {
+        return Ok(s.to_string());
+    }
+    let d = chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").with_context(|| format!("date {s:?}: use YYMMDD or YYYY-MM-DD"))?;
+    Ok(d.format("%y%m%d").to_string())
+}
+
+fn tempdir_in_target() -> Result<PathBuf> {
+    let dir = std::env::temp_dir().join(format!("custodian-demo-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(dir)
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(s) => s,
+            Err(_) => {
+                let _ = ctrl_c.await;
+                return;
+            }
+        };
+        tokio::select! {
+            _ = ctrl_c => {},
+            _ = term.recv() => {},
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+}

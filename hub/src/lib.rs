@@ -1,0 +1,59 @@
+//! The hub: the manufacturer's serial registry and the other end of every device's sync.
+//!
+//! It issues signed serials ([`registry`]), enrolls devices, takes their events and working
+//! documents over HTTPS ([`exchange`], [`server`]), reconciles custody across all partners and
+//! raises flags ([`reconcile`]) that flow back to the organisations concerned. It runs the same
+//! `custodian-ledger` rules and storage code as the handheld, over everyone's data.
+//!
+//! The key design decision: the hub is the only creator of shared Automerge documents (manifest
+//! working states, flags), and devices only edit them; events are stored once by content id, so
+//! every upload is idempotent and each flag is raised once per fact.
+
+pub mod demo;
+pub mod exchange;
+pub mod reconcile;
+pub mod registry;
+pub mod server;
+pub mod tls;
+
+pub use registry::Registry;
+
+/// Errors of the hub, each mapped to an HTTP status by [`server`].
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum HubError {
+    /// 400: the request is malformed or asks for something impossible.
+    #[error("{0}")]
+    BadRequest(String),
+    /// 401: the caller's identity is unknown, revoked, or its signature is wrong.
+    #[error("{0}")]
+    Unauthorized(String),
+    /// 403: the caller may not do this (writing as another organisation).
+    #[error("{0}")]
+    Forbidden(String),
+    /// 404.
+    #[error("{0} not found")]
+    NotFound(String),
+    /// 413.
+    #[error("{0}")]
+    TooLarge(String),
+    /// 500: logged in full, answered generically.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl From<rusqlite::Error> for HubError {
+    fn from(e: rusqlite::Error) -> HubError {
+        HubError::Internal(format!("registry storage: {e}"))
+    }
+}
+
+impl From<custodian_ledger::Error> for HubError {
+    fn from(e: custodian_ledger::Error) -> HubError {
+        match e {
+            custodian_ledger::Error::Invalid(m) => HubError::BadRequest(m),
+            custodian_ledger::Error::NotFound(m) => HubError::NotFound(m),
+            other => HubError::Internal(other.to_string()),
+        }
+    }
+}

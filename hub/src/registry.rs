@@ -1,0 +1,497 @@
+//! The registry: organisations, products, issued serials, devices and enrollment tokens, the
+//! event store of every partner, and the flags raised by reconciliation.
+//!
+//! **Architecture Invariant:** issued serials and their production metadata are never altered:
+//! a trigger refuses any UPDATE or DELETE on `serials`.
+//!
+//! Storage is embedded SQLite behind this one type; a server database can implement the same
+//! operations later.
+
+use std::path::Path;
+use std::sync::{Mutex, MutexGuard};
+
+use base64::Engine;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use chrono::{DateTime, FixedOffset, Utc};
+use custodian_ledger::event::{Action, BizStep, BizTransaction, Disposition, EventType};
+use custodian_ledger::extract::{self, Alert, IssuerKey, Org, Product, Recall, RegistryExtract};
+use custodian_ledger::{Custody, Epc, Event, EventBody, Recorder, store};
+use custodian_scanner::Gtin;
+use ed25519_dalek::{Signer, SigningKey};
+use rand::{Rng, RngCore};
+use rusqlite::{Connection, OptionalExtension, params};
+use serde::{Deserialize, Serialize};
+
+use crate::HubError;
+
+const KV_ISSUER_KEY: &str = "issuer_key";
+const KV_EXTRACT_VERSION: &str = "extract_version";
+const KV_RESOLVER: &str = "resolver";
+/// The device id under which the hub records its own events (issuance, demo shipments).
+pub const HUB_DEVICE: &str = "hub";
+/// Characters of generated serials: unambiguous upper-case letters and digits.
+const SERIAL_ALPHABET: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+
+/// A serial as issued.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IssuedSerial {
+    pub gtin: String,
+    pub serial: String,
+    pub lot: Option<String>,
+    pub expiry: Option<String>,
+    /// The element string a label carries (GS = ASCII 29 before each following AI after a
+    /// variable-length one), with the AI 8030 signature.
+    pub element_string: String,
+    pub bracketed: String,
+    pub digital_link: String,
+}
+
+/// What `issue` needs besides the GTIN and count.
+#[derive(Clone, Debug, Default)]
+pub struct IssueOptions {
+    pub lot: Option<String>,
+    /// `YYMMDD`.
+    pub expiry: Option<String>,
+    pub markets: Vec<String>,
+    pub facility: String,
+    pub line: String,
+}
+
+/// A flag as the hub holds it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HubFlag {
+    pub id: String,
+    pub kind: String,
+    pub org: String,
+    pub epc: String,
+    pub reason: String,
+    pub event: String,
+    pub raised_at: String,
+}
+
+/// A device as enrolled.
+#[derive(Clone, Debug)]
+pub struct DeviceRecord {
+    pub id: String,
+    pub org: String,
+    pub site: String,
+    pub public_key: String,
+    pub revoked: bool,
+    pub counter: u64,
+}
+
+/// The hub's registry on one SQLite file.
+pub struct Registry {
+    conn: Mutex<Connection>,
+    issuer: SigningKey,
+}
+
+impl std::fmt::Debug for Registry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Registry").finish_non_exhaustive()
+    }
+}
+
+impl Registry {
+    /// Opens the registry in `dir` (creating it). A new registry gets a random issuer key.
+    pub fn open(dir: &Path) -> Result<Registry, HubError> {
+        Self::open_with_key(dir, || SigningKey::generate(&mut rand::rngs::OsRng))
+    }
+
+    /// Opens the registry, creating the issuer key with `new_key` if there is none yet.
+    pub fn open_with_key(dir: &Path, new_key: impl FnOnce() -> SigningKey) -> Result<Registry, HubError> {
+        std::fs::create_dir_all(dir).map_err(|e| HubError::Internal(format!("{}: {e}", dir.display())))?;
+        let conn = store::open(&dir.join("hub.sqlite"))?;
+        migrate(&conn)?;
+        let issuer = match store::kv_get(&conn, KV_ISSUER_KEY)? {
+            Some(b64) => {
+                let bytes = STANDARD.decode(b64).map_err(|_| HubError::Internal("issuer key is damaged".into()))?;
+                let arr = <[u8; 32]>::try_from(bytes.as_slice()).map_err(|_| HubError::Internal("issuer key is damaged".into()))?;
+                SigningKey::from_bytes(&arr)
+            }
+            None => {
+                let key = new_key();
+                store::kv_set(&conn, KV_ISSUER_KEY, &STANDARD.encode(key.to_bytes()))?;
+                key
+            }
+        };
+        Ok(Registry { conn: Mutex::new(conn), issuer })
+    }
+
+    pub(crate) fn conn(&self) -> MutexGuard<'_, Connection> {
+        self.conn.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    pub fn resolver(&self) -> Result<String, HubError> {
+        Ok(store::kv_get(&self.conn(), KV_RESOLVER)?.unwrap_or_else(|| "https://id.gs1.org".into()))
+    }
+
+    pub fn set_resolver(&self, base: &str) -> Result<(), HubError> {
+        store::kv_set(&self.conn(), KV_RESOLVER, base.trim_end_matches('/'))?;
+        Ok(())
+    }
+
+    fn bump_extract_version(conn: &Connection) -> Result<(), HubError> {
+        let v: u64 = store::kv_get(conn, KV_EXTRACT_VERSION)?.and_then(|v| v.parse().ok()).unwrap_or(0);
+        store::kv_set(conn, KV_EXTRACT_VERSION, &(v + 1).to_string())?;
+        Ok(())
+    }
+
+    pub fn add_org(&self, org: &Org) -> Result<(), HubError> {
+        let conn = self.conn();
+        conn.execute(
+            "INSERT INTO orgs (id, name, role, market, gln) VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT(id) DO UPDATE SET name = excluded.name, role = excluded.role, market = excluded.market, gln = excluded.gln",
+            params![org.id, org.name, org.role, org.market, org.gln],
+        )?;
+        Self::bump_extract_version(&conn)
+    }
+
+    pub fn add_site(&self, org: &str, site: &str, name: &str) -> Result<(), HubError> {
+        self.conn().execute(
+            "INSERT INTO sites (org, id, name) VALUES (?1, ?2, ?3) ON CONFLICT(org, id) DO UPDATE SET name = excluded.name",
+            params![org, site, name],
+        )?;
+        Ok(())
+    }
+
+    pub fn add_product(&self, p: &Product) -> Result<(), HubError> {
+        let gtin = Gtin::parse(&p.gtin).map_err(|e| HubError::BadRequest(e.to_string()))?;
+        let conn = self.conn();
+        conn.execute(
+            "INSERT INTO products (gtin, name, warranty_months, markets) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT(gtin) DO UPDATE SET name = excluded.name, warranty_months = excluded.warranty_months, markets = excluded.markets",
+            params![gtin.as_str(), p.name, p.warranty_months, p.markets.join(",")],
+        )?;
+        Self::bump_extract_version(&conn)
+    }
+
+    pub fn add_recall(&self, r: &Recall) -> Result<(), HubError> {
+        let conn = self.conn();
+        conn.execute("INSERT INTO recalls (gtin, lot, reason) VALUES (?1, ?2, ?3)", params![r.gtin, r.lot, r.reason])?;
+        Self::bump_extract_version(&conn)
+    }
+
+    pub fn add_alert(&self, a: &Alert) -> Result<(), HubError> {
+        let conn = self.conn();
+        conn.execute("INSERT OR REPLACE INTO alerts (epc, reason) VALUES (?1, ?2)", params![a.epc, a.reason])?;
+        Self::bump_extract_version(&conn)
+    }
+
+    fn manufacturer(conn: &Connection) -> Result<Org, HubError> {
+        conn.query_row(
+            "SELECT id, name, role, market, gln FROM orgs WHERE role = 'manufacturer' ORDER BY id LIMIT 1",
+            [],
+            |r| Ok(Org { id: r.get(0)?, name: r.get(1)?, role: r.get(2)?, market: r.get(3)?, gln: r.get(4)? }),
+        )
+        .optional()?
+        .ok_or_else(|| HubError::BadRequest("the registry has no manufacturer organisation yet".into()))
+    }
+
+    fn first_site(conn: &Connection, org: &str) -> Result<String, HubError> {
+        Ok(conn
+            .query_row("SELECT id FROM sites WHERE org = ?1 ORDER BY id LIMIT 1", [org], |r| r.get(0))
+            .optional()?
+            .unwrap_or_else(|| "main".into()))
+    }
+
+    /// Issues `count` signed serials of `gtin` and records their commissioning, all in one
+    /// transaction. `rng` draws the serials.
+    pub fn issue(
+        &self,
+        gtin: &str,
+        count: usize,
+        options: &IssueOptions,
+        at: DateTime<FixedOffset>,
+        rng: &mut impl RngCore,
+    ) -> Result<Vec<IssuedSerial>, HubError> {
+        let gtin = Gtin::parse(gtin).map_err(|e| HubError::BadRequest(e.to_string()))?;
+        if let Some(expiry) = &options.expiry {
+            custodian_scanner::parse(&format!("(01){gtin}(17){expiry}"))
+                .map_err(|e| HubError::BadRequest(format!("expiry {expiry}: {e}")))?;
+        }
+        let resolver = self.resolver()?;
+        let mut conn = self.conn();
+        let known: bool = conn.query_row("SELECT count(*) FROM products WHERE gtin = ?1", [gtin.as_str()], |r| r.get::<_, i64>(0))? > 0;
+        if !known {
+            return Err(HubError::BadRequest(format!("GTIN {gtin} is not a registered product: register it first")));
+        }
+        let maker = Self::manufacturer(&conn)?;
+        let site = Self::first_site(&conn, &maker.id)?;
+        let tx = conn.transaction()?;
+        let mut issued = Vec::with_capacity(count);
+        let mut epcs = Vec::with_capacity(count);
+        while issued.len() < count {
+            let serial: String = (0..10).map(|_| char::from(SERIAL_ALPHABET[rng.gen_range(0..SERIAL_ALPHABET.len())])).collect();
+            let signature = self.issuer.sign(&extract::signed_payload(gtin.as_str(), &serial));
+            let sig = URL_SAFE_NO_PAD.encode(signature.to_bytes());
+            let inserted = tx.execute(
+                "INSERT OR IGNORE INTO serials (gtin, serial, lot, expiry, markets, facility, line, issued_at, signature)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                params![gtin.as_str(), serial, options.lot, options.expiry, options.markets.join(","), options.facility, options.line, at.to_rfc3339(), sig],
+            )?;
+            if inserted == 0 {
+                continue; // drew a serial already issued: draw again
+            }
+            let mut ais: Vec<(&str, &str)> = vec![("01", gtin.as_str())];
+            if let Some(e) = &options.expiry {
+                ais.push(("17", e));
+            }
+            if let Some(l) = &options.lot {
+                ais.push(("10", l));
+            }
+            ais.push(("21", &serial));
+            ais.push(("8030", &sig));
+            let query: Vec<(&str, &str)> = ais.iter().filter(|(ai, _)| !matches!(*ai, "01" | "21")).copied().collect();
+            issued.push(IssuedSerial {
+                gtin: gtin.to_string(),
+                serial: serial.clone(),
+                lot: options.lot.clone(),
+                expiry: options.expiry.clone(),
+                element_string: custodian_scanner::element_string(&ais),
+                bracketed: custodian_scanner::bracketed(&ais),
+                digital_link: custodian_scanner::digital_link(&resolver, &gtin, Some(&serial), &query),
+            });
+            epcs.push(Epc::Unit { gtin: gtin.clone(), serial });
+        }
+        let event = Event::new(EventBody {
+            event_type: EventType::ObjectEvent,
+            action: Action::Add,
+            biz_step: BizStep::Commissioning,
+            disposition: Some(Disposition::Active),
+            event_time: at,
+            epcs,
+            parent: None,
+            biz_transactions: Vec::new(),
+            source: None,
+            destination: None,
+            recorder: Recorder { org: maker.id.clone(), site, device: HUB_DEVICE.into() },
+        });
+        crate::reconcile::record(&tx, &event, at.to_utc())?;
+        tx.commit()?;
+        Ok(issued)
+    }
+
+    /// Records events made by the hub itself (packing, shipping), reconciling each.
+    pub fn record(&self, events: &[Event]) -> Result<(), HubError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        for e in events {
+            crate::reconcile::record(&tx, e, Utc::now())?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Creates a one-time enrollment token for a device of `org` at `site`, valid for `hours`.
+    pub fn create_token(&self, org: &str, site: &str, hub_url: &str, ca_der: &[u8], hours: i64) -> Result<String, HubError> {
+        let conn = self.conn();
+        let org_known: i64 = conn.query_row("SELECT count(*) FROM orgs WHERE id = ?1", [org], |r| r.get(0))?;
+        if org_known == 0 {
+            return Err(HubError::BadRequest(format!("organisation {org:?} is not registered")));
+        }
+        let site_known: i64 = conn.query_row("SELECT count(*) FROM sites WHERE org = ?1 AND id = ?2", [org, site], |r| r.get(0))?;
+        if site_known == 0 {
+            return Err(HubError::BadRequest(format!("site {site:?} is not a site of {org}")));
+        }
+        let mut secret = [0u8; 24];
+        rand::rngs::OsRng.fill_bytes(&mut secret);
+        let secret = URL_SAFE_NO_PAD.encode(secret);
+        let expires = Utc::now() + chrono::Duration::hours(hours);
+        conn.execute(
+            "INSERT INTO tokens (secret_hash, org, site, expires_at) VALUES (?1, ?2, ?3, ?4)",
+            params![custodian_sync::identity::secret_hash(&secret), org, site, expires.to_rfc3339()],
+        )?;
+        Ok(custodian_sync::identity::EnrollmentToken {
+            hub: hub_url.to_string(),
+            ca: STANDARD.encode(ca_der),
+            org: org.to_string(),
+            site: site.to_string(),
+            secret,
+        }
+        .encode())
+    }
+
+    /// Redeems a token for a new device identity.
+    pub fn enroll(&self, secret: &str, public_key: &str, name: &str) -> Result<DeviceRecord, HubError> {
+        let key = STANDARD.decode(public_key).ok().filter(|k| k.len() == 32);
+        if key.is_none() {
+            return Err(HubError::BadRequest("public_key must be a base64 Ed25519 key of 32 bytes".into()));
+        }
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        let hash = custodian_sync::identity::secret_hash(secret);
+        let row: Option<(String, String, String, Option<String>)> = tx
+            .query_row("SELECT org, site, expires_at, used_by FROM tokens WHERE secret_hash = ?1", [&hash], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+            })
+            .optional()?;
+        let (org, site, expires, used_by) = row.ok_or_else(|| HubError::Unauthorized("unknown enrollment token".into()))?;
+        if used_by.is_some() {
+            return Err(HubError::Unauthorized("this enrollment token was already used: ask the hub for a new one".into()));
+        }
+        if DateTime::parse_from_rfc3339(&expires).map_or(true, |t| t < Utc::now()) {
+            return Err(HubError::Unauthorized("this enrollment token has expired: ask the hub for a new one".into()));
+        }
+        let mut id_bytes = [0u8; 9];
+        rand::rngs::OsRng.fill_bytes(&mut id_bytes);
+        let id = format!("dev-{}", hex::encode(id_bytes));
+        tx.execute(
+            "INSERT INTO devices (id, org, site, public_key, name, enrolled_at, revoked, counter) VALUES (?1, ?2, ?3, ?4, ?5, ?6, 0, 0)",
+            params![id, org, site, public_key, name, Utc::now().to_rfc3339()],
+        )?;
+        tx.execute("UPDATE tokens SET used_by = ?1 WHERE secret_hash = ?2", params![id, hash])?;
+        tx.commit()?;
+        Ok(DeviceRecord { id, org, site, public_key: public_key.to_string(), revoked: false, counter: 0 })
+    }
+
+    pub fn revoke(&self, device: &str) -> Result<(), HubError> {
+        let n = self.conn().execute("UPDATE devices SET revoked = 1 WHERE id = ?1", [device])?;
+        if n == 0 {
+            return Err(HubError::NotFound(format!("device {device}")));
+        }
+        Ok(())
+    }
+
+    pub(crate) fn device(conn: &Connection, id: &str) -> Result<Option<DeviceRecord>, HubError> {
+        Ok(conn
+            .query_row("SELECT id, org, site, public_key, revoked, counter FROM devices WHERE id = ?1", [id], |r| {
+                Ok(DeviceRecord {
+                    id: r.get(0)?,
+                    org: r.get(1)?,
+                    site: r.get(2)?,
+                    public_key: r.get(3)?,
+                    revoked: r.get(4)?,
+                    counter: r.get::<_, i64>(5)?.try_into().unwrap_or(0),
+                })
+            })
+            .optional()?)
+    }
+
+    /// The registry extract for devices of `org`.
+    pub(crate) fn extract(conn: &Connection, issuer: &SigningKey) -> Result<RegistryExtract, HubError> {
+        let version = store::kv_get(conn, KV_EXTRACT_VERSION)?.and_then(|v| v.parse().ok()).unwrap_or(0);
+        let mut stmt = conn.prepare_cached("SELECT id, name, role, market, gln FROM orgs ORDER BY id")?;
+        let orgs = stmt
+            .query_map([], |r| Ok(Org { id: r.get(0)?, name: r.get(1)?, role: r.get(2)?, market: r.get(3)?, gln: r.get(4)? }))?
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut stmt = conn.prepare_cached("SELECT gtin, name, warranty_months, markets FROM products ORDER BY gtin")?;
+        let products = stmt
+            .query_map([], |r| {
+                let markets: String = r.get(3)?;
+                Ok(Product {
+                    gtin: r.get(0)?,
+                    name: r.get(1)?,
+                    warranty_months: r.get(2)?,
+                    markets: markets.split(',').filter(|m| !m.is_empty()).map(str::to_string).collect(),
+                })
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut stmt = conn.prepare_cached("SELECT gtin, lot, reason FROM recalls ORDER BY rowid")?;
+        let recalls = stmt
+            .query_map([], |r| Ok(Recall { gtin: r.get(0)?, lot: r.get(1)?, reason: r.get(2)? }))?
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut stmt = conn.prepare_cached("SELECT epc, reason FROM alerts ORDER BY epc")?;
+        let alerts = stmt
+            .query_map([], |r| Ok(Alert { epc: r.get(0)?, reason: r.get(1)? }))?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(RegistryExtract {
+            version,
+            orgs,
+            products,
+            issuer_keys: vec![IssuerKey { id: "issuer-1".into(), public_key: STANDARD.encode(issuer.verifying_key().to_bytes()) }],
+            recalls,
+            alerts,
+        })
+    }
+
+    pub(crate) fn issuer(&self) -> &SigningKey {
+        &self.issuer
+    }
+
+    /// A unit's custody across all partners.
+    pub fn custody(&self, code: &str) -> Result<Custody, HubError> {
+        let scan = custodian_scanner::parse(code).map_err(|e| HubError::BadRequest(e.to_string()))?;
+        let epc = scan
+            .identity()
+            .as_ref()
+            .and_then(Epc::from_identity)
+            .ok_or_else(|| HubError::BadRequest("the code names a product but no serial".into()))?;
+        let conn = self.conn();
+        Ok(Custody::derive(&epc, &store::events_touching(&conn, &epc)?))
+    }
+
+    /// Every flag raised, oldest first.
+    pub fn flags(&self) -> Result<Vec<HubFlag>, HubError> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached("SELECT id, kind, org, epc, reason, event, raised_at FROM flags ORDER BY raised_at, id")?;
+        let flags = stmt
+            .query_map([], |r| {
+                Ok(HubFlag { id: r.get(0)?, kind: r.get(1)?, org: r.get(2)?, epc: r.get(3)?, reason: r.get(4)?, event: r.get(5)?, raised_at: r.get(6)? })
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(flags)
+    }
+
+    /// Whether `gtin`+`serial` was issued here.
+    pub(crate) fn is_issued(conn: &Connection, gtin: &str, serial: &str) -> Result<bool, HubError> {
+        Ok(conn.query_row("SELECT count(*) FROM serials WHERE gtin = ?1 AND serial = ?2", [gtin, serial], |r| r.get::<_, i64>(0))? > 0)
+    }
+
+    pub(crate) fn is_product(conn: &Connection, gtin: &str) -> Result<bool, HubError> {
+        Ok(conn.query_row("SELECT count(*) FROM products WHERE gtin = ?1", [gtin], |r| r.get::<_, i64>(0))? > 0)
+    }
+
+    pub(crate) fn org_name(conn: &Connection, id: &str) -> String {
+        conn.query_row("SELECT name || ' (' || market || ')' FROM orgs WHERE id = ?1", [id], |r| r.get(0))
+            .unwrap_or_else(|_| id.to_string())
+    }
+}
+
+/// Hub-only tables beside the shared event store.
+fn migrate(conn: &Connection) -> Result<(), HubError> {
+    conn.execute_batch(
+        "CREATE TABLE IF NOT EXISTS orgs (id TEXT PRIMARY KEY, name TEXT NOT NULL, role TEXT NOT NULL, market TEXT NOT NULL, gln TEXT NOT NULL);
+         CREATE TABLE IF NOT EXISTS sites (org TEXT NOT NULL REFERENCES orgs(id), id TEXT NOT NULL, name TEXT NOT NULL, PRIMARY KEY (org, id));
+         CREATE TABLE IF NOT EXISTS products (gtin TEXT PRIMARY KEY, name TEXT NOT NULL, warranty_months INTEGER NOT NULL, markets TEXT NOT NULL);
+         CREATE TABLE IF NOT EXISTS serials (
+             gtin TEXT NOT NULL, serial TEXT NOT NULL, lot TEXT, expiry TEXT, markets TEXT NOT NULL,
+             facility TEXT NOT NULL, line TEXT NOT NULL, issued_at TEXT NOT NULL, signature TEXT NOT NULL,
+             PRIMARY KEY (gtin, serial)
+         ) WITHOUT ROWID;
+         CREATE TRIGGER IF NOT EXISTS serials_immutable_update BEFORE UPDATE ON serials
+             BEGIN SELECT RAISE(ABORT, 'issued serials cannot be altered'); END;
+         CREATE TRIGGER IF NOT EXISTS serials_immutable_delete BEFORE DELETE ON serials
+             BEGIN SELECT RAISE(ABORT, 'issued serials cannot be deleted'); END;
+         CREATE TABLE IF NOT EXISTS recalls (gtin TEXT NOT NULL, lot TEXT, reason TEXT NOT NULL);
+         CREATE TABLE IF NOT EXISTS alerts (epc TEXT PRIMARY KEY, reason TEXT NOT NULL);
+         CREATE TABLE IF NOT EXISTS devices (
+             id TEXT PRIMARY KEY, org TEXT NOT NULL, site TEXT NOT NULL, public_key TEXT NOT NULL, name TEXT NOT NULL,
+             enrolled_at TEXT NOT NULL, revoked INTEGER NOT NULL, counter INTEGER NOT NULL
+         );
+         CREATE TABLE IF NOT EXISTS tokens (
+             secret_hash TEXT PRIMARY KEY, org TEXT NOT NULL, site TEXT NOT NULL, expires_at TEXT NOT NULL, used_by TEXT
+         );
+         -- Which organisation may see which event; the cursor devices download by.
+         CREATE TABLE IF NOT EXISTS audience (
+             cursor INTEGER PRIMARY KEY AUTOINCREMENT, org TEXT NOT NULL, seq INTEGER NOT NULL, UNIQUE (org, seq)
+         );
+         CREATE TABLE IF NOT EXISTS doc_scope (doc TEXT NOT NULL, org TEXT NOT NULL, PRIMARY KEY (doc, org));
+         CREATE TABLE IF NOT EXISTS flags (
+             id TEXT PRIMARY KEY, kind TEXT NOT NULL, org TEXT NOT NULL, epc TEXT NOT NULL, reason TEXT NOT NULL,
+             event TEXT NOT NULL, raised_at TEXT NOT NULL
+         );",
+    )?;
+    Ok(())
+}
+
+/// The registry extract, for callers outside this module.
+pub fn current_extract(registry: &Registry) -> Result<RegistryExtract, HubError> {
+    let conn = registry.conn();
+    Registry::extract(&conn, registry.issuer())
+}
+
+/// Builds a transaction reference for an ASN.
+pub fn asn(id: &str) -> BizTransaction {
+    BizTransaction { kind: custodian_ledger::manifest::ASN.into(), id: id.into() }
+}

@@ -1,0 +1,448 @@
+//! The ledger: a device's (and the hub's) memory and judgement.
+//!
+//! Events go in; custody, manifest progress, flags and verdicts come out. The key design
+//! decision is the split of state by how it merges:
+//!
+//! - **Facts are immutable, content-addressed events** in SQLite ([`store`]). Their id is a hash
+//!   of their content, so the event set is a grow-only set merged by union: replays, double
+//!   uploads and two devices recording the same fact never double count.
+//! - **What people edit concurrently** — a manifest's working state, the lifecycle of flags —
+//!   lives in small Automerge documents ([`docs`]), created by the hub and merged by Automerge.
+//!
+//! ```no_run
+//! use custodian_ledger::{Ledger, Step};
+//! let mut ledger = Ledger::open(std::path::Path::new("/tmp/device"))?;
+//! let now = chrono::Local::now().fixed_offset();
+//! let verdict = ledger.scan("]d2\u{1d}0109506000134352\u{1d}21ABC", Step::Receiving, Some("ASN-0001"), now)?;
+//! println!("{}: {}", verdict.verdict.as_str(), verdict.reason);
+//! # Ok::<(), custodian_ledger::Error>(())
+//! ```
+
+pub mod custody;
+pub mod docs;
+pub mod event;
+pub mod extract;
+pub mod manifest;
+pub mod store;
+pub mod verdict;
+
+use std::path::{Path, PathBuf};
+
+use automerge::AutoCommit;
+use chrono::{DateTime, FixedOffset, Months};
+use rusqlite::{Connection, params};
+use serde::{Deserialize, Serialize};
+
+pub use custody::Custody;
+pub use docs::Flag;
+pub use event::{Epc, Event, EventBody, EventId, Recorder};
+pub use extract::RegistryExtract;
+pub use manifest::{Manifest, ManifestView, Progress};
+pub use verdict::{Step, VerdictKind};
+
+use event::{Action, BizStep, BizTransaction, EventType};
+
+/// Errors of the ledger. Each says what is wrong; none loses data.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The SQLite file could not be read or written.
+    #[error("ledger storage: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    /// A stored or received record is not valid JSON of the expected shape.
+    #[error("ledger record: {0}")]
+    Json(#[from] serde_json::Error),
+    /// An Automerge document could not be loaded or changed.
+    #[error("working document: {0}")]
+    Automerge(#[from] automerge::AutomergeError),
+    /// The data directory could not be created or read.
+    #[error("{path}: {source}")]
+    Io { path: PathBuf, source: std::io::Error },
+    /// The device has not been enrolled with a hub yet.
+    #[error("this device is not enrolled: run `custodian enroll --data DIR TOKEN` with a token from the hub")]
+    NotEnrolled,
+    /// A named thing (manifest, flag, unit) is not in the ledger.
+    #[error("{0} not found")]
+    NotFound(String),
+    /// Input that is not acceptable, with the reason.
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// A scan's outcome, as shown to the user and printed by `custodian scan`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Verdict {
+    pub verdict: VerdictKind,
+    pub reason: String,
+    /// Decided offline and not yet confirmed by the hub.
+    pub provisional: bool,
+    pub epc: Option<String>,
+    pub label: Option<String>,
+    pub product: Option<String>,
+    pub manifest: Option<String>,
+    /// The event the scan recorded, if it recorded one.
+    pub event: Option<String>,
+}
+
+/// A unit's biography.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct History {
+    pub epc: String,
+    pub label: String,
+    pub product: Option<String>,
+    pub custody: Custody,
+    pub warranty: Option<Warranty>,
+    pub contents: Vec<String>,
+    pub flags: Vec<Flag>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Warranty {
+    pub months: u32,
+    /// `sale` or `manufacture`.
+    pub starts_at: String,
+    pub start: String,
+    pub end: String,
+    pub in_period: bool,
+}
+
+/// A scan as logged, whatever its verdict.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LoggedScan {
+    pub at: String,
+    pub step: String,
+    pub raw: String,
+    pub verdict: Verdict,
+}
+
+const KV_RECORDER: &str = "recorder";
+const KV_EXTRACT: &str = "extract";
+
+/// One device's ledger in a data directory (`ledger.sqlite` inside it).
+pub struct Ledger {
+    conn: Connection,
+    dir: PathBuf,
+}
+
+impl std::fmt::Debug for Ledger {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Ledger").field("dir", &self.dir).finish_non_exhaustive()
+    }
+}
+
+impl Ledger {
+    /// Opens the ledger in `dir`, creating the directory and the database if needed.
+    pub fn open(dir: &Path) -> Result<Ledger, Error> {
+        std::fs::create_dir_all(dir).map_err(|source| Error::Io { path: dir.to_path_buf(), source })?;
+        let conn = store::open(&dir.join("ledger.sqlite"))?;
+        conn.execute_batch(
+            "CREATE TABLE IF NOT EXISTS scans (
+                 seq      INTEGER PRIMARY KEY AUTOINCREMENT,
+                 at       TEXT NOT NULL,
+                 step     TEXT NOT NULL,
+                 raw      TEXT NOT NULL,
+                 verdict  TEXT NOT NULL
+             );",
+        )?;
+        Ok(Ledger { conn, dir: dir.to_path_buf() })
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Who this device records as; set at enrollment.
+    pub fn recorder(&self) -> Result<Recorder, Error> {
+        let json = store::kv_get(&self.conn, KV_RECORDER)?.ok_or(Error::NotEnrolled)?;
+        Ok(serde_json::from_str(&json)?)
+    }
+
+    pub fn set_recorder(&self, recorder: &Recorder) -> Result<(), Error> {
+        store::kv_set(&self.conn, KV_RECORDER, &serde_json::to_string(recorder)?)
+    }
+
+    pub fn extract(&self) -> Result<Option<RegistryExtract>, Error> {
+        store::kv_get(&self.conn, KV_EXTRACT)?.map(|j| serde_json::from_str(&j).map_err(Error::from)).transpose()
+    }
+
+    pub fn set_extract(&self, extract: &RegistryExtract) -> Result<(), Error> {
+        store::kv_set(&self.conn, KV_EXTRACT, &serde_json::to_string(extract)?)
+    }
+
+    pub fn kv_get(&self, key: &str) -> Result<Option<String>, Error> {
+        store::kv_get(&self.conn, key)
+    }
+
+    pub fn kv_set(&self, key: &str, value: &str) -> Result<(), Error> {
+        store::kv_set(&self.conn, key, value)
+    }
+
+    /// Records one scan: raw scanner text in, verdict out. The event (if any) and the scan log
+    /// entry are committed in one fsynced transaction before this returns, so a verdict that
+    /// was shown is never lost.
+    pub fn scan(
+        &mut self,
+        raw: &str,
+        step: Step,
+        manifest: Option<&str>,
+        now: DateTime<FixedOffset>,
+    ) -> Result<Verdict, Error> {
+        let recorder = self.recorder()?;
+        let view = match manifest {
+            Some(id) => Some(
+                ManifestView::load(&self.conn, id)?
+                    .ok_or_else(|| Error::NotFound(format!("manifest {id} (import it or sync first)")))?,
+            ),
+            None => None,
+        };
+        let extract = self.extract()?;
+        let mut verdict = Verdict {
+            verdict: VerdictKind::Unreadable,
+            reason: String::new(),
+            provisional: false,
+            epc: None,
+            label: None,
+            product: None,
+            manifest: manifest.map(str::to_string),
+            event: None,
+        };
+        let parsed = custodian_scanner::parse(raw);
+        let epc = match &parsed {
+            Err(e) => {
+                verdict.reason = e.to_string();
+                None
+            }
+            Ok(scan) => match scan.identity().as_ref().and_then(Epc::from_identity) {
+                Some(epc) => Some(epc),
+                None => {
+                    verdict.reason = "the code names a product but no serial: scan the unit's serialised code".into();
+                    None
+                }
+            },
+        };
+        let tx = self.conn.transaction()?;
+        if let (Ok(scan), Some(epc)) = (&parsed, epc) {
+            let contents = match &epc {
+                Epc::Logistic(_) => store::contents(&tx, &epc)?,
+                Epc::Unit { .. } => Vec::new(),
+            };
+            let history = store::events_touching(&tx, &epc)?;
+            let sold = Custody::derive(&epc, &history).state == custody::State::SoldToConsumer;
+            let facts = verdict::Facts {
+                scan,
+                epc: &epc,
+                step,
+                extract: extract.as_ref(),
+                manifest: view.as_ref(),
+                contents: &contents,
+                sold,
+                today: now.date_naive(),
+            };
+            let (kind, reason) = verdict::judge(&facts);
+            verdict.verdict = kind;
+            verdict.reason = reason;
+            verdict.provisional = kind == VerdictKind::Provisional;
+            verdict.label = Some(epc.label());
+            verdict.product =
+                epc.gtin().and_then(|g| extract.as_ref().and_then(|x| x.product(g.as_str())).map(|p| p.name.clone()));
+            if kind.records_event() {
+                let (biz_step, disposition) = step.cbv();
+                let mut body = EventBody {
+                    event_type: EventType::ObjectEvent,
+                    action: Action::Observe,
+                    biz_step,
+                    disposition: Some(disposition),
+                    event_time: now,
+                    epcs: vec![epc.clone()],
+                    parent: None,
+                    biz_transactions: Vec::new(),
+                    source: None,
+                    destination: None,
+                    recorder: recorder.clone(),
+                };
+                if let Some(m) = &view {
+                    body.biz_transactions.push(BizTransaction { kind: manifest::ASN.into(), id: m.id.clone() });
+                    if biz_step == BizStep::Receiving {
+                        body.source = m.source.clone();
+                        body.destination = Some(recorder.org.clone());
+                    }
+                }
+                let event = Event::new(body);
+                store::insert_event(&tx, &event, true)?;
+                verdict.event = Some(event.id.0);
+            }
+            verdict.epc = Some(epc.uri());
+        }
+        tx.execute(
+            "INSERT INTO scans (at, step, raw, verdict) VALUES (?1, ?2, ?3, ?4)",
+            params![now.to_rfc3339(), step.as_str(), raw, serde_json::to_string(&verdict)?],
+        )?;
+        tx.commit()?;
+        Ok(verdict)
+    }
+
+    /// The most recent scans, newest first.
+    pub fn recent_scans(&self, limit: usize) -> Result<Vec<LoggedScan>, Error> {
+        let mut stmt = self.conn.prepare_cached("SELECT at, step, raw, verdict FROM scans ORDER BY seq DESC LIMIT ?1")?;
+        let rows = stmt.query_map([i64::try_from(limit).unwrap_or(i64::MAX)], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?, r.get::<_, String>(3)?))
+        })?;
+        rows.map(|row| {
+            let (at, step, raw, verdict) = row?;
+            Ok(LoggedScan { at, step, raw, verdict: serde_json::from_str(&verdict)? })
+        })
+        .collect()
+    }
+
+    /// Stores events from elsewhere (the hub, an EPCIS file), all or nothing. Each must carry the
+    /// id its content yields. Returns how many were new.
+    pub fn store_events(&mut self, events: &[Event], local: bool) -> Result<usize, Error> {
+        if let Some(bad) = events.iter().find(|e| !e.is_sealed()) {
+            return Err(Error::Invalid(format!("event {}: its id does not match its content", bad.id)));
+        }
+        let tx = self.conn.transaction()?;
+        let mut new = 0;
+        for e in events {
+            if store::insert_event(&tx, e, local)?.is_some() {
+                new += 1;
+            }
+        }
+        tx.commit()?;
+        Ok(new)
+    }
+
+    /// Events recorded on this device after `after` (a sequence number), oldest first.
+    pub fn local_events_after(&self, after: i64, limit: usize) -> Result<Vec<(i64, Event)>, Error> {
+        store::events_after(&self.conn, after, limit, true)
+    }
+
+    pub fn event_count(&self) -> Result<i64, Error> {
+        store::event_count(&self.conn)
+    }
+
+    /// Every manifest (ASN) the ledger holds a shipment for, with its progress.
+    pub fn manifests(&self) -> Result<Vec<Manifest>, Error> {
+        store::transaction_ids(&self.conn, manifest::ASN)?
+            .iter()
+            .filter_map(|id| self.manifest(id).map(Some).or_else(|e| if matches!(e, Error::NotFound(_)) { Ok(None) } else { Err(e) }).transpose())
+            .collect()
+    }
+
+    pub fn manifest(&self, id: &str) -> Result<Manifest, Error> {
+        let view = ManifestView::load(&self.conn, id)?.ok_or_else(|| Error::NotFound(format!("manifest {id}")))?;
+        let state = self.doc(&docs::manifest_doc_id(id))?.map(|d| docs::read_manifest_state(&d)).unwrap_or_default();
+        Ok(Manifest {
+            id: view.id.clone(),
+            source: view.source.clone(),
+            destination: view.destination.clone(),
+            shipped_at: view.shipped_at.clone(),
+            logistic_units: view.expected_logistic.len(),
+            status: if state.status.is_empty() { "open".into() } else { state.status },
+            closed_by: state.closed_by,
+            closing_note: state.closing_note,
+            progress: view.progress(),
+        })
+    }
+
+    /// Closes a receipt: records the discrepancies (if any) in the manifest's working document.
+    pub fn close_manifest(&mut self, id: &str, now: DateTime<FixedOffset>) -> Result<Manifest, Error> {
+        let recorder = self.recorder()?;
+        let doc_id = docs::manifest_doc_id(id);
+        let mut doc = self.doc(&doc_id)?.ok_or_else(|| {
+            Error::Invalid(format!("manifest {id} has no working document yet: sync with the hub, then close it"))
+        })?;
+        let progress = self.manifest(id)?.progress;
+        docs::close_manifest(&mut doc, &recorder.device, &now.to_rfc3339(), &progress.discrepancy_note())?;
+        self.save_doc(&doc_id, &mut doc)?;
+        self.manifest(id)
+    }
+
+    /// Flags the hub raised for this device's organisation.
+    pub fn flags(&self) -> Result<Vec<Flag>, Error> {
+        let org = self.recorder()?.org;
+        Ok(self.doc(&docs::flags_doc_id(&org))?.map(|d| docs::read_flags(&d)).unwrap_or_default())
+    }
+
+    /// Moves a flag along its lifecycle (`seen`, `under_investigation`, `escalated`, `closed`).
+    pub fn set_flag_status(&mut self, id: &str, status: &str) -> Result<(), Error> {
+        const STATUSES: [&str; 5] = ["new", "seen", "under_investigation", "escalated", "closed"];
+        if !STATUSES.contains(&status) {
+            return Err(Error::Invalid(format!("flag status {status:?} is not one of {}", STATUSES.join(", "))));
+        }
+        let recorder = self.recorder()?;
+        let doc_id = docs::flags_doc_id(&recorder.org);
+        let mut doc = self.doc(&doc_id)?.ok_or_else(|| Error::NotFound(format!("flag {id}")))?;
+        docs::set_flag_status(&mut doc, id, status, &recorder.device)?;
+        self.save_doc(&doc_id, &mut doc)
+    }
+
+    /// A unit's biography from what this ledger holds. `code` is anything a scanner sends.
+    pub fn history(&self, code: &str, now: DateTime<FixedOffset>) -> Result<History, Error> {
+        let scan = custodian_scanner::parse(code).map_err(|e| Error::Invalid(e.to_string()))?;
+        let epc = scan
+            .identity()
+            .as_ref()
+            .and_then(Epc::from_identity)
+            .ok_or_else(|| Error::Invalid("the code names a product but no serial".into()))?;
+        let events = store::events_touching(&self.conn, &epc)?;
+        let custody = Custody::derive(&epc, &events);
+        let extract = self.extract()?;
+        let product = epc.gtin().and_then(|g| extract.as_ref().and_then(|x| x.product(g.as_str())));
+        let warranty = product.and_then(|p| warranty(p.warranty_months, &events, now));
+        let flags = match self.flags() {
+            Ok(all) => all.into_iter().filter(|f| f.epc == epc.uri()).collect(),
+            Err(Error::NotEnrolled) => Vec::new(),
+            Err(e) => return Err(e),
+        };
+        Ok(History {
+            label: epc.label(),
+            epc: epc.uri(),
+            product: product.map(|p| p.name.clone()),
+            contents: store::contents(&self.conn, &epc)?.iter().map(Epc::uri).collect(),
+            custody,
+            warranty,
+            flags,
+        })
+    }
+
+    // --- Automerge documents, for the sync protocol ---
+
+    pub fn doc_ids(&self) -> Result<Vec<String>, Error> {
+        store::doc_ids(&self.conn)
+    }
+
+    pub fn doc(&self, id: &str) -> Result<Option<AutoCommit>, Error> {
+        store::doc_bytes(&self.conn, id)?.map(|b| AutoCommit::load(&b).map_err(Error::from)).transpose()
+    }
+
+    pub fn save_doc(&self, id: &str, doc: &mut AutoCommit) -> Result<(), Error> {
+        store::save_doc_bytes(&self.conn, id, &doc.save())
+    }
+
+    pub fn sync_state(&self, doc: &str, peer: &str) -> Result<Option<Vec<u8>>, Error> {
+        store::sync_state(&self.conn, doc, peer)
+    }
+
+    pub fn save_sync_state(&self, doc: &str, peer: &str, state: &[u8]) -> Result<(), Error> {
+        store::save_sync_state(&self.conn, doc, peer, state)
+    }
+}
+
+/// Warranty from a product policy: it starts at the retail sale, else at commissioning.
+fn warranty(months: u32, events: &[Event], now: DateTime<FixedOffset>) -> Option<Warranty> {
+    let sale = events.iter().find(|e| e.body.biz_step == BizStep::RetailSelling);
+    let made = events.iter().find(|e| e.body.biz_step == BizStep::Commissioning);
+    let (starts_at, start) = match (sale, made) {
+        (Some(s), _) => ("sale", s.body.event_time),
+        (None, Some(m)) => ("manufacture", m.body.event_time),
+        (None, None) => return None,
+    };
+    let end = start.checked_add_months(Months::new(months))?;
+    Some(Warranty {
+        months,
+        starts_at: starts_at.into(),
+        start: start.to_rfc3339(),
+        end: end.to_rfc3339(),
+        in_period: now < end,
+    })
+}

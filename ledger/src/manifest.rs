@@ -1,0 +1,181 @@
+//! Manifests (ASNs): what a shipment is expected to hold, and how far its receipt has come.
+//!
+//! A manifest is not a separate record: it is the shipping events of one business transaction
+//! (`desadv` = the ASN number) and the aggregation events that say what their logistic units
+//! contain. Its progress is derived from the receiving events of the same transaction, whichever
+//! device recorded them, so two devices working one ASN offline converge by merging events.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use rusqlite::Connection;
+use serde::{Deserialize, Serialize};
+
+use crate::event::{BizStep, Epc};
+use crate::{Error, store};
+
+/// The CBV business-transaction type of an advance shipping notice.
+pub const ASN: &str = "desadv";
+
+/// What one ASN expects and what has been received against it.
+#[derive(Clone, Debug, Default)]
+pub struct ManifestView {
+    pub id: String,
+    pub source: Option<String>,
+    pub destination: Option<String>,
+    pub shipped_at: Option<String>,
+    /// Units expected (leaves of the logistic-unit hierarchy).
+    pub expected_units: BTreeSet<Epc>,
+    /// Logistic units expected (pallets, cases).
+    pub expected_logistic: BTreeSet<Epc>,
+    pub gtins: BTreeSet<String>,
+    /// How many receiving events touched each unit.
+    pub received: BTreeMap<Epc, u32>,
+    pub received_logistic: BTreeSet<Epc>,
+}
+
+impl ManifestView {
+    /// Builds the view of `asn` from the events held. `Ok(None)` when no shipment has that ASN.
+    pub fn load(conn: &Connection, asn: &str) -> Result<Option<ManifestView>, Error> {
+        let events = store::events_in_transaction(conn, ASN, asn)?;
+        let mut view = ManifestView { id: asn.to_string(), ..ManifestView::default() };
+        let mut shipped = false;
+        for e in events.iter().filter(|e| e.body.biz_step == BizStep::Shipping) {
+            shipped = true;
+            view.source = view.source.take().or_else(|| e.body.source.clone());
+            view.destination = view.destination.take().or_else(|| e.body.destination.clone());
+            view.shipped_at.get_or_insert_with(|| e.body.event_time.to_rfc3339());
+            for epc in &e.body.epcs {
+                view.add_expected(conn, epc)?;
+            }
+        }
+        if !shipped {
+            return Ok(None);
+        }
+        for e in events.iter().filter(|e| e.body.biz_step == BizStep::Receiving) {
+            let mut units = BTreeSet::new();
+            for epc in &e.body.epcs {
+                match epc {
+                    Epc::Unit { .. } => {
+                        units.insert(epc.clone());
+                    }
+                    Epc::Logistic(_) => {
+                        view.received_logistic.insert(epc.clone());
+                        for c in store::contents(conn, epc)? {
+                            match c {
+                                Epc::Unit { .. } => {
+                                    units.insert(c);
+                                }
+                                Epc::Logistic(_) => {
+                                    view.received_logistic.insert(c);
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            for u in units {
+                *view.received.entry(u).or_default() += 1;
+            }
+        }
+        Ok(Some(view))
+    }
+
+    fn add_expected(&mut self, conn: &Connection, epc: &Epc) -> Result<(), Error> {
+        match epc {
+            Epc::Unit { gtin, .. } => {
+                self.gtins.insert(gtin.to_string());
+                self.expected_units.insert(epc.clone());
+            }
+            Epc::Logistic(_) => {
+                self.expected_logistic.insert(epc.clone());
+                for c in store::contents(conn, epc)? {
+                    if let Epc::Unit { gtin, .. } = &c {
+                        self.gtins.insert(gtin.to_string());
+                        self.expected_units.insert(c);
+                    } else {
+                        self.expected_logistic.insert(c);
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Units of a logistic unit on this manifest (empty for a unit or an unknown SSCC).
+    pub fn units_in(&self, conn: &Connection, epc: &Epc) -> Result<Vec<Epc>, Error> {
+        Ok(store::contents(conn, epc)?.into_iter().filter(|c| matches!(c, Epc::Unit { .. })).collect())
+    }
+
+    pub fn progress(&self) -> Progress {
+        let scanned: Vec<&Epc> = self.expected_units.iter().filter(|u| self.received.contains_key(*u)).collect();
+        let missing: Vec<String> =
+            self.expected_units.iter().filter(|u| !self.received.contains_key(*u)).map(Epc::uri).collect();
+        let mut unexpected = Vec::new();
+        let mut wrong_product = Vec::new();
+        for u in self.received.keys().filter(|u| !self.expected_units.contains(*u)) {
+            let wrong = u.gtin().is_some_and(|g| !self.gtins.contains(g.as_str()));
+            if wrong { wrong_product.push(u.uri()) } else { unexpected.push(u.uri()) }
+        }
+        let duplicates: Vec<String> =
+            self.received.iter().filter(|(_, n)| **n > 1).map(|(u, _)| u.uri()).collect();
+        Progress {
+            expected: self.expected_units.len(),
+            scanned: scanned.len(),
+            missing,
+            unexpected,
+            wrong_product,
+            duplicates,
+        }
+    }
+}
+
+/// Live progress of a receipt.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Progress {
+    pub expected: usize,
+    pub scanned: usize,
+    pub missing: Vec<String>,
+    pub unexpected: Vec<String>,
+    pub wrong_product: Vec<String>,
+    pub duplicates: Vec<String>,
+}
+
+impl Progress {
+    /// True when nothing is missing, unexpected, wrong or duplicated.
+    pub fn is_clean(&self) -> bool {
+        self.missing.is_empty() && self.unexpected.is_empty() && self.wrong_product.is_empty() && self.duplicates.is_empty()
+    }
+
+    /// The discrepancies in words, for a closing note.
+    pub fn discrepancy_note(&self) -> String {
+        if self.is_clean() {
+            return "no discrepancy".into();
+        }
+        let mut parts = Vec::new();
+        for (n, what) in [
+            (self.missing.len(), "missing"),
+            (self.unexpected.len(), "unexpected"),
+            (self.wrong_product.len(), "wrong product"),
+            (self.duplicates.len(), "duplicate"),
+        ] {
+            if n > 0 {
+                parts.push(format!("{n} {what}"));
+            }
+        }
+        parts.join(", ")
+    }
+}
+
+/// A manifest as a user sees it: the shipment, its working state and its progress.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Manifest {
+    pub id: String,
+    pub source: Option<String>,
+    pub destination: Option<String>,
+    pub shipped_at: Option<String>,
+    pub logistic_units: usize,
+    pub status: String,
+    pub closed_by: Option<String>,
+    pub closing_note: Option<String>,
+    pub progress: Progress,
+}

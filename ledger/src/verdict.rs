@@ -1,0 +1,176 @@
+//! The verdict at the moment of scanning, decided from what the device holds: the manifest, the
+//! ledger and the cached registry extract. Pure: every fact comes in through [`Facts`].
+
+use chrono::NaiveDate;
+use custodian_scanner::Scan;
+use serde::{Deserialize, Serialize};
+
+use crate::event::{BizStep, Disposition, Epc};
+use crate::extract::RegistryExtract;
+use crate::manifest::ManifestView;
+
+/// What the user is doing when they scan.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Step {
+    Receiving,
+    Shipping,
+    RetailSelling,
+    Inspecting,
+    Repairing,
+    /// Recorded as CBV `receiving` with disposition `returned` (the CBV has no returning step).
+    Returning,
+}
+
+impl Step {
+    pub const ALL: [Step; 6] =
+        [Step::Receiving, Step::Shipping, Step::RetailSelling, Step::Inspecting, Step::Repairing, Step::Returning];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Step::Receiving => "receiving",
+            Step::Shipping => "shipping",
+            Step::RetailSelling => "retail_selling",
+            Step::Inspecting => "inspecting",
+            Step::Repairing => "repairing",
+            Step::Returning => "returning",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Step> {
+        Step::ALL.into_iter().find(|step| step.as_str() == s)
+    }
+
+    /// The CBV business step and disposition this step records.
+    pub fn cbv(self) -> (BizStep, Disposition) {
+        match self {
+            Step::Receiving => (BizStep::Receiving, Disposition::InProgress),
+            Step::Shipping => (BizStep::Shipping, Disposition::InTransit),
+            Step::RetailSelling => (BizStep::RetailSelling, Disposition::RetailSold),
+            Step::Inspecting => (BizStep::Inspecting, Disposition::Active),
+            Step::Repairing => (BizStep::Repairing, Disposition::InProgress),
+            Step::Returning => (BizStep::Receiving, Disposition::Returned),
+        }
+    }
+}
+
+/// The verdicts of the product brief.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum VerdictKind {
+    Ok,
+    NotOnManifest,
+    Duplicate,
+    WrongProduct,
+    Expired,
+    Recalled,
+    ReportedCounterfeit,
+    SignatureInvalid,
+    AlreadySold,
+    Unreadable,
+    Provisional,
+}
+
+impl VerdictKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            VerdictKind::Ok => "ok",
+            VerdictKind::NotOnManifest => "not_on_manifest",
+            VerdictKind::Duplicate => "duplicate",
+            VerdictKind::WrongProduct => "wrong_product",
+            VerdictKind::Expired => "expired",
+            VerdictKind::Recalled => "recalled",
+            VerdictKind::ReportedCounterfeit => "reported_counterfeit",
+            VerdictKind::SignatureInvalid => "signature_invalid",
+            VerdictKind::AlreadySold => "already_sold",
+            VerdictKind::Unreadable => "unreadable",
+            VerdictKind::Provisional => "provisional",
+        }
+    }
+
+    /// Whether the scan is recorded as an event. An unreadable code names nothing, and a
+    /// duplicate adds no fact; everything else physically happened and is kept, verdict and all.
+    pub fn records_event(self) -> bool {
+        !matches!(self, VerdictKind::Unreadable | VerdictKind::Duplicate)
+    }
+}
+
+/// Everything a verdict depends on.
+pub struct Facts<'a> {
+    pub scan: &'a Scan,
+    pub epc: &'a Epc,
+    pub step: Step,
+    pub extract: Option<&'a RegistryExtract>,
+    pub manifest: Option<&'a ManifestView>,
+    /// For a logistic unit: the units it contains, as far as the ledger knows.
+    pub contents: &'a [Epc],
+    /// The ledger shows the unit already left the channel (a retail sale).
+    pub sold: bool,
+    pub today: NaiveDate,
+}
+
+/// Decides a verdict and its reason in words.
+pub fn judge(f: &Facts<'_>) -> (VerdictKind, String) {
+    let label = f.epc.label();
+    if let (Some(x), Epc::Unit { gtin, serial }) = (f.extract, f.epc) {
+        if let Some(sig) = f.scan.signature() {
+            if !x.signature_valid(gtin.as_str(), serial, sig) {
+                return (VerdictKind::SignatureInvalid, format!("{label}: the AI 8030 signature does not verify — treat as counterfeit"));
+            }
+        }
+        if let Some(a) = x.alert(&f.epc.uri()) {
+            return (VerdictKind::ReportedCounterfeit, format!("{label} is on the counterfeit alert list: {}", a.reason));
+        }
+        if let Some(r) = x.recall(gtin.as_str(), f.scan.lot()) {
+            return (VerdictKind::Recalled, format!("{label} is recalled: {}", r.reason));
+        }
+    }
+    if let Some(expiry) = f.scan.expiry() {
+        if expiry < f.today {
+            return (VerdictKind::Expired, format!("{label} expired on {expiry}"));
+        }
+    }
+    if f.sold && !matches!(f.step, Step::Returning | Step::Repairing) {
+        return (VerdictKind::AlreadySold, format!("{label} was already sold to a consumer — a second unit with this code is a clone"));
+    }
+    if let Some(m) = f.manifest {
+        return judge_against_manifest(f, m, &label);
+    }
+    let known = f.epc.gtin().and_then(|g| f.extract.and_then(|x| x.product(g.as_str())));
+    let reason = match (known, f.scan.signature()) {
+        (Some(p), Some(_)) => format!("{label}: {} — signature verified; awaiting confirmation by the hub", p.name),
+        (Some(p), None) => format!("{label}: {} — nothing known against it; awaiting confirmation by the hub", p.name),
+        (None, _) if matches!(f.epc, Epc::Logistic(_)) => format!("{label}: nothing known against it; awaiting confirmation by the hub"),
+        (None, _) => format!("{label}: product not in the registry extract; awaiting confirmation by the hub"),
+    };
+    (VerdictKind::Provisional, reason)
+}
+
+fn judge_against_manifest(f: &Facts<'_>, m: &ManifestView, label: &str) -> (VerdictKind, String) {
+    match f.epc {
+        Epc::Logistic(_) if m.expected_logistic.contains(f.epc) => {
+            let all_in = !f.contents.is_empty() && f.contents.iter().all(|u| m.received.contains_key(u));
+            if m.received_logistic.contains(f.epc) || all_in {
+                (VerdictKind::Duplicate, format!("{label} was already received on {}", m.id))
+            } else {
+                let units = f.contents.iter().filter(|c| matches!(c, Epc::Unit { .. })).count();
+                (VerdictKind::Ok, format!("{label} on {}: {units} units received", m.id))
+            }
+        }
+        Epc::Logistic(_) => (VerdictKind::NotOnManifest, format!("{label} is not on {}", m.id)),
+        Epc::Unit { gtin, .. } => {
+            if m.expected_units.contains(f.epc) {
+                if m.received.contains_key(f.epc) {
+                    (VerdictKind::Duplicate, format!("{label} was already scanned on {}", m.id))
+                } else {
+                    (VerdictKind::Ok, format!("{label} is on {}", m.id))
+                }
+            } else if !m.gtins.contains(gtin.as_str()) {
+                let expected: Vec<&str> = m.gtins.iter().map(String::as_str).collect();
+                (VerdictKind::WrongProduct, format!("GTIN {gtin} is not on {} (it lists {})", m.id, expected.join(", ")))
+            } else {
+                (VerdictKind::NotOnManifest, format!("{label} is not on {}", m.id))
+            }
+        }
+    }
+}

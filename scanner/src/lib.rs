@@ -1,0 +1,56 @@
+//! Turns raw scanner text into validated GS1 identifiers.
+//!
+//! **Key design decision: parse, don't validate, and never touch the outside world.** The crate
+//! is a pure function from text to values: no I/O, no clock, no global state. [`parse`] either
+//! returns a [`Scan`] whose every element has passed its checks (length, character set, check
+//! digit, date) and whose keys are typed ([`Gtin`], [`Sscc`]), or a [`ParseError`] with a
+//! precise message and the byte position of the culprit. A [`Gtin`] is valid by construction,
+//! so the rest of the system never re-checks one.
+//!
+//! Accepted input, after stripping a BOM and trailing CR/LF/Tab:
+//!
+//! - an optional AIM symbology identifier (`]d2`, `]Q3`, `]C1`, `]e0` GS1; `]E0` EAN/UPC;
+//!   `]d1`, `]Q1`, `]C0`… non-GS1), recorded in [`Scan::symbology`];
+//! - GS1 element strings with GS (ASCII 29) separators, a leading FNC1/GS tolerated;
+//! - bracketed text, `(01)09506000134352(21)ABC`;
+//! - GS1 Digital Link URIs on any domain, uncompressed;
+//! - a bare GTIN of 8, 12, 13 or 14 digits (EAN-8, UPC-A, EAN-13, ITF-14).
+//!
+//! Without an AIM identifier, a run of exactly 8, 12, 13 or 14 digits is read as a GTIN, not as
+//! an element string. YYMMDD dates read YY below 51 as 20YY and the rest as 19YY (GS1's sliding
+//! window needs today's date, which this crate does not read).
+//!
+//! ```
+//! use custodian_scanner::{parse, Form, Identity, GS};
+//!
+//! let scan = parse(&format!("]d2010950600013435217261200{GS}10LOT7{GS}21ABC\r\n"))?;
+//! assert_eq!(scan.form, Form::ElementString);
+//! assert_eq!(scan.gtin().map(|g| g.as_str()), Some("09506000134352"));
+//! assert_eq!(scan.expiry().map(|d| d.to_string()).as_deref(), Some("2026-12-31"));
+//! assert!(matches!(scan.identity(), Some(Identity::Unit { serial, .. }) if serial == "ABC"));
+//!
+//! let same = parse("https://example.com/01/09506000134352/21/ABC?17=261200&10=LOT7")?;
+//! assert_eq!(same.identity(), scan.identity());
+//!
+//! let error = parse("(01)09506000134353").unwrap_err();
+//! assert_eq!(error.to_string(), "GTIN check digit 3, expected 2 (position 17)");
+//! # Ok::<(), custodian_scanner::ParseError>(())
+//! ```
+
+mod ai;
+mod digital_link;
+mod error;
+mod format;
+mod keys;
+mod parse;
+mod scan;
+
+pub use ai::{ApplicationIdentifier, check_digit};
+pub use error::{ErrorKind, ParseError};
+pub use format::{bracketed, digital_link, element_string};
+pub use keys::{Gln, Gtin, Sscc};
+pub use parse::parse;
+pub use scan::{Carrier, Element, Form, Identity, Scan, Symbology};
+
+/// The GS separator (ASCII 29, "group separator"), which scanners send for FNC1.
+pub const GS: char = '\u{1d}';

@@ -1,0 +1,180 @@
+//! What a successful parse returns: [`Scan`], its [`Element`]s, and what it identifies.
+
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+
+use crate::ai;
+use crate::keys::{Gtin, Sscc};
+
+/// One validated scan.
+///
+/// `elements` is what the barcode said, in order; the typed accessors ([`Scan::gtin`],
+/// [`Scan::sscc`], [`Scan::signature`]) were decoded from the same elements by the parser.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Scan {
+    /// The AIM symbology identifier the scanner sent, if any.
+    pub symbology: Option<Symbology>,
+    /// How the data was written.
+    pub form: Form,
+    /// The AIs and their values, each valid; no AI occurs twice.
+    pub elements: Vec<Element>,
+    pub(crate) gtin: Option<Gtin>,
+    pub(crate) sscc: Option<Sscc>,
+    pub(crate) signature: Option<Vec<u8>>,
+}
+
+impl Scan {
+    /// What this scan names, most specific first: a unit (GTIN + serial), then a logistic unit
+    /// (SSCC), then a product (GTIN alone).
+    pub fn identity(&self) -> Option<Identity> {
+        match (&self.gtin, self.serial(), &self.sscc) {
+            (Some(gtin), Some(serial), _) => {
+                Some(Identity::Unit { gtin: gtin.clone(), serial: serial.to_owned() })
+            }
+            (_, _, Some(sscc)) => Some(Identity::Logistic(sscc.clone())),
+            (Some(gtin), None, None) => Some(Identity::Product(gtin.clone())),
+            (None, _, None) => None,
+        }
+    }
+
+    /// The GTIN of AI 01, as GTIN-14.
+    pub fn gtin(&self) -> Option<&Gtin> {
+        self.gtin.as_ref()
+    }
+
+    /// The serial number, AI 21.
+    pub fn serial(&self) -> Option<&str> {
+        self.get("21")
+    }
+
+    /// The SSCC of AI 00.
+    pub fn sscc(&self) -> Option<&Sscc> {
+        self.sscc.as_ref()
+    }
+
+    /// The batch or lot number, AI 10.
+    pub fn lot(&self) -> Option<&str> {
+        self.get("10")
+    }
+
+    /// The expiry date, AI 17; a day of 00 means the last day of the month.
+    pub fn expiry(&self) -> Option<NaiveDate> {
+        self.date("17")
+    }
+
+    /// The date of a YYMMDD AI (11, 12, 13, 15, 16, 17, 7006…), reading YY below 51 as 20YY
+    /// and the rest as 19YY, and a day of 00 as the last day of the month.
+    pub fn date(&self, ai: &str) -> Option<NaiveDate> {
+        let value = self.get(ai)?.get(..6)?;
+        ai::date(value, &String::new, true).ok()
+    }
+
+    /// The decoded bytes of the digital signature, AI 8030.
+    pub fn signature(&self) -> Option<&[u8]> {
+        self.signature.as_deref()
+    }
+
+    /// The raw value of an AI, e.g. `scan.get("10")`.
+    pub fn get(&self, ai: &str) -> Option<&str> {
+        self.elements.iter().find(|e| e.ai == ai).map(|e| e.value.as_str())
+    }
+}
+
+/// What a scan identifies.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum Identity {
+    /// One serialised trade item (SGTIN).
+    Unit { gtin: Gtin, serial: String },
+    /// One logistic unit.
+    Logistic(Sscc),
+    /// A product, not a particular instance of it.
+    Product(Gtin),
+}
+
+/// How the scanned data was written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Form {
+    /// AIs and values run together, variable-length values ended by GS (ASCII 29).
+    ElementString,
+    /// Human-readable `(01)09506000134352(21)ABC`.
+    Bracketed,
+    /// A GS1 Digital Link URI (uncompressed).
+    DigitalLink,
+    /// A bare 8, 12, 13 or 14-digit GTIN (EAN/UPC, ITF-14).
+    PlainGtin,
+}
+
+/// One application identifier and its value.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Element {
+    /// The AI's digits, e.g. `"01"`.
+    pub ai: String,
+    /// The value as encoded (a GTIN always as 14 digits).
+    pub value: String,
+}
+
+impl Element {
+    /// The AI's table entry (always present for elements returned by [`crate::parse`]).
+    pub fn application_identifier(&self) -> Option<ai::ApplicationIdentifier> {
+        ai::ApplicationIdentifier::lookup(&self.ai)
+    }
+}
+
+/// The AIM symbology identifier a scanner prefixes to the data, e.g. `]d2`.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Symbology {
+    /// The three characters, e.g. `"]d2"`.
+    pub aim: String,
+    /// The barcode family.
+    pub carrier: Carrier,
+    /// True if the data is a GS1 element string (FNC1 in first position: `]C1`, `]d2`, `]Q3`,
+    /// `]e0`, `]J1`).
+    pub gs1: bool,
+}
+
+impl Symbology {
+    /// Reads a three-character AIM identifier (`]` + code + modifier).
+    pub fn from_aim(aim: &str) -> Option<Symbology> {
+        let &[b']', code, modifier] = aim.as_bytes() else { return None };
+        if !code.is_ascii_alphabetic() || !modifier.is_ascii_alphanumeric() {
+            return None;
+        }
+        let carrier = match code {
+            b'C' => Carrier::Code128,
+            b'd' => Carrier::DataMatrix,
+            b'Q' => Carrier::Qr,
+            b'e' => Carrier::DataBar,
+            b'E' => Carrier::EanUpc,
+            b'I' => Carrier::Itf,
+            b'J' => Carrier::DotCode,
+            _ => Carrier::Other,
+        };
+        let gs1 = matches!(
+            (code, modifier),
+            (b'C', b'1') | (b'd', b'2') | (b'Q', b'3') | (b'e', _) | (b'J', b'1')
+        );
+        Some(Symbology { aim: aim.to_owned(), carrier, gs1 })
+    }
+}
+
+/// Barcode families told apart by the AIM identifier.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[non_exhaustive]
+pub enum Carrier {
+    /// `]C`: Code 128 and GS1-128.
+    Code128,
+    /// `]d`: Data Matrix and GS1 DataMatrix.
+    DataMatrix,
+    /// `]Q`: QR Code and GS1 QR Code.
+    Qr,
+    /// `]e`: GS1 DataBar.
+    DataBar,
+    /// `]E`: EAN-13, UPC-A, EAN-8, UPC-E.
+    EanUpc,
+    /// `]I`: ITF (ITF-14 carries a GTIN).
+    Itf,
+    /// `]J`: DotCode.
+    DotCode,
+    /// Anything else (Aztec, PDF417, Code 39…).
+    Other,
+}

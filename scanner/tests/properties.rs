@@ -1,0 +1,175 @@
+//! Property tests: every formatter round-trips through `parse`, and no input makes the parser
+//! panic or report a position outside the input.
+
+#![allow(clippy::unwrap_used, reason = "in tests a panic is the failure report")]
+
+use base64::Engine as _;
+use custodian_scanner::{
+    Element, Form, GS, Gtin, bracketed, check_digit, digital_link, element_string, parse,
+};
+use proptest::prelude::*;
+use proptest::{collection, option, sample};
+
+const CSET82: &str = "!\"%&'()*+,-./0123456789:;<=>?ABCDEFGHIJKLMNOPQRSTUVWXYZ_abcdefghijklmnopqrstuvwxyz";
+
+fn digits(len: impl Into<collection::SizeRange>) -> impl Strategy<Value = String> {
+    collection::vec(0..10u8, len).prop_map(|d| d.iter().map(|d| char::from(b'0' + d)).collect())
+}
+
+/// Digits followed by their GS1 check digit.
+fn with_check_digit(payload: usize) -> impl Strategy<Value = String> {
+    digits(payload).prop_map(|p| format!("{p}{}", check_digit(&p)))
+}
+
+fn cset82(max: usize) -> impl Strategy<Value = String> {
+    let chars: Vec<char> = CSET82.chars().collect();
+    collection::vec(sample::select(chars), 1..=max).prop_map(|c| c.into_iter().collect())
+}
+
+fn date() -> impl Strategy<Value = String> {
+    (0..100u32, 1..=12u32, 0..=28u32).prop_map(|(y, m, d)| format!("{y:02}{m:02}{d:02}"))
+}
+
+fn signature() -> impl Strategy<Value = (Vec<u8>, String)> {
+    collection::vec(any::<u8>(), 1..=60).prop_map(|bytes| {
+        let text = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&bytes);
+        (bytes, text)
+    })
+}
+
+/// A valid set of elements with a GTIN (so that no element string is a bare run of GTIN
+/// length), in any order.
+fn elements() -> impl Strategy<Value = Vec<(String, String)>> {
+    (
+        with_check_digit(13),
+        option::of(cset82(20)),
+        option::of(cset82(20)),
+        option::of(date()),
+        option::of(date()),
+        option::of(digits(6)),
+        option::of(signature()),
+        option::of(cset82(30)),
+        option::of(cset82(90)),
+        option::of(digits(1..=8)),
+        option::of(with_check_digit(17)),
+    )
+        .prop_map(|(gtin, serial, lot, expiry, made, weight, sig, extra, internal, count, sscc)| {
+            let optional = [
+                ("21", serial),
+                ("10", lot),
+                ("17", expiry),
+                ("11", made),
+                ("3103", weight),
+                ("8030", sig.map(|(_, text)| text)),
+                ("240", extra),
+                ("91", internal),
+                ("30", count),
+                ("00", sscc),
+            ];
+            let mut out = vec![("01".to_owned(), gtin)];
+            out.extend(optional.into_iter().filter_map(|(ai, v)| Some((ai.to_owned(), v?))));
+            out
+        })
+        .prop_shuffle()
+}
+
+fn refs(elements: &[(String, String)]) -> Vec<(&str, &str)> {
+    elements.iter().map(|(a, v)| (a.as_str(), v.as_str())).collect()
+}
+
+fn owned(elements: &[(String, String)]) -> Vec<Element> {
+    elements.iter().map(|(ai, value)| Element { ai: ai.clone(), value: value.clone() }).collect()
+}
+
+proptest! {
+    #[test]
+    fn element_strings_round_trip(elements in elements(), prefix in sample::select(vec!["", "]d2", "]C1", "]Q3", "\u{1d}", "]d2\u{1d}"])) {
+        let raw = format!("{prefix}{}\r\n", element_string(&refs(&elements)));
+        let scan = parse(&raw).map_err(|e| TestCaseError::fail(format!("{raw:?}: {e}")))?;
+        prop_assert_eq!(scan.form, Form::ElementString);
+        prop_assert_eq!(scan.elements, owned(&elements));
+    }
+
+    #[test]
+    fn bracketed_round_trips(elements in elements()) {
+        let raw = bracketed(&refs(&elements));
+        let scan = parse(&raw).map_err(|e| TestCaseError::fail(format!("{raw:?}: {e}")))?;
+        prop_assert_eq!(scan.form, Form::Bracketed);
+        prop_assert_eq!(scan.elements, owned(&elements));
+    }
+
+    #[test]
+    fn digital_links_round_trip(
+        gtin in with_check_digit(13),
+        serial in option::of(cset82(20)),
+        lot in option::of(cset82(20)),
+        expiry in option::of(date()),
+        sig in option::of(signature()),
+        domain in sample::select(vec!["example.com", "https://id.gs1.org", "http://a.example/dl/", "HTTPS://X.Y"]),
+    ) {
+        let gtin = Gtin::parse(&gtin).map_err(|e| TestCaseError::fail(e.to_string()))?;
+        let query: Vec<(&str, &str)> = [("10", lot.as_deref()), ("17", expiry.as_deref()), ("8030", sig.as_ref().map(|s| s.1.as_str()))]
+            .into_iter()
+            .filter_map(|(ai, v)| Some((ai, v?)))
+            .collect();
+        let raw = digital_link(domain, &gtin, serial.as_deref(), &query);
+        let scan = parse(&raw).map_err(|e| TestCaseError::fail(format!("{raw:?}: {e}")))?;
+        prop_assert_eq!(scan.form, Form::DigitalLink);
+        prop_assert_eq!(scan.gtin(), Some(&gtin));
+        prop_assert_eq!(scan.serial(), serial.as_deref());
+        prop_assert_eq!(scan.lot(), lot.as_deref());
+        prop_assert_eq!(scan.get("17"), expiry.as_deref());
+        prop_assert_eq!(scan.signature(), sig.as_ref().map(|s| s.0.as_slice()));
+        prop_assert_eq!(scan.elements.len(), 1 + usize::from(serial.is_some()) + query.len());
+    }
+
+    #[test]
+    fn plain_gtins_round_trip(payload in sample::select(vec![7usize, 11, 12, 13]), seed in digits(13)) {
+        let short = &seed[..payload];
+        let raw = format!("{short}{}", check_digit(short));
+        let scan = parse(&raw).map_err(|e| TestCaseError::fail(format!("{raw:?}: {e}")))?;
+        prop_assert_eq!(scan.form, Form::PlainGtin);
+        prop_assert_eq!(scan.gtin().map(|g| g.as_str().to_owned()), Some(format!("{raw:0>14}")));
+    }
+
+    #[test]
+    fn any_text_never_panics(raw in any::<String>()) {
+        check_outcome(&raw)?;
+    }
+
+    #[test]
+    fn scanner_like_text_never_panics(parts in collection::vec(sample::select(FRAGMENTS.to_vec()), 0..24)) {
+        check_outcome(&parts.concat())?;
+    }
+}
+
+/// Pieces of real scans, so that random text gets past the first check often.
+const FRAGMENTS: &[&str] = &[
+    "]d2", "]Q1", "]E0", "]C1", "]", "\u{feff}", "\r\n", "\u{1d}", "(", ")", "\\(", "01",
+    "09506000134352", "9506000134352", "10", "17", "261231", "260200", "21", "ABC", "00",
+    "037612345000000014", "414", "9506000000008", "254", "8030", "AQID_v8", "=", "3103", "8001",
+    "7003", "99", "0", "1", "2", "9", "https://e.com", "/", "?", "&", "%", "%C3", "%A9", "é", "~",
+    "#", " ", "8003", "235", "22", "8006",
+];
+
+/// Whatever the input, parsing returns; errors point inside the input; a successful scan
+/// re-formats to text that parses to the same elements.
+fn check_outcome(raw: &str) -> Result<(), TestCaseError> {
+    match parse(raw) {
+        Err(e) => {
+            prop_assert!(e.position <= raw.len(), "{raw:?}: {e}");
+            prop_assert!(!e.to_string().is_empty());
+        }
+        Ok(scan) => {
+            let pairs: Vec<(&str, &str)> =
+                scan.elements.iter().map(|e| (e.ai.as_str(), e.value.as_str())).collect();
+            let again = parse(&bracketed(&pairs))
+                .map_err(|e| TestCaseError::fail(format!("{raw:?} → {:?}: {e}", bracketed(&pairs))))?;
+            prop_assert_eq!(&again.elements, &scan.elements);
+            let again = parse(&format!("]d2{GS}{}", element_string(&pairs)))
+                .map_err(|e| TestCaseError::fail(format!("{raw:?} → element string: {e}")))?;
+            prop_assert_eq!(&again.elements, &scan.elements);
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,293 @@
+//! The device facade the app and the CLI share: a ledger plus the way to its hub.
+//!
+//! Ledger work happens under a short lock that is never held across an `.await`: a sync builds
+//! its request under the lock, sends it unlocked, and applies the response under the lock again.
+
+use std::path::Path;
+use std::sync::{Mutex, MutexGuard};
+
+use automerge::AutoCommit;
+use automerge::sync::{State, SyncDoc};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use custodian_ledger::{Flag, Ledger, Recorder};
+use ed25519_dalek::SigningKey;
+use serde::{Deserialize, Serialize};
+
+use crate::identity::{self, EnrollRequest, EnrollResponse, EnrollmentToken};
+use crate::protocol::{self, DocMessage, MAX_EVENTS_PER_ROUND, PROTOCOL_VERSION, SyncRequest, SyncResponse};
+use crate::transport::HubClient;
+use crate::Error;
+
+const KV_IDENTITY: &str = "identity";
+const KV_UPLOAD_CURSOR: &str = "sync.upload_cursor";
+const KV_DOWNLOAD_CURSOR: &str = "sync.download_cursor";
+const KV_LAST_SYNC: &str = "sync.last";
+const KV_CLOCK_OFFSET: &str = "sync.clock_offset_ms";
+/// The peer name under which the device keeps its per-document sync state with the hub.
+const HUB_PEER: &str = "hub";
+/// A sync that has not converged after this many rounds stops and reports it.
+const MAX_ROUNDS: usize = 64;
+
+/// What a device keeps about its enrollment (in its ledger's key-value table).
+#[derive(Clone, Serialize, Deserialize)]
+struct Identity {
+    device: String,
+    hub: String,
+    ca: String,
+    /// The device's Ed25519 secret key, base64. It never leaves the device.
+    key: String,
+    counter: u64,
+}
+
+/// What `status` reports.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Status {
+    pub enrolled: bool,
+    pub device: Option<String>,
+    pub org: Option<String>,
+    pub site: Option<String>,
+    pub hub: Option<String>,
+    pub last_sync: Option<String>,
+    /// Events recorded here that the hub has not acknowledged yet.
+    pub waiting: usize,
+    pub events: i64,
+}
+
+/// What one sync moved.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct SyncReport {
+    pub rounds: usize,
+    pub uploaded: usize,
+    /// Of the uploaded events, how many were new to the hub.
+    pub stored_by_hub: usize,
+    pub downloaded: usize,
+    pub documents: usize,
+    pub bytes_sent: usize,
+    pub bytes_received: usize,
+    /// Flags that arrived with this sync.
+    pub new_flags: Vec<Flag>,
+    /// The device clock minus the hub clock, in milliseconds (positive: the device is ahead).
+    pub clock_offset_ms: i64,
+}
+
+/// A device: its ledger, and (once enrolled) its hub.
+pub struct Device {
+    ledger: Mutex<Ledger>,
+}
+
+impl std::fmt::Debug for Device {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Device").finish_non_exhaustive()
+    }
+}
+
+impl Device {
+    pub fn open(dir: &Path) -> Result<Device, Error> {
+        Ok(Device { ledger: Mutex::new(Ledger::open(dir)?) })
+    }
+
+    /// The ledger, for local work (scans, manifests, history). Do not hold it across an await.
+    pub fn ledger(&self) -> MutexGuard<'_, Ledger> {
+        // A panic while holding the lock leaves SQLite consistent (transactions roll back), so
+        // the ledger is still usable: recover the guard.
+        self.ledger.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn identity(&self) -> Result<Option<Identity>, Error> {
+        Ok(self.ledger().kv_get(KV_IDENTITY)?.map(|j| serde_json::from_str(&j)).transpose().map_err(custodian_ledger::Error::from)?)
+    }
+
+    pub fn status(&self) -> Result<Status, Error> {
+        let id = self.identity()?;
+        let ledger = self.ledger();
+        let recorder = ledger.recorder().ok();
+        let cursor: i64 = ledger.kv_get(KV_UPLOAD_CURSOR)?.and_then(|c| c.parse().ok()).unwrap_or(0);
+        let waiting = ledger.local_events_after(cursor, usize::MAX)?.len();
+        Ok(Status {
+            enrolled: id.is_some(),
+            device: id.as_ref().map(|i| i.device.clone()),
+            org: recorder.as_ref().map(|r| r.org.clone()),
+            site: recorder.as_ref().map(|r| r.site.clone()),
+            hub: id.as_ref().map(|i| i.hub.clone()),
+            last_sync: ledger.kv_get(KV_LAST_SYNC)?,
+            waiting,
+            events: ledger.event_count()?,
+        })
+    }
+
+    /// Enrolls this device with the hub named in `token`, then runs a first sync.
+    pub async fn enroll(&self, token: &str, name: &str) -> Result<Status, Error> {
+        if self.identity()?.is_some() {
+            return Err(Error::AlreadyEnrolled);
+        }
+        let token = EnrollmentToken::decode(token).map_err(Error::Token)?;
+        let ca = token.ca_der().map_err(Error::Token)?;
+        let client = HubClient::pinned(&token.hub, &ca)?;
+        let key = SigningKey::generate(&mut rand::rngs::OsRng);
+        let request = EnrollRequest {
+            secret: token.secret.clone(),
+            public_key: STANDARD.encode(key.verifying_key().to_bytes()),
+            name: name.to_string(),
+        };
+        let body = serde_json::to_vec(&request).map_err(custodian_ledger::Error::from)?;
+        let answer = client.post("/v1/enroll", body, &[("content-type", "application/json".into())]).await?;
+        let answer: EnrollResponse = serde_json::from_slice(&answer)
+            .map_err(|e| Error::Protocol(protocol::Error::Malformed(format!("enrollment answer: {e}"))))?;
+        let identity = Identity { device: answer.device.clone(), hub: token.hub, ca: token.ca, key: STANDARD.encode(key.to_bytes()), counter: 0 };
+        {
+            let ledger = self.ledger();
+            ledger.set_recorder(&Recorder { org: answer.org, site: answer.site, device: answer.device })?;
+            ledger.kv_set(KV_IDENTITY, &serde_json::to_string(&identity).map_err(custodian_ledger::Error::from)?)?;
+        }
+        self.sync().await?;
+        self.status()
+    }
+
+    /// Exchanges events and working documents with the hub until both sides have everything.
+    pub async fn sync(&self) -> Result<SyncReport, Error> {
+        let identity = self.identity()?.ok_or(Error::NotEnrolled)?;
+        let ca = STANDARD.decode(&identity.ca).map_err(|_| Error::Trust("pinned hub certificate is damaged".into()))?;
+        let client = HubClient::pinned(&identity.hub, &ca)?;
+        let key_bytes = STANDARD.decode(&identity.key).ok().and_then(|k| <[u8; 32]>::try_from(k.as_slice()).ok());
+        let key = SigningKey::from_bytes(&key_bytes.ok_or_else(|| Error::Trust("device key is damaged: enroll again".into()))?);
+        let flags_before: Vec<String> = self.ledger().flags().unwrap_or_default().into_iter().map(|f| f.id).collect();
+
+        // Sync states live in memory for this session only and are persisted after every
+        // answered round; each session starts from the persisted ones.
+        let mut states: std::collections::BTreeMap<String, State> = std::collections::BTreeMap::new();
+        let mut report = SyncReport::default();
+        let mut hub_has_more = false;
+        for round in 1..=MAX_ROUNDS {
+            let (request, counter) = {
+                let ledger = self.ledger();
+                let request = build_request(&ledger, &mut states)?;
+                let counter = next_counter(&ledger)?;
+                (request, counter)
+            };
+            // Converged: nothing to upload, no document needs a message, the hub has no more.
+            if round > 1 && request.upload.is_empty() && request.docs.is_empty() && !hub_has_more {
+                break;
+            }
+            report.rounds = round;
+            let body = protocol::encode(&request);
+            report.bytes_sent += body.len();
+            let signature = identity::sign_request(&key, "POST", "/v1/sync", counter, &body);
+            let headers = [
+                ("content-type", "application/octet-stream".to_string()),
+                (identity::HEADER_DEVICE, identity.device.clone()),
+                (identity::HEADER_COUNTER, counter.to_string()),
+                (identity::HEADER_SIGNATURE, signature),
+            ];
+            let answer = client.post("/v1/sync", body, &headers).await?;
+            report.bytes_received += answer.len();
+            let response: SyncResponse = protocol::decode(&answer)?;
+            hub_has_more = response.more;
+            report.uploaded += request.upload.len();
+            report.stored_by_hub += response.stored;
+            report.downloaded += response.events.len();
+            report.documents += response.docs.len();
+            if let Ok(hub_time) = chrono::DateTime::parse_from_rfc3339(&response.hub_time) {
+                report.clock_offset_ms = (chrono::Utc::now() - hub_time.to_utc()).num_milliseconds();
+            }
+            let mut ledger = self.ledger();
+            apply_response(&mut ledger, &request, response, &mut states)?;
+        }
+        let ledger = self.ledger();
+        ledger.kv_set(KV_LAST_SYNC, &chrono::Utc::now().to_rfc3339())?;
+        ledger.kv_set(KV_CLOCK_OFFSET, &report.clock_offset_ms.to_string())?;
+        report.new_flags = ledger.flags().unwrap_or_default().into_iter().filter(|f| !flags_before.contains(&f.id)).collect();
+        Ok(report)
+    }
+}
+
+fn next_counter(ledger: &Ledger) -> Result<u64, Error> {
+    let json = ledger.kv_get(KV_IDENTITY)?.ok_or(Error::NotEnrolled)?;
+    let mut id: Identity = serde_json::from_str(&json).map_err(custodian_ledger::Error::from)?;
+    id.counter += 1;
+    ledger.kv_set(KV_IDENTITY, &serde_json::to_string(&id).map_err(custodian_ledger::Error::from)?)?;
+    Ok(id.counter)
+}
+
+fn cursor(ledger: &Ledger, key: &str) -> Result<i64, Error> {
+    Ok(ledger.kv_get(key)?.and_then(|c| c.parse().ok()).unwrap_or(0))
+}
+
+fn state_for<'a>(
+    ledger: &Ledger,
+    states: &'a mut std::collections::BTreeMap<String, State>,
+    doc: &str,
+) -> Result<&'a mut State, Error> {
+    if !states.contains_key(doc) {
+        let state = match ledger.sync_state(doc, HUB_PEER)? {
+            Some(bytes) => State::decode(&bytes).unwrap_or_else(|_| State::new()),
+            None => State::new(),
+        };
+        states.insert(doc.to_string(), state);
+    }
+    Ok(states.get_mut(doc).expect("inserted above"))
+}
+
+fn build_request(ledger: &Ledger, states: &mut std::collections::BTreeMap<String, State>) -> Result<SyncRequest, Error> {
+    let upload_cursor = cursor(ledger, KV_UPLOAD_CURSOR)?;
+    let batch = ledger.local_events_after(upload_cursor, MAX_EVENTS_PER_ROUND)?;
+    let upload_through = batch.last().map_or(upload_cursor, |(seq, _)| *seq);
+    let known_docs = ledger.doc_ids()?;
+    let mut docs = Vec::new();
+    for id in &known_docs {
+        let Some(doc) = ledger.doc(id)? else { continue };
+        let state = state_for(ledger, states, id)?;
+        if let Some(message) = doc.sync_message(state) {
+            docs.push(DocMessage::new(id, message));
+        }
+    }
+    Ok(SyncRequest {
+        v: PROTOCOL_VERSION,
+        upload: batch.into_iter().map(|(_, e)| e).collect(),
+        upload_through,
+        download_after: cursor(ledger, KV_DOWNLOAD_CURSOR)?,
+        extract_version: ledger.extract()?.map_or(0, |x| x.version),
+        known_docs,
+        docs,
+    })
+}
+
+fn apply_response(
+    ledger: &mut Ledger,
+    request: &SyncRequest,
+    response: SyncResponse,
+    states: &mut std::collections::BTreeMap<String, State>,
+) -> Result<(), Error> {
+    // The hub stored the upload (idempotently) before answering: advance the cursor.
+    ledger.kv_set(KV_UPLOAD_CURSOR, &request.upload_through.to_string())?;
+    ledger.store_events(&response.events, false)?;
+    ledger.kv_set(KV_DOWNLOAD_CURSOR, &response.download_cursor.to_string())?;
+    if let Some(extract) = &response.extract {
+        ledger.set_extract(extract)?;
+    }
+    for m in &response.docs {
+        let message = m.decode()?;
+        let mut doc = ledger.doc(&m.doc)?.unwrap_or_else(AutoCommit::new);
+        let state = state_for(ledger, states, &m.doc)?;
+        doc.sync().receive_sync_message(state, message).map_err(custodian_ledger::Error::from)?;
+        let encoded = state.encode();
+        ledger.save_doc(&m.doc, &mut doc)?;
+        ledger.save_sync_state(&m.doc, HUB_PEER, &encoded)?;
+    }
+    for (id, state) in states.iter() {
+        ledger.save_sync_state(id, HUB_PEER, &state.encode())?;
+    }
+    Ok(())
+}
+
+/// Generating a sync message needs `&mut` for the document's cached heads; this keeps the call
+/// sites readable.
+trait SyncMessage {
+    fn sync_message(self, state: &mut State) -> Option<automerge::sync::Message>;
+}
+
+impl SyncMessage for AutoCommit {
+    fn sync_message(mut self, state: &mut State) -> Option<automerge::sync::Message> {
+        self.sync().generate_sync_message(state)
+    }
+}
