@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand};
 use custodian_hub::registry::IssueOptions;
-use custodian_ledger::{Event, Step};
+use custodian_ledger::Step;
 use custodian_sync::Device;
 use serde::Serialize;
 
@@ -407,9 +407,8 @@ fn run_manifest(command: ManifestCommand) -> Result<()> {
     match command {
         ManifestCommand::Import { data, file, out } => {
             let text = std::fs::read_to_string(&file).with_context(|| format!("reading {}", file.display()))?;
-            let de = &mut serde_json::Deserializer::from_str(&text);
-            let events: Vec<Event> = serde_path_to_error::deserialize(de)
-                .map_err(|e| anyhow::anyhow!("{}: {}: {}", file.display(), e.path(), e.inner()))?;
+            let events = custodian_ledger::event::events_from_json(&text)
+                .map_err(|e| anyhow::anyhow!("{}: {e}; nothing was imported", file.display()))?;
             let device = Device::open(&data.data)?;
             let new = device.ledger().store_events(&events, false)?;
             if out.json {

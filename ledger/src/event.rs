@@ -270,6 +270,29 @@ impl EventBody {
     }
 }
 
+/// Reads a JSON array of events (the ledger's own event format), all or nothing. The first
+/// error is reported with its path, e.g. `[3].epcs[0]: …`. An `id`, where given, must be the one
+/// the content yields.
+pub fn events_from_json(text: &str) -> Result<Vec<Event>, String> {
+    let values: Vec<serde_json::Value> = {
+        let de = &mut serde_json::Deserializer::from_str(text);
+        serde_path_to_error::deserialize(de).map_err(|e| format!("{}: {}", e.path(), e.inner()))?
+    };
+    let mut events = Vec::with_capacity(values.len());
+    for (i, value) in values.into_iter().enumerate() {
+        let given = value.get("id").and_then(|v| v.as_str()).map(str::to_string);
+        let body: EventBody = serde_path_to_error::deserialize(value).map_err(|e| format!("[{i}].{}: {}", e.path(), e.inner()))?;
+        let event = Event::new(body);
+        if let Some(given) = given {
+            if given != event.id.0 {
+                return Err(format!("[{i}].id: {given} is not the id of this content ({})", event.id));
+            }
+        }
+        events.push(event);
+    }
+    Ok(events)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -33,9 +33,16 @@ impl ApplicationIdentifier {
     /// The AI with this code, if the table knows it.
     pub fn lookup(code: &str) -> Option<ApplicationIdentifier> {
         let def = TABLE.iter().find(|d| d.covers(code))?;
-        let mut buf = [0; 4];
-        buf[..code.len()].copy_from_slice(code.as_bytes());
-        Some(ApplicationIdentifier { code: buf, len: code.len() as u8, def })
+        let len = u8::try_from(code.len()).ok()?;
+        let mut code_bytes = [0; 4];
+        code_bytes
+            .get_mut(..code.len())?
+            .copy_from_slice(code.as_bytes());
+        Some(ApplicationIdentifier {
+            code: code_bytes,
+            len,
+            def,
+        })
     }
 
     /// The AI's digits, e.g. `"01"`.
@@ -67,14 +74,22 @@ impl ApplicationIdentifier {
 
     /// The shortest and longest value this AI accepts.
     pub fn length(&self) -> (usize, usize) {
-        let min = self.def.components.iter().filter(|c| !c.optional).map(|c| usize::from(c.min));
+        let min = self
+            .def
+            .components
+            .iter()
+            .filter(|c| !c.optional)
+            .map(|c| usize::from(c.min));
         let max = self.def.components.iter().map(|c| usize::from(c.max));
         (min.sum(), max.sum())
     }
 
     /// True if every character of the value must be a digit.
     pub fn is_numeric(&self) -> bool {
-        self.def.components.iter().all(|c| c.charset == Charset::Numeric)
+        self.def
+            .components
+            .iter()
+            .all(|c| c.charset == Charset::Numeric)
     }
 
     /// The key qualifiers a Digital Link path may carry after this primary key: alternative
@@ -84,7 +99,10 @@ impl ApplicationIdentifier {
     }
 
     /// Checks a value: length, character set, check digits, dates and times, base64url.
-    /// Error positions are byte offsets into `value`.
+    ///
+    /// # Errors
+    ///
+    /// The first problem found, its position a byte offset into `value`.
     pub fn validate(&self, value: &str) -> Result<(), ParseError> {
         let subject = || format!("AI {}", self.code());
         let bytes = value.as_bytes();
@@ -92,7 +110,13 @@ impl ApplicationIdentifier {
         let length_error = || {
             let got = value.chars().count();
             ParseError::new(
-                ErrorKind::Length { subject: subject(), min, max, got, numeric: self.is_numeric() },
+                ErrorKind::Length {
+                    subject: subject(),
+                    min,
+                    max,
+                    got,
+                    numeric: self.is_numeric(),
+                },
                 0,
             )
         };
@@ -111,7 +135,11 @@ impl ApplicationIdentifier {
                 let ch = char_at(value, at);
                 let digit = component.charset == Charset::Numeric;
                 return Err(ParseError::new(
-                    ErrorKind::Character { subject: subject(), ch, digit },
+                    ErrorKind::Character {
+                        subject: subject(),
+                        ch,
+                        digit,
+                    },
                     at,
                 ));
             }
@@ -133,7 +161,10 @@ impl ApplicationIdentifier {
         for (component, start, take) in spans {
             if take > 0 {
                 let part = &value[start..start + take];
-                component.check.run(part, &subject).map_err(|e| e.offset(start))?;
+                component
+                    .check
+                    .run(part, &subject)
+                    .map_err(|e| e.offset(start))?;
             }
         }
         Ok(())
@@ -158,8 +189,14 @@ impl FromStr for ApplicationIdentifier {
         if code.is_empty() {
             return Err(ParseError::new(ErrorKind::ExpectedAi { found: None }, 0));
         }
-        ApplicationIdentifier::lookup(code)
-            .ok_or_else(|| ParseError::new(ErrorKind::UnknownAi { ai: code.to_owned() }, 0))
+        ApplicationIdentifier::lookup(code).ok_or_else(|| {
+            ParseError::new(
+                ErrorKind::UnknownAi {
+                    ai: code.to_owned(),
+                },
+                0,
+            )
+        })
     }
 }
 
@@ -177,7 +214,9 @@ pub(crate) fn char_at(s: &str, mut at: usize) -> char {
     while at > 0 && !s.is_char_boundary(at) {
         at -= 1;
     }
-    s.get(at..).and_then(|rest| rest.chars().next()).unwrap_or('\u{fffd}')
+    s.get(at..)
+        .and_then(|rest| rest.chars().next())
+        .unwrap_or('\u{fffd}')
 }
 
 /// GS1 mod-10 check digit of `digits` (the payload, without the check digit): weights 3, 1, 3…
@@ -204,30 +243,71 @@ pub(crate) fn verify_check_digit(digits: &str, what: &'static str) -> Result<(),
     if found == expected {
         Ok(())
     } else {
-        Err(ParseError::new(ErrorKind::CheckDigit { what, found, expected }, payload.len()))
+        Err(ParseError::new(
+            ErrorKind::CheckDigit {
+                what,
+                found,
+                expected,
+            },
+            payload.len(),
+        ))
     }
 }
 
 /// A GS1 YYMMDD date. The crate reads no clock, so GS1's sliding century window cannot be
 /// applied; YY below 51 is 20YY, otherwise 19YY. DD = 00 (where allowed) is the month's last day.
-pub(crate) fn date(value: &str, subject: &dyn Fn() -> String, zero_day: bool) -> Result<NaiveDate, ParseError> {
-    let number = |at: usize| value.get(at..at + 2).and_then(|s| s.parse::<u32>().ok()).unwrap_or(0);
+pub(crate) fn date(
+    value: &str,
+    subject: &dyn Fn() -> String,
+    zero_day: bool,
+) -> Result<NaiveDate, ParseError> {
+    let number = |at: usize| {
+        value
+            .get(at..at + 2)
+            .and_then(|s| s.parse::<u32>().ok())
+            .unwrap_or(0)
+    };
     let (yy, month, day) = (number(0), number(2), number(4));
     // `yy` is two digits, so the conversion cannot fail.
     let year = i32::try_from(if yy < 51 { 2000 + yy } else { 1900 + yy }).unwrap_or(2000);
     if !(1..=12).contains(&month) {
-        return Err(ParseError::new(ErrorKind::Month { subject: subject(), month }, 2));
+        return Err(ParseError::new(
+            ErrorKind::Month {
+                subject: subject(),
+                month,
+            },
+            2,
+        ));
     }
-    let found = if day == 0 && zero_day { last_day(year, month) } else { NaiveDate::from_ymd_opt(year, month, day) };
-    found.ok_or_else(|| ParseError::new(ErrorKind::Day { subject: subject(), day, year, month }, 4))
+    let found = if day == 0 && zero_day {
+        last_day(year, month)
+    } else {
+        NaiveDate::from_ymd_opt(year, month, day)
+    };
+    found.ok_or_else(|| {
+        ParseError::new(
+            ErrorKind::Day {
+                subject: subject(),
+                day,
+                year,
+                month,
+            },
+            4,
+        )
+    })
 }
 
 fn last_day(year: i32, month: u32) -> Option<NaiveDate> {
-    (28..=31).rev().find_map(|day| NaiveDate::from_ymd_opt(year, month, day))
+    (28..=31)
+        .rev()
+        .find_map(|day| NaiveDate::from_ymd_opt(year, month, day))
 }
 
 /// The base64url engine for AI 8030: URL-safe alphabet, padding optional.
-pub(crate) fn decode_base64url(value: &str, subject: &dyn Fn() -> String) -> Result<Vec<u8>, ParseError> {
+pub(crate) fn decode_base64url(
+    value: &str,
+    subject: &dyn Fn() -> String,
+) -> Result<Vec<u8>, ParseError> {
     const ENGINE: base64::engine::GeneralPurpose = base64::engine::GeneralPurpose::new(
         &base64::alphabet::URL_SAFE,
         base64::engine::GeneralPurposeConfig::new()
@@ -240,7 +320,13 @@ pub(crate) fn decode_base64url(value: &str, subject: &dyn Fn() -> String) -> Res
             base64::DecodeError::InvalidLastSymbol(at, _) => ("last character has extra bits", at),
             base64::DecodeError::InvalidPadding => ("wrong padding", value.len()),
         };
-        ParseError::new(ErrorKind::Base64 { subject: subject(), reason }, at)
+        ParseError::new(
+            ErrorKind::Base64 {
+                subject: subject(),
+                reason,
+            },
+            at,
+        )
     })
 }
 
@@ -264,9 +350,7 @@ impl Charset {
     pub(crate) fn allows(self, b: u8) -> bool {
         match self {
             Charset::Numeric => b.is_ascii_digit(),
-            Charset::Cset82 => {
-                b.is_ascii_alphanumeric() || b"!\"%&'()*+,-./:;<=>?_".contains(&b)
-            }
+            Charset::Cset82 => b.is_ascii_alphanumeric() || b"!\"%&'()*+,-./:;<=>?_".contains(&b),
             Charset::Cset39 => b.is_ascii_digit() || b.is_ascii_uppercase() || b"#-/".contains(&b),
             Charset::Cset64 => b.is_ascii_alphanumeric() || b"-_=".contains(&b),
         }
@@ -280,7 +364,9 @@ pub(crate) enum Check {
     /// GS1 mod-10 check digit over the component; the name is used in messages.
     Mod10(&'static str),
     /// YYMMDD; DD = 00 allowed when true (means last day of the month).
-    Date { zero_day: bool },
+    Date {
+        zero_day: bool,
+    },
     /// HHMI.
     HourMinute,
     Hour,
@@ -301,16 +387,33 @@ pub(crate) enum Check {
 impl Check {
     fn run(self, part: &str, subject: &dyn Fn() -> String) -> Result<(), ParseError> {
         let number = |range: std::ops::Range<usize>| {
-            part.get(range).and_then(|s| s.parse::<u32>().ok()).unwrap_or(0)
+            part.get(range)
+                .and_then(|s| s.parse::<u32>().ok())
+                .unwrap_or(0)
         };
         let time = |unit: &'static str, value: u32, max: u32, at: usize| {
             if value > max {
-                Err(ParseError::new(ErrorKind::Time { subject: subject(), unit, value }, at))
+                Err(ParseError::new(
+                    ErrorKind::Time {
+                        subject: subject(),
+                        unit,
+                        value,
+                    },
+                    at,
+                ))
             } else {
                 Ok(())
             }
         };
-        let invalid = |reason: String| ParseError::new(ErrorKind::Invalid { subject: subject(), reason }, 0);
+        let invalid = |reason: String| {
+            ParseError::new(
+                ErrorKind::Invalid {
+                    subject: subject(),
+                    reason,
+                },
+                0,
+            )
+        };
         match self {
             Check::None => Ok(()),
             Check::Mod10(what) => verify_check_digit(part, what),
@@ -326,13 +429,15 @@ impl Check {
             Check::NonZero if part.bytes().all(|b| b == b'0') => {
                 Err(invalid(format!("{part} must not be zero")))
             }
-            Check::Winding if !matches!(part, "0" | "1" | "9") => {
-                Err(invalid(format!("winding direction {part} must be 0, 1 or 9")))
-            }
+            Check::Winding if !matches!(part, "0" | "1" | "9") => Err(invalid(format!(
+                "winding direction {part} must be 0, 1 or 9"
+            ))),
             Check::PieceOfTotal => {
                 let (piece, total) = (number(0..2), number(2..4));
                 if piece == 0 || total == 0 || piece > total {
-                    Err(invalid(format!("piece {piece:02} of {total:02} is not a piece of the total")))
+                    Err(invalid(format!(
+                        "piece {piece:02} of {total:02} is not a piece of the total"
+                    )))
                 } else {
                     Ok(())
                 }
@@ -361,12 +466,21 @@ impl Component {
         Component { check, ..self }
     }
     const fn optional(self) -> Self {
-        Component { optional: true, ..self }
+        Component {
+            optional: true,
+            ..self
+        }
     }
 }
 
 const fn component(charset: Charset, min: u8, max: u8) -> Component {
-    Component { charset, min, max, optional: false, check: Check::None }
+    Component {
+        charset,
+        min,
+        max,
+        optional: false,
+        check: Check::None,
+    }
 }
 /// `Nn`: exactly n digits.
 const fn n(len: u8) -> Component {
@@ -419,11 +533,19 @@ impl Definition {
         code.len() == self.first.len() && self.first <= code && code <= self.last
     }
     const fn key(self, qualifiers: &'static [&'static [&'static str]]) -> Self {
-        Definition { key: Some(qualifiers), ..self }
+        Definition {
+            key: Some(qualifiers),
+            ..self
+        }
     }
 }
 
-const fn ai(code: &'static str, flags: u8, components: &'static [Component], title: &'static str) -> Definition {
+const fn ai(
+    code: &'static str,
+    flags: u8,
+    components: &'static [Component],
+    title: &'static str,
+) -> Definition {
     range(code, code, flags, components, title)
 }
 
@@ -434,7 +556,14 @@ const fn range(
     components: &'static [Component],
     title: &'static str,
 ) -> Definition {
-    Definition { first, last, flags, components, key: None, title }
+    Definition {
+        first,
+        last,
+        flags,
+        components,
+        key: None,
+        title,
+    }
 }
 
 /// Measures `31nn`–`36nn`: six digits with an implied decimal point, predefined length.
@@ -604,19 +733,35 @@ mod tests {
             assert!(def.first.bytes().all(|b| b.is_ascii_digit()));
             // Only the final component may have a variable length.
             let n = def.components.len();
-            assert!(def.components[..n - 1].iter().all(Component::is_fixed), "{}", def.first);
+            assert!(
+                def.components[..n - 1].iter().all(Component::is_fixed),
+                "{}",
+                def.first
+            );
             // No mandatory component after an optional one.
             let first_optional = def.components.iter().position(|c| c.optional).unwrap_or(n);
-            assert!(def.components[first_optional..].iter().all(|c| c.optional), "{}", def.first);
+            assert!(
+                def.components[first_optional..].iter().all(|c| c.optional),
+                "{}",
+                def.first
+            );
             // The first two digits determine the AI's length.
-            assert_eq!(ai_length(&def.first[..2]), Some(def.first.len()), "{}", def.first);
+            assert_eq!(
+                ai_length(&def.first[..2]),
+                Some(def.first.len()),
+                "{}",
+                def.first
+            );
             // Predefined-length AIs have a fixed length.
             if def.flags & PREDEFINED != 0 {
                 assert_eq!(def.components.len(), 1);
                 assert!(def.components[0].is_fixed());
             }
             for qualifier in def.key.unwrap_or(&[]).iter().flat_map(|alt| alt.iter()) {
-                assert!(ApplicationIdentifier::lookup(qualifier).is_some(), "{qualifier}");
+                assert!(
+                    ApplicationIdentifier::lookup(qualifier).is_some(),
+                    "{qualifier}"
+                );
             }
         }
     }

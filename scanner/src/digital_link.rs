@@ -18,12 +18,23 @@ type Span = (usize, usize);
 pub(crate) fn parse(raw: &str, start: usize, end: usize) -> Result<Vec<Located>, ParseError> {
     let scheme = raw[start..end].find("://").map_or(0, |i| i + 3);
     let authority = start + scheme;
-    let authority_end = raw[authority..end].find(['/', '?', '#']).map_or(end, |i| authority + i);
+    let authority_end = raw[authority..end]
+        .find(['/', '?', '#'])
+        .map_or(end, |i| authority + i);
     if authority_end == authority {
-        return Err(ParseError::new(ErrorKind::Uri { reason: "has no domain" }, authority));
+        return Err(ParseError::new(
+            ErrorKind::Uri {
+                reason: "has no domain",
+            },
+            authority,
+        ));
     }
-    let uri_end = raw[authority_end..end].find('#').map_or(end, |i| authority_end + i);
-    let path_end = raw[authority_end..uri_end].find('?').map_or(uri_end, |i| authority_end + i);
+    let uri_end = raw[authority_end..end]
+        .find('#')
+        .map_or(end, |i| authority_end + i);
+    let path_end = raw[authority_end..uri_end]
+        .find('?')
+        .map_or(uri_end, |i| authority_end + i);
 
     let mut segments = split(raw, (authority_end, path_end), b'/');
     // The path starts with `/`, so the first piece is empty. A trailing `/` is tolerated where
@@ -72,13 +83,24 @@ pub(crate) fn parse(raw: &str, start: usize, end: usize) -> Result<Vec<Located>,
             if code.is_empty() || !code.bytes().all(|c| c.is_ascii_digit()) {
                 continue; // linkType, context… are for the resolver, not data
             }
-            let ai = code.parse::<ApplicationIdentifier>().map_err(|e| e.offset(a))?;
+            let ai = code
+                .parse::<ApplicationIdentifier>()
+                .map_err(|e| e.offset(a))?;
             if !ai.is_digital_link_attribute() {
-                return Err(ParseError::new(ErrorKind::NotAttribute { ai: code.to_owned() }, a));
+                return Err(ParseError::new(
+                    ErrorKind::NotAttribute {
+                        ai: code.to_owned(),
+                    },
+                    a,
+                ));
             }
             let value_at = (key_end + 1).min(b);
             let element = value(raw, ai, (value_at, b))?;
-            elements.push(Located { element, ai_at: a, value_at });
+            elements.push(Located {
+                element,
+                ai_at: a,
+                value_at,
+            });
         }
     }
     Ok(elements)
@@ -91,29 +113,50 @@ fn path(raw: &str, segments: &[Span]) -> Result<Vec<Located>, ParseError> {
     for pair in segments.chunks(2) {
         let &[(a, b), value_span] = pair else { break };
         let code = &raw[a..b];
-        let ai = code.parse::<ApplicationIdentifier>().map_err(|e| e.offset(a))?;
+        let ai = code
+            .parse::<ApplicationIdentifier>()
+            .map_err(|e| e.offset(a))?;
         if let Some(key) = key {
             let alternatives = key.qualifiers();
             if !alternatives.iter().any(|alt| alt.contains(&code)) {
-                let kind = ErrorKind::NotQualifier { ai: code.to_owned(), key: key.code().to_owned() };
+                let kind = ErrorKind::NotQualifier {
+                    ai: code.to_owned(),
+                    key: key.code().to_owned(),
+                };
                 return Err(ParseError::new(kind, a));
             }
-            let seen: Vec<&str> = elements[1..].iter().map(|l| l.element.ai.as_str()).collect();
+            let seen: Vec<&str> = elements[1..]
+                .iter()
+                .map(|l| l.element.ai.as_str())
+                .collect();
             // Qualifiers are optional but ordered: what we have must be a subsequence of one
             // alternative.
             let in_order = alternatives.iter().any(|alt| {
                 let mut rest = alt.iter();
-                seen.iter().copied().chain([code]).all(|q| rest.any(|x| *x == q))
+                seen.iter()
+                    .copied()
+                    .chain([code])
+                    .all(|q| rest.any(|x| *x == q))
             });
             if !in_order {
                 let after = seen.last().copied().unwrap_or_default().to_owned();
-                return Err(ParseError::new(ErrorKind::QualifierOrder { ai: code.to_owned(), after }, a));
+                return Err(ParseError::new(
+                    ErrorKind::QualifierOrder {
+                        ai: code.to_owned(),
+                        after,
+                    },
+                    a,
+                ));
             }
         } else {
             key = Some(ai);
         }
         let element = value(raw, ai, value_span)?;
-        elements.push(Located { element, ai_at: a, value_at: value_span.0 });
+        elements.push(Located {
+            element,
+            ai_at: a,
+            value_at: value_span.0,
+        });
     }
     Ok(elements)
 }
@@ -122,14 +165,20 @@ fn path(raw: &str, segments: &[Span]) -> Result<Vec<Located>, ParseError> {
 fn value(raw: &str, ai: ApplicationIdentifier, span: Span) -> Result<Element, ParseError> {
     let (mut text, mut offsets) = percent_decode(raw, span)?;
     // Digital Link allows GTIN-8, -12 and -13 in the path; the element is always GTIN-14.
-    if ai.code() == "01" && matches!(text.len(), 8 | 12 | 13) && text.bytes().all(|b| b.is_ascii_digit()) {
+    if ai.code() == "01"
+        && matches!(text.len(), 8 | 12 | 13)
+        && text.bytes().all(|b| b.is_ascii_digit())
+    {
         let pad = 14 - text.len();
         text.insert_str(0, &"0".repeat(pad));
         offsets.splice(0..0, std::iter::repeat_n(span.0, pad));
     }
     ai.validate(&text)
         .map_err(|e| e.map_position(|p| offsets.get(p).copied().unwrap_or(span.1)))?;
-    Ok(Element { ai: ai.code().to_owned(), value: text })
+    Ok(Element {
+        ai: ai.code().to_owned(),
+        value: text,
+    })
 }
 
 /// The decoded text, and for each of its bytes the offset in `raw` it came from.
@@ -156,7 +205,10 @@ fn percent_decode(raw: &str, (start, end): Span) -> Result<(String, Vec<usize>),
     match String::from_utf8(out) {
         Ok(text) => Ok((text, offsets)),
         Err(e) => {
-            let at = offsets.get(e.utf8_error().valid_up_to()).copied().unwrap_or(end);
+            let at = offsets
+                .get(e.utf8_error().valid_up_to())
+                .copied()
+                .unwrap_or(end);
             Err(ParseError::new(ErrorKind::Utf8, at))
         }
     }

@@ -62,7 +62,13 @@ pub enum ErrorKind {
     UnknownAi { ai: String },
     /// A value has the wrong length.
     #[error("{subject} needs {} {}, got {got}", range(*min, *max), unit(*numeric))]
-    Length { subject: String, min: usize, max: usize, got: usize, numeric: bool },
+    Length {
+        subject: String,
+        min: usize,
+        max: usize,
+        got: usize,
+        numeric: bool,
+    },
     /// A GTIN (plain barcode or [`crate::Gtin::parse`]) that is not 8, 12, 13 or 14 digits long.
     #[error("GTIN needs 8, 12, 13 or 14 digits, got {got}")]
     GtinLength { got: usize },
@@ -71,26 +77,46 @@ pub enum ErrorKind {
     MissingSeparator { subject: String },
     /// A character outside the AI's character set (digits, GS1 sets 82, 39 or 64).
     #[error("{subject}: character {ch:?} is not {}", if *digit { "a digit" } else { "allowed" })]
-    Character { subject: String, ch: char, digit: bool },
+    Character {
+        subject: String,
+        ch: char,
+        digit: bool,
+    },
     /// A GS1 mod-10 check digit does not match.
     #[error("{what} check digit {found}, expected {expected}")]
-    CheckDigit { what: &'static str, found: u8, expected: u8 },
+    CheckDigit {
+        what: &'static str,
+        found: u8,
+        expected: u8,
+    },
     /// The MM of a YYMMDD date is not 01–12.
     #[error("{subject}: month {month:02} is not a month")]
     Month { subject: String, month: u32 },
     /// The DD of a YYMMDD date does not exist in that month (00 is allowed only where GS1
     /// allows it, meaning the last day of the month).
     #[error("{subject}: day {day:02} is not a day of {year}-{month:02}")]
-    Day { subject: String, day: u32, year: i32, month: u32 },
+    Day {
+        subject: String,
+        day: u32,
+        year: i32,
+        month: u32,
+    },
     /// An hour, minute or second out of range.
     #[error("{subject}: {unit} {value:02} is out of range")]
-    Time { subject: String, unit: &'static str, value: u32 },
+    Time {
+        subject: String,
+        unit: &'static str,
+        value: u32,
+    },
     /// A value breaks a rule specific to its AI (e.g. a zero dimension in AI 8001).
     #[error("{subject}: {reason}")]
     Invalid { subject: String, reason: String },
     /// An AI 8030 value is in the base64url alphabet but is not valid base64url.
     #[error("{subject}: not valid base64url ({reason})")]
-    Base64 { subject: String, reason: &'static str },
+    Base64 {
+        subject: String,
+        reason: &'static str,
+    },
     /// The same AI occurs twice with different values.
     #[error("AI {ai} appears twice with different values")]
     Duplicate { ai: String },
@@ -168,7 +194,11 @@ struct Range(usize, usize);
 
 impl fmt::Display for Range {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.0 == self.1 { write!(f, "{}", self.0) } else { write!(f, "{} to {}", self.0, self.1) }
+        if self.0 == self.1 {
+            write!(f, "{}", self.0)
+        } else {
+            write!(f, "{} to {}", self.0, self.1)
+        }
     }
 }
 

@@ -5,9 +5,9 @@
 
 use std::fmt::Write as _;
 
+use crate::GS;
 use crate::ai::ApplicationIdentifier;
 use crate::keys::Gtin;
-use crate::GS;
 
 /// The element string of `elements`, without symbology identifier or leading FNC1: a GS
 /// separator follows every value that is not of predefined length, except the last.
@@ -22,7 +22,8 @@ pub fn element_string(elements: &[(&str, &str)]) -> String {
     for (i, (ai, value)) in elements.iter().enumerate() {
         out.push_str(ai);
         out.push_str(value);
-        let predefined = ApplicationIdentifier::lookup(ai).is_some_and(|ai| ai.is_predefined_length());
+        let predefined =
+            ApplicationIdentifier::lookup(ai).is_some_and(|ai| ai.is_predefined_length());
         if !predefined && i + 1 < elements.len() {
             out.push(GS);
         }
@@ -52,16 +53,30 @@ pub fn bracketed(elements: &[(&str, &str)]) -> String {
 /// assert_eq!(uri, "https://id.gs1.org/01/09506000134352/21/A%2F1?17=261231");
 /// # Ok::<(), custodian_scanner::ParseError>(())
 /// ```
-pub fn digital_link(domain: &str, gtin: &Gtin, serial: Option<&str>, query: &[(&str, &str)]) -> String {
+pub fn digital_link(
+    domain: &str,
+    gtin: &Gtin,
+    serial: Option<&str>,
+    query: &[(&str, &str)],
+) -> String {
     let base = domain.trim_end_matches('/');
-    let mut out = if base.contains("://") { base.to_owned() } else { format!("https://{base}") };
+    let mut out = if base.contains("://") {
+        base.to_owned()
+    } else {
+        format!("https://{base}")
+    };
     let _ = write!(out, "/01/{gtin}");
     if let Some(serial) = serial {
         let _ = write!(out, "/21/{}", percent_encode(serial));
     }
     for (i, (ai, value)) in query.iter().enumerate() {
         let separator = if i == 0 { '?' } else { '&' };
-        let _ = write!(out, "{separator}{}={}", percent_encode(ai), percent_encode(value));
+        let _ = write!(
+            out,
+            "{separator}{}={}",
+            percent_encode(ai),
+            percent_encode(value)
+        );
     }
     out
 }

@@ -16,7 +16,11 @@ fn digits_only(s: &str, subject: &str) -> Result<(), ParseError> {
     match s.bytes().position(|b| !b.is_ascii_digit()) {
         None => Ok(()),
         Some(i) => Err(ParseError::new(
-            ErrorKind::Character { subject: subject.to_owned(), ch: char_at(s, i), digit: true },
+            ErrorKind::Character {
+                subject: subject.to_owned(),
+                ch: char_at(s, i),
+                digit: true,
+            },
             i,
         )),
     }
@@ -26,7 +30,13 @@ fn digits_only(s: &str, subject: &str) -> Result<(), ParseError> {
 fn fixed_key(s: &str, len: usize, what: &'static str) -> Result<String, ParseError> {
     digits_only(s, what)?;
     if s.len() != len {
-        let kind = ErrorKind::Length { subject: what.to_owned(), min: len, max: len, got: s.len(), numeric: true };
+        let kind = ErrorKind::Length {
+            subject: what.to_owned(),
+            min: len,
+            max: len,
+            got: s.len(),
+            numeric: true,
+        };
         return Err(ParseError::new(kind, 0));
     }
     verify_check_digit(s, what)?;
@@ -85,6 +95,10 @@ pub struct Gtin(String);
 impl Gtin {
     /// Parses 8, 12, 13 or 14 digits with a valid check digit.
     ///
+    /// # Errors
+    ///
+    /// A non-digit, another length, or a wrong check digit.
+    ///
     /// ```
     /// let gtin = custodian_scanner::Gtin::parse("9506000134352")?;
     /// assert_eq!(gtin.as_str(), "09506000134352");
@@ -109,6 +123,10 @@ pub struct Sscc(String);
 
 impl Sscc {
     /// Parses 18 digits with a valid check digit.
+    ///
+    /// # Errors
+    ///
+    /// A non-digit, another length, or a wrong check digit.
     pub fn parse(s: &str) -> Result<Sscc, ParseError> {
         fixed_key(s, 18, "SSCC").map(Sscc)
     }
@@ -123,6 +141,10 @@ pub struct Gln(String);
 
 impl Gln {
     /// Parses 13 digits with a valid check digit.
+    ///
+    /// # Errors
+    ///
+    /// A non-digit, another length, or a wrong check digit.
     pub fn parse(s: &str) -> Result<Gln, ParseError> {
         fixed_key(s, 13, "GLN").map(Gln)
     }

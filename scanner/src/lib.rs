@@ -18,7 +18,12 @@
 //!
 //! Without an AIM identifier, a run of exactly 8, 12, 13 or 14 digits is read as a GTIN, not as
 //! an element string. YYMMDD dates read YY below 51 as 20YY and the rest as 19YY (GS1's sliding
-//! window needs today's date, which this crate does not read).
+//! window needs today's date, which this crate does not read). A variable-length value runs to
+//! the next GS or the end; one that is longer than its AI allows is cut at its maximum length
+//! only if an AI follows directly, otherwise the missing GS is reported.
+//!
+//! Not supported: compressed Digital Link URIs, UPC-E expansion, add-on symbols, and GS1's AI
+//! pairing rules (`req`/`ex`, which span all carriers on an item) except "254 needs 414".
 //!
 //! ```
 //! use custodian_scanner::{parse, Form, Identity, GS};

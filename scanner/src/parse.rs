@@ -4,12 +4,12 @@
 //! Positions are byte offsets into the raw text throughout; each reader is given the raw text
 //! and the range it owns rather than a re-sliced string, so no offset bookkeeping is lost.
 
+use crate::GS;
 use crate::ai::{self, ApplicationIdentifier, char_at};
 use crate::digital_link;
 use crate::error::{ErrorKind, ParseError};
 use crate::keys::{Gtin, Sscc};
 use crate::scan::{Carrier, Element, Form, Scan, Symbology};
-use crate::GS;
 
 /// An element together with where its AI and its value start in the raw text.
 pub(crate) struct Located {
@@ -18,9 +18,21 @@ pub(crate) struct Located {
     pub(crate) value_at: usize,
 }
 
-/// Parses raw scanner text. See the crate documentation for the accepted forms.
+/// Parses raw scanner text: an element string, bracketed AIs, a Digital Link URI or a bare
+/// GTIN, optionally behind a BOM and an AIM symbology identifier and followed by CR/LF/Tab.
+/// See the crate documentation for the rules.
+///
+/// # Errors
+///
+/// The first problem found, with its byte position in `raw`: unknown or malformed AIs, values
+/// of the wrong length or character set, bad check digits or dates, misplaced Digital Link
+/// qualifiers, conflicting duplicates.
 pub fn parse(raw: &str) -> Result<Scan, ParseError> {
-    let mut start = if raw.starts_with('\u{feff}') { '\u{feff}'.len_utf8() } else { 0 };
+    let mut start = if raw.starts_with('\u{feff}') {
+        '\u{feff}'.len_utf8()
+    } else {
+        0
+    };
     let end = raw.trim_end_matches(['\r', '\n', '\t']).len().max(start);
 
     let mut symbology = None;
@@ -48,7 +60,12 @@ pub fn parse(raw: &str) -> Result<Scan, ParseError> {
             (Form::PlainGtin, plain_gtin(raw, start, end)?)
         }
         None => (Form::ElementString, element_string(raw, start, end)?),
-        Some(s) => return Err(ParseError::new(ErrorKind::NotGs1 { aim: s.aim.clone() }, start)),
+        Some(s) => {
+            return Err(ParseError::new(
+                ErrorKind::NotGs1 { aim: s.aim.clone() },
+                start,
+            ));
+        }
     };
     build(symbology, form, elements)
 }
@@ -61,14 +78,25 @@ fn is_uri(body: &str) -> bool {
 /// A bare GTIN from EAN/UPC, ITF-14, or an unprefixed run of 8/12/13/14 digits.
 fn plain_gtin(raw: &str, start: usize, end: usize) -> Result<Vec<Located>, ParseError> {
     let gtin = Gtin::parse(&raw[start..end]).map_err(|e| e.offset(start))?;
-    let element = Element { ai: "01".to_owned(), value: gtin.into() };
-    Ok(vec![Located { element, ai_at: start, value_at: start }])
+    let element = Element {
+        ai: "01".to_owned(),
+        value: gtin.into(),
+    };
+    Ok(vec![Located {
+        element,
+        ai_at: start,
+        value_at: start,
+    }])
 }
 
 /// Reads the AI starting at `at`: its length follows from its first two digits.
 fn read_ai(raw: &str, at: usize, end: usize) -> Result<(ApplicationIdentifier, usize), ParseError> {
     let bytes = &raw.as_bytes()[..end];
-    let digits = bytes[at..].iter().take(4).take_while(|b| b.is_ascii_digit()).count();
+    let digits = bytes[at..]
+        .iter()
+        .take(4)
+        .take_while(|b| b.is_ascii_digit())
+        .count();
     if digits == 0 {
         let found = (at < end).then(|| char_at(raw, at));
         return Err(ParseError::new(ErrorKind::ExpectedAi { found }, at));
@@ -78,11 +106,23 @@ fn read_ai(raw: &str, at: usize, end: usize) -> Result<(ApplicationIdentifier, u
     let code = &raw[at..at + len];
     ApplicationIdentifier::lookup(code)
         .map(|ai| (ai, at + len))
-        .ok_or_else(|| ParseError::new(ErrorKind::UnknownAi { ai: code.to_owned() }, at))
+        .ok_or_else(|| {
+            ParseError::new(
+                ErrorKind::UnknownAi {
+                    ai: code.to_owned(),
+                },
+                at,
+            )
+        })
 }
 
 /// Validates `raw[at..until]` as the value of `ai`.
-fn value(raw: &str, ai: ApplicationIdentifier, at: usize, until: usize) -> Result<Element, ParseError> {
+fn value(
+    raw: &str,
+    ai: ApplicationIdentifier,
+    at: usize,
+    until: usize,
+) -> Result<Element, ParseError> {
     // `until` may fall inside a multi-byte character; widen to include it so that it is
     // reported as a character that is not allowed.
     let mut until = until;
@@ -91,7 +131,10 @@ fn value(raw: &str, ai: ApplicationIdentifier, at: usize, until: usize) -> Resul
     }
     let value = &raw[at..until];
     ai.validate(value).map_err(|e| e.offset(at))?;
-    Ok(Element { ai: ai.code().to_owned(), value: value.to_owned() })
+    Ok(Element {
+        ai: ai.code().to_owned(),
+        value: value.to_owned(),
+    })
 }
 
 /// AIs and values run together; GS ends a value that is not of predefined length.
@@ -107,7 +150,10 @@ fn element_string(raw: &str, start: usize, end: usize) -> Result<Vec<Located>, P
     loop {
         let ai_at = at;
         let (ai, value_at) = read_ai(raw, at, end)?;
-        let run = bytes[value_at..].iter().position(|&b| b == gs).map_or(end, |i| value_at + i);
+        let run = bytes[value_at..]
+            .iter()
+            .position(|&b| b == gs)
+            .map_or(end, |i| value_at + i);
         let (_, max) = ai.length();
         let value_end = if ai.is_predefined_length() {
             run.min(value_at + max)
@@ -119,12 +165,19 @@ fn element_string(raw: &str, start: usize, end: usize) -> Result<Vec<Located>, P
             let cut = value_at + max;
             if !raw.is_char_boundary(cut) || read_ai(raw, cut, end).is_err() {
                 let subject = format!("AI {}", ai.code());
-                return Err(ParseError::new(ErrorKind::MissingSeparator { subject }, cut));
+                return Err(ParseError::new(
+                    ErrorKind::MissingSeparator { subject },
+                    cut,
+                ));
             }
             cut
         };
         let element = value(raw, ai, value_at, value_end)?;
-        elements.push(Located { element, ai_at, value_at });
+        elements.push(Located {
+            element,
+            ai_at,
+            value_at,
+        });
         at = value_end;
         if bytes.get(at) == Some(&gs) {
             at += 1;
@@ -155,9 +208,14 @@ fn bracketed(raw: &str, start: usize, end: usize) -> Result<Vec<Located>, ParseE
         };
         let code = &raw[at + 1..close];
         if code.is_empty() {
-            return Err(ParseError::new(ErrorKind::ExpectedAi { found: Some(')') }, close));
+            return Err(ParseError::new(
+                ErrorKind::ExpectedAi { found: Some(')') },
+                close,
+            ));
         }
-        let ai = code.parse::<ApplicationIdentifier>().map_err(|e| e.offset(at + 1))?;
+        let ai = code
+            .parse::<ApplicationIdentifier>()
+            .map_err(|e| e.offset(at + 1))?;
         let value_at = close + 1;
         // The value ends at the next `(` that is not escaped.
         let mut value_end = value_at;
@@ -173,17 +231,30 @@ fn bracketed(raw: &str, start: usize, end: usize) -> Result<Vec<Located>, ParseE
         ai.validate(&text).map_err(|e| {
             e.map_position(|p| {
                 let byte = text.char_indices().position(|(i, _)| i == p);
-                byte.and_then(|c| positions.get(c)).copied().unwrap_or(value_end)
+                byte.and_then(|c| positions.get(c))
+                    .copied()
+                    .unwrap_or(value_end)
             })
         })?;
-        elements.push(Located { element: Element { ai: ai.code().to_owned(), value: text }, ai_at, value_at });
+        elements.push(Located {
+            element: Element {
+                ai: ai.code().to_owned(),
+                value: text,
+            },
+            ai_at,
+            value_at,
+        });
         at = value_end;
     }
     Ok(elements)
 }
 
 /// The checks that span elements, and the typed keys.
-pub(crate) fn build(symbology: Option<Symbology>, form: Form, located: Vec<Located>) -> Result<Scan, ParseError> {
+pub(crate) fn build(
+    symbology: Option<Symbology>,
+    form: Form,
+    located: Vec<Located>,
+) -> Result<Scan, ParseError> {
     let mut elements: Vec<Element> = Vec::with_capacity(located.len());
     let mut positions = Vec::with_capacity(located.len());
     for item in located {
@@ -202,7 +273,13 @@ pub(crate) fn build(symbology: Option<Symbology>, form: Form, located: Vec<Locat
     let find = |ai: &str| elements.iter().zip(&positions).find(|(e, _)| e.ai == ai);
 
     if let (Some((_, &(at, _))), None) = (find("254"), find("414")) {
-        return Err(ParseError::new(ErrorKind::Requires { ai: "254".to_owned(), needs: "414" }, at));
+        return Err(ParseError::new(
+            ErrorKind::Requires {
+                ai: "254".to_owned(),
+                needs: "414",
+            },
+            at,
+        ));
     }
     let gtin = find("01")
         .map(|(e, &(_, at))| Gtin::parse(&e.value).map_err(|err| err.offset(at)))
@@ -215,5 +292,12 @@ pub(crate) fn build(symbology: Option<Symbology>, form: Form, located: Vec<Locat
             ai::decode_base64url(&e.value, &|| "AI 8030".to_owned()).map_err(|err| err.offset(at))
         })
         .transpose()?;
-    Ok(Scan { symbology, form, elements, gtin, sscc, signature })
+    Ok(Scan {
+        symbology,
+        form,
+        elements,
+        gtin,
+        sscc,
+        signature,
+    })
 }

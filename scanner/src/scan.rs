@@ -28,9 +28,10 @@ impl Scan {
     /// (SSCC), then a product (GTIN alone).
     pub fn identity(&self) -> Option<Identity> {
         match (&self.gtin, self.serial(), &self.sscc) {
-            (Some(gtin), Some(serial), _) => {
-                Some(Identity::Unit { gtin: gtin.clone(), serial: serial.to_owned() })
-            }
+            (Some(gtin), Some(serial), _) => Some(Identity::Unit {
+                gtin: gtin.clone(),
+                serial: serial.to_owned(),
+            }),
             (_, _, Some(sscc)) => Some(Identity::Logistic(sscc.clone())),
             (Some(gtin), None, None) => Some(Identity::Product(gtin.clone())),
             (None, _, None) => None,
@@ -76,7 +77,10 @@ impl Scan {
 
     /// The raw value of an AI, e.g. `scan.get("10")`.
     pub fn get(&self, ai: &str) -> Option<&str> {
-        self.elements.iter().find(|e| e.ai == ai).map(|e| e.value.as_str())
+        self.elements
+            .iter()
+            .find(|e| e.ai == ai)
+            .map(|e| e.value.as_str())
     }
 }
 
@@ -135,7 +139,9 @@ pub struct Symbology {
 impl Symbology {
     /// Reads a three-character AIM identifier (`]` + code + modifier).
     pub fn from_aim(aim: &str) -> Option<Symbology> {
-        let &[b']', code, modifier] = aim.as_bytes() else { return None };
+        let &[b']', code, modifier] = aim.as_bytes() else {
+            return None;
+        };
         if !code.is_ascii_alphabetic() || !modifier.is_ascii_alphanumeric() {
             return None;
         }
@@ -153,7 +159,11 @@ impl Symbology {
             (code, modifier),
             (b'C', b'1') | (b'd', b'2') | (b'Q', b'3') | (b'e', _) | (b'J', b'1')
         );
-        Some(Symbology { aim: aim.to_owned(), carrier, gs1 })
+        Some(Symbology {
+            aim: aim.to_owned(),
+            carrier,
+            gs1,
+        })
     }
 }
 

@@ -15,6 +15,7 @@ fn check<T: ToString, E: ToString>(result: Result<T, E>, expected: &str) {
 }
 
 #[test]
+#[rustfmt::skip] // one case per line reads as a table
 fn gtins() {
     check(Gtin::parse("09506000134352"), "09506000134352");
     check(Gtin::parse("9506000134352"), "09506000134352");
@@ -33,6 +34,7 @@ fn gtins() {
 }
 
 #[test]
+#[rustfmt::skip] // one case per line reads as a table
 fn ssccs_and_glns() {
     check(Sscc::parse("037612345000000014"), "037612345000000014");
     check(Sscc::parse("37612345000000014"), "error: SSCC needs 18 digits, got 17 (position 0)");
@@ -47,13 +49,31 @@ fn ssccs_and_glns() {
 fn serde_is_a_validated_string() {
     let gtin = Gtin::parse("9506000134352").unwrap();
     assert_eq!(serde_json::to_string(&gtin).unwrap(), r#""09506000134352""#);
-    check(serde_json::from_str::<Gtin>(r#""9506000134352""#), "09506000134352");
-    check(serde_json::from_str::<Gtin>(r#""9506000134353""#), "error: GTIN check digit 3, expected 2 (position 12)");
-    check(serde_json::from_str::<Gtin>("9506000134352"), "error: invalid type: integer `9506000134352`, expected a string at line 1 column 13");
-    check(serde_json::from_str::<Sscc>(r#""037612345000000014""#), "037612345000000014");
-    check(serde_json::from_str::<Gln>(r#""9506000000009""#), "error: GLN check digit 9, expected 8 (position 12)");
+    check(
+        serde_json::from_str::<Gtin>(r#""9506000134352""#),
+        "09506000134352",
+    );
+    check(
+        serde_json::from_str::<Gtin>(r#""9506000134353""#),
+        "error: GTIN check digit 3, expected 2 (position 12)",
+    );
+    check(
+        serde_json::from_str::<Gtin>("9506000134352"),
+        "error: invalid type: integer `9506000134352`, expected a string at line 1 column 13",
+    );
+    check(
+        serde_json::from_str::<Sscc>(r#""037612345000000014""#),
+        "037612345000000014",
+    );
+    check(
+        serde_json::from_str::<Gln>(r#""9506000000009""#),
+        "error: GLN check digit 9, expected 8 (position 12)",
+    );
 
-    let unit = Identity::Unit { gtin, serial: "A1".to_owned() };
+    let unit = Identity::Unit {
+        gtin,
+        serial: "A1".to_owned(),
+    };
     let json = serde_json::to_string(&unit).unwrap();
     assert_eq!(json, r#"{"Unit":{"gtin":"09506000134352","serial":"A1"}}"#);
     assert_eq!(serde_json::from_str::<Identity>(&json).unwrap(), unit);
@@ -70,6 +90,7 @@ fn check_digits() {
 }
 
 #[test]
+#[rustfmt::skip] // one case per line reads as a table
 fn application_identifiers() {
     let describe = |code: &str| match ApplicationIdentifier::lookup(code) {
         None => "unknown".to_owned(),
@@ -85,12 +106,30 @@ fn application_identifiers() {
         ),
     };
     let cases = [
-        ("01", r#"01 "GTIN" (14, 14) predefined=true numeric=true dl_attribute=true key=[["22", "10", "21"], ["235"]]"#),
-        ("21", r#"21 "SERIAL" (1, 20) predefined=false numeric=false dl_attribute=false key=[]"#),
-        ("3103", r#"3103 "NET WEIGHT (kg)" (6, 6) predefined=true numeric=true dl_attribute=true key=[]"#),
-        ("8003", r#"8003 "GRAI" (14, 30) predefined=false numeric=false dl_attribute=true key=[]"#),
-        ("8030", r#"8030 "DIGSIG" (1, 90) predefined=false numeric=false dl_attribute=true key=[]"#),
-        ("95", r#"95 "INTERNAL" (1, 90) predefined=false numeric=false dl_attribute=true key=[]"#),
+        (
+            "01",
+            r#"01 "GTIN" (14, 14) predefined=true numeric=true dl_attribute=true key=[["22", "10", "21"], ["235"]]"#,
+        ),
+        (
+            "21",
+            r#"21 "SERIAL" (1, 20) predefined=false numeric=false dl_attribute=false key=[]"#,
+        ),
+        (
+            "3103",
+            r#"3103 "NET WEIGHT (kg)" (6, 6) predefined=true numeric=true dl_attribute=true key=[]"#,
+        ),
+        (
+            "8003",
+            r#"8003 "GRAI" (14, 30) predefined=false numeric=false dl_attribute=true key=[]"#,
+        ),
+        (
+            "8030",
+            r#"8030 "DIGSIG" (1, 90) predefined=false numeric=false dl_attribute=true key=[]"#,
+        ),
+        (
+            "95",
+            r#"95 "INTERNAL" (1, 90) predefined=false numeric=false dl_attribute=true key=[]"#,
+        ),
         ("3106", "unknown"),
         ("1", "unknown"),
         ("", "unknown"),
@@ -100,7 +139,10 @@ fn application_identifiers() {
         assert_eq!(describe(code), expected, "{code}");
     }
 
-    let validate = |code: &str, value: &str| code.parse::<ApplicationIdentifier>().and_then(|ai| ai.validate(value));
+    let validate = |code: &str, value: &str| {
+        code.parse::<ApplicationIdentifier>()
+            .and_then(|ai| ai.validate(value))
+    };
     check(validate("17", "261231").map(|()| "ok"), "ok");
     check(validate("17", "261331").map(|()| "ok"), "error: AI 17: month 13 is not a month (position 2)");
     check(validate("414", "9506000000008").map(|()| "ok"), "ok");

@@ -30,9 +30,9 @@ fn check(input: &str, expected: &str) {
 }
 
 #[test]
+#[rustfmt::skip] // one case per line reads as a table
 fn element_strings() {
-    check("]d201095060001343521726123110ABC123␝21XYZ",
-        "ElementString ]d2 (01)09506000134352(17)261231(10)ABC123(21)XYZ");
+    check("]d201095060001343521726123110ABC123␝21XYZ", "ElementString ]d2 (01)09506000134352(17)261231(10)ABC123(21)XYZ");
     check("]C1␝00037612345000000014", "ElementString ]C1 (00)037612345000000014");
     check("]Q3010950600013435221ABC", "ElementString ]Q3 (01)09506000134352(21)ABC");
     check("]e00109506000134352", "ElementString ]e0 (01)09506000134352");
@@ -62,20 +62,20 @@ fn element_strings() {
 }
 
 #[test]
+#[rustfmt::skip] // one case per line reads as a table
 fn separators() {
     // A value shorter than the maximum swallows what follows: nothing can tell them apart.
     check("]d2010950600013435210ABC21XYZ", "ElementString ]d2 (01)09506000134352(10)ABC21XYZ");
     // At its maximum length a value ends by itself.
-    check("]d2010950600013435210ABCDEFGHIJKLMNOPQRST21XYZ",
-        "ElementString ]d2 (01)09506000134352(10)ABCDEFGHIJKLMNOPQRST(21)XYZ");
-    check("]d2010950600013435210ABCDEFGHIJKLMNOPQRSTUVWXY",
-        "error: AI 10 must be followed by a GS separator or end (position 41)");
+    check("]d2010950600013435210ABCDEFGHIJKLMNOPQRST21XYZ", "ElementString ]d2 (01)09506000134352(10)ABCDEFGHIJKLMNOPQRST(21)XYZ");
+    check("]d2010950600013435210ABCDEFGHIJKLMNOPQRSTUVWXY", "error: AI 10 must be followed by a GS separator or end (position 41)");
     check("]d2700195060001343521", "error: AI 7001 must be followed by a GS separator or end (position 20)");
     check("]d27001950600013435221ABC", "ElementString ]d2 (7001)9506000134352(21)ABC");
     check("]d2010950600013435221ABC␝␝10X", "error: expected an AI, found '\\u{1d}' (position 25)");
 }
 
 #[test]
+#[rustfmt::skip] // one case per line reads as a table
 fn element_string_errors() {
     check("", "error: empty scan (position 0)");
     check("\r\n", "error: empty scan (position 0)");
@@ -125,6 +125,7 @@ fn element_string_errors() {
 }
 
 #[test]
+#[rustfmt::skip] // one case per line reads as a table
 fn plain_gtins() {
     check("4006381333931", "PlainGtin (01)04006381333931");
     check("96385074", "PlainGtin (01)00000096385074");
@@ -141,6 +142,7 @@ fn plain_gtins() {
 }
 
 #[test]
+#[rustfmt::skip] // one case per line reads as a table
 fn bracketed() {
     check("(01)09506000134352(21)ABC", "Bracketed (01)09506000134352(21)ABC");
     check("(01)09506000134352(10)A\\(B)(21)1", "Bracketed (01)09506000134352(10)A(B)(21)1");
@@ -150,8 +152,7 @@ fn bracketed() {
     check("(01)09506000134352(999)1", "error: unknown AI 999 (position 19)");
     check("(01)09506000134352(99x)1", "error: unknown AI 99x (position 19)");
     check("(01)0950600013435", "error: AI 01 needs 14 digits, got 13 (position 4)");
-    check("(01)09506000134352(10)ABCDEFGHIJKLMNOPQRSTU",
-        "error: AI 10 needs 1 to 20 characters, got 21 (position 22)");
+    check("(01)09506000134352(10)ABCDEFGHIJKLMNOPQRSTU", "error: AI 10 needs 1 to 20 characters, got 21 (position 22)");
     check("(01", "error: expected ')' (position 3)");
     check("()1", "error: expected an AI, found ')' (position 1)");
     check("(01)09506000134352 (21)A", "error: AI 01 needs 14 digits, got 15 (position 4)");
@@ -163,24 +164,21 @@ fn bracketed() {
 }
 
 #[test]
+#[rustfmt::skip] // one case per line reads as a table
 fn digital_links() {
-    check("https://example.com/01/09506000134352/21/ABC?17=261231",
-        "DigitalLink (01)09506000134352(21)ABC(17)261231");
+    check("https://example.com/01/09506000134352/21/ABC?17=261231", "DigitalLink (01)09506000134352(21)ABC(17)261231");
     check("https://id.gs1.org/01/09506000134352", "DigitalLink (01)09506000134352");
     check("HTTP://EXAMPLE.COM/01/9506000134352", "DigitalLink (01)09506000134352");
     check("https://example.com/01/96385074/", "DigitalLink (01)00000096385074");
-    check("https://example.com/shop/dl/01/09506000134352/10/L1/21/S%2F1?linkType=gs1:pip&10=L1",
-        "DigitalLink (01)09506000134352(10)L1(21)S/1");
+    check("https://example.com/shop/dl/01/09506000134352/10/L1/21/S%2F1?linkType=gs1:pip&10=L1", "DigitalLink (01)09506000134352(10)L1(21)S/1");
     check("https://example.com/01/09506000134352/22/V/21/A", "DigitalLink (01)09506000134352(22)V(21)A");
     check("https://example.com/01/09506000134352/235/T1", "DigitalLink (01)09506000134352(235)T1");
     check("https://example.com/01/01/09506000134352", "DigitalLink (01)09506000134352");
     check("https://example.com/00/037612345000000014", "DigitalLink (00)037612345000000014");
     check("https://example.com/414/9506000000008/254/A1", "DigitalLink (414)9506000000008(254)A1");
     check("https://example.com/8003/09506000000008X1", "DigitalLink (8003)09506000000008X1");
-    check("https://example.com/01/09506000134352/21/ABC?8030=AQID_v8",
-        "DigitalLink (01)09506000134352(21)ABC(8030)AQID_v8");
-    check("https://example.com/01/09506000134352/21/ABC?99=X&&17=261231#frag",
-        "DigitalLink (01)09506000134352(21)ABC(99)X(17)261231");
+    check("https://example.com/01/09506000134352/21/ABC?8030=AQID_v8", "DigitalLink (01)09506000134352(21)ABC(8030)AQID_v8");
+    check("https://example.com/01/09506000134352/21/ABC?99=X&&17=261231#frag", "DigitalLink (01)09506000134352(21)ABC(99)X(17)261231");
     check("]Q1https://example.com/01/09506000134352/21/ABC", "DigitalLink ]Q1 (01)09506000134352(21)ABC");
     check("https://example.com/01/09506000134352/21/ABC?21=ABC", "error: AI 21 cannot be a Digital Link query attribute (position 45)");
     check("https://example.com/01/09506000134352/21/ABC?10=L&10=M", "error: AI 10 appears twice with different values (position 50)");
@@ -209,7 +207,10 @@ fn digital_links() {
 
 #[test]
 fn accessors() {
-    let scan = parse(&format!("]d2010950600013435217260200{GS}10L1{GS}21ABC{GS}8030AQID_v8")).unwrap();
+    let scan = parse(&format!(
+        "]d2010950600013435217260200{GS}10L1{GS}21ABC{GS}8030AQID_v8"
+    ))
+    .unwrap();
     assert_eq!(scan.gtin().unwrap().as_str(), "09506000134352");
     assert_eq!(scan.serial(), Some("ABC"));
     assert_eq!(scan.lot(), Some("L1"));
@@ -222,9 +223,18 @@ fn accessors() {
     assert!(symbology.gs1);
     assert_eq!(symbology.carrier, custodian_scanner::Carrier::DataMatrix);
 
-    assert_eq!(parse("(11)991231").unwrap().date("11").unwrap().to_string(), "1999-12-31");
-    assert_eq!(parse("(11)500101").unwrap().date("11").unwrap().to_string(), "2050-01-01");
-    assert_eq!(parse("(11)510101").unwrap().date("11").unwrap().to_string(), "1951-01-01");
+    assert_eq!(
+        parse("(11)991231").unwrap().date("11").unwrap().to_string(),
+        "1999-12-31"
+    );
+    assert_eq!(
+        parse("(11)500101").unwrap().date("11").unwrap().to_string(),
+        "2050-01-01"
+    );
+    assert_eq!(
+        parse("(11)510101").unwrap().date("11").unwrap().to_string(),
+        "1951-01-01"
+    );
 }
 
 #[test]
@@ -237,9 +247,18 @@ fn identities() {
         Some(Identity::Product(gtin)) => format!("product {gtin}"),
     };
     assert_eq!(identity("(01)09506000134352(21)A"), "unit 09506000134352 A");
-    assert_eq!(identity("(00)037612345000000014(01)09506000134352(21)A"), "unit 09506000134352 A");
-    assert_eq!(identity("(00)037612345000000014(01)09506000134352"), "logistic 037612345000000014");
-    assert_eq!(identity("(00)037612345000000014"), "logistic 037612345000000014");
+    assert_eq!(
+        identity("(00)037612345000000014(01)09506000134352(21)A"),
+        "unit 09506000134352 A"
+    );
+    assert_eq!(
+        identity("(00)037612345000000014(01)09506000134352"),
+        "logistic 037612345000000014"
+    );
+    assert_eq!(
+        identity("(00)037612345000000014"),
+        "logistic 037612345000000014"
+    );
     assert_eq!(identity("96385074"), "product 00000096385074");
     assert_eq!(identity("(10)L1"), "none");
     assert_eq!(identity("(02)09506000134352(37)10"), "none");

@@ -10,7 +10,8 @@ use custodian_scanner::{
 use proptest::prelude::*;
 use proptest::{collection, option, sample};
 
-const CSET82: &str = "!\"%&'()*+,-./0123456789:;<=>?ABCDEFGHIJKLMNOPQRSTUVWXYZ_abcdefghijklmnopqrstuvwxyz";
+const CSET82: &str =
+    "!\"%&'()*+,-./0123456789:;<=>?ABCDEFGHIJKLMNOPQRSTUVWXYZ_abcdefghijklmnopqrstuvwxyz";
 
 fn digits(len: impl Into<collection::SizeRange>) -> impl Strategy<Value = String> {
     collection::vec(0..10u8, len).prop_map(|d| d.iter().map(|d| char::from(b'0' + d)).collect())
@@ -53,32 +54,47 @@ fn elements() -> impl Strategy<Value = Vec<(String, String)>> {
         option::of(digits(1..=8)),
         option::of(with_check_digit(17)),
     )
-        .prop_map(|(gtin, serial, lot, expiry, made, weight, sig, extra, internal, count, sscc)| {
-            let optional = [
-                ("21", serial),
-                ("10", lot),
-                ("17", expiry),
-                ("11", made),
-                ("3103", weight),
-                ("8030", sig.map(|(_, text)| text)),
-                ("240", extra),
-                ("91", internal),
-                ("30", count),
-                ("00", sscc),
-            ];
-            let mut out = vec![("01".to_owned(), gtin)];
-            out.extend(optional.into_iter().filter_map(|(ai, v)| Some((ai.to_owned(), v?))));
-            out
-        })
+        .prop_map(
+            |(gtin, serial, lot, expiry, made, weight, sig, extra, internal, count, sscc)| {
+                let optional = [
+                    ("21", serial),
+                    ("10", lot),
+                    ("17", expiry),
+                    ("11", made),
+                    ("3103", weight),
+                    ("8030", sig.map(|(_, text)| text)),
+                    ("240", extra),
+                    ("91", internal),
+                    ("30", count),
+                    ("00", sscc),
+                ];
+                let mut out = vec![("01".to_owned(), gtin)];
+                out.extend(
+                    optional
+                        .into_iter()
+                        .filter_map(|(ai, v)| Some((ai.to_owned(), v?))),
+                );
+                out
+            },
+        )
         .prop_shuffle()
 }
 
 fn refs(elements: &[(String, String)]) -> Vec<(&str, &str)> {
-    elements.iter().map(|(a, v)| (a.as_str(), v.as_str())).collect()
+    elements
+        .iter()
+        .map(|(a, v)| (a.as_str(), v.as_str()))
+        .collect()
 }
 
 fn owned(elements: &[(String, String)]) -> Vec<Element> {
-    elements.iter().map(|(ai, value)| Element { ai: ai.clone(), value: value.clone() }).collect()
+    elements
+        .iter()
+        .map(|(ai, value)| Element {
+            ai: ai.clone(),
+            value: value.clone(),
+        })
+        .collect()
 }
 
 proptest! {
@@ -145,11 +161,57 @@ proptest! {
 
 /// Pieces of real scans, so that random text gets past the first check often.
 const FRAGMENTS: &[&str] = &[
-    "]d2", "]Q1", "]E0", "]C1", "]", "\u{feff}", "\r\n", "\u{1d}", "(", ")", "\\(", "01",
-    "09506000134352", "9506000134352", "10", "17", "261231", "260200", "21", "ABC", "00",
-    "037612345000000014", "414", "9506000000008", "254", "8030", "AQID_v8", "=", "3103", "8001",
-    "7003", "99", "0", "1", "2", "9", "https://e.com", "/", "?", "&", "%", "%C3", "%A9", "é", "~",
-    "#", " ", "8003", "235", "22", "8006",
+    "]d2",
+    "]Q1",
+    "]E0",
+    "]C1",
+    "]",
+    "\u{feff}",
+    "\r\n",
+    "\u{1d}",
+    "(",
+    ")",
+    "\\(",
+    "01",
+    "09506000134352",
+    "9506000134352",
+    "10",
+    "17",
+    "261231",
+    "260200",
+    "21",
+    "ABC",
+    "00",
+    "037612345000000014",
+    "414",
+    "9506000000008",
+    "254",
+    "8030",
+    "AQID_v8",
+    "=",
+    "3103",
+    "8001",
+    "7003",
+    "99",
+    "0",
+    "1",
+    "2",
+    "9",
+    "https://e.com",
+    "/",
+    "?",
+    "&",
+    "%",
+    "%C3",
+    "%A9",
+    "é",
+    "~",
+    "#",
+    " ",
+    "8003",
+    "235",
+    "22",
+    "8006",
 ];
 
 /// Whatever the input, parsing returns; errors point inside the input; a successful scan
@@ -161,10 +223,14 @@ fn check_outcome(raw: &str) -> Result<(), TestCaseError> {
             prop_assert!(!e.to_string().is_empty());
         }
         Ok(scan) => {
-            let pairs: Vec<(&str, &str)> =
-                scan.elements.iter().map(|e| (e.ai.as_str(), e.value.as_str())).collect();
-            let again = parse(&bracketed(&pairs))
-                .map_err(|e| TestCaseError::fail(format!("{raw:?} → {:?}: {e}", bracketed(&pairs))))?;
+            let pairs: Vec<(&str, &str)> = scan
+                .elements
+                .iter()
+                .map(|e| (e.ai.as_str(), e.value.as_str()))
+                .collect();
+            let again = parse(&bracketed(&pairs)).map_err(|e| {
+                TestCaseError::fail(format!("{raw:?} → {:?}: {e}", bracketed(&pairs)))
+            })?;
             prop_assert_eq!(&again.elements, &scan.elements);
             let again = parse(&format!("]d2{GS}{}", element_string(&pairs)))
                 .map_err(|e| TestCaseError::fail(format!("{raw:?} → element string: {e}")))?;

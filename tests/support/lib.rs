@@ -1,1 +1,142 @@
-//! Helpers shared by the end-to-end suites.
+//! Helpers shared by the end-to-end suites: find the built binaries, run the `custodian` CLI,
+//! start a real hub on a loopback port chosen by the OS, enroll device ledgers.
+//!
+//! The suites drive the product only through its public interfaces (the CLI, HTTPS, the app
+//! window). They need the binaries built first: `scripts/test.sh` does that (`cargo build
+//! --workspace --bins` and the app).
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+
+/// The workspace root.
+pub fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("tests/ sits in the workspace").to_path_buf()
+}
+
+/// A binary built by cargo in this workspace's target directory (debug profile).
+pub fn bin(name: &str) -> PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| workspace().join("target"), PathBuf::from);
+    let path = target.join("debug").join(name);
+    assert!(
+        path.exists(),
+        "{} is not built: run `cargo build --workspace --bins` (or scripts/test.sh) before the end-to-end tests",
+        path.display()
+    );
+    path
+}
+
+/// Runs `custodian ARGS` with `stdin`, returning its output whatever the exit status.
+pub fn custodian_output(args: &[&str], stdin: Option<&str>) -> Output {
+    let mut child = Command::new(bin("custodian"))
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("custodian starts");
+    {
+        use std::io::Write;
+        let mut input = child.stdin.take().expect("stdin is piped");
+        if let Some(text) = stdin {
+            input.write_all(text.as_bytes()).expect("custodian reads its input");
+        }
+    }
+    child.wait_with_output().expect("custodian runs")
+}
+
+/// Runs `custodian ARGS`, asserting success; returns stdout.
+pub fn custodian(args: &[&str]) -> String {
+    custodian_with_input(args, None)
+}
+
+/// Runs `custodian ARGS` with `stdin`, asserting success; returns stdout.
+pub fn custodian_with_input(args: &[&str], stdin: Option<&str>) -> String {
+    let out = custodian_output(args, stdin);
+    assert!(
+        out.status.success(),
+        "custodian {} failed ({}): {}",
+        args.join(" "),
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).expect("custodian prints UTF-8")
+}
+
+/// A hub process on a loopback port; stopped when dropped.
+pub struct HubProcess {
+    child: Child,
+    pub url: String,
+    pub dir: PathBuf,
+}
+
+impl HubProcess {
+    /// Starts `custodian hub serve` on `dir` (with the demo data when `demo`), waits until it
+    /// listens, and returns it.
+    pub fn start(dir: &Path, demo: bool) -> HubProcess {
+        HubProcess::start_at(dir, demo, "127.0.0.1:0")
+    }
+
+    /// Starts a hub listening on `listen` (to restart one where its devices expect it).
+    pub fn start_at(dir: &Path, demo: bool, listen: &str) -> HubProcess {
+        let dir_arg = dir.to_str().expect("temp paths are UTF-8");
+        let mut args = vec!["hub", "serve", "--data", dir_arg, "--listen", listen];
+        if demo {
+            args.push("--demo");
+        }
+        let mut child = Command::new(bin("custodian"))
+            .args(&args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("the hub starts");
+        let stdout = child.stdout.take().expect("stdout is piped");
+        let mut line = String::new();
+        BufReader::new(stdout).read_line(&mut line).expect("the hub prints its URL");
+        let url = line
+            .split_whitespace()
+            .find(|w| w.starts_with("https://"))
+            .unwrap_or_else(|| panic!("the hub did not print its URL, it printed {line:?}"))
+            .to_string();
+        HubProcess { child, url, dir: dir.to_path_buf() }
+    }
+
+    /// The `host:port` the hub listens on.
+    pub fn address(&self) -> &str {
+        self.url.trim_start_matches("https://")
+    }
+
+    pub fn data(&self) -> &str {
+        self.dir.to_str().expect("temp paths are UTF-8")
+    }
+
+    /// A fresh enrollment token for ORG at SITE.
+    pub fn token(&self, org: &str, site: &str) -> String {
+        custodian(&["hub", "token", "--data", self.data(), "--org", org, "--site", site]).trim().to_string()
+    }
+
+    /// Enrolls a device ledger in `device` for ORG at SITE.
+    pub fn enroll(&self, device: &Path, org: &str, site: &str) {
+        let token = self.token(org, site);
+        custodian(&["enroll", "--data", device.to_str().expect("UTF-8 path"), &token]);
+    }
+}
+
+impl Drop for HubProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The demo ASN's summary (fixtures/demo/asn-0001.summary.json): pallet, cases, unit labels.
+pub fn demo_asn() -> serde_json::Value {
+    let path = workspace().join("fixtures/demo/asn-0001.summary.json");
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    serde_json::from_str(&text).expect("the demo ASN summary is JSON")
+}
+
+/// The element string of an SSCC given as its Digital Link URI.
+pub fn sscc_element_string(uri: &str) -> String {
+    format!("00{}", uri.rsplit('/').next().expect("an SSCC URI ends with the SSCC"))
+}
