@@ -149,12 +149,12 @@ pub fn judge(f: &Facts<'_>) -> (VerdictKind, String) {
 fn judge_against_manifest(f: &Facts<'_>, m: &ManifestView, label: &str) -> (VerdictKind, String) {
     match f.epc {
         Epc::Logistic(_) if m.expected_logistic.contains(f.epc) => {
-            let all_in = !f.contents.is_empty() && f.contents.iter().all(|u| m.received.contains_key(u));
+            let units: Vec<&Epc> = f.contents.iter().filter(|c| matches!(c, Epc::Unit { .. })).collect();
+            let all_in = !units.is_empty() && units.iter().all(|u| m.received.contains_key(*u));
             if m.received_logistic.contains(f.epc) || all_in {
                 (VerdictKind::Duplicate, format!("{label} was already received on {}", m.id))
             } else {
-                let units = f.contents.iter().filter(|c| matches!(c, Epc::Unit { .. })).count();
-                (VerdictKind::Ok, format!("{label} on {}: {units} units received", m.id))
+                (VerdictKind::Ok, format!("{label} on {}: {} units received", m.id, units.len()))
             }
         }
         Epc::Logistic(_) => (VerdictKind::NotOnManifest, format!("{label} is not on {}", m.id)),
