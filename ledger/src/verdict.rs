@@ -158,13 +158,12 @@ fn judge_against_manifest(f: &Facts<'_>, m: &ManifestView, label: &str) -> (Verd
             }
         }
         Epc::Logistic(_) => (VerdictKind::NotOnManifest, format!("{label} is not on {}", m.id)),
+        Epc::Unit { .. } if m.received.contains_key(f.epc) => {
+            (VerdictKind::Duplicate, format!("{label} was already scanned on {}", m.id))
+        }
         Epc::Unit { gtin, .. } => {
             if m.expected_units.contains(f.epc) {
-                if m.received.contains_key(f.epc) {
-                    (VerdictKind::Duplicate, format!("{label} was already scanned on {}", m.id))
-                } else {
-                    (VerdictKind::Ok, format!("{label} is on {}", m.id))
-                }
+                (VerdictKind::Ok, format!("{label} is on {}", m.id))
             } else if !m.gtins.contains(gtin.as_str()) {
                 let expected: Vec<&str> = m.gtins.iter().map(String::as_str).collect();
                 (VerdictKind::WrongProduct, format!("GTIN {gtin} is not on {} (it lists {})", m.id, expected.join(", ")))
