@@ -5,10 +5,19 @@
 //! which was never shipped to B. The hub must raise a diversion flag that reaches B on its next
 //! sync, the hub's custody chain must show the unit's whole path, and A's receipt must be clean.
 
-use custodian_e2e::{HubProcess, custodian, custodian_output, custodian_with_input, demo_asn, sscc_element_string};
+#![allow(
+    clippy::unwrap_used,
+    reason = "tests fail loudly on any unexpected error"
+)]
+
+use custodian_e2e::{
+    HubProcess, custodian, custodian_output, custodian_with_input, demo_asn, sscc_element_string,
+};
 
 fn json_lines(text: &str) -> Vec<serde_json::Value> {
-    text.lines().map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{l}: {e}"))).collect()
+    text.lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{l}: {e}")))
+        .collect()
 }
 
 #[test]
@@ -32,30 +41,56 @@ fn a_unit_shipped_to_a_and_received_by_b_is_flagged_as_diverted() {
     let asn = demo_asn();
     let pallet = sscc_element_string(asn["pallet"].as_str().unwrap());
     let verdicts = json_lines(&custodian_with_input(
-        &["scan", "--data", a, "--step", "receiving", "--manifest", "ASN-0001", "--json"],
+        &[
+            "scan",
+            "--data",
+            a,
+            "--step",
+            "receiving",
+            "--manifest",
+            "ASN-0001",
+            "--json",
+        ],
         Some(&format!("{pallet}\r\n")),
     ));
     assert_eq!(verdicts[0]["verdict"], "ok", "{}", verdicts[0]);
-    let sync_a: serde_json::Value = serde_json::from_str(&custodian(&["sync", "--data", a, "--json"])).unwrap();
+    let sync_a: serde_json::Value =
+        serde_json::from_str(&custodian(&["sync", "--data", a, "--json"])).unwrap();
     assert_eq!(sync_a["stored_by_hub"], 1);
     assert_eq!(sync_a["new_flags"].as_array().unwrap().len(), 0);
 
     // B receives one unit of that pallet, scanned as a wedge scanner types it (GS separators).
     let unit = asn["units"][5].as_str().unwrap();
-    assert!(unit.contains('\u{1d}'), "the demo element strings carry GS separators");
+    assert!(
+        unit.contains('\u{1d}'),
+        "the demo element strings carry GS separators"
+    );
     let verdicts = json_lines(&custodian_with_input(
         &["scan", "--data", b, "--step", "receiving", "--json"],
         Some(&format!("]d2{unit}\n")),
     ));
-    assert_eq!(verdicts[0]["verdict"], "provisional", "B cannot know yet: {}", verdicts[0]);
-    assert!(verdicts[0]["reason"].as_str().unwrap().contains("signature verified"), "{}", verdicts[0]);
+    assert_eq!(
+        verdicts[0]["verdict"], "provisional",
+        "B cannot know yet: {}",
+        verdicts[0]
+    );
+    assert!(
+        verdicts[0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("signature verified"),
+        "{}",
+        verdicts[0]
+    );
 
-    let sync_b: serde_json::Value = serde_json::from_str(&custodian(&["sync", "--data", b, "--json"])).unwrap();
+    let sync_b: serde_json::Value =
+        serde_json::from_str(&custodian(&["sync", "--data", b, "--json"])).unwrap();
     let new_flags = sync_b["new_flags"].as_array().unwrap();
     assert_eq!(new_flags.len(), 1, "{sync_b}");
 
     // The flag on B names the unit and says why.
-    let flags: Vec<serde_json::Value> = serde_json::from_str(&custodian(&["flags", "--data", b, "--json"])).unwrap();
+    let flags: Vec<serde_json::Value> =
+        serde_json::from_str(&custodian(&["flags", "--data", b, "--json"])).unwrap();
     assert_eq!(flags.len(), 1);
     assert_eq!(flags[0]["kind"], "diversion");
     assert_eq!(flags[0]["status"], "new");
@@ -64,19 +99,36 @@ fn a_unit_shipped_to_a_and_received_by_b_is_flagged_as_diverted() {
         serde_json::from_str(&custodian(&["history", "--data", b, unit, "--json"])).unwrap();
     assert_eq!(history["epc"], epc);
     let reason = flags[0]["reason"].as_str().unwrap();
-    assert!(reason.contains("Nordlager") && reason.contains("Pacific") && reason.contains("ASN-0001"), "{reason}");
+    assert!(
+        reason.contains("Nordlager") && reason.contains("Pacific") && reason.contains("ASN-0001"),
+        "{reason}"
+    );
 
     // Syncing again raises nothing new: one flag per fact.
-    let again: serde_json::Value = serde_json::from_str(&custodian(&["sync", "--data", b, "--json"])).unwrap();
+    let again: serde_json::Value =
+        serde_json::from_str(&custodian(&["sync", "--data", b, "--json"])).unwrap();
     assert_eq!(again["new_flags"].as_array().unwrap().len(), 0);
-    let hub_flags: Vec<serde_json::Value> =
-        serde_json::from_str(&custodian(&["hub", "flags", "--data", hub.data(), "--json"])).unwrap();
+    let hub_flags: Vec<serde_json::Value> = serde_json::from_str(&custodian(&[
+        "hub",
+        "flags",
+        "--data",
+        hub.data(),
+        "--json",
+    ]))
+    .unwrap();
     assert_eq!(hub_flags.len(), 1);
 
     // The hub's custody chain: commissioned by the manufacturer, packed, shipped to A on the
     // ASN, received by A (through the pallet), received by B; B holds it now.
-    let custody: serde_json::Value =
-        serde_json::from_str(&custodian(&["hub", "history", "--data", hub.data(), unit, "--json"])).unwrap();
+    let custody: serde_json::Value = serde_json::from_str(&custodian(&[
+        "hub",
+        "history",
+        "--data",
+        hub.data(),
+        unit,
+        "--json",
+    ]))
+    .unwrap();
     let steps: Vec<(&str, &str)> = custody["chain"]
         .as_array()
         .unwrap()
@@ -85,24 +137,39 @@ fn a_unit_shipped_to_a_and_received_by_b_is_flagged_as_diverted() {
         .collect();
     assert_eq!(
         steps,
-        [("commissioning", "acme"), ("packing", "acme"), ("shipping", "acme"), ("receiving", "dist-a"), ("receiving", "dist-b")]
+        [
+            ("commissioning", "acme"),
+            ("packing", "acme"),
+            ("shipping", "acme"),
+            ("receiving", "dist-a"),
+            ("receiving", "dist-b")
+        ]
     );
     assert_eq!(custody["chain"][2]["destination"], "dist-a");
     assert_eq!(custody["custodian"], "dist-b");
 
     // A's receipt shows no discrepancy, and A was not told about B's flag.
-    let shown: serde_json::Value =
-        serde_json::from_str(&custodian(&["manifest", "show", "--data", a, "ASN-0001", "--json"])).unwrap();
+    let shown: serde_json::Value = serde_json::from_str(&custodian(&[
+        "manifest", "show", "--data", a, "ASN-0001", "--json",
+    ]))
+    .unwrap();
     assert_eq!(shown["progress"]["scanned"], 24);
     for list in ["missing", "unexpected", "wrong_product", "duplicates"] {
-        assert_eq!(shown["progress"][list].as_array().unwrap().len(), 0, "{list}: {shown}");
+        assert_eq!(
+            shown["progress"][list].as_array().unwrap().len(),
+            0,
+            "{list}: {shown}"
+        );
     }
-    let closed: serde_json::Value =
-        serde_json::from_str(&custodian(&["manifest", "close", "--data", a, "ASN-0001", "--json"])).unwrap();
+    let closed: serde_json::Value = serde_json::from_str(&custodian(&[
+        "manifest", "close", "--data", a, "ASN-0001", "--json",
+    ]))
+    .unwrap();
     assert_eq!(closed["status"], "closed");
     assert_eq!(closed["closing_note"], "no discrepancy");
     custodian(&["sync", "--data", a]);
-    let a_flags: Vec<serde_json::Value> = serde_json::from_str(&custodian(&["flags", "--data", a, "--json"])).unwrap();
+    let a_flags: Vec<serde_json::Value> =
+        serde_json::from_str(&custodian(&["flags", "--data", a, "--json"])).unwrap();
     assert!(a_flags.is_empty());
 }
 
@@ -116,15 +183,39 @@ fn bad_input_gets_a_clear_message_and_loses_nothing() {
 
     // An unparseable scan is answered with the reason, and recorded in no event.
     let out = json_lines(&custodian_with_input(
-        &["scan", "--data", a, "--step", "receiving", "--manifest", "ASN-0001", "--json"],
+        &[
+            "scan",
+            "--data",
+            a,
+            "--step",
+            "receiving",
+            "--manifest",
+            "ASN-0001",
+            "--json",
+        ],
         Some("0104012345000013\u{1d}21X\n"),
     ));
     assert_eq!(out[0]["verdict"], "unreadable");
-    assert!(out[0]["reason"].as_str().unwrap().contains("check digit"), "{}", out[0]);
+    assert!(
+        out[0]["reason"].as_str().unwrap().contains("check digit"),
+        "{}",
+        out[0]
+    );
     assert!(out[0]["event"].is_null());
 
     // An unknown manifest, an unknown step: one clear line on stderr, non-zero exit.
-    let o = custodian_output(&["scan", "--data", a, "--step", "receiving", "--manifest", "ASN-9"], Some("x\n"));
+    let o = custodian_output(
+        &[
+            "scan",
+            "--data",
+            a,
+            "--step",
+            "receiving",
+            "--manifest",
+            "ASN-9",
+        ],
+        Some("x\n"),
+    );
     assert!(!o.status.success());
     assert!(String::from_utf8_lossy(&o.stderr).contains("manifest ASN-9"));
     let o = custodian_output(&["scan", "--data", a, "--step", "borrowing"], Some(""));
@@ -133,20 +224,39 @@ fn bad_input_gets_a_clear_message_and_loses_nothing() {
     // A malformed manifest names the path of its first error and imports nothing.
     let bad = tmp.path().join("bad.json");
     std::fs::write(&bad, r#"[{"id":"x","type":"ObjectEvent","action":"OBSERVE","biz_step":"shipping","event_time":"2026-01-01T00:00:00Z","epcs":["not a code"],"recorder":{"org":"o","site":"s","device":"d"}}]"#).unwrap();
-    let o = custodian_output(&["manifest", "import", "--data", a, bad.to_str().unwrap()], None);
+    let o = custodian_output(
+        &["manifest", "import", "--data", a, bad.to_str().unwrap()],
+        None,
+    );
     assert!(!o.status.success());
     let err = String::from_utf8_lossy(&o.stderr).to_string();
     assert!(err.contains("[0].epcs[0]"), "{err}");
 
     // An unreachable hub: sync fails with a clear line, and the scan made offline waits.
     let pallet = sscc_element_string(demo_asn()["pallet"].as_str().unwrap());
-    custodian_with_input(&["scan", "--data", a, "--step", "receiving", "--manifest", "ASN-0001"], Some(&pallet));
+    custodian_with_input(
+        &[
+            "scan",
+            "--data",
+            a,
+            "--step",
+            "receiving",
+            "--manifest",
+            "ASN-0001",
+        ],
+        Some(&pallet),
+    );
     let address = hub.address().to_string();
     drop(hub);
     let o = custodian_output(&["sync", "--data", a], None);
     assert!(!o.status.success());
-    assert!(String::from_utf8_lossy(&o.stderr).contains("hub unreachable"), "{}", String::from_utf8_lossy(&o.stderr));
-    let status: serde_json::Value = serde_json::from_str(&custodian(&["status", "--data", a, "--json"])).unwrap();
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("hub unreachable"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let status: serde_json::Value =
+        serde_json::from_str(&custodian(&["status", "--data", a, "--json"])).unwrap();
     assert_eq!(status["waiting"], 1);
 
     // A token that was already used is refused.
@@ -158,6 +268,7 @@ fn bad_input_gets_a_clear_message_and_loses_nothing() {
     let o = custodian_output(&["enroll", "--data", d.to_str().unwrap(), &token], None);
     assert!(String::from_utf8_lossy(&o.stderr).contains("already used"));
     // Restarted on the same data, the hub takes the offline scan.
-    let sync: serde_json::Value = serde_json::from_str(&custodian(&["sync", "--data", a, "--json"])).unwrap();
+    let sync: serde_json::Value =
+        serde_json::from_str(&custodian(&["sync", "--data", a, "--json"])).unwrap();
     assert_eq!(sync["stored_by_hub"], 1);
 }

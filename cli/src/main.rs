@@ -15,7 +15,11 @@ use custodian_sync::Device;
 use serde::Serialize;
 
 #[derive(Parser)]
-#[command(name = "custodian", version, about = "Serial tracking for channel partners: hub, device ledger and tools")]
+#[command(
+    name = "custodian",
+    version,
+    about = "Serial tracking for channel partners: hub, device ledger and tools"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -225,7 +229,11 @@ fn main() {
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().context("starting the async runtime")
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("starting the async runtime")
 }
 
 fn now() -> chrono::DateTime<chrono::FixedOffset> {
@@ -240,7 +248,12 @@ fn print_json<T: Serialize>(value: &T) -> Result<()> {
 fn run(command: Command) -> Result<()> {
     match command {
         Command::Hub(hub) => run_hub(hub),
-        Command::Enroll { data, token, name, out } => {
+        Command::Enroll {
+            data,
+            token,
+            name,
+            out,
+        } => {
             let device = Device::open(&data.data)?;
             let status = runtime()?.block_on(device.enroll(&token, &name))?;
             if out.json {
@@ -264,7 +277,12 @@ fn run(command: Command) -> Result<()> {
             }
             println!(
                 "synced in {} round(s): {} events up ({} new to the hub), {} down, {} bytes sent, {} received",
-                report.rounds, report.uploaded, report.stored_by_hub, report.downloaded, report.bytes_sent, report.bytes_received
+                report.rounds,
+                report.uploaded,
+                report.stored_by_hub,
+                report.downloaded,
+                report.bytes_sent,
+                report.bytes_received
             );
             for f in &report.new_flags {
                 println!("new flag {}: {}", f.kind, f.reason);
@@ -293,7 +311,13 @@ fn run(command: Command) -> Result<()> {
             Ok(())
         }
         Command::Manifest(m) => run_manifest(m),
-        Command::Scan { data, step, manifest, input, out } => {
+        Command::Scan {
+            data,
+            step,
+            manifest,
+            input,
+            out,
+        } => {
             let step = Step::parse(&step).with_context(|| {
                 format!("unknown step {step:?}: use one of receiving, shipping, retail_selling, inspecting, repairing, returning")
             })?;
@@ -301,7 +325,9 @@ fn run(command: Command) -> Result<()> {
             let reader: Box<dyn BufRead> = match input.as_deref() {
                 None => Box::new(std::io::stdin().lock()),
                 Some(p) if p == Path::new("-") => Box::new(std::io::stdin().lock()),
-                Some(p) => Box::new(std::io::BufReader::new(std::fs::File::open(p).with_context(|| format!("opening {}", p.display()))?)),
+                Some(p) => Box::new(std::io::BufReader::new(
+                    std::fs::File::open(p).with_context(|| format!("opening {}", p.display()))?,
+                )),
             };
             let mut stdout = std::io::stdout().lock();
             for line in reader.split(b'\n') {
@@ -310,11 +336,18 @@ fn run(command: Command) -> Result<()> {
                 if raw.trim().is_empty() {
                     continue;
                 }
-                let verdict = device.ledger().scan(&raw, step, manifest.as_deref(), now())?;
+                let verdict = device
+                    .ledger()
+                    .scan(&raw, step, manifest.as_deref(), now())?;
                 if out.json {
                     writeln!(stdout, "{}", serde_json::to_string(&verdict)?)?;
                 } else {
-                    writeln!(stdout, "{:<20} {}", verdict.verdict.as_str().to_uppercase(), verdict.reason)?;
+                    writeln!(
+                        stdout,
+                        "{:<20} {}",
+                        verdict.verdict.as_str().to_uppercase(),
+                        verdict.reason
+                    )?;
                 }
             }
             Ok(())
@@ -324,11 +357,30 @@ fn run(command: Command) -> Result<()> {
             if out.json {
                 return print_json(&history);
             }
-            println!("{}{}", history.label, history.product.as_ref().map(|p| format!(" — {p}")).unwrap_or_default());
-            println!("state: {:?}, custodian: {}", history.custody.state, history.custody.custodian.as_deref().unwrap_or("unknown"));
+            println!(
+                "{}{}",
+                history.label,
+                history
+                    .product
+                    .as_ref()
+                    .map(|p| format!(" — {p}"))
+                    .unwrap_or_default()
+            );
+            println!(
+                "state: {:?}, custodian: {}",
+                history.custody.state,
+                history.custody.custodian.as_deref().unwrap_or("unknown")
+            );
             print_chain(&history.custody.chain);
             if let Some(w) = &history.warranty {
-                println!("warranty: {} months from {} ({}), until {}{}", w.months, w.start, w.starts_at, w.end, if w.in_period { "" } else { " — expired" });
+                println!(
+                    "warranty: {} months from {} ({}), until {}{}",
+                    w.months,
+                    w.start,
+                    w.starts_at,
+                    w.end,
+                    if w.in_period { "" } else { " — expired" }
+                );
             }
             for f in &history.flags {
                 println!("flag {} [{}]: {}", f.kind, f.status, f.reason);
@@ -362,7 +414,9 @@ fn run(command: Command) -> Result<()> {
                     Err(e) => {
                         failed = true;
                         if out.json {
-                            print_json(&serde_json::json!({ "input": t, "ok": false, "error": e.to_string(), "position": e.position }))?;
+                            print_json(
+                                &serde_json::json!({ "input": t, "ok": false, "error": e.to_string(), "position": e.position }),
+                            )?;
                         } else {
                             println!("{t}: invalid: {e}");
                         }
@@ -396,17 +450,33 @@ fn scan_json(input: &str, scan: &custodian_scanner::Scan) -> serde_json::Value {
 
 fn print_chain(chain: &[custodian_ledger::custody::Link]) {
     for l in chain {
-        let to = l.destination.as_ref().map(|d| format!(" → {d}")).unwrap_or_default();
-        let via = l.via.as_ref().map(|v| format!(" (via {v})")).unwrap_or_default();
-        let tx = l.transaction.as_ref().map(|t| format!(" [{t}]")).unwrap_or_default();
-        println!("  {}  {:<14} {}/{}{to}{tx}{via}", l.time, l.step, l.org, l.site);
+        let to = l
+            .destination
+            .as_ref()
+            .map(|d| format!(" → {d}"))
+            .unwrap_or_default();
+        let via = l
+            .via
+            .as_ref()
+            .map(|v| format!(" (via {v})"))
+            .unwrap_or_default();
+        let tx = l
+            .transaction
+            .as_ref()
+            .map(|t| format!(" [{t}]"))
+            .unwrap_or_default();
+        println!(
+            "  {}  {:<14} {}/{}{to}{tx}{via}",
+            l.time, l.step, l.org, l.site
+        );
     }
 }
 
 fn run_manifest(command: ManifestCommand) -> Result<()> {
     match command {
         ManifestCommand::Import { data, file, out } => {
-            let text = std::fs::read_to_string(&file).with_context(|| format!("reading {}", file.display()))?;
+            let text = std::fs::read_to_string(&file)
+                .with_context(|| format!("reading {}", file.display()))?;
             let events = custodian_ledger::event::events_from_json(&text)
                 .map_err(|e| anyhow::anyhow!("{}: {e}; nothing was imported", file.display()))?;
             let device = Device::open(&data.data)?;
@@ -451,9 +521,25 @@ fn run_manifest(command: ManifestCommand) -> Result<()> {
                 return print_json(&m);
             }
             let p = &m.progress;
-            println!("{} ({}) from {} to {}", m.id, m.status, m.source.as_deref().unwrap_or("?"), m.destination.as_deref().unwrap_or("?"));
-            println!("expected {}, scanned {}: {}", p.expected, p.scanned, p.discrepancy_note());
-            for (what, list) in [("missing", &p.missing), ("unexpected", &p.unexpected), ("wrong product", &p.wrong_product), ("duplicate", &p.duplicates)] {
+            println!(
+                "{} ({}) from {} to {}",
+                m.id,
+                m.status,
+                m.source.as_deref().unwrap_or("?"),
+                m.destination.as_deref().unwrap_or("?")
+            );
+            println!(
+                "expected {}, scanned {}: {}",
+                p.expected,
+                p.scanned,
+                p.discrepancy_note()
+            );
+            for (what, list) in [
+                ("missing", &p.missing),
+                ("unexpected", &p.unexpected),
+                ("wrong product", &p.wrong_product),
+                ("duplicate", &p.duplicates),
+            ] {
                 for epc in list {
                     println!("  {what}: {epc}");
                 }
@@ -461,7 +547,9 @@ fn run_manifest(command: ManifestCommand) -> Result<()> {
             Ok(())
         }
         ManifestCommand::Close { data, id, out } => {
-            let m = Device::open(&data.data)?.ledger().close_manifest(&id, now())?;
+            let m = Device::open(&data.data)?
+                .ledger()
+                .close_manifest(&id, now())?;
             if out.json {
                 print_json(&m)
             } else {
@@ -475,7 +563,11 @@ fn run_manifest(command: ManifestCommand) -> Result<()> {
 fn run_hub(command: HubCommand) -> Result<()> {
     match command {
         HubCommand::Serve { data, listen, demo } => {
-            let options = custodian_hub::server::ServeOptions { data: data.data, listen, demo };
+            let options = custodian_hub::server::ServeOptions {
+                data: data.data,
+                listen,
+                demo,
+            };
             runtime()?.block_on(custodian_hub::server::serve(
                 options,
                 |url| {
@@ -485,19 +577,37 @@ fn run_hub(command: HubCommand) -> Result<()> {
                 shutdown_signal(),
             ))
         }
-        HubCommand::Token { data, org, site, hours } => {
+        HubCommand::Token {
+            data,
+            org,
+            site,
+            hours,
+        } => {
             let (url, ca) = custodian_hub::server::hub_address(&data.data)?;
             let registry = custodian_hub::Registry::open(&data.data)?;
             println!("{}", registry.create_token(&org, &site, &url, &ca, hours)?);
             Ok(())
         }
-        HubCommand::Issue { data, gtin, count, lot, expiry, market } => {
+        HubCommand::Issue {
+            data,
+            gtin,
+            count,
+            lot,
+            expiry,
+            market,
+        } => {
             if count == 0 {
                 bail!("--count must be at least 1");
             }
             let expiry = expiry.map(|e| normalise_date(&e)).transpose()?;
             let registry = custodian_hub::Registry::open(&data.data)?;
-            let options = IssueOptions { lot, expiry, markets: market, facility: "hub".into(), line: "cli".into() };
+            let options = IssueOptions {
+                lot,
+                expiry,
+                markets: market,
+                facility: "hub".into(),
+                line: "cli".into(),
+            };
             let issued = registry.issue(&gtin, count, &options, now(), &mut rand::rngs::OsRng)?;
             for s in issued {
                 print_json(&s)?;
@@ -509,7 +619,12 @@ fn run_hub(command: HubCommand) -> Result<()> {
             if out.json {
                 return print_json(&custody);
             }
-            println!("{}: {:?}, custodian {}", custody.epc, custody.state, custody.custodian.as_deref().unwrap_or("unknown"));
+            println!(
+                "{}: {:?}, custodian {}",
+                custody.epc,
+                custody.state,
+                custody.custodian.as_deref().unwrap_or("unknown")
+            );
             print_chain(&custody.chain);
             Ok(())
         }
@@ -530,7 +645,8 @@ fn run_hub(command: HubCommand) -> Result<()> {
         }
         HubCommand::DemoData { out } => {
             let scratch = tempdir_in_target()?;
-            let registry = custodian_hub::Registry::open_with_key(&scratch, custodian_hub::demo::issuer_key)?;
+            let registry =
+                custodian_hub::Registry::open_with_key(&scratch, custodian_hub::demo::issuer_key)?;
             let data = custodian_hub::demo::seed(&registry)?;
             data.write(&out)?;
             drop(registry);
@@ -546,7 +662,8 @@ fn normalise_date(s: &str) -> Result<String> {
     if s.len() == 6 && s.bytes().all(|b| b.is_ascii_digit()) {
         return Ok(s.to_string());
     }
-    let d = chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").with_context(|| format!("date {s:?}: use YYMMDD or YYYY-MM-DD"))?;
+    let d = chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d")
+        .with_context(|| format!("date {s:?}: use YYMMDD or YYYY-MM-DD"))?;
     Ok(d.format("%y%m%d").to_string())
 }
 
@@ -560,13 +677,14 @@ async fn shutdown_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
-        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(s) => s,
-            Err(_) => {
-                let _ = ctrl_c.await;
-                return;
-            }
-        };
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
         tokio::select! {
             _ = ctrl_c => {},
             _ = term.recv() => {},

@@ -65,22 +65,68 @@ pub struct DemoData {
 }
 
 fn org(id: &str, name: &str, role: &str, market: &str, gln12: &str) -> Org {
-    Org { id: id.into(), name: name.into(), role: role.into(), market: market.into(), gln: with_check(gln12) }
+    Org {
+        id: id.into(),
+        name: name.into(),
+        role: role.into(),
+        market: market.into(),
+        gln: with_check(gln12),
+    }
 }
 
 /// Seeds an empty registry with the demo data set.
 pub fn seed(registry: &Registry) -> Result<DemoData, HubError> {
     let orgs = vec![
-        org(MANUFACTURER, "Acme Power Tools GmbH", "manufacturer", "DE", "401234500000"),
-        org(DISTRIBUTOR_A, "Nordlager Distribution GmbH", "distributor", "DE", "409876500000"),
-        org(DISTRIBUTOR_B, "Pacific Tool Supply Inc.", "distributor", "US", "061414100000"),
-        org(RETAILER, "Werkzeughaus Berlin", "retailer", "DE", "405555500000"),
+        org(
+            MANUFACTURER,
+            "Acme Power Tools GmbH",
+            "manufacturer",
+            "DE",
+            "401234500000",
+        ),
+        org(
+            DISTRIBUTOR_A,
+            "Nordlager Distribution GmbH",
+            "distributor",
+            "DE",
+            "409876500000",
+        ),
+        org(
+            DISTRIBUTOR_B,
+            "Pacific Tool Supply Inc.",
+            "distributor",
+            "US",
+            "061414100000",
+        ),
+        org(
+            RETAILER,
+            "Werkzeughaus Berlin",
+            "retailer",
+            "DE",
+            "405555500000",
+        ),
     ];
     let sites = vec![
-        Site { org: MANUFACTURER.into(), id: "plant-stuttgart".into(), name: "Stuttgart plant".into() },
-        Site { org: DISTRIBUTOR_A.into(), id: "dc-hamburg".into(), name: "Hamburg distribution centre".into() },
-        Site { org: DISTRIBUTOR_B.into(), id: "dc-oakland".into(), name: "Oakland distribution centre".into() },
-        Site { org: RETAILER.into(), id: "store-mitte".into(), name: "Berlin-Mitte store".into() },
+        Site {
+            org: MANUFACTURER.into(),
+            id: "plant-stuttgart".into(),
+            name: "Stuttgart plant".into(),
+        },
+        Site {
+            org: DISTRIBUTOR_A.into(),
+            id: "dc-hamburg".into(),
+            name: "Hamburg distribution centre".into(),
+        },
+        Site {
+            org: DISTRIBUTOR_B.into(),
+            id: "dc-oakland".into(),
+            name: "Oakland distribution centre".into(),
+        },
+        Site {
+            org: RETAILER.into(),
+            id: "store-mitte".into(),
+            name: "Berlin-Mitte store".into(),
+        },
     ];
     let products = vec![
         Product {
@@ -106,29 +152,52 @@ pub fn seed(registry: &Registry) -> Result<DemoData, HubError> {
         registry.add_product(p)?;
     }
     let mut rng = ChaCha8Rng::seed_from_u64(u64::from_le_bytes(
-        Sha256::digest(SEED.as_bytes())[..8].try_into().expect("a SHA-256 digest has 8 bytes"),
+        Sha256::digest(SEED.as_bytes())[..8]
+            .try_into()
+            .expect("a SHA-256 digest has 8 bytes"),
     ));
     let mut serials = registry.issue(
         &products[0].gtin,
         200,
-        &IssueOptions { lot: Some("L2611A".into()), expiry: None, markets: products[0].markets.clone(), facility: "plant-stuttgart".into(), line: "line-1".into() },
+        &IssueOptions {
+            lot: Some("L2611A".into()),
+            expiry: None,
+            markets: products[0].markets.clone(),
+            facility: "plant-stuttgart".into(),
+            line: "line-1".into(),
+        },
         time("2026-11-02T07:00:00+01:00"),
         &mut rng,
     )?;
     serials.extend(registry.issue(
         &products[1].gtin,
         100,
-        &IssueOptions { lot: Some("L2611B".into()), expiry: Some("291231".into()), markets: products[1].markets.clone(), facility: "plant-stuttgart".into(), line: "line-2".into() },
+        &IssueOptions {
+            lot: Some("L2611B".into()),
+            expiry: Some("291231".into()),
+            markets: products[1].markets.clone(),
+            facility: "plant-stuttgart".into(),
+            line: "line-2".into(),
+        },
         time("2026-11-02T07:30:00+01:00"),
         &mut rng,
     )?);
 
     // A pallet of two cases of twelve drills each, for distributor A.
-    let sscc = |n: u32| Sscc::parse(&with_check(&format!("14012345{n:09}"))).expect("demo SSCCs are valid");
+    let sscc = |n: u32| {
+        Sscc::parse(&with_check(&format!("14012345{n:09}"))).expect("demo SSCCs are valid")
+    };
     let pallet = Epc::Logistic(sscc(1));
     let cases = [Epc::Logistic(sscc(2)), Epc::Logistic(sscc(3))];
-    let unit = |s: &IssuedSerial| Epc::Unit { gtin: Gtin::parse(&s.gtin).expect("issued GTINs are valid"), serial: s.serial.clone() };
-    let maker = Recorder { org: MANUFACTURER.into(), site: "plant-stuttgart".into(), device: HUB_DEVICE.into() };
+    let unit = |s: &IssuedSerial| Epc::Unit {
+        gtin: Gtin::parse(&s.gtin).expect("issued GTINs are valid"),
+        serial: s.serial.clone(),
+    };
+    let maker = Recorder {
+        org: MANUFACTURER.into(),
+        site: "plant-stuttgart".into(),
+        device: HUB_DEVICE.into(),
+    };
     let packing = |parent: &Epc, children: Vec<Epc>, at: &str| {
         Event::new(EventBody {
             event_type: EventType::AggregationEvent,
@@ -145,8 +214,16 @@ pub fn seed(registry: &Registry) -> Result<DemoData, HubError> {
         })
     };
     let asn_events = vec![
-        packing(&cases[0], serials[0..12].iter().map(unit).collect(), "2026-11-03T09:00:00+01:00"),
-        packing(&cases[1], serials[12..24].iter().map(unit).collect(), "2026-11-03T09:10:00+01:00"),
+        packing(
+            &cases[0],
+            serials[0..12].iter().map(unit).collect(),
+            "2026-11-03T09:00:00+01:00",
+        ),
+        packing(
+            &cases[1],
+            serials[12..24].iter().map(unit).collect(),
+            "2026-11-03T09:10:00+01:00",
+        ),
         packing(&pallet, cases.to_vec(), "2026-11-03T09:20:00+01:00"),
         Event::new(EventBody {
             event_type: EventType::ObjectEvent,
@@ -178,7 +255,10 @@ impl DemoData {
     /// Writes the data set as files: JSON for records, one JSON line per serial.
     pub fn write(&self, dir: &Path) -> anyhow::Result<()> {
         std::fs::create_dir_all(dir)?;
-        std::fs::write(dir.join("organisations.json"), pretty(&(&self.orgs, &self.sites)))?;
+        std::fs::write(
+            dir.join("organisations.json"),
+            pretty(&(&self.orgs, &self.sites)),
+        )?;
         std::fs::write(dir.join("products.json"), pretty(&self.products))?;
         let mut lines = String::new();
         for s in &self.serials {
@@ -202,7 +282,10 @@ impl DemoData {
             to: DISTRIBUTOR_A,
             pallet: &self.pallet,
             cases: &self.cases,
-            units: self.serials[0..24].iter().map(|s| s.element_string.as_str()).collect(),
+            units: self.serials[0..24]
+                .iter()
+                .map(|s| s.element_string.as_str())
+                .collect(),
         };
         std::fs::write(dir.join("asn-0001.summary.json"), pretty(&asn))?;
         Ok(())

@@ -6,7 +6,9 @@ use automerge::sync::{State, SyncDoc};
 use chrono::Utc;
 use custodian_ledger::{Event, store};
 use custodian_sync::identity;
-use custodian_sync::protocol::{self, DocMessage, MAX_EVENTS_PER_ROUND, PROTOCOL_VERSION, SyncRequest, SyncResponse};
+use custodian_sync::protocol::{
+    self, DocMessage, MAX_EVENTS_PER_ROUND, PROTOCOL_VERSION, SyncRequest, SyncResponse,
+};
 use rusqlite::{Connection, params};
 
 use crate::HubError;
@@ -14,14 +16,31 @@ use crate::reconcile;
 use crate::registry::{DeviceRecord, Registry};
 
 /// Handles one signed sync request; returns the encoded response.
-pub fn handle(registry: &Registry, device_id: &str, counter: u64, signature: &str, body: &[u8]) -> Result<Vec<u8>, HubError> {
+pub fn handle(
+    registry: &Registry,
+    device_id: &str,
+    counter: u64,
+    signature: &str,
+    body: &[u8],
+) -> Result<Vec<u8>, HubError> {
     let mut conn = registry.conn();
-    let device = Registry::device(&conn, device_id)?
-        .ok_or_else(|| HubError::Unauthorized(format!("device {device_id} is not enrolled with this hub")))?;
+    let device = Registry::device(&conn, device_id)?.ok_or_else(|| {
+        HubError::Unauthorized(format!("device {device_id} is not enrolled with this hub"))
+    })?;
     if device.revoked {
-        return Err(HubError::Unauthorized(format!("device {device_id} has been revoked")));
+        return Err(HubError::Unauthorized(format!(
+            "device {device_id} has been revoked"
+        )));
     }
-    identity::verify_request(&device.public_key, signature, "POST", "/v1/sync", counter, body).map_err(HubError::Unauthorized)?;
+    identity::verify_request(
+        &device.public_key,
+        signature,
+        "POST",
+        "/v1/sync",
+        counter,
+        body,
+    )
+    .map_err(HubError::Unauthorized)?;
     if counter <= device.counter {
         return Err(HubError::Unauthorized(format!(
             "replayed request: counter {counter} is not above the last accepted {}",
@@ -33,14 +52,20 @@ pub fn handle(registry: &Registry, device_id: &str, counter: u64, signature: &st
         other => HubError::BadRequest(other.to_string()),
     })?;
     if request.upload.len() > MAX_EVENTS_PER_ROUND {
-        return Err(HubError::TooLarge(format!("{} events in one round; the limit is {MAX_EVENTS_PER_ROUND}", request.upload.len())));
+        return Err(HubError::TooLarge(format!(
+            "{} events in one round; the limit is {MAX_EVENTS_PER_ROUND}",
+            request.upload.len()
+        )));
     }
     for (i, e) in request.upload.iter().enumerate() {
         authorise(&device, i, e)?;
     }
 
     let tx = conn.transaction()?;
-    tx.execute("UPDATE devices SET counter = ?1 WHERE id = ?2", params![i64::try_from(counter).unwrap_or(i64::MAX), device.id])?;
+    tx.execute(
+        "UPDATE devices SET counter = ?1 WHERE id = ?2",
+        params![i64::try_from(counter).unwrap_or(i64::MAX), device.id],
+    )?;
     let now = Utc::now();
     let mut stored = 0;
     let mut flags_raised = 0;
@@ -75,7 +100,10 @@ pub fn handle(registry: &Registry, device_id: &str, counter: u64, signature: &st
 /// A device may only speak for its own organisation, site and identity.
 fn authorise(device: &DeviceRecord, index: usize, e: &Event) -> Result<(), HubError> {
     if !e.is_sealed() {
-        return Err(HubError::BadRequest(format!("upload[{index}] ({}): the id does not match the content (tampered?)", e.id)));
+        return Err(HubError::BadRequest(format!(
+            "upload[{index}] ({}): the id does not match the content (tampered?)",
+            e.id
+        )));
     }
     let r = &e.body.recorder;
     if r.org != device.org || r.site != device.site || r.device != device.id {
@@ -88,7 +116,11 @@ fn authorise(device: &DeviceRecord, index: usize, e: &Event) -> Result<(), HubEr
 }
 
 fn in_scope(conn: &Connection, doc: &str, org: &str) -> Result<bool, HubError> {
-    Ok(conn.query_row("SELECT count(*) FROM doc_scope WHERE doc = ?1 AND org = ?2", [doc, org], |r| r.get::<_, i64>(0))? > 0)
+    Ok(conn.query_row(
+        "SELECT count(*) FROM doc_scope WHERE doc = ?1 AND org = ?2",
+        [doc, org],
+        |r| r.get::<_, i64>(0),
+    )? > 0)
 }
 
 fn scope_docs(conn: &Connection, org: &str) -> Result<Vec<String>, HubError> {
@@ -98,21 +130,33 @@ fn scope_docs(conn: &Connection, org: &str) -> Result<Vec<String>, HubError> {
 }
 
 fn load_doc(conn: &Connection, id: &str) -> Result<AutoCommit, HubError> {
-    let bytes = store::doc_bytes(conn, id)?.ok_or_else(|| HubError::Internal(format!("document {id} is in scope but missing")))?;
+    let bytes = store::doc_bytes(conn, id)?
+        .ok_or_else(|| HubError::Internal(format!("document {id} is in scope but missing")))?;
     Ok(AutoCommit::load(&bytes).map_err(custodian_ledger::Error::from)?)
 }
 
 fn load_state(conn: &Connection, doc: &str, device: &str) -> Result<State, HubError> {
-    Ok(store::sync_state(conn, doc, device)?.and_then(|b| State::decode(&b).ok()).unwrap_or_else(State::new))
+    Ok(store::sync_state(conn, doc, device)?
+        .and_then(|b| State::decode(&b).ok())
+        .unwrap_or_else(State::new))
 }
 
-fn exchange_docs(conn: &Connection, device: &DeviceRecord, request: &SyncRequest) -> Result<Vec<DocMessage>, HubError> {
+fn exchange_docs(
+    conn: &Connection,
+    device: &DeviceRecord,
+    request: &SyncRequest,
+) -> Result<Vec<DocMessage>, HubError> {
     let mut replies = Vec::new();
     for m in &request.docs {
         if !in_scope(conn, &m.doc, &device.org)? {
-            return Err(HubError::Forbidden(format!("document {} does not belong to {}", m.doc, device.org)));
+            return Err(HubError::Forbidden(format!(
+                "document {} does not belong to {}",
+                m.doc, device.org
+            )));
         }
-        let message = m.decode().map_err(|e| HubError::BadRequest(e.to_string()))?;
+        let message = m
+            .decode()
+            .map_err(|e| HubError::BadRequest(e.to_string()))?;
         let mut doc = load_doc(conn, &m.doc)?;
         let mut state = load_state(conn, &m.doc, &device.id)?;
         let before = doc.get_heads();
@@ -143,15 +187,24 @@ fn exchange_docs(conn: &Connection, device: &DeviceRecord, request: &SyncRequest
 }
 
 /// Events shared with the device's organisation after its cursor (bounded).
-fn download(conn: &Connection, device: &DeviceRecord, after: i64) -> Result<(Vec<Event>, i64, bool), HubError> {
+fn download(
+    conn: &Connection,
+    device: &DeviceRecord,
+    after: i64,
+) -> Result<(Vec<Event>, i64, bool), HubError> {
     let limit = MAX_EVENTS_PER_ROUND;
     let mut stmt = conn.prepare_cached(
         "SELECT a.cursor, e.body FROM audience a JOIN events e ON e.seq = a.seq
          WHERE a.org = ?1 AND a.cursor > ?2 ORDER BY a.cursor LIMIT ?3",
     )?;
-    let rows = stmt.query_map(params![device.org, after, i64::try_from(limit + 1).unwrap_or(i64::MAX)], |r| {
-        Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?))
-    })?;
+    let rows = stmt.query_map(
+        params![
+            device.org,
+            after,
+            i64::try_from(limit + 1).unwrap_or(i64::MAX)
+        ],
+        |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)),
+    )?;
     let mut rows: Vec<(i64, String)> = rows.collect::<Result<_, _>>()?;
     let more = rows.len() > limit;
     rows.truncate(limit);

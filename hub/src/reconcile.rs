@@ -16,42 +16,67 @@ use crate::registry::{HUB_DEVICE, HubFlag, Registry};
 
 /// Stores `event` (a no-op if held) and, when it is new, shares it and reconciles it.
 /// Returns the flags it raised.
-pub fn record(conn: &Connection, event: &Event, now: DateTime<Utc>) -> Result<Vec<HubFlag>, HubError> {
+pub fn record(
+    conn: &Connection,
+    event: &Event,
+    now: DateTime<Utc>,
+) -> Result<Vec<HubFlag>, HubError> {
     let Some(seq) = store::insert_event(conn, event, true)? else {
         return Ok(Vec::new());
     };
     share(conn, event, seq, &event.body.recorder.org)?;
-    if event.body.biz_step == BizStep::Shipping {
-        if let Some(dest) = &event.body.destination {
-            share(conn, event, seq, dest)?;
-            share_contents(conn, event, dest)?;
-            if let Some(asn) = event.transaction(custodian_ledger::manifest::ASN) {
-                open_manifest_doc(conn, asn, &[dest.as_str(), event.body.recorder.org.as_str()])?;
-            }
+    if event.body.biz_step == BizStep::Shipping
+        && let Some(dest) = &event.body.destination
+    {
+        share(conn, event, seq, dest)?;
+        share_contents(conn, event, dest)?;
+        if let Some(asn) = event.transaction(custodian_ledger::manifest::ASN) {
+            open_manifest_doc(
+                conn,
+                asn,
+                &[dest.as_str(), event.body.recorder.org.as_str()],
+            )?;
         }
     }
     reconcile(conn, event, now)
 }
 
 fn share(conn: &Connection, _event: &Event, seq: i64, org: &str) -> Result<(), HubError> {
-    conn.execute("INSERT OR IGNORE INTO audience (org, seq) VALUES (?1, ?2)", params![org, seq])?;
+    conn.execute(
+        "INSERT OR IGNORE INTO audience (org, seq) VALUES (?1, ?2)",
+        params![org, seq],
+    )?;
     Ok(())
 }
 
 /// A shipment's recipient needs to know what its logistic units contain.
 fn share_contents(conn: &Connection, shipment: &Event, org: &str) -> Result<(), HubError> {
-    let mut stack: Vec<Epc> = shipment.body.epcs.iter().filter(|e| matches!(e, Epc::Logistic(_))).cloned().collect();
+    let mut stack: Vec<Epc> = shipment
+        .body
+        .epcs
+        .iter()
+        .filter(|e| matches!(e, Epc::Logistic(_)))
+        .cloned()
+        .collect();
     let mut seen = BTreeSet::new();
     while let Some(parent) = stack.pop() {
         if !seen.insert(parent.clone()) {
             continue;
         }
         for e in store::events_naming(conn, &parent)? {
-            if e.body.event_type == EventType::AggregationEvent && e.body.parent.as_ref() == Some(&parent) {
+            if e.body.event_type == EventType::AggregationEvent
+                && e.body.parent.as_ref() == Some(&parent)
+            {
                 if let Some(seq) = store::event_seq(conn, &e.id.0)? {
                     share(conn, &e, seq, org)?;
                 }
-                stack.extend(e.body.epcs.iter().filter(|c| matches!(c, Epc::Logistic(_))).cloned());
+                stack.extend(
+                    e.body
+                        .epcs
+                        .iter()
+                        .filter(|c| matches!(c, Epc::Logistic(_)))
+                        .cloned(),
+                );
             }
         }
     }
@@ -65,7 +90,10 @@ fn open_manifest_doc(conn: &Connection, asn: &str, orgs: &[&str]) -> Result<(), 
         store::save_doc_bytes(conn, &id, &doc.save())?;
     }
     for org in orgs {
-        conn.execute("INSERT OR IGNORE INTO doc_scope (doc, org) VALUES (?1, ?2)", [&id, *org])?;
+        conn.execute(
+            "INSERT OR IGNORE INTO doc_scope (doc, org) VALUES (?1, ?2)",
+            [&id, *org],
+        )?;
     }
     Ok(())
 }
@@ -77,7 +105,10 @@ pub fn ensure_flags_doc(conn: &Connection, org: &str) -> Result<(), HubError> {
         let mut doc = docs::new_flags_doc(org, HUB_DEVICE.as_bytes())?;
         store::save_doc_bytes(conn, &id, &doc.save())?;
     }
-    conn.execute("INSERT OR IGNORE INTO doc_scope (doc, org) VALUES (?1, ?2)", [&id, org])?;
+    conn.execute(
+        "INSERT OR IGNORE INTO doc_scope (doc, org) VALUES (?1, ?2)",
+        [&id, org],
+    )?;
     Ok(())
 }
 
@@ -87,9 +118,17 @@ fn flag_id(kind: &str, epc: &Epc, event: &Event) -> String {
 }
 
 /// Checks a new event against everything the hub holds.
-fn reconcile(conn: &Connection, event: &Event, now: DateTime<Utc>) -> Result<Vec<HubFlag>, HubError> {
+fn reconcile(
+    conn: &Connection,
+    event: &Event,
+    now: DateTime<Utc>,
+) -> Result<Vec<HubFlag>, HubError> {
     let b = &event.body;
-    if !matches!(b.biz_step, BizStep::Receiving | BizStep::RetailSelling | BizStep::Inspecting) || b.recorder.device == HUB_DEVICE {
+    if !matches!(
+        b.biz_step,
+        BizStep::Receiving | BizStep::RetailSelling | BizStep::Inspecting
+    ) || b.recorder.device == HUB_DEVICE
+    {
         return Ok(Vec::new());
     }
     let mut units = BTreeSet::new();
@@ -98,41 +137,63 @@ fn reconcile(conn: &Connection, event: &Event, now: DateTime<Utc>) -> Result<Vec
             Epc::Unit { .. } => {
                 units.insert(epc.clone());
             }
-            Epc::Logistic(_) => units.extend(store::contents(conn, epc)?.into_iter().filter(|c| matches!(c, Epc::Unit { .. }))),
+            Epc::Logistic(_) => units.extend(
+                store::contents(conn, epc)?
+                    .into_iter()
+                    .filter(|c| matches!(c, Epc::Unit { .. })),
+            ),
         }
     }
     let org = &b.recorder.org;
     let mut raised = Vec::new();
     for unit in &units {
-        let Epc::Unit { gtin, serial } = unit else { continue };
-        if Registry::is_product(conn, gtin.as_str())? && !Registry::is_issued(conn, gtin.as_str(), serial)? {
-            let reason = format!("{} was never issued by the manufacturer: counterfeit", unit.label());
-            raised.extend(raise(conn, "unknown_serial", unit, event, org, reason, now)?);
+        let Epc::Unit { gtin, serial } = unit else {
+            continue;
+        };
+        if Registry::is_product(conn, gtin.as_str())?
+            && !Registry::is_issued(conn, gtin.as_str(), serial)?
+        {
+            let reason = format!(
+                "{} was never issued by the manufacturer: counterfeit",
+                unit.label()
+            );
+            raised.extend(raise(
+                conn,
+                "unknown_serial",
+                unit,
+                event,
+                org,
+                reason,
+                now,
+            )?);
             continue;
         }
         let history = store::events_touching(conn, unit)?;
-        let last_shipment = history
-            .iter()
-            .filter(|e| e.id != event.id && e.body.biz_step == BizStep::Shipping && e.body.event_time <= b.event_time)
-            .next_back();
-        if let Some(shipment) = last_shipment {
-            if let Some(dest) = &shipment.body.destination {
-                if dest != org {
-                    let via = shipment.transaction(custodian_ledger::manifest::ASN).map(|a| format!(" on {a}")).unwrap_or_default();
-                    let reason = format!(
-                        "{} was shipped to {}{via} but {} by {}: outside its authorised channel",
-                        unit.label(),
-                        Registry::org_name(conn, dest),
-                        match b.biz_step {
-                            BizStep::RetailSelling => "sold",
-                            BizStep::Inspecting => "seen",
-                            _ => "received",
-                        },
-                        Registry::org_name(conn, org),
-                    );
-                    raised.extend(raise(conn, "diversion", unit, event, org, reason, now)?);
-                }
-            }
+        let last_shipment = history.iter().rfind(|e| {
+            e.id != event.id
+                && e.body.biz_step == BizStep::Shipping
+                && e.body.event_time <= b.event_time
+        });
+        if let Some(shipment) = last_shipment
+            && let Some(dest) = &shipment.body.destination
+            && dest != org
+        {
+            let via = shipment
+                .transaction(custodian_ledger::manifest::ASN)
+                .map(|a| format!(" on {a}"))
+                .unwrap_or_default();
+            let reason = format!(
+                "{} was shipped to {}{via} but {} by {}: outside its authorised channel",
+                unit.label(),
+                Registry::org_name(conn, dest),
+                match b.biz_step {
+                    BizStep::RetailSelling => "sold",
+                    BizStep::Inspecting => "seen",
+                    _ => "received",
+                },
+                Registry::org_name(conn, org),
+            );
+            raised.extend(raise(conn, "diversion", unit, event, org, reason, now)?);
         }
     }
     Ok(raised)
@@ -165,7 +226,8 @@ fn raise(
     }
     ensure_flags_doc(conn, org)?;
     let id = docs::flags_doc_id(org);
-    let bytes = store::doc_bytes(conn, &id)?.ok_or_else(|| HubError::Internal(format!("{id} vanished")))?;
+    let bytes =
+        store::doc_bytes(conn, &id)?.ok_or_else(|| HubError::Internal(format!("{id} vanished")))?;
     let mut doc = automerge::AutoCommit::load(&bytes).map_err(custodian_ledger::Error::from)?;
     docs::add_flag(
         &mut doc,

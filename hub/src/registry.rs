@@ -99,14 +99,21 @@ impl Registry {
     }
 
     /// Opens the registry, creating the issuer key with `new_key` if there is none yet.
-    pub fn open_with_key(dir: &Path, new_key: impl FnOnce() -> SigningKey) -> Result<Registry, HubError> {
-        std::fs::create_dir_all(dir).map_err(|e| HubError::Internal(format!("{}: {e}", dir.display())))?;
+    pub fn open_with_key(
+        dir: &Path,
+        new_key: impl FnOnce() -> SigningKey,
+    ) -> Result<Registry, HubError> {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| HubError::Internal(format!("{}: {e}", dir.display())))?;
         let conn = store::open(&dir.join("hub.sqlite"))?;
         migrate(&conn)?;
         let issuer = match store::kv_get(&conn, KV_ISSUER_KEY)? {
             Some(b64) => {
-                let bytes = STANDARD.decode(b64).map_err(|_| HubError::Internal("issuer key is damaged".into()))?;
-                let arr = <[u8; 32]>::try_from(bytes.as_slice()).map_err(|_| HubError::Internal("issuer key is damaged".into()))?;
+                let bytes = STANDARD
+                    .decode(b64)
+                    .map_err(|_| HubError::Internal("issuer key is damaged".into()))?;
+                let arr = <[u8; 32]>::try_from(bytes.as_slice())
+                    .map_err(|_| HubError::Internal("issuer key is damaged".into()))?;
                 SigningKey::from_bytes(&arr)
             }
             None => {
@@ -115,15 +122,23 @@ impl Registry {
                 key
             }
         };
-        Ok(Registry { conn: Mutex::new(conn), issuer })
+        Ok(Registry {
+            conn: Mutex::new(conn),
+            issuer,
+        })
     }
 
     pub(crate) fn conn(&self) -> MutexGuard<'_, Connection> {
-        self.conn.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.conn
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     pub fn resolver(&self) -> Result<String, HubError> {
-        Ok(store::kv_get(&self.conn(), KV_RESOLVER)?.unwrap_or_else(|| "https://id.gs1.org".into()))
+        Ok(
+            store::kv_get(&self.conn(), KV_RESOLVER)?
+                .unwrap_or_else(|| "https://id.gs1.org".into()),
+        )
     }
 
     pub fn set_resolver(&self, base: &str) -> Result<(), HubError> {
@@ -132,7 +147,9 @@ impl Registry {
     }
 
     fn bump_extract_version(conn: &Connection) -> Result<(), HubError> {
-        let v: u64 = store::kv_get(conn, KV_EXTRACT_VERSION)?.and_then(|v| v.parse().ok()).unwrap_or(0);
+        let v: u64 = store::kv_get(conn, KV_EXTRACT_VERSION)?
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0);
         store::kv_set(conn, KV_EXTRACT_VERSION, &(v + 1).to_string())?;
         Ok(())
     }
@@ -168,13 +185,19 @@ impl Registry {
 
     pub fn add_recall(&self, r: &Recall) -> Result<(), HubError> {
         let conn = self.conn();
-        conn.execute("INSERT INTO recalls (gtin, lot, reason) VALUES (?1, ?2, ?3)", params![r.gtin, r.lot, r.reason])?;
+        conn.execute(
+            "INSERT INTO recalls (gtin, lot, reason) VALUES (?1, ?2, ?3)",
+            params![r.gtin, r.lot, r.reason],
+        )?;
         Self::bump_extract_version(&conn)
     }
 
     pub fn add_alert(&self, a: &Alert) -> Result<(), HubError> {
         let conn = self.conn();
-        conn.execute("INSERT OR REPLACE INTO alerts (epc, reason) VALUES (?1, ?2)", params![a.epc, a.reason])?;
+        conn.execute(
+            "INSERT OR REPLACE INTO alerts (epc, reason) VALUES (?1, ?2)",
+            params![a.epc, a.reason],
+        )?;
         Self::bump_extract_version(&conn)
     }
 
@@ -190,7 +213,11 @@ impl Registry {
 
     fn first_site(conn: &Connection, org: &str) -> Result<String, HubError> {
         Ok(conn
-            .query_row("SELECT id FROM sites WHERE org = ?1 ORDER BY id LIMIT 1", [org], |r| r.get(0))
+            .query_row(
+                "SELECT id FROM sites WHERE org = ?1 ORDER BY id LIMIT 1",
+                [org],
+                |r| r.get(0),
+            )
             .optional()?
             .unwrap_or_else(|| "main".into()))
     }
@@ -212,9 +239,15 @@ impl Registry {
         }
         let resolver = self.resolver()?;
         let mut conn = self.conn();
-        let known: bool = conn.query_row("SELECT count(*) FROM products WHERE gtin = ?1", [gtin.as_str()], |r| r.get::<_, i64>(0))? > 0;
+        let known: bool = conn.query_row(
+            "SELECT count(*) FROM products WHERE gtin = ?1",
+            [gtin.as_str()],
+            |r| r.get::<_, i64>(0),
+        )? > 0;
         if !known {
-            return Err(HubError::BadRequest(format!("GTIN {gtin} is not a registered product: register it first")));
+            return Err(HubError::BadRequest(format!(
+                "GTIN {gtin} is not a registered product: register it first"
+            )));
         }
         let maker = Self::manufacturer(&conn)?;
         let site = Self::first_site(&conn, &maker.id)?;
@@ -222,8 +255,12 @@ impl Registry {
         let mut issued = Vec::with_capacity(count);
         let mut epcs = Vec::with_capacity(count);
         while issued.len() < count {
-            let serial: String = (0..10).map(|_| char::from(SERIAL_ALPHABET[rng.gen_range(0..SERIAL_ALPHABET.len())])).collect();
-            let signature = self.issuer.sign(&extract::signed_payload(gtin.as_str(), &serial));
+            let serial: String = (0..10)
+                .map(|_| char::from(SERIAL_ALPHABET[rng.gen_range(0..SERIAL_ALPHABET.len())]))
+                .collect();
+            let signature = self
+                .issuer
+                .sign(&extract::signed_payload(gtin.as_str(), &serial));
             let sig = URL_SAFE_NO_PAD.encode(signature.to_bytes());
             let inserted = tx.execute(
                 "INSERT OR IGNORE INTO serials (gtin, serial, lot, expiry, markets, facility, line, issued_at, signature)
@@ -242,7 +279,11 @@ impl Registry {
             }
             ais.push(("21", &serial));
             ais.push(("8030", &sig));
-            let query: Vec<(&str, &str)> = ais.iter().filter(|(ai, _)| !matches!(*ai, "01" | "21")).copied().collect();
+            let query: Vec<(&str, &str)> = ais
+                .iter()
+                .filter(|(ai, _)| !matches!(*ai, "01" | "21"))
+                .copied()
+                .collect();
             issued.push(IssuedSerial {
                 gtin: gtin.to_string(),
                 serial: serial.clone(),
@@ -250,9 +291,17 @@ impl Registry {
                 expiry: options.expiry.clone(),
                 element_string: custodian_scanner::element_string(&ais),
                 bracketed: custodian_scanner::bracketed(&ais),
-                digital_link: custodian_scanner::digital_link(&resolver, &gtin, Some(&serial), &query),
+                digital_link: custodian_scanner::digital_link(
+                    &resolver,
+                    &gtin,
+                    Some(&serial),
+                    &query,
+                ),
             });
-            epcs.push(Epc::Unit { gtin: gtin.clone(), serial });
+            epcs.push(Epc::Unit {
+                gtin: gtin.clone(),
+                serial,
+            });
         }
         let event = Event::new(EventBody {
             event_type: EventType::ObjectEvent,
@@ -265,7 +314,11 @@ impl Registry {
             biz_transactions: Vec::new(),
             source: None,
             destination: None,
-            recorder: Recorder { org: maker.id.clone(), site, device: HUB_DEVICE.into() },
+            recorder: Recorder {
+                org: maker.id.clone(),
+                site,
+                device: HUB_DEVICE.into(),
+            },
         });
         crate::reconcile::record(&tx, &event, at.to_utc())?;
         tx.commit()?;
@@ -284,15 +337,33 @@ impl Registry {
     }
 
     /// Creates a one-time enrollment token for a device of `org` at `site`, valid for `hours`.
-    pub fn create_token(&self, org: &str, site: &str, hub_url: &str, ca_der: &[u8], hours: i64) -> Result<String, HubError> {
+    pub fn create_token(
+        &self,
+        org: &str,
+        site: &str,
+        hub_url: &str,
+        ca_der: &[u8],
+        hours: i64,
+    ) -> Result<String, HubError> {
         let conn = self.conn();
-        let org_known: i64 = conn.query_row("SELECT count(*) FROM orgs WHERE id = ?1", [org], |r| r.get(0))?;
+        let org_known: i64 =
+            conn.query_row("SELECT count(*) FROM orgs WHERE id = ?1", [org], |r| {
+                r.get(0)
+            })?;
         if org_known == 0 {
-            return Err(HubError::BadRequest(format!("organisation {org:?} is not registered")));
+            return Err(HubError::BadRequest(format!(
+                "organisation {org:?} is not registered"
+            )));
         }
-        let site_known: i64 = conn.query_row("SELECT count(*) FROM sites WHERE org = ?1 AND id = ?2", [org, site], |r| r.get(0))?;
+        let site_known: i64 = conn.query_row(
+            "SELECT count(*) FROM sites WHERE org = ?1 AND id = ?2",
+            [org, site],
+            |r| r.get(0),
+        )?;
         if site_known == 0 {
-            return Err(HubError::BadRequest(format!("site {site:?} is not a site of {org}")));
+            return Err(HubError::BadRequest(format!(
+                "site {site:?} is not a site of {org}"
+            )));
         }
         let mut secret = [0u8; 24];
         rand::rngs::OsRng.fill_bytes(&mut secret);
@@ -300,7 +371,12 @@ impl Registry {
         let expires = Utc::now() + chrono::Duration::hours(hours);
         conn.execute(
             "INSERT INTO tokens (secret_hash, org, site, expires_at) VALUES (?1, ?2, ?3, ?4)",
-            params![custodian_sync::identity::secret_hash(&secret), org, site, expires.to_rfc3339()],
+            params![
+                custodian_sync::identity::secret_hash(&secret),
+                org,
+                site,
+                expires.to_rfc3339()
+            ],
         )?;
         Ok(custodian_sync::identity::EnrollmentToken {
             hub: hub_url.to_string(),
@@ -313,25 +389,39 @@ impl Registry {
     }
 
     /// Redeems a token for a new device identity.
-    pub fn enroll(&self, secret: &str, public_key: &str, name: &str) -> Result<DeviceRecord, HubError> {
+    pub fn enroll(
+        &self,
+        secret: &str,
+        public_key: &str,
+        name: &str,
+    ) -> Result<DeviceRecord, HubError> {
         let key = STANDARD.decode(public_key).ok().filter(|k| k.len() == 32);
         if key.is_none() {
-            return Err(HubError::BadRequest("public_key must be a base64 Ed25519 key of 32 bytes".into()));
+            return Err(HubError::BadRequest(
+                "public_key must be a base64 Ed25519 key of 32 bytes".into(),
+            ));
         }
         let mut conn = self.conn();
         let tx = conn.transaction()?;
         let hash = custodian_sync::identity::secret_hash(secret);
         let row: Option<(String, String, String, Option<String>)> = tx
-            .query_row("SELECT org, site, expires_at, used_by FROM tokens WHERE secret_hash = ?1", [&hash], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
-            })
+            .query_row(
+                "SELECT org, site, expires_at, used_by FROM tokens WHERE secret_hash = ?1",
+                [&hash],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+            )
             .optional()?;
-        let (org, site, expires, used_by) = row.ok_or_else(|| HubError::Unauthorized("unknown enrollment token".into()))?;
+        let (org, site, expires, used_by) =
+            row.ok_or_else(|| HubError::Unauthorized("unknown enrollment token".into()))?;
         if used_by.is_some() {
-            return Err(HubError::Unauthorized("this enrollment token was already used: ask the hub for a new one".into()));
+            return Err(HubError::Unauthorized(
+                "this enrollment token was already used: ask the hub for a new one".into(),
+            ));
         }
         if DateTime::parse_from_rfc3339(&expires).map_or(true, |t| t < Utc::now()) {
-            return Err(HubError::Unauthorized("this enrollment token has expired: ask the hub for a new one".into()));
+            return Err(HubError::Unauthorized(
+                "this enrollment token has expired: ask the hub for a new one".into(),
+            ));
         }
         let mut id_bytes = [0u8; 9];
         rand::rngs::OsRng.fill_bytes(&mut id_bytes);
@@ -340,13 +430,25 @@ impl Registry {
             "INSERT INTO devices (id, org, site, public_key, name, enrolled_at, revoked, counter) VALUES (?1, ?2, ?3, ?4, ?5, ?6, 0, 0)",
             params![id, org, site, public_key, name, Utc::now().to_rfc3339()],
         )?;
-        tx.execute("UPDATE tokens SET used_by = ?1 WHERE secret_hash = ?2", params![id, hash])?;
+        tx.execute(
+            "UPDATE tokens SET used_by = ?1 WHERE secret_hash = ?2",
+            params![id, hash],
+        )?;
         tx.commit()?;
-        Ok(DeviceRecord { id, org, site, public_key: public_key.to_string(), revoked: false, counter: 0 })
+        Ok(DeviceRecord {
+            id,
+            org,
+            site,
+            public_key: public_key.to_string(),
+            revoked: false,
+            counter: 0,
+        })
     }
 
     pub fn revoke(&self, device: &str) -> Result<(), HubError> {
-        let n = self.conn().execute("UPDATE devices SET revoked = 1 WHERE id = ?1", [device])?;
+        let n = self
+            .conn()
+            .execute("UPDATE devices SET revoked = 1 WHERE id = ?1", [device])?;
         if n == 0 {
             return Err(HubError::NotFound(format!("device {device}")));
         }
@@ -355,27 +457,47 @@ impl Registry {
 
     pub(crate) fn device(conn: &Connection, id: &str) -> Result<Option<DeviceRecord>, HubError> {
         Ok(conn
-            .query_row("SELECT id, org, site, public_key, revoked, counter FROM devices WHERE id = ?1", [id], |r| {
-                Ok(DeviceRecord {
-                    id: r.get(0)?,
-                    org: r.get(1)?,
-                    site: r.get(2)?,
-                    public_key: r.get(3)?,
-                    revoked: r.get(4)?,
-                    counter: r.get::<_, i64>(5)?.try_into().unwrap_or(0),
-                })
-            })
+            .query_row(
+                "SELECT id, org, site, public_key, revoked, counter FROM devices WHERE id = ?1",
+                [id],
+                |r| {
+                    Ok(DeviceRecord {
+                        id: r.get(0)?,
+                        org: r.get(1)?,
+                        site: r.get(2)?,
+                        public_key: r.get(3)?,
+                        revoked: r.get(4)?,
+                        counter: r.get::<_, i64>(5)?.try_into().unwrap_or(0),
+                    })
+                },
+            )
             .optional()?)
     }
 
     /// The registry extract for devices of `org`.
-    pub(crate) fn extract(conn: &Connection, issuer: &SigningKey) -> Result<RegistryExtract, HubError> {
-        let version = store::kv_get(conn, KV_EXTRACT_VERSION)?.and_then(|v| v.parse().ok()).unwrap_or(0);
-        let mut stmt = conn.prepare_cached("SELECT id, name, role, market, gln FROM orgs ORDER BY id")?;
+    pub(crate) fn extract(
+        conn: &Connection,
+        issuer: &SigningKey,
+    ) -> Result<RegistryExtract, HubError> {
+        let version = store::kv_get(conn, KV_EXTRACT_VERSION)?
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0);
+        let mut stmt =
+            conn.prepare_cached("SELECT id, name, role, market, gln FROM orgs ORDER BY id")?;
         let orgs = stmt
-            .query_map([], |r| Ok(Org { id: r.get(0)?, name: r.get(1)?, role: r.get(2)?, market: r.get(3)?, gln: r.get(4)? }))?
+            .query_map([], |r| {
+                Ok(Org {
+                    id: r.get(0)?,
+                    name: r.get(1)?,
+                    role: r.get(2)?,
+                    market: r.get(3)?,
+                    gln: r.get(4)?,
+                })
+            })?
             .collect::<Result<Vec<_>, _>>()?;
-        let mut stmt = conn.prepare_cached("SELECT gtin, name, warranty_months, markets FROM products ORDER BY gtin")?;
+        let mut stmt = conn.prepare_cached(
+            "SELECT gtin, name, warranty_months, markets FROM products ORDER BY gtin",
+        )?;
         let products = stmt
             .query_map([], |r| {
                 let markets: String = r.get(3)?;
@@ -383,23 +505,42 @@ impl Registry {
                     gtin: r.get(0)?,
                     name: r.get(1)?,
                     warranty_months: r.get(2)?,
-                    markets: markets.split(',').filter(|m| !m.is_empty()).map(str::to_string).collect(),
+                    markets: markets
+                        .split(',')
+                        .filter(|m| !m.is_empty())
+                        .map(str::to_string)
+                        .collect(),
                 })
             })?
             .collect::<Result<Vec<_>, _>>()?;
-        let mut stmt = conn.prepare_cached("SELECT gtin, lot, reason FROM recalls ORDER BY rowid")?;
+        let mut stmt =
+            conn.prepare_cached("SELECT gtin, lot, reason FROM recalls ORDER BY rowid")?;
         let recalls = stmt
-            .query_map([], |r| Ok(Recall { gtin: r.get(0)?, lot: r.get(1)?, reason: r.get(2)? }))?
+            .query_map([], |r| {
+                Ok(Recall {
+                    gtin: r.get(0)?,
+                    lot: r.get(1)?,
+                    reason: r.get(2)?,
+                })
+            })?
             .collect::<Result<Vec<_>, _>>()?;
         let mut stmt = conn.prepare_cached("SELECT epc, reason FROM alerts ORDER BY epc")?;
         let alerts = stmt
-            .query_map([], |r| Ok(Alert { epc: r.get(0)?, reason: r.get(1)? }))?
+            .query_map([], |r| {
+                Ok(Alert {
+                    epc: r.get(0)?,
+                    reason: r.get(1)?,
+                })
+            })?
             .collect::<Result<Vec<_>, _>>()?;
         Ok(RegistryExtract {
             version,
             orgs,
             products,
-            issuer_keys: vec![IssuerKey { id: "issuer-1".into(), public_key: STANDARD.encode(issuer.verifying_key().to_bytes()) }],
+            issuer_keys: vec![IssuerKey {
+                id: "issuer-1".into(),
+                public_key: STANDARD.encode(issuer.verifying_key().to_bytes()),
+            }],
             recalls,
             alerts,
         })
@@ -411,7 +552,8 @@ impl Registry {
 
     /// A unit's custody across all partners.
     pub fn custody(&self, code: &str) -> Result<Custody, HubError> {
-        let scan = custodian_scanner::parse(code).map_err(|e| HubError::BadRequest(e.to_string()))?;
+        let scan =
+            custodian_scanner::parse(code).map_err(|e| HubError::BadRequest(e.to_string()))?;
         let epc = scan
             .identity()
             .as_ref()
@@ -424,10 +566,20 @@ impl Registry {
     /// Every flag raised, oldest first.
     pub fn flags(&self) -> Result<Vec<HubFlag>, HubError> {
         let conn = self.conn();
-        let mut stmt = conn.prepare_cached("SELECT id, kind, org, epc, reason, event, raised_at FROM flags ORDER BY raised_at, id")?;
+        let mut stmt = conn.prepare_cached(
+            "SELECT id, kind, org, epc, reason, event, raised_at FROM flags ORDER BY raised_at, id",
+        )?;
         let flags = stmt
             .query_map([], |r| {
-                Ok(HubFlag { id: r.get(0)?, kind: r.get(1)?, org: r.get(2)?, epc: r.get(3)?, reason: r.get(4)?, event: r.get(5)?, raised_at: r.get(6)? })
+                Ok(HubFlag {
+                    id: r.get(0)?,
+                    kind: r.get(1)?,
+                    org: r.get(2)?,
+                    epc: r.get(3)?,
+                    reason: r.get(4)?,
+                    event: r.get(5)?,
+                    raised_at: r.get(6)?,
+                })
             })?
             .collect::<Result<Vec<_>, _>>()?;
         Ok(flags)
@@ -435,16 +587,28 @@ impl Registry {
 
     /// Whether `gtin`+`serial` was issued here.
     pub(crate) fn is_issued(conn: &Connection, gtin: &str, serial: &str) -> Result<bool, HubError> {
-        Ok(conn.query_row("SELECT count(*) FROM serials WHERE gtin = ?1 AND serial = ?2", [gtin, serial], |r| r.get::<_, i64>(0))? > 0)
+        Ok(conn.query_row(
+            "SELECT count(*) FROM serials WHERE gtin = ?1 AND serial = ?2",
+            [gtin, serial],
+            |r| r.get::<_, i64>(0),
+        )? > 0)
     }
 
     pub(crate) fn is_product(conn: &Connection, gtin: &str) -> Result<bool, HubError> {
-        Ok(conn.query_row("SELECT count(*) FROM products WHERE gtin = ?1", [gtin], |r| r.get::<_, i64>(0))? > 0)
+        Ok(conn.query_row(
+            "SELECT count(*) FROM products WHERE gtin = ?1",
+            [gtin],
+            |r| r.get::<_, i64>(0),
+        )? > 0)
     }
 
     pub(crate) fn org_name(conn: &Connection, id: &str) -> String {
-        conn.query_row("SELECT name || ' (' || market || ')' FROM orgs WHERE id = ?1", [id], |r| r.get(0))
-            .unwrap_or_else(|_| id.to_string())
+        conn.query_row(
+            "SELECT name || ' (' || market || ')' FROM orgs WHERE id = ?1",
+            [id],
+            |r| r.get(0),
+        )
+        .unwrap_or_else(|_| id.to_string())
     }
 }
 
@@ -493,5 +657,8 @@ pub fn current_extract(registry: &Registry) -> Result<RegistryExtract, HubError>
 
 /// Builds a transaction reference for an ASN.
 pub fn asn(id: &str) -> BizTransaction {
-    BizTransaction { kind: custodian_ledger::manifest::ASN.into(), id: id.into() }
+    BizTransaction {
+        kind: custodian_ledger::manifest::ASN.into(),
+        id: id.into(),
+    }
 }

@@ -6,7 +6,9 @@ use std::net::IpAddr;
 use std::path::Path;
 
 use anyhow::{Context, Result};
-use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, KeyUsagePurpose, SanType};
+use rcgen::{
+    BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, KeyUsagePurpose, SanType,
+};
 
 /// The CA certificate (DER) and a server certificate chain and key (PEM) for `ips`.
 pub struct TlsMaterial {
@@ -17,9 +19,15 @@ pub struct TlsMaterial {
 
 fn ca_params() -> Result<CertificateParams> {
     let mut params = CertificateParams::new(Vec::<String>::new())?;
-    params.distinguished_name.push(DnType::CommonName, "Custodian hub CA");
+    params
+        .distinguished_name
+        .push(DnType::CommonName, "Custodian hub CA");
     params.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
-    params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign, KeyUsagePurpose::DigitalSignature];
+    params.key_usages = vec![
+        KeyUsagePurpose::KeyCertSign,
+        KeyUsagePurpose::CrlSign,
+        KeyUsagePurpose::DigitalSignature,
+    ];
     Ok(params)
 }
 
@@ -32,16 +40,22 @@ pub fn load_or_create(dir: &Path, ips: &[IpAddr]) -> Result<TlsMaterial> {
     if !key_path.exists() || !der_path.exists() {
         let key = KeyPair::generate()?;
         let cert = ca_params()?.self_signed(&key)?;
-        std::fs::write(&der_path, cert.der()).with_context(|| format!("writing {}", der_path.display()))?;
-        std::fs::write(&key_path, key.serialize_pem()).with_context(|| format!("writing {}", key_path.display()))?;
+        std::fs::write(&der_path, cert.der())
+            .with_context(|| format!("writing {}", der_path.display()))?;
+        std::fs::write(&key_path, key.serialize_pem())
+            .with_context(|| format!("writing {}", key_path.display()))?;
     }
-    let ca_key_pem = std::fs::read_to_string(&key_path).with_context(|| format!("reading {}", key_path.display()))?;
+    let ca_key_pem = std::fs::read_to_string(&key_path)
+        .with_context(|| format!("reading {}", key_path.display()))?;
     let ca_key = KeyPair::from_pem(&ca_key_pem).context("the hub CA key is damaged")?;
-    let ca_der = std::fs::read(&der_path).with_context(|| format!("reading {}", der_path.display()))?;
+    let ca_der =
+        std::fs::read(&der_path).with_context(|| format!("reading {}", der_path.display()))?;
     let issuer = Issuer::new(ca_params()?, ca_key);
 
     let mut params = CertificateParams::new(vec!["localhost".to_string()])?;
-    params.distinguished_name.push(DnType::CommonName, "Custodian hub");
+    params
+        .distinguished_name
+        .push(DnType::CommonName, "Custodian hub");
     let mut all_ips: Vec<IpAddr> = vec!["127.0.0.1".parse()?, "::1".parse()?];
     all_ips.extend(ips.iter().filter(|ip| !ip.is_unspecified()));
     all_ips.dedup();
@@ -50,5 +64,9 @@ pub fn load_or_create(dir: &Path, ips: &[IpAddr]) -> Result<TlsMaterial> {
     }
     let key = KeyPair::generate()?;
     let cert = params.signed_by(&key, &issuer)?;
-    Ok(TlsMaterial { ca_der, cert_pem: cert.pem(), key_pem: key.serialize_pem() })
+    Ok(TlsMaterial {
+        ca_der,
+        cert_pem: cert.pem(),
+        key_pem: key.serialize_pem(),
+    })
 }

@@ -63,7 +63,11 @@ impl Custody {
         };
         for e in events {
             let b = &e.body;
-            let via = if b.epcs.contains(epc) { None } else { b.parent.as_ref().or(b.epcs.first()).map(Epc::uri) };
+            let via = if b.epcs.contains(epc) {
+                None
+            } else {
+                b.parent.as_ref().or(b.epcs.first()).map(Epc::uri)
+            };
             if b.event_type == EventType::AggregationEvent && b.parent.as_ref() == Some(epc) {
                 // Packing things into this unit does not move it.
                 continue;
@@ -80,7 +84,11 @@ impl Custody {
                     c.shipped_to = b.destination.clone();
                 }
                 BizStep::Receiving => {
-                    c.state = if b.disposition == Some(Disposition::Returned) { State::Returned } else { State::HeldByPartner };
+                    c.state = if b.disposition == Some(Disposition::Returned) {
+                        State::Returned
+                    } else {
+                        State::HeldByPartner
+                    };
                     c.custodian = actor;
                     c.site = Some(b.recorder.site.clone());
                 }

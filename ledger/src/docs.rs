@@ -6,7 +6,9 @@
 //! fields of entries that already exist. Two replicas that each create the same container would
 //! get two objects at one key after a merge, and half the data would vanish from view.
 
-use automerge::{AutoCommit, ObjType, ReadDoc, ROOT, ScalarValue, Value, transaction::Transactable};
+use automerge::{
+    AutoCommit, ObjType, ROOT, ReadDoc, ScalarValue, Value, transaction::Transactable,
+};
 use serde::{Deserialize, Serialize};
 
 use crate::Error;
@@ -74,7 +76,12 @@ pub fn read_manifest_state(doc: &AutoCommit) -> ManifestState {
 }
 
 /// Closes a manifest in its working document (scalar writes only).
-pub fn close_manifest(doc: &mut AutoCommit, device: &str, at: &str, note: &str) -> Result<(), Error> {
+pub fn close_manifest(
+    doc: &mut AutoCommit,
+    device: &str,
+    at: &str,
+    note: &str,
+) -> Result<(), Error> {
     doc.put(ROOT, "status", "closed")?;
     doc.put(ROOT, "closed_by", device)?;
     doc.put(ROOT, "closed_at", at)?;
@@ -126,7 +133,12 @@ pub fn add_flag(doc: &mut AutoCommit, flag: &Flag) -> Result<bool, Error> {
 }
 
 /// Moves a flag along its lifecycle (a scalar write on an existing entry).
-pub fn set_flag_status(doc: &mut AutoCommit, id: &str, status: &str, by: &str) -> Result<(), Error> {
+pub fn set_flag_status(
+    doc: &mut AutoCommit,
+    id: &str,
+    status: &str,
+    by: &str,
+) -> Result<(), Error> {
     let entry = match doc.get(ROOT, id)? {
         Some((Value::Object(ObjType::Map), entry)) => entry,
         _ => return Err(Error::NotFound(format!("flag {id}"))),

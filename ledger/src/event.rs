@@ -32,7 +32,10 @@ impl Epc {
     /// The EPC of what a scan identifies, if it names one instance (not just a product).
     pub fn from_identity(identity: &Identity) -> Option<Epc> {
         match identity {
-            Identity::Unit { gtin, serial } => Some(Epc::Unit { gtin: gtin.clone(), serial: serial.clone() }),
+            Identity::Unit { gtin, serial } => Some(Epc::Unit {
+                gtin: gtin.clone(),
+                serial: serial.clone(),
+            }),
             Identity::Logistic(sscc) => Some(Epc::Logistic(sscc.clone())),
             Identity::Product(_) => None,
         }
@@ -41,7 +44,9 @@ impl Epc {
     /// The canonical GS1 Digital Link URI, which is also this EPC's key in storage.
     pub fn uri(&self) -> String {
         match self {
-            Epc::Unit { gtin, serial } => format!("{EPC_DOMAIN}/01/{gtin}/21/{}", percent_encode(serial)),
+            Epc::Unit { gtin, serial } => {
+                format!("{EPC_DOMAIN}/01/{gtin}/21/{}", percent_encode(serial))
+            }
             Epc::Logistic(sscc) => format!("{EPC_DOMAIN}/00/{sscc}"),
         }
     }
@@ -247,7 +252,10 @@ pub struct Event {
 impl Event {
     /// Seals a body into an event by computing its id.
     pub fn new(body: EventBody) -> Event {
-        Event { id: body.content_id(), body }
+        Event {
+            id: body.content_id(),
+            body,
+        }
     }
 
     /// True when the stored id is the one the content yields (a tampered event is not).
@@ -257,7 +265,11 @@ impl Event {
 
     /// The ASN / order this event belongs to, if any.
     pub fn transaction(&self, kind: &str) -> Option<&str> {
-        self.body.biz_transactions.iter().find(|t| t.kind == kind).map(|t| t.id.as_str())
+        self.body
+            .biz_transactions
+            .iter()
+            .find(|t| t.kind == kind)
+            .map(|t| t.id.as_str())
     }
 }
 
@@ -266,7 +278,10 @@ impl EventBody {
     /// used), as a named-information URI.
     pub fn content_id(&self) -> EventId {
         let canonical = serde_json::to_vec(self).expect("an event body always serialises");
-        EventId(format!("ni:///sha-256;{}", hex::encode(Sha256::digest(&canonical))))
+        EventId(format!(
+            "ni:///sha-256;{}",
+            hex::encode(Sha256::digest(&canonical))
+        ))
     }
 }
 
@@ -281,12 +296,16 @@ pub fn events_from_json(text: &str) -> Result<Vec<Event>, String> {
     let mut events = Vec::with_capacity(values.len());
     for (i, value) in values.into_iter().enumerate() {
         let given = value.get("id").and_then(|v| v.as_str()).map(str::to_string);
-        let body: EventBody = serde_path_to_error::deserialize(value).map_err(|e| format!("[{i}].{}: {}", e.path(), e.inner()))?;
+        let body: EventBody = serde_path_to_error::deserialize(value)
+            .map_err(|e| format!("[{i}].{}: {}", e.path(), e.inner()))?;
         let event = Event::new(body);
-        if let Some(given) = given {
-            if given != event.id.0 {
-                return Err(format!("[{i}].id: {given} is not the id of this content ({})", event.id));
-            }
+        if let Some(given) = given
+            && given != event.id.0
+        {
+            return Err(format!(
+                "[{i}].id: {given} is not the id of this content ({})",
+                event.id
+            ));
         }
         events.push(event);
     }
@@ -306,10 +325,17 @@ mod tests {
             event_time: DateTime::parse_from_rfc3339("2026-11-02T10:00:00+01:00").unwrap(),
             epcs: vec![Epc::parse("https://id.gs1.org/01/09506000134352/21/A%2F1").unwrap()],
             parent: None,
-            biz_transactions: vec![BizTransaction { kind: "desadv".into(), id: "ASN-1".into() }],
+            biz_transactions: vec![BizTransaction {
+                kind: "desadv".into(),
+                id: "ASN-1".into(),
+            }],
             source: None,
             destination: None,
-            recorder: Recorder { org: "o".into(), site: "s".into(), device: "d".into() },
+            recorder: Recorder {
+                org: "o".into(),
+                site: "s".into(),
+                device: "d".into(),
+            },
         }
     }
 

@@ -92,8 +92,12 @@ impl RegistryExtract {
         };
         let payload = signed_payload(gtin, serial);
         self.issuer_keys.iter().any(|k| {
-            let Ok(bytes) = STANDARD.decode(&k.public_key) else { return false };
-            let Ok(arr) = <[u8; 32]>::try_from(bytes.as_slice()) else { return false };
+            let Ok(bytes) = STANDARD.decode(&k.public_key) else {
+                return false;
+            };
+            let Ok(arr) = <[u8; 32]>::try_from(bytes.as_slice()) else {
+                return false;
+            };
             VerifyingKey::from_bytes(&arr).is_ok_and(|vk| vk.verify(&payload, &sig).is_ok())
         })
     }

@@ -57,9 +57,14 @@ pub enum Error {
     Automerge(#[from] automerge::AutomergeError),
     /// The data directory could not be created or read.
     #[error("{path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     /// The device has not been enrolled with a hub yet.
-    #[error("this device is not enrolled: run `custodian enroll --data DIR TOKEN` with a token from the hub")]
+    #[error(
+        "this device is not enrolled: run `custodian enroll --data DIR TOKEN` with a token from the hub"
+    )]
     NotEnrolled,
     /// A named thing (manifest, flag, unit) is not in the ledger.
     #[error("{0} not found")]
@@ -126,14 +131,19 @@ pub struct Ledger {
 
 impl std::fmt::Debug for Ledger {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Ledger").field("dir", &self.dir).finish_non_exhaustive()
+        f.debug_struct("Ledger")
+            .field("dir", &self.dir)
+            .finish_non_exhaustive()
     }
 }
 
 impl Ledger {
     /// Opens the ledger in `dir`, creating the directory and the database if needed.
     pub fn open(dir: &Path) -> Result<Ledger, Error> {
-        std::fs::create_dir_all(dir).map_err(|source| Error::Io { path: dir.to_path_buf(), source })?;
+        std::fs::create_dir_all(dir).map_err(|source| Error::Io {
+            path: dir.to_path_buf(),
+            source,
+        })?;
         let conn = store::open(&dir.join("ledger.sqlite"))?;
         conn.execute_batch(
             "CREATE TABLE IF NOT EXISTS scans (
@@ -144,7 +154,10 @@ impl Ledger {
                  verdict  TEXT NOT NULL
              );",
         )?;
-        Ok(Ledger { conn, dir: dir.to_path_buf() })
+        Ok(Ledger {
+            conn,
+            dir: dir.to_path_buf(),
+        })
     }
 
     pub fn dir(&self) -> &Path {
@@ -162,7 +175,9 @@ impl Ledger {
     }
 
     pub fn extract(&self) -> Result<Option<RegistryExtract>, Error> {
-        store::kv_get(&self.conn, KV_EXTRACT)?.map(|j| serde_json::from_str(&j).map_err(Error::from)).transpose()
+        store::kv_get(&self.conn, KV_EXTRACT)?
+            .map(|j| serde_json::from_str(&j).map_err(Error::from))
+            .transpose()
     }
 
     pub fn set_extract(&self, extract: &RegistryExtract) -> Result<(), Error> {
@@ -189,10 +204,9 @@ impl Ledger {
     ) -> Result<Verdict, Error> {
         let recorder = self.recorder()?;
         let view = match manifest {
-            Some(id) => Some(
-                ManifestView::load(&self.conn, id)?
-                    .ok_or_else(|| Error::NotFound(format!("manifest {id} (import it or sync first)")))?,
-            ),
+            Some(id) => Some(ManifestView::load(&self.conn, id)?.ok_or_else(|| {
+                Error::NotFound(format!("manifest {id} (import it or sync first)"))
+            })?),
             None => None,
         };
         let extract = self.extract()?;
@@ -212,13 +226,15 @@ impl Ledger {
                 verdict.reason = e.to_string();
                 None
             }
-            Ok(scan) => match scan.identity().as_ref().and_then(Epc::from_identity) {
-                Some(epc) => Some(epc),
-                None => {
-                    verdict.reason = "the code names a product but no serial: scan the unit's serialised code".into();
-                    None
+            Ok(scan) => {
+                match scan.identity().as_ref().and_then(Epc::from_identity) {
+                    Some(epc) => Some(epc),
+                    None => {
+                        verdict.reason = "the code names a product but no serial: scan the unit's serialised code".into();
+                        None
+                    }
                 }
-            },
+            }
         };
         let tx = self.conn.transaction()?;
         if let (Ok(scan), Some(epc)) = (&parsed, epc) {
@@ -243,8 +259,12 @@ impl Ledger {
             verdict.reason = reason;
             verdict.provisional = kind == VerdictKind::Provisional;
             verdict.label = Some(epc.label());
-            verdict.product =
-                epc.gtin().and_then(|g| extract.as_ref().and_then(|x| x.product(g.as_str())).map(|p| p.name.clone()));
+            verdict.product = epc.gtin().and_then(|g| {
+                extract
+                    .as_ref()
+                    .and_then(|x| x.product(g.as_str()))
+                    .map(|p| p.name.clone())
+            });
             if kind.records_event() {
                 let (biz_step, disposition) = step.cbv();
                 let mut body = EventBody {
@@ -261,7 +281,10 @@ impl Ledger {
                     recorder: recorder.clone(),
                 };
                 if let Some(m) = &view {
-                    body.biz_transactions.push(BizTransaction { kind: manifest::ASN.into(), id: m.id.clone() });
+                    body.biz_transactions.push(BizTransaction {
+                        kind: manifest::ASN.into(),
+                        id: m.id.clone(),
+                    });
                     if biz_step == BizStep::Receiving {
                         body.source = m.source.clone();
                         body.destination = Some(recorder.org.clone());
@@ -275,7 +298,12 @@ impl Ledger {
         }
         tx.execute(
             "INSERT INTO scans (at, step, raw, verdict) VALUES (?1, ?2, ?3, ?4)",
-            params![now.to_rfc3339(), step.as_str(), raw, serde_json::to_string(&verdict)?],
+            params![
+                now.to_rfc3339(),
+                step.as_str(),
+                raw,
+                serde_json::to_string(&verdict)?
+            ],
         )?;
         tx.commit()?;
         Ok(verdict)
@@ -283,13 +311,25 @@ impl Ledger {
 
     /// The most recent scans, newest first.
     pub fn recent_scans(&self, limit: usize) -> Result<Vec<LoggedScan>, Error> {
-        let mut stmt = self.conn.prepare_cached("SELECT at, step, raw, verdict FROM scans ORDER BY seq DESC LIMIT ?1")?;
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT at, step, raw, verdict FROM scans ORDER BY seq DESC LIMIT ?1",
+        )?;
         let rows = stmt.query_map([i64::try_from(limit).unwrap_or(i64::MAX)], |r| {
-            Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?, r.get::<_, String>(3)?))
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, String>(3)?,
+            ))
         })?;
         rows.map(|row| {
             let (at, step, raw, verdict) = row?;
-            Ok(LoggedScan { at, step, raw, verdict: serde_json::from_str(&verdict)? })
+            Ok(LoggedScan {
+                at,
+                step,
+                raw,
+                verdict: serde_json::from_str(&verdict)?,
+            })
         })
         .collect()
     }
@@ -298,7 +338,10 @@ impl Ledger {
     /// id its content yields. Returns how many were new.
     pub fn store_events(&mut self, events: &[Event], local: bool) -> Result<usize, Error> {
         if let Some(bad) = events.iter().find(|e| !e.is_sealed()) {
-            return Err(Error::Invalid(format!("event {}: its id does not match its content", bad.id)));
+            return Err(Error::Invalid(format!(
+                "event {}: its id does not match its content",
+                bad.id
+            )));
         }
         let tx = self.conn.transaction()?;
         let mut new = 0;
@@ -324,20 +367,39 @@ impl Ledger {
     pub fn manifests(&self) -> Result<Vec<Manifest>, Error> {
         store::transaction_ids(&self.conn, manifest::ASN)?
             .iter()
-            .filter_map(|id| self.manifest(id).map(Some).or_else(|e| if matches!(e, Error::NotFound(_)) { Ok(None) } else { Err(e) }).transpose())
+            .filter_map(|id| {
+                self.manifest(id)
+                    .map(Some)
+                    .or_else(|e| {
+                        if matches!(e, Error::NotFound(_)) {
+                            Ok(None)
+                        } else {
+                            Err(e)
+                        }
+                    })
+                    .transpose()
+            })
             .collect()
     }
 
     pub fn manifest(&self, id: &str) -> Result<Manifest, Error> {
-        let view = ManifestView::load(&self.conn, id)?.ok_or_else(|| Error::NotFound(format!("manifest {id}")))?;
-        let state = self.doc(&docs::manifest_doc_id(id))?.map(|d| docs::read_manifest_state(&d)).unwrap_or_default();
+        let view = ManifestView::load(&self.conn, id)?
+            .ok_or_else(|| Error::NotFound(format!("manifest {id}")))?;
+        let state = self
+            .doc(&docs::manifest_doc_id(id))?
+            .map(|d| docs::read_manifest_state(&d))
+            .unwrap_or_default();
         Ok(Manifest {
             id: view.id.clone(),
             source: view.source.clone(),
             destination: view.destination.clone(),
             shipped_at: view.shipped_at.clone(),
             logistic_units: view.expected_logistic.len(),
-            status: if state.status.is_empty() { "open".into() } else { state.status },
+            status: if state.status.is_empty() {
+                "open".into()
+            } else {
+                state.status
+            },
             closed_by: state.closed_by,
             closing_note: state.closing_note,
             progress: view.progress(),
@@ -345,14 +407,25 @@ impl Ledger {
     }
 
     /// Closes a receipt: records the discrepancies (if any) in the manifest's working document.
-    pub fn close_manifest(&mut self, id: &str, now: DateTime<FixedOffset>) -> Result<Manifest, Error> {
+    pub fn close_manifest(
+        &mut self,
+        id: &str,
+        now: DateTime<FixedOffset>,
+    ) -> Result<Manifest, Error> {
         let recorder = self.recorder()?;
         let doc_id = docs::manifest_doc_id(id);
         let mut doc = self.doc(&doc_id)?.ok_or_else(|| {
-            Error::Invalid(format!("manifest {id} has no working document yet: sync with the hub, then close it"))
+            Error::Invalid(format!(
+                "manifest {id} has no working document yet: sync with the hub, then close it"
+            ))
         })?;
         let progress = self.manifest(id)?.progress;
-        docs::close_manifest(&mut doc, &recorder.device, &now.to_rfc3339(), &progress.discrepancy_note())?;
+        docs::close_manifest(
+            &mut doc,
+            &recorder.device,
+            &now.to_rfc3339(),
+            &progress.discrepancy_note(),
+        )?;
         self.save_doc(&doc_id, &mut doc)?;
         self.manifest(id)
     }
@@ -360,18 +433,26 @@ impl Ledger {
     /// Flags the hub raised for this device's organisation.
     pub fn flags(&self) -> Result<Vec<Flag>, Error> {
         let org = self.recorder()?.org;
-        Ok(self.doc(&docs::flags_doc_id(&org))?.map(|d| docs::read_flags(&d)).unwrap_or_default())
+        Ok(self
+            .doc(&docs::flags_doc_id(&org))?
+            .map(|d| docs::read_flags(&d))
+            .unwrap_or_default())
     }
 
     /// Moves a flag along its lifecycle (`seen`, `under_investigation`, `escalated`, `closed`).
     pub fn set_flag_status(&mut self, id: &str, status: &str) -> Result<(), Error> {
         const STATUSES: [&str; 5] = ["new", "seen", "under_investigation", "escalated", "closed"];
         if !STATUSES.contains(&status) {
-            return Err(Error::Invalid(format!("flag status {status:?} is not one of {}", STATUSES.join(", "))));
+            return Err(Error::Invalid(format!(
+                "flag status {status:?} is not one of {}",
+                STATUSES.join(", ")
+            )));
         }
         let recorder = self.recorder()?;
         let doc_id = docs::flags_doc_id(&recorder.org);
-        let mut doc = self.doc(&doc_id)?.ok_or_else(|| Error::NotFound(format!("flag {id}")))?;
+        let mut doc = self
+            .doc(&doc_id)?
+            .ok_or_else(|| Error::NotFound(format!("flag {id}")))?;
         docs::set_flag_status(&mut doc, id, status, &recorder.device)?;
         self.save_doc(&doc_id, &mut doc)
     }
@@ -387,7 +468,9 @@ impl Ledger {
         let events = store::events_touching(&self.conn, &epc)?;
         let custody = Custody::derive(&epc, &events);
         let extract = self.extract()?;
-        let product = epc.gtin().and_then(|g| extract.as_ref().and_then(|x| x.product(g.as_str())));
+        let product = epc
+            .gtin()
+            .and_then(|g| extract.as_ref().and_then(|x| x.product(g.as_str())));
         let warranty = product.and_then(|p| warranty(p.warranty_months, &events, now));
         let flags = match self.flags() {
             Ok(all) => all.into_iter().filter(|f| f.epc == epc.uri()).collect(),
@@ -398,7 +481,10 @@ impl Ledger {
             label: epc.label(),
             epc: epc.uri(),
             product: product.map(|p| p.name.clone()),
-            contents: store::contents(&self.conn, &epc)?.iter().map(Epc::uri).collect(),
+            contents: store::contents(&self.conn, &epc)?
+                .iter()
+                .map(Epc::uri)
+                .collect(),
             custody,
             warranty,
             flags,
@@ -412,7 +498,9 @@ impl Ledger {
     }
 
     pub fn doc(&self, id: &str) -> Result<Option<AutoCommit>, Error> {
-        store::doc_bytes(&self.conn, id)?.map(|b| AutoCommit::load(&b).map_err(Error::from)).transpose()
+        store::doc_bytes(&self.conn, id)?
+            .map(|b| AutoCommit::load(&b).map_err(Error::from))
+            .transpose()
     }
 
     pub fn save_doc(&self, id: &str, doc: &mut AutoCommit) -> Result<(), Error> {
@@ -430,8 +518,12 @@ impl Ledger {
 
 /// Warranty from a product policy: it starts at the retail sale, else at commissioning.
 fn warranty(months: u32, events: &[Event], now: DateTime<FixedOffset>) -> Option<Warranty> {
-    let sale = events.iter().find(|e| e.body.biz_step == BizStep::RetailSelling);
-    let made = events.iter().find(|e| e.body.biz_step == BizStep::Commissioning);
+    let sale = events
+        .iter()
+        .find(|e| e.body.biz_step == BizStep::RetailSelling);
+    let made = events
+        .iter()
+        .find(|e| e.body.biz_step == BizStep::Commissioning);
     let (starts_at, start) = match (sale, made) {
         (Some(s), _) => ("sale", s.body.event_time),
         (None, Some(m)) => ("manufacture", m.body.event_time),

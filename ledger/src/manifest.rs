@@ -37,13 +37,23 @@ impl ManifestView {
     /// Builds the view of `asn` from the events held. `Ok(None)` when no shipment has that ASN.
     pub fn load(conn: &Connection, asn: &str) -> Result<Option<ManifestView>, Error> {
         let events = store::events_in_transaction(conn, ASN, asn)?;
-        let mut view = ManifestView { id: asn.to_string(), ..ManifestView::default() };
+        let mut view = ManifestView {
+            id: asn.to_string(),
+            ..ManifestView::default()
+        };
         let mut shipped = false;
-        for e in events.iter().filter(|e| e.body.biz_step == BizStep::Shipping) {
+        for e in events
+            .iter()
+            .filter(|e| e.body.biz_step == BizStep::Shipping)
+        {
             shipped = true;
             view.source = view.source.take().or_else(|| e.body.source.clone());
-            view.destination = view.destination.take().or_else(|| e.body.destination.clone());
-            view.shipped_at.get_or_insert_with(|| e.body.event_time.to_rfc3339());
+            view.destination = view
+                .destination
+                .take()
+                .or_else(|| e.body.destination.clone());
+            view.shipped_at
+                .get_or_insert_with(|| e.body.event_time.to_rfc3339());
             for epc in &e.body.epcs {
                 view.add_expected(conn, epc)?;
             }
@@ -51,7 +61,10 @@ impl ManifestView {
         if !shipped {
             return Ok(None);
         }
-        for e in events.iter().filter(|e| e.body.biz_step == BizStep::Receiving) {
+        for e in events
+            .iter()
+            .filter(|e| e.body.biz_step == BizStep::Receiving)
+        {
             let mut units = BTreeSet::new();
             for epc in &e.body.epcs {
                 match epc {
@@ -103,21 +116,44 @@ impl ManifestView {
 
     /// Units of a logistic unit on this manifest (empty for a unit or an unknown SSCC).
     pub fn units_in(&self, conn: &Connection, epc: &Epc) -> Result<Vec<Epc>, Error> {
-        Ok(store::contents(conn, epc)?.into_iter().filter(|c| matches!(c, Epc::Unit { .. })).collect())
+        Ok(store::contents(conn, epc)?
+            .into_iter()
+            .filter(|c| matches!(c, Epc::Unit { .. }))
+            .collect())
     }
 
     pub fn progress(&self) -> Progress {
-        let scanned: Vec<&Epc> = self.expected_units.iter().filter(|u| self.received.contains_key(*u)).collect();
-        let missing: Vec<String> =
-            self.expected_units.iter().filter(|u| !self.received.contains_key(*u)).map(Epc::uri).collect();
+        let scanned: Vec<&Epc> = self
+            .expected_units
+            .iter()
+            .filter(|u| self.received.contains_key(*u))
+            .collect();
+        let missing: Vec<String> = self
+            .expected_units
+            .iter()
+            .filter(|u| !self.received.contains_key(*u))
+            .map(Epc::uri)
+            .collect();
         let mut unexpected = Vec::new();
         let mut wrong_product = Vec::new();
-        for u in self.received.keys().filter(|u| !self.expected_units.contains(*u)) {
+        for u in self
+            .received
+            .keys()
+            .filter(|u| !self.expected_units.contains(*u))
+        {
             let wrong = u.gtin().is_some_and(|g| !self.gtins.contains(g.as_str()));
-            if wrong { wrong_product.push(u.uri()) } else { unexpected.push(u.uri()) }
+            if wrong {
+                wrong_product.push(u.uri())
+            } else {
+                unexpected.push(u.uri())
+            }
         }
-        let duplicates: Vec<String> =
-            self.received.iter().filter(|(_, n)| **n > 1).map(|(u, _)| u.uri()).collect();
+        let duplicates: Vec<String> = self
+            .received
+            .iter()
+            .filter(|(_, n)| **n > 1)
+            .map(|(u, _)| u.uri())
+            .collect();
         Progress {
             expected: self.expected_units.len(),
             scanned: scanned.len(),
@@ -143,7 +179,10 @@ pub struct Progress {
 impl Progress {
     /// True when nothing is missing, unexpected, wrong or duplicated.
     pub fn is_clean(&self) -> bool {
-        self.missing.is_empty() && self.unexpected.is_empty() && self.wrong_product.is_empty() && self.duplicates.is_empty()
+        self.missing.is_empty()
+            && self.unexpected.is_empty()
+            && self.wrong_product.is_empty()
+            && self.duplicates.is_empty()
     }
 
     /// The discrepancies in words, for a closing note.

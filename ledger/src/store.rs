@@ -9,8 +9,8 @@ use std::path::Path;
 
 use rusqlite::{Connection, OptionalExtension, params};
 
-use crate::event::{Epc, Event, EventType};
 use crate::Error;
+use crate::event::{Epc, Event, EventType};
 
 /// Opens (creating if needed) a database file with the durability settings every writer needs:
 /// WAL and `synchronous=FULL`, so a committed transaction survives power loss.
@@ -75,16 +75,17 @@ pub fn insert_event(conn: &Connection, event: &Event, local: bool) -> Result<Opt
         return Ok(None);
     }
     let seq = conn.last_insert_rowid();
-    let mut epc_stmt =
-        conn.prepare_cached("INSERT OR IGNORE INTO event_epcs (epc, seq, role) VALUES (?1, ?2, ?3)")?;
+    let mut epc_stmt = conn
+        .prepare_cached("INSERT OR IGNORE INTO event_epcs (epc, seq, role) VALUES (?1, ?2, ?3)")?;
     for epc in &event.body.epcs {
         epc_stmt.execute(params![epc.uri(), seq, "epc"])?;
     }
     if let Some(parent) = &event.body.parent {
         epc_stmt.execute(params![parent.uri(), seq, "parent"])?;
     }
-    let mut tx_stmt =
-        conn.prepare_cached("INSERT OR IGNORE INTO event_transactions (kind, id, seq) VALUES (?1, ?2, ?3)")?;
+    let mut tx_stmt = conn.prepare_cached(
+        "INSERT OR IGNORE INTO event_transactions (kind, id, seq) VALUES (?1, ?2, ?3)",
+    )?;
     for t in &event.body.biz_transactions {
         tx_stmt.execute(params![t.kind, t.id, seq])?;
     }
@@ -93,7 +94,12 @@ pub fn insert_event(conn: &Connection, event: &Event, local: bool) -> Result<Opt
 
 /// UTC with fixed-width fraction, so that string order is time order whatever the offsets.
 fn sortable_time(event: &Event) -> String {
-    event.body.event_time.naive_utc().format("%Y-%m-%dT%H:%M:%S%.9f").to_string()
+    event
+        .body
+        .event_time
+        .naive_utc()
+        .format("%Y-%m-%dT%H:%M:%S%.9f")
+        .to_string()
 }
 
 fn decode(body: String) -> Result<Event, Error> {
@@ -113,9 +119,10 @@ pub fn events_after(
         "SELECT seq, body FROM events WHERE seq > ?1 ORDER BY seq LIMIT ?2"
     };
     let mut stmt = conn.prepare_cached(sql)?;
-    let rows = stmt.query_map(params![after, i64::try_from(limit).unwrap_or(i64::MAX)], |r| {
-        Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?))
-    })?;
+    let rows = stmt.query_map(
+        params![after, i64::try_from(limit).unwrap_or(i64::MAX)],
+        |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)),
+    )?;
     rows.map(|row| {
         let (seq, body) = row?;
         Ok((seq, decode(body)?))
@@ -124,7 +131,9 @@ pub fn events_after(
 }
 
 pub fn event_seq(conn: &Connection, id: &str) -> Result<Option<i64>, Error> {
-    Ok(conn.query_row("SELECT seq FROM events WHERE id = ?1", [id], |r| r.get(0)).optional()?)
+    Ok(conn
+        .query_row("SELECT seq FROM events WHERE id = ?1", [id], |r| r.get(0))
+        .optional()?)
 }
 
 pub fn event_count(conn: &Connection) -> Result<i64, Error> {
@@ -153,8 +162,8 @@ pub fn events_in_transaction(conn: &Connection, kind: &str, id: &str) -> Result<
 
 /// Ids of the business transactions of one kind that have at least one event.
 pub fn transaction_ids(conn: &Connection, kind: &str) -> Result<Vec<String>, Error> {
-    let mut stmt =
-        conn.prepare_cached("SELECT DISTINCT id FROM event_transactions WHERE kind = ?1 ORDER BY id")?;
+    let mut stmt = conn
+        .prepare_cached("SELECT DISTINCT id FROM event_transactions WHERE kind = ?1 ORDER BY id")?;
     let rows = stmt.query_map([kind], |r| r.get::<_, String>(0))?;
     Ok(rows.collect::<Result<_, _>>()?)
 }
@@ -170,7 +179,9 @@ pub fn contents(conn: &Connection, parent: &Epc) -> Result<Vec<Epc>, Error> {
         }
         let mut children = std::collections::BTreeSet::new();
         for e in events_naming(conn, &p)? {
-            if e.body.event_type != EventType::AggregationEvent || e.body.parent.as_ref() != Some(&p) {
+            if e.body.event_type != EventType::AggregationEvent
+                || e.body.parent.as_ref() != Some(&p)
+            {
                 continue;
             }
             for c in &e.body.epcs {
@@ -200,13 +211,13 @@ pub fn containers(conn: &Connection, epc: &Epc) -> Result<Vec<Epc>, Error> {
     let mut frontier = vec![epc.clone()];
     while let Some(child) = frontier.pop() {
         for e in events_naming(conn, &child)? {
-            if e.body.event_type == EventType::AggregationEvent && e.body.epcs.contains(&child) {
-                if let Some(p) = &e.body.parent {
-                    if !out.contains(p) {
-                        out.push(p.clone());
-                        frontier.push(p.clone());
-                    }
-                }
+            if e.body.event_type == EventType::AggregationEvent
+                && e.body.epcs.contains(&child)
+                && let Some(p) = &e.body.parent
+                && !out.contains(p)
+            {
+                out.push(p.clone());
+                frontier.push(p.clone());
             }
         }
     }
@@ -227,12 +238,14 @@ pub fn events_touching(conn: &Connection, epc: &Epc) -> Result<Vec<Event>, Error
             }
         }
     }
-    events.sort_by(|a, b| a.body.event_time.cmp(&b.body.event_time));
+    events.sort_by_key(|a| a.body.event_time);
     Ok(events)
 }
 
 pub fn kv_get(conn: &Connection, key: &str) -> Result<Option<String>, Error> {
-    Ok(conn.query_row("SELECT value FROM kv WHERE key = ?1", [key], |r| r.get(0)).optional()?)
+    Ok(conn
+        .query_row("SELECT value FROM kv WHERE key = ?1", [key], |r| r.get(0))
+        .optional()?)
 }
 
 pub fn kv_set(conn: &Connection, key: &str, value: &str) -> Result<(), Error> {
@@ -244,7 +257,9 @@ pub fn kv_set(conn: &Connection, key: &str, value: &str) -> Result<(), Error> {
 }
 
 pub fn doc_bytes(conn: &Connection, id: &str) -> Result<Option<Vec<u8>>, Error> {
-    Ok(conn.query_row("SELECT bytes FROM docs WHERE id = ?1", [id], |r| r.get(0)).optional()?)
+    Ok(conn
+        .query_row("SELECT bytes FROM docs WHERE id = ?1", [id], |r| r.get(0))
+        .optional()?)
 }
 
 pub fn save_doc_bytes(conn: &Connection, id: &str, bytes: &[u8]) -> Result<(), Error> {
@@ -263,11 +278,20 @@ pub fn doc_ids(conn: &Connection) -> Result<Vec<String>, Error> {
 
 pub fn sync_state(conn: &Connection, doc: &str, peer: &str) -> Result<Option<Vec<u8>>, Error> {
     Ok(conn
-        .query_row("SELECT state FROM doc_sync WHERE doc = ?1 AND peer = ?2", [doc, peer], |r| r.get(0))
+        .query_row(
+            "SELECT state FROM doc_sync WHERE doc = ?1 AND peer = ?2",
+            [doc, peer],
+            |r| r.get(0),
+        )
         .optional()?)
 }
 
-pub fn save_sync_state(conn: &Connection, doc: &str, peer: &str, state: &[u8]) -> Result<(), Error> {
+pub fn save_sync_state(
+    conn: &Connection,
+    doc: &str,
+    peer: &str,
+    state: &[u8],
+) -> Result<(), Error> {
     conn.execute(
         "INSERT INTO doc_sync (doc, peer, state) VALUES (?1, ?2, ?3)
          ON CONFLICT(doc, peer) DO UPDATE SET state = excluded.state",

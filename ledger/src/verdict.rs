@@ -23,8 +23,14 @@ pub enum Step {
 }
 
 impl Step {
-    pub const ALL: [Step; 6] =
-        [Step::Receiving, Step::Shipping, Step::RetailSelling, Step::Inspecting, Step::Repairing, Step::Returning];
+    pub const ALL: [Step; 6] = [
+        Step::Receiving,
+        Step::Shipping,
+        Step::RetailSelling,
+        Step::Inspecting,
+        Step::Repairing,
+        Step::Returning,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -113,35 +119,62 @@ pub struct Facts<'a> {
 pub fn judge(f: &Facts<'_>) -> (VerdictKind, String) {
     let label = f.epc.label();
     if let (Some(x), Epc::Unit { gtin, serial }) = (f.extract, f.epc) {
-        if let Some(sig) = f.scan.signature() {
-            if !x.signature_valid(gtin.as_str(), serial, sig) {
-                return (VerdictKind::SignatureInvalid, format!("{label}: the AI 8030 signature does not verify — treat as counterfeit"));
-            }
+        if let Some(sig) = f.scan.signature()
+            && !x.signature_valid(gtin.as_str(), serial, sig)
+        {
+            return (
+                VerdictKind::SignatureInvalid,
+                format!("{label}: the AI 8030 signature does not verify — treat as counterfeit"),
+            );
         }
         if let Some(a) = x.alert(&f.epc.uri()) {
-            return (VerdictKind::ReportedCounterfeit, format!("{label} is on the counterfeit alert list: {}", a.reason));
+            return (
+                VerdictKind::ReportedCounterfeit,
+                format!("{label} is on the counterfeit alert list: {}", a.reason),
+            );
         }
         if let Some(r) = x.recall(gtin.as_str(), f.scan.lot()) {
-            return (VerdictKind::Recalled, format!("{label} is recalled: {}", r.reason));
+            return (
+                VerdictKind::Recalled,
+                format!("{label} is recalled: {}", r.reason),
+            );
         }
     }
-    if let Some(expiry) = f.scan.expiry() {
-        if expiry < f.today {
-            return (VerdictKind::Expired, format!("{label} expired on {expiry}"));
-        }
+    if let Some(expiry) = f.scan.expiry()
+        && expiry < f.today
+    {
+        return (VerdictKind::Expired, format!("{label} expired on {expiry}"));
     }
     if f.sold && !matches!(f.step, Step::Returning | Step::Repairing) {
-        return (VerdictKind::AlreadySold, format!("{label} was already sold to a consumer — a second unit with this code is a clone"));
+        return (
+            VerdictKind::AlreadySold,
+            format!(
+                "{label} was already sold to a consumer — a second unit with this code is a clone"
+            ),
+        );
     }
     if let Some(m) = f.manifest {
         return judge_against_manifest(f, m, &label);
     }
-    let known = f.epc.gtin().and_then(|g| f.extract.and_then(|x| x.product(g.as_str())));
+    let known = f
+        .epc
+        .gtin()
+        .and_then(|g| f.extract.and_then(|x| x.product(g.as_str())));
     let reason = match (known, f.scan.signature()) {
-        (Some(p), Some(_)) => format!("{label}: {} — signature verified; awaiting confirmation by the hub", p.name),
-        (Some(p), None) => format!("{label}: {} — nothing known against it; awaiting confirmation by the hub", p.name),
-        (None, _) if matches!(f.epc, Epc::Logistic(_)) => format!("{label}: nothing known against it; awaiting confirmation by the hub"),
-        (None, _) => format!("{label}: product not in the registry extract; awaiting confirmation by the hub"),
+        (Some(p), Some(_)) => format!(
+            "{label}: {} — signature verified; awaiting confirmation by the hub",
+            p.name
+        ),
+        (Some(p), None) => format!(
+            "{label}: {} — nothing known against it; awaiting confirmation by the hub",
+            p.name
+        ),
+        (None, _) if matches!(f.epc, Epc::Logistic(_)) => {
+            format!("{label}: nothing known against it; awaiting confirmation by the hub")
+        }
+        (None, _) => format!(
+            "{label}: product not in the registry extract; awaiting confirmation by the hub"
+        ),
     };
     (VerdictKind::Provisional, reason)
 }
@@ -149,26 +182,50 @@ pub fn judge(f: &Facts<'_>) -> (VerdictKind, String) {
 fn judge_against_manifest(f: &Facts<'_>, m: &ManifestView, label: &str) -> (VerdictKind, String) {
     match f.epc {
         Epc::Logistic(_) if m.expected_logistic.contains(f.epc) => {
-            let units: Vec<&Epc> = f.contents.iter().filter(|c| matches!(c, Epc::Unit { .. })).collect();
+            let units: Vec<&Epc> = f
+                .contents
+                .iter()
+                .filter(|c| matches!(c, Epc::Unit { .. }))
+                .collect();
             let all_in = !units.is_empty() && units.iter().all(|u| m.received.contains_key(*u));
             if m.received_logistic.contains(f.epc) || all_in {
-                (VerdictKind::Duplicate, format!("{label} was already received on {}", m.id))
+                (
+                    VerdictKind::Duplicate,
+                    format!("{label} was already received on {}", m.id),
+                )
             } else {
-                (VerdictKind::Ok, format!("{label} on {}: {} units received", m.id, units.len()))
+                (
+                    VerdictKind::Ok,
+                    format!("{label} on {}: {} units received", m.id, units.len()),
+                )
             }
         }
-        Epc::Logistic(_) => (VerdictKind::NotOnManifest, format!("{label} is not on {}", m.id)),
-        Epc::Unit { .. } if m.received.contains_key(f.epc) => {
-            (VerdictKind::Duplicate, format!("{label} was already scanned on {}", m.id))
-        }
+        Epc::Logistic(_) => (
+            VerdictKind::NotOnManifest,
+            format!("{label} is not on {}", m.id),
+        ),
+        Epc::Unit { .. } if m.received.contains_key(f.epc) => (
+            VerdictKind::Duplicate,
+            format!("{label} was already scanned on {}", m.id),
+        ),
         Epc::Unit { gtin, .. } => {
             if m.expected_units.contains(f.epc) {
                 (VerdictKind::Ok, format!("{label} is on {}", m.id))
             } else if !m.gtins.contains(gtin.as_str()) {
                 let expected: Vec<&str> = m.gtins.iter().map(String::as_str).collect();
-                (VerdictKind::WrongProduct, format!("GTIN {gtin} is not on {} (it lists {})", m.id, expected.join(", ")))
+                (
+                    VerdictKind::WrongProduct,
+                    format!(
+                        "GTIN {gtin} is not on {} (it lists {})",
+                        m.id,
+                        expected.join(", ")
+                    ),
+                )
             } else {
-                (VerdictKind::NotOnManifest, format!("{label} is not on {}", m.id))
+                (
+                    VerdictKind::NotOnManifest,
+                    format!("{label} is not on {}", m.id),
+                )
             }
         }
     }

@@ -1,6 +1,11 @@
 //! Convergence: devices working one manifest offline, merged in any order, agree exactly.
 //! Each unit is counted once; units scanned on several devices are reported as duplicates.
 
+#![allow(
+    clippy::unwrap_used,
+    reason = "tests fail loudly on any unexpected error"
+)]
+
 use chrono::{DateTime, Duration, FixedOffset};
 use custodian_ledger::event::{Action, BizStep, BizTransaction, Disposition, EventType};
 use custodian_ledger::{Epc, Event, EventBody, Ledger, Recorder, Step};
@@ -13,7 +18,12 @@ fn drill() -> Gtin {
 }
 
 fn base_events() -> Vec<Event> {
-    let units: Vec<Epc> = (0..8).map(|i| Epc::Unit { gtin: drill(), serial: format!("U{i}") }).collect();
+    let units: Vec<Epc> = (0..8)
+        .map(|i| Epc::Unit {
+            gtin: drill(),
+            serial: format!("U{i}"),
+        })
+        .collect();
     vec![Event::new(EventBody {
         event_type: EventType::ObjectEvent,
         action: Action::Observe,
@@ -22,22 +32,38 @@ fn base_events() -> Vec<Event> {
         event_time: DateTime::parse_from_rfc3339("2026-01-01T08:00:00Z").unwrap(),
         epcs: units,
         parent: None,
-        biz_transactions: vec![BizTransaction { kind: "desadv".into(), id: "ASN-7".into() }],
+        biz_transactions: vec![BizTransaction {
+            kind: "desadv".into(),
+            id: "ASN-7".into(),
+        }],
         source: Some("acme".into()),
         destination: Some("dist-a".into()),
-        recorder: Recorder { org: "acme".into(), site: "plant".into(), device: "hub".into() },
+        recorder: Recorder {
+            org: "acme".into(),
+            site: "plant".into(),
+            device: "hub".into(),
+        },
     })]
 }
 
 fn device(dir: &std::path::Path, name: &str) -> Ledger {
     let mut l = Ledger::open(&dir.join(name)).unwrap();
-    l.set_recorder(&Recorder { org: "dist-a".into(), site: "dc".into(), device: name.into() }).unwrap();
+    l.set_recorder(&Recorder {
+        org: "dist-a".into(),
+        site: "dc".into(),
+        device: name.into(),
+    })
+    .unwrap();
     l.store_events(&base_events(), false).unwrap();
     l
 }
 
 fn local(l: &Ledger) -> Vec<Event> {
-    l.local_events_after(0, usize::MAX).unwrap().into_iter().map(|(_, e)| e).collect()
+    l.local_events_after(0, usize::MAX)
+        .unwrap()
+        .into_iter()
+        .map(|(_, e)| e)
+        .collect()
 }
 
 proptest! {

@@ -1,10 +1,17 @@
 //! Verdicts at the moment of scanning, through `Ledger::scan`, one case per line.
 
+#![allow(
+    clippy::unwrap_used,
+    reason = "tests fail loudly on any unexpected error"
+)]
+
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use chrono::{DateTime, FixedOffset};
 use custodian_ledger::event::{Action, BizStep, BizTransaction, Disposition, EventType};
-use custodian_ledger::extract::{Alert, IssuerKey, Product, Recall, RegistryExtract, signed_payload};
+use custodian_ledger::extract::{
+    Alert, IssuerKey, Product, Recall, RegistryExtract, signed_payload,
+};
 use custodian_ledger::{Epc, Event, EventBody, Ledger, Recorder, Step, VerdictKind};
 use custodian_scanner::{Gtin, Sscc, check_digit, element_string};
 use ed25519_dalek::{Signer, SigningKey};
@@ -26,23 +33,45 @@ fn sscc(n: u32) -> Sscc {
 }
 
 fn unit(g: &Gtin, serial: &str) -> Epc {
-    Epc::Unit { gtin: g.clone(), serial: serial.into() }
+    Epc::Unit {
+        gtin: g.clone(),
+        serial: serial.into(),
+    }
 }
 
 fn maker() -> Recorder {
-    Recorder { org: "acme".into(), site: "plant".into(), device: "hub".into() }
+    Recorder {
+        org: "acme".into(),
+        site: "plant".into(),
+        device: "hub".into(),
+    }
 }
 
 fn event(step: BizStep, epcs: Vec<Epc>, parent: Option<Epc>, at: &str) -> Event {
     Event::new(EventBody {
-        event_type: if parent.is_some() { EventType::AggregationEvent } else { EventType::ObjectEvent },
-        action: if parent.is_some() { Action::Add } else { Action::Observe },
+        event_type: if parent.is_some() {
+            EventType::AggregationEvent
+        } else {
+            EventType::ObjectEvent
+        },
+        action: if parent.is_some() {
+            Action::Add
+        } else {
+            Action::Observe
+        },
         biz_step: step,
         disposition: Some(Disposition::InProgress),
         event_time: t(at),
         epcs,
         parent,
-        biz_transactions: if step == BizStep::Shipping { vec![BizTransaction { kind: "desadv".into(), id: "ASN-1".into() }] } else { vec![] },
+        biz_transactions: if step == BizStep::Shipping {
+            vec![BizTransaction {
+                kind: "desadv".into(),
+                id: "ASN-1".into(),
+            }]
+        } else {
+            vec![]
+        },
         source: (step == BizStep::Shipping).then(|| "acme".into()),
         destination: (step == BizStep::Shipping).then(|| "dist-a".into()),
         recorder: maker(),
@@ -62,7 +91,13 @@ struct World {
 fn world() -> World {
     let tmp = tempfile::tempdir().unwrap();
     let mut ledger = Ledger::open(tmp.path()).unwrap();
-    ledger.set_recorder(&Recorder { org: "dist-a".into(), site: "dc".into(), device: "dev-1".into() }).unwrap();
+    ledger
+        .set_recorder(&Recorder {
+            org: "dist-a".into(),
+            site: "dc".into(),
+            device: "dev-1".into(),
+        })
+        .unwrap();
     let key = SigningKey::from_bytes(&[5; 32]);
     let (drill, level, other) = (gtin("0001"), gtin("0002"), gtin("0009"));
     ledger
@@ -70,40 +105,97 @@ fn world() -> World {
             version: 1,
             orgs: vec![],
             products: vec![
-                Product { gtin: drill.to_string(), name: "Drill".into(), warranty_months: 24, markets: vec!["DE".into()] },
-                Product { gtin: level.to_string(), name: "Level".into(), warranty_months: 12, markets: vec!["DE".into()] },
+                Product {
+                    gtin: drill.to_string(),
+                    name: "Drill".into(),
+                    warranty_months: 24,
+                    markets: vec!["DE".into()],
+                },
+                Product {
+                    gtin: level.to_string(),
+                    name: "Level".into(),
+                    warranty_months: 12,
+                    markets: vec!["DE".into()],
+                },
             ],
-            issuer_keys: vec![IssuerKey { id: "k".into(), public_key: STANDARD.encode(key.verifying_key().to_bytes()) }],
-            recalls: vec![Recall { gtin: level.to_string(), lot: Some("BAD".into()), reason: "battery overheats".into() }],
-            alerts: vec![Alert { epc: unit(&drill, "FAKE").uri(), reason: "seized in customs".into() }],
+            issuer_keys: vec![IssuerKey {
+                id: "k".into(),
+                public_key: STANDARD.encode(key.verifying_key().to_bytes()),
+            }],
+            recalls: vec![Recall {
+                gtin: level.to_string(),
+                lot: Some("BAD".into()),
+                reason: "battery overheats".into(),
+            }],
+            alerts: vec![Alert {
+                epc: unit(&drill, "FAKE").uri(),
+                reason: "seized in customs".into(),
+            }],
         })
         .unwrap();
     let units: Vec<Epc> = ["D1", "D2", "D3"].iter().map(|s| unit(&drill, s)).collect();
     let events = vec![
-        event(BizStep::Commissioning, units.clone(), None, "2026-01-01T08:00:00+01:00"),
-        event(BizStep::Packing, units, Some(Epc::Logistic(sscc(2))), "2026-01-02T08:00:00+01:00"),
-        event(BizStep::Packing, vec![Epc::Logistic(sscc(2))], Some(Epc::Logistic(sscc(1))), "2026-01-02T09:00:00+01:00"),
-        event(BizStep::Shipping, vec![Epc::Logistic(sscc(1))], None, "2026-01-03T08:00:00+01:00"),
+        event(
+            BizStep::Commissioning,
+            units.clone(),
+            None,
+            "2026-01-01T08:00:00+01:00",
+        ),
+        event(
+            BizStep::Packing,
+            units,
+            Some(Epc::Logistic(sscc(2))),
+            "2026-01-02T08:00:00+01:00",
+        ),
+        event(
+            BizStep::Packing,
+            vec![Epc::Logistic(sscc(2))],
+            Some(Epc::Logistic(sscc(1))),
+            "2026-01-02T09:00:00+01:00",
+        ),
+        event(
+            BizStep::Shipping,
+            vec![Epc::Logistic(sscc(1))],
+            None,
+            "2026-01-03T08:00:00+01:00",
+        ),
     ];
     ledger.store_events(&events, false).unwrap();
-    World { _tmp: tmp, ledger, key, drill, level, other }
+    World {
+        _tmp: tmp,
+        ledger,
+        key,
+        drill,
+        level,
+        other,
+    }
 }
 
 impl World {
     fn signed(&self, g: &Gtin, serial: &str) -> String {
-        let sig = URL_SAFE_NO_PAD.encode(self.key.sign(&signed_payload(g.as_str(), serial)).to_bytes());
+        let sig = URL_SAFE_NO_PAD.encode(
+            self.key
+                .sign(&signed_payload(g.as_str(), serial))
+                .to_bytes(),
+        );
         element_string(&[("01", g.as_str()), ("21", serial), ("8030", &sig)])
     }
 
     fn scan(&mut self, raw: &str, step: Step, manifest: Option<&str>) -> (VerdictKind, String) {
-        let v = self.ledger.scan(raw, step, manifest, t("2026-06-01T12:00:00+02:00")).unwrap();
+        let v = self
+            .ledger
+            .scan(raw, step, manifest, t("2026-06-01T12:00:00+02:00"))
+            .unwrap();
         (v.verdict, v.reason)
     }
 
     fn check(&mut self, raw: &str, manifest: Option<&str>, expect: VerdictKind, reason_has: &str) {
         let (kind, reason) = self.scan(raw, Step::Receiving, manifest);
         assert_eq!(kind, expect, "{raw:?}: {reason}");
-        assert!(reason.contains(reason_has), "{raw:?}: {reason:?} lacks {reason_has:?}");
+        assert!(
+            reason.contains(reason_has),
+            "{raw:?}: {reason:?} lacks {reason_has:?}"
+        );
     }
 }
 
@@ -112,17 +204,61 @@ fn verdicts_against_a_manifest() {
     let mut w = world();
     let (drill, level, other) = (w.drill.clone(), w.level.clone(), w.other.clone());
     let asn = Some("ASN-1");
-    w.check(&format!("01{drill}21D1"), asn, VerdictKind::Ok, "is on ASN-1");
-    w.check(&format!("]d2{GS}01{drill}21D1\r\n"), asn, VerdictKind::Duplicate, "already scanned");
-    w.check(&format!("01{drill}21D9"), asn, VerdictKind::NotOnManifest, "not on ASN-1");
-    w.check(&format!("01{level}21L1"), asn, VerdictKind::WrongProduct, "is not on ASN-1");
-    w.check(&format!("01{other}21X"), asn, VerdictKind::WrongProduct, "is not on ASN-1");
-    w.check(&format!("00{}", sscc(2)), asn, VerdictKind::Ok, "3 units received");
-    w.check(&format!("00{}", sscc(1)), asn, VerdictKind::Duplicate, "already received");
-    w.check(&format!("00{}", sscc(7)), asn, VerdictKind::NotOnManifest, "not on ASN-1");
+    w.check(
+        &format!("01{drill}21D1"),
+        asn,
+        VerdictKind::Ok,
+        "is on ASN-1",
+    );
+    w.check(
+        &format!("]d2{GS}01{drill}21D1\r\n"),
+        asn,
+        VerdictKind::Duplicate,
+        "already scanned",
+    );
+    w.check(
+        &format!("01{drill}21D9"),
+        asn,
+        VerdictKind::NotOnManifest,
+        "not on ASN-1",
+    );
+    w.check(
+        &format!("01{level}21L1"),
+        asn,
+        VerdictKind::WrongProduct,
+        "is not on ASN-1",
+    );
+    w.check(
+        &format!("01{other}21X"),
+        asn,
+        VerdictKind::WrongProduct,
+        "is not on ASN-1",
+    );
+    w.check(
+        &format!("00{}", sscc(2)),
+        asn,
+        VerdictKind::Ok,
+        "3 units received",
+    );
+    w.check(
+        &format!("00{}", sscc(1)),
+        asn,
+        VerdictKind::Duplicate,
+        "already received",
+    );
+    w.check(
+        &format!("00{}", sscc(7)),
+        asn,
+        VerdictKind::NotOnManifest,
+        "not on ASN-1",
+    );
     let m = w.ledger.manifest("ASN-1").unwrap();
     assert_eq!((m.progress.expected, m.progress.scanned), (3, 3));
-    assert_eq!(m.progress.duplicates.len(), 1, "D1 was received alone and again with its case");
+    assert_eq!(
+        m.progress.duplicates.len(),
+        1,
+        "D1 was received alone and again with its case"
+    );
     assert_eq!(m.progress.unexpected.len(), 1);
     assert_eq!(m.progress.wrong_product.len(), 2);
 }
@@ -134,23 +270,71 @@ fn verdicts_from_the_registry_extract_and_the_ledger() {
     let good = w.signed(&drill, "S1");
     w.check(&good, None, VerdictKind::Provisional, "signature verified");
     let forger = SigningKey::from_bytes(&[6; 32]);
-    let forged_sig = URL_SAFE_NO_PAD.encode(forger.sign(&signed_payload(drill.as_str(), "S9")).to_bytes());
+    let forged_sig = URL_SAFE_NO_PAD.encode(
+        forger
+            .sign(&signed_payload(drill.as_str(), "S9"))
+            .to_bytes(),
+    );
     let forged = element_string(&[("01", drill.as_str()), ("21", "S9"), ("8030", &forged_sig)]);
-    w.check(&forged, None, VerdictKind::SignatureInvalid, "does not verify");
-    w.check(&format!("01{drill}21FAKE"), None, VerdictKind::ReportedCounterfeit, "seized in customs");
-    w.check(&format!("01{level}10BAD{GS}21L7"), None, VerdictKind::Recalled, "battery overheats");
-    w.check(&format!("01{level}10OK{GS}21L7"), None, VerdictKind::Provisional, "Level");
-    w.check(&format!("01{drill}17260531{GS}21E1"), None, VerdictKind::Expired, "expired on 2026-05-31");
-    w.check(&format!("01{drill}21S2"), None, VerdictKind::Provisional, "nothing known against it");
-    w.check("0104012345000013", None, VerdictKind::Unreadable, "check digit");
-    w.check(&format!("01{drill}"), None, VerdictKind::Unreadable, "no serial");
+    w.check(
+        &forged,
+        None,
+        VerdictKind::SignatureInvalid,
+        "does not verify",
+    );
+    w.check(
+        &format!("01{drill}21FAKE"),
+        None,
+        VerdictKind::ReportedCounterfeit,
+        "seized in customs",
+    );
+    w.check(
+        &format!("01{level}10BAD{GS}21L7"),
+        None,
+        VerdictKind::Recalled,
+        "battery overheats",
+    );
+    w.check(
+        &format!("01{level}10OK{GS}21L7"),
+        None,
+        VerdictKind::Provisional,
+        "Level",
+    );
+    w.check(
+        &format!("01{drill}17260531{GS}21E1"),
+        None,
+        VerdictKind::Expired,
+        "expired on 2026-05-31",
+    );
+    w.check(
+        &format!("01{drill}21S2"),
+        None,
+        VerdictKind::Provisional,
+        "nothing known against it",
+    );
+    w.check(
+        "0104012345000013",
+        None,
+        VerdictKind::Unreadable,
+        "check digit",
+    );
+    w.check(
+        &format!("01{drill}"),
+        None,
+        VerdictKind::Unreadable,
+        "no serial",
+    );
     // A unit sold at retail and scanned again for sale is a clone.
     let (kind, _) = w.scan(&format!("01{drill}21S3"), Step::RetailSelling, None);
     assert_eq!(kind, VerdictKind::Provisional);
     let (kind, reason) = w.scan(&format!("01{drill}21S3"), Step::RetailSelling, None);
     assert_eq!(kind, VerdictKind::AlreadySold, "{reason}");
     let (kind, _) = w.scan(&format!("01{drill}21S3"), Step::Returning, None);
-    assert_eq!(kind, VerdictKind::Provisional, "a return of a sold unit is expected");
+    assert_eq!(
+        kind,
+        VerdictKind::Provisional,
+        "a return of a sold unit is expected"
+    );
 }
 
 #[test]
@@ -161,7 +345,11 @@ fn every_scan_is_logged_and_only_facts_become_events() {
     w.scan(&format!("01{drill}21D1"), Step::Receiving, Some("ASN-1"));
     w.scan(&format!("01{drill}21D1"), Step::Receiving, Some("ASN-1"));
     w.scan("garbage", Step::Receiving, Some("ASN-1"));
-    assert_eq!(w.ledger.event_count().unwrap(), before + 1, "a duplicate and an unreadable code add no event");
+    assert_eq!(
+        w.ledger.event_count().unwrap(),
+        before + 1,
+        "a duplicate and an unreadable code add no event"
+    );
     let log = w.ledger.recent_scans(10).unwrap();
     assert_eq!(log.len(), 3);
     assert_eq!(log[0].raw, "garbage");
@@ -173,10 +361,16 @@ fn history_follows_a_unit_through_its_containers() {
     let mut w = world();
     let drill = w.drill.clone();
     w.scan(&format!("00{}", sscc(1)), Step::Receiving, Some("ASN-1"));
-    let h = w.ledger.history(&format!("01{drill}21D2"), t("2026-06-01T12:00:00+02:00")).unwrap();
+    let h = w
+        .ledger
+        .history(&format!("01{drill}21D2"), t("2026-06-01T12:00:00+02:00"))
+        .unwrap();
     let steps: Vec<&str> = h.custody.chain.iter().map(|l| l.step.as_str()).collect();
     assert_eq!(steps, ["commissioning", "packing", "shipping", "receiving"]);
     assert_eq!(h.custody.custodian.as_deref(), Some("dist-a"));
     let w24 = h.warranty.unwrap();
-    assert_eq!((w24.months, w24.starts_at.as_str(), w24.in_period), (24, "manufacture", true));
+    assert_eq!(
+        (w24.months, w24.starts_at.as_str(), w24.in_period),
+        (24, "manufacture", true)
+    );
 }

@@ -14,10 +14,12 @@ use custodian_ledger::{Flag, Ledger, Recorder};
 use ed25519_dalek::SigningKey;
 use serde::{Deserialize, Serialize};
 
-use crate::identity::{self, EnrollRequest, EnrollResponse, EnrollmentToken};
-use crate::protocol::{self, DocMessage, MAX_EVENTS_PER_ROUND, PROTOCOL_VERSION, SyncRequest, SyncResponse};
-use crate::transport::HubClient;
 use crate::Error;
+use crate::identity::{self, EnrollRequest, EnrollResponse, EnrollmentToken};
+use crate::protocol::{
+    self, DocMessage, MAX_EVENTS_PER_ROUND, PROTOCOL_VERSION, SyncRequest, SyncResponse,
+};
+use crate::transport::HubClient;
 
 const KV_IDENTITY: &str = "identity";
 const KV_UPLOAD_CURSOR: &str = "sync.upload_cursor";
@@ -84,25 +86,37 @@ impl std::fmt::Debug for Device {
 
 impl Device {
     pub fn open(dir: &Path) -> Result<Device, Error> {
-        Ok(Device { ledger: Mutex::new(Ledger::open(dir)?) })
+        Ok(Device {
+            ledger: Mutex::new(Ledger::open(dir)?),
+        })
     }
 
     /// The ledger, for local work (scans, manifests, history). Do not hold it across an await.
     pub fn ledger(&self) -> MutexGuard<'_, Ledger> {
         // A panic while holding the lock leaves SQLite consistent (transactions roll back), so
         // the ledger is still usable: recover the guard.
-        self.ledger.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.ledger
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     fn identity(&self) -> Result<Option<Identity>, Error> {
-        Ok(self.ledger().kv_get(KV_IDENTITY)?.map(|j| serde_json::from_str(&j)).transpose().map_err(custodian_ledger::Error::from)?)
+        Ok(self
+            .ledger()
+            .kv_get(KV_IDENTITY)?
+            .map(|j| serde_json::from_str(&j))
+            .transpose()
+            .map_err(custodian_ledger::Error::from)?)
     }
 
     pub fn status(&self) -> Result<Status, Error> {
         let id = self.identity()?;
         let ledger = self.ledger();
         let recorder = ledger.recorder().ok();
-        let cursor: i64 = ledger.kv_get(KV_UPLOAD_CURSOR)?.and_then(|c| c.parse().ok()).unwrap_or(0);
+        let cursor: i64 = ledger
+            .kv_get(KV_UPLOAD_CURSOR)?
+            .and_then(|c| c.parse().ok())
+            .unwrap_or(0);
         let waiting = ledger.local_events_after(cursor, usize::MAX)?.len();
         Ok(Status {
             enrolled: id.is_some(),
@@ -131,14 +145,36 @@ impl Device {
             name: name.to_string(),
         };
         let body = serde_json::to_vec(&request).map_err(custodian_ledger::Error::from)?;
-        let answer = client.post("/v1/enroll", body, &[("content-type", "application/json".into())]).await?;
-        let answer: EnrollResponse = serde_json::from_slice(&answer)
-            .map_err(|e| Error::Protocol(protocol::Error::Malformed(format!("enrollment answer: {e}"))))?;
-        let identity = Identity { device: answer.device.clone(), hub: token.hub, ca: token.ca, key: STANDARD.encode(key.to_bytes()), counter: 0 };
+        let answer = client
+            .post(
+                "/v1/enroll",
+                body,
+                &[("content-type", "application/json".into())],
+            )
+            .await?;
+        let answer: EnrollResponse = serde_json::from_slice(&answer).map_err(|e| {
+            Error::Protocol(protocol::Error::Malformed(format!(
+                "enrollment answer: {e}"
+            )))
+        })?;
+        let identity = Identity {
+            device: answer.device.clone(),
+            hub: token.hub,
+            ca: token.ca,
+            key: STANDARD.encode(key.to_bytes()),
+            counter: 0,
+        };
         {
             let ledger = self.ledger();
-            ledger.set_recorder(&Recorder { org: answer.org, site: answer.site, device: answer.device })?;
-            ledger.kv_set(KV_IDENTITY, &serde_json::to_string(&identity).map_err(custodian_ledger::Error::from)?)?;
+            ledger.set_recorder(&Recorder {
+                org: answer.org,
+                site: answer.site,
+                device: answer.device,
+            })?;
+            ledger.kv_set(
+                KV_IDENTITY,
+                &serde_json::to_string(&identity).map_err(custodian_ledger::Error::from)?,
+            )?;
         }
         self.sync().await?;
         self.status()
@@ -147,15 +183,29 @@ impl Device {
     /// Exchanges events and working documents with the hub until both sides have everything.
     pub async fn sync(&self) -> Result<SyncReport, Error> {
         let identity = self.identity()?.ok_or(Error::NotEnrolled)?;
-        let ca = STANDARD.decode(&identity.ca).map_err(|_| Error::Trust("pinned hub certificate is damaged".into()))?;
+        let ca = STANDARD
+            .decode(&identity.ca)
+            .map_err(|_| Error::Trust("pinned hub certificate is damaged".into()))?;
         let client = HubClient::pinned(&identity.hub, &ca)?;
-        let key_bytes = STANDARD.decode(&identity.key).ok().and_then(|k| <[u8; 32]>::try_from(k.as_slice()).ok());
-        let key = SigningKey::from_bytes(&key_bytes.ok_or_else(|| Error::Trust("device key is damaged: enroll again".into()))?);
-        let flags_before: Vec<String> = self.ledger().flags().unwrap_or_default().into_iter().map(|f| f.id).collect();
+        let key_bytes = STANDARD
+            .decode(&identity.key)
+            .ok()
+            .and_then(|k| <[u8; 32]>::try_from(k.as_slice()).ok());
+        let key = SigningKey::from_bytes(
+            &key_bytes.ok_or_else(|| Error::Trust("device key is damaged: enroll again".into()))?,
+        );
+        let flags_before: Vec<String> = self
+            .ledger()
+            .flags()
+            .unwrap_or_default()
+            .into_iter()
+            .map(|f| f.id)
+            .collect();
 
         // Sync states live in memory for this session only and are persisted after every
         // answered round; each session starts from the persisted ones.
-        let mut states: std::collections::BTreeMap<String, State> = std::collections::BTreeMap::new();
+        let mut states: std::collections::BTreeMap<String, State> =
+            std::collections::BTreeMap::new();
         let mut report = SyncReport::default();
         let mut hub_has_more = false;
         for round in 1..=MAX_ROUNDS {
@@ -188,7 +238,8 @@ impl Device {
             report.downloaded += response.events.len();
             report.documents += response.docs.len();
             if let Ok(hub_time) = chrono::DateTime::parse_from_rfc3339(&response.hub_time) {
-                report.clock_offset_ms = (chrono::Utc::now() - hub_time.to_utc()).num_milliseconds();
+                report.clock_offset_ms =
+                    (chrono::Utc::now() - hub_time.to_utc()).num_milliseconds();
             }
             let mut ledger = self.ledger();
             apply_response(&mut ledger, &request, response, &mut states)?;
@@ -196,7 +247,12 @@ impl Device {
         let ledger = self.ledger();
         ledger.kv_set(KV_LAST_SYNC, &chrono::Utc::now().to_rfc3339())?;
         ledger.kv_set(KV_CLOCK_OFFSET, &report.clock_offset_ms.to_string())?;
-        report.new_flags = ledger.flags().unwrap_or_default().into_iter().filter(|f| !flags_before.contains(&f.id)).collect();
+        report.new_flags = ledger
+            .flags()
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|f| !flags_before.contains(&f.id))
+            .collect();
         Ok(report)
     }
 }
@@ -205,12 +261,18 @@ fn next_counter(ledger: &Ledger) -> Result<u64, Error> {
     let json = ledger.kv_get(KV_IDENTITY)?.ok_or(Error::NotEnrolled)?;
     let mut id: Identity = serde_json::from_str(&json).map_err(custodian_ledger::Error::from)?;
     id.counter += 1;
-    ledger.kv_set(KV_IDENTITY, &serde_json::to_string(&id).map_err(custodian_ledger::Error::from)?)?;
+    ledger.kv_set(
+        KV_IDENTITY,
+        &serde_json::to_string(&id).map_err(custodian_ledger::Error::from)?,
+    )?;
     Ok(id.counter)
 }
 
 fn cursor(ledger: &Ledger, key: &str) -> Result<i64, Error> {
-    Ok(ledger.kv_get(key)?.and_then(|c| c.parse().ok()).unwrap_or(0))
+    Ok(ledger
+        .kv_get(key)?
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0))
 }
 
 fn state_for<'a>(
@@ -228,7 +290,10 @@ fn state_for<'a>(
     Ok(states.get_mut(doc).expect("inserted above"))
 }
 
-fn build_request(ledger: &Ledger, states: &mut std::collections::BTreeMap<String, State>) -> Result<SyncRequest, Error> {
+fn build_request(
+    ledger: &Ledger,
+    states: &mut std::collections::BTreeMap<String, State>,
+) -> Result<SyncRequest, Error> {
     let upload_cursor = cursor(ledger, KV_UPLOAD_CURSOR)?;
     let batch = ledger.local_events_after(upload_cursor, MAX_EVENTS_PER_ROUND)?;
     let upload_through = batch.last().map_or(upload_cursor, |(seq, _)| *seq);
@@ -269,7 +334,9 @@ fn apply_response(
         let message = m.decode()?;
         let mut doc = ledger.doc(&m.doc)?.unwrap_or_else(AutoCommit::new);
         let state = state_for(ledger, states, &m.doc)?;
-        doc.sync().receive_sync_message(state, message).map_err(custodian_ledger::Error::from)?;
+        doc.sync()
+            .receive_sync_message(state, message)
+            .map_err(custodian_ledger::Error::from)?;
         let encoded = state.encode();
         ledger.save_doc(&m.doc, &mut doc)?;
         ledger.save_sync_state(&m.doc, HUB_PEER, &encoded)?;

@@ -41,15 +41,17 @@ impl EnrollmentToken {
             .trim()
             .strip_prefix(TOKEN_PREFIX)
             .ok_or_else(|| format!("not an enrollment token: it must start with {TOKEN_PREFIX}"))?;
-        let json = URL_SAFE_NO_PAD
-            .decode(body)
-            .map_err(|e| format!("enrollment token is damaged (base64: {e}); copy it again from the hub"))?;
+        let json = URL_SAFE_NO_PAD.decode(body).map_err(|e| {
+            format!("enrollment token is damaged (base64: {e}); copy it again from the hub")
+        })?;
         serde_json::from_slice(&json)
             .map_err(|e| format!("enrollment token is damaged ({e}); copy it again from the hub"))
     }
 
     pub fn ca_der(&self) -> Result<Vec<u8>, String> {
-        STANDARD.decode(&self.ca).map_err(|e| format!("enrollment token: hub certificate is not base64: {e}"))
+        STANDARD
+            .decode(&self.ca)
+            .map_err(|e| format!("enrollment token: hub certificate is not base64: {e}"))
     }
 }
 
@@ -77,11 +79,24 @@ pub struct EnrollResponse {
 
 /// The bytes a request signature covers.
 pub fn signed_request(method: &str, path: &str, counter: u64, body: &[u8]) -> Vec<u8> {
-    format!("custodian/request/v1\n{method}\n{path}\n{counter}\n{}", hex::encode(Sha256::digest(body))).into_bytes()
+    format!(
+        "custodian/request/v1\n{method}\n{path}\n{counter}\n{}",
+        hex::encode(Sha256::digest(body))
+    )
+    .into_bytes()
 }
 
-pub fn sign_request(key: &SigningKey, method: &str, path: &str, counter: u64, body: &[u8]) -> String {
-    STANDARD.encode(key.sign(&signed_request(method, path, counter, body)).to_bytes())
+pub fn sign_request(
+    key: &SigningKey,
+    method: &str,
+    path: &str,
+    counter: u64,
+    body: &[u8],
+) -> String {
+    STANDARD.encode(
+        key.sign(&signed_request(method, path, counter, body))
+            .to_bytes(),
+    )
 }
 
 /// Checks a request signature against a device's public key (base64).
@@ -93,13 +108,23 @@ pub fn verify_request(
     counter: u64,
     body: &[u8],
 ) -> Result<(), String> {
-    let key = STANDARD.decode(public_key).map_err(|_| "device key on record is damaged".to_string())?;
-    let key = <[u8; 32]>::try_from(key.as_slice()).map_err(|_| "device key on record is damaged".to_string())?;
-    let key = VerifyingKey::from_bytes(&key).map_err(|_| "device key on record is damaged".to_string())?;
-    let sig = STANDARD.decode(signature).map_err(|_| "request signature is not base64".to_string())?;
-    let sig = Signature::from_slice(&sig).map_err(|_| "request signature has the wrong length".to_string())?;
+    let key = STANDARD
+        .decode(public_key)
+        .map_err(|_| "device key on record is damaged".to_string())?;
+    let key = <[u8; 32]>::try_from(key.as_slice())
+        .map_err(|_| "device key on record is damaged".to_string())?;
+    let key = VerifyingKey::from_bytes(&key)
+        .map_err(|_| "device key on record is damaged".to_string())?;
+    let sig = STANDARD
+        .decode(signature)
+        .map_err(|_| "request signature is not base64".to_string())?;
+    let sig = Signature::from_slice(&sig)
+        .map_err(|_| "request signature has the wrong length".to_string())?;
     key.verify(&signed_request(method, path, counter, body), &sig)
-        .map_err(|_| "request signature does not verify: the request was altered or signed by another key".to_string())
+        .map_err(|_| {
+            "request signature does not verify: the request was altered or signed by another key"
+                .to_string()
+        })
 }
 
 #[cfg(test)]
@@ -116,10 +141,18 @@ mod tests {
             secret: "x".into(),
         };
         assert_eq!(EnrollmentToken::decode(&t.encode()).unwrap(), t);
-        assert!(EnrollmentToken::decode("hello").unwrap_err().contains("must start with"));
+        assert!(
+            EnrollmentToken::decode("hello")
+                .unwrap_err()
+                .contains("must start with")
+        );
         let mut damaged = t.encode();
         damaged.truncate(damaged.len() - 5);
-        assert!(EnrollmentToken::decode(&damaged).unwrap_err().contains("damaged"));
+        assert!(
+            EnrollmentToken::decode(&damaged)
+                .unwrap_err()
+                .contains("damaged")
+        );
     }
 
     #[test]

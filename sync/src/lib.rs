@@ -42,7 +42,9 @@ pub enum Error {
     /// The enrollment token is not usable.
     #[error("{0}")]
     Token(String),
-    #[error("this device is not enrolled: run `custodian enroll --data DIR TOKEN` with a token from the hub")]
+    #[error(
+        "this device is not enrolled: run `custodian enroll --data DIR TOKEN` with a token from the hub"
+    )]
     NotEnrolled,
     #[error("this device is already enrolled; use a fresh data directory to enroll it again")]
     AlreadyEnrolled,

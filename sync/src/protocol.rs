@@ -30,15 +30,22 @@ pub struct DocMessage {
 
 impl DocMessage {
     pub fn new(doc: &str, message: automerge::sync::Message) -> DocMessage {
-        DocMessage { doc: doc.to_string(), message: STANDARD.encode(message.encode()) }
+        DocMessage {
+            doc: doc.to_string(),
+            message: STANDARD.encode(message.encode()),
+        }
     }
 
     pub fn decode(&self) -> Result<automerge::sync::Message, Error> {
-        let bytes = STANDARD
-            .decode(&self.message)
-            .map_err(|e| Error::Malformed(format!("document {}: message is not base64: {e}", self.doc)))?;
-        automerge::sync::Message::decode(&bytes)
-            .map_err(|e| Error::Malformed(format!("document {}: not an Automerge sync message: {e}", self.doc)))
+        let bytes = STANDARD.decode(&self.message).map_err(|e| {
+            Error::Malformed(format!("document {}: message is not base64: {e}", self.doc))
+        })?;
+        automerge::sync::Message::decode(&bytes).map_err(|e| {
+            Error::Malformed(format!(
+                "document {}: not an Automerge sync message: {e}",
+                self.doc
+            ))
+        })
     }
 }
 
@@ -149,10 +156,18 @@ mod tests {
         };
         let bytes = encode(&req);
         assert_eq!(decode::<SyncRequest>(&bytes).unwrap(), req);
-        assert!(matches!(decode::<SyncRequest>(b"garbage"), Err(Error::Malformed(_))));
+        assert!(matches!(
+            decode::<SyncRequest>(b"garbage"),
+            Err(Error::Malformed(_))
+        ));
         let other = SyncRequest { v: 99, ..req };
-        let err = decode::<SyncRequest>(&encode(&other)).unwrap_err().to_string();
+        let err = decode::<SyncRequest>(&encode(&other))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("protocol version 99"), "{err}");
-        assert!(matches!(decode::<SyncRequest>(&vec![0u8; MAX_BODY_BYTES + 1]), Err(Error::TooLarge(_))));
+        assert!(matches!(
+            decode::<SyncRequest>(&vec![0u8; MAX_BODY_BYTES + 1]),
+            Err(Error::TooLarge(_))
+        ));
     }
 }

@@ -11,12 +11,16 @@ use std::process::{Child, Command, Output, Stdio};
 
 /// The workspace root.
 pub fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("tests/ sits in the workspace").to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ sits in the workspace")
+        .to_path_buf()
 }
 
 /// A binary built by cargo in this workspace's target directory (debug profile).
 pub fn bin(name: &str) -> PathBuf {
-    let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| workspace().join("target"), PathBuf::from);
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map_or_else(|| workspace().join("target"), PathBuf::from);
     let path = target.join("debug").join(name);
     assert!(
         path.exists(),
@@ -39,7 +43,9 @@ pub fn custodian_output(args: &[&str], stdin: Option<&str>) -> Output {
         use std::io::Write;
         let mut input = child.stdin.take().expect("stdin is piped");
         if let Some(text) = stdin {
-            input.write_all(text.as_bytes()).expect("custodian reads its input");
+            input
+                .write_all(text.as_bytes())
+                .expect("custodian reads its input");
         }
     }
     child.wait_with_output().expect("custodian runs")
@@ -92,13 +98,19 @@ impl HubProcess {
             .expect("the hub starts");
         let stdout = child.stdout.take().expect("stdout is piped");
         let mut line = String::new();
-        BufReader::new(stdout).read_line(&mut line).expect("the hub prints its URL");
+        BufReader::new(stdout)
+            .read_line(&mut line)
+            .expect("the hub prints its URL");
         let url = line
             .split_whitespace()
             .find(|w| w.starts_with("https://"))
             .unwrap_or_else(|| panic!("the hub did not print its URL, it printed {line:?}"))
             .to_string();
-        HubProcess { child, url, dir: dir.to_path_buf() }
+        HubProcess {
+            child,
+            url,
+            dir: dir.to_path_buf(),
+        }
     }
 
     /// The `host:port` the hub listens on.
@@ -112,13 +124,29 @@ impl HubProcess {
 
     /// A fresh enrollment token for ORG at SITE.
     pub fn token(&self, org: &str, site: &str) -> String {
-        custodian(&["hub", "token", "--data", self.data(), "--org", org, "--site", site]).trim().to_string()
+        custodian(&[
+            "hub",
+            "token",
+            "--data",
+            self.data(),
+            "--org",
+            org,
+            "--site",
+            site,
+        ])
+        .trim()
+        .to_string()
     }
 
     /// Enrolls a device ledger in `device` for ORG at SITE.
     pub fn enroll(&self, device: &Path, org: &str, site: &str) {
         let token = self.token(org, site);
-        custodian(&["enroll", "--data", device.to_str().expect("UTF-8 path"), &token]);
+        custodian(&[
+            "enroll",
+            "--data",
+            device.to_str().expect("UTF-8 path"),
+            &token,
+        ]);
     }
 }
 
@@ -138,5 +166,10 @@ pub fn demo_asn() -> serde_json::Value {
 
 /// The element string of an SSCC given as its Digital Link URI.
 pub fn sscc_element_string(uri: &str) -> String {
-    format!("00{}", uri.rsplit('/').next().expect("an SSCC URI ends with the SSCC"))
+    format!(
+        "00{}",
+        uri.rsplit('/')
+            .next()
+            .expect("an SSCC URI ends with the SSCC")
+    )
 }
