@@ -102,6 +102,9 @@ enum Command {
         #[command(flatten)]
         out: Output,
     },
+    /// EPCIS 2.0 JSON-LD export and import of the ledger's events.
+    #[command(subcommand)]
+    Epcis(EpcisCommand),
     /// Parses scanner output, element strings, bracketed AIs or Digital Link URIs.
     Parse {
         #[arg(required = true)]
@@ -181,8 +184,26 @@ enum HubCommand {
 }
 
 #[derive(Subcommand)]
+enum EpcisCommand {
+    /// Prints every event of the ledger as one EPCIS 2.0 JSON-LD document.
+    Export {
+        #[command(flatten)]
+        data: Data,
+    },
+    /// Stores every event of an EPCIS 2.0 JSON-LD document, all or nothing.
+    Import {
+        #[command(flatten)]
+        data: Data,
+        file: PathBuf,
+        #[command(flatten)]
+        out: Output,
+    },
+}
+
+#[derive(Subcommand)]
 enum ManifestCommand {
-    /// Imports an ASN: a JSON array of events (as in fixtures/demo/asn-0001.events.json).
+    /// Imports an ASN: an EPCIS 2.0 JSON-LD document of its shipping and packing events, or a
+    /// JSON array of events in the ledger's own format (fixtures/demo/asn-0001.events.json).
     Import {
         #[command(flatten)]
         data: Data,
@@ -311,6 +332,7 @@ fn run(command: Command) -> Result<()> {
             Ok(())
         }
         Command::Manifest(m) => run_manifest(m),
+        Command::Epcis(e) => run_epcis(e),
         Command::Scan {
             data,
             step,
@@ -556,6 +578,41 @@ fn run_manifest(command: ManifestCommand) -> Result<()> {
                 println!("{} closed: {}", m.id, m.closing_note.unwrap_or_default());
                 Ok(())
             }
+        }
+    }
+}
+
+fn import_epcis_file(device: &Device, file: &Path, text: &str) -> Result<(usize, usize)> {
+    let doc: serde_json::Value = serde_json::from_str(text)
+        .map_err(|e| anyhow::anyhow!("{}: not JSON ({e}); nothing was imported", file.display()))?;
+    device
+        .ledger()
+        .import_epcis(&doc)
+        .map_err(|e| anyhow::anyhow!("{}: {e}; nothing was imported", file.display()))
+}
+
+fn report_import(total: usize, new: usize, out: Output) -> Result<()> {
+    if out.json {
+        print_json(&serde_json::json!({ "events": total, "new": new }))
+    } else {
+        println!("imported {total} events ({new} new)");
+        Ok(())
+    }
+}
+
+fn run_epcis(command: EpcisCommand) -> Result<()> {
+    match command {
+        EpcisCommand::Export { data } => {
+            let doc = Device::open(&data.data)?.ledger().export_epcis(now())?;
+            println!("{}", serde_json::to_string_pretty(&doc)?);
+            Ok(())
+        }
+        EpcisCommand::Import { data, file, out } => {
+            let text = std::fs::read_to_string(&file)
+                .with_context(|| format!("reading {}", file.display()))?;
+            let device = Device::open(&data.data)?;
+            let (total, new) = import_epcis_file(&device, &file, &text)?;
+            report_import(total, new, out)
         }
     }
 }

@@ -20,6 +20,7 @@
 
 pub mod custody;
 pub mod docs;
+pub mod epcis;
 pub mod event;
 pub mod extract;
 pub mod manifest;
@@ -352,6 +353,28 @@ impl Ledger {
         }
         tx.commit()?;
         Ok(new)
+    }
+
+    /// Every event the ledger holds, as an EPCIS 2.0 JSON-LD document.
+    pub fn export_epcis(&self, now: DateTime<FixedOffset>) -> Result<serde_json::Value, Error> {
+        let events: Vec<Event> = store::events_after(&self.conn, 0, usize::MAX, false)?
+            .into_iter()
+            .map(|(_, e)| e)
+            .collect();
+        Ok(epcis::export(&events, now))
+    }
+
+    /// Stores every event of an EPCIS 2.0 document, all or nothing; returns (events, new).
+    /// Events without a recorder are attributed to `external/import`.
+    pub fn import_epcis(&mut self, doc: &serde_json::Value) -> Result<(usize, usize), Error> {
+        let fallback = Recorder {
+            org: "external".into(),
+            site: "external".into(),
+            device: "import".into(),
+        };
+        let events = epcis::import(doc, &fallback).map_err(|e| Error::Invalid(e.to_string()))?;
+        let new = self.store_events(&events, false)?;
+        Ok((events.len(), new))
     }
 
     /// Events recorded on this device after `after` (a sequence number), oldest first.

@@ -1,0 +1,474 @@
+//! EPCIS 2.0 JSON-LD: the ledger's events as a standard document, and standard documents as
+//! events. **API Boundary:** this is how the ledger meets ERPs, WMSs and other EPCIS systems.
+//!
+//! Mapping choices:
+//! - EPCs are GS1 Digital Link URIs on `id.gs1.org`; `urn:epc:id:sgtin:` and `urn:epc:id:sscc:`
+//!   are accepted on import and converted.
+//! - Business steps and dispositions are bare CBV 2.0 words on export; the `urn:epcglobal:cbv:`
+//!   and `https://ref.gs1.org/cbv/` forms are accepted on import.
+//! - Parties are `urn:custodian:org:<id>` (owning party); business transactions that are not
+//!   URIs already become `urn:custodian:bt:<id>`.
+//! - Who recorded the event travels in the extension `cust:recordedBy`.
+//! - The event id is the ledger's content hash of the imported content, so re-importing a
+//!   document never duplicates an event.
+
+use chrono::{DateTime, FixedOffset};
+use custodian_scanner::{Gtin, Sscc, check_digit};
+use serde_json::{Map, Value, json};
+
+use crate::event::{
+    Action, BizStep, BizTransaction, Disposition, Epc, Event, EventBody, EventType, Recorder,
+};
+
+const CONTEXT: &str = "https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld";
+const NAMESPACE: &str = "https://custodian.dev/epcis/";
+const ORG_PREFIX: &str = "urn:custodian:org:";
+const BT_PREFIX: &str = "urn:custodian:bt:";
+
+/// All CBV 2.0 business steps the ledger records, by their bare names.
+const BIZ_STEPS: [(BizStep, &str); 10] = [
+    (BizStep::Commissioning, "commissioning"),
+    (BizStep::Packing, "packing"),
+    (BizStep::Unpacking, "unpacking"),
+    (BizStep::Shipping, "shipping"),
+    (BizStep::Receiving, "receiving"),
+    (BizStep::RetailSelling, "retail_selling"),
+    (BizStep::Inspecting, "inspecting"),
+    (BizStep::Repairing, "repairing"),
+    (BizStep::Decommissioning, "decommissioning"),
+    (BizStep::Destroying, "destroying"),
+];
+
+const DISPOSITIONS: [(Disposition, &str); 8] = [
+    (Disposition::Active, "active"),
+    (Disposition::InTransit, "in_transit"),
+    (Disposition::InProgress, "in_progress"),
+    (Disposition::Returned, "returned"),
+    (Disposition::RetailSold, "retail_sold"),
+    (Disposition::Recalled, "recalled"),
+    (Disposition::Destroyed, "destroyed"),
+    (Disposition::Inactive, "inactive"),
+];
+
+/// The events as an EPCIS 2.0 JSON-LD document.
+pub fn export(events: &[Event], created: DateTime<FixedOffset>) -> Value {
+    json!({
+        "@context": [CONTEXT, { "cust": NAMESPACE }],
+        "type": "EPCISDocument",
+        "schemaVersion": "2.0",
+        "creationDate": created.to_rfc3339(),
+        "epcisBody": { "eventList": events.iter().map(export_event).collect::<Vec<_>>() },
+    })
+}
+
+fn party(org: &str) -> String {
+    format!("{ORG_PREFIX}{org}")
+}
+
+fn export_event(e: &Event) -> Value {
+    let b = &e.body;
+    let mut m = Map::new();
+    let kind = match b.event_type {
+        EventType::ObjectEvent => "ObjectEvent",
+        EventType::AggregationEvent => "AggregationEvent",
+    };
+    m.insert("type".into(), kind.into());
+    m.insert("eventID".into(), e.id.0.clone().into());
+    m.insert("eventTime".into(), b.event_time.to_rfc3339().into());
+    m.insert(
+        "eventTimeZoneOffset".into(),
+        b.event_time.format("%:z").to_string().into(),
+    );
+    let action = match b.action {
+        Action::Add => "ADD",
+        Action::Observe => "OBSERVE",
+        Action::Delete => "DELETE",
+    };
+    m.insert("action".into(), action.into());
+    m.insert("bizStep".into(), b.biz_step.as_str().into());
+    if let Some(d) = b.disposition {
+        m.insert("disposition".into(), d.as_str().into());
+    }
+    let epcs: Vec<Value> = b.epcs.iter().map(|x| x.uri().into()).collect();
+    match b.event_type {
+        EventType::ObjectEvent => {
+            m.insert("epcList".into(), epcs.into());
+        }
+        EventType::AggregationEvent => {
+            if let Some(p) = &b.parent {
+                m.insert("parentID".into(), p.uri().into());
+            }
+            m.insert("childEPCs".into(), epcs.into());
+        }
+    }
+    if !b.biz_transactions.is_empty() {
+        let list: Vec<Value> = b
+            .biz_transactions
+            .iter()
+            .map(|t| {
+                let id = if t.id.contains(':') {
+                    t.id.clone()
+                } else {
+                    format!("{BT_PREFIX}{}", t.id)
+                };
+                json!({ "type": t.kind, "bizTransaction": id })
+            })
+            .collect();
+        m.insert("bizTransactionList".into(), list.into());
+    }
+    if let Some(s) = &b.source {
+        m.insert(
+            "sourceList".into(),
+            json!([{ "type": "owning_party", "source": party(s) }]),
+        );
+    }
+    if let Some(d) = &b.destination {
+        m.insert(
+            "destinationList".into(),
+            json!([{ "type": "owning_party", "destination": party(d) }]),
+        );
+    }
+    m.insert(
+        "cust:recordedBy".into(),
+        json!({ "cust:org": b.recorder.org, "cust:site": b.recorder.site, "cust:device": b.recorder.device }),
+    );
+    Value::Object(m)
+}
+
+/// An import error: the JSON path of the first problem and what is wrong there.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{path}: {message}")]
+pub struct ImportError {
+    pub path: String,
+    pub message: String,
+}
+
+fn err(path: &str, message: impl Into<String>) -> ImportError {
+    ImportError {
+        path: path.to_string(),
+        message: message.into(),
+    }
+}
+
+/// Reads an EPCIS 2.0 JSON-LD document into events, all or nothing. `fallback` records events
+/// that carry no `cust:recordedBy` (documents from other systems).
+pub fn import(doc: &Value, fallback: &Recorder) -> Result<Vec<Event>, ImportError> {
+    let obj = doc
+        .as_object()
+        .ok_or_else(|| err("$", "not a JSON object"))?;
+    match obj.get("type").and_then(Value::as_str) {
+        Some("EPCISDocument") => {}
+        Some(other) => return Err(err("type", format!("{other:?} is not an EPCISDocument"))),
+        None => {
+            return Err(err(
+                "type",
+                "missing: an EPCIS document has \"type\": \"EPCISDocument\"",
+            ));
+        }
+    }
+    match obj.get("schemaVersion").and_then(Value::as_str) {
+        Some(v) if v.starts_with("2.") => {}
+        Some(v) => {
+            return Err(err(
+                "schemaVersion",
+                format!("{v:?}: only EPCIS 2.x is supported"),
+            ));
+        }
+        None => return Err(err("schemaVersion", "missing")),
+    }
+    let list = obj
+        .get("epcisBody")
+        .and_then(|b| b.get("eventList"))
+        .and_then(Value::as_array)
+        .ok_or_else(|| err("epcisBody.eventList", "missing or not an array"))?;
+    list.iter()
+        .enumerate()
+        .map(|(i, e)| import_event(e, &format!("epcisBody.eventList[{i}]"), fallback))
+        .collect()
+}
+
+fn field<'a>(e: &'a Map<String, Value>, path: &str, name: &str) -> Result<&'a str, ImportError> {
+    e.get(name)
+        .ok_or_else(|| err(&format!("{path}.{name}"), "missing"))?
+        .as_str()
+        .ok_or_else(|| err(&format!("{path}.{name}"), "not a string"))
+}
+
+fn cbv_word<'a>(value: &'a str) -> &'a str {
+    value
+        .strip_prefix("urn:epcglobal:cbv:bizstep:")
+        .or_else(|| value.strip_prefix("urn:epcglobal:cbv:disp:"))
+        .or_else(|| value.strip_prefix("https://ref.gs1.org/cbv/BizStep-"))
+        .or_else(|| value.strip_prefix("https://ref.gs1.org/cbv/Disp-"))
+        .unwrap_or(value)
+}
+
+fn import_event(value: &Value, path: &str, fallback: &Recorder) -> Result<Event, ImportError> {
+    let e = value
+        .as_object()
+        .ok_or_else(|| err(path, "not a JSON object"))?;
+    let event_type = match field(e, path, "type")? {
+        "ObjectEvent" => EventType::ObjectEvent,
+        "AggregationEvent" => EventType::AggregationEvent,
+        other => {
+            return Err(err(
+                &format!("{path}.type"),
+                format!("{other} is not supported yet (ObjectEvent and AggregationEvent are)"),
+            ));
+        }
+    };
+    let time = field(e, path, "eventTime")?;
+    let event_time = DateTime::parse_from_rfc3339(time).map_err(|x| {
+        err(
+            &format!("{path}.eventTime"),
+            format!("{time:?} is not an RFC 3339 date-time: {x}"),
+        )
+    })?;
+    let action = match field(e, path, "action")? {
+        "ADD" => Action::Add,
+        "OBSERVE" => Action::Observe,
+        "DELETE" => Action::Delete,
+        other => {
+            return Err(err(
+                &format!("{path}.action"),
+                format!("{other:?} is not ADD, OBSERVE or DELETE"),
+            ));
+        }
+    };
+    let step = field(e, path, "bizStep")?;
+    let biz_step = BIZ_STEPS
+        .iter()
+        .find(|(_, w)| *w == cbv_word(step))
+        .map(|(s, _)| *s)
+        .ok_or_else(|| {
+            err(
+                &format!("{path}.bizStep"),
+                format!("{step:?} is not a CBV 2.0 business step the ledger records"),
+            )
+        })?;
+    let disposition = match e.get("disposition") {
+        None => None,
+        Some(v) => {
+            let d = v
+                .as_str()
+                .ok_or_else(|| err(&format!("{path}.disposition"), "not a string"))?;
+            Some(
+                DISPOSITIONS
+                    .iter()
+                    .find(|(_, w)| *w == cbv_word(d))
+                    .map(|(x, _)| *x)
+                    .ok_or_else(|| {
+                        err(
+                            &format!("{path}.disposition"),
+                            format!("{d:?} is not a CBV 2.0 disposition the ledger records"),
+                        )
+                    })?,
+            )
+        }
+    };
+    let list_name = if event_type == EventType::ObjectEvent {
+        "epcList"
+    } else {
+        "childEPCs"
+    };
+    let epcs = match e.get(list_name) {
+        None => Vec::new(),
+        Some(v) => v
+            .as_array()
+            .ok_or_else(|| err(&format!("{path}.{list_name}"), "not an array"))?
+            .iter()
+            .enumerate()
+            .map(|(i, x)| {
+                let p = format!("{path}.{list_name}[{i}]");
+                let s = x.as_str().ok_or_else(|| err(&p, "not a string"))?;
+                epc_from_uri(s).map_err(|m| err(&p, m))
+            })
+            .collect::<Result<Vec<_>, _>>()?,
+    };
+    let parent = match e.get("parentID") {
+        None => None,
+        Some(v) => {
+            let p = format!("{path}.parentID");
+            Some(
+                epc_from_uri(v.as_str().ok_or_else(|| err(&p, "not a string"))?)
+                    .map_err(|m| err(&p, m))?,
+            )
+        }
+    };
+    if event_type == EventType::AggregationEvent && parent.is_none() && action != Action::Observe {
+        return Err(err(
+            &format!("{path}.parentID"),
+            "an aggregation that adds or deletes needs its parent",
+        ));
+    }
+    let mut biz_transactions = Vec::new();
+    if let Some(v) = e.get("bizTransactionList") {
+        let list = v
+            .as_array()
+            .ok_or_else(|| err(&format!("{path}.bizTransactionList"), "not an array"))?;
+        for (i, t) in list.iter().enumerate() {
+            let p = format!("{path}.bizTransactionList[{i}]");
+            let id = t
+                .get("bizTransaction")
+                .and_then(Value::as_str)
+                .ok_or_else(|| err(&format!("{p}.bizTransaction"), "missing"))?;
+            let kind = t.get("type").and_then(Value::as_str).unwrap_or("");
+            let kind = kind
+                .strip_prefix("urn:epcglobal:cbv:btt:")
+                .or_else(|| kind.strip_prefix("https://ref.gs1.org/cbv/BTT-"))
+                .unwrap_or(kind);
+            biz_transactions.push(BizTransaction {
+                kind: kind.to_string(),
+                id: id.strip_prefix(BT_PREFIX).unwrap_or(id).to_string(),
+            });
+        }
+    }
+    let party_of = |list: &str, key: &str| -> Result<Option<String>, ImportError> {
+        let Some(v) = e.get(list) else {
+            return Ok(None);
+        };
+        let arr = v
+            .as_array()
+            .ok_or_else(|| err(&format!("{path}.{list}"), "not an array"))?;
+        let owning = arr.iter().find(|x| {
+            x.get("type")
+                .and_then(Value::as_str)
+                .is_some_and(|t| t.ends_with("owning_party") || t.ends_with("SDT-owning_party"))
+        });
+        Ok(owning
+            .and_then(|x| x.get(key))
+            .and_then(Value::as_str)
+            .map(|s| s.strip_prefix(ORG_PREFIX).unwrap_or(s).to_string()))
+    };
+    let source = party_of("sourceList", "source")?;
+    let destination = party_of("destinationList", "destination")?;
+    let recorder = match e.get("cust:recordedBy") {
+        Some(r) => {
+            let get = |k: &str| r.get(k).and_then(Value::as_str).map(str::to_string);
+            match (get("cust:org"), get("cust:site"), get("cust:device")) {
+                (Some(org), Some(site), Some(device)) => Recorder { org, site, device },
+                _ => {
+                    return Err(err(
+                        &format!("{path}.cust:recordedBy"),
+                        "needs cust:org, cust:site and cust:device",
+                    ));
+                }
+            }
+        }
+        None => fallback.clone(),
+    };
+    Ok(Event::new(EventBody {
+        event_type,
+        action,
+        biz_step,
+        disposition,
+        event_time,
+        epcs,
+        parent,
+        biz_transactions,
+        source,
+        destination,
+        recorder,
+    }))
+}
+
+/// An EPC from a Digital Link URI or a pure-identity EPC URN (`urn:epc:id:sgtin:` / `sscc:`).
+pub fn epc_from_uri(s: &str) -> Result<Epc, String> {
+    if let Some(rest) = s.strip_prefix("urn:epc:id:sgtin:") {
+        let mut parts = rest.splitn(3, '.');
+        let (Some(cp), Some(ir), Some(serial)) = (parts.next(), parts.next(), parts.next()) else {
+            return Err(format!(
+                "{s:?} is not an SGTIN URI (urn:epc:id:sgtin:CompanyPrefix.IndicatorItemRef.Serial)"
+            ));
+        };
+        if cp.len() + ir.len() != 13
+            || ir.is_empty()
+            || !cp.bytes().chain(ir.bytes()).all(|b| b.is_ascii_digit())
+        {
+            return Err(format!(
+                "{s:?} is not an SGTIN URI: company prefix and item reference must be 13 digits together"
+            ));
+        }
+        let digits = format!("{}{cp}{}", &ir[..1], &ir[1..]);
+        let gtin = Gtin::parse(&format!("{digits}{}", check_digit(&digits)))
+            .map_err(|e| format!("{s:?}: {e}"))?;
+        // Through the canonical URI, so the serial is checked like any scanned one.
+        let unit = Epc::Unit {
+            gtin,
+            serial: percent_decode(serial),
+        };
+        return Epc::parse(&unit.uri()).map_err(|e| format!("{s:?}: {e}"));
+    }
+    if let Some(rest) = s.strip_prefix("urn:epc:id:sscc:") {
+        let Some((cp, sr)) = rest.split_once('.') else {
+            return Err(format!(
+                "{s:?} is not an SSCC URI (urn:epc:id:sscc:CompanyPrefix.SerialReference)"
+            ));
+        };
+        if cp.len() + sr.len() != 17
+            || sr.is_empty()
+            || !cp.bytes().chain(sr.bytes()).all(|b| b.is_ascii_digit())
+        {
+            return Err(format!(
+                "{s:?} is not an SSCC URI: company prefix and serial reference must be 17 digits together"
+            ));
+        }
+        let digits = format!("{}{cp}{}", &sr[..1], &sr[1..]);
+        let sscc = Sscc::parse(&format!("{digits}{}", check_digit(&digits)))
+            .map_err(|e| format!("{s:?}: {e}"))?;
+        return Ok(Epc::Logistic(sscc));
+    }
+    if s.starts_with("urn:") {
+        return Err(format!("{s:?} is not an SGTIN or SSCC URI"));
+    }
+    Epc::parse(s)
+}
+
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = (bytes[i] == b'%' && i + 2 < bytes.len())
+            .then(|| std::str::from_utf8(&bytes[i + 1..i + 3]).ok())
+            .flatten()
+            .and_then(|h| u8::from_str_radix(h, 16).ok());
+        if let Some(b) = hex {
+            out.push(b);
+            i += 3;
+            continue;
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urns_convert_to_digital_link_epcs() {
+        let e = epc_from_uri("urn:epc:id:sgtin:0614141.812345.6789").unwrap();
+        assert_eq!(e.uri(), "https://id.gs1.org/01/80614141123458/21/6789");
+        let s = epc_from_uri("urn:epc:id:sscc:0614141.1234567890").unwrap();
+        assert_eq!(s.uri(), "https://id.gs1.org/00/106141412345678908");
+        assert_eq!(
+            epc_from_uri("urn:epc:id:sgtin:0614141.812345.A%2FB")
+                .unwrap()
+                .uri(),
+            "https://id.gs1.org/01/80614141123458/21/A%2FB"
+        );
+        assert!(
+            epc_from_uri("urn:epc:id:sgtin:0614141.81234.1")
+                .unwrap_err()
+                .contains("13 digits")
+        );
+        assert!(
+            epc_from_uri("urn:epc:id:grai:1")
+                .unwrap_err()
+                .contains("not an SGTIN or SSCC")
+        );
+    }
+}
