@@ -194,7 +194,7 @@ fn field<'a>(e: &'a Map<String, Value>, path: &str, name: &str) -> Result<&'a st
         .ok_or_else(|| err(&format!("{path}.{name}"), "not a string"))
 }
 
-fn cbv_word<'a>(value: &'a str) -> &'a str {
+fn cbv_word(value: &str) -> &str {
     value
         .strip_prefix("urn:epcglobal:cbv:bizstep:")
         .or_else(|| value.strip_prefix("urn:epcglobal:cbv:disp:"))
