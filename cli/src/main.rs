@@ -3,6 +3,8 @@
 //! Every reporting subcommand takes `--json` and then prints JSON (one object per line where it
 //! reports per input line). Errors go to stderr as one clear line with a non-zero exit.
 
+mod bench;
+
 use std::io::{BufRead, Write};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -105,6 +107,15 @@ enum Command {
     /// EPCIS 2.0 JSON-LD export and import of the ledger's events.
     #[command(subcommand)]
     Epcis(EpcisCommand),
+    /// Runs a named benchmark on generated data and prints its figures (sync).
+    Bench {
+        name: String,
+        /// How many events the benchmark generates.
+        #[arg(long, default_value_t = 50_000)]
+        events: usize,
+        #[command(flatten)]
+        out: Output,
+    },
     /// Parses scanner output, element strings, bracketed AIs or Digital Link URIs.
     Parse {
         #[arg(required = true)]
@@ -421,6 +432,17 @@ fn run(command: Command) -> Result<()> {
                 println!("{} [{}] {}", f.kind, f.status, f.reason);
             }
             Ok(())
+        }
+        Command::Bench { name, events, out } => {
+            let figures = bench::run(&name, events)?;
+            if out.json {
+                print_json(&figures)
+            } else {
+                for (k, v) in figures.as_object().into_iter().flatten() {
+                    println!("{k:<28} {v}");
+                }
+                Ok(())
+            }
         }
         Command::Parse { text, out } => {
             let mut failed = false;

@@ -168,12 +168,9 @@ fn reconcile(
             )?);
             continue;
         }
-        let history = store::events_touching(conn, unit)?;
-        let last_shipment = history.iter().rfind(|e| {
-            e.id != event.id
-                && e.body.biz_step == BizStep::Shipping
-                && e.body.event_time <= b.event_time
-        });
+        let mut path = vec![unit.clone()];
+        path.extend(store::containers(conn, unit)?);
+        let last_shipment = store::last_with_step(conn, &path, BizStep::Shipping, Some(event))?;
         if let Some(shipment) = last_shipment
             && let Some(dest) = &shipment.body.destination
             && dest != org

@@ -243,8 +243,7 @@ impl Ledger {
                 Epc::Logistic(_) => store::contents(&tx, &epc)?,
                 Epc::Unit { .. } => Vec::new(),
             };
-            let history = store::events_touching(&tx, &epc)?;
-            let sold = Custody::derive(&epc, &history).state == custody::State::SoldToConsumer;
+            let sold = is_sold(&tx, &epc)?;
             let facts = verdict::Facts {
                 scan,
                 epc: &epc,
@@ -537,6 +536,16 @@ impl Ledger {
     pub fn save_sync_state(&self, doc: &str, peer: &str, state: &[u8]) -> Result<(), Error> {
         store::save_sync_state(&self.conn, doc, peer, state)
     }
+}
+
+/// Whether the ledger shows `epc` sold to a consumer and not taken back since.
+fn is_sold(conn: &Connection, epc: &Epc) -> Result<bool, Error> {
+    let one = std::slice::from_ref(epc);
+    let Some(sale) = store::last_with_step(conn, one, BizStep::RetailSelling, None)? else {
+        return Ok(false);
+    };
+    let back = store::last_with_step(conn, one, BizStep::Receiving, None)?;
+    Ok(back.is_none_or(|r| r.body.event_time < sale.body.event_time))
 }
 
 /// Warranty from a product policy: it starts at the retail sale, else at commissioning.

@@ -10,7 +10,7 @@ use std::path::Path;
 use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::Error;
-use crate::event::{Epc, Event, EventType};
+use crate::event::{Action, BizStep, Epc, Event, EventType};
 
 /// Opens (creating if needed) a database file with the durability settings every writer needs:
 /// WAL and `synchronous=FULL`, so a committed transaction survives power loss.
@@ -30,6 +30,7 @@ fn migrate(conn: &Connection) -> Result<(), Error> {
              seq   INTEGER PRIMARY KEY AUTOINCREMENT,
              id    TEXT NOT NULL UNIQUE,
              time  TEXT NOT NULL,
+             step  TEXT NOT NULL,
              body  TEXT NOT NULL,
              local INTEGER NOT NULL
          );
@@ -39,6 +40,17 @@ fn migrate(conn: &Connection) -> Result<(), Error> {
              role TEXT NOT NULL CHECK (role IN ('epc', 'parent')),
              PRIMARY KEY (epc, role, seq)
          ) WITHOUT ROWID;
+         CREATE INDEX IF NOT EXISTS events_by_step ON events (step, time);
+         -- What aggregation events put into (ADD) or took out of (DELETE) which logistic unit.
+         CREATE TABLE IF NOT EXISTS containment (
+             child  TEXT NOT NULL,
+             parent TEXT NOT NULL,
+             seq    INTEGER NOT NULL REFERENCES events(seq),
+             time   TEXT NOT NULL,
+             added  INTEGER NOT NULL,
+             PRIMARY KEY (child, seq)
+         ) WITHOUT ROWID;
+         CREATE INDEX IF NOT EXISTS containment_by_parent ON containment (parent, time);
          CREATE TABLE IF NOT EXISTS event_transactions (
              kind TEXT NOT NULL,
              id   TEXT NOT NULL,
@@ -68,8 +80,8 @@ fn migrate(conn: &Connection) -> Result<(), Error> {
 pub fn insert_event(conn: &Connection, event: &Event, local: bool) -> Result<Option<i64>, Error> {
     let body = serde_json::to_string(event)?;
     let inserted = conn.execute(
-        "INSERT INTO events (id, time, body, local) VALUES (?1, ?2, ?3, ?4) ON CONFLICT(id) DO NOTHING",
-        params![event.id.0, sortable_time(event), body, local],
+        "INSERT INTO events (id, time, step, body, local) VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT(id) DO NOTHING",
+        params![event.id.0, sortable_time(event), event.body.biz_step.as_str(), body, local],
     )?;
     if inserted == 0 {
         return Ok(None);
@@ -82,6 +94,23 @@ pub fn insert_event(conn: &Connection, event: &Event, local: bool) -> Result<Opt
     }
     if let Some(parent) = &event.body.parent {
         epc_stmt.execute(params![parent.uri(), seq, "parent"])?;
+        if event.body.event_type == EventType::AggregationEvent
+            && event.body.action != Action::Observe
+        {
+            let mut c = conn.prepare_cached(
+                "INSERT OR IGNORE INTO containment (child, parent, seq, time, added) VALUES (?1, ?2, ?3, ?4, ?5)",
+            )?;
+            let added = event.body.action == Action::Add;
+            for child in &event.body.epcs {
+                c.execute(params![
+                    child.uri(),
+                    parent.uri(),
+                    seq,
+                    sortable_time(event),
+                    added
+                ])?;
+            }
+        }
     }
     let mut tx_stmt = conn.prepare_cached(
         "INSERT OR IGNORE INTO event_transactions (kind, id, seq) VALUES (?1, ?2, ?3)",
@@ -171,35 +200,31 @@ pub fn transaction_ids(conn: &Connection, kind: &str) -> Result<Vec<String>, Err
 /// What a logistic unit contains now: children packed into it (recursively) and not unpacked.
 pub fn contents(conn: &Connection, parent: &Epc) -> Result<Vec<Epc>, Error> {
     let mut out = Vec::new();
-    let mut stack = vec![parent.clone()];
+    let mut stack = vec![parent.uri()];
     let mut seen = std::collections::BTreeSet::new();
+    let mut stmt = conn.prepare_cached(
+        "SELECT child, added FROM containment WHERE parent = ?1 ORDER BY time, seq",
+    )?;
     while let Some(p) = stack.pop() {
         if !seen.insert(p.clone()) {
             continue;
         }
         let mut children = std::collections::BTreeSet::new();
-        for e in events_naming(conn, &p)? {
-            if e.body.event_type != EventType::AggregationEvent
-                || e.body.parent.as_ref() != Some(&p)
-            {
-                continue;
-            }
-            for c in &e.body.epcs {
-                match e.body.action {
-                    crate::event::Action::Add | crate::event::Action::Observe => {
-                        children.insert(c.clone());
-                    }
-                    crate::event::Action::Delete => {
-                        children.remove(c);
-                    }
-                }
+        let rows = stmt.query_map([&p], |r| Ok((r.get::<_, String>(0)?, r.get::<_, bool>(1)?)))?;
+        for row in rows {
+            let (child, added) = row?;
+            if added {
+                children.insert(child);
+            } else {
+                children.remove(&child);
             }
         }
         for c in children {
-            if matches!(c, Epc::Logistic(_)) {
-                stack.push(c.clone());
+            let epc = Epc::parse(&c).map_err(Error::Invalid)?;
+            if matches!(epc, Epc::Logistic(_)) {
+                stack.push(c);
             }
-            out.push(c);
+            out.push(epc);
         }
     }
     Ok(out)
@@ -207,21 +232,61 @@ pub fn contents(conn: &Connection, parent: &Epc) -> Result<Vec<Epc>, Error> {
 
 /// The logistic units that `epc` was packed into (directly or through nested packing).
 pub fn containers(conn: &Connection, epc: &Epc) -> Result<Vec<Epc>, Error> {
-    let mut out = Vec::new();
-    let mut frontier = vec![epc.clone()];
+    let mut out: Vec<String> = Vec::new();
+    let mut frontier = vec![epc.uri()];
+    let mut stmt = conn
+        .prepare_cached("SELECT DISTINCT parent FROM containment WHERE child = ?1 AND added = 1")?;
     while let Some(child) = frontier.pop() {
-        for e in events_naming(conn, &child)? {
-            if e.body.event_type == EventType::AggregationEvent
-                && e.body.epcs.contains(&child)
-                && let Some(p) = &e.body.parent
-                && !out.contains(p)
-            {
+        let parents = stmt
+            .query_map([&child], |r| r.get::<_, String>(0))?
+            .collect::<Result<Vec<_>, _>>()?;
+        for p in parents {
+            if !out.contains(&p) {
                 out.push(p.clone());
-                frontier.push(p.clone());
+                frontier.push(p);
             }
         }
     }
-    Ok(out)
+    out.iter()
+        .map(|u| Epc::parse(u).map_err(Error::Invalid))
+        .collect()
+}
+
+/// The latest event with business step `step` that names any of `epcs`; with `until`, only
+/// those at or before its event time and other than it.
+pub fn last_with_step(
+    conn: &Connection,
+    epcs: &[Epc],
+    step: BizStep,
+    until: Option<&Event>,
+) -> Result<Option<Event>, Error> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT e.body FROM event_epcs x JOIN events e ON e.seq = x.seq
+         WHERE x.epc = ?1 AND x.role = 'epc' AND e.step = ?2 AND e.time <= ?3 AND e.id != ?4
+         ORDER BY e.time DESC, e.seq DESC LIMIT 1",
+    )?;
+    let (until_time, except) = match until {
+        Some(e) => (sortable_time(e), e.id.0.as_str()),
+        None => ("9999".to_string(), ""),
+    };
+    let mut best: Option<Event> = None;
+    for epc in epcs {
+        let found = stmt
+            .query_row(params![epc.uri(), step.as_str(), until_time, except], |r| {
+                r.get::<_, String>(0)
+            })
+            .optional()?;
+        if let Some(body) = found {
+            let e = decode(body)?;
+            if best
+                .as_ref()
+                .is_none_or(|b| e.body.event_time > b.body.event_time)
+            {
+                best = Some(e);
+            }
+        }
+    }
+    Ok(best)
 }
 
 /// Every event that bears on `epc`: those naming it and those naming a container it was in.
