@@ -61,6 +61,9 @@ enum Command {
     Sync {
         #[command(flatten)]
         data: Data,
+        /// Retry transient failures this many times (exponential backoff with jitter).
+        #[arg(long, default_value_t = 0)]
+        retries: u32,
         #[command(flatten)]
         out: Output,
     },
@@ -148,6 +151,17 @@ enum HubCommand {
         /// Hours until the token expires.
         #[arg(long, default_value_t = 24)]
         hours: i64,
+        /// The URL devices reach the hub at, when it differs from where it listens (a proxy,
+        /// a public name); defaults to the listening URL.
+        #[arg(long)]
+        url: Option<String>,
+    },
+    /// Counts: organisations, products, serials, devices, events, flags.
+    Status {
+        #[command(flatten)]
+        data: Data,
+        #[command(flatten)]
+        out: Output,
     },
     /// Issues N signed serials; one JSON line each.
     Issue {
@@ -301,9 +315,9 @@ fn run(command: Command) -> Result<()> {
                 Ok(())
             }
         }
-        Command::Sync { data, out } => {
+        Command::Sync { data, retries, out } => {
             let device = Device::open(&data.data)?;
-            let report = runtime()?.block_on(device.sync())?;
+            let report = runtime()?.block_on(device.sync_with_retry(retries))?;
             if out.json {
                 return print_json(&report);
             }
@@ -656,13 +670,25 @@ fn run_hub(command: HubCommand) -> Result<()> {
                 shutdown_signal(),
             ))
         }
+        HubCommand::Status { data, out } => {
+            let counts = custodian_hub::Registry::open(&data.data)?.counts()?;
+            if out.json {
+                return print_json(&counts);
+            }
+            for (k, v) in counts.as_object().into_iter().flatten() {
+                println!("{k:<14} {v}");
+            }
+            Ok(())
+        }
         HubCommand::Token {
             data,
             org,
             site,
             hours,
+            url: advertised,
         } => {
             let (url, ca) = custodian_hub::server::hub_address(&data.data)?;
+            let url = advertised.unwrap_or(url);
             let registry = custodian_hub::Registry::open(&data.data)?;
             println!("{}", registry.create_token(&org, &site, &url, &ca, hours)?);
             Ok(())

@@ -112,8 +112,10 @@ pub fn ensure_flags_doc(conn: &Connection, org: &str) -> Result<(), HubError> {
     Ok(())
 }
 
-fn flag_id(kind: &str, epc: &Epc, event: &Event) -> String {
-    let digest = Sha256::digest(format!("{kind}\u{1d}{}\u{1d}{}", epc.uri(), event.id).as_bytes());
+/// One flag per fact: a kind of problem with one unit at one organisation. Seeing the same
+/// diverted unit again, or the same event replayed, raises nothing new.
+fn flag_id(kind: &str, epc: &Epc, org: &str) -> String {
+    let digest = Sha256::digest(format!("{kind}\u{1d}{}\u{1d}{org}", epc.uri()).as_bytes());
     format!("flag-{}", &hex::encode(digest)[..24])
 }
 
@@ -206,7 +208,7 @@ fn raise(
     now: DateTime<Utc>,
 ) -> Result<Option<HubFlag>, HubError> {
     let flag = HubFlag {
-        id: flag_id(kind, unit, event),
+        id: flag_id(kind, unit, org),
         kind: kind.into(),
         org: org.into(),
         epc: unit.uri(),

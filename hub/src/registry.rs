@@ -563,6 +563,18 @@ impl Registry {
         Ok(Custody::derive(&epc, &store::events_touching(&conn, &epc)?))
     }
 
+    /// How much the registry holds.
+    pub fn counts(&self) -> Result<serde_json::Value, HubError> {
+        let conn = self.conn();
+        let mut counts = serde_json::Map::new();
+        for table in ["orgs", "products", "serials", "devices", "events", "flags"] {
+            let n: i64 =
+                conn.query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0))?;
+            counts.insert(table.to_string(), n.into());
+        }
+        Ok(serde_json::Value::Object(counts))
+    }
+
     /// Every flag raised, oldest first.
     pub fn flags(&self) -> Result<Vec<HubFlag>, HubError> {
         let conn = self.conn();

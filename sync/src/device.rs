@@ -180,6 +180,24 @@ impl Device {
         self.status()
     }
 
+    /// Syncs, retrying transient failures (unreachable hub, cut connection, hub-side error) up to
+    /// `retries` times with exponential backoff and full jitter. A refusal (4xx) is not retried:
+    /// it would be refused again. Every attempt resumes from the persisted cursors and states.
+    pub async fn sync_with_retry(&self, retries: u32) -> Result<SyncReport, Error> {
+        let mut attempt = 0;
+        loop {
+            match self.sync().await {
+                Ok(report) => return Ok(report),
+                Err(e) if attempt < retries && e.is_transient() => {
+                    let delay = backoff(attempt, &mut rand::thread_rng());
+                    attempt += 1;
+                    tokio::time::sleep(delay).await;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
     /// Exchanges events and working documents with the hub until both sides have everything.
     pub async fn sync(&self) -> Result<SyncReport, Error> {
         let identity = self.identity()?.ok_or(Error::NotEnrolled)?;
@@ -255,6 +273,12 @@ impl Device {
             .collect();
         Ok(report)
     }
+}
+
+/// Exponential backoff with full jitter: uniform in [0, min(10 s, 100 ms · 2^attempt)].
+pub fn backoff(attempt: u32, rng: &mut impl rand::Rng) -> std::time::Duration {
+    let cap_ms = 100u64.saturating_mul(1 << attempt.min(16)).min(10_000);
+    std::time::Duration::from_millis(rng.gen_range(0..=cap_ms))
 }
 
 fn next_counter(ledger: &Ledger) -> Result<u64, Error> {

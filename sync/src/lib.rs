@@ -49,3 +49,16 @@ pub enum Error {
     #[error("this device is already enrolled; use a fresh data directory to enroll it again")]
     AlreadyEnrolled,
 }
+
+impl Error {
+    /// Whether trying again later may succeed (the link or the hub failed), as opposed to a
+    /// refusal or a local problem that would fail the same way.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            Error::Unreachable(_) => true,
+            Error::Refused { status, .. } => *status >= 500,
+            Error::Protocol(protocol::Error::Malformed(_)) => true,
+            _ => false,
+        }
+    }
+}

@@ -5,6 +5,8 @@
 //! window). They need the binaries built first: `scripts/test.sh` does that (`cargo build
 //! --workspace --bins` and the app).
 
+pub mod proxy;
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -146,6 +148,28 @@ impl HubProcess {
             "--data",
             device.to_str().expect("UTF-8 path"),
             &token,
+        ]);
+    }
+
+    /// Enrolls a device ledger that reaches the hub at `url` (a proxy in front of it).
+    pub fn enroll_via(&self, device: &Path, org: &str, site: &str, url: &str) {
+        let token = custodian(&[
+            "hub",
+            "token",
+            "--data",
+            self.data(),
+            "--org",
+            org,
+            "--site",
+            site,
+            "--url",
+            url,
+        ]);
+        custodian(&[
+            "enroll",
+            "--data",
+            device.to_str().expect("UTF-8 path"),
+            token.trim(),
         ]);
     }
 }
