@@ -15,6 +15,7 @@ pub mod reconcile;
 pub mod registry;
 pub mod server;
 pub mod tls;
+pub mod verify;
 
 pub use registry::Registry;
 

@@ -216,6 +216,34 @@ fn raise(
         event: event.id.0.clone(),
         raised_at: now.to_rfc3339(),
     };
+    store_flag(conn, flag)
+}
+
+/// Raises a flag about a fact that is not one event (`fact` distinguishes it, e.g. a day),
+/// once, into `org`'s flags document.
+pub fn raise_fact(
+    conn: &Connection,
+    kind: &str,
+    unit: &Epc,
+    fact: &str,
+    org: &str,
+    reason: String,
+    now: DateTime<Utc>,
+) -> Result<Option<HubFlag>, HubError> {
+    let flag = HubFlag {
+        id: flag_id(kind, unit, &format!("{org}\u{1d}{fact}")),
+        kind: kind.into(),
+        org: org.into(),
+        epc: unit.uri(),
+        reason,
+        event: String::new(),
+        raised_at: now.to_rfc3339(),
+    };
+    store_flag(conn, flag)
+}
+
+fn store_flag(conn: &Connection, flag: HubFlag) -> Result<Option<HubFlag>, HubError> {
+    let org = flag.org.as_str();
     let inserted = conn.execute(
         "INSERT OR IGNORE INTO flags (id, kind, org, epc, reason, event, raised_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
         params![flag.id, flag.kind, flag.org, flag.epc, flag.reason, flag.event, flag.raised_at],

@@ -653,6 +653,9 @@ fn migrate(conn: &Connection) -> Result<(), HubError> {
              cursor INTEGER PRIMARY KEY AUTOINCREMENT, org TEXT NOT NULL, seq INTEGER NOT NULL, UNIQUE (org, seq)
          );
          CREATE TABLE IF NOT EXISTS doc_scope (doc TEXT NOT NULL, org TEXT NOT NULL, PRIMARY KEY (doc, org));
+         CREATE TABLE IF NOT EXISTS verifications (
+             epc TEXT NOT NULL, day TEXT NOT NULL, count INTEGER NOT NULL, PRIMARY KEY (epc, day)
+         ) WITHOUT ROWID;
          CREATE TABLE IF NOT EXISTS flags (
              id TEXT PRIMARY KEY, kind TEXT NOT NULL, org TEXT NOT NULL, epc TEXT NOT NULL, reason TEXT NOT NULL,
              event TEXT NOT NULL, raised_at TEXT NOT NULL

@@ -9,14 +9,15 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::{ConnectInfo, DefaultBodyLimit, Query, State};
+use axum::http::{HeaderMap, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use custodian_sync::identity::{self, EnrollRequest, EnrollResponse};
 use custodian_sync::protocol::MAX_BODY_BYTES;
 
+use crate::verify::{self, RateLimiter};
 use crate::{HubError, Registry, demo, exchange, tls};
 
 impl IntoResponse for HubError {
@@ -40,17 +41,95 @@ impl IntoResponse for HubError {
     }
 }
 
-/// The router over a registry.
+/// Shared state of the handlers.
+#[derive(Clone)]
+pub struct AppState {
+    registry: Arc<Registry>,
+    limiter: Arc<RateLimiter>,
+}
+
+/// The OpenAPI description of this API.
+pub const OPENAPI: &str = include_str!("openapi.json");
+
+/// The router over a registry. Public verification is limited to 10 queries a second per
+/// client address (bursts of 30).
 pub fn router(registry: Arc<Registry>) -> Router {
+    let state = AppState {
+        registry,
+        limiter: Arc::new(RateLimiter::new(10.0, 30.0)),
+    };
     Router::new()
         .route(
             "/v1/health",
             get(|| async { Json(serde_json::json!({ "status": "ok" })) }),
         )
+        .route(
+            "/openapi.json",
+            get(|| async { ([(header::CONTENT_TYPE, "application/json")], OPENAPI) }),
+        )
         .route("/v1/enroll", post(enroll))
         .route("/v1/sync", post(sync))
+        .route("/verify", get(verify_query))
+        .route("/verify/{*path}", get(verify_path))
+        .route("/01/{*path}", get(resolve_link))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .with_state(registry)
+        .with_state(state)
+}
+
+#[derive(serde::Deserialize)]
+struct CodeQuery {
+    code: String,
+}
+
+async fn public_verify(state: AppState, client: SocketAddr, code: String) -> Response {
+    if !state.limiter.allow(client.ip(), std::time::Instant::now()) {
+        return (
+            StatusCode::TOO_MANY_REQUESTS,
+            [(header::RETRY_AFTER, "1")],
+            "too many verifications from this address; retry in a second",
+        )
+            .into_response();
+    }
+    let registry = state.registry.clone();
+    match blocking(move || verify::verify(&registry, &code)).await {
+        Ok(v) => Json(v).into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
+/// `GET /verify?code=…` with anything a scanner reads (URL-encoded).
+async fn verify_query(
+    State(state): State<AppState>,
+    ConnectInfo(client): ConnectInfo<SocketAddr>,
+    Query(q): Query<CodeQuery>,
+) -> Response {
+    public_verify(state, client, q.code).await
+}
+
+/// `GET /verify/01/{gtin}/21/{serial}…`: a Digital Link path under /verify.
+async fn verify_path(
+    State(state): State<AppState>,
+    ConnectInfo(client): ConnectInfo<SocketAddr>,
+    uri: Uri,
+) -> Response {
+    let path = uri
+        .path_and_query()
+        .map_or(uri.path(), |p| p.as_str())
+        .trim_start_matches("/verify");
+    public_verify(state, client, format!("https://resolver{path}")).await
+}
+
+/// GS1 Digital Link resolution: `GET /01/{gtin}/21/{serial}?…` on this hub's domain.
+async fn resolve_link(
+    State(state): State<AppState>,
+    ConnectInfo(client): ConnectInfo<SocketAddr>,
+    uri: Uri,
+) -> Response {
+    let path = uri
+        .path_and_query()
+        .map_or(uri.path(), |p| p.as_str())
+        .to_string();
+    public_verify(state, client, format!("https://resolver{path}")).await
 }
 
 async fn blocking<T: Send + 'static>(
@@ -62,7 +141,7 @@ async fn blocking<T: Send + 'static>(
 }
 
 async fn enroll(
-    State(registry): State<Arc<Registry>>,
+    State(AppState { registry, .. }): State<AppState>,
     body: Bytes,
 ) -> Result<Json<EnrollResponse>, HubError> {
     let request: EnrollRequest = serde_json::from_slice(&body)
@@ -90,7 +169,7 @@ fn header(headers: &HeaderMap, name: &str) -> Result<String, HubError> {
 }
 
 async fn sync(
-    State(registry): State<Arc<Registry>>,
+    State(AppState { registry, .. }): State<AppState>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Vec<u8>, HubError> {
@@ -159,7 +238,7 @@ pub async fn serve(
     let handle = axum_server::Handle::new();
     let server = axum_server::from_tcp_rustls(listener, config)
         .handle(handle.clone())
-        .serve(router(registry).into_make_service());
+        .serve(router(registry).into_make_service_with_connect_info::<SocketAddr>());
     ready(&url);
     tokio::select! {
         result = server => result.context("hub server stopped")?,
