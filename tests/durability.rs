@@ -1,0 +1,118 @@
+//! A scan whose verdict was shown is on disk: a process recording scans is killed with SIGKILL
+//! at random points, many times over; every scan it had acknowledged (printed a verdict for)
+//! must be in the ledger afterwards, and the ledger must open cleanly each time.
+//!
+//! `CUSTODIAN_KILLS` sets how many kills (default 300); `CUSTODIAN_KILL_SEED` the seed.
+
+#![allow(
+    clippy::unwrap_used,
+    reason = "tests fail loudly on any unexpected error"
+)]
+
+use std::collections::BTreeSet;
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use custodian_e2e::proxy::Rng;
+use custodian_e2e::{HubProcess, bin, custodian, workspace};
+
+fn env(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+#[test]
+fn acknowledged_scans_survive_sigkill() {
+    let kills = env("CUSTODIAN_KILLS", 300);
+    let seed = env("CUSTODIAN_KILL_SEED", 7);
+    eprintln!("{kills} kills with seed {seed} (CUSTODIAN_KILL_SEED={seed} replays it)");
+    let mut rng = Rng::new(seed);
+    let tmp = tempfile::tempdir().unwrap();
+    let hub = HubProcess::start(&tmp.path().join("hub"), true);
+    let dir = tmp.path().join("device");
+    let dir = dir.to_str().unwrap();
+    hub.enroll(dir.as_ref(), "dist-a", "dc-hamburg");
+    drop(hub); // the rest happens offline
+
+    let serials: Vec<String> =
+        std::fs::read_to_string(workspace().join("fixtures/demo/serials.jsonl"))
+            .unwrap()
+            .lines()
+            .map(|l| {
+                serde_json::from_str::<serde_json::Value>(l).unwrap()["element_string"]
+                    .as_str()
+                    .unwrap()
+                    .to_string()
+            })
+            .collect();
+    let mut acknowledged: BTreeSet<String> = BTreeSet::new();
+    let mut next = 0usize;
+    for round in 0..kills {
+        let mut child = Command::new(bin("custodian"))
+            .args(["scan", "--data", dir, "--step", "inspecting", "--json"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut stdin = child.stdin.take().unwrap();
+        let stdout = child.stdout.take().unwrap();
+        // Read acknowledgements on a thread; the kill can land while it waits.
+        let reader = std::thread::spawn(move || {
+            BufReader::new(stdout)
+                .lines()
+                .map_while(Result::ok)
+                .filter_map(|l| serde_json::from_str::<serde_json::Value>(&l).ok())
+                .filter_map(|v| v["event"].as_str().map(str::to_string))
+                .collect::<Vec<_>>()
+        });
+        // Feed a random number of scans, then kill after a random delay, mid-write or not.
+        let feed = 1 + rng.below(40);
+        for _ in 0..feed {
+            let line = format!("{}\n", serials[next % serials.len()]);
+            next += 1;
+            if stdin.write_all(line.as_bytes()).is_err() {
+                break;
+            }
+        }
+        let _ = stdin.flush();
+        std::thread::sleep(Duration::from_micros(rng.below(30_000)));
+        child.kill().unwrap(); // SIGKILL
+        child.wait().unwrap();
+        drop(stdin);
+        acknowledged.extend(reader.join().unwrap());
+        if round % 20 == 19 || round + 1 == kills {
+            check(dir, &acknowledged);
+        }
+    }
+    assert!(
+        acknowledged.len() > usize::try_from(kills).unwrap(),
+        "the test acknowledged too few scans to mean anything"
+    );
+    eprintln!("{} acknowledged scans, all present", acknowledged.len());
+}
+
+/// The ledger opens (each command opens it) and holds every acknowledged event.
+fn check(dir: &str, acknowledged: &BTreeSet<String>) {
+    let doc: serde_json::Value =
+        serde_json::from_str(&custodian(&["epcis", "export", "--data", dir])).unwrap();
+    let held: BTreeSet<&str> = doc["epcisBody"]["eventList"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["eventID"].as_str().unwrap())
+        .collect();
+    let lost: Vec<&String> = acknowledged
+        .iter()
+        .filter(|id| !held.contains(id.as_str()))
+        .collect();
+    assert!(
+        lost.is_empty(),
+        "{} acknowledged scans lost, e.g. {:?}",
+        lost.len(),
+        lost.first()
+    );
+}
