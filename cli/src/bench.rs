@@ -14,7 +14,8 @@ use serde_json::{Value, json};
 pub fn run(name: &str, events: usize) -> Result<Value> {
     match name {
         "sync" => sync(events),
-        other => bail!("unknown benchmark {other:?}: available: sync"),
+        "ingest" => ingest(events),
+        other => bail!("unknown benchmark {other:?}: available: sync, ingest"),
     }
 }
 
@@ -112,4 +113,131 @@ fn demo_serials() -> Result<Vec<String>> {
     drop(registry);
     let _ = std::fs::remove_dir_all(&tmp);
     Ok(data.serials.into_iter().map(|s| s.element_string).collect())
+}
+
+/// A ledger already holding `events` events: how fast a durable scan gets its verdict, how fast
+/// the ledger opens, its size on disk and the memory in use.
+fn ingest(events: usize) -> Result<Value> {
+    let tmp = std::env::temp_dir().join(format!("custodian-bench-ingest-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&tmp);
+    let result = ingest_in(&tmp, events);
+    let _ = std::fs::remove_dir_all(&tmp);
+    result
+}
+
+fn ingest_in(tmp: &Path, events: usize) -> Result<Value> {
+    use custodian_ledger::event::{Action, BizStep, Disposition, EventType};
+    use custodian_ledger::{Epc, Event, EventBody, Ledger, Recorder};
+
+    let hub_dir = tmp.join("hub");
+    let registry =
+        custodian_hub::Registry::open_with_key(&hub_dir, custodian_hub::demo::issuer_key)?;
+    let demo = custodian_hub::demo::seed(&registry)?;
+    let extract = custodian_hub::registry::current_extract(&registry)?;
+    drop(registry);
+    let dir = tmp.join("device");
+    {
+        let mut ledger = Ledger::open(&dir)?;
+        let me = Recorder {
+            org: "dist-a".into(),
+            site: "dc-hamburg".into(),
+            device: "bench".into(),
+        };
+        ledger.set_recorder(&me)?;
+        ledger.set_extract(&extract)?;
+        ledger.store_events(&demo.asn_events, false)?;
+        // History: inspections of a large population of units, as a busy site accumulates.
+        let gtin = custodian_scanner::Gtin::parse(&demo.products[0].gtin)?;
+        let base = chrono::DateTime::parse_from_rfc3339("2025-01-01T08:00:00+01:00")?;
+        let mut batch = Vec::with_capacity(10_000);
+        for i in 0..events.saturating_sub(demo.asn_events.len()) {
+            batch.push(Event::new(EventBody {
+                event_type: EventType::ObjectEvent,
+                action: Action::Observe,
+                biz_step: BizStep::Inspecting,
+                disposition: Some(Disposition::Active),
+                event_time: base + chrono::Duration::seconds(i64::try_from(i)?),
+                epcs: vec![Epc::Unit {
+                    gtin: gtin.clone(),
+                    serial: format!("H{}", i % 200_000),
+                }],
+                parent: None,
+                biz_transactions: vec![],
+                source: None,
+                destination: None,
+                recorder: me.clone(),
+            }));
+            if batch.len() == 10_000 {
+                ledger.store_events(&batch, true)?;
+                batch.clear();
+            }
+        }
+        ledger.store_events(&batch, true)?;
+    }
+    let opened = Instant::now();
+    let mut ledger = Ledger::open(&dir)?;
+    let held = ledger.event_count()?;
+    let open_ms = opened.elapsed().as_secs_f64() * 1e3;
+
+    // Durable scans: each commits (fsync) before its verdict returns.
+    let now = chrono::Local::now().fixed_offset();
+    let mut latencies = Vec::new();
+    let started = Instant::now();
+    for (i, s) in demo.serials.iter().cycle().take(2_000).enumerate() {
+        let t = Instant::now();
+        let v = ledger.scan(
+            &s.element_string,
+            Step::Inspecting,
+            None,
+            now + chrono::Duration::milliseconds(i64::try_from(i)?),
+        )?;
+        latencies.push(t.elapsed().as_secs_f64() * 1e3);
+        if v.event.is_none() {
+            bail!("scan {i} recorded no event: {}", v.reason);
+        }
+    }
+    let scans_per_s = latencies.len() as f64 / started.elapsed().as_secs_f64();
+    // Against the demo ASN: the manifest is derived on every scan.
+    let mut manifest_latencies = Vec::new();
+    for s in demo.serials.iter().take(24) {
+        let t = Instant::now();
+        ledger.scan(
+            &s.element_string,
+            Step::Receiving,
+            Some(custodian_hub::demo::ASN_ID),
+            now,
+        )?;
+        manifest_latencies.push(t.elapsed().as_secs_f64() * 1e3);
+    }
+    drop(ledger);
+    let disk: u64 = std::fs::read_dir(&dir)?
+        .filter_map(|e| e.ok()?.metadata().ok())
+        .map(|m| m.len())
+        .sum();
+    Ok(json!({
+        "events_in_ledger": held,
+        "scan_p50_ms": round(percentile(&mut latencies, 0.50), 3),
+        "scan_p99_ms": round(percentile(&mut latencies, 0.99), 3),
+        "scans_per_s": round(scans_per_s, 0),
+        "manifest_scan_p50_ms": round(percentile(&mut manifest_latencies, 0.50), 3),
+        "open_ms": round(open_ms, 2),
+        "disk_bytes_per_event": round(disk as f64 / held as f64, 1),
+        "rss_mb": rss_mb(),
+    }))
+}
+
+fn percentile(xs: &mut [f64], q: f64) -> f64 {
+    xs.sort_by(f64::total_cmp);
+    let i = ((xs.len() as f64 - 1.0) * q).round() as usize;
+    xs.get(i).copied().unwrap_or(f64::NAN)
+}
+
+/// Peak resident memory of this process, in MB (Linux; `null` elsewhere).
+fn rss_mb() -> Value {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        .map_or(Value::Null, |kb| json!(round(kb / 1024.0, 1)))
 }
