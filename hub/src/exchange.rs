@@ -5,7 +5,7 @@ use automerge::AutoCommit;
 use automerge::sync::{State, SyncDoc};
 use chrono::Utc;
 use custodian_ledger::{Event, store};
-use custodian_sync::identity;
+use custodian_sync::identity::RequestAuth;
 use custodian_sync::protocol::{
     self, DocMessage, MAX_EVENTS_PER_ROUND, PROTOCOL_VERSION, SyncRequest, SyncResponse,
 };
@@ -16,14 +16,9 @@ use crate::reconcile;
 use crate::registry::{DeviceRecord, Registry};
 
 /// Handles one signed sync request; returns the encoded response.
-pub fn handle(
-    registry: &Registry,
-    device_id: &str,
-    counter: u64,
-    signature: &str,
-    body: &[u8],
-) -> Result<Vec<u8>, HubError> {
+pub fn handle(registry: &Registry, auth: &RequestAuth, body: &[u8]) -> Result<Vec<u8>, HubError> {
     let mut conn = registry.conn();
+    let device_id = auth.device.as_str();
     let device = Registry::device(&conn, device_id)?.ok_or_else(|| {
         HubError::Unauthorized(format!("device {device_id} is not enrolled with this hub"))
     })?;
@@ -32,21 +27,19 @@ pub fn handle(
             "device {device_id} has been revoked"
         )));
     }
-    identity::verify_request(
-        &device.public_key,
-        signature,
-        "POST",
-        "/v1/sync",
-        counter,
-        body,
-    )
-    .map_err(HubError::Unauthorized)?;
+    auth.verify(&device.public_key, "POST", "/v1/sync", body)
+        .map_err(HubError::Unauthorized)?;
+    let counter = auth.counter;
     if counter <= device.counter {
         return Err(HubError::Unauthorized(format!(
             "replayed request: counter {counter} is not above the last accepted {}",
             device.counter
         )));
     }
+    // The device's clock offset, measured on this request (network delay is negligible next to
+    // the skews that matter: minutes to days).
+    let now = Utc::now();
+    let clock_offset_ms = auth.clock_ms - now.timestamp_millis();
     let request: SyncRequest = protocol::decode(body).map_err(|e| match e {
         protocol::Error::TooLarge(_) => HubError::TooLarge(e.to_string()),
         other => HubError::BadRequest(other.to_string()),
@@ -63,15 +56,18 @@ pub fn handle(
 
     let tx = conn.transaction()?;
     tx.execute(
-        "UPDATE devices SET counter = ?1 WHERE id = ?2",
-        params![i64::try_from(counter).unwrap_or(i64::MAX), device.id],
+        "UPDATE devices SET counter = ?1, clock_offset_ms = ?2 WHERE id = ?3",
+        params![
+            i64::try_from(counter).unwrap_or(i64::MAX),
+            clock_offset_ms,
+            device.id
+        ],
     )?;
-    let now = Utc::now();
     let mut stored = 0;
     let mut flags_raised = 0;
     for e in &request.upload {
         let before = store::event_seq(&tx, &e.id.0)?;
-        let raised = reconcile::record(&tx, e, now)?;
+        let raised = reconcile::record_corrected(&tx, e, now, clock_offset_ms)?;
         if before.is_none() {
             stored += 1;
         }

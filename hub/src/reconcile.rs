@@ -21,7 +21,18 @@ pub fn record(
     event: &Event,
     now: DateTime<Utc>,
 ) -> Result<Vec<HubFlag>, HubError> {
-    let Some(seq) = store::insert_event(conn, event, true)? else {
+    record_corrected(conn, event, now, 0)
+}
+
+/// As [`record`], for an event from a device whose clock runs `clock_offset_ms` ahead of the
+/// hub's: the event is ordered by its corrected time, so a wrong clock raises no false flag.
+pub fn record_corrected(
+    conn: &Connection,
+    event: &Event,
+    now: DateTime<Utc>,
+    clock_offset_ms: i64,
+) -> Result<Vec<HubFlag>, HubError> {
+    let Some(seq) = store::insert_event_corrected(conn, event, true, clock_offset_ms)? else {
         return Ok(Vec::new());
     };
     share(conn, event, seq, &event.body.recorder.org)?;

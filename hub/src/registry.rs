@@ -643,7 +643,8 @@ fn migrate(conn: &Connection) -> Result<(), HubError> {
          CREATE TABLE IF NOT EXISTS alerts (epc TEXT PRIMARY KEY, reason TEXT NOT NULL);
          CREATE TABLE IF NOT EXISTS devices (
              id TEXT PRIMARY KEY, org TEXT NOT NULL, site TEXT NOT NULL, public_key TEXT NOT NULL, name TEXT NOT NULL,
-             enrolled_at TEXT NOT NULL, revoked INTEGER NOT NULL, counter INTEGER NOT NULL
+             enrolled_at TEXT NOT NULL, revoked INTEGER NOT NULL, counter INTEGER NOT NULL,
+             clock_offset_ms INTEGER NOT NULL DEFAULT 0
          );
          CREATE TABLE IF NOT EXISTS tokens (
              secret_hash TEXT PRIMARY KEY, org TEXT NOT NULL, site TEXT NOT NULL, expires_at TEXT NOT NULL, used_by TEXT

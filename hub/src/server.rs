@@ -14,7 +14,7 @@ use axum::http::{HeaderMap, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use custodian_sync::identity::{self, EnrollRequest, EnrollResponse};
+use custodian_sync::identity::{self, EnrollRequest, EnrollResponse, RequestAuth};
 use custodian_sync::protocol::MAX_BODY_BYTES;
 
 use crate::verify::{self, RateLimiter};
@@ -173,14 +173,20 @@ async fn sync(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Vec<u8>, HubError> {
-    let device = header(&headers, identity::HEADER_DEVICE)?;
-    let counter: u64 = header(&headers, identity::HEADER_COUNTER)?
-        .parse()
-        .map_err(|_| {
-            HubError::Unauthorized(format!("{} must be a number", identity::HEADER_COUNTER))
-        })?;
-    let signature = header(&headers, identity::HEADER_SIGNATURE)?;
-    blocking(move || exchange::handle(&registry, &device, counter, &signature, &body)).await
+    let number = |name: &str| -> Result<i64, HubError> {
+        header(&headers, name)?
+            .parse()
+            .map_err(|_| HubError::Unauthorized(format!("{name} must be a number")))
+    };
+    let auth = RequestAuth {
+        device: header(&headers, identity::HEADER_DEVICE)?,
+        counter: u64::try_from(number(identity::HEADER_COUNTER)?).map_err(|_| {
+            HubError::Unauthorized(format!("{} must not be negative", identity::HEADER_COUNTER))
+        })?,
+        clock_ms: number(identity::HEADER_CLOCK)?,
+        signature: header(&headers, identity::HEADER_SIGNATURE)?,
+    };
+    blocking(move || exchange::handle(&registry, &auth, &body)).await
 }
 
 /// How to run a hub.

@@ -11,7 +11,7 @@ use chrono::DateTime;
 use custodian_hub::{HubError, Registry, demo, exchange};
 use custodian_ledger::event::{Action, BizStep, Disposition, EventType};
 use custodian_ledger::{Epc, Event, EventBody, Recorder};
-use custodian_sync::identity::sign_request;
+use custodian_sync::identity::RequestAuth;
 use custodian_sync::protocol::{self, PROTOCOL_VERSION, SyncRequest, SyncResponse};
 use ed25519_dalek::SigningKey;
 
@@ -97,9 +97,16 @@ impl Fixture {
     }
 
     fn send(&self, counter: u64, body: &[u8]) -> Result<SyncResponse, HubError> {
-        let sig = sign_request(&self.key, "POST", "/v1/sync", counter, body);
-        exchange::handle(&self.registry, &self.device, counter, &sig, body)
-            .map(|b| protocol::decode(&b).unwrap())
+        let auth = RequestAuth::sign(
+            &self.key,
+            &self.device,
+            counter,
+            chrono::Utc::now().timestamp_millis(),
+            "POST",
+            "/v1/sync",
+            body,
+        );
+        exchange::handle(&self.registry, &auth, body).map(|b| protocol::decode(&b).unwrap())
     }
 }
 
@@ -157,23 +164,36 @@ fn refusals_store_nothing() {
     );
 
     let body = request(vec![receiving(f.me(), 3)]);
-    let sig = sign_request(&f.key, "POST", "/v1/sync", 3, &body);
+    let now = chrono::Utc::now().timestamp_millis();
+    let auth = RequestAuth::sign(&f.key, &f.device, 3, now, "POST", "/v1/sync", &body);
     let mut altered = body.clone();
     altered.push(0);
-    let err = exchange::handle(&f.registry, &f.device, 3, &sig, &altered).unwrap_err();
+    let err = exchange::handle(&f.registry, &auth, &altered).unwrap_err();
     assert!(
         matches!(&err, HubError::Unauthorized(m) if m.contains("does not verify")),
         "{err}"
     );
-
-    let stranger = SigningKey::from_bytes(&[1; 32]);
-    let sig = sign_request(&stranger, "POST", "/v1/sync", 4, &body);
+    let lied_about_time = RequestAuth {
+        clock_ms: now + 1,
+        ..auth.clone()
+    };
     assert!(matches!(
-        exchange::handle(&f.registry, &f.device, 4, &sig, &body),
+        exchange::handle(&f.registry, &lied_about_time, &body),
         Err(HubError::Unauthorized(_))
     ));
+
+    let stranger = SigningKey::from_bytes(&[1; 32]);
+    let forged = RequestAuth::sign(&stranger, &f.device, 4, now, "POST", "/v1/sync", &body);
     assert!(matches!(
-        exchange::handle(&f.registry, "dev-nobody", 4, &sig, &body),
+        exchange::handle(&f.registry, &forged, &body),
+        Err(HubError::Unauthorized(_))
+    ));
+    let nobody = RequestAuth {
+        device: "dev-nobody".into(),
+        ..forged
+    };
+    assert!(matches!(
+        exchange::handle(&f.registry, &nobody, &body),
         Err(HubError::Unauthorized(_))
     ));
 
@@ -197,6 +217,151 @@ fn refusals_store_nothing() {
     assert!(
         matches!(&err, HubError::Unauthorized(m) if m.contains("revoked")),
         "{err}"
+    );
+}
+
+/// Enrolls another device of `org` at `site` with a key from `seed`.
+fn enroll(f: &Fixture, org: &str, site: &str, seed: u8) -> (String, SigningKey) {
+    let token = f
+        .registry
+        .create_token(org, site, "https://127.0.0.1:1", b"ca", 1)
+        .unwrap();
+    let secret = custodian_sync::identity::EnrollmentToken::decode(&token)
+        .unwrap()
+        .secret;
+    let key = SigningKey::from_bytes(&[seed; 32]);
+    let d = f
+        .registry
+        .enroll(
+            &secret,
+            &STANDARD.encode(key.verifying_key().to_bytes()),
+            "x",
+        )
+        .unwrap();
+    (d.id, key)
+}
+
+fn event_at(
+    step: BizStep,
+    epc: &Epc,
+    at: chrono::DateTime<chrono::Utc>,
+    recorder: Recorder,
+    dest: Option<&str>,
+) -> Event {
+    Event::new(EventBody {
+        event_type: EventType::ObjectEvent,
+        action: Action::Observe,
+        biz_step: step,
+        disposition: Some(if step == BizStep::Shipping {
+            Disposition::InTransit
+        } else {
+            Disposition::InProgress
+        }),
+        event_time: at.fixed_offset(),
+        epcs: vec![epc.clone()],
+        parent: None,
+        biz_transactions: vec![],
+        source: dest.map(|_| recorder.org.clone()),
+        destination: dest.map(str::to_string),
+        recorder,
+    })
+}
+
+/// Distributor A ships a unit on to distributor B (an authorised transfer). B's device clock is
+/// three hours slow, so by its own clock B received the unit before A shipped it. The hub,
+/// correcting for B's measured offset, sees the true order and raises nothing; the same events
+/// from a device that hides its skew would raise a false diversion flag.
+#[test]
+fn a_slow_device_clock_raises_no_false_flag() {
+    let f = fixture();
+    let (a, a_key) = enroll(&f, "dist-a", "dc-hamburg", 21);
+    let unit = receiving(f.me(), 4).body.epcs[0].clone(); // on the pallet shipped to dist-a
+    let real_now = chrono::Utc::now();
+    let skew = chrono::Duration::hours(3);
+    let send = |device: &str,
+                key: &SigningKey,
+                counter: u64,
+                clock: chrono::DateTime<chrono::Utc>,
+                events: Vec<Event>| {
+        let body = request(events);
+        let auth = RequestAuth::sign(
+            key,
+            device,
+            counter,
+            clock.timestamp_millis(),
+            "POST",
+            "/v1/sync",
+            &body,
+        );
+        protocol::decode::<SyncResponse>(&exchange::handle(&f.registry, &auth, &body).unwrap())
+            .unwrap()
+    };
+    let me_a = Recorder {
+        org: "dist-a".into(),
+        site: "dc-hamburg".into(),
+        device: a.clone(),
+    };
+    let shipped = event_at(
+        BizStep::Shipping,
+        &unit,
+        real_now - chrono::Duration::minutes(30),
+        me_a,
+        Some("dist-b"),
+    );
+    send(&a, &a_key, 1, real_now, vec![shipped]);
+
+    // B (the fixture's device, dist-b) with a clock three hours slow, honestly reported.
+    let received = event_at(BizStep::Receiving, &unit, real_now - skew, f.me(), None);
+    let r = send(&f.device, &f.key, 1, real_now - skew, vec![received]);
+    assert_eq!(
+        (r.stored, r.flags_raised),
+        (1, 0),
+        "no false diversion flag"
+    );
+
+    // Control: another dist-b device with the same slow event times whose requests claim the
+    // right time: without a correction the hub sees a receipt before the transfer.
+    let (c, c_key) = enroll(&f, "dist-b", "dc-oakland", 22);
+    let me_c = Recorder {
+        org: "dist-b".into(),
+        site: "dc-oakland".into(),
+        device: c.clone(),
+    };
+    let unit2 = receiving(f.me(), 5).body.epcs[0].clone();
+    let me_a = Recorder {
+        org: "dist-a".into(),
+        site: "dc-hamburg".into(),
+        device: a.clone(),
+    };
+    send(
+        &a,
+        &a_key,
+        2,
+        real_now,
+        vec![event_at(
+            BizStep::Shipping,
+            &unit2,
+            real_now - chrono::Duration::minutes(30),
+            me_a,
+            Some("dist-b"),
+        )],
+    );
+    let r = send(
+        &c,
+        &c_key,
+        1,
+        real_now,
+        vec![event_at(
+            BizStep::Receiving,
+            &unit2,
+            real_now - skew,
+            me_c,
+            None,
+        )],
+    );
+    assert_eq!(
+        r.flags_raised, 1,
+        "the uncorrected order looks like a diversion"
     );
 }
 

@@ -78,10 +78,22 @@ fn migrate(conn: &Connection) -> Result<(), Error> {
 /// Stores an event unless its id is already present. Returns the new row's sequence number, or
 /// `None` for an event already held.
 pub fn insert_event(conn: &Connection, event: &Event, local: bool) -> Result<Option<i64>, Error> {
+    insert_event_corrected(conn, event, local, 0)
+}
+
+/// As [`insert_event`], ordering the event by its time minus `clock_offset_ms`: the hub corrects
+/// for the recording device's measured clock offset, so that a device whose clock is wrong does
+/// not appear to act before or after what it really followed.
+pub fn insert_event_corrected(
+    conn: &Connection,
+    event: &Event,
+    local: bool,
+    clock_offset_ms: i64,
+) -> Result<Option<i64>, Error> {
     let body = serde_json::to_string(event)?;
     let inserted = conn.execute(
         "INSERT INTO events (id, time, step, body, local) VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT(id) DO NOTHING",
-        params![event.id.0, sortable_time(event), event.body.biz_step.as_str(), body, local],
+        params![event.id.0, corrected_time(event, clock_offset_ms), event.body.biz_step.as_str(), body, local],
     )?;
     if inserted == 0 {
         return Ok(None);
@@ -106,7 +118,7 @@ pub fn insert_event(conn: &Connection, event: &Event, local: bool) -> Result<Opt
                     child.uri(),
                     parent.uri(),
                     seq,
-                    sortable_time(event),
+                    corrected_time(event, clock_offset_ms),
                     added
                 ])?;
             }
@@ -123,10 +135,11 @@ pub fn insert_event(conn: &Connection, event: &Event, local: bool) -> Result<Opt
 
 /// UTC with fixed-width fraction, so that string order is time order whatever the offsets.
 fn sortable_time(event: &Event) -> String {
-    event
-        .body
-        .event_time
-        .naive_utc()
+    corrected_time(event, 0)
+}
+
+fn corrected_time(event: &Event, clock_offset_ms: i64) -> String {
+    (event.body.event_time.naive_utc() - chrono::Duration::milliseconds(clock_offset_ms))
         .format("%Y-%m-%dT%H:%M:%S%.9f")
         .to_string()
 }
@@ -265,8 +278,16 @@ pub fn last_with_step(
          WHERE x.epc = ?1 AND x.role = 'epc' AND e.step = ?2 AND e.time <= ?3 AND e.id != ?4
          ORDER BY e.time DESC, e.seq DESC LIMIT 1",
     )?;
+    // The stored (possibly clock-corrected) time of `until`, where it is held.
     let (until_time, except) = match until {
-        Some(e) => (sortable_time(e), e.id.0.as_str()),
+        Some(e) => {
+            let stored: Option<String> = conn
+                .query_row("SELECT time FROM events WHERE id = ?1", [&e.id.0], |r| {
+                    r.get(0)
+                })
+                .optional()?;
+            (stored.unwrap_or_else(|| sortable_time(e)), e.id.0.as_str())
+        }
         None => ("9999".to_string(), ""),
     };
     let mut best: Option<Event> = None;

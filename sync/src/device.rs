@@ -76,6 +76,8 @@ pub struct SyncReport {
 /// A device: its ledger, and (once enrolled) its hub.
 pub struct Device {
     ledger: Mutex<Ledger>,
+    /// Added to the real clock in what the device tells the hub (to exercise skew handling).
+    clock_skew_ms: i64,
 }
 
 impl std::fmt::Debug for Device {
@@ -88,7 +90,15 @@ impl Device {
     pub fn open(dir: &Path) -> Result<Device, Error> {
         Ok(Device {
             ledger: Mutex::new(Ledger::open(dir)?),
+            clock_skew_ms: 0,
         })
+    }
+
+    /// Makes this device's clock run `ms` milliseconds off real time in what it tells the hub,
+    /// as a device with a wrong clock does. For tests and demonstrations of skew correction.
+    pub fn with_clock_skew(mut self, ms: i64) -> Device {
+        self.clock_skew_ms = ms;
+        self
     }
 
     /// The ledger, for local work (scans, manifests, history). Do not hold it across an await.
@@ -240,13 +250,20 @@ impl Device {
             report.rounds = round;
             let body = protocol::encode(&request);
             report.bytes_sent += body.len();
-            let signature = identity::sign_request(&key, "POST", "/v1/sync", counter, &body);
-            let headers = [
-                ("content-type", "application/octet-stream".to_string()),
-                (identity::HEADER_DEVICE, identity.device.clone()),
-                (identity::HEADER_COUNTER, counter.to_string()),
-                (identity::HEADER_SIGNATURE, signature),
-            ];
+            let clock_ms = (chrono::Utc::now()
+                + chrono::Duration::milliseconds(self.clock_skew_ms))
+            .timestamp_millis();
+            let auth = identity::RequestAuth::sign(
+                &key,
+                &identity.device,
+                counter,
+                clock_ms,
+                "POST",
+                "/v1/sync",
+                &body,
+            );
+            let mut headers = vec![("content-type", "application/octet-stream".to_string())];
+            headers.extend(auth.headers());
             let answer = client.post("/v1/sync", body, &headers).await?;
             report.bytes_received += answer.len();
             let response: SyncResponse = protocol::decode(&answer)?;

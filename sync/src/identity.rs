@@ -18,6 +18,7 @@ const TOKEN_PREFIX: &str = "CUSTODIAN1.";
 pub const HEADER_DEVICE: &str = "x-custodian-device";
 pub const HEADER_COUNTER: &str = "x-custodian-counter";
 pub const HEADER_SIGNATURE: &str = "x-custodian-signature";
+pub const HEADER_CLOCK: &str = "x-custodian-clock";
 
 /// What a device needs to enroll with a hub.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -78,53 +79,91 @@ pub struct EnrollResponse {
 }
 
 /// The bytes a request signature covers.
-pub fn signed_request(method: &str, path: &str, counter: u64, body: &[u8]) -> Vec<u8> {
+pub fn signed_request(
+    method: &str,
+    path: &str,
+    counter: u64,
+    clock_ms: i64,
+    body: &[u8],
+) -> Vec<u8> {
     format!(
-        "custodian/request/v1\n{method}\n{path}\n{counter}\n{}",
+        "custodian/request/v2\n{method}\n{path}\n{counter}\n{clock_ms}\n{}",
         hex::encode(Sha256::digest(body))
     )
     .into_bytes()
 }
 
-pub fn sign_request(
-    key: &SigningKey,
-    method: &str,
-    path: &str,
-    counter: u64,
-    body: &[u8],
-) -> String {
-    STANDARD.encode(
-        key.sign(&signed_request(method, path, counter, body))
-            .to_bytes(),
-    )
+/// What authenticates one device request: who sends it, a strictly increasing counter (no
+/// replays), the device's clock at sending (the hub measures the device's clock offset from
+/// it), and the signature over all of that and the body.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RequestAuth {
+    pub device: String,
+    pub counter: u64,
+    /// Unix time in milliseconds by the device's clock.
+    pub clock_ms: i64,
+    /// Ed25519 signature, base64.
+    pub signature: String,
 }
 
-/// Checks a request signature against a device's public key (base64).
-pub fn verify_request(
-    public_key: &str,
-    signature: &str,
-    method: &str,
-    path: &str,
-    counter: u64,
-    body: &[u8],
-) -> Result<(), String> {
-    let key = STANDARD
-        .decode(public_key)
-        .map_err(|_| "device key on record is damaged".to_string())?;
-    let key = <[u8; 32]>::try_from(key.as_slice())
-        .map_err(|_| "device key on record is damaged".to_string())?;
-    let key = VerifyingKey::from_bytes(&key)
-        .map_err(|_| "device key on record is damaged".to_string())?;
-    let sig = STANDARD
-        .decode(signature)
-        .map_err(|_| "request signature is not base64".to_string())?;
-    let sig = Signature::from_slice(&sig)
-        .map_err(|_| "request signature has the wrong length".to_string())?;
-    key.verify(&signed_request(method, path, counter, body), &sig)
+impl RequestAuth {
+    pub fn sign(
+        key: &SigningKey,
+        device: &str,
+        counter: u64,
+        clock_ms: i64,
+        method: &str,
+        path: &str,
+        body: &[u8],
+    ) -> RequestAuth {
+        let signature = STANDARD.encode(
+            key.sign(&signed_request(method, path, counter, clock_ms, body))
+                .to_bytes(),
+        );
+        RequestAuth {
+            device: device.to_string(),
+            counter,
+            clock_ms,
+            signature,
+        }
+    }
+
+    /// The HTTP headers that carry it.
+    pub fn headers(&self) -> [(&'static str, String); 4] {
+        [
+            (HEADER_DEVICE, self.device.clone()),
+            (HEADER_COUNTER, self.counter.to_string()),
+            (HEADER_CLOCK, self.clock_ms.to_string()),
+            (HEADER_SIGNATURE, self.signature.clone()),
+        ]
+    }
+
+    /// Checks the signature against a device's public key (base64).
+    pub fn verify(
+        &self,
+        public_key: &str,
+        method: &str,
+        path: &str,
+        body: &[u8],
+    ) -> Result<(), String> {
+        let damaged = || "device key on record is damaged".to_string();
+        let key = STANDARD.decode(public_key).map_err(|_| damaged())?;
+        let key = <[u8; 32]>::try_from(key.as_slice()).map_err(|_| damaged())?;
+        let key = VerifyingKey::from_bytes(&key).map_err(|_| damaged())?;
+        let sig = STANDARD
+            .decode(&self.signature)
+            .map_err(|_| "request signature is not base64".to_string())?;
+        let sig = Signature::from_slice(&sig)
+            .map_err(|_| "request signature has the wrong length".to_string())?;
+        key.verify(
+            &signed_request(method, path, self.counter, self.clock_ms, body),
+            &sig,
+        )
         .map_err(|_| {
             "request signature does not verify: the request was altered or signed by another key"
                 .to_string()
         })
+    }
 }
 
 #[cfg(test)]
@@ -159,10 +198,25 @@ mod tests {
     fn signatures_bind_every_part() {
         let key = SigningKey::from_bytes(&[7; 32]);
         let public = STANDARD.encode(key.verifying_key().to_bytes());
-        let sig = sign_request(&key, "POST", "/v1/sync", 5, b"body");
-        assert!(verify_request(&public, &sig, "POST", "/v1/sync", 5, b"body").is_ok());
-        assert!(verify_request(&public, &sig, "POST", "/v1/sync", 6, b"body").is_err());
-        assert!(verify_request(&public, &sig, "POST", "/v1/sync", 5, b"bodx").is_err());
-        assert!(verify_request(&public, &sig, "POST", "/v1/other", 5, b"body").is_err());
+        let auth = RequestAuth::sign(&key, "dev", 5, 1_000, "POST", "/v1/sync", b"body");
+        assert!(auth.verify(&public, "POST", "/v1/sync", b"body").is_ok());
+        for altered in [
+            RequestAuth {
+                counter: 6,
+                ..auth.clone()
+            },
+            RequestAuth {
+                clock_ms: 999,
+                ..auth.clone()
+            },
+        ] {
+            assert!(
+                altered
+                    .verify(&public, "POST", "/v1/sync", b"body")
+                    .is_err()
+            );
+        }
+        assert!(auth.verify(&public, "POST", "/v1/sync", b"bodx").is_err());
+        assert!(auth.verify(&public, "POST", "/v1/other", b"body").is_err());
     }
 }
