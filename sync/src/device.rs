@@ -78,6 +78,9 @@ pub struct Device {
     ledger: Mutex<Ledger>,
     /// Added to the real clock in what the device tells the hub (to exercise skew handling).
     clock_skew_ms: i64,
+    /// One sync at a time: two interleaved syncs could save cursors and document sync states
+    /// out of order.
+    syncing: tokio::sync::Mutex<()>,
 }
 
 impl std::fmt::Debug for Device {
@@ -91,6 +94,7 @@ impl Device {
         Ok(Device {
             ledger: Mutex::new(Ledger::open(dir)?),
             clock_skew_ms: 0,
+            syncing: tokio::sync::Mutex::new(()),
         })
     }
 
@@ -210,6 +214,7 @@ impl Device {
 
     /// Exchanges events and working documents with the hub until both sides have everything.
     pub async fn sync(&self) -> Result<SyncReport, Error> {
+        let _one_at_a_time = self.syncing.lock().await;
         let identity = self.identity()?.ok_or(Error::NotEnrolled)?;
         let ca = STANDARD
             .decode(&identity.ca)

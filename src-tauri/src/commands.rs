@@ -1,0 +1,245 @@
+//! Tauri commands: three-line adapters from IPC to the device facade. Errors cross IPC as one
+//! serialisable `{ kind, message }`; the UI branches on `kind`, never on the message.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use custodian_ledger::{Flag, History, LoggedScan, Manifest, Step, Verdict};
+use custodian_sync::Device;
+use serde::Serialize;
+use tauri::State;
+
+/// How often the app syncs in the background when enrolled.
+const SYNC_EVERY: Duration = Duration::from_secs(20);
+
+/// The app's state: the device, and what the last sync attempt said about the link.
+#[derive(Clone)]
+pub struct AppState {
+    device: Arc<Device>,
+    link: Arc<Mutex<Link>>,
+}
+
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Link {
+    /// `unknown` until the first attempt, then `online` or `offline`.
+    pub state: String,
+    pub detail: Option<String>,
+}
+
+impl AppState {
+    pub fn new(device: Arc<Device>) -> AppState {
+        AppState {
+            device,
+            link: Arc::new(Mutex::new(Link {
+                state: "unknown".into(),
+                detail: None,
+            })),
+        }
+    }
+
+    fn set_link(&self, result: &Result<custodian_sync::SyncReport, custodian_sync::Error>) {
+        let link = match result {
+            Ok(_) => Link {
+                state: "online".into(),
+                detail: None,
+            },
+            Err(e) => Link {
+                state: "offline".into(),
+                detail: Some(e.to_string()),
+            },
+        };
+        *self
+            .link
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = link;
+    }
+}
+
+/// The one error type that crosses IPC.
+#[derive(Debug, Serialize)]
+pub struct ApiError {
+    /// `not_enrolled`, `offline`, `refused`, `invalid`, `not_found`, `internal`.
+    pub kind: &'static str,
+    pub message: String,
+}
+
+impl From<custodian_ledger::Error> for ApiError {
+    fn from(e: custodian_ledger::Error) -> ApiError {
+        use custodian_ledger::Error as E;
+        let kind = match &e {
+            E::NotEnrolled => "not_enrolled",
+            E::NotFound(_) => "not_found",
+            E::Invalid(_) => "invalid",
+            _ => "internal",
+        };
+        ApiError {
+            kind,
+            message: e.to_string(),
+        }
+    }
+}
+
+impl From<custodian_sync::Error> for ApiError {
+    fn from(e: custodian_sync::Error) -> ApiError {
+        use custodian_sync::Error as E;
+        match e {
+            E::Ledger(l) => l.into(),
+            E::NotEnrolled => ApiError {
+                kind: "not_enrolled",
+                message: e.to_string(),
+            },
+            E::Unreachable(_) => ApiError {
+                kind: "offline",
+                message: e.to_string(),
+            },
+            E::Refused { .. } | E::Trust(_) => ApiError {
+                kind: "refused",
+                message: e.to_string(),
+            },
+            E::Token(_) | E::AlreadyEnrolled => ApiError {
+                kind: "invalid",
+                message: e.to_string(),
+            },
+            other => ApiError {
+                kind: "internal",
+                message: other.to_string(),
+            },
+        }
+    }
+}
+
+fn now() -> chrono::DateTime<chrono::FixedOffset> {
+    chrono::Local::now().fixed_offset()
+}
+
+/// Runs ledger work off the main thread (a sync may hold the ledger for a moment; the window
+/// must not freeze meanwhile).
+async fn on_ledger<T: Send + 'static>(
+    state: &AppState,
+    f: impl FnOnce(&Device) -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
+    let device = state.device.clone();
+    tauri::async_runtime::spawn_blocking(move || f(&device))
+        .await
+        .map_err(|e| ApiError {
+            kind: "internal",
+            message: format!("ledger worker failed: {e}"),
+        })?
+}
+
+#[derive(Serialize)]
+pub struct AppStatus {
+    #[serde(flatten)]
+    device: custodian_sync::Status,
+    link: Link,
+}
+
+#[tauri::command]
+pub async fn status(state: State<'_, AppState>) -> Result<AppStatus, ApiError> {
+    let link = state
+        .link
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .clone();
+    let device = on_ledger(&state, |d| Ok(d.status()?)).await?;
+    Ok(AppStatus { device, link })
+}
+
+#[tauri::command]
+pub async fn enroll(
+    state: State<'_, AppState>,
+    token: String,
+) -> Result<custodian_sync::Status, ApiError> {
+    let status = state.device.enroll(&token, "handheld").await?;
+    state.set_link(&Ok(custodian_sync::SyncReport::default()));
+    Ok(status)
+}
+
+#[tauri::command]
+pub async fn sync_now(state: State<'_, AppState>) -> Result<custodian_sync::SyncReport, ApiError> {
+    let result = state.device.sync().await;
+    state.set_link(&result);
+    Ok(result?)
+}
+
+#[tauri::command]
+pub async fn manifests(state: State<'_, AppState>) -> Result<Vec<Manifest>, ApiError> {
+    on_ledger(&state, |d| Ok(d.ledger().manifests()?)).await
+}
+
+#[tauri::command]
+pub async fn manifest(state: State<'_, AppState>, id: String) -> Result<Manifest, ApiError> {
+    on_ledger(&state, move |d| Ok(d.ledger().manifest(&id)?)).await
+}
+
+#[tauri::command]
+pub async fn scan(
+    state: State<'_, AppState>,
+    raw: String,
+    step: String,
+    manifest: Option<String>,
+) -> Result<Verdict, ApiError> {
+    let step = Step::parse(&step).ok_or_else(|| ApiError {
+        kind: "invalid",
+        message: format!("unknown step {step:?}"),
+    })?;
+    on_ledger(&state, move |d| {
+        Ok(d.ledger().scan(&raw, step, manifest.as_deref(), now())?)
+    })
+    .await
+}
+
+#[tauri::command]
+pub async fn close_manifest(state: State<'_, AppState>, id: String) -> Result<Manifest, ApiError> {
+    on_ledger(&state, move |d| {
+        Ok(d.ledger().close_manifest(&id, now())?)
+    })
+    .await
+}
+
+#[tauri::command]
+pub async fn flags(state: State<'_, AppState>) -> Result<Vec<Flag>, ApiError> {
+    on_ledger(&state, |d| Ok(d.ledger().flags()?)).await
+}
+
+#[tauri::command]
+pub async fn set_flag_status(
+    state: State<'_, AppState>,
+    id: String,
+    status: String,
+) -> Result<(), ApiError> {
+    on_ledger(&state, move |d| {
+        Ok(d.ledger().set_flag_status(&id, &status)?)
+    })
+    .await
+}
+
+#[tauri::command]
+pub async fn history(state: State<'_, AppState>, code: String) -> Result<History, ApiError> {
+    on_ledger(&state, move |d| Ok(d.ledger().history(&code, now())?)).await
+}
+
+#[tauri::command]
+pub async fn recent_scans(
+    state: State<'_, AppState>,
+    limit: Option<usize>,
+) -> Result<Vec<LoggedScan>, ApiError> {
+    on_ledger(&state, move |d| {
+        Ok(d.ledger().recent_scans(limit.unwrap_or(20))?)
+    })
+    .await
+}
+
+/// Syncs whenever enrolled, every [`SYNC_EVERY`]; an unreachable hub is normal (offline).
+pub async fn sync_in_background(state: AppState) {
+    loop {
+        let enrolled = on_ledger(&state, |d| Ok(d.status()?))
+            .await
+            .is_ok_and(|s| s.enrolled);
+        if enrolled {
+            let result = state.device.sync().await;
+            state.set_link(&result);
+        }
+        tokio::time::sleep(SYNC_EVERY).await;
+    }
+}
