@@ -20,7 +20,9 @@ if ! command -v tauri-driver >/dev/null 2>&1; then
   cargo install tauri-driver --version "^2" --locked
 fi
 
-if [ ! -d ui/node_modules ] || [ ui/package-lock.json -nt ui/node_modules/.package-lock.json ]; then
+if [ ! -d ui/node_modules ] || [ ui/package.json -nt ui/node_modules/.package-lock.json ]; then
   echo "setup: installing the UI's npm packages"
-  (cd ui && npm ci --no-audit --no-fund)
+  # `npm install` rather than `npm ci`: npm 11 writes lockfiles without other platforms'
+  # optional packages (rollup's native builds), which `npm ci` then refuses.
+  (cd ui && npm install --no-audit --no-fund)
 fi
