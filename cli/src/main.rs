@@ -119,6 +119,13 @@ enum Command {
         #[command(flatten)]
         out: Output,
     },
+    /// Decodes every barcode in each image (PNG, JPEG): one line per symbol.
+    Decode {
+        #[arg(required = true)]
+        images: Vec<PathBuf>,
+        #[command(flatten)]
+        out: Output,
+    },
     /// Parses scanner output, element strings, bracketed AIs or Digital Link URIs.
     Parse {
         #[arg(required = true)]
@@ -457,6 +464,52 @@ fn run(command: Command) -> Result<()> {
                 }
                 Ok(())
             }
+        }
+        Command::Decode { images, out } => {
+            let mut failed = false;
+            for image in images {
+                let file = image.display().to_string();
+                match custodian_scanner::decode_image_file(&image) {
+                    Ok(found) if found.is_empty() => {
+                        failed = true;
+                        eprintln!("custodian: {file}: no barcode found");
+                    }
+                    Ok(found) => {
+                        for d in found {
+                            let parsed = custodian_scanner::parse(&d.scan_text());
+                            if out.json {
+                                print_json(&serde_json::json!({
+                                    "file": file,
+                                    "format": format!("{:?}", d.format),
+                                    "aim": d.aim,
+                                    "text": d.text,
+                                    "valid": parsed.is_ok(),
+                                    "error": parsed.err().map(|e| e.to_string()),
+                                }))?;
+                            } else {
+                                let verdict = parsed
+                                    .err()
+                                    .map(|e| format!("  (invalid: {e})"))
+                                    .unwrap_or_default();
+                                println!(
+                                    "{file}: {:?} {} {}{verdict}",
+                                    d.format,
+                                    d.aim,
+                                    d.text.replace('\u{1d}', "[GS]")
+                                );
+                            }
+                        }
+                    }
+                    Err(e) => {
+                        failed = true;
+                        eprintln!("custodian: {e}");
+                    }
+                }
+            }
+            if failed {
+                std::process::exit(2);
+            }
+            Ok(())
         }
         Command::Parse { text, out } => {
             let mut failed = false;

@@ -22,6 +22,12 @@
 //! the next GS or the end; one that is longer than its AI allows is cut at its maximum length
 //! only if an AI follows directly, otherwise the missing GS is reported.
 //!
+//! Around the parser, two assemblers turn hardware input into that text, still without I/O:
+//! [`wedge`] rebuilds scans from the timestamped key events of a keyboard-wedge scanner (and
+//! tells them from a person typing), and [`decode`] finds barcodes in camera frames given as
+//! luma buffers (rxing). The only function that reads a file, [`decode_image_file`], sits
+//! behind the `image-files` feature.
+//!
 //! Not supported: compressed Digital Link URIs, UPC-E expansion, add-on symbols, and GS1's AI
 //! pairing rules (`req`/`ex`, which span all carriers on an item) except "254 needs 414".
 //!
@@ -43,12 +49,14 @@
 //! ```
 
 mod ai;
+pub mod decode;
 mod digital_link;
 mod error;
 mod format;
 mod keys;
 mod parse;
 mod scan;
+pub mod wedge;
 
 pub use ai::{ApplicationIdentifier, check_digit};
 pub use error::{ErrorKind, ParseError};
@@ -56,6 +64,11 @@ pub use format::{bracketed, digital_link, element_string};
 pub use keys::{Gln, Gtin, Sscc};
 pub use parse::parse;
 pub use scan::{Carrier, Element, Form, Identity, Scan, Symbology};
+
+#[cfg(feature = "image-files")]
+pub use decode::{DecodeError, decode_image_file};
+pub use decode::{DecodeOptions, Decoded, Dedup, FrameSource, decode_luma};
+pub use wedge::{Assembled, Key, KeyEvent, KeyScan, Layout, Wedge, WedgeConfig, detect_layout};
 
 /// The GS separator (ASCII 29, "group separator"), which scanners send for FNC1.
 pub const GS: char = '\u{1d}';
