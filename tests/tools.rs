@@ -57,3 +57,64 @@ fn parse_explains_what_is_wrong_and_where() {
     assert!(!out.status.success());
     assert!(!String::from_utf8_lossy(&out.stderr).is_empty());
 }
+
+#[test]
+fn manifests_import_from_csv_and_epcis() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("device");
+    let dir = dir.to_str().unwrap();
+    let manifests = workspace().join("fixtures/manifests");
+    custodian(&[
+        "manifest",
+        "import",
+        "--data",
+        dir,
+        manifests.join("asn-0002.csv").to_str().unwrap(),
+    ]);
+    custodian(&[
+        "manifest",
+        "import",
+        "--data",
+        dir,
+        manifests.join("asn-0001.epcis.json").to_str().unwrap(),
+    ]);
+    let list: Vec<serde_json::Value> = custodian(&["manifest", "list", "--data", dir, "--json"])
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let expected: Vec<(&str, u64)> = list
+        .iter()
+        .map(|m| {
+            (
+                m["id"].as_str().unwrap(),
+                m["progress"]["expected"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(expected, [("ASN-0001", 24), ("ASN-0002", 10)]);
+    let asn2 = list.iter().find(|m| m["id"] == "ASN-0002").unwrap();
+    assert_eq!(
+        (asn2["source"].as_str(), asn2["destination"].as_str()),
+        (Some("acme"), Some("dist-b"))
+    );
+
+    let bad = tmp.path().join("bad.csv");
+    std::fs::write(&bad, "asn,from,to,shipped_at,parent,code\nA,b,c,2026-01-01T00:00:00Z,,(00)140123450000000044\nA,b,c,2026-01-01T00:00:00Z,(00)140123450000000044,(01)04012345000016(21)X~\n").unwrap();
+    let out = custodian_output(
+        &["manifest", "import", "--data", dir, bad.to_str().unwrap()],
+        None,
+    );
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(
+        err.contains("line 3, code") && err.contains("nothing was imported"),
+        "{err}"
+    );
+    assert_eq!(
+        custodian(&["manifest", "list", "--data", dir, "--json"])
+            .lines()
+            .count(),
+        2,
+        "nothing of the bad file was stored"
+    );
+}

@@ -588,16 +588,26 @@ fn run_manifest(command: ManifestCommand) -> Result<()> {
         ManifestCommand::Import { data, file, out } => {
             let text = std::fs::read_to_string(&file)
                 .with_context(|| format!("reading {}", file.display()))?;
-            let events = custodian_ledger::event::events_from_json(&text)
-                .map_err(|e| anyhow::anyhow!("{}: {e}; nothing was imported", file.display()))?;
             let device = Device::open(&data.data)?;
-            let new = device.ledger().store_events(&events, false)?;
-            if out.json {
-                print_json(&serde_json::json!({ "events": events.len(), "new": new }))
-            } else {
-                println!("imported {} events ({new} new)", events.len());
-                Ok(())
-            }
+            let first = text
+                .trim_start_matches('\u{feff}')
+                .trim_start()
+                .chars()
+                .next();
+            let (total, new) = match first {
+                Some('[') => {
+                    let events = custodian_ledger::event::events_from_json(&text).map_err(|e| {
+                        anyhow::anyhow!("{}: {e}; nothing was imported", file.display())
+                    })?;
+                    let new = device.ledger().store_events(&events, false)?;
+                    (events.len(), new)
+                }
+                Some('{') => import_epcis_file(&device, &file, &text)?,
+                _ => device.ledger().import_csv_manifest(&text).map_err(|e| {
+                    anyhow::anyhow!("{}: {e}; nothing was imported", file.display())
+                })?,
+            };
+            report_import(total, new, out)
         }
         ManifestCommand::List { data, out } => {
             let manifests = Device::open(&data.data)?.ledger().manifests()?;

@@ -18,6 +18,7 @@
 //! # Ok::<(), custodian_ledger::Error>(())
 //! ```
 
+pub mod csv_manifest;
 pub mod custody;
 pub mod docs;
 pub mod epcis;
@@ -372,6 +373,18 @@ impl Ledger {
             device: "import".into(),
         };
         let events = epcis::import(doc, &fallback).map_err(|e| Error::Invalid(e.to_string()))?;
+        let new = self.store_events(&events, false)?;
+        Ok((events.len(), new))
+    }
+
+    /// Imports an ASN from CSV (see [`csv_manifest`]), all or nothing; returns (events, new).
+    pub fn import_csv_manifest(&mut self, text: &str) -> Result<(usize, usize), Error> {
+        let recorder = Recorder {
+            org: "external".into(),
+            site: "external".into(),
+            device: "import".into(),
+        };
+        let events = csv_manifest::import(text, &recorder).map_err(Error::Invalid)?;
         let new = self.store_events(&events, false)?;
         Ok((events.len(), new))
     }
