@@ -261,7 +261,7 @@ fn bad_input_gets_a_clear_message_and_loses_nothing() {
 
     // A token that was already used is refused.
     let hub = HubProcess::start_at(&tmp.path().join("hub"), true, &address);
-    let token = hub.token("dist-a", "dc-hamburg");
+    let token = hub.token("dist-a", "dc-hamburg", None);
     let c = tmp.path().join("device-c");
     custodian(&["enroll", "--data", c.to_str().unwrap(), &token]);
     let d = tmp.path().join("device-d");

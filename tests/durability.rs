@@ -15,19 +15,12 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use custodian_e2e::proxy::Rng;
-use custodian_e2e::{HubProcess, bin, custodian, workspace};
-
-fn env(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
+use custodian_e2e::{HubProcess, bin, custodian, env_number, workspace};
 
 #[test]
 fn acknowledged_scans_survive_sigkill() {
-    let kills = env("CUSTODIAN_KILLS", 300);
-    let seed = env("CUSTODIAN_KILL_SEED", 7);
+    let kills = env_number("CUSTODIAN_KILLS", 300);
+    let seed = env_number("CUSTODIAN_KILL_SEED", 7);
     eprintln!("{kills} kills with seed {seed} (CUSTODIAN_KILL_SEED={seed} replays it)");
     let mut rng = Rng::new(seed);
     let tmp = tempfile::tempdir().unwrap();

@@ -14,14 +14,7 @@
 use std::sync::atomic::Ordering;
 
 use custodian_e2e::proxy::FaultyProxy;
-use custodian_e2e::{HubProcess, custodian, custodian_output, workspace};
-
-fn env(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
+use custodian_e2e::{HubProcess, custodian, custodian_output, env_number, workspace};
 
 fn json(text: &str) -> serde_json::Value {
     serde_json::from_str(text).unwrap_or_else(|e| panic!("{text}: {e}"))
@@ -40,9 +33,9 @@ fn asn_units() -> Vec<String> {
 
 #[test]
 fn devices_converge_through_a_faulty_link() {
-    let per_device = usize::try_from(env("CUSTODIAN_FAULT_EVENTS", 300)).unwrap();
-    let first = env("CUSTODIAN_FAULT_SEED", 1);
-    for seed in first..first + env("CUSTODIAN_FAULT_RUNS", 2) {
+    let per_device = usize::try_from(env_number("CUSTODIAN_FAULT_EVENTS", 300)).unwrap();
+    let first = env_number("CUSTODIAN_FAULT_SEED", 1);
+    for seed in first..first + env_number("CUSTODIAN_FAULT_RUNS", 2) {
         eprintln!(
             "fault run with seed {seed} (CUSTODIAN_FAULT_SEED={seed} CUSTODIAN_FAULT_RUNS=1 replays it)"
         );
@@ -76,7 +69,7 @@ fn run_seed(seed: u64, per_device: usize) {
     // Enrollment happens on a good link (a person is standing next to the hub's QR code).
     proxy.heal_for(|| {
         for (dir, org, site) in &devices {
-            hub.enroll_via(dir.as_ref(), org, site, &proxy.url());
+            hub.enroll_via(dir.as_ref(), org, site, Some(&proxy.url()));
         }
     });
     let base = json(&custodian(&[

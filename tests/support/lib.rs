@@ -124,9 +124,10 @@ impl HubProcess {
         self.dir.to_str().expect("temp paths are UTF-8")
     }
 
-    /// A fresh enrollment token for ORG at SITE.
-    pub fn token(&self, org: &str, site: &str) -> String {
-        custodian(&[
+    /// A fresh enrollment token for ORG at SITE; with `url`, devices reach the hub there (a
+    /// proxy in front of it) instead of where it listens.
+    pub fn token(&self, org: &str, site: &str, url: Option<&str>) -> String {
+        let mut args = vec![
             "hub",
             "token",
             "--data",
@@ -135,14 +136,21 @@ impl HubProcess {
             org,
             "--site",
             site,
-        ])
-        .trim()
-        .to_string()
+        ];
+        if let Some(url) = url {
+            args.extend(["--url", url]);
+        }
+        custodian(&args).trim().to_string()
     }
 
     /// Enrolls a device ledger in `device` for ORG at SITE.
     pub fn enroll(&self, device: &Path, org: &str, site: &str) {
-        let token = self.token(org, site);
+        self.enroll_via(device, org, site, None);
+    }
+
+    /// Enrolls a device ledger for ORG at SITE that reaches the hub at `url`, when given.
+    pub fn enroll_via(&self, device: &Path, org: &str, site: &str, url: Option<&str>) {
+        let token = self.token(org, site, url);
         custodian(&[
             "enroll",
             "--data",
@@ -150,28 +158,14 @@ impl HubProcess {
             &token,
         ]);
     }
+}
 
-    /// Enrolls a device ledger that reaches the hub at `url` (a proxy in front of it).
-    pub fn enroll_via(&self, device: &Path, org: &str, site: &str, url: &str) {
-        let token = custodian(&[
-            "hub",
-            "token",
-            "--data",
-            self.data(),
-            "--org",
-            org,
-            "--site",
-            site,
-            "--url",
-            url,
-        ]);
-        custodian(&[
-            "enroll",
-            "--data",
-            device.to_str().expect("UTF-8 path"),
-            token.trim(),
-        ]);
-    }
+/// A number from the environment (test scale and seeds), or `default`.
+pub fn env_number(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
 }
 
 impl Drop for HubProcess {
