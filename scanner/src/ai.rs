@@ -32,7 +32,7 @@ pub struct ApplicationIdentifier {
 impl ApplicationIdentifier {
     /// The AI with this code, if the table knows it.
     pub fn lookup(code: &str) -> Option<ApplicationIdentifier> {
-        let def = TABLE.iter().find(|d| d.covers(code))?;
+        let def = index().definition(code)?;
         let len = u8::try_from(code.len()).ok()?;
         let mut code_bytes = [0; 4];
         code_bytes
@@ -203,10 +203,88 @@ impl FromStr for ApplicationIdentifier {
 /// How many digits an AI starting with these two digits has, if the table has such AIs.
 /// GS1 allocates AIs so that the first two digits determine the length.
 pub(crate) fn ai_length(prefix: &str) -> Option<usize> {
-    TABLE
-        .iter()
-        .find(|d| d.first.get(..2) <= Some(prefix) && Some(prefix) <= d.last.get(..2))
-        .map(|d| d.first.len())
+    let p = digits_value(prefix).filter(|_| prefix.len() == 2)?;
+    index()
+        .length_by_prefix
+        .get(p)
+        .copied()
+        .flatten()
+        .map(usize::from)
+}
+
+/// Direct lookups into [`TABLE`], built once: parsing is on the hot path of every scan, and a
+/// linear search of the table per AI cost most of its time.
+struct Index {
+    /// AI length by its first two digits.
+    length_by_prefix: [Option<u8>; 100],
+    /// Row of [`TABLE`] by code: 2-digit codes at 0..100, 3-digit at 100..1100, 4-digit at
+    /// 1100..11100.
+    row_by_code: Vec<Option<u16>>,
+}
+
+impl Index {
+    fn slot(code: &str) -> Option<usize> {
+        let v = digits_value(code)?;
+        match code.len() {
+            2 => Some(v),
+            3 => Some(100 + v),
+            4 => Some(1100 + v),
+            _ => None,
+        }
+    }
+
+    fn definition(&self, code: &str) -> Option<&'static Definition> {
+        let row = (*self.row_by_code.get(Self::slot(code)?)?)?;
+        TABLE.get(usize::from(row))
+    }
+}
+
+/// The numeric value of an all-digit string of at most four digits.
+fn digits_value(s: &str) -> Option<usize> {
+    (!s.is_empty() && s.len() <= 4 && s.bytes().all(|b| b.is_ascii_digit()))
+        .then(|| s.bytes().fold(0, |n, b| n * 10 + usize::from(b - b'0')))
+}
+
+fn index() -> &'static Index {
+    static INDEX: std::sync::OnceLock<Index> = std::sync::OnceLock::new();
+    INDEX.get_or_init(|| {
+        let mut index = Index {
+            length_by_prefix: [None; 100],
+            row_by_code: vec![None; 11_100],
+        };
+        // The first row that covers a code wins, as a linear search would.
+        for (row, d) in TABLE.iter().enumerate() {
+            let (Some(first), Some(last)) = (digits_value(d.first), digits_value(d.last)) else {
+                continue;
+            };
+            let len = d.first.len();
+            let base = match len {
+                2 => 0,
+                3 => 100,
+                4 => 1100,
+                _ => continue,
+            };
+            for code in first..=last {
+                let slot = &mut index.row_by_code[base + code];
+                if slot.is_none() {
+                    *slot = u16::try_from(row).ok();
+                }
+            }
+            let (p_first, p_last) = (
+                d.first.get(..2).and_then(digits_value),
+                d.last.get(..2).and_then(digits_value),
+            );
+            if let (Some(pf), Some(pl)) = (p_first, p_last) {
+                for p in pf..=pl {
+                    let slot = &mut index.length_by_prefix[p];
+                    if slot.is_none() {
+                        *slot = u8::try_from(len).ok();
+                    }
+                }
+            }
+        }
+        index
+    })
 }
 
 /// The character at byte `at` of `s` (or the character containing that byte).
@@ -529,6 +607,8 @@ pub(crate) struct Definition {
 }
 
 impl Definition {
+    /// The linear-search rule the index reproduces (checked by a test).
+    #[cfg(test)]
     fn covers(&self, code: &str) -> bool {
         code.len() == self.first.len() && self.first <= code && code <= self.last
     }
@@ -721,6 +801,33 @@ static TABLE: &[Definition] = &[
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_index_agrees_with_a_linear_search_of_the_table() {
+        for len in 2..=4 {
+            for n in 0..10usize.pow(u32::try_from(len).unwrap()) {
+                let code = format!("{n:0len$}");
+                let linear = TABLE.iter().find(|d| d.covers(&code));
+                let indexed = index().definition(&code);
+                assert_eq!(
+                    linear.map(|d| d.first),
+                    indexed.map(|d| d.first),
+                    "AI {code}"
+                );
+            }
+        }
+        for n in 0..100 {
+            let prefix = format!("{n:02}");
+            let linear = TABLE
+                .iter()
+                .find(|d| {
+                    d.first.get(..2) <= Some(prefix.as_str())
+                        && Some(prefix.as_str()) <= d.last.get(..2)
+                })
+                .map(|d| d.first.len());
+            assert_eq!(linear, ai_length(&prefix), "prefix {prefix}");
+        }
+    }
 
     #[test]
     fn table_rows_are_well_formed() {
