@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use rusqlite::Connection;
 use serde::{Deserialize, Serialize};
 
-use crate::event::{BizStep, Epc};
+use crate::event::{BizStep, Epc, Event};
 use crate::{Error, store};
 
 /// The CBV business-transaction type of an advance shipping notice.
@@ -37,60 +37,65 @@ impl ManifestView {
     /// Builds the view of `asn` from the events held. `Ok(None)` when no shipment has that ASN.
     pub fn load(conn: &Connection, asn: &str) -> Result<Option<ManifestView>, Error> {
         let events = store::events_in_transaction(conn, ASN, asn)?;
+        if !events.iter().any(|e| e.body.biz_step == BizStep::Shipping) {
+            return Ok(None);
+        }
         let mut view = ManifestView {
             id: asn.to_string(),
             ..ManifestView::default()
         };
-        let mut shipped = false;
-        for e in events
-            .iter()
-            .filter(|e| e.body.biz_step == BizStep::Shipping)
-        {
-            shipped = true;
-            view.source = view.source.take().or_else(|| e.body.source.clone());
-            view.destination = view
-                .destination
-                .take()
-                .or_else(|| e.body.destination.clone());
-            view.shipped_at
-                .get_or_insert_with(|| e.body.event_time.to_rfc3339());
-            for epc in &e.body.epcs {
-                view.add_expected(conn, epc)?;
+        for e in &events {
+            view.note_event(conn, e)?;
+        }
+        Ok(Some(view))
+    }
+
+    /// Applies one event of this ASN to the view: a shipment adds to what is expected, a
+    /// receipt to what was received. [`ManifestView::load`] is this over every event of the
+    /// ASN, so a view kept up to date event by event equals a fresh load.
+    pub fn note_event(&mut self, conn: &Connection, e: &Event) -> Result<(), Error> {
+        match e.body.biz_step {
+            BizStep::Shipping => {
+                self.source = self.source.take().or_else(|| e.body.source.clone());
+                self.destination = self
+                    .destination
+                    .take()
+                    .or_else(|| e.body.destination.clone());
+                self.shipped_at
+                    .get_or_insert_with(|| e.body.event_time.to_rfc3339());
+                for epc in &e.body.epcs {
+                    self.add_expected(conn, epc)?;
+                }
             }
-        }
-        if !shipped {
-            return Ok(None);
-        }
-        for e in events
-            .iter()
-            .filter(|e| e.body.biz_step == BizStep::Receiving)
-        {
-            let mut units = BTreeSet::new();
-            for epc in &e.body.epcs {
-                match epc {
-                    Epc::Unit { .. } => {
-                        units.insert(epc.clone());
-                    }
-                    Epc::Logistic(_) => {
-                        view.received_logistic.insert(epc.clone());
-                        for c in store::contents(conn, epc)? {
-                            match c {
-                                Epc::Unit { .. } => {
-                                    units.insert(c);
-                                }
-                                Epc::Logistic(_) => {
-                                    view.received_logistic.insert(c);
+            BizStep::Receiving => {
+                let mut units = BTreeSet::new();
+                for epc in &e.body.epcs {
+                    match epc {
+                        Epc::Unit { .. } => {
+                            units.insert(epc.clone());
+                        }
+                        Epc::Logistic(_) => {
+                            self.received_logistic.insert(epc.clone());
+                            for c in store::contents(conn, epc)? {
+                                match c {
+                                    Epc::Unit { .. } => {
+                                        units.insert(c);
+                                    }
+                                    Epc::Logistic(_) => {
+                                        self.received_logistic.insert(c);
+                                    }
                                 }
                             }
                         }
                     }
                 }
+                for u in units {
+                    *self.received.entry(u).or_default() += 1;
+                }
             }
-            for u in units {
-                *view.received.entry(u).or_default() += 1;
-            }
+            _ => {}
         }
-        Ok(Some(view))
+        Ok(())
     }
 
     fn add_expected(&mut self, conn: &Connection, epc: &Epc) -> Result<(), Error> {
