@@ -10,12 +10,15 @@ use custodian_ledger::Step;
 use custodian_sync::Device;
 use serde_json::{Value, json};
 
-/// Runs benchmark `name`.
-pub fn run(name: &str, events: usize) -> Result<Value> {
+mod decode;
+
+/// Runs benchmark `name`; `labels` is the label corpus `decode` reads.
+pub fn run(name: &str, events: usize, labels: Option<&Path>) -> Result<Value> {
     match name {
         "sync" => sync(events),
         "ingest" => ingest(events),
-        other => bail!("unknown benchmark {other:?}: available: sync, ingest"),
+        "decode" => decode::run(&labels.map_or_else(decode::default_labels, Path::to_path_buf)),
+        other => bail!("unknown benchmark {other:?}: available: sync, ingest, decode"),
     }
 }
 
@@ -166,6 +169,7 @@ fn ingest_in(tmp: &Path, events: usize) -> Result<Value> {
                 source: None,
                 destination: None,
                 recorder: me.clone(),
+                extension: Default::default(),
             }));
             if batch.len() == 10_000 {
                 ledger.store_events(&batch, true)?;
@@ -209,6 +213,8 @@ fn ingest_in(tmp: &Path, events: usize) -> Result<Value> {
         )?;
         manifest_latencies.push(t.elapsed().as_secs_f64() * 1e3);
     }
+    let me = ledger.recorder()?;
+    let stream = sustained_stream(&mut ledger, &me, now)?;
     drop(ledger);
     let disk: u64 = std::fs::read_dir(&dir)?
         .filter_map(|e| e.ok()?.metadata().ok())
@@ -221,9 +227,185 @@ fn ingest_in(tmp: &Path, events: usize) -> Result<Value> {
         "scans_per_s": round(scans_per_s, 0),
         "manifest_scan_p50_ms": round(percentile(&mut manifest_latencies, 0.50), 3),
         "open_ms": round(open_ms, 2),
+        "stream_scans": stream.scans,
+        "stream_scans_per_s": round(stream.scans_per_s, 0),
+        "stream_mean_batch": round(stream.mean_batch, 1),
+        "stream_verdict_p99_ms": round(stream.verdict_p99_ms, 3),
         "disk_bytes_per_event": round(disk as f64 / held as f64, 1),
         "rss_mb": rss_mb(),
     }))
+}
+
+/// Figures of a sustained scan stream.
+struct Stream {
+    scans: usize,
+    scans_per_s: f64,
+    mean_batch: f64,
+    verdict_p99_ms: f64,
+}
+
+/// Cases of units on the ASN the stream receives, and units per case.
+const STREAM_CASES: usize = 100;
+const STREAM_UNITS_PER_CASE: usize = 200;
+
+/// A receiving dock at full speed: an ASN of 100 cases of 200 units arrives, and a scripted
+/// scanner stream (every unit, 1% double reads, 0.5% unreadable codes, in dock order) is fed
+/// from another thread as fast as it comes. The ledger commits whatever queued up while its
+/// previous commit was in flight (group commit), so every scan is fsynced before its verdict.
+/// The verdict latency counts from the moment a scan is queued until its batch is durable.
+fn sustained_stream(
+    ledger: &mut custodian_ledger::Ledger,
+    me: &custodian_ledger::Recorder,
+    now: chrono::DateTime<chrono::FixedOffset>,
+) -> Result<Stream> {
+    use custodian_ledger::event::{Action, BizStep, BizTransaction, Disposition, EventType};
+    use custodian_ledger::{Epc, Event, EventBody, Recorder, ScanInput, VerdictKind};
+    use custodian_scanner::{Gtin, Sscc, check_digit, element_string};
+
+    const ASN: &str = "ASN-STREAM";
+    let gtin = Gtin::parse("09506000134352")?;
+    let maker = Recorder {
+        org: "acme".into(),
+        site: "plant".into(),
+        device: "line-1".into(),
+    };
+    let at = now - chrono::Duration::days(2);
+    let event = |event_type, action, biz_step, epcs, parent, txn: bool| {
+        Event::new(EventBody {
+            event_type,
+            action,
+            biz_step,
+            disposition: Some(Disposition::InProgress),
+            event_time: at,
+            epcs,
+            parent,
+            biz_transactions: if txn {
+                vec![BizTransaction {
+                    kind: "desadv".into(),
+                    id: ASN.into(),
+                }]
+            } else {
+                vec![]
+            },
+            source: Some(maker.org.clone()),
+            destination: Some(me.org.clone()),
+            recorder: maker.clone(),
+            extension: Default::default(),
+        })
+    };
+    let mut events = Vec::new();
+    let mut cases = Vec::new();
+    let mut codes = Vec::new();
+    for c in 0..STREAM_CASES {
+        let digits = format!("195060001{c:08}");
+        let sscc = Epc::Logistic(Sscc::parse(&format!("{digits}{}", check_digit(&digits)))?);
+        let units: Vec<Epc> = (0..STREAM_UNITS_PER_CASE)
+            .map(|u| Epc::Unit {
+                gtin: gtin.clone(),
+                serial: format!("S{c:03}{u:04}"),
+            })
+            .collect();
+        for u in &units {
+            if let Epc::Unit { serial, .. } = u {
+                codes.push(format!(
+                    "]d2{}",
+                    element_string(&[("01", gtin.as_str()), ("21", serial)])
+                ));
+            }
+        }
+        events.push(event(
+            EventType::AggregationEvent,
+            Action::Add,
+            BizStep::Packing,
+            units,
+            Some(sscc.clone()),
+            false,
+        ));
+        cases.push(sscc);
+    }
+    events.push(event(
+        EventType::ObjectEvent,
+        Action::Observe,
+        BizStep::Shipping,
+        cases,
+        None,
+        true,
+    ));
+    ledger.store_events(&events, false)?;
+
+    // The script: every unit in dock order, with double reads and unreadable codes mixed in.
+    let mut script = Vec::with_capacity(codes.len() * 102 / 100);
+    for (i, c) in codes.iter().enumerate() {
+        script.push(c.clone());
+        if i % 100 == 37 {
+            script.push(c.clone());
+        }
+        if i % 200 == 11 {
+            script.push("]d20109506000134353".into());
+        }
+    }
+
+    let (tx, rx) = std::sync::mpsc::sync_channel::<(String, Instant)>(4096);
+    let producer = std::thread::spawn(move || {
+        for raw in script {
+            if tx.send((raw, Instant::now())).is_err() {
+                break;
+            }
+        }
+    });
+    let started = Instant::now();
+    let mut latencies = Vec::new();
+    let mut batches = 0usize;
+    let mut seen_ok = 0usize;
+    let mut pending: Vec<(String, Instant)> = Vec::new();
+    loop {
+        pending.clear();
+        match rx.recv() {
+            Ok(first) => pending.push(first),
+            Err(_) => break,
+        }
+        while pending.len() < 1024 {
+            match rx.try_recv() {
+                Ok(next) => pending.push(next),
+                Err(_) => break,
+            }
+        }
+        let inputs: Vec<ScanInput<'_>> = pending
+            .iter()
+            .map(|(raw, _)| ScanInput {
+                raw,
+                step: Step::Receiving,
+                manifest: Some(ASN),
+                now,
+            })
+            .collect();
+        let verdicts = ledger.scan_batch(&inputs)?;
+        let durable = Instant::now();
+        batches += 1;
+        for ((_, queued), v) in pending.iter().zip(&verdicts) {
+            latencies.push((durable - *queued).as_secs_f64() * 1e3);
+            if v.verdict == VerdictKind::Ok {
+                seen_ok += 1;
+            }
+        }
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    producer
+        .join()
+        .map_err(|_| anyhow::anyhow!("the scan stream's producer panicked"))?;
+    if seen_ok != codes.len() {
+        bail!(
+            "the stream received {seen_ok} units on {ASN}, expected {}",
+            codes.len()
+        );
+    }
+    let scans = latencies.len();
+    Ok(Stream {
+        scans,
+        scans_per_s: scans as f64 / elapsed,
+        mean_batch: scans as f64 / batches.max(1) as f64,
+        verdict_p99_ms: percentile(&mut latencies, 0.99),
+    })
 }
 
 fn percentile(xs: &mut [f64], q: f64) -> f64 {
