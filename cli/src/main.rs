@@ -110,12 +110,16 @@ enum Command {
     /// EPCIS 2.0 JSON-LD export and import of the ledger's events.
     #[command(subcommand)]
     Epcis(EpcisCommand),
-    /// Runs a named benchmark on generated data and prints its figures (sync).
+    /// Runs a named benchmark on generated data and prints its figures (sync, ingest, decode).
     Bench {
         name: String,
         /// How many events the benchmark generates.
         #[arg(long, default_value_t = 50_000)]
         events: usize,
+        /// The label corpus `decode` reads (a directory with a manifest.tsv); defaults to the
+        /// workspace's fixtures/labels.
+        #[arg(long)]
+        labels: Option<PathBuf>,
         #[command(flatten)]
         out: Output,
     },
@@ -454,8 +458,13 @@ fn run(command: Command) -> Result<()> {
             }
             Ok(())
         }
-        Command::Bench { name, events, out } => {
-            let figures = bench::run(&name, events)?;
+        Command::Bench {
+            name,
+            events,
+            labels,
+            out,
+        } => {
+            let figures = bench::run(&name, events, labels.as_deref())?;
             if out.json {
                 print_json(&figures)
             } else {
