@@ -5,7 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need_apt=()
-for pkg in libwebkit2gtk-4.1-dev xvfb xauth imagemagick webkit2gtk-driver pkg-config; do
+# libclang-dev: the camera feature's V4L2 bindings are generated with bindgen at build time.
+for pkg in libwebkit2gtk-4.1-dev xvfb xauth imagemagick webkit2gtk-driver pkg-config libclang-dev; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need_apt+=("$pkg")
 done
 if [ ${#need_apt[@]} -gt 0 ]; then

@@ -16,3 +16,9 @@ echo "== UI unit tests"
 
 echo "== Rust tests (unit, property, end-to-end, webview)"
 cargo test --workspace --locked
+
+# The camera module is behind a feature the default build leaves out (it needs libclang-dev and a
+# camera stack); build and test it on the scanner crate alone, which rebuilds only that crate.
+echo "== scanner with the camera and serial features"
+cargo test -p custodian-scanner --features serial,camera --locked --lib camera::
+cargo test -p custodian-scanner --features serial,camera --locked --doc camera

@@ -4,8 +4,9 @@
 //! reports per input line). Errors go to stderr as one clear line with a non-zero exit.
 
 mod bench;
+mod capture;
 
-use std::io::{BufRead, Write};
+use std::io::Write;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
@@ -78,6 +79,12 @@ enum Command {
     #[command(subcommand)]
     Manifest(ManifestCommand),
     /// Records scans: each input line is raw scanner output; prints one verdict per line.
+    ///
+    /// Scans can also come from serial-port scanners and cameras at the same time as the input
+    /// lines; they are recorded in the order they arrive. A source that fails (a camera absent,
+    /// busy or unplugged, a scanner disconnected) is reported on one line and the others go on.
+    /// The session ends when every source has ended (a serial port or camera runs until it is
+    /// unplugged or the command is interrupted); it fails if any source failed.
     Scan {
         #[command(flatten)]
         data: Data,
@@ -89,6 +96,22 @@ enum Command {
         manifest: Option<String>,
         /// A file of scans, or - (the default) for standard input.
         input: Option<PathBuf>,
+        /// Also read scans from the serial-port scanner at PORT (/dev/ttyACM0, /dev/rfcomm0,
+        /// COM3); repeat for several.
+        #[arg(long, value_name = "PORT")]
+        serial: Vec<String>,
+        /// The serial ports' baud rate (USB and Bluetooth scanners ignore it).
+        #[arg(long, default_value_t = 9600)]
+        baud: u32,
+        /// Also read codes from camera INDEX (0 when omitted; see `custodian cameras`). Needs a
+        /// custodian built with the `camera` feature.
+        #[arg(long, value_name = "INDEX", num_args = 0..=1, default_missing_value = "0")]
+        camera: Vec<u32>,
+        #[command(flatten)]
+        out: Output,
+    },
+    /// Lists the cameras `scan --camera` can use: index, name, device.
+    Cameras {
         #[command(flatten)]
         out: Output,
     },
@@ -374,42 +397,65 @@ fn run(command: Command) -> Result<()> {
             step,
             manifest,
             input,
+            serial,
+            baud,
+            camera,
             out,
         } => {
             let step = Step::parse(&step).with_context(|| {
                 format!("unknown step {step:?}: use one of receiving, shipping, retail_selling, inspecting, repairing, returning")
             })?;
+            let mut sources = vec![capture::Source::lines(input.as_deref())?];
+            for path in serial {
+                sources.push(capture::Source::serial(path, baud)?);
+            }
+            for index in camera {
+                sources.push(capture::Source::camera(index)?);
+            }
             let device = Device::open(&data.data)?;
-            let reader: Box<dyn BufRead> = match input.as_deref() {
-                None => Box::new(std::io::stdin().lock()),
-                Some(p) if p == Path::new("-") => Box::new(std::io::stdin().lock()),
-                Some(p) => Box::new(std::io::BufReader::new(
-                    std::fs::File::open(p).with_context(|| format!("opening {}", p.display()))?,
-                )),
-            };
             let mut stdout = std::io::stdout().lock();
-            for line in reader.split(b'\n') {
-                let line = line.context("reading scans")?;
-                let raw = String::from_utf8_lossy(&line);
-                if raw.trim().is_empty() {
-                    continue;
+            let total = sources.len();
+            let (mut running, mut failed) = (total, 0);
+            let events = capture::start(sources);
+            while running > 0 {
+                let event = events
+                    .recv()
+                    .context("every scan source stopped without a word")?;
+                match event {
+                    capture::Event::Scan(raw) => {
+                        let verdict =
+                            device
+                                .ledger()
+                                .scan(&raw, step, manifest.as_deref(), now())?;
+                        if out.json {
+                            writeln!(stdout, "{}", serde_json::to_string(&verdict)?)?;
+                        } else {
+                            writeln!(
+                                stdout,
+                                "{:<20} {}",
+                                verdict.verdict.as_str().to_uppercase(),
+                                verdict.reason
+                            )?;
+                        }
+                    }
+                    capture::Event::Warning(warning) => eprintln!("custodian: {warning}"),
+                    capture::Event::Ended(end) => {
+                        running -= 1;
+                        if let Err(error) = end {
+                            failed += 1;
+                            eprintln!("custodian: {error}");
+                        }
+                    }
                 }
-                let verdict = device
-                    .ledger()
-                    .scan(&raw, step, manifest.as_deref(), now())?;
-                if out.json {
-                    writeln!(stdout, "{}", serde_json::to_string(&verdict)?)?;
-                } else {
-                    writeln!(
-                        stdout,
-                        "{:<20} {}",
-                        verdict.verdict.as_str().to_uppercase(),
-                        verdict.reason
-                    )?;
-                }
+            }
+            if failed > 0 {
+                bail!(
+                    "{failed} of {total} scan sources failed (see above); every verdict printed was recorded"
+                );
             }
             Ok(())
         }
+        Command::Cameras { out } => capture::print_cameras(out.json),
         Command::History { data, code, out } => {
             let history = Device::open(&data.data)?.ledger().history(&code, now())?;
             if out.json {

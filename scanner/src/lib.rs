@@ -49,6 +49,8 @@
 //! ```
 
 mod ai;
+#[cfg(feature = "camera")]
+pub mod camera;
 pub mod decode;
 mod digital_link;
 mod error;
@@ -56,6 +58,7 @@ mod format;
 mod keys;
 mod parse;
 mod scan;
+pub mod serial;
 pub mod wedge;
 
 pub use ai::{ApplicationIdentifier, check_digit};
