@@ -2,13 +2,11 @@
 //!
 //! Each table row mirrors one line of the GS1 Barcode Syntax Dictionary: a code or a range of
 //! codes, whether the value has a predefined length (no GS needed after it), whether Digital Link
-//! allows it as a query attribute, and the value's components (character set, length, content
-//! check). Adding an AI is adding a row; nothing else in the crate lists AIs.
-//!
-//! Not checked yet (these only need new [`Check`] variants): ISO 3166/4217 code lists, IBAN,
-//! the alphanumeric check pair of 8013, percent-encoded text (`pcenc`), and the `req`/`ex`
-//! pairing rules, which GS1 evaluates over all carriers on an item rather than one scan —
-//! except "254 needs 414", which the parser enforces.
+//! allows it as a query attribute, the value's components (character set, length, content
+//! checks, which the dictionary calls linters), the Digital Link key qualifiers of a primary key,
+//! and the pairing rules: the AIs it requires (`req`) and those it excludes (`ex`) in the same
+//! scan. Adding an AI is adding a row; nothing else in the crate lists AIs. A test reads the
+//! dictionary itself and checks every row against it.
 
 use std::fmt;
 use std::str::FromStr;
@@ -16,7 +14,9 @@ use std::str::FromStr;
 use base64::Engine as _;
 use chrono::NaiveDate;
 
+use crate::codes;
 use crate::error::{ErrorKind, ParseError};
+use crate::lint;
 
 /// One GS1 application identifier, e.g. `01` (GTIN) or `3103` (net weight in kg, 3 decimals).
 ///
@@ -98,7 +98,38 @@ impl ApplicationIdentifier {
         self.def.key.unwrap_or(&[])
     }
 
-    /// Checks a value: length, character set, check digits, dates and times, base64url.
+    /// The components of the value, in order (`N3,iso4217 N..15` is two).
+    pub fn components(&self) -> &'static [Component] {
+        self.def.components
+    }
+
+    /// The AIs this one needs in the same scan, in GS1's notation: alternatives separated by
+    /// `,`, AIs needed together joined by `+`, `n` standing for any digit (`"01+21,03+21"`).
+    pub fn requires(&self) -> Option<&'static str> {
+        self.def.req
+    }
+
+    /// The AIs that must not appear in the same scan as this one, separated by `,`, `n`
+    /// standing for any digit (`"310n"`). An AI never excludes itself.
+    pub fn excludes(&self) -> Option<&'static str> {
+        self.def.ex
+    }
+
+    /// Every AI in the table, in ascending order of code.
+    pub fn all() -> impl Iterator<Item = ApplicationIdentifier> {
+        TABLE.iter().flat_map(|def| {
+            let (first, last) = (
+                digits_value(def.first).unwrap_or(1),
+                digits_value(def.last).unwrap_or(0),
+            );
+            let width = def.first.len();
+            (first..=last)
+                .filter_map(move |n| ApplicationIdentifier::lookup(&format!("{n:0width$}")))
+        })
+    }
+
+    /// Checks a value: length, character set, and every content check of its components (check
+    /// digits and characters, dates and times, code lists, structured values, base64url).
     ///
     /// # Errors
     ///
@@ -161,10 +192,9 @@ impl ApplicationIdentifier {
         for (component, start, take) in spans {
             if take > 0 {
                 let part = &value[start..start + take];
-                component
-                    .check
-                    .run(part, &subject)
-                    .map_err(|e| e.offset(start))?;
+                for check in component.checks {
+                    check.run(part, &subject).map_err(|e| e.offset(start))?;
+                }
             }
         }
         Ok(())
@@ -411,9 +441,10 @@ pub(crate) fn decode_base64url(
 // ---------------------------------------------------------------------------------------------
 // The table.
 
-/// Character sets of GS1 values.
+/// The character set of a component.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub(crate) enum Charset {
+#[non_exhaustive]
+pub enum Charset {
     /// `N`: digits.
     Numeric,
     /// `X`: GS1 AI encodable character set 82.
@@ -433,36 +464,134 @@ impl Charset {
             Charset::Cset64 => b.is_ascii_alphanumeric() || b"-_=".contains(&b),
         }
     }
+
+    /// The letter GS1 writes for it: `N`, `X`, `Y` or `Z`.
+    pub fn letter(self) -> char {
+        match self {
+            Charset::Numeric => 'N',
+            Charset::Cset82 => 'X',
+            Charset::Cset39 => 'Y',
+            Charset::Cset64 => 'Z',
+        }
+    }
 }
 
 /// Content checks ("linters" in the Syntax Dictionary) applied to one component.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub(crate) enum Check {
-    None,
-    /// GS1 mod-10 check digit over the component; the name is used in messages.
-    Mod10(&'static str),
-    /// YYMMDD; DD = 00 allowed when true (means last day of the month).
-    Date {
-        zero_day: bool,
-    },
-    /// HHMI.
+    /// `csum`: GS1 mod-10 check digit over the component; the name is used in messages.
+    Csum(&'static str),
+    /// `csumalpha`: the alphanumeric check character pair of GMN and MUDI.
+    CsumAlpha,
+    /// `gcppos1`: starts with a GS1 Company Prefix (at least four digits).
+    GcpPos1,
+    /// `gcppos2`: a GS1 Company Prefix from the second character on.
+    GcpPos2,
+    /// `hasnondigit`: at least one character that is not a digit.
+    HasNonDigit,
+    /// `yymmd0` (DD = 00 allowed, meaning the month's last day) and `yymmdd`.
+    Date { zero_day: bool },
+    /// `yyyymmdd`.
+    FullDate,
+    /// `hhmi`.
     HourMinute,
+    /// `hh`.
     Hour,
+    /// `mi`.
     Minute,
+    /// `ss`.
     Second,
-    /// A single digit that must be 0.
-    Zero,
-    /// Must not be all zeros.
+    /// `hyphen`: only `-`.
+    Hyphen,
+    /// `iban`: ISO 13616, country code and mod-97 check digits.
+    Iban,
+    /// `importeridx`: one of `-`, `_`, digits and letters.
+    ImporterIndex,
+    /// `iso3166`: ISO 3166-1 numeric country code.
+    Country,
+    /// `iso3166999`: a country code, or 999 for "unknown".
+    CountryOr999,
+    /// `iso3166alpha2`: ISO 3166-1 alpha-2 country code.
+    CountryAlpha2,
+    /// `iso4217`: ISO 4217 numeric currency code.
+    Currency,
+    /// `iso5218`: sex, 0 (not known), 1 (male), 2 (female) or 9 (not applicable).
+    Sex,
+    /// `latitude`: 0 to 180 degrees with 7 decimals, offset by 90.
+    Latitude,
+    /// `longitude`: 0 to 360 degrees with 7 decimals, offset by 180.
+    Longitude,
+    /// `mediatype`: an AIDC media type.
+    MediaType,
+    /// `nonzero`: not all zeros.
     NonZero,
-    /// Roll winding direction: 0, 1 or 9.
-    Winding,
-    /// NNMM: piece NN of MM, 1 ≤ NN ≤ MM.
+    /// `zero`: a single `0`.
+    Zero,
+    /// `nozeroprefix`: does not start with `0`.
+    NoZeroPrefix,
+    /// `packagetype`: a UN/ECE Recommendation 21 package type code.
+    PackageType,
+    /// `pcenc`: every `%` starts a two-hex-digit escape.
+    PercentEncoded,
+    /// `pieceoftotal`: NNMM, piece NN of MM, 1 ≤ NN ≤ MM.
     PieceOfTotal,
-    /// Base64url that decodes.
+    /// `posinseqslash`: `pos/end`, 1 ≤ pos ≤ end, no leading zeros.
+    PositionInSequence,
+    /// `winding`: roll winding direction 0, 1 or 9.
+    Winding,
+    /// `yesno`: 0 or 1.
+    YesNo,
+    /// `couponcode`: North American coupon code (AI 8110).
+    CouponCode,
+    /// `couponposoffer`: positive offer file coupon code (AI 8112).
+    CouponPositiveOffer,
+    /// Base64url that decodes. Not a dictionary linter: GS1 implies it by the `Z` set.
     Base64,
 }
 
 impl Check {
+    /// The dictionary's name for this check; `None` for checks it implies by the character set.
+    fn name(self) -> Option<&'static str> {
+        Some(match self {
+            Check::Csum(_) => "csum",
+            Check::CsumAlpha => "csumalpha",
+            Check::GcpPos1 => "gcppos1",
+            Check::GcpPos2 => "gcppos2",
+            Check::HasNonDigit => "hasnondigit",
+            Check::Date { zero_day: true } => "yymmd0",
+            Check::Date { zero_day: false } => "yymmdd",
+            Check::FullDate => "yyyymmdd",
+            Check::HourMinute => "hhmi",
+            Check::Hour => "hh",
+            Check::Minute => "mi",
+            Check::Second => "ss",
+            Check::Hyphen => "hyphen",
+            Check::Iban => "iban",
+            Check::ImporterIndex => "importeridx",
+            Check::Country => "iso3166",
+            Check::CountryOr999 => "iso3166999",
+            Check::CountryAlpha2 => "iso3166alpha2",
+            Check::Currency => "iso4217",
+            Check::Sex => "iso5218",
+            Check::Latitude => "latitude",
+            Check::Longitude => "longitude",
+            Check::MediaType => "mediatype",
+            Check::NonZero => "nonzero",
+            Check::Zero => "zero",
+            Check::NoZeroPrefix => "nozeroprefix",
+            Check::PackageType => "packagetype",
+            Check::PercentEncoded => "pcenc",
+            Check::PieceOfTotal => "pieceoftotal",
+            Check::PositionInSequence => "posinseqslash",
+            Check::Winding => "winding",
+            Check::YesNo => "yesno",
+            Check::CouponCode => "couponcode",
+            Check::CouponPositiveOffer => "couponposoffer",
+            Check::Base64 => return None,
+        })
+    }
+
+    /// Runs the check on one component's text; positions are byte offsets into `part`.
     fn run(self, part: &str, subject: &dyn Fn() -> String) -> Result<(), ParseError> {
         let number = |range: std::ops::Range<usize>| {
             part.get(range)
@@ -483,19 +612,26 @@ impl Check {
                 Ok(())
             }
         };
-        let invalid = |reason: String| {
-            ParseError::new(
+        let invalid = |reason: String, at: usize| {
+            Err(ParseError::new(
                 ErrorKind::Invalid {
                     subject: subject(),
                     reason,
                 },
-                0,
-            )
+                at,
+            ))
         };
         match self {
-            Check::None => Ok(()),
-            Check::Mod10(what) => verify_check_digit(part, what),
+            Check::Csum(what) => verify_check_digit(part, what),
+            Check::CsumAlpha => lint::check_pair(part, subject),
+            Check::GcpPos1 => lint::company_prefix(part, 0, subject),
+            Check::GcpPos2 => lint::company_prefix(part, 1, subject),
+            Check::HasNonDigit if part.bytes().all(|b| b.is_ascii_digit()) => invalid(
+                format!("{part} must contain a character that is not a digit"),
+                0,
+            ),
             Check::Date { zero_day } => date(part, subject, zero_day).map(drop),
+            Check::FullDate => lint::full_date(part, subject),
             Check::HourMinute => {
                 time("hour", number(0..2), 23, 0)?;
                 time("minute", number(2..4), 59, 2)
@@ -503,45 +639,140 @@ impl Check {
             Check::Hour => time("hour", number(0..2), 23, 0),
             Check::Minute => time("minute", number(0..2), 59, 0),
             Check::Second => time("second", number(0..2), 59, 0),
-            Check::Zero if part != "0" => Err(invalid(format!("digit {part} must be 0"))),
-            Check::NonZero if part.bytes().all(|b| b == b'0') => {
-                Err(invalid(format!("{part} must not be zero")))
+            Check::Hyphen => match part.bytes().position(|b| b != b'-') {
+                Some(at) => invalid(format!("{:?} must be '-'", char_at(part, at)), at),
+                None => Ok(()),
+            },
+            Check::Iban => lint::iban(part, subject),
+            Check::ImporterIndex
+                if !part
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') =>
+            {
+                invalid(
+                    format!("importer index {part} must be a letter, a digit, '-' or '_'"),
+                    0,
+                )
             }
-            Check::Winding if !matches!(part, "0" | "1" | "9") => Err(invalid(format!(
-                "winding direction {part} must be 0, 1 or 9"
-            ))),
+            Check::Country if !codes::is_country_numeric(part) => {
+                invalid(format!("{part} is not an ISO 3166 country code"), 0)
+            }
+            Check::CountryOr999 if part != "999" && !codes::is_country_numeric(part) => {
+                invalid(format!("{part} is not an ISO 3166 country code or 999"), 0)
+            }
+            Check::CountryAlpha2 if !codes::is_country_alpha2(part) => {
+                invalid(format!("{part} is not an ISO 3166 alpha-2 country code"), 0)
+            }
+            Check::Currency if !codes::is_currency_numeric(part) => {
+                invalid(format!("{part} is not an ISO 4217 currency code"), 0)
+            }
+            Check::Sex if !matches!(part, "0" | "1" | "2" | "9") => {
+                invalid(format!("sex {part} must be 0, 1, 2 or 9 (ISO/IEC 5218)"), 0)
+            }
+            Check::Latitude if part.parse::<u64>().map_or(true, |v| v > 1_800_000_000) => {
+                invalid(format!("latitude {part} is above 1800000000"), 0)
+            }
+            Check::Longitude if part.parse::<u64>().map_or(true, |v| v > 3_600_000_000) => {
+                invalid(format!("longitude {part} is above 3600000000"), 0)
+            }
+            Check::MediaType if !codes::is_media_type(part) => invalid(
+                format!("{part} is not an AIDC media type (01–10, 80–99)"),
+                0,
+            ),
+            Check::Zero if part != "0" => invalid(format!("digit {part} must be 0"), 0),
+            Check::NonZero if part.bytes().all(|b| b == b'0') => {
+                invalid(format!("{part} must not be zero"), 0)
+            }
+            Check::NoZeroPrefix if part.starts_with('0') => {
+                invalid(format!("{part} must not start with 0"), 0)
+            }
+            Check::PackageType if !codes::is_package_type(part) => {
+                invalid(format!("{part} is not a package type code"), 0)
+            }
+            Check::PercentEncoded => lint::percent_encoded(part, subject),
+            Check::Winding if !matches!(part, "0" | "1" | "9") => {
+                invalid(format!("winding direction {part} must be 0, 1 or 9"), 0)
+            }
+            Check::YesNo if !matches!(part, "0" | "1") => {
+                invalid(format!("{part} must be 0 (no) or 1 (yes)"), 0)
+            }
             Check::PieceOfTotal => {
                 let (piece, total) = (number(0..2), number(2..4));
                 if piece == 0 || total == 0 || piece > total {
-                    Err(invalid(format!(
-                        "piece {piece:02} of {total:02} is not a piece of the total"
-                    )))
+                    invalid(
+                        format!("piece {piece:02} of {total:02} is not a piece of the total"),
+                        0,
+                    )
                 } else {
                     Ok(())
                 }
             }
+            Check::PositionInSequence => lint::position_in_sequence(part, subject),
+            Check::CouponCode => lint::coupon_code(part, subject),
+            Check::CouponPositiveOffer => lint::coupon_positive_offer(part, subject),
             Check::Base64 => decode_base64url(part, subject).map(drop),
-            Check::Zero | Check::NonZero | Check::Winding => Ok(()),
+            Check::HasNonDigit
+            | Check::ImporterIndex
+            | Check::Country
+            | Check::CountryOr999
+            | Check::CountryAlpha2
+            | Check::Currency
+            | Check::Sex
+            | Check::Latitude
+            | Check::Longitude
+            | Check::MediaType
+            | Check::Zero
+            | Check::NonZero
+            | Check::NoZeroPrefix
+            | Check::PackageType
+            | Check::Winding
+            | Check::YesNo => Ok(()),
         }
     }
 }
 
-/// One component of a value: `N14`, `X..20`, `[N6]`…
+/// One component of a value: `N14`, `X..20`, `[N6]`…, with its content checks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub(crate) struct Component {
+pub struct Component {
     charset: Charset,
     min: u8,
     max: u8,
     optional: bool,
-    check: Check,
+    checks: &'static [Check],
 }
 
 impl Component {
+    /// The component's character set.
+    pub fn charset(&self) -> Charset {
+        self.charset
+    }
+
+    /// The shortest length (1 for variable-length components, which are never empty).
+    pub fn min(&self) -> usize {
+        usize::from(self.min)
+    }
+
+    /// The longest length.
+    pub fn max(&self) -> usize {
+        usize::from(self.max)
+    }
+
+    /// True if the component may be left out (`[N6]`); only trailing components may.
+    pub fn is_optional(&self) -> bool {
+        self.optional
+    }
+
+    /// The names of its content checks as the Syntax Dictionary spells them (`"csum"`,
+    /// `"iso3166"`, `"yymmd0"`…), in the order they run.
+    pub fn linters(&self) -> impl Iterator<Item = &'static str> + '_ {
+        self.checks.iter().filter_map(|c| c.name())
+    }
+
     fn is_fixed(&self) -> bool {
         self.min == self.max
     }
-    const fn check(self, check: Check) -> Self {
-        Component { check, ..self }
+    const fn with(self, checks: &'static [Check]) -> Self {
+        Component { checks, ..self }
     }
     const fn optional(self) -> Self {
         Component {
@@ -557,7 +788,7 @@ const fn component(charset: Charset, min: u8, max: u8) -> Component {
         min,
         max,
         optional: false,
-        check: Check::None,
+        checks: &[],
     }
 }
 /// `Nn`: exactly n digits.
@@ -580,19 +811,17 @@ const fn xv(max: u8) -> Component {
 const fn yv(max: u8) -> Component {
     component(Charset::Cset39, 1, max)
 }
-/// `Z..n`: 1 to n characters of set 64.
+/// `Z..n`: 1 to n characters of set 64, which must decode as base64url.
 const fn zv(max: u8) -> Component {
-    component(Charset::Cset64, 1, max)
+    component(Charset::Cset64, 1, max).with(&[Check::Base64])
 }
-
-const DATE: Check = Check::Date { zero_day: true };
-const DATE_STRICT: Check = Check::Date { zero_day: false };
 
 /// Flag `*`: predefined length, no GS separator after the value.
 const PREDEFINED: u8 = 1;
 /// Flag `?`: allowed as a Digital Link query attribute.
 const DL_ATTRIBUTE: u8 = 2;
 const BOTH: u8 = PREDEFINED | DL_ATTRIBUTE;
+const ATTR: u8 = DL_ATTRIBUTE;
 
 /// One row of the table: a code or a range of codes of equal length sharing one definition.
 #[derive(Debug, PartialEq, Eq, Hash)]
@@ -603,6 +832,10 @@ pub(crate) struct Definition {
     components: &'static [Component],
     /// `Some` for Digital Link primary keys, with their alternative qualifier sequences.
     key: Option<&'static [&'static [&'static str]]>,
+    /// Required AIs, GS1 notation (see [`ApplicationIdentifier::requires`]).
+    req: Option<&'static str>,
+    /// Excluded AIs, GS1 notation (see [`ApplicationIdentifier::excludes`]).
+    ex: Option<&'static str>,
     title: &'static str,
 }
 
@@ -615,6 +848,18 @@ impl Definition {
     const fn key(self, qualifiers: &'static [&'static [&'static str]]) -> Self {
         Definition {
             key: Some(qualifiers),
+            ..self
+        }
+    }
+    const fn req(self, req: &'static str) -> Self {
+        Definition {
+            req: Some(req),
+            ..self
+        }
+    }
+    const fn ex(self, ex: &'static str) -> Self {
+        Definition {
+            ex: Some(ex),
             ..self
         }
     }
@@ -642,158 +887,241 @@ const fn range(
         flags,
         components,
         key: None,
+        req: None,
+        ex: None,
         title,
     }
 }
 
+const GTIN: Component = n(14).with(&[Check::Csum("GTIN"), Check::GcpPos2]);
+const GLN: &[Component] = &[n(13).with(&[Check::Csum("GLN"), Check::GcpPos1])];
+const GSRN: &[Component] = &[n(18).with(&[Check::Csum("GSRN"), Check::GcpPos1])];
+const ITIP: &[Component] = &[GTIN, n(4).with(&[Check::PieceOfTotal])];
 /// Measures `31nn`–`36nn`: six digits with an implied decimal point, predefined length.
 const MEASURE: &[Component] = &[n(6)];
-const GTIN: &[Component] = &[n(14).check(Check::Mod10("GTIN"))];
-const GLN: &[Component] = &[n(13).check(Check::Mod10("GLN"))];
-/// An ISO 3166 country or ISO 4217 currency code (the code lists are not checked yet).
-const ISO: Component = n(3);
-const ATTR: u8 = DL_ATTRIBUTE;
+const DATE: &[Component] = &[n(6).with(&[Check::Date { zero_day: true }])];
+const DATE_STRICT: Component = n(6).with(&[Check::Date { zero_day: false }]);
+const HHMI: Component = n(4).with(&[Check::HourMinute]);
+const COUNTRY: Component = n(3).with(&[Check::Country]);
+const COUNTRIES: &[Component] = &[
+    COUNTRY,
+    COUNTRY.optional(),
+    COUNTRY.optional(),
+    COUNTRY.optional(),
+    COUNTRY.optional(),
+];
+const CURRENCY: Component = n(3).with(&[Check::Currency]);
+const PCENC: &[Check] = &[Check::PercentEncoded];
+const TEXT35: &[Component] = &[xv(35).with(PCENC)];
+const TEXT70: &[Component] = &[xv(70).with(PCENC)];
+const YES_NO: &[Component] = &[n(1).with(&[Check::YesNo])];
+const DATE_TIME: &[Component] = &[n(6).with(&[Check::Date { zero_day: true }]), HHMI];
+const TEMPERATURE: &[Component] = &[n(6), x(1).with(&[Check::Hyphen]).optional()];
+const PROCESSOR: &[Component] = &[n(3).with(&[Check::CountryOr999]), xv(27)];
+const CERTIFICATE: &[Component] = &[x(2), xv(28)];
+const GMN: &[Check] = &[Check::CsumAlpha, Check::GcpPos1];
+const TRADE_ITEM: &str = "01,02,03,8006,8026";
+const BUYER: &str = "8017,8018";
 
 #[rustfmt::skip]
 static TABLE: &[Definition] = &[
-    ai("00", BOTH, &[n(18).check(Check::Mod10("SSCC"))], "SSCC").key(&[]),
-    ai("01", BOTH, GTIN, "GTIN").key(&[&["22", "10", "21"], &["235"]]),
-    ai("02", BOTH, GTIN, "CONTENT"),
-    ai("03", PREDEFINED, GTIN, "MTO GTIN"),
-    ai("10", ATTR, &[xv(20)], "BATCH/LOT"),
-    ai("11", BOTH, &[n(6).check(DATE)], "PROD DATE"),
-    ai("12", BOTH, &[n(6).check(DATE)], "DUE DATE"),
-    ai("13", BOTH, &[n(6).check(DATE)], "PACK DATE"),
-    ai("15", BOTH, &[n(6).check(DATE)], "BEST BEFORE or BEST BY"),
-    ai("16", BOTH, &[n(6).check(DATE)], "SELL BY"),
-    ai("17", BOTH, &[n(6).check(DATE)], "USE BY or EXPIRY"),
-    ai("20", BOTH, &[n(2)], "VARIANT"),
-    ai("21", 0, &[xv(20)], "SERIAL"),
-    ai("22", 0, &[xv(20)], "CPV"),
-    ai("235", 0, &[xv(28)], "TPX"),
-    ai("240", ATTR, &[xv(30)], "ADDITIONAL ID"),
-    ai("241", ATTR, &[xv(30)], "CUST. PART No."),
-    ai("242", ATTR, &[nv(6)], "MTO VARIANT"),
-    ai("243", ATTR, &[xv(20)], "PCN"),
-    ai("250", ATTR, &[xv(30)], "SECONDARY SERIAL"),
-    ai("251", ATTR, &[xv(30)], "REF. TO SOURCE"),
-    ai("253", ATTR, &[n(13).check(Check::Mod10("GDTI")), xv(17).optional()], "GDTI").key(&[]),
-    ai("254", 0, &[xv(20)], "GLN EXTENSION COMPONENT"),
-    ai("255", ATTR, &[n(13).check(Check::Mod10("GCN")), nv(12).optional()], "GCN").key(&[]),
-    ai("30", ATTR, &[nv(8)], "VAR. COUNT"),
-    range("3100", "3105", BOTH, MEASURE, "NET WEIGHT (kg)"),
-    range("3110", "3115", BOTH, MEASURE, "LENGTH (m)"),
-    range("3120", "3125", BOTH, MEASURE, "WIDTH (m)"),
-    range("3130", "3135", BOTH, MEASURE, "HEIGHT (m)"),
-    range("3140", "3145", BOTH, MEASURE, "AREA (m²)"),
-    range("3150", "3155", BOTH, MEASURE, "NET VOLUME (l)"),
-    range("3160", "3165", BOTH, MEASURE, "NET VOLUME (m³)"),
-    range("3200", "3205", BOTH, MEASURE, "NET WEIGHT (lb)"),
-    range("3210", "3215", BOTH, MEASURE, "LENGTH (in)"),
-    range("3220", "3225", BOTH, MEASURE, "LENGTH (ft)"),
-    range("3230", "3235", BOTH, MEASURE, "LENGTH (yd)"),
-    range("3240", "3245", BOTH, MEASURE, "WIDTH (in)"),
-    range("3250", "3255", BOTH, MEASURE, "WIDTH (ft)"),
-    range("3260", "3265", BOTH, MEASURE, "WIDTH (yd)"),
-    range("3270", "3275", BOTH, MEASURE, "HEIGHT (in)"),
-    range("3280", "3285", BOTH, MEASURE, "HEIGHT (ft)"),
-    range("3290", "3295", BOTH, MEASURE, "HEIGHT (yd)"),
-    range("3300", "3305", BOTH, MEASURE, "GROSS WEIGHT (kg)"),
-    range("3310", "3315", BOTH, MEASURE, "LENGTH (m), log"),
-    range("3320", "3325", BOTH, MEASURE, "WIDTH (m), log"),
-    range("3330", "3335", BOTH, MEASURE, "HEIGHT (m), log"),
-    range("3340", "3345", BOTH, MEASURE, "AREA (m²), log"),
-    range("3350", "3355", BOTH, MEASURE, "VOLUME (l), log"),
-    range("3360", "3365", BOTH, MEASURE, "VOLUME (m³), log"),
-    range("3370", "3375", BOTH, MEASURE, "KG PER m²"),
-    range("3400", "3405", BOTH, MEASURE, "GROSS WEIGHT (lb)"),
-    range("3410", "3415", BOTH, MEASURE, "LENGTH (in), log"),
-    range("3420", "3425", BOTH, MEASURE, "LENGTH (ft), log"),
-    range("3430", "3435", BOTH, MEASURE, "LENGTH (yd), log"),
-    range("3440", "3445", BOTH, MEASURE, "WIDTH (in), log"),
-    range("3450", "3455", BOTH, MEASURE, "WIDTH (ft), log"),
-    range("3460", "3465", BOTH, MEASURE, "WIDTH (yd), log"),
-    range("3470", "3475", BOTH, MEASURE, "HEIGHT (in), log"),
-    range("3480", "3485", BOTH, MEASURE, "HEIGHT (ft), log"),
-    range("3490", "3495", BOTH, MEASURE, "HEIGHT (yd), log"),
-    range("3500", "3505", BOTH, MEASURE, "AREA (in²)"),
-    range("3510", "3515", BOTH, MEASURE, "AREA (ft²)"),
-    range("3520", "3525", BOTH, MEASURE, "AREA (yd²)"),
-    range("3530", "3535", BOTH, MEASURE, "AREA (in²), log"),
-    range("3540", "3545", BOTH, MEASURE, "AREA (ft²), log"),
-    range("3550", "3555", BOTH, MEASURE, "AREA (yd²), log"),
-    range("3560", "3565", BOTH, MEASURE, "NET WEIGHT (tr oz)"),
-    range("3570", "3575", BOTH, MEASURE, "NET VOLUME (oz)"),
-    range("3600", "3605", BOTH, MEASURE, "NET VOLUME (qt (US))"),
-    range("3610", "3615", BOTH, MEASURE, "NET VOLUME (gal.)"),
-    range("3620", "3625", BOTH, MEASURE, "VOLUME (qt (US)), log"),
-    range("3630", "3635", BOTH, MEASURE, "VOLUME (gal (US)), log"),
-    range("3640", "3645", BOTH, MEASURE, "NET VOLUME (in³)"),
-    range("3650", "3655", BOTH, MEASURE, "NET VOLUME (ft³)"),
-    range("3660", "3665", BOTH, MEASURE, "NET VOLUME (yd³)"),
-    range("3670", "3675", BOTH, MEASURE, "VOLUME (in³), log"),
-    range("3680", "3685", BOTH, MEASURE, "VOLUME (ft³), log"),
-    range("3690", "3695", BOTH, MEASURE, "VOLUME (yd³), log"),
-    ai("37", ATTR, &[nv(8)], "COUNT"),
-    range("3900", "3909", ATTR, &[nv(15)], "AMOUNT"),
-    range("3910", "3919", ATTR, &[ISO, nv(15)], "AMOUNT"),
-    range("3920", "3929", ATTR, &[nv(15)], "PRICE"),
-    range("3930", "3939", ATTR, &[ISO, nv(15)], "PRICE"),
-    range("3940", "3943", ATTR, &[n(4)], "PRCNT OFF"),
-    range("3950", "3955", ATTR, &[n(6)], "PRICE/UoM"),
+    ai("00", BOTH, &[n(18).with(&[Check::Csum("SSCC"), Check::GcpPos2])], "SSCC").key(&[]),
+    ai("01", BOTH, &[GTIN], "GTIN").ex("255,37").key(&[&["22", "10", "21"], &["235"]]),
+    ai("02", BOTH, &[GTIN], "CONTENT").ex("01,03").req("37"),
+    ai("03", PREDEFINED, &[GTIN], "MTO GTIN").ex("01,02,37,235"),
+    ai("10", ATTR, &[xv(20)], "BATCH/LOT").req(TRADE_ITEM),
+    ai("11", BOTH, DATE, "PROD DATE").req(TRADE_ITEM),
+    ai("12", BOTH, DATE, "DUE DATE").req("8020"),
+    ai("13", BOTH, DATE, "PACK DATE").req(TRADE_ITEM),
+    ai("15", BOTH, DATE, "BEST BEFORE or BEST BY").req(TRADE_ITEM),
+    ai("16", BOTH, DATE, "SELL BY").req(TRADE_ITEM),
+    ai("17", BOTH, DATE, "USE BY or EXPIRY").req("01,02,03,255,8006,8026"),
+    ai("20", BOTH, &[n(2)], "VARIANT").req(TRADE_ITEM),
+    ai("21", 0, &[xv(20)], "SERIAL").req("01,03,8006").ex("235"),
+    ai("22", 0, &[xv(20)], "CPV").req("01"),
+    ai("235", 0, &[xv(28)], "TPX").req("01"),
+    ai("240", ATTR, &[xv(30)], "ADDITIONAL ID").req(TRADE_ITEM),
+    ai("241", ATTR, &[xv(30)], "CUST. PART No.").req(TRADE_ITEM),
+    ai("242", ATTR, &[nv(6)], "MTO VARIANT").req("01,02,8006,8026"),
+    ai("243", ATTR, &[xv(20)], "PCN").req("01,03"),
+    ai("250", ATTR, &[xv(30)], "SECONDARY SERIAL").req("01+21,03+21,8006+21"),
+    ai("251", ATTR, &[xv(30)], "REF. TO SOURCE").req("01,03,8006"),
+    ai("253", ATTR, &[n(13).with(&[Check::Csum("GDTI"), Check::GcpPos1]), xv(17).optional()], "GDTI").key(&[]),
+    ai("254", 0, &[xv(20)], "GLN EXTENSION COMPONENT").req("414"),
+    ai("255", ATTR, &[n(13).with(&[Check::Csum("GCN"), Check::GcpPos1]), nv(12).optional()], "GCN").key(&[]).ex("01,02,415,8006,8020,8026"),
+    ai("30", ATTR, &[nv(8)], "VAR. COUNT").req("01,02"),
+    range("3100", "3105", BOTH, MEASURE, "NET WEIGHT (kg)").req("01,02").ex("310n"),
+    range("3110", "3115", BOTH, MEASURE, "LENGTH (m)").req("01,02").ex("311n"),
+    range("3120", "3125", BOTH, MEASURE, "WIDTH (m)").req("01,02").ex("312n"),
+    range("3130", "3135", BOTH, MEASURE, "HEIGHT (m)").req("01,02").ex("313n"),
+    range("3140", "3145", BOTH, MEASURE, "AREA (m²)").req("01,02").ex("314n"),
+    range("3150", "3155", BOTH, MEASURE, "NET VOLUME (l)").req("01,02").ex("315n"),
+    range("3160", "3165", BOTH, MEASURE, "NET VOLUME (m³)").req("01,02").ex("316n"),
+    range("3200", "3205", BOTH, MEASURE, "NET WEIGHT (lb)").req("01,02").ex("320n"),
+    range("3210", "3215", BOTH, MEASURE, "LENGTH (in)").req("01,02").ex("321n"),
+    range("3220", "3225", BOTH, MEASURE, "LENGTH (ft)").req("01,02").ex("322n"),
+    range("3230", "3235", BOTH, MEASURE, "LENGTH (yd)").req("01,02").ex("323n"),
+    range("3240", "3245", BOTH, MEASURE, "WIDTH (in)").req("01,02").ex("324n"),
+    range("3250", "3255", BOTH, MEASURE, "WIDTH (ft)").req("01,02").ex("325n"),
+    range("3260", "3265", BOTH, MEASURE, "WIDTH (yd)").req("01,02").ex("326n"),
+    range("3270", "3275", BOTH, MEASURE, "HEIGHT (in)").req("01,02").ex("327n"),
+    range("3280", "3285", BOTH, MEASURE, "HEIGHT (ft)").req("01,02").ex("328n"),
+    range("3290", "3295", BOTH, MEASURE, "HEIGHT (yd)").req("01,02").ex("329n"),
+    range("3300", "3305", BOTH, MEASURE, "GROSS WEIGHT (kg)").req("00,01").ex("330n"),
+    range("3310", "3315", BOTH, MEASURE, "LENGTH (m), log").req("00,01").ex("331n"),
+    range("3320", "3325", BOTH, MEASURE, "WIDTH (m), log").req("00,01").ex("332n"),
+    range("3330", "3335", BOTH, MEASURE, "HEIGHT (m), log").req("00,01").ex("333n"),
+    range("3340", "3345", BOTH, MEASURE, "AREA (m²), log").req("00,01").ex("334n"),
+    range("3350", "3355", BOTH, MEASURE, "VOLUME (l), log").req("00,01").ex("335n"),
+    range("3360", "3365", BOTH, MEASURE, "VOLUME (m³), log").req("00,01").ex("336n"),
+    range("3370", "3375", BOTH, MEASURE, "KG PER m²").req("01").ex("337n"),
+    range("3400", "3405", BOTH, MEASURE, "GROSS WEIGHT (lb)").req("00,01").ex("340n"),
+    range("3410", "3415", BOTH, MEASURE, "LENGTH (in), log").req("00,01").ex("341n"),
+    range("3420", "3425", BOTH, MEASURE, "LENGTH (ft), log").req("00,01").ex("342n"),
+    range("3430", "3435", BOTH, MEASURE, "LENGTH (yd), log").req("00,01").ex("343n"),
+    range("3440", "3445", BOTH, MEASURE, "WIDTH (in), log").req("00,01").ex("344n"),
+    range("3450", "3455", BOTH, MEASURE, "WIDTH (ft), log").req("00,01").ex("345n"),
+    range("3460", "3465", BOTH, MEASURE, "WIDTH (yd), log").req("00,01").ex("346n"),
+    range("3470", "3475", BOTH, MEASURE, "HEIGHT (in), log").req("00,01").ex("347n"),
+    range("3480", "3485", BOTH, MEASURE, "HEIGHT (ft), log").req("00,01").ex("348n"),
+    range("3490", "3495", BOTH, MEASURE, "HEIGHT (yd), log").req("00,01").ex("349n"),
+    range("3500", "3505", BOTH, MEASURE, "AREA (in²)").req("01,02").ex("350n"),
+    range("3510", "3515", BOTH, MEASURE, "AREA (ft²)").req("01,02").ex("351n"),
+    range("3520", "3525", BOTH, MEASURE, "AREA (yd²)").req("01,02").ex("352n"),
+    range("3530", "3535", BOTH, MEASURE, "AREA (in²), log").req("00,01").ex("353n"),
+    range("3540", "3545", BOTH, MEASURE, "AREA (ft²), log").req("00,01").ex("354n"),
+    range("3550", "3555", BOTH, MEASURE, "AREA (yd²), log").req("00,01").ex("355n"),
+    range("3560", "3565", BOTH, MEASURE, "NET WEIGHT (tr oz)").req("01,02").ex("356n"),
+    range("3570", "3575", BOTH, MEASURE, "NET VOLUME (oz)").req("01,02").ex("357n"),
+    range("3600", "3605", BOTH, MEASURE, "NET VOLUME (qt (US))").req("01,02").ex("360n"),
+    range("3610", "3615", BOTH, MEASURE, "NET VOLUME (gal.)").req("01,02").ex("361n"),
+    range("3620", "3625", BOTH, MEASURE, "VOLUME (qt (US)), log").req("00,01").ex("362n"),
+    range("3630", "3635", BOTH, MEASURE, "VOLUME (gal (US)), log").req("00,01").ex("363n"),
+    range("3640", "3645", BOTH, MEASURE, "NET VOLUME (in³)").req("01,02").ex("364n"),
+    range("3650", "3655", BOTH, MEASURE, "NET VOLUME (ft³)").req("01,02").ex("365n"),
+    range("3660", "3665", BOTH, MEASURE, "NET VOLUME (yd³)").req("01,02").ex("366n"),
+    range("3670", "3675", BOTH, MEASURE, "VOLUME (in³), log").req("00,01").ex("367n"),
+    range("3680", "3685", BOTH, MEASURE, "VOLUME (ft³), log").req("00,01").ex("368n"),
+    range("3690", "3695", BOTH, MEASURE, "VOLUME (yd³), log").req("00,01").ex("369n"),
+    ai("37", ATTR, &[nv(8)], "COUNT").req("00+02,00+8026"),
+    range("3900", "3909", ATTR, &[nv(15)], "AMOUNT").req("255,8020").ex("390n,391n,394n,8111"),
+    range("3910", "3919", ATTR, &[CURRENCY, nv(15)], "AMOUNT").req("8020").ex("391n"),
+    range("3920", "3929", ATTR, &[nv(15)], "PRICE").req("01+30,01+31nn,01+32nn,01+35nn,01+36nn").ex("392n,393n"),
+    range("3930", "3939", ATTR, &[CURRENCY, nv(15)], "PRICE").req("30,31nn,32nn,35nn,36nn").ex("393n"),
+    range("3940", "3943", ATTR, &[n(4)], "PRCNT OFF").req("255").ex("394n,8111"),
+    range("3950", "3955", ATTR, &[n(6)], "PRICE/UoM").req("30,31nn,32nn,35nn,36nn").ex("392n,393n,395n,8005"),
     ai("400", ATTR, &[xv(30)], "ORDER NUMBER"),
-    ai("401", ATTR, &[xv(30)], "GINC").key(&[]),
-    ai("402", ATTR, &[n(17).check(Check::Mod10("GSIN"))], "GSIN").key(&[]),
-    ai("403", ATTR, &[xv(30)], "ROUTE"),
+    ai("401", ATTR, &[xv(30).with(&[Check::GcpPos1])], "GINC").key(&[]),
+    ai("402", ATTR, &[n(17).with(&[Check::Csum("GSIN"), Check::GcpPos1])], "GSIN").key(&[]),
+    ai("403", ATTR, &[xv(30)], "ROUTE").req("00"),
     ai("410", BOTH, GLN, "SHIP TO LOC"),
     ai("411", BOTH, GLN, "BILL TO"),
     ai("412", BOTH, GLN, "PURCHASE FROM"),
     ai("413", BOTH, GLN, "SHIP FOR LOC"),
     ai("414", BOTH, GLN, "LOC No.").key(&[&["254"], &["7040"]]),
-    ai("415", BOTH, GLN, "PAY TO").key(&[&["8020"]]),
+    ai("415", BOTH, GLN, "PAY TO").req("8020").key(&[&["8020"]]),
     ai("416", BOTH, GLN, "PROD/SERV LOC"),
     ai("417", BOTH, GLN, "PARTY").key(&[&["7040"]]),
-    ai("420", ATTR, &[xv(20)], "SHIP TO POST"),
-    ai("421", ATTR, &[ISO, xv(9)], "SHIP TO POST"),
-    ai("422", ATTR, &[ISO], "ORIGIN"),
-    ai("423", ATTR, &[ISO, ISO.optional(), ISO.optional(), ISO.optional(), ISO.optional()], "COUNTRY - INITIAL PROCESS"),
-    ai("424", ATTR, &[ISO], "COUNTRY - PROCESS"),
-    ai("425", ATTR, &[ISO, ISO.optional(), ISO.optional(), ISO.optional(), ISO.optional()], "COUNTRY - DISASSEMBLY"),
-    ai("426", ATTR, &[ISO], "COUNTRY - FULL PROCESS"),
-    ai("427", ATTR, &[xv(3)], "ORIGIN SUBDIVISION"),
-    ai("7001", ATTR, &[n(13)], "NSN"),
-    ai("7002", ATTR, &[xv(30)], "MEAT CUT"),
-    ai("7003", ATTR, &[n(6).check(DATE_STRICT), n(4).check(Check::HourMinute)], "EXPIRY TIME"),
-    ai("7004", ATTR, &[nv(4)], "ACTIVE POTENCY"),
-    ai("7005", ATTR, &[xv(12)], "CATCH AREA"),
-    ai("7006", ATTR, &[n(6).check(DATE_STRICT)], "FIRST FREEZE DATE"),
-    ai("7007", ATTR, &[n(6).check(DATE_STRICT), n(6).check(DATE_STRICT).optional()], "HARVEST DATE"),
-    ai("7008", ATTR, &[xv(3)], "AQUATIC SPECIES"),
-    ai("7009", ATTR, &[xv(10)], "FISHING GEAR TYPE"),
-    ai("7010", ATTR, &[xv(2)], "PROD METHOD"),
-    ai("7011", ATTR, &[n(6).check(DATE_STRICT), n(4).check(Check::HourMinute).optional()], "TEST BY DATE"),
-    ai("7040", 0, &[n(1), x(1), x(1), x(1)], "UIC+EXT"),
-    ai("7240", ATTR, &[xv(20)], "PROTOCOL"),
-    ai("8001", ATTR, &[n(4).check(Check::NonZero), n(5).check(Check::NonZero), n(3).check(Check::NonZero), n(1).check(Check::Winding), n(1)], "DIMENSIONS"),
+    ai("420", ATTR, &[xv(20)], "SHIP TO POST").ex("421"),
+    ai("421", ATTR, &[COUNTRY, xv(9)], "SHIP TO POST").ex("4307"),
+    ai("422", ATTR, &[COUNTRY], "ORIGIN").req(TRADE_ITEM).ex("426"),
+    ai("423", ATTR, COUNTRIES, "COUNTRY - INITIAL PROCESS").req("01,02,03").ex("426"),
+    ai("424", ATTR, &[COUNTRY], "COUNTRY - PROCESS").req("01,02,03").ex("426"),
+    ai("425", ATTR, COUNTRIES, "COUNTRY - DISASSEMBLY").req("01,02,03").ex("426"),
+    ai("426", ATTR, &[COUNTRY], "COUNTRY - FULL PROCESS").req("01,02,03"),
+    ai("427", ATTR, &[xv(3)], "ORIGIN SUBDIVISION").req("01+422,02+422,03+422"),
+    ai("4300", ATTR, TEXT35, "SHIP TO COMP").req("00"),
+    ai("4301", ATTR, TEXT35, "SHIP TO NAME").req("00"),
+    ai("4302", ATTR, TEXT70, "SHIP TO ADD1").req("00"),
+    ai("4303", ATTR, TEXT70, "SHIP TO ADD2").req("4302"),
+    ai("4304", ATTR, TEXT70, "SHIP TO SUB").req("00"),
+    ai("4305", ATTR, TEXT70, "SHIP TO LOC").req("00"),
+    ai("4306", ATTR, TEXT70, "SHIP TO REG").req("00"),
+    ai("4307", ATTR, &[x(2).with(&[Check::CountryAlpha2])], "SHIP TO COUNTRY").req("00"),
+    ai("4308", ATTR, &[xv(30)], "SHIP TO PHONE").req("00"),
+    ai("4309", ATTR, &[n(10).with(&[Check::Latitude]), n(10).with(&[Check::Longitude])], "SHIP TO GEO").req("00"),
+    ai("4310", ATTR, TEXT35, "RTN TO COMP").req("00"),
+    ai("4311", ATTR, TEXT35, "RTN TO NAME").req("00"),
+    ai("4312", ATTR, TEXT70, "RTN TO ADD1").req("00"),
+    ai("4313", ATTR, TEXT70, "RTN TO ADD2").req("4312"),
+    ai("4314", ATTR, TEXT70, "RTN TO SUB").req("00"),
+    ai("4315", ATTR, TEXT70, "RTN TO LOC").req("00"),
+    ai("4316", ATTR, TEXT70, "RTN TO REG").req("00"),
+    ai("4317", ATTR, &[x(2).with(&[Check::CountryAlpha2])], "RTN TO COUNTRY").req("00"),
+    ai("4318", ATTR, &[xv(20)], "RTN TO POST").req("00"),
+    ai("4319", ATTR, &[xv(30)], "RTN TO PHONE").req("00"),
+    ai("4320", ATTR, TEXT35, "SRV DESCRIPTION").req("00"),
+    ai("4321", ATTR, YES_NO, "DANGEROUS GOODS").req("00"),
+    ai("4322", ATTR, YES_NO, "AUTH TO LEAVE").req("00"),
+    ai("4323", ATTR, YES_NO, "SIG REQUIRED").req("00"),
+    ai("4324", ATTR, DATE_TIME, "NOT BEF DEL DT").req("00"),
+    ai("4325", ATTR, DATE_TIME, "NOT AFT DEL DT").req("00"),
+    ai("4326", ATTR, &[DATE_STRICT], "REL DATE").req("00"),
+    ai("4330", ATTR, TEMPERATURE, "MAX TEMP F.").req("00").ex("4331"),
+    ai("4331", ATTR, TEMPERATURE, "MAX TEMP C.").req("00").ex("4330"),
+    ai("4332", ATTR, TEMPERATURE, "MIN TEMP F.").req("00").ex("4333"),
+    ai("4333", ATTR, TEMPERATURE, "MIN TEMP C.").req("00").ex("4332"),
+    ai("7001", ATTR, &[n(13)], "NSN").req("01,02,8006,8026"),
+    ai("7002", ATTR, &[xv(30)], "MEAT CUT").req("01,02"),
+    ai("7003", ATTR, &[DATE_STRICT, HHMI], "EXPIRY TIME").req("01,02,03"),
+    ai("7004", ATTR, &[nv(4)], "ACTIVE POTENCY").req("01+10,03+10"),
+    ai("7005", ATTR, &[xv(12)], "CATCH AREA").req("01,02"),
+    ai("7006", ATTR, &[DATE_STRICT], "FIRST FREEZE DATE").req("01,02"),
+    ai("7007", ATTR, &[DATE_STRICT, DATE_STRICT.optional()], "HARVEST DATE").req("01,02"),
+    ai("7008", ATTR, &[xv(3)], "AQUATIC SPECIES").req("01,02"),
+    ai("7009", ATTR, &[xv(10)], "FISHING GEAR TYPE").req("01,02"),
+    ai("7010", ATTR, &[xv(2)], "PROD METHOD").req("01,02,03"),
+    ai("7011", ATTR, &[DATE_STRICT, HHMI.optional()], "TEST BY DATE").req("01,02,03"),
+    ai("7020", ATTR, &[xv(20)], "REFURB LOT").req("01+416,03+416,8006+416"),
+    ai("7021", ATTR, &[xv(20)], "FUNC STAT").req("01,03,8006"),
+    ai("7022", ATTR, &[xv(20)], "REV STAT").req("01+7021,03+7021,8006+7021"),
+    ai("7023", ATTR, &[xv(30).with(&[Check::GcpPos1])], "GIAI - ASSEMBLY"),
+    range("7030", "7039", ATTR, PROCESSOR, "PROCESSOR").req("01,02"),
+    ai("7040", 0, &[n(1), x(1), x(1), x(1).with(&[Check::ImporterIndex])], "UIC+EXT"),
+    ai("7041", 0, &[xv(4).with(&[Check::PackageType])], "UFRGT UNIT TYPE").req("00"),
+    range("710", "717", ATTR, &[xv(20)], "NHRN").req("01"),
+    range("7230", "7239", ATTR, CERTIFICATE, "CERT").req("01,8004"),
+    ai("7240", ATTR, &[xv(20)], "PROTOCOL").req("01,8006").ex("03"),
+    ai("7241", ATTR, &[n(2).with(&[Check::MediaType])], "AIDC MEDIA TYPE").req(BUYER),
+    ai("7242", ATTR, &[xv(25)], "VCN").req(BUYER),
+    ai("7250", ATTR, &[n(8).with(&[Check::FullDate])], "DOB").req("8018").ex("7251"),
+    ai("7251", ATTR, &[n(8).with(&[Check::FullDate]), HHMI], "DOB TIME").req("8018").ex("7250"),
+    ai("7252", ATTR, &[n(1).with(&[Check::Sex])], "BIO SEX").req("8018"),
+    ai("7253", ATTR, &[xv(40).with(PCENC)], "FAMILY NAME").req(BUYER).ex("7256,7259"),
+    ai("7254", ATTR, &[xv(40).with(PCENC)], "GIVEN NAME").req(BUYER).ex("7256,7259"),
+    ai("7255", ATTR, &[xv(10)], "SUFFIX").req(BUYER).ex("7256,7259"),
+    ai("7256", ATTR, &[xv(90).with(PCENC)], "FULL NAME").req(BUYER),
+    ai("7257", ATTR, TEXT70, "PERSON ADDR").req("8018"),
+    ai("7258", ATTR, &[x(3).with(&[Check::PositionInSequence])], "BIRTH SEQUENCE").req("8018+7259"),
+    ai("7259", ATTR, &[xv(40).with(PCENC)], "BABY").req("8018").ex("7256"),
+    ai("8001", ATTR, &[n(4).with(&[Check::NonZero]), n(5).with(&[Check::NonZero]), n(3).with(&[Check::NonZero]), n(1).with(&[Check::Winding]), n(1)], "DIMENSIONS").req("01"),
     ai("8002", ATTR, &[xv(20)], "CMT No."),
-    ai("8003", ATTR, &[n(1).check(Check::Zero), n(13).check(Check::Mod10("GRAI")), xv(16).optional()], "GRAI").key(&[]),
-    ai("8004", ATTR, &[xv(30)], "GIAI").key(&[&["7040"]]),
-    ai("8005", ATTR, &[n(6)], "PRICE PER UNIT"),
-    ai("8006", ATTR, &[n(14).check(Check::Mod10("GTIN")), n(4).check(Check::PieceOfTotal)], "ITIP").key(&[&["22", "10", "21"]]),
-    ai("8007", ATTR, &[xv(34)], "IBAN"),
-    ai("8008", ATTR, &[n(6).check(DATE_STRICT), n(2).check(Check::Hour), n(2).check(Check::Minute).optional(), n(2).check(Check::Second).optional()], "PROD TIME"),
-    ai("8009", ATTR, &[xv(50)], "OPTSEN"),
-    ai("8010", ATTR, &[yv(30)], "CPID").key(&[&["8011"]]),
-    ai("8011", 0, &[nv(12)], "CPID SERIAL"),
-    ai("8012", ATTR, &[xv(20)], "VERSION"),
-    ai("8013", ATTR, &[xv(25)], "GMN").key(&[]),
-    ai("8017", ATTR, &[n(18).check(Check::Mod10("GSRN"))], "GSRN - PROVIDER").key(&[&["8019"]]),
-    ai("8018", ATTR, &[n(18).check(Check::Mod10("GSRN"))], "GSRN - RECIPIENT").key(&[&["8019"]]),
-    ai("8019", 0, &[nv(10)], "SRIN"),
-    ai("8020", 0, &[xv(25)], "REF No."),
-    ai("8026", ATTR, &[n(14).check(Check::Mod10("GTIN")), n(4).check(Check::PieceOfTotal)], "ITIP CONTENT"),
-    ai("8030", ATTR, &[zv(90).check(Check::Base64)], "DIGSIG"),
-    ai("8200", 0, &[xv(70)], "PRODUCT URL"),
+    ai("8003", ATTR, &[n(1).with(&[Check::Zero]), n(13).with(&[Check::Csum("GRAI"), Check::GcpPos1]), xv(16).optional()], "GRAI").key(&[]),
+    ai("8004", ATTR, &[xv(30).with(&[Check::GcpPos1])], "GIAI").key(&[&["7040"]]),
+    ai("8005", ATTR, &[n(6)], "PRICE PER UNIT").req("01,02"),
+    ai("8006", ATTR, ITIP, "ITIP").ex("01,03,37").key(&[&["22", "10", "21"]]),
+    ai("8007", ATTR, &[xv(34).with(&[Check::Iban])], "IBAN").req("415"),
+    ai("8008", ATTR, &[DATE_STRICT, n(2).with(&[Check::Hour]), n(2).with(&[Check::Minute]).optional(), n(2).with(&[Check::Second]).optional()], "PROD TIME").req("01,02,03"),
+    ai("8009", ATTR, &[xv(50)], "OPTSEN").req("00,01,03"),
+    ai("8010", ATTR, &[yv(30).with(&[Check::GcpPos1])], "CPID").key(&[&["8011"]]),
+    ai("8011", 0, &[nv(12).with(&[Check::NoZeroPrefix])], "CPID SERIAL").req("8010"),
+    ai("8012", ATTR, &[xv(20)], "VERSION").req("01,03,8006"),
+    ai("8013", ATTR, &[xv(25).with(GMN)], "GMN").key(&[]),
+    ai("8014", 0, &[xv(25).with(&[Check::CsumAlpha, Check::GcpPos1, Check::HasNonDigit])], "MUDI").req("01"),
+    ai("8017", ATTR, GSRN, "GSRN - PROVIDER").ex("8018").key(&[&["8019"]]),
+    ai("8018", ATTR, GSRN, "GSRN - RECIPIENT").ex("8017").key(&[&["8019"]]),
+    ai("8019", 0, &[nv(10)], "SRIN").req(BUYER),
+    ai("8020", 0, &[xv(25)], "REF No.").req("415"),
+    ai("8026", ATTR, ITIP, "ITIP CONTENT").req("37").ex("02,03,8006"),
+    ai("8030", ATTR, &[zv(90)], "DIGSIG").req("00,01+21,03+21,253,255,8003,8004,8006+21,8010+8011,8017,8018"),
+    ai("8040", 0, &[n(15)], "IMEI").req("01+21"),
+    ai("8041", 0, &[n(15)], "IMEI2").req("01+21+8040"),
+    ai("8042", 0, &[n(32)], "ESIM").req("01+21+8040"),
+    ai("8043", 0, &[n(18), nv(2).optional()], "PSIM").req("01+21+8040"),
+    ai("8110", ATTR, &[xv(70).with(&[Check::CouponCode])], "COUPON CODE"),
+    ai("8111", ATTR, &[n(4)], "POINTS").req("255"),
+    ai("8112", ATTR, &[xv(70).with(&[Check::CouponPositiveOffer])], "POSITIVE OFFER FILE COUPON CODE"),
+    ai("8200", 0, &[xv(70)], "PRODUCT URL").req("01"),
     ai("90", ATTR, &[xv(30)], "INTERNAL"),
     range("91", "99", ATTR, &[xv(90)], "INTERNAL"),
 ];
@@ -863,6 +1191,23 @@ mod tests {
             if def.flags & PREDEFINED != 0 {
                 assert_eq!(def.components.len(), 1);
                 assert!(def.components[0].is_fixed());
+            }
+            for rule in [def.req, def.ex].into_iter().flatten() {
+                for code in rule.split([',', '+']) {
+                    let pattern = |ai: &ApplicationIdentifier| {
+                        ai.code().len() == code.len()
+                            && ai
+                                .code()
+                                .bytes()
+                                .zip(code.bytes())
+                                .all(|(a, p)| p == b'n' || a == p)
+                    };
+                    assert!(
+                        ApplicationIdentifier::all().any(|ai| pattern(&ai)),
+                        "{}: {code} names no AI",
+                        def.first
+                    );
+                }
             }
             for qualifier in def.key.unwrap_or(&[]).iter().flat_map(|alt| alt.iter()) {
                 assert!(

@@ -120,9 +120,27 @@ pub enum ErrorKind {
     /// The same AI occurs twice with different values.
     #[error("AI {ai} appears twice with different values")]
     Duplicate { ai: String },
-    /// An AI that only makes sense together with another one is alone.
-    #[error("AI {ai} needs AI {needs} in the same scan")]
+    /// An AI that only makes sense together with others is without them. `needs` is GS1's
+    /// notation (`"01,03,8006"`, `"01+21"`); the message spells it out.
+    #[error("AI {ai} needs AI {} in the same scan", alternatives(needs))]
     Requires { ai: String, needs: &'static str },
+    /// Two AIs that contradict each other appear in the same scan.
+    #[error("AI {ai} and AI {other} must not appear together")]
+    Excludes { ai: String, other: String },
+    /// The alphanumeric check character pair (AI 8013, 8014) does not match.
+    #[error("{subject}: check characters {found}, expected {expected}")]
+    CheckCharacters {
+        subject: String,
+        found: String,
+        expected: String,
+    },
+    /// A GS separator is missing and more than one place for it gives a valid scan. Each
+    /// reading is written in brackets.
+    #[error("a GS separator is missing and the scan reads {} ways: {}", readings.len(), readings.join(" or "))]
+    AmbiguousReading { readings: Vec<String> },
+    /// Text that is not GS1 matches the serial patterns of several products.
+    #[error("the scan matches the serial patterns of {}", and_list(products))]
+    AmbiguousProduct { products: Vec<String> },
     /// Bracketed form: a `(` or `)` is missing.
     #[error("expected {expected:?}")]
     Bracket { expected: char },
@@ -170,6 +188,10 @@ impl ErrorKind {
             ErrorKind::Base64 { .. } => "base64",
             ErrorKind::Duplicate { .. } => "duplicate",
             ErrorKind::Requires { .. } => "requires",
+            ErrorKind::Excludes { .. } => "excludes",
+            ErrorKind::CheckCharacters { .. } => "check_digit",
+            ErrorKind::AmbiguousReading { .. } => "ambiguous_reading",
+            ErrorKind::AmbiguousProduct { .. } => "ambiguous_product",
             ErrorKind::Bracket { .. } => "bracket",
             ErrorKind::Uri { .. } | ErrorKind::NoPrimaryKey => "uri",
             ErrorKind::PercentEncoding | ErrorKind::Utf8 => "percent_encoding",
@@ -183,6 +205,31 @@ fn describe(found: Option<char>) -> String {
     match found {
         Some(ch) => format!("{ch:?}"),
         None => "end of data".to_owned(),
+    }
+}
+
+/// `"01,03,8006"` → `01, 03 or 8006`; `"01+21,03+21"` → `01 with 21 or 03 with 21`.
+fn alternatives(needs: &str) -> String {
+    let groups: Vec<String> = needs
+        .split(',')
+        .map(|group| group.split('+').collect::<Vec<_>>().join(" with "))
+        .collect();
+    or_list(&groups)
+}
+
+fn or_list(items: &[String]) -> String {
+    match items {
+        [] => String::new(),
+        [one] => one.clone(),
+        [init @ .., last] => format!("{} or {last}", init.join(", ")),
+    }
+}
+
+fn and_list(items: &[String]) -> String {
+    match items {
+        [] => String::new(),
+        [one] => one.clone(),
+        [init @ .., last] => format!("{} and {last}", init.join(", ")),
     }
 }
 

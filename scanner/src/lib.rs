@@ -51,22 +51,26 @@
 mod ai;
 #[cfg(feature = "camera")]
 pub mod camera;
+mod codes;
 pub mod decode;
 mod digital_link;
 mod error;
 mod format;
 mod keys;
+mod lint;
 mod parse;
+mod pattern;
 mod scan;
 pub mod serial;
 pub mod wedge;
 
-pub use ai::{ApplicationIdentifier, check_digit};
+pub use ai::{ApplicationIdentifier, Charset, Component, check_digit};
 pub use error::{ErrorKind, ParseError};
 pub use format::{bracketed, digital_link, element_string};
 pub use keys::{Gln, Gtin, Sscc};
 pub use parse::parse;
-pub use scan::{Carrier, Element, Form, Identity, Scan, Symbology};
+pub use pattern::{PatternError, PatternErrorKind, ProprietaryFormat, SerialPattern, parse_with};
+pub use scan::{Carrier, Element, Form, Identity, Note, Scan, Symbology};
 
 #[cfg(feature = "image-files")]
 pub use decode::{DecodeError, decode_image_file};

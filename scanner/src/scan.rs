@@ -1,4 +1,7 @@
-//! What a successful parse returns: [`Scan`], its [`Element`]s, and what it identifies.
+//! What a successful parse returns: [`Scan`], its [`Element`]s, what it identifies, and the
+//! [`Note`]s that say how the text was read when it was not exactly as GS1 writes it.
+
+use std::fmt;
 
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
@@ -21,12 +24,22 @@ pub struct Scan {
     pub(crate) gtin: Option<Gtin>,
     pub(crate) sscc: Option<Sscc>,
     pub(crate) signature: Option<Vec<u8>>,
+    pub(crate) notes: Vec<Note>,
+    /// Product and serial of a proprietary unit ([`crate::parse_with`]).
+    pub(crate) proprietary: Option<(String, String)>,
 }
 
 impl Scan {
     /// What this scan names, most specific first: a unit (GTIN + serial), then a logistic unit
-    /// (SSCC), then a product (GTIN alone).
+    /// (SSCC), then a product (GTIN alone). A scan read by a product's serial pattern
+    /// ([`crate::parse_with`]) names a proprietary unit.
     pub fn identity(&self) -> Option<Identity> {
+        if let Some((product, serial)) = &self.proprietary {
+            return Some(Identity::Proprietary {
+                product: product.clone(),
+                serial: serial.clone(),
+            });
+        }
         match (&self.gtin, self.serial(), &self.sscc) {
             (Some(gtin), Some(serial), _) => Some(Identity::Unit {
                 gtin: gtin.clone(),
@@ -75,6 +88,32 @@ impl Scan {
         self.signature.as_deref()
     }
 
+    /// How the text was read where it was not exactly as GS1 writes it: repaired scanner
+    /// mistakes, and other valid readings of the same text. Empty for a clean scan.
+    pub fn notes(&self) -> &[Note] {
+        &self.notes
+    }
+
+    /// True if the parser repaired the text (a GS stand-in, a repeated or a missing separator).
+    pub fn is_recovered(&self) -> bool {
+        self.notes.iter().any(|n| {
+            matches!(
+                n,
+                Note::GsSubstitute { .. }
+                    | Note::RepeatedSeparator { .. }
+                    | Note::SeparatorInserted { .. }
+            )
+        })
+    }
+
+    /// True if the text also reads another valid way ([`Note::Ambiguous`],
+    /// [`Note::AlsoProprietary`]): show the reading to a person before acting on it.
+    pub fn is_ambiguous(&self) -> bool {
+        self.notes
+            .iter()
+            .any(|n| matches!(n, Note::Ambiguous { .. } | Note::AlsoProprietary { .. }))
+    }
+
     /// The raw value of an AI, e.g. `scan.get("10")`.
     pub fn get(&self, ai: &str) -> Option<&str> {
         self.elements
@@ -93,6 +132,9 @@ pub enum Identity {
     Logistic(Sscc),
     /// A product, not a particular instance of it.
     Product(Gtin),
+    /// One unit of a product whose manufacturer marks it with its own serial format (see
+    /// [`crate::SerialPattern`]); `product` is the code the product was declared with.
+    Proprietary { product: String, serial: String },
 }
 
 /// How the scanned data was written.
@@ -106,6 +148,71 @@ pub enum Form {
     DigitalLink,
     /// A bare 8, 12, 13 or 14-digit GTIN (EAN/UPC, ITF-14).
     PlainGtin,
+    /// Not GS1: text matched by one product's serial pattern ([`crate::parse_with`]).
+    Proprietary,
+}
+
+/// How the parser read a scan that was not exactly as GS1 writes it. Positions are byte
+/// offsets into the raw text, like [`crate::ParseError::position`].
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[non_exhaustive]
+pub enum Note {
+    /// The scanner sent a stand-in for GS (`{GS}`, `^]`, `\x1d`, `␝`, a private-use
+    /// character…), read as GS.
+    GsSubstitute { text: String, position: usize },
+    /// Two or more separators in a row, read as one.
+    RepeatedSeparator { position: usize },
+    /// The GS after AI `ai`'s value was missing; this was the one place where a GS gives a
+    /// valid scan.
+    SeparatorInserted { ai: String, position: usize },
+    /// The scan was read as written (GS1's meaning), but the text also reads validly as
+    /// `alternative` (bracketed), e.g. with a GS at `position`.
+    Ambiguous {
+        alternative: String,
+        position: usize,
+    },
+    /// The GS1 reading was taken, but the text also matches `product`'s serial pattern.
+    AlsoProprietary { product: String },
+}
+
+impl Note {
+    /// Where in the raw text the note applies (0 when it concerns the whole text).
+    pub fn position(&self) -> usize {
+        match self {
+            Note::GsSubstitute { position, .. }
+            | Note::RepeatedSeparator { position }
+            | Note::SeparatorInserted { position, .. }
+            | Note::Ambiguous { position, .. } => *position,
+            Note::AlsoProprietary { .. } => 0,
+        }
+    }
+}
+
+impl fmt::Display for Note {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Note::GsSubstitute { text, position } => {
+                write!(f, "{text:?} read as a GS separator (position {position})")
+            }
+            Note::RepeatedSeparator { position } => {
+                write!(f, "repeated GS separator ignored (position {position})")
+            }
+            Note::SeparatorInserted { ai, position } => write!(
+                f,
+                "missing GS separator after AI {ai} assumed (position {position})"
+            ),
+            Note::Ambiguous {
+                alternative,
+                position,
+            } => write!(
+                f,
+                "read as written; the text also reads as {alternative} (position {position})"
+            ),
+            Note::AlsoProprietary { product } => {
+                write!(f, "the text also matches the serial pattern of {product}")
+            }
+        }
+    }
 }
 
 /// One application identifier and its value.

@@ -1,6 +1,7 @@
 //! Runs the element-string corpus in `fixtures/corpus/element-strings.tsv`: one input per line
-//! (escaped), and either the parse rendered as `Form [aim] (ai)value…` or `error: ` and the
-//! exact message with its position.
+//! (escaped), and either the parse rendered as `Form [aim] (ai)value…` (then ` | ` and each note,
+//! if the parser repaired the text or found another reading) or `error: ` and the exact message
+//! with its position.
 //!
 //! To re-bless after an intended change, run with `UPDATE_CORPUS=1` and review the diff.
 
@@ -52,6 +53,9 @@ fn render(raw: &str) -> String {
             out.push(' ');
             for element in &scan.elements {
                 write!(out, "({}){}", element.ai, element.value).unwrap();
+            }
+            for note in scan.notes() {
+                write!(out, " | {note}").unwrap();
             }
             out
         }

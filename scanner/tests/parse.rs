@@ -1,7 +1,8 @@
 //! Data-driven tests of `parse`: one line per case, raw input → the scan rendered in brackets, or
 //! the exact error message with its position.
 //!
-//! In inputs, `␝` stands for the GS separator (ASCII 29) so that cases stay readable.
+//! In inputs, `␝` stands for the GS separator (ASCII 29) so that cases stay readable; it is
+//! replaced before parsing. A scan's notes follow its elements after ` | `.
 
 #![allow(clippy::unwrap_used, reason = "in tests a panic is the failure report")]
 
@@ -21,6 +22,9 @@ fn check(input: &str, expected: &str) {
             out.push(' ');
             for element in &scan.elements {
                 write!(out, "({}){}", element.ai, element.value).unwrap();
+            }
+            for note in scan.notes() {
+                write!(out, " | {note}").unwrap();
             }
             out
         }
@@ -48,30 +52,31 @@ fn element_strings() {
     check("]d2010950600013435210ABC␝10ABC", "ElementString ]d2 (01)09506000134352(10)ABC");
     check("]d2010950600013435210ABC␝10ABD", "error: AI 10 appears twice with different values (position 25)");
     check("]d2010950600013435217261200", "ElementString ]d2 (01)09506000134352(17)261200");
-    check("]d201095060001343528030AQID_v8", "ElementString ]d2 (01)09506000134352(8030)AQID_v8");
-    check("]d201095060001343528030AQID_v8=", "ElementString ]d2 (01)09506000134352(8030)AQID_v8=");
+    check("]d2010950600013435221ABC␝8030AQID_v8", "ElementString ]d2 (01)09506000134352(21)ABC(8030)AQID_v8");
+    check("]d2010950600013435221ABC␝8030AQID_v8=", "ElementString ]d2 (01)09506000134352(21)ABC(8030)AQID_v8=");
     check("]d2414950600000000825412", "ElementString ]d2 (414)9506000000008(254)12");
     check("]d20109506000134352800106000500019011", "ElementString ]d2 (01)09506000134352(8001)06000500019011");
     check("]d22539506000000008ABC", "ElementString ]d2 (253)9506000000008ABC");
     check("]d2800309506000000008X1", "ElementString ]d2 (8003)09506000000008X1");
     check("]d28006095060001343520102", "ElementString ]d2 (8006)095060001343520102");
-    check("]d2700326123123597006260228", "ElementString ]d2 (7003)2612312359(7006)260228");
-    check("]d28008261231235959", "ElementString ]d2 (8008)261231235959");
-    check("]d28010AB-#/12␝801112", "ElementString ]d2 (8010)AB-#/12(8011)12");
-    check("]d29912345678901234567890", "ElementString ]d2 (99)12345678901234567890");
+    check("]d20109506000134352700326123123597006260228", "ElementString ]d2 (01)09506000134352(7003)2612312359(7006)260228 | missing GS separator after AI 7003 assumed (position 33)");
+    check("]d201095060001343528008261231235959", "ElementString ]d2 (01)09506000134352(8008)261231235959");
+    check("]d280109506AB-#/12␝801112", "ElementString ]d2 (8010)9506AB-#/12(8011)12");
+    check("]d29912345678901234567890", "ElementString ]d2 (99)12345678901234567890 | read as written; the text also reads as (99)12345678(90)1234567890 (position 13)");
 }
 
 #[test]
 #[rustfmt::skip] // one case per line reads as a table
 fn separators() {
-    // A value shorter than the maximum swallows what follows: nothing can tell them apart.
-    check("]d2010950600013435210ABC21XYZ", "ElementString ]d2 (01)09506000134352(10)ABC21XYZ");
-    // At its maximum length a value ends by itself.
-    check("]d2010950600013435210ABCDEFGHIJKLMNOPQRST21XYZ", "ElementString ]d2 (01)09506000134352(10)ABCDEFGHIJKLMNOPQRST(21)XYZ");
+    // A value shorter than the maximum swallows what follows, as GS1 reads it; the scan says
+    // that a GS there would give another valid reading.
+    check("]d2010950600013435210ABC21XYZ", "ElementString ]d2 (01)09506000134352(10)ABC21XYZ | read as written; the text also reads as (01)09506000134352(10)ABC(21)XYZ (position 24)");
+    // Past its maximum length a value must have ended: the one valid place is taken, and noted.
+    check("]d2010950600013435210ABCDEFGHIJKLMNOPQRST21XYZ", "ElementString ]d2 (01)09506000134352(10)ABCDEFGHIJKLMNOPQRST(21)XYZ | missing GS separator after AI 10 assumed (position 41)");
     check("]d2010950600013435210ABCDEFGHIJKLMNOPQRSTUVWXY", "error: AI 10 must be followed by a GS separator or end (position 41)");
     check("]d2700195060001343521", "error: AI 7001 must be followed by a GS separator or end (position 20)");
-    check("]d27001950600013435221ABC", "ElementString ]d2 (7001)9506000134352(21)ABC");
-    check("]d2010950600013435221ABC␝␝10X", "error: expected an AI, found '\\u{1d}' (position 25)");
+    check("]d201095060001343527001950600013435221ABC", "ElementString ]d2 (01)09506000134352(7001)9506000134352(21)ABC | missing GS separator after AI 7001 assumed (position 36)");
+    check("]d2010950600013435221ABC␝␝10X", "ElementString ]d2 (01)09506000134352(21)ABC(10)X | repeated GS separator ignored (position 25)");
 }
 
 #[test]
@@ -126,6 +131,181 @@ fn element_string_errors() {
 
 #[test]
 #[rustfmt::skip] // one case per line reads as a table
+fn pairings() {
+    // Requisites, from the Syntax Dictionary's `req`.
+    check("(21)ABC", "error: AI 21 needs AI 01, 03 or 8006 in the same scan (position 0)");
+    check("(17)261231", "error: AI 17 needs AI 01, 02, 03, 255, 8006 or 8026 in the same scan (position 0)");
+    check("]d28008261231235959", "error: AI 8008 needs AI 01, 02 or 03 in the same scan (position 3)");
+    check("]d201095060001343528030AQID_v8", "error: AI 8030 needs AI 00, 01 with 21, 03 with 21, 253, 255, 8003, 8004, 8006 with 21, 8010 with 8011, 8017 or 8018 in the same scan (position 19)");
+    check("(01)09506000134352(250)X", "error: AI 250 needs AI 01 with 21, 03 with 21 or 8006 with 21 in the same scan (position 18)");
+    check("(01)09506000134352(21)A(250)X", "Bracketed (01)09506000134352(21)A(250)X");
+    check("(02)09506000134352(37)10", "error: AI 37 needs AI 00 with 02 or 00 with 8026 in the same scan (position 18)");
+    check("(00)037612345000000014(02)09506000134352", "error: AI 02 needs AI 37 in the same scan (position 22)");
+    check("(00)037612345000000014(3300)001200(403)R1", "Bracketed (00)037612345000000014(3300)001200(403)R1");
+    check("(01)09506000134352(3922)1250", "error: AI 3922 needs AI 01 with 30, 01 with 31nn, 01 with 32nn, 01 with 35nn or 01 with 36nn in the same scan (position 18)");
+    check("(01)09506000134352(3102)001250(3922)1250", "Bracketed (01)09506000134352(3102)001250(3922)1250");
+    // A lone SSCC, a plain GTIN and a GTIN alone stay valid.
+    check("]C100037612345000000014", "ElementString ]C1 (00)037612345000000014");
+    check("]d20109506000134352", "ElementString ]d2 (01)09506000134352");
+    // Exclusions, from `ex`: named in scan order, at the later one.
+    check("(01)09506000134352(02)09506000134352(37)1", "error: AI 01 and AI 02 must not appear together (position 18)");
+    check("(01)09506000134352(3102)001250(3103)000125", "error: AI 3102 and AI 3103 must not appear together (position 30)");
+    check("(01)09506000134352(21)A(235)T", "error: AI 21 and AI 235 must not appear together (position 23)");
+    check("(00)037612345000000014(4330)001000(4331)000200-", "error: AI 4330 and AI 4331 must not appear together (position 34)");
+    check("(8017)950600000000000002(8018)950600000000000002", "error: AI 8017 and AI 8018 must not appear together (position 24)");
+    // An AI never excludes itself: a repeat with the same value is one element.
+    check("(01)09506000134352(3102)001250(3102)001250", "Bracketed (01)09506000134352(3102)001250");
+    // The same rules apply to Digital Link.
+    check("https://example.com/01/09506000134352?3102=001250&3103=000125", "error: AI 3102 and AI 3103 must not appear together (position 50)");
+}
+
+#[test]
+#[rustfmt::skip] // one case per line reads as a table
+fn linters() {
+    let gtin = "(01)09506000134352";
+    let sscc = "(00)037612345000000014";
+    let cases: &[(&str, &str)] = &[
+        // ISO 3166 numeric, alpha-2, and 999.
+        ("(422)276", "(422)276"),
+        ("(422)999", "error: AI 422: 999 is not an ISO 3166 country code (position 23)"),
+        ("(423)276250040", "(423)276250040"),
+        ("(423)276251", "error: AI 423: 251 is not an ISO 3166 country code (position 26)"),
+        ("(7030)999ABC", "(7030)999ABC"),
+        ("(7030)000ABC", "error: AI 7030: 000 is not an ISO 3166 country code or 999 (position 24)"),
+        // ISO 4217 numeric currency codes.
+        ("(3102)001250(3932)9781250", "(3102)001250(3932)9781250"),
+        ("(3102)001250(3932)9991250", "(3102)001250(3932)9991250"),
+        ("(3102)001250(3932)0011250", "error: AI 3932: 001 is not an ISO 4217 currency code (position 36)"),
+        // Dimensions, winding.
+        ("(8001)06000500019011", "(8001)06000500019011"),
+        ("(8001)06000500019051", "error: AI 8001: winding direction 5 must be 0, 1 or 9 (position 36)"),
+        ("(8001)00000500019011", "error: AI 8001: 0000 must not be zero (position 24)"),
+        // Dates: 8-digit, strict; time.
+        ("(7003)2602282359", "(7003)2602282359"),
+        ("(7003)2602002359", "error: AI 7003: day 00 is not a day of 2026-02 (position 28)"),
+        ("(8008)26022823", "(8008)26022823"),
+        ("(8008)2602282360", "error: AI 8008: minute 60 is out of range (position 32)"),
+        // Version, PCN, NHRN, certification.
+        ("(710)PZN1234(7230)EMXYZ", "(710)PZN1234(7230)EMXYZ"),
+        // IMEI family needs a serialised GTIN.
+        ("(21)S1(8040)123456789012345(8041)123456789012345", "(21)S1(8040)123456789012345(8041)123456789012345"),
+        ("(8040)123456789012345", "error: AI 8040 needs AI 01 with 21 in the same scan (position 18)"),
+        // MUDI: check pair, company prefix, a non-digit.
+        ("(8014)1987654Ad4X4bL5ttr2310c2K", "(8014)1987654Ad4X4bL5ttr2310c2K"),
+        ("(8014)1987654Ad4X4bL5ttr2310cXK", "error: AI 8014: check characters XK, expected 2K (position 47)"),
+        ("(8014)A987654Ad4X4bL5ttr2310c2K", "error: AI 8014: check characters 2K, expected 9K (position 47)"),
+    ];
+    for (input, expected) in cases {
+        let expected = expected.strip_prefix('(').map_or_else(|| (*expected).to_owned(), |rest| format!("Bracketed {gtin}({rest}"));
+        check(&format!("{gtin}{input}"), &expected);
+    }
+    check("(8013)1987654Ad4X4bL5ttr2310c2K", "Bracketed (8013)1987654Ad4X4bL5ttr2310c2K");
+    check("(8013)1987654Ad4X4bL5ttr2310c2L", "error: AI 8013: check characters 2L, expected 2K (position 29)");
+    check("https://example.com/8013/1987654Ad4X4bL5ttr2310c2K", "DigitalLink (8013)1987654Ad4X4bL5ttr2310c2K");
+    check("(8004)9506ASSET1", "Bracketed (8004)9506ASSET1");
+    check("(8004)95X6ASSET1", "error: AI 8004: 'X' where the GS1 Company Prefix needs a digit (position 8)");
+    check("(8010)95", "error: AI 8010: 95 is too short to hold a GS1 Company Prefix (position 6)");
+    check("(8010)9506AB(8011)0123", "error: AI 8011: 0123 must not start with 0 (position 18)");
+    check("(415)9506000000008(8020)REF1(8007)GB82WEST12345698765432", "Bracketed (415)9506000000008(8020)REF1(8007)GB82WEST12345698765432");
+    check("(415)9506000000008(8020)REF1(8007)GB83WEST12345698765432", "error: AI 8007: IBAN check digits 83 do not match its account (position 36)");
+    check("(8007)GB82WEST12345698765432", "error: AI 8007 needs AI 415 in the same scan (position 0)");
+    // Shipping and return addresses need an SSCC.
+    let cases: &[(&str, &str)] = &[
+        ("(4307)DE", "(4307)DE"),
+        ("(4307)QQ", "error: AI 4307: QQ is not an ISO 3166 alpha-2 country code (position 28)"),
+        ("(4301)M%C3%BCller", "(4301)M%C3%BCller"),
+        ("(4301)100%", "error: AI 4301: '%' must be followed by two hex digits (position 31)"),
+        ("(4309)03190000001214573000", "(4309)03190000001214573000"),
+        ("(4309)18000000011214573000", "error: AI 4309: latitude 1800000001 is above 1800000000 (position 28)"),
+        ("(4309)03190000003600000001", "error: AI 4309: longitude 3600000001 is above 3600000000 (position 38)"),
+        ("(4321)1", "(4321)1"),
+        ("(4321)2", "error: AI 4321: 2 must be 0 (no) or 1 (yes) (position 28)"),
+        ("(4324)2602280000", "(4324)2602280000"),
+        ("(4326)260200", "error: AI 4326: day 00 is not a day of 2026-02 (position 32)"),
+        ("(4330)001000-", "(4330)001000-"),
+        ("(4330)001000+", "error: AI 4330: '+' must be '-' (position 34)"),
+        ("(7041)PX", "(7041)PX"),
+        ("(7041)QQQ", "error: AI 7041: QQQ is not a package type code (position 28)"),
+    ];
+    for (input, expected) in cases {
+        let expected = expected.strip_prefix('(').map_or_else(|| (*expected).to_owned(), |rest| format!("Bracketed {sscc}({rest}"));
+        check(&format!("{sscc}{input}"), &expected);
+    }
+    // Personal data under a GSRN.
+    check("(8018)950600000000000002(7250)20240229(7252)2", "Bracketed (8018)950600000000000002(7250)20240229(7252)2");
+    check("(8018)950600000000000002(7250)20230229", "error: AI 7250: day 29 is not a day of 2023-02 (position 36)");
+    check("(8018)950600000000000002(7252)3", "error: AI 7252: sex 3 must be 0, 1, 2 or 9 (ISO/IEC 5218) (position 30)");
+    check("(8018)950600000000000002(7259)BABY(7258)1/2", "Bracketed (8018)950600000000000002(7259)BABY(7258)1/2");
+    check("(8018)950600000000000002(7259)BABY(7258)3/2", "error: AI 7258: position 3 is after the end 2 (position 40)");
+    check("(8017)950600000000000002(7241)01", "Bracketed (8017)950600000000000002(7241)01");
+    check("(8017)950600000000000002(7241)11", "error: AI 7241: 11 is not an AIDC media type (01–10, 80–99) (position 30)");
+    check("(7040)1AB-", "Bracketed (7040)1AB-");
+    check("(7040)1AB+", "error: AI 7040: importer index + must be a letter, a digit, '-' or '_' (position 9)");
+    // Coupons.
+    check("(8110)012345612345611110123", "Bracketed (8110)012345612345611110123");
+    check("(8110)712345678901231", "error: AI 8110: coupon company prefix length indicator 7 must be one of 0, 1, 2, 3, 4, 5, 6 (position 6)");
+    check("(8112)001234561234560123456", "Bracketed (8112)001234561234560123456");
+    check("(8112)0012345612345601234567", "error: AI 8112: coupon has 1 digits after its last field (position 27)");
+}
+
+#[test]
+#[rustfmt::skip] // one case per line reads as a table
+fn scanner_mistakes() {
+    // GS stand-ins, always unambiguous: each is read as GS and noted.
+    check("]d2010950600013435221ABC{GS}10L1", "ElementString ]d2 (01)09506000134352(21)ABC(10)L1 | \"{GS}\" read as a GS separator (position 24)");
+    check("]d2010950600013435221ABC[gs]10L1", "ElementString ]d2 (01)09506000134352(21)ABC(10)L1 | \"[gs]\" read as a GS separator (position 24)");
+    check("]d2010950600013435221ABC^]10L1", "ElementString ]d2 (01)09506000134352(21)ABC(10)L1 | \"^]\" read as a GS separator (position 24)");
+    check("]d2010950600013435221ABC\\x1d10L1", "ElementString ]d2 (01)09506000134352(21)ABC(10)L1 | \"\\\\x1d\" read as a GS separator (position 24)");
+    check("]d2010950600013435221ABC\\u001D10L1", "ElementString ]d2 (01)09506000134352(21)ABC(10)L1 | \"\\\\u001D\" read as a GS separator (position 24)");
+    check("]d2010950600013435221ABC\u{e01d}10L1", "ElementString ]d2 (01)09506000134352(21)ABC(10)L1 | \"\\u{e01d}\" read as a GS separator (position 24)");
+    check("]d2010950600013435221ABC{FNC1}10L1", "ElementString ]d2 (01)09506000134352(21)ABC(10)L1 | \"{FNC1}\" read as a GS separator (position 24)");
+    check("{GS}010950600013435221ABC", "ElementString (01)09506000134352(21)ABC | \"{GS}\" read as a GS separator (position 0)");
+    check("^]010950600013435221ABC", "ElementString (01)09506000134352(21)ABC | \"^]\" read as a GS separator (position 0)");
+    // `<GS>` is also valid data (set 82). Literal reading first; the stand-in only when the
+    // literal reading is not valid.
+    check("]d2010950600013435221ABC<GS>10L1", "ElementString ]d2 (01)09506000134352(21)ABC<GS>10L1 | read as written; the text also reads as (01)09506000134352(21)ABC(10)L1 (position 24)");
+    check("]d2010950600013435221ABCDEFGHIJKLMNOP<GS>17261231", "ElementString ]d2 (01)09506000134352(21)ABCDEFGHIJKLMNOP(17)261231 | \"<GS>\" read as a GS separator (position 37)");
+    // Doubled separators, and line endings and BOM around the data.
+    check("]d2010950600013435221ABC␝␝␝10L1␝␝", "ElementString ]d2 (01)09506000134352(21)ABC(10)L1 | repeated GS separator ignored (position 25) | repeated GS separator ignored (position 26) | repeated GS separator ignored (position 32)");
+    check("␝␝010950600013435221ABC", "ElementString (01)09506000134352(21)ABC | repeated GS separator ignored (position 1)");
+    check("\u{feff}]d2010950600013435221ABC\r\n", "ElementString ]d2 (01)09506000134352(21)ABC");
+    check("]d2010950600013435221ABC\r", "ElementString ]d2 (01)09506000134352(21)ABC");
+    check("]d2010950600013435221ABC\n", "ElementString ]d2 (01)09506000134352(21)ABC");
+    check("]d2010950600013435221ABC\t", "ElementString ]d2 (01)09506000134352(21)ABC");
+    // A missing separator. Both readings valid: the literal one is GS1's meaning, and the scan
+    // says another exists.
+    check("]d2010950600013435221ABC17261231", "ElementString ]d2 (01)09506000134352(21)ABC17261231 | read as written; the text also reads as (01)09506000134352(21)ABC(17)261231 (position 24)");
+    // Only a split reading is valid (the literal value is too long, or breaks a pairing rule):
+    // it is taken and noted.
+    check("]d2010950600013435210ABCDEFGHIJKLMNOPQRST21XYZ", "ElementString ]d2 (01)09506000134352(10)ABCDEFGHIJKLMNOPQRST(21)XYZ | missing GS separator after AI 10 assumed (position 41)");
+    check("]d210LOT70109506000134352", "ElementString ]d2 (10)LOT7(01)09506000134352 | missing GS separator after AI 10 assumed (position 9)");
+    // Several split readings: an error listing them, never a guess.
+    check("]d2010950600013435221ABCDEFGHIJKLMNOPQ1017261231", "error: a GS separator is missing and the scan reads 2 ways: (01)09506000134352(21)ABCDEFGHIJKLMNOPQ(10)17261231 or (01)09506000134352(21)ABCDEFGHIJKLMNOPQ10(17)261231 (position 38)");
+    // No split reading: the literal reading's error stands.
+    check("]d2010950600013435221AAAAAAAAAAAAAAAAAAAAA", "error: AI 21 must be followed by a GS separator or end (position 41)");
+}
+
+#[test]
+fn notes_are_exposed() {
+    let clean = parse(&format!("]d2010950600013435221ABC{GS}10L1")).unwrap();
+    assert!(clean.notes().is_empty());
+    assert!(!clean.is_recovered() && !clean.is_ambiguous());
+    let repaired = parse("]d2010950600013435221ABC{GS}10L1").unwrap();
+    assert!(repaired.is_recovered() && !repaired.is_ambiguous());
+    assert_eq!(repaired.notes()[0].position(), 24);
+    let symbol = parse("]d2010950600013435221ABC\u{241d}10L1").unwrap();
+    assert_eq!(symbol.lot(), Some("L1"));
+    assert_eq!(
+        symbol.notes()[0].to_string(),
+        "\"␝\" read as a GS separator (position 24)"
+    );
+    let ambiguous = parse("]d2010950600013435221ABC17261231").unwrap();
+    assert!(ambiguous.is_ambiguous() && !ambiguous.is_recovered());
+    assert_eq!(ambiguous.serial(), Some("ABC17261231"));
+}
+
+#[test]
+#[rustfmt::skip] // one case per line reads as a table
 fn plain_gtins() {
     check("4006381333931", "PlainGtin (01)04006381333931");
     check("96385074", "PlainGtin (01)00000096385074");
@@ -146,7 +326,7 @@ fn plain_gtins() {
 fn bracketed() {
     check("(01)09506000134352(21)ABC", "Bracketed (01)09506000134352(21)ABC");
     check("(01)09506000134352(10)A\\(B)(21)1", "Bracketed (01)09506000134352(10)A(B)(21)1");
-    check("(17)261231", "Bracketed (17)261231");
+    check("(01)09506000134352(17)261231", "Bracketed (01)09506000134352(17)261231");
     check("(414)9506000000008(254)A1", "Bracketed (414)9506000000008(254)A1");
     check("]Q1(01)09506000134352", "Bracketed ]Q1 (01)09506000134352");
     check("(01)09506000134352(999)1", "error: unknown AI 999 (position 19)");
@@ -224,15 +404,27 @@ fn accessors() {
     assert_eq!(symbology.carrier, custodian_scanner::Carrier::DataMatrix);
 
     assert_eq!(
-        parse("(11)991231").unwrap().date("11").unwrap().to_string(),
+        parse("(01)09506000134352(11)991231")
+            .unwrap()
+            .date("11")
+            .unwrap()
+            .to_string(),
         "1999-12-31"
     );
     assert_eq!(
-        parse("(11)500101").unwrap().date("11").unwrap().to_string(),
+        parse("(01)09506000134352(11)500101")
+            .unwrap()
+            .date("11")
+            .unwrap()
+            .to_string(),
         "2050-01-01"
     );
     assert_eq!(
-        parse("(11)510101").unwrap().date("11").unwrap().to_string(),
+        parse("(01)09506000134352(11)510101")
+            .unwrap()
+            .date("11")
+            .unwrap()
+            .to_string(),
         "1951-01-01"
     );
 }
@@ -245,6 +437,9 @@ fn identities() {
         Some(Identity::Unit { gtin, serial }) => format!("unit {gtin} {serial}"),
         Some(Identity::Logistic(sscc)) => format!("logistic {sscc}"),
         Some(Identity::Product(gtin)) => format!("product {gtin}"),
+        Some(Identity::Proprietary { product, serial }) => {
+            format!("proprietary {product} {serial}")
+        }
     };
     assert_eq!(identity("(01)09506000134352(21)A"), "unit 09506000134352 A");
     assert_eq!(
@@ -260,6 +455,70 @@ fn identities() {
         "logistic 037612345000000014"
     );
     assert_eq!(identity("96385074"), "product 00000096385074");
-    assert_eq!(identity("(10)L1"), "none");
-    assert_eq!(identity("(02)09506000134352(37)10"), "none");
+    assert_eq!(identity("(414)9506000000008"), "none");
+    assert_eq!(identity("(8003)09506000000008X1"), "none");
+    assert_eq!(
+        identity("(00)037612345000000014(02)09506000134352(37)10"),
+        "logistic 037612345000000014"
+    );
+}
+
+#[test]
+fn proprietary_serials() {
+    use custodian_scanner::{ErrorKind, Form, Identity, Note, ProprietaryFormat, parse_with};
+    let formats = [
+        ProprietaryFormat::new("ACME-DRILL", r"AC-(\d{8})").unwrap(),
+        ProprietaryFormat::new("ACME-SAW", r"SAW[A-Z]{2}\d{4,6}").unwrap(),
+        ProprietaryFormat::new("BOLT-CO", r"[A-Z]{5}\d{4}").unwrap(),
+        ProprietaryFormat::new("LEGACY", r"\d{13}").unwrap(),
+    ];
+    let read = |raw: &str| parse_with(raw, &formats);
+
+    // Exactly one product's pattern: a proprietary unit, product code + serial.
+    let scan = read("AC-00012345\r\n").unwrap();
+    assert_eq!(scan.form, Form::Proprietary);
+    assert!(scan.elements.is_empty());
+    assert_eq!(
+        scan.identity(),
+        Some(Identity::Proprietary {
+            product: "ACME-DRILL".into(),
+            serial: "00012345".into()
+        })
+    );
+    // A non-GS1 symbology identifier is recorded and stripped.
+    let scan = read("]C0AC-00012345").unwrap();
+    assert_eq!(scan.symbology.unwrap().aim, "]C0");
+    // Several products: an error naming them.
+    let error = read("SAWXY1234").unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "the scan matches the serial patterns of ACME-SAW and BOLT-CO (position 0)"
+    );
+    assert!(matches!(error.kind, ErrorKind::AmbiguousProduct { .. }));
+    assert_eq!(error.kind.code(), "ambiguous_product");
+    // None: the GS1 error, as `parse` gives it.
+    assert_eq!(
+        read("AC-0001234").unwrap_err(),
+        custodian_scanner::parse("AC-0001234").unwrap_err()
+    );
+    // GS1 comes first; a pattern that also matches is noted.
+    let scan = read("4006381333931").unwrap();
+    assert_eq!(scan.form, Form::PlainGtin);
+    assert_eq!(
+        scan.notes(),
+        &[Note::AlsoProprietary {
+            product: "LEGACY".into()
+        }]
+    );
+    assert!(scan.is_ambiguous());
+    // With a GS1 symbology identifier, the data is GS1 and its error stands.
+    assert_eq!(
+        read("]d2AC-00012345").unwrap_err().to_string(),
+        "expected an AI, found 'A' (position 3)"
+    );
+    // Without formats, `parse_with` is `parse`.
+    assert_eq!(
+        parse_with("AC-00012345", &[]).unwrap_err(),
+        custodian_scanner::parse("AC-00012345").unwrap_err()
+    );
 }

@@ -5,7 +5,8 @@
 
 use base64::Engine as _;
 use custodian_scanner::{
-    Element, Form, GS, Gtin, bracketed, check_digit, digital_link, element_string, parse,
+    Element, Form, GS, Gtin, Identity, ProprietaryFormat, SerialPattern, bracketed, check_digit,
+    digital_link, element_string, parse, parse_with,
 };
 use proptest::prelude::*;
 use proptest::{collection, option, sample};
@@ -56,6 +57,8 @@ fn elements() -> impl Strategy<Value = Vec<(String, String)>> {
     )
         .prop_map(
             |(gtin, serial, lot, expiry, made, weight, sig, extra, internal, count, sscc)| {
+                // A signature needs a serial (AI 8030 requires 01 with 21).
+                let sig = sig.filter(|_| serial.is_some());
                 let optional = [
                     ("21", serial),
                     ("10", lot),
@@ -124,6 +127,8 @@ proptest! {
         domain in sample::select(vec!["example.com", "https://id.gs1.org", "http://a.example/dl/", "HTTPS://X.Y"]),
     ) {
         let gtin = Gtin::parse(&gtin).map_err(|e| TestCaseError::fail(e.to_string()))?;
+        // A signature needs a serial (AI 8030 requires 01 with 21).
+        let sig = sig.filter(|_| serial.is_some());
         let query: Vec<(&str, &str)> = [("10", lot.as_deref()), ("17", expiry.as_deref()), ("8030", sig.as_ref().map(|s| s.1.as_str()))]
             .into_iter()
             .filter_map(|(ai, v)| Some((ai, v?)))
@@ -151,6 +156,85 @@ proptest! {
     #[test]
     fn any_text_never_panics(raw in any::<String>()) {
         check_outcome(&raw)?;
+    }
+
+    #[test]
+    fn gs_stand_ins_read_as_gs(
+        elements in elements(),
+        stand_in in sample::select(vec!["{GS}", "[GS]", "^]", "\\x1d", "\\u001d", "\u{241d}", "\u{e01d}", "{FNC1}"]),
+        doubled in any::<bool>(),
+    ) {
+        let separator = if doubled { format!("{stand_in}{GS}") } else { stand_in.to_owned() };
+        let data = element_string(&refs(&elements)).replace(GS, &separator);
+        let raw = format!("]d2{data}");
+        let scan = parse(&raw).map_err(|e| TestCaseError::fail(format!("{raw:?}: {e}")))?;
+        prop_assert_eq!(&scan.elements, &owned(&elements));
+        prop_assert_eq!(scan.is_recovered(), data.contains(stand_in), "{:?}", scan.notes());
+        for note in scan.notes() {
+            prop_assert!(note.position() < raw.len());
+        }
+    }
+
+    #[test]
+    fn serial_patterns_read_what_they_describe(
+        parts in collection::vec((sample::select(vec!["\\d", "[A-Z]", "[A-F0-9]", "X", "-", "\\(", "[a-z_]"]), 1..=4u8, 0..=3u8), 1..6),
+        seed in any::<u64>(),
+        group in any::<bool>(),
+    ) {
+        // Build a pattern and a text it matches: each part is a class with a count.
+        let mut pattern = String::new();
+        let mut text = String::new();
+        let mut state = seed;
+        for (i, (class, min, extra)) in parts.iter().enumerate() {
+            if group && i == 0 { pattern.push('('); }
+            pattern.push_str(&format!("{class}{{{min},{}}}", min + extra));
+            let members: Vec<char> = match *class {
+                "\\d" => ('0'..='9').collect(),
+                "[A-Z]" => ('A'..='Z').collect(),
+                "[A-F0-9]" => ('A'..='F').chain('0'..='9').collect(),
+                "[a-z_]" => ('a'..='z').chain(['_']).collect(),
+                "\\(" => vec!['('],
+                other => other.chars().collect(),
+            };
+            state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            let count = usize::from(*min) + usize::try_from(state >> 62).unwrap() % (usize::from(*extra) + 1);
+            for _ in 0..count {
+                state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                text.push(members[usize::try_from(state >> 33).unwrap() % members.len()]);
+            }
+            if group && i == 0 { pattern.push(')'); }
+        }
+        let parsed = SerialPattern::parse(&pattern).map_err(|e| TestCaseError::fail(format!("{pattern}: {e}")))?;
+        prop_assert_eq!(parsed.as_str(), pattern.as_str());
+        let serial = parsed.serial_of(&text);
+        prop_assert!(serial.is_some(), "{} does not match {:?}", pattern, text);
+        if !group {
+            prop_assert_eq!(serial, Some(text.as_str()));
+        }
+        // Through the parser, as the one declared product. A GS1 reading of the same text wins.
+        let formats = [ProprietaryFormat { product: "P1".into(), pattern: parsed }];
+        match parse_with(&text, &formats) {
+            Ok(scan) if scan.form == Form::Proprietary => {
+                prop_assert_eq!(scan.identity(), Some(Identity::Proprietary { product: "P1".into(), serial: serial.unwrap_or_default().to_owned() }));
+            }
+            Ok(scan) => prop_assert!(scan.is_ambiguous()),
+            Err(e) => prop_assert!(false, "{:?}: {}", text, e),
+        }
+        // A character no class allows never matches.
+        let spoiled = format!("{text}~");
+        prop_assert!(formats[0].pattern.serial_of(&spoiled).is_none());
+    }
+
+    #[test]
+    fn any_pattern_and_text_never_panic(pattern in "[-\\\\()\\[\\]{},0-9A-Za-z]{0,24}", text in any::<String>()) {
+        if let Ok(pattern) = SerialPattern::parse(&pattern) {
+            let formats = [ProprietaryFormat { product: "P".into(), pattern }];
+            let _ = formats[0].pattern.serial_of(&text);
+            match parse_with(&text, &formats) {
+                Ok(scan) => prop_assert!(scan.identity().is_some() || scan.form != Form::Proprietary),
+                Err(e) => prop_assert!(e.position <= text.len()),
+            }
+        }
     }
 
     #[test]
@@ -212,6 +296,18 @@ const FRAGMENTS: &[&str] = &[
     "235",
     "22",
     "8006",
+    "{GS}",
+    "<GS>",
+    "^]",
+    "\u{241d}",
+    "4330",
+    "-",
+    "8013",
+    "1987654Ad4X4bL5ttr2310c2K",
+    "422",
+    "276",
+    "8110",
+    "012345612345611110123",
 ];
 
 /// Whatever the input, parsing returns; errors point inside the input; a successful scan
