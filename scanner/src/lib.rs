@@ -18,9 +18,27 @@
 //!
 //! Without an AIM identifier, a run of exactly 8, 12, 13 or 14 digits is read as a GTIN, not as
 //! an element string. YYMMDD dates read YY below 51 as 20YY and the rest as 19YY (GS1's sliding
-//! window needs today's date, which this crate does not read). A variable-length value runs to
-//! the next GS or the end; one that is longer than its AI allows is cut at its maximum length
-//! only if an AI follows directly, otherwise the missing GS is reported.
+//! window needs today's date, which this crate does not read).
+//!
+//! Every value is checked as GS1's Barcode Syntax Dictionary describes it (a test reads the
+//! dictionary and compares the AI table row by row), including every content check it names:
+//! check digits and the alphanumeric check pair, ISO 3166 and ISO 4217 codes, IBAN, dates and
+//! times, percent-encoding, coupon structures and the rest. GS1's pairing rules apply within the
+//! scan: an AI without the AIs it requires ("AI 21 needs AI 01, 03 or 8006 in the same scan"),
+//! or two AIs that exclude each other ("AI 01 and AI 02 must not appear together"), is an
+//! error. GS1 evaluates these over all the barcodes on an item, so the middle symbol of a
+//! multi-symbol logistic label (AI 37 without its AI 00) is reported as incomplete.
+//!
+//! Scanner mistakes in element strings are repaired only where the repair is the one valid
+//! reading, and every repair is reported in [`Scan::notes`]: GS stand-ins (`{GS}`, `^]`,
+//! `\x1d`, `␝`, a private-use character…), repeated separators, and a missing separator. The
+//! literal reading is GS1's meaning and wins when valid; a scan that also reads validly another
+//! way says so ([`Scan::is_ambiguous`]), and several repaired readings are an error that lists
+//! them. The parser never guesses silently.
+//!
+//! Products whose manufacturer uses its own serial format declare a [`SerialPattern`];
+//! [`parse_with`] reads text that is not GS1 by those patterns and names a proprietary unit
+//! (product code + serial).
 //!
 //! Around the parser, two assemblers turn hardware input into that text, still without I/O:
 //! [`wedge`] rebuilds scans from the timestamped key events of a keyboard-wedge scanner (and
@@ -28,8 +46,7 @@
 //! luma buffers (rxing). The only function that reads a file, [`decode_image_file`], sits
 //! behind the `image-files` feature.
 //!
-//! Not supported: compressed Digital Link URIs, UPC-E expansion, add-on symbols, and GS1's AI
-//! pairing rules (`req`/`ex`, which span all carriers on an item) except "254 needs 414".
+//! Not supported: compressed Digital Link URIs, UPC-E expansion and add-on symbols.
 //!
 //! ```
 //! use custodian_scanner::{parse, Form, Identity, GS};
