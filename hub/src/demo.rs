@@ -134,12 +134,14 @@ pub fn seed(registry: &Registry) -> Result<DemoData, HubError> {
             name: "Cordless drill DX-18".into(),
             warranty_months: 24,
             markets: vec!["DE".into(), "AT".into(), "FR".into()],
+            claim_threshold: 3,
         },
         Product {
             gtin: with_check("0401234500002"),
             name: "Laser level LL-3".into(),
             warranty_months: 12,
             markets: vec!["DE".into(), "AT".into(), "FR".into(), "US".into()],
+            claim_threshold: 2,
         },
     ];
     for o in &orgs {
@@ -211,6 +213,7 @@ pub fn seed(registry: &Registry) -> Result<DemoData, HubError> {
             source: None,
             destination: None,
             recorder: maker.clone(),
+            extension: Default::default(),
         })
     };
     let asn_events = vec![
@@ -237,6 +240,7 @@ pub fn seed(registry: &Registry) -> Result<DemoData, HubError> {
             source: Some(MANUFACTURER.into()),
             destination: Some(DISTRIBUTOR_A.into()),
             recorder: maker.clone(),
+            extension: Default::default(),
         }),
     ];
     registry.record(&asn_events)?;

@@ -101,7 +101,14 @@ fn authorise(device: &DeviceRecord, index: usize, e: &Event) -> Result<(), HubEr
             e.id
         )));
     }
-    let r = &e.body.recorder;
+    // A correction answers to its declarer, who may only retract its own organisation's events.
+    let r = e.recorded_by();
+    if e.body.extension.error_declaration.is_some() && e.body.recorder.org != r.org {
+        return Err(HubError::Forbidden(format!(
+            "upload[{index}] ({}): declares an event of {} erroneous, but this device is of {}",
+            e.id, e.body.recorder.org, device.org
+        )));
+    }
     if r.org != device.org || r.site != device.site || r.device != device.id {
         return Err(HubError::Forbidden(format!(
             "upload[{index}] ({}): recorded as {}/{}/{}, but this device is {}/{}/{}",

@@ -2,11 +2,20 @@
 //! organisations it concerns, and checked against what all partners have recorded. Flags are
 //! raised once per fact (their id is derived from the fact), so a replayed upload or two
 //! devices reporting the same thing never raise an alert twice.
+//!
+//! The checks: a receipt, sale or sighting outside a unit's channel (**diversion**, until the
+//! unit is sold to a consumer); a unit that was never issued (**unknown serial**); any event on a
+//! unit after it was scrapped or destroyed (**clone**); and warranty claims that the ledger's
+//! claim validation rejects for being on an unsold, unregistered unit, out of period, a duplicate
+//! of an accepted claim for the same defect, or over the product's claim threshold
+//! (**warranty**, to the claiming organisation and to the manufacturer). An error declaration is
+//! shared like the event it declares and checked for nothing.
 
 use std::collections::BTreeSet;
 
 use chrono::{DateTime, Utc};
-use custodian_ledger::event::{BizStep, EventType};
+use custodian_ledger::event::{BizStep, Detail, EventType};
+use custodian_ledger::warranty::{self, ClaimOutcome, Genuineness};
 use custodian_ledger::{Epc, Event, docs, store};
 use rusqlite::{Connection, params};
 use sha2::{Digest, Sha256};
@@ -137,12 +146,15 @@ fn reconcile(
     now: DateTime<Utc>,
 ) -> Result<Vec<HubFlag>, HubError> {
     let b = &event.body;
+    if b.recorder.device == HUB_DEVICE || b.extension.error_declaration.is_some() {
+        return Ok(Vec::new());
+    }
+    let mut raised = seen_after_end(conn, event, now)?;
     if !matches!(
         b.biz_step,
         BizStep::Receiving | BizStep::RetailSelling | BizStep::Inspecting
-    ) || b.recorder.device == HUB_DEVICE
-    {
-        return Ok(Vec::new());
+    ) {
+        return Ok(raised);
     }
     let mut units = BTreeSet::new();
     for epc in &b.epcs {
@@ -158,7 +170,6 @@ fn reconcile(
         }
     }
     let org = &b.recorder.org;
-    let mut raised = Vec::new();
     for unit in &units {
         let Epc::Unit { gtin, serial } = unit else {
             continue;
@@ -179,6 +190,19 @@ fn reconcile(
                 reason,
                 now,
             )?);
+            continue;
+        }
+        // After-sales events are not channel movements, and a unit sold to a consumer has left
+        // the channel: whoever services or takes it back is not diverting it.
+        if event.detail().is_some()
+            || store::last_with_step(
+                conn,
+                std::slice::from_ref(unit),
+                BizStep::RetailSelling,
+                Some(event),
+            )?
+            .is_some()
+        {
             continue;
         }
         let mut path = vec![unit.clone()];
@@ -204,6 +228,122 @@ fn reconcile(
                 Registry::org_name(conn, org),
             );
             raised.extend(raise(conn, "diversion", unit, event, org, reason, now)?);
+        }
+    }
+    if let Some(Detail::WarrantyClaim { .. }) = event.detail() {
+        raised.extend(check_claim(conn, event, now)?);
+    }
+    Ok(raised)
+}
+
+/// A unit named by an event after its life ended (scrapped, destroyed, decommissioned): the
+/// code is on something else.
+fn seen_after_end(
+    conn: &Connection,
+    event: &Event,
+    now: DateTime<Utc>,
+) -> Result<Vec<HubFlag>, HubError> {
+    let b = &event.body;
+    let mut raised = Vec::new();
+    for unit in b.epcs.iter().filter(|e| matches!(e, Epc::Unit { .. })) {
+        let one = std::slice::from_ref(unit);
+        let mut ends = Vec::new();
+        for step in [BizStep::Destroying, BizStep::Decommissioning] {
+            ends.extend(store::last_with_step(conn, one, step, Some(event))?);
+        }
+        // Only an end that comes first: the return receipt recorded with a scrapping, at the
+        // same instant, is part of the scrapping.
+        let Some(end) = ends
+            .into_iter()
+            .filter(|end| Event::fold_order(end, event).is_lt())
+            .min_by_key(|e| e.body.event_time)
+        else {
+            continue;
+        };
+        let reason = format!(
+            "{} was {} by {} on {}, yet {} recorded {} on {}: its code is on another unit",
+            unit.label(),
+            end.body.biz_step.as_str(),
+            Registry::org_name(conn, &end.body.recorder.org),
+            end.body.event_time.date_naive(),
+            Registry::org_name(conn, &b.recorder.org),
+            b.biz_step.as_str(),
+            b.event_time.date_naive(),
+        );
+        raised.extend(raise(
+            conn,
+            "clone",
+            unit,
+            event,
+            &b.recorder.org,
+            reason,
+            now,
+        )?);
+    }
+    Ok(raised)
+}
+
+/// Validates a warranty claim over everyone's events, as the ledger does on a device, and
+/// raises a warranty flag for each rejection the product brief names. The fact a flag stands
+/// for is the unit and the kind of rejection (and the defect, for a duplicate).
+fn check_claim(
+    conn: &Connection,
+    event: &Event,
+    now: DateTime<Utc>,
+) -> Result<Vec<HubFlag>, HubError> {
+    let mut raised = Vec::new();
+    for unit in &event.body.epcs {
+        let Epc::Unit { gtin, serial } = unit else {
+            continue;
+        };
+        let product = Registry::product(conn, gtin.as_str())?;
+        let genuine = if Registry::is_issued(conn, gtin.as_str(), serial)? {
+            Genuineness::Confirmed
+        } else if product.is_some() {
+            Genuineness::Counterfeit("never issued by the manufacturer".into())
+        } else {
+            Genuineness::Unconfirmed
+        };
+        let own: Vec<Event> = store::events_touching(conn, unit)?
+            .into_iter()
+            .filter(|e| e.body.epcs.contains(unit) || e.body.parent.as_ref() == Some(unit))
+            .collect();
+        let claims = warranty::claims(unit, product.as_ref(), &genuine, &own);
+        let Some(claim) = claims.iter().find(|c| c.event == event.id.0) else {
+            continue;
+        };
+        let fact = match claim.validation.outcome {
+            ClaimOutcome::NotSoldOrRegistered => "unsold".to_string(),
+            ClaimOutcome::OutOfPeriod => "out_of_period".to_string(),
+            ClaimOutcome::DuplicateDefect => format!("duplicate\u{1d}{}", claim.defect),
+            ClaimOutcome::OverThreshold => "over_threshold".to_string(),
+            _ => continue,
+        };
+        let reason = format!(
+            "warranty claim by {}: {}",
+            Registry::org_name(conn, &event.body.recorder.org),
+            claim.validation.reason
+        );
+        let mut orgs = vec![event.body.recorder.org.clone()];
+        if let Some(maker) = own
+            .iter()
+            .find(|e| e.body.biz_step == BizStep::Commissioning)
+            .map(|e| e.body.recorder.org.clone())
+            && !orgs.contains(&maker)
+        {
+            orgs.push(maker);
+        }
+        for org in &orgs {
+            raised.extend(raise_about(
+                conn,
+                "warranty",
+                unit,
+                &fact,
+                Some(event),
+                org,
+                reason.clone(),
+                now,
+            )?);
         }
     }
     Ok(raised)
@@ -241,13 +381,31 @@ pub fn raise_fact(
     reason: String,
     now: DateTime<Utc>,
 ) -> Result<Option<HubFlag>, HubError> {
+    raise_about(conn, kind, unit, fact, None, org, reason, now)
+}
+
+/// As [`raise_fact`], naming the event that revealed the fact.
+#[allow(
+    clippy::too_many_arguments,
+    reason = "a flag is its kind, unit, fact, event, organisation, reason and time"
+)]
+fn raise_about(
+    conn: &Connection,
+    kind: &str,
+    unit: &Epc,
+    fact: &str,
+    event: Option<&Event>,
+    org: &str,
+    reason: String,
+    now: DateTime<Utc>,
+) -> Result<Option<HubFlag>, HubError> {
     let flag = HubFlag {
         id: flag_id(kind, unit, &format!("{org}\u{1d}{fact}")),
         kind: kind.into(),
         org: org.into(),
         epc: unit.uri(),
         reason,
-        event: String::new(),
+        event: event.map(|e| e.id.0.clone()).unwrap_or_default(),
         raised_at: now.to_rfc3339(),
     };
     store_flag(conn, flag)

@@ -176,9 +176,10 @@ impl Registry {
         let gtin = Gtin::parse(&p.gtin).map_err(|e| HubError::BadRequest(e.to_string()))?;
         let conn = self.conn();
         conn.execute(
-            "INSERT INTO products (gtin, name, warranty_months, markets) VALUES (?1, ?2, ?3, ?4)
-             ON CONFLICT(gtin) DO UPDATE SET name = excluded.name, warranty_months = excluded.warranty_months, markets = excluded.markets",
-            params![gtin.as_str(), p.name, p.warranty_months, p.markets.join(",")],
+            "INSERT INTO products (gtin, name, warranty_months, markets, claim_threshold) VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT(gtin) DO UPDATE SET name = excluded.name, warranty_months = excluded.warranty_months,
+                 markets = excluded.markets, claim_threshold = excluded.claim_threshold",
+            params![gtin.as_str(), p.name, p.warranty_months, p.markets.join(","), p.claim_threshold],
         )?;
         Self::bump_extract_version(&conn)
     }
@@ -319,6 +320,7 @@ impl Registry {
                 site,
                 device: HUB_DEVICE.into(),
             },
+            extension: Default::default(),
         });
         crate::reconcile::record(&tx, &event, at.to_utc())?;
         tx.commit()?;
@@ -495,23 +497,9 @@ impl Registry {
                 })
             })?
             .collect::<Result<Vec<_>, _>>()?;
-        let mut stmt = conn.prepare_cached(
-            "SELECT gtin, name, warranty_months, markets FROM products ORDER BY gtin",
-        )?;
+        let mut stmt = conn.prepare_cached(&format!("{PRODUCT_SELECT} ORDER BY gtin"))?;
         let products = stmt
-            .query_map([], |r| {
-                let markets: String = r.get(3)?;
-                Ok(Product {
-                    gtin: r.get(0)?,
-                    name: r.get(1)?,
-                    warranty_months: r.get(2)?,
-                    markets: markets
-                        .split(',')
-                        .filter(|m| !m.is_empty())
-                        .map(str::to_string)
-                        .collect(),
-                })
-            })?
+            .query_map([], product_row)?
             .collect::<Result<Vec<_>, _>>()?;
         let mut stmt =
             conn.prepare_cached("SELECT gtin, lot, reason FROM recalls ORDER BY rowid")?;
@@ -606,6 +594,17 @@ impl Registry {
         )? > 0)
     }
 
+    /// A registered product and its policies.
+    pub(crate) fn product(conn: &Connection, gtin: &str) -> Result<Option<Product>, HubError> {
+        Ok(conn
+            .query_row(
+                &format!("{PRODUCT_SELECT} WHERE gtin = ?1"),
+                [gtin],
+                product_row,
+            )
+            .optional()?)
+    }
+
     pub(crate) fn is_product(conn: &Connection, gtin: &str) -> Result<bool, HubError> {
         Ok(conn.query_row(
             "SELECT count(*) FROM products WHERE gtin = ?1",
@@ -624,12 +623,31 @@ impl Registry {
     }
 }
 
+const PRODUCT_SELECT: &str =
+    "SELECT gtin, name, warranty_months, markets, claim_threshold FROM products";
+
+fn product_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Product> {
+    let markets: String = r.get(3)?;
+    Ok(Product {
+        gtin: r.get(0)?,
+        name: r.get(1)?,
+        warranty_months: r.get(2)?,
+        markets: markets
+            .split(',')
+            .filter(|m| !m.is_empty())
+            .map(str::to_string)
+            .collect(),
+        claim_threshold: r.get(4)?,
+    })
+}
+
 /// Hub-only tables beside the shared event store.
 fn migrate(conn: &Connection) -> Result<(), HubError> {
     conn.execute_batch(
         "CREATE TABLE IF NOT EXISTS orgs (id TEXT PRIMARY KEY, name TEXT NOT NULL, role TEXT NOT NULL, market TEXT NOT NULL, gln TEXT NOT NULL);
          CREATE TABLE IF NOT EXISTS sites (org TEXT NOT NULL REFERENCES orgs(id), id TEXT NOT NULL, name TEXT NOT NULL, PRIMARY KEY (org, id));
-         CREATE TABLE IF NOT EXISTS products (gtin TEXT PRIMARY KEY, name TEXT NOT NULL, warranty_months INTEGER NOT NULL, markets TEXT NOT NULL);
+         CREATE TABLE IF NOT EXISTS products (gtin TEXT PRIMARY KEY, name TEXT NOT NULL, warranty_months INTEGER NOT NULL, markets TEXT NOT NULL,
+             claim_threshold INTEGER NOT NULL DEFAULT 3);
          CREATE TABLE IF NOT EXISTS serials (
              gtin TEXT NOT NULL, serial TEXT NOT NULL, lot TEXT, expiry TEXT, markets TEXT NOT NULL,
              facility TEXT NOT NULL, line TEXT NOT NULL, issued_at TEXT NOT NULL, signature TEXT NOT NULL,
@@ -662,6 +680,18 @@ fn migrate(conn: &Connection) -> Result<(), HubError> {
              event TEXT NOT NULL, raised_at TEXT NOT NULL
          );",
     )?;
+    // Registries made before products had a claim threshold get the default one.
+    let has_threshold: i64 = conn.query_row(
+        "SELECT count(*) FROM pragma_table_info('products') WHERE name = 'claim_threshold'",
+        [],
+        |r| r.get(0),
+    )?;
+    if has_threshold == 0 {
+        conn.execute_batch(&format!(
+            "ALTER TABLE products ADD COLUMN claim_threshold INTEGER NOT NULL DEFAULT {}",
+            extract::DEFAULT_CLAIM_THRESHOLD
+        ))?;
+    }
     Ok(())
 }
 

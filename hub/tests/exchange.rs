@@ -72,6 +72,7 @@ fn receiving(recorder: Recorder, serial_line: usize) -> Event {
         source: None,
         destination: None,
         recorder,
+        extension: Default::default(),
     })
 }
 
@@ -264,6 +265,7 @@ fn event_at(
         source: dest.map(|_| recorder.org.clone()),
         destination: dest.map(str::to_string),
         recorder,
+        extension: Default::default(),
     })
 }
 

@@ -18,7 +18,8 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, FixedOffset};
 
 use crate::event::{
-    Action, BizStep, BizTransaction, Disposition, Epc, Event, EventBody, EventType, Recorder,
+    Action, BizStep, BizTransaction, Disposition, Epc, Event, EventBody, EventType, Extension,
+    Recorder,
 };
 use crate::manifest::ASN;
 
@@ -157,6 +158,7 @@ pub fn import(text: &str, recorder: &Recorder) -> Result<Vec<Event>, String> {
         source: src,
         destination: dst,
         recorder: recorder.clone(),
+        extension: Extension::default(),
     };
     let mut events: Vec<Event> = packed
         .into_iter()

@@ -42,6 +42,9 @@ pub struct ManifestState {
     pub closed_at: Option<String>,
     /// The discrepancies accepted at closing, in words.
     pub closing_note: Option<String>,
+    /// The receipt's progress when it was closed, as JSON: every missing, unexpected, wrong,
+    /// duplicate, expired and recalled unit by EPC.
+    pub discrepancies: Option<String>,
     /// Free notes by device id.
     pub notes: Vec<(String, String)>,
 }
@@ -63,6 +66,7 @@ pub fn read_manifest_state(doc: &AutoCommit) -> ManifestState {
         closed_by: get_str(doc, &ROOT, "closed_by"),
         closed_at: get_str(doc, &ROOT, "closed_at"),
         closing_note: get_str(doc, &ROOT, "closing_note"),
+        discrepancies: get_str(doc, &ROOT, "discrepancies"),
         notes: Vec::new(),
     };
     if let Ok(Some((Value::Object(ObjType::Map), notes))) = doc.get(ROOT, "notes") {
@@ -75,17 +79,20 @@ pub fn read_manifest_state(doc: &AutoCommit) -> ManifestState {
     state
 }
 
-/// Closes a manifest in its working document (scalar writes only).
+/// Closes a manifest in its working document (scalar writes only): who, when, the
+/// discrepancies in words and, as one JSON scalar, unit by unit.
 pub fn close_manifest(
     doc: &mut AutoCommit,
     device: &str,
     at: &str,
     note: &str,
+    discrepancies: &str,
 ) -> Result<(), Error> {
     doc.put(ROOT, "status", "closed")?;
     doc.put(ROOT, "closed_by", device)?;
     doc.put(ROOT, "closed_at", at)?;
     doc.put(ROOT, "closing_note", note)?;
+    doc.put(ROOT, "discrepancies", discrepancies)?;
     doc.commit();
     Ok(())
 }
@@ -222,10 +229,18 @@ mod tests {
         let mut dev = AutoCommit::new();
         sync_pair(&mut hub, &mut dev);
         assert_eq!(read_manifest_state(&dev).status, "open");
-        close_manifest(&mut dev, "dev", "2026-01-01T00:00:00Z", "no discrepancy").unwrap();
+        close_manifest(
+            &mut dev,
+            "dev",
+            "2026-01-01T00:00:00Z",
+            "1 missing",
+            "{\"missing\":[\"u\"]}",
+        )
+        .unwrap();
         sync_pair(&mut dev, &mut hub);
         let s = read_manifest_state(&hub);
         assert_eq!(s.status, "closed");
         assert_eq!(s.closed_by.as_deref(), Some("dev"));
+        assert_eq!(s.discrepancies.as_deref(), Some("{\"missing\":[\"u\"]}"));
     }
 }

@@ -11,44 +11,28 @@
 //! - Who recorded the event travels in the extension `cust:recordedBy`.
 //! - The event id is the ledger's content hash of the imported content, so re-importing a
 //!   document never duplicates an event.
+//! - What the CBV has no words for travels in extension fields of the `cust:` namespace
+//!   (`https://custodian.dev/epcis/`): `cust:lot` and `cust:expiry` (what the scanned label
+//!   carried), `cust:warrantyRegistration {cust:owner}`, `cust:warrantyClaim {cust:defect,
+//!   cust:note}` and `cust:counterfeitReport {cust:note, cust:photo {cust:reference,
+//!   cust:sha256}}`. The business steps stay CBV words (`other`, `inspecting`).
+//! - A correction is an EPCIS error declaration: the erroneous event's content again, with the
+//!   same `eventID` and an `errorDeclaration` (`declarationTime`, `reason`,
+//!   `correctiveEventIDs`, and who declared it in `cust:declaredBy`).
 
-use chrono::{DateTime, FixedOffset};
+use chrono::{DateTime, FixedOffset, NaiveDate};
 use custodian_scanner::{Gtin, Sscc, check_digit};
 use serde_json::{Map, Value, json};
 
 use crate::event::{
-    Action, BizStep, BizTransaction, Disposition, Epc, Event, EventBody, EventType, Recorder,
+    Action, BizStep, BizTransaction, Defect, Detail, Disposition, Epc, ErrorDeclaration,
+    ErrorReason, Event, EventBody, EventId, EventType, Extension, Photo, PhotoHash, Recorder, Text,
 };
 
 const CONTEXT: &str = "https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld";
 const NAMESPACE: &str = "https://custodian.dev/epcis/";
 const ORG_PREFIX: &str = "urn:custodian:org:";
 const BT_PREFIX: &str = "urn:custodian:bt:";
-
-/// All CBV 2.0 business steps the ledger records, by their bare names.
-const BIZ_STEPS: [(BizStep, &str); 10] = [
-    (BizStep::Commissioning, "commissioning"),
-    (BizStep::Packing, "packing"),
-    (BizStep::Unpacking, "unpacking"),
-    (BizStep::Shipping, "shipping"),
-    (BizStep::Receiving, "receiving"),
-    (BizStep::RetailSelling, "retail_selling"),
-    (BizStep::Inspecting, "inspecting"),
-    (BizStep::Repairing, "repairing"),
-    (BizStep::Decommissioning, "decommissioning"),
-    (BizStep::Destroying, "destroying"),
-];
-
-const DISPOSITIONS: [(Disposition, &str); 8] = [
-    (Disposition::Active, "active"),
-    (Disposition::InTransit, "in_transit"),
-    (Disposition::InProgress, "in_progress"),
-    (Disposition::Returned, "returned"),
-    (Disposition::RetailSold, "retail_sold"),
-    (Disposition::Recalled, "recalled"),
-    (Disposition::Destroyed, "destroyed"),
-    (Disposition::Inactive, "inactive"),
-];
 
 /// The events as an EPCIS 2.0 JSON-LD document.
 pub fn export(events: &[Event], created: DateTime<FixedOffset>) -> Value {
@@ -73,7 +57,9 @@ fn export_event(e: &Event) -> Value {
         EventType::AggregationEvent => "AggregationEvent",
     };
     m.insert("type".into(), kind.into());
-    m.insert("eventID".into(), e.id.0.clone().into());
+    // A declaration carries the eventID of the event it declares erroneous, as EPCIS has it.
+    let id = e.declared_id().unwrap_or_else(|| e.id.clone());
+    m.insert("eventID".into(), id.0.into());
     m.insert("eventTime".into(), b.event_time.to_rfc3339().into());
     m.insert(
         "eventTimeZoneOffset".into(),
@@ -128,11 +114,72 @@ fn export_event(e: &Event) -> Value {
             json!([{ "type": "owning_party", "destination": party(d) }]),
         );
     }
-    m.insert(
-        "cust:recordedBy".into(),
-        json!({ "cust:org": b.recorder.org, "cust:site": b.recorder.site, "cust:device": b.recorder.device }),
-    );
+    m.insert("cust:recordedBy".into(), recorder_json(&b.recorder));
+    export_extension(&b.extension, &mut m);
     Value::Object(m)
+}
+
+fn recorder_json(r: &Recorder) -> Value {
+    json!({ "cust:org": r.org, "cust:site": r.site, "cust:device": r.device })
+}
+
+fn export_extension(x: &Extension, m: &mut Map<String, Value>) {
+    if let Some(lot) = &x.lot {
+        m.insert("cust:lot".into(), lot.clone().into());
+    }
+    if let Some(expiry) = x.expiry {
+        m.insert("cust:expiry".into(), expiry.to_string().into());
+    }
+    match &x.detail {
+        None => {}
+        Some(Detail::WarrantyRegistration { owner }) => {
+            m.insert(
+                "cust:warrantyRegistration".into(),
+                json!({ "cust:owner": owner.as_str() }),
+            );
+        }
+        Some(Detail::WarrantyClaim { defect, note }) => {
+            let mut c = Map::new();
+            c.insert("cust:defect".into(), defect.as_str().into());
+            if let Some(n) = note {
+                c.insert("cust:note".into(), n.as_str().into());
+            }
+            m.insert("cust:warrantyClaim".into(), c.into());
+        }
+        Some(Detail::CounterfeitReport { note, photo }) => {
+            let mut r = Map::new();
+            r.insert("cust:note".into(), note.as_str().into());
+            if let Some(p) = photo {
+                r.insert(
+                    "cust:photo".into(),
+                    json!({ "cust:reference": p.reference.as_str(), "cust:sha256": p.sha256.as_str() }),
+                );
+            }
+            m.insert("cust:counterfeitReport".into(), r.into());
+        }
+    }
+    if let Some(d) = &x.error_declaration {
+        let mut decl = Map::new();
+        decl.insert(
+            "declarationTime".into(),
+            d.declaration_time.to_rfc3339().into(),
+        );
+        if let Some(r) = d.reason {
+            decl.insert("reason".into(), r.as_str().into());
+        }
+        if !d.corrective_event_ids.is_empty() {
+            decl.insert(
+                "correctiveEventIDs".into(),
+                d.corrective_event_ids
+                    .iter()
+                    .map(|i| Value::from(i.0.clone()))
+                    .collect::<Vec<_>>()
+                    .into(),
+            );
+        }
+        decl.insert("cust:declaredBy".into(), recorder_json(&d.declared_by));
+        m.insert("errorDeclaration".into(), decl.into());
+    }
 }
 
 /// An import error: the JSON path of the first problem and what is wrong there.
@@ -236,34 +283,24 @@ fn import_event(value: &Value, path: &str, fallback: &Recorder) -> Result<Event,
         }
     };
     let step = field(e, path, "bizStep")?;
-    let biz_step = BIZ_STEPS
-        .iter()
-        .find(|(_, w)| *w == cbv_word(step))
-        .map(|(s, _)| *s)
-        .ok_or_else(|| {
-            err(
-                &format!("{path}.bizStep"),
-                format!("{step:?} is not a CBV 2.0 business step the ledger records"),
-            )
-        })?;
+    let biz_step = BizStep::parse(cbv_word(step)).ok_or_else(|| {
+        err(
+            &format!("{path}.bizStep"),
+            format!("{step:?} is not a CBV 2.0 business step the ledger records"),
+        )
+    })?;
     let disposition = match e.get("disposition") {
         None => None,
         Some(v) => {
             let d = v
                 .as_str()
                 .ok_or_else(|| err(&format!("{path}.disposition"), "not a string"))?;
-            Some(
-                DISPOSITIONS
-                    .iter()
-                    .find(|(_, w)| *w == cbv_word(d))
-                    .map(|(x, _)| *x)
-                    .ok_or_else(|| {
-                        err(
-                            &format!("{path}.disposition"),
-                            format!("{d:?} is not a CBV 2.0 disposition the ledger records"),
-                        )
-                    })?,
-            )
+            Some(Disposition::parse(cbv_word(d)).ok_or_else(|| {
+                err(
+                    &format!("{path}.disposition"),
+                    format!("{d:?} is not a CBV 2.0 disposition the ledger records"),
+                )
+            })?)
         }
     };
     let list_name = if event_type == EventType::ObjectEvent {
@@ -343,20 +380,10 @@ fn import_event(value: &Value, path: &str, fallback: &Recorder) -> Result<Event,
     let source = party_of("sourceList", "source")?;
     let destination = party_of("destinationList", "destination")?;
     let recorder = match e.get("cust:recordedBy") {
-        Some(r) => {
-            let get = |k: &str| r.get(k).and_then(Value::as_str).map(str::to_string);
-            match (get("cust:org"), get("cust:site"), get("cust:device")) {
-                (Some(org), Some(site), Some(device)) => Recorder { org, site, device },
-                _ => {
-                    return Err(err(
-                        &format!("{path}.cust:recordedBy"),
-                        "needs cust:org, cust:site and cust:device",
-                    ));
-                }
-            }
-        }
+        Some(r) => recorder_from(r, &format!("{path}.cust:recordedBy"))?,
         None => fallback.clone(),
     };
+    let extension = import_extension(e, path, &recorder)?;
     Ok(Event::new(EventBody {
         event_type,
         action,
@@ -369,7 +396,168 @@ fn import_event(value: &Value, path: &str, fallback: &Recorder) -> Result<Event,
         source,
         destination,
         recorder,
+        extension,
     }))
+}
+
+fn recorder_from(r: &Value, path: &str) -> Result<Recorder, ImportError> {
+    let get = |k: &str| r.get(k).and_then(Value::as_str).map(str::to_string);
+    match (get("cust:org"), get("cust:site"), get("cust:device")) {
+        (Some(org), Some(site), Some(device)) => Ok(Recorder { org, site, device }),
+        _ => Err(err(path, "needs cust:org, cust:site and cust:device")),
+    }
+}
+
+/// A string member `key` of `obj`, if present.
+fn opt_str<'a>(
+    obj: &'a Map<String, Value>,
+    path: &str,
+    key: &str,
+) -> Result<Option<&'a str>, ImportError> {
+    match obj.get(key) {
+        None => Ok(None),
+        Some(v) => v
+            .as_str()
+            .map(Some)
+            .ok_or_else(|| err(&format!("{path}.{key}"), "not a string")),
+    }
+}
+
+/// A JSON object member and its path.
+type Member<'a> = (&'a Map<String, Value>, String);
+
+fn object_at<'a>(
+    e: &'a Map<String, Value>,
+    path: &str,
+    key: &str,
+) -> Result<Option<Member<'a>>, ImportError> {
+    match e.get(key) {
+        None => Ok(None),
+        Some(v) => {
+            let p = format!("{path}.{key}");
+            let o = v.as_object().ok_or_else(|| err(&p, "not a JSON object"))?;
+            Ok(Some((o, p)))
+        }
+    }
+}
+
+fn text_at(obj: &Map<String, Value>, path: &str, key: &str) -> Result<Text, ImportError> {
+    let p = format!("{path}.{key}");
+    let s = opt_str(obj, path, key)?.ok_or_else(|| err(&p, "missing"))?;
+    Text::parse(s).map_err(|m| err(&p, m))
+}
+
+fn import_extension(
+    e: &Map<String, Value>,
+    path: &str,
+    recorder: &Recorder,
+) -> Result<Extension, ImportError> {
+    let mut x = Extension {
+        lot: opt_str(e, path, "cust:lot")?.map(str::to_string),
+        ..Extension::default()
+    };
+    if let Some(d) = opt_str(e, path, "cust:expiry")? {
+        x.expiry = Some(NaiveDate::parse_from_str(d, "%Y-%m-%d").map_err(|_| {
+            err(
+                &format!("{path}.cust:expiry"),
+                format!("{d:?} is not a date (YYYY-MM-DD)"),
+            )
+        })?);
+    }
+    let mut details = Vec::new();
+    if let Some((o, p)) = object_at(e, path, "cust:warrantyRegistration")? {
+        details.push(Detail::WarrantyRegistration {
+            owner: text_at(o, &p, "cust:owner")?,
+        });
+    }
+    if let Some((o, p)) = object_at(e, path, "cust:warrantyClaim")? {
+        let defect = opt_str(o, &p, "cust:defect")?
+            .ok_or_else(|| err(&format!("{p}.cust:defect"), "missing"))?;
+        details.push(Detail::WarrantyClaim {
+            defect: Defect::parse(defect).map_err(|m| err(&format!("{p}.cust:defect"), m))?,
+            note: o
+                .contains_key("cust:note")
+                .then(|| text_at(o, &p, "cust:note"))
+                .transpose()?,
+        });
+    }
+    if let Some((o, p)) = object_at(e, path, "cust:counterfeitReport")? {
+        let photo = match object_at(o, &p, "cust:photo")? {
+            None => None,
+            Some((ph, pp)) => {
+                let hash = opt_str(ph, &pp, "cust:sha256")?
+                    .ok_or_else(|| err(&format!("{pp}.cust:sha256"), "missing"))?;
+                Some(Photo {
+                    reference: text_at(ph, &pp, "cust:reference")?,
+                    sha256: PhotoHash::parse(hash)
+                        .map_err(|m| err(&format!("{pp}.cust:sha256"), m))?,
+                })
+            }
+        };
+        details.push(Detail::CounterfeitReport {
+            note: text_at(o, &p, "cust:note")?,
+            photo,
+        });
+    }
+    if details.len() > 1 {
+        return Err(err(
+            path,
+            "carries more than one of cust:warrantyRegistration, cust:warrantyClaim and cust:counterfeitReport",
+        ));
+    }
+    x.detail = details.pop();
+    if let Some((o, p)) = object_at(e, path, "errorDeclaration")? {
+        let t = opt_str(o, &p, "declarationTime")?
+            .ok_or_else(|| err(&format!("{p}.declarationTime"), "missing"))?;
+        let declaration_time = DateTime::parse_from_rfc3339(t).map_err(|x| {
+            err(
+                &format!("{p}.declarationTime"),
+                format!("{t:?} is not an RFC 3339 date-time: {x}"),
+            )
+        })?;
+        let reason = match opt_str(o, &p, "reason")? {
+            None => None,
+            Some(r) => {
+                let word = r
+                    .strip_prefix("urn:epcglobal:cbv:er:")
+                    .or_else(|| r.strip_prefix("https://ref.gs1.org/cbv/ER-"))
+                    .unwrap_or(r);
+                Some(ErrorReason::parse(word).ok_or_else(|| {
+                    err(
+                        &format!("{p}.reason"),
+                        format!(
+                            "{r:?} is not a CBV 2.0 error reason (did_not_occur, incorrect_data)"
+                        ),
+                    )
+                })?)
+            }
+        };
+        let corrective_event_ids = match o.get("correctiveEventIDs") {
+            None => Vec::new(),
+            Some(v) => v
+                .as_array()
+                .ok_or_else(|| err(&format!("{p}.correctiveEventIDs"), "not an array"))?
+                .iter()
+                .enumerate()
+                .map(|(i, id)| {
+                    id.as_str()
+                        .map(|s| EventId(s.to_string()))
+                        .ok_or_else(|| err(&format!("{p}.correctiveEventIDs[{i}]"), "not a string"))
+                })
+                .collect::<Result<Vec<_>, _>>()?,
+        };
+        let declared_by = match o.get("cust:declaredBy") {
+            Some(r) => recorder_from(r, &format!("{p}.cust:declaredBy"))?,
+            None => recorder.clone(),
+        };
+        x.error_declaration = Some(ErrorDeclaration {
+            declaration_time,
+            reason,
+            corrective_event_ids,
+            declared_by,
+        });
+    }
+    Ok(x)
 }
 
 /// An EPC from a Digital Link URI or a pure-identity EPC URN (`urn:epc:id:sgtin:` / `sscc:`).

@@ -7,7 +7,7 @@
 
 use std::fmt;
 
-use chrono::{DateTime, FixedOffset};
+use chrono::{DateTime, FixedOffset, NaiveDate};
 use custodian_scanner::{Gtin, Identity, Sscc};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -37,7 +37,9 @@ impl Epc {
                 serial: serial.clone(),
             }),
             Identity::Logistic(sscc) => Some(Epc::Logistic(sscc.clone())),
-            Identity::Product(_) => None,
+            // A product without a serial names no instance; a proprietary serial has no GS1
+            // EPC, and the ledger does not record it yet.
+            _ => None,
         }
     }
 
@@ -125,6 +127,10 @@ pub enum Action {
 }
 
 /// CBV 2.0 business steps the product records (no invented values).
+///
+/// A part fitted into a unit is `installing` (an aggregation that adds the part to the unit) and
+/// a part taken out is `removing`; a warranty registration is `other`, the CBV's own value for a
+/// step outside its list, with what it registers in the `cust:` extension.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum BizStep {
@@ -136,11 +142,30 @@ pub enum BizStep {
     RetailSelling,
     Inspecting,
     Repairing,
+    Installing,
+    Removing,
     Decommissioning,
     Destroying,
+    Other,
 }
 
 impl BizStep {
+    pub const ALL: [BizStep; 13] = [
+        BizStep::Commissioning,
+        BizStep::Packing,
+        BizStep::Unpacking,
+        BizStep::Shipping,
+        BizStep::Receiving,
+        BizStep::RetailSelling,
+        BizStep::Inspecting,
+        BizStep::Repairing,
+        BizStep::Installing,
+        BizStep::Removing,
+        BizStep::Decommissioning,
+        BizStep::Destroying,
+        BizStep::Other,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             BizStep::Commissioning => "commissioning",
@@ -151,13 +176,45 @@ impl BizStep {
             BizStep::RetailSelling => "retail_selling",
             BizStep::Inspecting => "inspecting",
             BizStep::Repairing => "repairing",
+            BizStep::Installing => "installing",
+            BizStep::Removing => "removing",
             BizStep::Decommissioning => "decommissioning",
             BizStep::Destroying => "destroying",
+            BizStep::Other => "other",
+        }
+    }
+
+    /// The bare CBV word back to the step.
+    pub fn parse(word: &str) -> Option<BizStep> {
+        BizStep::ALL.into_iter().find(|s| s.as_str() == word)
+    }
+
+    /// Where a step falls among steps recorded at the same instant: a unit is made before it is
+    /// packed, shipped before it is received, received back before it is refurbished or
+    /// scrapped. Only a tie-break; event time always comes first.
+    pub(crate) fn phase(self) -> u8 {
+        match self {
+            BizStep::Commissioning => 0,
+            BizStep::Packing => 1,
+            BizStep::Shipping => 2,
+            BizStep::Receiving => 3,
+            BizStep::Unpacking => 4,
+            BizStep::RetailSelling => 5,
+            BizStep::Other => 6,
+            BizStep::Inspecting => 7,
+            BizStep::Removing => 8,
+            BizStep::Installing => 9,
+            BizStep::Repairing => 10,
+            BizStep::Decommissioning => 11,
+            BizStep::Destroying => 12,
         }
     }
 }
 
 /// CBV 2.0 dispositions the product records.
+///
+/// A refurbished unit is `repairing` with `sellable_accessible`: repaired and fit to be sold
+/// again. A unit reported counterfeit is `non_sellable_other`, the reason being in the report.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Disposition {
@@ -169,9 +226,24 @@ pub enum Disposition {
     Recalled,
     Destroyed,
     Inactive,
+    SellableAccessible,
+    NonSellableOther,
 }
 
 impl Disposition {
+    pub const ALL: [Disposition; 10] = [
+        Disposition::Active,
+        Disposition::InTransit,
+        Disposition::InProgress,
+        Disposition::Returned,
+        Disposition::RetailSold,
+        Disposition::Recalled,
+        Disposition::Destroyed,
+        Disposition::Inactive,
+        Disposition::SellableAccessible,
+        Disposition::NonSellableOther,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Disposition::Active => "active",
@@ -182,7 +254,14 @@ impl Disposition {
             Disposition::Recalled => "recalled",
             Disposition::Destroyed => "destroyed",
             Disposition::Inactive => "inactive",
+            Disposition::SellableAccessible => "sellable_accessible",
+            Disposition::NonSellableOther => "non_sellable_other",
         }
+    }
+
+    /// The bare CBV word back to the disposition.
+    pub fn parse(word: &str) -> Option<Disposition> {
+        Disposition::ALL.into_iter().find(|d| d.as_str() == word)
     }
 }
 
@@ -228,6 +307,235 @@ pub struct EventBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub destination: Option<String>,
     pub recorder: Recorder,
+    /// What the event says beyond the CBV words (EPCIS extension fields). Left out of the JSON
+    /// when empty, so an event without extensions keeps the id it always had.
+    #[serde(default, skip_serializing_if = "Extension::is_empty")]
+    pub extension: Extension,
+}
+
+/// What an event says beyond the CBV words, carried in EPCIS extension fields of the `cust:`
+/// namespace (see [`crate::epcis`]).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Extension {
+    /// The lot (AI 10) the scanned code carried.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lot: Option<String>,
+    /// The expiry date (AI 17) the scanned code carried.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expiry: Option<NaiveDate>,
+    /// A warranty registration, a warranty claim or a counterfeit report.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<Detail>,
+    /// Present when this event declares an earlier one erroneous.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error_declaration: Option<ErrorDeclaration>,
+}
+
+impl Extension {
+    pub fn is_empty(&self) -> bool {
+        *self == Extension::default()
+    }
+}
+
+/// The after-sales facts the CBV has no words for. Each rides on an event whose business step
+/// is a CBV one: a registration on `other`, a claim and a counterfeit report on `inspecting`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Detail {
+    /// The unit's owner registered it for warranty; coverage starts here if it was not sold.
+    WarrantyRegistration { owner: Text },
+    /// A warranty claim for one defect.
+    WarrantyClaim {
+        defect: Defect,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        note: Option<Text>,
+    },
+    /// Someone who held the unit believes it counterfeit.
+    CounterfeitReport {
+        note: Text,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        photo: Option<Photo>,
+    },
+}
+
+/// Free text a person entered: trimmed, not empty, at most [`Text::MAX`] characters.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Text(String);
+
+impl Text {
+    pub const MAX: usize = 2000;
+
+    pub fn parse(s: &str) -> Result<Text, String> {
+        let t = s.trim();
+        if t.is_empty() {
+            return Err("is empty".into());
+        }
+        if t.chars().count() > Text::MAX {
+            return Err(format!("is longer than {} characters", Text::MAX));
+        }
+        Ok(Text(t.to_string()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for Text {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl From<Text> for String {
+    fn from(t: Text) -> String {
+        t.0
+    }
+}
+
+impl TryFrom<String> for Text {
+    type Error = String;
+    fn try_from(s: String) -> Result<Text, String> {
+        Text::parse(&s)
+    }
+}
+
+/// A defect as claimed: lower case, single spaces, so that "Battery  fault" and "battery fault"
+/// are one defect when a claim is checked for a duplicate.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Defect(String);
+
+impl Defect {
+    pub const MAX: usize = 200;
+
+    pub fn parse(s: &str) -> Result<Defect, String> {
+        let words: Vec<String> = s.split_whitespace().map(str::to_lowercase).collect();
+        let d = words.join(" ");
+        if d.is_empty() {
+            return Err("the defect is empty: say what is wrong (e.g. \"battery fault\")".into());
+        }
+        if d.chars().count() > Defect::MAX {
+            return Err(format!(
+                "the defect is longer than {} characters",
+                Defect::MAX
+            ));
+        }
+        Ok(Defect(d))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for Defect {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl From<Defect> for String {
+    fn from(d: Defect) -> String {
+        d.0
+    }
+}
+
+impl TryFrom<String> for Defect {
+    type Error = String;
+    fn try_from(s: String) -> Result<Defect, String> {
+        Defect::parse(&s)
+    }
+}
+
+/// A photo taken as evidence: where it is kept and the SHA-256 of its bytes, so the photo
+/// itself never travels with the event but can be proven to be the one taken.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Photo {
+    pub reference: Text,
+    pub sha256: PhotoHash,
+}
+
+impl Photo {
+    /// A photo's record from its bytes.
+    pub fn of_bytes(reference: Text, bytes: &[u8]) -> Photo {
+        Photo {
+            reference,
+            sha256: PhotoHash(hex::encode(Sha256::digest(bytes))),
+        }
+    }
+}
+
+/// 64 lower-case hex digits.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct PhotoHash(String);
+
+impl PhotoHash {
+    pub fn parse(s: &str) -> Result<PhotoHash, String> {
+        if s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit()) {
+            Ok(PhotoHash(s.to_ascii_lowercase()))
+        } else {
+            Err(format!("{s:?} is not a SHA-256 in hex (64 digits)"))
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl From<PhotoHash> for String {
+    fn from(h: PhotoHash) -> String {
+        h.0
+    }
+}
+
+impl TryFrom<String> for PhotoHash {
+    type Error = String;
+    fn try_from(s: String) -> Result<PhotoHash, String> {
+        PhotoHash::parse(&s)
+    }
+}
+
+/// An EPCIS error declaration: the event carrying it repeats an earlier event's content and
+/// declares that event erroneous. Derived views (custody, manifests, warranty, the hub's checks)
+/// then ignore both. The earlier event's id is the content id of this one without the
+/// declaration ([`Event::declared_id`]), so the declaration names it without a separate field.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorDeclaration {
+    pub declaration_time: DateTime<FixedOffset>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<ErrorReason>,
+    /// Events recorded to replace the erroneous one.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub corrective_event_ids: Vec<EventId>,
+    /// Who declared the error (the event itself keeps its original recorder).
+    pub declared_by: Recorder,
+}
+
+/// The CBV 2.0 error reasons.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorReason {
+    DidNotOccur,
+    IncorrectData,
+}
+
+impl ErrorReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorReason::DidNotOccur => "did_not_occur",
+            ErrorReason::IncorrectData => "incorrect_data",
+        }
+    }
+
+    pub fn parse(word: &str) -> Option<ErrorReason> {
+        [ErrorReason::DidNotOccur, ErrorReason::IncorrectData]
+            .into_iter()
+            .find(|r| r.as_str() == word)
+    }
 }
 
 /// A content-derived event id: `ni:///sha-256;<hex>`.
@@ -261,6 +569,46 @@ impl Event {
     /// True when the stored id is the one the content yields (a tampered event is not).
     pub fn is_sealed(&self) -> bool {
         self.body.content_id() == self.id
+    }
+
+    /// The event this one declares erroneous, if it is an error declaration.
+    pub fn declared_id(&self) -> Option<EventId> {
+        self.body.extension.error_declaration.as_ref()?;
+        let mut original = self.body.clone();
+        original.extension.error_declaration = None;
+        Some(original.content_id())
+    }
+
+    /// Declares `original` erroneous: the same content with an error declaration.
+    pub fn declaring_error(original: &Event, declaration: ErrorDeclaration) -> Event {
+        let mut body = original.body.clone();
+        body.extension.error_declaration = Some(declaration);
+        Event::new(body)
+    }
+
+    /// Who answers for this event: the declarer of an error declaration, else the recorder.
+    pub fn recorded_by(&self) -> &Recorder {
+        self.body
+            .extension
+            .error_declaration
+            .as_ref()
+            .map_or(&self.body.recorder, |d| &d.declared_by)
+    }
+
+    /// The after-sales detail the event carries, if any.
+    pub fn detail(&self) -> Option<&Detail> {
+        self.body.extension.detail.as_ref()
+    }
+
+    /// The order events are folded in: by event time, then by business step where two share
+    /// an instant (a return before the refurbishing it led to), then by id. Every replica sorts
+    /// the same events the same way, whatever order they arrived in.
+    pub fn fold_order(a: &Event, b: &Event) -> std::cmp::Ordering {
+        a.body
+            .event_time
+            .cmp(&b.body.event_time)
+            .then(a.body.biz_step.phase().cmp(&b.body.biz_step.phase()))
+            .then(a.id.cmp(&b.id))
     }
 
     /// The ASN / order this event belongs to, if any.
@@ -336,6 +684,7 @@ mod tests {
                 site: "s".into(),
                 device: "d".into(),
             },
+            extension: Extension::default(),
         }
     }
 

@@ -34,13 +34,27 @@ pub struct Org {
     pub gln: String,
 }
 
+/// A product and its policies.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Product {
     pub gtin: String,
     pub name: String,
+    /// Warranty cover from the sale or registration (else from manufacture).
     pub warranty_months: u32,
     /// ISO 3166 codes of the markets the product is intended for.
     pub markets: Vec<String>,
+    /// Warranty claims one unit may make before each further claim is referred to the
+    /// manufacturer as a quality alert; 0 for no limit. Extracts from before this policy
+    /// existed read as [`DEFAULT_CLAIM_THRESHOLD`].
+    #[serde(default = "default_claim_threshold")]
+    pub claim_threshold: u32,
+}
+
+/// The claim threshold of a product whose policy does not state one.
+pub const DEFAULT_CLAIM_THRESHOLD: u32 = 3;
+
+fn default_claim_threshold() -> u32 {
+    DEFAULT_CLAIM_THRESHOLD
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

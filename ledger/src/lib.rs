@@ -24,14 +24,17 @@ pub mod docs;
 pub mod epcis;
 pub mod event;
 pub mod extract;
+mod lifecycle;
 pub mod manifest;
+pub mod repair;
 pub mod store;
 pub mod verdict;
+pub mod warranty;
 
 use std::path::{Path, PathBuf};
 
 use automerge::AutoCommit;
-use chrono::{DateTime, FixedOffset, Months};
+use chrono::{DateTime, FixedOffset};
 use rusqlite::{Connection, params};
 use serde::{Deserialize, Serialize};
 
@@ -39,8 +42,10 @@ pub use custody::Custody;
 pub use docs::Flag;
 pub use event::{Epc, Event, EventBody, EventId, Recorder};
 pub use extract::RegistryExtract;
+pub use lifecycle::{ClaimRecorded, Correction, CounterfeitNote, Recorded, ReturnOutcome};
 pub use manifest::{Manifest, ManifestView, Progress};
 pub use verdict::{Step, VerdictKind};
+pub use warranty::{ClaimOutcome, ClaimValidation, Warranty};
 
 use event::{Action, BizStep, BizTransaction, EventType};
 
@@ -98,19 +103,21 @@ pub struct History {
     pub label: String,
     pub product: Option<String>,
     pub custody: Custody,
+    /// Cover as of now, when the product's policy is known.
     pub warranty: Option<Warranty>,
+    /// Warranty claims, each validated as of its time.
+    pub claims: Vec<warranty::Claim>,
+    /// Repairs, oldest first, with the parts fitted and removed.
+    pub service: Vec<repair::Repair>,
+    /// Parts fitted into the unit now.
+    pub parts: Vec<repair::Part>,
+    /// For a part: the units it was fitted into.
+    pub fitted_into: Vec<repair::Fitting>,
+    pub counterfeit_reports: Vec<CounterfeitNote>,
+    /// Events about the unit that were declared erroneous, and by whom.
+    pub corrections: Vec<Correction>,
     pub contents: Vec<String>,
     pub flags: Vec<Flag>,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Warranty {
-    pub months: u32,
-    /// `sale` or `manufacture`.
-    pub starts_at: String,
-    pub start: String,
-    pub end: String,
-    pub in_period: bool,
 }
 
 /// A scan as logged, whatever its verdict.
@@ -396,12 +403,19 @@ impl Ledger {
                 state.status
             },
             closed_by: state.closed_by,
+            closed_at: state.closed_at,
             closing_note: state.closing_note,
-            progress: view.progress(),
+            // A document from elsewhere with an unreadable record shows no unit-by-unit list;
+            // the note in words still stands.
+            discrepancies: state
+                .discrepancies
+                .and_then(|d| serde_json::from_str(&d).ok()),
+            progress: view.progress_against(self.extract()?.as_ref()),
         })
     }
 
-    /// Closes a receipt: records the discrepancies (if any) in the manifest's working document.
+    /// Closes a receipt: records its discrepancies (if any) in the manifest's working document,
+    /// in words and unit by unit, for every partner that shares the document.
     pub fn close_manifest(
         &mut self,
         id: &str,
@@ -420,6 +434,7 @@ impl Ledger {
             &recorder.device,
             &now.to_rfc3339(),
             &progress.discrepancy_note(),
+            &serde_json::to_string(&progress)?,
         )?;
         self.save_doc(&doc_id, &mut doc)?;
         self.manifest(id)
@@ -454,36 +469,8 @@ impl Ledger {
 
     /// A unit's biography from what this ledger holds. `code` is anything a scanner sends.
     pub fn history(&self, code: &str, now: DateTime<FixedOffset>) -> Result<History, Error> {
-        let scan = custodian_scanner::parse(code).map_err(|e| Error::Invalid(e.to_string()))?;
-        let epc = scan
-            .identity()
-            .as_ref()
-            .and_then(Epc::from_identity)
-            .ok_or_else(|| Error::Invalid("the code names a product but no serial".into()))?;
-        let events = store::events_touching(&self.conn, &epc)?;
-        let custody = Custody::derive(&epc, &events);
-        let extract = self.extract()?;
-        let product = epc
-            .gtin()
-            .and_then(|g| extract.as_ref().and_then(|x| x.product(g.as_str())));
-        let warranty = product.and_then(|p| warranty(p.warranty_months, &events, now));
-        let flags = match self.flags() {
-            Ok(all) => all.into_iter().filter(|f| f.epc == epc.uri()).collect(),
-            Err(Error::NotEnrolled) => Vec::new(),
-            Err(e) => return Err(e),
-        };
-        Ok(History {
-            label: epc.label(),
-            epc: epc.uri(),
-            product: product.map(|p| p.name.clone()),
-            contents: store::contents(&self.conn, &epc)?
-                .iter()
-                .map(Epc::uri)
-                .collect(),
-            custody,
-            warranty,
-            flags,
-        })
+        let (scan, epc) = lifecycle::identify(code)?;
+        self.history_of(&scan, &epc, now)
     }
 
     // --- Automerge documents, for the sync protocol ---
@@ -648,6 +635,11 @@ fn record_scan(
                 source: None,
                 destination: None,
                 recorder: recorder.clone(),
+                extension: event::Extension {
+                    lot: scan.lot().map(str::to_string),
+                    expiry: scan.expiry(),
+                    ..event::Extension::default()
+                },
             };
             if let Some(m) = view.as_deref() {
                 body.biz_transactions.push(BizTransaction {
@@ -669,47 +661,32 @@ fn record_scan(
         }
         verdict.epc = Some(epc.uri());
     }
-    tx.execute(
-        "INSERT INTO scans (at, step, raw, verdict) VALUES (?1, ?2, ?3, ?4)",
-        params![
+    tx.prepare_cached("INSERT INTO scans (at, step, raw, verdict) VALUES (?1, ?2, ?3, ?4)")?
+        .execute(params![
             now.to_rfc3339(),
             step.as_str(),
             raw,
             serde_json::to_string(&verdict)?
-        ],
-    )?;
+        ])?;
     Ok(verdict)
 }
 
-/// Whether the ledger shows `epc` sold to a consumer and not taken back since.
-fn is_sold(conn: &Connection, epc: &Epc) -> Result<bool, Error> {
+/// Whether the ledger shows that `epc` left the channel: its life ended, or it was sold to a
+/// consumer and not taken back since.
+fn is_sold(conn: &Connection, epc: &Epc) -> Result<Option<verdict::Departure>, Error> {
     let one = std::slice::from_ref(epc);
+    for step in [BizStep::Destroying, BizStep::Decommissioning] {
+        if let Some(end) = store::last_with_step(conn, one, step, None)? {
+            return Ok(Some(verdict::Departure::Ended(
+                end.body.event_time.date_naive(),
+            )));
+        }
+    }
     let Some(sale) = store::last_with_step(conn, one, BizStep::RetailSelling, None)? else {
-        return Ok(false);
+        return Ok(None);
     };
     let back = store::last_with_step(conn, one, BizStep::Receiving, None)?;
-    Ok(back.is_none_or(|r| r.body.event_time < sale.body.event_time))
-}
-
-/// Warranty from a product policy: it starts at the retail sale, else at commissioning.
-fn warranty(months: u32, events: &[Event], now: DateTime<FixedOffset>) -> Option<Warranty> {
-    let sale = events
-        .iter()
-        .find(|e| e.body.biz_step == BizStep::RetailSelling);
-    let made = events
-        .iter()
-        .find(|e| e.body.biz_step == BizStep::Commissioning);
-    let (starts_at, start) = match (sale, made) {
-        (Some(s), _) => ("sale", s.body.event_time),
-        (None, Some(m)) => ("manufacture", m.body.event_time),
-        (None, None) => return None,
-    };
-    let end = start.checked_add_months(Months::new(months))?;
-    Some(Warranty {
-        months,
-        starts_at: starts_at.into(),
-        start: start.to_rfc3339(),
-        end: end.to_rfc3339(),
-        in_period: now < end,
-    })
+    Ok(back
+        .is_none_or(|r| r.body.event_time < sale.body.event_time)
+        .then_some(verdict::Departure::Sold))
 }

@@ -4,13 +4,19 @@
 //! (`desadv` = the ASN number) and the aggregation events that say what their logistic units
 //! contain. Its progress is derived from the receiving events of the same transaction, whichever
 //! device recorded them, so two devices working one ASN offline converge by merging events.
+//!
+//! A receipt also records the lot and expiry its scanned label carried (`cust:lot`,
+//! `cust:expiry`), so progress counts what arrived expired (AI 17 before the day of receipt) or
+//! recalled (by the registry extract's recall list) the same way on every device.
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use chrono::NaiveDate;
 use rusqlite::Connection;
 use serde::{Deserialize, Serialize};
 
 use crate::event::{BizStep, Epc, Event};
+use crate::extract::RegistryExtract;
 use crate::{Error, store};
 
 /// The CBV business-transaction type of an advance shipping notice.
@@ -31,6 +37,18 @@ pub struct ManifestView {
     /// How many receiving events touched each unit.
     pub received: BTreeMap<Epc, u32>,
     pub received_logistic: BTreeSet<Epc>,
+    /// What the labels scanned at receipt said about each unit: lots, and whether it was
+    /// expired on the day it was received.
+    pub labels: BTreeMap<Epc, Label>,
+}
+
+/// What the labels scanned at receipt said about a unit. Sets and minimums, so the order the
+/// receipts are applied in does not matter.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Label {
+    pub lots: BTreeSet<String>,
+    /// The earliest expiry date that had passed on the day of its receipt.
+    pub expired: Option<NaiveDate>,
 }
 
 impl ManifestView {
@@ -89,8 +107,15 @@ impl ManifestView {
                         }
                     }
                 }
+                let x = &e.body.extension;
+                let received_on = e.body.event_time.date_naive();
                 for u in units {
-                    *self.received.entry(u).or_default() += 1;
+                    *self.received.entry(u.clone()).or_default() += 1;
+                    let label = self.labels.entry(u).or_default();
+                    label.lots.extend(x.lot.iter().cloned());
+                    if let Some(expiry) = x.expiry.filter(|d| *d < received_on) {
+                        label.expired = Some(label.expired.map_or(expiry, |e| e.min(expiry)));
+                    }
                 }
             }
             _ => {}
@@ -127,7 +152,13 @@ impl ManifestView {
             .collect())
     }
 
+    /// Progress without a recall list (nothing counts as recalled).
     pub fn progress(&self) -> Progress {
+        self.progress_against(None)
+    }
+
+    /// Progress, with received units on the extract's recall list counted as recalled.
+    pub fn progress_against(&self, extract: Option<&RegistryExtract>) -> Progress {
         let scanned: Vec<&Epc> = self
             .expected_units
             .iter()
@@ -159,6 +190,29 @@ impl ManifestView {
             .filter(|(_, n)| **n > 1)
             .map(|(u, _)| u.uri())
             .collect();
+        let expired = self
+            .labels
+            .iter()
+            .filter(|(_, l)| l.expired.is_some())
+            .map(|(u, _)| u.uri())
+            .collect();
+        let recalled = self
+            .received
+            .keys()
+            .filter(|u| {
+                let Some((g, x)) = u.gtin().zip(extract) else {
+                    return false;
+                };
+                let lots = self.labels.get(*u).map(|l| &l.lots);
+                // Recalled in every lot, or in a lot one of its labels named.
+                x.recall(g.as_str(), None).is_some()
+                    || lots
+                        .into_iter()
+                        .flatten()
+                        .any(|lot| x.recall(g.as_str(), Some(lot)).is_some())
+            })
+            .map(Epc::uri)
+            .collect();
         Progress {
             expected: self.expected_units.len(),
             scanned: scanned.len(),
@@ -166,6 +220,8 @@ impl ManifestView {
             unexpected,
             wrong_product,
             duplicates,
+            expired,
+            recalled,
         }
     }
 }
@@ -179,15 +235,23 @@ pub struct Progress {
     pub unexpected: Vec<String>,
     pub wrong_product: Vec<String>,
     pub duplicates: Vec<String>,
+    /// Received with an expiry date (AI 17) already past.
+    #[serde(default)]
+    pub expired: Vec<String>,
+    /// Received although on the recall list.
+    #[serde(default)]
+    pub recalled: Vec<String>,
 }
 
 impl Progress {
-    /// True when nothing is missing, unexpected, wrong or duplicated.
+    /// True when nothing is missing, unexpected, wrong, duplicated, expired or recalled.
     pub fn is_clean(&self) -> bool {
         self.missing.is_empty()
             && self.unexpected.is_empty()
             && self.wrong_product.is_empty()
             && self.duplicates.is_empty()
+            && self.expired.is_empty()
+            && self.recalled.is_empty()
     }
 
     /// The discrepancies in words, for a closing note.
@@ -201,6 +265,8 @@ impl Progress {
             (self.unexpected.len(), "unexpected"),
             (self.wrong_product.len(), "wrong product"),
             (self.duplicates.len(), "duplicate"),
+            (self.expired.len(), "expired"),
+            (self.recalled.len(), "recalled"),
         ] {
             if n > 0 {
                 parts.push(format!("{n} {what}"));
@@ -220,6 +286,12 @@ pub struct Manifest {
     pub logistic_units: usize,
     pub status: String,
     pub closed_by: Option<String>,
+    #[serde(default)]
+    pub closed_at: Option<String>,
     pub closing_note: Option<String>,
+    /// The progress as it stood when the receipt was closed: the discrepancies accepted, unit
+    /// by unit.
+    #[serde(default)]
+    pub discrepancies: Option<Progress>,
     pub progress: Progress,
 }

@@ -4,13 +4,21 @@
 //! **Architecture Invariant:** an event row is never updated or deleted; inserting an event whose
 //! id is already present is a no-op. That makes the event set a grow-only set whose merge is
 //! union, so replays and double uploads are harmless.
+//!
+//! Corrections are events too (EPCIS error declarations). The queries that feed derived views
+//! (custody, containment, manifests, the hub's checks) return only *live* events: neither a
+//! declaration nor an event declared erroneous. [`events_after`], which feeds sync and export,
+//! returns everything.
 
 use std::path::Path;
 
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, FixedOffset};
 use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::Error;
-use crate::event::{Action, BizStep, Epc, Event, EventType};
+use crate::event::{Action, BizStep, Epc, Event, EventId, EventType};
 
 /// Opens (creating if needed) a database file with the durability settings every writer needs:
 /// WAL and `synchronous=FULL`, so a committed transaction survives power loss.
@@ -57,6 +65,14 @@ fn migrate(conn: &Connection) -> Result<(), Error> {
              seq  INTEGER NOT NULL REFERENCES events(seq),
              PRIMARY KEY (kind, id, seq)
          ) WITHOUT ROWID;
+         -- Error declarations: `seq` (the declaring event) declares the event whose id is
+         -- `declared` erroneous. The declared event may arrive before or after its declaration.
+         CREATE TABLE IF NOT EXISTS declarations (
+             declared TEXT NOT NULL,
+             seq      INTEGER NOT NULL REFERENCES events(seq),
+             PRIMARY KEY (declared, seq)
+         ) WITHOUT ROWID;
+         CREATE INDEX IF NOT EXISTS declarations_by_seq ON declarations (seq);
          CREATE TABLE IF NOT EXISTS docs (
              id    TEXT PRIMARY KEY,
              bytes BLOB NOT NULL
@@ -91,14 +107,20 @@ pub fn insert_event_corrected(
     clock_offset_ms: i64,
 ) -> Result<Option<i64>, Error> {
     let body = serde_json::to_string(event)?;
-    let inserted = conn.execute(
-        "INSERT INTO events (id, time, step, body, local) VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT(id) DO NOTHING",
-        params![event.id.0, corrected_time(event, clock_offset_ms), event.body.biz_step.as_str(), body, local],
-    )?;
+    let inserted = conn
+        .prepare_cached(
+            "INSERT INTO events (id, time, step, body, local) VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT(id) DO NOTHING",
+        )?
+        .execute(params![event.id.0, corrected_time(event, clock_offset_ms), event.body.biz_step.as_str(), body, local])?;
     if inserted == 0 {
         return Ok(None);
     }
     let seq = conn.last_insert_rowid();
+    let declared = event.declared_id();
+    if let Some(declared) = &declared {
+        conn.prepare_cached("INSERT OR IGNORE INTO declarations (declared, seq) VALUES (?1, ?2)")?
+            .execute(params![declared.0, seq])?;
+    }
     let mut epc_stmt = conn
         .prepare_cached("INSERT OR IGNORE INTO event_epcs (epc, seq, role) VALUES (?1, ?2, ?3)")?;
     for epc in &event.body.epcs {
@@ -106,8 +128,10 @@ pub fn insert_event_corrected(
     }
     if let Some(parent) = &event.body.parent {
         epc_stmt.execute(params![parent.uri(), seq, "parent"])?;
+        // A declaration repeats an aggregation to retract it; it packs nothing.
         if event.body.event_type == EventType::AggregationEvent
             && event.body.action != Action::Observe
+            && declared.is_none()
         {
             let mut c = conn.prepare_cached(
                 "INSERT OR IGNORE INTO containment (child, parent, seq, time, added) VALUES (?1, ?2, ?3, ?4, ?5)",
@@ -143,6 +167,14 @@ fn corrected_time(event: &Event, clock_offset_ms: i64) -> String {
         .format("%Y-%m-%dT%H:%M:%S%.9f")
         .to_string()
 }
+
+/// SQL condition on an `events` row aliased `e`: neither an error declaration nor declared
+/// erroneous.
+const LIVE: &str = "NOT EXISTS (SELECT 1 FROM declarations d WHERE d.declared = e.id)
+     AND NOT EXISTS (SELECT 1 FROM declarations d WHERE d.seq = e.seq)";
+
+/// SQL condition on a `containment` row: its aggregation was not declared erroneous.
+const LIVE_CONTAINMENT: &str = "NOT EXISTS (SELECT 1 FROM declarations d JOIN events x ON x.id = d.declared WHERE x.seq = containment.seq)";
 
 fn decode(body: String) -> Result<Event, Error> {
     Ok(serde_json::from_str(&body)?)
@@ -182,22 +214,56 @@ pub fn event_count(conn: &Connection) -> Result<i64, Error> {
     Ok(conn.query_row("SELECT count(*) FROM events", [], |r| r.get(0))?)
 }
 
-/// Events that name `epc` directly (as an EPC or as an aggregation parent), in event-time order.
+/// Live events that name `epc` directly (as an EPC or as an aggregation parent), in
+/// event-time order.
 pub fn events_naming(conn: &Connection, epc: &Epc) -> Result<Vec<Event>, Error> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT DISTINCT e.body, e.time, e.seq FROM event_epcs x JOIN events e ON e.seq = x.seq
+         WHERE x.epc = ?1 AND {LIVE} ORDER BY e.time, e.seq"
+    ))?;
+    let rows = stmt.query_map([epc.uri()], |r| r.get::<_, String>(0))?;
+    rows.map(|b| decode(b?)).collect()
+}
+
+/// The error declarations that name `epc`, oldest first.
+pub fn declarations_naming(conn: &Connection, epc: &Epc) -> Result<Vec<Event>, Error> {
     let mut stmt = conn.prepare_cached(
         "SELECT DISTINCT e.body, e.time, e.seq FROM event_epcs x JOIN events e ON e.seq = x.seq
+         JOIN declarations d ON d.seq = e.seq
          WHERE x.epc = ?1 ORDER BY e.time, e.seq",
     )?;
     let rows = stmt.query_map([epc.uri()], |r| r.get::<_, String>(0))?;
     rows.map(|b| decode(b?)).collect()
 }
 
-/// Events belonging to a business transaction (`desadv` ASN-0001, …), oldest first.
+/// One event by id, live or not.
+pub fn event_by_id(conn: &Connection, id: &str) -> Result<Option<Event>, Error> {
+    conn.query_row("SELECT body FROM events WHERE id = ?1", [id], |r| {
+        r.get::<_, String>(0)
+    })
+    .optional()?
+    .map(decode)
+    .transpose()
+}
+
+/// Whether the event with this id has been declared erroneous.
+pub fn is_declared(conn: &Connection, id: &str) -> Result<bool, Error> {
+    Ok(conn
+        .query_row(
+            "SELECT 1 FROM declarations WHERE declared = ?1 LIMIT 1",
+            [id],
+            |_| Ok(()),
+        )
+        .optional()?
+        .is_some())
+}
+
+/// Live events belonging to a business transaction (`desadv` ASN-0001, …), oldest first.
 pub fn events_in_transaction(conn: &Connection, kind: &str, id: &str) -> Result<Vec<Event>, Error> {
-    let mut stmt = conn.prepare_cached(
+    let mut stmt = conn.prepare_cached(&format!(
         "SELECT e.body FROM event_transactions t JOIN events e ON e.seq = t.seq
-         WHERE t.kind = ?1 AND t.id = ?2 ORDER BY e.time, e.seq",
-    )?;
+         WHERE t.kind = ?1 AND t.id = ?2 AND {LIVE} ORDER BY e.time, e.seq"
+    ))?;
     let rows = stmt.query_map([kind, id], |r| r.get::<_, String>(0))?;
     rows.map(|b| decode(b?)).collect()
 }
@@ -215,17 +281,37 @@ pub fn contents(conn: &Connection, parent: &Epc) -> Result<Vec<Epc>, Error> {
     let mut out = Vec::new();
     let mut stack = vec![parent.uri()];
     let mut seen = std::collections::BTreeSet::new();
-    let mut stmt = conn.prepare_cached(
-        "SELECT child, added FROM containment WHERE parent = ?1 ORDER BY time, seq",
-    )?;
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT containment.child, containment.added, containment.time, e.step, e.id
+         FROM containment JOIN events e ON e.seq = containment.seq
+         WHERE containment.parent = ?1 AND {LIVE_CONTAINMENT}"
+    ))?;
     while let Some(p) = stack.pop() {
         if !seen.insert(p.clone()) {
             continue;
         }
         let mut children = std::collections::BTreeSet::new();
-        let rows = stmt.query_map([&p], |r| Ok((r.get::<_, String>(0)?, r.get::<_, bool>(1)?)))?;
-        for row in rows {
-            let (child, added) = row?;
+        let mut rows = stmt
+            .query_map([&p], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, bool>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, String>(3)?,
+                    r.get::<_, String>(4)?,
+                ))
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        // In fold order, so every replica that holds the same events agrees on what is inside
+        // whatever order they arrived in.
+        rows.sort_by_cached_key(|(_, _, time, step, id)| {
+            (
+                time.clone(),
+                BizStep::parse(step).map_or(u8::MAX, BizStep::phase),
+                id.clone(),
+            )
+        });
+        for (child, added, ..) in rows {
             if added {
                 children.insert(child);
             } else {
@@ -243,12 +329,14 @@ pub fn contents(conn: &Connection, parent: &Epc) -> Result<Vec<Epc>, Error> {
     Ok(out)
 }
 
-/// The logistic units that `epc` was packed into (directly or through nested packing).
+/// The logistic units (or, for a part, the units) that `epc` was ever packed or fitted into,
+/// directly or through nesting.
 pub fn containers(conn: &Connection, epc: &Epc) -> Result<Vec<Epc>, Error> {
     let mut out: Vec<String> = Vec::new();
     let mut frontier = vec![epc.uri()];
-    let mut stmt = conn
-        .prepare_cached("SELECT DISTINCT parent FROM containment WHERE child = ?1 AND added = 1")?;
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT DISTINCT parent FROM containment WHERE child = ?1 AND added = 1 AND {LIVE_CONTAINMENT}"
+    ))?;
     while let Some(child) = frontier.pop() {
         let parents = stmt
             .query_map([&child], |r| r.get::<_, String>(0))?
@@ -273,18 +361,18 @@ pub fn last_with_step(
     step: BizStep,
     until: Option<&Event>,
 ) -> Result<Option<Event>, Error> {
-    let mut stmt = conn.prepare_cached(
+    let mut stmt = conn.prepare_cached(&format!(
         "SELECT e.body FROM event_epcs x JOIN events e ON e.seq = x.seq
          WHERE x.epc = ?1 AND x.role = 'epc' AND e.step = ?2 AND e.time <= ?3 AND e.id != ?4
-         ORDER BY e.time DESC, e.seq DESC LIMIT 1",
-    )?;
+           AND {LIVE}
+         ORDER BY e.time DESC, e.seq DESC LIMIT 1"
+    ))?;
     // The stored (possibly clock-corrected) time of `until`, where it is held.
     let (until_time, except) = match until {
         Some(e) => {
             let stored: Option<String> = conn
-                .query_row("SELECT time FROM events WHERE id = ?1", [&e.id.0], |r| {
-                    r.get(0)
-                })
+                .prepare_cached("SELECT time FROM events WHERE id = ?1")?
+                .query_row([&e.id.0], |r| r.get(0))
                 .optional()?;
             (stored.unwrap_or_else(|| sortable_time(e)), e.id.0.as_str())
         }
@@ -310,27 +398,123 @@ pub fn last_with_step(
     Ok(best)
 }
 
-/// Every event that bears on `epc`: those naming it and those naming a container it was in.
+/// Every live event that bears on `epc`: those naming it, and those naming a container (a
+/// logistic unit it was packed in, or the unit a part was fitted into) while it was inside:
+/// from its packing or fitting until its unpacking or removal. In fold order
+/// ([`Event::fold_order`]).
 pub fn events_touching(conn: &Connection, epc: &Epc) -> Result<Vec<Event>, Error> {
     let mut events = events_naming(conn, epc)?;
-    for c in containers(conn, epc)? {
-        for e in events_naming(conn, &c)? {
+    let mut held: std::collections::BTreeSet<EventId> =
+        events.iter().map(|e| e.id.clone()).collect();
+    let mut path = vec![epc.clone()];
+    for (container, spans) in containment_spans(conn, epc, &events, &mut path)? {
+        for e in events_naming(conn, &container)? {
             // The packing of a sibling into the same container says nothing about this unit.
             if e.body.event_type == EventType::AggregationEvent && !e.body.epcs.contains(epc) {
                 continue;
             }
-            if !events.iter().any(|x| x.id == e.id) {
+            if spans.iter().any(|s| s.contains(e.body.event_time)) && held.insert(e.id.clone()) {
                 events.push(e);
             }
         }
     }
-    events.sort_by_key(|a| a.body.event_time);
+    events.sort_by(Event::fold_order);
     Ok(events)
+}
+
+/// A stretch of time a thing spent inside a container: from its packing (inclusive) until its
+/// unpacking (exclusive), or open.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Span {
+    pub from: DateTime<FixedOffset>,
+    pub until: Option<DateTime<FixedOffset>>,
+}
+
+impl Span {
+    pub fn contains(&self, t: DateTime<FixedOffset>) -> bool {
+        t >= self.from && self.until.is_none_or(|u| t < u)
+    }
+
+    fn intersect(&self, other: &Span) -> Option<Span> {
+        let from = self.from.max(other.from);
+        let until = match (self.until, other.until) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        until
+            .is_none_or(|u| from < u)
+            .then_some(Span { from, until })
+    }
+}
+
+/// When `child` was directly inside which container, from the live aggregations among
+/// `events` (the events naming it) that have it as a child.
+pub fn direct_spans(child: &Epc, events: &[Event]) -> BTreeMap<Epc, Vec<Span>> {
+    let mut sorted: Vec<&Event> = events
+        .iter()
+        .filter(|e| {
+            e.body.event_type == EventType::AggregationEvent
+                && e.body.action != Action::Observe
+                && e.body.epcs.contains(child)
+                && e.body.parent.is_some()
+        })
+        .collect();
+    sorted.sort_by(|a, b| Event::fold_order(a, b));
+    let mut spans: BTreeMap<Epc, Vec<Span>> = BTreeMap::new();
+    for e in sorted {
+        let Some(parent) = &e.body.parent else {
+            continue;
+        };
+        let list = spans.entry(parent.clone()).or_default();
+        let open = list.last_mut().filter(|s| s.until.is_none());
+        match (e.body.action, open) {
+            (Action::Add, None) => list.push(Span {
+                from: e.body.event_time,
+                until: None,
+            }),
+            (Action::Delete, Some(span)) => span.until = Some(e.body.event_time),
+            // Packed twice without unpacking, or unpacked while not packed: nothing changes.
+            _ => {}
+        }
+    }
+    spans.retain(|_, l| !l.is_empty());
+    spans
+}
+
+/// Every container `epc` was inside, however deeply nested, with when. `path` guards against
+/// a containment cycle in bad data.
+fn containment_spans(
+    conn: &Connection,
+    epc: &Epc,
+    events: &[Event],
+    path: &mut Vec<Epc>,
+) -> Result<BTreeMap<Epc, Vec<Span>>, Error> {
+    let mut out: BTreeMap<Epc, Vec<Span>> = BTreeMap::new();
+    for (parent, spans) in direct_spans(epc, events) {
+        if path.contains(&parent) {
+            continue;
+        }
+        out.entry(parent.clone()).or_default().extend(&spans);
+        path.push(parent.clone());
+        let parent_events = events_naming(conn, &parent)?;
+        for (outer, outer_spans) in containment_spans(conn, &parent, &parent_events, path)? {
+            let within: Vec<Span> = spans
+                .iter()
+                .flat_map(|s| outer_spans.iter().filter_map(|o| s.intersect(o)))
+                .collect();
+            if !within.is_empty() {
+                out.entry(outer).or_default().extend(within);
+            }
+        }
+        path.pop();
+    }
+    Ok(out)
 }
 
 pub fn kv_get(conn: &Connection, key: &str) -> Result<Option<String>, Error> {
     Ok(conn
-        .query_row("SELECT value FROM kv WHERE key = ?1", [key], |r| r.get(0))
+        .prepare_cached("SELECT value FROM kv WHERE key = ?1")?
+        .query_row([key], |r| r.get(0))
         .optional()?)
 }
 

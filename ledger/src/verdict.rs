@@ -101,6 +101,15 @@ impl VerdictKind {
     }
 }
 
+/// How a unit left the channel, as far as the ledger knows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Departure {
+    /// Sold to a consumer and not taken back.
+    Sold,
+    /// Scrapped, destroyed or decommissioned on that day: nothing may carry its code again.
+    Ended(NaiveDate),
+}
+
 /// Everything a verdict depends on.
 pub struct Facts<'a> {
     pub scan: &'a Scan,
@@ -110,8 +119,9 @@ pub struct Facts<'a> {
     pub manifest: Option<&'a ManifestView>,
     /// For a logistic unit: the units it contains, as far as the ledger knows.
     pub contents: &'a [Epc],
-    /// The ledger shows the unit already left the channel (a retail sale).
-    pub sold: bool,
+    /// The ledger shows the unit already left the channel: sold to a consumer (and not taken
+    /// back since), or its life ended.
+    pub sold: Option<Departure>,
     pub today: NaiveDate,
 }
 
@@ -145,7 +155,15 @@ pub fn judge(f: &Facts<'_>) -> (VerdictKind, String) {
     {
         return (VerdictKind::Expired, format!("{label} expired on {expiry}"));
     }
-    if f.sold && !matches!(f.step, Step::Returning | Step::Repairing) {
+    if let Some(Departure::Ended(on)) = f.sold {
+        return (
+            VerdictKind::AlreadySold,
+            format!(
+                "{label} was scrapped or destroyed on {on}: its life has ended — a unit with this code is a clone"
+            ),
+        );
+    }
+    if f.sold == Some(Departure::Sold) && !matches!(f.step, Step::Returning | Step::Repairing) {
         return (
             VerdictKind::AlreadySold,
             format!(

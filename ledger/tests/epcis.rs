@@ -15,6 +15,7 @@ use chrono::DateTime;
 use custodian_ledger::event::{Action, BizStep, BizTransaction, Disposition, EventType};
 use custodian_ledger::{Epc, Event, EventBody, Ledger, Recorder, Step, epcis};
 use custodian_scanner::{Gtin, Sscc, check_digit};
+use proptest::prelude::*;
 use serde_json::{Value, json};
 
 fn schema_dir() -> Option<PathBuf> {
@@ -110,6 +111,7 @@ fn sample_ledger(dir: &Path) -> Ledger {
         source: None,
         destination: None,
         recorder: maker.clone(),
+        extension: Default::default(),
     };
     let mut ship = body(
         BizStep::Shipping,
@@ -277,3 +279,272 @@ fn bad_documents_name_the_path_of_the_first_error_and_store_nothing() {
     );
     assert!(epcis::epc_from_uri("https://id.gs1.org/01/04012345000013/21/1").is_err());
 }
+
+/// A service partner's ledger holding every after-sales shape: a scan with lot and expiry, a
+/// registration, claims, a counterfeit report with a photo, a repair with parts in and out,
+/// returns refurbished and scrapped, and an error declaration with a corrective event.
+fn aftersales_ledger(dir: &Path) -> Ledger {
+    let mut l = sample_ledger(dir);
+    let at = |s: &str| DateTime::parse_from_rfc3339(s).unwrap();
+    let unit = |s: &str| format!("01{}21{s}", drill());
+    let part = |s: &str| {
+        let d = "0401234500005";
+        format!("01{d}{}21{s}", check_digit(d))
+    };
+    l.scan(
+        &format!("01{}10L7\u{1d}17270101\u{1d}21B-2", drill()),
+        Step::Inspecting,
+        None,
+        at("2026-03-05T08:00:00+01:00"),
+    )
+    .unwrap();
+    l.register_warranty(&unit("B-2"), "Ann Example", at("2026-03-05T09:00:00+01:00"))
+        .unwrap();
+    l.claim_warranty(
+        &unit("B-2"),
+        "battery fault",
+        Some("stops after a minute"),
+        at("2026-03-06T09:00:00+01:00"),
+    )
+    .unwrap();
+    l.claim_warranty(
+        &unit("B-2"),
+        "switch",
+        None,
+        at("2026-03-06T10:00:00+01:00"),
+    )
+    .unwrap();
+    let photo = custodian_ledger::event::Photo::of_bytes(
+        custodian_ledger::event::Text::parse("IMG_1.jpg").unwrap(),
+        b"photo",
+    );
+    l.report_counterfeit(
+        &unit("C3"),
+        "wrong font",
+        Some(photo),
+        at("2026-03-06T11:00:00+01:00"),
+    )
+    .unwrap();
+    l.record_repair(
+        &unit("B-2"),
+        &[part("P1")],
+        &[],
+        Some("WO-7"),
+        at("2026-03-07T09:00:00+01:00"),
+    )
+    .unwrap();
+    l.record_repair(
+        &unit("B-2"),
+        &[part("P2")],
+        &[part("P1")],
+        None,
+        at("2026-03-08T09:00:00+01:00"),
+    )
+    .unwrap();
+    l.return_unit(
+        &unit("B-2"),
+        custodian_ledger::ReturnOutcome::Refurbished,
+        at("2026-03-09T09:00:00+01:00"),
+    )
+    .unwrap();
+    l.return_unit(
+        &unit("A/1"),
+        custodian_ledger::ReturnOutcome::Scrapped,
+        at("2026-03-09T10:00:00+01:00"),
+    )
+    .unwrap();
+    let wrong = l
+        .scan(
+            &unit("C4"),
+            Step::RetailSelling,
+            None,
+            at("2026-03-10T09:00:00+01:00"),
+        )
+        .unwrap()
+        .event
+        .unwrap();
+    let right = l
+        .scan(
+            &unit("C5"),
+            Step::RetailSelling,
+            None,
+            at("2026-03-10T09:00:00+01:00"),
+        )
+        .unwrap()
+        .event
+        .unwrap();
+    l.declare_error(
+        &wrong,
+        Some(custodian_ledger::event::ErrorReason::IncorrectData),
+        &[right],
+        at("2026-03-10T09:05:00+01:00"),
+    )
+    .unwrap();
+    l
+}
+
+#[test]
+fn every_after_sales_shape_exports_valid_and_round_trips() {
+    let tmp = tempfile::tempdir().unwrap();
+    let ledger = aftersales_ledger(&tmp.path().join("a"));
+    let created = DateTime::parse_from_rfc3339("2026-03-11T00:00:00Z").unwrap();
+    let doc = ledger.export_epcis(created).unwrap();
+    let list = doc["epcisBody"]["eventList"].as_array().unwrap();
+    for key in [
+        "cust:lot",
+        "cust:expiry",
+        "cust:warrantyRegistration",
+        "cust:warrantyClaim",
+        "cust:counterfeitReport",
+        "errorDeclaration",
+    ] {
+        assert!(
+            list.iter().any(|e| e.get(key).is_some()),
+            "no event has {key}"
+        );
+    }
+    for step in ["other", "installing", "removing", "destroying"] {
+        assert!(list.iter().any(|e| e["bizStep"] == step), "no {step} event");
+    }
+    // The declaration carries the eventID of the event it declares erroneous.
+    let declared = list
+        .iter()
+        .find(|e| e.get("errorDeclaration").is_some())
+        .unwrap();
+    assert_eq!(
+        list.iter()
+            .filter(|e| e["eventID"] == declared["eventID"])
+            .count(),
+        2
+    );
+    if let Some(v) = validator() {
+        assert_eq!(errors(&v, &doc), Vec::<String>::new());
+    }
+    let mut other = Ledger::open(&tmp.path().join("b")).unwrap();
+    let n = list.len();
+    assert_eq!(other.import_epcis(&doc).unwrap(), (n, n));
+    assert_eq!(other.import_epcis(&doc).unwrap(), (n, 0));
+    assert_eq!(other.export_epcis(created).unwrap(), doc);
+}
+
+#[test]
+fn the_outbound_manifest_is_an_epcis_document_of_the_shipment_and_its_packing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let ledger = sample_ledger(&tmp.path().join("a"));
+    let created = DateTime::parse_from_rfc3339("2026-03-05T00:00:00Z").unwrap();
+    let doc = ledger.manifest_epcis("ASN-9", created).unwrap();
+    let steps: Vec<&str> = doc["epcisBody"]["eventList"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["bizStep"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        steps,
+        ["packing", "shipping"],
+        "no commissioning, no receipt"
+    );
+    if let Some(v) = validator() {
+        assert_eq!(errors(&v, &doc), Vec::<String>::new());
+    }
+    // The recipient imports it and knows what to expect.
+    let mut recipient = Ledger::open(&tmp.path().join("b")).unwrap();
+    assert_eq!(recipient.import_epcis(&doc).unwrap(), (2, 2));
+    let m = recipient.manifest("ASN-9").unwrap();
+    assert_eq!((m.progress.expected, m.logistic_units), (2, 1));
+    assert!(matches!(
+        ledger.manifest_epcis("ASN-404", created),
+        Err(custodian_ledger::Error::NotFound(_))
+    ));
+}
+
+fn arb_text() -> impl Strategy<Value = String> {
+    "[A-Za-z0-9][A-Za-z0-9 ,.'-]{0,30}"
+}
+
+prop_compose! {
+    fn arb_body()(
+        step in 0..BizStep::ALL.len(),
+        disposition in proptest::option::of(0..Disposition::ALL.len()),
+        lot in proptest::option::of("[A-Z0-9]{1,10}"),
+        expiry in proptest::option::of(0u32..3000),
+        detail in 0u8..4,
+        words in (arb_text(), arb_text(), proptest::option::of(arb_text())),
+        photo in proptest::option::of(proptest::collection::vec(any::<u8>(), 0..16)),
+        declared in proptest::option::of((0u8..3, 0u32..1000)),
+        minutes in 0i64..100_000,
+        offset_h in -12i32..14,
+    ) -> EventBody {
+        use custodian_ledger::event::{Defect, Detail, ErrorDeclaration, ErrorReason, Extension, Photo, Text};
+        let zone = chrono::FixedOffset::east_opt(offset_h * 3600).unwrap();
+        let time = (DateTime::parse_from_rfc3339("2026-01-01T00:00:00Z").unwrap()
+            + chrono::Duration::minutes(minutes))
+        .with_timezone(&zone);
+        let (a, b, c) = words;
+        let detail = match detail {
+            0 => None,
+            1 => Some(Detail::WarrantyRegistration { owner: Text::parse(&a).unwrap() }),
+            2 => Some(Detail::WarrantyClaim {
+                defect: Defect::parse(&a).unwrap(),
+                note: c.map(|c| Text::parse(&c).unwrap()),
+            }),
+            _ => Some(Detail::CounterfeitReport {
+                note: Text::parse(&b).unwrap(),
+                photo: photo.map(|p| Photo::of_bytes(Text::parse(&a).unwrap(), &p)),
+            }),
+        };
+        let error_declaration = declared.map(|(r, m)| ErrorDeclaration {
+            declaration_time: time + chrono::Duration::minutes(i64::from(m)),
+            reason: [None, Some(ErrorReason::DidNotOccur), Some(ErrorReason::IncorrectData)][usize::from(r)],
+            corrective_event_ids: if m % 2 == 0 { vec![custodian_ledger::EventId(format!("ni:///sha-256;{m:064x}"))] } else { vec![] },
+            declared_by: Recorder { org: "o".into(), site: "s".into(), device: format!("d{m}") },
+        });
+        let step = BizStep::ALL[step];
+        let aggregation = matches!(step, BizStep::Packing | BizStep::Unpacking | BizStep::Installing | BizStep::Removing);
+        EventBody {
+            event_type: if aggregation { EventType::AggregationEvent } else { EventType::ObjectEvent },
+            action: match step {
+                BizStep::Commissioning | BizStep::Packing | BizStep::Installing => Action::Add,
+                BizStep::Unpacking | BizStep::Removing => Action::Delete,
+                _ => Action::Observe,
+            },
+            biz_step: step,
+            disposition: disposition.map(|d| Disposition::ALL[d]),
+            event_time: time,
+            epcs: vec![Epc::Unit { gtin: drill(), serial: "X1".into() }],
+            parent: aggregation.then(|| Epc::Logistic(sscc(3))),
+            biz_transactions: vec![],
+            source: None,
+            destination: None,
+            recorder: Recorder { org: "o".into(), site: "s".into(), device: "d".into() },
+            extension: Extension {
+                lot,
+                expiry: expiry.map(|d| chrono::NaiveDate::from_ymd_opt(2026, 1, 1).unwrap() + chrono::Duration::days(i64::from(d))),
+                detail,
+                error_declaration,
+            },
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+    /// Any event the ledger can hold exports as valid EPCIS 2.0 and imports as itself, id and
+    /// all.
+    #[test]
+    fn any_event_round_trips_through_epcis(body in arb_body()) {
+        let event = Event::new(body);
+        let created = DateTime::parse_from_rfc3339("2026-03-05T00:00:00Z").unwrap();
+        let doc = epcis::export(std::slice::from_ref(&event), created);
+        let fallback = Recorder { org: "x".into(), site: "x".into(), device: "x".into() };
+        let back = epcis::import(&doc, &fallback).unwrap();
+        prop_assert_eq!(&back, &vec![event]);
+        if let Some(v) = VALIDATOR.as_ref() {
+            prop_assert_eq!(errors(v, &doc), Vec::<String>::new());
+        }
+    }
+}
+
+static VALIDATOR: std::sync::LazyLock<Option<jsonschema::Validator>> =
+    std::sync::LazyLock::new(validator);

@@ -69,6 +69,7 @@ fn body(step: BizStep, epcs: Vec<Epc>, parent: Option<Epc>, at: &str, org: &str)
             site: "dc".into(),
             device: format!("{org}-1"),
         },
+        extension: Default::default(),
     }
 }
 
@@ -170,7 +171,12 @@ fn batches_judge_as_single_scans_do() {
         let mut single = ledger(one.path());
         let expected: Vec<VerdictKind> = inputs
             .iter()
-            .map(|s| single.scan(s.raw, s.step, s.manifest, s.now).unwrap().verdict)
+            .map(|s| {
+                single
+                    .scan(s.raw, s.step, s.manifest, s.now)
+                    .unwrap()
+                    .verdict
+            })
             .collect();
 
         let many = tempfile::tempdir().unwrap();
@@ -199,7 +205,11 @@ fn the_next_scan_sees_events_written_outside_the_scan_path() {
     let mut ledger = ledger(tmp.path());
     let (u1, u2, u3) = (code("U1"), code("U2"), code("U3"));
     assert_eq!(
-        kinds(&ledger.scan_batch(&[receiving(&u1, Some("ASN-1"), 0)]).unwrap()),
+        kinds(
+            &ledger
+                .scan_batch(&[receiving(&u1, Some("ASN-1"), 0)])
+                .unwrap()
+        ),
         [VerdictKind::Ok]
     );
 
@@ -213,7 +223,11 @@ fn the_next_scan_sees_events_written_outside_the_scan_path() {
     ));
     ledger.store_events(&[other], false).unwrap();
     assert_eq!(
-        kinds(&ledger.scan_batch(&[receiving(&u2, Some("ASN-1"), 1)]).unwrap()),
+        kinds(
+            &ledger
+                .scan_batch(&[receiving(&u2, Some("ASN-1"), 1)])
+                .unwrap()
+        ),
         [VerdictKind::Duplicate]
     );
 
@@ -230,7 +244,11 @@ fn the_next_scan_sees_events_written_outside_the_scan_path() {
         second.store_events(&[third], false).unwrap();
     }
     assert_eq!(
-        kinds(&ledger.scan_batch(&[receiving(&u3, Some("ASN-1"), 2)]).unwrap()),
+        kinds(
+            &ledger
+                .scan_batch(&[receiving(&u3, Some("ASN-1"), 2)])
+                .unwrap()
+        ),
         [VerdictKind::Duplicate]
     );
 }
@@ -250,7 +268,11 @@ fn a_failed_batch_stores_nothing() {
     assert!(ledger.recent_scans(10).unwrap().is_empty());
     assert_eq!(ledger.manifest("ASN-1").unwrap().progress.scanned, 0);
     assert_eq!(
-        kinds(&ledger.scan_batch(&[receiving(&u1, Some("ASN-1"), 2)]).unwrap()),
+        kinds(
+            &ledger
+                .scan_batch(&[receiving(&u1, Some("ASN-1"), 2)])
+                .unwrap()
+        ),
         [VerdictKind::Ok]
     );
 }

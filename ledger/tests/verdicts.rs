@@ -75,6 +75,7 @@ fn event(step: BizStep, epcs: Vec<Epc>, parent: Option<Epc>, at: &str) -> Event 
         source: (step == BizStep::Shipping).then(|| "acme".into()),
         destination: (step == BizStep::Shipping).then(|| "dist-a".into()),
         recorder: maker(),
+        extension: Default::default(),
     })
 }
 
@@ -110,12 +111,14 @@ fn world() -> World {
                     name: "Drill".into(),
                     warranty_months: 24,
                     markets: vec!["DE".into()],
+                    claim_threshold: 3,
                 },
                 Product {
                     gtin: level.to_string(),
                     name: "Level".into(),
                     warranty_months: 12,
                     markets: vec!["DE".into()],
+                    claim_threshold: 3,
                 },
             ],
             issuer_keys: vec![IssuerKey {
