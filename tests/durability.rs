@@ -43,6 +43,7 @@ fn acknowledged_scans_survive_sigkill() {
             .collect();
     let mut acknowledged: BTreeSet<String> = BTreeSet::new();
     let mut next = 0usize;
+    let mut waited = 0usize;
     for round in 0..kills {
         let mut child = Command::new(bin("custodian"))
             .args(["scan", "--data", dir, "--step", "inspecting", "--json"])
@@ -54,15 +55,22 @@ fn acknowledged_scans_survive_sigkill() {
         let mut stdin = child.stdin.take().unwrap();
         let stdout = child.stdout.take().unwrap();
         // Read acknowledgements on a thread; the kill can land while it waits.
+        let (acks, acked) = std::sync::mpsc::channel::<String>();
         let reader = std::thread::spawn(move || {
-            BufReader::new(stdout)
-                .lines()
-                .map_while(Result::ok)
-                .filter_map(|l| serde_json::from_str::<serde_json::Value>(&l).ok())
-                .filter_map(|v| v["event"].as_str().map(str::to_string))
-                .collect::<Vec<_>>()
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                let event = serde_json::from_str::<serde_json::Value>(&line)
+                    .ok()
+                    .and_then(|v| v["event"].as_str().map(str::to_string));
+                if let Some(event) = event
+                    && acks.send(event).is_err()
+                {
+                    break;
+                }
+            }
         });
-        // Feed a random number of scans, then kill after a random delay, mid-write or not.
+        // Feed a random number of scans, then kill after a random delay, mid-write or not. In
+        // every other round the kill waits for a first verdict, so that kills land among
+        // acknowledged scans however slow the machine is.
         let feed = 1 + rng.below(40);
         for _ in 0..feed {
             let line = format!("{}\n", serials[next % serials.len()]);
@@ -72,17 +80,25 @@ fn acknowledged_scans_survive_sigkill() {
             }
         }
         let _ = stdin.flush();
+        if round % 2 == 0 {
+            let first = acked
+                .recv_timeout(Duration::from_secs(30))
+                .expect("no verdict within 30 s");
+            acknowledged.insert(first);
+            waited += 1;
+        }
         std::thread::sleep(Duration::from_micros(rng.below(30_000)));
         child.kill().unwrap(); // SIGKILL
         child.wait().unwrap();
         drop(stdin);
-        acknowledged.extend(reader.join().unwrap());
+        reader.join().unwrap();
+        acknowledged.extend(acked.try_iter());
         if round % 20 == 19 || round + 1 == kills {
             check(dir, &acknowledged);
         }
     }
     assert!(
-        acknowledged.len() > usize::try_from(kills).unwrap(),
+        waited > 0 && acknowledged.len() >= waited,
         "the test acknowledged too few scans to mean anything"
     );
     eprintln!("{} acknowledged scans, all present", acknowledged.len());
