@@ -3,6 +3,7 @@
 //! Every reporting subcommand takes `--json` and then prints JSON (one object per line where it
 //! reports per input line). Errors go to stderr as one clear line with a non-zero exit.
 
+mod aftersales;
 mod bench;
 mod capture;
 
@@ -115,7 +116,19 @@ enum Command {
         #[command(flatten)]
         out: Output,
     },
-    /// A unit's biography: custody chain, warranty, flags.
+    /// Warranty registration and claims.
+    #[command(subcommand)]
+    Warranty(aftersales::WarrantyCommand),
+    /// Records a repair of a unit with the parts fitted and removed, each a serialised part.
+    Repair(aftersales::RepairArgs),
+    /// Reports a unit counterfeit, with a note and optionally a photo.
+    ReportCounterfeit(aftersales::ReportArgs),
+    /// Takes a unit back and marks it refurbished or scrapped.
+    Return(aftersales::ReturnArgs),
+    /// Declares an event this organisation recorded erroneous (an EPCIS error declaration).
+    Correct(aftersales::CorrectArgs),
+    /// A unit's biography: custody chain, owner, warranty and claims, repairs and parts,
+    /// reports, corrections, flags.
     History {
         #[command(flatten)]
         data: Data,
@@ -293,6 +306,13 @@ enum ManifestCommand {
         #[command(flatten)]
         out: Output,
     },
+    /// Prints a shipment's outbound manifest as an EPCIS 2.0 JSON-LD document: its shipping
+    /// events and the packing of its logistic units.
+    Export {
+        #[command(flatten)]
+        data: Data,
+        id: String,
+    },
 }
 
 fn main() {
@@ -461,36 +481,14 @@ fn run(command: Command) -> Result<()> {
             if out.json {
                 return print_json(&history);
             }
-            println!(
-                "{}{}",
-                history.label,
-                history
-                    .product
-                    .as_ref()
-                    .map(|p| format!(" — {p}"))
-                    .unwrap_or_default()
-            );
-            println!(
-                "state: {:?}, custodian: {}",
-                history.custody.state,
-                history.custody.custodian.as_deref().unwrap_or("unknown")
-            );
-            print_chain(&history.custody.chain);
-            if let Some(w) = &history.warranty {
-                println!(
-                    "warranty: {} months from {} ({}), until {}{}",
-                    w.months,
-                    w.start,
-                    w.starts_at,
-                    w.end,
-                    if w.in_period { "" } else { " — expired" }
-                );
-            }
-            for f in &history.flags {
-                println!("flag {} [{}]: {}", f.kind, f.status, f.reason);
-            }
+            aftersales::print_history(&history);
             Ok(())
         }
+        Command::Warranty(w) => aftersales::warranty(w),
+        Command::Repair(args) => aftersales::repair(args),
+        Command::ReportCounterfeit(args) => aftersales::report_counterfeit(args),
+        Command::Return(args) => aftersales::take_back(args),
+        Command::Correct(args) => aftersales::correct(args),
         Command::Flags { data, out } => {
             let flags = Device::open(&data.data)?.ledger().flags()?;
             if out.json {
@@ -715,11 +713,20 @@ fn run_manifest(command: ManifestCommand) -> Result<()> {
                 ("unexpected", &p.unexpected),
                 ("wrong product", &p.wrong_product),
                 ("duplicate", &p.duplicates),
+                ("expired", &p.expired),
+                ("recalled", &p.recalled),
             ] {
                 for epc in list {
                     println!("  {what}: {epc}");
                 }
             }
+            Ok(())
+        }
+        ManifestCommand::Export { data, id } => {
+            let doc = Device::open(&data.data)?
+                .ledger()
+                .manifest_epcis(&id, now())?;
+            println!("{}", serde_json::to_string_pretty(&doc)?);
             Ok(())
         }
         ManifestCommand::Close { data, id, out } => {

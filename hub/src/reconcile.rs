@@ -263,7 +263,11 @@ fn seen_after_end(
         let reason = format!(
             "{} was {} by {} on {}, yet {} recorded {} on {}: its code is on another unit",
             unit.label(),
-            end.body.biz_step.as_str(),
+            if end.body.biz_step == BizStep::Destroying {
+                "destroyed"
+            } else {
+                "decommissioned"
+            },
             Registry::org_name(conn, &end.body.recorder.org),
             end.body.event_time.date_naive(),
             Registry::org_name(conn, &b.recorder.org),

@@ -561,7 +561,7 @@ fn record_scan(
     tx: &Connection,
     recorder: &Recorder,
     extract: Option<&RegistryExtract>,
-    mut view: Option<&mut ManifestView>,
+    view: Option<&mut ManifestView>,
     input: &ScanInput<'_>,
 ) -> Result<Verdict, Error> {
     let ScanInput {
@@ -653,7 +653,7 @@ fn record_scan(
             }
             let event = Event::new(body);
             if store::insert_event(tx, &event, true)?.is_some()
-                && let Some(m) = view.as_deref_mut()
+                && let Some(m) = view
             {
                 m.note_event(tx, &event)?;
             }

@@ -1,0 +1,368 @@
+//! `custodian warranty register|claim`, `repair`, `report-counterfeit`, `return`, `correct`:
+//! after-sales work on a device ledger, and the text form of a unit's history. Each records real
+//! events that the next `custodian sync` uploads like scans.
+
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+use clap::{Args, Subcommand};
+use custodian_ledger::event::{ErrorReason, Photo, Text};
+use custodian_ledger::{History, ReturnOutcome};
+use custodian_sync::Device;
+
+use crate::{Data, Output, now, print_chain, print_json};
+
+#[derive(Subcommand)]
+pub enum WarrantyCommand {
+    /// Registers a unit's warranty to its owner; cover starts now unless it was sold earlier.
+    Register {
+        #[command(flatten)]
+        data: Data,
+        /// The unit, as a scanner sends it.
+        code: String,
+        /// The owner: a name or a customer reference.
+        #[arg(long)]
+        owner: String,
+        #[command(flatten)]
+        out: Output,
+    },
+    /// Records a warranty claim for one defect and prints its validation.
+    Claim {
+        #[command(flatten)]
+        data: Data,
+        code: String,
+        /// The defect claimed ("battery fault"); the same defect twice is a duplicate.
+        #[arg(long)]
+        defect: String,
+        #[arg(long)]
+        note: Option<String>,
+        #[command(flatten)]
+        out: Output,
+    },
+}
+
+#[derive(Args)]
+pub struct RepairArgs {
+    #[command(flatten)]
+    data: Data,
+    /// The unit repaired.
+    #[arg(long)]
+    unit: String,
+    /// A part fitted (its serialised code); repeat for several.
+    #[arg(long = "part-in", value_name = "CODE")]
+    part_in: Vec<String>,
+    /// A part taken out; repeat for several.
+    #[arg(long = "part-out", value_name = "CODE")]
+    part_out: Vec<String>,
+    /// The repair order (one is derived when omitted).
+    #[arg(long)]
+    order: Option<String>,
+    #[command(flatten)]
+    out: Output,
+}
+
+#[derive(Args)]
+pub struct ReportArgs {
+    #[command(flatten)]
+    data: Data,
+    code: String,
+    /// What makes it suspect.
+    #[arg(long)]
+    note: String,
+    /// A photo of it: the event keeps its file name and SHA-256, not the image.
+    #[arg(long)]
+    photo: Option<PathBuf>,
+    #[command(flatten)]
+    out: Output,
+}
+
+#[derive(Args)]
+pub struct ReturnArgs {
+    #[command(flatten)]
+    data: Data,
+    code: String,
+    /// refurbished (fit to sell again) or scrapped (its life ends).
+    #[arg(long)]
+    outcome: String,
+    #[command(flatten)]
+    out: Output,
+}
+
+#[derive(Args)]
+pub struct CorrectArgs {
+    #[command(flatten)]
+    data: Data,
+    /// The id of the erroneous event (`ni:///sha-256;…`, as `history --json` shows it).
+    event: String,
+    /// did_not_occur or incorrect_data.
+    #[arg(long)]
+    reason: Option<String>,
+    /// An event recorded to replace it; repeat for several.
+    #[arg(long = "corrected-by", value_name = "EVENT")]
+    corrective: Vec<String>,
+    #[command(flatten)]
+    out: Output,
+}
+
+pub fn warranty(command: WarrantyCommand) -> Result<()> {
+    match command {
+        WarrantyCommand::Register {
+            data,
+            code,
+            owner,
+            out,
+        } => {
+            let r = Device::open(&data.data)?
+                .ledger()
+                .register_warranty(&code, &owner, now())?;
+            if out.json {
+                return print_json(&r);
+            }
+            println!("{}: registered to {owner}", r.history.label);
+            print_cover(&r.history);
+            Ok(())
+        }
+        WarrantyCommand::Claim {
+            data,
+            code,
+            defect,
+            note,
+            out,
+        } => {
+            let r = Device::open(&data.data)?.ledger().claim_warranty(
+                &code,
+                &defect,
+                note.as_deref(),
+                now(),
+            )?;
+            if out.json {
+                return print_json(&r);
+            }
+            {
+                println!(
+                    "{:<20} {}{}",
+                    r.validation.outcome.as_str().to_uppercase(),
+                    r.validation.reason,
+                    if r.validation.provisional {
+                        " (provisional: the unit is not confirmed genuine yet)"
+                    } else {
+                        ""
+                    }
+                );
+            }
+            Ok(())
+        }
+    }
+}
+
+pub fn repair(args: RepairArgs) -> Result<()> {
+    let r = Device::open(&args.data.data)?.ledger().record_repair(
+        &args.unit,
+        &args.part_in,
+        &args.part_out,
+        args.order.as_deref(),
+        now(),
+    )?;
+    if args.out.json {
+        return print_json(&r);
+    }
+    if let Some(last) = r.history.service.last() {
+        println!(
+            "{}: repair {} recorded ({} part(s) in, {} out)",
+            r.history.label,
+            last.order,
+            last.parts_in.len(),
+            last.parts_out.len()
+        );
+    }
+    print_parts(&r.history);
+    Ok(())
+}
+
+pub fn report_counterfeit(args: ReportArgs) -> Result<()> {
+    let photo = match &args.photo {
+        None => None,
+        Some(path) => {
+            let bytes =
+                std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+            let name = path.file_name().map_or_else(
+                || path.display().to_string(),
+                |n| n.to_string_lossy().into(),
+            );
+            let reference =
+                Text::parse(&name).map_err(|e| anyhow::anyhow!("photo file name {e}"))?;
+            Some(Photo::of_bytes(reference, &bytes))
+        }
+    };
+    let r = Device::open(&args.data.data)?.ledger().report_counterfeit(
+        &args.code,
+        &args.note,
+        photo,
+        now(),
+    )?;
+    if args.out.json {
+        return print_json(&r);
+    }
+    println!("{}: reported counterfeit", r.history.label);
+    Ok(())
+}
+
+pub fn take_back(args: ReturnArgs) -> Result<()> {
+    let outcome = ReturnOutcome::parse(&args.outcome).with_context(|| {
+        format!(
+            "unknown outcome {:?}: use refurbished or scrapped",
+            args.outcome
+        )
+    })?;
+    let r = Device::open(&args.data.data)?
+        .ledger()
+        .return_unit(&args.code, outcome, now())?;
+    if args.out.json {
+        return print_json(&r);
+    }
+    println!(
+        "{}: returned and {} — now {}",
+        r.history.label,
+        outcome.as_str(),
+        r.history.custody.state.as_str()
+    );
+    Ok(())
+}
+
+pub fn correct(args: CorrectArgs) -> Result<()> {
+    let reason = args
+        .reason
+        .as_deref()
+        .map(|r| {
+            ErrorReason::parse(r).with_context(|| {
+                format!("unknown reason {r:?}: use did_not_occur or incorrect_data")
+            })
+        })
+        .transpose()?;
+    let c = Device::open(&args.data.data)?.ledger().declare_error(
+        &args.event,
+        reason,
+        &args.corrective,
+        now(),
+    )?;
+    if args.out.json {
+        return print_json(&c);
+    }
+    println!(
+        "{} event {} declared erroneous{}",
+        c.step,
+        c.declared,
+        c.reason.map(|r| format!(" ({r})")).unwrap_or_default()
+    );
+    Ok(())
+}
+
+fn print_cover(h: &History) {
+    match &h.warranty {
+        Some(w) if w.in_period => println!(
+            "warranty: {} months from the {} on {}, until {} — {} days left",
+            w.months,
+            w.starts_at,
+            &w.start[..10],
+            &w.end[..10],
+            w.remaining_days
+        ),
+        Some(w) => println!(
+            "warranty: {} months from the {} on {}, ended {}",
+            w.months,
+            w.starts_at,
+            &w.start[..10],
+            &w.end[..10]
+        ),
+        None => println!("warranty: no policy known for this product"),
+    }
+}
+
+fn print_parts(h: &History) {
+    for p in &h.parts {
+        println!("  part {} fitted {}", p.label, &p.since[..10]);
+    }
+}
+
+/// A unit's biography as text.
+pub fn print_history(h: &History) {
+    println!(
+        "{}{}",
+        h.label,
+        h.product
+            .as_ref()
+            .map(|p| format!(" — {p}"))
+            .unwrap_or_default()
+    );
+    let c = &h.custody;
+    println!(
+        "state: {}, custodian: {}, owner: {}{}",
+        c.state.as_str(),
+        c.custodian.as_deref().unwrap_or("unknown"),
+        c.owner.as_deref().unwrap_or("unknown"),
+        c.installed_in
+            .as_ref()
+            .map(|u| format!(", fitted in {u}"))
+            .unwrap_or_default()
+    );
+    print_chain(&c.chain);
+    if !c.after_end.is_empty() {
+        println!(
+            "{} event(s) after its life ended: its code is on another unit",
+            c.after_end.len()
+        );
+    }
+    if h.warranty.is_some() || !h.claims.is_empty() {
+        print_cover(h);
+    }
+    for claim in &h.claims {
+        println!(
+            "  claim {} \"{}\": {}",
+            &claim.time[..10],
+            claim.defect,
+            claim.validation.reason
+        );
+    }
+    for r in &h.service {
+        println!(
+            "repair {} {} by {}{}: {} in, {} out",
+            r.order,
+            &r.time[..10],
+            r.org,
+            if r.refurbished { " (refurbished)" } else { "" },
+            r.parts_in.len(),
+            r.parts_out.len()
+        );
+    }
+    print_parts(h);
+    for f in &h.fitted_into {
+        println!(
+            "fitted into {} from {}{}",
+            f.label,
+            &f.installed[..10],
+            f.removed
+                .as_ref()
+                .map(|r| format!(" until {}", &r[..10]))
+                .unwrap_or_default()
+        );
+    }
+    for r in &h.counterfeit_reports {
+        println!(
+            "reported counterfeit {} by {}: {}",
+            &r.time[..10],
+            r.org,
+            r.note
+        );
+    }
+    for c in &h.corrections {
+        println!(
+            "corrected: {} of {} declared erroneous by {}",
+            c.step,
+            &c.time[..10],
+            c.declared_by
+        );
+    }
+    for f in &h.flags {
+        println!("flag {} [{}]: {}", f.kind, f.status, f.reason);
+    }
+}
