@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand};
 use custodian_hub::registry::IssueOptions;
-use custodian_ledger::Step;
+use custodian_ledger::{ScanInput, Step};
 use custodian_sync::Device;
 use serde::Serialize;
 
@@ -42,6 +42,9 @@ struct Output {
     #[arg(long)]
     json: bool,
 }
+
+/// The most scans recorded in one group commit.
+const SCAN_BATCH_MAX: usize = 1024;
 
 #[derive(Subcommand)]
 enum Command {
@@ -437,26 +440,55 @@ fn run(command: Command) -> Result<()> {
             let total = sources.len();
             let (mut running, mut failed) = (total, 0);
             let events = capture::start(sources);
+            // An event taken from the channel while gathering a batch, handled next.
+            let mut held: Option<capture::Event> = None;
             while running > 0 {
-                let event = events
-                    .recv()
-                    .context("every scan source stopped without a word")?;
+                let event = match held.take() {
+                    Some(event) => event,
+                    None => events
+                        .recv()
+                        .context("every scan source stopped without a word")?,
+                };
                 match event {
                     capture::Event::Scan(raw) => {
-                        let verdict =
-                            device
-                                .ledger()
-                                .scan(&raw, step, manifest.as_deref(), now())?;
-                        if out.json {
-                            writeln!(stdout, "{}", serde_json::to_string(&verdict)?)?;
-                        } else {
-                            writeln!(
-                                stdout,
-                                "{:<20} {}",
-                                verdict.verdict.as_str().to_uppercase(),
-                                verdict.reason
-                            )?;
+                        // Group commit: the scans that queued up while the previous batch was
+                        // being made durable are recorded together, each still judged in order
+                        // and fsynced before its verdict is printed.
+                        let mut batch = vec![raw];
+                        while batch.len() < SCAN_BATCH_MAX {
+                            match events.try_recv() {
+                                Ok(capture::Event::Scan(raw)) => batch.push(raw),
+                                Ok(other) => {
+                                    held = Some(other);
+                                    break;
+                                }
+                                Err(_) => break,
+                            }
                         }
+                        let at = now();
+                        let inputs: Vec<ScanInput<'_>> = batch
+                            .iter()
+                            .map(|raw| ScanInput {
+                                raw,
+                                step,
+                                manifest: manifest.as_deref(),
+                                now: at,
+                            })
+                            .collect();
+                        let verdicts = device.ledger().scan_batch(&inputs)?;
+                        for verdict in &verdicts {
+                            if out.json {
+                                writeln!(stdout, "{}", serde_json::to_string(verdict)?)?;
+                            } else {
+                                writeln!(
+                                    stdout,
+                                    "{:<20} {}",
+                                    verdict.verdict.as_str().to_uppercase(),
+                                    verdict.reason
+                                )?;
+                            }
+                        }
+                        stdout.flush()?;
                     }
                     capture::Event::Warning(warning) => eprintln!("custodian: {warning}"),
                     capture::Event::Ended(end) => {
