@@ -272,12 +272,20 @@ pub fn decode_luma(width: u32, height: u32, luma: &[u8], options: &DecodeOptions
             }
         }
     } else {
+        // One code per region: regions are separated by tiles without transitions, so codes
+        // apart are in regions of their own, and rxing's multi-code reader, which decodes
+        // the strips around each code it finds again from scratch, would mostly re-read a
+        // label's own text.
+        let per_region = DecodeOptions {
+            multiple: false,
+            ..options.clone()
+        };
         for region in &regions {
             if !options.multiple && !found.is_empty() {
                 break;
             }
             let crop = image.crop(region);
-            let mut here = decode_buffer(&crop, region, &options.formats, options);
+            let mut here = decode_buffer(&crop, region, &options.formats, &per_region);
             if here.is_empty() {
                 here = straightened(&image, region, options);
             }
@@ -458,6 +466,9 @@ const EDGE: i16 = 20;
 const NOISE_FACTOR: f32 = 3.5;
 /// The highest threshold however noisy the frame.
 const EDGE_MAX: i16 = 64;
+/// Transitions a line along the gradient must cross before a region is turned: the 1D codes
+/// read here have at least 20 bars (EAN-8: 22 bars and spaces' edges are 44).
+const MIN_BARS: usize = 20;
 /// Samples per frame pixel along the rows of a turned 1D region, and its height in pixels.
 const UPRIGHT_SCALE: f32 = 2.0;
 const UPRIGHT_BAND: usize = 160;
@@ -641,9 +652,12 @@ fn straightened(image: &Image<'_>, region: &Rect, options: &DecodeOptions) -> Ve
     if formats.is_empty() {
         return Vec::new();
     }
-    // rxing's row scans already read codes within a few degrees of upright.
+    // rxing's row scans already read codes within a few degrees of upright. A coherent region
+    // is only worth turning if a line through it along the gradient crosses many bars: a box
+    // edge or a shelf line is coherent too, but crossed once or twice.
     let Some(angle) = bar_angle(image, region)
         .filter(|a| a.abs() >= 4f32.to_radians())
+        .filter(|&a| crossings(image, region, a) >= MIN_BARS)
         .map(|a| refine_angle(image, region, a))
         .filter(|a| a.abs() >= 6f32.to_radians())
     else {
@@ -732,6 +746,31 @@ fn refine_angle(image: &Image<'_>, region: &Rect, estimate: f32) -> f32 {
         }
     }
     best.0
+}
+
+/// Sharp transitions (as the pre-pass counts them, at the base threshold) along the line through
+/// the centre of `region` in direction `angle`, sampled every pixel.
+fn crossings(image: &Image<'_>, region: &Rect, angle: f32) -> usize {
+    let (cx, cy) = (
+        region.x as f32 + region.width as f32 / 2.0,
+        region.y as f32 + region.height as f32 / 2.0,
+    );
+    let reach = region.width.max(region.height) as i32 / 2;
+    let (sin, cos) = angle.sin_cos();
+    let samples: Vec<i16> = (-reach..=reach)
+        .map(|t| i16::from(bilinear(image, cx + cos * t as f32, cy + sin * t as f32)))
+        .collect();
+    let mut prev = 0;
+    let mut count = 0;
+    for w in samples.windows(3) {
+        let d = w[2] - w[0];
+        let s = i8::from(d >= EDGE) - i8::from(d <= -EDGE);
+        if s != 0 && s != prev {
+            count += 1;
+        }
+        prev = s;
+    }
+    count
 }
 
 fn bilinear(image: &Image<'_>, x: f32, y: f32) -> u8 {
