@@ -120,8 +120,10 @@ pub struct DecodeOptions {
     /// Spend several times longer per frame for a better chance on small, rotated or blurred
     /// codes: for still images, not for a live preview.
     pub try_harder: bool,
-    /// Look for more than one code per frame (rxing's multi reader: after a hit, the regions
-    /// around it are searched again). Costs nothing on frames without a code.
+    /// Look for more than one code per frame. With [`DecodeOptions::locate`], every located
+    /// region is decoded and yields at most one code (two codes touching each other count as
+    /// one region); over the whole frame, rxing's multi reader searches the areas around each
+    /// hit again. Off: stop at the first code.
     pub multiple: bool,
     /// Also look for light-on-dark codes (laser-etched DataMatrix on metal): doubles the time.
     pub inverted: bool,
