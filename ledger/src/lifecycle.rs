@@ -581,10 +581,14 @@ impl Ledger {
                 _ => None,
             })
             .collect();
-        let corrections = store::declarations_naming(&self.conn, epc)?
+        let mut corrections: Vec<Correction> = store::declarations_naming(&self.conn, epc)?
             .iter()
             .filter_map(Correction::of)
             .collect();
+        // The order the declarations arrived in differs between devices; the history must not.
+        corrections.sort_by(|a, b| {
+            (&a.declared_at, &a.declared).cmp(&(&b.declared_at, &b.declared))
+        });
         Ok(History {
             label: epc.label(),
             epc: epc.uri(),
