@@ -11,14 +11,22 @@ use custodian_sync::Device;
 use serde_json::{Value, json};
 
 mod decode;
+pub mod verify;
 
-/// Runs benchmark `name`; `labels` is the label corpus `decode` reads.
-pub fn run(name: &str, events: usize, labels: Option<&Path>) -> Result<Value> {
+/// Runs benchmark `name`; `labels` is the label corpus `decode` reads, `verify` what the
+/// `verify` benchmark takes.
+pub fn run(
+    name: &str,
+    events: usize,
+    labels: Option<&Path>,
+    verify: &verify::Options,
+) -> Result<Value> {
     match name {
         "sync" => sync(events),
         "ingest" => ingest(events),
         "decode" => decode::run(&labels.map_or_else(decode::default_labels, Path::to_path_buf)),
-        other => bail!("unknown benchmark {other:?}: available: sync, ingest, decode"),
+        "verify" => verify::run(verify),
+        other => bail!("unknown benchmark {other:?}: available: sync, ingest, decode, verify"),
     }
 }
 
@@ -44,6 +52,7 @@ fn sync_in(tmp: &Path, events: usize) -> Result<Value> {
             data: tmp.join("hub"),
             listen: "127.0.0.1:0".parse()?,
             demo: true,
+            public: Default::default(),
         };
         let server = tokio::spawn(serve(
             options,

@@ -149,7 +149,8 @@ enum Command {
     /// EPCIS 2.0 JSON-LD export and import of the ledger's events.
     #[command(subcommand)]
     Epcis(EpcisCommand),
-    /// Runs a named benchmark on generated data and prints its figures (sync, ingest, decode).
+    /// Runs a named benchmark on generated data and prints its figures (sync, ingest, decode,
+    /// verify).
     Bench {
         name: String,
         /// How many events the benchmark generates.
@@ -159,6 +160,23 @@ enum Command {
         /// workspace's fixtures/labels.
         #[arg(long)]
         labels: Option<PathBuf>,
+        /// `verify`: issued serials the registry holds in all (the missing ones are issued,
+        /// signed, before the run).
+        #[arg(long, default_value_t = 10_000_000)]
+        serials: usize,
+        /// `verify`: the registry to build, or reuse from an earlier run (created if absent); a
+        /// temporary one when omitted.
+        #[arg(long)]
+        data: Option<PathBuf>,
+        /// `verify`: seconds of each measured phase.
+        #[arg(long, default_value_t = 10.0)]
+        seconds: f64,
+        /// `verify`: verifications a second in the paced phase, where latency is measured.
+        #[arg(long, default_value_t = 10_000.0)]
+        rate: f64,
+        /// `verify`: client connections of the load generator.
+        #[arg(long, default_value_t = 64)]
+        connections: usize,
         #[command(flatten)]
         out: Output,
     },
@@ -538,9 +556,21 @@ fn run(command: Command) -> Result<()> {
             name,
             events,
             labels,
+            serials,
+            data,
+            seconds,
+            rate,
+            connections,
             out,
         } => {
-            let figures = bench::run(&name, events, labels.as_deref())?;
+            let verify = bench::verify::Options {
+                serials,
+                data,
+                seconds,
+                rate,
+                connections,
+            };
+            let figures = bench::run(&name, events, labels.as_deref(), &verify)?;
             if out.json {
                 print_json(&figures)
             } else {
@@ -817,6 +847,7 @@ fn run_hub(command: HubCommand) -> Result<()> {
                 data: data.data,
                 listen,
                 demo,
+                public: custodian_hub::verify::PublicOptions::default(),
             };
             runtime()?.block_on(custodian_hub::server::serve(
                 options,

@@ -1,7 +1,8 @@
-//! The hub's HTTPS API (axum on rustls): enrollment, sync, health.
+//! The hub's HTTPS API (axum on rustls): enrollment, sync, public verification, health.
 //!
-//! Handlers are thin: they hand the body to the registry on a blocking thread (SQLite work never
-//! runs on the async executor) and map [`HubError`] to a status with a one-line message.
+//! Handlers are thin: they hand the body to the registry on a blocking thread, or to the
+//! [`Verifier`]'s reader threads (SQLite work never runs on the async executor), and map
+//! [`HubError`] to a status with a one-line message.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -17,7 +18,9 @@ use axum::{Json, Router};
 use custodian_sync::identity::{self, EnrollRequest, EnrollResponse, RequestAuth};
 use custodian_sync::protocol::MAX_BODY_BYTES;
 
-use crate::verify::{self, RateLimiter};
+use crate::verify::{
+    BatchRequest, CODES_PER_TOKEN, MAX_BATCH_CODES, PublicOptions, RateLimiter, Verifier,
+};
 use crate::{HubError, Registry, demo, exchange, tls};
 
 impl IntoResponse for HubError {
@@ -46,19 +49,22 @@ impl IntoResponse for HubError {
 pub struct AppState {
     registry: Arc<Registry>,
     limiter: Arc<RateLimiter>,
+    verifier: Arc<Verifier>,
 }
 
 /// The OpenAPI description of this API.
 pub const OPENAPI: &str = include_str!("openapi.json");
 
-/// The router over a registry. Public verification is limited to 10 queries a second per
-/// client address (bursts of 30).
-pub fn router(registry: Arc<Registry>) -> Router {
+/// The router over a registry. Public verification is limited per client address as `public`
+/// says ([`crate::verify::RateLimit::PUBLIC`] by default) and answered by its own reader
+/// threads, which stop when the router is dropped.
+pub fn router(registry: Arc<Registry>, public: &PublicOptions) -> Result<Router, HubError> {
     let state = AppState {
+        verifier: Arc::new(Verifier::start(registry.clone(), public.readers)?),
         registry,
-        limiter: Arc::new(RateLimiter::new(10.0, 30.0)),
+        limiter: Arc::new(RateLimiter::new(public.rate)),
     };
-    Router::new()
+    Ok(Router::new()
         .route(
             "/v1/health",
             get(|| async { Json(serde_json::json!({ "status": "ok" })) }),
@@ -70,10 +76,20 @@ pub fn router(registry: Arc<Registry>) -> Router {
         .route("/v1/enroll", post(enroll))
         .route("/v1/sync", post(sync))
         .route("/verify", get(verify_query))
+        .route("/verify/batch", post(verify_batch))
         .route("/verify/{*path}", get(verify_path))
         .route("/01/{*path}", get(resolve_link))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .with_state(state)
+        .with_state(state))
+}
+
+fn too_many() -> Response {
+    (
+        StatusCode::TOO_MANY_REQUESTS,
+        [(header::RETRY_AFTER, "1")],
+        "too many verifications from this address; retry in a second",
+    )
+        .into_response()
 }
 
 #[derive(serde::Deserialize)]
@@ -83,16 +99,53 @@ struct CodeQuery {
 
 async fn public_verify(state: AppState, client: SocketAddr, code: String) -> Response {
     if !state.limiter.allow(client.ip(), std::time::Instant::now()) {
-        return (
-            StatusCode::TOO_MANY_REQUESTS,
-            [(header::RETRY_AFTER, "1")],
-            "too many verifications from this address; retry in a second",
-        )
-            .into_response();
+        return too_many();
     }
-    let registry = state.registry.clone();
-    match blocking(move || verify::verify(&registry, &code)).await {
+    match state.verifier.verify(&code).await {
         Ok(v) => Json(v).into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
+/// `POST /verify/batch`: a shipment manifest's codes, answered per code. Every
+/// [`CODES_PER_TOKEN`] codes cost one request of the client's rate limit.
+async fn verify_batch(
+    State(state): State<AppState>,
+    ConnectInfo(client): ConnectInfo<SocketAddr>,
+    body: Bytes,
+) -> Response {
+    let request: BatchRequest = match serde_json::from_slice(&body) {
+        Ok(r) => r,
+        Err(e) => {
+            return HubError::BadRequest(format!(
+                "batch request: {e} (expected {{\"codes\": [code or {{\"gtin\", \"serial\"}}, …]}})"
+            ))
+            .into_response();
+        }
+    };
+    let n = request.codes.len();
+    if n == 0 {
+        return HubError::BadRequest("the batch has no codes".into()).into_response();
+    }
+    // The largest batch one address may send at once: its burst of requests.
+    let burst_codes = (state.limiter.burst().max(0.0) as usize)
+        .saturating_mul(CODES_PER_TOKEN)
+        .min(MAX_BATCH_CODES);
+    if n > burst_codes {
+        return HubError::TooLarge(format!(
+            "a batch holds at most {burst_codes} codes; this one has {n}: split it"
+        ))
+        .into_response();
+    }
+    let cost = n.div_ceil(CODES_PER_TOKEN) as f64;
+    if !state
+        .limiter
+        .allow_n(client.ip(), cost, std::time::Instant::now())
+    {
+        return too_many();
+    }
+    match state.verifier.verify_batch(request.codes).await {
+        Ok(report) => Json(report).into_response(),
         Err(e) => e.into_response(),
     }
 }
@@ -196,6 +249,8 @@ pub struct ServeOptions {
     pub listen: SocketAddr,
     /// Seed the demo data set if the registry is empty.
     pub demo: bool,
+    /// Public verification: its rate limit per client and its reader threads.
+    pub public: PublicOptions,
 }
 
 /// Opens the registry in `data`, seeding the demo data set when asked and the registry is new.
@@ -244,7 +299,9 @@ pub async fn serve(
     let handle = axum_server::Handle::new();
     let server = axum_server::from_tcp_rustls(listener, config)
         .handle(handle.clone())
-        .serve(router(registry).into_make_service_with_connect_info::<SocketAddr>());
+        .serve(
+            router(registry, &options.public)?.into_make_service_with_connect_info::<SocketAddr>(),
+        );
     ready(&url);
     tokio::select! {
         result = server => result.context("hub server stopped")?,

@@ -1,5 +1,6 @@
 //! Public verification through the hub's router, in process: Digital Link resolution,
-//! `/verify`, rate limiting per client, the velocity flag, and the OpenAPI document.
+//! `/verify`, batch verification of a manifest, rate limiting per client, the velocity flag, and
+//! the OpenAPI document.
 
 #![allow(
     clippy::unwrap_used,
@@ -8,38 +9,75 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use axum::body::Body;
 use axum::extract::connect_info::MockConnectInfo;
 use axum::http::{Request, StatusCode};
-use custodian_hub::verify::VELOCITY_THRESHOLD;
+use custodian_hub::verify::{
+    MAX_BATCH_CODES, PublicOptions, RateLimit, VELOCITY_THRESHOLD, Verifier,
+};
 use custodian_hub::{Registry, demo, server};
+use custodian_ledger::extract::{Alert, Recall};
+use serde_json::{Value, json};
 use tower::ServiceExt;
 
-fn app(dir: &std::path::Path, client: &str) -> (axum::Router, Arc<Registry>, demo::DemoData) {
+/// A limit no test reaches, for tests about something else.
+const UNLIMITED: RateLimit = RateLimit {
+    per_second: 1e9,
+    burst: 1e9,
+};
+
+fn app_with(
+    dir: &std::path::Path,
+    client: &str,
+    rate: RateLimit,
+) -> (axum::Router, Arc<Registry>, demo::DemoData) {
     let registry = Arc::new(Registry::open_with_key(dir, demo::issuer_key).unwrap());
     let data = demo::seed(&registry).unwrap();
     let client: SocketAddr = client.parse().unwrap();
+    let public = PublicOptions {
+        rate,
+        ..PublicOptions::default()
+    };
     (
-        server::router(registry.clone()).layer(MockConnectInfo(client)),
+        server::router(registry.clone(), &public)
+            .unwrap()
+            .layer(MockConnectInfo(client)),
         registry,
         data,
     )
 }
 
-async fn get(app: &axum::Router, uri: &str) -> (StatusCode, serde_json::Value) {
-    let resp = app
-        .clone()
-        .oneshot(Request::get(uri).body(Body::empty()).unwrap())
-        .await
-        .unwrap();
+/// The hub as the public meets it: the product's default limits.
+fn app(dir: &std::path::Path, client: &str) -> (axum::Router, Arc<Registry>, demo::DemoData) {
+    app_with(dir, client, PublicOptions::default().rate)
+}
+
+async fn send(app: &axum::Router, request: Request<Body>) -> (StatusCode, Value) {
+    let resp = app.clone().oneshot(request).await.unwrap();
     let status = resp.status();
-    let bytes = axum::body::to_bytes(resp.into_body(), 1 << 20)
+    let bytes = axum::body::to_bytes(resp.into_body(), 1 << 22)
         .await
         .unwrap();
     let body = serde_json::from_slice(&bytes)
-        .unwrap_or_else(|_| serde_json::Value::String(String::from_utf8_lossy(&bytes).into()));
+        .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into()));
     (status, body)
+}
+
+async fn get(app: &axum::Router, uri: &str) -> (StatusCode, Value) {
+    send(app, Request::get(uri).body(Body::empty()).unwrap()).await
+}
+
+async fn post_batch(app: &axum::Router, body: &Value) -> (StatusCode, Value) {
+    send(
+        app,
+        Request::post("/verify/batch")
+            .header("content-type", "application/json")
+            .body(Body::from(body.to_string()))
+            .unwrap(),
+    )
+    .await
 }
 
 #[tokio::test]
@@ -73,7 +111,46 @@ async fn verification_answers_what_the_public_may_know() {
 }
 
 #[tokio::test]
-async fn each_client_is_rate_limited() {
+async fn recalls_and_alerts_are_answered() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (app, registry, data) = app_with(tmp.path(), "127.0.0.1:5000", UNLIMITED);
+    let laser = &data.serials[250];
+    registry
+        .add_recall(&Recall {
+            gtin: laser.gtin.clone(),
+            lot: laser.lot.clone(),
+            reason: "battery contacts overheat".into(),
+        })
+        .unwrap();
+    let drill = &data.serials[3];
+    registry
+        .add_alert(&Alert {
+            epc: format!("https://id.gs1.org/01/{}/21/{}", drill.gtin, drill.serial),
+            reason: "seen on a counterfeit listing".into(),
+        })
+        .unwrap();
+    let (_, v) = get(&app, &format!("/01/{}/21/{}", laser.gtin, laser.serial)).await;
+    assert_eq!(
+        (v["status"].as_str(), v["genuine"].as_bool()),
+        (Some("recalled"), Some(true))
+    );
+    assert!(v["message"].as_str().unwrap().contains("overheat"), "{v}");
+    let (_, v) = get(&app, &format!("/01/{}/21/{}", drill.gtin, drill.serial)).await;
+    assert_eq!(v["status"], "reported_counterfeit");
+    let other_drill = &data.serials[4];
+    let (_, v) = get(
+        &app,
+        &format!("/01/{}/21/{}", other_drill.gtin, other_drill.serial),
+    )
+    .await;
+    assert_eq!(
+        v["status"], "genuine",
+        "the recall is of the laser level's lot only"
+    );
+}
+
+#[tokio::test]
+async fn each_client_is_rate_limited_by_default() {
     let tmp = tempfile::tempdir().unwrap();
     let (app, _, data) = app(tmp.path(), "127.0.0.9:5000");
     let s = &data.serials[1];
@@ -88,20 +165,245 @@ async fn each_client_is_rate_limited() {
         limited >= 5,
         "a burst of 40 from one address is throttled (limited {limited})"
     );
+    assert_eq!(PublicOptions::default().rate, RateLimit::PUBLIC);
+    assert_eq!(
+        (RateLimit::PUBLIC.per_second, RateLimit::PUBLIC.burst),
+        (10.0, 30.0)
+    );
 }
 
 #[tokio::test]
-async fn a_code_verified_too_often_raises_one_velocity_flag() {
+async fn a_raised_limit_lets_a_flood_through() {
     let tmp = tempfile::tempdir().unwrap();
-    let (_, registry, data) = app(tmp.path(), "127.0.0.1:1");
-    let s = &data.serials[2];
-    for _ in 0..VELOCITY_THRESHOLD * 2 {
-        custodian_hub::verify::verify(&registry, &s.digital_link).unwrap();
+    let (app, _, data) = app_with(tmp.path(), "127.0.0.9:5000", UNLIMITED);
+    let s = &data.serials[1];
+    for _ in 0..40 {
+        let (status, _) = get(&app, &format!("/01/{}/21/{}", s.gtin, s.serial)).await;
+        assert_eq!(status, StatusCode::OK);
     }
-    let flags = registry.flags().unwrap();
-    assert_eq!(flags.len(), 1);
-    assert_eq!(flags[0].kind, "velocity");
+}
+
+/// Velocity flags in the registry.
+fn velocity_flags(registry: &Registry) -> Vec<custodian_hub::registry::HubFlag> {
+    registry
+        .flags()
+        .unwrap()
+        .into_iter()
+        .filter(|f| f.kind == "velocity")
+        .collect()
+}
+
+fn counted(dir: &std::path::Path, gtin: &str, serial: &str) -> i64 {
+    let conn = rusqlite::Connection::open(dir.join(custodian_hub::verify::VELOCITY_FILE)).unwrap();
+    conn.query_row(
+        "SELECT coalesce(sum(count), 0) FROM verifications WHERE epc = ?1",
+        [format!("https://id.gs1.org/01/{gtin}/21/{serial}")],
+        |r| r.get(0),
+    )
+    .unwrap()
+}
+
+#[tokio::test]
+async fn the_velocity_flag_fires_once_when_the_count_passes_the_threshold() {
+    let tmp = tempfile::tempdir().unwrap();
+    let registry = Arc::new(Registry::open_with_key(tmp.path(), demo::issuer_key).unwrap());
+    let data = demo::seed(&registry).unwrap();
+    let verifier = Verifier::start(registry.clone(), 2).unwrap();
+    let s = &data.serials[2];
+    // Counted in memory, written in batches of different sizes.
+    for _ in 0..VELOCITY_THRESHOLD - 5 {
+        verifier.verify(&s.digital_link).await.unwrap();
+    }
+    verifier.flush().unwrap();
+    for _ in 0..5 {
+        verifier.verify(&s.element_string).await.unwrap();
+    }
+    verifier.flush().unwrap();
+    assert_eq!(
+        counted(tmp.path(), &s.gtin, &s.serial),
+        VELOCITY_THRESHOLD,
+        "every query is counted"
+    );
+    assert!(
+        velocity_flags(&registry).is_empty(),
+        "at the threshold, no flag yet"
+    );
+
+    verifier.verify(&s.digital_link).await.unwrap();
+    assert_eq!(verifier.flush().unwrap(), 1);
+    for _ in 0..VELOCITY_THRESHOLD {
+        verifier.verify(&s.digital_link).await.unwrap();
+        verifier.flush().unwrap();
+    }
+    let flags = velocity_flags(&registry);
+    assert_eq!(flags.len(), 1, "{flags:?}");
     assert_eq!(flags[0].org, "acme");
+    assert!(flags[0].epc.ends_with(&s.serial));
+    assert_eq!(
+        counted(tmp.path(), &s.gtin, &s.serial),
+        2 * VELOCITY_THRESHOLD + 1
+    );
+
+    // A serial that was never issued is not counted: there is no unit to flag.
+    for _ in 0..VELOCITY_THRESHOLD + 2 {
+        let v = verifier
+            .verify(&format!("https://x.example/01/{}/21/NEVERISSUED", s.gtin))
+            .await
+            .unwrap();
+        assert_eq!(v.status, "unknown_serial");
+    }
+    verifier.flush().unwrap();
+    assert_eq!(counted(tmp.path(), &s.gtin, "NEVERISSUED"), 0);
+    assert_eq!(velocity_flags(&registry).len(), 1);
+}
+
+#[tokio::test]
+async fn the_served_hub_raises_the_velocity_flag_on_its_own() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (app, registry, data) = app_with(tmp.path(), "127.0.0.1:1", UNLIMITED);
+    let s = &data.serials[5];
+    for _ in 0..=VELOCITY_THRESHOLD {
+        let (status, _) = get(&app, &format!("/01/{}/21/{}", s.gtin, s.serial)).await;
+        assert_eq!(status, StatusCode::OK);
+    }
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while velocity_flags(&registry).is_empty() {
+        assert!(Instant::now() < deadline, "no velocity flag within 10 s");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(velocity_flags(&registry).len(), 1);
+}
+
+#[tokio::test]
+async fn a_manifest_is_verified_code_by_code() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (app, registry, data) = app(tmp.path(), "127.0.0.1:7000");
+    let laser = &data.serials[210];
+    registry
+        .add_recall(&Recall {
+            gtin: laser.gtin.clone(),
+            lot: None,
+            reason: "laser class label wrong".into(),
+        })
+        .unwrap();
+    let alerted = &data.serials[7];
+    registry
+        .add_alert(&Alert {
+            epc: format!(
+                "https://id.gs1.org/01/{}/21/{}",
+                alerted.gtin, alerted.serial
+            ),
+            reason: "code copied".into(),
+        })
+        .unwrap();
+    let drill = &data.serials[0];
+    let body = json!({ "codes": [
+        drill.element_string,
+        data.serials[1].digital_link,
+        { "gtin": data.serials[2].gtin, "serial": data.serials[2].serial },
+        { "gtin": drill.gtin, "serial": "NEVERISSUED" },
+        laser.bracketed,
+        alerted.element_string,
+        "0104012345000013",
+        format!("(01){}", drill.gtin),
+        { "gtin": "123", "serial": "A" },
+        "(01)09506000134352(21)X",
+    ]});
+    let (status, report) = post_batch(&app, &body).await;
+    assert_eq!(status, StatusCode::OK, "{report}");
+    let statuses: Vec<&str> = report["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        statuses,
+        [
+            "genuine",
+            "genuine",
+            "genuine",
+            "unknown_serial",
+            "recalled",
+            "reported_counterfeit",
+            "unreadable",
+            "unreadable",
+            "unreadable",
+            "unknown_product",
+        ]
+    );
+    let results = &report["results"];
+    assert_eq!(results[0]["code"], drill.element_string.as_str());
+    assert!(
+        results[2].get("code").is_none(),
+        "a key pair is not echoed as a code"
+    );
+    assert_eq!(results[2]["serial"], data.serials[2].serial.as_str());
+    assert!(
+        results[6]["message"]
+            .as_str()
+            .unwrap()
+            .contains("check digit"),
+        "{}",
+        results[6]
+    );
+    assert!(
+        results[7]["message"]
+            .as_str()
+            .unwrap()
+            .contains("serialised unit"),
+        "{}",
+        results[7]
+    );
+    assert!(results[8]["message"].as_str().unwrap().starts_with("gtin:"));
+    assert_eq!(
+        report["summary"],
+        json!({ "genuine": 3, "unknown_serial": 1, "recalled": 1, "reported_counterfeit": 1,
+                "unreadable": 3, "unknown_product": 1 })
+    );
+}
+
+#[tokio::test]
+async fn batches_are_bounded_and_cost_one_request_per_fifty_codes() {
+    let tmp = tempfile::tempdir().unwrap();
+    // The product's burst, and a refill too slow to matter within the test.
+    let rate = RateLimit {
+        per_second: 0.001,
+        burst: RateLimit::PUBLIC.burst,
+    };
+    let (app, _, data) = app_with(tmp.path(), "127.0.0.1:7001", rate);
+    let codes = |n: usize| -> Value {
+        json!({ "codes": data.serials.iter().cycle().take(n).map(|s| s.element_string.clone()).collect::<Vec<_>>() })
+    };
+    let (status, report) = post_batch(&app, &codes(MAX_BATCH_CODES)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(report["summary"]["genuine"], MAX_BATCH_CODES);
+    // That cost 20 of the 30 requests of the burst: 10 remain, so 500 codes pass and 51 not.
+    let (status, _) = post_batch(&app, &codes(500)).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, body) = post_batch(&app, &codes(1)).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{body}");
+    let (status, _) = get(
+        &app,
+        &format!("/01/{}/21/{}", data.serials[0].gtin, data.serials[0].serial),
+    )
+    .await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "one bucket for both");
+
+    let (status, body) = post_batch(&app, &codes(MAX_BATCH_CODES + 1)).await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert!(
+        body.as_str().unwrap().contains("at most 1000 codes"),
+        "{body}"
+    );
+    let (status, _) = post_batch(&app, &json!({ "codes": [] })).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let (status, body) = post_batch(&app, &json!({ "code": "x" })).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(
+        body.as_str().unwrap().starts_with("batch request:"),
+        "{body}"
+    );
 }
 
 #[tokio::test]
@@ -111,15 +413,23 @@ async fn the_openapi_document_is_served_and_lists_every_route() {
     let (status, doc) = get(&app, "/openapi.json").await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(doc["openapi"], "3.1.0");
-    for path in [
-        "/v1/health",
-        "/v1/enroll",
-        "/v1/sync",
-        "/verify",
-        "/verify/01/{gtin}/21/{serial}",
-        "/01/{gtin}/21/{serial}",
-        "/openapi.json",
+    for (path, method) in [
+        ("/v1/health", "get"),
+        ("/v1/enroll", "post"),
+        ("/v1/sync", "post"),
+        ("/verify", "get"),
+        ("/verify/batch", "post"),
+        ("/verify/01/{gtin}/21/{serial}", "get"),
+        ("/01/{gtin}/21/{serial}", "get"),
+        ("/openapi.json", "get"),
     ] {
-        assert!(doc["paths"].get(path).is_some(), "{path} is not described");
+        assert!(
+            doc["paths"][path].get(method).is_some(),
+            "{method} {path} is not described"
+        );
+    }
+    let batch = &doc["paths"]["/verify/batch"]["post"];
+    for status in ["200", "400", "413", "429"] {
+        assert!(batch["responses"].get(status).is_some(), "batch {status}");
     }
 }
