@@ -9,6 +9,10 @@ fuzz_target!(|data: &[u8]| {
         Ok(scan) => {
             // Accessors must not panic on anything the parser accepted.
             let _ = (scan.identity(), scan.expiry(), scan.signature(), scan.lot());
+            for note in scan.notes() {
+                assert!(note.position() <= text.len(), "note {note} beyond {} bytes", text.len());
+                let _ = note.to_string();
+            }
         }
         Err(e) => {
             assert!(e.position <= text.len(), "position {} beyond {} bytes", e.position, text.len());

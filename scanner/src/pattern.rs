@@ -214,6 +214,10 @@ impl SerialPattern {
     pub fn serial_of<'t>(&self, text: &'t str) -> Option<&'t str> {
         let bytes = text.as_bytes();
         let n = bytes.len();
+        // No pattern matches more than MAX_LENGTH bytes; this also bounds the table below.
+        if n > MAX_LENGTH {
+            return None;
+        }
         let width = n + 1;
         // `rest[i * width + p]`: items i.. match exactly bytes[p..].
         let mut rest = vec![false; (self.items.len() + 1) * width];

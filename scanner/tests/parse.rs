@@ -522,3 +522,30 @@ fn proprietary_serials() {
         custodian_scanner::parse("AC-00012345").unwrap_err()
     );
 }
+
+#[test]
+fn long_inputs_stay_bounded() {
+    use custodian_scanner::{ProprietaryFormat, parse_with};
+    // Past 512 bytes an element string is read as written, without searching for a missing
+    // separator: the literal reading's error stands.
+    let data = |repeats: usize| {
+        format!(
+            "]d20109506000134352{}10ABCDEFGHIJKLMNOPQRST21XYZ",
+            "91ABC\u{1d}".repeat(repeats)
+        )
+    };
+    assert!(parse(&data(10)).unwrap().is_recovered());
+    let long = data(90);
+    let at = long.find("21XYZ").unwrap();
+    assert_eq!(
+        parse(&long).unwrap_err().to_string(),
+        format!("AI 10 must be followed by a GS separator or end (position {at})")
+    );
+    // No pattern matches text longer than any pattern can describe; the GS1 error stands.
+    let formats = [ProprietaryFormat::new("P", r"[A-Z]{1,255}").unwrap()];
+    let text = "A".repeat(5000);
+    assert_eq!(
+        parse_with(&text, &formats).unwrap_err(),
+        parse(&text).unwrap_err()
+    );
+}
