@@ -472,10 +472,20 @@ fn run(command: Command) -> Result<()> {
                         // Group commit: the scans that queued up while the previous batch was
                         // being made durable are recorded together, each still judged in order
                         // and fsynced before its verdict is printed.
-                        let mut batch = vec![raw];
+                        // Each scan keeps the moment it was taken off the queue, strictly
+                        // increasing, so two reads of one unit in a batch stay two events.
+                        let mut batch = vec![(raw, now())];
                         while batch.len() < SCAN_BATCH_MAX {
                             match events.try_recv() {
-                                Ok(capture::Event::Scan(raw)) => batch.push(raw),
+                                Ok(capture::Event::Scan(raw)) => {
+                                    let mut at = now();
+                                    if let Some((_, last)) = batch.last()
+                                        && at <= *last
+                                    {
+                                        at = *last + chrono::Duration::microseconds(1);
+                                    }
+                                    batch.push((raw, at));
+                                }
                                 Ok(other) => {
                                     held = Some(other);
                                     break;
@@ -483,14 +493,13 @@ fn run(command: Command) -> Result<()> {
                                 Err(_) => break,
                             }
                         }
-                        let at = now();
                         let inputs: Vec<ScanInput<'_>> = batch
                             .iter()
-                            .map(|raw| ScanInput {
+                            .map(|(raw, at)| ScanInput {
                                 raw,
                                 step,
                                 manifest: manifest.as_deref(),
-                                now: at,
+                                now: *at,
                             })
                             .collect();
                         let verdicts = device.ledger().scan_batch(&inputs)?;
