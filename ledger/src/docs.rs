@@ -97,6 +97,96 @@ pub fn close_manifest(
     Ok(())
 }
 
+/// Where a flag is in its lifecycle, in the lifecycle's order (new → seen → under investigation
+/// → escalated → closed). A flag only moves forward; steps may be skipped (a false alarm goes
+/// from new to closed), and closed is final.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FlagStatus {
+    New,
+    Seen,
+    UnderInvestigation,
+    Escalated,
+    Closed,
+}
+
+impl FlagStatus {
+    pub const ALL: [FlagStatus; 5] = [
+        FlagStatus::New,
+        FlagStatus::Seen,
+        FlagStatus::UnderInvestigation,
+        FlagStatus::Escalated,
+        FlagStatus::Closed,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FlagStatus::New => "new",
+            FlagStatus::Seen => "seen",
+            FlagStatus::UnderInvestigation => "under_investigation",
+            FlagStatus::Escalated => "escalated",
+            FlagStatus::Closed => "closed",
+        }
+    }
+
+    /// Reads a status as people type it: `under_investigation`, `under investigation` and
+    /// `under-investigation` are one status.
+    pub fn parse(text: &str) -> Result<FlagStatus, Error> {
+        let wanted = text.trim().to_ascii_lowercase().replace([' ', '-'], "_");
+        FlagStatus::ALL
+            .into_iter()
+            .find(|s| s.as_str() == wanted)
+            .ok_or_else(|| {
+                Error::Invalid(format!(
+                    "flag status {text:?} is not one of {}",
+                    FlagStatus::ALL.map(FlagStatus::as_str).join(", ")
+                ))
+            })
+    }
+
+    /// Escalating and closing say why: whoever picks the flag up next (a regulator, an auditor)
+    /// needs the reason, not only the fact.
+    pub fn needs_note(self) -> bool {
+        matches!(self, FlagStatus::Escalated | FlagStatus::Closed)
+    }
+}
+
+impl std::fmt::Display for FlagStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One move of a flag along its lifecycle: to what, when, by whom and why.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FlagStep {
+    pub status: FlagStatus,
+    /// RFC 3339, with the mover's offset.
+    pub at: String,
+    /// The device that made the move (`hub` for the hub itself).
+    pub by: String,
+    /// The mover's organisation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub org: Option<String>,
+    /// Why: required when escalating or closing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+impl FlagStep {
+    /// The order history is shown in: by instant, then mover, then lifecycle order. Replicas
+    /// agree on it whatever order the steps merged in.
+    fn display_order(a: &FlagStep, b: &FlagStep) -> std::cmp::Ordering {
+        let instant = |s: &FlagStep| chrono::DateTime::parse_from_rfc3339(&s.at).ok();
+        instant(a)
+            .cmp(&instant(b))
+            .then_with(|| a.at.cmp(&b.at))
+            .then_with(|| a.by.cmp(&b.by))
+            .then_with(|| a.status.cmp(&b.status))
+            .then_with(|| a.note.cmp(&b.note))
+    }
+}
+
 /// A flag raised by the hub, as the organisation's flags document holds it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Flag {
@@ -109,8 +199,13 @@ pub struct Flag {
     pub raised_at: String,
     /// The event that raised it.
     pub event: String,
-    /// `new`, `seen`, `under_investigation`, `escalated`, `closed`.
+    /// `new`, `seen`, `under_investigation`, `escalated`, `closed`: the furthest step in
+    /// [`Flag::history`] (see [`read_flags`]).
     pub status: String,
+    /// Every move, oldest first, the hub's raising included. Flags of documents written before
+    /// flags kept a history read with none.
+    #[serde(default)]
+    pub history: Vec<FlagStep>,
 }
 
 /// Creates an organisation's flags document (hub only).
@@ -123,7 +218,8 @@ pub fn new_flags_doc(org: &str, actor: &[u8]) -> Result<AutoCommit, Error> {
 }
 
 /// Adds a flag (hub only) unless the document already holds one with this id: one flag per fact.
-/// Returns whether it was added.
+/// Its history list is created here, with the raising as its first step, so devices only ever
+/// insert into it. Returns whether it was added.
 pub fn add_flag(doc: &mut AutoCommit, flag: &Flag) -> Result<bool, Error> {
     if doc.get(ROOT, flag.id.as_str())?.is_some() {
         return Ok(false);
@@ -135,43 +231,164 @@ pub fn add_flag(doc: &mut AutoCommit, flag: &Flag) -> Result<bool, Error> {
     doc.put(&entry, "raised_at", flag.raised_at.as_str())?;
     doc.put(&entry, "event", flag.event.as_str())?;
     doc.put(&entry, "status", flag.status.as_str())?;
+    let history = doc.put_object(&entry, "history", ObjType::List)?;
+    let raised = FlagStep {
+        status: FlagStatus::New,
+        at: flag.raised_at.clone(),
+        by: "hub".into(),
+        org: None,
+        note: None,
+    };
+    doc.insert(&history, 0, serde_json::to_string(&raised)?)?;
     doc.commit();
     Ok(true)
 }
 
-/// Moves a flag along its lifecycle (a scalar write on an existing entry).
-pub fn set_flag_status(
-    doc: &mut AutoCommit,
-    id: &str,
-    status: &str,
-    by: &str,
-) -> Result<(), Error> {
-    let entry = match doc.get(ROOT, id)? {
-        Some((Value::Object(ObjType::Map), entry)) => entry,
-        _ => return Err(Error::NotFound(format!("flag {id}"))),
-    };
-    doc.put(&entry, "status", status)?;
-    doc.put(&entry, "status_by", by)?;
-    doc.commit();
-    Ok(())
-}
-
-pub fn read_flags(doc: &AutoCommit) -> Vec<Flag> {
-    let mut flags = Vec::new();
-    for key in doc.keys(ROOT) {
-        if let Ok(Some((Value::Object(ObjType::Map), entry))) = doc.get(ROOT, key.as_str()) {
-            let field = |name: &str| get_str(doc, &entry, name).unwrap_or_default();
-            flags.push(Flag {
-                id: key.clone(),
-                kind: field("kind"),
-                epc: field("epc"),
-                reason: field("reason"),
-                raised_at: field("raised_at"),
-                event: field("event"),
-                status: field("status"),
-            });
+/// Gives every flag entry that lacks one its history list (hub only): documents written before
+/// flags kept a history. Returns whether anything changed.
+pub fn add_missing_histories(doc: &mut AutoCommit) -> Result<bool, Error> {
+    let mut changed = false;
+    for key in doc.keys(ROOT).collect::<Vec<_>>() {
+        if let Some((Value::Object(ObjType::Map), entry)) = doc.get(ROOT, key.as_str())?
+            && doc.get(&entry, "history")?.is_none()
+        {
+            doc.put_object(&entry, "history", ObjType::List)?;
+            changed = true;
         }
     }
+    if changed {
+        doc.commit();
+    }
+    Ok(changed)
+}
+
+fn flag_entry(doc: &AutoCommit, id: &str) -> Result<automerge::ObjId, Error> {
+    match doc.get(ROOT, id)? {
+        Some((Value::Object(ObjType::Map), entry)) => Ok(entry),
+        _ => Err(Error::NotFound(format!("flag {id}"))),
+    }
+}
+
+fn read_history(
+    doc: &AutoCommit,
+    entry: &automerge::ObjId,
+) -> Option<(automerge::ObjId, Vec<FlagStep>)> {
+    let Ok(Some((Value::Object(ObjType::List), list))) = doc.get(entry, "history") else {
+        return None;
+    };
+    let steps = (0..doc.length(&list))
+        .filter_map(|i| match doc.get(&list, i).ok().flatten() {
+            // A step this version cannot read (a status added later) is skipped, not fatal.
+            Some((Value::Scalar(s), _)) => match s.as_ref() {
+                ScalarValue::Str(t) => serde_json::from_str(t).ok(),
+                _ => None,
+            },
+            _ => None,
+        })
+        .collect();
+    Some((list, steps))
+}
+
+/// The status a flag's entry stands at: the furthest step of its history, or of the status
+/// scalar that documents written before flags kept a history carry.
+///
+/// Taking the furthest step (not the latest by clock) makes the status a max-register: merging
+/// is commutative, associative and idempotent, needs no clock (a device's may be hours off),
+/// and a merge can never move a flag backwards, which the lifecycle forbids anyway.
+fn derived_status(doc: &AutoCommit, entry: &automerge::ObjId, history: &[FlagStep]) -> FlagStatus {
+    let scalar = get_str(doc, entry, "status")
+        .and_then(|s| FlagStatus::parse(&s).ok())
+        .unwrap_or(FlagStatus::New);
+    history
+        .iter()
+        .map(|s| s.status)
+        .fold(scalar, FlagStatus::max)
+}
+
+/// Moves a flag along its lifecycle by appending `step` to its history (an insert into a list
+/// the hub created): two replicas moving one flag offline keep both steps when they merge.
+///
+/// The move must go forward from the flag's status as this replica sees it, and escalating or
+/// closing needs a note.
+pub fn move_flag(doc: &mut AutoCommit, id: &str, step: &FlagStep) -> Result<Flag, Error> {
+    let entry = flag_entry(doc, id)?;
+    let (list, history) = read_history(doc, &entry).ok_or_else(|| {
+        Error::Invalid(format!(
+            "flag {id} was raised before flags kept a history: sync with the hub, then move it"
+        ))
+    })?;
+    let current = derived_status(doc, &entry, &history);
+    if current == FlagStatus::Closed {
+        return Err(Error::Invalid(format!(
+            "flag {id} is closed, and a closed flag stays closed"
+        )));
+    }
+    if step.status <= current {
+        let next: Vec<&str> = FlagStatus::ALL
+            .into_iter()
+            .filter(|s| *s > current)
+            .map(FlagStatus::as_str)
+            .collect();
+        return Err(Error::Invalid(format!(
+            "flag {id} is {current}; it can only move forward, to {}",
+            next.join(", ")
+        )));
+    }
+    let note = step
+        .note
+        .as_deref()
+        .map(str::trim)
+        .filter(|n| !n.is_empty());
+    if step.status.needs_note() && note.is_none() {
+        return Err(Error::Invalid(format!(
+            "{} flag {id} needs a note saying why",
+            if step.status == FlagStatus::Closed {
+                "closing"
+            } else {
+                "escalating"
+            }
+        )));
+    }
+    let step = FlagStep {
+        note: note.map(str::to_string),
+        ..step.clone()
+    };
+    doc.insert(&list, doc.length(&list), serde_json::to_string(&step)?)?;
+    // The scalar mirrors the status for readers that predate the history; the history decides.
+    doc.put(&entry, "status", step.status.as_str())?;
+    doc.put(&entry, "status_by", step.by.as_str())?;
+    doc.commit();
+    read_flag(doc, id).ok_or_else(|| Error::NotFound(format!("flag {id}")))
+}
+
+fn read_flag(doc: &AutoCommit, id: &str) -> Option<Flag> {
+    let Ok(Some((Value::Object(ObjType::Map), entry))) = doc.get(ROOT, id) else {
+        return None;
+    };
+    let field = |name: &str| get_str(doc, &entry, name).unwrap_or_default();
+    let mut history = read_history(doc, &entry)
+        .map(|(_, h)| h)
+        .unwrap_or_default();
+    history.sort_by(FlagStep::display_order);
+    let status = derived_status(doc, &entry, &history);
+    Some(Flag {
+        id: id.to_string(),
+        kind: field("kind"),
+        epc: field("epc"),
+        reason: field("reason"),
+        raised_at: field("raised_at"),
+        event: field("event"),
+        status: status.as_str().to_string(),
+        history,
+    })
+}
+
+/// The flags of a document, oldest first.
+pub fn read_flags(doc: &AutoCommit) -> Vec<Flag> {
+    let mut flags: Vec<Flag> = doc
+        .keys(ROOT)
+        .filter_map(|key| read_flag(doc, &key))
+        .collect();
     flags.sort_by(|a, b| a.raised_at.cmp(&b.raised_at).then(a.id.cmp(&b.id)));
     flags
 }
@@ -198,29 +415,294 @@ mod tests {
         }
     }
 
-    #[test]
-    fn device_edits_of_hub_created_flags_merge() {
-        let mut hub = new_flags_doc("dist-b", b"hub").unwrap();
-        let flag = Flag {
-            id: "f1".into(),
+    fn raised(id: &str) -> Flag {
+        Flag {
+            id: id.into(),
             kind: "diversion".into(),
             epc: "https://id.gs1.org/01/09506000134352/21/1".into(),
             reason: "r".into(),
             raised_at: "2026-01-01T00:00:00Z".into(),
             event: "e".into(),
             status: "new".into(),
-        };
-        assert!(add_flag(&mut hub, &flag).unwrap());
-        assert!(!add_flag(&mut hub, &flag).unwrap(), "one flag per fact");
+            history: Vec::new(),
+        }
+    }
+
+    fn step(status: FlagStatus, at: &str, by: &str, note: Option<&str>) -> FlagStep {
+        FlagStep {
+            status,
+            at: at.into(),
+            by: by.into(),
+            org: Some("dist-b".into()),
+            note: note.map(str::to_string),
+        }
+    }
+
+    /// The hub's document with flag `f1`, and two devices that synced it.
+    fn hub_and_two_devices() -> (AutoCommit, AutoCommit, AutoCommit) {
+        let mut hub = new_flags_doc("dist-b", b"hub").unwrap();
+        assert!(add_flag(&mut hub, &raised("f1")).unwrap());
+        assert!(
+            !add_flag(&mut hub, &raised("f1")).unwrap(),
+            "one flag per fact"
+        );
         let mut d1 = AutoCommit::new();
         let mut d2 = AutoCommit::new();
         sync_pair(&mut hub, &mut d1);
         sync_pair(&mut hub, &mut d2);
-        set_flag_status(&mut d1, "f1", "seen", "dev1").unwrap();
+        (hub, d1, d2)
+    }
+
+    #[test]
+    fn device_edits_of_hub_created_flags_merge() {
+        let (mut hub, mut d1, mut d2) = hub_and_two_devices();
+        move_flag(
+            &mut d1,
+            "f1",
+            &step(FlagStatus::Seen, "2026-01-02T09:00:00+01:00", "dev1", None),
+        )
+        .unwrap();
         sync_pair(&mut d1, &mut hub);
         sync_pair(&mut hub, &mut d2);
         assert_eq!(read_flags(&d2), read_flags(&hub));
-        assert_eq!(read_flags(&d2)[0].status, "seen");
+        let flag = &read_flags(&d2)[0];
+        assert_eq!(flag.status, "seen");
+        let moves: Vec<(FlagStatus, &str)> = flag
+            .history
+            .iter()
+            .map(|s| (s.status, s.by.as_str()))
+            .collect();
+        assert_eq!(
+            moves,
+            [(FlagStatus::New, "hub"), (FlagStatus::Seen, "dev1")]
+        );
+    }
+
+    #[test]
+    fn two_devices_moving_one_flag_offline_keep_both_steps() {
+        let (mut hub, mut d1, mut d2) = hub_and_two_devices();
+        // Offline: one escalates, the other closes it with an earlier clock.
+        move_flag(
+            &mut d1,
+            "f1",
+            &step(
+                FlagStatus::Escalated,
+                "2026-01-03T10:00:00Z",
+                "dev1",
+                Some("reported to the authority"),
+            ),
+        )
+        .unwrap();
+        move_flag(
+            &mut d2,
+            "f1",
+            &step(
+                FlagStatus::Closed,
+                "2026-01-02T10:00:00Z",
+                "dev2",
+                Some("the shipment was mislabelled"),
+            ),
+        )
+        .unwrap();
+        sync_pair(&mut d1, &mut hub);
+        sync_pair(&mut d2, &mut hub);
+        sync_pair(&mut hub, &mut d1);
+        let flags = read_flags(&hub);
+        assert_eq!(flags, read_flags(&d1));
+        assert_eq!(flags, read_flags(&d2));
+        // The furthest step decides, whatever the clocks said.
+        assert_eq!(flags[0].status, "closed");
+        let moves: Vec<(FlagStatus, &str)> = flags[0]
+            .history
+            .iter()
+            .map(|s| (s.status, s.by.as_str()))
+            .collect();
+        assert_eq!(
+            moves,
+            [
+                (FlagStatus::New, "hub"),
+                (FlagStatus::Closed, "dev2"),
+                (FlagStatus::Escalated, "dev1")
+            ],
+            "both steps kept, in time order"
+        );
+    }
+
+    #[test]
+    fn moves_go_forward_and_escalating_or_closing_says_why() {
+        let (_, mut d1, _) = hub_and_two_devices();
+        let at = "2026-01-02T00:00:00Z";
+        let check = |doc: &mut AutoCommit, s: FlagStatus, note: Option<&str>, expect: &str| {
+            let got = move_flag(doc, "f1", &step(s, at, "dev1", note))
+                .map(|f| f.status)
+                .unwrap_or_else(|e| e.to_string());
+            assert_eq!(got, expect);
+        };
+        check(
+            &mut d1,
+            FlagStatus::New,
+            None,
+            "flag f1 is new; it can only move forward, to seen, under_investigation, escalated, closed",
+        );
+        check(
+            &mut d1,
+            FlagStatus::Escalated,
+            None,
+            "escalating flag f1 needs a note saying why",
+        );
+        check(
+            &mut d1,
+            FlagStatus::Closed,
+            Some("  "),
+            "closing flag f1 needs a note saying why",
+        );
+        check(
+            &mut d1,
+            FlagStatus::UnderInvestigation,
+            None,
+            "under_investigation",
+        );
+        check(
+            &mut d1,
+            FlagStatus::Seen,
+            None,
+            "flag f1 is under_investigation; it can only move forward, to escalated, closed",
+        );
+        check(&mut d1, FlagStatus::Closed, Some("false alarm"), "closed");
+        check(
+            &mut d1,
+            FlagStatus::Escalated,
+            Some("x"),
+            "flag f1 is closed, and a closed flag stays closed",
+        );
+        assert!(matches!(
+            move_flag(&mut d1, "nope", &step(FlagStatus::Seen, at, "dev1", None)),
+            Err(Error::NotFound(_))
+        ));
+        let history = &read_flags(&d1)[0].history;
+        assert_eq!(history.len(), 3, "refused moves leave no trace");
+        assert_eq!(history[2].note.as_deref(), Some("false alarm"));
+    }
+
+    #[test]
+    fn statuses_read_as_people_type_them() {
+        assert_eq!(
+            FlagStatus::parse("Under investigation").unwrap(),
+            FlagStatus::UnderInvestigation
+        );
+        assert_eq!(
+            FlagStatus::parse("under-investigation").unwrap(),
+            FlagStatus::UnderInvestigation
+        );
+        assert_eq!(
+            FlagStatus::parse("done").unwrap_err().to_string(),
+            "flag status \"done\" is not one of new, seen, under_investigation, escalated, closed"
+        );
+    }
+
+    #[test]
+    fn flags_written_before_histories_read_and_are_upgraded_by_the_hub() {
+        let mut hub = new_flags_doc("dist-b", b"hub").unwrap();
+        let entry = hub.put_object(ROOT, "old", ObjType::Map).unwrap();
+        for (k, v) in [
+            ("kind", "clone"),
+            ("epc", "u"),
+            ("reason", "r"),
+            ("raised_at", "2025-01-01T00:00:00Z"),
+            ("event", "e"),
+            ("status", "seen"),
+        ] {
+            hub.put(&entry, k, v).unwrap();
+        }
+        hub.commit();
+        let mut dev = AutoCommit::new();
+        sync_pair(&mut hub, &mut dev);
+        let flag = &read_flags(&dev)[0];
+        assert_eq!((flag.status.as_str(), flag.history.len()), ("seen", 0));
+        let moving = step(
+            FlagStatus::Closed,
+            "2026-01-02T00:00:00Z",
+            "dev1",
+            Some("ok"),
+        );
+        assert!(
+            move_flag(&mut dev, "old", &moving)
+                .unwrap_err()
+                .to_string()
+                .contains("sync with the hub")
+        );
+        assert!(add_missing_histories(&mut hub).unwrap());
+        assert!(!add_missing_histories(&mut hub).unwrap());
+        sync_pair(&mut hub, &mut dev);
+        assert_eq!(
+            move_flag(&mut dev, "old", &moving).unwrap().status,
+            "closed"
+        );
+        // Old JSON (without a history) still deserialises.
+        let old: Flag = serde_json::from_str(
+            r#"{"id":"f","kind":"clone","epc":"u","reason":"r","raised_at":"t","event":"e","status":"new"}"#,
+        )
+        .unwrap();
+        assert!(old.history.is_empty());
+    }
+
+    mod convergence {
+        use super::*;
+        use proptest::prelude::*;
+
+        /// One replica's attempted move: which replica, which flag, to what, at which minute.
+        fn moves() -> impl Strategy<Value = Vec<(usize, usize, usize, u8)>> {
+            proptest::collection::vec((0..3usize, 0..2usize, 1..5usize, 0..60u8), 0..24)
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(64))]
+            /// Three replicas move two flags offline (each move valid in its own view), syncing
+            /// now and then in a generated order; after a full merge in any order they agree,
+            /// every accepted step is kept, and each status is the furthest step taken.
+            #[test]
+            fn replicas_converge(program in moves(), syncs in proptest::collection::vec((0..3usize, 0..3usize), 0..8), order in Just(vec![0usize, 1, 2]).prop_shuffle()) {
+                let mut hub = new_flags_doc("dist-b", b"hub").unwrap();
+                add_flag(&mut hub, &raised("f0")).unwrap();
+                add_flag(&mut hub, &raised("f1")).unwrap();
+                let mut replicas: Vec<AutoCommit> = (0..3).map(|_| AutoCommit::new()).collect();
+                for r in &mut replicas {
+                    sync_pair(&mut hub, r);
+                }
+                let mut accepted = [Vec::new(), Vec::new()];
+                for (i, (who, flag, status, minute)) in program.iter().enumerate() {
+                    let id = format!("f{flag}");
+                    let s = step(
+                        FlagStatus::ALL[*status],
+                        &format!("2026-01-02T10:{minute:02}:00Z"),
+                        &format!("dev{who}"),
+                        Some("why"),
+                    );
+                    if move_flag(&mut replicas[*who], &id, &s).is_ok() {
+                        accepted[*flag].push(s.status);
+                    }
+                    if let Some(&(a, b)) = syncs.get(i) && a != b {
+                        let (x, y) = if a < b { let (l, r) = replicas.split_at_mut(b); (&mut l[a], &mut r[0]) } else { let (l, r) = replicas.split_at_mut(a); (&mut r[0], &mut l[b]) };
+                        sync_pair(x, y);
+                    }
+                }
+                for &i in &order {
+                    sync_pair(&mut replicas[i], &mut hub);
+                }
+                for &i in order.iter().rev() {
+                    sync_pair(&mut hub, &mut replicas[i]);
+                }
+                let view = read_flags(&hub);
+                for r in &replicas {
+                    prop_assert_eq!(&read_flags(r), &view);
+                }
+                for (flag, steps) in view.iter().zip(&accepted) {
+                    prop_assert_eq!(flag.history.len(), steps.len() + 1);
+                    let furthest = steps.iter().copied().fold(FlagStatus::New, FlagStatus::max);
+                    prop_assert_eq!(flag.status.as_str(), furthest.as_str());
+                }
+            }
+        }
     }
 
     #[test]

@@ -39,7 +39,7 @@ use rusqlite::{Connection, params};
 use serde::{Deserialize, Serialize};
 
 pub use custody::Custody;
-pub use docs::Flag;
+pub use docs::{Flag, FlagStatus, FlagStep};
 pub use event::{Epc, Event, EventBody, EventId, Recorder};
 pub use extract::RegistryExtract;
 pub use lifecycle::{ClaimRecorded, Correction, CounterfeitNote, Recorded, ReturnOutcome};
@@ -449,22 +449,39 @@ impl Ledger {
             .unwrap_or_default())
     }
 
-    /// Moves a flag along its lifecycle (`seen`, `under_investigation`, `escalated`, `closed`).
+    /// Moves a flag along its lifecycle (`seen`, `under_investigation`, `escalated`, `closed`),
+    /// now, with no note. Escalating and closing need a note: use [`Ledger::move_flag`].
     pub fn set_flag_status(&mut self, id: &str, status: &str) -> Result<(), Error> {
-        const STATUSES: [&str; 5] = ["new", "seen", "under_investigation", "escalated", "closed"];
-        if !STATUSES.contains(&status) {
-            return Err(Error::Invalid(format!(
-                "flag status {status:?} is not one of {}",
-                STATUSES.join(", ")
-            )));
-        }
+        self.move_flag(id, status, None, chrono::Local::now().fixed_offset())
+            .map(|_| ())
+    }
+
+    /// Moves a flag along its lifecycle as this device, at `at`, saying why in `note` (required
+    /// to escalate or close). The move is appended to the flag's history, which syncs to the
+    /// hub and the organisation's other devices; returns the flag as it now stands.
+    pub fn move_flag(
+        &mut self,
+        id: &str,
+        status: &str,
+        note: Option<&str>,
+        at: DateTime<FixedOffset>,
+    ) -> Result<Flag, Error> {
+        let status = docs::FlagStatus::parse(status)?;
         let recorder = self.recorder()?;
         let doc_id = docs::flags_doc_id(&recorder.org);
         let mut doc = self
             .doc(&doc_id)?
             .ok_or_else(|| Error::NotFound(format!("flag {id}")))?;
-        docs::set_flag_status(&mut doc, id, status, &recorder.device)?;
-        self.save_doc(&doc_id, &mut doc)
+        let step = docs::FlagStep {
+            status,
+            at: at.to_rfc3339(),
+            by: recorder.device.clone(),
+            org: Some(recorder.org.clone()),
+            note: note.map(str::to_string),
+        };
+        let flag = docs::move_flag(&mut doc, id, &step)?;
+        self.save_doc(&doc_id, &mut doc)?;
+        Ok(flag)
     }
 
     /// A unit's biography from what this ledger holds. `code` is anything a scanner sends.
