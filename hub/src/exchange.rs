@@ -65,14 +65,18 @@ pub fn handle(registry: &Registry, auth: &RequestAuth, body: &[u8]) -> Result<Ve
     )?;
     let mut stored = 0;
     let mut flags_raised = 0;
+    // The round's flags go into their documents together, before the documents are exchanged,
+    // so the device receives the flags its own upload raised in the same round.
+    let mut flags = reconcile::FlagDocs::new();
     for e in &request.upload {
         let before = store::event_seq(&tx, &e.id.0)?;
-        let raised = reconcile::record_corrected(&tx, e, now, clock_offset_ms)?;
+        let raised = reconcile::record_corrected(&tx, &mut flags, e, now, clock_offset_ms)?;
         if before.is_none() {
             stored += 1;
         }
         flags_raised += raised.iter().filter(|f| f.org == device.org).count();
     }
+    flags.write(&tx)?;
     reconcile::ensure_flags_doc(&tx, &device.org)?;
     let docs = exchange_docs(&tx, &device, &request)?;
     let (events, download_cursor, more) = download(&tx, &device, request.download_after)?;

@@ -11,12 +11,15 @@
 //! (**warranty**, to the claiming organisation and to the manufacturer). An error declaration is
 //! shared like the event it declares and checked for nothing.
 
-use std::collections::BTreeSet;
+use std::collections::btree_map::Entry;
+use std::collections::{BTreeMap, BTreeSet};
+
+use automerge::AutoCommit;
 
 use chrono::{DateTime, Utc};
-use custodian_ledger::event::{BizStep, Detail, EventType};
+use custodian_ledger::event::{BizStep, Detail, Disposition, EventType};
 use custodian_ledger::warranty::{self, ClaimOutcome, Genuineness};
-use custodian_ledger::{Epc, Event, docs, store};
+use custodian_ledger::{Custody, Epc, Event, docs, store};
 use rusqlite::{Connection, params};
 use sha2::{Digest, Sha256};
 
@@ -27,16 +30,18 @@ use crate::registry::{HUB_DEVICE, HubFlag, Registry};
 /// Returns the flags it raised.
 pub fn record(
     conn: &Connection,
+    flags: &mut FlagDocs,
     event: &Event,
     now: DateTime<Utc>,
 ) -> Result<Vec<HubFlag>, HubError> {
-    record_corrected(conn, event, now, 0)
+    record_corrected(conn, flags, event, now, 0)
 }
 
 /// As [`record`], for an event from a device whose clock runs `clock_offset_ms` ahead of the
 /// hub's: the event is ordered by its corrected time, so a wrong clock raises no false flag.
 pub fn record_corrected(
     conn: &Connection,
+    flags: &mut FlagDocs,
     event: &Event,
     now: DateTime<Utc>,
     clock_offset_ms: i64,
@@ -58,7 +63,7 @@ pub fn record_corrected(
             )?;
         }
     }
-    reconcile(conn, event, now)
+    reconcile(conn, flags, event, now)
 }
 
 fn share(conn: &Connection, _event: &Event, seq: i64, org: &str) -> Result<(), HubError> {
@@ -142,6 +147,7 @@ fn flag_id(kind: &str, epc: &Epc, org: &str) -> String {
 /// Checks a new event against everything the hub holds.
 fn reconcile(
     conn: &Connection,
+    flags: &mut FlagDocs,
     event: &Event,
     now: DateTime<Utc>,
 ) -> Result<Vec<HubFlag>, HubError> {
@@ -149,7 +155,10 @@ fn reconcile(
     if b.recorder.device == HUB_DEVICE || b.extension.error_declaration.is_some() {
         return Ok(Vec::new());
     }
-    let mut raised = seen_after_end(conn, event, now)?;
+    let mut raised = seen_after_end(conn, flags, event, now)?;
+    if b.biz_step == BizStep::Shipping && event.detail().is_none() {
+        raised.extend(shipped_without_receipt(conn, flags, event, now)?);
+    }
     if !matches!(
         b.biz_step,
         BizStep::Receiving | BizStep::RetailSelling | BizStep::Inspecting
@@ -174,15 +183,15 @@ fn reconcile(
         let Epc::Unit { gtin, serial } = unit else {
             continue;
         };
-        if Registry::is_product(conn, gtin.as_str())?
-            && !Registry::is_issued(conn, gtin.as_str(), serial)?
-        {
+        let issued = Registry::is_issued(conn, gtin.as_str(), serial)?;
+        if !issued && Registry::is_product(conn, gtin.as_str())? {
             let reason = format!(
                 "{} was never issued by the manufacturer: counterfeit",
                 unit.label()
             );
             raised.extend(raise(
                 conn,
+                flags,
                 "unknown_serial",
                 unit,
                 event,
@@ -208,7 +217,7 @@ fn reconcile(
         let mut path = vec![unit.clone()];
         path.extend(store::containers(conn, unit)?);
         let last_shipment = store::last_with_step(conn, &path, BizStep::Shipping, Some(event))?;
-        if let Some(shipment) = last_shipment
+        if let Some(shipment) = &last_shipment
             && let Some(dest) = &shipment.body.destination
             && dest != org
         {
@@ -227,11 +236,26 @@ fn reconcile(
                 },
                 Registry::org_name(conn, org),
             );
-            raised.extend(raise(conn, "diversion", unit, event, org, reason, now)?);
+            raised.extend(raise(
+                conn,
+                flags,
+                "diversion",
+                unit,
+                event,
+                org,
+                reason,
+                now,
+            )?);
+        } else if last_shipment.is_none()
+            && issued
+            && b.biz_step == BizStep::Receiving
+            && b.disposition != Some(Disposition::Returned)
+        {
+            raised.extend(received_without_shipment(conn, flags, unit, event, now)?);
         }
     }
     if let Some(Detail::WarrantyClaim { .. }) = event.detail() {
-        raised.extend(check_claim(conn, event, now)?);
+        raised.extend(check_claim(conn, flags, event, now)?);
     }
     Ok(raised)
 }
@@ -240,6 +264,7 @@ fn reconcile(
 /// code is on something else.
 fn seen_after_end(
     conn: &Connection,
+    flags: &mut FlagDocs,
     event: &Event,
     now: DateTime<Utc>,
 ) -> Result<Vec<HubFlag>, HubError> {
@@ -276,6 +301,7 @@ fn seen_after_end(
         );
         raised.extend(raise(
             conn,
+            flags,
             "clone",
             unit,
             event,
@@ -287,11 +313,162 @@ fn seen_after_end(
     Ok(raised)
 }
 
+/// The unit's custody as it stood just before `event`: who held it, and everything before.
+fn custody_before(
+    conn: &Connection,
+    unit: &Epc,
+    event: &Event,
+) -> Result<(Custody, Vec<Event>), HubError> {
+    let before: Vec<Event> = store::events_touching(conn, unit)?
+        .into_iter()
+        .filter(|e| e.id != event.id && Event::fold_order(e, event).is_lt())
+        .collect();
+    Ok((Custody::derive(unit, &before), before))
+}
+
+/// The organisations an out-of-sequence event concerns: the recorder, the party the event says
+/// the unit went to, and whoever held it on record (unless that is the consumer), each once.
+fn concerned(recorder: &str, also: &[Option<&str>]) -> Vec<String> {
+    let mut orgs = vec![recorder.to_string()];
+    for org in also.iter().flatten() {
+        if *org != "consumer" && !orgs.iter().any(|o| o == org) {
+            orgs.push((*org).to_string());
+        }
+    }
+    orgs
+}
+
+/// **Out of sequence**: a unit received with no shipment on record (by the hub's corrected
+/// order), from a holder other than the receiver. The fact is the unit received by that
+/// organisation: however many receipts or replays, one flag each for it and the holder.
+fn received_without_shipment(
+    conn: &Connection,
+    flags: &mut FlagDocs,
+    unit: &Epc,
+    event: &Event,
+    now: DateTime<Utc>,
+) -> Result<Vec<HubFlag>, HubError> {
+    let b = &event.body;
+    let (custody, _) = custody_before(conn, unit, event)?;
+    let holder = custody.custodian.as_deref();
+    if holder == Some(b.recorder.org.as_str()) {
+        // Moving stock between one's own sites is not a transfer.
+        return Ok(Vec::new());
+    }
+    let reason = format!(
+        "{} was received by {} on {} with no shipment on record{}: out of sequence",
+        unit.label(),
+        Registry::org_name(conn, &b.recorder.org),
+        b.event_time.date_naive(),
+        holder
+            .map(|h| format!(" (on record it is with {})", Registry::org_name(conn, h)))
+            .unwrap_or_default(),
+    );
+    let fact = format!("received\u{1d}{}", b.recorder.org);
+    let mut raised = Vec::new();
+    for org in concerned(&b.recorder.org, &[holder]) {
+        raised.extend(raise_about(
+            conn,
+            flags,
+            "out_of_sequence",
+            unit,
+            &fact,
+            Some(event),
+            &org,
+            reason.clone(),
+            now,
+        )?);
+    }
+    Ok(raised)
+}
+
+/// **Out of sequence**: a unit shipped by an organisation that never held it (never
+/// commissioned, received, repaired or had it fitted or removed there). The fact is the unit
+/// shipped by that organisation; the shipper, the destination and the holder on record hear
+/// of it.
+fn shipped_without_receipt(
+    conn: &Connection,
+    flags: &mut FlagDocs,
+    event: &Event,
+    now: DateTime<Utc>,
+) -> Result<Vec<HubFlag>, HubError> {
+    let b = &event.body;
+    let shipper = b.recorder.org.as_str();
+    let mut units = BTreeSet::new();
+    for epc in &b.epcs {
+        match epc {
+            Epc::Unit { .. } => {
+                units.insert(epc.clone());
+            }
+            Epc::Logistic(_) => units.extend(
+                store::contents(conn, epc)?
+                    .into_iter()
+                    .filter(|c| matches!(c, Epc::Unit { .. })),
+            ),
+        }
+    }
+    let mut raised = Vec::new();
+    for unit in &units {
+        let Epc::Unit { gtin, serial } = unit else {
+            continue;
+        };
+        if !Registry::is_issued(conn, gtin.as_str(), serial)? {
+            continue;
+        }
+        let (custody, before) = custody_before(conn, unit, event)?;
+        let held = before.iter().any(|e| {
+            e.body.recorder.org == shipper
+                && matches!(
+                    e.body.biz_step,
+                    BizStep::Commissioning
+                        | BizStep::Receiving
+                        | BizStep::Repairing
+                        | BizStep::Installing
+                        | BizStep::Removing
+                )
+        });
+        if held {
+            continue;
+        }
+        let holder = custody.custodian.as_deref();
+        let reason = format!(
+            "{} was shipped by {}{} on {}, but {} never received it{}: out of sequence",
+            unit.label(),
+            Registry::org_name(conn, shipper),
+            b.destination
+                .as_deref()
+                .map(|d| format!(" to {}", Registry::org_name(conn, d)))
+                .unwrap_or_default(),
+            b.event_time.date_naive(),
+            Registry::org_name(conn, shipper),
+            holder
+                .map(|h| format!(" (on record it is with {})", Registry::org_name(conn, h)))
+                .unwrap_or_default(),
+        );
+        let fact = format!("shipped\u{1d}{shipper}");
+        for org in concerned(shipper, &[b.destination.as_deref(), holder]) {
+            raised.extend(raise_about(
+                conn,
+                flags,
+                "out_of_sequence",
+                unit,
+                &fact,
+                Some(event),
+                &org,
+                reason.clone(),
+                now,
+            )?);
+        }
+    }
+    Ok(raised)
+}
+
 /// Validates a warranty claim over everyone's events, as the ledger does on a device, and
 /// raises a warranty flag for each rejection the product brief names. The fact a flag stands
 /// for is the unit and the kind of rejection (and the defect, for a duplicate).
 fn check_claim(
     conn: &Connection,
+    flags: &mut FlagDocs,
     event: &Event,
     now: DateTime<Utc>,
 ) -> Result<Vec<HubFlag>, HubError> {
@@ -340,6 +517,7 @@ fn check_claim(
         for org in &orgs {
             raised.extend(raise_about(
                 conn,
+                flags,
                 "warranty",
                 unit,
                 &fact,
@@ -353,8 +531,13 @@ fn check_claim(
     Ok(raised)
 }
 
+#[allow(
+    clippy::too_many_arguments,
+    reason = "a flag is its kind, unit, event, organisation, reason and time"
+)]
 fn raise(
     conn: &Connection,
+    flags: &mut FlagDocs,
     kind: &str,
     unit: &Epc,
     event: &Event,
@@ -362,22 +545,27 @@ fn raise(
     reason: String,
     now: DateTime<Utc>,
 ) -> Result<Option<HubFlag>, HubError> {
-    let flag = HubFlag {
-        id: flag_id(kind, unit, org),
-        kind: kind.into(),
-        org: org.into(),
-        epc: unit.uri(),
+    let flag = new_flag(
+        flag_id(kind, unit, org),
+        kind,
+        org,
+        unit,
         reason,
-        event: event.id.0.clone(),
-        raised_at: now.to_rfc3339(),
-    };
-    store_flag(conn, flag)
+        Some(event),
+        now,
+    );
+    flags.store(conn, flag)
 }
 
 /// Raises a flag about a fact that is not one event (`fact` distinguishes it, e.g. a day),
 /// once, into `org`'s flags document.
+#[allow(
+    clippy::too_many_arguments,
+    reason = "a flag is its kind, unit, fact, organisation, reason and time"
+)]
 pub fn raise_fact(
     conn: &Connection,
+    flags: &mut FlagDocs,
     kind: &str,
     unit: &Epc,
     fact: &str,
@@ -385,7 +573,7 @@ pub fn raise_fact(
     reason: String,
     now: DateTime<Utc>,
 ) -> Result<Option<HubFlag>, HubError> {
-    raise_about(conn, kind, unit, fact, None, org, reason, now)
+    raise_about(conn, flags, kind, unit, fact, None, org, reason, now)
 }
 
 /// As [`raise_fact`], naming the event that revealed the fact.
@@ -395,6 +583,7 @@ pub fn raise_fact(
 )]
 fn raise_about(
     conn: &Connection,
+    flags: &mut FlagDocs,
     kind: &str,
     unit: &Epc,
     fact: &str,
@@ -403,44 +592,118 @@ fn raise_about(
     reason: String,
     now: DateTime<Utc>,
 ) -> Result<Option<HubFlag>, HubError> {
-    let flag = HubFlag {
-        id: flag_id(kind, unit, &format!("{org}\u{1d}{fact}")),
+    let id = flag_id(kind, unit, &format!("{org}\u{1d}{fact}"));
+    let flag = new_flag(id, kind, org, unit, reason, event, now);
+    flags.store(conn, flag)
+}
+
+fn new_flag(
+    id: String,
+    kind: &str,
+    org: &str,
+    unit: &Epc,
+    reason: String,
+    event: Option<&Event>,
+    now: DateTime<Utc>,
+) -> HubFlag {
+    HubFlag {
+        id,
         kind: kind.into(),
         org: org.into(),
         epc: unit.uri(),
         reason,
         event: event.map(|e| e.id.0.clone()).unwrap_or_default(),
         raised_at: now.to_rfc3339(),
-    };
-    store_flag(conn, flag)
+        status: docs::FlagStatus::New.as_str().into(),
+        history: Vec::new(),
+    }
 }
 
-fn store_flag(conn: &Connection, flag: HubFlag) -> Result<Option<HubFlag>, HubError> {
-    let org = flag.org.as_str();
-    let inserted = conn.execute(
-        "INSERT OR IGNORE INTO flags (id, kind, org, epc, reason, event, raised_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-        params![flag.id, flag.kind, flag.org, flag.epc, flag.reason, flag.event, flag.raised_at],
-    )?;
-    if inserted == 0 {
-        return Ok(None);
+/// The flags raised in one transaction, on their way into their organisations' documents.
+///
+/// Each organisation's document is loaded at its first flag and saved once by [`FlagDocs::write`],
+/// however many flags the transaction raises for it (a pallet received outside its channel
+/// raises one per unit). The flags table row is written at once, so a flag's id still decides
+/// whether it is new within the batch.
+#[derive(Default)]
+#[must_use = "flags reach their organisations' documents only through FlagDocs::write"]
+pub struct FlagDocs {
+    /// Organisation → its flags document with this batch's additions.
+    docs: BTreeMap<String, AutoCommit>,
+}
+
+impl FlagDocs {
+    pub fn new() -> FlagDocs {
+        FlagDocs::default()
     }
-    ensure_flags_doc(conn, org)?;
+
+    /// Records `flag` unless one with its id was raised before; returns it when it is new.
+    fn store(&mut self, conn: &Connection, flag: HubFlag) -> Result<Option<HubFlag>, HubError> {
+        let inserted = conn.execute(
+            "INSERT OR IGNORE INTO flags (id, kind, org, epc, reason, event, raised_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            params![flag.id, flag.kind, flag.org, flag.epc, flag.reason, flag.event, flag.raised_at],
+        )?;
+        if inserted == 0 {
+            return Ok(None);
+        }
+        let doc = match self.docs.entry(flag.org.clone()) {
+            Entry::Occupied(e) => e.into_mut(),
+            Entry::Vacant(e) => {
+                ensure_flags_doc(conn, &flag.org)?;
+                e.insert(load_flags_doc(conn, &flag.org)?)
+            }
+        };
+        docs::add_flag(
+            doc,
+            &docs::Flag {
+                id: flag.id.clone(),
+                kind: flag.kind.clone(),
+                epc: flag.epc.clone(),
+                reason: flag.reason.clone(),
+                raised_at: flag.raised_at.clone(),
+                event: flag.event.clone(),
+                status: docs::FlagStatus::New.as_str().into(),
+                history: Vec::new(),
+            },
+        )?;
+        Ok(Some(flag))
+    }
+
+    /// Saves every document this batch added flags to, each once, in the caller's transaction.
+    pub fn write(self, conn: &Connection) -> Result<(), HubError> {
+        for (org, mut doc) in self.docs {
+            store::save_doc_bytes(conn, &docs::flags_doc_id(&org), &doc.save())?;
+        }
+        Ok(())
+    }
+}
+
+fn load_flags_doc(conn: &Connection, org: &str) -> Result<AutoCommit, HubError> {
     let id = docs::flags_doc_id(org);
     let bytes =
         store::doc_bytes(conn, &id)?.ok_or_else(|| HubError::Internal(format!("{id} vanished")))?;
-    let mut doc = automerge::AutoCommit::load(&bytes).map_err(custodian_ledger::Error::from)?;
-    docs::add_flag(
-        &mut doc,
-        &docs::Flag {
-            id: flag.id.clone(),
-            kind: flag.kind.clone(),
-            epc: flag.epc.clone(),
-            reason: flag.reason.clone(),
-            raised_at: flag.raised_at.clone(),
-            event: flag.event.clone(),
-            status: "new".into(),
-        },
-    )?;
-    store::save_doc_bytes(conn, &id, &doc.save())?;
-    Ok(Some(flag))
+    Ok(AutoCommit::load(&bytes).map_err(custodian_ledger::Error::from)?)
+}
+
+/// Gives the flags of documents written before flags kept a history their history list, once
+/// per registry, so devices can move them (only the hub creates containers).
+pub fn add_missing_histories(conn: &Connection) -> Result<(), HubError> {
+    const DONE: &str = "flag-histories";
+    if store::kv_get(conn, DONE)?.is_some() {
+        return Ok(());
+    }
+    for id in store::doc_ids(conn)? {
+        if !id.starts_with("flags/") {
+            continue;
+        }
+        let Some(bytes) = store::doc_bytes(conn, &id)? else {
+            continue;
+        };
+        let mut doc = AutoCommit::load(&bytes).map_err(custodian_ledger::Error::from)?;
+        if docs::add_missing_histories(&mut doc)? {
+            store::save_doc_bytes(conn, &id, &doc.save())?;
+        }
+    }
+    store::kv_set(conn, DONE, "1")?;
+    Ok(())
 }

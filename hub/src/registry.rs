@@ -7,6 +7,7 @@
 //! Storage is embedded SQLite behind this one type; a server database can implement the same
 //! operations later.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::{Mutex, MutexGuard};
 
@@ -15,7 +16,7 @@ use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use chrono::{DateTime, FixedOffset, Utc};
 use custodian_ledger::event::{Action, BizStep, BizTransaction, Disposition, EventType};
 use custodian_ledger::extract::{self, Alert, IssuerKey, Org, Product, Recall, RegistryExtract};
-use custodian_ledger::{Custody, Epc, Event, EventBody, Recorder, store};
+use custodian_ledger::{Custody, Epc, Event, EventBody, Recorder, docs, store};
 use custodian_scanner::Gtin;
 use ed25519_dalek::{Signer, SigningKey};
 use rand::{Rng, RngCore};
@@ -141,6 +142,17 @@ pub struct HubFlag {
     pub reason: String,
     pub event: String,
     pub raised_at: String,
+    /// Where the flag stands in its lifecycle, as the organisation's flags document says after
+    /// the moves its devices synced.
+    #[serde(default = "new_status")]
+    pub status: String,
+    /// The moves, oldest first (see [`custodian_ledger::docs::read_flags`]).
+    #[serde(default)]
+    pub history: Vec<custodian_ledger::FlagStep>,
+}
+
+fn new_status() -> String {
+    custodian_ledger::FlagStatus::New.as_str().into()
 }
 
 /// A device as enrolled.
@@ -181,6 +193,7 @@ impl Registry {
             .map_err(|e| HubError::Internal(format!("{}: {e}", dir.display())))?;
         let conn = store::open(&dir.join("hub.sqlite"))?;
         migrate(&conn)?;
+        crate::reconcile::add_missing_histories(&conn)?;
         let issuer = match store::kv_get(&conn, KV_ISSUER_KEY)? {
             Some(b64) => {
                 let bytes = STANDARD
@@ -437,6 +450,7 @@ impl Registry {
             let per_transaction = SERIALS_PER_TRANSACTION / COMMISSIONING_BATCH;
             for (group_index, group) in batches.chunks(per_transaction).enumerate() {
                 let tx = conn.transaction()?;
+                let mut flags = crate::reconcile::FlagDocs::new();
                 {
                     let mut insert = tx.prepare_cached(
                         "INSERT OR IGNORE INTO serials (gtin, serial, lot, expiry, markets, facility, line, issued_at, signature)
@@ -503,7 +517,7 @@ impl Registry {
                             },
                             extension: Default::default(),
                         });
-                        crate::reconcile::record(&tx, &event, at.to_utc())?;
+                        crate::reconcile::record(&tx, &mut flags, &event, at.to_utc())?;
                         if let Some(out) = labels.as_deref_mut() {
                             out.extend(members.into_iter().map(|(i, serial, signature)| {
                                 (
@@ -524,6 +538,7 @@ impl Registry {
                         progress(summary.issued);
                     }
                 }
+                flags.write(&tx)?;
                 tx.commit()?;
                 summary.transactions += 1;
             }
@@ -589,9 +604,11 @@ impl Registry {
     pub fn record(&self, events: &[Event]) -> Result<(), HubError> {
         let mut conn = self.conn();
         let tx = conn.transaction()?;
+        let mut flags = crate::reconcile::FlagDocs::new();
         for e in events {
-            crate::reconcile::record(&tx, e, Utc::now())?;
+            crate::reconcile::record(&tx, &mut flags, e, Utc::now())?;
         }
+        flags.write(&tx)?;
         tx.commit()?;
         Ok(())
     }
@@ -821,13 +838,14 @@ impl Registry {
         Ok(serde_json::Value::Object(counts))
     }
 
-    /// Every flag raised, oldest first.
+    /// Every flag raised, oldest first, with its status and history as the organisations'
+    /// flags documents hold them (each document read once).
     pub fn flags(&self) -> Result<Vec<HubFlag>, HubError> {
         let conn = self.conn();
         let mut stmt = conn.prepare_cached(
             "SELECT id, kind, org, epc, reason, event, raised_at FROM flags ORDER BY raised_at, id",
         )?;
-        let flags = stmt
+        let mut flags = stmt
             .query_map([], |r| {
                 Ok(HubFlag {
                     id: r.get(0)?,
@@ -837,9 +855,32 @@ impl Registry {
                     reason: r.get(4)?,
                     event: r.get(5)?,
                     raised_at: r.get(6)?,
+                    status: new_status(),
+                    history: Vec::new(),
                 })
             })?
             .collect::<Result<Vec<_>, _>>()?;
+        let mut by_org: BTreeMap<String, BTreeMap<String, custodian_ledger::Flag>> =
+            BTreeMap::new();
+        for flag in &mut flags {
+            if !by_org.contains_key(&flag.org) {
+                let held = match store::doc_bytes(&conn, &docs::flags_doc_id(&flag.org))? {
+                    Some(bytes) => docs::read_flags(
+                        &automerge::AutoCommit::load(&bytes)
+                            .map_err(custodian_ledger::Error::from)?,
+                    )
+                    .into_iter()
+                    .map(|f| (f.id.clone(), f))
+                    .collect(),
+                    None => BTreeMap::new(),
+                };
+                by_org.insert(flag.org.clone(), held);
+            }
+            if let Some(held) = by_org.get_mut(&flag.org).and_then(|d| d.remove(&flag.id)) {
+                flag.status = held.status;
+                flag.history = held.history;
+            }
+        }
         Ok(flags)
     }
 

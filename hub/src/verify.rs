@@ -548,6 +548,7 @@ fn raise_velocity(registry: &Registry, crossed: &[(&String, &Epc)]) -> Result<us
         .optional()?
         .unwrap_or_else(|| "manufacturer".into());
     let mut raised = 0;
+    let mut flags = crate::reconcile::FlagDocs::new();
     for (day, epc) in crossed {
         let reason = format!(
             "{} was verified more than {VELOCITY_THRESHOLD} times on {day}: a genuine unit is not; its code may be cloned",
@@ -555,6 +556,7 @@ fn raise_velocity(registry: &Registry, crossed: &[(&String, &Epc)]) -> Result<us
         );
         let flag = crate::reconcile::raise_fact(
             &tx,
+            &mut flags,
             "velocity",
             epc,
             &format!("{maker}/{day}"),
@@ -564,6 +566,7 @@ fn raise_velocity(registry: &Registry, crossed: &[(&String, &Epc)]) -> Result<us
         )?;
         raised += usize::from(flag.is_some());
     }
+    flags.write(&tx)?;
     tx.commit()?;
     Ok(raised)
 }

@@ -132,12 +132,24 @@ fn a_diverted_unit_is_flagged_once_however_often_it_is_uploaded() {
     assert_eq!(f.registry.flags().unwrap().len(), 1);
 }
 
+/// A unit never shipped anywhere is not diverted, but its receipt is out of sequence: the
+/// receiver and the manufacturer, which holds it on record, each get one flag.
 #[test]
-fn a_unit_not_on_any_shipment_to_someone_else_raises_nothing() {
+fn a_unit_on_no_shipment_is_out_of_sequence_not_diverted() {
     let f = fixture();
     let event = receiving(f.me(), 150); // issued, never shipped
     let r = f.send(1, &request(vec![event])).unwrap();
-    assert_eq!((r.stored, r.flags_raised), (1, 0));
+    assert_eq!((r.stored, r.flags_raised), (1, 1));
+    let flags = f.registry.flags().unwrap();
+    let mut kinds: Vec<(&str, &str)> = flags
+        .iter()
+        .map(|f| (f.kind.as_str(), f.org.as_str()))
+        .collect();
+    kinds.sort_unstable();
+    assert_eq!(
+        kinds,
+        [("out_of_sequence", "acme"), ("out_of_sequence", "dist-b")]
+    );
 }
 
 #[test]

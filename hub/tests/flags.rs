@@ -1,0 +1,388 @@
+//! Flags through the hub's sync endpoint, in process: out-of-sequence receipts and shipments
+//! raised once per cause for the organisations concerned, a batch of flags for one document,
+//! and a device's move of a flag reaching the hub's view.
+
+#![allow(
+    clippy::unwrap_used,
+    reason = "tests fail loudly on any unexpected error"
+)]
+
+use std::cell::Cell;
+
+use automerge::AutoCommit;
+use automerge::sync::{State, SyncDoc};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use chrono::DateTime;
+use custodian_hub::registry::HubFlag;
+use custodian_hub::{Registry, demo, exchange};
+use custodian_ledger::docs::{self, FlagStatus, FlagStep};
+use custodian_ledger::event::{Action, BizStep, Disposition, EventType};
+use custodian_ledger::{Epc, Event, EventBody, Recorder};
+use custodian_sync::identity::RequestAuth;
+use custodian_sync::protocol::{self, DocMessage, PROTOCOL_VERSION, SyncRequest, SyncResponse};
+use ed25519_dalek::SigningKey;
+
+struct Hub {
+    _tmp: tempfile::TempDir,
+    registry: Registry,
+    serials: Vec<custodian_hub::registry::IssuedSerial>,
+}
+
+/// An enrolled device, speaking to the hub in process.
+struct Dev<'h> {
+    hub: &'h Hub,
+    recorder: Recorder,
+    key: SigningKey,
+    counter: Cell<u64>,
+}
+
+fn hub() -> Hub {
+    let tmp = tempfile::tempdir().unwrap();
+    let registry = Registry::open_with_key(tmp.path(), demo::issuer_key).unwrap();
+    let serials = demo::seed(&registry).unwrap().serials;
+    Hub {
+        _tmp: tmp,
+        registry,
+        serials,
+    }
+}
+
+impl Hub {
+    fn device(&self, org: &str, site: &str, seed: u8) -> Dev<'_> {
+        let token = self
+            .registry
+            .create_token(org, site, "https://127.0.0.1:1", b"ca", 1)
+            .unwrap();
+        let secret = custodian_sync::identity::EnrollmentToken::decode(&token)
+            .unwrap()
+            .secret;
+        let key = SigningKey::from_bytes(&[seed; 32]);
+        let d = self
+            .registry
+            .enroll(
+                &secret,
+                &STANDARD.encode(key.verifying_key().to_bytes()),
+                "test",
+            )
+            .unwrap();
+        Dev {
+            hub: self,
+            recorder: Recorder {
+                org: org.into(),
+                site: site.into(),
+                device: d.id,
+            },
+            key,
+            counter: Cell::new(0),
+        }
+    }
+
+    /// The `n`th issued demo serial (0..24 are on the pallet shipped to dist-a).
+    fn unit(&self, n: usize) -> Epc {
+        let s = &self.serials[n];
+        Epc::parse(&format!("https://id.gs1.org/01/{}/21/{}", s.gtin, s.serial)).unwrap()
+    }
+
+    /// (kind, org) of every flag raised, sorted.
+    fn raised(&self) -> Vec<(String, String)> {
+        let mut v: Vec<(String, String)> = self
+            .registry
+            .flags()
+            .unwrap()
+            .into_iter()
+            .map(|f| (f.kind, f.org))
+            .collect();
+        v.sort();
+        v
+    }
+}
+
+fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
+    let mut v: Vec<(String, String)> = list
+        .iter()
+        .map(|(a, b)| ((*a).to_string(), (*b).to_string()))
+        .collect();
+    v.sort();
+    v
+}
+
+impl Dev<'_> {
+    fn event(&self, step: BizStep, epcs: Vec<Epc>, at: &str, dest: Option<&str>) -> Event {
+        Event::new(EventBody {
+            event_type: EventType::ObjectEvent,
+            action: Action::Observe,
+            biz_step: step,
+            disposition: Some(match step {
+                BizStep::Shipping => Disposition::InTransit,
+                _ => Disposition::InProgress,
+            }),
+            event_time: DateTime::parse_from_rfc3339(at).unwrap(),
+            epcs,
+            parent: None,
+            biz_transactions: vec![],
+            source: dest.map(|_| self.recorder.org.clone()),
+            destination: dest.map(str::to_string),
+            recorder: self.recorder.clone(),
+            extension: Default::default(),
+        })
+    }
+
+    fn send(&self, upload: Vec<Event>, docs: Vec<DocMessage>, known: Vec<String>) -> SyncResponse {
+        let body = protocol::encode(&SyncRequest {
+            v: PROTOCOL_VERSION,
+            upload,
+            upload_through: 1,
+            download_after: 0,
+            extract_version: 0,
+            known_docs: known,
+            docs,
+        });
+        self.counter.set(self.counter.get() + 1);
+        let auth = RequestAuth::sign(
+            &self.key,
+            &self.recorder.device,
+            self.counter.get(),
+            chrono::Utc::now().timestamp_millis(),
+            "POST",
+            "/v1/sync",
+            &body,
+        );
+        protocol::decode(&exchange::handle(&self.hub.registry, &auth, &body).unwrap()).unwrap()
+    }
+
+    fn upload(&self, events: Vec<Event>) -> SyncResponse {
+        self.send(events, vec![], vec![])
+    }
+
+    /// Syncs this device's copy of its organisation's flags document with the hub until
+    /// neither side has anything more to say.
+    fn sync_flags(&self, doc: &mut AutoCommit, state: &mut State) {
+        let id = docs::flags_doc_id(&self.recorder.org);
+        // As a device does: each session starts from the persisted state.
+        *state = State::decode(&state.encode()).unwrap();
+        let mut outgoing = doc.sync().generate_sync_message(state);
+        for _ in 0..10 {
+            let known = if doc.get_heads().is_empty() {
+                vec![]
+            } else {
+                vec![id.clone()]
+            };
+            let answer = self.send(
+                vec![],
+                outgoing
+                    .take()
+                    .map(|m| DocMessage::new(&id, m))
+                    .into_iter()
+                    .collect(),
+                known,
+            );
+            let mut heard = false;
+            for m in answer.docs.iter().filter(|m| m.doc == id) {
+                doc.sync()
+                    .receive_sync_message(state, m.decode().unwrap())
+                    .unwrap();
+                heard = true;
+            }
+            outgoing = doc.sync().generate_sync_message(state);
+            if !heard && outgoing.is_none() {
+                return;
+            }
+        }
+        panic!("flags document did not converge");
+    }
+}
+
+#[test]
+fn a_receipt_without_a_shipment_is_flagged_once_for_the_receiver_and_the_holder() {
+    let hub = hub();
+    let b1 = hub.device("dist-b", "dc-oakland", 1);
+    let b2 = hub.device("dist-b", "dc-oakland", 2);
+    let unit = hub.unit(150); // issued, never shipped: the manufacturer holds it
+    let receipt = b1.event(
+        BizStep::Receiving,
+        vec![unit.clone()],
+        "2026-11-10T10:00:00-08:00",
+        None,
+    );
+    let first = b1.upload(vec![receipt.clone()]);
+    assert_eq!(first.flags_raised, 1);
+    // The same receipt replayed, and a second receipt of the unit by another dist-b device.
+    assert_eq!(b1.upload(vec![receipt]).flags_raised, 0);
+    let again = b2.event(
+        BizStep::Receiving,
+        vec![unit.clone()],
+        "2026-11-10T11:00:00-08:00",
+        None,
+    );
+    assert_eq!(b2.upload(vec![again]).flags_raised, 0, "one flag per cause");
+    assert_eq!(
+        hub.raised(),
+        pairs(&[("out_of_sequence", "dist-b"), ("out_of_sequence", "acme")])
+    );
+    let flag = &hub.registry.flags().unwrap()[0];
+    assert!(
+        flag.reason.contains("no shipment on record") && flag.reason.contains("Acme"),
+        "{}",
+        flag.reason
+    );
+}
+
+#[test]
+fn a_receipt_after_its_shipment_or_a_return_is_in_sequence() {
+    let hub = hub();
+    let a = hub.device("dist-a", "dc-hamburg", 1);
+    // Units on the pallet shipped to dist-a, received by dist-a unit by unit.
+    let units: Vec<Epc> = (0..3).map(|n| hub.unit(n)).collect();
+    let receipt = a.event(
+        BizStep::Receiving,
+        units.clone(),
+        "2026-11-20T10:00:00+01:00",
+        None,
+    );
+    assert_eq!(a.upload(vec![receipt]).flags_raised, 0);
+    // A consumer's return of a never-shipped unit is not a transfer in the channel.
+    let mut ret = a.event(
+        BizStep::Receiving,
+        vec![hub.unit(151)],
+        "2026-11-20T11:00:00+01:00",
+        None,
+    );
+    ret.body.disposition = Some(Disposition::Returned);
+    let ret = Event::new(ret.body);
+    assert_eq!(a.upload(vec![ret]).flags_raised, 0);
+    assert!(hub.raised().is_empty(), "{:?}", hub.raised());
+}
+
+#[test]
+fn a_shipment_by_a_party_that_never_received_the_unit_is_flagged_for_everyone_concerned() {
+    let hub = hub();
+    let a = hub.device("dist-a", "dc-hamburg", 1);
+    let b = hub.device("dist-b", "dc-oakland", 2);
+    // dist-a received units 0 and 1 and ships them on: in sequence.
+    let received = a.event(
+        BizStep::Receiving,
+        vec![hub.unit(0), hub.unit(1)],
+        "2026-11-20T10:00:00+01:00",
+        None,
+    );
+    let onward = a.event(
+        BizStep::Shipping,
+        vec![hub.unit(0), hub.unit(1)],
+        "2026-11-21T10:00:00+01:00",
+        Some(demo::RETAILER),
+    );
+    assert_eq!(a.upload(vec![received, onward]).flags_raised, 0);
+    // dist-b ships unit 2, which went to dist-a and which dist-b never received.
+    let shipped = b.event(
+        BizStep::Shipping,
+        vec![hub.unit(2)],
+        "2026-11-22T10:00:00-08:00",
+        Some(demo::RETAILER),
+    );
+    let r = b.upload(vec![shipped.clone()]);
+    assert_eq!(r.flags_raised, 1);
+    assert_eq!(
+        b.upload(vec![shipped]).flags_raised,
+        0,
+        "replays raise nothing"
+    );
+    assert_eq!(
+        hub.raised(),
+        pairs(&[
+            ("out_of_sequence", "dist-b"),
+            ("out_of_sequence", demo::RETAILER),
+            ("out_of_sequence", "acme"),
+        ]),
+        "the shipper, its destination, and the holder on record (the shipment to dist-a was \
+         never received, so the manufacturer still holds it)"
+    );
+    let reason = &hub.registry.flags().unwrap()[0].reason;
+    assert!(reason.contains("never received it"), "{reason}");
+}
+
+#[test]
+fn a_pallet_received_outside_its_channel_raises_one_flag_per_unit_in_one_document() {
+    let hub = hub();
+    let b = hub.device("dist-b", "dc-oakland", 1);
+    let units: Vec<Epc> = (0..24).map(|n| hub.unit(n)).collect();
+    let receipt = b.event(BizStep::Receiving, units, "2026-11-20T10:00:00-08:00", None);
+    let r = b.upload(vec![receipt]);
+    assert_eq!(r.flags_raised, 24);
+    // The device's first sync of the document brings all of them.
+    let mut doc = AutoCommit::new();
+    b.sync_flags(&mut doc, &mut State::new());
+    let held = docs::read_flags(&doc);
+    assert_eq!(held.len(), 24);
+    assert!(
+        held.iter()
+            .all(|f| f.kind == "diversion" && f.status == "new")
+    );
+}
+
+/// Two devices of one organisation move the same flag while offline; once both have synced, the
+/// hub's view and both devices hold both steps and the furthest status.
+#[test]
+fn device_moves_reach_the_hub_and_the_other_devices() {
+    let hub = hub();
+    let b1 = hub.device("dist-b", "dc-oakland", 1);
+    let b2 = hub.device("dist-b", "dc-oakland", 2);
+    b1.upload(vec![b1.event(
+        BizStep::Receiving,
+        vec![hub.unit(3)],
+        "2026-11-10T10:00:00-08:00",
+        None,
+    )]);
+    let (mut d1, mut s1) = (AutoCommit::new(), State::new());
+    let (mut d2, mut s2) = (AutoCommit::new(), State::new());
+    b1.sync_flags(&mut d1, &mut s1);
+    b2.sync_flags(&mut d2, &mut s2);
+    let id = docs::read_flags(&d1)[0].id.clone();
+    let later = |h| (chrono::Utc::now() + chrono::Duration::hours(h)).to_rfc3339();
+    let step = |status, at: &str, by: &str, note: &str| FlagStep {
+        status,
+        at: at.into(),
+        by: by.into(),
+        org: Some("dist-b".into()),
+        note: Some(note.into()),
+    };
+    docs::move_flag(
+        &mut d1,
+        &id,
+        &step(
+            FlagStatus::UnderInvestigation,
+            &later(1),
+            &b1.recorder.device,
+            "asked A",
+        ),
+    )
+    .unwrap();
+    docs::move_flag(
+        &mut d2,
+        &id,
+        &step(
+            FlagStatus::Closed,
+            &later(2),
+            &b2.recorder.device,
+            "A confirms the sale",
+        ),
+    )
+    .unwrap();
+    b1.sync_flags(&mut d1, &mut s1);
+    b2.sync_flags(&mut d2, &mut s2);
+    b1.sync_flags(&mut d1, &mut s1);
+
+    let at_hub: Vec<HubFlag> = hub.registry.flags().unwrap();
+    assert_eq!(at_hub[0].status, "closed");
+    let moves: Vec<FlagStatus> = at_hub[0].history.iter().map(|s| s.status).collect();
+    assert_eq!(
+        moves,
+        [
+            FlagStatus::New,
+            FlagStatus::UnderInvestigation,
+            FlagStatus::Closed
+        ]
+    );
+    assert_eq!(docs::read_flags(&d1), docs::read_flags(&d2));
+    assert_eq!(docs::read_flags(&d1)[0].history, at_hub[0].history);
+}
