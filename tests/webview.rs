@@ -1,10 +1,11 @@
 //! The real app window, driven through WebDriver: a real hub, an enrolled device ledger, the
-//! app under Xvfb, `tauri-driver` + WebKitWebDriver. A scan typed as a scanner's burst of keys
-//! (GS separators, Enter) must show its verdict on the page and land in the ledger.
+//! app under Xvfb, `tauri-driver` + WebKitWebDriver. Scans are typed as a scanner's burst of
+//! keys (GS separators, Enter) at whatever screen is in front; each journey is checked on the
+//! page and then in the ledger, through the `custodian` command line.
 //!
 //! Needs Xvfb, WebKitWebDriver and tauri-driver (`scripts/setup.sh` installs them) and the
-//! built app (`cargo build -p custodian-app`). The screenshot goes to
-//! `target/screenshots/receive.png`; `scripts/screenshots.sh` copies it into docs/.
+//! built app (`cargo build -p custodian-app`). Screenshots of every screen, at phone and desktop
+//! size, go to `target/screenshots/`; `scripts/screenshots.sh` copies them into docs/.
 
 #![allow(
     clippy::unwrap_used,
@@ -16,7 +17,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use custodian_e2e::{HubProcess, bin, custodian, demo_asn, workspace};
+use custodian_e2e::{HubProcess, bin, custodian, demo_asn, sscc_element_string, workspace};
 use fantoccini::{ClientBuilder, Locator};
 
 /// A child process stopped with SIGTERM (tauri-driver must not be SIGKILLed: its
@@ -121,78 +122,203 @@ async fn wait_for_text(c: &fantoccini::Client, id: &str, want: &str) {
     panic!("#{id} shows {last:?}, expected {want:?}");
 }
 
+/// The app, running under Xvfb behind tauri-driver, with a WebDriver session on it.
+struct App {
+    client: fantoccini::Client,
+    _driver: Service,
+    _x: Service,
+}
+
+impl App {
+    async fn launch(device: &Path) -> App {
+        let app = bin("custodian-app");
+        let (x, display) = xvfb();
+        let (port, native_port) = free_ports();
+        let driver = Service(
+            Command::new(tool("tauri-driver"))
+                .args([
+                    "--port",
+                    &port.to_string(),
+                    "--native-port",
+                    &native_port.to_string(),
+                ])
+                .env("DISPLAY", &display)
+                .env("CUSTODIAN_DATA", device)
+                .stdout(Stdio::null())
+                .stderr(Stdio::inherit())
+                .spawn()
+                .unwrap(),
+        );
+        let mut caps = serde_json::Map::new();
+        caps.insert(
+            "tauri:options".into(),
+            serde_json::json!({ "application": app }),
+        );
+        let url = format!("http://127.0.0.1:{port}");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let client = loop {
+            match ClientBuilder::rustls()
+                .unwrap()
+                .capabilities(caps.clone())
+                .connect(&url)
+                .await
+            {
+                Ok(c) => break c,
+                Err(_) if Instant::now() < deadline => {
+                    tokio::time::sleep(Duration::from_millis(250)).await;
+                }
+                Err(e) => panic!("cannot start a WebDriver session on {url}: {e}"),
+            }
+        };
+        App {
+            client,
+            _driver: driver,
+            _x: x,
+        }
+    }
+
+    /// A scanner's burst at the page, no field focused: the text, then Enter.
+    async fn scan(&self, code: &str) {
+        self.client
+            .find(Locator::Css("body"))
+            .await
+            .unwrap()
+            .send_keys(&format!("{code}\u{E007}"))
+            .await
+            .unwrap();
+    }
+
+    async fn click(&self, css: &str) {
+        self.client
+            .find(Locator::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("no {css} on the page: {e}"))
+            .click()
+            .await
+            .unwrap();
+    }
+
+    async fn go(&self, screen: &str) {
+        self.click(&format!("#nav [data-screen='{screen}']")).await;
+        wait_for_js(
+            &self.client,
+            &format!("return document.body.dataset.screen === '{screen}'"),
+        )
+        .await;
+    }
+
+    /// Types into a field as a person would (a burst without Enter, which the wedge hands
+    /// to the field once it stops).
+    async fn type_into(&self, id: &str, text: &str) {
+        let field = self.client.find(Locator::Id(id)).await.unwrap();
+        field.click().await.unwrap();
+        field.send_keys(text).await.unwrap();
+        let script = format!("return document.getElementById('{id}').value");
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            let value = self.client.execute(&script, vec![]).await.unwrap();
+            if value == text {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "#{id} holds {value}, expected {text:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Screenshots of the page at phone and desktop size.
+    async fn pictures(&self, name: &str) {
+        let shots = workspace().join("target/screenshots");
+        std::fs::create_dir_all(&shots).unwrap();
+        for (size, w, h) in [("phone", 390, 844), ("desktop", 1280, 860)] {
+            self.client.set_window_size(w, h).await.unwrap();
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            let png = self.client.screenshot().await.unwrap();
+            std::fs::write(shots.join(format!("{name}-{size}.png")), png).unwrap();
+        }
+    }
+}
+
+/// Waits until a script returns `true`.
+async fn wait_for_js(c: &fantoccini::Client, script: &str) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while Instant::now() < deadline {
+        if c.execute(script, vec![]).await.ok() == Some(serde_json::Value::Bool(true)) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("timed out waiting for: {script}");
+}
+
+/// Waits until the element `css` contains `want` (or panics with what it showed).
+async fn wait_for_contains(c: &fantoccini::Client, css: &str, want: &str) -> String {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut last = String::new();
+    while Instant::now() < deadline {
+        if let Ok(e) = c.find(Locator::Css(css)).await {
+            last = e.text().await.unwrap_or_default();
+            if last.contains(want) {
+                return last;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("{css} shows {last:?}, expected it to contain {want:?}");
+}
+
+fn ledger_json(args: &[&str]) -> serde_json::Value {
+    serde_json::from_str(&custodian(args)).unwrap()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_wedge_scan_in_the_real_window_shows_its_verdict_and_is_recorded() {
-    let app = bin("custodian-app");
     let tmp = tempfile::tempdir().unwrap();
     let hub = HubProcess::start(&tmp.path().join("hub"), true);
     let device = tmp.path().join("device");
+    let data = device.to_str().unwrap();
     hub.enroll(&device, "dist-a", "dc-hamburg");
+    let app = App::launch(&device).await;
+    let client = &app.client;
+    let asn = demo_asn();
+    let unit = |i: usize| asn["units"][i].as_str().unwrap().to_string();
 
-    let (_x, display) = xvfb();
-    let (port, native_port) = free_ports();
-    let driver = Service(
-        Command::new(tool("tauri-driver"))
-            .args([
-                "--port",
-                &port.to_string(),
-                "--native-port",
-                &native_port.to_string(),
-            ])
-            .env("DISPLAY", &display)
-            .env("CUSTODIAN_DATA", &device)
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap(),
-    );
-    let mut caps = serde_json::Map::new();
-    caps.insert(
-        "tauri:options".into(),
-        serde_json::json!({ "application": app }),
-    );
-    let url = format!("http://127.0.0.1:{port}");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let client = loop {
-        match ClientBuilder::rustls()
-            .unwrap()
-            .capabilities(caps.clone())
-            .connect(&url)
-            .await
-        {
-            Ok(c) => break c,
-            Err(e) if Instant::now() < deadline => {
-                let _ = e;
-                tokio::time::sleep(Duration::from_millis(250)).await;
-            }
-            Err(e) => panic!("cannot start a WebDriver session on {url}: {e}"),
-        }
-    };
+    // --- Receive. The open manifest is shown with its counts.
+    wait_for_text(client, "count-expected", "24").await;
+    assert_eq!(text_of(client, "count-scanned").await, "0");
 
-    // The open manifest is shown with its counts.
-    wait_for_text(&client, "count-expected", "24").await;
-    assert_eq!(text_of(&client, "count-scanned").await, "0");
+    // With no ASN picked, scanning the pallet's SSCC finds its ASN.
+    client
+        .execute(
+            "const s = document.getElementById('manifest'); s.value = ''; s.dispatchEvent(new Event('change')); return true",
+            vec![],
+        )
+        .await
+        .unwrap();
+    wait_for_text(client, "count-expected", "0").await;
+    let pallet = sscc_element_string(asn["pallet"].as_str().unwrap());
+    app.scan(&pallet).await;
+    wait_for_text(client, "verdict-word", "ASN-0001 opened").await;
+    wait_for_text(client, "count-expected", "24").await;
 
     // A scanner's burst: the element string with its GS separators, then Enter, typed at the
     // page without focusing any field.
-    let unit = demo_asn()["units"][0].as_str().unwrap().to_string();
-    assert!(unit.contains('\u{1d}'));
-    let body = client.find(Locator::Css("body")).await.unwrap();
-    body.send_keys(&format!("{unit}\u{E007}")).await.unwrap();
-    wait_for_text(&client, "verdict-word", "OK").await;
-    let reason = text_of(&client, "verdict-reason").await;
+    assert!(unit(0).contains('\u{1d}'));
+    app.scan(&unit(0)).await;
+    wait_for_text(client, "verdict-word", "OK").await;
+    let reason = text_of(client, "verdict-reason").await;
     assert!(reason.contains("is on ASN-0001"), "{reason}");
-    wait_for_text(&client, "count-scanned", "1").await;
+    wait_for_text(client, "count-scanned", "1").await;
 
     // The same unit again is a duplicate; a damaged code is unreadable, with the reason.
-    body.send_keys(&format!("{unit}\u{E007}")).await.unwrap();
-    wait_for_text(&client, "verdict-word", "Duplicate").await;
-    body.send_keys("0104012345000013\u{1d}21BROKEN\u{E007}")
-        .await
-        .unwrap();
-    wait_for_text(&client, "verdict-word", "Unreadable").await;
+    app.scan(&unit(0)).await;
+    wait_for_text(client, "verdict-word", "Duplicate").await;
+    app.scan("0104012345000013\u{1d}21BROKEN").await;
+    wait_for_text(client, "verdict-word", "Unreadable").await;
     assert!(
-        text_of(&client, "verdict-reason")
+        text_of(client, "verdict-reason")
             .await
             .contains("check digit")
     );
@@ -200,8 +326,8 @@ async fn a_wedge_scan_in_the_real_window_shows_its_verdict_and_is_recorded() {
     // A burst typed while a field has the focus is still a scan, and never lands in the field.
     let manual = client.find(Locator::Id("manual-code")).await.unwrap();
     manual.click().await.unwrap();
-    manual.send_keys(&format!("{unit}\u{E007}")).await.unwrap();
-    wait_for_text(&client, "verdict-word", "Duplicate").await;
+    manual.send_keys(&format!("{}\u{E007}", unit(0))).await.unwrap();
+    wait_for_text(client, "verdict-word", "Duplicate").await;
     let value = client
         .execute(
             "return document.getElementById('manual-code').value",
@@ -211,27 +337,110 @@ async fn a_wedge_scan_in_the_real_window_shows_its_verdict_and_is_recorded() {
         .unwrap();
     assert_eq!(value, "", "a burst typed into a field never lands in it");
 
-    // Back to the OK verdict for the picture.
-    let second = demo_asn()["units"][1].as_str().unwrap().to_string();
-    body.send_keys(&format!("{second}\u{E007}")).await.unwrap();
-    wait_for_text(&client, "count-scanned", "2").await;
-    tokio::time::sleep(Duration::from_millis(400)).await;
-    let png = client.screenshot().await.unwrap();
-    let shots = workspace().join("target/screenshots");
-    std::fs::create_dir_all(&shots).unwrap();
-    std::fs::write(shots.join("receive.png"), png).unwrap();
-    client.close().await.unwrap();
-    drop(driver);
+    app.scan(&unit(1)).await;
+    wait_for_text(client, "count-scanned", "2").await;
+    wait_for_contains(client, "#discrepancies", "Still missing: 22").await;
+    app.pictures("receive").await;
 
-    // The ledger holds what the page showed.
-    let shown: serde_json::Value = serde_json::from_str(&custodian(&[
-        "manifest",
-        "show",
-        "--data",
-        device.to_str().unwrap(),
-        "ASN-0001",
-        "--json",
-    ]))
-    .unwrap();
+    // Closing with discrepancies asks first, then records them on the receipt.
+    app.click("#close-manifest").await;
+    wait_for_contains(client, "#close-summary", "22 still missing").await;
+    app.click("#close-accept").await;
+    wait_for_text(client, "verdict-word", "ASN-0001 closed").await;
+    let shown = ledger_json(&["manifest", "show", "--data", data, "ASN-0001", "--json"]);
     assert_eq!(shown["progress"]["scanned"], 2);
+    assert_eq!(shown["status"], "closed");
+    assert_eq!(
+        shown["discrepancies"]["missing"].as_array().unwrap().len(),
+        22
+    );
+
+    // --- Sell: a received unit is sold and its 24-month warranty starts now. Offline, a
+    // genuine unit's verdict is provisional until the hub confirms it.
+    app.go("sell").await;
+    app.scan(&unit(1)).await;
+    wait_for_text(client, "verdict-word", "Provisional").await;
+    wait_for_contains(client, "#verdict-reason", "signature verified").await;
+    let cover = wait_for_contains(client, "#sale-warranty", "Covered until").await;
+    assert!(cover.contains("24 months from the sale"), "{cover}");
+    app.pictures("sell").await;
+
+    // --- Service: the sold unit on the bench; a claim validated; a repair with a part.
+    app.go("service").await;
+    app.scan(&unit(1)).await;
+    wait_for_text(client, "verdict-word", "Under warranty").await;
+    wait_for_contains(client, "#unit-warranty", "Covered until").await;
+    app.type_into("claim-defect", "battery fault").await;
+    app.click("#claim button[type=submit]").await;
+    wait_for_text(client, "verdict-word", "Claim valid").await;
+    app.click("#parts-in-mode").await;
+    app.scan(&unit(5)).await;
+    wait_for_text(client, "verdict-word", "Part to fit").await;
+    app.click("#repair button[type=submit]").await;
+    wait_for_text(client, "verdict-word", "Recorded").await;
+    wait_for_contains(client, "#unit-card", "fitted 1, removed 0").await;
+    wait_for_contains(client, "#unit-card", "battery fault · valid").await;
+    app.pictures("service").await;
+
+    // --- Inspect: an unknown serial on the shelf, reported counterfeit with a note.
+    app.go("inspect").await;
+    let fake = "0104012345000016\u{1d}21FAKE000001";
+    app.scan(fake).await;
+    wait_for_contains(client, "#inspected li", "FAKE000001").await;
+    app.click("#inspected li button").await;
+    app.type_into("report-note", "label print is blurred").await;
+    app.click("#report button[type=submit]").await;
+    wait_for_text(client, "verdict-word", "Counterfeit reported").await;
+    app.pictures("inspect").await;
+
+    // --- Look up: the unit's biography, from receipt through sale to the bench.
+    app.go("lookup").await;
+    app.scan(&unit(1)).await;
+    wait_for_contains(client, "#bio-custody", "In service").await;
+    let bio = wait_for_contains(client, "#bio", "Receiving").await;
+    assert!(bio.contains("Retail selling") && bio.contains("Repairing"), "{bio}");
+    app.pictures("lookup").await;
+
+    // --- Flags: after a sync the hub's flag about the unknown serial is in the inbox; it is
+    // moved along its lifecycle from the app.
+    app.click("#sync").await;
+    app.go("flags").await;
+    wait_for_contains(client, "#flags", "Unknown serial").await;
+    app.pictures("flags").await;
+    app.click("#flags li[data-kind='unknown_serial'] button[data-to='seen']")
+        .await;
+    wait_for_contains(client, "#flags li[data-kind='unknown_serial']", "Seen").await;
+
+    // --- Device: status and the scanner timing test.
+    app.go("device").await;
+    wait_for_contains(client, "#device-status", "dist-a").await;
+    wait_for_contains(client, "#timing", "Last verdict on screen").await;
+    app.pictures("device").await;
+    let latencies = client
+        .execute("return window.custodianLatencies", vec![])
+        .await
+        .unwrap();
+    eprintln!("scan-to-verdict times in this run (ms): {latencies}");
+    app.client.clone().close().await.unwrap();
+    drop(app);
+
+    // The ledger holds what the pages showed.
+    let life = ledger_json(&["history", "--data", data, &unit(1), "--json"]);
+    assert_eq!(life["custody"]["state"], "in_service", "{life}");
+    assert!(life["warranty"]["in_period"].as_bool().unwrap(), "{life}");
+    assert_eq!(life["claims"][0]["validation"]["accepted"], true, "{life}");
+    assert_eq!(life["service"][0]["parts_in"].as_array().unwrap().len(), 1);
+    let fake_life = ledger_json(&["history", "--data", data, fake, "--json"]);
+    assert_eq!(
+        fake_life["counterfeit_reports"][0]["note"],
+        "label print is blurred"
+    );
+    let flags = ledger_json(&["flags", "--data", data, "--json"]);
+    let flag = flags
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["kind"] == "unknown_serial")
+        .unwrap_or_else(|| panic!("no unknown-serial flag in {flags}"));
+    assert_eq!(flag["status"], "seen");
 }

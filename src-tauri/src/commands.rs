@@ -4,7 +4,10 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use custodian_ledger::{Flag, History, LoggedScan, Manifest, Step, Verdict};
+use custodian_ledger::{
+    ClaimRecorded, Flag, History, LoggedScan, Manifest, Recorded, ReturnOutcome, Step, Verdict,
+};
+use custodian_scanner::Layout;
 use custodian_sync::Device;
 use serde::Serialize;
 use tauri::State;
@@ -172,19 +175,80 @@ pub async fn manifest(state: State<'_, AppState>, id: String) -> Result<Manifest
     on_ledger(&state, move |d| Ok(d.ledger().manifest(&id)?)).await
 }
 
+/// What a scanner set to a US keyboard meant, when the host has another layout: `us` (as
+/// typed), `qwertz`, `azerty`, or `auto` (mapped back only when the text as typed is not a
+/// valid code and exactly the first layout that makes it one is taken).
+fn unscramble(raw: String, layout: Option<&str>) -> Result<String, ApiError> {
+    let layout = match layout.unwrap_or("us") {
+        "us" => return Ok(raw),
+        "qwertz" => Layout::Qwertz,
+        "azerty" => Layout::Azerty,
+        "auto" => {
+            if custodian_scanner::parse(&raw).is_ok() {
+                return Ok(raw);
+            }
+            match custodian_scanner::detect_layout(&raw) {
+                Some(l) => l,
+                None => return Ok(raw),
+            }
+        }
+        other => {
+            return Err(ApiError {
+                kind: "invalid",
+                message: format!("unknown keyboard layout {other:?}: us, qwertz, azerty or auto"),
+            });
+        }
+    };
+    Ok(layout.us_text(&raw))
+}
+
 #[tauri::command]
 pub async fn scan(
     state: State<'_, AppState>,
     raw: String,
     step: String,
     manifest: Option<String>,
+    layout: Option<String>,
 ) -> Result<Verdict, ApiError> {
     let step = Step::parse(&step).ok_or_else(|| ApiError {
         kind: "invalid",
         message: format!("unknown step {step:?}"),
     })?;
+    let raw = unscramble(raw, layout.as_deref())?;
     on_ledger(&state, move |d| {
         Ok(d.ledger().scan(&raw, step, manifest.as_deref(), now())?)
+    })
+    .await
+}
+
+/// The open manifest a scanned logistic unit (or unit) was shipped under, so scanning a
+/// pallet's SSCC picks its ASN. `None` when the ledger knows no open shipment of it.
+#[tauri::command]
+pub async fn find_manifest(
+    state: State<'_, AppState>,
+    code: String,
+) -> Result<Option<String>, ApiError> {
+    on_ledger(&state, move |d| {
+        let ledger = d.ledger();
+        let history = match ledger.history(&code, now()) {
+            Ok(h) => h,
+            Err(custodian_ledger::Error::NotFound(_)) => return Ok(None),
+            Err(e) => return Err(e.into()),
+        };
+        for link in history.custody.chain.iter().rev() {
+            if link.step != "shipping" {
+                continue;
+            }
+            let Some(asn) = &link.transaction else {
+                continue;
+            };
+            match ledger.manifest(asn) {
+                Ok(m) if m.status != "closed" => return Ok(Some(m.id)),
+                Ok(_) | Err(custodian_ledger::Error::NotFound(_)) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(None)
     })
     .await
 }
@@ -226,6 +290,77 @@ pub async fn recent_scans(
 ) -> Result<Vec<LoggedScan>, ApiError> {
     on_ledger(&state, move |d| {
         Ok(d.ledger().recent_scans(limit.unwrap_or(20))?)
+    })
+    .await
+}
+
+#[tauri::command]
+pub async fn register_warranty(
+    state: State<'_, AppState>,
+    code: String,
+    owner: String,
+) -> Result<Recorded, ApiError> {
+    on_ledger(&state, move |d| {
+        Ok(d.ledger().register_warranty(&code, &owner, now())?)
+    })
+    .await
+}
+
+#[tauri::command]
+pub async fn claim_warranty(
+    state: State<'_, AppState>,
+    code: String,
+    defect: String,
+    note: Option<String>,
+) -> Result<ClaimRecorded, ApiError> {
+    on_ledger(&state, move |d| {
+        let note = note.filter(|n| !n.trim().is_empty());
+        Ok(d.ledger()
+            .claim_warranty(&code, &defect, note.as_deref(), now())?)
+    })
+    .await
+}
+
+#[tauri::command]
+pub async fn record_repair(
+    state: State<'_, AppState>,
+    code: String,
+    parts_in: Vec<String>,
+    parts_out: Vec<String>,
+    order: Option<String>,
+) -> Result<Recorded, ApiError> {
+    on_ledger(&state, move |d| {
+        let order = order.filter(|o| !o.trim().is_empty());
+        Ok(d.ledger()
+            .record_repair(&code, &parts_in, &parts_out, order.as_deref(), now())?)
+    })
+    .await
+}
+
+#[tauri::command]
+pub async fn report_counterfeit(
+    state: State<'_, AppState>,
+    code: String,
+    note: String,
+) -> Result<Recorded, ApiError> {
+    on_ledger(&state, move |d| {
+        Ok(d.ledger().report_counterfeit(&code, &note, None, now())?)
+    })
+    .await
+}
+
+#[tauri::command]
+pub async fn return_unit(
+    state: State<'_, AppState>,
+    code: String,
+    outcome: String,
+) -> Result<Recorded, ApiError> {
+    let outcome = ReturnOutcome::parse(&outcome).ok_or_else(|| ApiError {
+        kind: "invalid",
+        message: format!("a return is refurbished or scrapped, not {outcome:?}"),
+    })?;
+    on_ledger(&state, move |d| {
+        Ok(d.ledger().return_unit(&code, outcome, now())?)
     })
     .await
 }

@@ -53,6 +53,12 @@ fn main() {
             commands::set_flag_status,
             commands::history,
             commands::recent_scans,
+            commands::find_manifest,
+            commands::register_warranty,
+            commands::claim_warranty,
+            commands::record_repair,
+            commands::report_counterfeit,
+            commands::return_unit,
         ])
         .setup(move |_app| {
             tauri::async_runtime::spawn(commands::sync_in_background(background));

@@ -11,9 +11,12 @@ use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 
-/// The workspace root.
+/// The workspace root. `cargo test` names the package's directory at run time; the path
+/// compiled in is the fallback (a test binary built in another checkout that shares the
+/// target directory would otherwise read and write that checkout).
 pub fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .map_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")), PathBuf::from)
         .parent()
         .expect("tests/ sits in the workspace")
         .to_path_buf()

@@ -23,15 +23,29 @@ export interface Progress {
   unexpected: string[];
   wrong_product: string[];
   duplicates: string[];
+  expired: string[];
+  recalled: string[];
 }
 
 export interface Manifest {
   id: string;
   source: string | null;
   destination: string | null;
+  shipped_at: string | null;
+  logistic_units: number;
   status: string;
+  closed_by: string | null;
+  closed_at: string | null;
   closing_note: string | null;
+  discrepancies: Progress | null;
   progress: Progress;
+}
+
+export interface FlagStep {
+  status: string;
+  by?: string | null;
+  at?: string | null;
+  note?: string | null;
 }
 
 export interface Flag {
@@ -40,7 +54,9 @@ export interface Flag {
   epc: string;
   reason: string;
   raised_at: string;
+  event?: string;
   status: string;
+  history?: FlagStep[];
 }
 
 export interface LoggedScan {
@@ -62,6 +78,114 @@ export interface Status {
   link: { state: "unknown" | "online" | "offline"; detail: string | null };
 }
 
+export interface Link {
+  event: string;
+  time: string;
+  step: string;
+  disposition: string | null;
+  org: string;
+  site: string;
+  source: string | null;
+  destination: string | null;
+  transaction: string | null;
+  via: string | null;
+}
+
+export interface Custody {
+  epc: string;
+  state: string;
+  custodian: string | null;
+  site: string | null;
+  owner: string | null;
+  shipped_to: string | null;
+  installed_in: string | null;
+  ended_by: string | null;
+  after_end: string[];
+  chain: Link[];
+}
+
+export interface Warranty {
+  months: number;
+  starts_at: "sale" | "registration" | "manufacture";
+  start: string;
+  end: string;
+  in_period: boolean;
+  remaining_days: number;
+  registered_owner: string | null;
+  claim_threshold: number;
+}
+
+export interface ClaimValidation {
+  outcome: string;
+  accepted: boolean;
+  reason: string;
+  provisional: boolean;
+}
+
+export interface Claim {
+  event: string;
+  time: string;
+  org: string;
+  site: string;
+  defect: string;
+  note: string | null;
+  validation: ClaimValidation;
+}
+
+export interface Repair {
+  order: string;
+  time: string;
+  org: string;
+  site: string;
+  event: string | null;
+  refurbished: boolean;
+  parts_in: string[];
+  parts_out: string[];
+}
+
+export interface Part {
+  epc: string;
+  label: string;
+  since: string;
+  order: string | null;
+}
+
+export interface CounterfeitNote {
+  event: string;
+  time: string;
+  org: string;
+  site: string;
+  note: string;
+  photo: string | null;
+}
+
+export interface History {
+  epc: string;
+  label: string;
+  product: string | null;
+  custody: Custody;
+  warranty: Warranty | null;
+  claims: Claim[];
+  service: Repair[];
+  parts: Part[];
+  fitted_into: { unit: string; label: string; installed: string; removed: string | null }[];
+  counterfeit_reports: CounterfeitNote[];
+  corrections: unknown[];
+  contents: string[];
+  flags: Flag[];
+}
+
+export interface Recorded {
+  events: string[];
+  history: History;
+}
+
+export interface ClaimRecorded {
+  event: string;
+  validation: ClaimValidation;
+  history: History;
+}
+
 export interface ApiError {
   kind: "not_enrolled" | "offline" | "refused" | "invalid" | "not_found" | "internal";
   message: string;
@@ -72,10 +196,21 @@ export const api = {
   enroll: (token: string) => invoke<Status>("enroll", { token }),
   sync: () => invoke<unknown>("sync_now"),
   manifests: () => invoke<Manifest[]>("manifests"),
-  scan: (raw: string, step: string, manifest: string | null) => invoke<Verdict>("scan", { raw, step, manifest }),
+  scan: (raw: string, step: string, manifest: string | null, layout: string) =>
+    invoke<Verdict>("scan", { raw, step, manifest, layout }),
+  findManifest: (code: string) => invoke<string | null>("find_manifest", { code }),
   closeManifest: (id: string) => invoke<Manifest>("close_manifest", { id }),
   flags: () => invoke<Flag[]>("flags"),
+  setFlagStatus: (id: string, status: string) => invoke<void>("set_flag_status", { id, status }),
   recentScans: (limit: number) => invoke<LoggedScan[]>("recent_scans", { limit }),
+  history: (code: string) => invoke<History>("history", { code }),
+  registerWarranty: (code: string, owner: string) => invoke<Recorded>("register_warranty", { code, owner }),
+  claimWarranty: (code: string, defect: string, note: string | null) =>
+    invoke<ClaimRecorded>("claim_warranty", { code, defect, note }),
+  recordRepair: (code: string, partsIn: string[], partsOut: string[], order: string | null) =>
+    invoke<Recorded>("record_repair", { code, partsIn, partsOut, order }),
+  reportCounterfeit: (code: string, note: string) => invoke<Recorded>("report_counterfeit", { code, note }),
+  returnUnit: (code: string, outcome: "refurbished" | "scrapped") => invoke<Recorded>("return_unit", { code, outcome }),
 };
 
 export function errorMessage(e: unknown): string {

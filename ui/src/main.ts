@@ -1,98 +1,73 @@
-// The handheld screen: scan against a manifest, see the verdict at once, keep an eye on sync
-// and flags. Keyboard-wedge scans are taken on every screen without tapping a field.
+// The handheld app's shell: screens, the scan path and the verdict feedback. A keyboard-wedge
+// scan is taken on every screen without tapping a field, and goes to the screen in front.
 import { api, errorMessage, type Manifest, type Status, type Verdict } from "./api";
-import { VERDICTS, printable } from "./verdicts";
-import { WedgeAssembler, defaultConfig } from "./wedge";
+import { $, h } from "./dom";
+import { biography, serviceCard } from "./biography";
+import { day, discrepancies, flagMoves, isEnrollmentToken, sortFlags, warrantyLine, words } from "./format";
+import { loadSettings, saveSettings, wedgeConfig, type Settings } from "./settings";
+import { VERDICTS, printable, type Tone } from "./verdicts";
+import { WedgeAssembler } from "./wedge";
 
-const STEPS: [string, string][] = [
-  ["receiving", "Receive"],
-  ["shipping", "Ship"],
-  ["retail_selling", "Sell"],
-  ["inspecting", "Inspect"],
-  ["repairing", "Service"],
-  ["returning", "Return"],
+type ScreenId = "receive" | "sell" | "inspect" | "service" | "lookup" | "flags" | "device";
+
+const SCREENS: { id: ScreenId; label: string; scans: boolean }[] = [
+  { id: "receive", label: "Receive", scans: true },
+  { id: "sell", label: "Sell", scans: true },
+  { id: "inspect", label: "Inspect", scans: true },
+  { id: "service", label: "Service", scans: true },
+  { id: "lookup", label: "Look up", scans: true },
+  { id: "flags", label: "Flags", scans: false },
+  { id: "device", label: "Device", scans: false },
 ];
 
-const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
-
-let step = "receiving";
+let screen: ScreenId = "receive";
+let status: Status | null = null;
+let settings: Settings = loadSettings();
 let manifestId: string | null = null;
 let manifests: Manifest[] = [];
-let status: Status | null = null;
 
-function isEditable(el: Element | null): el is HTMLInputElement | HTMLTextAreaElement {
-  return el instanceof HTMLInputElement || el instanceof HTMLTextAreaElement;
-}
+// --- feedback ---------------------------------------------------------------------------------
 
-// --- scanning -------------------------------------------------------------------------------
+/** Times from a scan's last keystroke to its verdict on screen, in ms (the timing test). */
+const latencies: number[] = [];
+(window as unknown as { custodianLatencies: number[] }).custodianLatencies = latencies;
 
-const wedge = new WedgeAssembler(defaultConfig);
-
-document.addEventListener(
-  "keydown",
-  (e) => {
-    const focused = document.activeElement;
-    const outcome = wedge.push({
-      key: e.key,
-      ctrl: e.ctrlKey,
-      alt: e.altKey,
-      at: performance.now(),
-      editable: isEditable(focused),
-    });
-    if (outcome.action === "swallow") {
-      e.preventDefault();
-      e.stopPropagation();
-    }
-    if (isEditable(focused)) {
-      if (outcome.retract) focused.value = focused.value.slice(0, Math.max(0, focused.value.length - outcome.retract));
-      if (outcome.release) focused.value += outcome.release;
-    }
-    if (outcome.scan !== undefined) void submitScan(outcome.scan);
-  },
-  true,
-);
-
-async function submitScan(raw: string) {
-  if (!status?.enrolled) return;
-  try {
-    const v = await api.scan(raw, step, step === "receiving" || step === "shipping" ? manifestId : null);
-    showVerdict(v);
-    void refresh();
-  } catch (e) {
-    showError(errorMessage(e));
-  }
+function say(tone: Tone | "idle", word: string, reason: string, kind = tone as string) {
+  const panel = $("verdict");
+  panel.dataset.verdict = kind;
+  panel.dataset.tone = tone;
+  $("verdict-word").textContent = word;
+  $("verdict-reason").textContent = reason;
+  if (tone === "idle") return;
+  const flash = $("flash");
+  flash.dataset.tone = tone;
+  flash.classList.remove("on");
+  void flash.offsetWidth; // restart the animation
+  flash.classList.add("on");
+  beep(tone);
+  if (settings.vibration && "vibrate" in navigator) navigator.vibrate(tone === "good" ? 40 : tone === "caution" ? [60, 50, 60] : [120, 60, 120, 60, 120]);
 }
 
 function showVerdict(v: Verdict) {
   const look = VERDICTS[v.verdict];
-  const panel = $("verdict");
-  panel.dataset.verdict = v.verdict;
-  panel.dataset.tone = look.tone;
-  $("verdict-word").textContent = look.word;
-  $("verdict-reason").textContent = v.reason;
-  panel.classList.remove("flash");
-  void panel.offsetWidth; // restart the flash animation
-  panel.classList.add("flash");
-  beep(look.tone);
-  if ("vibrate" in navigator) navigator.vibrate(look.tone === "good" ? 40 : [80, 60, 80]);
+  const reason = v.provisional && v.verdict !== "provisional" ? `${v.reason} (provisional: confirmed at the next sync)` : v.reason;
+  say(look.tone, look.word, reason, v.verdict);
 }
 
 function showError(message: string) {
-  const panel = $("verdict");
-  panel.dataset.verdict = "error";
-  panel.dataset.tone = "bad";
-  $("verdict-word").textContent = "Not recorded";
-  $("verdict-reason").textContent = message;
+  say("bad", "Not recorded", message, "error");
 }
 
 let audio: AudioContext | null = null;
-function beep(tone: "good" | "caution" | "bad") {
+function beep(tone: Tone) {
+  if (!settings.sound) return;
   try {
     audio ??= new AudioContext();
     const pattern = tone === "good" ? [880] : tone === "caution" ? [660, 660] : [220, 180, 220];
     pattern.forEach((hz, i) => {
       const osc = audio!.createOscillator();
       const gain = audio!.createGain();
+      osc.type = tone === "bad" ? "square" : "sine";
       osc.frequency.value = hz;
       gain.gain.value = 0.15;
       osc.connect(gain).connect(audio!.destination);
@@ -105,79 +80,152 @@ function beep(tone: "good" | "caution" | "bad") {
   }
 }
 
+/** Records when the verdict reached the screen (the frame after it was drawn). */
+function measure(since: number) {
+  requestAnimationFrame(() =>
+    requestAnimationFrame(() => {
+      latencies.push(performance.now() - since);
+      if (latencies.length > 10000) latencies.shift();
+      renderTiming();
+    }),
+  );
+}
+
+// --- scanning ---------------------------------------------------------------------------------
+
+let wedge = new WedgeAssembler(wedgeConfig(settings));
+
+function isEditable(el: Element | null): el is HTMLInputElement | HTMLTextAreaElement {
+  return (el instanceof HTMLInputElement && !["checkbox", "radio", "button", "submit"].includes(el.type)) || el instanceof HTMLTextAreaElement;
+}
+
+document.addEventListener(
+  "keydown",
+  (e) => {
+    const focused = document.activeElement;
+    const outcome = wedge.push({ key: e.key, ctrl: e.ctrlKey, alt: e.altKey, at: e.timeStamp, editable: isEditable(focused) });
+    if (outcome.action === "swallow") {
+      e.preventDefault();
+      e.stopPropagation();
+    }
+    if (isEditable(focused)) {
+      if (outcome.retract) focused.value = focused.value.slice(0, Math.max(0, focused.value.length - outcome.retract));
+      if (outcome.release) focused.value += outcome.release;
+    }
+    if (outcome.scan !== undefined) void onScan(outcome.scan, e.timeStamp);
+    else if (wedge.last && e.key === settings.terminator) renderTiming();
+    if (wedge.pending) scheduleFlush();
+  },
+  true,
+);
+
+/** Gives held keys to the focused field once a burst has stopped without a terminator. */
+let flushTimer: number | undefined;
+function scheduleFlush() {
+  clearTimeout(flushTimer);
+  flushTimer = window.setTimeout(() => {
+    const release = wedge.flush(performance.now());
+    const focused = document.activeElement;
+    if (release && isEditable(focused)) {
+      focused.value += release;
+      focused.dispatchEvent(new Event("input", { bubbles: true }));
+    }
+    if (wedge.pending) scheduleFlush();
+  }, settings.hiccupMs + 20);
+}
+
 $<HTMLFormElement>("manual").addEventListener("submit", (e) => {
   e.preventDefault();
   const input = $<HTMLInputElement>("manual-code");
   const code = input.value.trim();
   input.value = "";
-  if (code) void submitScan(code);
+  input.blur();
+  if (code) void onScan(code, performance.now());
 });
 
-// --- controls ---------------------------------------------------------------------------------
-
-function renderSteps() {
-  const box = $("steps");
-  box.replaceChildren(
-    ...STEPS.map(([id, label]) => {
-      const b = document.createElement("button");
-      b.type = "button";
-      b.textContent = label;
-      b.dataset.step = id;
-      b.setAttribute("role", "radio");
-      b.setAttribute("aria-checked", String(id === step));
-      b.addEventListener("click", () => {
-        step = id;
-        renderSteps();
-        b.blur();
-      });
-      return b;
-    }),
-  );
-}
-
-$<HTMLSelectElement>("manifest").addEventListener("change", (e) => {
-  manifestId = (e.target as HTMLSelectElement).value || null;
-  (e.target as HTMLSelectElement).blur();
-  renderCounters();
-});
-
-$("close-manifest").addEventListener("click", async () => {
-  if (!manifestId) return;
+/** A scan goes to the screen in front; screens without scanning look the code up. */
+async function onScan(raw: string, since: number) {
+  renderTiming();
+  if (isEnrollmentToken(raw)) {
+    go("device");
+    $<HTMLTextAreaElement>("token").value = raw.trim();
+    if (!status?.enrolled) await enroll();
+    return;
+  }
+  if (!status?.enrolled) {
+    go("device");
+    $("enroll-error").textContent = "Enroll this device first: scan the hub's enrollment code.";
+    return;
+  }
   try {
-    const m = await api.closeManifest(manifestId);
-    $("verdict-word").textContent = `${m.id} closed`;
-    $("verdict-reason").textContent = m.closing_note ?? "";
-    $("verdict").dataset.tone = m.progress.missing.length ? "caution" : "good";
-    await refresh();
+    switch (screen) {
+      case "receive":
+        await receiveScan(raw, since);
+        break;
+      case "sell":
+        await sellScan(raw, since);
+        break;
+      case "inspect":
+        await inspectScan(raw, since);
+        break;
+      case "service":
+        await serviceScan(raw, since);
+        break;
+      default:
+        go("lookup");
+        await lookupScan(raw, since);
+    }
   } catch (e) {
     showError(errorMessage(e));
+    measure(since);
   }
-});
+}
 
-$("sync").addEventListener("click", async () => {
-  $("sync").textContent = "Syncing…";
-  try {
-    await api.sync();
-  } catch {
-    // Offline is normal; the status line says so.
+async function record(raw: string, step: string, manifest: string | null, since: number): Promise<Verdict> {
+  const v = await api.scan(raw, step, manifest, settings.layout);
+  showVerdict(v);
+  measure(since);
+  void refreshStatus();
+  return v;
+}
+
+// --- receive ----------------------------------------------------------------------------------
+
+async function receiveScan(raw: string, since: number) {
+  const current = manifests.find((m) => m.id === manifestId);
+  if (!current || current.status === "closed") {
+    // No receipt open: a pallet or case scanned picks the ASN it was shipped under.
+    const found = await api.findManifest(raw);
+    if (found) {
+      manifestId = found;
+      await loadManifests();
+      say("good", `${found} opened`, "Its pallet was scanned: go on with cases and units.", "opened");
+      measure(since);
+      return;
+    }
   }
-  $("sync").textContent = "Sync";
-  await refresh();
-});
+  await record(raw, "receiving", manifestId, since);
+  await loadManifests();
+}
 
-$("enroll").addEventListener("click", async () => {
-  $("enroll-error").textContent = "";
-  try {
-    await api.enroll($<HTMLTextAreaElement>("token").value.trim());
-    await refresh();
-  } catch (e) {
-    $("enroll-error").textContent = errorMessage(e);
-  }
-});
+async function loadManifests() {
+  manifests = await api.manifests();
+  renderManifests();
+}
 
-// --- rendering --------------------------------------------------------------------------------
+function renderManifests() {
+  const select = $<HTMLSelectElement>("manifest");
+  const open = manifests.filter((m) => m.status !== "closed" || m.id === manifestId);
+  if (!manifestId && open.length) manifestId = open[0].id;
+  select.replaceChildren(
+    h("option", { value: "" }, "No ASN: scan a pallet"),
+    ...open.map((m) => h("option", { value: m.id, selected: m.id === manifestId }, `${m.id} · from ${m.source ?? "?"} · ${m.status}`)),
+  );
+  select.value = manifestId ?? "";
+  renderReceipt();
+}
 
-function renderCounters() {
+function renderReceipt() {
   const m = manifests.find((x) => x.id === manifestId);
   const p = m?.progress;
   $("count-scanned").textContent = String(p?.scanned ?? 0);
@@ -186,25 +234,414 @@ function renderCounters() {
   $("count-unexpected").textContent = String((p?.unexpected.length ?? 0) + (p?.wrong_product.length ?? 0));
   $("count-duplicates").textContent = String(p?.duplicates.length ?? 0);
   $("counters").dataset.state = m?.status ?? "none";
-}
-
-function renderManifests() {
-  const select = $<HTMLSelectElement>("manifest");
-  const open = manifests.filter((m) => m.status !== "closed" || m.id === manifestId);
-  if (!manifestId && open.length) manifestId = open[0].id;
-  select.replaceChildren(
-    ...[{ id: "", label: "No manifest" }, ...open.map((m) => ({ id: m.id, label: `${m.id} · from ${m.source ?? "?"} · ${m.status}` }))].map(
-      ({ id, label }) => {
-        const o = document.createElement("option");
-        o.value = id;
-        o.textContent = label;
-        o.selected = id === (manifestId ?? "");
-        return o;
-      },
+  $<HTMLButtonElement>("close-manifest").disabled = !m || m.status === "closed";
+  const shown = m ? discrepancies(m.status === "closed" && m.discrepancies ? m.discrepancies : m.progress) : [];
+  $("discrepancies").replaceChildren(
+    ...shown.map((d) =>
+      h(
+        "details",
+        { class: "discrepancy", dataset: { kind: d.kind }, open: d.kind !== "missing" || d.units.length <= 6 },
+        h("summary", null, `${d.label}: ${d.units.length}`),
+        h("ul", null, ...d.units.slice(0, 200).map((u) => h("li", null, u))),
+      ),
     ),
   );
-  renderCounters();
 }
+
+$<HTMLSelectElement>("manifest").addEventListener("change", (e) => {
+  manifestId = (e.target as HTMLSelectElement).value || null;
+  (e.target as HTMLSelectElement).blur();
+  $("close-confirm").hidden = true;
+  renderReceipt();
+});
+
+$("close-manifest").addEventListener("click", async (e) => {
+  (e.currentTarget as HTMLElement).blur();
+  const m = manifests.find((x) => x.id === manifestId);
+  if (!m) return;
+  const found = discrepancies(m.progress);
+  if (found.length === 0) return void closeReceipt();
+  $("close-summary").textContent = `${m.id} has discrepancies: ${found.map((d) => `${d.units.length} ${d.label.toLowerCase()}`).join(", ")}. Closing records them on the receipt.`;
+  $("close-confirm").hidden = false;
+});
+$("close-accept").addEventListener("click", () => void closeReceipt());
+$("close-cancel").addEventListener("click", () => ($("close-confirm").hidden = true));
+
+async function closeReceipt() {
+  if (!manifestId) return;
+  $("close-confirm").hidden = true;
+  try {
+    const m = await api.closeManifest(manifestId);
+    say(m.discrepancies && discrepancies(m.discrepancies).length ? "caution" : "good", `${m.id} closed`, m.closing_note ?? "Received as shipped.", "closed");
+    await loadManifests();
+  } catch (e) {
+    showError(errorMessage(e));
+  }
+}
+
+// --- sell -------------------------------------------------------------------------------------
+
+async function sellScan(raw: string, since: number) {
+  const v = await record(raw, "retail_selling", null, since);
+  const card = $("sale");
+  if (v.verdict !== "ok" && v.verdict !== "provisional") {
+    card.hidden = false;
+    card.dataset.tone = VERDICTS[v.verdict].tone;
+    card.replaceChildren(h("h2", null, `Do not sell: ${VERDICTS[v.verdict].word}`), h("p", null, v.reason));
+    return;
+  }
+  const life = await api.history(raw);
+  const w = warrantyLine(life.warranty);
+  card.hidden = false;
+  card.dataset.tone = "good";
+  card.replaceChildren(
+    h("h2", null, `Sold: ${life.product ?? life.label}`),
+    h("p", { class: "unit" }, life.label),
+    h("p", { id: "sale-warranty", class: w.covered ? "covered" : "" }, w.text),
+  );
+}
+
+// --- inspect ----------------------------------------------------------------------------------
+
+let suspect: string | null = null;
+
+async function inspectScan(raw: string, since: number) {
+  const v = await record(raw, "inspecting", null, since);
+  const look = VERDICTS[v.verdict];
+  const item = h(
+    "li",
+    { dataset: { tone: look.tone, verdict: v.verdict } },
+    h("strong", null, look.word),
+    h("span", null, v.label ?? printable(raw)),
+    h("small", null, v.reason),
+  );
+  if (v.epc) {
+    const report = h("button", { type: "button", class: "ghost small" }, "Report counterfeit");
+    report.addEventListener("click", () => openReport(raw, v.label ?? raw));
+    item.append(report);
+  }
+  $("inspected").prepend(item);
+  while ($("inspected").children.length > 50) $("inspected").lastElementChild?.remove();
+}
+
+function openReport(code: string, label: string) {
+  suspect = code;
+  $("report-unit").textContent = label;
+  $("report").hidden = false;
+  $<HTMLTextAreaElement>("report-note").focus();
+}
+
+$<HTMLFormElement>("report").addEventListener("submit", async (e) => {
+  e.preventDefault();
+  const note = $<HTMLTextAreaElement>("report-note").value.trim();
+  if (!suspect) return;
+  if (!note) return showError("Say what looks wrong: the report needs a note.");
+  try {
+    await api.reportCounterfeit(suspect, note);
+    say("bad", "Counterfeit reported", `${$("report-unit").textContent}: the hub hears of it at the next sync.`, "reported");
+    $<HTMLTextAreaElement>("report-note").value = "";
+    $("report").hidden = true;
+    (document.activeElement as HTMLElement | null)?.blur();
+    void refreshStatus();
+  } catch (err) {
+    showError(errorMessage(err));
+  }
+});
+$("report-cancel").addEventListener("click", () => ($("report").hidden = true));
+
+// --- service ----------------------------------------------------------------------------------
+
+let benchUnit: string | null = null;
+let partsMode: "in" | "out" | null = null;
+const parts: { code: string; dir: "in" | "out" }[] = [];
+
+async function serviceScan(raw: string, since: number) {
+  if (partsMode && benchUnit) {
+    if (!parts.some((p) => p.code === raw)) parts.push({ code: raw, dir: partsMode });
+    say("good", partsMode === "in" ? "Part to fit" : "Part removed", printable(raw), "part");
+    measure(since);
+    renderParts();
+    return;
+  }
+  benchUnit = raw;
+  parts.length = 0;
+  setPartsMode(null);
+  await showBenchUnit(since);
+}
+
+async function showBenchUnit(since?: number) {
+  if (!benchUnit) return;
+  const life = await api.history(benchUnit);
+  $("service-unit").replaceChildren(serviceCard(life));
+  $("service-actions").hidden = false;
+  $("service-hint").textContent = "Scan another unit to switch, or use the actions below.";
+  const w = warrantyLine(life.warranty);
+  if (since !== undefined) {
+    const flagged = life.flags.some((f) => f.status !== "closed") || life.counterfeit_reports.length > 0;
+    say(flagged ? "bad" : w.covered ? "good" : "caution", flagged ? "Flagged unit" : w.covered ? "Under warranty" : "Not covered", w.text, "service");
+    measure(since);
+  }
+  renderParts();
+}
+
+function renderParts() {
+  $("parts").replaceChildren(
+    ...parts.map((p, i) => {
+      const remove = h("button", { type: "button", class: "ghost small", "aria-label": "Remove" }, "×");
+      remove.addEventListener("click", () => {
+        parts.splice(i, 1);
+        renderParts();
+      });
+      return h("li", { dataset: { dir: p.dir } }, `${p.dir === "in" ? "Fit" : "Remove"} ${printable(p.code)}`, remove);
+    }),
+  );
+}
+
+function setPartsMode(mode: "in" | "out" | null) {
+  partsMode = mode;
+  $("parts-in-mode").setAttribute("aria-pressed", String(mode === "in"));
+  $("parts-out-mode").setAttribute("aria-pressed", String(mode === "out"));
+}
+$("parts-in-mode").addEventListener("click", (e) => {
+  setPartsMode(partsMode === "in" ? null : "in");
+  (e.currentTarget as HTMLElement).blur();
+});
+$("parts-out-mode").addEventListener("click", (e) => {
+  setPartsMode(partsMode === "out" ? null : "out");
+  (e.currentTarget as HTMLElement).blur();
+});
+
+async function serviceAction(work: () => Promise<string>) {
+  try {
+    const done = await work();
+    (document.activeElement as HTMLElement | null)?.blur();
+    await showBenchUnit();
+    say("good", "Recorded", done, "recorded");
+    void refreshStatus();
+  } catch (err) {
+    showError(errorMessage(err));
+  }
+}
+
+$<HTMLFormElement>("claim").addEventListener("submit", async (e) => {
+  e.preventDefault();
+  if (!benchUnit) return;
+  const defect = $<HTMLInputElement>("claim-defect").value;
+  const note = $<HTMLInputElement>("claim-note").value;
+  try {
+    const r = await api.claimWarranty(benchUnit, defect, note || null);
+    $<HTMLInputElement>("claim-defect").value = "";
+    $<HTMLInputElement>("claim-note").value = "";
+    (document.activeElement as HTMLElement | null)?.blur();
+    await showBenchUnit();
+    const v = r.validation;
+    say(v.accepted ? (v.provisional ? "caution" : "good") : "bad", v.accepted ? "Claim valid" : "Claim refused", v.reason, `claim_${v.outcome}`);
+  } catch (err) {
+    showError(errorMessage(err));
+  }
+});
+
+$<HTMLFormElement>("repair").addEventListener("submit", (e) => {
+  e.preventDefault();
+  if (!benchUnit) return;
+  const unit = benchUnit;
+  const fitted = parts.filter((p) => p.dir === "in").map((p) => p.code);
+  const removed = parts.filter((p) => p.dir === "out").map((p) => p.code);
+  const order = $<HTMLInputElement>("repair-order").value.trim() || null;
+  void serviceAction(async () => {
+    await api.recordRepair(unit, fitted, removed, order);
+    parts.length = 0;
+    setPartsMode(null);
+    $<HTMLInputElement>("repair-order").value = "";
+    return `Repair logged: ${fitted.length} part(s) fitted, ${removed.length} removed.`;
+  });
+});
+
+$<HTMLFormElement>("register").addEventListener("submit", (e) => {
+  e.preventDefault();
+  if (!benchUnit) return;
+  const unit = benchUnit;
+  const owner = $<HTMLInputElement>("register-owner").value;
+  void serviceAction(async () => {
+    await api.registerWarranty(unit, owner);
+    $<HTMLInputElement>("register-owner").value = "";
+    return `Warranty registered to ${owner.trim()}.`;
+  });
+});
+
+for (const outcome of ["refurbished", "scrapped"] as const) {
+  $(`return-${outcome}`).addEventListener("click", () => {
+    if (!benchUnit) return;
+    const unit = benchUnit;
+    void serviceAction(async () => {
+      await api.returnUnit(unit, outcome);
+      return outcome === "refurbished" ? "Returned and refurbished: it keeps its serial." : "Returned and scrapped: its life ends here.";
+    });
+  });
+}
+
+// --- look up ----------------------------------------------------------------------------------
+
+async function lookupScan(raw: string, since: number) {
+  const life = await api.history(raw);
+  $("biography").replaceChildren(biography(life));
+  const flagged = life.flags.some((f) => f.status !== "closed") || life.counterfeit_reports.length > 0;
+  say(flagged ? "bad" : "good", life.label, `${words(life.custody.state)}${life.custody.custodian ? ` · ${life.custody.custodian}` : ""}`, "lookup");
+  measure(since);
+}
+
+// --- flags ------------------------------------------------------------------------------------
+
+async function renderFlags() {
+  const flags = sortFlags(await api.flags());
+  const open = flags.filter((f) => f.status !== "closed").length;
+  const tab = document.querySelector<HTMLElement>('#nav [data-screen="flags"]');
+  if (tab) tab.dataset.count = open ? String(open) : "";
+  $("flags").replaceChildren(
+    ...(flags.length
+      ? flags.map((f) => {
+          const moves = flagMoves(f.status).map((to) => {
+            const b = h("button", { type: "button", class: to === "closed" ? "primary small" : "ghost small", dataset: { to } }, words(to));
+            b.addEventListener("click", async () => {
+              try {
+                await api.setFlagStatus(f.id, to);
+                await renderFlags();
+              } catch (err) {
+                showError(errorMessage(err));
+              }
+            });
+            return b;
+          });
+          const steps = (f.history ?? []).map((s) => h("li", null, `${words(s.status)} · ${day(s.at)}${s.by ? ` · ${s.by}` : ""}${s.note ? ` — ${s.note}` : ""}`));
+          return h(
+            "li",
+            { dataset: { kind: f.kind, status: f.status }, id: `flag-${f.id}` },
+            h("strong", null, `${words(f.kind)} · ${words(f.status)}`),
+            h("span", null, f.reason),
+            h("small", null, `${f.epc} · raised ${day(f.raised_at)}`),
+            steps.length ? h("ol", { class: "steps-done" }, ...steps) : null,
+            moves.length ? h("div", { class: "buttons" }, ...moves) : null,
+          );
+        })
+      : [h("li", { class: "empty" }, "No flags: the hub has raised nothing for your organisation.")]),
+  );
+}
+
+// --- device -----------------------------------------------------------------------------------
+
+async function enroll() {
+  $("enroll-error").textContent = "";
+  try {
+    await api.enroll($<HTMLTextAreaElement>("token").value.trim());
+    await refreshStatus();
+    go("receive");
+    await loadManifests();
+  } catch (e) {
+    $("enroll-error").textContent = errorMessage(e);
+  }
+}
+$("enroll").addEventListener("click", () => void enroll());
+
+function renderDevice(s: Status) {
+  $("enroll-view").hidden = s.enrolled;
+  const rows: [string, string][] = s.enrolled
+    ? [
+        ["Organisation", `${s.org} · ${s.site}`],
+        ["Device", s.device ?? "—"],
+        ["Hub", s.hub ?? "—"],
+        ["Link", s.link.state === "online" ? "online" : s.link.state === "offline" ? `offline${s.link.detail ? `: ${s.link.detail}` : ""}` : "not tried yet"],
+        ["Last sync", s.last_sync ?? "never"],
+        ["Waiting to sync", `${s.waiting} event(s)`],
+        ["Events held", String(s.events)],
+      ]
+    : [["Enrollment", "not enrolled"]];
+  $("device-status").replaceChildren(
+    h("h2", null, "This device"),
+    h("dl", null, ...rows.flatMap(([k, v]) => [h("dt", null, k), h("dd", null, v)])),
+  );
+}
+
+function renderTiming() {
+  const t = wedge.last;
+  const last = latencies.at(-1);
+  const lines: string[] = [];
+  if (t) {
+    lines.push(
+      `${t.scan ? "Scan" : "Typing, not a scan"}: ${t.chars} characters, key gaps ${t.meanGapMs.toFixed(1)} ms on average, longest ${t.maxGapMs.toFixed(0)} ms` +
+        (t.slowGaps ? `, ${t.slowGaps} pause(s) over ${settings.maxGapMs} ms` : ""),
+    );
+  }
+  if (last !== undefined) lines.push(`Last verdict on screen ${last.toFixed(0)} ms after the last key.`);
+  if (lines.length) $("timing").textContent = lines.join(". ");
+}
+
+function renderSettings() {
+  $<HTMLSelectElement>("set-terminator").value = settings.terminator;
+  $<HTMLInputElement>("set-prefix").value = settings.prefix;
+  $<HTMLSelectElement>("set-layout").value = settings.layout;
+  $<HTMLInputElement>("set-gap").value = String(settings.maxGapMs);
+  $<HTMLInputElement>("set-hiccup").value = String(settings.hiccupMs);
+  $<HTMLInputElement>("set-sound").checked = settings.sound;
+  $<HTMLInputElement>("set-vibration").checked = settings.vibration;
+}
+
+$("settings").addEventListener("change", () => {
+  const num = (id: string, d: number) => {
+    const n = Number($<HTMLInputElement>(id).value);
+    return Number.isFinite(n) && n > 0 ? n : d;
+  };
+  settings = {
+    terminator: $<HTMLSelectElement>("set-terminator").value === "Tab" ? "Tab" : "Enter",
+    prefix: $<HTMLInputElement>("set-prefix").value,
+    layout: $<HTMLSelectElement>("set-layout").value as Settings["layout"],
+    maxGapMs: num("set-gap", settings.maxGapMs),
+    hiccupMs: num("set-hiccup", settings.hiccupMs),
+    sound: $<HTMLInputElement>("set-sound").checked,
+    vibration: $<HTMLInputElement>("set-vibration").checked,
+  };
+  saveSettings(settings);
+  wedge = new WedgeAssembler(wedgeConfig(settings));
+});
+$("settings").addEventListener("submit", (e) => e.preventDefault());
+
+// --- shell ------------------------------------------------------------------------------------
+
+function go(id: ScreenId) {
+  screen = id;
+  for (const s of document.querySelectorAll<HTMLElement>(".screen")) s.hidden = s.dataset.screen !== id;
+  for (const b of document.querySelectorAll<HTMLElement>("#nav button")) b.setAttribute("aria-current", String(b.dataset.screen === id));
+  const spec = SCREENS.find((s) => s.id === id)!;
+  $("scan-panel").hidden = !spec.scans || !status?.enrolled;
+  document.body.dataset.screen = id;
+  if (id === "flags") void renderFlags().catch((e) => showError(errorMessage(e)));
+  if (id === "device" && status) renderDevice(status);
+  if (id === "receive" && status?.enrolled) void loadManifests().catch((e) => showError(errorMessage(e)));
+}
+
+$("nav").replaceChildren(
+  ...SCREENS.map((s) => {
+    const b = h("button", { type: "button", dataset: { screen: s.id } }, s.label);
+    b.addEventListener("click", () => {
+      go(s.id);
+      b.blur();
+    });
+    return b;
+  }),
+);
+
+$("sync").addEventListener("click", async (e) => {
+  (e.currentTarget as HTMLElement).blur();
+  $("sync").textContent = "Syncing…";
+  try {
+    await api.sync();
+  } catch {
+    // Offline is normal; the status line says so.
+  }
+  $("sync").textContent = "Sync";
+  await refreshStatus();
+  if (screen === "flags") await renderFlags();
+  if (screen === "receive") await loadManifests();
+});
 
 function renderStatus(s: Status) {
   $("where").textContent = s.enrolled ? `${s.org} · ${s.site}` : "not enrolled";
@@ -212,57 +649,32 @@ function renderStatus(s: Status) {
   link.dataset.state = s.link.state;
   const waiting = s.waiting ? ` · ${s.waiting} waiting to sync` : "";
   link.textContent =
-    s.link.state === "online" ? `Online${waiting}` : s.link.state === "offline" ? `Offline — verdicts are provisional${waiting}` : `Connecting…${waiting}`;
+    s.link.state === "online" ? `Online${waiting}` : s.link.state === "offline" ? `Offline — verdicts are provisional${waiting}` : `Not synced yet${waiting}`;
   link.title = s.link.detail ?? (s.last_sync ? `last sync ${s.last_sync}` : "");
+  $("sync").hidden = !s.enrolled;
+  $("nav").hidden = !s.enrolled;
+  if (screen === "device") renderDevice(s);
 }
 
-async function renderLists() {
-  const [recent, flags] = await Promise.all([api.recentScans(12), api.flags()]);
-  $("recent").replaceChildren(
-    ...recent.map((r) => {
-      const li = document.createElement("li");
-      li.dataset.tone = VERDICTS[r.verdict.verdict].tone;
-      const word = document.createElement("strong");
-      word.textContent = VERDICTS[r.verdict.verdict].word;
-      const what = document.createElement("span");
-      what.textContent = r.verdict.label ?? printable(r.raw);
-      li.append(word, what);
-      return li;
-    }),
-  );
-  $("flags").replaceChildren(
-    ...(flags.length
-      ? flags.map((f) => {
-          const li = document.createElement("li");
-          li.dataset.kind = f.kind;
-          const kind = document.createElement("strong");
-          kind.textContent = `${f.kind.replace(/_/g, " ")} · ${f.status}`;
-          const reason = document.createElement("span");
-          reason.textContent = f.reason;
-          li.append(kind, reason);
-          return li;
-        })
-      : [Object.assign(document.createElement("li"), { className: "empty", textContent: "No flags" })]),
-  );
-}
-
-async function refresh() {
+async function refreshStatus() {
   try {
+    const was = status?.enrolled;
     status = await api.status();
+    renderStatus(status);
+    if (was !== status.enrolled) go(status.enrolled ? screen : "device");
   } catch (e) {
     showError(errorMessage(e));
-    return;
   }
-  renderStatus(status);
-  $("enroll-view").hidden = status.enrolled;
-  $("work-view").hidden = !status.enrolled;
-  $("sync").hidden = !status.enrolled;
-  if (!status.enrolled) return;
-  manifests = await api.manifests();
-  renderManifests();
-  await renderLists();
 }
 
-renderSteps();
-void refresh();
-setInterval(() => void refresh(), 5000);
+async function tick() {
+  await refreshStatus();
+  if (!status?.enrolled) return;
+  if (screen === "receive") await loadManifests();
+  await renderFlags();
+}
+
+renderSettings();
+go("receive");
+void tick();
+setInterval(() => void tick().catch(() => undefined), 5000);

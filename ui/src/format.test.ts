@@ -1,0 +1,59 @@
+import { describe, expect, it } from "vitest";
+import type { Flag, Progress, Warranty } from "./api";
+import { discrepancies, flagMoves, isEnrollmentToken, sortFlags, warrantyLine, words } from "./format";
+import { defaults, parseSettings, wedgeConfig } from "./settings";
+
+const cover: Warranty = {
+  months: 24,
+  starts_at: "sale",
+  start: "2026-11-01T10:00:00+01:00",
+  end: "2028-11-01T10:00:00+01:00",
+  in_period: true,
+  remaining_days: 708,
+  registered_owner: null,
+  claim_threshold: 3,
+};
+
+describe("words for the ledger", () => {
+  it("says how long a unit is covered, and from what", () => {
+    expect(warrantyLine(cover)).toEqual({ text: "Covered until 2028-11-01 · 708 days left (24 months from the sale)", covered: true });
+    expect(warrantyLine({ ...cover, in_period: false, remaining_days: 0 }).text).toBe(
+      "Cover ended on 2028-11-01 (24 months from the sale)",
+    );
+    expect(warrantyLine(null).covered).toBe(false);
+  });
+
+  it("lists only the discrepancies present, worst first", () => {
+    const p: Progress = {
+      expected: 3, scanned: 2, missing: ["a"], unexpected: [], wrong_product: ["b"], duplicates: [], expired: [], recalled: ["c"],
+    };
+    expect(discrepancies(p).map((d) => d.kind)).toEqual(["recalled", "wrong_product", "missing"]);
+  });
+
+  it("moves flags only forward through their lifecycle", () => {
+    expect(flagMoves("new")).toEqual(["seen", "under_investigation", "escalated", "closed"]);
+    expect(flagMoves("escalated")).toEqual(["closed"]);
+    expect(flagMoves("closed")).toEqual([]);
+    const f = (id: string, status: string, raised_at: string): Flag => ({ id, kind: "diversion", epc: "", reason: "", raised_at, status });
+    expect(sortFlags([f("a", "closed", "3"), f("b", "seen", "1"), f("c", "new", "0"), f("d", "seen", "2")]).map((x) => x.id)).toEqual([
+      "c", "d", "b", "a",
+    ]);
+  });
+
+  it("recognises an enrollment token among scans", () => {
+    expect(isEnrollmentToken("CUSTODIAN1.eyJhIjoxfQ.sig-_")).toBe(true);
+    expect(isEnrollmentToken("0104012345000016")).toBe(false);
+    expect(words("held_by_partner")).toBe("Held by partner");
+  });
+});
+
+describe("settings", () => {
+  it("falls back to defaults for anything missing or malformed", () => {
+    expect(parseSettings(null)).toEqual(defaults);
+    expect(parseSettings("{not json")).toEqual(defaults);
+    expect(parseSettings(JSON.stringify({ maxGapMs: -3, layout: "dvorak", sound: "yes" }))).toEqual(defaults);
+    const s = parseSettings(JSON.stringify({ terminator: "Tab", prefix: "~", maxGapMs: 60, layout: "azerty", sound: false }));
+    expect(s).toMatchObject({ terminator: "Tab", prefix: "~", maxGapMs: 60, layout: "azerty", sound: false, vibration: true });
+    expect(wedgeConfig(s)).toMatchObject({ terminator: "Tab", prefix: "~", maxGapMs: 60 });
+  });
+});

@@ -1,0 +1,75 @@
+// Words for what the ledger says: pure functions, so the screens stay simple and testable.
+import type { Custody, Flag, Progress, Warranty } from "./api";
+
+/** "held_by_partner" → "Held by partner". */
+export function words(snake: string): string {
+  const s = snake.replace(/_/g, " ").trim();
+  return s ? s[0].toUpperCase() + s.slice(1) : s;
+}
+
+/** The day part of an RFC 3339 time, for lists. */
+export function day(time: string | null | undefined): string {
+  return time ? time.slice(0, 10) : "—";
+}
+
+/** A unit's cover in one line, and whether it is covered now. */
+export function warrantyLine(w: Warranty | null): { text: string; covered: boolean } {
+  if (!w) return { text: "No warranty policy is known for this product", covered: false };
+  const from = { sale: "the sale", registration: "registration", manufacture: "manufacture" }[w.starts_at];
+  if (w.in_period) {
+    const left = w.remaining_days === 1 ? "1 day left" : `${w.remaining_days} days left`;
+    return { text: `Covered until ${day(w.end)} · ${left} (${w.months} months from ${from})`, covered: true };
+  }
+  return { text: `Cover ended on ${day(w.end)} (${w.months} months from ${from})`, covered: false };
+}
+
+/** Who holds the unit and where, in one line. */
+export function custodyLine(c: Custody): string {
+  const parts = [words(c.state)];
+  if (c.custodian) parts.push(c.site ? `${c.custodian} · ${c.site}` : c.custodian);
+  if (c.installed_in) parts.push(`fitted in ${c.installed_in}`);
+  return parts.join(" — ");
+}
+
+export interface Discrepancy {
+  kind: string;
+  label: string;
+  units: string[];
+}
+
+/** A manifest's discrepancies, worst first, only the kinds that have units. */
+export function discrepancies(p: Progress): Discrepancy[] {
+  const all: Discrepancy[] = [
+    { kind: "recalled", label: "Recalled", units: p.recalled ?? [] },
+    { kind: "expired", label: "Expired", units: p.expired ?? [] },
+    { kind: "wrong_product", label: "Wrong product", units: p.wrong_product },
+    { kind: "unexpected", label: "Not on the manifest", units: p.unexpected },
+    { kind: "duplicates", label: "Scanned twice", units: p.duplicates },
+    { kind: "missing", label: "Still missing", units: p.missing },
+  ];
+  return all.filter((d) => d.units.length > 0);
+}
+
+/** The lifecycle of a flag: new → seen → under investigation → escalated → closed. */
+export const FLAG_STEPS = ["new", "seen", "under_investigation", "escalated", "closed"] as const;
+
+/** The moves offered from a flag's current status (never backwards; closed is the end). */
+export function flagMoves(status: string): string[] {
+  const at = FLAG_STEPS.indexOf(status as (typeof FLAG_STEPS)[number]);
+  if (at < 0) return ["seen"];
+  return FLAG_STEPS.slice(at + 1).filter((s) => s !== "new") as string[];
+}
+
+/** Open flags first (new before seen…), then closed; newest first within a status. */
+export function sortFlags(flags: Flag[]): Flag[] {
+  const rank = (f: Flag) => {
+    const i = FLAG_STEPS.indexOf(f.status as (typeof FLAG_STEPS)[number]);
+    return f.status === "closed" ? 100 : i < 0 ? 0 : i;
+  };
+  return [...flags].sort((a, b) => rank(a) - rank(b) || b.raised_at.localeCompare(a.raised_at));
+}
+
+/** Whether scanned text is an enrollment token rather than a product code. */
+export function isEnrollmentToken(raw: string): boolean {
+  return /^CUSTODIAN1\.[A-Za-z0-9_\-.=]+$/.test(raw.trim());
+}
