@@ -43,6 +43,36 @@ struct Output {
     json: bool,
 }
 
+/// `custodian flags [--data DIR] [--json]` lists; `custodian flags move ID STATUS --note TEXT`
+/// moves one. `--data` and `--json` go before or after `move`.
+#[derive(Args)]
+struct FlagsArgs {
+    /// The device's data directory.
+    #[arg(long, global = true)]
+    data: Option<PathBuf>,
+    /// Print JSON instead of text.
+    #[arg(long, global = true)]
+    json: bool,
+    #[command(subcommand)]
+    action: Option<FlagsCommand>,
+}
+
+#[derive(Subcommand)]
+enum FlagsCommand {
+    /// Moves a flag along its lifecycle (new → seen → under_investigation → escalated →
+    /// closed; forward only, steps may be skipped) as this device, now. The move syncs to the
+    /// hub and the organisation's other devices.
+    Move {
+        /// The flag's id (`custodian flags --json` lists them).
+        id: String,
+        /// seen, under_investigation, escalated or closed.
+        status: String,
+        /// Why: required to escalate or close.
+        #[arg(long)]
+        note: Option<String>,
+    },
+}
+
 /// The most scans recorded in one group commit.
 const SCAN_BATCH_MAX: usize = 1024;
 
@@ -139,13 +169,8 @@ enum Command {
         #[command(flatten)]
         out: Output,
     },
-    /// Flags known to this device.
-    Flags {
-        #[command(flatten)]
-        data: Data,
-        #[command(flatten)]
-        out: Output,
-    },
+    /// Flags known to this device, with their status and history; `flags move` moves one.
+    Flags(FlagsArgs),
     /// EPCIS 2.0 JSON-LD export and import of the ledger's events.
     #[command(subcommand)]
     Epcis(EpcisCommand),
@@ -361,6 +386,49 @@ fn now() -> chrono::DateTime<chrono::FixedOffset> {
     chrono::Local::now().fixed_offset()
 }
 
+fn flags(args: FlagsArgs) -> Result<()> {
+    let Some(data) = args.data else {
+        bail!("--data DIR is required: the device's data directory");
+    };
+    let device = Device::open(&data)?;
+    if let Some(FlagsCommand::Move { id, status, note }) = args.action {
+        let flag = device.ledger().move_flag(
+            &id,
+            &status,
+            note.as_deref(),
+            chrono::Local::now().fixed_offset(),
+        )?;
+        if args.json {
+            return print_json(&flag);
+        }
+        println!("{} is {}", flag.id, flag.status);
+        return Ok(());
+    }
+    let flags = device.ledger().flags()?;
+    if args.json {
+        return print_json(&flags);
+    }
+    if flags.is_empty() {
+        println!("no flags");
+    }
+    for f in flags {
+        println!("{} {} [{}] {}", f.id, f.kind, f.status, f.reason);
+        for step in &f.history {
+            println!(
+                "  {} {} by {}{}",
+                step.at,
+                step.status,
+                step.by,
+                step.note
+                    .as_deref()
+                    .map(|n| format!(": {n}"))
+                    .unwrap_or_default()
+            );
+        }
+    }
+    Ok(())
+}
+
 fn print_json<T: Serialize>(value: &T) -> Result<()> {
     println!("{}", serde_json::to_string(value)?);
     Ok(())
@@ -548,19 +616,7 @@ fn run(command: Command) -> Result<()> {
         Command::ReportCounterfeit(args) => aftersales::report_counterfeit(args),
         Command::Return(args) => aftersales::take_back(args),
         Command::Correct(args) => aftersales::correct(args),
-        Command::Flags { data, out } => {
-            let flags = Device::open(&data.data)?.ledger().flags()?;
-            if out.json {
-                return print_json(&flags);
-            }
-            if flags.is_empty() {
-                println!("no flags");
-            }
-            for f in flags {
-                println!("{} [{}] {}", f.kind, f.status, f.reason);
-            }
-            Ok(())
-        }
+        Command::Flags(args) => flags(args),
         Command::Bench {
             name,
             events,
@@ -936,7 +992,10 @@ fn run_hub(command: HubCommand) -> Result<()> {
                 return print_json(&flags);
             }
             for f in flags {
-                println!("{} {} [{}] {}", f.raised_at, f.kind, f.org, f.reason);
+                println!(
+                    "{} {} [{}, {}] {}",
+                    f.raised_at, f.kind, f.org, f.status, f.reason
+                );
             }
             Ok(())
         }
