@@ -14,13 +14,8 @@ cargo build --workspace --bins --locked
 echo "== UI unit tests"
 (cd ui && npx vitest run)
 
-echo "== Rust tests (unit, property, end-to-end, webview)"
-# The real-window journey runs on its own, after the rest: its keyboard-wedge bursts are timed,
-# and it must not share the machine with the other suites' processes.
-cargo test --workspace --locked -- --skip a_wedge_scan_in_the_real_window
-
-echo "== the real app window through WebDriver"
-cargo test -p custodian-e2e --locked --test webview
+echo "== Rust tests (unit, property, end-to-end, the real app window through WebDriver)"
+cargo test --workspace --locked
 
 # The camera module is behind a feature the default build leaves out (it needs libclang-dev and a
 # camera stack); build and test it on the scanner crate alone, which rebuilds only that crate.

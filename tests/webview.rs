@@ -421,6 +421,7 @@ async fn a_wedge_scan_in_the_real_window_shows_its_verdict_and_is_recorded() {
         .await
         .unwrap();
     eprintln!("scan-to-verdict times in this run (ms): {latencies}");
+    eprintln!("last burst: {}", text_of(client, "timing").await);
     app.client.clone().close().await.unwrap();
     drop(app);
 
