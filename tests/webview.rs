@@ -445,3 +445,142 @@ async fn a_wedge_scan_in_the_real_window_shows_its_verdict_and_is_recorded() {
         .unwrap_or_else(|| panic!("no unknown-serial flag in {flags}"));
     assert_eq!(flag["status"], "seen");
 }
+
+/// Proportional set size of a process and all its descendants, in bytes (from
+/// `/proc/PID/smaps_rollup`, so pages shared between them are counted once).
+fn memory_of_tree(root: u32) -> u64 {
+    descendants(root)
+        .iter()
+        .filter_map(|pid| std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup")).ok())
+        .filter_map(|text| {
+            text.lines()
+                .find(|l| l.starts_with("Pss:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|kb| kb.parse::<u64>().ok())
+        })
+        .sum::<u64>()
+        * 1024
+}
+
+/// A process and all its descendants.
+fn descendants(root: u32) -> Vec<u32> {
+    let mut pids = vec![root];
+    let mut i = 0;
+    while i < pids.len() {
+        let parent = pids[i];
+        for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+            let Some(pid) = entry.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else {
+                continue;
+            };
+            let stat = std::fs::read_to_string(entry.path().join("stat")).unwrap_or_default();
+            // The parent pid is the second field after the command's closing parenthesis.
+            let ppid = stat
+                .rsplit_once(')')
+                .and_then(|(_, rest)| rest.split_whitespace().nth(1))
+                .and_then(|p| p.parse::<u32>().ok());
+            if ppid == Some(parent) && !pids.contains(&pid) {
+                pids.push(pid);
+            }
+        }
+        i += 1;
+    }
+    pids
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
+    sorted[rank.clamp(1, sorted.len()) - 1]
+}
+
+/// Figures, not a check: the time from a scan's last key to its verdict on screen, over
+/// `CUSTODIAN_SCANS` scans (default 300) at the Inspect screen, and the memory of the running
+/// app (the app process and its web processes) with a ledger of `CUSTODIAN_LEDGER_EVENTS`
+/// events (default 0; filled through `custodian scan` before the app starts). Run by
+/// `scripts/app-figures.sh` against release builds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a measurement: run by scripts/app-figures.sh"]
+async fn verdict_latency_and_memory_of_the_real_app() {
+    let tmp = tempfile::tempdir().unwrap();
+    let hub = HubProcess::start(&tmp.path().join("hub"), true);
+    let device = tmp.path().join("device");
+    let data = device.to_str().unwrap();
+    hub.enroll(&device, "dist-a", "dc-hamburg");
+    let asn = demo_asn();
+    let units: Vec<String> = asn["units"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u.as_str().unwrap().to_string())
+        .collect();
+    let events = custodian_e2e::env_number("CUSTODIAN_LEDGER_EVENTS", 0);
+    let filled = Instant::now();
+    let mut left = events;
+    while left > 0 {
+        let n = left.min(100_000);
+        let mut lines = String::new();
+        for i in 0..n {
+            lines.push_str(&units[usize::try_from(i).unwrap() % units.len()]);
+            lines.push('\n');
+        }
+        let out = custodian_e2e::custodian_output(
+            &["scan", "--data", data, "--step", "inspecting"],
+            Some(&lines),
+        );
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        left -= n;
+    }
+    let held = ledger_json(&["status", "--data", data, "--json"]);
+    eprintln!(
+        "ledger filled with {} events in {:.0} s",
+        held["events"],
+        filled.elapsed().as_secs_f64()
+    );
+
+    // Offline, as a handheld mostly is: the hub is gone, so no background sync runs meanwhile.
+    drop(hub);
+    let app = App::launch(&device).await;
+    let client = &app.client;
+    wait_for_text(client, "count-expected", "24").await;
+    app.go("inspect").await;
+    let scans = usize::try_from(custodian_e2e::env_number("CUSTODIAN_SCANS", 300)).unwrap();
+    for i in 0..scans {
+        app.scan(&units[i % units.len()]).await;
+        wait_for_js(
+            client,
+            &format!("return window.custodianLatencies.length >= {}", i + 1),
+        )
+        .await;
+    }
+    let measured = client
+        .execute("return window.custodianLatencies", vec![])
+        .await
+        .unwrap();
+    let mut ms: Vec<f64> = measured
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(serde_json::Value::as_f64)
+        .collect();
+    ms.sort_by(f64::total_cmp);
+    // The app runs under tauri-driver's WebKitWebDriver; measure it and its web processes.
+    let app_pid = descendants(app._driver.0.id())
+        .into_iter()
+        .find(|pid| {
+            std::fs::read_to_string(format!("/proc/{pid}/comm"))
+                .is_ok_and(|c| c.trim() == "custodian-app")
+        })
+        .expect("the app's process is running");
+    let memory = memory_of_tree(app_pid);
+    println!(
+        "{}",
+        serde_json::json!({
+            "ledger_events": held["events"],
+            "scans": ms.len(),
+            "verdict_p50_ms": percentile(&ms, 50.0),
+            "verdict_p99_ms": percentile(&ms, 99.0),
+            "verdict_max_ms": ms.last(),
+            "app_memory_pss_mb": memory as f64 / 1_048_576.0,
+        })
+    );
+    app.client.clone().close().await.unwrap();
+}

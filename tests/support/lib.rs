@@ -22,11 +22,13 @@ pub fn workspace() -> PathBuf {
         .to_path_buf()
 }
 
-/// A binary built by cargo in this workspace's target directory (debug profile).
+/// A binary built by cargo in this workspace's target directory: the debug profile, or the
+/// one `CUSTODIAN_PROFILE` names (`release` for measurements).
 pub fn bin(name: &str) -> PathBuf {
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map_or_else(|| workspace().join("target"), PathBuf::from);
-    let path = target.join("debug").join(name);
+    let profile = std::env::var("CUSTODIAN_PROFILE").unwrap_or_else(|_| "debug".into());
+    let path = target.join(profile).join(name);
     assert!(
         path.exists(),
         "{} is not built: run `cargo build --workspace --bins` (or scripts/test.sh) before the end-to-end tests",
