@@ -134,7 +134,10 @@ fn a_flag_moved_on_two_devices_offline_converges_everywhere() {
     // Both sync (b1 twice, to hear of b2's move): both steps everywhere, closed wins.
     sync(b1);
     sync(b2);
-    sync(b1);
+    let heard = sync(b1);
+    let moved = heard["moved_flags"].as_array().unwrap();
+    assert_eq!(moved.len(), 1, "{heard}");
+    assert_eq!(moved[0]["status"], "closed");
     let on_b1 = &flags(b1)[0];
     let on_b2 = &flags(b2)[0];
     assert_eq!(on_b1, on_b2);

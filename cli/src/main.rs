@@ -476,6 +476,9 @@ fn run(command: Command) -> Result<()> {
             for f in &report.new_flags {
                 println!("new flag {}: {}", f.kind, f.reason);
             }
+            for f in &report.moved_flags {
+                println!("flag {} ({}) is now {}", f.id, f.kind, f.status);
+            }
             Ok(())
         }
         Command::Status { data, out } => {

@@ -8,14 +8,18 @@
 //! unit after it was scrapped or destroyed (**clone**); and warranty claims that the ledger's
 //! claim validation rejects for being on an unsold, unregistered unit, out of period, a duplicate
 //! of an accepted claim for the same defect, or over the product's claim threshold
-//! (**warranty**, to the claiming organisation and to the manufacturer). An error declaration is
-//! shared like the event it declares and checked for nothing.
+//! (**warranty**, to the claiming organisation and to the manufacturer). A receipt with no
+//! shipment on record, or a shipment by an organisation that never held the unit, is **out of
+//! sequence** (to the recorder, the shipment's destination and the holder on record). An error
+//! declaration is shared like the event it declares and checked for nothing.
+//!
+//! The flags one transaction raises are gathered in a [`FlagDocs`] and written into each
+//! organisation's flags document with one load and one save ([`FlagDocs::write`]).
 
 use std::collections::btree_map::Entry;
 use std::collections::{BTreeMap, BTreeSet};
 
 use automerge::AutoCommit;
-
 use chrono::{DateTime, Utc};
 use custodian_ledger::event::{BizStep, Detail, Disposition, EventType};
 use custodian_ledger::warranty::{self, ClaimOutcome, Genuineness};

@@ -69,6 +69,10 @@ pub struct SyncReport {
     pub bytes_received: usize,
     /// Flags that arrived with this sync.
     pub new_flags: Vec<Flag>,
+    /// Flags held before whose status this sync changed: another device of the organisation,
+    /// or the hub, moved them.
+    #[serde(default)]
+    pub moved_flags: Vec<Flag>,
     /// The device clock minus the hub clock, in milliseconds (positive: the device is ahead).
     pub clock_offset_ms: i64,
 }
@@ -227,12 +231,12 @@ impl Device {
         let key = SigningKey::from_bytes(
             &key_bytes.ok_or_else(|| Error::Trust("device key is damaged: enroll again".into()))?,
         );
-        let flags_before: Vec<String> = self
+        let flags_before: std::collections::BTreeMap<String, String> = self
             .ledger()
             .flags()
             .unwrap_or_default()
             .into_iter()
-            .map(|f| f.id)
+            .map(|f| (f.id, f.status))
             .collect();
 
         // Sync states live in memory for this session only and are persisted after every
@@ -287,12 +291,13 @@ impl Device {
         let ledger = self.ledger();
         ledger.kv_set(KV_LAST_SYNC, &chrono::Utc::now().to_rfc3339())?;
         ledger.kv_set(KV_CLOCK_OFFSET, &report.clock_offset_ms.to_string())?;
-        report.new_flags = ledger
-            .flags()
-            .unwrap_or_default()
-            .into_iter()
-            .filter(|f| !flags_before.contains(&f.id))
-            .collect();
+        for flag in ledger.flags().unwrap_or_default() {
+            match flags_before.get(&flag.id) {
+                None => report.new_flags.push(flag),
+                Some(status) if *status != flag.status => report.moved_flags.push(flag),
+                Some(_) => {}
+            }
+        }
         Ok(report)
     }
 }
