@@ -49,7 +49,7 @@ fn bench_parse(c: &mut Criterion) {
 
 fn bench_decode(c: &mut Criterion) {
     let jsonl = include_str!("../../fixtures/demo/serials.jsonl");
-    let demo = demo_serials(jsonl, 1);
+    let demo = demo_serials(jsonl, 2);
     let located = DecodeOptions::default();
     let whole = DecodeOptions {
         locate: false,

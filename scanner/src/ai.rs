@@ -136,60 +136,33 @@ impl ApplicationIdentifier {
     /// The first problem found, its position a byte offset into `value`.
     pub fn validate(&self, value: &str) -> Result<(), ParseError> {
         let subject = || format!("AI {}", self.code());
-        let bytes = value.as_bytes();
-        let (min, max) = self.length();
-        let length_error = || {
-            let got = value.chars().count();
-            ParseError::new(
-                ErrorKind::Length {
-                    subject: subject(),
-                    min,
-                    max,
-                    got,
-                    numeric: self.is_numeric(),
-                },
-                0,
-            )
-        };
-
         // Character sets first: a letter in a GTIN is a clearer message than a length.
-        let mut start = 0;
-        let mut spans = Vec::with_capacity(self.def.components.len());
-        for component in self.def.components {
-            let rest = bytes.len() - start;
-            let take = rest.min(usize::from(component.max));
-            if let Some(i) = bytes[start..start + take]
-                .iter()
-                .position(|&b| !component.charset.allows(b))
-            {
-                let at = start + i;
-                let ch = char_at(value, at);
-                let digit = component.charset == Charset::Numeric;
-                return Err(ParseError::new(
+        let spans = self
+            .layout(value.as_bytes())
+            .map_err(|misfit| match misfit {
+                Misfit::Character { at, digit } => ParseError::new(
                     ErrorKind::Character {
                         subject: subject(),
-                        ch,
+                        ch: char_at(value, at),
                         digit,
                     },
                     at,
-                ));
-            }
-            let complete = if component.is_fixed() {
-                take == usize::from(component.max) || (component.optional && take == 0)
-            } else {
-                take >= usize::from(component.min) || (component.optional && take == 0)
-            };
-            if !complete {
-                return Err(length_error());
-            }
-            spans.push((component, start, take));
-            start += take;
-        }
-        if start != bytes.len() {
-            return Err(length_error());
-        }
-
-        for (component, start, take) in spans {
+                ),
+                Misfit::Length => {
+                    let (min, max) = self.length();
+                    ParseError::new(
+                        ErrorKind::Length {
+                            subject: subject(),
+                            min,
+                            max,
+                            got: value.chars().count(),
+                            numeric: self.is_numeric(),
+                        },
+                        0,
+                    )
+                }
+            })?;
+        for (component, &(start, take)) in self.def.components.iter().zip(&spans) {
             if take > 0 {
                 let part = &value[start..start + take];
                 for check in component.checks {
@@ -199,6 +172,69 @@ impl ApplicationIdentifier {
         }
         Ok(())
     }
+
+    /// True if the value has the length and the character sets of this AI's components; the
+    /// content checks are left out. A cheap necessary condition for [`Self::validate`], which
+    /// allocates nothing.
+    pub(crate) fn fits(&self, value: &[u8]) -> bool {
+        self.layout(value).is_ok()
+    }
+
+    /// Splits a value into its components (start and length of each, in order), checking each
+    /// component's character set and length. Components after the last present one are empty.
+    fn layout(&self, bytes: &[u8]) -> Result<[(usize, usize); MAX_COMPONENTS], Misfit> {
+        let mut spans = [(0, 0); MAX_COMPONENTS];
+        let mut start = 0;
+        for (component, span) in self.def.components.iter().zip(&mut spans) {
+            let rest = bytes.len() - start;
+            let take = rest.min(usize::from(component.max));
+            if let Some(i) = bytes[start..start + take]
+                .iter()
+                .position(|&b| !component.charset.allows(b))
+            {
+                let digit = component.charset == Charset::Numeric;
+                return Err(Misfit::Character {
+                    at: start + i,
+                    digit,
+                });
+            }
+            let complete = if component.is_fixed() {
+                take == usize::from(component.max) || (component.optional && take == 0)
+            } else {
+                take >= usize::from(component.min) || (component.optional && take == 0)
+            };
+            if !complete {
+                return Err(Misfit::Length);
+            }
+            *span = (start, take);
+            start += take;
+        }
+        if start != bytes.len() {
+            return Err(Misfit::Length);
+        }
+        Ok(spans)
+    }
+}
+
+/// The most components any AI's value has (AI 8001 has five); `layout` keeps their spans in an
+/// array of this size, so validating allocates nothing. Checked against the table at compile
+/// time below.
+const MAX_COMPONENTS: usize = 5;
+
+const _: () = {
+    let mut row = 0;
+    while row < TABLE.len() {
+        assert!(TABLE[row].components.len() <= MAX_COMPONENTS);
+        row += 1;
+    }
+};
+
+/// Why a value does not fit its AI's components, before any content check.
+enum Misfit {
+    /// A character outside its component's set, at this byte.
+    Character { at: usize, digit: bool },
+    /// Too short or too long.
+    Length,
 }
 
 impl fmt::Debug for ApplicationIdentifier {
@@ -240,6 +276,19 @@ pub(crate) fn ai_length(prefix: &str) -> Option<usize> {
         .copied()
         .flatten()
         .map(usize::from)
+}
+
+/// How many digits the AI starting at the front of `bytes` has, if two digits start it and the
+/// table has AIs starting with them.
+pub(crate) fn ai_length_at(bytes: &[u8]) -> Option<usize> {
+    let digit = |i: usize| {
+        bytes
+            .get(i)
+            .filter(|b| b.is_ascii_digit())
+            .map(|b| b - b'0')
+    };
+    let prefix = usize::from(digit(0)?) * 10 + usize::from(digit(1)?);
+    index().length_by_prefix[prefix].map(usize::from)
 }
 
 /// Direct lookups into [`TABLE`], built once: parsing is on the hot path of every scan, and a
@@ -412,30 +461,58 @@ fn last_day(year: i32, month: u32) -> Option<NaiveDate> {
 }
 
 /// The base64url engine for AI 8030: URL-safe alphabet, padding optional.
+const BASE64URL: base64::engine::GeneralPurpose = base64::engine::GeneralPurpose::new(
+    &base64::alphabet::URL_SAFE,
+    base64::engine::GeneralPurposeConfig::new()
+        .with_decode_padding_mode(base64::engine::DecodePaddingMode::Indifferent),
+);
+
+/// Decodes base64url (AI 8030's signature).
 pub(crate) fn decode_base64url(
     value: &str,
     subject: &dyn Fn() -> String,
 ) -> Result<Vec<u8>, ParseError> {
-    const ENGINE: base64::engine::GeneralPurpose = base64::engine::GeneralPurpose::new(
-        &base64::alphabet::URL_SAFE,
-        base64::engine::GeneralPurposeConfig::new()
-            .with_decode_padding_mode(base64::engine::DecodePaddingMode::Indifferent),
-    );
-    ENGINE.decode(value).map_err(|e| {
-        let (reason, at) = match e {
-            base64::DecodeError::InvalidByte(at, _) => ("'=' is only allowed at the end", at),
-            base64::DecodeError::InvalidLength(_) => ("impossible length", value.len()),
-            base64::DecodeError::InvalidLastSymbol(at, _) => ("last character has extra bits", at),
-            base64::DecodeError::InvalidPadding => ("wrong padding", value.len()),
-        };
-        ParseError::new(
-            ErrorKind::Base64 {
-                subject: subject(),
-                reason,
-            },
-            at,
-        )
-    })
+    BASE64URL
+        .decode(value)
+        .map_err(|e| base64_error(value, &e, subject))
+}
+
+/// Checks that base64url decodes, into a buffer on the stack: validation keeps no bytes, and
+/// allocating for them cost a tenth of parsing a signed scan.
+pub(crate) fn check_base64url(value: &str, subject: &dyn Fn() -> String) -> Result<(), ParseError> {
+    // Holds the decoding of 90 characters, AI 8030's longest value.
+    let mut buffer = [0; 72];
+    if base64::decoded_len_estimate(value.len()) > buffer.len() {
+        return decode_base64url(value, subject).map(drop);
+    }
+    match BASE64URL.decode_slice(value, &mut buffer) {
+        Ok(_) => Ok(()),
+        Err(base64::DecodeSliceError::DecodeError(e)) => Err(base64_error(value, &e, subject)),
+        // The estimate checked above is the size the engine asks for.
+        Err(base64::DecodeSliceError::OutputSliceTooSmall) => {
+            decode_base64url(value, subject).map(drop)
+        }
+    }
+}
+
+fn base64_error(
+    value: &str,
+    error: &base64::DecodeError,
+    subject: &dyn Fn() -> String,
+) -> ParseError {
+    let (reason, at) = match *error {
+        base64::DecodeError::InvalidByte(at, _) => ("'=' is only allowed at the end", at),
+        base64::DecodeError::InvalidLength(_) => ("impossible length", value.len()),
+        base64::DecodeError::InvalidLastSymbol(at, _) => ("last character has extra bits", at),
+        base64::DecodeError::InvalidPadding => ("wrong padding", value.len()),
+    };
+    ParseError::new(
+        ErrorKind::Base64 {
+            subject: subject(),
+            reason,
+        },
+        at,
+    )
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -457,11 +534,26 @@ pub enum Charset {
 
 impl Charset {
     pub(crate) fn allows(self, b: u8) -> bool {
+        // A table lookup: this runs for every character of every value.
+        CHARSET_MEMBERS[usize::from(b)] & self.bit() != 0
+    }
+
+    const fn bit(self) -> u8 {
+        match self {
+            Charset::Numeric => 1,
+            Charset::Cset82 => 2,
+            Charset::Cset39 => 4,
+            Charset::Cset64 => 8,
+        }
+    }
+
+    /// The definition of each set, from which [`CHARSET_MEMBERS`] is built.
+    const fn defines(self, b: u8) -> bool {
         match self {
             Charset::Numeric => b.is_ascii_digit(),
-            Charset::Cset82 => b.is_ascii_alphanumeric() || b"!\"%&'()*+,-./:;<=>?_".contains(&b),
-            Charset::Cset39 => b.is_ascii_digit() || b.is_ascii_uppercase() || b"#-/".contains(&b),
-            Charset::Cset64 => b.is_ascii_alphanumeric() || b"-_=".contains(&b),
+            Charset::Cset82 => b.is_ascii_alphanumeric() || one_of(b, b"!\"%&'()*+,-./:;<=>?_"),
+            Charset::Cset39 => b.is_ascii_digit() || b.is_ascii_uppercase() || one_of(b, b"#-/"),
+            Charset::Cset64 => b.is_ascii_alphanumeric() || one_of(b, b"-_="),
         }
     }
 
@@ -474,6 +566,41 @@ impl Charset {
             Charset::Cset64 => 'Z',
         }
     }
+}
+
+/// For every byte, one bit per character set that contains it (see [`Charset::bit`]).
+static CHARSET_MEMBERS: [u8; 256] = {
+    let sets = [
+        Charset::Numeric,
+        Charset::Cset82,
+        Charset::Cset39,
+        Charset::Cset64,
+    ];
+    let mut table = [0; 256];
+    let mut b = 0;
+    while b < 256 {
+        let mut i = 0;
+        while i < sets.len() {
+            // `b` is below 256, so the cast is exact.
+            if sets[i].defines(b as u8) {
+                table[b] |= sets[i].bit();
+            }
+            i += 1;
+        }
+        b += 1;
+    }
+    table
+};
+
+const fn one_of(b: u8, set: &[u8]) -> bool {
+    let mut i = 0;
+    while i < set.len() {
+        if set[i] == b {
+            return true;
+        }
+        i += 1;
+    }
+    false
 }
 
 /// Content checks ("linters" in the Syntax Dictionary) applied to one component.
@@ -710,7 +837,7 @@ impl Check {
             Check::PositionInSequence => lint::position_in_sequence(part, subject),
             Check::CouponCode => lint::coupon_code(part, subject),
             Check::CouponPositiveOffer => lint::coupon_positive_offer(part, subject),
-            Check::Base64 => decode_base64url(part, subject).map(drop),
+            Check::Base64 => check_base64url(part, subject),
             Check::HasNonDigit
             | Check::ImporterIndex
             | Check::Country

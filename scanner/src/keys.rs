@@ -28,6 +28,12 @@ fn digits_only(s: &str, subject: &str) -> Result<(), ParseError> {
 
 /// Parses a key of exactly `len` digits with a GS1 check digit.
 fn fixed_key(s: &str, len: usize, what: &'static str) -> Result<String, ParseError> {
+    check_fixed_key(s, len, what)?;
+    Ok(s.to_owned())
+}
+
+/// The checks of [`fixed_key`].
+fn check_fixed_key(s: &str, len: usize, what: &'static str) -> Result<(), ParseError> {
     digits_only(s, what)?;
     if s.len() != len {
         let kind = ErrorKind::Length {
@@ -39,8 +45,7 @@ fn fixed_key(s: &str, len: usize, what: &'static str) -> Result<String, ParseErr
         };
         return Err(ParseError::new(kind, 0));
     }
-    verify_check_digit(s, what)?;
-    Ok(s.to_owned())
+    verify_check_digit(s, what)
 }
 
 /// Implements the string conversions and serde shared by the key types.
@@ -105,12 +110,22 @@ impl Gtin {
     /// # Ok::<(), custodian_scanner::ParseError>(())
     /// ```
     pub fn parse(s: &str) -> Result<Gtin, ParseError> {
+        Gtin::check(s)?;
+        let mut gtin = String::with_capacity(14);
+        gtin.extend(std::iter::repeat_n('0', 14 - s.len()));
+        gtin.push_str(s);
+        Ok(Gtin(gtin))
+    }
+}
+
+impl Gtin {
+    /// The checks of [`Gtin::parse`], without making the value.
+    pub(crate) fn check(s: &str) -> Result<(), ParseError> {
         digits_only(s, "GTIN")?;
         if !matches!(s.len(), 8 | 12 | 13 | 14) {
             return Err(ParseError::new(ErrorKind::GtinLength { got: s.len() }, 0));
         }
-        verify_check_digit(s, "GTIN")?;
-        Ok(Gtin(format!("{s:0>14}")))
+        verify_check_digit(s, "GTIN")
     }
 }
 
@@ -129,6 +144,11 @@ impl Sscc {
     /// A non-digit, another length, or a wrong check digit.
     pub fn parse(s: &str) -> Result<Sscc, ParseError> {
         fixed_key(s, 18, "SSCC").map(Sscc)
+    }
+
+    /// The checks of [`Sscc::parse`], without making the value.
+    pub(crate) fn check(s: &str) -> Result<(), ParseError> {
+        check_fixed_key(s, 18, "SSCC")
     }
 }
 

@@ -8,6 +8,9 @@
 //! [`Text`].
 
 use crate::GS;
+
+/// GS as the byte it is in UTF-8.
+const GS_BYTE: u8 = 0x1d;
 use crate::ai::{self, ApplicationIdentifier, char_at};
 use crate::digital_link;
 use crate::error::{ErrorKind, ParseError};
@@ -69,9 +72,15 @@ pub(crate) fn envelope(raw: &str) -> Result<(Option<Symbology>, usize, usize), P
 
     let mut symbology = None;
     if raw[start..end].starts_with(']') {
-        let aim: String = raw[start..end].chars().take(3).collect();
-        let found = Symbology::from_aim(&aim)
-            .ok_or_else(|| ParseError::new(ErrorKind::Symbology { text: aim.clone() }, start))?;
+        let data = &raw[start..end];
+        let aim = data
+            .char_indices()
+            .nth(3)
+            .map_or(data, |(three, _)| &data[..three]);
+        let found = Symbology::from_aim(aim).ok_or_else(|| {
+            let text = aim.to_owned();
+            ParseError::new(ErrorKind::Symbology { text }, start)
+        })?;
         symbology = Some(found);
         start += 3;
     }
@@ -110,6 +119,32 @@ fn plain_gtin(raw: &str, start: usize, end: usize) -> Result<Vec<Located>, Parse
 
 /// Reads the AI starting at `at`: its length follows from its first two digits.
 fn read_ai(raw: &str, at: usize, end: usize) -> Result<(ApplicationIdentifier, usize), ParseError> {
+    find_ai(raw, at, end).ok_or_else(|| ai_error(raw, at, end))
+}
+
+/// The AI starting at `at` and where its value starts, if the table knows it.
+fn find_ai(raw: &str, at: usize, end: usize) -> Option<(ApplicationIdentifier, usize)> {
+    let code = ai_digits(raw, at, end)?;
+    ApplicationIdentifier::lookup(code).map(|ai| (ai, at + code.len()))
+}
+
+/// Why [`find_ai`] found no AI at `at`.
+fn ai_error(raw: &str, at: usize, end: usize) -> ParseError {
+    match ai_digits(raw, at, end) {
+        None => {
+            let found = (at < end).then(|| char_at(raw, at));
+            ParseError::new(ErrorKind::ExpectedAi { found }, at)
+        }
+        Some(code) => {
+            let ai = code.to_owned();
+            ParseError::new(ErrorKind::UnknownAi { ai }, at)
+        }
+    }
+}
+
+/// The digits at `at` that an AI would occupy: as many as AIs with these first two digits have
+/// (two if no AI starts with them), and no more than there are. `None` if there is no digit.
+fn ai_digits(raw: &str, at: usize, end: usize) -> Option<&str> {
     let bytes = &raw.as_bytes()[..end];
     let digits = bytes[at..]
         .iter()
@@ -117,22 +152,11 @@ fn read_ai(raw: &str, at: usize, end: usize) -> Result<(ApplicationIdentifier, u
         .take_while(|b| b.is_ascii_digit())
         .count();
     if digits == 0 {
-        let found = (at < end).then(|| char_at(raw, at));
-        return Err(ParseError::new(ErrorKind::ExpectedAi { found }, at));
+        return None;
     }
     let prefix = raw.get(at..at + 2).filter(|_| digits >= 2);
     let len = prefix.and_then(ai::ai_length).unwrap_or(2).min(digits);
-    let code = &raw[at..at + len];
-    ApplicationIdentifier::lookup(code)
-        .map(|ai| (ai, at + len))
-        .ok_or_else(|| {
-            ParseError::new(
-                ErrorKind::UnknownAi {
-                    ai: code.to_owned(),
-                },
-                at,
-            )
-        })
+    Some(&raw[at..at + len])
 }
 
 /// Validates `raw[at..until]` as the value of `ai`.
@@ -158,20 +182,111 @@ fn value(
 
 /// AIs and values run together; GS ends a value that is not of predefined length.
 fn element_string(raw: &str, start: usize, end: usize) -> Result<Vec<Located>, ParseError> {
-    let bytes = &raw.as_bytes()[..end];
-    let gs = GS as u8;
-    let mut at = start;
-    // A leading FNC1, transmitted as GS, is tolerated.
-    if bytes.get(at) == Some(&gs) {
-        at += 1;
-    }
     let mut elements = Vec::new();
-    loop {
-        let ai_at = at;
-        let (ai, value_at) = read_ai(raw, at, end)?;
+    for span in Spans::new(raw, start, end) {
+        let span = span.map_err(|fault| fault.error(raw, end))?;
+        let element = value(raw, span.ai, span.value_at, span.value_end)?;
+        elements.push(Located {
+            element,
+            ai_at: span.ai_at,
+            value_at: span.value_at,
+        });
+    }
+    Ok(elements)
+}
+
+/// Where one element of an element string lies: its AI, where the AI and the value start, and
+/// where the value ends (at a GS, at the end, or where a predefined length ends).
+#[derive(Clone, Copy)]
+struct Span {
+    ai: ApplicationIdentifier,
+    ai_at: usize,
+    value_at: usize,
+    value_end: usize,
+}
+
+impl Span {
+    /// The value's text; `None` if it ends inside a character, which no character set allows.
+    fn value<'a>(&self, raw: &'a str) -> Option<&'a str> {
+        raw.get(self.value_at..self.value_end)
+    }
+
+    fn view<'a>(&'a self, raw: &'a str) -> Option<View<'a>> {
+        Some(View {
+            code: self.ai.code(),
+            ai: Some(self.ai),
+            value: self.value(raw)?,
+            ai_at: self.ai_at,
+            value_at: self.value_at,
+        })
+    }
+}
+
+/// The elements of `raw[start..end]` as the AI table's lengths split them, values unchecked.
+/// A leading FNC1, transmitted as GS, is tolerated, and so is a trailing GS (some encoders add
+/// one). After a break in the structure it ends.
+struct Spans<'a> {
+    raw: &'a str,
+    at: usize,
+    end: usize,
+    done: bool,
+}
+
+/// A break in an element string's structure, cheap to make: the search for a missing
+/// separator probes many places that do not read, and turns none of them into a message.
+#[derive(Clone, Copy)]
+enum Fault {
+    /// No AI, or an AI the table does not know, at this byte.
+    Ai { at: usize },
+    /// A variable-length value runs past its AI's longest value at this byte.
+    Overlong {
+        ai: ApplicationIdentifier,
+        at: usize,
+    },
+}
+
+impl Fault {
+    fn error(self, raw: &str, end: usize) -> ParseError {
+        match self {
+            Fault::Ai { at } => ai_error(raw, at, end),
+            Fault::Overlong { ai, at } => {
+                // A GS is missing somewhere in the value. The repair path looks for the places
+                // where one would make the scan valid.
+                let subject = format!("AI {}", ai.code());
+                ParseError::new(ErrorKind::MissingSeparator { subject }, at)
+            }
+        }
+    }
+}
+
+impl<'a> Spans<'a> {
+    fn new(raw: &'a str, start: usize, end: usize) -> Spans<'a> {
+        let leading_gs = raw.as_bytes().get(start) == Some(&GS_BYTE);
+        Spans {
+            raw,
+            at: start + usize::from(leading_gs),
+            end,
+            done: false,
+        }
+    }
+}
+
+impl Iterator for Spans<'_> {
+    type Item = Result<Span, Fault>;
+
+    fn next(&mut self) -> Option<Result<Span, Fault>> {
+        if self.done {
+            return None;
+        }
+        let (raw, end, ai_at) = (self.raw, self.end, self.at);
+        let bytes = &raw.as_bytes()[..end];
+        let Some((ai, value_at)) = find_ai(raw, ai_at, end) else {
+            self.done = true;
+            return Some(Err(Fault::Ai { at: ai_at }));
+        };
         let run = bytes[value_at..]
             .iter()
-            .position(|&b| b == gs)
+            .position(|&b| b == GS_BYTE)
             .map_or(end, |i| value_at + i);
         let (_, max) = ai.length();
         let value_end = if ai.is_predefined_length() {
@@ -179,32 +294,24 @@ fn element_string(raw: &str, start: usize, end: usize) -> Result<Vec<Located>, P
         } else if run - value_at <= max {
             run
         } else {
-            // Longer than the AI allows: a GS is missing somewhere in here. The caller looks for
-            // the places where one would make the scan valid.
-            let subject = format!("AI {}", ai.code());
-            return Err(ParseError::new(
-                ErrorKind::MissingSeparator { subject },
-                value_at + max,
-            ));
+            self.done = true;
+            let at = value_at + max;
+            return Some(Err(Fault::Overlong { ai, at }));
         };
-        let element = value(raw, ai, value_at, value_end)?;
-        elements.push(Located {
-            element,
+        self.at = value_end;
+        if bytes.get(value_end) == Some(&GS_BYTE) {
+            self.at += 1;
+            self.done = self.at == end;
+        } else {
+            self.done = value_end == end;
+        }
+        Some(Ok(Span {
+            ai,
             ai_at,
             value_at,
-        });
-        at = value_end;
-        if bytes.get(at) == Some(&gs) {
-            at += 1;
-            if at == end {
-                // A trailing GS is harmless; some encoders add one.
-                break;
-            }
-        } else if at == end {
-            break;
-        }
+            value_end,
+        }))
     }
-    Ok(elements)
 }
 
 /// `(01)09506000134352(21)ABC`; a `(` inside a value is written `\(`.
@@ -268,46 +375,145 @@ fn bracketed(raw: &str, start: usize, end: usize) -> Result<Vec<Located>, ParseE
 pub(crate) fn build(
     symbology: Option<Symbology>,
     form: Form,
-    located: Vec<Located>,
+    mut located: Vec<Located>,
 ) -> Result<Scan, ParseError> {
-    let mut elements: Vec<Element> = Vec::with_capacity(located.len());
-    let mut positions = Vec::with_capacity(located.len());
-    for item in located {
-        match elements.iter().find(|e| e.ai == item.element.ai) {
-            Some(seen) if seen.value == item.element.value => {}
+    let mut views: Vec<View<'_>> = located.iter().map(Located::view).collect();
+    let kept = check_across(&mut views)?;
+    let keys = Keys::read(&views[..kept])?;
+    drop(views);
+    // A repeat of an element was checked equal to its first occurrence; only that one stays.
+    let mut i = 0;
+    while i < located.len() {
+        let ai = &located[i].element.ai;
+        if located[..i].iter().any(|seen| &seen.element.ai == ai) {
+            located.remove(i);
+        } else {
+            i += 1;
+        }
+    }
+    let elements = located.into_iter().map(|l| l.element).collect();
+    Ok(keys.scan(symbology, form, elements))
+}
+
+/// An element as the checks across elements see it: borrowed from wherever the reading keeps
+/// it, with where it sits in the raw text.
+#[derive(Clone, Copy)]
+struct View<'a> {
+    code: &'a str,
+    ai: Option<ApplicationIdentifier>,
+    value: &'a str,
+    ai_at: usize,
+    value_at: usize,
+}
+
+impl View<'_> {
+    /// A placeholder for arrays of views.
+    const EMPTY: View<'static> = View {
+        code: "",
+        ai: None,
+        value: "",
+        ai_at: 0,
+        value_at: 0,
+    };
+
+    fn element(&self) -> Element {
+        Element {
+            ai: self.code.to_owned(),
+            value: self.value.to_owned(),
+        }
+    }
+}
+
+impl Located {
+    fn view(&self) -> View<'_> {
+        View {
+            code: &self.element.ai,
+            ai: ApplicationIdentifier::lookup(&self.element.ai),
+            value: &self.element.value,
+            ai_at: self.ai_at,
+            value_at: self.value_at,
+        }
+    }
+}
+
+/// The checks that span elements, over views in scan order: an AI repeated with the same value
+/// is dropped, with another value it is an error; then GS1's pairing rules. Keeps the first
+/// occurrence of each AI at the front, in order, and returns how many there are.
+fn check_across(views: &mut [View<'_>]) -> Result<usize, ParseError> {
+    let mut kept = 0;
+    for i in 0..views.len() {
+        let view = views[i];
+        match views[..kept].iter().find(|seen| seen.code == view.code) {
+            Some(seen) if seen.value == view.value => {}
             Some(_) => {
-                let ai = item.element.ai;
-                return Err(ParseError::new(ErrorKind::Duplicate { ai }, item.ai_at));
+                let ai = view.code.to_owned();
+                return Err(ParseError::new(ErrorKind::Duplicate { ai }, view.ai_at));
             }
             None => {
-                positions.push((item.ai_at, item.value_at));
-                elements.push(item.element);
+                views[kept] = view;
+                kept += 1;
             }
         }
     }
-    pairings(&elements, &positions)?;
-    let find = |ai: &str| elements.iter().zip(&positions).find(|(e, _)| e.ai == ai);
-    let gtin = find("01")
-        .map(|(e, &(_, at))| Gtin::parse(&e.value).map_err(|err| err.offset(at)))
-        .transpose()?;
-    let sscc = find("00")
-        .map(|(e, &(_, at))| Sscc::parse(&e.value).map_err(|err| err.offset(at)))
-        .transpose()?;
-    let signature = find("8030")
-        .map(|(e, &(_, at))| {
-            ai::decode_base64url(&e.value, &|| "AI 8030".to_owned()).map_err(|err| err.offset(at))
+    pairings(&views[..kept])?;
+    Ok(kept)
+}
+
+/// The typed keys of a scan, read from its elements (after [`check_across`]).
+struct Keys {
+    gtin: Option<Gtin>,
+    sscc: Option<Sscc>,
+    signature: Option<Vec<u8>>,
+}
+
+impl Keys {
+    fn read(views: &[View<'_>]) -> Result<Keys, ParseError> {
+        let find = |code: &str| views.iter().find(|v| v.code == code);
+        let gtin = find("01")
+            .map(|v| Gtin::parse(v.value).map_err(|err| err.offset(v.value_at)))
+            .transpose()?;
+        let sscc = find("00")
+            .map(|v| Sscc::parse(v.value).map_err(|err| err.offset(v.value_at)))
+            .transpose()?;
+        let signature = find("8030")
+            .map(|v| {
+                ai::decode_base64url(v.value, &|| "AI 8030".to_owned())
+                    .map_err(|err| err.offset(v.value_at))
+            })
+            .transpose()?;
+        Ok(Keys {
+            gtin,
+            sscc,
+            signature,
         })
-        .transpose()?;
-    Ok(Scan {
-        symbology,
-        form,
-        elements,
-        gtin,
-        sscc,
-        signature,
-        notes: Vec::new(),
-        proprietary: None,
-    })
+    }
+
+    /// What [`Keys::read`] checks, without making the keys.
+    fn check(views: &[View<'_>]) -> Result<(), ParseError> {
+        let check = |code: &str, check: &dyn Fn(&str) -> Result<(), ParseError>| {
+            views.iter().find(|v| v.code == code).map_or(Ok(()), |v| {
+                check(v.value).map_err(|err| err.offset(v.value_at))
+            })
+        };
+        check("01", &Gtin::check)?;
+        check("00", &Sscc::check)?;
+        check("8030", &|value| {
+            ai::check_base64url(value, &|| "AI 8030".to_owned())
+        })
+    }
+
+    fn scan(self, symbology: Option<Symbology>, form: Form, elements: Vec<Element>) -> Scan {
+        Scan {
+            symbology,
+            form,
+            elements,
+            gtin: self.gtin,
+            sscc: self.sscc,
+            signature: self.signature,
+            notes: Vec::new(),
+            proprietary: None,
+        }
+    }
 }
 
 /// GS1's pairing rules over the elements of one scan: no two AIs that exclude each other (the
@@ -318,52 +524,54 @@ pub(crate) fn build(
 /// The Syntax Dictionary notes that GS1 evaluates pairings over all the carriers on an item.
 /// This crate sees one scan at a time, so an AI whose partner sits in another barcode on the
 /// same label is reported as lacking it.
-fn pairings(elements: &[Element], positions: &[(usize, usize)]) -> Result<(), ParseError> {
-    let rules: Vec<Option<ApplicationIdentifier>> = elements
-        .iter()
-        .map(|e| ApplicationIdentifier::lookup(&e.ai))
-        .collect();
+fn pairings(views: &[View<'_>]) -> Result<(), ParseError> {
     let excludes = |rule: Option<ApplicationIdentifier>, code: &str| {
         rule.and_then(|r| r.excludes())
-            .is_some_and(|ex| ex.split(',').any(|p| matches_pattern(p, code)))
+            .is_some_and(|ex| patterns(ex).any(|p| matches_pattern(p, code)))
     };
-    for (j, later) in elements.iter().enumerate() {
-        for (i, earlier) in elements[..j].iter().enumerate() {
+    for (j, later) in views.iter().enumerate() {
+        for earlier in &views[..j] {
             // An AI never excludes itself, even through a pattern (`310n` on AI 3102).
-            if earlier.ai != later.ai
-                && (excludes(rules[i], &later.ai) || excludes(rules[j], &earlier.ai))
+            if earlier.code != later.code
+                && (excludes(earlier.ai, later.code) || excludes(later.ai, earlier.code))
             {
                 let kind = ErrorKind::Excludes {
-                    ai: earlier.ai.clone(),
-                    other: later.ai.clone(),
+                    ai: earlier.code.to_owned(),
+                    other: later.code.to_owned(),
                 };
-                return Err(ParseError::new(kind, positions[j].0));
+                return Err(ParseError::new(kind, later.ai_at));
             }
         }
     }
-    for (i, element) in elements.iter().enumerate() {
-        let Some(needs) = rules[i].and_then(|r| r.requires()) else {
+    for view in views {
+        let Some(needs) = view.ai.and_then(|r| r.requires()) else {
             continue;
         };
-        let present = |pattern: &str| elements.iter().any(|e| matches_pattern(pattern, &e.ai));
-        if !needs.split(',').any(|group| group.split('+').all(present)) {
+        let present = |pattern: &[u8]| views.iter().any(|v| matches_pattern(pattern, v.code));
+        let met = patterns(needs).any(|group| group.split(|&b| b == b'+').all(present));
+        if !met {
             let kind = ErrorKind::Requires {
-                ai: element.ai.clone(),
+                ai: view.code.to_owned(),
                 needs,
             };
-            return Err(ParseError::new(kind, positions[i].0));
+            return Err(ParseError::new(kind, view.ai_at));
         }
     }
     Ok(())
 }
 
+/// The comma-separated items of a pairing rule.
+fn patterns(rule: &str) -> impl Iterator<Item = &[u8]> {
+    rule.as_bytes().split(|&b| b == b',')
+}
+
 /// GS1's AI patterns: `n` stands for any digit (`31nn`, `390n`).
-fn matches_pattern(pattern: &str, code: &str) -> bool {
+fn matches_pattern(pattern: &[u8], code: &str) -> bool {
     pattern.len() == code.len()
         && pattern
-            .bytes()
+            .iter()
             .zip(code.bytes())
-            .all(|(p, c)| p == c || (p == b'n' && c.is_ascii_digit()))
+            .all(|(&p, c)| p == c || (p == b'n' && c.is_ascii_digit()))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -385,6 +593,42 @@ const SUBSTITUTES: &[(&str, bool)] = &[
     ("<GS>", true),
     ("<FNC1>", true),
 ];
+
+/// Bytes (in either case) that begin a stand-in: where no byte of a text is one, no stand-in
+/// can match anywhere in it.
+static STAND_IN_LEADS: [bool; 256] = leads(false);
+
+/// The same for the ambiguous stand-ins only.
+static AMBIGUOUS_LEADS: [bool; 256] = leads(true);
+
+const fn leads(ambiguous_only: bool) -> [bool; 256] {
+    let mut table = [false; 256];
+    let mut i = 0;
+    while i < SUBSTITUTES.len() {
+        let (text, ambiguous) = SUBSTITUTES[i];
+        if ambiguous || !ambiguous_only {
+            let first = text.as_bytes()[0];
+            table[first.to_ascii_lowercase() as usize] = true;
+            table[first.to_ascii_uppercase() as usize] = true;
+        }
+        i += 1;
+    }
+    table
+}
+
+/// True if the text needs the repair path: a byte that may begin a GS stand-in, or two GS in a
+/// row. Otherwise a [`Text`] of it would be the text itself, with nothing to note.
+fn needs_repair(text: &[u8]) -> bool {
+    let mut after_gs = false;
+    for &b in text {
+        let gs = b == GS_BYTE;
+        if STAND_IN_LEADS[usize::from(b)] || (gs && after_gs) {
+            return true;
+        }
+        after_gs = gs;
+    }
+    false
+}
 
 fn starts_with_ignoring_case(text: &str, prefix: &str) -> bool {
     text.get(..prefix.len())
@@ -410,9 +654,12 @@ impl Text {
         let mut at = start;
         while at < end {
             let rest = &raw[at..end];
-            let substitute = SUBSTITUTES.iter().find(|&&(s, ambiguous)| {
-                (loose || !ambiguous) && starts_with_ignoring_case(rest, s)
-            });
+            let substitute = SUBSTITUTES
+                .iter()
+                .filter(|_| STAND_IN_LEADS[usize::from(rest.as_bytes()[0])])
+                .find(|&&(s, ambiguous)| {
+                    (loose || !ambiguous) && starts_with_ignoring_case(rest, s)
+                });
             let (len, is_gs) = match substitute {
                 Some(&(s, _)) => {
                     notes.push(Note::GsSubstitute {
@@ -540,15 +787,160 @@ const REPAIR_LIMIT: usize = 512;
 /// where one GS would make a valid scan is tried (one missing separator, not several): exactly
 /// one valid reading is taken with [`Note::SeparatorInserted`]; several are an
 /// [`ErrorKind::AmbiguousReading`]; none leaves the literal reading's error.
+///
+/// Most scans need no repair and read validly as written; [`direct_scan`] reads those from the
+/// raw text and [`repaired_scan`] the rest. The two agree wherever both apply (a property test
+/// holds them to it).
 fn element_string_scan(
     raw: &str,
     start: usize,
     end: usize,
     symbology: Option<Symbology>,
 ) -> Result<Scan, ParseError> {
+    match direct_scan(raw, start, end, &symbology) {
+        Some(scan) => Ok(scan),
+        None => repaired_scan(raw, start, end, symbology),
+    }
+}
+
+/// Element strings with more elements than this go to [`repaired_scan`]; [`direct_scan`]
+/// keeps their spans in an array of this size. GS1 symbols carry far fewer.
+const DIRECT_ELEMENTS: usize = 16;
+
+/// Reads an element string that needs no repair (see [`needs_repair`]) straight from the raw
+/// text, and looks for another valid reading with one more GS as [`repaired_scan`] does, but
+/// without copying the text for each place: the reading with a GS before byte `at` is the
+/// literal reading up to the value that `at` splits, then that value's head, then the literal
+/// reading from `at`. The elements are borrowed from the raw text until the scan is made, so
+/// nothing is allocated but the scan itself.
+///
+/// `None` leaves the text to [`repaired_scan`]: it needs repair, its literal reading is not
+/// valid (a missing separator is looked for there), or a reading has more than
+/// [`DIRECT_ELEMENTS`] elements.
+fn direct_scan(raw: &str, start: usize, end: usize, symbology: &Option<Symbology>) -> Option<Scan> {
+    let bytes = &raw.as_bytes()[..end];
+    if needs_repair(&bytes[start..]) {
+        return None;
+    }
+    let mut spans = [None; DIRECT_ELEMENTS];
+    let mut count = 0;
+    for span in Spans::new(raw, start, end) {
+        let span = span.ok()?;
+        span.ai.validate(span.value(raw)?).ok()?;
+        *spans.get_mut(count)? = Some(span);
+        count += 1;
+    }
+    let spans = &spans[..count];
+    let mut views = [View::EMPTY; DIRECT_ELEMENTS];
+    for (view, span) in views.iter_mut().zip(spans.iter().flatten()) {
+        *view = span.view(raw)?;
+    }
+    let kept = check_across(&mut views[..count]).ok()?;
+    let keys = Keys::read(&views[..kept]).ok()?;
+    let elements = views[..kept].iter().map(View::element).collect();
+    let mut scan = keys.scan(symbology.clone(), Form::ElementString, elements);
+    if end - start > REPAIR_LIMIT {
+        return Some(scan);
+    }
+    // The places `Text::separator_candidates` lists, in the same order: inside a
+    // variable-length value, before two digits that start a known AI.
+    for (k, span) in spans.iter().enumerate() {
+        let Some(span) = span.filter(|s| !s.ai.is_predefined_length()) else {
+            continue;
+        };
+        for at in span.value_at + 1..span.value_end {
+            if ai::ai_length_at(&bytes[at..]).is_none() || bytes[at - 1] == GS_BYTE {
+                continue;
+            }
+            if let Some(alternative) = other_reading(raw, end, spans, k, at, &scan.elements)? {
+                scan.notes.push(Note::Ambiguous {
+                    alternative,
+                    position: at,
+                });
+                return Some(scan);
+            }
+        }
+    }
+    Some(scan)
+}
+
+/// The reading with a GS inserted before byte `at`, inside the value of `spans[k]` (the literal
+/// reading's elements): its bracketed text if it is valid and differs from `elements`, the
+/// literal reading's. `None` (no answer) if it has more than [`DIRECT_ELEMENTS`] elements.
+fn other_reading(
+    raw: &str,
+    end: usize,
+    spans: &[Option<Span>],
+    k: usize,
+    at: usize,
+    elements: &[Element],
+) -> Option<Option<String>> {
+    let bytes = raw.as_bytes();
+    let Some(split) = spans[k] else {
+        return Some(None);
+    };
+    // Necessary conditions first, cheap and allocating nothing: the rest reads as elements that
+    // fit their AIs (most places fail at once, on an unknown AI or an overlong value), and the
+    // value's head fits its AI.
+    let fits =
+        |span: Result<Span, Fault>| span.is_ok_and(|s| s.ai.fits(&bytes[s.value_at..s.value_end]));
+    if !Spans::new(raw, at, end).all(fits) || !split.ai.fits(&bytes[split.value_at..at]) {
+        return Some(None);
+    }
+    let mut reading = [None; DIRECT_ELEMENTS];
+    reading[..k].copy_from_slice(&spans[..k]);
+    reading[k] = Some(Span {
+        value_end: at,
+        ..split
+    });
+    let mut count = k + 1;
+    for span in Spans::new(raw, at, end).flatten() {
+        *reading.get_mut(count)? = Some(span);
+        count += 1;
+    }
+    // Then the checks of the reading itself; the elements before `k` passed theirs.
+    let mut views = [View::EMPTY; DIRECT_ELEMENTS];
+    for (i, span) in reading[..count].iter().flatten().enumerate() {
+        let Some(view) = span.view(raw) else {
+            return Some(None);
+        };
+        if i >= k && view.ai.is_some_and(|ai| ai.validate(view.value).is_err()) {
+            return Some(None);
+        }
+        views[i] = view;
+    }
+    let views = &mut views[..count];
+    let Ok(kept) = check_across(views) else {
+        return Some(None);
+    };
+    let views = &views[..kept];
+    let same = views.len() == elements.len()
+        && views
+            .iter()
+            .zip(elements)
+            .all(|(v, e)| v.code == e.ai && v.value == e.value);
+    if same || Keys::check(views).is_err() {
+        return Some(None);
+    }
+    let pairs: Vec<(&str, &str)> = views.iter().map(|v| (v.code, v.value)).collect();
+    Some(Some(crate::format::bracketed(&pairs)))
+}
+
+/// Reads an element string through a [`Text`], which repairs stand-ins and repeated
+/// separators, and looks for missing separators as [`element_string_scan`] describes.
+fn repaired_scan(
+    raw: &str,
+    start: usize,
+    end: usize,
+    symbology: Option<Symbology>,
+) -> Result<Scan, ParseError> {
     let strict = Text::new(raw, start, end, false);
-    let loose = Text::new(raw, start, end, true);
-    let has_loose = loose.notes.len() > strict.notes.len();
+    // Without an ambiguous stand-in's first byte, the loose reading is the strict one.
+    let loose = raw.as_bytes()[start..end]
+        .iter()
+        .any(|&b| AMBIGUOUS_LEADS[usize::from(b)])
+        .then(|| Text::new(raw, start, end, true))
+        .filter(|loose| loose.notes.len() > strict.notes.len());
     let repairable = strict.text.len() <= REPAIR_LIMIT;
 
     match strict.read(&symbology) {
@@ -561,8 +953,8 @@ fn element_string_scan(
                 .separator_candidates(&values)
                 .into_iter()
                 .map(|(at, ai)| strict.with_separator(at, &ai));
-            let loose_reading = has_loose.then(|| loose.clone());
-            let alternative = loose_reading
+            let alternative = loose
+                .clone()
                 .into_iter()
                 .chain(&mut others)
                 .find_map(|text| {
@@ -593,13 +985,13 @@ fn element_string_scan(
                 }
             };
             let mut bases = vec![&strict];
-            if has_loose {
+            if let Some(loose) = &loose {
                 // Reading every stand-in as GS explains the whole text; a missing separator
                 // assumes a lost character. So a valid stand-in reading is taken first.
                 if let Ok(scan) = loose.read(&symbology) {
                     return Ok(scan);
                 }
-                bases.push(&loose);
+                bases.push(loose);
             }
             for base in bases {
                 let values = base.variable_values();
@@ -644,4 +1036,146 @@ fn bracketed_text(elements: &[Element]) -> String {
         .map(|e| (e.ai.as_str(), e.value.as_str()))
         .collect();
     crate::format::bracketed(&pairs)
+}
+
+#[cfg(test)]
+mod tests {
+    //! The direct path must read every text it takes exactly as the repair path does.
+
+    #![allow(clippy::unwrap_used, reason = "in tests a panic is the failure report")]
+
+    use base64::Engine as _;
+    use proptest::prelude::*;
+    use proptest::{collection, sample};
+
+    use super::*;
+
+    /// Runs both paths on `raw` and, where the direct path answers, compares the answers.
+    /// Returns whether it answered.
+    fn agree(raw: &str) -> Result<bool, TestCaseError> {
+        let Ok((symbology, start, end)) = envelope(raw) else {
+            return Ok(false);
+        };
+        let Some(direct) = direct_scan(raw, start, end, &symbology) else {
+            return Ok(false);
+        };
+        let repaired = repaired_scan(raw, start, end, symbology);
+        prop_assert_eq!(Ok(direct), repaired, "{:?}", raw);
+        Ok(true)
+    }
+
+    #[test]
+    fn the_paths_agree_on_the_demo_serials() {
+        let jsonl = include_str!("../../fixtures/demo/serials.jsonl");
+        let mut ambiguous = 0;
+        for line in jsonl.lines() {
+            let at = line.find("\"element_string\":\"").unwrap() + 18;
+            let text = line[at..]
+                .split('"')
+                .next()
+                .unwrap()
+                .replace("\\u001d", "\u{1d}");
+            let raw = format!("]d2{text}\r\n");
+            assert!(agree(&raw).unwrap(), "{raw:?}");
+            ambiguous += usize::from(parse(&raw).unwrap().is_ambiguous());
+        }
+        // Signatures hold digit pairs that start AIs (`9n` takes anything), so some of these
+        // scans also read another way; the search for those readings is exercised.
+        assert!(ambiguous > 0);
+    }
+
+    const ALPHANUMERIC: &str = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ";
+
+    /// Text of characters from `alphabet`, digits made frequent so that values hold places where
+    /// an AI could start.
+    fn text(alphabet: &'static str, len: std::ops::RangeInclusive<usize>) -> BoxedStrategy<String> {
+        let chars: Vec<char> = alphabet.chars().chain("0123456789".chars()).collect();
+        collection::vec(sample::select(chars), len)
+            .prop_map(|c| c.into_iter().collect())
+            .boxed()
+    }
+
+    fn with_check_digit(payload: usize) -> BoxedStrategy<String> {
+        collection::vec(0..10u8, payload)
+            .prop_map(|d| {
+                let digits: String = d.iter().map(|d| char::from(b'0' + d)).collect();
+                format!("{digits}{}", ai::check_digit(&digits))
+            })
+            .boxed()
+    }
+
+    /// A valid set of scanner-like elements, in any order: a GTIN and some of a serial, a lot,
+    /// an expiry date, a weight, internal data and a signature.
+    fn elements() -> impl Strategy<Value = Vec<(&'static str, String)>> {
+        let signature = collection::vec(any::<u8>(), 1..=64)
+            .prop_map(|b| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b));
+        let date =
+            (0..100u32, 1..=12u32, 0..=28u32).prop_map(|(y, m, d)| format!("{y:02}{m:02}{d:02}"));
+        (
+            with_check_digit(13),
+            proptest::option::of(text(ALPHANUMERIC, 1..=20)),
+            proptest::option::of(text(ALPHANUMERIC, 1..=20)),
+            proptest::option::of(date),
+            proptest::option::of(text("0123456789", 6..=6)),
+            proptest::option::of(text(ALPHANUMERIC, 1..=30)),
+            proptest::option::of(signature),
+        )
+            .prop_map(|(gtin, serial, lot, expiry, weight, internal, signature)| {
+                // A signature needs a serial (AI 8030 requires 01 with 21).
+                let signature = signature.filter(|_| serial.is_some());
+                let optional = [
+                    ("21", serial),
+                    ("10", lot),
+                    ("17", expiry),
+                    ("3103", weight),
+                    ("91", internal),
+                    ("8030", signature),
+                ];
+                let mut out = vec![("01", gtin)];
+                out.extend(optional.into_iter().filter_map(|(ai, v)| Some((ai, v?))));
+                out
+            })
+            .prop_shuffle()
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(1000))]
+
+        /// Element strings of scanner-like elements, a separator sometimes lost.
+        #[test]
+        fn the_paths_agree_on_element_strings(
+            aim in sample::select(vec!["", "]d2", "]C1", "]Q3", "]e0", "]d1"]),
+            leading_gs in any::<bool>(),
+            elements in elements(),
+            lost in collection::vec(any::<bool>(), 8),
+            line_end in sample::select(vec!["", "\r\n", "\u{1d}"]),
+        ) {
+            let mut raw = aim.to_owned();
+            if leading_gs {
+                raw.push(GS);
+            }
+            for (i, (ai, value)) in elements.iter().enumerate() {
+                raw.push_str(ai);
+                raw.push_str(value);
+                // A lost separator is rarer than a kept one.
+                let kept = !(lost[i] && lost[i + 1]);
+                let predefined = matches!(*ai, "01" | "17");
+                if kept && !predefined && i + 1 < elements.len() {
+                    raw.push(GS);
+                }
+            }
+            raw.push_str(line_end);
+            agree(&raw)?;
+        }
+
+        /// Any text of these pieces; most do not read, and the direct path must leave them.
+        #[test]
+        fn the_paths_agree_on_pieces(pieces in collection::vec(sample::select(vec![
+            "]d2", "01", "09506000134352", "10", "21", "17", "261231", "11", "8030", "AQID_v8",
+            "91", "95", "00", "037612345000000014", "3103", "ABC", "x", "1", "12", "\u{1d}",
+            "é", "<", "{GS}", "240", "22",
+        ]), 0..16)) {
+            agree(&pieces.concat())?;
+        }
+    }
 }
