@@ -130,7 +130,11 @@ fn open_manifest_doc(conn: &Connection, asn: &str, orgs: &[&str]) -> Result<(), 
 /// Makes sure an organisation's flags document exists and is in its scope.
 pub fn ensure_flags_doc(conn: &Connection, org: &str) -> Result<(), HubError> {
     let id = docs::flags_doc_id(org);
-    if store::doc_bytes(conn, &id)?.is_none() {
+    // Every sync round asks; the existence check does not read the document.
+    let held: i64 = conn.query_row("SELECT count(*) FROM docs WHERE id = ?1", [&id], |r| {
+        r.get(0)
+    })?;
+    if held == 0 {
         let mut doc = docs::new_flags_doc(org, HUB_DEVICE.as_bytes())?;
         store::save_doc_bytes(conn, &id, &doc.save())?;
     }

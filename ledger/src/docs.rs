@@ -3,8 +3,14 @@
 //!
 //! **Architecture Invariant:** only the hub creates these documents and the containers in them.
 //! Devices start from an empty document that the first sync fills, and then only set scalar
-//! fields of entries that already exist. Two replicas that each create the same container would
-//! get two objects at one key after a merge, and half the data would vanish from view.
+//! fields of entries that already exist, or append scalars to lists that already exist (a
+//! flag's history). Two replicas that each create the same container would get two objects at
+//! one key after a merge, and half the data would vanish from view.
+//!
+//! A flag's lifecycle is an append-only list of [`FlagStep`]s (status, when, which device and
+//! organisation, why). Concurrent moves on two replicas both survive a merge, and the status is
+//! the furthest step in the lifecycle's order, so every replica derives the same status from
+//! the same steps whatever order they merged in, with no clock involved.
 
 use automerge::{
     AutoCommit, ObjType, ROOT, ReadDoc, ScalarValue, Value, transaction::Transactable,
