@@ -596,7 +596,7 @@ const SUBSTITUTES: &[(&str, bool)] = &[
 
 /// Bytes (in either case) that begin a stand-in: where no byte of a text is one, no stand-in
 /// can match anywhere in it.
-static STAND_IN_LEADS: [bool; 256] = leads(false);
+const STAND_IN_LEADS: [bool; 256] = leads(false);
 
 /// The same for the ambiguous stand-ins only.
 static AMBIGUOUS_LEADS: [bool; 256] = leads(true);
@@ -616,18 +616,44 @@ const fn leads(ambiguous_only: bool) -> [bool; 256] {
     table
 }
 
+/// The bytes of [`STAND_IN_LEADS`] as a list, padded by repeating the first, so that a byte is
+/// compared with all of them at once.
+const LEAD_BYTES: [u8; 16] = {
+    let mut list = [0; 16];
+    let mut n = 0;
+    let mut b = 0;
+    while b < 256 {
+        if STAND_IN_LEADS[b] {
+            // `b` is below 256, so the cast is exact.
+            list[n] = b as u8;
+            n += 1;
+        }
+        b += 1;
+    }
+    while n < list.len() {
+        list[n] = list[0];
+        n += 1;
+    }
+    list
+};
+
 /// True if the text needs the repair path: a byte that may begin a GS stand-in, or two GS in a
 /// row. Otherwise a [`Text`] of it would be the text itself, with nothing to note.
+///
+/// This runs over every byte of every element string, so it is written for vector compares:
+/// whole chunks are folded without branching.
 fn needs_repair(text: &[u8]) -> bool {
-    let mut after_gs = false;
-    for &b in text {
-        let gs = b == GS_BYTE;
-        if STAND_IN_LEADS[usize::from(b)] || (gs && after_gs) {
-            return true;
-        }
-        after_gs = gs;
-    }
-    false
+    let lead = |b: u8| LEAD_BYTES.iter().fold(false, |hit, &l| hit | (b == l));
+    let Some((&first, rest)) = text.split_first() else {
+        return false;
+    };
+    // Each byte after the first, chunk by chunk, beside the byte before it.
+    lead(first)
+        || rest.chunks(32).zip(text.chunks(32)).any(|(bytes, before)| {
+            bytes.iter().zip(before).fold(false, |hit, (&b, &p)| {
+                hit | lead(b) | ((b == GS_BYTE) & (p == GS_BYTE))
+            })
+        })
 }
 
 fn starts_with_ignoring_case(text: &str, prefix: &str) -> bool {
