@@ -26,13 +26,14 @@ use crate::lint;
 pub struct ApplicationIdentifier {
     code: [u8; 4],
     len: u8,
+    row: u16,
     def: &'static Definition,
 }
 
 impl ApplicationIdentifier {
     /// The AI with this code, if the table knows it.
     pub fn lookup(code: &str) -> Option<ApplicationIdentifier> {
-        let def = index().definition(code)?;
+        let (row, def) = index().definition(code)?;
         let len = u8::try_from(code.len()).ok()?;
         let mut code_bytes = [0; 4];
         code_bytes
@@ -41,6 +42,7 @@ impl ApplicationIdentifier {
         Some(ApplicationIdentifier {
             code: code_bytes,
             len,
+            row,
             def,
         })
     }
@@ -115,6 +117,17 @@ impl ApplicationIdentifier {
         self.def.ex
     }
 
+    /// [`Self::excludes`] as patterns.
+    pub(crate) fn excluded(&self) -> &'static [Pattern] {
+        &index().pairings[usize::from(self.row)].excluded
+    }
+
+    /// [`Self::requires`] as patterns: alternatives, each a list of patterns all of which must
+    /// be present. Empty if the AI needs nothing.
+    pub(crate) fn required(&self) -> &'static [Vec<Pattern>] {
+        &index().pairings[usize::from(self.row)].required
+    }
+
     /// Every AI in the table, in ascending order of code.
     pub fn all() -> impl Iterator<Item = ApplicationIdentifier> {
         TABLE.iter().flat_map(|def| {
@@ -135,6 +148,17 @@ impl ApplicationIdentifier {
     ///
     /// The first problem found, its position a byte offset into `value`.
     pub fn validate(&self, value: &str) -> Result<(), ParseError> {
+        self.check(value, true)
+    }
+
+    /// [`Self::validate`] without decoding base64url, for a caller that decodes the value
+    /// itself next (the parser decodes AI 8030's signature into the scan), so that it is
+    /// decoded once.
+    pub(crate) fn validate_undecoded(&self, value: &str) -> Result<(), ParseError> {
+        self.check(value, false)
+    }
+
+    fn check(&self, value: &str, decode: bool) -> Result<(), ParseError> {
         let subject = || format!("AI {}", self.code());
         // Character sets first: a letter in a GTIN is a clearer message than a length.
         let spans = self
@@ -166,7 +190,9 @@ impl ApplicationIdentifier {
             if take > 0 {
                 let part = &value[start..start + take];
                 for check in component.checks {
-                    check.run(part, &subject).map_err(|e| e.offset(start))?;
+                    if decode || *check != Check::Base64 {
+                        check.run(part, &subject).map_err(|e| e.offset(start))?;
+                    }
                 }
             }
         }
@@ -188,10 +214,7 @@ impl ApplicationIdentifier {
         for (component, span) in self.def.components.iter().zip(&mut spans) {
             let rest = bytes.len() - start;
             let take = rest.min(usize::from(component.max));
-            if let Some(i) = bytes[start..start + take]
-                .iter()
-                .position(|&b| !component.charset.allows(b))
-            {
+            if let Some(i) = component.charset.first_outside(&bytes[start..start + take]) {
                 let digit = component.charset == Charset::Numeric;
                 return Err(Misfit::Character {
                     at: start + i,
@@ -299,6 +322,43 @@ struct Index {
     /// Row of [`TABLE`] by code: 2-digit codes at 0..100, 3-digit at 100..1100, 4-digit at
     /// 1100..11100.
     row_by_code: Vec<Option<u16>>,
+    /// Each row's pairing rules, read from GS1's notation once rather than at every scan.
+    pairings: Vec<Pairing>,
+}
+
+/// The pairing rules of one row of [`TABLE`].
+struct Pairing {
+    excluded: Vec<Pattern>,
+    required: Vec<Vec<Pattern>>,
+}
+
+/// An AI pattern of GS1's pairing rules: digits, `n` standing for any digit (`31nn`, `390n`).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Pattern {
+    len: u8,
+    digits: [u8; 4],
+}
+
+impl Pattern {
+    fn new(text: &str) -> Pattern {
+        let mut digits = [0; 4];
+        for (d, b) in digits.iter_mut().zip(text.bytes()) {
+            *d = b;
+        }
+        Pattern {
+            len: u8::try_from(text.len()).unwrap_or(u8::MAX),
+            digits,
+        }
+    }
+
+    pub(crate) fn matches(&self, code: &str) -> bool {
+        code.len() == usize::from(self.len)
+            && self
+                .digits
+                .iter()
+                .zip(code.bytes())
+                .all(|(&p, c)| p == c || (p == b'n' && c.is_ascii_digit()))
+    }
 }
 
 impl Index {
@@ -312,9 +372,9 @@ impl Index {
         }
     }
 
-    fn definition(&self, code: &str) -> Option<&'static Definition> {
+    fn definition(&self, code: &str) -> Option<(u16, &'static Definition)> {
         let row = (*self.row_by_code.get(Self::slot(code)?)?)?;
-        TABLE.get(usize::from(row))
+        Some((row, TABLE.get(usize::from(row))?))
     }
 }
 
@@ -330,6 +390,23 @@ fn index() -> &'static Index {
         let mut index = Index {
             length_by_prefix: [None; 100],
             row_by_code: vec![None; 11_100],
+            pairings: TABLE
+                .iter()
+                .map(|d| Pairing {
+                    excluded: d
+                        .ex
+                        .into_iter()
+                        .flat_map(|ex| ex.split(','))
+                        .map(Pattern::new)
+                        .collect(),
+                    required: d
+                        .req
+                        .into_iter()
+                        .flat_map(|req| req.split(','))
+                        .map(|group| group.split('+').map(Pattern::new).collect())
+                        .collect(),
+                })
+                .collect(),
         };
         // The first row that covers a code wins, as a linear search would.
         for (row, d) in TABLE.iter().enumerate() {
@@ -536,6 +613,18 @@ impl Charset {
     pub(crate) fn allows(self, b: u8) -> bool {
         // A table lookup: this runs for every character of every value.
         CHARSET_MEMBERS[usize::from(b)] & self.bit() != 0
+    }
+
+    /// Where the first byte outside the set is, if any.
+    fn first_outside(self, bytes: &[u8]) -> Option<usize> {
+        // Values are mostly valid: test them whole first, without a branch per byte.
+        let all = bytes
+            .iter()
+            .fold(self.bit(), |all, &b| all & CHARSET_MEMBERS[usize::from(b)]);
+        if all != 0 {
+            return None;
+        }
+        bytes.iter().position(|&b| !self.allows(b))
     }
 
     const fn bit(self) -> u8 {
@@ -1266,7 +1355,7 @@ mod tests {
                 let indexed = index().definition(&code);
                 assert_eq!(
                     linear.map(|d| d.first),
-                    indexed.map(|d| d.first),
+                    indexed.map(|(_, d)| d.first),
                     "AI {code}"
                 );
             }
@@ -1281,6 +1370,44 @@ mod tests {
                 })
                 .map(|d| d.first.len());
             assert_eq!(linear, ai_length(&prefix), "prefix {prefix}");
+        }
+    }
+
+    #[test]
+    fn compiled_pairing_rules_match_the_notation() {
+        let matches = |pattern: &str, code: &str| {
+            pattern.len() == code.len()
+                && pattern
+                    .bytes()
+                    .zip(code.bytes())
+                    .all(|(p, c)| p == c || (p == b'n' && c.is_ascii_digit()))
+        };
+        let codes: Vec<String> = ApplicationIdentifier::all()
+            .map(|ai| ai.code().to_owned())
+            .collect();
+        for ai in ApplicationIdentifier::all() {
+            for code in &codes {
+                let excluded = ai
+                    .excludes()
+                    .is_some_and(|ex| ex.split(',').any(|p| matches(p, code)));
+                assert_eq!(
+                    ai.excluded().iter().any(|p| p.matches(code)),
+                    excluded,
+                    "{ai:?} {code}"
+                );
+            }
+            let groups: Vec<Vec<&str>> = ai
+                .requires()
+                .map(|req| req.split(',').map(|g| g.split('+').collect()).collect())
+                .unwrap_or_default();
+            assert_eq!(ai.required().len(), groups.len(), "{ai:?}");
+            for (compiled, group) in ai.required().iter().zip(&groups) {
+                for code in &codes {
+                    let each: Vec<bool> = group.iter().map(|p| matches(p, code)).collect();
+                    let compiled: Vec<bool> = compiled.iter().map(|p| p.matches(code)).collect();
+                    assert_eq!(compiled, each, "{ai:?} {code}");
+                }
+            }
         }
     }
 

@@ -11,7 +11,7 @@ use crate::GS;
 
 /// GS as the byte it is in UTF-8.
 const GS_BYTE: u8 = 0x1d;
-use crate::ai::{self, ApplicationIdentifier, char_at};
+use crate::ai::{self, ApplicationIdentifier, Pattern, char_at};
 use crate::digital_link;
 use crate::error::{ErrorKind, ParseError};
 use crate::keys::{Gtin, Sscc};
@@ -145,8 +145,8 @@ fn ai_error(raw: &str, at: usize, end: usize) -> ParseError {
 /// The digits at `at` that an AI would occupy: as many as AIs with these first two digits have
 /// (two if no AI starts with them), and no more than there are. `None` if there is no digit.
 fn ai_digits(raw: &str, at: usize, end: usize) -> Option<&str> {
-    let bytes = &raw.as_bytes()[..end];
-    let digits = bytes[at..]
+    let bytes = &raw.as_bytes()[at..end];
+    let digits = bytes
         .iter()
         .take(4)
         .take_while(|b| b.is_ascii_digit())
@@ -154,8 +154,7 @@ fn ai_digits(raw: &str, at: usize, end: usize) -> Option<&str> {
     if digits == 0 {
         return None;
     }
-    let prefix = raw.get(at..at + 2).filter(|_| digits >= 2);
-    let len = prefix.and_then(ai::ai_length).unwrap_or(2).min(digits);
+    let len = ai::ai_length_at(bytes).unwrap_or(2).min(digits);
     Some(&raw[at..at + len])
 }
 
@@ -206,6 +205,19 @@ struct Span {
 }
 
 impl Span {
+    /// True if the value passes [`ApplicationIdentifier::validate`], except that AI 8030's
+    /// signature is left to [`Keys`], which decodes it once and checks it the same way.
+    fn is_valid(&self, raw: &str) -> bool {
+        let Some(value) = self.value(raw) else {
+            return false;
+        };
+        if self.ai.code() == SIGNATURE {
+            self.ai.validate_undecoded(value).is_ok()
+        } else {
+            self.ai.validate(value).is_ok()
+        }
+    }
+
     /// The value's text; `None` if it ends inside a character, which no character set allows.
     fn value<'a>(&self, raw: &'a str) -> Option<&'a str> {
         raw.get(self.value_at..self.value_end)
@@ -443,7 +455,10 @@ fn check_across(views: &mut [View<'_>]) -> Result<usize, ParseError> {
     let mut kept = 0;
     for i in 0..views.len() {
         let view = views[i];
-        match views[..kept].iter().find(|seen| seen.code == view.code) {
+        match views[..kept]
+            .iter()
+            .find(|seen| same_code(seen.code, view.code))
+        {
             Some(seen) if seen.value == view.value => {}
             Some(_) => {
                 let ai = view.code.to_owned();
@@ -459,6 +474,9 @@ fn check_across(views: &mut [View<'_>]) -> Result<usize, ParseError> {
     Ok(kept)
 }
 
+/// The AI of a signature over the scan's key, whose value the scan carries decoded.
+const SIGNATURE: &str = "8030";
+
 /// The typed keys of a scan, read from its elements (after [`check_across`]).
 struct Keys {
     gtin: Option<Gtin>,
@@ -468,14 +486,14 @@ struct Keys {
 
 impl Keys {
     fn read(views: &[View<'_>]) -> Result<Keys, ParseError> {
-        let find = |code: &str| views.iter().find(|v| v.code == code);
+        let find = |code: &str| views.iter().find(|v| same_code(v.code, code));
         let gtin = find("01")
             .map(|v| Gtin::parse(v.value).map_err(|err| err.offset(v.value_at)))
             .transpose()?;
         let sscc = find("00")
             .map(|v| Sscc::parse(v.value).map_err(|err| err.offset(v.value_at)))
             .transpose()?;
-        let signature = find("8030")
+        let signature = find(SIGNATURE)
             .map(|v| {
                 ai::decode_base64url(v.value, &|| "AI 8030".to_owned())
                     .map_err(|err| err.offset(v.value_at))
@@ -491,13 +509,16 @@ impl Keys {
     /// What [`Keys::read`] checks, without making the keys.
     fn check(views: &[View<'_>]) -> Result<(), ParseError> {
         let check = |code: &str, check: &dyn Fn(&str) -> Result<(), ParseError>| {
-            views.iter().find(|v| v.code == code).map_or(Ok(()), |v| {
-                check(v.value).map_err(|err| err.offset(v.value_at))
-            })
+            views
+                .iter()
+                .find(|v| same_code(v.code, code))
+                .map_or(Ok(()), |v| {
+                    check(v.value).map_err(|err| err.offset(v.value_at))
+                })
         };
         check("01", &Gtin::check)?;
         check("00", &Sscc::check)?;
-        check("8030", &|value| {
+        check(SIGNATURE, &|value| {
             ai::check_base64url(value, &|| "AI 8030".to_owned())
         })
     }
@@ -526,13 +547,12 @@ impl Keys {
 /// same label is reported as lacking it.
 fn pairings(views: &[View<'_>]) -> Result<(), ParseError> {
     let excludes = |rule: Option<ApplicationIdentifier>, code: &str| {
-        rule.and_then(|r| r.excludes())
-            .is_some_and(|ex| patterns(ex).any(|p| matches_pattern(p, code)))
+        rule.is_some_and(|r| r.excluded().iter().any(|p| p.matches(code)))
     };
     for (j, later) in views.iter().enumerate() {
         for earlier in &views[..j] {
             // An AI never excludes itself, even through a pattern (`310n` on AI 3102).
-            if earlier.code != later.code
+            if !same_code(earlier.code, later.code)
                 && (excludes(earlier.ai, later.code) || excludes(later.ai, earlier.code))
             {
                 let kind = ErrorKind::Excludes {
@@ -544,12 +564,15 @@ fn pairings(views: &[View<'_>]) -> Result<(), ParseError> {
         }
     }
     for view in views {
-        let Some(needs) = view.ai.and_then(|r| r.requires()) else {
+        let Some((rule, needs)) = view.ai.and_then(|r| Some((r, r.requires()?))) else {
             continue;
         };
-        let present = |pattern: &[u8]| views.iter().any(|v| matches_pattern(pattern, v.code));
-        let met = patterns(needs).any(|group| group.split(|&b| b == b'+').all(present));
-        if !met {
+        let present = |pattern: &Pattern| views.iter().any(|v| pattern.matches(v.code));
+        if !rule
+            .required()
+            .iter()
+            .any(|group| group.iter().all(present))
+        {
             let kind = ErrorKind::Requires {
                 ai: view.code.to_owned(),
                 needs,
@@ -560,18 +583,9 @@ fn pairings(views: &[View<'_>]) -> Result<(), ParseError> {
     Ok(())
 }
 
-/// The comma-separated items of a pairing rule.
-fn patterns(rule: &str) -> impl Iterator<Item = &[u8]> {
-    rule.as_bytes().split(|&b| b == b',')
-}
-
-/// GS1's AI patterns: `n` stands for any digit (`31nn`, `390n`).
-fn matches_pattern(pattern: &[u8], code: &str) -> bool {
-    pattern.len() == code.len()
-        && pattern
-            .iter()
-            .zip(code.bytes())
-            .all(|(&p, c)| p == c || (p == b'n' && c.is_ascii_digit()))
+/// AI codes are two to four digits: comparing them in line beats a call to compare memory.
+fn same_code(a: &str, b: &str) -> bool {
+    a.len() == b.len() && a.bytes().zip(b.bytes()).all(|(x, y)| x == y)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -852,7 +866,9 @@ fn direct_scan(raw: &str, start: usize, end: usize, symbology: &Option<Symbology
     let mut count = 0;
     for span in Spans::new(raw, start, end) {
         let span = span.ok()?;
-        span.ai.validate(span.value(raw)?).ok()?;
+        if !span.is_valid(raw) {
+            return None;
+        }
         *spans.get_mut(count)? = Some(span);
         count += 1;
     }
@@ -930,7 +946,7 @@ fn other_reading(
         let Some(view) = span.view(raw) else {
             return Some(None);
         };
-        if i >= k && view.ai.is_some_and(|ai| ai.validate(view.value).is_err()) {
+        if i >= k && !span.is_valid(raw) {
             return Some(None);
         }
         views[i] = view;
