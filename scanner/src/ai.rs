@@ -47,6 +47,11 @@ impl ApplicationIdentifier {
         })
     }
 
+    /// True if this is the AI with these digits.
+    pub(crate) fn is(&self, code: &str) -> bool {
+        self.code.get(..usize::from(self.len)) == Some(code.as_bytes())
+    }
+
     /// The AI's digits, e.g. `"01"`.
     pub fn code(&self) -> &str {
         // The code was copied from a `&str` that matched a table row, so it is ASCII digits.

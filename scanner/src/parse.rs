@@ -128,6 +128,28 @@ fn find_ai(raw: &str, at: usize, end: usize) -> Option<(ApplicationIdentifier, u
     ApplicationIdentifier::lookup(code).map(|ai| (ai, at + code.len()))
 }
 
+/// The first GS in `bytes`. Values are searched for their end at every place a missing
+/// separator could be, so this looks at eight bytes at a time.
+fn find_gs(bytes: &[u8]) -> Option<usize> {
+    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
+    const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
+    const GS_EVERYWHERE: u64 = u64::from_ne_bytes([GS_BYTE; 8]);
+    let mut chunks = bytes.chunks_exact(8);
+    let mut at = 0;
+    for chunk in &mut chunks {
+        let word = u64::from_ne_bytes(chunk.try_into().unwrap_or_default()) ^ GS_EVERYWHERE;
+        // Nonzero if and only if some byte of `word` is zero, that is, a GS.
+        if word.wrapping_sub(ONES) & !word & HIGHS != 0 {
+            break;
+        }
+        at += 8;
+    }
+    bytes[at..]
+        .iter()
+        .position(|&b| b == GS_BYTE)
+        .map(|i| at + i)
+}
+
 /// Why [`find_ai`] found no AI at `at`.
 fn ai_error(raw: &str, at: usize, end: usize) -> ParseError {
     match ai_digits(raw, at, end) {
@@ -211,7 +233,7 @@ impl Span {
         let Some(value) = self.value(raw) else {
             return false;
         };
-        if self.ai.code() == SIGNATURE {
+        if self.ai.is(SIGNATURE) {
             self.ai.validate_undecoded(value).is_ok()
         } else {
             self.ai.validate(value).is_ok()
@@ -296,10 +318,7 @@ impl Iterator for Spans<'_> {
             self.done = true;
             return Some(Err(Fault::Ai { at: ai_at }));
         };
-        let run = bytes[value_at..]
-            .iter()
-            .position(|&b| b == GS_BYTE)
-            .map_or(end, |i| value_at + i);
+        let run = find_gs(&bytes[value_at..]).map_or(end, |i| value_at + i);
         let (_, max) = ai.length();
         let value_end = if ai.is_predefined_length() {
             run.min(value_at + max)
@@ -1208,6 +1227,11 @@ mod tests {
             }
             raw.push_str(line_end);
             agree(&raw)?;
+        }
+
+        #[test]
+        fn find_gs_is_a_search_for_gs(bytes in collection::vec(prop_oneof![Just(GS_BYTE), any::<u8>()], 0..40)) {
+            prop_assert_eq!(find_gs(&bytes), bytes.iter().position(|&b| b == GS_BYTE));
         }
 
         /// Any text of these pieces; most do not read, and the direct path must leave them.
