@@ -909,8 +909,16 @@ fn direct_scan(raw: &str, start: usize, end: usize, symbology: &Option<Symbology
         let Some(span) = span.filter(|s| !s.ai.is_predefined_length()) else {
             continue;
         };
-        for at in span.value_at + 1..span.value_end {
-            if ai::ai_length_at(&bytes[at..]).is_none() || bytes[at - 1] == GS_BYTE {
+        // Two digits inside the value (a value holds no GS, and the byte after it is a GS or
+        // the end, so no pair reaches past it).
+        let value = &bytes[span.value_at..span.value_end];
+        let digit_pairs =
+            value.windows(2).enumerate().skip(1).filter(|(_, pair)| {
+                pair[0].wrapping_sub(b'0') < 10 && pair[1].wrapping_sub(b'0') < 10
+            });
+        for (i, _) in digit_pairs {
+            let at = span.value_at + i;
+            if ai::ai_length_at(&bytes[at..]).is_none() {
                 continue;
             }
             if let Some(alternative) = other_reading(raw, end, spans, k, at, &scan.elements)? {
