@@ -33,9 +33,20 @@ pub fn element_string(elements: &[(&str, &str)]) -> String {
 
 /// Human-readable text, `(01)09506000134352(21)ABC`; a `(` in a value is written `\(`.
 pub fn bracketed(elements: &[(&str, &str)]) -> String {
-    let mut out = String::new();
+    let len = elements
+        .iter()
+        .map(|(ai, value)| ai.len() + value.len() + 2);
+    let mut out = String::with_capacity(len.sum());
     for (ai, value) in elements {
-        let _ = write!(out, "({ai}){}", value.replace('(', "\\("));
+        out.push('(');
+        out.push_str(ai);
+        out.push(')');
+        for (i, part) in value.split('(').enumerate() {
+            if i > 0 {
+                out.push_str("\\(");
+            }
+            out.push_str(part);
+        }
     }
     out
 }

@@ -856,8 +856,8 @@ fn element_string_scan(
     end: usize,
     symbology: Option<Symbology>,
 ) -> Result<Scan, ParseError> {
-    match direct_scan(raw, start, end, &symbology) {
-        Some(scan) => Ok(scan),
+    match direct_scan(raw, start, end) {
+        Some(scan) => Ok(Scan { symbology, ..scan }),
         None => repaired_scan(raw, start, end, symbology),
     }
 }
@@ -876,7 +876,9 @@ const DIRECT_ELEMENTS: usize = 16;
 /// `None` leaves the text to [`repaired_scan`]: it needs repair, its literal reading is not
 /// valid (a missing separator is looked for there), or a reading has more than
 /// [`DIRECT_ELEMENTS`] elements.
-fn direct_scan(raw: &str, start: usize, end: usize, symbology: &Option<Symbology>) -> Option<Scan> {
+///
+/// The scan it returns has no symbology; the caller moves its own in.
+fn direct_scan(raw: &str, start: usize, end: usize) -> Option<Scan> {
     let bytes = &raw.as_bytes()[..end];
     if needs_repair(&bytes[start..]) {
         return None;
@@ -899,7 +901,7 @@ fn direct_scan(raw: &str, start: usize, end: usize, symbology: &Option<Symbology
     let kept = check_across(&mut views[..count]).ok()?;
     let keys = Keys::read(&views[..kept]).ok()?;
     let elements = views[..kept].iter().map(View::element).collect();
-    let mut scan = keys.scan(symbology.clone(), Form::ElementString, elements);
+    let mut scan = keys.scan(None, Form::ElementString, elements);
     if end - start > REPAIR_LIMIT {
         return Some(scan);
     }
@@ -1125,8 +1127,12 @@ mod tests {
         let Ok((symbology, start, end)) = envelope(raw) else {
             return Ok(false);
         };
-        let Some(direct) = direct_scan(raw, start, end, &symbology) else {
+        let Some(direct) = direct_scan(raw, start, end) else {
             return Ok(false);
+        };
+        let direct = Scan {
+            symbology: symbology.clone(),
+            ..direct
         };
         let repaired = repaired_scan(raw, start, end, symbology);
         prop_assert_eq!(Ok(direct), repaired, "{:?}", raw);
