@@ -326,7 +326,10 @@ async fn a_wedge_scan_in_the_real_window_shows_its_verdict_and_is_recorded() {
     // A burst typed while a field has the focus is still a scan, and never lands in the field.
     let manual = client.find(Locator::Id("manual-code")).await.unwrap();
     manual.click().await.unwrap();
-    manual.send_keys(&format!("{}\u{E007}", unit(0))).await.unwrap();
+    manual
+        .send_keys(&format!("{}\u{E007}", unit(0)))
+        .await
+        .unwrap();
     wait_for_text(client, "verdict-word", "Duplicate").await;
     let value = client
         .execute(
@@ -398,7 +401,10 @@ async fn a_wedge_scan_in_the_real_window_shows_its_verdict_and_is_recorded() {
     app.scan(&unit(1)).await;
     wait_for_contains(client, "#bio-custody", "In service").await;
     let bio = wait_for_contains(client, "#bio", "Receiving").await;
-    assert!(bio.contains("Retail selling") && bio.contains("Repairing"), "{bio}");
+    assert!(
+        bio.contains("Retail selling") && bio.contains("Repairing"),
+        "{bio}"
+    );
     app.pictures("lookup").await;
 
     // --- Flags: after a sync the hub's flag about the unknown serial is in the inbox; it is
@@ -469,7 +475,11 @@ fn descendants(root: u32) -> Vec<u32> {
     while i < pids.len() {
         let parent = pids[i];
         for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-            let Some(pid) = entry.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else {
+            let Some(pid) = entry
+                .file_name()
+                .to_str()
+                .and_then(|n| n.parse::<u32>().ok())
+            else {
                 continue;
             };
             let stat = std::fs::read_to_string(entry.path().join("stat")).unwrap_or_default();
@@ -526,7 +536,11 @@ async fn verdict_latency_and_memory_of_the_real_app() {
             &["scan", "--data", data, "--step", "inspecting"],
             Some(&lines),
         );
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         left -= n;
     }
     let held = ledger_json(&["status", "--data", data, "--json"]);

@@ -786,6 +786,21 @@ fn run_manifest(command: ManifestCommand) -> Result<()> {
                     (events.len(), new)
                 }
                 Some('{') => import_epcis_file(&device, &file, &text)?,
+                _ if custodian_ledger::order::is_order_csv(&text) => {
+                    let orders = device.ledger().import_orders_csv(&text).map_err(|e| {
+                        anyhow::anyhow!("{}: {e}; nothing was imported", file.display())
+                    })?;
+                    if out.json {
+                        for o in &orders {
+                            print_json(o)?;
+                        }
+                        return Ok(());
+                    }
+                    for o in &orders {
+                        println!("order {} to {}: {} units to pick", o.id, o.to, o.left);
+                    }
+                    return Ok(());
+                }
                 _ => device.ledger().import_csv_manifest(&text).map_err(|e| {
                     anyhow::anyhow!("{}: {e}; nothing was imported", file.display())
                 })?,
@@ -793,15 +808,23 @@ fn run_manifest(command: ManifestCommand) -> Result<()> {
             report_import(total, new, out)
         }
         ManifestCommand::List { data, out } => {
-            let manifests = Device::open(&data.data)?.ledger().manifests()?;
+            let device = Device::open(&data.data)?;
+            let manifests = device.ledger().manifests()?;
+            let orders = device.ledger().orders()?;
             if out.json {
                 for m in &manifests {
                     print_json(m)?;
                 }
+                for o in &orders {
+                    print_json(o)?;
+                }
                 return Ok(());
             }
-            if manifests.is_empty() {
+            if manifests.is_empty() && orders.is_empty() {
                 println!("no manifests: sync with the hub or import one");
+            }
+            for o in &orders {
+                print_order(o);
             }
             for m in manifests {
                 let p = &m.progress;
@@ -820,7 +843,18 @@ fn run_manifest(command: ManifestCommand) -> Result<()> {
             Ok(())
         }
         ManifestCommand::Show { data, id, out } => {
-            let m = Device::open(&data.data)?.ledger().manifest(&id)?;
+            let device = Device::open(&data.data)?;
+            if let Ok(order) = device.ledger().order(&id) {
+                if out.json {
+                    return print_json(&order);
+                }
+                print_order(&order);
+                for u in &order.units {
+                    println!("  picked: {u}");
+                }
+                return Ok(());
+            }
+            let m = device.ledger().manifest(&id)?;
             if out.json {
                 return print_json(&m);
             }
@@ -860,9 +894,23 @@ fn run_manifest(command: ManifestCommand) -> Result<()> {
             Ok(())
         }
         ManifestCommand::Close { data, id, out } => {
-            let m = Device::open(&data.data)?
-                .ledger()
-                .close_manifest(&id, now())?;
+            let device = Device::open(&data.data)?;
+            let is_order = device.ledger().order(&id).is_ok();
+            if is_order {
+                let (order, manifest) = device.ledger().close_order(&id, now())?;
+                if out.json {
+                    return print_json(
+                        &serde_json::json!({ "order": order, "manifest": manifest }),
+                    );
+                }
+                print_order(&order);
+                println!(
+                    "shipped: the outbound manifest is `custodian manifest export --data {} {id}`",
+                    data.data.display()
+                );
+                return Ok(());
+            }
+            let m = device.ledger().close_manifest(&id, now())?;
             if out.json {
                 print_json(&m)
             } else {
@@ -871,6 +919,29 @@ fn run_manifest(command: ManifestCommand) -> Result<()> {
             }
         }
     }
+}
+
+fn print_order(o: &custodian_ledger::Picking) {
+    let lines: Vec<String> = o
+        .lines
+        .iter()
+        .map(|l| {
+            format!(
+                "{} {}/{}",
+                l.product.as_deref().unwrap_or(&l.gtin),
+                l.picked,
+                l.quantity
+            )
+        })
+        .collect();
+    println!(
+        "{:<12} {:<7} order to {:<14} {} left  ({})",
+        o.id,
+        o.status,
+        o.to,
+        o.left,
+        lines.join(", ")
+    );
 }
 
 fn import_epcis_file(device: &Device, file: &Path, text: &str) -> Result<(usize, usize)> {

@@ -26,6 +26,7 @@ pub mod event;
 pub mod extract;
 mod lifecycle;
 pub mod manifest;
+pub mod order;
 pub mod repair;
 pub mod store;
 pub mod verdict;
@@ -44,6 +45,7 @@ pub use event::{Epc, Event, EventBody, EventId, Recorder};
 pub use extract::RegistryExtract;
 pub use lifecycle::{ClaimRecorded, Correction, CounterfeitNote, Recorded, ReturnOutcome};
 pub use manifest::{Manifest, ManifestView, Progress};
+pub use order::{Order, OrderLine, PickLine, Picking};
 pub use verdict::{Step, VerdictKind};
 pub use warranty::{ClaimOutcome, ClaimValidation, Warranty};
 
@@ -259,6 +261,14 @@ impl Ledger {
         let tx = self.conn.transaction()?;
         let mut verdicts = Vec::with_capacity(scans.len());
         for input in scans {
+            // Shipping against an order picks for it; any other manifest is an ASN.
+            if input.step == Step::Shipping
+                && let Some(id) = input.manifest
+                && let Some(order) = order::load(&tx, id)?
+            {
+                verdicts.push(order::pick(&tx, recorder, extract, &order, input)?);
+                continue;
+            }
             let view = match input.manifest {
                 Some(id) => Some(self.cache.view(&tx, id)?),
                 None => None,
@@ -345,6 +355,7 @@ impl Ledger {
     }
 
     /// Imports an ASN from CSV (see [`csv_manifest`]), all or nothing; returns (events, new).
+    /// An order (see [`order`]) is imported with [`Ledger::import_orders_csv`] instead.
     pub fn import_csv_manifest(&mut self, text: &str) -> Result<(usize, usize), Error> {
         let recorder = Recorder {
             org: "external".into(),

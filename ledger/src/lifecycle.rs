@@ -586,9 +586,8 @@ impl Ledger {
             .filter_map(Correction::of)
             .collect();
         // The order the declarations arrived in differs between devices; the history must not.
-        corrections.sort_by(|a, b| {
-            (&a.declared_at, &a.declared).cmp(&(&b.declared_at, &b.declared))
-        });
+        corrections
+            .sort_by(|a, b| (&a.declared_at, &a.declared).cmp(&(&b.declared_at, &b.declared)));
         Ok(History {
             label: epc.label(),
             epc: epc.uri(),

@@ -518,6 +518,14 @@ pub fn kv_get(conn: &Connection, key: &str) -> Result<Option<String>, Error> {
         .optional()?)
 }
 
+/// Keys of the key-value store that start with `prefix`, in order.
+pub fn kv_keys_with_prefix(conn: &Connection, prefix: &str) -> Result<Vec<String>, Error> {
+    let mut stmt = conn
+        .prepare_cached("SELECT key FROM kv WHERE substr(key, 1, length(?1)) = ?1 ORDER BY key")?;
+    let keys = stmt.query_map([prefix], |r| r.get::<_, String>(0))?;
+    Ok(keys.collect::<Result<_, _>>()?)
+}
+
 pub fn kv_set(conn: &Connection, key: &str, value: &str) -> Result<(), Error> {
     conn.execute(
         "INSERT INTO kv (key, value) VALUES (?1, ?2) ON CONFLICT(key) DO UPDATE SET value = excluded.value",

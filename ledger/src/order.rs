@@ -1,0 +1,485 @@
+//! Outbound orders: what a partner is to ship (by GTIN and quantity), picked by scanning.
+//!
+//! An order is a pick list, not a fact: importing one records no event. Each unit picked is a
+//! CBV `shipping` event (`in_transit`) with the order's number as its ASN (`desadv`), source this
+//! organisation and destination the order's customer, so the shipment the picking builds is the
+//! ASN the customer receives against, and [`crate::Ledger::manifest_epcis`] writes it as EPCIS.
+//! What has been picked is read back from those events (durable, synced), never kept beside
+//! them; the order itself (lines, and whether it was closed) is kept in the device's key-value
+//! store, as the pick list the ERP handed to this site.
+//!
+//! CSV, one row per line of the order:
+//!
+//! ```text
+//! order,to,gtin,quantity
+//! SO-1001,retail-c,04012345000016,3
+//! SO-1001,retail-c,04012345000023,1
+//! ```
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, FixedOffset};
+use rusqlite::Connection;
+use serde::{Deserialize, Serialize};
+
+use crate::event::{
+    Action, BizStep, BizTransaction, Disposition, Epc, Event, EventBody, EventType, Extension,
+};
+use crate::extract::RegistryExtract;
+use crate::manifest::ASN;
+use crate::verdict::{self, Step, VerdictKind};
+use crate::{Error, Ledger, Recorder, ScanInput, Verdict, store};
+
+const COLUMNS: [&str; 4] = ["order", "to", "gtin", "quantity"];
+
+/// One line of an order: so many units of a product.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderLine {
+    pub gtin: String,
+    pub quantity: u32,
+}
+
+/// An order as imported, and whether it was closed.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Order {
+    pub id: String,
+    /// The organisation it goes to.
+    pub to: String,
+    pub lines: Vec<OrderLine>,
+    /// `open`, then `shipped` once closed.
+    pub status: String,
+    pub closed_at: Option<String>,
+}
+
+/// One line's picking.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PickLine {
+    pub gtin: String,
+    pub product: Option<String>,
+    pub quantity: u32,
+    pub picked: u32,
+}
+
+/// An order with what has been picked for it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Picking {
+    pub id: String,
+    pub to: String,
+    pub status: String,
+    pub closed_at: Option<String>,
+    pub lines: Vec<PickLine>,
+    /// Units still to pick, over all lines.
+    pub left: u32,
+    /// Units picked (EPC URIs), in the order they were scanned.
+    pub units: Vec<String>,
+}
+
+fn key(id: &str) -> String {
+    format!("order/{id}")
+}
+
+/// Whether `text` is an order (its header is `order,to,gtin,quantity`) rather than an ASN.
+pub fn is_order_csv(text: &str) -> bool {
+    text.trim_start_matches('\u{feff}')
+        .lines()
+        .find(|l| !l.trim().is_empty())
+        .is_some_and(|h| {
+            h.split(',')
+                .map(|c| c.trim().to_lowercase())
+                .eq(COLUMNS.iter().map(|c| (*c).to_string()))
+        })
+}
+
+/// Reads an order CSV, all or nothing; errors name the line. Returns the orders in it.
+pub fn parse_csv(text: &str) -> Result<Vec<Order>, String> {
+    let mut rows = text
+        .trim_start_matches('\u{feff}')
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty());
+    let (_, header) = rows
+        .next()
+        .ok_or("the file is empty: expected a header row")?;
+    let found: Vec<String> = header.split(',').map(|c| c.trim().to_lowercase()).collect();
+    if found != COLUMNS {
+        return Err(format!(
+            "line 1: the header must be {}, found {}",
+            COLUMNS.join(","),
+            found.join(",")
+        ));
+    }
+    let mut orders: BTreeMap<String, Order> = BTreeMap::new();
+    for (i, row) in rows {
+        let n = i + 1;
+        let f: Vec<&str> = row.split(',').map(str::trim).collect();
+        let [id, to, gtin, quantity] = f[..] else {
+            return Err(format!("line {n}: {} fields, expected 4", f.len()));
+        };
+        if id.is_empty() || to.is_empty() {
+            return Err(format!("line {n}: order and to must not be empty"));
+        }
+        let gtin = custodian_scanner::Gtin::parse(gtin)
+            .map_err(|e| format!("line {n}, gtin: {e}"))?
+            .to_string();
+        let quantity: u32 = quantity.parse().ok().filter(|q| *q > 0).ok_or_else(|| {
+            format!("line {n}, quantity: {quantity:?} is not a whole number above 0")
+        })?;
+        let order = orders.entry(id.to_string()).or_insert_with(|| Order {
+            id: id.to_string(),
+            to: to.to_string(),
+            lines: Vec::new(),
+            status: "open".into(),
+            closed_at: None,
+        });
+        if order.to != to {
+            return Err(format!(
+                "line {n}: order {id} goes to {}, not {to}: one customer per order",
+                order.to
+            ));
+        }
+        match order.lines.iter_mut().find(|l| l.gtin == gtin) {
+            Some(line) => line.quantity += quantity,
+            None => order.lines.push(OrderLine { gtin, quantity }),
+        }
+    }
+    if orders.is_empty() {
+        return Err("no rows after the header".into());
+    }
+    Ok(orders.into_values().collect())
+}
+
+/// The order `id`, if this device holds one.
+pub(crate) fn load(conn: &Connection, id: &str) -> Result<Option<Order>, Error> {
+    store::kv_get(conn, &key(id))?
+        .map(|json| serde_json::from_str(&json).map_err(Error::from))
+        .transpose()
+}
+
+fn save(conn: &Connection, order: &Order) -> Result<(), Error> {
+    store::kv_set(conn, &key(&order.id), &serde_json::to_string(order)?)
+}
+
+/// Units shipped under the order so far (logistic units counted by what they contain).
+fn picked(conn: &Connection, id: &str) -> Result<Vec<Epc>, Error> {
+    let mut units = Vec::new();
+    for e in store::events_in_transaction(conn, ASN, id)? {
+        if e.body.biz_step != BizStep::Shipping {
+            continue;
+        }
+        for epc in &e.body.epcs {
+            let found = match epc {
+                Epc::Unit { .. } => vec![epc.clone()],
+                Epc::Logistic(_) => store::contents(conn, epc)?
+                    .into_iter()
+                    .filter(|c| matches!(c, Epc::Unit { .. }))
+                    .collect(),
+            };
+            for u in found {
+                if !units.contains(&u) {
+                    units.push(u);
+                }
+            }
+        }
+    }
+    Ok(units)
+}
+
+fn picking(
+    conn: &Connection,
+    order: &Order,
+    extract: Option<&RegistryExtract>,
+) -> Result<Picking, Error> {
+    let units = picked(conn, &order.id)?;
+    let lines: Vec<PickLine> = order
+        .lines
+        .iter()
+        .map(|l| PickLine {
+            gtin: l.gtin.clone(),
+            product: extract
+                .and_then(|x| x.product(&l.gtin))
+                .map(|p| p.name.clone()),
+            quantity: l.quantity,
+            picked: u32::try_from(
+                units
+                    .iter()
+                    .filter(|u| u.gtin().is_some_and(|g| g.as_str() == l.gtin))
+                    .count(),
+            )
+            .unwrap_or(u32::MAX),
+        })
+        .collect();
+    Ok(Picking {
+        id: order.id.clone(),
+        to: order.to.clone(),
+        status: order.status.clone(),
+        closed_at: order.closed_at.clone(),
+        left: lines
+            .iter()
+            .map(|l| l.quantity.saturating_sub(l.picked))
+            .sum(),
+        lines,
+        units: units.iter().map(Epc::uri).collect(),
+    })
+}
+
+/// Judges a scan picked for `order` and, when it may go, records its shipping event in `tx`.
+/// Nothing is shipped that the order does not ask for, that was picked already, or that the
+/// verdict engine says must not move (recalled, expired, reported counterfeit, sold, ended).
+pub(crate) fn pick(
+    tx: &Connection,
+    recorder: &Recorder,
+    extract: Option<&RegistryExtract>,
+    order: &Order,
+    input: &ScanInput<'_>,
+) -> Result<Verdict, Error> {
+    let mut verdict = Verdict {
+        verdict: VerdictKind::Unreadable,
+        reason: String::new(),
+        provisional: false,
+        epc: None,
+        label: None,
+        product: None,
+        manifest: Some(order.id.clone()),
+        event: None,
+    };
+    let scan = match custodian_scanner::parse(input.raw) {
+        Ok(s) => s,
+        Err(e) => {
+            verdict.reason = e.to_string();
+            return Ok(verdict);
+        }
+    };
+    let Some(epc) = scan.identity().as_ref().and_then(Epc::from_identity) else {
+        verdict.reason =
+            "the code names a product but no serial: scan the unit's serialised code".into();
+        return Ok(verdict);
+    };
+    verdict.epc = Some(epc.uri());
+    verdict.label = Some(epc.label());
+    verdict.product = epc
+        .gtin()
+        .and_then(|g| extract.and_then(|x| x.product(g.as_str())))
+        .map(|p| p.name.clone());
+    let label = epc.label();
+    if order.status != "open" {
+        verdict.verdict = VerdictKind::NotOnManifest;
+        verdict.reason = format!("order {} was closed: nothing more ships under it", order.id);
+        return Ok(verdict);
+    }
+    let units = match &epc {
+        Epc::Unit { .. } => vec![epc.clone()],
+        Epc::Logistic(_) => store::contents(tx, &epc)?
+            .into_iter()
+            .filter(|c| matches!(c, Epc::Unit { .. }))
+            .collect(),
+    };
+    if units.is_empty() {
+        verdict.verdict = VerdictKind::NotOnManifest;
+        verdict.reason =
+            format!("{label}: this device knows nothing packed in it; scan its units instead");
+        return Ok(verdict);
+    }
+    let before = picking(tx, order, extract)?;
+    let mut wanted: BTreeMap<&str, u32> = before
+        .lines
+        .iter()
+        .map(|l| (l.gtin.as_str(), l.quantity.saturating_sub(l.picked)))
+        .collect();
+    for unit in &units {
+        let name = unit.label();
+        if before.units.contains(&unit.uri()) {
+            verdict.verdict = VerdictKind::Duplicate;
+            verdict.reason = format!("{name} is already picked for {}", order.id);
+            return Ok(verdict);
+        }
+        let gtin = unit
+            .gtin()
+            .map(|g| g.as_str().to_string())
+            .unwrap_or_default();
+        match wanted.get_mut(gtin.as_str()) {
+            None => {
+                verdict.verdict = VerdictKind::WrongProduct;
+                verdict.reason = format!(
+                    "{name}: order {} asks for no GTIN {gtin}; leave it",
+                    order.id
+                );
+                return Ok(verdict);
+            }
+            Some(0) => {
+                verdict.verdict = VerdictKind::NotOnManifest;
+                verdict.reason = format!(
+                    "{name}: order {} needs no more of GTIN {gtin}; all are picked",
+                    order.id
+                );
+                return Ok(verdict);
+            }
+            Some(left) => *left -= 1,
+        }
+        let sold = crate::is_sold(tx, unit)?;
+        let facts = verdict::Facts {
+            scan: &scan,
+            epc: unit,
+            step: Step::Shipping,
+            extract,
+            manifest: None,
+            contents: &[],
+            sold,
+            today: input.now.date_naive(),
+        };
+        let (kind, reason) = verdict::judge(&facts);
+        if !matches!(kind, VerdictKind::Ok | VerdictKind::Provisional) {
+            verdict.verdict = kind;
+            verdict.reason = format!("{reason}: do not ship it");
+            return Ok(verdict);
+        }
+    }
+    let event = Event::new(EventBody {
+        event_type: EventType::ObjectEvent,
+        action: Action::Observe,
+        biz_step: BizStep::Shipping,
+        disposition: Some(Disposition::InTransit),
+        event_time: input.now,
+        epcs: vec![epc.clone()],
+        parent: None,
+        biz_transactions: vec![BizTransaction {
+            kind: ASN.into(),
+            id: order.id.clone(),
+        }],
+        source: Some(recorder.org.clone()),
+        destination: Some(order.to.clone()),
+        recorder: recorder.clone(),
+        extension: Extension {
+            lot: scan.lot().map(str::to_string),
+            expiry: scan.expiry(),
+            ..Extension::default()
+        },
+    });
+    store::insert_event(tx, &event, true)?;
+    verdict.event = Some(event.id.0);
+    let after = picking(tx, order, extract)?;
+    verdict.verdict = VerdictKind::Ok;
+    verdict.reason = if after.left == 0 {
+        format!(
+            "{label} picked: order {} is complete, close it to ship",
+            order.id
+        )
+    } else {
+        format!(
+            "{label} picked for {}: {} still to pick",
+            order.id, after.left
+        )
+    };
+    Ok(verdict)
+}
+
+impl Ledger {
+    /// Imports orders from CSV (see the module documentation), all or nothing. An order
+    /// already held is replaced only while nothing has been picked for it.
+    pub fn import_orders_csv(&mut self, text: &str) -> Result<Vec<Picking>, Error> {
+        let orders = parse_csv(text).map_err(Error::Invalid)?;
+        let tx = self.conn.transaction()?;
+        for order in &orders {
+            if !picked(&tx, &order.id)?.is_empty() {
+                return Err(Error::Invalid(format!(
+                    "order {} is being picked already: it cannot be replaced",
+                    order.id
+                )));
+            }
+            save(&tx, order)?;
+        }
+        tx.commit()?;
+        orders.iter().map(|o| self.order(&o.id)).collect()
+    }
+
+    /// The orders this device holds, with their picking, open ones first.
+    pub fn orders(&self) -> Result<Vec<Picking>, Error> {
+        let mut out = Vec::new();
+        for id in store::kv_keys_with_prefix(&self.conn, "order/")? {
+            out.push(self.order(&id["order/".len()..])?);
+        }
+        out.sort_by(|a, b| (a.status != "open", &a.id).cmp(&(b.status != "open", &b.id)));
+        Ok(out)
+    }
+
+    /// One order and what has been picked for it.
+    pub fn order(&self, id: &str) -> Result<Picking, Error> {
+        let order = load(&self.conn, id)?.ok_or_else(|| Error::NotFound(format!("order {id}")))?;
+        picking(&self.conn, &order, self.extract()?.as_ref())
+    }
+
+    /// Closes an order: what was picked is shipped, and the outbound manifest (the shipment as
+    /// an EPCIS 2.0 document) is returned. A short order closes too; the shortfall is in the
+    /// picking returned.
+    pub fn close_order(
+        &mut self,
+        id: &str,
+        now: DateTime<FixedOffset>,
+    ) -> Result<(Picking, serde_json::Value), Error> {
+        let mut order =
+            load(&self.conn, id)?.ok_or_else(|| Error::NotFound(format!("order {id}")))?;
+        if picked(&self.conn, id)?.is_empty() {
+            return Err(Error::Invalid(format!(
+                "nothing has been picked for order {id}: there is nothing to ship"
+            )));
+        }
+        if order.status == "open" {
+            order.status = "shipped".into();
+            order.closed_at = Some(now.to_rfc3339());
+            save(&self.conn, &order)?;
+        }
+        let manifest = self.manifest_epcis(id, now)?;
+        Ok((self.order(id)?, manifest))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_an_order_and_sums_repeated_lines() {
+        let orders = parse_csv(
+            "order,to,gtin,quantity\nSO-1,retail-c,04012345000016,2\nSO-1,retail-c,04012345000016,1\nSO-1,retail-c,04012345000023,1\n",
+        )
+        .unwrap();
+        assert_eq!(orders.len(), 1);
+        assert_eq!(
+            orders[0].lines,
+            vec![
+                OrderLine {
+                    gtin: "04012345000016".into(),
+                    quantity: 3
+                },
+                OrderLine {
+                    gtin: "04012345000023".into(),
+                    quantity: 1
+                },
+            ]
+        );
+        assert!(is_order_csv("\u{feff}order, to ,gtin,quantity\n"));
+        assert!(!is_order_csv("asn,from,to,shipped_at,parent,code\n"));
+    }
+
+    #[test]
+    fn says_where_an_order_is_wrong() {
+        for (text, want) in [
+            ("order,to,gtin\n", "line 1: the header"),
+            (
+                "order,to,gtin,quantity\nSO-1,c,04012345000013,1\n",
+                "line 2, gtin",
+            ),
+            (
+                "order,to,gtin,quantity\nSO-1,c,04012345000016,0\n",
+                "line 2, quantity",
+            ),
+            (
+                "order,to,gtin,quantity\nSO-1,c,04012345000016,1\nSO-1,d,04012345000016,1\n",
+                "line 3: order SO-1 goes to c",
+            ),
+            ("order,to,gtin,quantity\n", "no rows"),
+        ] {
+            let e = parse_csv(text).unwrap_err();
+            assert!(e.contains(want), "{text:?}: {e}");
+        }
+    }
+}
