@@ -47,6 +47,48 @@ impl ApplicationIdentifier {
         })
     }
 
+    /// The AI whose digits start `bytes`: as many digits as AIs with the first two have (two if
+    /// none does), if there are that many. Reads what [`Self::lookup`] of those digits would,
+    /// without going through text; the parser calls it at every place an AI could start.
+    pub(crate) fn at_start_of(bytes: &[u8]) -> Option<ApplicationIdentifier> {
+        let digits = bytes
+            .iter()
+            .take(4)
+            .take_while(|b| b.is_ascii_digit())
+            .count();
+        let index = index();
+        let prefix = bytes.get(..2).filter(|_| digits >= 2);
+        let len = prefix
+            .and_then(|p| {
+                index.length_by_prefix[usize::from(p[0] - b'0') * 10 + usize::from(p[1] - b'0')]
+            })
+            .map_or(2, usize::from)
+            .min(digits);
+        let value = bytes[..len]
+            .iter()
+            .fold(0, |n, &b| n * 10 + usize::from(b - b'0'));
+        let slot = match len {
+            2 => value,
+            3 => 100 + value,
+            4 => 1100 + value,
+            _ => return None,
+        };
+        let row = index.row_by_code[slot]?;
+        let mut code = [0; 4];
+        code[..len].copy_from_slice(&bytes[..len]);
+        Some(ApplicationIdentifier {
+            code,
+            len: u8::try_from(len).ok()?,
+            row,
+            def: TABLE.get(usize::from(row))?,
+        })
+    }
+
+    /// How many digits the AI has.
+    pub(crate) fn len(&self) -> usize {
+        usize::from(self.len)
+    }
+
     /// True if this is the AI with these digits.
     pub(crate) fn is(&self, code: &str) -> bool {
         self.code.get(..usize::from(self.len)) == Some(code.as_bytes())
@@ -122,15 +164,21 @@ impl ApplicationIdentifier {
         self.def.ex
     }
 
-    /// [`Self::excludes`] as patterns.
-    pub(crate) fn excluded(&self) -> &'static [Pattern] {
-        &index().pairings[usize::from(self.row)].excluded
+    /// [`Self::excludes`] and [`Self::requires`] as patterns.
+    pub(crate) fn pairing(&self) -> &'static Pairing {
+        &index().pairings[usize::from(self.row)]
     }
 
-    /// [`Self::requires`] as patterns: alternatives, each a list of patterns all of which must
-    /// be present. Empty if the AI needs nothing.
-    pub(crate) fn required(&self) -> &'static [Vec<Pattern>] {
-        &index().pairings[usize::from(self.row)].required
+    /// [`Self::excludes`] as patterns.
+    #[cfg(test)]
+    fn excluded(&self) -> &'static [Pattern] {
+        &self.pairing().excluded
+    }
+
+    /// [`Self::requires`] as patterns.
+    #[cfg(test)]
+    fn required(&self) -> &'static [Vec<Pattern>] {
+        &self.pairing().required
     }
 
     /// Every AI in the table, in ascending order of code.
@@ -332,9 +380,12 @@ struct Index {
 }
 
 /// The pairing rules of one row of [`TABLE`].
-struct Pairing {
-    excluded: Vec<Pattern>,
-    required: Vec<Vec<Pattern>>,
+pub(crate) struct Pairing {
+    /// The AIs it excludes.
+    pub(crate) excluded: Vec<Pattern>,
+    /// The AIs it requires: alternatives, each a list of patterns all of which must be present.
+    /// Empty if it needs nothing.
+    pub(crate) required: Vec<Vec<Pattern>>,
 }
 
 /// An AI pattern of GS1's pairing rules: digits, `n` standing for any digit (`31nn`, `390n`).
@@ -1375,6 +1426,27 @@ mod tests {
                 })
                 .map(|d| d.first.len());
             assert_eq!(linear, ai_length(&prefix), "prefix {prefix}");
+        }
+    }
+
+    #[test]
+    fn reading_an_ai_from_bytes_agrees_with_looking_it_up() {
+        for width in 1..=4 {
+            for n in 0..10usize.pow(width) {
+                for tail in ["", "A", "7", "12"] {
+                    let text = format!("{n:0w$}{tail}", w = width as usize);
+                    let digits = text.bytes().take(4).take_while(u8::is_ascii_digit).count();
+                    let len = text
+                        .get(..2)
+                        .filter(|_| digits >= 2)
+                        .and_then(ai_length)
+                        .unwrap_or(2)
+                        .min(digits);
+                    let expected = ApplicationIdentifier::lookup(&text[..len]);
+                    let read = ApplicationIdentifier::at_start_of(text.as_bytes());
+                    assert_eq!(read, expected, "{text}");
+                }
+            }
         }
     }
 

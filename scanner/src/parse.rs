@@ -11,7 +11,7 @@ use crate::GS;
 
 /// GS as the byte it is in UTF-8.
 const GS_BYTE: u8 = 0x1d;
-use crate::ai::{self, ApplicationIdentifier, Pattern, char_at};
+use crate::ai::{self, ApplicationIdentifier, Pairing, Pattern, char_at};
 use crate::digital_link;
 use crate::error::{ErrorKind, ParseError};
 use crate::keys::{Gtin, Sscc};
@@ -124,8 +124,7 @@ fn read_ai(raw: &str, at: usize, end: usize) -> Result<(ApplicationIdentifier, u
 
 /// The AI starting at `at` and where its value starts, if the table knows it.
 fn find_ai(raw: &str, at: usize, end: usize) -> Option<(ApplicationIdentifier, usize)> {
-    let code = ai_digits(raw, at, end)?;
-    ApplicationIdentifier::lookup(code).map(|ai| (ai, at + code.len()))
+    ApplicationIdentifier::at_start_of(&raw.as_bytes()[at..end]).map(|ai| (ai, at + ai.len()))
 }
 
 /// The first GS in `bytes`. Values are searched for their end at every place a missing
@@ -249,6 +248,7 @@ impl Span {
         Some(View {
             code: self.ai.code(),
             ai: Some(self.ai),
+            pairing: Some(self.ai.pairing()),
             value: self.value(raw)?,
             ai_at: self.ai_at,
             value_at: self.value_at,
@@ -432,6 +432,8 @@ pub(crate) fn build(
 struct View<'a> {
     code: &'a str,
     ai: Option<ApplicationIdentifier>,
+    /// The AI's pairing rules, looked up once.
+    pairing: Option<&'static Pairing>,
     value: &'a str,
     ai_at: usize,
     value_at: usize,
@@ -442,6 +444,7 @@ impl View<'_> {
     const EMPTY: View<'static> = View {
         code: "",
         ai: None,
+        pairing: None,
         value: "",
         ai_at: 0,
         value_at: 0,
@@ -457,9 +460,11 @@ impl View<'_> {
 
 impl Located {
     fn view(&self) -> View<'_> {
+        let ai = ApplicationIdentifier::lookup(&self.element.ai);
         View {
             code: &self.element.ai,
-            ai: ApplicationIdentifier::lookup(&self.element.ai),
+            ai,
+            pairing: ai.map(|ai| ai.pairing()),
             value: &self.element.value,
             ai_at: self.ai_at,
             value_at: self.value_at,
@@ -565,14 +570,15 @@ impl Keys {
 /// This crate sees one scan at a time, so an AI whose partner sits in another barcode on the
 /// same label is reported as lacking it.
 fn pairings(views: &[View<'_>]) -> Result<(), ParseError> {
-    let excludes = |rule: Option<ApplicationIdentifier>, code: &str| {
-        rule.is_some_and(|r| r.excluded().iter().any(|p| p.matches(code)))
+    let excludes = |view: &View<'_>, code: &str| {
+        view.pairing
+            .is_some_and(|p| p.excluded.iter().any(|p| p.matches(code)))
     };
     for (j, later) in views.iter().enumerate() {
         for earlier in &views[..j] {
             // An AI never excludes itself, even through a pattern (`310n` on AI 3102).
             if !same_code(earlier.code, later.code)
-                && (excludes(earlier.ai, later.code) || excludes(later.ai, earlier.code))
+                && (excludes(earlier, later.code) || excludes(later, earlier.code))
             {
                 let kind = ErrorKind::Excludes {
                     ai: earlier.code.to_owned(),
@@ -583,12 +589,13 @@ fn pairings(views: &[View<'_>]) -> Result<(), ParseError> {
         }
     }
     for view in views {
-        let Some((rule, needs)) = view.ai.and_then(|r| Some((r, r.requires()?))) else {
+        let (Some(needs), Some(pairing)) = (view.ai.and_then(|r| r.requires()), view.pairing)
+        else {
             continue;
         };
         let present = |pattern: &Pattern| views.iter().any(|v| pattern.matches(v.code));
-        if !rule
-            .required()
+        if !pairing
+            .required
             .iter()
             .any(|group| group.iter().all(present))
         {
