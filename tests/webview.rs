@@ -209,11 +209,11 @@ impl App {
 
     /// Types into a field as a person would (a burst without Enter, which the wedge hands
     /// to the field once it stops).
-    async fn type_into(&self, id: &str, text: &str) {
-        let field = self.client.find(Locator::Id(id)).await.unwrap();
+    async fn type_into(&self, css: &str, text: &str) {
+        let field = self.client.find(Locator::Css(css)).await.unwrap();
         field.click().await.unwrap();
         field.send_keys(text).await.unwrap();
-        let script = format!("return document.getElementById('{id}').value");
+        let script = format!("return document.querySelector(\"{css}\").value");
         let deadline = Instant::now() + Duration::from_secs(5);
         loop {
             let value = self.client.execute(&script, vec![]).await.unwrap();
@@ -222,7 +222,7 @@ impl App {
             }
             assert!(
                 Instant::now() < deadline,
-                "#{id} holds {value}, expected {text:?}"
+                "{css} holds {value}, expected {text:?}"
             );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
@@ -269,6 +269,18 @@ async fn wait_for_contains(c: &fantoccini::Client, css: &str, want: &str) -> Str
     panic!("{css} shows {last:?}, expected it to contain {want:?}");
 }
 
+/// A unit of the demo's second product (the laser level), as its label's element string.
+fn laser_level() -> String {
+    let text = std::fs::read_to_string(workspace().join("fixtures/demo/serials.jsonl")).unwrap();
+    text.lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .find(|s| s["gtin"] == "04012345000023")
+        .unwrap()["element_string"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
 fn ledger_json(args: &[&str]) -> serde_json::Value {
     serde_json::from_str(&custodian(args)).unwrap()
 }
@@ -280,6 +292,13 @@ async fn a_wedge_scan_in_the_real_window_shows_its_verdict_and_is_recorded() {
     let device = tmp.path().join("device");
     let data = device.to_str().unwrap();
     hub.enroll(&device, "dist-a", "dc-hamburg");
+    let order = tmp.path().join("so-1001.csv");
+    std::fs::write(
+        &order,
+        "order,to,gtin,quantity\nSO-1001,retail-berlin,04012345000016,1\n",
+    )
+    .unwrap();
+    custodian(&["manifest", "import", "--data", data, order.to_str().unwrap()]);
     let app = App::launch(&device).await;
     let client = &app.client;
     let asn = demo_asn();
@@ -358,6 +377,28 @@ async fn a_wedge_scan_in_the_real_window_shows_its_verdict_and_is_recorded() {
         22
     );
 
+    // --- Ship: the retailer's order picked by scanning, a wrong product refused, then shipped.
+    app.go("ship").await;
+    wait_for_text(client, "pick-left", "1").await;
+    app.scan(&laser_level()).await;
+    wait_for_text(client, "verdict-word", "Wrong product").await;
+    app.scan(&unit(0)).await;
+    wait_for_text(client, "verdict-word", "OK").await;
+    wait_for_contains(client, "#verdict-reason", "order SO-1001 is complete").await;
+    wait_for_text(client, "pick-left", "0").await;
+    wait_for_contains(client, "#pick-lines", "1 of 1").await;
+    app.pictures("ship").await;
+    app.click("#close-order").await;
+    wait_for_text(client, "verdict-word", "SO-1001 shipped").await;
+    let shipped = ledger_json(&["manifest", "show", "--data", data, "SO-1001", "--json"]);
+    assert_eq!(shipped["status"], "shipped", "{shipped}");
+    assert_eq!(shipped["units"].as_array().unwrap().len(), 1);
+    let outbound: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(device.join("outbound/SO-1001.epcis.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(outbound["type"], "EPCISDocument");
+
     // --- Sell: a received unit is sold and its 24-month warranty starts now. Offline, a
     // genuine unit's verdict is provisional until the hub confirms it.
     app.go("sell").await;
@@ -373,7 +414,7 @@ async fn a_wedge_scan_in_the_real_window_shows_its_verdict_and_is_recorded() {
     app.scan(&unit(1)).await;
     wait_for_text(client, "verdict-word", "Under warranty").await;
     wait_for_contains(client, "#unit-warranty", "Covered until").await;
-    app.type_into("claim-defect", "battery fault").await;
+    app.type_into("#claim-defect", "battery fault").await;
     app.click("#claim button[type=submit]").await;
     wait_for_text(client, "verdict-word", "Claim valid").await;
     app.click("#parts-in-mode").await;
@@ -391,7 +432,7 @@ async fn a_wedge_scan_in_the_real_window_shows_its_verdict_and_is_recorded() {
     app.scan(fake).await;
     wait_for_contains(client, "#inspected li", "FAKE000001").await;
     app.click("#inspected li button").await;
-    app.type_into("report-note", "label print is blurred").await;
+    app.type_into("#report-note", "label print is blurred").await;
     app.click("#report button[type=submit]").await;
     wait_for_text(client, "verdict-word", "Counterfeit reported").await;
     app.pictures("inspect").await;
@@ -413,9 +454,17 @@ async fn a_wedge_scan_in_the_real_window_shows_its_verdict_and_is_recorded() {
     app.go("flags").await;
     wait_for_contains(client, "#flags", "Unknown serial").await;
     app.pictures("flags").await;
-    app.click("#flags li[data-kind='unknown_serial'] button[data-to='seen']")
+    let flag = "#flags li[data-kind='unknown_serial']";
+    app.click(&format!("{flag} button[data-to='seen']")).await;
+    wait_for_contains(client, flag, "Unknown serial · Seen").await;
+    // Closing needs a note saying why.
+    app.click(&format!("{flag} button[data-to='closed']")).await;
+    wait_for_contains(client, &format!("{flag} .error"), "Say why").await;
+    app.type_into(&format!("{flag} .flag-note"), "reported to the brand owner")
         .await;
-    wait_for_contains(client, "#flags li[data-kind='unknown_serial']", "Seen").await;
+    app.click(&format!("{flag} button[data-to='closed']")).await;
+    wait_for_contains(client, flag, "Unknown serial · Closed").await;
+    wait_for_contains(client, flag, "reported to the brand owner").await;
 
     // --- Device: status and the scanner timing test.
     app.go("device").await;
@@ -449,7 +498,10 @@ async fn a_wedge_scan_in_the_real_window_shows_its_verdict_and_is_recorded() {
         .iter()
         .find(|f| f["kind"] == "unknown_serial")
         .unwrap_or_else(|| panic!("no unknown-serial flag in {flags}"));
-    assert_eq!(flag["status"], "seen");
+    assert_eq!(flag["status"], "closed");
+    let steps = flag["history"].as_array().unwrap();
+    assert_eq!(steps.last().unwrap()["note"], "reported to the brand owner");
+    assert!(steps.iter().any(|s| s["status"] == "seen"), "{flag}");
 }
 
 /// Proportional set size of a process and all its descendants, in bytes (from

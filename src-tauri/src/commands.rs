@@ -5,7 +5,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use custodian_ledger::{
-    ClaimRecorded, Flag, History, LoggedScan, Manifest, Recorded, ReturnOutcome, Step, Verdict,
+    ClaimRecorded, Flag, History, LoggedScan, Manifest, Picking, Recorded, ReturnOutcome, Step,
+    Verdict,
 };
 use custodian_scanner::Layout;
 use custodian_sync::Device;
@@ -274,6 +275,61 @@ pub async fn set_flag_status(
 ) -> Result<(), ApiError> {
     on_ledger(&state, move |d| {
         Ok(d.ledger().set_flag_status(&id, &status)?)
+    })
+    .await
+}
+
+/// Moves a flag along its lifecycle as this device, with the note that says why (required
+/// to escalate or close).
+#[tauri::command]
+pub async fn move_flag(
+    state: State<'_, AppState>,
+    id: String,
+    status: String,
+    note: Option<String>,
+) -> Result<Flag, ApiError> {
+    on_ledger(&state, move |d| {
+        let note = note.filter(|n| !n.trim().is_empty());
+        Ok(d.ledger().move_flag(&id, &status, note.as_deref(), now())?)
+    })
+    .await
+}
+
+/// Outbound orders held by this device, with what has been picked.
+#[tauri::command]
+pub async fn orders(state: State<'_, AppState>) -> Result<Vec<Picking>, ApiError> {
+    on_ledger(&state, |d| Ok(d.ledger().orders()?)).await
+}
+
+/// What closing an order shipped, and where its outbound manifest was written.
+#[derive(Serialize)]
+pub struct Shipped {
+    order: Picking,
+    manifest_file: String,
+}
+
+/// Closes an order: what was picked ships, and the outbound manifest (EPCIS 2.0) is written to
+/// `outbound/ORDER.epcis.json` in the data directory.
+#[tauri::command]
+pub async fn close_order(state: State<'_, AppState>, id: String) -> Result<Shipped, ApiError> {
+    on_ledger(&state, move |d| {
+        let mut ledger = d.ledger();
+        let (order, manifest) = ledger.close_order(&id, now())?;
+        let dir = ledger.dir().join("outbound");
+        let file = dir.join(format!("{}.epcis.json", id.replace(['/', '\\'], "_")));
+        let bytes = serde_json::to_vec_pretty(&manifest).map_err(|e| ApiError {
+            kind: "internal",
+            message: format!("order {id} shipped, but its manifest: {e}"),
+        })?;
+        let written = std::fs::create_dir_all(&dir).and_then(|()| std::fs::write(&file, bytes));
+        written.map_err(|e| ApiError {
+            kind: "internal",
+            message: format!("order {id} shipped, but writing {}: {e}", file.display()),
+        })?;
+        Ok(Shipped {
+            order,
+            manifest_file: file.display().to_string(),
+        })
     })
     .await
 }

@@ -59,6 +59,9 @@ fn main() {
             commands::record_repair,
             commands::report_counterfeit,
             commands::return_unit,
+            commands::move_flag,
+            commands::orders,
+            commands::close_order,
         ])
         .setup(move |_app| {
             tauri::async_runtime::spawn(commands::sync_in_background(background));

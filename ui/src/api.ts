@@ -186,6 +186,23 @@ export interface ClaimRecorded {
   history: History;
 }
 
+export interface PickLine {
+  gtin: string;
+  product: string | null;
+  quantity: number;
+  picked: number;
+}
+
+export interface Picking {
+  id: string;
+  to: string;
+  status: string;
+  closed_at: string | null;
+  lines: PickLine[];
+  left: number;
+  units: string[];
+}
+
 export interface ApiError {
   kind: "not_enrolled" | "offline" | "refused" | "invalid" | "not_found" | "internal";
   message: string;
@@ -201,7 +218,9 @@ export const api = {
   findManifest: (code: string) => invoke<string | null>("find_manifest", { code }),
   closeManifest: (id: string) => invoke<Manifest>("close_manifest", { id }),
   flags: () => invoke<Flag[]>("flags"),
-  setFlagStatus: (id: string, status: string) => invoke<void>("set_flag_status", { id, status }),
+  moveFlag: (id: string, status: string, note: string | null) => invoke<Flag>("move_flag", { id, status, note }),
+  orders: () => invoke<Picking[]>("orders"),
+  closeOrder: (id: string) => invoke<{ order: Picking; manifest_file: string }>("close_order", { id }),
   recentScans: (limit: number) => invoke<LoggedScan[]>("recent_scans", { limit }),
   history: (code: string) => invoke<History>("history", { code }),
   registerWarranty: (code: string, owner: string) => invoke<Recorded>("register_warranty", { code, owner }),

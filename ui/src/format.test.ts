@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { Flag, Progress, Warranty } from "./api";
-import { discrepancies, flagMoves, isEnrollmentToken, sortFlags, warrantyLine, words } from "./format";
+import { discrepancies, flagMoves, isEnrollmentToken, needsNote, sortFlags, warrantyLine, words } from "./format";
 import { defaults, parseSettings, wedgeConfig } from "./settings";
 
 const cover: Warranty = {
@@ -34,6 +34,7 @@ describe("words for the ledger", () => {
     expect(flagMoves("new")).toEqual(["seen", "under_investigation", "escalated", "closed"]);
     expect(flagMoves("escalated")).toEqual(["closed"]);
     expect(flagMoves("closed")).toEqual([]);
+    expect(["seen", "under_investigation", "escalated", "closed"].filter(needsNote)).toEqual(["escalated", "closed"]);
     const f = (id: string, status: string, raised_at: string): Flag => ({ id, kind: "diversion", epc: "", reason: "", raised_at, status });
     expect(sortFlags([f("a", "closed", "3"), f("b", "seen", "1"), f("c", "new", "0"), f("d", "seen", "2")]).map((x) => x.id)).toEqual([
       "c", "d", "b", "a",

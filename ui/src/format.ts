@@ -60,6 +60,11 @@ export function flagMoves(status: string): string[] {
   return FLAG_STEPS.slice(at + 1).filter((s) => s !== "new") as string[];
 }
 
+/** Moves that must say why (the hub refuses them without a note). */
+export function needsNote(to: string): boolean {
+  return to === "escalated" || to === "closed";
+}
+
 /** Open flags first (new before seen…), then closed; newest first within a status. */
 export function sortFlags(flags: Flag[]): Flag[] {
   const rank = (f: Flag) => {

@@ -1,17 +1,18 @@
 // The handheld app's shell: screens, the scan path and the verdict feedback. A keyboard-wedge
 // scan is taken on every screen without tapping a field, and goes to the screen in front.
-import { api, errorMessage, type Manifest, type Status, type Verdict } from "./api";
+import { api, errorMessage, type Manifest, type Picking, type Status, type Verdict } from "./api";
 import { $, h } from "./dom";
 import { biography, serviceCard } from "./biography";
-import { day, discrepancies, flagMoves, isEnrollmentToken, sortFlags, warrantyLine, words } from "./format";
+import { day, discrepancies, flagMoves, isEnrollmentToken, needsNote, sortFlags, warrantyLine, words } from "./format";
 import { loadSettings, saveSettings, wedgeConfig, type Settings } from "./settings";
 import { VERDICTS, printable, type Tone } from "./verdicts";
 import { WedgeAssembler } from "./wedge";
 
-type ScreenId = "receive" | "sell" | "inspect" | "service" | "lookup" | "flags" | "device";
+type ScreenId = "receive" | "ship" | "sell" | "inspect" | "service" | "lookup" | "flags" | "device";
 
 const SCREENS: { id: ScreenId; label: string; scans: boolean }[] = [
   { id: "receive", label: "Receive", scans: true },
+  { id: "ship", label: "Ship", scans: true },
   { id: "sell", label: "Sell", scans: true },
   { id: "inspect", label: "Inspect", scans: true },
   { id: "service", label: "Service", scans: true },
@@ -162,6 +163,9 @@ async function onScan(raw: string, since: number) {
       case "receive":
         await receiveScan(raw, since);
         break;
+      case "ship":
+        await shipScan(raw, since);
+        break;
       case "sell":
         await sellScan(raw, since);
         break;
@@ -215,7 +219,9 @@ async function loadManifests() {
 
 function renderManifests() {
   const select = $<HTMLSelectElement>("manifest");
-  const open = manifests.filter((m) => m.status !== "closed" || m.id === manifestId);
+  // Shipments this organisation sent out are picked on the Ship screen, not received here.
+  const inbound = manifests.filter((m) => m.source !== status?.org);
+  const open = inbound.filter((m) => m.status !== "closed" || m.id === manifestId);
   if (!manifestId && open.length) manifestId = open[0].id;
   select.replaceChildren(
     h("option", { value: "" }, "No ASN: scan a pallet"),
@@ -274,6 +280,83 @@ async function closeReceipt() {
     const m = await api.closeManifest(manifestId);
     say(m.discrepancies && discrepancies(m.discrepancies).length ? "caution" : "good", `${m.id} closed`, m.closing_note ?? "Received as shipped.", "closed");
     await loadManifests();
+  } catch (e) {
+    showError(errorMessage(e));
+  }
+}
+
+// --- ship -------------------------------------------------------------------------------------
+
+let orderId: string | null = null;
+let orders: Picking[] = [];
+
+async function shipScan(raw: string, since: number) {
+  if (!orderId) {
+    say("caution", "Pick an order first", "Choose the order you are picking, then scan what goes out.", "no_order");
+    measure(since);
+    return;
+  }
+  await record(raw, "shipping", orderId, since);
+  await loadOrders();
+}
+
+async function loadOrders() {
+  orders = await api.orders();
+  const open = orders.filter((o) => o.status === "open" || o.id === orderId);
+  if (!orderId && open.length) orderId = open[0].id;
+  const select = $<HTMLSelectElement>("order");
+  select.replaceChildren(
+    h("option", { value: "" }, open.length ? "Choose an order" : "No orders to pick"),
+    ...open.map((o) => h("option", { value: o.id }, `${o.id} · to ${o.to} · ${o.status}`)),
+  );
+  select.value = orderId ?? "";
+  renderOrder();
+}
+
+function renderOrder() {
+  const o = orders.find((x) => x.id === orderId);
+  $("pick-left").textContent = String(o?.left ?? 0);
+  $("pick-done").textContent = String(o?.units.length ?? 0);
+  $<HTMLButtonElement>("close-order").disabled = !o || o.status !== "open" || o.units.length === 0;
+  $("pick-lines").replaceChildren(
+    ...(o?.lines ?? []).map((l) =>
+      h(
+        "li",
+        { dataset: { tone: l.picked >= l.quantity ? "good" : "caution" } },
+        h("strong", null, `${l.picked} of ${l.quantity} · ${l.product ?? l.gtin}`),
+        h("span", null, l.picked >= l.quantity ? "complete" : `${l.quantity - l.picked} still to pick`),
+      ),
+    ),
+  );
+}
+
+$<HTMLSelectElement>("order").addEventListener("change", (e) => {
+  orderId = (e.target as HTMLSelectElement).value || null;
+  (e.target as HTMLSelectElement).blur();
+  $("ship-confirm").hidden = true;
+  renderOrder();
+});
+
+$("close-order").addEventListener("click", (e) => {
+  (e.currentTarget as HTMLElement).blur();
+  const o = orders.find((x) => x.id === orderId);
+  if (!o) return;
+  if (o.left === 0) return void shipOrder();
+  $("ship-summary").textContent = `${o.id} is ${o.left} unit(s) short. Ship what is picked?`;
+  $("ship-confirm").hidden = false;
+});
+$("ship-accept").addEventListener("click", () => void shipOrder());
+$("ship-cancel").addEventListener("click", () => ($("ship-confirm").hidden = true));
+
+async function shipOrder() {
+  if (!orderId) return;
+  $("ship-confirm").hidden = true;
+  try {
+    const r = await api.closeOrder(orderId);
+    say(r.order.left ? "caution" : "good", `${r.order.id} shipped`, `${r.order.units.length} unit(s) to ${r.order.to}. Outbound manifest: ${r.manifest_file}`, "shipped");
+    orderId = null;
+    await loadOrders();
+    void refreshStatus();
   } catch (e) {
     showError(errorMessage(e));
   }
@@ -500,14 +583,22 @@ async function renderFlags() {
   $("flags").replaceChildren(
     ...(flags.length
       ? flags.map((f) => {
+          const note = h("input", { class: "flag-note", placeholder: "Why (needed to escalate or close)", "aria-label": "Note" });
+          const problem = h("p", { class: "error", role: "alert" });
           const moves = flagMoves(f.status).map((to) => {
             const b = h("button", { type: "button", class: to === "closed" ? "primary small" : "ghost small", dataset: { to } }, words(to));
             b.addEventListener("click", async () => {
+              const why = note.value.trim();
+              if (needsNote(to) && !why) {
+                problem.textContent = `Say why: ${words(to).toLowerCase()} needs a note (what was found, or who takes it over).`;
+                note.focus();
+                return;
+              }
               try {
-                await api.setFlagStatus(f.id, to);
+                await api.moveFlag(f.id, to, why || null);
                 await renderFlags();
               } catch (err) {
-                showError(errorMessage(err));
+                problem.textContent = errorMessage(err);
               }
             });
             return b;
@@ -520,6 +611,8 @@ async function renderFlags() {
             h("span", null, f.reason),
             h("small", null, `${f.epc} · raised ${day(f.raised_at)}`),
             steps.length ? h("ol", { class: "steps-done" }, ...steps) : null,
+            moves.length ? note : null,
+            problem,
             moves.length ? h("div", { class: "buttons" }, ...moves) : null,
           );
         })
@@ -616,6 +709,7 @@ function go(id: ScreenId) {
   if (id === "flags") void renderFlags().catch((e) => showError(errorMessage(e)));
   if (id === "device" && status) renderDevice(status);
   if (id === "receive" && status?.enrolled) void loadManifests().catch((e) => showError(errorMessage(e)));
+  if (id === "ship" && status?.enrolled) void loadOrders().catch((e) => showError(errorMessage(e)));
 }
 
 $("nav").replaceChildren(
@@ -671,6 +765,7 @@ async function tick() {
   await refreshStatus();
   if (!status?.enrolled) return;
   if (screen === "receive") await loadManifests();
+  if (screen === "ship") await loadOrders();
   await renderFlags();
 }
 
