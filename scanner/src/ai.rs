@@ -610,6 +610,16 @@ pub(crate) fn decode_base64url(
         .map_err(|e| base64_error(value, &e, subject))
 }
 
+/// True if `value` decodes as base64url, as [`decode_base64url`] decodes it; allocates nothing
+/// for values of AI 8030's length.
+pub(crate) fn is_base64url(value: &[u8]) -> bool {
+    let mut buffer = [0; 72];
+    if base64::decoded_len_estimate(value.len()) > buffer.len() {
+        return BASE64URL.decode(value).is_ok();
+    }
+    BASE64URL.decode_slice(value, &mut buffer).is_ok()
+}
+
 /// Checks that base64url decodes, into a buffer on the stack: validation keeps no bytes, and
 /// allocating for them cost a tenth of parsing a signed scan.
 pub(crate) fn check_base64url(value: &str, subject: &dyn Fn() -> String) -> Result<(), ParseError> {
