@@ -5,7 +5,8 @@
 //! and the range it owns rather than a re-sliced string, so no offset bookkeeping is lost. The
 //! one exception is the element string, whose scanner mistakes (GS stand-ins, repeated or
 //! missing separators) are repaired in a copy that maps every byte back to the raw text: see
-//! [`Text`].
+//! [`Text`]. Most element strings need no repair; those are read in place, and the search for
+//! another valid reading probes the raw text without copying it: see [`direct_scan`].
 
 use crate::GS;
 
