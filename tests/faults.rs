@@ -5,6 +5,10 @@
 //! Scale and seeds come from the environment so any failure replays:
 //! `CUSTODIAN_FAULT_EVENTS` (events per device, default 300) and `CUSTODIAN_FAULT_SEED`
 //! (first seed, default 1) with `CUSTODIAN_FAULT_RUNS` (how many seeds, default 2).
+//!
+//! Each seed prints its figures on one line starting `fault figures:` (events per device, wall
+//! time, syncs that failed, retries inside the syncs that succeeded, bytes the successful syncs
+//! reported, and the TLS bytes the proxy forwarded each way).
 
 #![allow(
     clippy::unwrap_used,
@@ -12,6 +16,7 @@
 )]
 
 use std::sync::atomic::Ordering;
+use std::time::Instant;
 
 use custodian_e2e::proxy::FaultyProxy;
 use custodian_e2e::{HubProcess, custodian, custodian_output, env_number, workspace};
@@ -43,7 +48,41 @@ fn devices_converge_through_a_faulty_link() {
     }
 }
 
+/// What the syncs of one run added up to.
+#[derive(Default)]
+struct Tally {
+    syncs: u64,
+    failed: u64,
+    retries: u64,
+    bytes_sent: u64,
+    bytes_received: u64,
+}
+
+impl Tally {
+    /// Runs `custodian sync --json` on `dir`; with `must`, a failure fails the test.
+    fn sync(&mut self, dir: &str, retries: &str, must: bool) {
+        let out = custodian_output(&["sync", "--data", dir, "--retries", retries, "--json"], None);
+        self.syncs += 1;
+        if !out.status.success() {
+            assert!(
+                !must,
+                "sync of {dir} failed on a healed link: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            self.failed += 1;
+            return;
+        }
+        let report = json(&String::from_utf8_lossy(&out.stdout));
+        let n = |k: &str| report[k].as_u64().unwrap_or(0);
+        self.retries += n("retries");
+        self.bytes_sent += n("bytes_sent");
+        self.bytes_received += n("bytes_received");
+    }
+}
+
 fn run_seed(seed: u64, per_device: usize) {
+    let started = Instant::now();
+    let mut tally = Tally::default();
     let tmp = tempfile::tempdir().unwrap();
     let hub = HubProcess::start(&tmp.path().join("hub"), true);
     let proxy = FaultyProxy::start(hub.address().parse().unwrap(), seed);
@@ -102,7 +141,7 @@ fn run_seed(seed: u64, per_device: usize) {
                 String::from_utf8_lossy(&out.stderr)
             );
             // Failures are expected here; nothing may be lost or duplicated by them.
-            let _ = custodian_output(&["sync", "--data", dir, "--retries", "2"], None);
+            tally.sync(dir, "2", false);
         }
     }
     let s = &proxy.stats;
@@ -123,7 +162,7 @@ fn run_seed(seed: u64, per_device: usize) {
     proxy.heal();
     for _ in 0..2 {
         for (dir, _, _) in &devices {
-            custodian(&["sync", "--data", dir, "--retries", "3"]);
+            tally.sync(dir, "3", true);
         }
     }
 
@@ -168,5 +207,18 @@ fn run_seed(seed: u64, per_device: usize) {
     assert_eq!(
         hub_status["flags"].as_u64().unwrap(),
         u64::try_from(scanned_by_b.len()).unwrap()
+    );
+    eprintln!(
+        "fault figures: seed {seed}, {per_device} events per device (3 devices), {:.1} s, \
+         {} syncs ({} failed), {} retries in successful syncs, {} B sent and {} B received \
+         by successful syncs, {} B up and {} B down through the proxy",
+        started.elapsed().as_secs_f64(),
+        tally.syncs,
+        tally.failed,
+        tally.retries,
+        tally.bytes_sent,
+        tally.bytes_received,
+        s.bytes_up.load(Ordering::Relaxed),
+        s.bytes_down.load(Ordering::Relaxed),
     );
 }

@@ -75,6 +75,9 @@ pub struct SyncReport {
     pub moved_flags: Vec<Flag>,
     /// The device clock minus the hub clock, in milliseconds (positive: the device is ahead).
     pub clock_offset_ms: i64,
+    /// Attempts that failed transiently before this one succeeded ([`Device::sync_with_retry`]).
+    #[serde(default)]
+    pub retries: u32,
 }
 
 /// A device: its ledger, and (once enrolled) its hub.
@@ -205,7 +208,10 @@ impl Device {
         let mut attempt = 0;
         loop {
             match self.sync().await {
-                Ok(report) => return Ok(report),
+                Ok(mut report) => {
+                    report.retries = attempt;
+                    return Ok(report);
+                }
                 Err(e) if attempt < retries && e.is_transient() => {
                     let delay = backoff(attempt, &mut rand::thread_rng());
                     attempt += 1;

@@ -69,12 +69,52 @@ fn classify(base: &str, e: &reqwest::Error) -> Error {
         detail.push_str(&s.to_string());
         source = s.source();
     }
-    if detail.contains("certificate") || detail.contains("UnknownIssuer") || detail.contains("tls")
-    {
+    classify_detail(base, detail)
+}
+
+/// A failure is about trust only when the hub's certificate was checked and refused. A link cut
+/// during the TLS handshake (`tls handshake eof`, a reset) is a transient failure like any
+/// other cut connection, to be retried, and never reported as a certificate problem.
+fn classify_detail(base: &str, detail: String) -> Error {
+    let refused_certificate = ["certificate", "UnknownIssuer", "NotValidForName", "BadSignature"]
+        .iter()
+        .any(|needle| detail.contains(needle));
+    if refused_certificate {
         Error::Trust(format!(
             "{base} did not present the pinned hub certificate ({detail})"
         ))
     } else {
         Error::Unreachable(format!("{base}: {detail}"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_refused_certificate_is_a_trust_failure() {
+        let check = |detail: &str, trust: bool| {
+            let e = classify_detail("https://hub", detail.to_string());
+            assert_eq!(matches!(e, Error::Trust(_)), trust, "{detail}: {e}");
+            assert_eq!(e.is_transient(), !trust, "{detail}: {e}");
+        };
+        check(
+            "error sending request: client error (Connect): tls handshake eof",
+            false,
+        );
+        check(
+            "error sending request: client error (Connect): Connection reset by peer (os error 104)",
+            false,
+        );
+        check("error sending request: connection closed before message completed", false);
+        check(
+            "error sending request: client error (Connect): invalid peer certificate: UnknownIssuer",
+            true,
+        );
+        check(
+            "client error (Connect): invalid peer certificate: NotValidForName",
+            true,
+        );
     }
 }

@@ -50,6 +50,9 @@ pub struct Stats {
     pub cut: AtomicU64,
     pub stalled: AtomicU64,
     pub slowed: AtomicU64,
+    /// Bytes forwarded device → hub and hub → device (TLS records, as on the wire).
+    pub bytes_up: AtomicU64,
+    pub bytes_down: AtomicU64,
 }
 
 pub struct FaultyProxy {
@@ -113,7 +116,7 @@ impl FaultyProxy {
     }
 }
 
-fn serve(client: TcpStream, target: SocketAddr, fate: Fate, stats: &Stats) {
+fn serve(client: TcpStream, target: SocketAddr, fate: Fate, stats: &Arc<Stats>) {
     match fate {
         Fate::Refuse => {
             stats.refused.fetch_add(1, Ordering::Relaxed);
@@ -149,13 +152,21 @@ fn serve(client: TcpStream, target: SocketAddr, fate: Fate, stats: &Stats) {
     let (c2, s2) = (client.try_clone(), server.try_clone());
     let (Ok(c2), Ok(s2)) = (c2, s2) else { return };
     let b2 = budget.clone();
-    let up = thread::spawn(move || pump(c2, s2, &b2, delay));
-    pump(server, client, &budget, delay);
+    let st = Arc::clone(stats);
+    let up = thread::spawn(move || pump(c2, s2, &b2, delay, &st.bytes_up));
+    pump(server, client, &budget, delay, &stats.bytes_down);
     let _ = up.join();
 }
 
-/// Copies `from` → `to` while the shared byte budget lasts, then cuts both ways.
-fn pump(mut from: TcpStream, mut to: TcpStream, budget: &AtomicU64, delay_ms: u64) {
+/// Copies `from` → `to` while the shared byte budget lasts, then cuts both ways; counts what
+/// it forwarded into `forwarded`.
+fn pump(
+    mut from: TcpStream,
+    mut to: TcpStream,
+    budget: &AtomicU64,
+    delay_ms: u64,
+    forwarded: &AtomicU64,
+) {
     let mut buf = [0u8; 4096];
     loop {
         let n = match from.read(&mut buf) {
@@ -168,7 +179,11 @@ fn pump(mut from: TcpStream, mut to: TcpStream, budget: &AtomicU64, delay_ms: u6
         if delay_ms > 0 {
             thread::sleep(Duration::from_millis(delay_ms));
         }
-        if to.write_all(&buf[..allowed]).is_err() || allowed < n {
+        if to.write_all(&buf[..allowed]).is_err() {
+            break;
+        }
+        forwarded.fetch_add(allowed as u64, Ordering::Relaxed);
+        if allowed < n {
             break;
         }
     }
