@@ -27,6 +27,8 @@ head -n 1 "$STATE/hub.log"
 if [ ! -f "$STATE/device/ledger.sqlite" ] || ! "$BIN/custodian" status --data "$STATE/device" | grep -q "^device"; then
   TOKEN=$("$BIN/custodian" hub token --data "$STATE/hub" --org dist-a --site dc-hamburg)
   "$BIN/custodian" enroll --data "$STATE/device" --name "desktop" "$TOKEN"
+  # An order to pick on the Ship screen.
+  "$BIN/custodian" manifest import --data "$STATE/device" fixtures/demo/order-so-1001.csv
 fi
 "$BIN/custodian" manifest list --data "$STATE/device"
 echo "Scan with a USB/Bluetooth scanner (keyboard wedge) in the app window; demo codes: fixtures/demo/asn-0001.summary.json"

@@ -292,6 +292,12 @@ impl DemoData {
                 .collect(),
         };
         std::fs::write(dir.join("asn-0001.summary.json"), pretty(&asn))?;
+        // An order distributor A picks from that pallet: six drills for the retailer.
+        let drill = &self.products[0].gtin;
+        std::fs::write(
+            dir.join("order-so-1001.csv"),
+            format!("order,to,gtin,quantity\nSO-1001,{RETAILER},{drill},6\n"),
+        )?;
         Ok(())
     }
 }
