@@ -138,8 +138,8 @@ fn a_service_desk_day() {
     ]);
     assert_eq!(fixed["declared"], sold["event"]);
 
-    // Everything syncs; the hub flags the claim on the unsold unit and the sale of the scrapped
-    // one, once each.
+    // Everything syncs; the hub flags the claim on the unsold unit, the sale of the scrapped
+    // one and the counterfeit report, once each.
     let sync = run(&["sync", "--data", shop, "--json"]);
     assert_eq!(sync["uploaded"], sync["stored_by_hub"], "{sync}");
     let mut kinds: Vec<&str> = sync["new_flags"]
@@ -149,7 +149,7 @@ fn a_service_desk_day() {
         .map(|f| f["kind"].as_str().unwrap())
         .collect();
     kinds.sort_unstable();
-    assert_eq!(kinds, ["clone", "warranty"], "{sync}");
+    assert_eq!(kinds, ["clone", "counterfeit", "warranty"], "{sync}");
     let again = run(&["sync", "--data", shop, "--json"]);
     assert_eq!(again["new_flags"].as_array().unwrap().len(), 0);
     let hub_view = run(&["hub", "history", "--data", hub.data(), &issued[4], "--json"]);

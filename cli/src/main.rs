@@ -241,9 +241,13 @@ enum HubCommand {
         org: String,
         #[arg(long)]
         site: String,
-        /// Hours until the token expires.
-        #[arg(long, default_value_t = 24)]
-        hours: i64,
+        /// Hours until the token expires (the older spelling of --valid-for).
+        #[arg(long, conflicts_with = "valid_for")]
+        hours: Option<i64>,
+        /// How long the token stays valid: a number with s, m, h or d (90s, 15m, 24h, 7d).
+        /// Default 24h.
+        #[arg(long, value_parser = parse_validity)]
+        valid_for: Option<chrono::Duration>,
         /// The URL devices reach the hub at, when it differs from where it listens (a proxy,
         /// a public name); defaults to the listening URL.
         #[arg(long)]
@@ -283,6 +287,47 @@ enum HubCommand {
     },
     /// Every flag the hub has raised.
     Flags {
+        #[command(flatten)]
+        data: Data,
+        #[command(flatten)]
+        out: Output,
+    },
+    /// Publishes a recall of a GTIN (one lot, or every lot), or withdraws it; devices learn of
+    /// it with their next sync.
+    Recall {
+        #[command(flatten)]
+        data: Data,
+        #[arg(long)]
+        gtin: String,
+        /// The lot recalled; without it, every lot.
+        #[arg(long)]
+        lot: Option<String>,
+        /// Why, in words (required unless --withdraw).
+        #[arg(long, required_unless_present = "withdraw")]
+        reason: Option<String>,
+        /// Withdraw the recall instead.
+        #[arg(long)]
+        withdraw: bool,
+    },
+    /// Puts a unit on the counterfeit alert list, or clears it (--clear) once it was found
+    /// genuine; devices learn of it with their next sync.
+    Alert {
+        #[command(flatten)]
+        data: Data,
+        /// The unit: element string, bracketed text or Digital Link.
+        code: String,
+        /// Why, in words (required unless --clear).
+        #[arg(long, required_unless_present = "clear")]
+        reason: Option<String>,
+        /// Take the unit off the list instead.
+        #[arg(long)]
+        clear: bool,
+        /// What the investigation found (required with --clear).
+        #[arg(long, required_if_eq("clear", "true"))]
+        note: Option<String>,
+    },
+    /// The counterfeit alert list: each unit, who reported it and when.
+    Alerts {
         #[command(flatten)]
         data: Data,
         #[command(flatten)]
@@ -1012,12 +1057,81 @@ fn run_hub(command: HubCommand) -> Result<()> {
             org,
             site,
             hours,
+            valid_for,
             url: advertised,
         } => {
             let (url, ca) = custodian_hub::server::hub_address(&data.data)?;
             let url = advertised.unwrap_or(url);
             let registry = custodian_hub::Registry::open(&data.data)?;
-            println!("{}", registry.create_token(&org, &site, &url, &ca, hours)?);
+            let valid_for = valid_for
+                .or(hours.map(chrono::Duration::hours))
+                .unwrap_or_else(|| chrono::Duration::hours(24));
+            println!(
+                "{}",
+                registry.create_token_at(&org, &site, &url, &ca, valid_for, chrono::Utc::now())?
+            );
+            Ok(())
+        }
+        HubCommand::Recall {
+            data,
+            gtin,
+            lot,
+            reason,
+            withdraw,
+        } => {
+            let registry = custodian_hub::Registry::open(&data.data)?;
+            let which = lot.as_deref().map_or_else(
+                || format!("{gtin}, every lot"),
+                |l| format!("{gtin} lot {l}"),
+            );
+            if withdraw {
+                registry.withdraw_recall(&gtin, lot.as_deref())?;
+                println!("withdrew the recall of {which}");
+            } else {
+                registry.add_recall(&custodian_ledger::extract::Recall {
+                    gtin: gtin.clone(),
+                    lot: lot.clone(),
+                    reason: reason.unwrap_or_default(),
+                })?;
+                println!("recalled {which}");
+            }
+            Ok(())
+        }
+        HubCommand::Alert {
+            data,
+            code,
+            reason,
+            clear,
+            note,
+        } => {
+            let registry = custodian_hub::Registry::open(&data.data)?;
+            if clear {
+                registry.clear_alert(&code, note.as_deref().unwrap_or_default(), now())?;
+                println!("cleared {code} from the counterfeit alert list");
+            } else {
+                registry.add_alert_for(&code, reason.as_deref().unwrap_or_default())?;
+                println!("put {code} on the counterfeit alert list");
+            }
+            Ok(())
+        }
+        HubCommand::Alerts { data, out } => {
+            let alerts = custodian_hub::Registry::open(&data.data)?.alerts()?;
+            if out.json {
+                return print_json(&alerts);
+            }
+            if alerts.is_empty() {
+                println!("no alerts");
+            }
+            for a in alerts {
+                match (&a.reported_by, &a.reported_at) {
+                    (Some(by), Some(at)) => println!(
+                        "{} reported by {by} at {at}: {}",
+                        a.epc,
+                        a.note.as_deref().unwrap_or_default()
+                    ),
+                    _ => println!("{}: {}", a.epc, a.reason),
+                }
+            }
             Ok(())
         }
         HubCommand::Issue {
@@ -1090,6 +1204,32 @@ fn run_hub(command: HubCommand) -> Result<()> {
             Ok(())
         }
     }
+}
+
+/// A validity such as `90s`, `15m`, `24h` or `7d`.
+fn parse_validity(s: &str) -> Result<chrono::Duration, String> {
+    let s = s.trim();
+    let split = s
+        .find(|c: char| !c.is_ascii_digit())
+        .ok_or_else(|| format!("{s:?}: give a unit, e.g. 90s, 15m, 24h or 7d"))?;
+    let (n, unit) = s.split_at(split);
+    let n: i64 = n
+        .parse()
+        .map_err(|_| format!("{s:?}: expected a number followed by s, m, h or d"))?;
+    if n <= 0 {
+        return Err(format!("{s:?}: the validity must be positive"));
+    }
+    let seconds = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3_600,
+        "d" => 86_400,
+        other => return Err(format!("{s:?}: unknown unit {other:?}; use s, m, h or d")),
+    };
+    n.checked_mul(seconds)
+        .filter(|&secs| secs <= 366 * 86_400)
+        .map(chrono::Duration::seconds)
+        .ok_or_else(|| format!("{s:?}: a token is valid for at most a year"))
 }
 
 /// `YYMMDD` as given, or `YYYY-MM-DD` turned into it.

@@ -13,7 +13,7 @@ use rusqlite::{Connection, params};
 
 use crate::HubError;
 use crate::reconcile;
-use crate::registry::{DeviceRecord, Registry};
+use crate::registry::{DeviceRecord, ExtractUpdate, Registry};
 
 /// Handles one signed sync request; returns the encoded response.
 pub fn handle(registry: &Registry, auth: &RequestAuth, body: &[u8]) -> Result<Vec<u8>, HubError> {
@@ -80,8 +80,18 @@ pub fn handle(registry: &Registry, auth: &RequestAuth, body: &[u8]) -> Result<Ve
     reconcile::ensure_flags_doc(&tx, &device.org)?;
     let docs = exchange_docs(&tx, &device, &request)?;
     let (events, download_cursor, more) = download(&tx, &device, request.download_after)?;
-    let extract = Registry::extract(&tx, registry.issuer())?;
+    let extract = Registry::extract_update(
+        &tx,
+        registry.issuer(),
+        request.extract_version,
+        request.extract_deltas,
+    )?;
     tx.commit()?;
+    let (extract, extract_delta) = match extract {
+        ExtractUpdate::Unchanged => (None, None),
+        ExtractUpdate::Delta(delta) => (None, Some(delta)),
+        ExtractUpdate::Whole(whole) => (Some(whole), None),
+    };
 
     let response = SyncResponse {
         v: PROTOCOL_VERSION,
@@ -90,7 +100,8 @@ pub fn handle(registry: &Registry, auth: &RequestAuth, body: &[u8]) -> Result<Ve
         download_cursor,
         more,
         docs,
-        extract: (extract.version != request.extract_version).then_some(extract),
+        extract,
+        extract_delta,
         flags_raised,
         hub_time: now.to_rfc3339(),
     };

@@ -10,8 +10,11 @@
 //! of an accepted claim for the same defect, or over the product's claim threshold
 //! (**warranty**, to the claiming organisation and to the manufacturer). A receipt with no
 //! shipment on record, or a shipment by an organisation that never held the unit, is **out of
-//! sequence** (to the recorder, the shipment's destination and the holder on record). An error
-//! declaration is shared like the event it declares and checked for nothing.
+//! sequence** (to the recorder, the shipment's destination and the holder on record). A
+//! counterfeit report puts the unit on the counterfeit alert list (the registry extract carries
+//! it to every device) and raises **counterfeit** for the reporter, the manufacturer and the
+//! holder on record. An error declaration is shared like the event it declares and checked for
+//! nothing.
 //!
 //! The flags one transaction raises are gathered in a [`FlagDocs`] and written into each
 //! organisation's flags document with one load and one save ([`FlagDocs::write`]).
@@ -160,10 +163,20 @@ fn reconcile(
     now: DateTime<Utc>,
 ) -> Result<Vec<HubFlag>, HubError> {
     let b = &event.body;
-    if b.recorder.device == HUB_DEVICE || b.extension.error_declaration.is_some() {
+    if b.extension.error_declaration.is_some() {
+        // A counterfeit report declared erroneous takes its unit off the alert list.
+        if let Some(declared) = event.declared_id() {
+            Registry::remove_reported_alert(conn, &declared.0)?;
+        }
+        return Ok(Vec::new());
+    }
+    if b.recorder.device == HUB_DEVICE {
         return Ok(Vec::new());
     }
     let mut raised = seen_after_end(conn, flags, event, now)?;
+    if let Some(Detail::CounterfeitReport { note, .. }) = event.detail() {
+        raised.extend(reported_counterfeit(conn, flags, event, note.as_str(), now)?);
+    }
     if b.biz_step == BizStep::Shipping && event.detail().is_none() {
         raised.extend(shipped_without_receipt(conn, flags, event, now)?);
     }
@@ -317,6 +330,61 @@ fn seen_after_end(
             reason,
             now,
         )?);
+    }
+    Ok(raised)
+}
+
+/// **Counterfeit**: a partner reported a unit counterfeit. The unit goes on the counterfeit
+/// alert list, which reaches every device with its next registry extract, and the reporter,
+/// the manufacturer and the holder on record each get one flag for the unit, however many
+/// reports follow.
+fn reported_counterfeit(
+    conn: &Connection,
+    flags: &mut FlagDocs,
+    event: &Event,
+    note: &str,
+    now: DateTime<Utc>,
+) -> Result<Vec<HubFlag>, HubError> {
+    let b = &event.body;
+    let mut raised = Vec::new();
+    for unit in b.epcs.iter().filter(|e| matches!(e, Epc::Unit { .. })) {
+        let Epc::Unit { gtin, .. } = unit else {
+            continue;
+        };
+        Registry::add_reported_alert(conn, event, unit, note)?;
+        let (custody, before) = custody_before(conn, unit, event)?;
+        let maker = match before
+            .iter()
+            .find(|e| e.body.biz_step == BizStep::Commissioning)
+        {
+            Some(c) => Some(c.body.recorder.org.clone()),
+            None if Registry::is_product(conn, gtin.as_str())? => {
+                Registry::manufacturer_id(conn)?
+            }
+            None => None,
+        };
+        let reason = format!(
+            "{} was reported counterfeit by {} on {}: {note}",
+            unit.label(),
+            Registry::org_name(conn, &b.recorder.org),
+            b.event_time.date_naive(),
+        );
+        for org in concerned(
+            &b.recorder.org,
+            &[maker.as_deref(), custody.custodian.as_deref()],
+        ) {
+            raised.extend(raise_about(
+                conn,
+                flags,
+                "counterfeit",
+                unit,
+                "reported",
+                Some(event),
+                &org,
+                reason.clone(),
+                now,
+            )?);
+        }
     }
     Ok(raised)
 }

@@ -15,7 +15,9 @@ use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use chrono::{DateTime, FixedOffset, Utc};
 use custodian_ledger::event::{Action, BizStep, BizTransaction, Disposition, EventType};
-use custodian_ledger::extract::{self, Alert, IssuerKey, Org, Product, Recall, RegistryExtract};
+use custodian_ledger::extract::{
+    self, Alert, ExtractDelta, IssuerKey, Org, Product, Recall, RecallKey, RegistryExtract,
+};
 use custodian_ledger::{Custody, Epc, Event, EventBody, Recorder, docs, store};
 use custodian_scanner::Gtin;
 use ed25519_dalek::{Signer, SigningKey};
@@ -27,6 +29,12 @@ use crate::HubError;
 
 const KV_ISSUER_KEY: &str = "issuer_key";
 const KV_EXTRACT_VERSION: &str = "extract_version";
+/// The oldest version a delta can start from: the change log holds every change after it.
+const KV_EXTRACT_LOG_FROM: &str = "extract_log_from";
+/// How many changes of the extract the log keeps; a device further behind gets it whole.
+const EXTRACT_LOG_KEEP: u64 = 10_000;
+/// A device this many changes behind gets the whole extract: past that, a delta saves little.
+const MAX_DELTA_CHANGES: u64 = 2_000;
 const KV_RESOLVER: &str = "resolver";
 /// The device id under which the hub records its own events (issuance, demo shipments).
 pub const HUB_DEVICE: &str = "hub";
@@ -151,6 +159,44 @@ pub struct HubFlag {
     pub history: Vec<custodian_ledger::FlagStep>,
 }
 
+/// A unit on the counterfeit alert list, as the hub holds it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HubAlert {
+    pub epc: String,
+    /// What public verification says about it.
+    pub reason: String,
+    /// The organisation that reported it; `None` when the manufacturer listed it.
+    pub reported_by: Option<String>,
+    /// When it was reported (RFC 3339).
+    pub reported_at: Option<String>,
+    /// The reporter's note (devices see it; public verification does not).
+    pub note: Option<String>,
+    /// The report's event id.
+    pub event: Option<String>,
+}
+
+/// The public reason of an alert a partner's report raised: the reporter and their note are
+/// for the channel partners' devices, not for anyone who verifies a code.
+const REPORTED_REASON: &str = "reported counterfeit by a channel partner's inspection";
+
+fn recall_key(gtin: &str, lot: Option<&str>) -> String {
+    serde_json::to_string(&RecallKey {
+        gtin: gtin.to_string(),
+        lot: lot.map(str::to_string),
+    })
+    .expect("a recall key always serialises")
+}
+
+/// The unit a code names (element string, bracketed, Digital Link or an EPC URI).
+fn unit_epc(code: &str) -> Result<Epc, HubError> {
+    let scan = custodian_scanner::parse(code).map_err(|e| HubError::BadRequest(e.to_string()))?;
+    scan.identity()
+        .as_ref()
+        .and_then(Epc::from_identity)
+        .filter(|e| matches!(e, Epc::Unit { .. }))
+        .ok_or_else(|| HubError::BadRequest("the code names a product but no serial unit".into()))
+}
+
 fn new_status() -> String {
     custodian_ledger::FlagStatus::New.as_str().into()
 }
@@ -233,12 +279,30 @@ impl Registry {
         Ok(())
     }
 
-    fn bump_extract_version(conn: &Connection) -> Result<(), HubError> {
-        let v: u64 = store::kv_get(conn, KV_EXTRACT_VERSION)?
+    /// Records a change of the extract: the next version, and what it changed (`kind` and the
+    /// entry's key), so a device can be sent the changes after the version it holds.
+    fn log_change(conn: &Connection, kind: &str, key: &str) -> Result<u64, HubError> {
+        let v = Self::extract_version(conn)? + 1;
+        conn.execute(
+            "INSERT INTO extract_log (version, kind, key) VALUES (?1, ?2, ?3)",
+            params![i64::try_from(v).unwrap_or(i64::MAX), kind, key],
+        )?;
+        store::kv_set(conn, KV_EXTRACT_VERSION, &v.to_string())?;
+        if v > EXTRACT_LOG_KEEP && v % 100 == 0 {
+            let keep_from = v - EXTRACT_LOG_KEEP;
+            conn.execute(
+                "DELETE FROM extract_log WHERE version <= ?1",
+                [i64::try_from(keep_from).unwrap_or(i64::MAX)],
+            )?;
+            store::kv_set(conn, KV_EXTRACT_LOG_FROM, &keep_from.to_string())?;
+        }
+        Ok(v)
+    }
+
+    fn extract_version(conn: &Connection) -> Result<u64, HubError> {
+        Ok(store::kv_get(conn, KV_EXTRACT_VERSION)?
             .and_then(|v| v.parse().ok())
-            .unwrap_or(0);
-        store::kv_set(conn, KV_EXTRACT_VERSION, &(v + 1).to_string())?;
-        Ok(())
+            .unwrap_or(0))
     }
 
     pub fn add_org(&self, org: &Org) -> Result<(), HubError> {
@@ -248,7 +312,7 @@ impl Registry {
              ON CONFLICT(id) DO UPDATE SET name = excluded.name, role = excluded.role, market = excluded.market, gln = excluded.gln",
             params![org.id, org.name, org.role, org.market, org.gln],
         )?;
-        Self::bump_extract_version(&conn)
+        Self::log_change(&conn, "org", &org.id).map(drop)
     }
 
     pub fn add_site(&self, org: &str, site: &str, name: &str) -> Result<(), HubError> {
@@ -268,25 +332,174 @@ impl Registry {
                  markets = excluded.markets, claim_threshold = excluded.claim_threshold",
             params![gtin.as_str(), p.name, p.warranty_months, p.markets.join(","), p.claim_threshold],
         )?;
-        Self::bump_extract_version(&conn)
+        Self::log_change(&conn, "product", gtin.as_str()).map(drop)
     }
 
+    /// Publishes a recall of `r.gtin` (of one lot, or of every lot), replacing one published for
+    /// the same GTIN and lot.
     pub fn add_recall(&self, r: &Recall) -> Result<(), HubError> {
-        let conn = self.conn();
-        conn.execute(
-            "INSERT INTO recalls (gtin, lot, reason) VALUES (?1, ?2, ?3)",
-            params![r.gtin, r.lot, r.reason],
+        let gtin = Gtin::parse(&r.gtin).map_err(|e| HubError::BadRequest(e.to_string()))?;
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        tx.execute(
+            "DELETE FROM recalls WHERE gtin = ?1 AND lot IS ?2",
+            params![gtin.as_str(), r.lot],
         )?;
-        Self::bump_extract_version(&conn)
+        tx.execute(
+            "INSERT INTO recalls (gtin, lot, reason) VALUES (?1, ?2, ?3)",
+            params![gtin.as_str(), r.lot, r.reason],
+        )?;
+        Self::log_change(&tx, "recall", &recall_key(gtin.as_str(), r.lot.as_deref()))?;
+        tx.commit()?;
+        Ok(())
     }
 
+    /// Withdraws the recall of `gtin` and `lot` (`None`: the recall of every lot).
+    pub fn withdraw_recall(&self, gtin: &str, lot: Option<&str>) -> Result<(), HubError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        let n = tx.execute(
+            "DELETE FROM recalls WHERE gtin = ?1 AND lot IS ?2",
+            params![gtin, lot],
+        )?;
+        if n == 0 {
+            return Err(HubError::NotFound(format!(
+                "a recall of {gtin}{}",
+                lot.map(|l| format!(" lot {l}")).unwrap_or_default()
+            )));
+        }
+        Self::log_change(&tx, "recall", &recall_key(gtin, lot))?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Puts a unit on the counterfeit alert list as the manufacturer (replacing what the list
+    /// said about it).
     pub fn add_alert(&self, a: &Alert) -> Result<(), HubError> {
         let conn = self.conn();
         conn.execute(
             "INSERT OR REPLACE INTO alerts (epc, reason) VALUES (?1, ?2)",
             params![a.epc, a.reason],
         )?;
-        Self::bump_extract_version(&conn)
+        Self::log_change(&conn, "alert", &a.epc).map(drop)
+    }
+
+    /// Puts the unit `code` names on the counterfeit alert list as the manufacturer.
+    pub fn add_alert_for(&self, code: &str, reason: &str) -> Result<(), HubError> {
+        let reason = reason.trim();
+        if reason.is_empty() {
+            return Err(HubError::BadRequest(
+                "an alert needs a reason: say why the unit is counterfeit".into(),
+            ));
+        }
+        self.add_alert(&Alert {
+            epc: unit_epc(code)?.uri(),
+            reason: reason.to_string(),
+        })
+    }
+
+    /// Puts a unit a partner reported counterfeit on the alert list, unless it is on it already
+    /// or the manufacturer cleared it after the report was made (the report was looked into).
+    /// Returns whether the list changed.
+    pub(crate) fn add_reported_alert(
+        conn: &Connection,
+        report: &Event,
+        epc: &Epc,
+        note: &str,
+    ) -> Result<bool, HubError> {
+        let at = report.body.event_time;
+        if store::is_declared(conn, &report.id.0)? {
+            return Ok(false);
+        }
+        let cleared_after: bool = conn
+            .query_row(
+                "SELECT cleared_at FROM alert_clearings WHERE epc = ?1",
+                [epc.uri()],
+                |r| r.get::<_, String>(0),
+            )
+            .optional()?
+            .and_then(|c| DateTime::parse_from_rfc3339(&c).ok())
+            .is_some_and(|cleared| cleared >= at);
+        if cleared_after {
+            return Ok(false);
+        }
+        let added = conn.execute(
+            "INSERT OR IGNORE INTO alerts (epc, reason, reported_by, reported_at, note, event)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![
+                epc.uri(),
+                REPORTED_REASON,
+                report.body.recorder.org,
+                at.to_rfc3339(),
+                note,
+                report.id.0
+            ],
+        )?;
+        if added > 0 {
+            Self::log_change(conn, "alert", &epc.uri())?;
+        }
+        Ok(added > 0)
+    }
+
+    /// Takes the unit that the counterfeit report `event` listed off the alert list: the
+    /// reporter declared the report erroneous.
+    pub(crate) fn remove_reported_alert(conn: &Connection, event: &str) -> Result<(), HubError> {
+        let epc: Option<String> = conn
+            .query_row("SELECT epc FROM alerts WHERE event = ?1", [event], |r| {
+                r.get(0)
+            })
+            .optional()?;
+        if let Some(epc) = epc {
+            conn.execute("DELETE FROM alerts WHERE epc = ?1", [&epc])?;
+            Self::log_change(conn, "alert", &epc)?;
+        }
+        Ok(())
+    }
+
+    /// Takes a unit off the counterfeit alert list (the manufacturer found it genuine). A report
+    /// made before `at` that arrives later does not put it back; a later report does.
+    pub fn clear_alert(
+        &self,
+        code: &str,
+        note: &str,
+        at: DateTime<FixedOffset>,
+    ) -> Result<(), HubError> {
+        let epc = unit_epc(code)?;
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        let n = tx.execute("DELETE FROM alerts WHERE epc = ?1", [epc.uri()])?;
+        if n == 0 {
+            return Err(HubError::NotFound(format!(
+                "{} on the counterfeit alert list",
+                epc.label()
+            )));
+        }
+        tx.execute(
+            "INSERT OR REPLACE INTO alert_clearings (epc, cleared_at, note) VALUES (?1, ?2, ?3)",
+            params![epc.uri(), at.to_rfc3339(), note],
+        )?;
+        Self::log_change(&tx, "alert", &epc.uri())?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// The counterfeit alert list, by EPC.
+    pub fn alerts(&self) -> Result<Vec<HubAlert>, HubError> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(
+            "SELECT epc, reason, reported_by, reported_at, note, event FROM alerts ORDER BY epc",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok(HubAlert {
+                epc: r.get(0)?,
+                reason: r.get(1)?,
+                reported_by: r.get(2)?,
+                reported_at: r.get(3)?,
+                note: r.get(4)?,
+                event: r.get(5)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
     }
 
     fn manufacturer(conn: &Connection) -> Result<Org, HubError> {
@@ -297,6 +510,17 @@ impl Registry {
         )
         .optional()?
         .ok_or_else(|| HubError::BadRequest("the registry has no manufacturer organisation yet".into()))
+    }
+
+    /// The manufacturer organisation's id, if one is registered.
+    pub(crate) fn manufacturer_id(conn: &Connection) -> Result<Option<String>, HubError> {
+        Ok(conn
+            .query_row(
+                "SELECT id FROM orgs WHERE role = 'manufacturer' ORDER BY id LIMIT 1",
+                [],
+                |r| r.get(0),
+            )
+            .optional()?)
     }
 
     fn first_site(conn: &Connection, org: &str) -> Result<String, HubError> {
@@ -622,6 +846,33 @@ impl Registry {
         ca_der: &[u8],
         hours: i64,
     ) -> Result<String, HubError> {
+        self.create_token_at(
+            org,
+            site,
+            hub_url,
+            ca_der,
+            chrono::Duration::hours(hours),
+            Utc::now(),
+        )
+    }
+
+    /// Creates a one-time enrollment token at `now`, valid for `valid_for`. The token carries
+    /// its expiry, so a device refuses an expired one before it reaches the hub; the hub
+    /// refuses it too ([`Registry::enroll_at`]).
+    pub fn create_token_at(
+        &self,
+        org: &str,
+        site: &str,
+        hub_url: &str,
+        ca_der: &[u8],
+        valid_for: chrono::Duration,
+        now: DateTime<Utc>,
+    ) -> Result<String, HubError> {
+        if valid_for <= chrono::Duration::zero() {
+            return Err(HubError::BadRequest(
+                "a token must be valid for some time: give a positive duration".into(),
+            ));
+        }
         let conn = self.conn();
         let org_known: i64 =
             conn.query_row("SELECT count(*) FROM orgs WHERE id = ?1", [org], |r| {
@@ -645,7 +896,9 @@ impl Registry {
         let mut secret = [0u8; 24];
         rand::rngs::OsRng.fill_bytes(&mut secret);
         let secret = URL_SAFE_NO_PAD.encode(secret);
-        let expires = Utc::now() + chrono::Duration::hours(hours);
+        let expires = now
+            .checked_add_signed(valid_for)
+            .ok_or_else(|| HubError::BadRequest("the token's validity is too long".into()))?;
         conn.execute(
             "INSERT INTO tokens (secret_hash, org, site, expires_at) VALUES (?1, ?2, ?3, ?4)",
             params![
@@ -661,6 +914,7 @@ impl Registry {
             org: org.to_string(),
             site: site.to_string(),
             secret,
+            expires: Some(expires.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
         }
         .encode())
     }
@@ -671,6 +925,17 @@ impl Registry {
         secret: &str,
         public_key: &str,
         name: &str,
+    ) -> Result<DeviceRecord, HubError> {
+        self.enroll_at(secret, public_key, name, Utc::now())
+    }
+
+    /// Redeems a token at `now`: refused when unknown, used, or expired.
+    pub fn enroll_at(
+        &self,
+        secret: &str,
+        public_key: &str,
+        name: &str,
+        now: DateTime<Utc>,
     ) -> Result<DeviceRecord, HubError> {
         let key = STANDARD.decode(public_key).ok().filter(|k| k.len() == 32);
         if key.is_none() {
@@ -695,17 +960,17 @@ impl Registry {
                 "this enrollment token was already used: ask the hub for a new one".into(),
             ));
         }
-        if DateTime::parse_from_rfc3339(&expires).map_or(true, |t| t < Utc::now()) {
-            return Err(HubError::Unauthorized(
-                "this enrollment token has expired: ask the hub for a new one".into(),
-            ));
+        if DateTime::parse_from_rfc3339(&expires).map_or(true, |t| t <= now) {
+            return Err(HubError::Unauthorized(format!(
+                "this enrollment token expired at {expires}: ask the hub for a new one"
+            )));
         }
         let mut id_bytes = [0u8; 9];
         rand::rngs::OsRng.fill_bytes(&mut id_bytes);
         let id = format!("dev-{}", hex::encode(id_bytes));
         tx.execute(
             "INSERT INTO devices (id, org, site, public_key, name, enrolled_at, revoked, counter) VALUES (?1, ?2, ?3, ?4, ?5, ?6, 0, 0)",
-            params![id, org, site, public_key, name, Utc::now().to_rfc3339()],
+            params![id, org, site, public_key, name, now.to_rfc3339()],
         )?;
         tx.execute(
             "UPDATE tokens SET used_by = ?1 WHERE secret_hash = ?2",
@@ -751,62 +1016,92 @@ impl Registry {
             .optional()?)
     }
 
-    /// The registry extract for devices of `org`.
+    /// The registry extract, whole (the same for every device).
     pub(crate) fn extract(
         conn: &Connection,
         issuer: &SigningKey,
     ) -> Result<RegistryExtract, HubError> {
-        let version = store::kv_get(conn, KV_EXTRACT_VERSION)?
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(0);
-        let mut stmt =
-            conn.prepare_cached("SELECT id, name, role, market, gln FROM orgs ORDER BY id")?;
-        let orgs = stmt
-            .query_map([], |r| {
-                Ok(Org {
-                    id: r.get(0)?,
-                    name: r.get(1)?,
-                    role: r.get(2)?,
-                    market: r.get(3)?,
-                    gln: r.get(4)?,
-                })
-            })?
-            .collect::<Result<Vec<_>, _>>()?;
-        let mut stmt = conn.prepare_cached(&format!("{PRODUCT_SELECT} ORDER BY gtin"))?;
-        let products = stmt
-            .query_map([], product_row)?
-            .collect::<Result<Vec<_>, _>>()?;
-        let mut stmt =
-            conn.prepare_cached("SELECT gtin, lot, reason FROM recalls ORDER BY rowid")?;
-        let recalls = stmt
-            .query_map([], |r| {
-                Ok(Recall {
-                    gtin: r.get(0)?,
-                    lot: r.get(1)?,
-                    reason: r.get(2)?,
-                })
-            })?
-            .collect::<Result<Vec<_>, _>>()?;
-        let mut stmt = conn.prepare_cached("SELECT epc, reason FROM alerts ORDER BY epc")?;
-        let alerts = stmt
-            .query_map([], |r| {
-                Ok(Alert {
-                    epc: r.get(0)?,
-                    reason: r.get(1)?,
-                })
-            })?
-            .collect::<Result<Vec<_>, _>>()?;
         Ok(RegistryExtract {
-            version,
-            orgs,
-            products,
-            issuer_keys: vec![IssuerKey {
-                id: "issuer-1".into(),
-                public_key: STANDARD.encode(issuer.verifying_key().to_bytes()),
-            }],
-            recalls,
-            alerts,
+            version: Self::extract_version(conn)?,
+            orgs: read_orgs(conn, None)?,
+            products: read_products(conn, None)?,
+            issuer_keys: issuer_keys(issuer),
+            recalls: read_recalls(conn, None)?.into_iter().map(|(_, r)| r).collect(),
+            alerts: read_alerts(conn, None)?,
         })
+    }
+
+    /// What a device holding version `held` of the extract needs: nothing, the changes since
+    /// (when it takes deltas and the change log reaches back to its version), or the whole.
+    pub(crate) fn extract_update(
+        conn: &Connection,
+        issuer: &SigningKey,
+        held: u64,
+        takes_deltas: bool,
+    ) -> Result<ExtractUpdate, HubError> {
+        let current = Self::extract_version(conn)?;
+        if held == current {
+            return Ok(ExtractUpdate::Unchanged);
+        }
+        let log_from: u64 = match store::kv_get(conn, KV_EXTRACT_LOG_FROM)?
+            .and_then(|v| v.parse().ok())
+        {
+            Some(v) => v,
+            None => return Ok(ExtractUpdate::Whole(Self::extract(conn, issuer)?)),
+        };
+        // A version above the hub's is from another registry (or one restored from a backup).
+        if !takes_deltas
+            || held == 0
+            || held > current
+            || held < log_from
+            || current - held > MAX_DELTA_CHANGES
+        {
+            return Ok(ExtractUpdate::Whole(Self::extract(conn, issuer)?));
+        }
+        let mut stmt = conn.prepare_cached(
+            "SELECT DISTINCT kind, key FROM extract_log WHERE version > ?1 ORDER BY kind, key",
+        )?;
+        let changed = stmt
+            .query_map([i64::try_from(held).unwrap_or(i64::MAX)], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut delta = ExtractDelta {
+            from: held,
+            to: current,
+            ..ExtractDelta::default()
+        };
+        let mut recalls = Vec::new();
+        for (kind, key) in changed {
+            match kind.as_str() {
+                "org" => delta.orgs.extend(read_orgs(conn, Some(&key))?),
+                "product" => delta.products.extend(read_products(conn, Some(&key))?),
+                "recall" => {
+                    let k: RecallKey = serde_json::from_str(&key)
+                        .map_err(|e| HubError::Internal(format!("extract log: {key}: {e}")))?;
+                    let now = read_recalls(conn, Some(&k))?;
+                    if now.is_empty() {
+                        delta.recalls_withdrawn.push(k);
+                    }
+                    recalls.extend(now);
+                }
+                "alert" => {
+                    let now = read_alerts(conn, Some(&key))?;
+                    if now.is_empty() {
+                        delta.alerts_cleared.push(key);
+                    }
+                    delta.alerts.extend(now);
+                }
+                other => {
+                    return Err(HubError::Internal(format!(
+                        "extract log: unknown kind {other:?}"
+                    )));
+                }
+            }
+        }
+        recalls.sort_by_key(|(rowid, _)| *rowid);
+        delta.recalls = recalls.into_iter().map(|(_, r)| r).collect();
+        Ok(ExtractUpdate::Delta(delta))
     }
 
     pub(crate) fn issuer(&self) -> &SigningKey {
@@ -922,6 +1217,111 @@ impl Registry {
     }
 }
 
+/// What a device receives about the registry extract in a sync round.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ExtractUpdate {
+    /// The device holds the current version.
+    Unchanged,
+    /// The changes since the version the device holds.
+    Delta(ExtractDelta),
+    /// The whole extract: the device had none, is too far behind, or takes no deltas.
+    Whole(RegistryExtract),
+}
+
+fn issuer_keys(issuer: &SigningKey) -> Vec<IssuerKey> {
+    vec![IssuerKey {
+        id: "issuer-1".into(),
+        public_key: STANDARD.encode(issuer.verifying_key().to_bytes()),
+    }]
+}
+
+/// Organisations by id; with `id`, that one (if registered).
+fn read_orgs(conn: &Connection, id: Option<&str>) -> Result<Vec<Org>, HubError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT id, name, role, market, gln FROM orgs WHERE ?1 IS NULL OR id = ?1 ORDER BY id",
+    )?;
+    let rows = stmt.query_map([id], |r| {
+        Ok(Org {
+            id: r.get(0)?,
+            name: r.get(1)?,
+            role: r.get(2)?,
+            market: r.get(3)?,
+            gln: r.get(4)?,
+        })
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// Products by GTIN; with `gtin`, that one (if registered).
+fn read_products(conn: &Connection, gtin: Option<&str>) -> Result<Vec<Product>, HubError> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "{PRODUCT_SELECT} WHERE ?1 IS NULL OR gtin = ?1 ORDER BY gtin"
+    ))?;
+    let rows = stmt.query_map([gtin], product_row)?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// Recalls in the order they were published, with their row ids; with `key`, the one with
+/// that GTIN and lot (if published).
+fn read_recalls(
+    conn: &Connection,
+    key: Option<&RecallKey>,
+) -> Result<Vec<(i64, Recall)>, HubError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT rowid, gtin, lot, reason FROM recalls
+         WHERE ?1 = 0 OR (gtin = ?2 AND lot IS ?3) ORDER BY rowid",
+    )?;
+    let rows = stmt.query_map(
+        params![
+            key.is_some(),
+            key.map(|k| k.gtin.as_str()),
+            key.and_then(|k| k.lot.as_deref())
+        ],
+        |r| {
+            Ok((
+                r.get(0)?,
+                Recall {
+                    gtin: r.get(1)?,
+                    lot: r.get(2)?,
+                    reason: r.get(3)?,
+                },
+            ))
+        },
+    )?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// The alert list as devices see it, by EPC; with `epc`, that unit's entry (if listed). A unit
+/// a partner reported says who reported it, when, and their note.
+fn read_alerts(conn: &Connection, epc: Option<&str>) -> Result<Vec<Alert>, HubError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT a.epc, a.reason, a.reported_at, a.note, o.name || ' (' || o.market || ')', a.reported_by
+         FROM alerts a LEFT JOIN orgs o ON o.id = a.reported_by
+         WHERE ?1 IS NULL OR a.epc = ?1 ORDER BY a.epc",
+    )?;
+    let rows = stmt.query_map([epc], |r| {
+        let epc: String = r.get(0)?;
+        let reason: String = r.get(1)?;
+        let at: Option<String> = r.get(2)?;
+        let note: Option<String> = r.get(3)?;
+        let name: Option<String> = r.get(4)?;
+        let by: Option<String> = r.get(5)?;
+        let reason = match by {
+            Some(by) => format!(
+                "reported counterfeit by {} on {}{}",
+                name.unwrap_or(by),
+                at.as_deref()
+                    .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+                    .map_or_else(|| "an unknown date".into(), |t| t.date_naive().to_string()),
+                note.map(|n| format!(": {n}")).unwrap_or_default()
+            ),
+            None => reason,
+        };
+        Ok(Alert { epc, reason })
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
 const PRODUCT_SELECT: &str =
     "SELECT gtin, name, warranty_months, markets, claim_threshold FROM products";
 
@@ -975,8 +1375,31 @@ fn migrate(conn: &Connection) -> Result<(), HubError> {
          CREATE TABLE IF NOT EXISTS flags (
              id TEXT PRIMARY KEY, kind TEXT NOT NULL, org TEXT NOT NULL, epc TEXT NOT NULL, reason TEXT NOT NULL,
              event TEXT NOT NULL, raised_at TEXT NOT NULL
-         );",
+         );
+         -- Each change of the registry extract: its version and the entry it changed.
+         CREATE TABLE IF NOT EXISTS extract_log (version INTEGER PRIMARY KEY, kind TEXT NOT NULL, key TEXT NOT NULL);
+         -- Units the manufacturer took off the alert list, and when.
+         CREATE TABLE IF NOT EXISTS alert_clearings (epc TEXT PRIMARY KEY, cleared_at TEXT NOT NULL, note TEXT NOT NULL);",
     )?;
+    // Alerts raised by partners' reports say who reported and when.
+    let has_reporter: i64 = conn.query_row(
+        "SELECT count(*) FROM pragma_table_info('alerts') WHERE name = 'reported_by'",
+        [],
+        |r| r.get(0),
+    )?;
+    if has_reporter == 0 {
+        conn.execute_batch(
+            "ALTER TABLE alerts ADD COLUMN reported_by TEXT;
+             ALTER TABLE alerts ADD COLUMN reported_at TEXT;
+             ALTER TABLE alerts ADD COLUMN note TEXT;
+             ALTER TABLE alerts ADD COLUMN event TEXT;",
+        )?;
+    }
+    // The change log starts complete from the version the registry is at when it is made.
+    if store::kv_get(conn, KV_EXTRACT_LOG_FROM)?.is_none() {
+        let v = Registry::extract_version(conn)?;
+        store::kv_set(conn, KV_EXTRACT_LOG_FROM, &v.to_string())?;
+    }
     // Registries made before products had a claim threshold get the default one.
     let has_threshold: i64 = conn.query_row(
         "SELECT count(*) FROM pragma_table_info('products') WHERE name = 'claim_threshold'",
@@ -996,6 +1419,16 @@ fn migrate(conn: &Connection) -> Result<(), HubError> {
 pub fn current_extract(registry: &Registry) -> Result<RegistryExtract, HubError> {
     let conn = registry.conn();
     Registry::extract(&conn, registry.issuer())
+}
+
+/// What a device holding version `held` of the extract is sent ([`ExtractUpdate`]).
+pub fn extract_since(
+    registry: &Registry,
+    held: u64,
+    takes_deltas: bool,
+) -> Result<ExtractUpdate, HubError> {
+    let conn = registry.conn();
+    Registry::extract_update(&conn, registry.issuer(), held, takes_deltas)
 }
 
 /// Builds a transaction reference for an ASN.

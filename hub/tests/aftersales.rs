@@ -126,6 +126,7 @@ impl Shop {
             upload_through: i64::try_from(self.counter.get()).unwrap(),
             download_after: 0,
             extract_version: 0,
+            extract_deltas: false,
             known_docs: vec![],
             docs: vec![],
         });

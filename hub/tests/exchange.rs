@@ -83,6 +83,7 @@ fn request(upload: Vec<Event>) -> Vec<u8> {
         upload_through: 1,
         download_after: 0,
         extract_version: 0,
+        extract_deltas: false,
         known_docs: vec![],
         docs: vec![],
     })

@@ -135,6 +135,7 @@ impl Dev<'_> {
             upload_through: 1,
             download_after: 0,
             extract_version: 0,
+            extract_deltas: false,
             known_docs: known,
             docs,
         });

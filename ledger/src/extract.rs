@@ -1,11 +1,29 @@
 //! The registry extract a device caches for offline verdicts: the organisations it deals with,
 //! products with their markets and warranty policies, the issuer's public keys, the recall and
-//! counterfeit-alert lists. Versioned, so a device fetches it again only when it changed.
+//! counterfeit-alert lists.
+//!
+//! Versioned: the hub numbers every change (an organisation or product added or changed, a
+//! recall published or withdrawn, an alert raised or cleared) with the next version. A device
+//! tells the hub the version it holds, and the hub answers with nothing (unchanged), an
+//! [`ExtractDelta`] from that version, or the whole extract when the device is too far behind.
+//! [`RegistryExtract::apply`] applies a delta, and gives the same extract the hub would send
+//! whole at the delta's version.
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use ed25519_dalek::{Signature, Verifier, VerifyingKey};
 use serde::{Deserialize, Serialize};
+
+/// Replaces the entries of `held` that `new` has a key for, adds the others, and keeps the list
+/// sorted by key.
+fn upsert<T: Clone>(held: &mut Vec<T>, new: &[T], key: impl Fn(&T) -> String) {
+    if new.is_empty() {
+        return;
+    }
+    held.retain(|h| !new.iter().any(|n| key(n) == key(h)));
+    held.extend(new.iter().cloned());
+    held.sort_by_key(|t| key(t));
+}
 
 /// What a serial's AI 8030 signature covers: the unit's GTIN-14 and serial, domain-separated so a
 /// signature made for anything else never verifies as one.
@@ -76,10 +94,87 @@ pub struct Recall {
 pub struct Alert {
     /// EPC URI of a unit reported counterfeit.
     pub epc: String,
+    /// Why, in words: for a unit a partner reported, who reported it, when, and their note.
     pub reason: String,
 }
 
+/// What names a recall: its GTIN and lot (`None`: every lot). Publishing a recall with the key
+/// of one held replaces it.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct RecallKey {
+    pub gtin: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lot: Option<String>,
+}
+
+impl Recall {
+    pub fn key(&self) -> RecallKey {
+        RecallKey {
+            gtin: self.gtin.clone(),
+            lot: self.lot.clone(),
+        }
+    }
+}
+
+/// The changes between two versions of the extract: what to put (replacing an entry with the
+/// same key) and what to take away. Empty lists are left out of the JSON.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExtractDelta {
+    /// The version the delta applies to.
+    pub from: u64,
+    /// The version the extract has after it.
+    pub to: u64,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub orgs: Vec<Org>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub products: Vec<Product>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub issuer_keys: Vec<IssuerKey>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub recalls: Vec<Recall>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub recalls_withdrawn: Vec<RecallKey>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub alerts: Vec<Alert>,
+    /// EPC URIs taken off the alert list.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub alerts_cleared: Vec<String>,
+}
+
+/// A delta that does not fit the extract it was applied to.
+#[derive(Debug, thiserror::Error)]
+#[error("the registry extract is at version {held}, but the update starts from version {from}")]
+pub struct VersionMismatch {
+    pub held: u64,
+    pub from: u64,
+}
+
 impl RegistryExtract {
+    /// Applies `delta` to this extract, which must be at `delta.from`. Entries keep the order
+    /// the hub lists them in: organisations by id, products by GTIN, keys by id, alerts by EPC,
+    /// recalls in the order they were published (a replaced one moves to the end).
+    pub fn apply(&mut self, delta: &ExtractDelta) -> Result<(), VersionMismatch> {
+        if self.version != delta.from {
+            return Err(VersionMismatch {
+                held: self.version,
+                from: delta.from,
+            });
+        }
+        upsert(&mut self.orgs, &delta.orgs, |o| o.id.clone());
+        upsert(&mut self.products, &delta.products, |p| p.gtin.clone());
+        upsert(&mut self.issuer_keys, &delta.issuer_keys, |k| k.id.clone());
+        self.recalls.retain(|r| {
+            let key = r.key();
+            !delta.recalls_withdrawn.contains(&key) && !delta.recalls.iter().any(|n| n.key() == key)
+        });
+        self.recalls.extend(delta.recalls.iter().cloned());
+        self.alerts
+            .retain(|a| !delta.alerts_cleared.contains(&a.epc));
+        upsert(&mut self.alerts, &delta.alerts, |a| a.epc.clone());
+        self.version = delta.to;
+        Ok(())
+    }
+
     pub fn product(&self, gtin: &str) -> Option<&Product> {
         self.products.iter().find(|p| p.gtin == gtin)
     }

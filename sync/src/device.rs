@@ -75,6 +75,13 @@ pub struct SyncReport {
     pub moved_flags: Vec<Flag>,
     /// The device clock minus the hub clock, in milliseconds (positive: the device is ahead).
     pub clock_offset_ms: i64,
+    /// How the registry extract came: `unchanged`, `delta` (the changes since the version
+    /// held) or `whole`.
+    #[serde(default)]
+    pub extract: String,
+    /// The registry extract version held after the sync.
+    #[serde(default)]
+    pub extract_version: u64,
     /// Attempts that failed transiently before this one succeeded ([`Device::sync_with_retry`]).
     #[serde(default)]
     pub retries: u32,
@@ -157,6 +164,9 @@ impl Device {
             return Err(Error::AlreadyEnrolled);
         }
         let token = EnrollmentToken::decode(token).map_err(Error::Token)?;
+        token
+            .check_expiry(chrono::Utc::now())
+            .map_err(Error::Token)?;
         let ca = token.ca_der().map_err(Error::Token)?;
         let client = HubClient::pinned(&token.hub, &ca)?;
         let key = SigningKey::generate(&mut rand::rngs::OsRng);
@@ -249,7 +259,10 @@ impl Device {
         // answered round; each session starts from the persisted ones.
         let mut states: std::collections::BTreeMap<String, State> =
             std::collections::BTreeMap::new();
-        let mut report = SyncReport::default();
+        let mut report = SyncReport {
+            extract: "unchanged".into(),
+            ..SyncReport::default()
+        };
         let mut hub_has_more = false;
         for round in 1..=MAX_ROUNDS {
             let (request, counter) = {
@@ -283,6 +296,11 @@ impl Device {
             report.bytes_received += answer.len();
             let response: SyncResponse = protocol::decode(&answer)?;
             hub_has_more = response.more;
+            if response.extract.is_some() {
+                report.extract = "whole".into();
+            } else if response.extract_delta.is_some() && report.extract != "whole" {
+                report.extract = "delta".into();
+            }
             report.uploaded += request.upload.len();
             report.stored_by_hub += response.stored;
             report.downloaded += response.events.len();
@@ -297,6 +315,7 @@ impl Device {
         let ledger = self.ledger();
         ledger.kv_set(KV_LAST_SYNC, &chrono::Utc::now().to_rfc3339())?;
         ledger.kv_set(KV_CLOCK_OFFSET, &report.clock_offset_ms.to_string())?;
+        report.extract_version = ledger.extract()?.map_or(0, |x| x.version);
         for flag in ledger.flags().unwrap_or_default() {
             match flags_before.get(&flag.id) {
                 None => report.new_flags.push(flag),
@@ -369,6 +388,7 @@ fn build_request(
         upload_through,
         download_after: cursor(ledger, KV_DOWNLOAD_CURSOR)?,
         extract_version: ledger.extract()?.map_or(0, |x| x.version),
+        extract_deltas: true,
         known_docs,
         docs,
     })
@@ -386,6 +406,16 @@ fn apply_response(
     ledger.kv_set(KV_DOWNLOAD_CURSOR, &response.download_cursor.to_string())?;
     if let Some(extract) = &response.extract {
         ledger.set_extract(extract)?;
+    }
+    if let Some(delta) = &response.extract_delta
+        && let Some(mut extract) = ledger.extract()?
+    {
+        if extract.apply(delta).is_err() {
+            // The delta does not fit what is held (the extract changed under this sync): keep
+            // judging by what is held, and ask for the whole extract next time.
+            extract.version = 0;
+        }
+        ledger.set_extract(&extract)?;
     }
     for m in &response.docs {
         let message = m.decode()?;

@@ -29,6 +29,10 @@ pub struct EnrollmentToken {
     pub org: String,
     pub site: String,
     pub secret: String,
+    /// When the hub stops accepting the token (RFC 3339). Tokens from before expiries were
+    /// carried have none; the hub still checks its own record of them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires: Option<String>,
 }
 
 impl EnrollmentToken {
@@ -47,6 +51,21 @@ impl EnrollmentToken {
         })?;
         serde_json::from_slice(&json)
             .map_err(|e| format!("enrollment token is damaged ({e}); copy it again from the hub"))
+    }
+
+    /// Refuses a token whose expiry has passed at `now`, saying when it expired.
+    pub fn check_expiry(&self, now: chrono::DateTime<chrono::Utc>) -> Result<(), String> {
+        let Some(expires) = &self.expires else {
+            return Ok(());
+        };
+        let at = chrono::DateTime::parse_from_rfc3339(expires)
+            .map_err(|e| format!("enrollment token is damaged (expiry {expires:?}: {e})"))?;
+        if at <= now {
+            return Err(format!(
+                "this enrollment token expired at {expires}: ask the hub for a new one"
+            ));
+        }
+        Ok(())
     }
 
     pub fn ca_der(&self) -> Result<Vec<u8>, String> {
@@ -178,8 +197,18 @@ mod tests {
             org: "o".into(),
             site: "s".into(),
             secret: "x".into(),
+            expires: Some("2030-01-01T00:00:00Z".into()),
         };
         assert_eq!(EnrollmentToken::decode(&t.encode()).unwrap(), t);
+        let at = |s: &str| chrono::DateTime::parse_from_rfc3339(s).unwrap().to_utc();
+        assert!(t.check_expiry(at("2029-12-31T23:59:59Z")).is_ok());
+        let err = t.check_expiry(at("2030-01-01T00:00:00Z")).unwrap_err();
+        assert!(err.contains("expired at 2030-01-01T00:00:00Z"), "{err}");
+        let old = EnrollmentToken {
+            expires: None,
+            ..t.clone()
+        };
+        assert!(old.check_expiry(at("2099-01-01T00:00:00Z")).is_ok());
         assert!(
             EnrollmentToken::decode("hello")
                 .unwrap_err()

@@ -6,11 +6,18 @@
 //! cursor, and exchanges one Automerge sync message per working document. Events are idempotent
 //! by content id, so a round replayed after a cut stores nothing twice.
 //!
+//! The registry extract travels by version: the device says which it holds, and the hub answers
+//! with nothing when it is current, with the changes since ([`ExtractDelta`]) when the device
+//! takes deltas, or with the whole extract.
+//!
 //! Bodies are JSON compressed with zstd. **API Boundary:** changing these types changes the wire
-//! format: bump [`PROTOCOL_VERSION`].
+//! format: bump [`PROTOCOL_VERSION`]. A field that an older peer may ignore and that defaults
+//! when missing (as `extract_deltas` and `extract_delta`) keeps the version: an older device
+//! never asks for deltas, so it keeps receiving the whole extract.
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
+use custodian_ledger::extract::ExtractDelta;
 use custodian_ledger::{Event, RegistryExtract};
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
 
@@ -59,8 +66,11 @@ pub struct SyncRequest {
     pub upload_through: i64,
     /// The hub-side cursor after which the device wants events.
     pub download_after: i64,
-    /// The registry extract version the device holds.
+    /// The registry extract version the device holds (0: none).
     pub extract_version: u64,
+    /// The device can apply an [`ExtractDelta`] (older devices only take the whole extract).
+    #[serde(default)]
+    pub extract_deltas: bool,
     /// Documents the device holds (so the hub only introduces the ones it lacks).
     pub known_docs: Vec<String>,
     pub docs: Vec<DocMessage>,
@@ -79,8 +89,11 @@ pub struct SyncResponse {
     /// More events are waiting: ask again.
     pub more: bool,
     pub docs: Vec<DocMessage>,
-    /// A newer registry extract, when the device's is out of date.
+    /// A newer registry extract, whole, when the device's is out of date and no delta serves.
     pub extract: Option<RegistryExtract>,
+    /// The changes from the device's extract version to the hub's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub extract_delta: Option<ExtractDelta>,
     /// Flags this round raised (for the device's organisation).
     pub flags_raised: usize,
     /// The hub's clock (RFC 3339), for measuring the device's clock offset.
@@ -151,6 +164,7 @@ mod tests {
             upload_through: 3,
             download_after: 7,
             extract_version: 1,
+            extract_deltas: true,
             known_docs: vec!["flags/a".into()],
             docs: vec![],
         };

@@ -1,0 +1,235 @@
+//! The registry extract through the CLI with a real hub: a counterfeit report by one partner
+//! reaches every partner's device, which then judges the unit offline; the extract travels as
+//! nothing when unchanged and as a delta when a recall is published or withdrawn; enrollment
+//! tokens expire.
+
+#![allow(
+    clippy::unwrap_used,
+    reason = "tests fail loudly on any unexpected error"
+)]
+
+use custodian_e2e::{HubProcess, custodian, custodian_output, custodian_with_input, workspace};
+
+fn json(text: &str) -> serde_json::Value {
+    serde_json::from_str(text.trim()).unwrap_or_else(|e| panic!("{text}: {e}"))
+}
+
+/// The demo's unit on line `n` of fixtures/demo/serials.jsonl, as its element string.
+fn demo_unit(n: usize) -> String {
+    let text = std::fs::read_to_string(workspace().join("fixtures/demo/serials.jsonl")).unwrap();
+    json(text.lines().nth(n).unwrap())["element_string"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+fn sync(dir: &str) -> serde_json::Value {
+    json(&custodian(&["sync", "--data", dir, "--json"]))
+}
+
+fn inspect(dir: &str, code: &str) -> serde_json::Value {
+    json(&custodian_with_input(
+        &["scan", "--data", dir, "--step", "inspecting", "--json"],
+        Some(&format!("{code}\n")),
+    ))
+}
+
+#[test]
+fn a_counterfeit_report_reaches_every_partners_device() {
+    let tmp = tempfile::tempdir().unwrap();
+    let hub = HubProcess::start(&tmp.path().join("hub"), true);
+    let shop = tmp.path().join("shop");
+    let shop = shop.to_str().unwrap();
+    let depot = tmp.path().join("depot");
+    let depot = depot.to_str().unwrap();
+    hub.enroll(shop.as_ref(), "retail-berlin", "store-mitte");
+    hub.enroll(depot.as_ref(), "dist-a", "dc-hamburg");
+    let unit = demo_unit(0);
+    assert_eq!(inspect(depot, &unit)["verdict"], "provisional");
+
+    custodian(&[
+        "report-counterfeit",
+        "--data",
+        shop,
+        &unit,
+        "--note",
+        "blurred print, wrong weight",
+    ]);
+    let shop_sync = sync(shop);
+    let flags = shop_sync["new_flags"].as_array().unwrap();
+    assert_eq!(flags.len(), 1, "{shop_sync}");
+    assert_eq!(flags[0]["kind"], "counterfeit");
+    assert_eq!(shop_sync["extract"], "delta", "{shop_sync}");
+
+    // The distributor's device learns of it with its next sync, and judges it offline.
+    assert_eq!(sync(depot)["extract"], "delta");
+    let verdict = inspect(depot, &unit);
+    assert_eq!(verdict["verdict"], "reported_counterfeit", "{verdict}");
+    let reason = verdict["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("reported counterfeit by Werkzeughaus Berlin")
+            && reason.contains("blurred print"),
+        "{reason}"
+    );
+    // Other units are untouched.
+    assert_eq!(inspect(depot, &demo_unit(1))["verdict"], "provisional");
+
+    // The hub lists who reported it and when; the manufacturer is flagged, once.
+    let alerts = json(&custodian(&["hub", "alerts", "--data", hub.data(), "--json"]));
+    let alert = alerts
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["reported_by"] == "retail-berlin")
+        .unwrap_or_else(|| panic!("{alerts}"));
+    assert!(alert["reported_at"].as_str().is_some());
+    assert_eq!(alert["note"], "blurred print, wrong weight");
+    // Public verification says it is on the list, without naming the reporter.
+    assert!(!alert["reason"].as_str().unwrap().contains("Berlin"));
+    custodian(&[
+        "report-counterfeit",
+        "--data",
+        shop,
+        &unit,
+        "--note",
+        "second look: same",
+    ]);
+    sync(shop);
+    let hub_flags = json(&custodian(&["hub", "flags", "--data", hub.data(), "--json"]));
+    let counterfeit: Vec<&serde_json::Value> = hub_flags
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["kind"] == "counterfeit")
+        .collect();
+    let mut orgs: Vec<&str> = counterfeit
+        .iter()
+        .map(|f| f["org"].as_str().unwrap())
+        .collect();
+    orgs.sort_unstable();
+    assert_eq!(orgs, ["acme", "retail-berlin"], "{hub_flags}");
+
+    // The manufacturer finds it genuine and clears it: the next sync carries that too.
+    let out = custodian_output(&["hub", "alert", "--data", hub.data(), &unit, "--clear"], None);
+    assert!(!out.status.success(), "clearing needs a note");
+    custodian(&[
+        "hub",
+        "alert",
+        "--data",
+        hub.data(),
+        &unit,
+        "--clear",
+        "--note",
+        "label checked: genuine",
+    ]);
+    assert_eq!(sync(depot)["extract"], "delta");
+    assert_eq!(inspect(depot, &unit)["verdict"], "provisional");
+}
+
+#[test]
+fn the_extract_travels_by_version() {
+    let tmp = tempfile::tempdir().unwrap();
+    let hub = HubProcess::start(&tmp.path().join("hub"), true);
+    let depot = tmp.path().join("depot");
+    let depot = depot.to_str().unwrap();
+    hub.enroll(depot.as_ref(), "dist-a", "dc-hamburg");
+    let unit = demo_unit(1);
+
+    // Nothing changed: the extract costs nothing, the whole sync a few hundred bytes.
+    let idle = sync(depot);
+    assert_eq!(idle["extract"], "unchanged");
+    let idle_down = idle["bytes_received"].as_u64().unwrap();
+    let idle_up = idle["bytes_sent"].as_u64().unwrap();
+    eprintln!("an idle sync: {idle_up} B up, {idle_down} B down");
+    assert!(idle_down < 600 && idle_up < 600, "{idle}");
+
+    // A recall published on the hub arrives as a delta, and the verdict changes offline.
+    let version = idle["extract_version"].as_u64().unwrap();
+    custodian(&[
+        "hub",
+        "recall",
+        "--data",
+        hub.data(),
+        "--gtin",
+        "04012345000016",
+        "--lot",
+        "L2611A",
+        "--reason",
+        "battery overheats",
+    ]);
+    let recalled = sync(depot);
+    assert_eq!(recalled["extract"], "delta", "{recalled}");
+    assert_eq!(recalled["extract_version"], version + 1);
+    let delta_down = recalled["bytes_received"].as_u64().unwrap();
+    eprintln!("a sync bringing one recall: {delta_down} B down");
+    assert!(delta_down < idle_down + 200, "{recalled}");
+    let verdict = inspect(depot, &unit);
+    assert_eq!(verdict["verdict"], "recalled", "{verdict}");
+    assert!(verdict["reason"].as_str().unwrap().contains("battery overheats"));
+
+    custodian(&[
+        "hub",
+        "recall",
+        "--data",
+        hub.data(),
+        "--gtin",
+        "04012345000016",
+        "--lot",
+        "L2611A",
+        "--withdraw",
+    ]);
+    assert_eq!(sync(depot)["extract"], "delta");
+    assert_eq!(inspect(depot, &unit)["verdict"], "provisional");
+}
+
+#[test]
+fn enrollment_tokens_expire() {
+    let tmp = tempfile::tempdir().unwrap();
+    let hub = HubProcess::start(&tmp.path().join("hub"), true);
+    let token = |valid_for: &str| {
+        custodian(&[
+            "hub",
+            "token",
+            "--data",
+            hub.data(),
+            "--org",
+            "dist-a",
+            "--site",
+            "dc-hamburg",
+            "--valid-for",
+            valid_for,
+        ])
+        .trim()
+        .to_string()
+    };
+    let short = token("1s");
+    let long = token("10m");
+    std::thread::sleep(std::time::Duration::from_millis(1_100));
+    let late = tmp.path().join("late");
+    let out = custodian_output(&["enroll", "--data", late.to_str().unwrap(), &short], None);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("expired at") && err.contains("ask the hub for a new one"),
+        "{err}"
+    );
+    custodian(&["enroll", "--data", late.to_str().unwrap(), &long]);
+    for bad in ["0s", "5", "3w", "400d"] {
+        let out = custodian_output(
+            &[
+                "hub",
+                "token",
+                "--data",
+                hub.data(),
+                "--org",
+                "dist-a",
+                "--site",
+                "dc-hamburg",
+                "--valid-for",
+                bad,
+            ],
+            None,
+        );
+        assert!(!out.status.success(), "--valid-for {bad} is refused");
+    }
+}
