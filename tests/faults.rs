@@ -61,7 +61,10 @@ struct Tally {
 impl Tally {
     /// Runs `custodian sync --json` on `dir`; with `must`, a failure fails the test.
     fn sync(&mut self, dir: &str, retries: &str, must: bool) {
-        let out = custodian_output(&["sync", "--data", dir, "--retries", retries, "--json"], None);
+        let out = custodian_output(
+            &["sync", "--data", dir, "--retries", retries, "--json"],
+            None,
+        );
         self.syncs += 1;
         if !out.status.success() {
             assert!(

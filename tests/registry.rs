@@ -75,7 +75,13 @@ fn a_counterfeit_report_reaches_every_partners_device() {
     assert_eq!(inspect(depot, &demo_unit(1))["verdict"], "provisional");
 
     // The hub lists who reported it and when; the manufacturer is flagged, once.
-    let alerts = json(&custodian(&["hub", "alerts", "--data", hub.data(), "--json"]));
+    let alerts = json(&custodian(&[
+        "hub",
+        "alerts",
+        "--data",
+        hub.data(),
+        "--json",
+    ]));
     let alert = alerts
         .as_array()
         .unwrap()
@@ -95,7 +101,13 @@ fn a_counterfeit_report_reaches_every_partners_device() {
         "second look: same",
     ]);
     sync(shop);
-    let hub_flags = json(&custodian(&["hub", "flags", "--data", hub.data(), "--json"]));
+    let hub_flags = json(&custodian(&[
+        "hub",
+        "flags",
+        "--data",
+        hub.data(),
+        "--json",
+    ]));
     let counterfeit: Vec<&serde_json::Value> = hub_flags
         .as_array()
         .unwrap()
@@ -110,7 +122,10 @@ fn a_counterfeit_report_reaches_every_partners_device() {
     assert_eq!(orgs, ["acme", "retail-berlin"], "{hub_flags}");
 
     // The manufacturer finds it genuine and clears it: the next sync carries that too.
-    let out = custodian_output(&["hub", "alert", "--data", hub.data(), &unit, "--clear"], None);
+    let out = custodian_output(
+        &["hub", "alert", "--data", hub.data(), &unit, "--clear"],
+        None,
+    );
     assert!(!out.status.success(), "clearing needs a note");
     custodian(&[
         "hub",
@@ -165,7 +180,12 @@ fn the_extract_travels_by_version() {
     assert!(delta_down < idle_down + 200, "{recalled}");
     let verdict = inspect(depot, &unit);
     assert_eq!(verdict["verdict"], "recalled", "{verdict}");
-    assert!(verdict["reason"].as_str().unwrap().contains("battery overheats"));
+    assert!(
+        verdict["reason"]
+            .as_str()
+            .unwrap()
+            .contains("battery overheats")
+    );
 
     custodian(&[
         "hub",

@@ -175,7 +175,13 @@ fn reconcile(
     }
     let mut raised = seen_after_end(conn, flags, event, now)?;
     if let Some(Detail::CounterfeitReport { note, .. }) = event.detail() {
-        raised.extend(reported_counterfeit(conn, flags, event, note.as_str(), now)?);
+        raised.extend(reported_counterfeit(
+            conn,
+            flags,
+            event,
+            note.as_str(),
+            now,
+        )?);
     }
     if b.biz_step == BizStep::Shipping && event.detail().is_none() {
         raised.extend(shipped_without_receipt(conn, flags, event, now)?);
@@ -358,9 +364,7 @@ fn reported_counterfeit(
             .find(|e| e.body.biz_step == BizStep::Commissioning)
         {
             Some(c) => Some(c.body.recorder.org.clone()),
-            None if Registry::is_product(conn, gtin.as_str())? => {
-                Registry::manufacturer_id(conn)?
-            }
+            None if Registry::is_product(conn, gtin.as_str())? => Registry::manufacturer_id(conn)?,
             None => None,
         };
         let reason = format!(

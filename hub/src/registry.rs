@@ -1026,7 +1026,10 @@ impl Registry {
             orgs: read_orgs(conn, None)?,
             products: read_products(conn, None)?,
             issuer_keys: issuer_keys(issuer),
-            recalls: read_recalls(conn, None)?.into_iter().map(|(_, r)| r).collect(),
+            recalls: read_recalls(conn, None)?
+                .into_iter()
+                .map(|(_, r)| r)
+                .collect(),
             alerts: read_alerts(conn, None)?,
         })
     }
@@ -1043,12 +1046,11 @@ impl Registry {
         if held == current {
             return Ok(ExtractUpdate::Unchanged);
         }
-        let log_from: u64 = match store::kv_get(conn, KV_EXTRACT_LOG_FROM)?
-            .and_then(|v| v.parse().ok())
-        {
-            Some(v) => v,
-            None => return Ok(ExtractUpdate::Whole(Self::extract(conn, issuer)?)),
-        };
+        let log_from: u64 =
+            match store::kv_get(conn, KV_EXTRACT_LOG_FROM)?.and_then(|v| v.parse().ok()) {
+                Some(v) => v,
+                None => return Ok(ExtractUpdate::Whole(Self::extract(conn, issuer)?)),
+            };
         // A version above the hub's is from another registry (or one restored from a backup).
         if !takes_deltas
             || held == 0

@@ -19,6 +19,9 @@ fn registry() -> (tempfile::TempDir, Registry) {
     (tmp, registry)
 }
 
+/// One change made on the hub.
+type Change<'a> = Box<dyn Fn(&Registry) + 'a>;
+
 const DRILL: &str = "04012345000016";
 const UNIT: &str = "(01)04012345000016(21)FAKE0001";
 
@@ -31,8 +34,11 @@ fn a_delta_from_any_held_version_gives_the_whole_extract() {
         lot: lot.map(str::to_string),
         reason: reason.into(),
     };
-    let changes: Vec<Box<dyn Fn(&Registry)>> = vec![
-        Box::new(|r| r.add_recall(&recall(Some("L1"), "battery overheats")).unwrap()),
+    let changes: Vec<Change> = vec![
+        Box::new(|r| {
+            r.add_recall(&recall(Some("L1"), "battery overheats"))
+                .unwrap()
+        }),
         Box::new(|r| r.add_alert_for(UNIT, "seized in customs").unwrap()),
         Box::new(|r| r.add_recall(&recall(None, "every lot")).unwrap()),
         // Publishing a recall with the key of one held replaces it.
@@ -58,12 +64,18 @@ fn a_delta_from_any_held_version_gives_the_whole_extract() {
             })
             .unwrap();
         }),
-        Box::new(|r| r.clear_alert(UNIT, "found genuine", Utc::now().fixed_offset()).unwrap()),
+        Box::new(|r| {
+            r.clear_alert(UNIT, "found genuine", Utc::now().fixed_offset())
+                .unwrap()
+        }),
     ];
     for change in &changes {
         change(&registry);
         let now = current_extract(&registry).unwrap();
-        assert!(now.version > held.last().unwrap().version, "every change is a version");
+        assert!(
+            now.version > held.last().unwrap().version,
+            "every change is a version"
+        );
         for old in &held {
             match extract_since(&registry, old.version, true).unwrap() {
                 ExtractUpdate::Delta(delta) => {
@@ -130,7 +142,14 @@ fn enrollment_tokens_expire() {
         .unwrap()
         .to_utc();
     let token = registry
-        .create_token_at("dist-a", "dc-hamburg", "https://h", b"ca", Duration::seconds(60), at)
+        .create_token_at(
+            "dist-a",
+            "dc-hamburg",
+            "https://h",
+            b"ca",
+            Duration::seconds(60),
+            at,
+        )
         .unwrap();
     let token = custodian_sync::identity::EnrollmentToken::decode(&token).unwrap();
     assert_eq!(token.expires.as_deref(), Some("2030-05-01T12:01:00Z"));
@@ -141,7 +160,10 @@ fn enrollment_tokens_expire() {
         .enroll_at(&token.secret, &key, "late", at + Duration::seconds(61))
         .unwrap_err()
         .to_string();
-    assert!(err.contains("expired at") && err.contains("new one"), "{err}");
+    assert!(
+        err.contains("expired at") && err.contains("new one"),
+        "{err}"
+    );
     // Still unused: in time, it enrolls.
     registry
         .enroll_at(&token.secret, &key, "on time", at + Duration::seconds(30))

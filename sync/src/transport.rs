@@ -76,9 +76,14 @@ fn classify(base: &str, e: &reqwest::Error) -> Error {
 /// during the TLS handshake (`tls handshake eof`, a reset) is a transient failure like any
 /// other cut connection, to be retried, and never reported as a certificate problem.
 fn classify_detail(base: &str, detail: String) -> Error {
-    let refused_certificate = ["certificate", "UnknownIssuer", "NotValidForName", "BadSignature"]
-        .iter()
-        .any(|needle| detail.contains(needle));
+    let refused_certificate = [
+        "certificate",
+        "UnknownIssuer",
+        "NotValidForName",
+        "BadSignature",
+    ]
+    .iter()
+    .any(|needle| detail.contains(needle));
     if refused_certificate {
         Error::Trust(format!(
             "{base} did not present the pinned hub certificate ({detail})"
@@ -107,7 +112,10 @@ mod tests {
             "error sending request: client error (Connect): Connection reset by peer (os error 104)",
             false,
         );
-        check("error sending request: connection closed before message completed", false);
+        check(
+            "error sending request: connection closed before message completed",
+            false,
+        );
         check(
             "error sending request: client error (Connect): invalid peer certificate: UnknownIssuer",
             true,
