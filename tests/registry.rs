@@ -1,14 +1,19 @@
 //! The registry extract through the CLI with a real hub: a counterfeit report by one partner
 //! reaches every partner's device, which then judges the unit offline; the extract travels as
 //! nothing when unchanged and as a delta when a recall is published or withdrawn; enrollment
-//! tokens expire.
+//! tokens expire; `sync --watch` uploads what was recorded offline once the hub is back.
 
 #![allow(
     clippy::unwrap_used,
     reason = "tests fail loudly on any unexpected error"
 )]
 
-use custodian_e2e::{HubProcess, custodian, custodian_output, custodian_with_input, workspace};
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+
+use custodian_e2e::{
+    HubProcess, bin, custodian, custodian_output, custodian_with_input, workspace,
+};
 
 fn json(text: &str) -> serde_json::Value {
     serde_json::from_str(text.trim()).unwrap_or_else(|e| panic!("{text}: {e}"))
@@ -252,4 +257,45 @@ fn enrollment_tokens_expire() {
         );
         assert!(!out.status.success(), "--valid-for {bad} is refused");
     }
+}
+
+#[test]
+fn sync_watch_uploads_once_the_hub_is_back() {
+    let tmp = tempfile::tempdir().unwrap();
+    let hub_dir = tmp.path().join("hub");
+    let hub = HubProcess::start(&hub_dir, true);
+    let address = hub.address().to_string();
+    let depot = tmp.path().join("depot");
+    let depot = depot.to_str().unwrap();
+    hub.enroll(depot.as_ref(), "dist-a", "dc-hamburg");
+    drop(hub);
+    inspect(depot, &demo_unit(2));
+
+    let mut watch = Command::new(bin("custodian"))
+        .args([
+            "sync",
+            "--data",
+            depot,
+            "--watch",
+            "--interval",
+            "1",
+            "--json",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(watch.stdout.take().unwrap()).lines();
+    let first = json(&lines.next().unwrap().unwrap());
+    assert!(first["offline"].as_str().is_some(), "{first}");
+
+    let hub = HubProcess::start_at(&hub_dir, true, &address);
+    let report = json(&lines.next().unwrap().unwrap());
+    assert_eq!(report["uploaded"], 1, "{report}");
+    assert_eq!(report["stored_by_hub"], 1, "{report}");
+    let status = json(&custodian(&["status", "--data", depot, "--json"]));
+    assert_eq!(status["waiting"], 0);
+    watch.kill().unwrap();
+    watch.wait().unwrap();
+    drop(hub);
 }

@@ -99,6 +99,13 @@ enum Command {
         /// Retry transient failures this many times (exponential backoff with jitter).
         #[arg(long, default_value_t = 0)]
         retries: u32,
+        /// Keep syncing in the background until stopped: every --interval seconds while the hub
+        /// is reachable, and with exponential backoff and jitter (up to 10 s) while it is not.
+        #[arg(long)]
+        watch: bool,
+        /// Seconds between syncs with --watch.
+        #[arg(long, default_value_t = 20, requires = "watch")]
+        interval: u64,
         #[command(flatten)]
         out: Output,
     },
@@ -474,6 +481,71 @@ fn flags(args: FlagsArgs) -> Result<()> {
     Ok(())
 }
 
+fn print_sync(report: &custodian_sync::SyncReport, json: bool) -> Result<()> {
+    if json {
+        return print_json(report);
+    }
+    println!(
+        "synced in {} round(s): {} events up ({} new to the hub), {} down, {} bytes sent, {} received",
+        report.rounds,
+        report.uploaded,
+        report.stored_by_hub,
+        report.downloaded,
+        report.bytes_sent,
+        report.bytes_received
+    );
+    for f in &report.new_flags {
+        println!("new flag {}: {}", f.kind, f.reason);
+    }
+    for f in &report.moved_flags {
+        println!("flag {} ({}) is now {}", f.id, f.kind, f.status);
+    }
+    Ok(())
+}
+
+/// `custodian sync --watch`: syncs every `interval` seconds while the hub answers, backs off
+/// (exponentially, with jitter, up to 10 s) while it cannot be reached, and stops at Ctrl-C
+/// or SIGTERM. A refusal ends it: it would be refused again. Each sync that moved something is
+/// reported, and so is each change between online and offline.
+async fn watch_sync(device: &Device, interval: u64, json: bool) -> Result<()> {
+    let stop = shutdown_signal();
+    tokio::pin!(stop);
+    let mut failures: u32 = 0;
+    loop {
+        let delay = match device.sync().await {
+            Ok(report) => {
+                let moved = report.uploaded + report.downloaded > 0
+                    || !report.new_flags.is_empty()
+                    || !report.moved_flags.is_empty()
+                    || report.extract != "unchanged";
+                if moved || failures > 0 {
+                    print_sync(&report, json)?;
+                }
+                failures = 0;
+                std::time::Duration::from_secs(interval.max(1))
+            }
+            Err(e) if e.is_transient() => {
+                if failures == 0 {
+                    if json {
+                        print_json(&serde_json::json!({ "offline": e.to_string() }))?;
+                    } else {
+                        println!("offline: {e}");
+                    }
+                }
+                failures = failures.saturating_add(1);
+                let backoff = custodian_sync::device::backoff(failures, &mut rand::thread_rng());
+                backoff.max(std::time::Duration::from_millis(200))
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let _ = std::io::stdout().flush();
+        tokio::select! {
+            () = &mut stop => return Ok(()),
+            () = tokio::time::sleep(delay) => {}
+        }
+    }
+}
+
 fn print_json<T: Serialize>(value: &T) -> Result<()> {
     println!("{}", serde_json::to_string(value)?);
     Ok(())
@@ -503,28 +575,19 @@ fn run(command: Command) -> Result<()> {
                 Ok(())
             }
         }
-        Command::Sync { data, retries, out } => {
+        Command::Sync {
+            data,
+            retries,
+            watch,
+            interval,
+            out,
+        } => {
             let device = Device::open(&data.data)?;
+            if watch {
+                return runtime()?.block_on(watch_sync(&device, interval, out.json));
+            }
             let report = runtime()?.block_on(device.sync_with_retry(retries))?;
-            if out.json {
-                return print_json(&report);
-            }
-            println!(
-                "synced in {} round(s): {} events up ({} new to the hub), {} down, {} bytes sent, {} received",
-                report.rounds,
-                report.uploaded,
-                report.stored_by_hub,
-                report.downloaded,
-                report.bytes_sent,
-                report.bytes_received
-            );
-            for f in &report.new_flags {
-                println!("new flag {}: {}", f.kind, f.reason);
-            }
-            for f in &report.moved_flags {
-                println!("flag {} ({}) is now {}", f.id, f.kind, f.status);
-            }
-            Ok(())
+            print_sync(&report, out.json)
         }
         Command::Status { data, out } => {
             let status = Device::open(&data.data)?.status()?;

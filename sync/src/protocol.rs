@@ -94,7 +94,10 @@ pub struct SyncResponse {
     /// The changes from the device's extract version to the hub's.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub extract_delta: Option<ExtractDelta>,
-    /// Flags this round raised (for the device's organisation).
+    /// Flags this round's upload raised for the device's own organisation. Flags it raised for
+    /// other organisations (the manufacturer, the holder on record) are left out on purpose: the
+    /// device never receives them, and the count would tell it about other organisations'
+    /// flags.
     pub flags_raised: usize,
     /// The hub's clock (RFC 3339), for measuring the device's clock offset.
     pub hub_time: String,
