@@ -130,7 +130,8 @@ struct App {
 }
 
 impl App {
-    async fn launch(device: &Path) -> App {
+    /// The app on `device`'s ledger; `frames` is a directory of images it offers as a camera.
+    async fn launch(device: &Path, frames: Option<&Path>) -> App {
         let app = bin("custodian-app");
         let (x, display) = xvfb();
         let (port, native_port) = free_ports();
@@ -144,6 +145,10 @@ impl App {
                 ])
                 .env("DISPLAY", &display)
                 .env("CUSTODIAN_DATA", device)
+                .env(
+                    "CUSTODIAN_CAMERA_FRAMES",
+                    frames.map(Path::as_os_str).unwrap_or_default(),
+                )
                 .stdout(Stdio::null())
                 .stderr(Stdio::inherit())
                 .spawn()
@@ -298,8 +303,22 @@ async fn a_wedge_scan_in_the_real_window_shows_its_verdict_and_is_recorded() {
         "order,to,gtin,quantity\nSO-1001,retail-berlin,04012345000016,1\n",
     )
     .unwrap();
-    custodian(&["manifest", "import", "--data", data, order.to_str().unwrap()]);
-    let app = App::launch(&device).await;
+    custodian(&[
+        "manifest",
+        "import",
+        "--data",
+        data,
+        order.to_str().unwrap(),
+    ]);
+    // The camera: a recorded frame of a shelf with four labels (two drills, two laser levels).
+    let frames = tmp.path().join("frames");
+    std::fs::create_dir_all(&frames).unwrap();
+    std::fs::copy(
+        workspace().join("fixtures/labels/multi/frame-0.png"),
+        frames.join("frame-0.png"),
+    )
+    .unwrap();
+    let app = App::launch(&device, Some(&frames)).await;
     let client = &app.client;
     let asn = demo_asn();
     let unit = |i: usize| asn["units"][i].as_str().unwrap().to_string();
@@ -432,10 +451,58 @@ async fn a_wedge_scan_in_the_real_window_shows_its_verdict_and_is_recorded() {
     app.scan(fake).await;
     wait_for_contains(client, "#inspected li", "FAKE000001").await;
     app.click("#inspected li button").await;
-    app.type_into("#report-note", "label print is blurred").await;
+    app.type_into("#report-note", "label print is blurred")
+        .await;
     app.click("#report button[type=submit]").await;
     wait_for_text(client, "verdict-word", "Counterfeit reported").await;
+
+    // Shelf scanning with the camera: every code in the frame gets its own verdict, once.
+    app.click("#camera-toggle").await;
+    wait_for_contains(
+        client,
+        "#viewfinder-status",
+        "hold the code inside the frame",
+    )
+    .await;
+    wait_for_contains(client, "#inspected", "WSQKUSJ3W6").await;
+    wait_for_contains(client, "#inspected", "5FNRJRW2M5").await;
+    wait_for_contains(client, "#inspected", "6XVJKGAC2H").await;
+    wait_for_js(
+        client,
+        "return document.getElementById('viewfinder-img').naturalWidth > 0",
+    )
+    .await;
     app.pictures("inspect").await;
+    // The frame stays in view: no code is scanned twice.
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    let seen = client
+        .execute(
+            "return [...document.querySelectorAll('#inspected li')].filter(li => li.textContent.includes('WSQKUSJ3W6')).length",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(seen, 1, "a code held in view is one scan");
+    // A counterfeit report from the camera keeps the frame as its photo.
+    client
+        .find(Locator::XPath(
+            "//ol[@id='inspected']/li[contains(., 'WSQKUSJ3W6')]//button",
+        ))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    app.type_into("#report-note", "hologram missing").await;
+    app.click("#report button[type=submit]").await;
+    wait_for_contains(client, "#verdict-reason", "WSQKUSJ3W6").await;
+    wait_for_text(client, "verdict-word", "Counterfeit reported").await;
+    app.click("#camera-toggle").await;
+    wait_for_js(
+        client,
+        "return document.getElementById('viewfinder').hidden",
+    )
+    .await;
 
     // --- Look up: the unit's biography, from receipt through sale to the bench.
     app.go("lookup").await;
@@ -491,6 +558,17 @@ async fn a_wedge_scan_in_the_real_window_shows_its_verdict_and_is_recorded() {
         fake_life["counterfeit_reports"][0]["note"],
         "label print is blurred"
     );
+    let laser = ledger_json(&[
+        "history",
+        "--data",
+        data,
+        "(01)04012345000023(21)WSQKUSJ3W6",
+        "--json",
+    ]);
+    let report = &laser["counterfeit_reports"][0];
+    assert_eq!(report["note"], "hologram missing", "{laser}");
+    let photo = report["photo"].as_str().unwrap();
+    assert!(device.join(photo).exists(), "{photo} is kept");
     let flags = ledger_json(&["flags", "--data", data, "--json"]);
     let flag = flags
         .as_array()
@@ -604,7 +682,7 @@ async fn verdict_latency_and_memory_of_the_real_app() {
 
     // Offline, as a handheld mostly is: the hub is gone, so no background sync runs meanwhile.
     drop(hub);
-    let app = App::launch(&device).await;
+    let app = App::launch(&device, None).await;
     let client = &app.client;
     wait_for_text(client, "count-expected", "24").await;
     app.go("inspect").await;

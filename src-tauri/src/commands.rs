@@ -62,7 +62,7 @@ impl AppState {
 /// The one error type that crosses IPC.
 #[derive(Debug, Serialize)]
 pub struct ApiError {
-    /// `not_enrolled`, `offline`, `refused`, `invalid`, `not_found`, `internal`.
+    /// `not_enrolled`, `offline`, `refused`, `invalid`, `not_found`, `camera`, `internal`.
     pub kind: &'static str,
     pub message: String,
 }
@@ -393,16 +393,55 @@ pub async fn record_repair(
     .await
 }
 
+/// Reports a unit counterfeit with a note and, when `photo` is set and the camera has shown
+/// a frame, that frame as its photo (kept as `photos/SHA256.jpg` in the data directory; the
+/// event records its name and hash).
 #[tauri::command]
 pub async fn report_counterfeit(
     state: State<'_, AppState>,
+    camera: State<'_, crate::camera::CameraControl>,
     code: String,
     note: String,
+    photo: Option<bool>,
 ) -> Result<Recorded, ApiError> {
+    let jpeg = if photo.unwrap_or(false) {
+        Some(camera.last_frame().ok_or_else(|| ApiError {
+            kind: "camera",
+            message: "no camera frame to attach: open the camera first".into(),
+        })?)
+    } else {
+        None
+    };
     on_ledger(&state, move |d| {
-        Ok(d.ledger().report_counterfeit(&code, &note, None, now())?)
+        let mut ledger = d.ledger();
+        let photo = match jpeg {
+            Some(bytes) => {
+                let hash = hex_sha256(&bytes);
+                let dir = ledger.dir().join("photos");
+                let name = format!("{hash}.jpg");
+                std::fs::create_dir_all(&dir)
+                    .and_then(|()| std::fs::write(dir.join(&name), &bytes))
+                    .map_err(|e| ApiError {
+                        kind: "internal",
+                        message: format!("keeping the photo in {}: {e}", dir.display()),
+                    })?;
+                let reference = custodian_ledger::event::Text::parse(&format!("photos/{name}"))
+                    .map_err(|e| ApiError {
+                        kind: "internal",
+                        message: e,
+                    })?;
+                Some(custodian_ledger::event::Photo::of_bytes(reference, &bytes))
+            }
+            None => None,
+        };
+        Ok(ledger.report_counterfeit(&code, &note, photo, now())?)
     })
     .await
+}
+
+fn hex_sha256(bytes: &[u8]) -> String {
+    use sha2::Digest as _;
+    hex::encode(sha2::Sha256::digest(bytes))
 }
 
 #[tauri::command]

@@ -6,6 +6,7 @@
 
 #![cfg_attr(not(debug_assertions), windows_subsystem = "windows")]
 
+mod camera;
 mod commands;
 
 use std::path::PathBuf;
@@ -41,6 +42,7 @@ fn main() {
     let background = state.clone();
     let result = tauri::Builder::default()
         .manage(state)
+        .manage(camera::CameraControl::default())
         .invoke_handler(tauri::generate_handler![
             commands::status,
             commands::enroll,
@@ -62,6 +64,9 @@ fn main() {
             commands::move_flag,
             commands::orders,
             commands::close_order,
+            camera::cameras,
+            camera::camera_start,
+            camera::camera_stop,
         ])
         .setup(move |_app| {
             tauri::async_runtime::spawn(commands::sync_in_background(background));

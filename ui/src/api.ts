@@ -204,7 +204,7 @@ export interface Picking {
 }
 
 export interface ApiError {
-  kind: "not_enrolled" | "offline" | "refused" | "invalid" | "not_found" | "internal";
+  kind: "not_enrolled" | "offline" | "refused" | "invalid" | "not_found" | "camera" | "internal";
   message: string;
 }
 
@@ -228,7 +228,10 @@ export const api = {
     invoke<ClaimRecorded>("claim_warranty", { code, defect, note }),
   recordRepair: (code: string, partsIn: string[], partsOut: string[], order: string | null) =>
     invoke<Recorded>("record_repair", { code, partsIn, partsOut, order }),
-  reportCounterfeit: (code: string, note: string) => invoke<Recorded>("report_counterfeit", { code, note }),
+  reportCounterfeit: (code: string, note: string, photo: boolean) => invoke<Recorded>("report_counterfeit", { code, note, photo }),
+  cameras: () => invoke<{ id: string; name: string }[]>("cameras"),
+  cameraStart: (id: string) => invoke<void>("camera_start", { id }),
+  cameraStop: () => invoke<void>("camera_stop"),
   returnUnit: (code: string, outcome: "refurbished" | "scrapped") => invoke<Recorded>("return_unit", { code, outcome }),
 };
 

@@ -1,5 +1,6 @@
 // The handheld app's shell: screens, the scan path and the verdict feedback. A keyboard-wedge
 // scan is taken on every screen without tapping a field, and goes to the screen in front.
+import { listen } from "@tauri-apps/api/event";
 import { api, errorMessage, type Manifest, type Picking, type Status, type Verdict } from "./api";
 import { $, h } from "./dom";
 import { biography, serviceCard } from "./biography";
@@ -411,6 +412,7 @@ function openReport(code: string, label: string) {
   suspect = code;
   $("report-unit").textContent = label;
   $("report").hidden = false;
+  $("report-photo-row").hidden = !cameraOn;
   $<HTMLTextAreaElement>("report-note").focus();
 }
 
@@ -420,7 +422,8 @@ $<HTMLFormElement>("report").addEventListener("submit", async (e) => {
   if (!suspect) return;
   if (!note) return showError("Say what looks wrong: the report needs a note.");
   try {
-    await api.reportCounterfeit(suspect, note);
+    const photo = cameraOn && $<HTMLInputElement>("report-photo").checked;
+    await api.reportCounterfeit(suspect, note, photo);
     say("bad", "Counterfeit reported", `${$("report-unit").textContent}: the hub hears of it at the next sync.`, "reported");
     $<HTMLTextAreaElement>("report-note").value = "";
     $("report").hidden = true;
@@ -691,11 +694,75 @@ $("settings").addEventListener("change", () => {
     hiccupMs: num("set-hiccup", settings.hiccupMs),
     sound: $<HTMLInputElement>("set-sound").checked,
     vibration: $<HTMLInputElement>("set-vibration").checked,
+    camera: $<HTMLSelectElement>("set-camera").value,
   };
   saveSettings(settings);
   wedge = new WedgeAssembler(wedgeConfig(settings));
 });
 $("settings").addEventListener("submit", (e) => e.preventDefault());
+
+// --- camera -----------------------------------------------------------------------------------
+
+let cameraOn = false;
+
+async function startCamera() {
+  const status = $("viewfinder-status");
+  $("viewfinder").hidden = false;
+  $("camera-toggle").setAttribute("aria-pressed", "true");
+  status.textContent = "Starting the camera…";
+  try {
+    const found = await api.cameras();
+    const choice = found.find((c) => c.id === settings.camera) ?? found[0];
+    if (!choice) throw new Error("No camera is connected: scan with a handheld scanner.");
+    await api.cameraStart(choice.id);
+    cameraOn = true;
+    status.textContent = `${choice.name}: hold the code inside the frame. Several codes at once are fine.`;
+  } catch (e) {
+    stopCamera();
+    $("viewfinder").hidden = false;
+    status.textContent = errorMessage(e);
+    status.classList.add("error");
+  }
+}
+
+function stopCamera() {
+  if (cameraOn) void api.cameraStop();
+  cameraOn = false;
+  $("viewfinder").hidden = true;
+  $("viewfinder-status").classList.remove("error");
+  $("camera-toggle").setAttribute("aria-pressed", "false");
+}
+
+$("camera-toggle").addEventListener("click", (e) => {
+  (e.currentTarget as HTMLElement).blur();
+  if (cameraOn || !$("viewfinder").hidden) stopCamera();
+  else void startCamera();
+});
+
+void listen<string>("camera-frame", (e) => {
+  if (cameraOn) $<HTMLImageElement>("viewfinder-img").src = e.payload;
+});
+void listen<{ text: string }>("camera-scan", (e) => {
+  if (cameraOn) void onScan(e.payload.text, performance.now());
+});
+void listen<string>("camera-error", (e) => {
+  stopCamera();
+  $("viewfinder").hidden = false;
+  $("viewfinder-status").textContent = `The camera stopped: ${e.payload}. A handheld scanner still works.`;
+  $("viewfinder-status").classList.add("error");
+});
+
+async function renderCameras() {
+  const select = $<HTMLSelectElement>("set-camera");
+  try {
+    const found = await api.cameras();
+    select.replaceChildren(...found.map((c) => h("option", { value: c.id }, c.name)));
+    select.value = found.some((c) => c.id === settings.camera) ? settings.camera : (found[0]?.id ?? "");
+    $("camera-note").textContent = found.length ? "" : "No camera is connected. Handheld scanners work on every screen.";
+  } catch (e) {
+    $("camera-note").textContent = errorMessage(e);
+  }
+}
 
 // --- shell ------------------------------------------------------------------------------------
 
@@ -708,6 +775,8 @@ function go(id: ScreenId) {
   document.body.dataset.screen = id;
   if (id === "flags") void renderFlags().catch((e) => showError(errorMessage(e)));
   if (id === "device" && status) renderDevice(status);
+  if (id === "device") void renderCameras();
+  if (!spec.scans) stopCamera();
   if (id === "receive" && status?.enrolled) void loadManifests().catch((e) => showError(errorMessage(e)));
   if (id === "ship" && status?.enrolled) void loadOrders().catch((e) => showError(errorMessage(e)));
 }

@@ -11,6 +11,8 @@ export interface Settings {
   layout: Layout;
   sound: boolean;
   vibration: boolean;
+  /** The camera to scan with (an id from the app's camera list; empty: the first one). */
+  camera: string;
 }
 
 export const defaults: Settings = {
@@ -21,6 +23,7 @@ export const defaults: Settings = {
   layout: "us",
   sound: true,
   vibration: true,
+  camera: "",
 };
 
 const KEY = "custodian.settings";
@@ -44,6 +47,7 @@ export function parseSettings(stored: string | null): Settings {
     layout: ["us", "qwertz", "azerty", "auto"].includes(raw.layout as string) ? (raw.layout as Layout) : defaults.layout,
     sound: typeof raw.sound === "boolean" ? raw.sound : defaults.sound,
     vibration: typeof raw.vibration === "boolean" ? raw.vibration : defaults.vibration,
+    camera: typeof raw.camera === "string" ? raw.camera.slice(0, 64) : defaults.camera,
   };
 }
 
