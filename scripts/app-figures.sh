@@ -10,4 +10,4 @@ cargo build --release --locked -p custodian -p custodian-app
 export CUSTODIAN_PROFILE=release
 export CUSTODIAN_LEDGER_EVENTS="${CUSTODIAN_LEDGER_EVENTS:-1000000}"
 cargo test --locked -p custodian-e2e --test webview -- --ignored --nocapture \
-  verdict_latency_and_memory_of_the_real_app 2>&1 | grep -E '^\{|ledger filled|panicked|test result'
+  verdict_latency_and_memory_of_the_real_app 2>&1 | grep -E -A2 '^\{|ledger filled|panicked|test result'

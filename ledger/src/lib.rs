@@ -372,6 +372,11 @@ impl Ledger {
         store::events_after(&self.conn, after, limit, true)
     }
 
+    /// How many events recorded on this device come after `after`, without reading them.
+    pub fn local_events_after_count(&self, after: i64) -> Result<usize, Error> {
+        store::local_events_after_count(&self.conn, after)
+    }
+
     pub fn event_count(&self) -> Result<i64, Error> {
         store::event_count(&self.conn)
     }

@@ -49,6 +49,8 @@ fn migrate(conn: &Connection) -> Result<(), Error> {
              PRIMARY KEY (epc, role, seq)
          ) WITHOUT ROWID;
          CREATE INDEX IF NOT EXISTS events_by_step ON events (step, time);
+         -- What waits to be uploaded is counted on every status: from this index, not the rows.
+         CREATE INDEX IF NOT EXISTS local_events ON events (seq) WHERE local = 1;
          -- What aggregation events put into (ADD) or took out of (DELETE) which logistic unit.
          CREATE TABLE IF NOT EXISTS containment (
              child  TEXT NOT NULL,
@@ -202,6 +204,14 @@ pub fn events_after(
         Ok((seq, decode(body)?))
     })
     .collect()
+}
+
+/// How many events recorded on this device come after `after` (what waits to be uploaded).
+pub fn local_events_after_count(conn: &Connection, after: i64) -> Result<usize, Error> {
+    let n: i64 = conn
+        .prepare_cached("SELECT count(*) FROM events WHERE seq > ?1 AND local = 1")?
+        .query_row([after], |r| r.get(0))?;
+    Ok(usize::try_from(n).unwrap_or(0))
 }
 
 pub fn event_seq(conn: &Connection, id: &str) -> Result<Option<i64>, Error> {

@@ -145,7 +145,7 @@ impl Device {
             .kv_get(KV_UPLOAD_CURSOR)?
             .and_then(|c| c.parse().ok())
             .unwrap_or(0);
-        let waiting = ledger.local_events_after(cursor, usize::MAX)?.len();
+        let waiting = ledger.local_events_after_count(cursor)?;
         Ok(Status {
             enrolled: id.is_some(),
             device: id.as_ref().map(|i| i.device.clone()),

@@ -114,7 +114,8 @@ document.addEventListener(
       if (outcome.retract) focused.value = focused.value.slice(0, Math.max(0, focused.value.length - outcome.retract));
       if (outcome.release) focused.value += outcome.release;
     }
-    if (outcome.scan !== undefined) void onScan(outcome.scan, e.timeStamp);
+    // The verdict's time is counted from when the scan's last key reached the page.
+    if (outcome.scan !== undefined) void onScan(outcome.scan, performance.now());
     else if (wedge.last && e.key === settings.terminator) renderTiming();
     if (wedge.pending) scheduleFlush();
   },
@@ -186,8 +187,14 @@ async function onScan(raw: string, since: number) {
   }
 }
 
+/** Of those, the part until the ledger's answer arrived (recorded durably), in ms. */
+const answered: number[] = [];
+(window as unknown as { custodianAnswered: number[] }).custodianAnswered = answered;
+
 async function record(raw: string, step: string, manifest: string | null, since: number): Promise<Verdict> {
   const v = await api.scan(raw, step, manifest, settings.layout);
+  answered.push(performance.now() - since);
+  if (answered.length > 10000) answered.shift();
   showVerdict(v);
   measure(since);
   void refreshStatus();
