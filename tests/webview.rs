@@ -567,7 +567,12 @@ async fn a_wedge_scan_in_the_real_window_shows_its_verdict_and_is_recorded() {
     // The ledger holds what the pages showed.
     let life = ledger_json(&["history", "--data", data, &unit(1), "--json"]);
     assert_eq!(life["custody"]["state"], "refurbished", "{life}");
-    assert_eq!(life["custody"]["owner"], "Erika Mustermann", "{life}");
+    // Taken back, the unit is the distributor's again; its warranty keeps the registration.
+    assert_eq!(life["custody"]["owner"], "dist-a", "{life}");
+    assert_eq!(
+        life["warranty"]["registered_owner"], "Erika Mustermann",
+        "{life}"
+    );
     assert!(life["warranty"]["in_period"].as_bool().unwrap(), "{life}");
     assert_eq!(life["claims"][0]["validation"]["accepted"], true, "{life}");
     assert_eq!(life["service"][0]["parts_in"].as_array().unwrap().len(), 1);
