@@ -12,7 +12,7 @@ mkdir -p "$STATE"
 
 (cd ui && npm run build)
 cargo build --locked -p custodian -p custodian-app
-BIN="$PWD/target/debug"
+BIN="${CARGO_TARGET_DIR:-$PWD/target}/debug"
 
 "$BIN/custodian" hub serve --data "$STATE/hub" --listen "$LISTEN" --demo > "$STATE/hub.log" 2>&1 &
 HUB=$!
