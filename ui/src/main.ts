@@ -82,6 +82,11 @@ function beep(tone: Tone) {
   }
 }
 
+/** Runs `work` once the frame with the verdict has been painted: what can wait, waits. */
+function afterPaint(work: () => void) {
+  requestAnimationFrame(() => requestAnimationFrame(() => setTimeout(work, 0)));
+}
+
 /** Records when the verdict reached the screen (the frame after it was drawn). */
 function measure(since: number) {
   requestAnimationFrame(() =>
@@ -197,7 +202,7 @@ async function record(raw: string, step: string, manifest: string | null, since:
   if (answered.length > 10000) answered.shift();
   showVerdict(v);
   measure(since);
-  void refreshStatus();
+  afterPaint(() => void refreshStatus());
   return v;
 }
 
@@ -217,7 +222,7 @@ async function receiveScan(raw: string, since: number) {
     }
   }
   await record(raw, "receiving", manifestId, since);
-  await loadManifests();
+  afterPaint(() => void loadManifests().catch((e) => showError(errorMessage(e))));
 }
 
 async function loadManifests() {
@@ -305,7 +310,7 @@ async function shipScan(raw: string, since: number) {
     return;
   }
   await record(raw, "shipping", orderId, since);
-  await loadOrders();
+  afterPaint(() => void loadOrders().catch((e) => showError(errorMessage(e))));
 }
 
 async function loadOrders() {
@@ -411,8 +416,10 @@ async function inspectScan(raw: string, since: number) {
     report.addEventListener("click", () => openReport(raw, v.label ?? raw));
     item.append(report);
   }
-  $("inspected").prepend(item);
-  while ($("inspected").children.length > 50) $("inspected").lastElementChild?.remove();
+  afterPaint(() => {
+    $("inspected").prepend(item);
+    while ($("inspected").children.length > 50) $("inspected").lastElementChild?.remove();
+  });
 }
 
 function openReport(code: string, label: string) {
