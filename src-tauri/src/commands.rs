@@ -168,12 +168,12 @@ pub async fn sync_now(state: State<'_, AppState>) -> Result<custodian_sync::Sync
 
 #[tauri::command]
 pub async fn manifests(state: State<'_, AppState>) -> Result<Vec<Manifest>, ApiError> {
-    on_ledger(&state, |d| Ok(d.ledger().manifests()?)).await
+    on_ledger(&state, |d| Ok(d.reader().manifests()?)).await
 }
 
 #[tauri::command]
 pub async fn manifest(state: State<'_, AppState>, id: String) -> Result<Manifest, ApiError> {
-    on_ledger(&state, move |d| Ok(d.ledger().manifest(&id)?)).await
+    on_ledger(&state, move |d| Ok(d.reader().manifest(&id)?)).await
 }
 
 /// What a scanner set to a US keyboard meant, when the host has another layout: `us` (as
@@ -230,7 +230,7 @@ pub async fn find_manifest(
     code: String,
 ) -> Result<Option<String>, ApiError> {
     on_ledger(&state, move |d| {
-        let ledger = d.ledger();
+        let ledger = d.reader();
         let history = match ledger.history(&code, now()) {
             Ok(h) => h,
             Err(custodian_ledger::Error::NotFound(_)) => return Ok(None),
@@ -264,7 +264,7 @@ pub async fn close_manifest(state: State<'_, AppState>, id: String) -> Result<Ma
 
 #[tauri::command]
 pub async fn flags(state: State<'_, AppState>) -> Result<Vec<Flag>, ApiError> {
-    on_ledger(&state, |d| Ok(d.ledger().flags()?)).await
+    on_ledger(&state, |d| Ok(d.reader().flags()?)).await
 }
 
 #[tauri::command]
@@ -298,7 +298,7 @@ pub async fn move_flag(
 /// Outbound orders held by this device, with what has been picked.
 #[tauri::command]
 pub async fn orders(state: State<'_, AppState>) -> Result<Vec<Picking>, ApiError> {
-    on_ledger(&state, |d| Ok(d.ledger().orders()?)).await
+    on_ledger(&state, |d| Ok(d.reader().orders()?)).await
 }
 
 /// What closing an order shipped, and where its outbound manifest was written.
@@ -336,7 +336,7 @@ pub async fn close_order(state: State<'_, AppState>, id: String) -> Result<Shipp
 
 #[tauri::command]
 pub async fn history(state: State<'_, AppState>, code: String) -> Result<History, ApiError> {
-    on_ledger(&state, move |d| Ok(d.ledger().history(&code, now())?)).await
+    on_ledger(&state, move |d| Ok(d.reader().history(&code, now())?)).await
 }
 
 #[tauri::command]
@@ -345,7 +345,7 @@ pub async fn recent_scans(
     limit: Option<usize>,
 ) -> Result<Vec<LoggedScan>, ApiError> {
     on_ledger(&state, move |d| {
-        Ok(d.ledger().recent_scans(limit.unwrap_or(20))?)
+        Ok(d.reader().recent_scans(limit.unwrap_or(20))?)
     })
     .await
 }

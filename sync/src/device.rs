@@ -90,6 +90,10 @@ pub struct SyncReport {
 /// A device: its ledger, and (once enrolled) its hub.
 pub struct Device {
     ledger: Mutex<Ledger>,
+    /// A second connection to the same ledger for reads a screen makes on its own (status,
+    /// manifest progress, flags, biographies): in WAL mode they read a committed snapshot
+    /// without waiting behind scans, and scans never wait behind them.
+    reader: Mutex<Ledger>,
     /// Added to the real clock in what the device tells the hub (to exercise skew handling).
     clock_skew_ms: i64,
     /// One sync at a time: two interleaved syncs could save cursors and document sync states
@@ -107,6 +111,7 @@ impl Device {
     pub fn open(dir: &Path) -> Result<Device, Error> {
         Ok(Device {
             ledger: Mutex::new(Ledger::open(dir)?),
+            reader: Mutex::new(Ledger::open(dir)?),
             clock_skew_ms: 0,
             syncing: tokio::sync::Mutex::new(()),
         })
@@ -128,6 +133,15 @@ impl Device {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
+    /// The ledger for reading only, on its own connection: what a screen refreshes (status,
+    /// manifests, flags, biographies) sees everything committed so far and does not hold up a
+    /// scan. Never write through it: writes belong to [`Device::ledger`].
+    pub fn reader(&self) -> MutexGuard<'_, Ledger> {
+        self.reader
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
     fn identity(&self) -> Result<Option<Identity>, Error> {
         Ok(self
             .ledger()
@@ -138,8 +152,12 @@ impl Device {
     }
 
     pub fn status(&self) -> Result<Status, Error> {
-        let id = self.identity()?;
-        let ledger = self.ledger();
+        let ledger = self.reader();
+        let id: Option<Identity> = ledger
+            .kv_get(KV_IDENTITY)?
+            .map(|j| serde_json::from_str(&j))
+            .transpose()
+            .map_err(custodian_ledger::Error::from)?;
         let recorder = ledger.recorder().ok();
         let cursor: i64 = ledger
             .kv_get(KV_UPLOAD_CURSOR)?
