@@ -24,8 +24,8 @@ use crate::lint;
 /// checks a value against it.
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub struct ApplicationIdentifier {
-    code: [u8; 4],
-    len: u8,
+    /// The digits, borrowed from [`CODES`].
+    code: &'static str,
     row: u16,
     def: &'static Definition,
 }
@@ -34,14 +34,12 @@ impl ApplicationIdentifier {
     /// The AI with this code, if the table knows it.
     pub fn lookup(code: &str) -> Option<ApplicationIdentifier> {
         let (row, def) = index().definition(code)?;
-        let len = u8::try_from(code.len()).ok()?;
-        let mut code_bytes = [0; 4];
-        code_bytes
-            .get_mut(..code.len())?
-            .copy_from_slice(code.as_bytes());
+        // A code the table knows is two to four digits.
+        let value = code
+            .bytes()
+            .fold(0, |n, b| n * 10 + usize::from(b.wrapping_sub(b'0')));
         Some(ApplicationIdentifier {
-            code: code_bytes,
-            len,
+            code: static_code(code.len(), value)?,
             row,
             def,
         })
@@ -51,34 +49,29 @@ impl ApplicationIdentifier {
     /// none does), if there are that many. Reads what [`Self::lookup`] of those digits would,
     /// without going through text; the parser calls it at every place an AI could start.
     pub(crate) fn at_start_of(bytes: &[u8]) -> Option<ApplicationIdentifier> {
-        let digits = bytes
-            .iter()
-            .take(4)
-            .take_while(|b| b.is_ascii_digit())
-            .count();
+        let digit = |i: usize| {
+            bytes
+                .get(i)
+                .map(|b| usize::from(b.wrapping_sub(b'0')))
+                .filter(|&d| d < 10)
+        };
+        let prefix = digit(0)? * 10 + digit(1)?;
         let index = index();
-        let prefix = bytes.get(..2).filter(|_| digits >= 2);
-        let len = prefix
-            .and_then(|p| {
-                index.length_by_prefix[usize::from(p[0] - b'0') * 10 + usize::from(p[1] - b'0')]
-            })
-            .map_or(2, usize::from)
-            .min(digits);
-        let value = bytes[..len]
-            .iter()
-            .fold(0, |n, &b| n * 10 + usize::from(b - b'0'));
+        let wanted = index.length_by_prefix[prefix].map_or(2, usize::from);
+        let (mut len, mut value) = (2, prefix);
+        while len < wanted {
+            let Some(d) = digit(len) else { break };
+            value = value * 10 + d;
+            len += 1;
+        }
         let slot = match len {
             2 => value,
             3 => 100 + value,
-            4 => 1100 + value,
-            _ => return None,
+            _ => 1100 + value,
         };
         let row = index.row_by_code[slot]?;
-        let mut code = [0; 4];
-        code[..len].copy_from_slice(&bytes[..len]);
         Some(ApplicationIdentifier {
-            code,
-            len: u8::try_from(len).ok()?,
+            code: static_code(len, value)?,
             row,
             def: TABLE.get(usize::from(row))?,
         })
@@ -86,18 +79,18 @@ impl ApplicationIdentifier {
 
     /// How many digits the AI has.
     pub(crate) fn len(&self) -> usize {
-        usize::from(self.len)
+        self.code.len()
     }
 
     /// True if this is the AI with these digits.
     pub(crate) fn is(&self, code: &str) -> bool {
-        self.code.get(..usize::from(self.len)) == Some(code.as_bytes())
+        self.code == code
     }
 
-    /// The AI's digits, e.g. `"01"`.
-    pub fn code(&self) -> &str {
-        // The code was copied from a `&str` that matched a table row, so it is ASCII digits.
-        std::str::from_utf8(&self.code[..usize::from(self.len)]).unwrap_or_default()
+    /// The AI's digits, e.g. `"01"`: borrowed from a table of every code, so that an
+    /// [`crate::Element`] names its AI without allocating.
+    pub fn code(&self) -> &'static str {
+        self.code
     }
 
     /// GS1's short title, e.g. `"GTIN"`, `"BATCH/LOT"`.
@@ -291,6 +284,54 @@ impl ApplicationIdentifier {
         Ok(spans)
     }
 }
+
+/// The code of `len` digits whose value is `value`, from [`CODES`].
+fn static_code(len: usize, value: usize) -> Option<&'static str> {
+    let at = match len {
+        2 => value * 2,
+        3 => CODES_3_AT + value * 3,
+        4 => CODES_4_AT + value * 4,
+        _ => return None,
+    };
+    CODES.get(at..at + len)
+}
+
+/// Every two-, three- and four-digit code, in that order, each in numeric order: `00`…`99`,
+/// `000`…`999`, `0000`…`9999`. [`ApplicationIdentifier::code`] borrows from it.
+static CODES: &str = match std::str::from_utf8(&CODE_DIGITS) {
+    Ok(codes) => codes,
+    Err(_) => panic!("codes are ASCII digits"),
+};
+const CODES_3_AT: usize = 100 * 2;
+const CODES_4_AT: usize = CODES_3_AT + 1000 * 3;
+static CODE_DIGITS: [u8; CODES_4_AT + 10_000 * 4] = {
+    let mut digits = [b'0'; CODES_4_AT + 10_000 * 4];
+    let mut len = 2;
+    let mut at = 0;
+    while len <= 4 {
+        let mut value = 0;
+        let count = if len == 2 {
+            100
+        } else if len == 3 {
+            1000
+        } else {
+            10_000
+        };
+        while value < count {
+            let mut n = value;
+            let mut i = len;
+            while i > 0 {
+                i -= 1;
+                digits[at + i] = b'0' + (n % 10) as u8;
+                n /= 10;
+            }
+            at += len;
+            value += 1;
+        }
+        len += 1;
+    }
+    digits
+};
 
 /// The most components any AI's value has (AI 8001 has five); `layout` keeps their spans in an
 /// array of this size, so validating allocates nothing. Checked against the table at compile
@@ -605,6 +646,14 @@ pub(crate) fn decode_base64url(
     value: &str,
     subject: &dyn Fn() -> String,
 ) -> Result<Vec<u8>, ParseError> {
+    if let Some(len) = base64url_decoded_len(value.len()) {
+        let mut out = vec![0; len];
+        if decode_base64url_into(value.as_bytes(), &mut out) {
+            return Ok(out);
+        }
+    }
+    // What the fast path leaves (anything it does not accept) is decoded, or refused with the
+    // reason and the place, by the engine.
     BASE64URL.decode(value).map_err(|e| {
         let (reason, at) = match e {
             base64::DecodeError::InvalidByte(at, _) => ("'=' is only allowed at the end", at),
@@ -622,16 +671,78 @@ pub(crate) fn decode_base64url(
     })
 }
 
-/// True if `value` decodes as base64url, as [`decode_base64url`] decodes it. Up to AI 8030's
-/// longest value (90 characters) it decodes into a buffer on the stack: validating keeps no
-/// bytes, and allocating for them cost a tenth of parsing a signed scan.
-pub(crate) fn is_base64url(value: &[u8]) -> bool {
-    let mut buffer = [0; 72];
-    if base64::decoded_len_estimate(value.len()) > buffer.len() {
-        return BASE64URL.decode(value).is_ok();
+/// The value of each base64url character, or `NOT_BASE64` for a byte outside the alphabet.
+const BASE64URL_VALUES: [u8; 256] = {
+    let mut values = [NOT_BASE64; 256];
+    let alphabet = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let mut i = 0;
+    while i < alphabet.len() {
+        values[alphabet[i] as usize] = i as u8;
+        i += 1;
     }
-    // The buffer holds the estimate, which is all the engine asks for.
-    BASE64URL.decode_slice(value, &mut buffer).is_ok()
+    values
+};
+const NOT_BASE64: u8 = 0xff;
+
+/// How many bytes unpadded base64url of `len` characters decodes to; `None` for a length no
+/// base64 has.
+fn base64url_decoded_len(len: usize) -> Option<usize> {
+    match len % 4 {
+        1 => None,
+        rest => Some(len / 4 * 3 + rest.saturating_sub(1)),
+    }
+}
+
+/// Decodes base64url without padding into `out`, which holds exactly
+/// [`base64url_decoded_len`] bytes, and returns true; false (with `out` in any state) for
+/// anything else, and for padding, which the engine decides (it takes padding of any length
+/// at the end). A signature is decoded on every signed scan, and the engine's general path
+/// cost a tenth of parsing one.
+fn decode_base64url_into(value: &[u8], out: &mut [u8]) -> bool {
+    if base64url_decoded_len(value.len()) != Some(out.len()) {
+        return false;
+    }
+    let chunks = value.chunks_exact(4);
+    let tail = chunks.remainder();
+    let mut bad = 0;
+    for (chunk, three) in chunks.zip(out.chunks_exact_mut(3)) {
+        let [a, b, c, d] = [0, 1, 2, 3].map(|i| BASE64URL_VALUES[usize::from(chunk[i])]);
+        bad |= a | b | c | d;
+        let n = u32::from(a) << 18 | u32::from(b) << 12 | u32::from(c) << 6 | u32::from(d);
+        three.copy_from_slice(&n.to_be_bytes()[1..]);
+    }
+    let v = |i: usize| BASE64URL_VALUES[usize::from(tail[i])];
+    let last = out.len() - tail.len().saturating_sub(1);
+    match tail.len() {
+        2 => {
+            let (a, b) = (v(0), v(1));
+            // The last character's bits past the data must be zero.
+            bad |= a | b | u8::from(b & 0x0f != 0) << 7;
+            out[last] = a << 2 | b >> 4;
+        }
+        3 => {
+            let (a, b, c) = (v(0), v(1), v(2));
+            bad |= a | b | c | u8::from(c & 0x03 != 0) << 7;
+            out[last] = a << 2 | b >> 4;
+            out[last + 1] = (b & 0x0f) << 4 | c >> 2;
+        }
+        _ => {}
+    }
+    bad & 0xc0 == 0
+}
+
+/// True if `value` decodes as base64url, as [`decode_base64url`] decodes it, keeping no bytes.
+pub(crate) fn is_base64url(value: &[u8]) -> bool {
+    // Without padding, the fast path refuses exactly what the engine refuses (tests hold them
+    // together), so its refusal needs no second opinion: the search for a missing separator
+    // asks this of many cut-short signatures.
+    let decodes = match base64url_decoded_len(value.len()) {
+        // Up to AI 8030's longest value (90 characters) on the stack.
+        Some(len) if len <= 68 => decode_base64url_into(value, &mut [0; 68][..len]),
+        Some(len) => decode_base64url_into(value, &mut vec![0; len]),
+        None => false,
+    };
+    decodes || (value.last() == Some(&b'=') && BASE64URL.decode(value).is_ok())
 }
 
 /// Checks that base64url decodes, with [`decode_base64url`]'s error if it does not.
@@ -1422,6 +1533,80 @@ mod tests {
                 .map(|d| d.first.len());
             assert_eq!(linear, ai_length(&prefix), "prefix {prefix}");
         }
+    }
+
+    fn engine(value: &[u8]) -> Option<Vec<u8>> {
+        BASE64URL.decode(value).ok()
+    }
+
+    /// What the parser's decoder says, and that its fast path, where it answers (no padding),
+    /// and `is_base64url` say the same.
+    fn fast(value: &[u8]) -> Option<Vec<u8>> {
+        let text = std::str::from_utf8(value).unwrap();
+        let decoded = decode_base64url(text, &String::new).ok();
+        if !value.contains(&b'=') {
+            let fast = base64url_decoded_len(value.len()).and_then(|len| {
+                let mut out = vec![0; len];
+                decode_base64url_into(value, &mut out).then_some(out)
+            });
+            assert_eq!(fast, decoded, "{text:?}");
+        }
+        assert_eq!(is_base64url(value), decoded.is_some(), "{text:?}");
+        decoded
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::test_runner::Config::with_cases(4000))]
+
+        /// The fast base64url decoder accepts what the engine accepts, with the same bytes,
+        /// and refuses what it refuses: short texts with padding anywhere, and signatures.
+        #[test]
+        fn the_fast_base64url_decoder_agrees_with_the_engine(
+            text in "[A-Za-z0-9_=-]{0,9}|[A-Za-z0-9_-]{80,90}={0,3}|[A-Za-z0-9_+/-]{1,8}",
+        ) {
+            proptest::prop_assert_eq!(fast(text.as_bytes()), engine(text.as_bytes()), "{:?}", text);
+        }
+    }
+
+    #[test]
+    fn the_fast_base64url_decoder_agrees_with_the_engine_on_every_short_text() {
+        // Every text of up to four characters from the alphabet, padding and one stranger.
+        let alphabet = b"AQgw_-=9+";
+        let mut texts = vec![Vec::new()];
+        for _ in 0..4 {
+            let longer: Vec<Vec<u8>> = texts
+                .iter()
+                .filter(|t| t.len() == texts.last().map_or(0, Vec::len))
+                .flat_map(|t| alphabet.iter().map(move |&c| [t.as_slice(), &[c]].concat()))
+                .collect();
+            texts.extend(longer);
+        }
+        for text in &texts {
+            assert_eq!(
+                fast(text),
+                engine(text),
+                "{:?}",
+                String::from_utf8_lossy(text)
+            );
+        }
+        assert!(texts.len() > 6000);
+    }
+
+    #[test]
+    fn every_known_ai_names_its_own_code() {
+        let mut known = 0;
+        for len in 2..=4 {
+            for n in 0..10usize.pow(u32::try_from(len).unwrap()) {
+                let code = format!("{n:0len$}");
+                if let Some(ai) = ApplicationIdentifier::lookup(&code) {
+                    assert_eq!(ai.code(), code);
+                    let read = ApplicationIdentifier::at_start_of(code.as_bytes()).unwrap();
+                    assert_eq!(read.code(), code);
+                    known += 1;
+                }
+            }
+        }
+        assert!(known > 500, "{known} AIs");
     }
 
     #[test]

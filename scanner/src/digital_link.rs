@@ -125,10 +125,7 @@ fn path(raw: &str, segments: &[Span]) -> Result<Vec<Located>, ParseError> {
                 };
                 return Err(ParseError::new(kind, a));
             }
-            let seen: Vec<&str> = elements[1..]
-                .iter()
-                .map(|l| l.element.ai.as_str())
-                .collect();
+            let seen: Vec<&str> = elements[1..].iter().map(|l| &*l.element.ai).collect();
             // Qualifiers are optional but ordered: what we have must be a subsequence of one
             // alternative.
             let in_order = alternatives.iter().any(|alt| {
@@ -176,7 +173,7 @@ fn value(raw: &str, ai: ApplicationIdentifier, span: Span) -> Result<Element, Pa
     ai.validate(&text)
         .map_err(|e| e.map_position(|p| offsets.get(p).copied().unwrap_or(span.1)))?;
     Ok(Element {
-        ai: ai.code().to_owned(),
+        ai: ai.code().into(),
         value: text,
     })
 }

@@ -108,7 +108,7 @@ fn is_uri(body: &str) -> bool {
 fn plain_gtin(raw: &str, start: usize, end: usize) -> Result<Vec<Located>, ParseError> {
     let gtin = Gtin::parse(&raw[start..end]).map_err(|e| e.offset(start))?;
     let element = Element {
-        ai: "01".to_owned(),
+        ai: "01".into(),
         value: gtin.into(),
     };
     Ok(vec![Located {
@@ -196,7 +196,7 @@ fn value(
     let value = &raw[at..until];
     ai.validate(value).map_err(|e| e.offset(at))?;
     Ok(Element {
-        ai: ai.code().to_owned(),
+        ai: ai.code().into(),
         value: value.to_owned(),
     })
 }
@@ -392,7 +392,7 @@ fn bracketed(raw: &str, start: usize, end: usize) -> Result<Vec<Located>, ParseE
         })?;
         elements.push(Located {
             element: Element {
-                ai: ai.code().to_owned(),
+                ai: ai.code().into(),
                 value: text,
             },
             ai_at,
@@ -453,7 +453,9 @@ impl View<'_> {
 
     fn element(&self) -> Element {
         Element {
-            ai: self.code.to_owned(),
+            ai: self
+                .ai
+                .map_or_else(|| self.code.to_owned().into(), |ai| ai.code().into()),
             value: self.value.to_owned(),
         }
     }
@@ -1119,7 +1121,7 @@ fn scan_values(text: &Text, scan: &Scan) -> Vec<(usize, usize, String)> {
 fn bracketed_text(elements: &[Element]) -> String {
     let pairs: Vec<(&str, &str)> = elements
         .iter()
-        .map(|e| (e.ai.as_str(), e.value.as_str()))
+        .map(|e| (&*e.ai, e.value.as_str()))
         .collect();
     crate::format::bracketed(&pairs)
 }

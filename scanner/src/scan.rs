@@ -1,6 +1,7 @@
 //! What a successful parse returns: [`Scan`], its [`Element`]s, what it identifies, and the
 //! [`Note`]s that say how the text was read when it was not exactly as GS1 writes it.
 
+use std::borrow::Cow;
 use std::fmt;
 
 use chrono::NaiveDate;
@@ -218,8 +219,9 @@ impl fmt::Display for Note {
 /// One application identifier and its value.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Element {
-    /// The AI's digits, e.g. `"01"`.
-    pub ai: String,
+    /// The AI's digits, e.g. `"01"`; borrowed from the AI table for elements that
+    /// [`crate::parse`] returns.
+    pub ai: Cow<'static, str>,
     /// The value as encoded (a GTIN always as 14 digits).
     pub value: String,
 }

@@ -94,7 +94,7 @@ fn owned(elements: &[(String, String)]) -> Vec<Element> {
     elements
         .iter()
         .map(|(ai, value)| Element {
-            ai: ai.clone(),
+            ai: ai.clone().into(),
             value: value.clone(),
         })
         .collect()
@@ -322,7 +322,7 @@ fn check_outcome(raw: &str) -> Result<(), TestCaseError> {
             let pairs: Vec<(&str, &str)> = scan
                 .elements
                 .iter()
-                .map(|e| (e.ai.as_str(), e.value.as_str()))
+                .map(|e| (&*e.ai, e.value.as_str()))
                 .collect();
             let again = parse(&bracketed(&pairs)).map_err(|e| {
                 TestCaseError::fail(format!("{raw:?} → {:?}: {e}", bracketed(&pairs)))
