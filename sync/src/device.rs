@@ -283,12 +283,10 @@ impl Device {
         };
         let mut hub_has_more = false;
         for round in 1..=MAX_ROUNDS {
-            let (request, counter) = {
-                let ledger = self.ledger();
-                let request = build_request(&ledger, &mut states)?;
-                let counter = next_counter(&ledger)?;
-                (request, counter)
-            };
+            // Gathering the upload reads only (a batch of events can take milliseconds on a
+            // large ledger): on the reader, so scans meanwhile do not wait for it.
+            let request = build_request(&self.reader(), &mut states)?;
+            let counter = next_counter(&self.ledger())?;
             // Converged: nothing to upload, no document needs a message, the hub has no more.
             if round > 1 && request.upload.is_empty() && request.docs.is_empty() && !hub_has_more {
                 break;
