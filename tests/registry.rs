@@ -155,13 +155,24 @@ fn the_extract_travels_by_version() {
     hub.enroll(depot.as_ref(), "dist-a", "dc-hamburg");
     let unit = demo_unit(1);
 
-    // Nothing changed: the extract costs nothing, the whole sync a few hundred bytes.
+    // Nothing changed: the extract costs nothing, the whole sync under 250 bytes each way.
     let idle = sync(depot);
     assert_eq!(idle["extract"], "unchanged");
     let idle_down = idle["bytes_received"].as_u64().unwrap();
     let idle_up = idle["bytes_sent"].as_u64().unwrap();
     eprintln!("an idle sync: {idle_up} B up, {idle_down} B down");
-    assert!(idle_down < 600 && idle_up < 600, "{idle}");
+    assert!(idle_down < 250 && idle_up < 250, "{idle}");
+    // No working document changed (the depot holds its flags and the demo ASN's manifest), so
+    // no document message goes either way, and one round suffices; again the next time.
+    for idle in [idle.clone(), sync(depot)] {
+        assert_eq!(idle["documents"], 0, "{idle}");
+        assert_eq!(idle["documents_sent"], 0, "{idle}");
+        assert_eq!(idle["rounds"], 1, "{idle}");
+        assert!(
+            idle["bytes_sent"].as_u64().unwrap() <= idle_up + 8,
+            "{idle}"
+        );
+    }
 
     // A recall published on the hub arrives as a delta, and the verdict changes offline.
     let version = idle["extract_version"].as_u64().unwrap();

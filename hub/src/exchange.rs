@@ -2,14 +2,17 @@
 //! merge its documents, and answer with what concerns its organisation.
 
 use automerge::AutoCommit;
-use automerge::sync::{State, SyncDoc};
+use std::collections::BTreeSet;
+
+use automerge::sync::State;
 use chrono::Utc;
 use custodian_ledger::{Event, store};
+use custodian_sync::docsync;
 use custodian_sync::identity::RequestAuth;
 use custodian_sync::protocol::{
     self, DocMessage, MAX_EVENTS_PER_ROUND, PROTOCOL_VERSION, SyncRequest, SyncResponse,
 };
-use rusqlite::{Connection, params};
+use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::HubError;
 use crate::reconcile;
@@ -159,12 +162,16 @@ fn load_state(conn: &Connection, doc: &str, device: &str) -> Result<State, HubEr
         .unwrap_or_else(State::new))
 }
 
+/// Answers the device's document messages and speaks first about the documents it said
+/// nothing about but lacks something of (see `custodian_sync::docsync`). A document the device
+/// is known to hold whole, unchanged since, costs no message and is not even loaded.
 fn exchange_docs(
     conn: &Connection,
     device: &DeviceRecord,
     request: &SyncRequest,
 ) -> Result<Vec<DocMessage>, HubError> {
     let mut replies = Vec::new();
+    let mut heard = BTreeSet::new();
     for m in &request.docs {
         if !in_scope(conn, &m.doc, &device.org)? {
             return Err(HubError::Forbidden(format!(
@@ -172,36 +179,81 @@ fn exchange_docs(
                 m.doc, device.org
             )));
         }
+        heard.insert(m.doc.as_str());
         let message = m
             .decode()
             .map_err(|e| HubError::BadRequest(e.to_string()))?;
         let mut doc = load_doc(conn, &m.doc)?;
         let mut state = load_state(conn, &m.doc, &device.id)?;
         let before = doc.get_heads();
-        doc.sync()
-            .receive_sync_message(&mut state, message)
+        let reply = docsync::answer(&mut doc, &mut state, message)
             .map_err(|e| HubError::BadRequest(format!("document {}: {e}", m.doc)))?;
         if doc.get_heads() != before {
             store::save_doc_bytes(conn, &m.doc, &doc.save())?;
         }
-        if let Some(reply) = doc.sync().generate_sync_message(&mut state) {
-            replies.push(DocMessage::new(&m.doc, reply));
+        match reply {
+            Some(reply) => replies.push(DocMessage::new(&m.doc, reply)),
+            // Both sides hold the same changes, and the device knows it.
+            None => mark_current(conn, &m.doc, &device.id)?,
         }
         store::save_sync_state(conn, &m.doc, &device.id, &state.encode())?;
     }
     for id in scope_docs(conn, &device.org)? {
-        if request.known_docs.contains(&id) {
+        if heard.contains(id.as_str()) {
             continue;
         }
-        let doc = load_doc(conn, &id)?;
-        let mut state = State::new();
-        let mut doc = doc;
-        if let Some(first) = doc.sync().generate_sync_message(&mut state) {
-            replies.push(DocMessage::new(&id, first));
+        let known = request.known_docs.contains(&id);
+        if known && is_current(conn, &id, &device.id)? {
+            continue;
+        }
+        let mut doc = load_doc(conn, &id)?;
+        // A document the device lacks starts from nothing, whatever was persisted before.
+        let mut state = if known {
+            load_state(conn, &id, &device.id)?
+        } else {
+            State::new()
+        };
+        match docsync::offer(&mut doc, &mut state) {
+            Some(first) => replies.push(DocMessage::new(&id, first)),
+            None => mark_current(conn, &id, &device.id)?,
         }
         store::save_sync_state(conn, &id, &device.id, &state.encode())?;
     }
     Ok(replies)
+}
+
+/// The document's version: a trigger counts its saves (`doc_versions`).
+fn doc_version(conn: &Connection, doc: &str) -> Result<i64, HubError> {
+    Ok(conn
+        .query_row(
+            "SELECT version FROM doc_versions WHERE doc = ?1",
+            [doc],
+            |r| r.get(0),
+        )
+        .optional()?
+        .unwrap_or(0))
+}
+
+/// Records that the device holds the document as it is now.
+fn mark_current(conn: &Connection, doc: &str, device: &str) -> Result<(), HubError> {
+    conn.execute(
+        "INSERT OR REPLACE INTO doc_current (doc, device, version) VALUES (?1, ?2, ?3)",
+        params![doc, device, doc_version(conn, doc)?],
+    )?;
+    Ok(())
+}
+
+/// Whether the device holds the document as it is now: it did at some version, and the
+/// document has not been saved since.
+fn is_current(conn: &Connection, doc: &str, device: &str) -> Result<bool, HubError> {
+    let at: Option<i64> = conn
+        .query_row(
+            "SELECT version FROM doc_current WHERE doc = ?1 AND device = ?2",
+            [doc, device],
+            |r| r.get(0),
+        )
+        .optional()?;
+    Ok(at == Some(doc_version(conn, doc)?))
 }
 
 /// Events shared with the device's organisation after its cursor (bounded).

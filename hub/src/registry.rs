@@ -1381,7 +1381,24 @@ fn migrate(conn: &Connection) -> Result<(), HubError> {
          -- Each change of the registry extract: its version and the entry it changed.
          CREATE TABLE IF NOT EXISTS extract_log (version INTEGER PRIMARY KEY, kind TEXT NOT NULL, key TEXT NOT NULL);
          -- Units the manufacturer took off the alert list, and when.
-         CREATE TABLE IF NOT EXISTS alert_clearings (epc TEXT PRIMARY KEY, cleared_at TEXT NOT NULL, note TEXT NOT NULL);",
+         CREATE TABLE IF NOT EXISTS alert_clearings (epc TEXT PRIMARY KEY, cleared_at TEXT NOT NULL, note TEXT NOT NULL);
+         -- Each saving of a working document counts one version (the triggers see every save; a
+         -- trigger's OR REPLACE would yield to the saving statement's conflict clause).
+         CREATE TABLE IF NOT EXISTS doc_versions (doc TEXT PRIMARY KEY, version INTEGER NOT NULL) WITHOUT ROWID;
+         CREATE TRIGGER IF NOT EXISTS doc_versions_insert AFTER INSERT ON docs BEGIN
+             UPDATE doc_versions SET version = version + 1 WHERE doc = NEW.id;
+             INSERT INTO doc_versions (doc, version) SELECT NEW.id, 1
+                 WHERE NOT EXISTS (SELECT 1 FROM doc_versions WHERE doc = NEW.id);
+         END;
+         CREATE TRIGGER IF NOT EXISTS doc_versions_update AFTER UPDATE ON docs BEGIN
+             UPDATE doc_versions SET version = version + 1 WHERE doc = NEW.id;
+             INSERT INTO doc_versions (doc, version) SELECT NEW.id, 1
+                 WHERE NOT EXISTS (SELECT 1 FROM doc_versions WHERE doc = NEW.id);
+         END;
+         -- The version of a document a device is known to hold whole: a sync leaves it unsaid.
+         CREATE TABLE IF NOT EXISTS doc_current (
+             doc TEXT NOT NULL, device TEXT NOT NULL, version INTEGER NOT NULL, PRIMARY KEY (doc, device)
+         ) WITHOUT ROWID;",
     )?;
     // Alerts raised by partners' reports say who reported and when.
     let has_reporter: i64 = conn.query_row(

@@ -15,6 +15,7 @@ use ed25519_dalek::SigningKey;
 use serde::{Deserialize, Serialize};
 
 use crate::Error;
+use crate::docsync;
 use crate::identity::{self, EnrollRequest, EnrollResponse, EnrollmentToken};
 use crate::protocol::{
     self, DocMessage, MAX_EVENTS_PER_ROUND, PROTOCOL_VERSION, SyncRequest, SyncResponse,
@@ -64,7 +65,11 @@ pub struct SyncReport {
     /// Of the uploaded events, how many were new to the hub.
     pub stored_by_hub: usize,
     pub downloaded: usize,
+    /// Document sync messages received from the hub.
     pub documents: usize,
+    /// Document sync messages sent to the hub. An idle sync sends and receives none.
+    #[serde(default)]
+    pub documents_sent: usize,
     pub bytes_sent: usize,
     pub bytes_received: usize,
     /// Flags that arrived with this sync.
@@ -321,6 +326,7 @@ impl Device {
             report.stored_by_hub += response.stored;
             report.downloaded += response.events.len();
             report.documents += response.docs.len();
+            report.documents_sent += request.docs.len();
             if let Ok(hub_time) = chrono::DateTime::parse_from_rfc3339(&response.hub_time) {
                 report.clock_offset_ms =
                     (chrono::Utc::now() - hub_time.to_utc()).num_milliseconds();
@@ -392,9 +398,13 @@ fn build_request(
     let known_docs = ledger.doc_ids()?;
     let mut docs = Vec::new();
     for id in &known_docs {
-        let Some(doc) = ledger.doc(id)? else { continue };
+        let Some(mut doc) = ledger.doc(id)? else {
+            continue;
+        };
         let state = state_for(ledger, states, id)?;
-        if let Some(message) = doc.sync_message(state) {
+        // A document the hub is known to hold as it is here sends nothing until the hub
+        // speaks (see `docsync`): an idle sync carries no document message.
+        if let Some(message) = docsync::opening(&mut doc, state) {
             docs.push(DocMessage::new(id, message));
         }
     }
@@ -448,16 +458,4 @@ fn apply_response(
         ledger.save_sync_state(id, HUB_PEER, &state.encode())?;
     }
     Ok(())
-}
-
-/// Generating a sync message needs `&mut` for the document's cached heads; this keeps the call
-/// sites readable.
-trait SyncMessage {
-    fn sync_message(self, state: &mut State) -> Option<automerge::sync::Message>;
-}
-
-impl SyncMessage for AutoCommit {
-    fn sync_message(mut self, state: &mut State) -> Option<automerge::sync::Message> {
-        self.sync().generate_sync_message(state)
-    }
 }

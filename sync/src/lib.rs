@@ -16,6 +16,7 @@
 //! ```
 
 pub mod device;
+pub mod docsync;
 pub mod identity;
 pub mod protocol;
 pub mod transport;
