@@ -124,7 +124,33 @@ fn a_counterfeit_report_reaches_every_partners_device() {
         .map(|f| f["org"].as_str().unwrap())
         .collect();
     orgs.sort_unstable();
-    assert_eq!(orgs, ["acme", "retail-berlin"], "{hub_flags}");
+    // The unit is on the demo pallet on its way to dist-a, which will receive it: it hears too.
+    assert_eq!(orgs, ["acme", "dist-a", "retail-berlin"], "{hub_flags}");
+    // The second report is kept beside the first; the unit is listed once.
+    let alerts = json(&custodian(&[
+        "hub",
+        "alerts",
+        "--data",
+        hub.data(),
+        "--json",
+    ]));
+    assert_eq!(alerts.as_array().unwrap().len(), 1, "{alerts}");
+    let notes: Vec<&str> = alerts[0]["reports"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["note"].as_str().unwrap())
+        .collect();
+    assert_eq!(notes, ["blurred print, wrong weight", "second look: same"]);
+    let listed = custodian(&["hub", "alerts", "--data", hub.data()]);
+    assert!(
+        listed.contains("2 report(s)") && listed.contains("second look: same"),
+        "{listed}"
+    );
+    for f in &counterfeit {
+        let reason = f["reason"].as_str().unwrap();
+        assert!(reason.contains("second look: same"), "{reason}");
+    }
 
     // The manufacturer finds it genuine and clears it: the next sync carries that too.
     let out = custodian_output(

@@ -1186,13 +1186,16 @@ fn run_hub(command: HubCommand) -> Result<()> {
                 println!("no alerts");
             }
             for a in alerts {
-                match (&a.reported_by, &a.reported_at) {
-                    (Some(by), Some(at)) => println!(
-                        "{} reported by {by} at {at}: {}",
-                        a.epc,
-                        a.note.as_deref().unwrap_or_default()
-                    ),
-                    _ => println!("{}: {}", a.epc, a.reason),
+                if a.reported_by.is_none() {
+                    println!("{}: {}", a.epc, a.reason);
+                } else {
+                    println!("{}: {} report(s)", a.epc, a.reports.len());
+                }
+                for r in &a.reports {
+                    println!(
+                        "  reported by {} at {}: {} ({})",
+                        r.reported_by, r.reported_at, r.note, r.event
+                    );
                 }
             }
             Ok(())

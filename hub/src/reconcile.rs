@@ -23,11 +23,13 @@ use std::collections::btree_map::Entry;
 use std::collections::{BTreeMap, BTreeSet};
 
 use automerge::AutoCommit;
+use automerge::ReadDoc;
+use automerge::transaction::Transactable;
 use chrono::{DateTime, Utc};
 use custodian_ledger::event::{BizStep, Detail, Disposition, EventType};
 use custodian_ledger::warranty::{self, ClaimOutcome, Genuineness};
 use custodian_ledger::{Custody, Epc, Event, docs, store};
-use rusqlite::{Connection, params};
+use rusqlite::{Connection, OptionalExtension, params};
 use sha2::{Digest, Sha256};
 
 use crate::HubError;
@@ -164,9 +166,12 @@ fn reconcile(
 ) -> Result<Vec<HubFlag>, HubError> {
     let b = &event.body;
     if b.extension.error_declaration.is_some() {
-        // A counterfeit report declared erroneous takes its unit off the alert list.
-        if let Some(declared) = event.declared_id() {
-            Registry::remove_reported_alert(conn, &declared.0)?;
+        // A counterfeit report declared erroneous is withdrawn: its unit leaves the alert list
+        // when no other report remains, and the unit's counterfeit flags say what remains.
+        if let Some(declared) = event.declared_id()
+            && let Some(epc) = Registry::remove_reported_alert(conn, &declared.0)?
+        {
+            restate_counterfeit_flags(conn, flags, &epc)?;
         }
         return Ok(Vec::new());
     }
@@ -185,6 +190,7 @@ fn reconcile(
     }
     if b.biz_step == BizStep::Shipping && event.detail().is_none() {
         raised.extend(shipped_without_receipt(conn, flags, event, now)?);
+        raised.extend(listed_unit_shipped(conn, flags, event, now)?);
     }
     if !matches!(
         b.biz_step,
@@ -342,8 +348,9 @@ fn seen_after_end(
 
 /// **Counterfeit**: a partner reported a unit counterfeit. The unit goes on the counterfeit
 /// alert list, which reaches every device with its next registry extract, and the reporter,
-/// the manufacturer and the holder on record each get one flag for the unit, however many
-/// reports follow.
+/// the manufacturer, the holder on record and, while the unit is in transit, the organisation
+/// it was shipped to each get one flag for the unit, however many reports follow. Every report
+/// is kept: each flag on the unit says who reported it, when and why, for all of them.
 fn reported_counterfeit(
     conn: &Connection,
     flags: &mut FlagDocs,
@@ -357,7 +364,7 @@ fn reported_counterfeit(
         let Epc::Unit { gtin, .. } = unit else {
             continue;
         };
-        Registry::add_reported_alert(conn, event, unit, note)?;
+        let recorded = Registry::add_reported_alert(conn, event, unit, note)?;
         let (custody, before) = custody_before(conn, unit, event)?;
         let maker = match before
             .iter()
@@ -367,15 +374,28 @@ fn reported_counterfeit(
             None if Registry::is_product(conn, gtin.as_str())? => Registry::manufacturer_id(conn)?,
             None => None,
         };
-        let reason = format!(
-            "{} was reported counterfeit by {} on {}: {note}",
-            unit.label(),
-            Registry::org_name(conn, &b.recorder.org),
-            b.event_time.date_naive(),
-        );
+        let reports = Registry::alert_reports(conn, &unit.uri())?;
+        let reason = if reports.iter().any(|r| r.event == event.id.0) {
+            counterfeit_reason(conn, unit, &reports)
+        } else {
+            // Not on the list (cleared after it was made, or withdrawn): this report alone.
+            format!(
+                "{} was reported counterfeit by {} on {}: {note}",
+                unit.label(),
+                Registry::org_name(conn, &b.recorder.org),
+                b.event_time.date_naive(),
+            )
+        };
+        let in_transit_to = (custody.state == custodian_ledger::custody::State::InTransit)
+            .then_some(custody.shipped_to.as_deref())
+            .flatten();
         for org in concerned(
             &b.recorder.org,
-            &[maker.as_deref(), custody.custodian.as_deref()],
+            &[
+                maker.as_deref(),
+                custody.custodian.as_deref(),
+                in_transit_to,
+            ],
         ) {
             raised.extend(raise_about(
                 conn,
@@ -389,8 +409,139 @@ fn reported_counterfeit(
                 now,
             )?);
         }
+        if recorded {
+            // Flags raised by earlier reports name this one too.
+            restate_counterfeit_flags(conn, flags, &unit.uri())?;
+        }
     }
     Ok(raised)
+}
+
+/// A counterfeit flag's reason: every report standing behind the unit's alert.
+fn counterfeit_reason(
+    conn: &Connection,
+    unit: &Epc,
+    reports: &[crate::registry::AlertReport],
+) -> String {
+    if reports.is_empty() {
+        return format!(
+            "{} was reported counterfeit, but every report was withdrawn as erroneous",
+            unit.label()
+        );
+    }
+    let reporters: BTreeSet<&str> = reports.iter().map(|r| r.reported_by.as_str()).collect();
+    let count = if reports.len() == 1 {
+        String::new()
+    } else {
+        format!(
+            " {} times by {} organisation{}:",
+            reports.len(),
+            reporters.len(),
+            if reporters.len() == 1 { "" } else { "s" }
+        )
+    };
+    format!(
+        "{} was reported counterfeit{count} {}",
+        unit.label(),
+        crate::registry::reports_in_words(conn, reports)
+    )
+}
+
+/// Rewrites the reason of every counterfeit flag on `epc` to name the reports that stand now.
+fn restate_counterfeit_flags(
+    conn: &Connection,
+    flags: &mut FlagDocs,
+    epc: &str,
+) -> Result<(), HubError> {
+    let unit = Epc::parse(epc).map_err(|e| HubError::Internal(format!("{epc}: {e}")))?;
+    let reason = counterfeit_reason(conn, &unit, &Registry::alert_reports(conn, epc)?);
+    let held: Vec<(String, String)> = {
+        let mut stmt = conn.prepare_cached(
+            "SELECT id, org FROM flags WHERE kind = 'counterfeit' AND epc = ?1 AND reason != ?2",
+        )?;
+        stmt.query_map(params![epc, reason], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<Result<_, _>>()?
+    };
+    for (id, org) in held {
+        flags.restate(conn, &org, &id, &reason)?;
+    }
+    Ok(())
+}
+
+/// **Counterfeit**, on the way: a unit on the alert list shipped to an organisation, which hears
+/// of it before the unit arrives (one flag per unit, the same a report would raise for it).
+fn listed_unit_shipped(
+    conn: &Connection,
+    flags: &mut FlagDocs,
+    event: &Event,
+    now: DateTime<Utc>,
+) -> Result<Vec<HubFlag>, HubError> {
+    let b = &event.body;
+    let Some(dest) = b.destination.as_deref() else {
+        return Ok(Vec::new());
+    };
+    if dest == "consumer" || dest == b.recorder.org {
+        return Ok(Vec::new());
+    }
+    let mut raised = Vec::new();
+    for unit in units_of(conn, event)? {
+        let listed: Option<String> = conn
+            .query_row(
+                "SELECT reason FROM alerts WHERE epc = ?1",
+                [unit.uri()],
+                |r| r.get(0),
+            )
+            .optional()?;
+        let Some(listed) = listed else {
+            continue;
+        };
+        let reports = Registry::alert_reports(conn, &unit.uri())?;
+        let reason = if reports.is_empty() {
+            format!(
+                "{} is on the counterfeit alert list ({listed}) and was shipped to {} by {}",
+                unit.label(),
+                Registry::org_name(conn, dest),
+                Registry::org_name(conn, &b.recorder.org),
+            )
+        } else {
+            format!(
+                "{}; it was shipped to {} by {}",
+                counterfeit_reason(conn, &unit, &reports),
+                Registry::org_name(conn, dest),
+                Registry::org_name(conn, &b.recorder.org),
+            )
+        };
+        raised.extend(raise_about(
+            conn,
+            flags,
+            "counterfeit",
+            &unit,
+            "reported",
+            Some(event),
+            dest,
+            reason,
+            now,
+        )?);
+    }
+    Ok(raised)
+}
+
+/// The units an event names, directly or inside the logistic units it names.
+fn units_of(conn: &Connection, event: &Event) -> Result<BTreeSet<Epc>, HubError> {
+    let mut units = BTreeSet::new();
+    for epc in &event.body.epcs {
+        match epc {
+            Epc::Unit { .. } => {
+                units.insert(epc.clone());
+            }
+            Epc::Logistic(_) => units.extend(
+                store::contents(conn, epc)?
+                    .into_iter()
+                    .filter(|c| matches!(c, Epc::Unit { .. })),
+            ),
+        }
+    }
+    Ok(units)
 }
 
 /// The unit's custody as it stood just before `event`: who held it, and everything before.
@@ -726,13 +877,7 @@ impl FlagDocs {
         if inserted == 0 {
             return Ok(None);
         }
-        let doc = match self.docs.entry(flag.org.clone()) {
-            Entry::Occupied(e) => e.into_mut(),
-            Entry::Vacant(e) => {
-                ensure_flags_doc(conn, &flag.org)?;
-                e.insert(load_flags_doc(conn, &flag.org)?)
-            }
-        };
+        let doc = self.doc(conn, &flag.org)?;
         docs::add_flag(
             doc,
             &docs::Flag {
@@ -747,6 +892,41 @@ impl FlagDocs {
             },
         )?;
         Ok(Some(flag))
+    }
+
+    /// Rewrites the reason of flag `id` of `org` (the hub alone writes reasons).
+    fn restate(
+        &mut self,
+        conn: &Connection,
+        org: &str,
+        id: &str,
+        reason: &str,
+    ) -> Result<(), HubError> {
+        conn.execute(
+            "UPDATE flags SET reason = ?2 WHERE id = ?1",
+            params![id, reason],
+        )?;
+        let doc = self.doc(conn, org)?;
+        if let Some((automerge::Value::Object(automerge::ObjType::Map), entry)) = doc
+            .get(automerge::ROOT, id)
+            .map_err(custodian_ledger::Error::from)?
+        {
+            doc.put(&entry, "reason", reason)
+                .map_err(custodian_ledger::Error::from)?;
+            doc.commit();
+        }
+        Ok(())
+    }
+
+    /// `org`'s flags document as this batch has it, loaded at first use.
+    fn doc(&mut self, conn: &Connection, org: &str) -> Result<&mut AutoCommit, HubError> {
+        Ok(match self.docs.entry(org.to_string()) {
+            Entry::Occupied(e) => e.into_mut(),
+            Entry::Vacant(e) => {
+                ensure_flags_doc(conn, org)?;
+                e.insert(load_flags_doc(conn, org)?)
+            }
+        })
     }
 
     /// Saves every document this batch added flags to, each once, in the caller's transaction.

@@ -173,6 +173,22 @@ pub struct HubAlert {
     pub note: Option<String>,
     /// The report's event id.
     pub event: Option<String>,
+    /// Every partner's report standing behind the entry, oldest first (the fields above repeat
+    /// the first). Empty when the manufacturer listed the unit and nobody reported it.
+    #[serde(default)]
+    pub reports: Vec<AlertReport>,
+}
+
+/// One partner's counterfeit report of a unit on the alert list.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AlertReport {
+    /// The report's event id.
+    pub event: String,
+    /// The reporting organisation.
+    pub reported_by: String,
+    /// When it was reported (RFC 3339).
+    pub reported_at: String,
+    pub note: String,
 }
 
 /// The public reason of an alert a partner's report raised: the reporter and their note are
@@ -398,9 +414,10 @@ impl Registry {
         })
     }
 
-    /// Puts a unit a partner reported counterfeit on the alert list, unless it is on it already
-    /// or the manufacturer cleared it after the report was made (the report was looked into).
-    /// Returns whether the list changed.
+    /// Records a partner's counterfeit report of a unit, and puts the unit on the alert list
+    /// unless it is on it already: the list holds the unit once, with every report behind it.
+    /// A report the manufacturer's clearing came after (it was looked into) or one declared
+    /// erroneous is not recorded. Returns whether the report was recorded (new).
     pub(crate) fn add_reported_alert(
         conn: &Connection,
         report: &Event,
@@ -423,7 +440,21 @@ impl Registry {
         if cleared_after {
             return Ok(false);
         }
-        let added = conn.execute(
+        let recorded = conn.execute(
+            "INSERT OR IGNORE INTO alert_reports (event, epc, reported_by, reported_at, note)
+             VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![
+                report.id.0,
+                epc.uri(),
+                report.body.recorder.org,
+                at.to_rfc3339(),
+                note
+            ],
+        )?;
+        if recorded == 0 {
+            return Ok(false);
+        }
+        conn.execute(
             "INSERT OR IGNORE INTO alerts (epc, reason, reported_by, reported_at, note, event)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
             params![
@@ -435,25 +466,74 @@ impl Registry {
                 report.id.0
             ],
         )?;
-        if added > 0 {
-            Self::log_change(conn, "alert", &epc.uri())?;
-        }
-        Ok(added > 0)
+        // Devices see every report in the entry's reason: it changed either way.
+        Self::log_change(conn, "alert", &epc.uri())?;
+        Ok(true)
     }
 
-    /// Takes the unit that the counterfeit report `event` listed off the alert list: the
-    /// reporter declared the report erroneous.
-    pub(crate) fn remove_reported_alert(conn: &Connection, event: &str) -> Result<(), HubError> {
+    /// Withdraws the counterfeit report `event` (its reporter declared it erroneous). The unit
+    /// leaves the alert list only when no report remains and the manufacturer did not list it
+    /// itself. Returns the unit, when the report was on record.
+    pub(crate) fn remove_reported_alert(
+        conn: &Connection,
+        event: &str,
+    ) -> Result<Option<String>, HubError> {
         let epc: Option<String> = conn
-            .query_row("SELECT epc FROM alerts WHERE event = ?1", [event], |r| {
-                r.get(0)
-            })
+            .query_row(
+                "SELECT epc FROM alert_reports WHERE event = ?1",
+                [event],
+                |r| r.get(0),
+            )
             .optional()?;
-        if let Some(epc) = epc {
-            conn.execute("DELETE FROM alerts WHERE epc = ?1", [&epc])?;
-            Self::log_change(conn, "alert", &epc)?;
+        let Some(epc) = epc else {
+            return Ok(None);
+        };
+        conn.execute("DELETE FROM alert_reports WHERE event = ?1", [event])?;
+        let remaining = Self::alert_reports(conn, &epc)?;
+        match remaining.first() {
+            None => {
+                conn.execute(
+                    "DELETE FROM alerts WHERE epc = ?1 AND reported_by IS NOT NULL",
+                    [&epc],
+                )?;
+            }
+            // The entry names its first report: the next one now.
+            Some(first) => {
+                conn.execute(
+                    "UPDATE alerts SET reported_by = ?2, reported_at = ?3, note = ?4, event = ?5
+                     WHERE epc = ?1 AND reported_by IS NOT NULL",
+                    params![
+                        epc,
+                        first.reported_by,
+                        first.reported_at,
+                        first.note,
+                        first.event
+                    ],
+                )?;
+            }
         }
-        Ok(())
+        Self::log_change(conn, "alert", &epc)?;
+        Ok(Some(epc))
+    }
+
+    /// The reports standing behind a unit's alert, oldest first.
+    pub(crate) fn alert_reports(
+        conn: &Connection,
+        epc: &str,
+    ) -> Result<Vec<AlertReport>, HubError> {
+        let mut stmt = conn.prepare_cached(
+            "SELECT event, reported_by, reported_at, note FROM alert_reports WHERE epc = ?1
+             ORDER BY reported_at, event",
+        )?;
+        let rows = stmt.query_map([epc], |r| {
+            Ok(AlertReport {
+                event: r.get(0)?,
+                reported_by: r.get(1)?,
+                reported_at: r.get(2)?,
+                note: r.get(3)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
     }
 
     /// Takes a unit off the counterfeit alert list (the manufacturer found it genuine). A report
@@ -478,6 +558,8 @@ impl Registry {
             "INSERT OR REPLACE INTO alert_clearings (epc, cleared_at, note) VALUES (?1, ?2, ?3)",
             params![epc.uri(), at.to_rfc3339(), note],
         )?;
+        // The reports were looked into; they stay on record as events.
+        tx.execute("DELETE FROM alert_reports WHERE epc = ?1", [epc.uri()])?;
         Self::log_change(&tx, "alert", &epc.uri())?;
         tx.commit()?;
         Ok(())
@@ -497,9 +579,14 @@ impl Registry {
                 reported_at: r.get(3)?,
                 note: r.get(4)?,
                 event: r.get(5)?,
+                reports: Vec::new(),
             })
         })?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        let mut alerts: Vec<HubAlert> = rows.collect::<Result<_, _>>()?;
+        for a in &mut alerts {
+            a.reports = Self::alert_reports(&conn, &a.epc)?;
+        }
+        Ok(alerts)
     }
 
     fn manufacturer(conn: &Connection) -> Result<Org, HubError> {
@@ -1294,34 +1381,65 @@ fn read_recalls(
 }
 
 /// The alert list as devices see it, by EPC; with `epc`, that unit's entry (if listed). A unit
-/// a partner reported says who reported it, when, and their note.
+/// partners reported says who reported it, when, and their note, for every report.
 fn read_alerts(conn: &Connection, epc: Option<&str>) -> Result<Vec<Alert>, HubError> {
     let mut stmt = conn.prepare_cached(
-        "SELECT a.epc, a.reason, a.reported_at, a.note, o.name || ' (' || o.market || ')', a.reported_by
-         FROM alerts a LEFT JOIN orgs o ON o.id = a.reported_by
-         WHERE ?1 IS NULL OR a.epc = ?1 ORDER BY a.epc",
+        "SELECT epc, reason, reported_by IS NOT NULL FROM alerts
+         WHERE ?1 IS NULL OR epc = ?1 ORDER BY epc",
     )?;
     let rows = stmt.query_map([epc], |r| {
-        let epc: String = r.get(0)?;
-        let reason: String = r.get(1)?;
-        let at: Option<String> = r.get(2)?;
-        let note: Option<String> = r.get(3)?;
-        let name: Option<String> = r.get(4)?;
-        let by: Option<String> = r.get(5)?;
-        let reason = match by {
-            Some(by) => format!(
-                "reported counterfeit by {} on {}{}",
-                name.unwrap_or(by),
-                at.as_deref()
-                    .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
-                    .map_or_else(|| "an unknown date".into(), |t| t.date_naive().to_string()),
-                note.map(|n| format!(": {n}")).unwrap_or_default()
-            ),
-            None => reason,
-        };
-        Ok(Alert { epc, reason })
+        Ok((
+            r.get::<_, String>(0)?,
+            r.get::<_, String>(1)?,
+            r.get::<_, bool>(2)?,
+        ))
     })?;
-    Ok(rows.collect::<Result<_, _>>()?)
+    let rows: Vec<(String, String, bool)> = rows.collect::<Result<_, _>>()?;
+    let mut alerts = Vec::with_capacity(rows.len());
+    for (epc, reason, reported) in rows {
+        let reports = if reported {
+            Registry::alert_reports(conn, &epc)?
+        } else {
+            Vec::new()
+        };
+        let reason = if reports.is_empty() {
+            reason
+        } else {
+            format!("reported counterfeit {}", reports_in_words(conn, &reports))
+        };
+        alerts.push(Alert { epc, reason });
+    }
+    Ok(alerts)
+}
+
+/// Reports as a sentence: "by A (market) on 2026-05-04: note; by B (market) on …".
+pub(crate) fn reports_in_words(conn: &Connection, reports: &[AlertReport]) -> String {
+    reports
+        .iter()
+        .map(|r| {
+            let name: Option<String> = conn
+                .query_row(
+                    "SELECT name || ' (' || market || ')' FROM orgs WHERE id = ?1",
+                    [&r.reported_by],
+                    |row| row.get(0),
+                )
+                .optional()
+                .ok()
+                .flatten();
+            let day = DateTime::parse_from_rfc3339(&r.reported_at)
+                .map_or_else(|_| "an unknown date".into(), |t| t.date_naive().to_string());
+            let note = if r.note.is_empty() {
+                String::new()
+            } else {
+                format!(": {}", r.note)
+            };
+            format!(
+                "by {} on {day}{note}",
+                name.unwrap_or_else(|| r.reported_by.clone())
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 const PRODUCT_SELECT: &str =
@@ -1414,6 +1532,18 @@ fn migrate(conn: &Connection) -> Result<(), HubError> {
              ALTER TABLE alerts ADD COLUMN event TEXT;",
         )?;
     }
+    // Every partner's report behind an alert (earlier registries kept only the first, in the
+    // alert's own row).
+    conn.execute_batch(
+        "CREATE TABLE IF NOT EXISTS alert_reports (
+             event TEXT PRIMARY KEY, epc TEXT NOT NULL, reported_by TEXT NOT NULL,
+             reported_at TEXT NOT NULL, note TEXT NOT NULL
+         );
+         CREATE INDEX IF NOT EXISTS alert_reports_by_epc ON alert_reports (epc, reported_at);
+         INSERT OR IGNORE INTO alert_reports (event, epc, reported_by, reported_at, note)
+             SELECT event, epc, reported_by, reported_at, COALESCE(note, '') FROM alerts
+             WHERE event IS NOT NULL AND reported_by IS NOT NULL AND reported_at IS NOT NULL;",
+    )?;
     // The change log starts complete from the version the registry is at when it is made.
     if store::kv_get(conn, KV_EXTRACT_LOG_FROM)?.is_none() {
         let v = Registry::extract_version(conn)?;

@@ -17,7 +17,9 @@ use chrono::DateTime;
 use custodian_hub::registry::HubFlag;
 use custodian_hub::{Registry, demo, exchange};
 use custodian_ledger::docs::{self, FlagStatus, FlagStep};
-use custodian_ledger::event::{Action, BizStep, Disposition, EventType};
+use custodian_ledger::event::{
+    Action, BizStep, Detail, Disposition, ErrorDeclaration, EventType, Text,
+};
 use custodian_ledger::{Epc, Event, EventBody, Recorder};
 use custodian_sync::identity::RequestAuth;
 use custodian_sync::protocol::{self, DocMessage, PROTOCOL_VERSION, SyncRequest, SyncResponse};
@@ -150,6 +152,32 @@ impl Dev<'_> {
             &body,
         );
         protocol::decode(&exchange::handle(&self.hub.registry, &auth, &body).unwrap()).unwrap()
+    }
+
+    /// A counterfeit report of `unit` with `note`, as the Inspect screen records it.
+    fn report(&self, unit: &Epc, at: &str, note: &str) -> Event {
+        let mut body = self
+            .event(BizStep::Inspecting, vec![unit.clone()], at, None)
+            .body;
+        body.disposition = Some(Disposition::NonSellableOther);
+        body.extension.detail = Some(Detail::CounterfeitReport {
+            note: Text::parse(note).unwrap(),
+            photo: None,
+        });
+        Event::new(body)
+    }
+
+    /// Declares this device's `event` erroneous.
+    fn withdraw(&self, event: &Event, at: &str) -> Event {
+        Event::declaring_error(
+            event,
+            ErrorDeclaration {
+                declaration_time: DateTime::parse_from_rfc3339(at).unwrap(),
+                reason: None,
+                corrective_event_ids: vec![],
+                declared_by: self.recorder.clone(),
+            },
+        )
     }
 
     fn upload(&self, events: Vec<Event>) -> SyncResponse {
@@ -386,4 +414,223 @@ fn device_moves_reach_the_hub_and_the_other_devices() {
     );
     assert_eq!(docs::read_flags(&d1), docs::read_flags(&d2));
     assert_eq!(docs::read_flags(&d1)[0].history, at_hub[0].history);
+}
+
+/// The flags of `kind` about `unit`, as (org, reason), sorted.
+fn about(hub: &Hub, kind: &str, unit: &Epc) -> Vec<(String, String)> {
+    let mut v: Vec<(String, String)> = hub
+        .registry
+        .flags()
+        .unwrap()
+        .into_iter()
+        .filter(|f| f.kind == kind && f.epc == unit.uri())
+        .map(|f| (f.org, f.reason))
+        .collect();
+    v.sort();
+    v
+}
+
+fn orgs(flags: &[(String, String)]) -> Vec<&str> {
+    flags.iter().map(|(o, _)| o.as_str()).collect()
+}
+
+/// The unit's entry in the registry extract devices receive.
+fn extract_reason(hub: &Hub, unit: &Epc) -> Option<String> {
+    custodian_hub::registry::current_extract(&hub.registry)
+        .unwrap()
+        .alerts
+        .into_iter()
+        .find(|a| a.epc == unit.uri())
+        .map(|a| a.reason)
+}
+
+#[test]
+fn every_report_of_a_unit_is_kept_and_the_unit_leaves_the_list_with_the_last() {
+    let hub = hub();
+    let shop = hub.device(demo::RETAILER, "store-mitte", 1);
+    let depot = hub.device("dist-b", "dc-oakland", 2);
+    let unit = hub.unit(150); // issued, never shipped: the manufacturer holds it
+    let first = shop.report(&unit, "2026-11-20T10:00:00+01:00", "blurred print");
+    let second = depot.report(&unit, "2026-11-21T10:00:00-08:00", "wrong weight");
+    assert_eq!(shop.upload(vec![first.clone()]).flags_raised, 1);
+    assert_eq!(depot.upload(vec![second.clone()]).flags_raised, 1);
+    // Replayed, a report is neither a second report nor a new flag.
+    assert_eq!(depot.upload(vec![second.clone()]).flags_raised, 0);
+
+    // One entry on the list, with both reports behind it, oldest first.
+    let alerts = hub.registry.alerts().unwrap();
+    assert_eq!(alerts.len(), 1, "{alerts:?}");
+    let reports: Vec<(&str, &str)> = alerts[0]
+        .reports
+        .iter()
+        .map(|r| (r.reported_by.as_str(), r.note.as_str()))
+        .collect();
+    assert_eq!(
+        reports,
+        [
+            (demo::RETAILER, "blurred print"),
+            ("dist-b", "wrong weight")
+        ]
+    );
+    assert_eq!(alerts[0].reported_by.as_deref(), Some(demo::RETAILER));
+    assert_eq!(alerts[0].reports[1].event, second.id.0);
+    let reason = extract_reason(&hub, &unit).unwrap();
+    assert!(
+        reason.contains("blurred print") && reason.contains("wrong weight"),
+        "{reason}"
+    );
+
+    // One flag per organisation, each naming both reports.
+    let flags = about(&hub, "counterfeit", &unit);
+    assert_eq!(orgs(&flags), ["acme", "dist-b", demo::RETAILER]);
+    for (org, reason) in &flags {
+        assert!(
+            reason.contains("2 times by 2 organisations:")
+                && reason.contains("blurred print")
+                && reason.contains("wrong weight"),
+            "{org}: {reason}"
+        );
+    }
+    // The devices' documents say so too.
+    let mut doc = AutoCommit::new();
+    shop.sync_flags(&mut doc, &mut State::new());
+    let held = docs::read_flags(&doc);
+    assert_eq!(held.len(), 1);
+    assert!(
+        held[0].reason.contains("wrong weight"),
+        "{}",
+        held[0].reason
+    );
+
+    // The shop withdraws its report: the unit stays listed on the depot's.
+    let r = shop.upload(vec![shop.withdraw(&first, "2026-11-22T09:00:00+01:00")]);
+    assert_eq!(r.flags_raised, 0);
+    let alerts = hub.registry.alerts().unwrap();
+    assert_eq!(alerts.len(), 1);
+    assert_eq!(alerts[0].reports.len(), 1);
+    assert_eq!(alerts[0].reported_by.as_deref(), Some("dist-b"));
+    assert_eq!(alerts[0].note.as_deref(), Some("wrong weight"));
+    let reason = extract_reason(&hub, &unit).unwrap();
+    assert!(
+        !reason.contains("blurred print") && reason.contains("wrong weight"),
+        "{reason}"
+    );
+    for (org, reason) in about(&hub, "counterfeit", &unit) {
+        assert!(
+            !reason.contains("blurred print") && reason.contains("wrong weight"),
+            "{org}: {reason}"
+        );
+    }
+
+    // The last report withdrawn, the unit leaves the list; the flags stay, saying so.
+    depot.upload(vec![depot.withdraw(&second, "2026-11-22T09:00:00-08:00")]);
+    assert!(hub.registry.alerts().unwrap().is_empty());
+    assert_eq!(extract_reason(&hub, &unit), None);
+    let flags = about(&hub, "counterfeit", &unit);
+    assert_eq!(flags.len(), 3);
+    assert!(
+        flags.iter().all(|(_, r)| r.contains("withdrawn")),
+        "{flags:?}"
+    );
+}
+
+#[test]
+fn a_report_withdrawn_leaves_a_unit_the_manufacturer_listed_on_the_list() {
+    let hub = hub();
+    let shop = hub.device(demo::RETAILER, "store-mitte", 1);
+    let unit = hub.unit(151);
+    let report = shop.report(&unit, "2026-11-20T10:00:00+01:00", "no hologram");
+    shop.upload(vec![report.clone()]);
+    hub.registry
+        .add_alert_for(&unit.uri(), "batch seized by customs")
+        .unwrap();
+    shop.upload(vec![shop.withdraw(&report, "2026-11-21T10:00:00+01:00")]);
+    let alerts = hub.registry.alerts().unwrap();
+    assert_eq!(alerts.len(), 1, "{alerts:?}");
+    assert_eq!(alerts[0].reason, "batch seized by customs");
+    assert!(alerts[0].reports.is_empty());
+}
+
+#[test]
+fn the_destination_of_a_counterfeit_unit_in_transit_is_flagged() {
+    let hub = hub();
+    let shop = hub.device(demo::RETAILER, "store-mitte", 1);
+    let maker = hub.device("acme", "plant-stuttgart", 2);
+    let depot_b = hub.device("dist-b", "dc-oakland", 3);
+
+    // Unit 0 is on the demo pallet shipped to dist-a, not yet received. A clone of it turns
+    // up at the shop: dist-a, which will receive the unit, hears of it too.
+    let unit = hub.unit(0);
+    shop.upload(vec![shop.report(
+        &unit,
+        "2026-11-20T10:00:00+01:00",
+        "clone",
+    )]);
+    assert_eq!(
+        orgs(&about(&hub, "counterfeit", &unit)),
+        ["acme", "dist-a", demo::RETAILER]
+    );
+
+    // Unit 150 is reported at the maker's, then shipped to dist-b anyway: dist-b is flagged
+    // when the shipment reaches the hub, once however often it is uploaded.
+    let unit = hub.unit(150);
+    shop.upload(vec![shop.report(
+        &unit,
+        "2026-11-20T11:00:00+01:00",
+        "odd label",
+    )]);
+    assert_eq!(
+        orgs(&about(&hub, "counterfeit", &unit)),
+        ["acme", demo::RETAILER]
+    );
+    let shipment = maker.event(
+        BizStep::Shipping,
+        vec![unit.clone()],
+        "2026-11-21T08:00:00+01:00",
+        Some("dist-b"),
+    );
+    assert_eq!(maker.upload(vec![shipment.clone()]).flags_raised, 0);
+    maker.upload(vec![shipment]);
+    let flags = about(&hub, "counterfeit", &unit);
+    assert_eq!(orgs(&flags), ["acme", "dist-b", demo::RETAILER]);
+    let (_, reason) = flags.iter().find(|(o, _)| o == "dist-b").unwrap();
+    assert!(
+        reason.contains("odd label") && reason.contains("shipped to"),
+        "{reason}"
+    );
+    // dist-b's device gets it on its next sync.
+    let mut doc = AutoCommit::new();
+    depot_b.sync_flags(&mut doc, &mut State::new());
+    let held = docs::read_flags(&doc);
+    assert_eq!(held.len(), 1, "{held:?}");
+    assert_eq!(
+        (held[0].kind.as_str(), held[0].epc.as_str()),
+        ("counterfeit", unit.uri().as_str())
+    );
+
+    // A unit the manufacturer listed itself, shipped: its destination is flagged as well.
+    let listed = hub.unit(152);
+    hub.registry
+        .add_alert_for(&listed.uri(), "serial range printed twice")
+        .unwrap();
+    maker.upload(vec![maker.event(
+        BizStep::Shipping,
+        vec![listed.clone()],
+        "2026-11-21T09:00:00+01:00",
+        Some("dist-b"),
+    )]);
+    let flags = about(&hub, "counterfeit", &listed);
+    assert_eq!(orgs(&flags), ["dist-b"]);
+    assert!(
+        flags[0].1.contains("serial range printed twice"),
+        "{flags:?}"
+    );
+    // An unlisted unit shipped raises nothing.
+    maker.upload(vec![maker.event(
+        BizStep::Shipping,
+        vec![hub.unit(153)],
+        "2026-11-21T09:00:00+01:00",
+        Some("dist-b"),
+    )]);
+    assert!(about(&hub, "counterfeit", &hub.unit(153)).is_empty());
 }
