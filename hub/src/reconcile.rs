@@ -10,11 +10,14 @@
 //! of an accepted claim for the same defect, or over the product's claim threshold
 //! (**warranty**, to the claiming organisation and to the manufacturer). A receipt with no
 //! shipment on record, or a shipment by an organisation that never held the unit, is **out of
-//! sequence** (to the recorder, the shipment's destination and the holder on record). A
-//! counterfeit report puts the unit on the counterfeit alert list (the registry extract carries
-//! it to every device) and raises **counterfeit** for the reporter, the manufacturer and the
-//! holder on record. An error declaration is shared like the event it declares and checked for
-//! nothing.
+//! sequence** (to the recorder, the shipment's destination and the holder on record); when the
+//! missing shipment or receipt arrives late, the hub closes those flags itself, saying which
+//! event arrived. A counterfeit report puts the unit on the counterfeit alert list (the registry
+//! extract carries it to every device, with every report behind it) and raises **counterfeit**
+//! for the reporter, the manufacturer, the holder on record and, while the unit is in transit,
+//! its destination; a listed unit shipped raises it for the destination. An error declaration
+//! is shared like the event it declares and checked for nothing (a counterfeit report declared
+//! erroneous is withdrawn from the list).
 //!
 //! The flags one transaction raises are gathered in a [`FlagDocs`] and written into each
 //! organisation's flags document with one load and one save ([`FlagDocs::write`]).
@@ -64,6 +67,7 @@ pub fn record_corrected(
     {
         share(conn, event, seq, dest)?;
         share_contents(conn, event, dest)?;
+        crate::quarantine::share_with_recipient(conn, event, dest)?;
         if let Some(asn) = event.transaction(custodian_ledger::manifest::ASN) {
             open_manifest_doc(
                 conn,
@@ -72,6 +76,7 @@ pub fn record_corrected(
             )?;
         }
     }
+    crate::quarantine::on_event(conn, event, seq)?;
     reconcile(conn, flags, event, now)
 }
 
@@ -175,6 +180,8 @@ fn reconcile(
         }
         return Ok(Vec::new());
     }
+    // What arrives late may be what an out-of-sequence flag found missing.
+    resolve_out_of_sequence(conn, flags, event, now)?;
     if b.recorder.device == HUB_DEVICE {
         return Ok(Vec::new());
     }
@@ -647,17 +654,9 @@ fn shipped_without_receipt(
             continue;
         }
         let (custody, before) = custody_before(conn, unit, event)?;
-        let held = before.iter().any(|e| {
-            e.body.recorder.org == shipper
-                && matches!(
-                    e.body.biz_step,
-                    BizStep::Commissioning
-                        | BizStep::Receiving
-                        | BizStep::Repairing
-                        | BizStep::Installing
-                        | BizStep::Removing
-                )
-        });
+        let held = before
+            .iter()
+            .any(|e| e.body.recorder.org == shipper && holds(e.body.biz_step));
         if held {
             continue;
         }
@@ -692,6 +691,95 @@ fn shipped_without_receipt(
         }
     }
     Ok(raised)
+}
+
+/// The steps by which an organisation comes to hold a unit it may then ship.
+fn holds(step: BizStep) -> bool {
+    matches!(
+        step,
+        BizStep::Commissioning
+            | BizStep::Receiving
+            | BizStep::Repairing
+            | BizStep::Installing
+            | BizStep::Removing
+    )
+}
+
+/// Closes the out-of-sequence flags that `event`, arriving late, shows to be unfounded: a
+/// shipment that precedes a receipt flagged "received without a matching shipment" (to the
+/// receiver), or a receipt (or another holding step) that precedes a shipment flagged "shipped
+/// by a party that never received it" by that party. The closing is a step in the flag's
+/// history, by the hub, that names the event; a flag closed already (by the hub or by people)
+/// is left as it is, so replays close nothing twice.
+fn resolve_out_of_sequence(
+    conn: &Connection,
+    flags: &mut FlagDocs,
+    event: &Event,
+    now: DateTime<Utc>,
+) -> Result<(), HubError> {
+    let b = &event.body;
+    let shipment =
+        b.biz_step == BizStep::Shipping && b.destination.is_some() && event.detail().is_none();
+    if !shipment && !holds(b.biz_step) {
+        return Ok(());
+    }
+    let mut units = units_of(conn, event)?;
+    if let Some(parent @ Epc::Unit { .. }) = &b.parent {
+        units.insert(parent.clone());
+    }
+    for unit in &units {
+        let open: Vec<(String, String, String)> = {
+            let mut stmt = conn.prepare_cached(
+                "SELECT id, org, event FROM flags WHERE epc = ?1 AND kind = 'out_of_sequence'",
+            )?;
+            stmt.query_map([unit.uri()], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+                .collect::<Result<_, _>>()?
+        };
+        for (id, org, flagged) in open {
+            if flagged == event.id.0 {
+                continue;
+            }
+            let Some(flagged) = store::event_by_id(conn, &flagged)? else {
+                continue;
+            };
+            let by = flagged.body.recorder.org.as_str();
+            let is = |fact: &str| {
+                id == flag_id(
+                    "out_of_sequence",
+                    unit,
+                    &format!("{org}\u{1d}{fact}\u{1d}{by}"),
+                )
+            };
+            let note = if shipment && flagged.body.biz_step == BizStep::Receiving && is("received")
+            {
+                // The receipt now has a shipment to it before it.
+                let mut path = vec![unit.clone()];
+                path.extend(store::containers(conn, unit)?);
+                match store::last_with_step(conn, &path, BizStep::Shipping, Some(&flagged))? {
+                    Some(s) if s.body.destination.as_deref() == Some(by) => {
+                        format!("matching shipment arrived: {}", s.id)
+                    }
+                    _ => continue,
+                }
+            } else if holds(b.biz_step)
+                && b.recorder.org == by
+                && flagged.body.biz_step == BizStep::Shipping
+                && is("shipped")
+                && Event::fold_order(event, &flagged).is_lt()
+            {
+                let what = if b.biz_step == BizStep::Receiving {
+                    "receipt".to_string()
+                } else {
+                    b.biz_step.as_str().to_string()
+                };
+                format!("matching {what} arrived: {}", event.id)
+            } else {
+                continue;
+            };
+            flags.close(conn, &org, &id, &note, now)?;
+        }
+    }
+    Ok(())
 }
 
 /// Validates a warranty claim over everyone's events, as the ledger does on a device, and
@@ -861,6 +949,8 @@ fn new_flag(
 pub struct FlagDocs {
     /// Organisation → its flags document with this batch's additions.
     docs: BTreeMap<String, AutoCommit>,
+    /// The organisations whose documents this batch changed (only those are saved).
+    changed: BTreeSet<String>,
 }
 
 impl FlagDocs {
@@ -877,6 +967,7 @@ impl FlagDocs {
         if inserted == 0 {
             return Ok(None);
         }
+        self.changed.insert(flag.org.clone());
         let doc = self.doc(conn, &flag.org)?;
         docs::add_flag(
             doc,
@@ -914,8 +1005,40 @@ impl FlagDocs {
             doc.put(&entry, "reason", reason)
                 .map_err(custodian_ledger::Error::from)?;
             doc.commit();
+            self.changed.insert(org.to_string());
         }
         Ok(())
+    }
+
+    /// Closes flag `id` of `org` as the hub, saying why, unless it is closed already. Returns
+    /// whether it closed it.
+    fn close(
+        &mut self,
+        conn: &Connection,
+        org: &str,
+        id: &str,
+        note: &str,
+        now: DateTime<Utc>,
+    ) -> Result<bool, HubError> {
+        let doc = self.doc(conn, org)?;
+        let step = docs::FlagStep {
+            status: docs::FlagStatus::Closed,
+            at: now.to_rfc3339(),
+            by: HUB_DEVICE.into(),
+            org: None,
+            note: Some(note.to_string()),
+        };
+        match docs::move_flag(doc, id, &step) {
+            Ok(_) => {
+                self.changed.insert(org.to_string());
+                Ok(true)
+            }
+            // Closed already, or not in the document: nothing to do.
+            Err(custodian_ledger::Error::Invalid(_) | custodian_ledger::Error::NotFound(_)) => {
+                Ok(false)
+            }
+            Err(e) => Err(e.into()),
+        }
     }
 
     /// `org`'s flags document as this batch has it, loaded at first use.
@@ -929,9 +1052,12 @@ impl FlagDocs {
         })
     }
 
-    /// Saves every document this batch added flags to, each once, in the caller's transaction.
+    /// Saves every document this batch changed, each once, in the caller's transaction.
     pub fn write(self, conn: &Connection) -> Result<(), HubError> {
         for (org, mut doc) in self.docs {
+            if !self.changed.contains(&org) {
+                continue;
+            }
             store::save_doc_bytes(conn, &docs::flags_doc_id(&org), &doc.save())?;
         }
         Ok(())

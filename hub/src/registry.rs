@@ -1496,6 +1496,7 @@ fn migrate(conn: &Connection) -> Result<(), HubError> {
              id TEXT PRIMARY KEY, kind TEXT NOT NULL, org TEXT NOT NULL, epc TEXT NOT NULL, reason TEXT NOT NULL,
              event TEXT NOT NULL, raised_at TEXT NOT NULL
          );
+         CREATE INDEX IF NOT EXISTS flags_by_epc ON flags (epc, kind);
          -- Each change of the registry extract: its version and the entry it changed.
          CREATE TABLE IF NOT EXISTS extract_log (version INTEGER PRIMARY KEY, kind TEXT NOT NULL, key TEXT NOT NULL);
          -- Units the manufacturer took off the alert list, and when.
@@ -1518,6 +1519,7 @@ fn migrate(conn: &Connection) -> Result<(), HubError> {
              doc TEXT NOT NULL, device TEXT NOT NULL, version INTEGER NOT NULL, PRIMARY KEY (doc, device)
          ) WITHOUT ROWID;",
     )?;
+    crate::quarantine::migrate(conn)?;
     // Alerts raised by partners' reports say who reported and when.
     let has_reporter: i64 = conn.query_row(
         "SELECT count(*) FROM pragma_table_info('alerts') WHERE name = 'reported_by'",

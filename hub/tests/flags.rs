@@ -634,3 +634,189 @@ fn the_destination_of_a_counterfeit_unit_in_transit_is_flagged() {
     )]);
     assert!(about(&hub, "counterfeit", &hub.unit(153)).is_empty());
 }
+
+/// The closing steps of the out-of-sequence flags about `unit`, as (org, status, closing
+/// notes).
+fn out_of_sequence(hub: &Hub, unit: &Epc) -> Vec<(String, String, Vec<String>)> {
+    let mut v: Vec<(String, String, Vec<String>)> = hub
+        .registry
+        .flags()
+        .unwrap()
+        .into_iter()
+        .filter(|f| f.kind == "out_of_sequence" && f.epc == unit.uri())
+        .map(|f| {
+            let closings = f
+                .history
+                .iter()
+                .filter(|s| s.status == FlagStatus::Closed)
+                .map(|s| format!("{}: {}", s.by, s.note.clone().unwrap_or_default()))
+                .collect();
+            (f.org, f.status, closings)
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn a_late_shipment_closes_the_flag_its_receipt_raised() {
+    let hub = hub();
+    let maker = hub.device("acme", "plant-stuttgart", 1);
+    let b = hub.device("dist-b", "dc-oakland", 2);
+    let unit = hub.unit(150);
+    let shipment = maker.event(
+        BizStep::Shipping,
+        vec![unit.clone()],
+        "2026-11-09T10:00:00+01:00",
+        Some("dist-b"),
+    );
+    let receipt = b.event(
+        BizStep::Receiving,
+        vec![unit.clone()],
+        "2026-11-10T10:00:00-08:00",
+        None,
+    );
+    // The receiver syncs first: the receipt has no shipment on record yet.
+    assert_eq!(b.upload(vec![receipt.clone()]).flags_raised, 1);
+    let raised = out_of_sequence(&hub, &unit);
+    assert_eq!(
+        raised,
+        [
+            ("acme".into(), "new".into(), vec![]),
+            ("dist-b".into(), "new".into(), vec![])
+        ]
+    );
+    // The receiver's device holds its flag.
+    let mut doc = AutoCommit::new();
+    let mut state = State::new();
+    b.sync_flags(&mut doc, &mut state);
+    assert_eq!(docs::read_flags(&doc)[0].status, "new");
+
+    // The maker syncs late: its shipment came first, so the flags close themselves.
+    assert_eq!(maker.upload(vec![shipment.clone()]).flags_raised, 0);
+    let why = format!("hub: matching shipment arrived: {}", shipment.id);
+    let closed = [
+        ("acme".to_string(), "closed".to_string(), vec![why.clone()]),
+        ("dist-b".to_string(), "closed".to_string(), vec![why]),
+    ];
+    assert_eq!(out_of_sequence(&hub, &unit), closed);
+
+    // Replays raise nothing and close nothing twice; nor does a second receipt.
+    maker.upload(vec![shipment]);
+    b.upload(vec![receipt]);
+    let again = b.event(
+        BizStep::Receiving,
+        vec![unit.clone()],
+        "2026-11-10T11:00:00-08:00",
+        None,
+    );
+    assert_eq!(b.upload(vec![again]).flags_raised, 0);
+    assert_eq!(out_of_sequence(&hub, &unit), closed);
+
+    // The receiver's device sees its flag closed, with the hub's reason.
+    b.sync_flags(&mut doc, &mut state);
+    let held = docs::read_flags(&doc);
+    assert_eq!(held.len(), 1);
+    assert_eq!(held[0].status, "closed");
+    assert!(
+        held[0].history.iter().any(|s| s.by == "hub"
+            && s.note
+                .as_deref()
+                .unwrap_or("")
+                .contains("matching shipment")),
+        "{:?}",
+        held[0].history
+    );
+
+    // In the right order, nothing is raised at all.
+    let other = hub.unit(151);
+    maker.upload(vec![maker.event(
+        BizStep::Shipping,
+        vec![other.clone()],
+        "2026-11-09T10:00:00+01:00",
+        Some("dist-b"),
+    )]);
+    b.upload(vec![b.event(
+        BizStep::Receiving,
+        vec![other.clone()],
+        "2026-11-10T10:00:00-08:00",
+        None,
+    )]);
+    assert!(out_of_sequence(&hub, &other).is_empty());
+}
+
+#[test]
+fn a_shipment_that_does_not_match_the_receipt_leaves_its_flag_open() {
+    let hub = hub();
+    let maker = hub.device("acme", "plant-stuttgart", 1);
+    let b = hub.device("dist-b", "dc-oakland", 2);
+    let unit = hub.unit(150);
+    b.upload(vec![b.event(
+        BizStep::Receiving,
+        vec![unit.clone()],
+        "2026-11-10T10:00:00-08:00",
+        None,
+    )]);
+    // A shipment to someone else, and one to the receiver made after its receipt.
+    maker.upload(vec![
+        maker.event(
+            BizStep::Shipping,
+            vec![unit.clone()],
+            "2026-11-09T10:00:00+01:00",
+            Some(demo::RETAILER),
+        ),
+        maker.event(
+            BizStep::Shipping,
+            vec![unit.clone()],
+            "2026-11-12T10:00:00+01:00",
+            Some("dist-b"),
+        ),
+    ]);
+    assert!(
+        out_of_sequence(&hub, &unit)
+            .iter()
+            .all(|(_, status, closings)| status == "new" && closings.is_empty()),
+        "{:?}",
+        out_of_sequence(&hub, &unit)
+    );
+}
+
+#[test]
+fn a_late_receipt_closes_the_flag_its_onward_shipment_raised() {
+    let hub = hub();
+    let a = hub.device("dist-a", "dc-hamburg", 1);
+    // Unit 0 is on the demo pallet shipped to dist-a. dist-a's device uploads its onward
+    // shipment before the receipt it recorded first.
+    let unit = hub.unit(0);
+    let received = a.event(
+        BizStep::Receiving,
+        vec![unit.clone()],
+        "2026-11-20T10:00:00+01:00",
+        None,
+    );
+    let onward = a.event(
+        BizStep::Shipping,
+        vec![unit.clone()],
+        "2026-11-21T10:00:00+01:00",
+        Some(demo::RETAILER),
+    );
+    assert_eq!(a.upload(vec![onward.clone()]).flags_raised, 1);
+    let opened = out_of_sequence(&hub, &unit);
+    assert_eq!(opened.len(), 3, "{opened:?}");
+    assert!(opened.iter().all(|(_, s, _)| s == "new"));
+
+    assert_eq!(a.upload(vec![received.clone()]).flags_raised, 0);
+    let why = format!("hub: matching receipt arrived: {}", received.id);
+    let closed = out_of_sequence(&hub, &unit);
+    assert_eq!(
+        closed,
+        ["acme", "dist-a", demo::RETAILER].map(|o| (
+            o.to_string(),
+            "closed".to_string(),
+            vec![why.clone()]
+        ))
+    );
+    // Replayed, in either order: nothing new, one closing each.
+    a.upload(vec![received, onward]);
+    assert_eq!(out_of_sequence(&hub, &unit), closed);
+}
