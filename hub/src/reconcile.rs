@@ -531,6 +531,40 @@ fn listed_unit_shipped(
     Ok(raised)
 }
 
+/// **Counterfeit**, on the way: the manufacturer put a unit on the alert list while it was in
+/// transit; the organisation it was shipped to is flagged (the same flag a report raises).
+pub(crate) fn listed_in_transit(
+    conn: &Connection,
+    flags: &mut FlagDocs,
+    unit: &Epc,
+    listed: &str,
+    now: DateTime<Utc>,
+) -> Result<Option<HubFlag>, HubError> {
+    let custody = Custody::derive(unit, &store::events_touching(conn, unit)?);
+    if custody.state != custodian_ledger::custody::State::InTransit {
+        return Ok(None);
+    }
+    let Some(dest) = custody.shipped_to.as_deref().filter(|d| *d != "consumer") else {
+        return Ok(None);
+    };
+    let reason = format!(
+        "{} was put on the counterfeit alert list ({listed}) while on its way to {}",
+        unit.label(),
+        Registry::org_name(conn, dest),
+    );
+    raise_about(
+        conn,
+        flags,
+        "counterfeit",
+        unit,
+        "reported",
+        None,
+        dest,
+        reason,
+        now,
+    )
+}
+
 /// The units an event names, directly or inside the logistic units it names.
 fn units_of(conn: &Connection, event: &Event) -> Result<BTreeSet<Epc>, HubError> {
     let mut units = BTreeSet::new();

@@ -391,13 +391,23 @@ impl Registry {
 
     /// Puts a unit on the counterfeit alert list as the manufacturer (replacing what the list
     /// said about it).
+    /// A unit in transit: the organisation it was shipped to is flagged, so it knows before the
+    /// unit arrives.
     pub fn add_alert(&self, a: &Alert) -> Result<(), HubError> {
-        let conn = self.conn();
-        conn.execute(
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        tx.execute(
             "INSERT OR REPLACE INTO alerts (epc, reason) VALUES (?1, ?2)",
             params![a.epc, a.reason],
         )?;
-        Self::log_change(&conn, "alert", &a.epc).map(drop)
+        Self::log_change(&tx, "alert", &a.epc)?;
+        if let Ok(unit @ Epc::Unit { .. }) = Epc::parse(&a.epc) {
+            let mut flags = crate::reconcile::FlagDocs::new();
+            crate::reconcile::listed_in_transit(&tx, &mut flags, &unit, &a.reason, Utc::now())?;
+            flags.write(&tx)?;
+        }
+        tx.commit()?;
+        Ok(())
     }
 
     /// Puts the unit `code` names on the counterfeit alert list as the manufacturer.

@@ -625,6 +625,19 @@ fn the_destination_of_a_counterfeit_unit_in_transit_is_flagged() {
         flags[0].1.contains("serial range printed twice"),
         "{flags:?}"
     );
+    // Listed while on its way (unit 1 is on the demo pallet to dist-a): dist-a is flagged.
+    let on_the_way = hub.unit(1);
+    hub.registry
+        .add_alert_for(&on_the_way.uri(), "label printed off-site")
+        .unwrap();
+    let flags = about(&hub, "counterfeit", &on_the_way);
+    assert_eq!(orgs(&flags), ["dist-a"]);
+    assert!(flags[0].1.contains("on its way to"), "{flags:?}");
+    // Listed while held (not in transit): nobody is flagged; the extract carries the listing.
+    hub.registry
+        .add_alert_for(&hub.unit(154).uri(), "label printed off-site")
+        .unwrap();
+    assert!(about(&hub, "counterfeit", &hub.unit(154)).is_empty());
     // An unlisted unit shipped raises nothing.
     maker.upload(vec![maker.event(
         BizStep::Shipping,
