@@ -202,7 +202,13 @@ async function record(raw: string, step: string, manifest: string | null, since:
   if (answered.length > 10000) answered.shift();
   showVerdict(v);
   measure(since);
-  afterPaint(() => void refreshStatus());
+  // The counts follow the scan at once; the ledger's own count comes with the next tick (a
+  // count over a large ledger per scan would compete with the next scan for the CPU).
+  if (v.event && status) {
+    status = { ...status, events: status.events + 1, waiting: status.waiting + 1 };
+    const shown = status;
+    afterPaint(() => renderStatus(shown));
+  }
   return v;
 }
 
