@@ -3,8 +3,9 @@
 //! One sync is a series of request/response rounds over plain HTTPS POSTs, so it survives
 //! proxies and links that drop long connections. Each round the device uploads a bounded batch
 //! of its new events (from a persisted cursor), asks for the hub's events after its download
-//! cursor, and exchanges one Automerge sync message per working document. Events are idempotent
-//! by content id, so a round replayed after a cut stores nothing twice.
+//! cursor, and exchanges at most one Automerge sync message per working document each way, none
+//! for a document that changed on neither side ([`crate::docsync`]). Events are idempotent by
+//! content id, so a round replayed after a cut stores nothing twice.
 //!
 //! The registry extract travels by version: the device says which it holds, and the hub answers
 //! with nothing when it is current, with the changes since ([`ExtractDelta`]) when the device
