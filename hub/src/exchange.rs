@@ -1,9 +1,9 @@
 //! The hub's half of a sync round: authenticate the device, authorise and store what it sent,
 //! merge its documents, and answer with what concerns its organisation.
 
-use automerge::AutoCommit;
 use std::collections::BTreeSet;
 
+use automerge::AutoCommit;
 use automerge::sync::State;
 use chrono::Utc;
 use custodian_ledger::{Event, store};
