@@ -1,6 +1,6 @@
-//! `custodian warranty register|claim`, `repair`, `report-counterfeit`, `return`, `correct`:
-//! after-sales work on a device ledger, and the text form of a unit's history. Each records real
-//! events that the next `custodian sync` uploads like scans.
+//! `custodian warranty register|claim`, `repair`, `report-counterfeit`, `return`, `correct`,
+//! `quarantine`, `release`: after-sales work on a device ledger, and the text form of a unit's
+//! history. Each records real events that the next `custodian sync` uploads like scans.
 
 use std::path::PathBuf;
 
@@ -84,6 +84,32 @@ pub struct ReturnArgs {
     /// refurbished (fit to sell again) or scrapped (its life ends).
     #[arg(long)]
     outcome: String,
+    #[command(flatten)]
+    out: Output,
+}
+
+#[derive(Args)]
+pub struct QuarantineArgs {
+    #[command(flatten)]
+    data: Data,
+    /// The unit, as a scanner sends it.
+    code: String,
+    /// Why it is held, in words.
+    #[arg(long)]
+    reason: String,
+    #[command(flatten)]
+    out: Output,
+}
+
+#[derive(Args)]
+pub struct ReleaseArgs {
+    #[command(flatten)]
+    data: Data,
+    /// The unit, as a scanner sends it.
+    code: String,
+    /// What was found: why it may be sold and shipped again.
+    #[arg(long)]
+    note: String,
     #[command(flatten)]
     out: Output,
 }
@@ -229,6 +255,35 @@ pub fn take_back(args: ReturnArgs) -> Result<()> {
     Ok(())
 }
 
+pub fn quarantine(args: QuarantineArgs) -> Result<()> {
+    let r = Device::open(&args.data.data)?
+        .ledger()
+        .quarantine(&args.code, &args.reason, now())?;
+    if args.out.json {
+        return print_json(&r);
+    }
+    match &r.history.custody.quarantine {
+        Some(q) => println!("{}: {}", r.history.label, q.describe()),
+        None => println!("{}: put in quarantine", r.history.label),
+    }
+    Ok(())
+}
+
+pub fn release(args: ReleaseArgs) -> Result<()> {
+    let r = Device::open(&args.data.data)?
+        .ledger()
+        .release(&args.code, &args.note, now())?;
+    if args.out.json {
+        return print_json(&r);
+    }
+    println!(
+        "{}: released from quarantine — {}",
+        r.history.label,
+        args.note.trim()
+    );
+    Ok(())
+}
+
 pub fn correct(args: CorrectArgs) -> Result<()> {
     let reason = args
         .reason
@@ -305,6 +360,9 @@ pub fn print_history(h: &History) {
             .map(|u| format!(", fitted in {u}"))
             .unwrap_or_default()
     );
+    if let Some(q) = &c.quarantine {
+        println!("{} — do not sell or ship", q.describe());
+    }
     print_chain(&c.chain);
     if !c.after_end.is_empty() {
         println!(
@@ -352,6 +410,29 @@ pub fn print_history(h: &History) {
             &r.time[..10],
             r.org,
             r.note
+        );
+    }
+    for hold in &h.quarantines {
+        let q = &hold.quarantine;
+        let released = hold.released.as_ref().map_or_else(
+            || " — still held".to_string(),
+            |r| {
+                format!(
+                    "; released {} by {}{}",
+                    r.at.get(..10).unwrap_or(&r.at),
+                    r.org,
+                    r.note
+                        .as_ref()
+                        .map(|n| format!(": {n}"))
+                        .unwrap_or_default()
+                )
+            },
+        );
+        println!(
+            "quarantined {} by {}: {}{released}",
+            q.date(),
+            q.org,
+            q.reason
         );
     }
     for c in &h.corrections {

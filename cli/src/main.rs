@@ -167,6 +167,11 @@ enum Command {
     Return(aftersales::ReturnArgs),
     /// Declares an event this organisation recorded erroneous (an EPCIS error declaration).
     Correct(aftersales::CorrectArgs),
+    /// Puts a suspect unit in quarantine, with the reason: scans warn it is not to be sold or
+    /// shipped until it is released.
+    Quarantine(aftersales::QuarantineArgs),
+    /// Releases a unit from quarantine, with a note of what was found.
+    Release(aftersales::ReleaseArgs),
     /// A unit's biography: custody chain, owner, warranty and claims, repairs and parts,
     /// reports, corrections, flags.
     History {
@@ -727,6 +732,8 @@ fn run(command: Command) -> Result<()> {
         Command::ReportCounterfeit(args) => aftersales::report_counterfeit(args),
         Command::Return(args) => aftersales::take_back(args),
         Command::Correct(args) => aftersales::correct(args),
+        Command::Quarantine(args) => aftersales::quarantine(args),
+        Command::Release(args) => aftersales::release(args),
         Command::Flags(args) => flags(args),
         Command::Bench {
             name,
@@ -867,8 +874,13 @@ fn print_chain(chain: &[custodian_ledger::custody::Link]) {
             .as_ref()
             .map(|t| format!(" [{t}]"))
             .unwrap_or_default();
+        let detail = l
+            .detail
+            .as_ref()
+            .map(|d| format!(" ({d})"))
+            .unwrap_or_default();
         println!(
-            "  {}  {:<14} {}/{}{to}{tx}{via}",
+            "  {}  {:<14} {}/{}{to}{tx}{via}{detail}",
             l.time, l.step, l.org, l.site
         );
     }
@@ -1237,6 +1249,9 @@ fn run_hub(command: HubCommand) -> Result<()> {
                 custody.state,
                 custody.custodian.as_deref().unwrap_or("unknown")
             );
+            if let Some(q) = &custody.quarantine {
+                println!("{}", q.describe());
+            }
             print_chain(&custody.chain);
             Ok(())
         }

@@ -11,6 +11,7 @@
 
 pub mod demo;
 pub mod exchange;
+pub mod quarantine;
 pub mod reconcile;
 pub mod registry;
 pub mod server;

@@ -67,6 +67,7 @@ pub fn record_corrected(
     {
         share(conn, event, seq, dest)?;
         share_contents(conn, event, dest)?;
+        crate::quarantine::share_with_recipient(conn, event, dest)?;
         if let Some(asn) = event.transaction(custodian_ledger::manifest::ASN) {
             open_manifest_doc(
                 conn,
@@ -75,6 +76,7 @@ pub fn record_corrected(
             )?;
         }
     }
+    crate::quarantine::on_event(conn, event, seq)?;
     reconcile(conn, flags, event, now)
 }
 

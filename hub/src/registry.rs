@@ -1529,6 +1529,7 @@ fn migrate(conn: &Connection) -> Result<(), HubError> {
              doc TEXT NOT NULL, device TEXT NOT NULL, version INTEGER NOT NULL, PRIMARY KEY (doc, device)
          ) WITHOUT ROWID;",
     )?;
+    crate::quarantine::migrate(conn)?;
     // Alerts raised by partners' reports say who reported and when.
     let has_reporter: i64 = conn.query_row(
         "SELECT count(*) FROM pragma_table_info('alerts') WHERE name = 'reported_by'",

@@ -50,7 +50,8 @@ pub const CODES_PER_TOKEN: usize = 50;
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Verification {
     /// `genuine`, `unknown_serial` (never issued: counterfeit), `unknown_product`, `recalled`,
-    /// `reported_counterfeit`.
+    /// `reported_counterfeit`, `quarantined` (genuine, but held by a partner: not to be sold
+    /// until released; who holds it and why stay private).
     pub status: String,
     pub genuine: bool,
     pub gtin: String,
@@ -408,11 +409,12 @@ fn unit_of_key(gtin: &str, serial: &str) -> Result<(Gtin, String), HubError> {
 }
 
 /// Everything verification reads, in one statement: the product, the issued serial and its lot,
-/// an alert on the unit, and a recall of its product or lot. Each is a primary-key or index
-/// lookup (a test checks the plan).
+/// an alert on the unit, a recall of its product or lot, and the hold it is under. Each is a
+/// primary-key or index lookup (a test checks the plan).
 pub(crate) const LOOKUP: &str = "SELECT p.name, s.serial IS NOT NULL, s.lot,
         (SELECT reason FROM alerts WHERE epc = ?3),
-        (SELECT reason FROM recalls r WHERE r.gtin = ?1 AND (r.lot IS NULL OR r.lot = s.lot) LIMIT 1)
+        (SELECT reason FROM recalls r WHERE r.gtin = ?1 AND (r.lot IS NULL OR r.lot = s.lot) LIMIT 1),
+        (SELECT since FROM holds h WHERE h.epc = ?3)
      FROM (SELECT 1)
      LEFT JOIN products p ON p.gtin = ?1
      LEFT JOIN serials s ON s.gtin = ?1 AND s.serial = ?2";
@@ -428,7 +430,7 @@ fn check(
         gtin: gtin.clone(),
         serial: serial.clone(),
     };
-    let (product, issued, lot, alert, recall) =
+    let (product, issued, lot, alert, recall, held) =
         conn.prepare_cached(LOOKUP)?
             .query_row(params![gtin.as_str(), serial, epc.uri()], |r| {
                 Ok((
@@ -437,6 +439,7 @@ fn check(
                     r.get::<_, Option<String>>(2)?,
                     r.get::<_, Option<String>>(3)?,
                     r.get::<_, Option<String>>(4)?,
+                    r.get::<_, Option<String>>(5)?,
                 ))
             })?;
     let (status, genuine, message) = match (&product, issued, &alert, &recall) {
@@ -458,7 +461,17 @@ fn check(
         (Some(_), true, None, Some(reason)) => {
             ("recalled", true, format!("genuine, but recalled: {reason}"))
         }
-        (Some(p), true, None, None) => ("genuine", true, format!("genuine {p}")),
+        (Some(p), true, None, None) => match &held {
+            Some(since) => (
+                "quarantined",
+                true,
+                format!(
+                    "genuine {p}, but in quarantine since {}: not to be sold until it is released",
+                    since.get(..10).unwrap_or(since)
+                ),
+            ),
+            None => ("genuine", true, format!("genuine {p}")),
+        },
     };
     if issued {
         let day = Utc::now().format("%Y-%m-%d").to_string();
@@ -670,7 +683,7 @@ mod tests {
         for line in &plan {
             let scanned = line.strip_prefix("SCAN ").and_then(|t| t.split(' ').next());
             assert!(
-                !matches!(scanned, Some("s" | "p" | "r" | "alerts")),
+                !matches!(scanned, Some("s" | "p" | "r" | "h" | "alerts")),
                 "a table is scanned: {plan:#?}"
             );
         }
@@ -680,5 +693,6 @@ mod tests {
             plan.contains("SEARCH r USING INDEX recalls_by_gtin"),
             "{plan}"
         );
+        assert!(plan.contains("SEARCH h USING PRIMARY KEY"), "{plan}");
     }
 }

@@ -18,6 +18,7 @@ use custodian_hub::verify::{
     MAX_BATCH_CODES, PublicOptions, RateLimit, VELOCITY_THRESHOLD, Verifier,
 };
 use custodian_hub::{Registry, demo, server};
+use custodian_ledger::Event;
 use custodian_ledger::extract::{Alert, Recall};
 use serde_json::{Value, json};
 use tower::ServiceExt;
@@ -147,6 +148,137 @@ async fn recalls_and_alerts_are_answered() {
         v["status"], "genuine",
         "the recall is of the laser level's lot only"
     );
+}
+
+/// A `holding` event about `serial`'s unit by dist-a, a quarantine or its release.
+fn holding(s: &custodian_hub::registry::IssuedSerial, at: &str, release: bool) -> Event {
+    use custodian_ledger::event::{Action, BizStep, Detail, Disposition, EventType, Text};
+    let mut body = custodian_ledger::EventBody {
+        event_type: EventType::ObjectEvent,
+        action: Action::Observe,
+        biz_step: BizStep::Holding,
+        disposition: Some(if release {
+            Disposition::SellableAccessible
+        } else {
+            Disposition::NonSellableOther
+        }),
+        event_time: chrono::DateTime::parse_from_rfc3339(at).unwrap(),
+        epcs: vec![custodian_ledger::Epc::parse(&s.digital_link).unwrap()],
+        parent: None,
+        biz_transactions: vec![],
+        source: None,
+        destination: None,
+        recorder: custodian_ledger::Recorder {
+            org: "dist-a".into(),
+            site: "dc-hamburg".into(),
+            device: "dev-1".into(),
+        },
+        extension: Default::default(),
+    };
+    body.extension.detail = Some(if release {
+        Detail::Release {
+            note: Text::parse("carton only").unwrap(),
+        }
+    } else {
+        Detail::Quarantine {
+            reason: Text::parse("water damage in the dc").unwrap(),
+        }
+    });
+    Event::new(body)
+}
+
+#[tokio::test]
+async fn a_unit_in_quarantine_is_genuine_but_not_to_be_sold_and_who_holds_it_stays_private() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (app, registry, data) = app_with(tmp.path(), "127.0.0.1:5000", UNLIMITED);
+    let s = &data.serials[5];
+    let url = format!("/01/{}/21/{}", s.gtin, s.serial);
+    let held = holding(s, "2026-11-20T09:00:00+01:00", false);
+    registry.record(std::slice::from_ref(&held)).unwrap();
+    let (_, v) = get(&app, &url).await;
+    assert_eq!(
+        (v["status"].as_str(), v["genuine"].as_bool()),
+        (Some("quarantined"), Some(true)),
+        "{v}"
+    );
+    assert_eq!(
+        v["message"],
+        "genuine Cordless drill DX-18, but in quarantine since 2026-11-20: not to be sold until it is released"
+    );
+    assert!(
+        !v.to_string().contains("dist-a") && !v.to_string().contains("water"),
+        "neither who holds it nor why: {v}"
+    );
+    let (_, report) = post_batch(&app, &json!({ "codes": [s.element_string] })).await;
+    assert_eq!(report["summary"]["quarantined"], 1, "{report}");
+
+    // Released, it is genuine again; the same release twice changes nothing.
+    let released = holding(s, "2026-11-21T09:00:00+01:00", true);
+    registry.record(std::slice::from_ref(&released)).unwrap();
+    registry.record(std::slice::from_ref(&released)).unwrap();
+    assert_eq!(get(&app, &url).await.1["status"], "genuine");
+
+    // A later hold declared erroneous is lifted, whichever order the two arrive in.
+    let again = holding(s, "2026-11-22T09:00:00+01:00", false);
+    let declared = Event::declaring_error(
+        &again,
+        custodian_ledger::event::ErrorDeclaration {
+            declaration_time: chrono::DateTime::parse_from_rfc3339("2026-11-22T10:00:00+01:00")
+                .unwrap(),
+            reason: None,
+            corrective_event_ids: vec![],
+            declared_by: again.body.recorder.clone(),
+        },
+    );
+    registry.record(std::slice::from_ref(&declared)).unwrap();
+    registry.record(std::slice::from_ref(&again)).unwrap();
+    assert_eq!(get(&app, &url).await.1["status"], "genuine");
+
+    // A recall says more than a hold.
+    let other = &data.serials[6];
+    registry
+        .record(&[holding(other, "2026-11-20T09:00:00+01:00", false)])
+        .unwrap();
+    registry
+        .add_recall(&Recall {
+            gtin: other.gtin.clone(),
+            lot: None,
+            reason: "switch sticks".into(),
+        })
+        .unwrap();
+    let (_, v) = get(&app, &format!("/01/{}/21/{}", other.gtin, other.serial)).await;
+    assert_eq!(v["status"], "recalled");
+    // The hub's custody view shows the hold, with who and why.
+    let custody = registry.custody(&other.element_string).unwrap();
+    let q = custody.quarantine.unwrap();
+    assert_eq!(
+        (q.org.as_str(), q.reason.as_str()),
+        ("dist-a", "water damage in the dc")
+    );
+
+    // Another device of dist-a, which had not heard of the hold, ships the unit: the hold goes
+    // to the recipient with the shipment.
+    let third = &data.serials[7];
+    let hold = holding(third, "2026-11-20T09:00:00+01:00", false);
+    let mut ship = holding(third, "2026-11-20T11:00:00+01:00", false).body;
+    ship.biz_step = custodian_ledger::event::BizStep::Shipping;
+    ship.disposition = Some(custodian_ledger::event::Disposition::InTransit);
+    ship.extension = Default::default();
+    ship.source = Some("dist-a".into());
+    ship.destination = Some("retail-berlin".into());
+    ship.recorder.device = "dev-2".into();
+    registry.record(&[hold.clone(), Event::new(ship)]).unwrap();
+    let db = rusqlite::Connection::open(tmp.path().join("hub.sqlite")).unwrap();
+    let seen_by: Vec<String> = db
+        .prepare(
+            "SELECT a.org FROM audience a JOIN events e ON e.seq = a.seq WHERE e.id = ?1 ORDER BY a.org",
+        )
+        .unwrap()
+        .query_map([&hold.id.0], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(seen_by, ["dist-a", "retail-berlin"]);
 }
 
 #[tokio::test]

@@ -8,10 +8,16 @@
 //! returned → refurbished, or destroyed. A destroyed unit's life has ended: a later event does not
 //! bring it back, it is listed in [`Custody::after_end`] (its code is being used by another
 //! unit). A part fitted into a unit is [`State::Installed`] and follows that unit until removed.
+//!
+//! Quarantine is not a state of its own: a unit in quarantine is still where its life has taken
+//! it (held by a partner, returned, …), by the same custodian; [`Custody::quarantine`] says
+//! that it is held, since when, by whom and why. Its release clears it, and so does the end of
+//! its life.
 
 use serde::{Deserialize, Serialize};
 
 use crate::event::{Action, BizStep, Detail, Disposition, Epc, Event, EventType};
+use crate::quarantine::Quarantine;
 
 /// Where a unit is in its life.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -70,7 +76,8 @@ pub struct Link {
     /// out of.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parent: Option<String>,
-    /// `warranty_registration`, `warranty_claim` or `counterfeit_report`, when the event is one.
+    /// `warranty_registration`, `warranty_claim`, `counterfeit_report`, `quarantine` or
+    /// `release`, when the event is one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub detail: Option<String>,
 }
@@ -97,6 +104,9 @@ pub struct Custody {
     /// Events recorded after its life ended: its code is on something else.
     #[serde(default)]
     pub after_end: Vec<String>,
+    /// The hold it is under, if it is in quarantine now.
+    #[serde(default)]
+    pub quarantine: Option<Quarantine>,
     pub chain: Vec<Link>,
 }
 
@@ -113,6 +123,7 @@ impl Custody {
             installed_in: None,
             ended_by: None,
             after_end: Vec::new(),
+            quarantine: None,
             chain: Vec::new(),
         };
         for e in events {
@@ -221,7 +232,13 @@ impl Custody {
                 self.custodian = org;
                 self.site = site;
             }
+            // A hold is the unit's own: a quarantined pallet does not hold what was packed in it
+            // (the verdict reads a unit's own latest hold the same way).
+            BizStep::Holding if direct => {
+                self.quarantine = Quarantine::of(e);
+            }
             BizStep::Other
+            | BizStep::Holding
             | BizStep::Packing
             | BizStep::Unpacking
             | BizStep::Inspecting
@@ -238,6 +255,7 @@ impl Custody {
             if s == State::Destroyed {
                 self.ended_by = Some(e.id.0.clone());
                 self.state = s;
+                self.quarantine = None;
             } else if !fitted {
                 self.state = s;
             }
@@ -251,5 +269,7 @@ pub fn detail_name(d: &Detail) -> &'static str {
         Detail::WarrantyRegistration { .. } => "warranty_registration",
         Detail::WarrantyClaim { .. } => "warranty_claim",
         Detail::CounterfeitReport { .. } => "counterfeit_report",
+        Detail::Quarantine { .. } => "quarantine",
+        Detail::Release { .. } => "release",
     }
 }

@@ -14,8 +14,9 @@
 //! - What the CBV has no words for travels in extension fields of the `cust:` namespace
 //!   (`https://custodian.dev/epcis/`): `cust:lot` and `cust:expiry` (what the scanned label
 //!   carried), `cust:warrantyRegistration {cust:owner}`, `cust:warrantyClaim {cust:defect,
-//!   cust:note}` and `cust:counterfeitReport {cust:note, cust:photo {cust:reference,
-//!   cust:sha256}}`. The business steps stay CBV words (`other`, `inspecting`).
+//!   cust:note}`, `cust:counterfeitReport {cust:note, cust:photo {cust:reference,
+//!   cust:sha256}}`, `cust:quarantine {cust:reason}` and `cust:release {cust:note}`. The
+//!   business steps stay CBV words (`other`, `inspecting`, `holding`).
 //! - A correction is an EPCIS error declaration: the erroneous event's content again, with the
 //!   same `eventID` and an `errorDeclaration` (`declarationTime`, `reason`,
 //!   `correctiveEventIDs`, and who declared it in `cust:declaredBy`).
@@ -156,6 +157,15 @@ fn export_extension(x: &Extension, m: &mut Map<String, Value>) {
                 );
             }
             m.insert("cust:counterfeitReport".into(), r.into());
+        }
+        Some(Detail::Quarantine { reason }) => {
+            m.insert(
+                "cust:quarantine".into(),
+                json!({ "cust:reason": reason.as_str() }),
+            );
+        }
+        Some(Detail::Release { note }) => {
+            m.insert("cust:release".into(), json!({ "cust:note": note.as_str() }));
         }
     }
     if let Some(d) = &x.error_declaration {
@@ -499,10 +509,20 @@ fn import_extension(
             photo,
         });
     }
+    if let Some((o, p)) = object_at(e, path, "cust:quarantine")? {
+        details.push(Detail::Quarantine {
+            reason: text_at(o, &p, "cust:reason")?,
+        });
+    }
+    if let Some((o, p)) = object_at(e, path, "cust:release")? {
+        details.push(Detail::Release {
+            note: text_at(o, &p, "cust:note")?,
+        });
+    }
     if details.len() > 1 {
         return Err(err(
             path,
-            "carries more than one of cust:warrantyRegistration, cust:warrantyClaim and cust:counterfeitReport",
+            "carries more than one of cust:warrantyRegistration, cust:warrantyClaim, cust:counterfeitReport, cust:quarantine and cust:release",
         ));
     }
     x.detail = details.pop();

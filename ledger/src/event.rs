@@ -130,7 +130,9 @@ pub enum Action {
 ///
 /// A part fitted into a unit is `installing` (an aggregation that adds the part to the unit) and
 /// a part taken out is `removing`; a warranty registration is `other`, the CBV's own value for a
-/// step outside its list, with what it registers in the `cust:` extension.
+/// step outside its list, with what it registers in the `cust:` extension. A unit put in
+/// quarantine is `holding` with `non_sellable_other`, and its release is `holding` with
+/// `sellable_accessible`: the latest `holding` event says whether a hold is on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum BizStep {
@@ -141,6 +143,7 @@ pub enum BizStep {
     Receiving,
     RetailSelling,
     Inspecting,
+    Holding,
     Repairing,
     Installing,
     Removing,
@@ -150,7 +153,7 @@ pub enum BizStep {
 }
 
 impl BizStep {
-    pub const ALL: [BizStep; 13] = [
+    pub const ALL: [BizStep; 14] = [
         BizStep::Commissioning,
         BizStep::Packing,
         BizStep::Unpacking,
@@ -158,6 +161,7 @@ impl BizStep {
         BizStep::Receiving,
         BizStep::RetailSelling,
         BizStep::Inspecting,
+        BizStep::Holding,
         BizStep::Repairing,
         BizStep::Installing,
         BizStep::Removing,
@@ -175,6 +179,7 @@ impl BizStep {
             BizStep::Receiving => "receiving",
             BizStep::RetailSelling => "retail_selling",
             BizStep::Inspecting => "inspecting",
+            BizStep::Holding => "holding",
             BizStep::Repairing => "repairing",
             BizStep::Installing => "installing",
             BizStep::Removing => "removing",
@@ -191,7 +196,8 @@ impl BizStep {
 
     /// Where a step falls among steps recorded at the same instant: a unit is made before it is
     /// packed, shipped before it is received, received back before it is refurbished or
-    /// scrapped. Only a tie-break; event time always comes first.
+    /// scrapped; a unit is inspected before it is held in quarantine. Only a tie-break; event
+    /// time always comes first.
     pub(crate) fn phase(self) -> u8 {
         match self {
             BizStep::Commissioning => 0,
@@ -202,11 +208,12 @@ impl BizStep {
             BizStep::RetailSelling => 5,
             BizStep::Other => 6,
             BizStep::Inspecting => 7,
-            BizStep::Removing => 8,
-            BizStep::Installing => 9,
-            BizStep::Repairing => 10,
-            BizStep::Decommissioning => 11,
-            BizStep::Destroying => 12,
+            BizStep::Holding => 8,
+            BizStep::Removing => 9,
+            BizStep::Installing => 10,
+            BizStep::Repairing => 11,
+            BizStep::Decommissioning => 12,
+            BizStep::Destroying => 13,
         }
     }
 }
@@ -214,7 +221,8 @@ impl BizStep {
 /// CBV 2.0 dispositions the product records.
 ///
 /// A refurbished unit is `repairing` with `sellable_accessible`: repaired and fit to be sold
-/// again. A unit reported counterfeit is `non_sellable_other`, the reason being in the report.
+/// again. A unit reported counterfeit is `non_sellable_other`, the reason being in the report;
+/// so is a unit held in quarantine (`holding`), and its release makes it `sellable_accessible`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Disposition {
@@ -323,7 +331,8 @@ pub struct Extension {
     /// The expiry date (AI 17) the scanned code carried.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expiry: Option<NaiveDate>,
-    /// A warranty registration, a warranty claim or a counterfeit report.
+    /// A warranty registration, a warranty claim, a counterfeit report, a quarantine or a
+    /// release from quarantine.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub detail: Option<Detail>,
     /// Present when this event declares an earlier one erroneous.
@@ -338,7 +347,8 @@ impl Extension {
 }
 
 /// The after-sales facts the CBV has no words for. Each rides on an event whose business step
-/// is a CBV one: a registration on `other`, a claim and a counterfeit report on `inspecting`.
+/// is a CBV one: a registration on `other`, a claim and a counterfeit report on `inspecting`, a
+/// quarantine and its release on `holding`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Detail {
@@ -356,6 +366,10 @@ pub enum Detail {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         photo: Option<Photo>,
     },
+    /// The unit is held: it must not be sold or shipped until it is released.
+    Quarantine { reason: Text },
+    /// A hold is lifted, with what was found.
+    Release { note: Text },
 }
 
 /// Free text a person entered: trimmed, not empty, at most [`Text::MAX`] characters.

@@ -27,6 +27,7 @@ pub mod extract;
 mod lifecycle;
 pub mod manifest;
 pub mod order;
+pub mod quarantine;
 pub mod repair;
 pub mod store;
 pub mod verdict;
@@ -46,6 +47,7 @@ pub use extract::RegistryExtract;
 pub use lifecycle::{ClaimRecorded, Correction, CounterfeitNote, Recorded, ReturnOutcome};
 pub use manifest::{Manifest, ManifestView, Progress};
 pub use order::{Order, OrderLine, PickLine, Picking};
+pub use quarantine::Quarantine;
 pub use verdict::{Step, VerdictKind};
 pub use warranty::{ClaimOutcome, ClaimValidation, Warranty};
 
@@ -116,6 +118,9 @@ pub struct History {
     /// For a part: the units it was fitted into.
     pub fitted_into: Vec<repair::Fitting>,
     pub counterfeit_reports: Vec<CounterfeitNote>,
+    /// Times it was put in quarantine, oldest first, each with its release if released.
+    #[serde(default)]
+    pub quarantines: Vec<quarantine::Hold>,
     /// Events about the unit that were declared erroneous, and by whom.
     pub corrections: Vec<Correction>,
     pub contents: Vec<String>,
@@ -635,6 +640,7 @@ fn record_scan(
             Epc::Unit { .. } => Vec::new(),
         };
         let sold = is_sold(tx, &epc)?;
+        let held = quarantine::current(tx, &epc)?;
         let facts = verdict::Facts {
             scan,
             epc: &epc,
@@ -643,6 +649,7 @@ fn record_scan(
             manifest: view.as_deref(),
             contents: &contents,
             sold,
+            quarantine: held.as_ref(),
             today: now.date_naive(),
         };
         let (kind, reason) = verdict::judge(&facts);

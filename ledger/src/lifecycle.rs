@@ -1,6 +1,7 @@
 //! What happens to a unit after it leaves the channel, recorded and read back: warranty
 //! registrations and claims, repairs with parts in and out, counterfeit reports, returns
-//! (refurbished or scrapped) and corrections, and the unit's whole history.
+//! (refurbished or scrapped) and corrections, and the unit's whole history. Quarantine and
+//! release are in [`crate::quarantine`].
 //!
 //! Every record is a real event, written in one fsynced transaction and uploaded on the next
 //! sync like a scan. Nothing is refused for what the ledger judges about the unit (a claim on an
@@ -118,7 +119,7 @@ pub(crate) fn identify(code: &str) -> Result<(Scan, Epc), Error> {
 }
 
 /// As [`identify`], for what must be one serialised unit (not a pallet or case).
-fn unit(code: &str, what: &str) -> Result<(Scan, Epc), Error> {
+pub(crate) fn unit(code: &str, what: &str) -> Result<(Scan, Epc), Error> {
     let (scan, epc) = identify(code)?;
     if matches!(epc, Epc::Logistic(_)) {
         return Err(Error::Invalid(format!(
@@ -129,12 +130,12 @@ fn unit(code: &str, what: &str) -> Result<(Scan, Epc), Error> {
     Ok((scan, epc))
 }
 
-fn text(value: &str, what: &str) -> Result<Text, Error> {
+pub(crate) fn text(value: &str, what: &str) -> Result<Text, Error> {
     Text::parse(value).map_err(|e| Error::Invalid(format!("the {what} {e}")))
 }
 
 /// An object event about `epcs` with what the scanned label carried.
-fn object(
+pub(crate) fn object(
     recorder: &Recorder,
     step: BizStep,
     disposition: Option<Disposition>,
@@ -164,7 +165,7 @@ fn object(
 
 impl Ledger {
     /// Stores events recorded on this device in one durable transaction.
-    fn record_local(&mut self, events: &[Event]) -> Result<Vec<String>, Error> {
+    pub(crate) fn record_local(&mut self, events: &[Event]) -> Result<Vec<String>, Error> {
         let tx = self.conn.transaction()?;
         for e in events {
             store::insert_event(&tx, e, true)?;
@@ -598,6 +599,7 @@ impl Ledger {
             parts: repair::current_parts(epc, &own),
             fitted_into: repair::fittings(epc, &own),
             counterfeit_reports,
+            quarantines: crate::quarantine::holds(&own),
             corrections,
             contents: store::contents(&self.conn, epc)?
                 .iter()

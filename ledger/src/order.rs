@@ -224,7 +224,8 @@ fn picking(
 
 /// Judges a scan picked for `order` and, when it may go, records its shipping event in `tx`.
 /// Nothing is shipped that the order does not ask for, that was picked already, or that the
-/// verdict engine says must not move (recalled, expired, reported counterfeit, sold, ended).
+/// verdict engine says must not move (recalled, expired, reported counterfeit, in quarantine,
+/// sold, ended).
 pub(crate) fn pick(
     tx: &Connection,
     recorder: &Recorder,
@@ -316,6 +317,7 @@ pub(crate) fn pick(
             Some(left) => *left -= 1,
         }
         let sold = crate::is_sold(tx, unit)?;
+        let held = crate::quarantine::current(tx, unit)?;
         let facts = verdict::Facts {
             scan: &scan,
             epc: unit,
@@ -324,12 +326,18 @@ pub(crate) fn pick(
             manifest: None,
             contents: &[],
             sold,
+            quarantine: held.as_ref(),
             today: input.now.date_naive(),
         };
         let (kind, reason) = verdict::judge(&facts);
         if !matches!(kind, VerdictKind::Ok | VerdictKind::Provisional) {
             verdict.verdict = kind;
-            verdict.reason = format!("{reason}: do not ship it");
+            // A quarantine's reason already says not to ship it.
+            verdict.reason = if kind == VerdictKind::Quarantined {
+                reason
+            } else {
+                format!("{reason}: do not ship it")
+            };
             return Ok(verdict);
         }
     }

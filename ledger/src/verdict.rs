@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use crate::event::{BizStep, Disposition, Epc};
 use crate::extract::RegistryExtract;
 use crate::manifest::ManifestView;
+use crate::quarantine::Quarantine;
 
 /// What the user is doing when they scan.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -73,6 +74,8 @@ pub enum VerdictKind {
     ReportedCounterfeit,
     SignatureInvalid,
     AlreadySold,
+    /// Held in quarantine: not to be sold or shipped until released.
+    Quarantined,
     Unreadable,
     Provisional,
 }
@@ -89,13 +92,15 @@ impl VerdictKind {
             VerdictKind::ReportedCounterfeit => "reported_counterfeit",
             VerdictKind::SignatureInvalid => "signature_invalid",
             VerdictKind::AlreadySold => "already_sold",
+            VerdictKind::Quarantined => "quarantined",
             VerdictKind::Unreadable => "unreadable",
             VerdictKind::Provisional => "provisional",
         }
     }
 
     /// Whether the scan is recorded as an event. An unreadable code names nothing, and a
-    /// duplicate adds no fact; everything else physically happened and is kept, verdict and all.
+    /// duplicate adds no fact; everything else physically happened and is kept, verdict and all
+    /// (a quarantined unit shipped or sold despite the warning too).
     pub fn records_event(self) -> bool {
         !matches!(self, VerdictKind::Unreadable | VerdictKind::Duplicate)
     }
@@ -122,10 +127,26 @@ pub struct Facts<'a> {
     /// The ledger shows the unit already left the channel: sold to a consumer (and not taken
     /// back since), or its life ended.
     pub sold: Option<Departure>,
+    /// The hold the unit is under, if it is in quarantine.
+    pub quarantine: Option<&'a Quarantine>,
     pub today: NaiveDate,
 }
 
-/// Decides a verdict and its reason in words.
+impl Step {
+    /// Whether a quarantine stops this step: receiving, shipping, selling and inspecting a held
+    /// unit are warned; a repair or a return is what a held unit may need.
+    fn stopped_by_quarantine(self) -> bool {
+        matches!(
+            self,
+            Step::Receiving | Step::Shipping | Step::RetailSelling | Step::Inspecting
+        )
+    }
+}
+
+/// Decides a verdict and its reason in words. The checks run in this order, the first that
+/// finds something deciding: signature, counterfeit alert, recall, quarantine (unless the
+/// unit's life ended, which the clone check below says better), expiry, end of life, sale,
+/// then the manifest.
 pub fn judge(f: &Facts<'_>) -> (VerdictKind, String) {
     let label = f.epc.label();
     if let (Some(x), Epc::Unit { gtin, serial }) = (f.extract, f.epc) {
@@ -149,6 +170,15 @@ pub fn judge(f: &Facts<'_>) -> (VerdictKind, String) {
                 format!("{label} is recalled: {}", r.reason),
             );
         }
+    }
+    if let Some(q) = f.quarantine
+        && f.step.stopped_by_quarantine()
+        && !matches!(f.sold, Some(Departure::Ended(_)))
+    {
+        return (
+            VerdictKind::Quarantined,
+            format!("{label} is {} — do not sell or ship", q.describe()),
+        );
     }
     if let Some(expiry) = f.scan.expiry()
         && expiry < f.today

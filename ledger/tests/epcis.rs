@@ -282,7 +282,8 @@ fn bad_documents_name_the_path_of_the_first_error_and_store_nothing() {
 
 /// A service partner's ledger holding every after-sales shape: a scan with lot and expiry, a
 /// registration, claims, a counterfeit report with a photo, a repair with parts in and out,
-/// returns refurbished and scrapped, and an error declaration with a corrective event.
+/// returns refurbished and scrapped, a quarantine released and one still held, and an error
+/// declaration with a corrective event.
 fn aftersales_ledger(dir: &Path) -> Ledger {
     let mut l = sample_ledger(dir);
     let at = |s: &str| DateTime::parse_from_rfc3339(s).unwrap();
@@ -341,6 +342,24 @@ fn aftersales_ledger(dir: &Path) -> Ledger {
         at("2026-03-08T09:00:00+01:00"),
     )
     .unwrap();
+    l.quarantine(
+        &unit("C3"),
+        "held for the brand's inspection",
+        at("2026-03-06T12:00:00+01:00"),
+    )
+    .unwrap();
+    l.quarantine(
+        &unit("C6"),
+        "carton crushed",
+        at("2026-03-06T12:00:00+01:00"),
+    )
+    .unwrap();
+    l.release(
+        &unit("C6"),
+        "unit undamaged",
+        at("2026-03-06T15:00:00+01:00"),
+    )
+    .unwrap();
     l.return_unit(
         &unit("B-2"),
         custodian_ledger::ReturnOutcome::Refurbished,
@@ -396,6 +415,8 @@ fn every_after_sales_shape_exports_valid_and_round_trips() {
         "cust:warrantyRegistration",
         "cust:warrantyClaim",
         "cust:counterfeitReport",
+        "cust:quarantine",
+        "cust:release",
         "errorDeclaration",
     ] {
         assert!(
@@ -403,7 +424,7 @@ fn every_after_sales_shape_exports_valid_and_round_trips() {
             "no event has {key}"
         );
     }
-    for step in ["other", "installing", "removing", "destroying"] {
+    for step in ["other", "installing", "removing", "destroying", "holding"] {
         assert!(list.iter().any(|e| e["bizStep"] == step), "no {step} event");
     }
     // The declaration carries the eventID of the event it declares erroneous.
@@ -468,7 +489,7 @@ prop_compose! {
         disposition in proptest::option::of(0..Disposition::ALL.len()),
         lot in proptest::option::of("[A-Z0-9]{1,10}"),
         expiry in proptest::option::of(0u32..3000),
-        detail in 0u8..4,
+        detail in 0u8..6,
         words in (arb_text(), arb_text(), proptest::option::of(arb_text())),
         photo in proptest::option::of(proptest::collection::vec(any::<u8>(), 0..16)),
         declared in proptest::option::of((0u8..3, 0u32..1000)),
@@ -488,6 +509,8 @@ prop_compose! {
                 defect: Defect::parse(&a).unwrap(),
                 note: c.map(|c| Text::parse(&c).unwrap()),
             }),
+            4 => Some(Detail::Quarantine { reason: Text::parse(&b).unwrap() }),
+            5 => Some(Detail::Release { note: Text::parse(&a).unwrap() }),
             _ => Some(Detail::CounterfeitReport {
                 note: Text::parse(&b).unwrap(),
                 photo: photo.map(|p| Photo::of_bytes(Text::parse(&a).unwrap(), &p)),

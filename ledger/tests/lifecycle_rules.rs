@@ -4,7 +4,9 @@
 //! A script is words separated by spaces, one event each, a day apart (`wait:N` skips N days):
 //! `made` (commissioning by acme), `ship:ORG`, `recv@ORG`, `sell@ORG`, `reg:OWNER`,
 //! `repair@ORG`, `return@ORG`, `refurb@ORG`, `scrap@ORG`, `claim:DEFECT` (underscores for
-//! spaces), `report`, `fit:UNIT` (this unit fitted into UNIT), `remove:UNIT`.
+//! spaces), `report`, `fit:UNIT` (this unit fitted into UNIT), `remove:UNIT`, `hold:REASON`
+//! (quarantine), `release:NOTE`, `holdx` (a quarantine from another EPCIS system: `holding` +
+//! `non_sellable_other` without a reason).
 
 #![allow(
     clippy::unwrap_used,
@@ -140,6 +142,18 @@ fn events(script: &str) -> (Vec<Event>, DateTime<FixedOffset>) {
                     (BizStep::Removing, Action::Delete)
                 };
             }
+            "hold" | "holdx" => {
+                b.biz_step = BizStep::Holding;
+                b.disposition = Some(Disposition::NonSellableOther);
+                if verb == "hold" {
+                    b.extension.detail = Some(Detail::Quarantine { reason: text(arg) });
+                }
+            }
+            "release" => {
+                b.biz_step = BizStep::Holding;
+                b.disposition = Some(Disposition::SellableAccessible);
+                b.extension.detail = Some(Detail::Release { note: text(arg) });
+            }
             other => panic!("unknown script word {other:?}"),
         }
         out.push(Event::new(b));
@@ -149,7 +163,7 @@ fn events(script: &str) -> (Vec<Event>, DateTime<FixedOffset>) {
     (out, at)
 }
 
-/// `state custodian owner [installed_in] [+N after end]`.
+/// `state custodian owner [in:HOST] [+N after end] [held:ORG:DAY:REASON]`.
 fn custody(script: &str) -> String {
     let (events, _) = events(script);
     let c = Custody::derive(&unit("U1"), &events);
@@ -164,6 +178,9 @@ fn custody(script: &str) -> String {
     }
     if !c.after_end.is_empty() {
         s.push_str(&format!(" +{} after end", c.after_end.len()));
+    }
+    if let Some(q) = &c.quarantine {
+        s.push_str(&format!(" held:{}:{}:{}", q.org, q.date(), q.reason));
     }
     assert_eq!(c.chain.len(), events.len(), "every event is in the chain");
     s
@@ -217,6 +234,69 @@ fn custody_states() {
         "made fit:A@svc remove:A@svc fit:B@svc2",
         "installed svc2 acme in:B",
     );
+}
+
+#[test]
+fn custody_under_quarantine() {
+    let check = |script: &str, expect: &str| {
+        assert_eq!(custody(script), expect, "script: {script}");
+    };
+    // A held unit stays where its life took it, with the same custodian.
+    check(
+        "made ship:dist-a recv@dist-a hold:crushed_carton@dist-a",
+        "held_by_partner dist-a dist-a held:dist-a:2026-01-04:crushed carton",
+    );
+    check(
+        "made ship:dist-a recv@dist-a hold:crushed@dist-a release:carton_only@dist-a",
+        "held_by_partner dist-a dist-a",
+    );
+    // Shipping a held unit moves it; the hold goes with it until released.
+    check(
+        "made ship:dist-a recv@dist-a hold:crushed@dist-a ship:shop@dist-a",
+        "in_transit dist-a dist-a held:dist-a:2026-01-04:crushed",
+    );
+    check(
+        "made hold:a@acme release:ok@acme hold:b@insp",
+        "issued acme acme held:insp:2026-01-04:b",
+    );
+    // A second hold while held keeps the later one's words; one release lifts it.
+    check(
+        "made hold:a@acme hold:b@dist-a release:ok@acme",
+        "issued acme acme",
+    );
+    check(
+        "made holdx@other",
+        "issued acme acme held:other:2026-01-02:no reason recorded",
+    );
+    // A release with no hold before it changes nothing.
+    check("made release:ok", "issued acme acme");
+    // The end of a unit's life ends its hold; a hold after it is a clone's.
+    check("made hold:a@acme scrap@svc", "destroyed svc acme");
+    check(
+        "made scrap@svc hold:a@acme",
+        "destroyed svc acme +1 after end",
+    );
+}
+
+#[test]
+fn holds_pair_each_quarantine_with_its_release() {
+    let (events, _) = events("made hold:a@acme release:fine@dist-a hold:b@insp hold:c@acme");
+    let holds = custodian_ledger::quarantine::holds(&events);
+    let words: Vec<String> = holds
+        .iter()
+        .map(|h| {
+            format!(
+                "{}:{}",
+                h.quarantine.reason,
+                h.released.as_ref().map_or("held".into(), |r| format!(
+                    "{}@{}",
+                    r.note.clone().unwrap(),
+                    r.org
+                ))
+            )
+        })
+        .collect();
+    assert_eq!(words, ["a:fine@dist-a", "b:held"]);
 }
 
 /// `starts_at start..end in_period remaining_days owner`, as of the end of the script.

@@ -377,3 +377,225 @@ fn history_follows_a_unit_through_its_containers() {
         (24, "manufacture", true)
     );
 }
+
+#[test]
+fn a_quarantine_ranks_after_signature_alert_and_recall_and_before_expiry_sale_and_manifest() {
+    let mut w = world();
+    let (drill, level) = (w.drill.clone(), w.level.clone());
+    let on = t("2026-05-01T09:00:00+02:00");
+    let hold = |w: &mut World, code: &str| {
+        w.ledger.quarantine(code, "crushed carton", on).unwrap();
+    };
+    // On the manifest, but held: the hold decides, and the receipt is still recorded.
+    let d1 = format!("01{drill}21D1");
+    hold(&mut w, &d1);
+    let v = w
+        .ledger
+        .scan(
+            &d1,
+            Step::Receiving,
+            Some("ASN-1"),
+            t("2026-06-01T12:00:00+02:00"),
+        )
+        .unwrap();
+    assert_eq!(v.verdict, VerdictKind::Quarantined, "{}", v.reason);
+    assert_eq!(
+        v.reason,
+        format!(
+            "GTIN {drill} serial D1 is in quarantine since 2026-05-01 (by dist-a): crushed carton — do not sell or ship"
+        )
+    );
+    assert!(
+        v.event.is_some(),
+        "what happened is recorded despite the warning"
+    );
+    assert_eq!(w.ledger.manifest("ASN-1").unwrap().progress.scanned, 1);
+
+    // Signature, alert and recall come first.
+    let forger = SigningKey::from_bytes(&[6; 32]);
+    let forged_sig = URL_SAFE_NO_PAD.encode(
+        forger
+            .sign(&signed_payload(drill.as_str(), "S9"))
+            .to_bytes(),
+    );
+    let forged = element_string(&[("01", drill.as_str()), ("21", "S9"), ("8030", &forged_sig)]);
+    hold(&mut w, &forged);
+    w.check(
+        &forged,
+        None,
+        VerdictKind::SignatureInvalid,
+        "does not verify",
+    );
+    hold(&mut w, &format!("01{drill}21FAKE"));
+    w.check(
+        &format!("01{drill}21FAKE"),
+        None,
+        VerdictKind::ReportedCounterfeit,
+        "seized in customs",
+    );
+    let bad_lot = format!("01{level}10BAD{GS}21L7");
+    hold(&mut w, &bad_lot);
+    w.check(&bad_lot, None, VerdictKind::Recalled, "battery overheats");
+    // Expiry and a sale come after.
+    let expired = format!("01{drill}17260531{GS}21E1");
+    hold(&mut w, &expired);
+    w.check(&expired, None, VerdictKind::Quarantined, "crushed carton");
+    let sold = format!("01{drill}21S3");
+    w.scan(&sold, Step::RetailSelling, None);
+    hold(&mut w, &sold);
+    let (kind, _) = w.scan(&sold, Step::RetailSelling, None);
+    assert_eq!(kind, VerdictKind::Quarantined);
+
+    // Selling, shipping and inspecting are warned; a repair or a return is not.
+    let s2 = format!("01{drill}21S2");
+    hold(&mut w, &s2);
+    for step in [Step::RetailSelling, Step::Shipping, Step::Inspecting] {
+        assert_eq!(
+            w.scan(&s2, step, None).0,
+            VerdictKind::Quarantined,
+            "{step:?}"
+        );
+    }
+    for step in [Step::Repairing, Step::Returning] {
+        assert_eq!(
+            w.scan(&s2, step, None).0,
+            VerdictKind::Provisional,
+            "{step:?}"
+        );
+    }
+
+    // Released, it is provisional again.
+    w.ledger
+        .release(
+            &s2,
+            "carton only; unit tested fine",
+            t("2026-05-02T09:00:00+02:00"),
+        )
+        .unwrap();
+    assert_eq!(
+        w.scan(&s2, Step::RetailSelling, None).0,
+        VerdictKind::Provisional
+    );
+
+    // A unit whose life ended is a clone, held or not.
+    let s4 = format!("01{drill}21S4");
+    hold(&mut w, &s4);
+    w.ledger
+        .return_unit(
+            &s4,
+            custodian_ledger::ReturnOutcome::Scrapped,
+            t("2026-05-03T09:00:00+02:00"),
+        )
+        .unwrap();
+    w.check(&s4, None, VerdictKind::AlreadySold, "life has ended");
+}
+
+#[test]
+fn quarantine_and_release_refuse_what_makes_no_sense_and_record_nothing() {
+    let mut w = world();
+    let drill = w.drill.clone();
+    let d2 = format!("01{drill}21D2");
+    let on = t("2026-05-01T09:00:00+02:00");
+    let refused = |r: Result<custodian_ledger::Recorded, custodian_ledger::Error>| {
+        r.map(|_| ()).unwrap_err().to_string()
+    };
+    let before = w.ledger.event_count().unwrap();
+    assert!(refused(w.ledger.quarantine("0104012345000013", "x", on)).contains("check digit"));
+    assert!(refused(w.ledger.quarantine(&d2, "  ", on)).contains("the reason is empty"));
+    assert!(
+        refused(w.ledger.quarantine(&format!("00{}", sscc(1)), "x", on))
+            .contains("a logistic unit")
+    );
+    assert_eq!(
+        refused(w.ledger.release(&d2, "fine", on)),
+        format!("GTIN {drill} serial D2 is not in quarantine: there is nothing to release")
+    );
+    assert_eq!(w.ledger.event_count().unwrap(), before);
+
+    let first = w.ledger.quarantine(&d2, "dented", on).unwrap();
+    assert_eq!(first.events.len(), 1);
+    let q = first.history.custody.quarantine.clone().unwrap();
+    assert_eq!((q.org.as_str(), q.reason.as_str()), ("dist-a", "dented"));
+    assert_eq!(
+        first.history.custody.state.as_str(),
+        "in_transit",
+        "a hold does not move the unit"
+    );
+    assert_eq!(
+        refused(
+            w.ledger
+                .quarantine(&d2, "again", t("2026-05-02T09:00:00+02:00"))
+        ),
+        format!(
+            "GTIN {drill} serial D2 is already in quarantine since 2026-05-01 (by dist-a): dented; release it first"
+        )
+    );
+    assert!(
+        refused(w.ledger.release(&d2, "   ", t("2026-05-02T09:00:00+02:00")))
+            .contains("the note is empty")
+    );
+    assert!(
+        refused(
+            w.ledger
+                .release(&d2, "fine", t("2026-04-30T09:00:00+02:00"))
+        )
+        .contains("check the clock"),
+        "a release dated before its quarantine would not be the latest hold"
+    );
+    assert_eq!(w.ledger.event_count().unwrap(), before + 1);
+
+    // The same quarantine recorded again (a replay, an import) is the same event.
+    let events = w.ledger.local_events_after(0, 100).unwrap();
+    let held: Vec<custodian_ledger::Event> = events
+        .into_iter()
+        .map(|(_, e)| e)
+        .filter(|e| e.id.0 == first.events[0])
+        .collect();
+    assert_eq!(w.ledger.store_events(&held, false).unwrap(), 0);
+    assert_eq!(w.ledger.event_count().unwrap(), before + 1);
+
+    let released = w
+        .ledger
+        .release(&d2, "dent is cosmetic", t("2026-05-02T09:00:00+02:00"))
+        .unwrap();
+    assert!(released.history.custody.quarantine.is_none());
+    let holds = &released.history.quarantines;
+    assert_eq!(holds.len(), 1);
+    assert_eq!(
+        holds[0].released.as_ref().unwrap().note.as_deref(),
+        Some("dent is cosmetic")
+    );
+    let steps: Vec<(&str, Option<&str>)> = released
+        .history
+        .custody
+        .chain
+        .iter()
+        .map(|l| (l.step.as_str(), l.detail.as_deref()))
+        .filter(|(s, _)| *s == "holding")
+        .collect();
+    assert_eq!(
+        steps,
+        [
+            ("holding", Some("quarantine")),
+            ("holding", Some("release"))
+        ]
+    );
+
+    // Its life ended: neither can be recorded any more.
+    w.ledger
+        .return_unit(
+            &d2,
+            custodian_ledger::ReturnOutcome::Scrapped,
+            t("2026-05-03T09:00:00+02:00"),
+        )
+        .unwrap();
+    let n = w.ledger.event_count().unwrap();
+    assert!(
+        refused(
+            w.ledger
+                .quarantine(&d2, "x", t("2026-05-04T09:00:00+02:00"))
+        )
+        .contains("life ended on 2026-05-03")
+    );
+    assert_eq!(w.ledger.event_count().unwrap(), n);
+}
