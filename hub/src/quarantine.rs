@@ -76,11 +76,9 @@ fn refresh(conn: &Connection, unit: &Epc) -> Result<(), HubError> {
 }
 
 /// Shares the holding event at `seq` with the destination of `unit`'s last shipment (of the
-/// unit or of a container it was packed in).
+/// unit, or of a container while it was packed in it).
 fn share_with_destination(conn: &Connection, unit: &Epc, seq: i64) -> Result<(), HubError> {
-    let mut path = vec![unit.clone()];
-    path.extend(store::containers(conn, unit)?);
-    if let Some(shipment) = store::last_with_step(conn, &path, BizStep::Shipping, None)?
+    if let Some(shipment) = store::last_with_step_touching(conn, unit, BizStep::Shipping, None)?
         && let Some(dest) = &shipment.body.destination
     {
         conn.prepare_cached("INSERT OR IGNORE INTO audience (org, seq) VALUES (?1, ?2)")?

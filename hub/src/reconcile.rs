@@ -254,9 +254,8 @@ fn reconcile(
         {
             continue;
         }
-        let mut path = vec![unit.clone()];
-        path.extend(store::containers(conn, unit)?);
-        let last_shipment = store::last_with_step(conn, &path, BizStep::Shipping, Some(event))?;
+        let last_shipment =
+            store::last_with_step_touching(conn, unit, BizStep::Shipping, Some(event))?;
         if let Some(shipment) = &last_shipment
             && let Some(dest) = &shipment.body.destination
             && dest != org
@@ -787,9 +786,8 @@ fn resolve_out_of_sequence(
             let note = if shipment && flagged.body.biz_step == BizStep::Receiving && is("received")
             {
                 // The receipt now has a shipment to it before it.
-                let mut path = vec![unit.clone()];
-                path.extend(store::containers(conn, unit)?);
-                match store::last_with_step(conn, &path, BizStep::Shipping, Some(&flagged))? {
+                match store::last_with_step_touching(conn, unit, BizStep::Shipping, Some(&flagged))?
+                {
                     Some(s) if s.body.destination.as_deref() == Some(by) => {
                         format!("matching shipment arrived: {}", s.id)
                     }

@@ -29,6 +29,8 @@ struct Hub {
     _tmp: tempfile::TempDir,
     registry: Registry,
     serials: Vec<custodian_hub::registry::IssuedSerial>,
+    /// The two cases on the demo pallet: units 0..12 and 12..24.
+    cases: Vec<Epc>,
 }
 
 /// An enrolled device, speaking to the hub in process.
@@ -42,11 +44,12 @@ struct Dev<'h> {
 fn hub() -> Hub {
     let tmp = tempfile::tempdir().unwrap();
     let registry = Registry::open_with_key(tmp.path(), demo::issuer_key).unwrap();
-    let serials = demo::seed(&registry).unwrap().serials;
+    let demo = demo::seed(&registry).unwrap();
     Hub {
         _tmp: tmp,
         registry,
-        serials,
+        serials: demo.serials,
+        cases: demo.cases.iter().map(|c| Epc::parse(c).unwrap()).collect(),
     }
 }
 
@@ -346,6 +349,65 @@ fn a_pallet_received_outside_its_channel_raises_one_flag_per_unit_in_one_documen
     assert!(
         held.iter()
             .all(|f| f.kind == "diversion" && f.status == "new")
+    );
+}
+
+#[test]
+fn a_unit_taken_out_of_its_case_before_the_pallet_shipped_did_not_ship_with_it() {
+    let hub = hub();
+    let maker = hub.device("acme", "plant-stuttgart", 3);
+    let a = hub.device("dist-a", "dc-hamburg", 1);
+    let b = hub.device("dist-b", "dc-oakland", 2);
+    // Unit 0 comes out of its case before the pallet leaves for dist-a (14:00), and goes to
+    // dist-b on its own.
+    let mut unpacking = maker.event(
+        BizStep::Unpacking,
+        vec![hub.unit(0)],
+        "2026-11-03T11:00:00+01:00",
+        None,
+    );
+    unpacking.body.event_type = EventType::AggregationEvent;
+    unpacking.body.action = Action::Delete;
+    unpacking.body.parent = Some(hub.cases[0].clone());
+    let unpacking = Event::new(unpacking.body);
+    let alone = maker.event(
+        BizStep::Shipping,
+        vec![hub.unit(0)],
+        "2026-11-03T12:00:00+01:00",
+        Some("dist-b"),
+    );
+    assert_eq!(maker.upload(vec![unpacking, alone]).flags_raised, 0);
+    // dist-b receives it: the pallet's later shipment to dist-a did not carry it.
+    let at_b = b.event(
+        BizStep::Receiving,
+        vec![hub.unit(0)],
+        "2026-11-05T10:00:00-08:00",
+        None,
+    );
+    assert_eq!(b.upload(vec![at_b]).flags_raised, 0, "{:?}", hub.raised());
+    // Unit 1, still in its case on the pallet, is dist-a's to receive.
+    let at_a = a.event(
+        BizStep::Receiving,
+        vec![hub.unit(1)],
+        "2026-11-05T10:00:00+01:00",
+        None,
+    );
+    assert_eq!(a.upload(vec![at_a]).flags_raised, 0, "{:?}", hub.raised());
+    assert!(hub.raised().is_empty(), "{:?}", hub.raised());
+    // Unit 0 turning up at dist-a is outside its channel: it was shipped to dist-b.
+    let stray = a.event(
+        BizStep::Receiving,
+        vec![hub.unit(0)],
+        "2026-11-06T10:00:00+01:00",
+        None,
+    );
+    assert!(a.upload(vec![stray]).flags_raised > 0);
+    let diversions = about(&hub, "diversion", &hub.unit(0));
+    assert!(
+        diversions
+            .iter()
+            .any(|(org, reason)| org == "dist-a" && reason.contains("was shipped to")),
+        "{diversions:?}"
     );
 }
 

@@ -30,7 +30,65 @@ pub fn open(path: &Path) -> Result<Connection, Error> {
     conn.pragma_update(None, "foreign_keys", "ON")?;
     migrate(&conn)?;
     migrate_totals(&conn)?;
+    migrate_epc_steps(&conn)?;
     Ok(conn)
+}
+
+/// The index behind [`last_with_step`]: one row per unit an event names (as an EPC, not as an
+/// aggregation parent), keyed by unit, business step, stored time and sequence number, so the
+/// latest event of a step for a unit is one probe at the end of a range, however many events
+/// the unit has. (Walking the unit's `event_epcs` rows and filtering their events by step made
+/// every scan of a unit inspected 40,000 times read all 40,000 events.)
+///
+/// The time is the event row's own (`events.time`, clock-corrected on the hub), so the index
+/// orders events exactly as the rows do. A trigger fills it from every `event_epcs` row, for
+/// any writer; an older ledger is indexed from its rows once, when it is first opened.
+fn migrate_epc_steps(conn: &Connection) -> Result<(), Error> {
+    const EXISTS: &str =
+        "SELECT count(*) FROM sqlite_master WHERE type = 'trigger' AND name = 'index_epc_steps'";
+    let done = |conn: &Connection| -> Result<bool, Error> {
+        Ok(conn
+            .prepare_cached(EXISTS)?
+            .query_row([], |r| r.get::<_, i64>(0))?
+            == 1)
+    };
+    if done(conn)? {
+        return Ok(());
+    }
+    conn.execute_batch("BEGIN IMMEDIATE")?;
+    // Another connection may have indexed the ledger while this one waited for the lock.
+    let filled = done(conn).and_then(|done| {
+        if done {
+            return Ok(());
+        }
+        conn.execute_batch(
+            "CREATE TABLE IF NOT EXISTS epc_steps (
+                 epc  TEXT NOT NULL,
+                 step TEXT NOT NULL,
+                 time TEXT NOT NULL,
+                 seq  INTEGER NOT NULL REFERENCES events(seq),
+                 PRIMARY KEY (epc, step, time, seq)
+             ) WITHOUT ROWID;
+             INSERT OR IGNORE INTO epc_steps (epc, step, time, seq)
+                 SELECT x.epc, e.step, e.time, x.seq
+                 FROM event_epcs x JOIN events e ON e.seq = x.seq WHERE x.role = 'epc';
+             CREATE TRIGGER IF NOT EXISTS index_epc_steps AFTER INSERT ON event_epcs
+             WHEN NEW.role = 'epc'
+             BEGIN
+                 INSERT OR IGNORE INTO epc_steps (epc, step, time, seq)
+                     SELECT NEW.epc, e.step, e.time, NEW.seq FROM events e WHERE e.seq = NEW.seq;
+             END;",
+        )?;
+        Ok(())
+    });
+    match filled {
+        Ok(()) => conn.execute_batch("COMMIT")?,
+        Err(e) => {
+            conn.execute_batch("ROLLBACK")?;
+            return Err(e);
+        }
+    }
+    Ok(())
 }
 
 /// The number of events, kept by a trigger: a status read on every scan must not count a
@@ -377,73 +435,137 @@ pub fn contents(conn: &Connection, parent: &Epc) -> Result<Vec<Epc>, Error> {
     Ok(out)
 }
 
-/// The logistic units (or, for a part, the units) that `epc` was ever packed or fitted into,
-/// directly or through nesting.
+/// The logistic units (or, for a part, the unit) that `epc` is inside now, directly or through
+/// nesting: packed or fitted and not unpacked or removed since (in fold order, so every replica
+/// that holds the same events agrees). What it was inside at some moment is
+/// [`last_with_step_touching`]'s business, through the spans of [`containment_spans`].
 pub fn containers(conn: &Connection, epc: &Epc) -> Result<Vec<Epc>, Error> {
-    let mut out: Vec<String> = Vec::new();
-    let mut frontier = vec![epc.uri()];
+    Ok(containment_spans(conn, epc, &mut vec![epc.clone()])?
+        .into_iter()
+        .filter(|(_, spans)| spans.iter().any(|s| s.until.is_none()))
+        .map(|(container, _)| container)
+        .collect())
+}
+
+/// The live aggregations (packing and unpacking, fitting and removal) that have `child` among
+/// their children: from the `containment` table, so a unit's other events are not read.
+fn aggregations_of(conn: &Connection, child: &Epc) -> Result<Vec<Event>, Error> {
     let mut stmt = conn.prepare_cached(&format!(
-        "SELECT DISTINCT parent FROM containment WHERE child = ?1 AND added = 1 AND {LIVE_CONTAINMENT}"
+        "SELECT DISTINCT e.body, e.seq FROM containment c JOIN events e ON e.seq = c.seq
+         WHERE c.child = ?1 AND {LIVE} ORDER BY e.seq"
     ))?;
-    while let Some(child) = frontier.pop() {
-        let parents = stmt
-            .query_map([&child], |r| r.get::<_, String>(0))?
-            .collect::<Result<Vec<_>, _>>()?;
-        for p in parents {
-            if !out.contains(&p) {
-                out.push(p.clone());
-                frontier.push(p);
-            }
-        }
-    }
-    out.iter()
-        .map(|u| Epc::parse(u).map_err(Error::Invalid))
-        .collect()
+    let rows = stmt.query_map([child.uri()], |r| r.get::<_, String>(0))?;
+    rows.map(|b| decode(b?)).collect()
 }
 
 /// The latest event with business step `step` that names any of `epcs`; with `until`, only
 /// those at or before its event time and other than it.
+///
+/// This is on every scan's path (sold, ended, in quarantine), so its cost must not grow with a
+/// unit's history: each EPC is one descending walk of the `epc_steps` index from `until`,
+/// stopping at the first live event (see [`migrate_epc_steps`]).
 pub fn last_with_step(
     conn: &Connection,
     epcs: &[Epc],
     step: BizStep,
     until: Option<&Event>,
 ) -> Result<Option<Event>, Error> {
-    let mut stmt = conn.prepare_cached(&format!(
-        "SELECT e.body FROM event_epcs x JOIN events e ON e.seq = x.seq
-         WHERE x.epc = ?1 AND x.role = 'epc' AND e.step = ?2 AND e.time <= ?3 AND e.id != ?4
-           AND {LIVE}
-         ORDER BY e.time DESC, e.seq DESC LIMIT 1"
-    ))?;
-    // The stored (possibly clock-corrected) time of `until`, where it is held.
-    let (until_time, except) = match until {
-        Some(e) => {
-            let stored: Option<String> = conn
-                .prepare_cached("SELECT time FROM events WHERE id = ?1")?
-                .query_row([&e.id.0], |r| r.get(0))
-                .optional()?;
-            (stored.unwrap_or_else(|| sortable_time(e)), e.id.0.as_str())
-        }
-        None => ("9999".to_string(), ""),
-    };
+    let bound = Bound::of(conn, until)?;
     let mut best: Option<Event> = None;
     for epc in epcs {
-        let found = stmt
-            .query_row(params![epc.uri(), step.as_str(), until_time, except], |r| {
-                r.get::<_, String>(0)
-            })
-            .optional()?;
-        if let Some(body) = found {
-            let e = decode(body)?;
-            if best
+        if let Some(e) = latest_where(conn, epc, step, &bound, |_| true)?
+            && best
                 .as_ref()
                 .is_none_or(|b| e.body.event_time > b.body.event_time)
-            {
-                best = Some(e);
-            }
+        {
+            best = Some(e);
         }
     }
     Ok(best)
+}
+
+/// The latest live event with business step `step` that bears on `epc` as of `until` (with
+/// `until`, at or before its time and other than it): one naming it, or one naming a container
+/// (a logistic unit, or the unit a part is fitted into) at a moment it was inside, from its
+/// packing until its unpacking. A pallet shipped after a unit was taken out of it did not ship
+/// that unit.
+pub fn last_with_step_touching(
+    conn: &Connection,
+    epc: &Epc,
+    step: BizStep,
+    until: Option<&Event>,
+) -> Result<Option<Event>, Error> {
+    let bound = Bound::of(conn, until)?;
+    let mut best = latest_where(conn, epc, step, &bound, |_| true)?;
+    for (container, spans) in containment_spans(conn, epc, &mut vec![epc.clone()])? {
+        let inside = |e: &Event| spans.iter().any(|s| s.contains(e.body.event_time));
+        if let Some(e) = latest_where(conn, &container, step, &bound, inside)?
+            && best
+                .as_ref()
+                .is_none_or(|b| e.body.event_time > b.body.event_time)
+        {
+            best = Some(e);
+        }
+    }
+    Ok(best)
+}
+
+/// Where a backwards walk through a unit's events starts: at or before a stored time, other than
+/// one event.
+struct Bound {
+    time: String,
+    except: String,
+}
+
+impl Bound {
+    fn of(conn: &Connection, until: Option<&Event>) -> Result<Bound, Error> {
+        Ok(match until {
+            // The stored (possibly clock-corrected) time of `until`, where it is held.
+            Some(e) => Bound {
+                time: conn
+                    .prepare_cached("SELECT time FROM events WHERE id = ?1")?
+                    .query_row([&e.id.0], |r| r.get(0))
+                    .optional()?
+                    .unwrap_or_else(|| sortable_time(e)),
+                except: e.id.0.clone(),
+            },
+            None => Bound {
+                time: "9999".into(),
+                except: String::new(),
+            },
+        })
+    }
+}
+
+/// The latest live event with `step` naming `epc` within `bound` that `keep` accepts: a walk
+/// down the `epc_steps` index, newest first, that stops at the first one kept.
+fn latest_where(
+    conn: &Connection,
+    epc: &Epc,
+    step: BizStep,
+    bound: &Bound,
+    mut keep: impl FnMut(&Event) -> bool,
+) -> Result<Option<Event>, Error> {
+    let mut stmt = conn.prepare_cached(&last_with_step_sql())?;
+    let mut rows = stmt.query(params![epc.uri(), step.as_str(), bound.time, bound.except])?;
+    while let Some(row) = rows.next()? {
+        let e = decode(row.get(0)?)?;
+        if keep(&e) {
+            return Ok(Some(e));
+        }
+    }
+    Ok(None)
+}
+
+/// The walk behind [`last_with_step`]. `CROSS JOIN` keeps SQLite's planner on the index:
+/// `epc_steps` outer, each candidate's event row fetched by its sequence number, newest first;
+/// the caller stops stepping at the first row it keeps.
+fn last_with_step_sql() -> String {
+    format!(
+        "SELECT e.body FROM epc_steps s CROSS JOIN events e ON e.seq = s.seq
+         WHERE s.epc = ?1 AND s.step = ?2 AND s.time <= ?3 AND e.id != ?4 AND {LIVE}
+         ORDER BY s.time DESC, s.seq DESC"
+    )
 }
 
 /// Every live event that bears on `epc`: those naming it, and those naming a container (a
@@ -455,7 +577,7 @@ pub fn events_touching(conn: &Connection, epc: &Epc) -> Result<Vec<Event>, Error
     let mut held: std::collections::BTreeSet<EventId> =
         events.iter().map(|e| e.id.clone()).collect();
     let mut path = vec![epc.clone()];
-    for (container, spans) in containment_spans(conn, epc, &events, &mut path)? {
+    for (container, spans) in containment_spans(conn, epc, &mut path)? {
         for e in events_naming(conn, &container)? {
             // The packing of a sibling into the same container says nothing about this unit.
             if e.body.event_type == EventType::AggregationEvent && !e.body.epcs.contains(epc) {
@@ -529,23 +651,21 @@ pub fn direct_spans(child: &Epc, events: &[Event]) -> BTreeMap<Epc, Vec<Span>> {
     spans
 }
 
-/// Every container `epc` was inside, however deeply nested, with when. `path` guards against
-/// a containment cycle in bad data.
+/// Every container `epc` was inside, however deeply nested, with when. `path` (which starts as
+/// `[epc]`) guards against a containment cycle in bad data.
 fn containment_spans(
     conn: &Connection,
     epc: &Epc,
-    events: &[Event],
     path: &mut Vec<Epc>,
 ) -> Result<BTreeMap<Epc, Vec<Span>>, Error> {
     let mut out: BTreeMap<Epc, Vec<Span>> = BTreeMap::new();
-    for (parent, spans) in direct_spans(epc, events) {
+    for (parent, spans) in direct_spans(epc, &aggregations_of(conn, epc)?) {
         if path.contains(&parent) {
             continue;
         }
         out.entry(parent.clone()).or_default().extend(&spans);
         path.push(parent.clone());
-        let parent_events = events_naming(conn, &parent)?;
-        for (outer, outer_spans) in containment_spans(conn, &parent, &parent_events, path)? {
+        for (outer, outer_spans) in containment_spans(conn, &parent, path)? {
             let within: Vec<Span> = spans
                 .iter()
                 .flat_map(|s| outer_spans.iter().filter_map(|o| s.intersect(o)))
@@ -624,4 +744,175 @@ pub fn save_sync_state(
         params![doc, peer, state],
     )?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(
+        clippy::unwrap_used,
+        reason = "tests fail loudly on any unexpected error"
+    )]
+
+    use super::*;
+    use crate::event::{EventBody, Recorder};
+    use rusqlite::StatementStatus;
+
+    fn unit(serial: &str) -> Epc {
+        Epc::Unit {
+            gtin: custodian_scanner::Gtin::parse("09506000134352").unwrap(),
+            serial: serial.into(),
+        }
+    }
+
+    fn event(epc: &Epc, step: BizStep, second: i64) -> Event {
+        let base = DateTime::parse_from_rfc3339("2026-01-01T08:00:00+01:00").unwrap();
+        Event::new(EventBody {
+            event_type: EventType::ObjectEvent,
+            action: Action::Observe,
+            biz_step: step,
+            disposition: None,
+            event_time: base + chrono::Duration::seconds(second),
+            epcs: vec![epc.clone()],
+            parent: None,
+            biz_transactions: vec![],
+            source: None,
+            destination: None,
+            recorder: Recorder {
+                org: "dist-a".into(),
+                site: "dc".into(),
+                device: "dist-a-1".into(),
+            },
+            extension: Default::default(),
+        })
+    }
+
+    /// The virtual-machine steps and full-scan steps SQLite takes to answer [`last_with_step`]'s
+    /// query, and its answer.
+    fn cost(conn: &Connection, epc: &Epc, step: BizStep) -> (i32, i32, Option<String>) {
+        let sql = last_with_step_sql();
+        let mut stmt = conn.prepare(&sql).unwrap();
+        let found = stmt
+            .query_row(params![epc.uri(), step.as_str(), "9999", ""], |r| {
+                r.get::<_, String>(0)
+            })
+            .optional()
+            .unwrap()
+            .map(|b| decode(b).unwrap().id.0);
+        (
+            stmt.get_status(StatementStatus::VmStep),
+            stmt.get_status(StatementStatus::FullscanStep),
+            found,
+        )
+    }
+
+    #[test]
+    fn the_latest_event_of_a_step_costs_the_same_for_a_long_history() {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut conn = open(&tmp.path().join("l.sqlite")).unwrap();
+        let (long, short) = (unit("LONG"), unit("SHORT"));
+        // One unit inspected 20,000 times after its sale, 20,000 other units received, and one
+        // unit sold once: neither the unit's own history nor everyone's receipts may be walked.
+        let tx = conn.transaction().unwrap();
+        let sale = event(&long, BizStep::RetailSelling, 5);
+        insert_event(&tx, &sale, false).unwrap();
+        for i in 0..20_000 {
+            insert_event(&tx, &event(&long, BizStep::Inspecting, 10 + i), false).unwrap();
+            let other = unit(&format!("R{i}"));
+            insert_event(&tx, &event(&other, BizStep::Receiving, 10 + i), false).unwrap();
+        }
+        let short_sale = event(&short, BizStep::RetailSelling, 5);
+        insert_event(&tx, &short_sale, false).unwrap();
+        tx.commit().unwrap();
+
+        let (base, scans, found) = cost(&conn, &short, BizStep::RetailSelling);
+        assert_eq!(found, Some(short_sale.id.0.clone()));
+        assert_eq!(scans, 0, "no table scan");
+        assert!(base < 100, "{base} steps for one probe");
+        let inspected = event(&long, BizStep::Inspecting, 10 + 19_999).id.0;
+        for (epc, step, expect) in [
+            (&long, BizStep::RetailSelling, Some(sale.id.0.clone())),
+            (&long, BizStep::Receiving, None),
+            (&long, BizStep::Inspecting, Some(inspected)),
+            (&short, BizStep::Receiving, None),
+        ] {
+            let (steps, scans, found) = cost(&conn, epc, step);
+            assert_eq!(found, expect, "{step:?}");
+            assert_eq!(scans, 0, "no table scan");
+            // Walking 20,000 events or receipts takes hundreds of thousands of steps.
+            assert!(
+                steps <= base + 16,
+                "{steps} steps for {} {step:?}, {base} for one sale",
+                epc.uri()
+            );
+        }
+
+        let plan: Vec<String> = conn
+            .prepare(&format!("EXPLAIN QUERY PLAN {}", last_with_step_sql()))
+            .unwrap()
+            .query_map(params![long.uri(), "retail_selling", "9999", ""], |r| {
+                r.get::<_, String>(3)
+            })
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert!(
+            plan[0].starts_with("SEARCH s USING PRIMARY KEY (epc=? AND step=? AND time<?)"),
+            "{plan:?}"
+        );
+        assert!(!plan.iter().any(|p| p.contains("TEMP B-TREE")), "{plan:?}");
+    }
+
+    #[test]
+    fn the_index_follows_stored_times_and_skips_what_was_declared_erroneous() {
+        let tmp = tempfile::tempdir().unwrap();
+        let conn = open(&tmp.path().join("l.sqlite")).unwrap();
+        let u = unit("U");
+        let one = std::slice::from_ref(&u);
+        let receipt = event(&u, BizStep::Receiving, 100);
+        let early = event(&u, BizStep::Receiving, 50);
+        // Recorded by a device whose clock ran 200 s fast: it happened 80 s before the base
+        // time, before `early`, and is stored so.
+        let fast = event(&u, BizStep::Receiving, 120);
+        insert_event(&conn, &receipt, false).unwrap();
+        insert_event(&conn, &early, false).unwrap();
+        insert_event_corrected(&conn, &fast, false, 200_000).unwrap();
+        let last = |until: Option<&Event>| {
+            last_with_step(&conn, one, BizStep::Receiving, until)
+                .unwrap()
+                .map(|e| e.id)
+        };
+        assert_eq!(last(None), Some(receipt.id.clone()));
+        assert_eq!(last(Some(&receipt)), Some(early.id.clone()));
+        assert_eq!(last(Some(&early)), Some(fast.id.clone()));
+        assert_eq!(last(Some(&fast)), None);
+        // An event not held is bounded by its own time.
+        assert_eq!(
+            last(Some(&event(&u, BizStep::Shipping, 60))),
+            Some(early.id.clone())
+        );
+
+        let declaration = Event::declaring_error(
+            &receipt,
+            crate::event::ErrorDeclaration {
+                declaration_time: receipt.body.event_time,
+                reason: None,
+                corrective_event_ids: vec![],
+                declared_by: receipt.body.recorder.clone(),
+            },
+        );
+        insert_event(&conn, &declaration, false).unwrap();
+        assert_eq!(last(None), Some(early.id.clone()));
+
+        let indexed: i64 = conn
+            .query_row("SELECT count(*) FROM epc_steps", [], |r| r.get(0))
+            .unwrap();
+        let named: i64 = conn
+            .query_row(
+                "SELECT count(*) FROM event_epcs WHERE role = 'epc'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(indexed, named);
+    }
 }

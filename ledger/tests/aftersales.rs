@@ -719,6 +719,125 @@ fn containment_holds_only_until_unpacking() {
     );
 }
 
+/// A unit unpacked from a case, and a case unpacked from a pallet, are no longer inside: the
+/// pallet received afterwards receives neither, and their histories end outside it.
+#[test]
+fn a_unit_unpacked_before_its_pallet_is_received_is_not_received_with_it() {
+    let mut w = world();
+    let (pallet, case) = (Epc::Logistic(sscc(7)), Epc::Logistic(sscc(8)));
+    let (d2, d3, d4) = (
+        unit(&drill(), "D2"),
+        unit(&drill(), "D3"),
+        unit(&drill(), "D4"),
+    );
+    let mut ship = body(
+        BizStep::Shipping,
+        vec![pallet.clone()],
+        "2026-01-03T08:00:00Z",
+        "acme",
+    );
+    ship.source = Some("acme".into());
+    ship.destination = Some("svc".into());
+    ship.biz_transactions = vec![BizTransaction {
+        kind: "desadv".into(),
+        id: "ASN-7".into(),
+    }];
+    w.ledger
+        .store_events(
+            &[
+                aggregation(
+                    BizStep::Packing,
+                    Action::Add,
+                    case.clone(),
+                    vec![d2.clone(), d3.clone()],
+                    "2026-01-02T08:00:00Z",
+                ),
+                aggregation(
+                    BizStep::Packing,
+                    Action::Add,
+                    pallet.clone(),
+                    vec![case.clone(), d4.clone()],
+                    "2026-01-02T08:10:00Z",
+                ),
+                aggregation(
+                    BizStep::Unpacking,
+                    Action::Delete,
+                    case.clone(),
+                    vec![d2.clone()],
+                    "2026-01-02T09:00:00Z",
+                ),
+                aggregation(
+                    BizStep::Unpacking,
+                    Action::Delete,
+                    pallet.clone(),
+                    vec![d4.clone()],
+                    "2026-01-02T09:10:00Z",
+                ),
+                Event::new(ship),
+            ],
+            false,
+        )
+        .unwrap();
+    let conn = custodian_ledger::store::open(&w._tmp.path().join("ledger.sqlite")).unwrap();
+    let inside = |epc: &Epc| custodian_ledger::store::containers(&conn, epc).unwrap();
+    assert_eq!(inside(&d3), [pallet.clone(), case.clone()]);
+    assert_eq!(inside(&case), std::slice::from_ref(&pallet));
+    assert!(inside(&d2).is_empty(), "{:?}", inside(&d2));
+    assert!(inside(&d4).is_empty(), "{:?}", inside(&d4));
+
+    let v = w
+        .ledger
+        .scan(
+            &format!("00{}", sscc(7)),
+            Step::Receiving,
+            Some("ASN-7"),
+            t("2026-01-05T10:00:00+01:00"),
+        )
+        .unwrap();
+    assert_eq!(v.verdict, VerdictKind::Ok, "{}", v.reason);
+    let p = w.ledger.manifest("ASN-7").unwrap().progress;
+    assert_eq!((p.expected, p.scanned), (1, 1), "{p:?}");
+    assert!(p.is_clean(), "{p:?}");
+    for (serial, received) in [("D2", false), ("D3", true), ("D4", false)] {
+        let h = w
+            .ledger
+            .history(&d(serial), t("2026-02-01T00:00:00Z"))
+            .unwrap();
+        let steps: Vec<&str> = h.custody.chain.iter().map(|l| l.step.as_str()).collect();
+        assert_eq!(
+            steps.contains(&"receiving"),
+            received,
+            "{serial}: {steps:?}"
+        );
+        assert_eq!(
+            steps.last() == Some(&"unpacking"),
+            !received,
+            "{serial}: {steps:?}"
+        );
+        assert_eq!(
+            h.custody.custodian.as_deref() == Some("svc"),
+            received,
+            "{serial}: {:?}",
+            h.custody
+        );
+    }
+    // Unpacked from the case and packed again into another: inside that one only.
+    let other = Epc::Logistic(sscc(9));
+    w.ledger
+        .store_events(
+            &[aggregation(
+                BizStep::Packing,
+                Action::Add,
+                other.clone(),
+                vec![d2.clone()],
+                "2026-01-06T08:00:00Z",
+            )],
+            false,
+        )
+        .unwrap();
+    assert_eq!(inside(&d2), [other]);
+}
+
 #[test]
 fn manifests_count_expired_and_recalled_receipts_and_record_discrepancies_at_closing() {
     let mut w = world();
