@@ -13,13 +13,23 @@
 //! 3. the product has a warranty policy;
 //! 4. the unit was sold to a consumer or registered;
 //! 5. in period: before the end of cover (from the sale or registration);
-//! 6. not a second accepted claim for the same defect;
+//! 6. not a second accepted claim for the same defect under the same cover;
 //! 7. the unit's claim count (this one included) is within the product's threshold.
+//!
+//! **Returned, refurbished and sold again.** Cover runs from the first sale or registration (the
+//! earlier of the two) of the unit's current consumer life. A unit taken back from its consumer
+//! (a return, `receiving` + `returned`, or a refurbishment, `repairing` + `sellable_accessible`)
+//! and then sold or registered again starts a new consumer life: a new cover of the product's
+//! full period from that resale (or registration), and the earlier owner's registration no longer
+//! stands. Until the resale the last cover stands (a refurbished unit still in stock is shown
+//! with it). The claims stay with the serial: every claim is listed and judged as of its own
+//! time, and the claim count behind the product's threshold (a quality alert about the unit)
+//! counts them all; a defect accepted under the earlier cover may be claimed again under the new.
 
 use chrono::{DateTime, FixedOffset, Months};
 use serde::{Deserialize, Serialize};
 
-use crate::event::{BizStep, Defect, Detail, Epc, Event};
+use crate::event::{BizStep, Defect, Detail, Disposition, Epc, Event};
 use crate::extract::Product;
 
 /// What the warranty period starts from.
@@ -59,6 +69,10 @@ pub struct Warranty {
     pub remaining_days: i64,
     /// The owner a warranty registration named.
     pub registered_owner: Option<String>,
+    /// When the unit was taken back from an earlier consumer (returned or refurbished, RFC
+    /// 3339) before the resale or registration this cover starts from: the cover is a new one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub renewed_after: Option<String>,
     /// Claims a unit may make before further ones are referred (0: no limit).
     pub claim_threshold: u32,
 }
@@ -142,16 +156,45 @@ pub struct Claim {
 #[derive(Default)]
 struct Life {
     made: Option<DateTime<FixedOffset>>,
+    /// The first sale and registration of the current consumer life.
     sold: Option<DateTime<FixedOffset>>,
     registered: Option<(DateTime<FixedOffset>, String)>,
+    /// When the unit was taken back before the current consumer life began.
+    renewed_after: Option<DateTime<FixedOffset>>,
+    /// When the unit was taken back from the current consumer life, if it was: the next sale or
+    /// registration starts a new one.
+    taken_back: Option<DateTime<FixedOffset>>,
     ended: Option<DateTime<FixedOffset>>,
     claims: u32,
+    /// Defects claimed and accepted under the current cover.
     accepted: Vec<(Defect, DateTime<FixedOffset>)>,
 }
 
 impl Life {
     fn note(&mut self, e: &Event) {
         let t = e.body.event_time;
+        let registration = match e.detail() {
+            Some(Detail::WarrantyRegistration { owner }) => Some(owner.to_string()),
+            _ => None,
+        };
+        if (e.body.biz_step == BizStep::RetailSelling || registration.is_some())
+            && let Some(back) = self.taken_back.take()
+        {
+            // With a consumer again after it was taken back: a new cover.
+            self.sold = None;
+            self.registered = None;
+            self.accepted.clear();
+            self.renewed_after = Some(back);
+        }
+        let disposition = e.body.disposition;
+        let taken_back = match e.body.biz_step {
+            BizStep::Receiving => disposition == Some(Disposition::Returned),
+            BizStep::Repairing => disposition == Some(Disposition::SellableAccessible),
+            _ => false,
+        };
+        if taken_back && self.consumer_start().is_some() {
+            self.taken_back.get_or_insert(t);
+        }
         match e.body.biz_step {
             BizStep::Commissioning => {
                 self.made.get_or_insert(t);
@@ -164,10 +207,10 @@ impl Life {
             }
             _ => {}
         }
-        if let Some(Detail::WarrantyRegistration { owner }) = e.detail()
+        if let Some(owner) = registration
             && self.registered.is_none()
         {
-            self.registered = Some((t, owner.to_string()));
+            self.registered = Some((t, owner));
         }
     }
 
@@ -217,6 +260,7 @@ pub fn status(
         in_period,
         remaining_days: if in_period { (end - now).num_days() } else { 0 },
         registered_owner: life.registered.map(|(_, o)| o),
+        renewed_after: life.renewed_after.map(|t| t.to_rfc3339()),
         claim_threshold: product.claim_threshold,
     })
 }
@@ -308,11 +352,14 @@ fn judge(
         return verdict(
             ClaimOutcome::OutOfPeriod,
             format!(
-                "{label}: the warranty ended on {} ({} months from the {} on {})",
+                "{label}: the warranty ended on {} ({} months from the {} on {}{})",
                 end.date_naive(),
                 product.warranty_months,
                 starts_at.as_str(),
-                start.date_naive()
+                start.date_naive(),
+                life.renewed_after
+                    .map(|t| format!(", after it was taken back on {}", t.date_naive()))
+                    .unwrap_or_default()
             ),
         );
     }

@@ -282,6 +282,150 @@ fn warranty_registration_and_claim_validation() {
     assert!(err.to_string().contains("logistic unit"), "{err}");
 }
 
+/// A unit returned, refurbished and sold again is covered anew from the resale; its claims stay
+/// with the serial.
+#[test]
+fn a_refurbished_unit_sold_again_is_covered_from_the_resale() {
+    let mut w = world();
+    let sell = |w: &mut World, serial: &str, at: &str| {
+        let v = w
+            .ledger
+            .scan(&d(serial), Step::RetailSelling, None, t(at))
+            .unwrap();
+        assert_eq!(v.verdict, VerdictKind::Provisional, "{}", v.reason);
+    };
+    sell(&mut w, "D3", "2026-02-10T10:00:00+01:00");
+    w.ledger
+        .register_warranty(&d("D3"), "Ann Example", t("2026-02-11T10:00:00+01:00"))
+        .unwrap();
+    assert_eq!(
+        w.claim(&d("D3"), "motor noise", "2026-05-01T10:00:00+02:00"),
+        ClaimOutcome::Valid
+    );
+    let r = w
+        .ledger
+        .return_unit(
+            &d("D3"),
+            ReturnOutcome::Refurbished,
+            t("2027-01-10T10:00:00+01:00"),
+        )
+        .unwrap();
+    // In stock, refurbished: the last cover still stands.
+    let cover = r.history.warranty.unwrap();
+    assert_eq!(cover.starts_at.as_str(), "sale");
+    assert!(cover.start.starts_with("2026-02-10"), "{cover:?}");
+    assert_eq!(cover.registered_owner.as_deref(), Some("Ann Example"));
+    assert_eq!(cover.renewed_after, None);
+
+    // Sold again after the first cover ran out: a new 24 months from the resale.
+    sell(&mut w, "D3", "2028-03-01T10:00:00+01:00");
+    let h = w
+        .ledger
+        .history(&d("D3"), t("2028-03-02T10:00:00+01:00"))
+        .unwrap();
+    let cover = h.warranty.unwrap();
+    assert_eq!(cover.starts_at.as_str(), "sale");
+    assert!(cover.start.starts_with("2028-03-01"), "{cover:?}");
+    assert!(cover.end.starts_with("2030-03-01"), "{cover:?}");
+    assert!(cover.in_period);
+    assert_eq!(
+        cover.registered_owner, None,
+        "the earlier owner's registration does not carry over"
+    );
+    assert!(
+        cover
+            .renewed_after
+            .as_deref()
+            .is_some_and(|t| t.starts_with("2027-01-10")),
+        "{cover:?}"
+    );
+    // The new owner registers; the cover still runs from the resale.
+    let cover = w
+        .ledger
+        .register_warranty(&d("D3"), "Max Muster", t("2028-03-05T10:00:00+01:00"))
+        .unwrap()
+        .history
+        .warranty
+        .unwrap();
+    assert_eq!(cover.registered_owner.as_deref(), Some("Max Muster"));
+    assert!(cover.start.starts_with("2028-03-01"), "{cover:?}");
+
+    // The same defect under the new cover is a new claim; the count is the serial's.
+    assert_eq!(
+        w.claim(&d("D3"), "motor noise", "2029-01-01T10:00:00+01:00"),
+        ClaimOutcome::Valid
+    );
+    assert_eq!(
+        w.claim(&d("D3"), "switch", "2029-02-01T10:00:00+01:00"),
+        ClaimOutcome::OverThreshold
+    );
+    let late = w
+        .ledger
+        .claim_warranty(&d("D3"), "chuck", None, t("2030-03-02T10:00:00+01:00"))
+        .unwrap();
+    assert_eq!(late.validation.outcome, ClaimOutcome::OutOfPeriod);
+    assert!(
+        late.validation.reason.contains("ended on 2030-03-01")
+            && late.validation.reason.contains("taken back on 2027-01-10"),
+        "{}",
+        late.validation.reason
+    );
+    let outcomes: Vec<&str> = late
+        .history
+        .claims
+        .iter()
+        .map(|c| c.validation.outcome.as_str())
+        .collect();
+    assert_eq!(
+        outcomes,
+        ["valid", "valid", "over_threshold", "out_of_period"],
+        "every claim, each judged as of its time"
+    );
+
+    // A plain return, sold again: covered from the resale too.
+    sell(&mut w, "D4", "2026-02-10T10:00:00+01:00");
+    w.ledger
+        .scan(
+            &d("D4"),
+            Step::Returning,
+            None,
+            t("2026-02-20T10:00:00+01:00"),
+        )
+        .unwrap();
+    sell(&mut w, "D4", "2026-04-01T10:00:00+02:00");
+    let cover = w
+        .ledger
+        .history(&d("D4"), t("2026-04-02T10:00:00+02:00"))
+        .unwrap()
+        .warranty
+        .unwrap();
+    assert!(cover.start.starts_with("2026-04-01"), "{cover:?}");
+    assert!(
+        cover
+            .renewed_after
+            .as_deref()
+            .is_some_and(|t| t.starts_with("2026-02-20")),
+        "{cover:?}"
+    );
+    // Refurbished before it was ever sold: the first sale is simply its first cover.
+    w.ledger
+        .return_unit(
+            &d("D5"),
+            ReturnOutcome::Refurbished,
+            t("2026-02-01T10:00:00+01:00"),
+        )
+        .unwrap();
+    sell(&mut w, "D5", "2026-03-01T10:00:00+01:00");
+    let cover = w
+        .ledger
+        .history(&d("D5"), t("2026-03-02T10:00:00+01:00"))
+        .unwrap()
+        .warranty
+        .unwrap();
+    assert!(cover.start.starts_with("2026-03-01"), "{cover:?}");
+    assert_eq!(cover.renewed_after, None);
+}
+
 #[test]
 fn repairs_record_part_genealogy() {
     let mut w = world();
