@@ -399,6 +399,12 @@ pub fn read_flags(doc: &AutoCommit) -> Vec<Flag> {
     flags
 }
 
+/// The property tests' one configuration (shared with the scanner's): a fixed seed, nothing
+/// persisted.
+#[cfg(test)]
+#[path = "../../scanner/tests/support/seeded.rs"]
+mod seeded;
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -662,7 +668,7 @@ mod tests {
         }
 
         proptest! {
-            #![proptest_config(ProptestConfig::with_cases(64))]
+            #![proptest_config(crate::docs::seeded::seeded(64))]
             /// Three replicas move two flags offline (each move valid in its own view), syncing
             /// now and then in a generated order; after a full merge in any order they agree,
             /// every accepted step is kept, and each status is the furthest step taken.

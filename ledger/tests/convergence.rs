@@ -12,6 +12,9 @@ use chrono::{DateTime, Duration, FixedOffset};
 use custodian_ledger::event::{Action, BizStep, BizTransaction, Disposition, EventType};
 use custodian_ledger::{Epc, Event, EventBody, Ledger, Recorder, ReturnOutcome, Step};
 use custodian_scanner::{Gtin, check_digit};
+#[path = "../../scanner/tests/support/seeded.rs"]
+mod seeded;
+
 use proptest::prelude::*;
 
 fn drill() -> Gtin {
@@ -70,7 +73,7 @@ fn local(l: &Ledger) -> Vec<Event> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+    #![proptest_config(seeded::seeded(24))]
 
     /// Three devices scan random units (some the same, some unexpected); every device then
     /// receives the others' events in its own order, in chunks. All end identical.
@@ -256,7 +259,7 @@ fn apply(l: &mut Ledger, op: Op, at: DateTime<FixedOffset>, last: &mut Option<St
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 16, ..ProptestConfig::default() })]
+    #![proptest_config(seeded::seeded(16))]
 
     /// Three service devices receive, register, claim, repair with parts, take back, scrap,
     /// report and correct, offline; merged in any order, every unit's and part's history
@@ -269,47 +272,72 @@ proptest! {
         ),
         order in proptest::collection::vec(any::<u8>(), 3),
     ) {
-        let tmp = tempfile::tempdir().unwrap();
-        let mut devices: Vec<Ledger> =
-            (0..3).map(|i| service_device(tmp.path(), &format!("svc-{i}"))).collect();
-        let start =
-            DateTime::<FixedOffset>::parse_from_rfc3339("2026-02-01T08:00:00+01:00").unwrap();
-        for (d, program) in programs.iter().enumerate() {
-            let mut last = None;
-            for (k, op) in program.iter().enumerate() {
-                // Devices share a clock: the same step on two devices is the same instant.
-                let at = start + Duration::minutes(i64::try_from(k).unwrap());
-                apply(&mut devices[d], *op, at, &mut last);
-            }
-        }
-        let all: Vec<Vec<Event>> = devices.iter().map(local).collect();
-        for (d, ledger) in devices.iter_mut().enumerate() {
-            let mut incoming: Vec<Event> = all
-                .iter()
-                .enumerate()
-                .filter(|(o, _)| *o != d)
-                .flat_map(|(_, e)| e.clone())
-                .collect();
-            let n = incoming.len();
-            if n > 0 {
-                incoming.rotate_left(usize::from(order[d]) % n);
-            }
-            ledger.store_events(&incoming[n / 2..], false).unwrap();
-            ledger.store_events(&incoming, false).unwrap();
-        }
-        let now = DateTime::parse_from_rfc3339("2026-03-01T00:00:00Z").unwrap();
-        let mut codes: Vec<String> = (0..6).map(|i| format!("01{}21U{i}", drill())).collect();
-        codes.extend((0..4).map(|i| format!("01{}21P{i}", battery())));
-        for code in &codes {
-            let views: Vec<String> = devices
-                .iter()
-                .map(|l| serde_json::to_string_pretty(&l.history(code, now).unwrap()).unwrap())
-                .collect();
-            prop_assert_eq!(&views[0], &views[1], "{}", code);
-            prop_assert_eq!(&views[1], &views[2], "{}", code);
-        }
-        let manifests: Vec<_> = devices.iter().map(|l| l.manifest("ASN-8").unwrap()).collect();
-        prop_assert_eq!(&manifests[0], &manifests[1]);
-        prop_assert_eq!(&manifests[1], &manifests[2]);
+        after_sales(&programs, &order)?;
     }
+}
+
+/// The after-sales property for one case: `programs[d]` is what device `d` does offline,
+/// `order[d]` how the others' events arrive at it.
+fn after_sales(programs: &[Vec<Op>], order: &[u8]) -> Result<(), TestCaseError> {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut devices: Vec<Ledger> = (0..3)
+        .map(|i| service_device(tmp.path(), &format!("svc-{i}")))
+        .collect();
+    let start = DateTime::<FixedOffset>::parse_from_rfc3339("2026-02-01T08:00:00+01:00").unwrap();
+    for (d, program) in programs.iter().enumerate() {
+        let mut last = None;
+        for (k, op) in program.iter().enumerate() {
+            // Devices share a clock: the same step on two devices is the same instant.
+            let at = start + Duration::minutes(i64::try_from(k).unwrap());
+            apply(&mut devices[d], *op, at, &mut last);
+        }
+    }
+    let all: Vec<Vec<Event>> = devices.iter().map(local).collect();
+    for (d, ledger) in devices.iter_mut().enumerate() {
+        let mut incoming: Vec<Event> = all
+            .iter()
+            .enumerate()
+            .filter(|(o, _)| *o != d)
+            .flat_map(|(_, e)| e.clone())
+            .collect();
+        let n = incoming.len();
+        if n > 0 {
+            incoming.rotate_left(usize::from(order[d]) % n);
+        }
+        ledger.store_events(&incoming[n / 2..], false).unwrap();
+        ledger.store_events(&incoming, false).unwrap();
+    }
+    let now = DateTime::parse_from_rfc3339("2026-03-01T00:00:00Z").unwrap();
+    let mut codes: Vec<String> = (0..6).map(|i| format!("01{}21U{i}", drill())).collect();
+    codes.extend((0..4).map(|i| format!("01{}21P{i}", battery())));
+    for code in &codes {
+        let views: Vec<String> = devices
+            .iter()
+            .map(|l| serde_json::to_string_pretty(&l.history(code, now).unwrap()).unwrap())
+            .collect();
+        prop_assert_eq!(&views[0], &views[1], "{}", code);
+        prop_assert_eq!(&views[1], &views[2], "{}", code);
+    }
+    let manifests: Vec<_> = devices
+        .iter()
+        .map(|l| l.manifest("ASN-8").unwrap())
+        .collect();
+    prop_assert_eq!(&manifests[0], &manifests[1]);
+    prop_assert_eq!(&manifests[1], &manifests[2]);
+    Ok(())
+}
+
+/// The case that once showed corrections listed in arrival order (devices disagreed), kept as
+/// an ordinary test now that the property runs from a fixed seed.
+#[test]
+fn after_sales_case_that_once_diverged() {
+    after_sales(
+        &[
+            vec![(0, 0, 0, 0), (3, 0, 0, 0), (9, 0, 0, 0)],
+            vec![],
+            vec![(4, 0, 0, 0), (0, 0, 0, 0), (9, 0, 0, 1)],
+        ],
+        &[52, 169, 62],
+    )
+    .unwrap();
 }

@@ -15,6 +15,9 @@ use chrono::DateTime;
 use custodian_ledger::event::{Action, BizStep, BizTransaction, Disposition, EventType};
 use custodian_ledger::{Epc, Event, EventBody, Ledger, Recorder, Step, epcis};
 use custodian_scanner::{Gtin, Sscc, check_digit};
+#[path = "../../scanner/tests/support/seeded.rs"]
+mod seeded;
+
 use proptest::prelude::*;
 use serde_json::{Value, json};
 
@@ -551,7 +554,7 @@ prop_compose! {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+    #![proptest_config(seeded::seeded(64))]
 
     /// Any event the ledger can hold exports as valid EPCIS 2.0 and imports as itself, id and
     /// all.

@@ -1556,7 +1556,7 @@ mod tests {
     }
 
     proptest::proptest! {
-        #![proptest_config(proptest::test_runner::Config::with_cases(4000))]
+        #![proptest_config(crate::seeded::seeded(4000))]
 
         /// The fast base64url decoder accepts what the engine accepts, with the same bytes,
         /// and refuses what it refuses: short texts with padding anywhere, and signatures.

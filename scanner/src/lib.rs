@@ -66,6 +66,10 @@
 //! ```
 
 mod ai;
+/// The property tests' one configuration: a fixed seed, nothing persisted.
+#[cfg(test)]
+#[path = "../tests/support/seeded.rs"]
+mod seeded;
 #[cfg(feature = "camera")]
 pub mod camera;
 mod codes;

@@ -1231,7 +1231,7 @@ mod tests {
     }
 
     proptest! {
-        #![proptest_config(ProptestConfig::with_cases(1000))]
+        #![proptest_config(crate::seeded::seeded(1000))]
 
         /// Element strings of scanner-like elements, a separator sometimes lost.
         #[test]

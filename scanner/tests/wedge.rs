@@ -11,6 +11,9 @@ use custodian_scanner::wedge::{
     detect_layout,
 };
 use custodian_scanner::{GS, parse};
+#[path = "support/seeded.rs"]
+mod seeded;
+
 use proptest::prelude::*;
 
 /// How a scanner sends GS.
@@ -434,6 +437,8 @@ fn arb_config() -> impl Strategy<Value = WedgeConfig> {
 }
 
 proptest! {
+    #![proptest_config(seeded::seeded(256))]
+
     #[test]
     fn any_event_stream_is_safe(
         config in arb_config(),
