@@ -465,6 +465,44 @@ async fn a_wedge_scan_in_the_real_window_shows_its_verdict_and_is_recorded() {
     app.click("#report button[type=submit]").await;
     wait_for_text(client, "verdict-word", "Counterfeit reported").await;
 
+    // A suspect unit put in quarantine with a reason: scanned again, it is stopped with the
+    // reason; released with a note, it is provisional again.
+    app.scan(&unit(3)).await;
+    wait_for_text(client, "verdict-word", "Provisional").await;
+    app.click("#inspected li:first-child button[data-hold='quarantine']")
+        .await;
+    app.type_into("#hold-text", "carton crushed, contents unchecked")
+        .await;
+    app.click("#hold-submit").await;
+    wait_for_text(client, "verdict-word", "Quarantined").await;
+    // A scanner's burst comes more than the wedge's 300 ms pause after the last typed key.
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    app.scan(&unit(3)).await;
+    wait_for_contains(
+        client,
+        "#inspected li:first-child",
+        "carton crushed, contents unchecked — do not sell or ship",
+    )
+    .await;
+    wait_for_js(
+        client,
+        "return document.getElementById('verdict').dataset.verdict === 'quarantined' && document.getElementById('verdict').dataset.tone === 'bad'",
+    )
+    .await;
+    app.click("#inspected li:first-child button[data-hold='release']")
+        .await;
+    app.type_into("#hold-text", "contents checked, all fine")
+        .await;
+    app.click("#hold-submit").await;
+    wait_for_text(client, "verdict-word", "Released").await;
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    app.scan(&unit(3)).await;
+    wait_for_js(
+        client,
+        "return document.getElementById('verdict').dataset.verdict === 'provisional'",
+    )
+    .await;
+
     // Shelf scanning with the camera: every code in the frame gets its own verdict, once.
     app.click("#camera-toggle").await;
     wait_for_contains(
@@ -523,6 +561,25 @@ async fn a_wedge_scan_in_the_real_window_shows_its_verdict_and_is_recorded() {
         "{bio}"
     );
     app.pictures("lookup").await;
+    // Look up puts a unit in quarantine too; the biography then says why.
+    app.scan(&unit(4)).await;
+    let serial = unit(4)
+        .split('\u{1d}')
+        .find_map(|e| e.strip_prefix("21"))
+        .unwrap()
+        .to_string();
+    wait_for_contains(client, "#bio", &format!("serial {serial}")).await;
+    app.click("#biography button[data-hold='quarantine']").await;
+    app.type_into("#hold-text", "water damage on the pallet")
+        .await;
+    app.click("#hold-submit").await;
+    wait_for_text(client, "verdict-word", "Quarantined").await;
+    wait_for_contains(client, "#bio-quarantine", "water damage on the pallet").await;
+    wait_for_js(
+        client,
+        "return !!document.querySelector(\"#biography button[data-hold='release']\")",
+    )
+    .await;
 
     // --- Service again: the unit comes back and is refurbished; it keeps its serial.
     app.go("service").await;
@@ -576,6 +633,22 @@ async fn a_wedge_scan_in_the_real_window_shows_its_verdict_and_is_recorded() {
     assert!(life["warranty"]["in_period"].as_bool().unwrap(), "{life}");
     assert_eq!(life["claims"][0]["validation"]["accepted"], true, "{life}");
     assert_eq!(life["service"][0]["parts_in"].as_array().unwrap().len(), 1);
+    let held = ledger_json(&["history", "--data", data, &unit(3), "--json"]);
+    let hold = &held["quarantines"][0];
+    assert_eq!(
+        hold["reason"], "carton crushed, contents unchecked",
+        "{held}"
+    );
+    assert_eq!(
+        hold["released"]["note"], "contents checked, all fine",
+        "{held}"
+    );
+    assert!(held["custody"]["quarantine"].is_null(), "{held}");
+    let held = ledger_json(&["history", "--data", data, &unit(4), "--json"]);
+    assert_eq!(
+        held["custody"]["quarantine"]["reason"], "water damage on the pallet",
+        "{held}"
+    );
     let fake_life = ledger_json(&["history", "--data", data, fake, "--json"]);
     assert_eq!(
         fake_life["counterfeit_reports"][0]["note"],

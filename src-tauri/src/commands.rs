@@ -460,6 +460,32 @@ pub async fn return_unit(
     .await
 }
 
+/// Puts a unit in quarantine for `reason` (required).
+#[tauri::command]
+pub async fn quarantine(
+    state: State<'_, AppState>,
+    code: String,
+    reason: String,
+) -> Result<Recorded, ApiError> {
+    on_ledger(&state, move |d| {
+        Ok(d.ledger().quarantine(&code, &reason, now())?)
+    })
+    .await
+}
+
+/// Releases a unit from quarantine with a `note` (required) of what was found.
+#[tauri::command]
+pub async fn release(
+    state: State<'_, AppState>,
+    code: String,
+    note: String,
+) -> Result<Recorded, ApiError> {
+    on_ledger(&state, move |d| {
+        Ok(d.ledger().release(&code, &note, now())?)
+    })
+    .await
+}
+
 /// Syncs whenever enrolled, every [`SYNC_EVERY`]; an unreachable hub is normal (offline).
 pub async fn sync_in_background(state: AppState) {
     loop {

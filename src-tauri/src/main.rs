@@ -61,6 +61,8 @@ fn main() {
             commands::record_repair,
             commands::report_counterfeit,
             commands::return_unit,
+            commands::quarantine,
+            commands::release,
             commands::move_flag,
             commands::orders,
             commands::close_order,

@@ -3,7 +3,8 @@ import { invoke } from "@tauri-apps/api/core";
 
 export type VerdictKind =
   | "ok" | "not_on_manifest" | "duplicate" | "wrong_product" | "expired" | "recalled"
-  | "reported_counterfeit" | "signature_invalid" | "already_sold" | "unreadable" | "provisional";
+  | "reported_counterfeit" | "signature_invalid" | "already_sold" | "quarantined" | "unreadable"
+  | "provisional";
 
 export interface Verdict {
   verdict: VerdictKind;
@@ -89,6 +90,20 @@ export interface Link {
   destination: string | null;
   transaction: string | null;
   via: string | null;
+  detail?: string;
+}
+
+/** The hold a unit in quarantine is under. */
+export interface Quarantine {
+  event: string;
+  since: string;
+  org: string;
+  site: string;
+  reason: string;
+}
+
+export interface Hold extends Quarantine {
+  released: { event: string; at: string; org: string; site: string; note: string | null } | null;
 }
 
 export interface Custody {
@@ -101,6 +116,7 @@ export interface Custody {
   installed_in: string | null;
   ended_by: string | null;
   after_end: string[];
+  quarantine: Quarantine | null;
   chain: Link[];
 }
 
@@ -170,6 +186,7 @@ export interface History {
   parts: Part[];
   fitted_into: { unit: string; label: string; installed: string; removed: string | null }[];
   counterfeit_reports: CounterfeitNote[];
+  quarantines: Hold[];
   corrections: unknown[];
   contents: string[];
   flags: Flag[];
@@ -233,6 +250,8 @@ export const api = {
   cameraStart: (id: string) => invoke<void>("camera_start", { id }),
   cameraStop: () => invoke<void>("camera_stop"),
   returnUnit: (code: string, outcome: "refurbished" | "scrapped") => invoke<Recorded>("return_unit", { code, outcome }),
+  quarantine: (code: string, reason: string) => invoke<Recorded>("quarantine", { code, reason }),
+  release: (code: string, note: string) => invoke<Recorded>("release", { code, note }),
 };
 
 export function errorMessage(e: unknown): string {

@@ -1,7 +1,7 @@
 // A unit's biography as the screens show it: custody chain, warranty, service, flags.
 import type { History } from "./api";
 import { h } from "./dom";
-import { custodyLine, day, warrantyLine, words } from "./format";
+import { custodyLine, day, quarantineLine, warrantyLine, words } from "./format";
 
 function section(title: string, ...body: (Node | null)[]): HTMLElement {
   return h("section", { class: "bio-section" }, h("h3", null, title), ...body);
@@ -53,6 +53,7 @@ export function biography(life: History): HTMLElement {
     h("h2", null, life.product ?? life.label),
     h("p", { class: "unit" }, life.label),
     h("p", { id: "bio-custody" }, custodyLine(life.custody)),
+    life.custody.quarantine ? h("p", { id: "bio-quarantine", class: "alarm" }, quarantineLine(life.custody.quarantine)) : null,
     section(
       "Custody chain",
       life.custody.chain.length
@@ -64,6 +65,7 @@ export function biography(life: History): HTMLElement {
                 "li",
                 null,
                 h("strong", null, words(l.step)),
+                l.detail ? ` (${words(l.detail)})` : "",
                 ` ${day(l.time)} · ${l.org} · ${l.site}`,
                 l.destination ? ` → ${l.destination}` : "",
                 l.transaction ? ` · ${l.transaction}` : "",
@@ -79,7 +81,15 @@ export function biography(life: History): HTMLElement {
     section(
       "Flags and reports",
       list(
-        [...life.flags.map((f) => `${words(f.kind)} · ${words(f.status)}: ${f.reason}`), ...life.counterfeit_reports.map((r) => `Counterfeit report ${day(r.time)} by ${r.org}: ${r.note}`)],
+        [
+          ...life.flags.map((f) => `${words(f.kind)} · ${words(f.status)}: ${f.reason}`),
+          ...life.counterfeit_reports.map((r) => `Counterfeit report ${day(r.time)} by ${r.org}: ${r.note}`),
+          ...(life.quarantines ?? []).map(
+            (q) =>
+              `Quarantine ${day(q.since)} by ${q.org}: ${q.reason}` +
+              (q.released ? ` · released ${day(q.released.at)} by ${q.released.org}${q.released.note ? `: ${q.released.note}` : ""}` : " · still held"),
+          ),
+        ],
         "None.",
       ),
     ),

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { Flag, Progress, Warranty } from "./api";
-import { discrepancies, flagMoves, isEnrollmentToken, needsNote, sortFlags, warrantyLine, words } from "./format";
+import { discrepancies, flagMoves, isEnrollmentToken, needsNote, quarantineLine, sortFlags, warrantyLine, words } from "./format";
 import { defaults, parseSettings, wedgeConfig } from "./settings";
 
 const cover: Warranty = {
@@ -15,6 +15,11 @@ const cover: Warranty = {
 };
 
 describe("words for the ledger", () => {
+  it("says a unit is in quarantine, since when, by whom and why", () => {
+    const q = { event: "ni:///sha-256;00", since: "2026-11-20T09:30:00+01:00", org: "dist-a", site: "dc", reason: "crushed carton" };
+    expect(quarantineLine(q)).toBe("In quarantine since 2026-11-20 (by dist-a): crushed carton — do not sell or ship");
+  });
+
   it("says how long a unit is covered, and from what", () => {
     expect(warrantyLine(cover)).toEqual({ text: "Covered until 2028-11-01 · 708 days left (24 months from the sale)", covered: true });
     expect(warrantyLine({ ...cover, in_period: false, remaining_days: 0 }).text).toBe(

@@ -1,5 +1,5 @@
 // Words for what the ledger says: pure functions, so the screens stay simple and testable.
-import type { Custody, Flag, Progress, Warranty } from "./api";
+import type { Custody, Flag, Progress, Quarantine, Warranty } from "./api";
 
 /** "held_by_partner" → "Held by partner". */
 export function words(snake: string): string {
@@ -24,6 +24,11 @@ export function warrantyLine(w: Warranty | null): { text: string; covered: boole
 }
 
 /** Who holds the unit and where, in one line. */
+/** A hold in words: "In quarantine since 2026-11-20 (by dist-a): reason — do not sell or ship". */
+export function quarantineLine(q: Quarantine): string {
+  return `In quarantine since ${q.since.slice(0, 10)} (by ${q.org}): ${q.reason} — do not sell or ship`;
+}
+
 export function custodyLine(c: Custody): string {
   const parts = [words(c.state)];
   if (c.custodian) parts.push(c.site ? `${c.custodian} · ${c.site}` : c.custodian);

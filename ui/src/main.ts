@@ -1,12 +1,13 @@
 // The handheld app's shell: screens, the scan path and the verdict feedback. A keyboard-wedge
 // scan is taken on every screen without tapping a field, and goes to the screen in front.
 import { listen } from "@tauri-apps/api/event";
-import { api, errorMessage, type Manifest, type Picking, type Status, type Verdict } from "./api";
+import { api, errorMessage, type History, type Manifest, type Picking, type Status, type Verdict } from "./api";
 import { $, h } from "./dom";
 import { biography, serviceCard } from "./biography";
 import { day, discrepancies, flagMoves, isEnrollmentToken, needsNote, sortFlags, warrantyLine, words } from "./format";
 import { loadSettings, saveSettings, wedgeConfig, type Settings } from "./settings";
 import { VERDICTS, printable, type Tone } from "./verdicts";
+import { holdButton, holdForm, type HoldAction } from "./hold";
 import { WedgeAssembler } from "./wedge";
 
 type ScreenId = "receive" | "ship" | "sell" | "inspect" | "service" | "lookup" | "flags" | "device";
@@ -421,6 +422,8 @@ async function inspectScan(raw: string, since: number) {
     const report = h("button", { type: "button", class: "ghost small" }, "Report counterfeit");
     report.addEventListener("click", () => openReport(raw, v.label ?? raw));
     item.append(report);
+    const action: HoldAction = v.verdict === "quarantined" ? "release" : "quarantine";
+    item.append(holdButton(action, () => openHold($("inspected"), raw, v.label ?? raw, action)));
   }
   afterPaint(() => {
     $("inspected").prepend(item);
@@ -454,6 +457,21 @@ $<HTMLFormElement>("report").addEventListener("submit", async (e) => {
   }
 });
 $("report-cancel").addEventListener("click", () => ($("report").hidden = true));
+
+/** Opens the quarantine / release form above `list` (Inspect) or below the biography (Look up). */
+function openHold(where: HTMLElement, code: string, label: string, action: HoldAction) {
+  const form = holdForm(code, label, action, (outcome) => {
+    if ("error" in outcome) return showError(outcome.error);
+    const life = outcome.recorded.history;
+    const q = life.custody.quarantine;
+    if (action === "quarantine") say("bad", "Quarantined", q ? `${life.label}: in quarantine since ${day(q.since)} — ${q.reason}` : life.label, "quarantine-recorded");
+    else say("good", "Released", `${life.label}: released from quarantine; it may be sold and shipped again.`, "release-recorded");
+    if (screen === "lookup") showBiography(life);
+    void refreshStatus();
+  });
+  if (where.id === "inspected") where.before(form);
+  else where.after(form);
+}
 
 // --- service ----------------------------------------------------------------------------------
 
@@ -590,10 +608,24 @@ for (const outcome of ["refurbished", "scrapped"] as const) {
 
 async function lookupScan(raw: string, since: number) {
   const life = await api.history(raw);
-  $("biography").replaceChildren(biography(life));
-  const flagged = life.flags.some((f) => f.status !== "closed") || life.counterfeit_reports.length > 0;
+  lookedUp = raw;
+  showBiography(life);
+  const flagged = life.flags.some((f) => f.status !== "closed") || life.counterfeit_reports.length > 0 || life.custody.quarantine !== null;
   say(flagged ? "bad" : "good", life.label, `${words(life.custody.state)}${life.custody.custodian ? ` · ${life.custody.custodian}` : ""}`, "lookup");
   measure(since);
+}
+
+/** The code last looked up, which the biography's quarantine or release acts on. */
+let lookedUp: string | null = null;
+
+function showBiography(life: History) {
+  const bio = biography(life);
+  if (lookedUp && life.custody.state !== "destroyed") {
+    const code = lookedUp;
+    const action: HoldAction = life.custody.quarantine ? "release" : "quarantine";
+    bio.append(h("div", { class: "buttons" }, holdButton(action, () => openHold($("biography"), code, life.label, action))));
+  }
+  $("biography").replaceChildren(bio);
 }
 
 // --- flags ------------------------------------------------------------------------------------

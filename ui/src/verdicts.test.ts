@@ -3,8 +3,9 @@ import { VERDICTS, printable } from "./verdicts";
 
 describe("verdict presentation", () => {
   it("gives every verdict a word and a tone, danger for counterfeits", () => {
-    expect(Object.keys(VERDICTS)).toHaveLength(11);
+    expect(Object.keys(VERDICTS)).toHaveLength(12);
     expect(VERDICTS.reported_counterfeit.tone).toBe("bad");
+    expect(VERDICTS.quarantined.tone).toBe("bad");
     expect(VERDICTS.ok.tone).toBe("good");
     expect(VERDICTS.provisional.tone).toBe("caution");
   });

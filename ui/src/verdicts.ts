@@ -14,6 +14,7 @@ export const VERDICTS: Record<VerdictKind, { word: string; tone: Tone }> = {
   reported_counterfeit: { word: "Counterfeit", tone: "bad" },
   signature_invalid: { word: "Signature invalid", tone: "bad" },
   already_sold: { word: "Already sold", tone: "bad" },
+  quarantined: { word: "Quarantined", tone: "bad" },
   unreadable: { word: "Unreadable", tone: "bad" },
 };
 
