@@ -630,15 +630,31 @@ function showBiography(life: History) {
 
 // --- flags ------------------------------------------------------------------------------------
 
+/** The flags as last drawn: the 5-second refresh redraws only when they changed. */
+let drawnFlags = "";
+
 async function renderFlags() {
   const flags = sortFlags(await api.flags());
   const open = flags.filter((f) => f.status !== "closed").length;
   const tab = document.querySelector<HTMLElement>('#nav [data-screen="flags"]');
   if (tab) tab.dataset.count = open ? String(open) : "";
+  const drawn = JSON.stringify(flags);
+  if (drawn === drawnFlags) return;
+  drawnFlags = drawn;
+  // A redraw keeps what someone is typing into a flag's note, and where.
+  const typed = new Map<string, string>();
+  let focused: string | null = null;
+  for (const input of $("flags").querySelectorAll<HTMLInputElement>("input.flag-note")) {
+    const id = input.closest("li")?.id;
+    if (!id) continue;
+    if (input.value) typed.set(id, input.value);
+    if (document.activeElement === input) focused = id;
+  }
   $("flags").replaceChildren(
     ...(flags.length
       ? flags.map((f) => {
           const note = h("input", { class: "flag-note", placeholder: "Why (needed to escalate or close)", "aria-label": "Note" });
+          note.value = typed.get(`flag-${f.id}`) ?? "";
           const problem = h("p", { class: "error", role: "alert" });
           const moves = flagMoves(f.status).map((to) => {
             const b = h("button", { type: "button", class: to === "closed" ? "primary small" : "ghost small", dataset: { to } }, words(to));
@@ -651,6 +667,7 @@ async function renderFlags() {
               }
               try {
                 await api.moveFlag(f.id, to, why || null);
+                note.value = "";
                 await renderFlags();
               } catch (err) {
                 problem.textContent = errorMessage(err);
@@ -673,6 +690,7 @@ async function renderFlags() {
         })
       : [h("li", { class: "empty" }, "No flags: the hub has raised nothing for your organisation.")]),
   );
+  if (focused) document.getElementById(focused)?.querySelector<HTMLInputElement>("input.flag-note")?.focus();
 }
 
 // --- device -----------------------------------------------------------------------------------
