@@ -209,6 +209,15 @@ fn a_suspect_unit_is_held_warned_about_everywhere_and_released() {
         scan(r, "inspecting", None, &unit(2))["verdict"],
         "quarantined"
     );
+    // The till stopped the sale: the unit was seen there, not sold.
+    let seen = history(r, &unit(0));
+    assert_ne!(seen["custody"]["state"], "sold_to_consumer", "{seen}");
+    let chain = seen["custody"]["chain"].as_array().unwrap();
+    assert_eq!(chain.last().unwrap()["step"], "inspecting", "{seen}");
+    assert!(
+        chain.iter().all(|l| l["step"] != "retail_selling"),
+        "{seen}"
+    );
 
     // Released by the distributor: the release reaches the retailer, and the unit sells.
     let released = json(&custodian(&[

@@ -662,7 +662,7 @@ fn record_scan(
             .and_then(|g| extract.and_then(|x| x.product(g.as_str())))
             .map(|p| p.name.clone());
         if kind.records_event() {
-            let (biz_step, disposition) = step.cbv();
+            let (biz_step, disposition) = kind.recorded_step(step).cbv();
             let mut body = EventBody {
                 event_type: EventType::ObjectEvent,
                 action: Action::Observe,

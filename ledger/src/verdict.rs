@@ -104,6 +104,25 @@ impl VerdictKind {
     pub fn records_event(self) -> bool {
         !matches!(self, VerdictKind::Unreadable | VerdictKind::Duplicate)
     }
+
+    /// What a scan with this verdict records, done as `step`. At the till, a verdict that says
+    /// not to sell (recalled, expired, reported counterfeit, a signature that does not verify,
+    /// in quarantine) stops the sale: the scan is kept as the unit seen there (`inspecting`),
+    /// not as a sale that did not happen. A code already sold is recorded as the sale it was
+    /// offered for, which is how the hub sees a clone sold twice.
+    pub fn recorded_step(self, step: Step) -> Step {
+        match (step, self) {
+            (
+                Step::RetailSelling,
+                VerdictKind::Recalled
+                | VerdictKind::Expired
+                | VerdictKind::ReportedCounterfeit
+                | VerdictKind::SignatureInvalid
+                | VerdictKind::Quarantined,
+            ) => Step::Inspecting,
+            _ => step,
+        }
+    }
 }
 
 /// How a unit left the channel, as far as the ledger knows.
