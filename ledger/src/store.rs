@@ -30,65 +30,8 @@ pub fn open(path: &Path) -> Result<Connection, Error> {
     conn.pragma_update(None, "foreign_keys", "ON")?;
     migrate(&conn)?;
     migrate_totals(&conn)?;
-    migrate_epc_steps(&conn)?;
+    migrate_event_epcs(&conn)?;
     Ok(conn)
-}
-
-/// The index behind [`last_with_step`]: one row per unit an event names (as an EPC, not as an
-/// aggregation parent), keyed by unit, business step, stored time and sequence number, so the
-/// latest event of a step for a unit is one probe at the end of a range, however many events
-/// the unit has. (Walking the unit's `event_epcs` rows and filtering their events by step made
-/// every scan of a unit inspected 40,000 times read all 40,000 events.)
-///
-/// The time is the event row's own (`events.time`, clock-corrected on the hub), so the index
-/// orders events exactly as the rows do. A trigger fills it from every `event_epcs` row, for
-/// any writer; an older ledger is indexed from its rows once, when it is first opened.
-fn migrate_epc_steps(conn: &Connection) -> Result<(), Error> {
-    const EXISTS: &str =
-        "SELECT count(*) FROM sqlite_master WHERE type = 'trigger' AND name = 'index_epc_steps'";
-    let done = |conn: &Connection| -> Result<bool, Error> {
-        Ok(conn
-            .prepare_cached(EXISTS)?
-            .query_row([], |r| r.get::<_, i64>(0))?
-            == 1)
-    };
-    if done(conn)? {
-        return Ok(());
-    }
-    conn.execute_batch("BEGIN IMMEDIATE")?;
-    // Another connection may have indexed the ledger while this one waited for the lock.
-    let filled = done(conn).and_then(|done| {
-        if done {
-            return Ok(());
-        }
-        conn.execute_batch(
-            "CREATE TABLE IF NOT EXISTS epc_steps (
-                 epc  TEXT NOT NULL,
-                 step TEXT NOT NULL,
-                 time TEXT NOT NULL,
-                 seq  INTEGER NOT NULL REFERENCES events(seq),
-                 PRIMARY KEY (epc, step, time, seq)
-             ) WITHOUT ROWID;
-             INSERT OR IGNORE INTO epc_steps (epc, step, time, seq)
-                 SELECT x.epc, e.step, e.time, x.seq
-                 FROM event_epcs x JOIN events e ON e.seq = x.seq WHERE x.role = 'epc';
-             CREATE TRIGGER IF NOT EXISTS index_epc_steps AFTER INSERT ON event_epcs
-             WHEN NEW.role = 'epc'
-             BEGIN
-                 INSERT OR IGNORE INTO epc_steps (epc, step, time, seq)
-                     SELECT NEW.epc, e.step, e.time, NEW.seq FROM events e WHERE e.seq = NEW.seq;
-             END;",
-        )?;
-        Ok(())
-    });
-    match filled {
-        Ok(()) => conn.execute_batch("COMMIT")?,
-        Err(e) => {
-            conn.execute_batch("ROLLBACK")?;
-            return Err(e);
-        }
-    }
-    Ok(())
 }
 
 /// The number of events, kept by a trigger: a status read on every scan must not count a
@@ -126,6 +69,68 @@ fn migrate_totals(conn: &Connection) -> Result<(), Error> {
     Ok(())
 }
 
+/// The index behind [`last_with_step`]: `event_epcs` (one row per unit an event names, as an EPC
+/// or as an aggregation parent) carries its event's business step and stored time in its key,
+/// (epc, role, step, time, seq), so the latest event of a step for a unit is one probe at the end
+/// of a range, however many events the unit has. (Walking the unit's rows and filtering their
+/// events by step made every scan of a unit inspected 40,000 times read all 40,000 events; the
+/// other plan SQLite chose walked every later event of that step in the ledger.) Carrying them
+/// in the one table, rather than in an index of its own, keeps a scan's writes as they were.
+///
+/// The time is the event row's own (`events.time`, clock-corrected on the hub), so the key
+/// orders events exactly as the rows do. A ledger written before is rebuilt into this shape
+/// once, when it is first opened.
+fn migrate_event_epcs(conn: &Connection) -> Result<(), Error> {
+    const SHAPED: &str =
+        "SELECT count(*) FROM pragma_table_info('event_epcs') WHERE name IN ('step', 'time')";
+    let done = |conn: &Connection| -> Result<bool, Error> {
+        Ok(conn
+            .prepare(SHAPED)?
+            .query_row([], |r| r.get::<_, i64>(0))?
+            == 2)
+    };
+    if done(conn)? {
+        return Ok(());
+    }
+    conn.execute_batch("BEGIN IMMEDIATE")?;
+    // Another connection may have rebuilt it while this one waited for the lock.
+    let rebuilt = done(conn).and_then(|done| {
+        if done {
+            return Ok(());
+        }
+        conn.execute_batch(&format!(
+            "{EVENT_EPCS_AS}
+             INSERT INTO event_epcs_shaped (epc, role, step, time, seq)
+                 SELECT x.epc, x.role, e.step, e.time, x.seq
+                 FROM event_epcs x JOIN events e ON e.seq = x.seq;
+             DROP TABLE event_epcs;
+             ALTER TABLE event_epcs_shaped RENAME TO event_epcs;
+             -- An index of the same facts kept by development builds.
+             DROP TRIGGER IF EXISTS index_epc_steps;
+             DROP TABLE IF EXISTS epc_steps;"
+        ))?;
+        Ok(())
+    });
+    match rebuilt {
+        Ok(()) => conn.execute_batch("COMMIT")?,
+        Err(e) => {
+            conn.execute_batch("ROLLBACK")?;
+            return Err(e);
+        }
+    }
+    Ok(())
+}
+
+/// `event_epcs` as it is now, created under the name `event_epcs_shaped`.
+const EVENT_EPCS_AS: &str = "CREATE TABLE event_epcs_shaped (
+             epc  TEXT NOT NULL,
+             role TEXT NOT NULL CHECK (role IN ('epc', 'parent')),
+             step TEXT NOT NULL,
+             time TEXT NOT NULL,
+             seq  INTEGER NOT NULL REFERENCES events(seq),
+             PRIMARY KEY (epc, role, step, time, seq)
+         ) WITHOUT ROWID;";
+
 fn migrate(conn: &Connection) -> Result<(), Error> {
     conn.execute_batch(
         "CREATE TABLE IF NOT EXISTS events (
@@ -138,9 +143,11 @@ fn migrate(conn: &Connection) -> Result<(), Error> {
          );
          CREATE TABLE IF NOT EXISTS event_epcs (
              epc  TEXT NOT NULL,
-             seq  INTEGER NOT NULL REFERENCES events(seq),
              role TEXT NOT NULL CHECK (role IN ('epc', 'parent')),
-             PRIMARY KEY (epc, role, seq)
+             step TEXT NOT NULL,
+             time TEXT NOT NULL,
+             seq  INTEGER NOT NULL REFERENCES events(seq),
+             PRIMARY KEY (epc, role, step, time, seq)
          ) WITHOUT ROWID;
          CREATE INDEX IF NOT EXISTS events_by_step ON events (step, time);
          -- What waits to be uploaded is counted on every status: from this index, not the rows.
@@ -217,13 +224,16 @@ pub fn insert_event_corrected(
         conn.prepare_cached("INSERT OR IGNORE INTO declarations (declared, seq) VALUES (?1, ?2)")?
             .execute(params![declared.0, seq])?;
     }
-    let mut epc_stmt = conn
-        .prepare_cached("INSERT OR IGNORE INTO event_epcs (epc, seq, role) VALUES (?1, ?2, ?3)")?;
+    let time = corrected_time(event, clock_offset_ms);
+    let step = event.body.biz_step.as_str();
+    let mut epc_stmt = conn.prepare_cached(
+        "INSERT OR IGNORE INTO event_epcs (epc, role, step, time, seq) VALUES (?1, ?2, ?3, ?4, ?5)",
+    )?;
     for epc in &event.body.epcs {
-        epc_stmt.execute(params![epc.uri(), seq, "epc"])?;
+        epc_stmt.execute(params![epc.uri(), "epc", step, time, seq])?;
     }
     if let Some(parent) = &event.body.parent {
-        epc_stmt.execute(params![parent.uri(), seq, "parent"])?;
+        epc_stmt.execute(params![parent.uri(), "parent", step, time, seq])?;
         // A declaration repeats an aggregation to retract it; it packs nothing.
         if event.body.event_type == EventType::AggregationEvent
             && event.body.action != Action::Observe
@@ -462,8 +472,8 @@ fn aggregations_of(conn: &Connection, child: &Epc) -> Result<Vec<Event>, Error> 
 /// those at or before its event time and other than it.
 ///
 /// This is on every scan's path (sold, ended, in quarantine), so its cost must not grow with a
-/// unit's history: each EPC is one descending walk of the `epc_steps` index from `until`,
-/// stopping at the first live event (see [`migrate_epc_steps`]).
+/// unit's history: each EPC is one descending walk of `event_epcs`'s key from `until`, stopping
+/// at the first live event (see [`migrate_event_epcs`]).
 pub fn last_with_step(
     conn: &Connection,
     epcs: &[Epc],
@@ -538,7 +548,7 @@ impl Bound {
 }
 
 /// The latest live event with `step` naming `epc` within `bound` that `keep` accepts: a walk
-/// down the `epc_steps` index, newest first, that stops at the first one kept.
+/// down `event_epcs`'s key, newest first, that stops at the first one kept.
 fn latest_where(
     conn: &Connection,
     epc: &Epc,
@@ -558,13 +568,14 @@ fn latest_where(
 }
 
 /// The walk behind [`last_with_step`]. `CROSS JOIN` keeps SQLite's planner on the index:
-/// `epc_steps` outer, each candidate's event row fetched by its sequence number, newest first;
+/// `event_epcs` outer, each candidate's event row fetched by its sequence number, newest first;
 /// the caller stops stepping at the first row it keeps.
 fn last_with_step_sql() -> String {
     format!(
-        "SELECT e.body FROM epc_steps s CROSS JOIN events e ON e.seq = s.seq
-         WHERE s.epc = ?1 AND s.step = ?2 AND s.time <= ?3 AND e.id != ?4 AND {LIVE}
-         ORDER BY s.time DESC, s.seq DESC"
+        "SELECT e.body FROM event_epcs x CROSS JOIN events e ON e.seq = x.seq
+         WHERE x.epc = ?1 AND x.role = 'epc' AND x.step = ?2 AND x.time <= ?3 AND e.id != ?4
+           AND {LIVE}
+         ORDER BY x.time DESC, x.seq DESC"
     )
 }
 
@@ -856,7 +867,8 @@ mod tests {
             .collect::<Result<_, _>>()
             .unwrap();
         assert!(
-            plan[0].starts_with("SEARCH s USING PRIMARY KEY (epc=? AND step=? AND time<?)"),
+            plan[0]
+                .starts_with("SEARCH x USING PRIMARY KEY (epc=? AND role=? AND step=? AND time<?)"),
             "{plan:?}"
         );
         assert!(!plan.iter().any(|p| p.contains("TEMP B-TREE")), "{plan:?}");
@@ -903,16 +915,15 @@ mod tests {
         insert_event(&conn, &declaration, false).unwrap();
         assert_eq!(last(None), Some(early.id.clone()));
 
-        let indexed: i64 = conn
-            .query_row("SELECT count(*) FROM epc_steps", [], |r| r.get(0))
-            .unwrap();
-        let named: i64 = conn
+        // Every row carries its event's step and stored time.
+        let (rows, agreeing): (i64, i64) = conn
             .query_row(
-                "SELECT count(*) FROM event_epcs WHERE role = 'epc'",
+                "SELECT count(*), sum(x.step = e.step AND x.time = e.time)
+                 FROM event_epcs x JOIN events e ON e.seq = x.seq",
                 [],
-                |r| r.get(0),
+                |r| Ok((r.get(0)?, r.get(1)?)),
             )
             .unwrap();
-        assert_eq!(indexed, named);
+        assert_eq!((rows, agreeing), (4, 4));
     }
 }

@@ -1,7 +1,7 @@
 //! A unit with a long history (inspected again and again) is judged as fast and as right as a
-//! new one: the verdict's "sold? ended?" lookups go through an index of each unit's events by
-//! business step and time, which the ledger keeps as events arrive and builds once for a ledger
-//! written before it existed.
+//! new one: the verdict's "sold? ended?" lookups walk each unit's events by business step and
+//! time (the key of `event_epcs`), which the ledger keeps as events arrive and builds once for a
+//! ledger written before.
 
 #![allow(
     clippy::unwrap_used,
@@ -209,7 +209,7 @@ fn a_unit_inspected_twenty_thousand_times_is_judged_by_its_latest_sale_return_an
 }
 
 #[test]
-fn a_ledger_written_before_the_index_is_indexed_when_opened() {
+fn a_ledger_written_before_is_reshaped_when_opened() {
     let tmp = tempfile::tempdir().unwrap();
     let u = unit("OLD");
     let sale = event(
@@ -222,12 +222,25 @@ fn a_ledger_written_before_the_index_is_indexed_when_opened() {
         let mut ledger = inspected(tmp.path(), "OLD");
         ledger.store_events(&[sale], false).unwrap();
     }
-    // Take the ledger back to how an older version left it: no index, no trigger.
+    // Take the ledger back to how an older version left it: units named by events without
+    // their steps and times.
     let path = tmp.path().join("ledger.sqlite");
     {
         let raw = rusqlite::Connection::open(&path).unwrap();
-        raw.execute_batch("DROP TRIGGER index_epc_steps; DROP TABLE epc_steps;")
-            .unwrap();
+        raw.execute_batch(
+            "CREATE TABLE old_epcs (
+                 epc  TEXT NOT NULL,
+                 seq  INTEGER NOT NULL REFERENCES events(seq),
+                 role TEXT NOT NULL CHECK (role IN ('epc', 'parent')),
+                 PRIMARY KEY (epc, role, seq)
+             ) WITHOUT ROWID;
+             INSERT INTO old_epcs SELECT epc, seq, role FROM event_epcs;
+             DROP TABLE event_epcs;
+             ALTER TABLE old_epcs RENAME TO event_epcs;
+             -- What development builds kept beside it.
+             CREATE TABLE epc_steps (epc TEXT);",
+        )
+        .unwrap();
     }
     let mut ledger = Ledger::open(tmp.path()).unwrap();
     let (kind, reason) = verdict(
@@ -237,22 +250,23 @@ fn a_ledger_written_before_the_index_is_indexed_when_opened() {
         "2026-06-01T10:00:00+02:00",
     );
     assert_eq!(kind, VerdictKind::AlreadySold, "{reason}");
-    // Every unit an event names is indexed, including the event the scan just recorded, and a
-    // second opening changes nothing.
+    // Every unit an event names carries its event's step and time, including the event the
+    // scan just recorded, and a second opening changes nothing.
     drop(ledger);
     let _again = Ledger::open(tmp.path()).unwrap();
     let raw = rusqlite::Connection::open(&path).unwrap();
     let count = |sql: &str| -> i64 { raw.query_row(sql, [], |r| r.get(0)).unwrap() };
-    assert_eq!(count("SELECT count(*) FROM epc_steps"), EVENTS + 2);
-    assert_eq!(
-        count("SELECT count(*) FROM epc_steps"),
-        count("SELECT count(*) FROM event_epcs WHERE role = 'epc'")
-    );
+    assert_eq!(count("SELECT count(*) FROM event_epcs"), EVENTS + 2);
     assert_eq!(
         count(
-            "SELECT count(*) FROM epc_steps s JOIN events e ON e.seq = s.seq
-             WHERE s.step = e.step AND s.time = e.time"
+            "SELECT count(*) FROM event_epcs x JOIN events e ON e.seq = x.seq
+             WHERE x.step = e.step AND x.time = e.time"
         ),
         EVENTS + 2
+    );
+    assert_eq!(count("SELECT count(*) FROM events"), EVENTS + 2);
+    assert_eq!(
+        count("SELECT count(*) FROM sqlite_master WHERE name = 'epc_steps'"),
+        0
     );
 }
