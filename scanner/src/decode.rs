@@ -31,14 +31,20 @@
 
 use std::collections::HashSet;
 
-use rxing::common::HybridBinarizer;
+use rxing::datamatrix::DataMatrixReader;
 use rxing::multi::{GenericMultipleBarcodeReader, MultipleBarcodeReader};
+use rxing::oned::MultiFormatOneDReader;
+use rxing::qrcode::QRCodeReader;
+use rxing::qrcode::cpp_port::QrReader;
 use rxing::{
-    BarcodeFormat, BinaryBitmap, DecodeHints, Luma8Source, MultiFormatReader, RXingResult,
+    BarcodeFormat, Binarizer, BinaryBitmap, DecodeHints, Exceptions, Luma8Source, RXingResult,
     RXingResultMetadataType, RXingResultMetadataValue, Reader,
 };
 
 use crate::GS;
+
+mod binarize;
+use binarize::FastHybridBinarizer;
 
 /// The barcode formats this crate reads.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -342,14 +348,15 @@ fn decode_rxing(image: &Image<'_>, formats: &[Format], options: &DecodeOptions) 
     let Ok(source) = Luma8Source::new_with_slice(&image.luma, width, height) else {
         return Vec::new();
     };
-    let mut bitmap = BinaryBitmap::new(HybridBinarizer::new(source));
+    let mut bitmap = BinaryBitmap::new(FastHybridBinarizer::new(source));
     let hints = options.hints(formats);
+    let mut readers = Readers::new(formats, &hints);
     let results = if options.multiple {
-        GenericMultipleBarcodeReader::new(MultiFormatReader::default())
+        GenericMultipleBarcodeReader::new(readers)
             .decode_multiple_with_hints(&mut bitmap, &hints)
             .unwrap_or_default()
     } else {
-        MultiFormatReader::default()
+        readers
             .decode_with_hints(&mut bitmap, &hints)
             .map(|r| vec![r])
             .unwrap_or_default()
@@ -360,6 +367,101 @@ fn decode_rxing(image: &Image<'_>, formats: &[Format], options: &DecodeOptions) 
         results.iter().filter_map(Decoded::from_rxing).collect(),
     );
     decoded
+}
+
+/// rxing's readers for a set of formats, tried in a fixed order on one binarized image: what
+/// rxing's `MultiFormatReader` does, except that it tries the 2D formats in the order of a
+/// `HashSet`, which differs from call to call, so that a frame's cost depended on whether the
+/// QR readers (two of them: the port of zxing-cpp's, then ZXing's) ran before DataMatrix. Here
+/// it is always: the 1D readers (last instead with TryHarder, as in rxing), DataMatrix, QR;
+/// then all of it again on the inverted image if asked for.
+struct Readers {
+    one_d: Option<MultiFormatOneDReader>,
+    data_matrix: bool,
+    qr: bool,
+    try_harder: bool,
+    also_inverted: bool,
+    hints: DecodeHints,
+}
+
+impl Readers {
+    fn new(formats: &[Format], hints: &DecodeHints) -> Readers {
+        Readers {
+            one_d: formats
+                .iter()
+                .any(|f| f.is_1d())
+                .then(|| MultiFormatOneDReader::new(hints)),
+            data_matrix: formats.contains(&Format::DataMatrix),
+            qr: formats.contains(&Format::Qr),
+            try_harder: hints.TryHarder == Some(true),
+            also_inverted: hints.AlsoInverted == Some(true),
+            hints: hints.clone(),
+        }
+    }
+
+    fn decode_formats<B: Binarizer>(
+        &mut self,
+        image: &mut BinaryBitmap<B>,
+        hints: &DecodeHints,
+    ) -> rxing::common::Result<RXingResult> {
+        if !self.try_harder
+            && let Some(Ok(found)) = self
+                .one_d
+                .as_mut()
+                .map(|r| r.decode_with_hints(image, hints))
+        {
+            return Ok(found);
+        }
+        if self.data_matrix
+            && let Ok(found) = DataMatrixReader.decode_with_hints(image, hints)
+        {
+            return Ok(found);
+        }
+        if self.qr {
+            if let Ok(found) = QrReader.decode_with_hints(image, hints) {
+                return Ok(found);
+            }
+            if let Ok(found) = QRCodeReader.decode_with_hints(image, hints) {
+                return Ok(found);
+            }
+        }
+        if self.try_harder
+            && let Some(Ok(found)) = self
+                .one_d
+                .as_mut()
+                .map(|r| r.decode_with_hints(image, hints))
+        {
+            return Ok(found);
+        }
+        Err(Exceptions::NOT_FOUND)
+    }
+}
+
+impl Reader for Readers {
+    fn decode<B: Binarizer>(
+        &mut self,
+        image: &mut BinaryBitmap<B>,
+    ) -> rxing::common::Result<RXingResult> {
+        let hints = self.hints.clone();
+        self.decode_with_hints(image, &hints)
+    }
+
+    fn decode_with_hints<B: Binarizer>(
+        &mut self,
+        image: &mut BinaryBitmap<B>,
+        hints: &DecodeHints,
+    ) -> rxing::common::Result<RXingResult> {
+        if let Ok(found) = self.decode_formats(image, hints) {
+            return Ok(found);
+        }
+        if self.also_inverted {
+            image.invert();
+            let found = self.decode_formats(image, hints);
+            image.invert();
+            return found;
+        }
+        Err(Exceptions::NOT_FOUND)
+    }
 }
 
 /// Appends the codes of `more` not already in `found` (same format and text).
@@ -519,7 +621,94 @@ fn edge_threshold(image: &Image<'_>) -> i16 {
 impl EdgeMap {
     /// Counts transitions on the frame sampled every `step` pixels (1: full resolution; 2:
     /// every other pixel, for codes with large modules), in tiles of `TILE` samples.
+    ///
+    /// A transition is where the sign of the difference between samples two apart (+1, 0 or
+    /// -1 against the threshold) becomes non-zero or flips. Whether there is one at a sample
+    /// depends only on that sample's sign and the one before, so each line is worked out whole
+    /// over arrays, which the compiler turns into vector instructions: the signs, the
+    /// transitions, then their sum per tile. The columns are gathered from the rows first, and
+    /// walked together, a row of them at a time.
     fn scan(image: &Image<'_>, step: usize, edge: i16) -> EdgeMap {
+        let (width, height) = (image.width / step, image.height / step);
+        let (cols, rows) = (width.div_ceil(TILE), height.div_ceil(TILE));
+        let mut across = vec![0u16; cols * rows];
+        let mut down = vec![0u16; cols * rows];
+        // The sign of b - a against the threshold, in bytes: b - a ≥ edge exactly when b - a,
+        // saturating at 0, is, and likewise a - b. (The threshold is at most `EDGE_MAX`.)
+        let edge = u8::try_from(edge).unwrap_or(u8::MAX);
+        let sign = |a: u8, b: u8| {
+            i8::from(b.saturating_sub(a) >= edge) - i8::from(a.saturating_sub(b) >= edge)
+        };
+        let luma = &image.luma[..];
+        // Sample row y: frame row y * step, whose pixels 0, step, 2 step… are its samples.
+        let line = |y: usize| &luma[y * step * image.width..(y * step + 1) * image.width];
+
+        // Rows: the transition between samples x and x + 2 counts in the tile of x + 1.
+        let mut samples = Vec::with_capacity(width);
+        let mut signs = Vec::with_capacity(width);
+        let mut flags = vec![0u8; width];
+        for y in (LINE_STEP / 2..height).step_by(LINE_STEP) {
+            samples.clear();
+            let pixels = line(y);
+            if step == 1 {
+                samples.extend_from_slice(pixels);
+            } else {
+                samples.extend(pixels.chunks_exact(step).map(|p| p[0]));
+            }
+            if width < 3 {
+                continue;
+            }
+            signs.clear();
+            signs.extend(samples.iter().zip(&samples[2..]).map(|(&a, &b)| sign(a, b)));
+            // flags[x + 1]: a transition at x (the line starts at sign 0).
+            flags[1] = u8::from(signs[0] != 0);
+            for ((flag, &s), &before) in flags[2..].iter_mut().zip(&signs[1..]).zip(&signs) {
+                *flag = u8::from(s != 0) & u8::from(s != before);
+            }
+            let tiles = &mut across[(y / TILE) * cols..(y / TILE + 1) * cols];
+            for (tile, flags) in tiles.iter_mut().zip(flags[..width - 1].chunks(TILE)) {
+                *tile += flags.iter().map(|&f| u16::from(f)).sum::<u16>();
+            }
+        }
+
+        // Columns x = 2, 6, 10…: the transition between samples y - 2 and y counts in the tile
+        // of y - 1. Every pixel of the frame rows is worked, which costs less than picking the
+        // columns' pixels out one by one, and only the columns' counts are kept: column x is
+        // frame pixel x * step, in tile x / TILE.
+        // A tile row has at most 16 sample rows, so its counts fit in bytes.
+        let mut prev = vec![0i8; image.width];
+        let mut counts = vec![0u8; image.width];
+        let flush = |tile_row: usize, counts: &mut [u8], down: &mut [u16]| {
+            let tiles = &mut down[tile_row * cols..(tile_row + 1) * cols];
+            for x in (LINE_STEP / 2..width).step_by(LINE_STEP) {
+                tiles[x / TILE] += u16::from(counts[x * step]);
+            }
+            counts.fill(0);
+        };
+        for y in 2..height {
+            let (above, row) = (line(y - 2), line(y));
+            for (((count, prev), &a), &b) in counts.iter_mut().zip(&mut prev).zip(above).zip(row) {
+                let s = sign(a, b);
+                *count += u8::from(s != 0) & u8::from(s != *prev);
+                *prev = s;
+            }
+            // The tile row of y - 1 ends with this sample row, or the frame does.
+            if y % TILE == 0 || y + 1 == height {
+                flush((y - 1) / TILE, &mut counts, &mut down);
+            }
+        }
+        EdgeMap {
+            cols,
+            rows,
+            across,
+            down,
+        }
+    }
+
+    /// The scan as first written, sample by sample: the reference the vector-friendly one is
+    /// tested against.
+    #[cfg(test)]
+    fn scan_reference(image: &Image<'_>, step: usize, edge: i16) -> EdgeMap {
         let (width, height) = (image.width / step, image.height / step);
         let (cols, rows) = (width.div_ceil(TILE), height.div_ceil(TILE));
         let mut across = vec![0u16; cols * rows];
@@ -539,7 +728,6 @@ impl EdgeMap {
                 prev = s;
             }
         }
-        // Columns are walked row by row, so that memory is read in order.
         let columns: Vec<usize> = (LINE_STEP / 2..width).step_by(LINE_STEP).collect();
         let mut prev = vec![0i8; columns.len()];
         for y in 2..height {
@@ -980,4 +1168,95 @@ pub fn decode_image_file(path: impl AsRef<std::path::Path>) -> Result<Vec<Decode
         luma.as_raw(),
         &DecodeOptions::thorough(),
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Noise, flat patches, fine stripes and steps, from a seed.
+    fn texture(width: usize, height: usize, seed: u64) -> Vec<u8> {
+        let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        (0..width * height)
+            .map(|i| {
+                let (x, y) = (i % width, i / width);
+                let noise = (next() % 31) as i32 - 15;
+                let base = match (x / 37 + y / 29) % 4 {
+                    0 => 128,
+                    1 => {
+                        if (x / 2) % 2 == 0 {
+                            40
+                        } else {
+                            210
+                        }
+                    }
+                    2 => {
+                        if (y / 3) % 2 == 0 {
+                            20
+                        } else {
+                            230
+                        }
+                    }
+                    _ => (next() % 256) as i32,
+                };
+                (base + noise).clamp(0, 255) as u8
+            })
+            .collect()
+    }
+
+    fn assert_same_edge_maps(width: usize, height: usize, luma: &[u8], what: &str) {
+        let image = Image::new(width as u32, height as u32, luma).unwrap();
+        for step in [1, 2] {
+            for edge in [EDGE, 33, EDGE_MAX] {
+                let fast = EdgeMap::scan(&image, step, edge);
+                let reference = EdgeMap::scan_reference(&image, step, edge);
+                let context = format!("{what} {width}×{height} step {step} edge {edge}");
+                assert_eq!(
+                    (fast.cols, fast.rows),
+                    (reference.cols, reference.rows),
+                    "{context}"
+                );
+                assert_eq!(fast.across, reference.across, "{context}: across");
+                assert_eq!(fast.down, reference.down, "{context}: down");
+            }
+        }
+    }
+
+    #[test]
+    fn edge_map_counts_as_the_reference_at_any_size() {
+        for (n, (width, height)) in [
+            (64, 48),
+            (65, 49),
+            (100, 37),
+            (33, 70),
+            (17, 17),
+            (5, 5),
+            (3, 2),
+            (2, 3),
+            (1, 1),
+            (250, 130),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let luma = texture(width, height, n as u64);
+            assert_same_edge_maps(width, height, &luma, "texture");
+        }
+    }
+
+    #[test]
+    fn edge_map_counts_as_the_reference_on_the_camera_frames() {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../fixtures/labels/frames");
+        for name in ["datamatrix-0", "datamatrix-1", "empty-2"] {
+            let luma = image::open(format!("{dir}/{name}.png")).unwrap().to_luma8();
+            let (width, height) = luma.dimensions();
+            assert_same_edge_maps(width as usize, height as usize, luma.as_raw(), name);
+        }
+    }
 }
