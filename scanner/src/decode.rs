@@ -16,10 +16,17 @@
 //! quiet zone: a frame without such regions is rejected at the cost of the pre-pass, and a
 //! frame with a code is decoded on a small crop. Printed text is transition-dense too; its
 //! regions are decoded and found empty, which is still far cheaper than the whole frame. When
-//! the regions cover most of the frame, the whole frame is decoded as before. A region where
-//! nothing decoded but whose gradients all point one way (the bars of a 1D code at an angle,
-//! which rxing's row scans miss beyond about 15°) is turned upright and tried again with the
-//! 1D readers.
+//! the regions cover most of the frame, the whole frame is decoded once instead. Each decode
+//! looks for one code: after a hit, the busy tiles of its region that the code does not cover
+//! are grouped into regions again and decoded in turn (not those whose crop would still hold
+//! the code), and after a hit on the whole frame, the other regions are. (rxing's multi-code
+//! reader, which after each hit decodes the strips of the image around the code from scratch,
+//! cost several whole-frame decodes on a cluttered frame and mostly re-read printed text.)
+//! rxing binarizes each crop with a port of its hybrid binarizer that computes the same
+//! matrix several times faster (`binarize.rs`), and its readers run in a fixed order. A
+//! region where nothing decoded but whose gradients all point one way (the bars of a 1D code
+//! at an angle, which rxing's row scans miss beyond about 15°) is turned upright and tried
+//! again with the 1D readers.
 //!
 //! Normalisation: rxing reports GS1-128 as `]C1` + data, and GS1 DataMatrix/QR without the
 //! prefix; [`Decoded::text`] is always the data alone (element strings with GS separators), and
@@ -127,9 +134,10 @@ pub struct DecodeOptions {
     /// codes: for still images, not for a live preview.
     pub try_harder: bool,
     /// Look for more than one code per frame. With [`DecodeOptions::locate`], every located
-    /// region is decoded and yields at most one code (two codes touching each other count as
-    /// one region); over the whole frame, rxing's multi reader searches the areas around each
-    /// hit again. Off: stop at the first code.
+    /// region is decoded, one code at a time: after a hit, the region's busy tiles away from
+    /// the code are grouped and decoded again (two codes touching each other still count as
+    /// one); over the whole frame, rxing's multi reader searches the areas around each hit
+    /// again. Off: stop at the first code.
     pub multiple: bool,
     /// Also look for light-on-dark codes (laser-etched DataMatrix on metal): doubles the time.
     pub inverted: bool,
@@ -266,38 +274,63 @@ pub fn decode_luma(width: u32, height: u32, luma: &[u8], options: &DecodeOptions
     if !options.locate {
         return decode_whole(&image, options);
     }
+    // Each region yields at most one code per decode: rxing's multi-code reader, which after
+    // each hit decodes the strips of the frame around the code again from scratch, costs
+    // several whole-frame decodes on a cluttered frame, and mostly re-reads printed text.
+    // Instead, the busy tiles of a region that lie away from the code it held are grouped
+    // into regions again and decoded in turn, so that a second code beside the first (a
+    // GS1-128 under a DataMatrix on one label) is still found.
+    let single = DecodeOptions {
+        multiple: false,
+        ..options.clone()
+    };
+    let (map, regions) = locate(&image);
+    let covered: usize = regions.iter().map(|r| r.rect.area()).sum();
     let mut found = Vec::new();
-    let regions = locate(&image);
-    let covered: usize = regions.iter().map(Rect::area).sum();
+    // Regions still to decode, with how many codes were found before them in their region.
+    let mut queue: Vec<(Region, usize)> = Vec::new();
     if covered * 2 > image.width * image.height {
-        found = decode_whole(&image, options);
-        for region in &regions {
-            if !options.multiple && !found.is_empty() {
-                break;
+        // Crops would cost about as much as the frame: decode it whole once.
+        found = decode_whole(&image, &single);
+        if found.is_empty() {
+            for region in &regions {
+                if !options.multiple && !found.is_empty() {
+                    break;
+                }
+                extend_unique(&mut found, straightened(&image, &region.rect, options));
             }
-            if !found.iter().any(|d| region.contains(d.center())) {
-                extend_unique(&mut found, straightened(&image, region, options));
+        } else if options.multiple {
+            for region in regions {
+                if found.iter().any(|d| region.rect.contains(d.center())) {
+                    queue.extend(map.leftover(&region, &found).into_iter().map(|r| (r, 1)));
+                } else {
+                    queue.push((region, 0));
+                }
             }
         }
     } else {
-        // One code per region: regions are separated by tiles without transitions, so codes
-        // apart are in regions of their own, and rxing's multi-code reader, which decodes
-        // the strips around each code it finds again from scratch, would mostly re-read a
-        // label's own text.
-        let per_region = DecodeOptions {
-            multiple: false,
-            ..options.clone()
-        };
-        for region in &regions {
-            if !options.multiple && !found.is_empty() {
-                break;
-            }
-            let crop = image.crop(region);
-            let mut here = decode_buffer(&crop, region, &options.formats, &per_region);
-            if here.is_empty() {
-                here = straightened(&image, region, options);
-            }
-            extend_unique(&mut found, here);
+        queue = regions.into_iter().map(|r| (r, 0)).collect();
+    }
+    let mut next = 0;
+    while let Some(&(region, depth)) = queue.get(next) {
+        next += 1;
+        if !options.multiple && !found.is_empty() {
+            break;
+        }
+        let crop = image.crop(&region.rect);
+        let here = decode_buffer(&crop, &region.rect, &options.formats, &single);
+        if here.is_empty() {
+            extend_unique(&mut found, straightened(&image, &region.rect, options));
+            continue;
+        }
+        let before = found.len();
+        extend_unique(&mut found, here);
+        if found.len() > before && options.multiple && depth < MAX_CODES_PER_REGION {
+            queue.extend(
+                map.leftover(&region, &found)
+                    .into_iter()
+                    .map(|r| (r, depth + 1)),
+            );
         }
     }
     if found.is_empty() && options.try_harder {
@@ -538,6 +571,11 @@ impl Rect {
             && p.y < (self.y + self.height) as f32
     }
 
+    /// Whether the cell (`x`, `y`) of a grid lies in this rectangle of cells.
+    fn contains_cell(&self, x: usize, y: usize) -> bool {
+        x >= self.x && y >= self.y && x < self.x + self.width && y < self.y + self.height
+    }
+
     fn intersection(&self, other: &Rect) -> usize {
         let w = (self.x + self.width).min(other.x + other.width);
         let h = (self.y + self.height).min(other.y + other.height);
@@ -576,6 +614,9 @@ const MIN_BARS: usize = 20;
 /// Samples per frame pixel along the rows of a turned 1D region, and its height in pixels.
 const UPRIGHT_SCALE: f32 = 2.0;
 const UPRIGHT_BAND: usize = 160;
+/// How many codes one region can yield: after each, what is left of the region is decoded
+/// again.
+const MAX_CODES_PER_REGION: usize = 4;
 /// Margin around a region, in pixels: quiet zones, and the finder edges of a 2D code, whose
 /// solid bars have few transitions of their own.
 const MARGIN: usize = 2 * TILE;
@@ -759,9 +800,8 @@ impl EdgeMap {
     }
 }
 
-/// The regions of the frame worth decoding: connected groups of busy tiles, with a margin,
-/// merged where they overlap.
-fn locate(image: &Image<'_>) -> Vec<Rect> {
+/// Where the codes could be: which tiles are busy, and the regions they form.
+fn locate(image: &Image<'_>) -> (TileMap, Vec<Region>) {
     let edge = edge_threshold(image);
     let fine = EdgeMap::scan(image, 1, edge);
     // Codes with modules of more than about 6 pixels have too few transitions per tile at full
@@ -775,59 +815,160 @@ fn locate(image: &Image<'_>) -> Vec<Rect> {
                 || (tx < coarse.cols && ty < coarse.rows && coarse.busy(ty * coarse.cols + tx))
         })
         .collect();
-    let mut seen = vec![false; cols * rows];
-    let mut regions: Vec<Rect> = Vec::new();
-    let mut stack = Vec::new();
-    for start in 0..cols * rows {
-        if seen[start] || !busy[start] {
-            continue;
-        }
-        seen[start] = true;
-        stack.push(start);
-        let (mut x0, mut y0, mut x1, mut y1) = (cols, rows, 0, 0);
-        let mut tiles = 0;
-        while let Some(i) = stack.pop() {
-            tiles += 1;
-            let (tx, ty) = (i % cols, i / cols);
-            (x0, y0, x1, y1) = (x0.min(tx), y0.min(ty), x1.max(tx), y1.max(ty));
-            for ny in ty.saturating_sub(1)..=(ty + 1).min(rows - 1) {
-                for nx in tx.saturating_sub(1)..=(tx + 1).min(cols - 1) {
-                    let n = ny * cols + nx;
-                    if !seen[n] && busy[n] {
-                        seen[n] = true;
-                        stack.push(n);
+    let map = TileMap {
+        cols,
+        rows,
+        busy,
+        width: image.width,
+        height: image.height,
+    };
+    let regions = map.regions(|_| true);
+    (map, regions)
+}
+
+/// The busy tiles of a frame.
+struct TileMap {
+    cols: usize,
+    rows: usize,
+    busy: Vec<bool>,
+    /// The frame's size in pixels.
+    width: usize,
+    height: usize,
+}
+
+/// A region worth decoding: connected busy tiles (`tiles`, an inclusive box of tile
+/// coordinates) and the frame pixels to decode for them (`rect`: the tiles with a margin).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Region {
+    rect: Rect,
+    tiles: Rect,
+}
+
+impl TileMap {
+    /// The regions of the busy tiles that `keep` accepts: connected groups of tiles, with a
+    /// margin, merged where they overlap.
+    fn regions(&self, keep: impl Fn(usize) -> bool) -> Vec<Region> {
+        let (cols, rows) = (self.cols, self.rows);
+        let busy = |i: usize| self.busy[i] && keep(i);
+        let mut seen = vec![false; cols * rows];
+        let mut regions: Vec<Region> = Vec::new();
+        let mut stack = Vec::new();
+        for start in 0..cols * rows {
+            if seen[start] || !busy(start) {
+                continue;
+            }
+            seen[start] = true;
+            stack.push(start);
+            let (mut x0, mut y0, mut x1, mut y1) = (cols, rows, 0, 0);
+            let mut tiles = 0;
+            while let Some(i) = stack.pop() {
+                tiles += 1;
+                let (tx, ty) = (i % cols, i / cols);
+                (x0, y0, x1, y1) = (x0.min(tx), y0.min(ty), x1.max(tx), y1.max(ty));
+                for ny in ty.saturating_sub(1)..=(ty + 1).min(rows - 1) {
+                    for nx in tx.saturating_sub(1)..=(tx + 1).min(cols - 1) {
+                        let n = ny * cols + nx;
+                        if !seen[n] && busy(n) {
+                            seen[n] = true;
+                            stack.push(n);
+                        }
                     }
                 }
             }
+            // A lone tile is a speck: a code covers at least two tiles in each direction.
+            if tiles < 3 || x1 == x0 || y1 == y0 {
+                continue;
+            }
+            let left = (x0 * TILE).saturating_sub(MARGIN);
+            let top = (y0 * TILE).saturating_sub(MARGIN);
+            let right = ((x1 + 1) * TILE + MARGIN).min(self.width);
+            let bottom = ((y1 + 1) * TILE + MARGIN).min(self.height);
+            let mut region = Region {
+                rect: Rect {
+                    x: left,
+                    y: top,
+                    width: right - left,
+                    height: bottom - top,
+                },
+                tiles: Rect {
+                    x: x0,
+                    y: y0,
+                    width: x1 - x0 + 1,
+                    height: y1 - y0 + 1,
+                },
+            };
+            // Regions whose margins merely touch stay apart: rxing's DataMatrix detector
+            // traces from the crop's borders inwards, and neighbouring clutter in the crop
+            // blocks it (a label's text beside its code). Regions that overlap by a third of
+            // the smaller one are pieces of one thing (a code whose busy tiles have gaps) and
+            // become one.
+            while let Some(k) = regions.iter().position(|r| {
+                r.rect.intersection(&region.rect) * 3 >= r.rect.area().min(region.rect.area())
+            }) {
+                let other = regions.swap_remove(k);
+                region = Region {
+                    rect: region.rect.union(&other.rect),
+                    tiles: region.tiles.union(&other.tiles),
+                };
+            }
+            regions.push(region);
         }
-        // A lone tile is a speck: a code covers at least two tiles in each direction.
-        if tiles < 3 || x1 == x0 || y1 == y0 {
-            continue;
-        }
-        let left = (x0 * TILE).saturating_sub(MARGIN);
-        let top = (y0 * TILE).saturating_sub(MARGIN);
-        let right = ((x1 + 1) * TILE + MARGIN).min(image.width);
-        let bottom = ((y1 + 1) * TILE + MARGIN).min(image.height);
-        let rect = Rect {
-            x: left,
-            y: top,
-            width: right - left,
-            height: bottom - top,
-        };
-        // Regions whose margins merely touch stay apart: rxing's DataMatrix detector traces
-        // from the crop's borders inwards, and neighbouring clutter in the crop blocks it (a
-        // label's text beside its code). Regions that overlap by a third of the smaller one
-        // are pieces of one thing (a code whose busy tiles have gaps) and become one.
-        let mut rect = rect;
-        while let Some(k) = regions
-            .iter()
-            .position(|r| r.intersection(&rect) * 3 >= r.area().min(rect.area()))
-        {
-            rect = rect.union(&regions.swap_remove(k));
-        }
-        regions.push(rect);
+        regions
     }
-    regions
+
+    /// What is left of `region` to decode once `codes` were found: its busy tiles that none
+    /// of the codes covers, as regions of their own, except those whose crop would still hold
+    /// one of the codes (tiles around it that stay connected, printed text about a code):
+    /// rxing would most likely read that code again.
+    fn leftover(&self, region: &Region, codes: &[Decoded]) -> Vec<Region> {
+        let covered: Vec<Rect> = codes.iter().map(code_box).collect();
+        let mut left = self.regions(|i| {
+            let (tx, ty) = (i % self.cols, i / self.cols);
+            let tile = Rect {
+                x: tx * TILE,
+                y: ty * TILE,
+                width: TILE,
+                height: TILE,
+            };
+            region.tiles.contains_cell(tx, ty) && !covered.iter().any(|c| c.intersection(&tile) > 0)
+        });
+        left.retain(|r| !codes.iter().any(|d| r.rect.contains(d.center())));
+        left
+    }
+}
+
+/// The frame pixels a decoded code covers, roughly: the box of the points rxing reports,
+/// widened by what the points leave out. The points of a 2D code are its corners or the
+/// centres of its finder patterns (a few modules in), so the box grows by a fifth of its size
+/// on each side; those of a 1D code are the ends of the row that read it, so the box takes in
+/// bars of an eighth of the code's width above and below.
+fn code_box(code: &Decoded) -> Rect {
+    let (mut x0, mut y0, mut x1, mut y1) = (f32::MAX, f32::MAX, 0f32, 0f32);
+    for p in &code.position {
+        (x0, y0) = (x0.min(p.x), y0.min(p.y));
+        (x1, y1) = (x1.max(p.x), y1.max(p.y));
+    }
+    if x0 > x1 || y0 > y1 {
+        return Rect {
+            x: 0,
+            y: 0,
+            width: 0,
+            height: 0,
+        };
+    }
+    let (grow_x, grow_y) = if code.format.is_1d() {
+        (TILE as f32, (MARGIN as f32).max((x1 - x0) / 8.0))
+    } else {
+        let grow = (TILE as f32).max((x1 - x0).max(y1 - y0) / 5.0);
+        (grow, grow)
+    };
+    let (left, top) = ((x0 - grow_x).max(0.0), (y0 - grow_y).max(0.0));
+    Rect {
+        x: left as usize,
+        y: top as usize,
+        width: (x1 + grow_x - left).ceil() as usize,
+        height: (y1 + grow_y - top).ceil() as usize,
+    }
 }
 
 /// Where nothing decoded in `region` but its gradients share one orientation (a 1D code at an

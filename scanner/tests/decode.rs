@@ -315,6 +315,28 @@ fn in_memory_labels_round_trip() {
     );
 }
 
+/// A GS1 DataMatrix and a GS1 QR code on one label, their quiet zones overlapping: the
+/// pre-pass takes them for one region, and after the first code the rest of it is decoded again, so
+/// both are found.
+#[test]
+fn two_codes_side_by_side_are_both_found() {
+    let dm = label(Symbol::Gs1DataMatrix, ELEMENT_STRING, 4);
+    let qr = label(Symbol::Gs1Qr, "010401234500001610L2611B", 4);
+    let mut frame = Gray::blank(1280, 720, 190);
+    frame.blit(&dm, 200, 150);
+    frame.blit(&qr, 200, 150 + dm.height - 8);
+    let decoded = decode_luma(1280, 720, &frame.px, &DecodeOptions::default());
+    let texts: Vec<&str> = decoded.iter().map(|d| d.text.as_str()).collect();
+    assert_eq!(decoded.len(), 2, "{texts:?}");
+    assert!(texts.contains(&ELEMENT_STRING), "{texts:?}");
+    assert!(texts.contains(&"010401234500001610L2611B"), "{texts:?}");
+    let first = DecodeOptions {
+        multiple: false,
+        ..DecodeOptions::default()
+    };
+    assert_eq!(decode_luma(1280, 720, &frame.px, &first).len(), 1);
+}
+
 #[test]
 fn restricted_formats_ignore_others() {
     let frame = frame_with(Symbol::Gs1DataMatrix, ELEMENT_STRING);
