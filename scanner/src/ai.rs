@@ -17,6 +17,7 @@ use chrono::NaiveDate;
 use crate::codes;
 use crate::error::{ErrorKind, ParseError};
 use crate::lint;
+use crate::scan::Signature;
 
 /// One GS1 application identifier, e.g. `01` (GTIN) or `3103` (net weight in kg, 3 decimals).
 ///
@@ -26,6 +27,8 @@ use crate::lint;
 pub struct ApplicationIdentifier {
     /// The digits, borrowed from [`CODES`].
     code: &'static str,
+    /// Where the code sits in the index: see [`Index::slot`]. Equal slots are equal codes.
+    slot: u16,
     row: u16,
     def: &'static Definition,
 }
@@ -40,6 +43,7 @@ impl ApplicationIdentifier {
             .fold(0, |n, b| n * 10 + usize::from(b.wrapping_sub(b'0')));
         Some(ApplicationIdentifier {
             code: static_code(code.len(), value)?,
+            slot: u16::try_from(Index::slot(code)?).ok()?,
             row,
             def,
         })
@@ -72,6 +76,7 @@ impl ApplicationIdentifier {
         let row = index.row_by_code[slot]?;
         Some(ApplicationIdentifier {
             code: static_code(len, value)?,
+            slot: u16::try_from(slot).ok()?,
             row,
             def: TABLE.get(usize::from(row))?,
         })
@@ -82,9 +87,10 @@ impl ApplicationIdentifier {
         self.code.len()
     }
 
-    /// True if this is the AI with these digits.
-    pub(crate) fn is(&self, code: &str) -> bool {
-        self.code == code
+    /// The code's place in the index ([`Index::slot`]): a number that names the code, so that
+    /// comparing two codes, or matching one against a pairing rule, compares numbers.
+    pub(crate) fn slot(&self) -> u16 {
+        self.slot
     }
 
     /// The AI's digits, e.g. `"01"`: borrowed from a table of every code, so that an
@@ -116,14 +122,7 @@ impl ApplicationIdentifier {
 
     /// The shortest and longest value this AI accepts.
     pub fn length(&self) -> (usize, usize) {
-        let min = self
-            .def
-            .components
-            .iter()
-            .filter(|c| !c.optional)
-            .map(|c| usize::from(c.min));
-        let max = self.def.components.iter().map(|c| usize::from(c.max));
-        (min.sum(), max.sum())
+        (usize::from(self.def.min), usize::from(self.def.max))
     }
 
     /// True if every character of the value must be a digit.
@@ -194,18 +193,18 @@ impl ApplicationIdentifier {
     ///
     /// The first problem found, its position a byte offset into `value`.
     pub fn validate(&self, value: &str) -> Result<(), ParseError> {
-        self.check(value, true)
-    }
-
-    /// [`Self::validate`] without decoding base64url, for a caller that decodes the value
-    /// itself next (the parser decodes AI 8030's signature into the scan), so that it is
-    /// decoded once.
-    pub(crate) fn validate_undecoded(&self, value: &str) -> Result<(), ParseError> {
-        self.check(value, false)
-    }
-
-    fn check(&self, value: &str, decode: bool) -> Result<(), ParseError> {
         let subject = || format!("AI {}", self.code());
+        // Most AIs have one component: a value of its length in its character set needs no
+        // layout, only the component's checks. Anything else is laid out (which also finds
+        // the first problem) below.
+        if let [component] = self.def.components
+            && component.fits_whole(value.as_bytes())
+        {
+            for check in component.checks {
+                check.run(value, &subject)?;
+            }
+            return Ok(());
+        }
         // Character sets first: a letter in a GTIN is a clearer message than a length.
         let spans = self
             .layout(value.as_bytes())
@@ -236,9 +235,7 @@ impl ApplicationIdentifier {
             if take > 0 {
                 let part = &value[start..start + take];
                 for check in component.checks {
-                    if decode || *check != Check::Base64 {
-                        check.run(part, &subject).map_err(|e| e.offset(start))?;
-                    }
+                    check.run(part, &subject).map_err(|e| e.offset(start))?;
                 }
             }
         }
@@ -249,7 +246,10 @@ impl ApplicationIdentifier {
     /// content checks are left out. A cheap necessary condition for [`Self::validate`], which
     /// allocates nothing.
     pub(crate) fn fits(&self, value: &[u8]) -> bool {
-        self.layout(value).is_ok()
+        match self.def.components {
+            [component] => component.fits_whole(value),
+            _ => self.layout(value).is_ok(),
+        }
     }
 
     /// Splits a value into its components (start and length of each, in order), checking each
@@ -282,6 +282,25 @@ impl ApplicationIdentifier {
             return Err(Misfit::Length);
         }
         Ok(spans)
+    }
+}
+
+/// The [`ApplicationIdentifier::slot`] of a code of two to four digits, at compile time: the
+/// parser names the AIs it looks for (01, 00, 8030) by their slots.
+pub(crate) const fn slot_of(code: &str) -> u16 {
+    let bytes = code.as_bytes();
+    assert!(bytes.len() >= 2 && bytes.len() <= 4);
+    let mut value = 0;
+    let mut i = 0;
+    while i < bytes.len() {
+        assert!(bytes[i].is_ascii_digit());
+        value = value * 10 + (bytes[i] - b'0') as u16;
+        i += 1;
+    }
+    match bytes.len() {
+        2 => value,
+        3 => 100 + value,
+        _ => 1100 + value,
     }
 }
 
@@ -430,36 +449,49 @@ pub(crate) struct Pairing {
 }
 
 /// An AI pattern of GS1's pairing rules: digits, `n` standing for any digit (`31nn`, `390n`).
+/// GS1 writes `n` only after the digits, so the codes a pattern matches are a run of slots
+/// ([`Index::slot`]): `31nn` is 3100 to 3199 of the four-digit codes. (A test checks that every
+/// pattern in the table is digits and then `n`s.)
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Pattern {
-    len: u8,
-    digits: [u8; 4],
+    /// The first and the last slot matched; empty (`first > last`) for a pattern that is not
+    /// two to four characters.
+    first: u16,
+    last: u16,
 }
 
 impl Pattern {
     fn new(text: &str) -> Pattern {
-        let mut digits = [0; 4];
-        for (d, b) in digits.iter_mut().zip(text.bytes()) {
-            *d = b;
-        }
-        Pattern {
-            len: u8::try_from(text.len()).unwrap_or(u8::MAX),
-            digits,
+        let digits = |n: u8| -> String {
+            text.bytes()
+                .map(|b| char::from(if b == b'n' { n } else { b }))
+                .collect()
+        };
+        let slot = |code: String| Index::slot(&code).and_then(|s| u16::try_from(s).ok());
+        match (slot(digits(b'0')), slot(digits(b'9'))) {
+            (Some(first), Some(last)) => Pattern { first, last },
+            _ => Pattern { first: 1, last: 0 },
         }
     }
 
+    /// True if the code with this slot matches.
+    pub(crate) fn matches_slot(&self, slot: u16) -> bool {
+        self.first <= slot && slot <= self.last
+    }
+
+    /// True if `code` matches.
+    #[cfg(test)]
     pub(crate) fn matches(&self, code: &str) -> bool {
-        code.len() == usize::from(self.len)
-            && self
-                .digits
-                .iter()
-                .zip(code.bytes())
-                .all(|(&p, c)| p == c || (p == b'n' && c.is_ascii_digit()))
+        Index::slot(code)
+            .and_then(|s| u16::try_from(s).ok())
+            .is_some_and(|s| self.matches_slot(s))
     }
 }
 
 impl Index {
-    fn slot(code: &str) -> Option<usize> {
+    /// Where a code of two to four digits sits in [`Index::row_by_code`]: two-digit codes at
+    /// 0..100, three-digit at 100..1100, four-digit at 1100..11100.
+    pub(crate) fn slot(code: &str) -> Option<usize> {
         let v = digits_value(code)?;
         match code.len() {
             2 => Some(v),
@@ -553,13 +585,32 @@ pub(crate) fn char_at(s: &str, mut at: usize) -> char {
 /// GS1 mod-10 check digit of `digits` (the payload, without the check digit): weights 3, 1, 3…
 /// from the right. Characters that are not ASCII digits are skipped.
 pub fn check_digit(digits: &str) -> u8 {
-    let sum: u32 = digits
-        .bytes()
-        .filter(u8::is_ascii_digit)
-        .rev()
-        .enumerate()
-        .map(|(i, b)| u32::from(b - b'0') * if i % 2 == 0 { 3 } else { 1 })
-        .sum();
+    // Keys are all digits: two at a time from the right, the right one weighing 3, with a
+    // note of anything that is not a digit, which the general sum below skips.
+    let mut pairs = digits.as_bytes().rchunks_exact(2);
+    let (mut threes, mut ones, mut stranger) = (0u32, 0u32, false);
+    for pair in &mut pairs {
+        let (left, right) = (pair[0].wrapping_sub(b'0'), pair[1].wrapping_sub(b'0'));
+        stranger |= left > 9 || right > 9;
+        threes += u32::from(right);
+        ones += u32::from(left);
+    }
+    if let [first] = pairs.remainder() {
+        let digit = first.wrapping_sub(b'0');
+        stranger |= digit > 9;
+        threes += u32::from(digit);
+    }
+    let sum = if stranger {
+        digits
+            .bytes()
+            .filter(u8::is_ascii_digit)
+            .rev()
+            .enumerate()
+            .map(|(i, b)| u32::from(b - b'0') * if i % 2 == 0 { 3 } else { 1 })
+            .sum()
+    } else {
+        3 * threes + ones
+    };
     // `sum % 10` is below 10, so the result fits.
     ((10 - sum % 10) % 10) as u8
 }
@@ -729,6 +780,28 @@ fn decode_base64url_into(value: &[u8], out: &mut [u8]) -> bool {
         _ => {}
     }
     bad & 0xc0 == 0
+}
+
+/// Decodes AI 8030's base64url into a [`Signature`], as [`decode_base64url`] decodes it;
+/// `None` where that refuses the text, or for more bytes than a signature holds (AI 8030's
+/// longest value decodes to fewer; a test checks it).
+pub(crate) fn decode_signature(value: &[u8]) -> Option<Signature> {
+    if let Some(len) = base64url_decoded_len(value.len()).filter(|&n| n <= Signature::CAPACITY) {
+        let mut signature = Signature::empty();
+        if decode_base64url_into(value, signature.buffer(len)) {
+            return Some(signature);
+        }
+    }
+    // As in `is_base64url`: what the fast path refuses without padding, the engine refuses.
+    if value.last() == Some(&b'=') {
+        let bytes = BASE64URL.decode(value).ok()?;
+        let mut signature = Signature::empty();
+        if bytes.len() <= Signature::CAPACITY {
+            signature.buffer(bytes.len()).copy_from_slice(&bytes);
+            return Some(signature);
+        }
+    }
+    None
 }
 
 /// True if `value` decodes as base64url, as [`decode_base64url`] decodes it, keeping no bytes.
@@ -1149,6 +1222,14 @@ impl Component {
     fn is_fixed(&self) -> bool {
         self.min == self.max
     }
+
+    /// True if `bytes`, all of it, is a valid length for this component and in its character
+    /// set: what [`ApplicationIdentifier::layout`] accepts of an AI with this one component,
+    /// but for an empty optional component, which is left to it.
+    fn fits_whole(&self, bytes: &[u8]) -> bool {
+        (usize::from(self.min)..=usize::from(self.max)).contains(&bytes.len())
+            && self.charset.first_outside(bytes).is_none()
+    }
     const fn with(self, checks: &'static [Check]) -> Self {
         Component { checks, ..self }
     }
@@ -1212,6 +1293,9 @@ pub(crate) struct Definition {
     key: Option<&'static [&'static [&'static str]]>,
     /// Required AIs, GS1 notation (see [`ApplicationIdentifier::requires`]).
     req: Option<&'static str>,
+    /// The shortest and the longest value, from the components.
+    min: u16,
+    max: u16,
     /// Excluded AIs, GS1 notation (see [`ApplicationIdentifier::excludes`]).
     ex: Option<&'static str>,
     title: &'static str,
@@ -1259,6 +1343,14 @@ const fn range(
     components: &'static [Component],
     title: &'static str,
 ) -> Definition {
+    let (mut min, mut max, mut i) = (0, 0, 0);
+    while i < components.len() {
+        if !components[i].optional {
+            min += components[i].min as u16;
+        }
+        max += components[i].max as u16;
+        i += 1;
+    }
     Definition {
         first,
         last,
@@ -1267,6 +1359,8 @@ const fn range(
         key: None,
         req: None,
         ex: None,
+        min,
+        max,
         title,
     }
 }
@@ -1555,8 +1649,82 @@ mod tests {
         decoded
     }
 
+    /// The check digit as GS1 defines it, one character at a time.
+    fn check_digit_by_definition(digits: &str) -> u8 {
+        let sum: u32 = digits
+            .bytes()
+            .filter(u8::is_ascii_digit)
+            .rev()
+            .enumerate()
+            .map(|(i, b)| u32::from(b - b'0') * if i % 2 == 0 { 3 } else { 1 })
+            .sum();
+        u8::try_from((10 - sum % 10) % 10).unwrap()
+    }
+
+    /// [`ApplicationIdentifier::validate`] through the layout of the components alone, as it
+    /// was before one-component AIs were read whole: the two must agree on every value.
+    fn validate_by_layout(ai: &ApplicationIdentifier, value: &str) -> Result<(), ParseError> {
+        let subject = || format!("AI {}", ai.code());
+        let spans = ai.layout(value.as_bytes()).map_err(|misfit| match misfit {
+            Misfit::Character { at, digit } => ParseError::new(
+                ErrorKind::Character {
+                    subject: subject(),
+                    ch: char_at(value, at),
+                    digit,
+                },
+                at,
+            ),
+            Misfit::Length => {
+                let (min, max) = ai.length();
+                ParseError::new(
+                    ErrorKind::Length {
+                        subject: subject(),
+                        min,
+                        max,
+                        got: value.chars().count(),
+                        numeric: ai.is_numeric(),
+                    },
+                    0,
+                )
+            }
+        })?;
+        for (component, &(start, take)) in ai.def.components.iter().zip(&spans) {
+            if take > 0 {
+                let part = &value[start..start + take];
+                for check in component.checks {
+                    check.run(part, &subject).map_err(|e| e.offset(start))?;
+                }
+            }
+        }
+        Ok(())
+    }
+
     proptest::proptest! {
         #![proptest_config(crate::seeded::seeded(4000))]
+
+        #[test]
+        fn check_digits_agree_with_the_definition(digits in "[0-9]{0,20}|[0-9A-Z ]{0,20}") {
+            proptest::prop_assert_eq!(check_digit(&digits), check_digit_by_definition(&digits));
+        }
+
+        /// Values of every AI, near its lengths and in and out of its character sets: the
+        /// shortcut for one-component AIs gives the layout's answer, error for error, and
+        /// `fits` agrees with the layout.
+        #[test]
+        fn validating_whole_values_agrees_with_the_layout(
+            row in 0..TABLE.len(),
+            value in "[0-9]{0,95}|[0-9A-Za-z_=-]{0,95}|[0-9A-Z!%&()*+,./:;<=>?_ -]{0,40}|[0-9é]{0,20}",
+        ) {
+            let code = TABLE[row].first;
+            let ai = ApplicationIdentifier::lookup(code).unwrap();
+            // Lengths near the AI's own, from the front of the random text.
+            let (min, max) = ai.length();
+            for len in [min.saturating_sub(1), min, (min + max) / 2, max, max + 1] {
+                let Some(value) = value.get(..len.min(value.len())) else { continue };
+                proptest::prop_assert_eq!(ai.validate(value), validate_by_layout(&ai, value), "{} {:?}", code, value);
+                proptest::prop_assert_eq!(ai.fits(value.as_bytes()), ai.layout(value.as_bytes()).is_ok());
+            }
+        }
 
         /// The fast base64url decoder accepts what the engine accepts, with the same bytes,
         /// and refuses what it refuses: short texts with padding anywhere, and signatures.
@@ -1590,6 +1758,24 @@ mod tests {
             );
         }
         assert!(texts.len() > 6000);
+    }
+
+    #[test]
+    fn the_longest_signature_fits_in_place() {
+        let (_, max) = ApplicationIdentifier::lookup("8030").unwrap().length();
+        for len in 0..=max {
+            assert!(
+                base64url_decoded_len(len).unwrap_or(0) <= Signature::CAPACITY,
+                "{len}"
+            );
+        }
+        let longest = "_".repeat(max - 1) + "w";
+        let decoded = decode_signature(longest.as_bytes()).unwrap();
+        assert_eq!(decoded.as_bytes(), engine(longest.as_bytes()).unwrap());
+        assert_eq!(decoded.as_bytes().len(), Signature::CAPACITY);
+        let padded = "_".repeat(max - 6) + "__A=";
+        let decoded = decode_signature(padded.as_bytes()).unwrap();
+        assert_eq!(decoded.as_bytes(), engine(padded.as_bytes()).unwrap());
     }
 
     #[test]
@@ -1705,6 +1891,14 @@ mod tests {
             }
             for rule in [def.req, def.ex].into_iter().flatten() {
                 for code in rule.split([',', '+']) {
+                    // `Pattern` reads `n` only after the digits.
+                    assert!(
+                        code.trim_end_matches('n')
+                            .bytes()
+                            .all(|b| b.is_ascii_digit()),
+                        "{}: {code}",
+                        def.first
+                    );
                     let pattern = |ai: &ApplicationIdentifier| {
                         ai.code().len() == code.len()
                             && ai

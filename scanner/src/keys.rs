@@ -1,6 +1,6 @@
 //! GS1 identification keys as types that are valid by construction: [`Gtin`], [`Sscc`], [`Gln`].
 //!
-//! Each holds its canonical digits (a GTIN always as GTIN-14), parses with a check-digit
+//! Each holds its canonical digits in place (a GTIN always as GTIN-14), parses with a check-digit
 //! verification, and (de)serializes as that string; deserialization validates.
 
 use std::fmt;
@@ -26,13 +26,7 @@ fn digits_only(s: &str, subject: &str) -> Result<(), ParseError> {
     }
 }
 
-/// Parses a key of exactly `len` digits with a GS1 check digit.
-fn fixed_key(s: &str, len: usize, what: &'static str) -> Result<String, ParseError> {
-    check_fixed_key(s, len, what)?;
-    Ok(s.to_owned())
-}
-
-/// The checks of [`fixed_key`].
+/// The checks of a key of exactly `len` digits with a GS1 check digit.
 fn check_fixed_key(s: &str, len: usize, what: &'static str) -> Result<(), ParseError> {
     digits_only(s, what)?;
     if s.len() != len {
@@ -48,25 +42,35 @@ fn check_fixed_key(s: &str, len: usize, what: &'static str) -> Result<(), ParseE
     verify_check_digit(s, what)
 }
 
-/// Implements the string conversions and serde shared by the key types.
+/// Implements the string conversions and serde shared by the key types, which hold their
+/// digits in place (`[u8; N]`, ASCII digits only), so that making one allocates nothing.
 macro_rules! key_type {
     ($name:ident) => {
         impl $name {
             /// The canonical digits.
             pub fn as_str(&self) -> &str {
-                &self.0
+                // Only ASCII digits are ever stored, so this never falls back.
+                std::str::from_utf8(&self.0).unwrap_or_default()
+            }
+        }
+
+        impl fmt::Debug for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.debug_tuple(stringify!($name))
+                    .field(&self.as_str())
+                    .finish()
             }
         }
 
         impl fmt::Display for $name {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(&self.0)
+                f.write_str(self.as_str())
             }
         }
 
         impl AsRef<str> for $name {
             fn as_ref(&self) -> &str {
-                &self.0
+                self.as_str()
             }
         }
 
@@ -86,16 +90,37 @@ macro_rules! key_type {
 
         impl From<$name> for String {
             fn from(key: $name) -> String {
-                key.0
+                key.as_str().to_owned()
+            }
+        }
+    };
+}
+
+/// Makes a key from an element's value without checking it again.
+macro_rules! from_valid {
+    ($name:ident, $len:literal) => {
+        impl $name {
+            /// The key of `digits`, which must be exactly its length in digits with a valid
+            /// check digit: an element's value that passed its AI's validation. Those checks
+            /// are not made again (a debug build asserts them); text of another length is read
+            /// by `parse`, with its errors.
+            pub(crate) fn from_valid(digits: &str) -> Result<$name, ParseError> {
+                match <[u8; $len]>::try_from(digits.as_bytes()) {
+                    Ok(bytes) => {
+                        debug_assert!($name::check(digits).is_ok(), "{digits}");
+                        Ok($name(bytes))
+                    }
+                    Err(_) => $name::parse(digits),
+                }
             }
         }
     };
 }
 
 /// A Global Trade Item Number, held as GTIN-14 (EAN-8, UPC-A and EAN-13 are zero padded).
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
-pub struct Gtin(String);
+pub struct Gtin([u8; 14]);
 
 impl Gtin {
     /// Parses 8, 12, 13 or 14 digits with a valid check digit.
@@ -111,9 +136,8 @@ impl Gtin {
     /// ```
     pub fn parse(s: &str) -> Result<Gtin, ParseError> {
         Gtin::check(s)?;
-        let mut gtin = String::with_capacity(14);
-        gtin.extend(std::iter::repeat_n('0', 14 - s.len()));
-        gtin.push_str(s);
+        let mut gtin = [b'0'; 14];
+        gtin[14 - s.len()..].copy_from_slice(s.as_bytes());
         Ok(Gtin(gtin))
     }
 }
@@ -130,11 +154,12 @@ impl Gtin {
 }
 
 key_type!(Gtin);
+from_valid!(Gtin, 14);
 
 /// A Serial Shipping Container Code: 18 digits naming one logistic unit (pallet, case).
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
-pub struct Sscc(String);
+pub struct Sscc([u8; 18]);
 
 impl Sscc {
     /// Parses 18 digits with a valid check digit.
@@ -143,7 +168,8 @@ impl Sscc {
     ///
     /// A non-digit, another length, or a wrong check digit.
     pub fn parse(s: &str) -> Result<Sscc, ParseError> {
-        fixed_key(s, 18, "SSCC").map(Sscc)
+        Sscc::check(s)?;
+        Ok(Sscc(s.as_bytes().try_into().unwrap_or([b'0'; 18])))
     }
 
     /// The checks of [`Sscc::parse`], without making the value.
@@ -153,11 +179,12 @@ impl Sscc {
 }
 
 key_type!(Sscc);
+from_valid!(Sscc, 18);
 
 /// A Global Location Number: 13 digits naming a party or a place.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
-pub struct Gln(String);
+pub struct Gln([u8; 13]);
 
 impl Gln {
     /// Parses 13 digits with a valid check digit.
@@ -166,7 +193,8 @@ impl Gln {
     ///
     /// A non-digit, another length, or a wrong check digit.
     pub fn parse(s: &str) -> Result<Gln, ParseError> {
-        fixed_key(s, 13, "GLN").map(Gln)
+        check_fixed_key(s, 13, "GLN")?;
+        Ok(Gln(s.as_bytes().try_into().unwrap_or([b'0'; 13])))
     }
 }
 

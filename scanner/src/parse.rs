@@ -16,7 +16,7 @@ use crate::ai::{self, ApplicationIdentifier, Pairing, Pattern, char_at};
 use crate::digital_link;
 use crate::error::{ErrorKind, ParseError};
 use crate::keys::{Gtin, Sscc};
-use crate::scan::{Carrier, Element, Form, Note, Scan, Symbology};
+use crate::scan::{Carrier, Element, Form, Note, Scan, Signature, Symbology};
 
 /// An element together with where its AI and its value start in the raw text.
 pub(crate) struct Located {
@@ -227,14 +227,14 @@ struct Span {
 }
 
 impl Span {
-    /// True if the value passes [`ApplicationIdentifier::validate`], except that AI 8030's
-    /// signature is left to [`Keys`], which decodes it once and checks it the same way.
+    /// True if the value passes [`ApplicationIdentifier::validate`] (AI 8030's by decoding
+    /// it: see [`signature`]).
     fn is_valid(&self, raw: &str) -> bool {
         let Some(value) = self.value(raw) else {
             return false;
         };
-        if self.ai.is(SIGNATURE) {
-            self.ai.validate_undecoded(value).is_ok()
+        if self.ai.slot() == SIGNATURE {
+            signature(self.ai, value).is_some()
         } else {
             self.ai.validate(value).is_ok()
         }
@@ -248,6 +248,7 @@ impl Span {
     fn view<'a>(&'a self, raw: &'a str) -> Option<View<'a>> {
         Some(View {
             code: self.ai.code(),
+            slot: self.ai.slot(),
             ai: Some(self.ai),
             pairing: Some(self.ai.pairing()),
             value: self.value(raw)?,
@@ -411,7 +412,7 @@ pub(crate) fn build(
 ) -> Result<Scan, ParseError> {
     let mut views: Vec<View<'_>> = located.iter().map(Located::view).collect();
     let kept = check_across(&mut views)?;
-    let keys = Keys::read(&views[..kept])?;
+    let keys = Keys::read(&views[..kept], None)?;
     drop(views);
     // A repeat of an element was checked equal to its first occurrence; only that one stays.
     let mut i = 0;
@@ -432,6 +433,8 @@ pub(crate) fn build(
 #[derive(Clone, Copy)]
 struct View<'a> {
     code: &'a str,
+    /// The code's [`ApplicationIdentifier::slot`], which names it as a number.
+    slot: u16,
     ai: Option<ApplicationIdentifier>,
     /// The AI's pairing rules, looked up once.
     pairing: Option<&'static Pairing>,
@@ -444,6 +447,7 @@ impl View<'_> {
     /// A placeholder for arrays of views.
     const EMPTY: View<'static> = View {
         code: "",
+        slot: u16::MAX,
         ai: None,
         pairing: None,
         value: "",
@@ -466,6 +470,8 @@ impl Located {
         let ai = ApplicationIdentifier::lookup(&self.element.ai);
         View {
             code: &self.element.ai,
+            // Elements name known AIs; another code would match no other and no rule.
+            slot: ai.map_or(u16::MAX, |ai| ai.slot()),
             ai,
             pairing: ai.map(|ai| ai.pairing()),
             value: &self.element.value,
@@ -481,18 +487,18 @@ impl Located {
 fn check_across(views: &mut [View<'_>]) -> Result<usize, ParseError> {
     let mut kept = 0;
     for i in 0..views.len() {
-        let view = views[i];
-        match views[..kept]
-            .iter()
-            .find(|seen| same_code(seen.code, view.code))
-        {
-            Some(seen) if seen.value == view.value => {}
+        let (slot, value) = (views[i].slot, views[i].value);
+        match views[..kept].iter().find(|seen| seen.slot == slot) {
+            Some(seen) if seen.value == value => {}
             Some(_) => {
+                let view = &views[i];
                 let ai = view.code.to_owned();
                 return Err(ParseError::new(ErrorKind::Duplicate { ai }, view.ai_at));
             }
             None => {
-                views[kept] = view;
+                if kept < i {
+                    views[kept] = views[i];
+                }
                 kept += 1;
             }
         }
@@ -502,51 +508,72 @@ fn check_across(views: &mut [View<'_>]) -> Result<usize, ParseError> {
 }
 
 /// The AI of a signature over the scan's key, whose value the scan carries decoded.
-const SIGNATURE: &str = "8030";
+const SIGNATURE: u16 = ai::slot_of("8030");
+/// The AIs of the GTIN and the SSCC.
+const GTIN: u16 = ai::slot_of("01");
+const SSCC: u16 = ai::slot_of("00");
+
+/// The signature in AI 8030's value, decoded, if the value is valid for AI 8030: decoding is
+/// the check that matters, and it also admits only characters of AI 8030's set (the
+/// base64url alphabet and `=` padding), so with the length checked it is all of
+/// [`ApplicationIdentifier::validate`].
+fn signature(ai: ApplicationIdentifier, value: &str) -> Option<Signature> {
+    let (min, max) = ai.length();
+    if !(min..=max).contains(&value.len()) {
+        return None;
+    }
+    let decoded = ai::decode_signature(value.as_bytes());
+    debug_assert_eq!(decoded.is_some(), ai.validate(value).is_ok(), "{value}");
+    decoded
+}
 
 /// The typed keys of a scan, read from its elements (after [`check_across`]).
 struct Keys {
     gtin: Option<Gtin>,
     sscc: Option<Sscc>,
-    signature: Option<Vec<u8>>,
+    signature: Option<Signature>,
 }
 
 impl Keys {
-    fn read(views: &[View<'_>]) -> Result<Keys, ParseError> {
-        let find = |code: &str| views.iter().find(|v| same_code(v.code, code));
-        let gtin = find("01")
-            .map(|v| Gtin::parse(v.value).map_err(|err| err.offset(v.value_at)))
+    /// The keys of elements whose values passed their AI's validation (which includes the
+    /// check digits of AI 01 and AI 00), not checked again; a signature the caller already
+    /// decoded from AI 8030's value is taken as it is.
+    fn read(views: &[View<'_>], decoded: Option<Signature>) -> Result<Keys, ParseError> {
+        let find = |slot: u16| views.iter().find(|v| v.slot == slot);
+        let gtin = find(GTIN)
+            .map(|v| Gtin::from_valid(v.value).map_err(|err| err.offset(v.value_at)))
             .transpose()?;
-        let sscc = find("00")
-            .map(|v| Sscc::parse(v.value).map_err(|err| err.offset(v.value_at)))
+        let sscc = find(SSCC)
+            .map(|v| Sscc::from_valid(v.value).map_err(|err| err.offset(v.value_at)))
             .transpose()?;
-        let signature = find(SIGNATURE)
-            .map(|v| {
-                ai::decode_base64url(v.value, &|| "AI 8030".to_owned())
-                    .map_err(|err| err.offset(v.value_at))
-            })
-            .transpose()?;
+        let signature = match decoded {
+            Some(signature) => Some(signature),
+            None => find(SIGNATURE)
+                .map(|v| match ai::decode_signature(v.value.as_bytes()) {
+                    Some(signature) => Ok(signature),
+                    None => {
+                        let subject = || "AI 8030".to_owned();
+                        let error = ai::decode_base64url(v.value, &subject).err();
+                        Err(error
+                            .unwrap_or_else(|| {
+                                let reason = "longer than a signature";
+                                ParseError::new(
+                                    ErrorKind::Base64 {
+                                        subject: subject(),
+                                        reason,
+                                    },
+                                    0,
+                                )
+                            })
+                            .offset(v.value_at))
+                    }
+                })
+                .transpose()?,
+        };
         Ok(Keys {
             gtin,
             sscc,
             signature,
-        })
-    }
-
-    /// What [`Keys::read`] checks, without making the keys.
-    fn check(views: &[View<'_>]) -> Result<(), ParseError> {
-        let check = |code: &str, check: &dyn Fn(&str) -> Result<(), ParseError>| {
-            views
-                .iter()
-                .find(|v| same_code(v.code, code))
-                .map_or(Ok(()), |v| {
-                    check(v.value).map_err(|err| err.offset(v.value_at))
-                })
-        };
-        check("01", &Gtin::check)?;
-        check("00", &Sscc::check)?;
-        check(SIGNATURE, &|value| {
-            ai::check_base64url(value, &|| "AI 8030".to_owned())
         })
     }
 
@@ -573,48 +600,52 @@ impl Keys {
 /// This crate sees one scan at a time, so an AI whose partner sits in another barcode on the
 /// same label is reported as lacking it.
 fn pairings(views: &[View<'_>]) -> Result<(), ParseError> {
-    let excludes = |view: &View<'_>, code: &str| {
-        view.pairing
-            .is_some_and(|p| p.excluded.iter().any(|p| p.matches(code)))
-    };
-    for (j, later) in views.iter().enumerate() {
-        for earlier in &views[..j] {
-            // An AI never excludes itself, even through a pattern (`310n` on AI 3102).
-            if !same_code(earlier.code, later.code)
-                && (excludes(earlier, later.code) || excludes(later, earlier.code))
-            {
-                let kind = ErrorKind::Excludes {
-                    ai: earlier.code.to_owned(),
-                    other: later.code.to_owned(),
-                };
-                return Err(ParseError::new(kind, later.ai_at));
+    let present = |pattern: &Pattern| views.iter().any(|v| pattern.matches_slot(v.slot));
+    // Most scans exclude nothing: whether some pair does is asked first, of each AI's
+    // exclusions at once, and the first pair in scan order is looked for only then.
+    let excluding = views.iter().any(|view| {
+        view.pairing.is_some_and(|p| {
+            p.excluded.iter().any(|e| {
+                views
+                    .iter()
+                    .any(|v| v.slot != view.slot && e.matches_slot(v.slot))
+            })
+        })
+    });
+    if excluding {
+        let excludes = |view: &View<'_>, slot: u16| {
+            view.pairing
+                .is_some_and(|p| p.excluded.iter().any(|p| p.matches_slot(slot)))
+        };
+        for (j, later) in views.iter().enumerate() {
+            for earlier in &views[..j] {
+                // An AI never excludes itself, even through a pattern (`310n` on AI 3102).
+                if earlier.slot != later.slot
+                    && (excludes(earlier, later.slot) || excludes(later, earlier.slot))
+                {
+                    let kind = ErrorKind::Excludes {
+                        ai: earlier.code.to_owned(),
+                        other: later.code.to_owned(),
+                    };
+                    return Err(ParseError::new(kind, later.ai_at));
+                }
             }
         }
     }
     for view in views {
-        let (Some(needs), Some(pairing)) = (view.ai.and_then(|r| r.requires()), view.pairing)
-        else {
+        let Some(pairing) = view.pairing else {
             continue;
         };
-        let present = |pattern: &Pattern| views.iter().any(|v| pattern.matches(v.code));
-        if !pairing
-            .required
-            .iter()
-            .any(|group| group.iter().all(present))
-        {
+        let required = &pairing.required;
+        if !required.is_empty() && !required.iter().any(|group| group.iter().all(present)) {
             let kind = ErrorKind::Requires {
                 ai: view.code.to_owned(),
-                needs,
+                needs: view.ai.and_then(|r| r.requires()).unwrap_or_default(),
             };
             return Err(ParseError::new(kind, view.ai_at));
         }
     }
     Ok(())
-}
-
-/// AI codes are two to four digits: comparing them in line beats a call to compare memory.
-fn same_code(a: &str, b: &str) -> bool {
-    a.len() == b.len() && a.bytes().zip(b.bytes()).all(|(x, y)| x == y)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -895,9 +926,14 @@ fn direct_scan(raw: &str, start: usize, end: usize) -> Option<Scan> {
     }
     let mut spans = [None; DIRECT_ELEMENTS];
     let mut count = 0;
+    // The first signature, decoded as it is validated (a repeat must have the same value).
+    let mut decoded = None;
     for span in Spans::new(raw, start, end) {
         let span = span.ok()?;
-        if !span.is_valid(raw) {
+        if span.ai.slot() == SIGNATURE {
+            let signature = signature(span.ai, span.value(raw)?)?;
+            decoded.get_or_insert(signature);
+        } else if !span.is_valid(raw) {
             return None;
         }
         *spans.get_mut(count)? = Some(span);
@@ -909,7 +945,7 @@ fn direct_scan(raw: &str, start: usize, end: usize) -> Option<Scan> {
         *view = span.view(raw)?;
     }
     let kept = check_across(&mut views[..count]).ok()?;
-    let keys = Keys::read(&views[..kept]).ok()?;
+    let keys = Keys::read(&views[..kept], decoded).ok()?;
     let elements = views[..kept].iter().map(View::element).collect();
     let mut scan = keys.scan(None, Form::ElementString, elements);
     if end - start > REPAIR_LIMIT {
@@ -970,9 +1006,9 @@ fn other_reading(
         return Some(None);
     }
     // A signature cut short rarely decodes (base64url has no length 4n + 1, and the last
-    // character's spare bits must be zero), and [`Keys`] would refuse it last, after all the
-    // rest: refuse it first. (Another AI 8030 in the reading must have the same value.)
-    if split.ai.is(SIGNATURE) && !ai::is_base64url(head) {
+    // character's spare bits must be zero), and its validation below comes after the checks
+    // of all the rest: refuse it first. (Another AI 8030 in the reading must have the same value.)
+    if split.ai.slot() == SIGNATURE && !ai::is_base64url(head) {
         return Some(None);
     }
     let mut reading = [None; DIRECT_ELEMENTS];
@@ -1007,7 +1043,9 @@ fn other_reading(
             .iter()
             .zip(elements)
             .all(|(v, e)| v.code == e.ai && v.value == e.value);
-    if same || Keys::check(views).is_err() {
+    // Every value passed its AI's validation (a signature's by decoding), key and check
+    // digits included: the reading is valid.
+    if same {
         return Some(None);
     }
     let pairs: Vec<(&str, &str)> = views.iter().map(|v| (v.code, v.value)).collect();
