@@ -169,7 +169,7 @@ impl ApplicationIdentifier {
 
     /// [`Self::requires`] as patterns.
     #[cfg(test)]
-    fn required(&self) -> &'static [Vec<Pattern>] {
+    fn required(&self) -> &'static [(u64, Vec<Pattern>)] {
         &self.pairing().required
     }
 
@@ -414,6 +414,30 @@ pub(crate) fn ai_length(prefix: &str) -> Option<usize> {
         .map(usize::from)
 }
 
+/// Bit `p` is set for every two-digit prefix `p` (`00`…`99`) with which AIs of the table start.
+const AI_PREFIXES: u128 = {
+    let mut mask = 0u128;
+    let mut row = 0;
+    while row < TABLE.len() {
+        let (first, last) = (TABLE[row].first.as_bytes(), TABLE[row].last.as_bytes());
+        let mut p = (first[0] - b'0') as u32 * 10 + (first[1] - b'0') as u32;
+        let end = (last[0] - b'0') as u32 * 10 + (last[1] - b'0') as u32;
+        while p <= end {
+            mask |= 1 << p;
+            p += 1;
+        }
+        row += 1;
+    }
+    mask
+};
+
+/// True if AIs start with the digits `first`, `second` (ASCII digits): what
+/// [`ai_length_at`] says of them, from a word rather than the index.
+pub(crate) fn starts_ai(first: u8, second: u8) -> bool {
+    let prefix = u32::from(first.wrapping_sub(b'0')) * 10 + u32::from(second.wrapping_sub(b'0'));
+    prefix < 100 && AI_PREFIXES >> prefix & 1 != 0
+}
+
 /// How many digits the AI starting at the front of `bytes` has, if two digits start it and the
 /// table has AIs starting with them.
 pub(crate) fn ai_length_at(bytes: &[u8]) -> Option<usize> {
@@ -443,9 +467,20 @@ struct Index {
 pub(crate) struct Pairing {
     /// The AIs it excludes.
     pub(crate) excluded: Vec<Pattern>,
-    /// The AIs it requires: alternatives, each a list of patterns all of which must be present.
-    /// Empty if it needs nothing.
-    pub(crate) required: Vec<Vec<Pattern>>,
+    /// The [`Pattern::sketch`] of all of them.
+    pub(crate) excluded_sketch: u64,
+    /// The AIs it requires: alternatives, each a list of patterns all of which must be present,
+    /// with the sketch of the patterns of one code in the list (which a scan that has them all
+    /// has in its sketch). Empty if it needs nothing.
+    pub(crate) required: Vec<(u64, Vec<Pattern>)>,
+}
+
+/// A sketch of a set of AI codes: one bit per code, bit `slot % 64` ([`Index::slot`]). Codes
+/// whose sketches share no bit are different; sharing one says nothing. The pairing rules of a
+/// scan compare its AIs' sketch with their patterns' first, and look closer only where they
+/// meet.
+pub(crate) fn sketch(slot: u16) -> u64 {
+    1 << (slot % 64)
 }
 
 /// An AI pattern of GS1's pairing rules: digits, `n` standing for any digit (`31nn`, `390n`).
@@ -472,6 +507,14 @@ impl Pattern {
             (Some(first), Some(last)) => Pattern { first, last },
             _ => Pattern { first: 1, last: 0 },
         }
+    }
+
+    /// The [`sketch`] of the codes it matches.
+    fn sketch(&self) -> u64 {
+        if self.last.saturating_sub(self.first) >= 63 {
+            return u64::MAX;
+        }
+        (self.first..=self.last).fold(0, |bits, slot| bits | sketch(slot))
     }
 
     /// True if the code with this slot matches.
@@ -521,19 +564,31 @@ fn index() -> &'static Index {
             row_by_code: vec![None; 11_100],
             pairings: TABLE
                 .iter()
-                .map(|d| Pairing {
-                    excluded: d
-                        .ex
-                        .into_iter()
-                        .flat_map(|ex| ex.split(','))
-                        .map(Pattern::new)
-                        .collect(),
-                    required: d
-                        .req
-                        .into_iter()
-                        .flat_map(|req| req.split(','))
-                        .map(|group| group.split('+').map(Pattern::new).collect())
-                        .collect(),
+                .map(|d| {
+                    let excluded: Vec<Pattern> =
+                        d.ex.into_iter()
+                            .flat_map(|ex| ex.split(','))
+                            .map(Pattern::new)
+                            .collect();
+                    Pairing {
+                        excluded_sketch: excluded.iter().fold(0, |bits, p| bits | p.sketch()),
+                        excluded,
+                        required: d
+                            .req
+                            .into_iter()
+                            .flat_map(|req| req.split(','))
+                            .map(|group| {
+                                let group: Vec<Pattern> =
+                                    group.split('+').map(Pattern::new).collect();
+                                // Only a pattern of one code has a bit every scan with it has.
+                                let sure = group
+                                    .iter()
+                                    .filter(|p| p.first == p.last)
+                                    .fold(0, |bits, p| bits | p.sketch());
+                                (sure, group)
+                            })
+                            .collect(),
+                    }
                 })
                 .collect(),
         };
@@ -735,6 +790,27 @@ const BASE64URL_VALUES: [u8; 256] = {
 };
 const NOT_BASE64: u8 = 0xff;
 
+/// For each place in a group of four base64url characters, each character's six bits where
+/// they go in the group's 24, or [`NOT_PLACED`] for a byte outside the alphabet.
+static BASE64URL_PLACED: [[u32; 256]; 4] = {
+    let mut placed = [[NOT_PLACED; 256]; 4];
+    let mut place = 0;
+    while place < 4 {
+        let mut b = 0;
+        while b < 256 {
+            let v = BASE64URL_VALUES[b];
+            if v != NOT_BASE64 {
+                placed[place][b] = (v as u32) << (18 - 6 * place);
+            }
+            b += 1;
+        }
+        place += 1;
+    }
+    placed
+};
+/// A bit above the 24 of a group.
+const NOT_PLACED: u32 = 1 << 31;
+
 /// How many bytes unpadded base64url of `len` characters decodes to; `None` for a length no
 /// base64 has.
 fn base64url_decoded_len(len: usize) -> Option<usize> {
@@ -753,15 +829,35 @@ fn decode_base64url_into(value: &[u8], out: &mut [u8]) -> bool {
     if base64url_decoded_len(value.len()) != Some(out.len()) {
         return false;
     }
-    let chunks = value.chunks_exact(4);
+    // Eight characters (48 bits, six bytes) at a time, each character's bits looked up where
+    // they go in its group of four; then four; then the tail.
+    let quad = |chunk: &[u8]| {
+        let [a, b, c, d] = [0, 1, 2, 3].map(|i| usize::from(chunk[i]));
+        BASE64URL_PLACED[0][a]
+            | BASE64URL_PLACED[1][b]
+            | BASE64URL_PLACED[2][c]
+            | BASE64URL_PLACED[3][d]
+    };
+    let mut eights = value.chunks_exact(8);
+    let mut sixes = out.chunks_exact_mut(6);
+    let mut bad_quads = 0;
+    for (chunk, six) in (&mut eights).zip(&mut sixes) {
+        let (high, low) = (quad(&chunk[..4]), quad(&chunk[4..]));
+        bad_quads |= high | low;
+        let n = u64::from(high) << 24 | u64::from(low);
+        six.copy_from_slice(&n.to_be_bytes()[2..]);
+    }
+    let rest = eights.remainder();
+    let done = value.len() - rest.len();
+    let out = &mut out[done / 4 * 3..];
+    let chunks = rest.chunks_exact(4);
     let tail = chunks.remainder();
-    let mut bad = 0;
     for (chunk, three) in chunks.zip(out.chunks_exact_mut(3)) {
-        let [a, b, c, d] = [0, 1, 2, 3].map(|i| BASE64URL_VALUES[usize::from(chunk[i])]);
-        bad |= a | b | c | d;
-        let n = u32::from(a) << 18 | u32::from(b) << 12 | u32::from(c) << 6 | u32::from(d);
+        let n = quad(chunk);
+        bad_quads |= n;
         three.copy_from_slice(&n.to_be_bytes()[1..]);
     }
+    let mut bad = u8::from(bad_quads & NOT_PLACED != 0) << 7;
     let v = |i: usize| BASE64URL_VALUES[usize::from(tail[i])];
     let last = out.len() - tail.len().saturating_sub(1);
     match tail.len() {
@@ -1761,6 +1857,15 @@ mod tests {
     }
 
     #[test]
+    fn prefixes_that_start_ais_are_those_of_the_index() {
+        for p in 0..100u8 {
+            let text = format!("{p:02}");
+            let b = text.as_bytes();
+            assert_eq!(starts_ai(b[0], b[1]), ai_length(&text).is_some(), "{text}");
+        }
+    }
+
+    #[test]
     fn the_longest_signature_fits_in_place() {
         let (_, max) = ApplicationIdentifier::lookup("8030").unwrap().length();
         for len in 0..=max {
@@ -1838,13 +1943,25 @@ mod tests {
                     excluded,
                     "{ai:?} {code}"
                 );
+                let code_sketch = sketch(u16::try_from(Index::slot(code).unwrap()).unwrap());
+                assert!(
+                    !excluded || ai.pairing().excluded_sketch & code_sketch != 0,
+                    "{ai:?} {code}"
+                );
             }
             let groups: Vec<Vec<&str>> = ai
                 .requires()
                 .map(|req| req.split(',').map(|g| g.split('+').collect()).collect())
                 .unwrap_or_default();
             assert_eq!(ai.required().len(), groups.len(), "{ai:?}");
-            for (compiled, group) in ai.required().iter().zip(&groups) {
+            for ((sure, compiled), group) in ai.required().iter().zip(&groups) {
+                let exact = group
+                    .iter()
+                    .filter(|p| !p.contains('n'))
+                    .fold(0, |bits, code| {
+                        bits | sketch(u16::try_from(Index::slot(code).unwrap()).unwrap())
+                    });
+                assert_eq!(*sure, exact, "{ai:?}");
                 for code in &codes {
                     let each: Vec<bool> = group.iter().map(|p| matches(p, code)).collect();
                     let compiled: Vec<bool> = compiled.iter().map(|p| p.matches(code)).collect();

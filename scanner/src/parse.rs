@@ -69,15 +69,23 @@ pub(crate) fn envelope(raw: &str) -> Result<(Option<Symbology>, usize, usize), P
     } else {
         0
     };
-    let end = raw.trim_end_matches(['\r', '\n', '\t']).len().max(start);
+    let bytes = raw.as_bytes();
+    let mut end = bytes.len();
+    while end > start && matches!(bytes[end - 1], b'\r' | b'\n' | b'\t') {
+        end -= 1;
+    }
 
     let mut symbology = None;
     if raw[start..end].starts_with(']') {
         let data = &raw[start..end];
-        let aim = data
-            .char_indices()
-            .nth(3)
-            .map_or(data, |(three, _)| &data[..three]);
+        // The first three characters: three bytes, unless one is not ASCII.
+        let aim = match data.as_bytes().get(..3) {
+            Some(three) if three.is_ascii() => &data[..3],
+            _ => data
+                .char_indices()
+                .nth(3)
+                .map_or(data, |(three, _)| &data[..three]),
+        };
         let found = Symbology::from_aim(aim).ok_or_else(|| {
             let text = aim.to_owned();
             ParseError::new(ErrorKind::Symbology { text }, start)
@@ -131,20 +139,23 @@ fn find_ai(raw: &str, at: usize, end: usize) -> Option<(ApplicationIdentifier, u
 /// The first GS in `bytes`. Values are searched for their end at every place a missing
 /// separator could be, so this looks at eight bytes at a time.
 fn find_gs(bytes: &[u8]) -> Option<usize> {
-    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
-    const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
-    const GS_EVERYWHERE: u64 = u64::from_ne_bytes([GS_BYTE; 8]);
+    const ONES: u64 = u64::from_le_bytes([0x01; 8]);
+    const HIGHS: u64 = u64::from_le_bytes([0x80; 8]);
+    const GS_EVERYWHERE: u64 = u64::from_le_bytes([GS_BYTE; 8]);
     let mut chunks = bytes.chunks_exact(8);
     let mut at = 0;
     for chunk in &mut chunks {
-        let word = u64::from_ne_bytes(chunk.try_into().unwrap_or_default()) ^ GS_EVERYWHERE;
-        // Nonzero if and only if some byte of `word` is zero, that is, a GS.
-        if word.wrapping_sub(ONES) & !word & HIGHS != 0 {
-            break;
+        let word = u64::from_le_bytes(chunk.try_into().unwrap_or_default()) ^ GS_EVERYWHERE;
+        // Nonzero if and only if some byte of `word` is zero, that is, a GS; its lowest set
+        // bit is in the first such byte (a borrow only runs up from a zero byte).
+        let zeros = word.wrapping_sub(ONES) & !word & HIGHS;
+        if zeros != 0 {
+            return Some(at + zeros.trailing_zeros() as usize / 8);
         }
         at += 8;
     }
-    bytes[at..]
+    chunks
+        .remainder()
         .iter()
         .position(|&b| b == GS_BYTE)
         .map(|i| at + i)
@@ -601,18 +612,22 @@ impl Keys {
 /// same label is reported as lacking it.
 fn pairings(views: &[View<'_>]) -> Result<(), ParseError> {
     let present = |pattern: &Pattern| views.iter().any(|v| pattern.matches_slot(v.slot));
-    // Most scans exclude nothing: whether some pair does is asked first, of each AI's
-    // exclusions at once, and the first pair in scan order is looked for only then.
+    // Most rules are decided by the AIs' sketches: an AI whose excluded AIs' sketch shares no
+    // bit with the scan's excludes none of them, and a group of required AIs with a bit the
+    // scan's sketch lacks is not all there. The patterns are compared only where they meet.
+    let scan_sketch = views.iter().fold(0, |bits, v| bits | ai::sketch(v.slot));
     let excluding = views.iter().any(|view| {
         view.pairing.is_some_and(|p| {
-            p.excluded.iter().any(|e| {
-                views
-                    .iter()
-                    .any(|v| v.slot != view.slot && e.matches_slot(v.slot))
-            })
+            p.excluded_sketch & scan_sketch != 0
+                && p.excluded.iter().any(|e| {
+                    views
+                        .iter()
+                        .any(|v| v.slot != view.slot && e.matches_slot(v.slot))
+                })
         })
     });
     if excluding {
+        // The first pair in scan order.
         let excludes = |view: &View<'_>, slot: u16| {
             view.pairing
                 .is_some_and(|p| p.excluded.iter().any(|p| p.matches_slot(slot)))
@@ -637,7 +652,10 @@ fn pairings(views: &[View<'_>]) -> Result<(), ParseError> {
             continue;
         };
         let required = &pairing.required;
-        if !required.is_empty() && !required.iter().any(|group| group.iter().all(present)) {
+        let met = |(sketch, group): &(u64, Vec<Pattern>)| {
+            sketch & !scan_sketch == 0 && group.iter().all(present)
+        };
+        if !required.is_empty() && !required.iter().any(met) {
             let kind = ErrorKind::Requires {
                 ai: view.code.to_owned(),
                 needs: view.ai.and_then(|r| r.requires()).unwrap_or_default(),
@@ -690,42 +708,40 @@ const fn leads(ambiguous_only: bool) -> [bool; 256] {
     table
 }
 
-/// The bytes of [`STAND_IN_LEADS`] as a list, padded by repeating the first, so that a byte is
-/// compared with all of them at once.
-const LEAD_BYTES: [u8; 16] = {
-    let mut list = [0; 16];
-    let mut n = 0;
+/// True for every byte of [`STAND_IN_LEADS`] (checked at compile time below), and for a few
+/// more that no GS1 character set holds, so that no valid literal reading has them either:
+/// every byte above ASCII, `]`, `}`, `|` and `~` (a test checks it). Three compares where the
+/// lead bytes themselves would take one each.
+const fn may_lead(b: u8) -> bool {
+    // `{`, `|`, `}`, `~` and, in the other case, `[`, `\`, `]`, `^`.
+    b >= 0x80 || (b | 0x20).wrapping_sub(b'{') < 4 || b == b'<'
+}
+
+const _: () = {
     let mut b = 0;
     while b < 256 {
-        if STAND_IN_LEADS[b] {
-            // `b` is below 256, so the cast is exact.
-            list[n] = b as u8;
-            n += 1;
-        }
+        // `b` is below 256, so the cast is exact.
+        assert!(!STAND_IN_LEADS[b] || may_lead(b as u8));
         b += 1;
     }
-    while n < list.len() {
-        list[n] = list[0];
-        n += 1;
-    }
-    list
 };
 
 /// True if the text needs the repair path: a byte that may begin a GS stand-in, or two GS in a
-/// row. Otherwise a [`Text`] of it would be the text itself, with nothing to note.
+/// row. Otherwise a [`Text`] of it would be the text itself, with nothing to note. (A byte of
+/// [`may_lead`] that begins no stand-in sends the text there too, and it is read the same;
+/// the literal reading was not valid anyway.)
 ///
 /// This runs over every byte of every element string, so it is written for vector compares:
 /// whole chunks are folded without branching.
 fn needs_repair(text: &[u8]) -> bool {
-    let lead = |b: u8| LEAD_BYTES.iter().fold(false, |hit, &l| hit | (b == l));
     let Some((&first, rest)) = text.split_first() else {
         return false;
     };
     // Each byte after the first, chunk by chunk, beside the byte before it.
-    lead(first)
+    may_lead(first)
         || rest.chunks(32).zip(text.chunks(32)).any(|(bytes, before)| {
             bytes.iter().zip(before).fold(false, |hit, (&b, &p)| {
-                hit | lead(b) | ((b == GS_BYTE) & (p == GS_BYTE))
+                hit | may_lead(b) | ((b == GS_BYTE) & (p == GS_BYTE))
             })
         })
 }
@@ -960,13 +976,9 @@ fn direct_scan(raw: &str, start: usize, end: usize) -> Option<Scan> {
         // Two digits inside the value (a value holds no GS, and the byte after it is a GS or
         // the end, so no pair reaches past it).
         let value = &bytes[span.value_at..span.value_end];
-        let digit_pairs =
-            value.windows(2).enumerate().skip(1).filter(|(_, pair)| {
-                pair[0].wrapping_sub(b'0') < 10 && pair[1].wrapping_sub(b'0') < 10
-            });
-        for (i, _) in digit_pairs {
+        for i in DigitPairs::new(value).filter(|&i| i > 0) {
             let at = span.value_at + i;
-            if ai::ai_length_at(&bytes[at..]).is_none() {
+            if !ai::starts_ai(value[i], value[i + 1]) {
                 continue;
             }
             if let Some(alternative) = other_reading(raw, end, spans, k, at, &scan.elements)? {
@@ -979,6 +991,69 @@ fn direct_scan(raw: &str, start: usize, end: usize) -> Option<Scan> {
         }
     }
     Some(scan)
+}
+
+/// The places in a text where two digits start, in order. The search for a missing separator
+/// looks at every byte of every variable-length value, so this reads them a word at a time
+/// without a branch per byte: eight bytes, stepping by seven so that every pair lies in some
+/// word whole.
+struct DigitPairs<'a> {
+    text: &'a [u8],
+    /// Where the word read next starts.
+    next: usize,
+    /// Where the word read last started, and a bit (the top one of the byte) for each of its
+    /// bytes that starts a pair not yet returned.
+    word_at: usize,
+    pairs: u64,
+}
+
+impl<'a> DigitPairs<'a> {
+    fn new(text: &'a [u8]) -> DigitPairs<'a> {
+        DigitPairs {
+            text,
+            next: 0,
+            word_at: 0,
+            pairs: 0,
+        }
+    }
+}
+
+impl Iterator for DigitPairs<'_> {
+    type Item = usize;
+
+    fn next(&mut self) -> Option<usize> {
+        const LOWS: u64 = u64::from_le_bytes([0x7f; 8]);
+        const HIGHS: u64 = u64::from_le_bytes([0x80; 8]);
+        const ZEROS: u64 = u64::from_le_bytes([b'0'; 8]);
+        // Added to a byte below 0x80, sets its top bit if and only if it is 10 or more.
+        const TENS: u64 = u64::from_le_bytes([0x80 - 10; 8]);
+        while self.pairs == 0 {
+            if self.next + 1 >= self.text.len() {
+                return None;
+            }
+            let rest = &self.text[self.next..];
+            let word = match rest.first_chunk::<8>() {
+                Some(word) => *word,
+                None => {
+                    // Past the end, zeros: not digits.
+                    let mut word = [0; 8];
+                    word[..rest.len()].copy_from_slice(rest);
+                    word
+                }
+            };
+            let offsets = u64::from_le_bytes(word) ^ ZEROS;
+            // The top bit of each byte that is a digit: the byte, less '0', below 10.
+            let digits = !(((offsets & LOWS) + TENS) | offsets) & HIGHS;
+            // Byte i's top bit if bytes i and i + 1 are digits (the last byte has no partner
+            // in the word, and the next word starts with it).
+            self.pairs = digits & (digits >> 8);
+            self.word_at = self.next;
+            self.next += 7;
+        }
+        let byte = self.pairs.trailing_zeros() as usize / 8;
+        self.pairs &= self.pairs - 1;
+        Some(self.word_at + byte)
+    }
 }
 
 /// The reading with a GS inserted before byte `at`, inside the value of `spans[k]` (the literal
@@ -1194,6 +1269,26 @@ mod tests {
         Ok(true)
     }
 
+    /// The bytes [`may_lead`] takes beyond the stand-ins' first bytes are in no character
+    /// set, so that the direct path leaves no valid literal reading to the repair path.
+    #[test]
+    fn bytes_that_may_lead_a_stand_in_are_leads_or_in_no_character_set() {
+        use crate::Charset;
+        let sets = [
+            Charset::Numeric,
+            Charset::Cset82,
+            Charset::Cset39,
+            Charset::Cset64,
+        ];
+        for b in 0..=u8::MAX {
+            if may_lead(b) && !STAND_IN_LEADS[usize::from(b)] {
+                assert!(!sets.iter().any(|set| set.allows(b)), "{b:#x}");
+            }
+            assert!(!STAND_IN_LEADS[usize::from(b)] || may_lead(b), "{b:#x}");
+        }
+        assert!(!"0123456789AZaz!\"%&'()*+,-./:;=>?_#".bytes().any(may_lead));
+    }
+
     #[test]
     fn the_paths_agree_on_the_demo_serials() {
         let jsonl = include_str!("../../fixtures/demo/serials.jsonl");
@@ -1296,6 +1391,18 @@ mod tests {
             }
             raw.push_str(line_end);
             agree(&raw)?;
+        }
+
+        #[test]
+        fn digit_pairs_are_where_two_digits_start(text in collection::vec(prop_oneof![0x2f..0x3bu8, any::<u8>()], 0..40)) {
+            let found: Vec<usize> = DigitPairs::new(&text).collect();
+            let expected: Vec<usize> = text
+                .windows(2)
+                .enumerate()
+                .filter(|(_, pair)| pair.iter().all(u8::is_ascii_digit))
+                .map(|(i, _)| i)
+                .collect();
+            prop_assert_eq!(found, expected, "{:?}", text);
         }
 
         #[test]

@@ -144,6 +144,10 @@ fn pairings() {
     check("(00)037612345000000014(3300)001200(403)R1", "Bracketed (00)037612345000000014(3300)001200(403)R1");
     check("(01)09506000134352(3922)1250", "error: AI 3922 needs AI 01 with 30, 01 with 31nn, 01 with 32nn, 01 with 35nn or 01 with 36nn in the same scan (position 18)");
     check("(01)09506000134352(3102)001250(3922)1250", "Bracketed (01)09506000134352(3102)001250(3922)1250");
+    // The same as element strings (read without a copy); 3102 meets `31nn`, 3922 needs the 01 too.
+    check("]d20109506000134352310200125039221250", "ElementString ]d2 (01)09506000134352(3102)001250(3922)1250");
+    check("]d2010950600013435239221250", "error: AI 3922 needs AI 01 with 30, 01 with 31nn, 01 with 32nn, 01 with 35nn or 01 with 36nn in the same scan (position 19)");
+    check("]d20109506000134352310200125031030001253922125", "error: AI 3102 and AI 3103 must not appear together (position 29)");
     // A lone SSCC, a plain GTIN and a GTIN alone stay valid.
     check("]C100037612345000000014", "ElementString ]C1 (00)037612345000000014");
     check("]d20109506000134352", "ElementString ]d2 (01)09506000134352");
