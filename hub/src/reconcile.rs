@@ -205,19 +205,7 @@ fn reconcile(
     ) {
         return Ok(raised);
     }
-    let mut units = BTreeSet::new();
-    for epc in &b.epcs {
-        match epc {
-            Epc::Unit { .. } => {
-                units.insert(epc.clone());
-            }
-            Epc::Logistic(_) => units.extend(
-                store::contents(conn, epc)?
-                    .into_iter()
-                    .filter(|c| matches!(c, Epc::Unit { .. })),
-            ),
-        }
-    }
+    let units = store::units_at(conn, event)?;
     let org = &b.recorder.org;
     for unit in &units {
         let Epc::Unit { gtin, serial } = unit else {
@@ -566,22 +554,10 @@ pub(crate) fn listed_in_transit(
     )
 }
 
-/// The units an event names, directly or inside the logistic units it names.
+/// The units an event names, directly or inside the logistic units it names as they were
+/// packed when it happened.
 fn units_of(conn: &Connection, event: &Event) -> Result<BTreeSet<Epc>, HubError> {
-    let mut units = BTreeSet::new();
-    for epc in &event.body.epcs {
-        match epc {
-            Epc::Unit { .. } => {
-                units.insert(epc.clone());
-            }
-            Epc::Logistic(_) => units.extend(
-                store::contents(conn, epc)?
-                    .into_iter()
-                    .filter(|c| matches!(c, Epc::Unit { .. })),
-            ),
-        }
-    }
-    Ok(units)
+    Ok(store::units_at(conn, event)?)
 }
 
 /// The unit's custody as it stood just before `event`: who held it, and everything before.
@@ -665,19 +641,7 @@ fn shipped_without_receipt(
 ) -> Result<Vec<HubFlag>, HubError> {
     let b = &event.body;
     let shipper = b.recorder.org.as_str();
-    let mut units = BTreeSet::new();
-    for epc in &b.epcs {
-        match epc {
-            Epc::Unit { .. } => {
-                units.insert(epc.clone());
-            }
-            Epc::Logistic(_) => units.extend(
-                store::contents(conn, epc)?
-                    .into_iter()
-                    .filter(|c| matches!(c, Epc::Unit { .. })),
-            ),
-        }
-    }
+    let units = store::units_at(conn, event)?;
     let mut raised = Vec::new();
     for unit in &units {
         let Epc::Unit { gtin, serial } = unit else {

@@ -82,7 +82,7 @@ impl ManifestView {
                 self.shipped_at
                     .get_or_insert_with(|| e.body.event_time.to_rfc3339());
                 for epc in &e.body.epcs {
-                    self.add_expected(conn, epc)?;
+                    self.add_expected(conn, epc, e)?;
                 }
             }
             BizStep::Receiving => {
@@ -94,7 +94,7 @@ impl ManifestView {
                         }
                         Epc::Logistic(_) => {
                             self.received_logistic.insert(epc.clone());
-                            for c in store::contents(conn, epc)? {
+                            for c in store::contents_at(conn, epc, e)? {
                                 match c {
                                     Epc::Unit { .. } => {
                                         units.insert(c);
@@ -123,7 +123,14 @@ impl ManifestView {
         Ok(())
     }
 
-    fn add_expected(&mut self, conn: &Connection, epc: &Epc) -> Result<(), Error> {
+    /// Adds what `shipment` names to what is expected: a logistic unit's contents as they were
+    /// when it shipped, whatever was unpacked or repacked since.
+    fn add_expected(
+        &mut self,
+        conn: &Connection,
+        epc: &Epc,
+        shipment: &Event,
+    ) -> Result<(), Error> {
         match epc {
             Epc::Unit { gtin, .. } => {
                 self.gtins.insert(gtin.to_string());
@@ -131,7 +138,7 @@ impl ManifestView {
             }
             Epc::Logistic(_) => {
                 self.expected_logistic.insert(epc.clone());
-                for c in store::contents(conn, epc)? {
+                for c in store::contents_at(conn, epc, shipment)? {
                     if let Epc::Unit { gtin, .. } = &c {
                         self.gtins.insert(gtin.to_string());
                         self.expected_units.insert(c);

@@ -12,7 +12,7 @@
 
 use std::path::Path;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, FixedOffset};
 use rusqlite::{Connection, OptionalExtension, params};
@@ -409,6 +409,53 @@ pub fn transaction_ids(conn: &Connection, kind: &str) -> Result<Vec<String>, Err
 
 /// What a logistic unit contains now: children packed into it (recursively) and not unpacked.
 pub fn contents(conn: &Connection, parent: &Epc) -> Result<Vec<Epc>, Error> {
+    contents_until(conn, parent, None)
+}
+
+/// What a logistic unit contained when `event` happened: its packings and unpackings up to that
+/// moment, in fold order (recursively). A unit taken out of a pallet after the pallet shipped
+/// was shipped inside it; one packed in afterwards was not.
+pub fn contents_at(conn: &Connection, parent: &Epc, event: &Event) -> Result<Vec<Epc>, Error> {
+    let until = (stored_time(conn, event)?, event.body.biz_step.phase());
+    contents_until(conn, parent, Some(&until))
+}
+
+/// The units `event` names: directly, and inside the logistic units it names as they were
+/// packed at its moment ([`contents_at`]).
+pub fn units_at(conn: &Connection, event: &Event) -> Result<BTreeSet<Epc>, Error> {
+    let mut units = BTreeSet::new();
+    for epc in &event.body.epcs {
+        match epc {
+            Epc::Unit { .. } => {
+                units.insert(epc.clone());
+            }
+            Epc::Logistic(_) => units.extend(
+                contents_at(conn, epc, event)?
+                    .into_iter()
+                    .filter(|c| matches!(c, Epc::Unit { .. })),
+            ),
+        }
+    }
+    Ok(units)
+}
+
+/// The time `event` is stored under (on a hub, corrected for its recorder's clock), or its own
+/// when it is not held.
+fn stored_time(conn: &Connection, event: &Event) -> Result<String, Error> {
+    Ok(conn
+        .prepare_cached("SELECT time FROM events WHERE id = ?1")?
+        .query_row([&event.id.0], |r| r.get(0))
+        .optional()?
+        .unwrap_or_else(|| sortable_time(event)))
+}
+
+/// [`contents`], counting only the aggregations at or before `until` (a stored time and a
+/// business step's phase) when given.
+fn contents_until(
+    conn: &Connection,
+    parent: &Epc,
+    until: Option<&(String, u8)>,
+) -> Result<Vec<Epc>, Error> {
     let mut out = Vec::new();
     let mut stack = vec![parent.uri()];
     let mut seen = std::collections::BTreeSet::new();
@@ -442,7 +489,13 @@ pub fn contents(conn: &Connection, parent: &Epc) -> Result<Vec<Epc>, Error> {
                 id.clone(),
             )
         });
-        for (child, added, ..) in rows {
+        for (child, added, time, step, _) in rows {
+            if let Some((until_time, until_phase)) = until {
+                let phase = BizStep::parse(&step).map_or(u8::MAX, BizStep::phase);
+                if (&time, phase) > (until_time, *until_phase) {
+                    break;
+                }
+            }
             if added {
                 children.insert(child);
             } else {
@@ -547,11 +600,7 @@ impl Bound {
         Ok(match until {
             // The stored (possibly clock-corrected) time of `until`, where it is held.
             Some(e) => Bound {
-                time: conn
-                    .prepare_cached("SELECT time FROM events WHERE id = ?1")?
-                    .query_row([&e.id.0], |r| r.get(0))
-                    .optional()?
-                    .unwrap_or_else(|| sortable_time(e)),
+                time: stored_time(conn, e)?,
                 except: e.id.0.clone(),
             },
             None => Bound {

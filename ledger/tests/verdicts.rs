@@ -266,6 +266,80 @@ fn verdicts_against_a_manifest() {
     assert_eq!(m.progress.wrong_product.len(), 2);
 }
 
+/// The same aggregation by another recorder, or its reverse (an unpacking).
+fn regroup(step: BizStep, epcs: Vec<Epc>, parent: Epc, at: &str) -> Event {
+    let mut body = event(step, epcs, Some(parent), at).body;
+    if step == BizStep::Unpacking {
+        body.action = Action::Delete;
+    }
+    body.recorder = Recorder {
+        org: "dist-a".into(),
+        site: "dc".into(),
+        device: "dev-1".into(),
+    };
+    Event::new(body)
+}
+
+#[test]
+fn a_manifest_expects_what_was_packed_when_it_shipped() {
+    let mut w = world();
+    let drill = w.drill.clone();
+    // Received whole, then the case is opened and a unit of another delivery goes onto the
+    // pallet: neither changes what ASN-1 shipped or what its receipt received.
+    w.check(
+        &format!("00{}", sscc(1)),
+        Some("ASN-1"),
+        VerdictKind::Ok,
+        "3 units received",
+    );
+    let units: Vec<Epc> = ["D1", "D2", "D3"].iter().map(|s| unit(&drill, s)).collect();
+    w.ledger
+        .store_events(
+            &[
+                regroup(
+                    BizStep::Unpacking,
+                    units,
+                    Epc::Logistic(sscc(2)),
+                    "2026-06-02T08:00:00+02:00",
+                ),
+                regroup(
+                    BizStep::Packing,
+                    vec![unit(&drill, "D4")],
+                    Epc::Logistic(sscc(1)),
+                    "2026-06-03T08:00:00+02:00",
+                ),
+            ],
+            true,
+        )
+        .unwrap();
+    let m = w.ledger.manifest("ASN-1").unwrap();
+    assert_eq!(
+        (m.progress.expected, m.progress.scanned),
+        (3, 3),
+        "{:?}",
+        m.progress
+    );
+    assert!(m.progress.missing.is_empty(), "{:?}", m.progress.missing);
+    assert!(
+        m.progress.unexpected.is_empty(),
+        "{:?}",
+        m.progress.unexpected
+    );
+    // The case, received a second time now, holds nothing: no unit is counted twice for it.
+    w.check(
+        &format!("00{}", sscc(2)),
+        Some("ASN-1"),
+        VerdictKind::Duplicate,
+        "already received",
+    );
+    let m = w.ledger.manifest("ASN-1").unwrap();
+    assert!(
+        m.progress.duplicates.is_empty(),
+        "{:?}",
+        m.progress.duplicates
+    );
+}
+
 #[test]
 fn verdicts_from_the_registry_extract_and_the_ledger() {
     let mut w = world();
