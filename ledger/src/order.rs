@@ -159,25 +159,17 @@ fn save(conn: &Connection, order: &Order) -> Result<(), Error> {
     store::kv_set(conn, &key(&order.id), &serde_json::to_string(order)?)
 }
 
-/// Units shipped under the order so far (logistic units counted by what they contain).
+/// Units shipped under the order so far (logistic units counted by what they held when they
+/// shipped).
 fn picked(conn: &Connection, id: &str) -> Result<Vec<Epc>, Error> {
     let mut units = Vec::new();
     for e in store::events_in_transaction(conn, ASN, id)? {
         if e.body.biz_step != BizStep::Shipping {
             continue;
         }
-        for epc in &e.body.epcs {
-            let found = match epc {
-                Epc::Unit { .. } => vec![epc.clone()],
-                Epc::Logistic(_) => store::contents(conn, epc)?
-                    .into_iter()
-                    .filter(|c| matches!(c, Epc::Unit { .. }))
-                    .collect(),
-            };
-            for u in found {
-                if !units.contains(&u) {
-                    units.push(u);
-                }
+        for u in store::units_at(conn, &e)? {
+            if !units.contains(&u) {
+                units.push(u);
             }
         }
     }
@@ -364,18 +356,16 @@ pub(crate) fn pick(
     });
     store::insert_event(tx, &event, true)?;
     verdict.event = Some(event.id.0);
-    let after = picking(tx, order, extract)?;
+    // Every unit shipped took one of what its line still wanted.
+    let left: u32 = wanted.values().sum();
     verdict.verdict = VerdictKind::Ok;
-    verdict.reason = if after.left == 0 {
+    verdict.reason = if left == 0 {
         format!(
             "{label} picked: order {} is complete, close it to ship",
             order.id
         )
     } else {
-        format!(
-            "{label} picked for {}: {} still to pick",
-            order.id, after.left
-        )
+        format!("{label} picked for {}: {left} still to pick", order.id)
     };
     Ok(verdict)
 }
