@@ -17,9 +17,12 @@
 //! frame with a code is decoded on a small crop. Printed text is transition-dense too; its
 //! regions are decoded and found empty, which is still far cheaper than the whole frame. When
 //! the regions cover most of the frame, the whole frame is decoded once instead. Each decode
-//! looks for one code: after a hit, the busy tiles of its region that the code does not cover
-//! are grouped into regions again and decoded in turn (not those whose crop would still hold
-//! the code), and after a hit on the whole frame, the other regions are. (rxing's multi-code
+//! looks for one code of each kind, 1D and 2D, on the same binarized image (a GS1-128 beside a
+//! GS1 DataMatrix on a carton label is one region): after a hit, the busy tiles of its region
+//! that the codes do not cover are grouped into regions again and decoded in turn (not those
+//! whose crop would still hold a code's centre), and after a hit on the whole frame, the other
+//! regions are. A 1D code is read along one row, so the height of its bars is measured in the
+//! frame before the tiles it covers are set aside. (rxing's multi-code
 //! reader, which after each hit decodes the strips of the image around the code from scratch,
 //! cost several whole-frame decodes on a cluttered frame and mostly re-read printed text.)
 //! rxing binarizes each crop with a port of its hybrid binarizer that computes the same
@@ -134,9 +137,9 @@ pub struct DecodeOptions {
     /// codes: for still images, not for a live preview.
     pub try_harder: bool,
     /// Look for more than one code per frame. With [`DecodeOptions::locate`], every located
-    /// region is decoded, one code at a time: after a hit, the region's busy tiles away from
-    /// the code are grouped and decoded again (two codes touching each other still count as
-    /// one); over the whole frame, rxing's multi reader searches the areas around each hit
+    /// region is decoded, one 1D and one 2D code at a time: after a hit, the region's busy
+    /// tiles away from the codes are grouped and decoded again (two 2D codes touching each
+    /// other still count as one); over the whole frame, rxing's multi reader searches the areas around each hit
     /// again. Off: stop at the first code.
     pub multiple: bool,
     /// Also look for light-on-dark codes (laser-etched DataMatrix on metal): doubles the time.
@@ -271,18 +274,25 @@ pub fn decode_luma(width: u32, height: u32, luma: &[u8], options: &DecodeOptions
     if options.formats.is_empty() {
         return Vec::new();
     }
+    let whole = if options.multiple {
+        Search::All
+    } else {
+        Search::First
+    };
     if !options.locate {
-        return decode_whole(&image, options);
+        return decode_whole(&image, options, whole);
     }
-    // Each region yields at most one code per decode: rxing's multi-code reader, which after
-    // each hit decodes the strips of the frame around the code again from scratch, costs
-    // several whole-frame decodes on a cluttered frame, and mostly re-reads printed text.
-    // Instead, the busy tiles of a region that lie away from the code it held are grouped
-    // into regions again and decoded in turn, so that a second code beside the first (a
-    // GS1-128 under a DataMatrix on one label) is still found.
-    let single = DecodeOptions {
-        multiple: false,
-        ..options.clone()
+    // Each region yields at most one code of each kind (1D, 2D) per decode (see
+    // `Search::EachKind`): rxing's multi-code reader, which after each hit decodes the strips
+    // of the frame around the code again from scratch, costs several whole-frame decodes on a
+    // cluttered frame, and mostly re-reads printed text. Instead, the busy tiles of a region
+    // that lie away from the codes it held are grouped into regions again and decoded in
+    // turn, so that a second code beside the first (a QR code under a DataMatrix on one label)
+    // is still found.
+    let per_region = if options.multiple {
+        Search::EachKind
+    } else {
+        Search::First
     };
     let (map, regions) = locate(&image);
     let covered: usize = regions.iter().map(|r| r.rect.area()).sum();
@@ -291,7 +301,7 @@ pub fn decode_luma(width: u32, height: u32, luma: &[u8], options: &DecodeOptions
     let mut queue: Vec<(Region, usize)> = Vec::new();
     if covered * 2 > image.width * image.height {
         // Crops would cost about as much as the frame: decode it whole once.
-        found = decode_whole(&image, &single);
+        found = decode_whole(&image, options, per_region);
         if found.is_empty() {
             for region in &regions {
                 if !options.multiple && !found.is_empty() {
@@ -302,7 +312,11 @@ pub fn decode_luma(width: u32, height: u32, luma: &[u8], options: &DecodeOptions
         } else if options.multiple {
             for region in regions {
                 if found.iter().any(|d| region.rect.contains(d.center())) {
-                    queue.extend(map.leftover(&region, &found).into_iter().map(|r| (r, 1)));
+                    queue.extend(
+                        map.leftover(&image, &region, &found)
+                            .into_iter()
+                            .map(|r| (r, 1)),
+                    );
                 } else {
                     queue.push((region, 0));
                 }
@@ -318,7 +332,7 @@ pub fn decode_luma(width: u32, height: u32, luma: &[u8], options: &DecodeOptions
             break;
         }
         let crop = image.crop(&region.rect);
-        let here = decode_buffer(&crop, &region.rect, &options.formats, &single);
+        let here = decode_buffer(&crop, &region.rect, &options.formats, options, per_region);
         if here.is_empty() {
             extend_unique(&mut found, straightened(&image, &region.rect, options));
             continue;
@@ -327,27 +341,48 @@ pub fn decode_luma(width: u32, height: u32, luma: &[u8], options: &DecodeOptions
         extend_unique(&mut found, here);
         if found.len() > before && options.multiple && depth < MAX_CODES_PER_REGION {
             queue.extend(
-                map.leftover(&region, &found)
+                map.leftover(&image, &region, &found)
                     .into_iter()
                     .map(|r| (r, depth + 1)),
             );
         }
     }
     if found.is_empty() && options.try_harder {
-        found = decode_whole(&image, options);
+        found = decode_whole(&image, options, whole);
     }
     found
 }
 
+/// How many codes one rxing decode of an image looks for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Search {
+    /// The first code the readers find, in their order.
+    First,
+    /// The first code the 1D readers find and the first the 2D readers find: a 1D code and a
+    /// 2D code side by side (a GS1-128 beside a GS1 DataMatrix on a carton label) are one
+    /// located region, and a hit by one kind of reader must not end the search for the other.
+    /// A 1D reader reads one row, whose two ends say little about where the bars are, so what
+    /// was left of the region around them once held some of the bars and the DataMatrix in
+    /// one crop that the DataMatrix reader missed, or took in the GS1-128's centre and was
+    /// dropped. The 2D readers find their finder patterns among bars, and the 1D readers read
+    /// rows past a 2D code, so both kinds run on the same binarized image. (With TryHarder,
+    /// whose 1D readers scan every row and run after the 2D ones, a 1D search after a 2D hit
+    /// scans as a live decode does: the rows about the middle.)
+    EachKind,
+    /// rxing's multi-code reader: after each hit, the strips of the image around the code are
+    /// decoded again.
+    All,
+}
+
 /// rxing over the whole frame.
-fn decode_whole(image: &Image<'_>, options: &DecodeOptions) -> Vec<Decoded> {
+fn decode_whole(image: &Image<'_>, options: &DecodeOptions, search: Search) -> Vec<Decoded> {
     let all = Rect {
         x: 0,
         y: 0,
         width: image.width,
         height: image.height,
     };
-    decode_buffer(image, &all, &options.formats, options)
+    decode_buffer(image, &all, &options.formats, options, search)
 }
 
 /// rxing over `image`, which shows `area` of the frame: positions are mapped back into frame
@@ -357,12 +392,13 @@ fn decode_buffer(
     area: &Rect,
     formats: &[Format],
     options: &DecodeOptions,
+    search: Search,
 ) -> Vec<Decoded> {
     let offset = Point {
         x: area.x as f32,
         y: area.y as f32,
     };
-    decode_rxing(image, formats, options)
+    decode_rxing(image, formats, options, search)
         .into_iter()
         .map(|mut d| {
             for p in &mut d.position {
@@ -374,7 +410,12 @@ fn decode_buffer(
         .collect()
 }
 
-fn decode_rxing(image: &Image<'_>, formats: &[Format], options: &DecodeOptions) -> Vec<Decoded> {
+fn decode_rxing(
+    image: &Image<'_>,
+    formats: &[Format],
+    options: &DecodeOptions,
+    search: Search,
+) -> Vec<Decoded> {
     let (Ok(width), Ok(height)) = (u32::try_from(image.width), u32::try_from(image.height)) else {
         return Vec::new();
     };
@@ -384,15 +425,15 @@ fn decode_rxing(image: &Image<'_>, formats: &[Format], options: &DecodeOptions) 
     let mut bitmap = BinaryBitmap::new(FastHybridBinarizer::new(source));
     let hints = options.hints(formats);
     let mut readers = Readers::new(formats, &hints);
-    let results = if options.multiple {
-        GenericMultipleBarcodeReader::new(readers)
+    let results = match search {
+        Search::All => GenericMultipleBarcodeReader::new(readers)
             .decode_multiple_with_hints(&mut bitmap, &hints)
-            .unwrap_or_default()
-    } else {
-        readers
+            .unwrap_or_default(),
+        Search::First => readers
             .decode_with_hints(&mut bitmap, &hints)
             .map(|r| vec![r])
-            .unwrap_or_default()
+            .unwrap_or_default(),
+        Search::EachKind => readers.decode_each_kind(&mut bitmap, &hints),
     };
     let mut decoded: Vec<Decoded> = Vec::with_capacity(results.len());
     extend_unique(
@@ -432,41 +473,96 @@ impl Readers {
         }
     }
 
+    /// The 1D readers, if any 1D format was asked for.
+    fn decode_1d<B: Binarizer>(
+        &mut self,
+        image: &mut BinaryBitmap<B>,
+        hints: &DecodeHints,
+    ) -> Option<RXingResult> {
+        self.one_d.as_mut()?.decode_with_hints(image, hints).ok()
+    }
+
+    /// The 2D readers asked for: DataMatrix, then QR.
+    fn decode_2d<B: Binarizer>(
+        &mut self,
+        image: &mut BinaryBitmap<B>,
+        hints: &DecodeHints,
+    ) -> Option<RXingResult> {
+        if self.data_matrix
+            && let Ok(found) = DataMatrixReader.decode_with_hints(image, hints)
+        {
+            return Some(found);
+        }
+        if self.qr {
+            if let Ok(found) = QrReader.decode_with_hints(image, hints) {
+                return Some(found);
+            }
+            if let Ok(found) = QRCodeReader.decode_with_hints(image, hints) {
+                return Some(found);
+            }
+        }
+        None
+    }
+
     fn decode_formats<B: Binarizer>(
         &mut self,
         image: &mut BinaryBitmap<B>,
         hints: &DecodeHints,
     ) -> rxing::common::Result<RXingResult> {
         if !self.try_harder
-            && let Some(Ok(found)) = self
-                .one_d
-                .as_mut()
-                .map(|r| r.decode_with_hints(image, hints))
+            && let Some(found) = self.decode_1d(image, hints)
         {
             return Ok(found);
         }
-        if self.data_matrix
-            && let Ok(found) = DataMatrixReader.decode_with_hints(image, hints)
-        {
+        if let Some(found) = self.decode_2d(image, hints) {
             return Ok(found);
-        }
-        if self.qr {
-            if let Ok(found) = QrReader.decode_with_hints(image, hints) {
-                return Ok(found);
-            }
-            if let Ok(found) = QRCodeReader.decode_with_hints(image, hints) {
-                return Ok(found);
-            }
         }
         if self.try_harder
-            && let Some(Ok(found)) = self
-                .one_d
-                .as_mut()
-                .map(|r| r.decode_with_hints(image, hints))
+            && let Some(found) = self.decode_1d(image, hints)
         {
             return Ok(found);
         }
         Err(Exceptions::NOT_FOUND)
+    }
+
+    /// [`Search::EachKind`]: the first code of the 1D readers and the first of the 2D
+    /// readers, in their order; on the inverted image too if asked for and nothing was found.
+    fn decode_each_kind<B: Binarizer>(
+        &mut self,
+        image: &mut BinaryBitmap<B>,
+        hints: &DecodeHints,
+    ) -> Vec<RXingResult> {
+        let mut found = self.each_kind(image, hints);
+        if found.is_empty() && self.also_inverted {
+            image.invert();
+            found = self.each_kind(image, hints);
+            image.invert();
+        }
+        found
+    }
+
+    fn each_kind<B: Binarizer>(
+        &mut self,
+        image: &mut BinaryBitmap<B>,
+        hints: &DecodeHints,
+    ) -> Vec<RXingResult> {
+        let mut found = Vec::new();
+        if !self.try_harder {
+            found.extend(self.decode_1d(image, hints));
+            found.extend(self.decode_2d(image, hints));
+        } else if let Some(code) = self.decode_2d(image, hints) {
+            // TryHarder's 1D readers scan every row, which costs more than the rest of the
+            // decode: beside a 2D code, the rows about the middle that a live decode scans.
+            found.push(code);
+            let quick = DecodeHints {
+                TryHarder: Some(false),
+                ..hints.clone()
+            };
+            found.extend(self.decode_1d(image, &quick));
+        } else {
+            found.extend(self.decode_1d(image, hints));
+        }
+        found
     }
 }
 
@@ -562,6 +658,13 @@ struct Rect {
 impl Rect {
     fn area(&self) -> usize {
         self.width * self.height
+    }
+
+    fn centre(&self) -> Point {
+        Point {
+            x: self.x as f32 + self.width as f32 / 2.0,
+            y: self.y as f32 + self.height as f32 / 2.0,
+        }
     }
 
     fn contains(&self, p: Point) -> bool {
@@ -918,10 +1021,10 @@ impl TileMap {
 
     /// What is left of `region` to decode once `codes` were found: its busy tiles that none
     /// of the codes covers, as regions of their own, except those whose crop would still hold
-    /// one of the codes (tiles around it that stay connected, printed text about a code):
-    /// rxing would most likely read that code again.
-    fn leftover(&self, region: &Region, codes: &[Decoded]) -> Vec<Region> {
-        let covered: Vec<Rect> = codes.iter().map(code_box).collect();
+    /// the centre of one of the codes (tiles around it that stay connected, printed text about
+    /// a code): rxing would most likely read that code again.
+    fn leftover(&self, image: &Image<'_>, region: &Region, codes: &[Decoded]) -> Vec<Region> {
+        let covered: Vec<Rect> = codes.iter().map(|code| code_box(image, code)).collect();
         let mut left = self.regions(|i| {
             let (tx, ty) = (i % self.cols, i / self.cols);
             let tile = Rect {
@@ -932,17 +1035,20 @@ impl TileMap {
             };
             region.tiles.contains_cell(tx, ty) && !covered.iter().any(|c| c.intersection(&tile) > 0)
         });
-        left.retain(|r| !codes.iter().any(|d| r.rect.contains(d.center())));
+        left.retain(|r| !covered.iter().any(|c| r.rect.contains(c.centre())));
         left
     }
 }
 
-/// The frame pixels a decoded code covers, roughly: the box of the points rxing reports,
-/// widened by what the points leave out. The points of a 2D code are its corners or the
-/// centres of its finder patterns (a few modules in), so the box grows by a fifth of its size
-/// on each side; those of a 1D code are the ends of the row that read it, so the box takes in
-/// bars of an eighth of the code's width above and below.
-fn code_box(code: &Decoded) -> Rect {
+/// The frame pixels a decoded code covers, roughly, with a margin for the tiles the pre-pass
+/// marks busy about it (at half resolution a tile is 32 pixels). The points of a 2D code are
+/// its corners or the centres of its finder patterns (a few modules in), so the box of the
+/// points grows by a fifth of its size on each side. A 1D code read along a row reports the
+/// two ends of that row, which say nothing of how tall its bars are: the bars are measured in
+/// the frame ([`bars`]), and the box takes them in, with the quiet zones across and two tiles
+/// above and below. A 1D code read at an angle gets bars of an eighth of its width either side
+/// of the row.
+fn code_box(image: &Image<'_>, code: &Decoded) -> Rect {
     let (mut x0, mut y0, mut x1, mut y1) = (f32::MAX, f32::MAX, 0f32, 0f32);
     for p in &code.position {
         (x0, y0) = (x0.min(p.x), y0.min(p.y));
@@ -957,7 +1063,15 @@ fn code_box(code: &Decoded) -> Rect {
         };
     }
     let (grow_x, grow_y) = if code.format.is_1d() {
-        (TILE as f32, (MARGIN as f32).max((x1 - x0) / 8.0))
+        if let Some(found) = bars(image, x0, x1, y0, y1) {
+            // The points are the middles of the start and stop patterns, at most 6.5 modules
+            // from the code's ends; then come 10 modules of quiet zone, and the tiles about it.
+            let grow_x = 6.5 * found.module + 2.0 * TILE as f32;
+            (y0, y1) = (found.top as f32, found.bottom as f32);
+            (grow_x, 2.0 * TILE as f32)
+        } else {
+            (TILE as f32, (MARGIN as f32).max((x1 - x0) / 8.0))
+        }
     } else {
         let grow = (TILE as f32).max((x1 - x0).max(y1 - y0) / 5.0);
         (grow, grow)
@@ -969,6 +1083,74 @@ fn code_box(code: &Decoded) -> Rect {
         width: (x1 + grow_x - left).ceil() as usize,
         height: (y1 + grow_y - top).ceil() as usize,
     }
+}
+
+/// The bars of a 1D code that rxing read along a row: the first and last rows they reach, and
+/// the module size (in pixels, roughly).
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct Bars {
+    top: usize,
+    bottom: usize,
+    module: f32,
+}
+
+/// Measures the bars of a 1D code read between (`x0`, `y0`) and (`x1`, `y1`), when that was
+/// along a row: the read row, thresholded halfway between its darkest and lightest pixels,
+/// is followed up and down while each row agrees with the one before on four pixels in five
+/// (so a code a little off upright is followed along its bars) and keeps at least half the
+/// read row's dark pixels (so fading bar ends stop it). `None` for a read at an angle, or a
+/// row too short or too flat to measure.
+fn bars(image: &Image<'_>, x0: f32, x1: f32, y0: f32, y1: f32) -> Option<Bars> {
+    if y1 - y0 > 1.0 || x0 < 0.0 || y0 < 0.0 {
+        return None;
+    }
+    let (left, right) = (x0 as usize, (x1 as usize).min(image.width - 1));
+    let row = (((y0 + y1) / 2.0) as usize).min(image.height - 1);
+    if right < left + 16 {
+        return None;
+    }
+    let line = |y: usize| &image.luma[y * image.width + left..=y * image.width + right];
+    let read = line(row);
+    let (lo, hi) = read
+        .iter()
+        .fold((u8::MAX, 0), |(lo, hi), &p| (lo.min(p), hi.max(p)));
+    if hi - lo < 32 {
+        return None;
+    }
+    let threshold = lo / 2 + hi / 2;
+    let dark = |p: &u8| *p < threshold;
+    let read_dark = read.iter().filter(|p| dark(p)).count();
+    let runs = 1 + read
+        .windows(2)
+        .filter(|w| dark(&w[0]) != dark(&w[1]))
+        .count();
+    // Code 128 and EAN/UPC symbols average a little under two modules per bar or space.
+    let module = (read.len() as f32 / runs as f32 / 1.8).max(1.0);
+    let follow = |rows: &mut dyn Iterator<Item = usize>| {
+        let mut last = row;
+        let mut before = read;
+        for y in rows {
+            let here = line(y);
+            let agree = here
+                .iter()
+                .zip(before)
+                .filter(|(a, b)| dark(a) == dark(b))
+                .count();
+            let dark_here = here.iter().filter(|p| dark(p)).count();
+            if agree * 5 < here.len() * 4 || dark_here * 2 < read_dark {
+                break;
+            }
+            (last, before) = (y, here);
+        }
+        last
+    };
+    let top = follow(&mut (0..row).rev());
+    let bottom = follow(&mut (row + 1..image.height));
+    Some(Bars {
+        top,
+        bottom,
+        module,
+    })
 }
 
 /// Where nothing decoded in `region` but its gradients share one orientation (a 1D code at an
@@ -1022,7 +1204,12 @@ fn straightened(image: &Image<'_>, region: &Rect, options: &DecodeOptions) -> Ve
         height,
         luma: std::borrow::Cow::Owned(luma),
     };
-    decode_rxing(&upright, &formats, options)
+    let search = if options.multiple {
+        Search::All
+    } else {
+        Search::First
+    };
+    decode_rxing(&upright, &formats, options, search)
         .into_iter()
         .map(|mut d| {
             for p in &mut d.position {
@@ -1311,9 +1498,15 @@ pub fn decode_image_file(path: impl AsRef<std::path::Path>) -> Result<Vec<Decode
     ))
 }
 
+/// The label images the integration tests draw, for the tests below.
+#[cfg(test)]
+#[path = "../tests/support/labels.rs"]
+mod test_labels;
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use test_labels::{FRAMES, Gray, Symbol, label};
 
     /// Noise, flat patches, fine stripes and steps, from a seed.
     fn texture(width: usize, height: usize, seed: u64) -> Vec<u8> {
@@ -1399,5 +1592,172 @@ mod tests {
             let (width, height) = luma.dimensions();
             assert_same_edge_maps(width as usize, height as usize, luma.as_raw(), name);
         }
+    }
+
+    const SSCC_128: &str = "00340123450000000016";
+    const UNIT_DM: &str = "010401234500001610L2611A\u{1d}215FNRJRW2M5";
+
+    /// Where a carton label puts its GS1 DataMatrix against its GS1-128.
+    #[derive(Clone, Copy, Debug)]
+    enum Layout {
+        Beside,
+        Below,
+        Left,
+    }
+
+    /// A carton label (white, each symbol with its own quiet zone, `gap` pixels apart:
+    /// negative where the quiet zones overlap) pasted at (300, 300) into a frame, plain
+    /// grey or one of the benchmark scenes blurred a little as a camera would. Returns the
+    /// frame and where each symbol's modules are.
+    fn carton(
+        layout: Layout,
+        (bar_module, dm_module): (usize, usize),
+        gap: isize,
+        scene: Option<usize>,
+    ) -> (Gray, Rect, Rect) {
+        let bars = label(Symbol::Gs1_128, SSCC_128, bar_module);
+        let dm = label(Symbol::Gs1DataMatrix, UNIT_DM, dm_module);
+        let (x, y) = (300isize, 300isize);
+        let (dx, dy) = match layout {
+            Layout::Beside => (x + bars.width as isize + gap, y),
+            Layout::Below => (x, y + bars.height as isize + gap),
+            Layout::Left => (x - dm.width as isize - gap, y),
+        };
+        let (left, top) = (x.min(dx) as usize, y.min(dy) as usize);
+        let right = (x as usize + bars.width).max(dx as usize + dm.width);
+        let bottom = (y as usize + bars.height).max(dy as usize + dm.height);
+        let mut paper = Gray::blank(right - left, bottom - top, 250);
+        paper.blit(&bars, x as usize - left, y as usize - top);
+        paper.blit(&dm, dx as usize - left, dy as usize - top);
+        let mut frame = match scene {
+            Some(n) => FRAMES[n].empty(),
+            None => Gray::blank(1280, 720, 120),
+        };
+        frame.blit(&paper, left, top);
+        if scene.is_some() {
+            frame = frame.blurred(1);
+        }
+        // The modules inside the quiet zones: 10 modules for GS1-128, 4 for the DataMatrix.
+        let inside = |x: isize, y: isize, symbol: &Gray, quiet: usize| Rect {
+            x: x as usize + quiet,
+            y: y as usize + quiet,
+            width: symbol.width - 2 * quiet,
+            height: symbol.height - 2 * quiet,
+        };
+        let bars_rect = inside(x, y, &bars, 10 * bar_module);
+        let dm_rect = inside(dx, dy, &dm, 4 * dm_module);
+        (frame, bars_rect, dm_rect)
+    }
+
+    /// A GS1-128 and a GS1 DataMatrix on one carton label are one located region. The
+    /// GS1-128 is read first; before, what was left of the region around the row that read it
+    /// still held its bars and the DataMatrix in one crop that the DataMatrix reader missed,
+    /// or took in the GS1-128's centre and was dropped, and the DataMatrix was not found in
+    /// that frame (nor, with the label held still, in any other).
+    #[test]
+    fn a_gs1_128_and_a_datamatrix_in_one_region_are_both_found() {
+        let cases = [
+            (Layout::Beside, (2, 4), -4, None),
+            (Layout::Beside, (3, 4), 0, Some(0)),
+            (Layout::Beside, (3, 5), -4, Some(0)),
+            (Layout::Below, (2, 4), 0, None),
+            (Layout::Below, (2, 5), -4, None),
+            (Layout::Left, (3, 4), 8, Some(0)),
+            (Layout::Left, (3, 5), 0, Some(0)),
+        ];
+        for (layout, modules, gap, scene) in cases {
+            let case = format!("{layout:?}, modules {modules:?}, gap {gap}, scene {scene:?}");
+            let (frame, bars, dm) = carton(layout, modules, gap, scene);
+            let image = Image::new(1280, 720, &frame.px).unwrap();
+            let (_, regions) = locate(&image);
+            assert!(
+                regions
+                    .iter()
+                    .any(|r| { r.rect.contains(bars.centre()) && r.rect.contains(dm.centre()) }),
+                "{case}: the two symbols are not one region: {regions:?}"
+            );
+            for options in [DecodeOptions::default(), DecodeOptions::thorough()] {
+                let decoded = decode_luma(1280, 720, &frame.px, &options);
+                let find =
+                    |aim: &str, text: &str| decoded.iter().find(|d| d.aim == aim && d.text == text);
+                let (Some(line), Some(matrix)) = (find("]C1", SSCC_128), find("]d2", UNIT_DM))
+                else {
+                    panic!("{case}, {options:?}: {decoded:?}");
+                };
+                assert_eq!(decoded.len(), 2, "{case}: {decoded:?}");
+                assert!(bars.contains(line.center()), "{case}: {line:?}");
+                assert!(dm.contains(matrix.center()), "{case}: {matrix:?}");
+            }
+            let first = DecodeOptions {
+                multiple: false,
+                ..DecodeOptions::default()
+            };
+            assert_eq!(decode_luma(1280, 720, &frame.px, &first).len(), 1, "{case}");
+        }
+    }
+
+    #[test]
+    fn bars_are_measured_from_the_row_that_read_them() {
+        for (module, blur, degrees) in [(2, 0, 0.0), (3, 1, 0.0), (2, 1, 6.0), (4, 1, -8.0)] {
+            let case = format!("module {module}, blur {blur}, {degrees}°");
+            let code = label(Symbol::Gs1_128, SSCC_128, module);
+            let code = if degrees == 0.0 {
+                code
+            } else {
+                code.rotated(degrees)
+            };
+            let mut frame = Gray::blank(640, 480, 250);
+            let (x, y) = (100, 120);
+            frame.blit(&code, x, y);
+            // A DataMatrix right under the code's quiet zone, and text-like clutter above it.
+            let dm = label(Symbol::Gs1DataMatrix, UNIT_DM, 4);
+            frame.blit(&dm, x + 40, y + code.height);
+            for (i, px) in frame.px[(y - 20) * 640..(y - 12) * 640]
+                .iter_mut()
+                .enumerate()
+            {
+                if (i % 640) % 7 < 3 {
+                    *px = 30;
+                }
+            }
+            let frame = if blur > 0 { frame.blurred(blur) } else { frame };
+            let image = Image::new(640, 480, &frame.px).unwrap();
+            let (quiet, tall) = (10 * module, 40 * module);
+            let middle = (y + code.height / 2) as f32;
+            let (x0, x1) = (
+                (x + quiet + 5 * module) as f32,
+                (x + code.width - quiet - 6 * module) as f32,
+            );
+            let found =
+                bars(&image, x0, x1, middle, middle).unwrap_or_else(|| panic!("{case}: no bars"));
+            // Upright: the bars' rows, give or take the blur. At an angle: the rows where
+            // the bars still cross most of the read row's span.
+            let slack = if degrees == 0.0 {
+                2
+            } else {
+                code.height - tall - 2 * quiet + 8
+            };
+            let (top, bottom) = (
+                y + (code.height - tall) / 2,
+                y + (code.height + tall) / 2 - 1,
+            );
+            assert!(
+                found.top.abs_diff(top) <= slack,
+                "{case}: {found:?}, bars from {top}"
+            );
+            assert!(
+                found.bottom.abs_diff(bottom) <= slack,
+                "{case}: {found:?}, bars to {bottom}"
+            );
+            assert!(
+                (0.6..=1.6).contains(&(found.module / module as f32)),
+                "{case}: {found:?}"
+            );
+        }
+        // A row across a flat area or at an angle is not measured.
+        let flat = vec![200u8; 64 * 64];
+        let flat = Image::new(64, 64, &flat).unwrap();
+        assert_eq!(bars(&flat, 2.0, 60.0, 30.0, 30.0), None);
+        assert_eq!(bars(&flat, 2.0, 60.0, 10.0, 40.0), None);
     }
 }
