@@ -128,6 +128,8 @@ export interface Warranty {
   in_period: boolean;
   remaining_days: number;
   registered_owner: string | null;
+  /** Set when the cover is a new one: the unit came back from an earlier consumer (RFC 3339). */
+  renewed_after?: string;
   claim_threshold: number;
 }
 

@@ -26,6 +26,9 @@ describe("words for the ledger", () => {
       "Cover ended on 2028-11-01 (24 months from the sale)",
     );
     expect(warrantyLine(null).covered).toBe(false);
+    expect(warrantyLine({ ...cover, renewed_after: "2027-03-02T10:00:00+01:00" }).text).toBe(
+      "Covered until 2028-11-01 · 708 days left (24 months from the sale, renewed after its return on 2027-03-02)",
+    );
   });
 
   it("lists only the discrepancies present, worst first", () => {

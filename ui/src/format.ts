@@ -15,7 +15,9 @@ export function day(time: string | null | undefined): string {
 /** A unit's cover in one line, and whether it is covered now. */
 export function warrantyLine(w: Warranty | null): { text: string; covered: boolean } {
   if (!w) return { text: "No warranty policy is known for this product", covered: false };
-  const from = { sale: "the sale", registration: "registration", manufacture: "manufacture" }[w.starts_at];
+  const base = { sale: "the sale", registration: "registration", manufacture: "manufacture" }[w.starts_at];
+  // A returned or refurbished unit sold or registered again is covered anew from then.
+  const from = w.renewed_after ? `${base}, renewed after its return on ${day(w.renewed_after)}` : base;
   if (w.in_period) {
     const left = w.remaining_days === 1 ? "1 day left" : `${w.remaining_days} days left`;
     return { text: `Covered until ${day(w.end)} · ${left} (${w.months} months from ${from})`, covered: true };
