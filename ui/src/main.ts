@@ -102,6 +102,11 @@ function measure(since: number) {
 // --- scanning ---------------------------------------------------------------------------------
 
 let wedge = new WedgeAssembler(wedgeConfig(settings));
+/** What the wedge made of the last burst it ended (the window's tests read it). */
+(window as unknown as { custodianWedge: () => { ended: number; last: unknown } }).custodianWedge = () => ({
+  ended: wedge.ended,
+  last: wedge.last,
+});
 
 function isEditable(el: Element | null): el is HTMLInputElement | HTMLTextAreaElement {
   return (el instanceof HTMLInputElement && !["checkbox", "radio", "button", "submit"].includes(el.type)) || el instanceof HTMLTextAreaElement;

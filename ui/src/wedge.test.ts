@@ -134,6 +134,10 @@ describe("WedgeAssembler", () => {
     type(a, "12345678", 1000, 90);
     expect(a.last?.scan).toBe(false);
     expect(a.last?.slowGaps).toBe(8);
+    // Both sequences ended; a terminator with nothing before it ends none.
+    expect(a.ended).toBe(2);
+    a.push({ key: "Enter", ctrl: false, alt: false, at: 5000, editable: false });
+    expect(a.ended).toBe(2);
   });
 
   it("hands held keys to the field when a burst stops without a terminator", () => {

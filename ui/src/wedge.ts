@@ -96,6 +96,8 @@ export class WedgeAssembler {
   private maxGap = 0;
   /** The timing of the last sequence a terminator ended. */
   last: BurstTiming | null = null;
+  /** Sequences a terminator has ended, scans or not. */
+  ended = 0;
 
   constructor(private readonly config: WedgeConfig = defaultConfig) {}
 
@@ -175,6 +177,7 @@ export class WedgeAssembler {
       text.length >= this.config.minLength &&
       // A one-key scan has a single gap (its terminator); it must be quick.
       (gaps >= 3 ? this.scannerPaced(gaps, slow) : slow === 0);
+    this.ended += 1;
     this.last = {
       chars: text.length,
       gaps,
