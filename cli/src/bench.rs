@@ -224,7 +224,7 @@ fn ingest_in(tmp: &Path, events: usize) -> Result<Value> {
     }
     let me = ledger.recorder()?;
     let stream = sustained_stream(&mut ledger, &me, now)?;
-    let checkpoints = ledger.background_checkpoints();
+    let checkpoints = ledger.checkpoints();
     drop(ledger);
     let disk: u64 = std::fs::read_dir(&dir)?
         .filter_map(|e| e.ok()?.metadata().ok())
@@ -242,7 +242,8 @@ fn ingest_in(tmp: &Path, events: usize) -> Result<Value> {
         "stream_mean_batch": round(stream.mean_batch, 1),
         "stream_verdict_p99_ms": round(stream.verdict_p99_ms, 3),
         "disk_bytes_per_event": round(disk as f64 / held as f64, 1),
-        "background_checkpoints": checkpoints,
+        "checkpoints_background": checkpoints.background,
+        "checkpoints_inline": checkpoints.inline,
         "rss_mb": rss_mb(),
     }))
 }

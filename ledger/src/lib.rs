@@ -41,6 +41,7 @@ use chrono::{DateTime, FixedOffset};
 use rusqlite::{Connection, params};
 use serde::{Deserialize, Serialize};
 
+pub use checkpoint::Checkpoints;
 pub use custody::Custody;
 pub use docs::{Flag, FlagStatus, FlagStep};
 pub use event::{Epc, Event, EventBody, EventId, Recorder};
@@ -142,7 +143,6 @@ const KV_EXTRACT: &str = "extract";
 
 /// One device's ledger in a data directory (`ledger.sqlite` inside it).
 pub struct Ledger {
-    // Declared before the checkpointer, so it closes first and the checkpointer's thread ends.
     conn: Connection,
     checkpointer: checkpoint::Checkpointer,
     dir: PathBuf,
@@ -192,10 +192,10 @@ impl Ledger {
         &self.dir
     }
 
-    /// Checkpoints run off the scanning path since the ledger was opened (see the `checkpoint`
-    /// module).
-    pub fn background_checkpoints(&self) -> u64 {
-        self.checkpointer.done()
+    /// Checkpoints run since the ledger was opened: off the scanning path, and by the writer
+    /// itself when the log outgrew them (see the `checkpoint` module).
+    pub fn checkpoints(&self) -> Checkpoints {
+        self.checkpointer.counts()
     }
 
     /// Who this device records as; set at enrollment.
