@@ -8,6 +8,9 @@
 //! [`ExtractDelta`] from that version, or the whole extract when the device is too far behind.
 //! [`RegistryExtract::apply`] applies a delta, and gives the same extract the hub would send
 //! whole at the delta's version.
+//!
+//! It also holds the rule for a serial's AI 8030 signature ([`signed_payload`],
+//! [`signature_verifies`]), which the hub's public verification applies too.
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
@@ -29,6 +32,20 @@ fn upsert<T: Clone>(held: &mut Vec<T>, new: &[T], key: impl Fn(&T) -> String) {
 /// signature made for anything else never verifies as one.
 pub fn signed_payload(gtin: &str, serial: &str) -> Vec<u8> {
     format!("custodian/sgtin/v1\u{1d}{gtin}\u{1d}{serial}").into_bytes()
+}
+
+/// Whether `signature` (AI 8030's decoded bytes) is `issuer`'s signature over the unit's
+/// [`signed_payload`]. This is the one rule for a serial's signature: the device checks it with
+/// the extract's keys ([`RegistryExtract::signature_valid`]) and the hub with its own key.
+/// `false` for a malformed signature: a signature that cannot be checked is not a valid one.
+pub fn signature_verifies(
+    issuer: &VerifyingKey,
+    gtin: &str,
+    serial: &str,
+    signature: &[u8],
+) -> bool {
+    Signature::from_slice(signature)
+        .is_ok_and(|sig| issuer.verify(&signed_payload(gtin, serial), &sig).is_ok())
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -80,6 +97,14 @@ pub struct IssuerKey {
     pub id: String,
     /// Ed25519 public key, base64.
     pub public_key: String,
+}
+
+impl IssuerKey {
+    /// The Ed25519 key, or `None` if `public_key` is not one.
+    pub fn verifying_key(&self) -> Option<VerifyingKey> {
+        let bytes = STANDARD.decode(&self.public_key).ok()?;
+        VerifyingKey::from_bytes(&<[u8; 32]>::try_from(bytes.as_slice()).ok()?).ok()
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -196,18 +221,9 @@ impl RegistryExtract {
     /// Whether any issuer key verifies `signature` over the unit. `false` for a malformed key or
     /// signature: a signature that cannot be checked is not a valid one.
     pub fn signature_valid(&self, gtin: &str, serial: &str, signature: &[u8]) -> bool {
-        let Ok(sig) = Signature::from_slice(signature) else {
-            return false;
-        };
-        let payload = signed_payload(gtin, serial);
-        self.issuer_keys.iter().any(|k| {
-            let Ok(bytes) = STANDARD.decode(&k.public_key) else {
-                return false;
-            };
-            let Ok(arr) = <[u8; 32]>::try_from(bytes.as_slice()) else {
-                return false;
-            };
-            VerifyingKey::from_bytes(&arr).is_ok_and(|vk| vk.verify(&payload, &sig).is_ok())
-        })
+        self.issuer_keys
+            .iter()
+            .filter_map(IssuerKey::verifying_key)
+            .any(|key| signature_verifies(&key, gtin, serial, signature))
     }
 }

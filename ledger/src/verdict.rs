@@ -162,47 +162,209 @@ impl Step {
     }
 }
 
+/// A code's AI 8030 signature, as far as it was checked.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SignatureCheck {
+    /// The code carries no signature, or there was no key to check it with.
+    Absent,
+    /// The code's signature verifies.
+    Verified,
+    /// The code carries an AI 8030 that does not verify or cannot be decoded: counterfeit.
+    Invalid,
+}
+
+impl SignatureCheck {
+    /// Checks the signature `scan` carries with `verifies`, which is given its decoded bytes
+    /// (the rule is [`crate::extract::signature_verifies`]). An AI 8030 that yielded no signature
+    /// is invalid: the code carries one, and it does not verify.
+    pub fn of(scan: &Scan, verifies: impl FnOnce(&[u8]) -> bool) -> SignatureCheck {
+        match (scan.signature(), scan.get("8030")) {
+            (Some(signature), _) => {
+                if verifies(signature) {
+                    SignatureCheck::Verified
+                } else {
+                    SignatureCheck::Invalid
+                }
+            }
+            (None, Some(_)) => SignatureCheck::Invalid,
+            (None, None) => SignatureCheck::Absent,
+        }
+    }
+}
+
+/// An element of a code that differs from what the registry issued for its unit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Mismatch<'a> {
+    /// The AI, e.g. `"10"`.
+    pub ai: &'static str,
+    /// What the code says.
+    pub on_label: &'a str,
+}
+
+impl Mismatch<'_> {
+    /// The element in words: `lot (AI 10)`.
+    pub fn element(&self) -> String {
+        let name = match self.ai {
+            "10" => "lot",
+            "17" => "expiry date",
+            "11" => "production date",
+            _ => "element",
+        };
+        format!("{name} (AI {})", self.ai)
+    }
+}
+
+/// What the label-level checks consider: what the code says about itself and what is known
+/// against its unit. The device ([`judge`]) and the hub's public verification both decide on
+/// these with [`judge_label`], so a code gets the same finding, in the same order, from both.
+#[derive(Clone, Copy, Debug)]
+pub struct LabelFacts<'a> {
+    pub signature: SignatureCheck,
+    /// An element of the code that differs from what was issued. Only the hub knows what was
+    /// issued for each serial; the device passes `None`.
+    pub mismatch: Option<Mismatch<'a>>,
+    /// Why the unit is on the counterfeit alert list.
+    pub alert: Option<&'a str>,
+    /// Why the unit's product, or its lot, is recalled.
+    pub recall: Option<&'a str>,
+    /// The unit is in a quarantine that stops what is being done with it.
+    pub held: bool,
+    /// The unit's expiry date: the code's AI 17, or what was issued when the code has none.
+    pub expiry: Option<NaiveDate>,
+    pub today: NaiveDate,
+}
+
+/// What the label-level checks found: the first of them that found something.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LabelFinding<'a> {
+    /// The code carries an AI 8030 signature that does not verify.
+    SignatureInvalid,
+    /// An element of the code is not what was issued for the unit.
+    LabelMismatch(Mismatch<'a>),
+    /// On the counterfeit alert list, for this reason.
+    ReportedCounterfeit(&'a str),
+    /// Recalled, for this reason.
+    Recalled(&'a str),
+    /// In quarantine.
+    Quarantined,
+    /// Expired on this day.
+    Expired(NaiveDate),
+}
+
+impl LabelFinding<'_> {
+    /// The finding's name: the [`VerdictKind`]'s name where the device has one
+    /// (`signature_invalid`, `reported_counterfeit`, `recalled`, `quarantined`, `expired`), and
+    /// `label_mismatch`.
+    pub fn status(&self) -> &'static str {
+        match self {
+            LabelFinding::LabelMismatch(_) => "label_mismatch",
+            other => other.kind().as_str(),
+        }
+    }
+
+    /// The device's verdict for it. A label whose elements differ from what was issued is as
+    /// forged as one whose signature does not verify; the device never finds one (it does not
+    /// know what was issued per serial), and it would say so in those words.
+    pub fn kind(&self) -> VerdictKind {
+        match self {
+            LabelFinding::SignatureInvalid | LabelFinding::LabelMismatch(_) => {
+                VerdictKind::SignatureInvalid
+            }
+            LabelFinding::ReportedCounterfeit(_) => VerdictKind::ReportedCounterfeit,
+            LabelFinding::Recalled(_) => VerdictKind::Recalled,
+            LabelFinding::Quarantined => VerdictKind::Quarantined,
+            LabelFinding::Expired(_) => VerdictKind::Expired,
+        }
+    }
+
+    /// Whether the finding says the label itself is not genuine (as opposed to a genuine unit
+    /// that is recalled, held or expired).
+    pub fn is_counterfeit(&self) -> bool {
+        matches!(
+            self,
+            LabelFinding::SignatureInvalid
+                | LabelFinding::LabelMismatch(_)
+                | LabelFinding::ReportedCounterfeit(_)
+        )
+    }
+}
+
+/// The label-level part of a verdict, in the order the checks run, the first that finds
+/// something deciding: the signature the code carries, the code's other elements against what
+/// was issued, the counterfeit alert list, the recall list, quarantine, expiry. A code that
+/// carries no signature is not judged on one: a missing signature finds nothing here.
+pub fn judge_label<'a>(f: &LabelFacts<'a>) -> Option<LabelFinding<'a>> {
+    if f.signature == SignatureCheck::Invalid {
+        return Some(LabelFinding::SignatureInvalid);
+    }
+    if let Some(m) = f.mismatch {
+        return Some(LabelFinding::LabelMismatch(m));
+    }
+    if let Some(reason) = f.alert {
+        return Some(LabelFinding::ReportedCounterfeit(reason));
+    }
+    if let Some(reason) = f.recall {
+        return Some(LabelFinding::Recalled(reason));
+    }
+    if f.held {
+        return Some(LabelFinding::Quarantined);
+    }
+    match f.expiry {
+        Some(expiry) if expiry < f.today => Some(LabelFinding::Expired(expiry)),
+        _ => None,
+    }
+}
+
 /// Decides a verdict and its reason in words. The checks run in this order, the first that
-/// finds something deciding: signature, counterfeit alert, recall, quarantine (unless the
-/// unit's life ended, which the clone check below says better), expiry, end of life, sale,
-/// then the manifest.
+/// finds something deciding: the label-level checks of [`judge_label`] (signature, counterfeit
+/// alert, recall, quarantine — unless the unit's life ended, which the clone check below says
+/// better —, expiry), then end of life, sale, then the manifest.
 pub fn judge(f: &Facts<'_>) -> (VerdictKind, String) {
     let label = f.epc.label();
-    if let (Some(x), Epc::Unit { gtin, serial }) = (f.extract, f.epc) {
-        if let Some(sig) = f.scan.signature()
-            && !x.signature_valid(gtin.as_str(), serial, sig)
-        {
-            return (
-                VerdictKind::SignatureInvalid,
-                format!("{label}: the AI 8030 signature does not verify — treat as counterfeit"),
-            );
-        }
-        if let Some(a) = x.alert(&f.epc.uri()) {
-            return (
-                VerdictKind::ReportedCounterfeit,
-                format!("{label} is on the counterfeit alert list: {}", a.reason),
-            );
-        }
-        if let Some(r) = x.recall(gtin.as_str(), f.scan.lot()) {
-            return (
-                VerdictKind::Recalled,
-                format!("{label} is recalled: {}", r.reason),
-            );
-        }
-    }
-    if let Some(q) = f.quarantine
-        && f.step.stopped_by_quarantine()
-        && !matches!(f.sold, Some(Departure::Ended(_)))
-    {
-        return (
-            VerdictKind::Quarantined,
-            format!("{label} is {} — do not sell or ship", q.describe()),
-        );
-    }
-    if let Some(expiry) = f.scan.expiry()
-        && expiry < f.today
-    {
-        return (VerdictKind::Expired, format!("{label} expired on {expiry}"));
+    let (signature, alert, recall) = match (f.extract, f.epc) {
+        (Some(x), Epc::Unit { gtin, serial }) => (
+            SignatureCheck::of(f.scan, |sig| {
+                x.signature_valid(gtin.as_str(), serial, sig)
+            }),
+            x.alert(&f.epc.uri()).map(|a| a.reason.as_str()),
+            x.recall(gtin.as_str(), f.scan.lot())
+                .map(|r| r.reason.as_str()),
+        ),
+        _ => (SignatureCheck::Absent, None, None),
+    };
+    let held = f.quarantine.filter(|_| {
+        f.step.stopped_by_quarantine() && !matches!(f.sold, Some(Departure::Ended(_)))
+    });
+    let facts = LabelFacts {
+        signature,
+        mismatch: None,
+        alert,
+        recall,
+        held: held.is_some(),
+        expiry: f.scan.expiry(),
+        today: f.today,
+    };
+    if let Some(finding) = judge_label(&facts) {
+        let reason = match finding {
+            LabelFinding::SignatureInvalid => {
+                format!("{label}: the AI 8030 signature does not verify — treat as counterfeit")
+            }
+            LabelFinding::LabelMismatch(m) => format!(
+                "{label}: its {} {} is not what was issued — treat as counterfeit",
+                m.element(),
+                m.on_label
+            ),
+            LabelFinding::ReportedCounterfeit(reason) => {
+                format!("{label} is on the counterfeit alert list: {reason}")
+            }
+            LabelFinding::Recalled(reason) => format!("{label} is recalled: {reason}"),
+            LabelFinding::Quarantined => format!(
+                "{label} is {} — do not sell or ship",
+                held.map(Quarantine::describe).unwrap_or_default()
+            ),
+            LabelFinding::Expired(expiry) => format!("{label} expired on {expiry}"),
+        };
+        return (finding.kind(), reason);
     }
     if let Some(Departure::Ended(on)) = f.sold {
         return (
@@ -295,5 +457,143 @@ fn judge_against_manifest(f: &Facts<'_>, m: &ManifestView, label: &str) -> (Verd
                 )
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, reason = "tests fail loudly")]
+
+    use super::*;
+
+    fn day(s: &str) -> NaiveDate {
+        s.parse().unwrap()
+    }
+
+    fn facts() -> LabelFacts<'static> {
+        LabelFacts {
+            signature: SignatureCheck::Verified,
+            mismatch: None,
+            alert: None,
+            recall: None,
+            held: false,
+            expiry: Some(day("2029-12-31")),
+            today: day("2026-12-01"),
+        }
+    }
+
+    /// `change` applied to facts where every check finds something, and the finding's name.
+    fn check(change: impl Fn(&mut LabelFacts<'static>), expect: Option<&str>) {
+        let mut f = LabelFacts {
+            signature: SignatureCheck::Invalid,
+            mismatch: Some(Mismatch {
+                ai: "10",
+                on_label: "L9",
+            }),
+            alert: Some("copied"),
+            recall: Some("overheats"),
+            held: true,
+            expiry: Some(day("2025-01-31")),
+            ..facts()
+        };
+        change(&mut f);
+        assert_eq!(judge_label(&f).map(|x| x.status()), expect);
+    }
+
+    #[test]
+    fn label_checks_run_signature_first_then_elements_alert_recall_quarantine_expiry() {
+        check(|_| {}, Some("signature_invalid"));
+        check(
+            |f| f.signature = SignatureCheck::Absent,
+            Some("label_mismatch"),
+        );
+        check(|f| clean(f, 0), Some("reported_counterfeit"));
+        check(|f| clean(f, 1), Some("recalled"));
+        check(|f| clean(f, 2), Some("quarantined"));
+        check(|f| clean(f, 3), Some("expired"));
+        check(
+            |f| {
+                clean(f, 4);
+                f.expiry = Some(f.today);
+            },
+            None,
+        );
+        assert_eq!(judge_label(&facts()), None);
+        assert_eq!(
+            judge_label(&LabelFacts {
+                signature: SignatureCheck::Absent,
+                ..facts()
+            }),
+            None,
+            "a missing signature finds nothing by itself"
+        );
+    }
+
+    /// Verifies the signature, agrees with the registry, and clears the first `n` of alert,
+    /// recall, hold and expiry.
+    fn clean(f: &mut LabelFacts<'static>, n: usize) {
+        f.signature = SignatureCheck::Verified;
+        f.mismatch = None;
+        if n > 0 {
+            f.alert = None;
+        }
+        if n > 1 {
+            f.recall = None;
+        }
+        if n > 2 {
+            f.held = false;
+        }
+        if n > 3 {
+            f.expiry = None;
+        }
+    }
+
+    #[test]
+    fn findings_are_named_as_the_devices_verdicts() {
+        let m = Mismatch {
+            ai: "17",
+            on_label: "301231",
+        };
+        for (finding, status, kind, counterfeit) in [
+            (LabelFinding::SignatureInvalid, "signature_invalid", VerdictKind::SignatureInvalid, true),
+            (LabelFinding::LabelMismatch(m), "label_mismatch", VerdictKind::SignatureInvalid, true),
+            (LabelFinding::ReportedCounterfeit("x"), "reported_counterfeit", VerdictKind::ReportedCounterfeit, true),
+            (LabelFinding::Recalled("x"), "recalled", VerdictKind::Recalled, false),
+            (LabelFinding::Quarantined, "quarantined", VerdictKind::Quarantined, false),
+            (LabelFinding::Expired(day("2025-01-31")), "expired", VerdictKind::Expired, false),
+        ] {
+            assert_eq!(
+                (finding.status(), finding.kind(), finding.is_counterfeit()),
+                (status, kind, counterfeit),
+                "{finding:?}"
+            );
+        }
+        assert_eq!(m.element(), "expiry date (AI 17)");
+    }
+
+    #[test]
+    fn a_signature_is_checked_only_when_the_code_carries_one() {
+        let signed = custodian_scanner::parse(&format!(
+            "(01)09506000134352(21)A1(8030){}",
+            "A".repeat(86)
+        ))
+        .unwrap();
+        let unsigned = custodian_scanner::parse("(01)09506000134352(21)A1").unwrap();
+        assert_eq!(SignatureCheck::of(&signed, |_| true), SignatureCheck::Verified);
+        assert_eq!(SignatureCheck::of(&signed, |_| false), SignatureCheck::Invalid);
+        assert_eq!(
+            SignatureCheck::of(&signed, |sig| sig.len() == 64 && sig.iter().all(|&b| b == 0)),
+            SignatureCheck::Verified,
+            "the check is given the decoded bytes"
+        );
+        let mut asked = false;
+        assert_eq!(
+            SignatureCheck::of(&unsigned, |_| {
+                asked = true;
+                true
+            }),
+            SignatureCheck::Absent
+        );
+        assert!(!asked);
     }
 }
