@@ -19,7 +19,7 @@ use custodian_sync::identity::{self, EnrollRequest, EnrollResponse, RequestAuth}
 use custodian_sync::protocol::MAX_BODY_BYTES;
 
 use crate::verify::{
-    BatchRequest, CODES_PER_TOKEN, MAX_BATCH_CODES, PublicOptions, RateLimiter, Verifier,
+    BatchRequest, CODES_PER_TOKEN, MAX_BATCH_CODES, PublicOptions, RateLimiter, Source, Verifier,
 };
 use crate::{HubError, Registry, demo, exchange, tls};
 
@@ -101,7 +101,11 @@ async fn public_verify(state: AppState, client: SocketAddr, code: String) -> Res
     if !state.limiter.allow(client.ip(), std::time::Instant::now()) {
         return too_many();
     }
-    match state.verifier.verify(&code).await {
+    match state
+        .verifier
+        .verify(&code, Source::address(client.ip()))
+        .await
+    {
         Ok(v) => Json(v).into_response(),
         Err(e) => e.into_response(),
     }
@@ -144,7 +148,11 @@ async fn verify_batch(
     {
         return too_many();
     }
-    match state.verifier.verify_batch(request.codes).await {
+    match state
+        .verifier
+        .verify_batch(request.codes, Source::address(client.ip()))
+        .await
+    {
         Ok(report) => Json(report).into_response(),
         Err(e) => e.into_response(),
     }

@@ -1,20 +1,31 @@
 //! Public verification: "is this unit genuine?" for anyone holding a code, by GS1 Digital Link
 //! resolution, `GET /verify/…`, or a whole shipment manifest at once (`POST /verify/batch`). It
 //! never reveals custody. Each client is rate limited, and every query counts toward the
-//! serial's verification velocity: a genuine unit is verified a handful of times in its life, a
-//! cloned code hundreds of times.
+//! serial's verification velocity: a genuine unit is verified from a handful of places in its
+//! life, a cloned code from many.
+//!
+//! A code is judged as the handheld judges it ([`judge_label`], with the same signature rule,
+//! [`signature_verifies`]): the AI 8030 signature it carries, then its other elements against
+//! what was issued for the serial (lot, expiry), then the alert list, the recall list,
+//! quarantine and expiry. `genuine` is true only for a code that shows it was issued so: its
+//! signature verifies and nothing on it differs from the registry. A code without a signature
+//! (a key typed in, a Digital Link without its `8030`) is not judged counterfeit for that — the
+//! handheld does not either — but neither is it confirmed: it is answered for its serial, and
+//! `unsigned` when nothing else is known against it.
 //!
 //! Verifications are reads, and reads scale: a [`Verifier`] answers them on its own threads,
 //! each with its own read connection (the registry is in WAL mode, so readers run beside the
 //! writer and each other) and cached statements, off the async executor. The velocity count is
 //! the one write a verification causes. It is not written per query: counts add up in memory
 //! and a background thread writes them every [`VELOCITY_FLUSH`] in one transaction, raising the
-//! velocity flag when a serial's total for the day first passes [`VELOCITY_THRESHOLD`]. The
-//! counts live in their own file beside the registry (`velocity.sqlite`): in WAL mode any
-//! commit to a database makes every other connection drop its page cache, and the readers'
-//! caches of the registry are what keeps a lookup among millions of serials cheap.
+//! velocity flag when the number of sources (client addresses) that verified a serial in a day
+//! first passes [`VELOCITY_THRESHOLD`]. Sources, not queries: one client repeating a genuine
+//! unit's code cannot get it flagged. The counts live in their own file beside the registry
+//! (`velocity.sqlite`): in WAL mode any commit to a database makes every other connection drop
+//! its page cache, and the readers' caches of the registry are what keeps a lookup among
+//! millions of serials cheap.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::net::IpAddr;
 use std::path::Path;
 use std::sync::mpsc::{self, RecvTimeoutError};
@@ -22,17 +33,24 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use chrono::Utc;
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::{NaiveDate, Utc};
 use custodian_ledger::Epc;
-use custodian_scanner::Gtin;
+use custodian_ledger::extract::signature_verifies;
+use custodian_ledger::verdict::{LabelFacts, LabelFinding, Mismatch, SignatureCheck, judge_label};
+use custodian_scanner::{Gtin, Scan};
+use ed25519_dalek::VerifyingKey;
 use rusqlite::config::DbConfig;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 
 use crate::HubError;
 use crate::registry::Registry;
 
-/// Verifications of one serial in a day (UTC) above which the hub raises a velocity flag.
+/// Sources (client addresses) verifying one serial in a day (UTC) above which the hub raises a
+/// velocity flag.
 pub const VELOCITY_THRESHOLD: i64 = 25;
 
 /// How often counted verifications are written and the velocity check runs. A velocity flag
@@ -40,8 +58,17 @@ pub const VELOCITY_THRESHOLD: i64 = 25;
 /// loses at most this long of counts.
 pub const VELOCITY_FLUSH: Duration = Duration::from_millis(250);
 
+/// Units and days whose counts may wait in memory for the next write. A flush normally empties
+/// them every [`VELOCITY_FLUSH`]; while the counts' file cannot be written, units beyond this
+/// go uncounted rather than growing the hub's memory without bound.
+pub const MAX_PENDING_UNITS: usize = 250_000;
+
 /// The most codes one `POST /verify/batch` may carry.
 pub const MAX_BATCH_CODES: usize = 1_000;
+
+/// The longest code verification reads, in bytes: a GS1 DataMatrix holds at most 2,335
+/// characters, and a Digital Link URI with all of a label's attributes is far shorter.
+pub const MAX_CODE_BYTES: usize = 4_096;
 
 /// Codes of a batch that cost one request of the client's rate limit.
 pub const CODES_PER_TOKEN: usize = 50;
@@ -49,14 +76,22 @@ pub const CODES_PER_TOKEN: usize = 50;
 /// What the public learns about a code.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Verification {
-    /// `genuine`, `unknown_serial` (never issued: counterfeit), `unknown_product`, `recalled`,
-    /// `reported_counterfeit`, `quarantined` (genuine, but held by a partner: not to be sold
-    /// until released; who holds it and why stay private).
+    /// `genuine`; `unsigned` (an issued serial with nothing known against it, but the code
+    /// carries no signature, so it does not show that the label is genuine); `unknown_serial`
+    /// (never issued: counterfeit), `unknown_product`, `signature_invalid` (the code's AI 8030
+    /// signature does not verify: counterfeit), `label_mismatch` (an element of the code, such
+    /// as its lot or expiry, is not what was issued: counterfeit), `reported_counterfeit`,
+    /// `recalled`, `quarantined` (held by a partner: not to be sold until released; who holds
+    /// it and why stay private), `expired`.
     pub status: String,
+    /// The code shows a unit this registry issued: its signature verifies, nothing on it
+    /// differs from what was issued, and it is not on the counterfeit alert list. A recalled,
+    /// quarantined or expired unit may be genuine.
     pub genuine: bool,
     pub gtin: String,
     pub serial: String,
     pub product: Option<String>,
+    /// The lot the serial was issued in.
     pub lot: Option<String>,
     pub message: String,
 }
@@ -143,33 +178,128 @@ impl Default for PublicOptions {
     }
 }
 
+/// Who asked for a verification, as the velocity count tells them apart: the connection's peer
+/// address (never anything the client says about itself). An IPv6 client counts as its /64
+/// network, which is one subscriber's allocation: its holder has 2^64 addresses to send from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Source([u8; 16]);
+
+impl Source {
+    /// The source a client address counts as.
+    pub fn address(ip: IpAddr) -> Source {
+        let v6 = match ip {
+            IpAddr::V4(v4) => v4.to_ipv6_mapped(),
+            IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+                Some(v4) => v4.to_ipv6_mapped(),
+                None => {
+                    let mut network = v6.octets();
+                    network[8..].fill(0);
+                    return Source(network);
+                }
+            },
+        };
+        Source(v6.octets())
+    }
+}
+
+/// A unit's verifications in a day not yet written: how many queries, and from which sources
+/// (at most [`VELOCITY_THRESHOLD`] + 1 of them: more decide nothing).
+#[derive(Debug, Default)]
+struct PendingUnit {
+    queries: u32,
+    sources: Vec<Source>,
+}
+
+impl PendingUnit {
+    fn add(&mut self, queries: u32, source: Source) {
+        self.queries = self.queries.saturating_add(queries);
+        if self.sources.len() as i64 <= VELOCITY_THRESHOLD && !self.sources.contains(&source) {
+            self.sources.push(source);
+        }
+    }
+}
+
 /// The velocity count: what is counted and not yet written, and where it is written.
-#[derive(Debug)]
 struct Velocity {
     /// Counted verifications not yet written, per day (UTC) and unit.
-    pending: Mutex<HashMap<(String, Epc), u32>>,
+    pending: Mutex<HashMap<(NaiveDate, Epc), PendingUnit>>,
     /// `velocity.sqlite`: the counts per unit and day.
     store: Mutex<Connection>,
+    /// The key sources are hashed with before they are written: the file keeps no client
+    /// addresses, and without the key its hashes cannot be tried against addresses.
+    key: [u8; 32],
     /// The day old counts were last deleted.
     pruned_on: Mutex<String>,
+}
+
+impl Velocity {
+    /// Counts a query of `epc` on `day` by `source`.
+    fn count(&self, day: NaiveDate, epc: Epc, source: Source) {
+        let mut pending = lock(&self.pending);
+        if pending.len() >= MAX_PENDING_UNITS {
+            if let Some(unit) = pending.get_mut(&(day, epc)) {
+                unit.add(1, source);
+            }
+            return;
+        }
+        pending.entry((day, epc)).or_default().add(1, source);
+    }
+
+    /// A source as the file keeps it: 8 bytes of a keyed hash.
+    fn hash(&self, source: Source) -> [u8; 8] {
+        let digest = Sha256::new()
+            .chain_update(self.key)
+            .chain_update(source.0)
+            .finalize();
+        let mut out = [0; 8];
+        out.copy_from_slice(&digest[..8]);
+        out
+    }
 }
 
 /// The file of velocity counts beside the registry's.
 pub const VELOCITY_FILE: &str = "velocity.sqlite";
 
-/// Opens the counts' file. Counts are not worth an fsync each: `synchronous=NORMAL` keeps the
-/// file consistent, and a crash loses at most the last writes, as it loses what is in memory.
-fn open_counts(path: &Path) -> Result<Connection, HubError> {
+/// Opens the counts' file and reads (or makes) its key for hashing sources. Counts are not
+/// worth an fsync each: `synchronous=NORMAL` keeps the file consistent, and a crash loses at
+/// most the last writes, as it loses what is in memory.
+///
+/// `verifications` holds per unit and day the queries (`count`) and the sources that made them
+/// (`sources`: their hashes, 8 bytes each, at most [`VELOCITY_THRESHOLD`] + 1). A file from
+/// before sources were counted gets the column; its days start counting sources from none.
+fn open_counts(path: &Path) -> Result<(Connection, [u8; 32]), HubError> {
     let conn = Connection::open(path)?;
     conn.busy_timeout(Duration::from_secs(10))?;
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", "NORMAL")?;
     conn.execute_batch(
         "CREATE TABLE IF NOT EXISTS verifications (
-             epc TEXT NOT NULL, day TEXT NOT NULL, count INTEGER NOT NULL, PRIMARY KEY (epc, day)
-         ) WITHOUT ROWID;",
+             epc TEXT NOT NULL, day TEXT NOT NULL, count INTEGER NOT NULL, sources BLOB,
+             PRIMARY KEY (epc, day)
+         ) WITHOUT ROWID;
+         CREATE TABLE IF NOT EXISTS source_key (key BLOB NOT NULL);",
     )?;
-    Ok(conn)
+    let has_sources: bool = conn.query_row(
+        "SELECT count(*) > 0 FROM pragma_table_info('verifications') WHERE name = 'sources'",
+        [],
+        |r| r.get(0),
+    )?;
+    if !has_sources {
+        conn.execute_batch("ALTER TABLE verifications ADD COLUMN sources BLOB")?;
+    }
+    let held: Option<Vec<u8>> = conn
+        .query_row("SELECT key FROM source_key LIMIT 1", [], |r| r.get(0))
+        .optional()?;
+    let key = match held.and_then(|k| <[u8; 32]>::try_from(k).ok()) {
+        Some(key) => key,
+        None => {
+            let key: [u8; 32] = rand::random();
+            conn.execute("DELETE FROM source_key", [])?;
+            conn.execute("INSERT INTO source_key (key) VALUES (?1)", [&key[..]])?;
+            key
+        }
+    };
+    Ok((conn, key))
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -178,12 +308,18 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 
 type Job = Box<dyn FnOnce(&Connection) + Send>;
 
+/// What the reader threads judge with besides the registry: the issuer's key and the counts.
+struct Judge {
+    issuer: VerifyingKey,
+    counts: Velocity,
+}
+
 /// Answers verifications on reader threads and keeps the velocity count.
 pub struct Verifier {
     registry: Arc<Registry>,
     jobs: Option<mpsc::Sender<Job>>,
     readers: Vec<JoinHandle<()>>,
-    counts: Arc<Velocity>,
+    judge: Arc<Judge>,
     stop_flusher: Option<mpsc::Sender<()>>,
     flusher: Option<JoinHandle<()>>,
 }
@@ -230,15 +366,20 @@ impl Verifier {
                 .map_err(|e| HubError::Internal(format!("cannot start a verifier thread: {e}")))?;
             handles.push(handle);
         }
-        let counts = Arc::new(Velocity {
-            pending: Mutex::default(),
-            store: Mutex::new(open_counts(&path.with_file_name(VELOCITY_FILE))?),
-            pruned_on: Mutex::default(),
+        let (store, key) = open_counts(&path.with_file_name(VELOCITY_FILE))?;
+        let judge = Arc::new(Judge {
+            issuer: registry.issuer().verifying_key(),
+            counts: Velocity {
+                pending: Mutex::default(),
+                store: Mutex::new(store),
+                key,
+                pruned_on: Mutex::default(),
+            },
         });
         let (stop_flusher, stopped) = mpsc::channel::<()>();
         let flusher = {
             let registry = registry.clone();
-            let counts = counts.clone();
+            let judge = judge.clone();
             std::thread::Builder::new()
                 .name("hub-velocity".into())
                 .spawn(move || {
@@ -247,7 +388,7 @@ impl Verifier {
                             stopped.recv_timeout(VELOCITY_FLUSH),
                             Err(RecvTimeoutError::Timeout)
                         );
-                        if let Err(e) = flush_counts(&registry, &counts) {
+                        if let Err(e) = flush_counts(&registry, &judge.counts) {
                             eprintln!("hub: verification counts kept for the next write: {e}");
                         }
                         if last {
@@ -261,31 +402,44 @@ impl Verifier {
             registry,
             jobs: Some(jobs),
             readers: handles,
-            counts,
+            judge,
             stop_flusher: Some(stop_flusher),
             flusher: Some(flusher),
         })
     }
 
-    /// Verifies `code` (anything a scanner reads) and counts the query.
-    pub async fn verify(&self, code: &str) -> Result<Verification, HubError> {
-        let (gtin, serial) = unit_of(code)?;
-        let counts = self.counts.clone();
-        self.on_reader(move |conn| check(conn, &counts, gtin, serial))
-            .await
+    /// Verifies `code` (anything a scanner reads) and counts the query as `source`'s.
+    pub async fn verify(&self, code: &str, source: Source) -> Result<Verification, HubError> {
+        let presented = unit_of(code)?;
+        let judge = self.judge.clone();
+        self.on_reader(move |conn| {
+            let (verification, issued) = check(conn, &judge.issuer, presented)?;
+            if let Some(epc) = issued {
+                judge.counts.count(Utc::now().date_naive(), epc, source);
+            }
+            Ok(verification)
+        })
+        .await
     }
 
-    /// Verifies every code of a manifest on one reader, counting each query. Codes that name
-    /// no serialised unit are answered `unreadable` with the reason.
-    pub async fn verify_batch(&self, codes: Vec<BatchCode>) -> Result<BatchReport, HubError> {
+    /// Verifies every code of a manifest on one reader. Each unit counts once per batch, as
+    /// `source`'s query, however often the batch names it. Codes that name no serialised unit
+    /// are answered `unreadable` with the reason.
+    pub async fn verify_batch(
+        &self,
+        codes: Vec<BatchCode>,
+        source: Source,
+    ) -> Result<BatchReport, HubError> {
         if codes.len() > MAX_BATCH_CODES {
             return Err(HubError::TooLarge(format!(
                 "a batch holds at most {MAX_BATCH_CODES} codes; this one has {}: split it",
                 codes.len()
             )));
         }
-        let counts = self.counts.clone();
+        let judge = self.judge.clone();
         self.on_reader(move |conn| {
+            let day = Utc::now().date_naive();
+            let mut counted = HashSet::new();
             let mut results = Vec::with_capacity(codes.len());
             let mut summary = BTreeMap::new();
             for code in codes {
@@ -297,8 +451,14 @@ impl Verifier {
                     BatchCode::Key { gtin, serial } => (None, unit_of_key(&gtin, &serial)),
                 };
                 let item = match unit {
-                    Ok((gtin, serial)) => {
-                        let v = check(conn, &counts, gtin, serial)?;
+                    Ok(presented) => {
+                        let (v, issued) = check(conn, &judge.issuer, presented)?;
+                        if let Some(epc) = issued
+                            && !counted.contains(&epc)
+                        {
+                            counted.insert(epc.clone());
+                            judge.counts.count(day, epc, source);
+                        }
                         BatchItem {
                             code: sent,
                             status: v.status,
@@ -332,7 +492,7 @@ impl Verifier {
     /// Writes the counted verifications now and raises the velocity flags they call for
     /// (the background thread does this every [`VELOCITY_FLUSH`]). Returns the flags raised.
     pub fn flush(&self) -> Result<usize, HubError> {
-        flush_counts(&self.registry, &self.counts)
+        flush_counts(&self.registry, &self.judge.counts)
     }
 
     async fn on_reader<T: Send + 'static>(
@@ -388,11 +548,24 @@ fn open_reader(path: &Path) -> Result<Connection, HubError> {
     Ok(conn)
 }
 
+/// A code as presented: the unit it names and everything else it says.
+struct Presented {
+    gtin: Gtin,
+    serial: String,
+    scan: Scan,
+}
+
 /// The unit a code names, or why it names none.
-fn unit_of(code: &str) -> Result<(Gtin, String), HubError> {
+fn unit_of(code: &str) -> Result<Presented, HubError> {
+    if code.len() > MAX_CODE_BYTES {
+        return Err(HubError::BadRequest(format!(
+            "a code is at most {MAX_CODE_BYTES} bytes long; this one has {}",
+            code.len()
+        )));
+    }
     let scan = custodian_scanner::parse(code).map_err(|e| HubError::BadRequest(e.to_string()))?;
     match scan.identity().as_ref().and_then(Epc::from_identity) {
-        Some(Epc::Unit { gtin, serial }) => Ok((gtin, serial)),
+        Some(Epc::Unit { gtin, serial }) => Ok(Presented { gtin, serial, scan }),
         _ => Err(HubError::BadRequest(
             "verification needs a serialised unit (GTIN and serial)".into(),
         )),
@@ -400,7 +573,12 @@ fn unit_of(code: &str) -> Result<(Gtin, String), HubError> {
 }
 
 /// The unit a GTIN and serial name, checked as a scanned element string would be.
-fn unit_of_key(gtin: &str, serial: &str) -> Result<(Gtin, String), HubError> {
+fn unit_of_key(gtin: &str, serial: &str) -> Result<Presented, HubError> {
+    if gtin.len() > MAX_CODE_BYTES || serial.len() > MAX_CODE_BYTES {
+        return Err(HubError::BadRequest(format!(
+            "a GTIN or serial is at most {MAX_CODE_BYTES} bytes long"
+        )));
+    }
     let gtin = Gtin::parse(gtin).map_err(|e| HubError::BadRequest(format!("gtin: {e}")))?;
     unit_of(&custodian_scanner::element_string(&[
         ("01", gtin.as_str()),
@@ -408,10 +586,10 @@ fn unit_of_key(gtin: &str, serial: &str) -> Result<(Gtin, String), HubError> {
     ]))
 }
 
-/// Everything verification reads, in one statement: the product, the issued serial and its lot,
-/// an alert on the unit, a recall of its product or lot, and the hold it is under. Each is a
-/// primary-key or index lookup (a test checks the plan).
-pub(crate) const LOOKUP: &str = "SELECT p.name, s.serial IS NOT NULL, s.lot,
+/// Everything verification reads, in one statement: the product, the issued serial with its
+/// lot, expiry and signature, an alert on the unit, a recall of its product or lot, and the
+/// hold it is under. Each is a primary-key or index lookup (a test checks the plan).
+pub(crate) const LOOKUP: &str = "SELECT p.name, s.serial IS NOT NULL, s.lot, s.expiry, s.signature,
         (SELECT reason FROM alerts WHERE epc = ?3),
         (SELECT reason FROM recalls r WHERE r.gtin = ?1 AND (r.lot IS NULL OR r.lot = s.lot) LIMIT 1),
         (SELECT since FROM holds h WHERE h.epc = ?3)
@@ -419,73 +597,191 @@ pub(crate) const LOOKUP: &str = "SELECT p.name, s.serial IS NOT NULL, s.lot,
      LEFT JOIN products p ON p.gtin = ?1
      LEFT JOIN serials s ON s.gtin = ?1 AND s.serial = ?2";
 
-/// Looks the unit up and judges it, counting the query if the serial was issued.
+/// What the registry holds about a unit, as [`LOOKUP`] reads it.
+struct Known {
+    product: Option<String>,
+    issued: bool,
+    lot: Option<String>,
+    expiry: Option<String>,
+    signature: Option<String>,
+    alert: Option<String>,
+    recall: Option<String>,
+    held: Option<String>,
+}
+
+/// Whether the code's signature verifies for the unit. A signature equal to the one issued
+/// verifies without the Ed25519 check: the registry signed it with its issuer key over the
+/// same payload, so [`signature_verifies`] would say yes, and the comparison costs a fraction
+/// of the check. Anything else goes through the check itself.
+fn signature_of(
+    issuer: &VerifyingKey,
+    gtin: &Gtin,
+    serial: &str,
+    issued: &str,
+    sig: &[u8],
+) -> bool {
+    let mut buf = [0_u8; 64];
+    let same = matches!(URL_SAFE_NO_PAD.decode_slice(issued, &mut buf), Ok(n) if buf.get(..n) == Some(sig));
+    same || signature_verifies(issuer, gtin.as_str(), serial, sig)
+}
+
+/// The first element of the code that the registry knows and the code gives otherwise: its
+/// lot (AI 10) and its expiry (AI 17). An element the code does not carry is no mismatch; one
+/// the serial was issued without is.
+fn mismatch<'a>(scan: &'a Scan, lot: Option<&str>, expiry: Option<&str>) -> Option<Mismatch<'a>> {
+    [("10", lot), ("17", expiry)]
+        .into_iter()
+        .find_map(|(ai, issued)| match scan.get(ai) {
+            Some(on_label) if Some(on_label) != issued => Some(Mismatch { ai, on_label }),
+            _ => None,
+        })
+}
+
+/// The day an issued expiry (`YYMMDD`) falls on, read by the scanner's own rules for AI 17.
+fn expiry_day(gtin: &Gtin, yymmdd: &str) -> Option<NaiveDate> {
+    custodian_scanner::parse(&custodian_scanner::element_string(&[
+        ("01", gtin.as_str()),
+        ("17", yymmdd),
+    ]))
+    .ok()?
+    .expiry()
+}
+
+/// Looks the unit up and judges it. Returns the answer and, when the serial was issued, its
+/// unit, which the caller counts.
 fn check(
     conn: &Connection,
-    counts: &Velocity,
-    gtin: Gtin,
-    serial: String,
-) -> Result<Verification, HubError> {
+    issuer: &VerifyingKey,
+    presented: Presented,
+) -> Result<(Verification, Option<Epc>), HubError> {
+    let Presented { gtin, serial, scan } = presented;
     let epc = Epc::Unit {
         gtin: gtin.clone(),
         serial: serial.clone(),
     };
-    let (product, issued, lot, alert, recall, held) =
+    let known =
         conn.prepare_cached(LOOKUP)?
             .query_row(params![gtin.as_str(), serial, epc.uri()], |r| {
-                Ok((
-                    r.get::<_, Option<String>>(0)?,
-                    r.get::<_, Option<bool>>(1)?.unwrap_or(false),
-                    r.get::<_, Option<String>>(2)?,
-                    r.get::<_, Option<String>>(3)?,
-                    r.get::<_, Option<String>>(4)?,
-                    r.get::<_, Option<String>>(5)?,
-                ))
+                Ok(Known {
+                    product: r.get(0)?,
+                    issued: r.get::<_, Option<bool>>(1)?.unwrap_or(false),
+                    lot: r.get(2)?,
+                    expiry: r.get(3)?,
+                    signature: r.get(4)?,
+                    alert: r.get(5)?,
+                    recall: r.get(6)?,
+                    held: r.get(7)?,
+                })
             })?;
-    let (status, genuine, message) = match (&product, issued, &alert, &recall) {
-        (None, _, _, _) => (
+    let (status, genuine, message) = match (&known.product, known.issued) {
+        (None, _) => (
             "unknown_product",
             false,
             format!("GTIN {gtin} is not a product of this registry"),
         ),
-        (Some(_), false, _, _) => (
+        (Some(_), false) => (
             "unknown_serial",
             false,
             format!("serial {serial} was never issued for GTIN {gtin}: counterfeit"),
         ),
-        (Some(_), true, Some(reason), _) => (
-            "reported_counterfeit",
-            false,
-            format!("this code is on the counterfeit alert list: {reason}"),
-        ),
-        (Some(_), true, None, Some(reason)) => {
-            ("recalled", true, format!("genuine, but recalled: {reason}"))
-        }
-        (Some(p), true, None, None) => match &held {
-            Some(since) => (
-                "quarantined",
-                true,
-                format!(
-                    "genuine {p}, but in quarantine since {}: not to be sold until it is released",
-                    since.get(..10).unwrap_or(since)
-                ),
-            ),
-            None => ("genuine", true, format!("genuine {p}")),
-        },
+        (Some(product), true) => judge_issued(issuer, &gtin, &serial, &scan, product, &known),
     };
-    if issued {
-        let day = Utc::now().format("%Y-%m-%d").to_string();
-        *lock(&counts.pending).entry((day, epc)).or_insert(0) += 1;
-    }
-    Ok(Verification {
+    let verification = Verification {
         status: status.into(),
         genuine,
         gtin: gtin.to_string(),
         serial,
-        product,
-        lot,
+        product: known.product,
+        lot: known.lot,
         message,
-    })
+    };
+    Ok((verification, known.issued.then_some(epc)))
+}
+
+/// Judges a code of an issued serial: the label-level checks the handheld makes, in its order,
+/// with what the registry knows of the unit. Returns the status, whether the code is genuine,
+/// and why in words.
+fn judge_issued(
+    issuer: &VerifyingKey,
+    gtin: &Gtin,
+    serial: &str,
+    scan: &Scan,
+    product: &str,
+    known: &Known,
+) -> (&'static str, bool, String) {
+    let issued_signature = known.signature.as_deref().unwrap_or_default();
+    let signature = SignatureCheck::of(scan, |sig| {
+        signature_of(issuer, gtin, serial, issued_signature, sig)
+    });
+    // A serial issued without a signature is shown by its code alone.
+    let authentic = signature == SignatureCheck::Verified
+        || (signature == SignatureCheck::Absent && issued_signature.is_empty());
+    let expiry = scan.expiry().or_else(|| {
+        known
+            .expiry
+            .as_deref()
+            .and_then(|yymmdd| expiry_day(gtin, yymmdd))
+    });
+    let facts = LabelFacts {
+        signature,
+        mismatch: mismatch(scan, known.lot.as_deref(), known.expiry.as_deref()),
+        alert: known.alert.as_deref(),
+        recall: known.recall.as_deref(),
+        held: known.held.is_some(),
+        expiry,
+        today: Utc::now().date_naive(),
+    };
+    // What a genuine unit is called in a message, and what an unsigned code adds to it.
+    let (unit, unsigned) = if authentic {
+        (format!("genuine {product}"), "")
+    } else {
+        (
+            product.to_string(),
+            "; this code carries no signature, so it does not show that the label is genuine",
+        )
+    };
+    let Some(finding) = judge_label(&facts) else {
+        return if authentic {
+            ("genuine", true, unit)
+        } else {
+            (
+                "unsigned",
+                false,
+                format!(
+                    "serial {serial} of {product} was issued and nothing is known against it, but this code carries no signature, so it does not show that the label is genuine: verify the label's full code (its DataMatrix or QR code)"
+                ),
+            )
+        };
+    };
+    let message = match finding {
+        LabelFinding::SignatureInvalid => format!(
+            "the AI 8030 signature of this code does not verify for serial {serial} of GTIN {gtin}: treat as counterfeit"
+        ),
+        LabelFinding::LabelMismatch(m) => format!(
+            "this code's {} is {}, which is not what serial {serial} of GTIN {gtin} was issued with: treat as counterfeit",
+            m.element(),
+            m.on_label
+        ),
+        LabelFinding::ReportedCounterfeit(reason) => {
+            format!("this code is on the counterfeit alert list: {reason}")
+        }
+        LabelFinding::Recalled(reason) => format!("{unit}, but recalled: {reason}{unsigned}"),
+        LabelFinding::Quarantined => {
+            let since = known.held.as_deref().unwrap_or_default();
+            format!(
+                "{unit}, but in quarantine since {}: not to be sold until it is released{unsigned}",
+                since.get(..10).unwrap_or(since)
+            )
+        }
+        LabelFinding::Expired(on) => {
+            format!("{unit}, but expired on {on}: not to be sold{unsigned}")
+        }
+    };
+    (
+        finding.status(),
+        authentic && !finding.is_counterfeit(),
+        message,
+    )
 }
 
 /// Writes the pending counts in one transaction. On failure they stay pending, so no query
@@ -496,10 +792,14 @@ fn flush_counts(registry: &Registry, velocity: &Velocity) -> Result<usize, HubEr
         return Ok(0);
     }
     let mut store = lock(&velocity.store);
-    let raised = write_counts(registry, &mut store, &pending).inspect_err(|_| {
+    let raised = write_counts(registry, velocity, &mut store, &pending).inspect_err(|_| {
         let mut counts = lock(&velocity.pending);
-        for (key, n) in &pending {
-            *counts.entry(key.clone()).or_insert(0) += n;
+        for (key, unit) in &pending {
+            let held = counts.entry(key.clone()).or_default();
+            for &source in &unit.sources {
+                held.add(0, source);
+            }
+            held.queries = held.queries.saturating_add(unit.queries);
         }
     })?;
     // Only today's and yesterday's counts matter: once a day, older ones go.
@@ -515,26 +815,46 @@ fn flush_counts(registry: &Registry, velocity: &Velocity) -> Result<usize, HubEr
     Ok(raised)
 }
 
-/// Adds `pending` to the stored counts and raises the velocity flags of the units whose day
-/// total passes the threshold with this write. The flags are committed before the counts: if
+/// Adds `pending` to the stored counts and raises the velocity flags of the units whose day's
+/// sources pass the threshold with this write. The flags are committed before the counts: if
 /// the counts then fail to commit, they are written again later and the crossing is seen
 /// again, and a flag's id makes raising it twice a no-op.
 fn write_counts(
     registry: &Registry,
+    velocity: &Velocity,
     store: &mut Connection,
-    pending: &HashMap<(String, Epc), u32>,
+    pending: &HashMap<(NaiveDate, Epc), PendingUnit>,
 ) -> Result<usize, HubError> {
     let tx = store.transaction()?;
     let mut crossed = Vec::new();
     {
-        let mut upsert = tx.prepare_cached(
-            "INSERT INTO verifications (epc, day, count) VALUES (?1, ?2, ?3)
-             ON CONFLICT(epc, day) DO UPDATE SET count = count + excluded.count
-             RETURNING count",
+        let mut read =
+            tx.prepare_cached("SELECT sources FROM verifications WHERE epc = ?1 AND day = ?2")?;
+        let mut write = tx.prepare_cached(
+            "INSERT INTO verifications (epc, day, count, sources) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT(epc, day) DO UPDATE SET count = count + excluded.count, sources = excluded.sources",
         )?;
-        for ((day, epc), &n) in pending {
-            let total: i64 = upsert.query_row(params![epc.uri(), day, n], |r| r.get(0))?;
-            if total > VELOCITY_THRESHOLD && total - i64::from(n) <= VELOCITY_THRESHOLD {
+        let threshold = usize::try_from(VELOCITY_THRESHOLD).unwrap_or(usize::MAX);
+        for ((day, epc), unit) in pending {
+            let (uri, day) = (epc.uri(), day.format("%Y-%m-%d").to_string());
+            let mut sources: Vec<u8> = read
+                .query_row(params![uri, day], |r| r.get::<_, Option<Vec<u8>>>(0))
+                .optional()?
+                .flatten()
+                .unwrap_or_default();
+            let before = sources.len() / 8;
+            for &source in &unit.sources {
+                if sources.len() / 8 > threshold {
+                    break;
+                }
+                let hash = velocity.hash(source);
+                if !sources.chunks_exact(8).any(|held| held == hash) {
+                    sources.extend_from_slice(&hash);
+                }
+            }
+            let after = sources.len() / 8;
+            write.execute(params![uri, day, unit.queries, sources])?;
+            if before <= threshold && after > threshold {
                 crossed.push((day, epc));
             }
         }
@@ -549,7 +869,7 @@ fn write_counts(
 }
 
 /// Raises one velocity flag per unit and day, for the manufacturer.
-fn raise_velocity(registry: &Registry, crossed: &[(&String, &Epc)]) -> Result<usize, HubError> {
+fn raise_velocity(registry: &Registry, crossed: &[(String, &Epc)]) -> Result<usize, HubError> {
     let mut conn = registry.conn();
     let tx = conn.transaction()?;
     let maker = tx
@@ -564,7 +884,7 @@ fn raise_velocity(registry: &Registry, crossed: &[(&String, &Epc)]) -> Result<us
     let mut flags = crate::reconcile::FlagDocs::new();
     for (day, epc) in crossed {
         let reason = format!(
-            "{} was verified more than {VELOCITY_THRESHOLD} times on {day}: a genuine unit is not; its code may be cloned",
+            "{} was verified from more than {VELOCITY_THRESHOLD} addresses on {day}: a genuine unit is not; its code may be cloned",
             epc.label()
         );
         let flag = crate::reconcile::raise_fact(

@@ -323,18 +323,16 @@ pub fn judge(f: &Facts<'_>) -> (VerdictKind, String) {
     let label = f.epc.label();
     let (signature, alert, recall) = match (f.extract, f.epc) {
         (Some(x), Epc::Unit { gtin, serial }) => (
-            SignatureCheck::of(f.scan, |sig| {
-                x.signature_valid(gtin.as_str(), serial, sig)
-            }),
+            SignatureCheck::of(f.scan, |sig| x.signature_valid(gtin.as_str(), serial, sig)),
             x.alert(&f.epc.uri()).map(|a| a.reason.as_str()),
             x.recall(gtin.as_str(), f.scan.lot())
                 .map(|r| r.reason.as_str()),
         ),
         _ => (SignatureCheck::Absent, None, None),
     };
-    let held = f.quarantine.filter(|_| {
-        f.step.stopped_by_quarantine() && !matches!(f.sold, Some(Departure::Ended(_)))
-    });
+    let held = f
+        .quarantine
+        .filter(|_| f.step.stopped_by_quarantine() && !matches!(f.sold, Some(Departure::Ended(_))));
     let facts = LabelFacts {
         signature,
         mismatch: None,
@@ -555,12 +553,42 @@ mod tests {
             on_label: "301231",
         };
         for (finding, status, kind, counterfeit) in [
-            (LabelFinding::SignatureInvalid, "signature_invalid", VerdictKind::SignatureInvalid, true),
-            (LabelFinding::LabelMismatch(m), "label_mismatch", VerdictKind::SignatureInvalid, true),
-            (LabelFinding::ReportedCounterfeit("x"), "reported_counterfeit", VerdictKind::ReportedCounterfeit, true),
-            (LabelFinding::Recalled("x"), "recalled", VerdictKind::Recalled, false),
-            (LabelFinding::Quarantined, "quarantined", VerdictKind::Quarantined, false),
-            (LabelFinding::Expired(day("2025-01-31")), "expired", VerdictKind::Expired, false),
+            (
+                LabelFinding::SignatureInvalid,
+                "signature_invalid",
+                VerdictKind::SignatureInvalid,
+                true,
+            ),
+            (
+                LabelFinding::LabelMismatch(m),
+                "label_mismatch",
+                VerdictKind::SignatureInvalid,
+                true,
+            ),
+            (
+                LabelFinding::ReportedCounterfeit("x"),
+                "reported_counterfeit",
+                VerdictKind::ReportedCounterfeit,
+                true,
+            ),
+            (
+                LabelFinding::Recalled("x"),
+                "recalled",
+                VerdictKind::Recalled,
+                false,
+            ),
+            (
+                LabelFinding::Quarantined,
+                "quarantined",
+                VerdictKind::Quarantined,
+                false,
+            ),
+            (
+                LabelFinding::Expired(day("2025-01-31")),
+                "expired",
+                VerdictKind::Expired,
+                false,
+            ),
         ] {
             assert_eq!(
                 (finding.status(), finding.kind(), finding.is_counterfeit()),
@@ -573,16 +601,21 @@ mod tests {
 
     #[test]
     fn a_signature_is_checked_only_when_the_code_carries_one() {
-        let signed = custodian_scanner::parse(&format!(
-            "(01)09506000134352(21)A1(8030){}",
-            "A".repeat(86)
-        ))
-        .unwrap();
+        let signed =
+            custodian_scanner::parse(&format!("(01)09506000134352(21)A1(8030){}", "A".repeat(86)))
+                .unwrap();
         let unsigned = custodian_scanner::parse("(01)09506000134352(21)A1").unwrap();
-        assert_eq!(SignatureCheck::of(&signed, |_| true), SignatureCheck::Verified);
-        assert_eq!(SignatureCheck::of(&signed, |_| false), SignatureCheck::Invalid);
         assert_eq!(
-            SignatureCheck::of(&signed, |sig| sig.len() == 64 && sig.iter().all(|&b| b == 0)),
+            SignatureCheck::of(&signed, |_| true),
+            SignatureCheck::Verified
+        );
+        assert_eq!(
+            SignatureCheck::of(&signed, |_| false),
+            SignatureCheck::Invalid
+        );
+        assert_eq!(
+            SignatureCheck::of(&signed, |sig| sig.len() == 64
+                && sig.iter().all(|&b| b == 0)),
             SignatureCheck::Verified,
             "the check is given the decoded bytes"
         );
