@@ -988,6 +988,37 @@ mod tests {
     }
 
     #[test]
+    fn a_signature_equal_to_the_issued_one_is_what_the_signature_rule_verifies() {
+        let tmp = tempfile::tempdir().unwrap();
+        let registry = Registry::open_with_key(tmp.path(), crate::demo::issuer_key).unwrap();
+        let data = crate::demo::seed(&registry).unwrap();
+        let issuer = registry.issuer().verifying_key();
+        for s in data.serials.iter().step_by(10) {
+            let scan = custodian_scanner::parse(&s.element_string).unwrap();
+            let (gtin, issued, sig) = (
+                scan.gtin().unwrap(),
+                scan.get("8030").unwrap(),
+                scan.signature().unwrap(),
+            );
+            assert!(signature_verifies(&issuer, gtin.as_str(), &s.serial, sig));
+            assert!(signature_of(&issuer, gtin, &s.serial, issued, sig));
+            assert!(
+                signature_of(&issuer, gtin, &s.serial, "", sig),
+                "without the issued signature the rule decides, and agrees"
+            );
+            let mut forged = sig.to_vec();
+            forged[7] ^= 0x20;
+            assert!(!signature_verifies(
+                &issuer,
+                gtin.as_str(),
+                &s.serial,
+                &forged
+            ));
+            assert!(!signature_of(&issuer, gtin, &s.serial, issued, &forged));
+        }
+    }
+
+    #[test]
     fn the_lookup_uses_keys_and_indexes_only() {
         let tmp = tempfile::tempdir().unwrap();
         let registry = Registry::open(tmp.path()).unwrap();

@@ -864,6 +864,24 @@ async fn a_flipped_signature_character_is_not_genuine() {
 }
 
 #[tokio::test]
+async fn a_cut_or_undecodable_signature_is_never_genuine() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (app, _, data) = app_with(tmp.path(), "127.0.0.1:1", UNLIMITED);
+    let s = &data.serials[30];
+    let signature = value_of(&elements(s), "8030").unwrap().to_string();
+    for broken in [&signature[..85], &signature[..43], "A", "AAAAA"] {
+        let code = element_string(&with(s, "8030", Some(broken)));
+        let (status, v) = get(&app, &query(&code)).await;
+        // Refused as unreadable, or read and judged: either way not genuine.
+        assert!(
+            status == StatusCode::BAD_REQUEST
+                || (status == StatusCode::OK && v["status"] == "signature_invalid"),
+            "{broken:?}: {status} {v}"
+        );
+    }
+}
+
+#[tokio::test]
 async fn another_units_signature_is_not_genuine() {
     let tmp = tempfile::tempdir().unwrap();
     let (app, _, data) = app_with(tmp.path(), "127.0.0.1:1", UNLIMITED);
