@@ -1019,6 +1019,32 @@ mod tests {
     }
 
     #[test]
+    fn a_counts_file_from_before_sources_were_counted_gets_their_column_and_keeps_its_key() {
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join(VELOCITY_FILE);
+        {
+            let old = Connection::open(&path).unwrap();
+            old.execute_batch(
+                "CREATE TABLE verifications (
+                     epc TEXT NOT NULL, day TEXT NOT NULL, count INTEGER NOT NULL,
+                     PRIMARY KEY (epc, day)
+                 ) WITHOUT ROWID;
+                 INSERT INTO verifications VALUES ('x', '2026-12-01', 40);",
+            )
+            .unwrap();
+        }
+        let (conn, key) = open_counts(&path).unwrap();
+        let row: (i64, Option<Vec<u8>>) = conn
+            .query_row("SELECT count, sources FROM verifications", [], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .unwrap();
+        assert_eq!(row, (40, None), "old counts stay, with no sources yet");
+        drop(conn);
+        assert_eq!(open_counts(&path).unwrap().1, key, "the key is kept");
+    }
+
+    #[test]
     fn the_lookup_uses_keys_and_indexes_only() {
         let tmp = tempfile::tempdir().unwrap();
         let registry = Registry::open(tmp.path()).unwrap();
