@@ -296,12 +296,19 @@ pub fn decode_luma(width: u32, height: u32, luma: &[u8], options: &DecodeOptions
     };
     let (map, regions) = locate(&image);
     let covered: usize = regions.iter().map(|r| r.rect.area()).sum();
+    // A whole-frame decode reads rows across everything in the frame (TryHarder: every row);
+    // an EAN/UPC read there must read the same on rows beside it ([`confirmed`]).
+    let whole_frame = |search: Search| {
+        let mut found = decode_whole(&image, options, search);
+        found.retain(|code| confirmed(&image, code, &options.formats, options));
+        found
+    };
     let mut found = Vec::new();
     // Regions still to decode, with how many codes were found before them in their region.
     let mut queue: Vec<(Region, usize)> = Vec::new();
     if covered * 2 > image.width * image.height {
         // Crops would cost about as much as the frame: decode it whole once.
-        found = decode_whole(&image, options, per_region);
+        found = whole_frame(per_region);
         if found.is_empty() {
             for region in &regions {
                 if !options.multiple && !found.is_empty() {
@@ -332,7 +339,7 @@ pub fn decode_luma(width: u32, height: u32, luma: &[u8], options: &DecodeOptions
             break;
         }
         let crop = image.crop(&region.rect);
-        let here = decode_buffer(&crop, &region.rect, &options.formats, options, per_region);
+        let here = decode_buffer(&crop, &region.rect, &options.formats, options, per_region, false);
         if here.is_empty() {
             extend_unique(&mut found, straightened(&image, &region.rect, options));
             continue;
@@ -348,7 +355,7 @@ pub fn decode_luma(width: u32, height: u32, luma: &[u8], options: &DecodeOptions
         }
     }
     if found.is_empty() && options.try_harder {
-        found = decode_whole(&image, options, whole);
+        found = whole_frame(whole);
     }
     found
 }
@@ -382,7 +389,7 @@ fn decode_whole(image: &Image<'_>, options: &DecodeOptions, search: Search) -> V
         width: image.width,
         height: image.height,
     };
-    decode_buffer(image, &all, &options.formats, options, search)
+    decode_buffer(image, &all, &options.formats, options, search, false)
 }
 
 /// rxing over `image`, which shows `area` of the frame: positions are mapped back into frame
@@ -393,12 +400,13 @@ fn decode_buffer(
     formats: &[Format],
     options: &DecodeOptions,
     search: Search,
+    confirm: bool,
 ) -> Vec<Decoded> {
     let offset = Point {
         x: area.x as f32,
         y: area.y as f32,
     };
-    decode_rxing(image, formats, options, search)
+    decode_rxing(image, formats, options, search, confirm)
         .into_iter()
         .map(|mut d| {
             for p in &mut d.position {
@@ -410,12 +418,34 @@ fn decode_buffer(
         .collect()
 }
 
+/// rxing over `image`; with `confirm`, its EAN/UPC hits must be confirmed ([`confirmed`]).
 fn decode_rxing(
     image: &Image<'_>,
     formats: &[Format],
     options: &DecodeOptions,
     search: Search,
+    confirm: bool,
 ) -> Vec<Decoded> {
+    let results = read_rxing(image, formats, options, search);
+    let mut decoded: Vec<Decoded> = Vec::with_capacity(results.len());
+    extend_unique(
+        &mut decoded,
+        results
+            .iter()
+            .filter_map(Decoded::from_rxing)
+            .filter(|code| !confirm || confirmed(image, code, formats, options))
+            .collect(),
+    );
+    decoded
+}
+
+/// rxing's readers over `image`, as they report.
+fn read_rxing(
+    image: &Image<'_>,
+    formats: &[Format],
+    options: &DecodeOptions,
+    search: Search,
+) -> Vec<RXingResult> {
     let (Ok(width), Ok(height)) = (u32::try_from(image.width), u32::try_from(image.height)) else {
         return Vec::new();
     };
@@ -425,7 +455,7 @@ fn decode_rxing(
     let mut bitmap = BinaryBitmap::new(FastHybridBinarizer::new(source));
     let hints = options.hints(formats);
     let mut readers = Readers::new(formats, &hints);
-    let results = match search {
+    match search {
         Search::All => GenericMultipleBarcodeReader::new(readers)
             .decode_multiple_with_hints(&mut bitmap, &hints)
             .unwrap_or_default(),
@@ -434,13 +464,83 @@ fn decode_rxing(
             .map(|r| vec![r])
             .unwrap_or_default(),
         Search::EachKind => readers.decode_each_kind(&mut bitmap, &hints),
+    }
+}
+
+/// Rows read beside an EAN/UPC hit to confirm it: this far from its row at least, in pixels,
+/// and this many rows on each side.
+const CONFIRM_GAP: usize = 2;
+const CONFIRM_ROWS: usize = 24;
+
+/// Whether an EAN/UPC code read along one row of `image` reads the same on a row beside it.
+/// An EAN-13 carries a single check digit, and TryHarder's scan of every row of a whole photo
+/// crosses a texture now and then that decodes as a valid EAN-13 on that one row (a photo
+/// without any code gave one), which no other row confirms; a printed code's bars run on
+/// above and below. (zxing-cpp likewise asks a linear code to read the same on two lines.)
+/// The rows beside it are read in strips of [`CONFIRM_ROWS`] either side, along the code with
+/// a quarter of its length either side for the quiet zones, both for reads along rows and along
+/// columns (TryHarder's turned image). Other codes, and reads at an angle, pass as they are:
+/// Code 128's checksum is strong. Only whole-frame reads are held to this: it also refuses a
+/// few real codes so damaged that a single row reads.
+fn confirmed(image: &Image<'_>, code: &Decoded, formats: &[Format], options: &DecodeOptions) -> bool {
+    if !matches!(code.format, Format::Ean13 | Format::UpcA | Format::Ean8) {
+        return true;
+    }
+    let [a, b] = code.position[..] else {
+        return true;
     };
-    let mut decoded: Vec<Decoded> = Vec::with_capacity(results.len());
-    extend_unique(
-        &mut decoded,
-        results.iter().filter_map(Decoded::from_rxing).collect(),
-    );
-    decoded
+    let along_row = (a.y - b.y).abs() < 1.0;
+    let along_column = (a.x - b.x).abs() < 1.0;
+    if !along_row && !along_column {
+        return true;
+    }
+    // Along the code: its length, and a twelfth of it either side for the quiet zones (an
+    // EAN-13 is 95 modules, with quiet zones of 7 to 11), at least 8 pixels.
+    let (from, to, across) = if along_row {
+        (a.x.min(b.x), a.x.max(b.x), a.y)
+    } else {
+        (a.y.min(b.y), a.y.max(b.y), a.x)
+    };
+    let (length, breadth) = if along_row {
+        (image.width, image.height)
+    } else {
+        (image.height, image.width)
+    };
+    let pad = ((to - from) / 4.0).max(16.0);
+    let start = (from - pad).max(0.0) as usize;
+    let end = ((to + pad).ceil() as usize).min(length);
+    let row = across.round().max(0.0) as usize;
+    if end <= start + 16 {
+        return true;
+    }
+    // Every row of the strips (TryHarder's row scan): a damaged code may read on few rows.
+    let every_row = DecodeOptions {
+        try_harder: true,
+        ..options.clone()
+    };
+    let strips = [
+        row.checked_sub(CONFIRM_GAP + CONFIRM_ROWS - 1),
+        Some(row + CONFIRM_GAP).filter(|&first| first + CONFIRM_ROWS <= breadth),
+    ];
+    strips.into_iter().flatten().any(|first| {
+        let mut luma = Vec::with_capacity((end - start) * CONFIRM_ROWS);
+        for k in first..first + CONFIRM_ROWS {
+            if along_row {
+                luma.extend_from_slice(&image.luma[k * image.width + start..k * image.width + end]);
+            } else {
+                luma.extend((start..end).map(|y| image.luma[y * image.width + k]));
+            }
+        }
+        let strip = Image {
+            width: end - start,
+            height: CONFIRM_ROWS,
+            luma: std::borrow::Cow::Owned(luma),
+        };
+        read_rxing(&strip, formats, &every_row, Search::First)
+            .iter()
+            .filter_map(Decoded::from_rxing)
+            .any(|d| d.format == code.format && d.text == code.text)
+    })
 }
 
 /// rxing's readers for a set of formats, tried in a fixed order on one binarized image: what
@@ -1165,17 +1265,35 @@ fn straightened(image: &Image<'_>, region: &Rect, options: &DecodeOptions) -> Ve
     if formats.is_empty() {
         return Vec::new();
     }
-    // rxing's row scans already read codes within a few degrees of upright. A coherent region
-    // is only worth turning if a line through it along the gradient crosses many bars: a box
-    // edge or a shelf line is coherent too, but crossed once or twice.
-    let Some(angle) = bar_angle(image, region)
-        .filter(|a| a.abs() >= 4f32.to_radians())
-        .filter(|&a| crossings(image, region, a) >= MIN_BARS)
-        .map(|a| refine_angle(image, region, a))
-        .filter(|a| a.abs() >= 6f32.to_radians())
+    // A coherent region is only worth another look if a line through it along the gradient
+    // crosses many bars: a box edge or a shelf line is coherent too, but crossed once or twice.
+    let Some(estimate) =
+        bar_angle(image, region).filter(|&a| crossings(image, region, a) >= MIN_BARS)
     else {
         return Vec::new();
     };
+    // rxing's row scans read codes within a few degrees of upright, but a live decode reads
+    // only 15 rows about the crop's middle: glare, a crease, a wrinkled wrapper or a finger
+    // across those rows hides a code whose other rows read. So bars about upright are read
+    // again on every row (TryHarder's row scan; a thorough decode did that already).
+    let upright = |image: &Image<'_>| {
+        if options.try_harder {
+            return Vec::new();
+        }
+        let every_row = DecodeOptions {
+            try_harder: true,
+            ..options.clone()
+        };
+        let crop = image.crop(region);
+        decode_buffer(&crop, region, &formats, &every_row, Search::First, false)
+    };
+    if estimate.abs() < 4f32.to_radians() {
+        return upright(image);
+    }
+    let angle = refine_angle(image, region, estimate);
+    if angle.abs() < 6f32.to_radians() {
+        return upright(image);
+    }
     let (sin, cos) = angle.sin_cos();
     let (w, h) = (region.width as f32, region.height as f32);
     // Along the rows the turned image has two samples per pixel: bilinear resampling leaves a
@@ -1209,7 +1327,7 @@ fn straightened(image: &Image<'_>, region: &Rect, options: &DecodeOptions) -> Ve
     } else {
         Search::First
     };
-    decode_rxing(&upright, &formats, options, search)
+    decode_rxing(&upright, &formats, options, search, false)
         .into_iter()
         .map(|mut d| {
             for p in &mut d.position {
@@ -1459,43 +1577,129 @@ pub enum DecodeError {
         path: std::path::PathBuf,
         source: std::io::Error,
     },
-    /// The file is not an image in a supported format (PNG, JPEG) or is corrupt.
-    #[error("{path} is not a readable PNG or JPEG image: {source}")]
+    /// The file is not an image in any format this build reads.
+    #[error(
+        "{path} is not an image (custodian decode reads PNG, JPEG, WebP, GIF, BMP and TIFF files)"
+    )]
+    NotAnImage { path: std::path::PathBuf },
+    /// The file is an image in a format this build does not read.
+    #[error("{path} is a {format} image, which custodian cannot read: {hint}")]
+    Unsupported {
+        path: std::path::PathBuf,
+        /// The format's name, e.g. `HEIC`.
+        format: &'static str,
+        /// What to do instead.
+        hint: &'static str,
+    },
+    /// The file is an image in a format this build reads, but it is corrupt or cut short.
+    #[error("{path} is a {format} image that cannot be read: {source}")]
     Image {
         path: std::path::PathBuf,
+        format: &'static str,
         source: image::ImageError,
     },
 }
 
-/// Reads a PNG or JPEG file, converts it to greyscale and decodes it with
-/// [`DecodeOptions::thorough`] (TryHarder: a still image is worth the extra time).
-///
-/// **This is the one function of the crate that does I/O**; it exists for the CLI's
-/// `custodian decode` and is compiled only with the `image-files` feature. Everything else takes
-/// pixels as buffers.
+/// The image formats [`decode_image_file`] reads, with the names its errors use.
+#[cfg(feature = "image-files")]
+const IMAGE_FORMATS: [(image::ImageFormat, &str); 6] = [
+    (image::ImageFormat::Png, "PNG"),
+    (image::ImageFormat::Jpeg, "JPEG"),
+    (image::ImageFormat::WebP, "WebP"),
+    (image::ImageFormat::Gif, "GIF"),
+    (image::ImageFormat::Bmp, "BMP"),
+    (image::ImageFormat::Tiff, "TIFF"),
+];
+
+/// An image file's pixels as 8-bit luma: PNG, JPEG, WebP, GIF (its first frame), BMP or TIFF,
+/// told apart by their contents, not their names. A HEIC/HEIF photo (an iPhone's default) is
+/// recognised and refused with what to do instead, and anything else is not an image.
 ///
 /// # Errors
 ///
-/// The file cannot be read, or is not a PNG/JPEG image.
+/// [`DecodeError::NotAnImage`], [`DecodeError::Unsupported`], or [`DecodeError::Image`] for a
+/// corrupt file of a known format; `path` only names the file in the error.
+#[cfg(feature = "image-files")]
+pub fn luma_from_image_bytes(
+    path: &std::path::Path,
+    bytes: &[u8],
+) -> Result<(u32, u32, Vec<u8>), DecodeError> {
+    let Some((format, name)) = image::guess_format(bytes)
+        .ok()
+        .and_then(|f| IMAGE_FORMATS.iter().find(|(known, _)| *known == f))
+        .copied()
+    else {
+        return Err(match unsupported_format(bytes) {
+            Some((format, hint)) => DecodeError::Unsupported {
+                path: path.to_owned(),
+                format,
+                hint,
+            },
+            None => DecodeError::NotAnImage {
+                path: path.to_owned(),
+            },
+        });
+    };
+    let image = image::load_from_memory_with_format(bytes, format).map_err(|source| {
+        DecodeError::Image {
+            path: path.to_owned(),
+            format: name,
+            source,
+        }
+    })?;
+    let luma = image.into_luma8();
+    let (width, height) = luma.dimensions();
+    Ok((width, height, luma.into_raw()))
+}
+
+/// Image formats recognised by their signature but not read, and what to do instead.
+#[cfg(feature = "image-files")]
+fn unsupported_format(bytes: &[u8]) -> Option<(&'static str, &'static str)> {
+    // ISO base media files: a box size, `ftyp`, then the major brand.
+    let brand = bytes.get(4..12).filter(|b| b.starts_with(b"ftyp"))?;
+    match &brand[4..] {
+        b"heic" | b"heix" | b"heim" | b"heis" | b"hevc" | b"hevx" | b"mif1" | b"msf1" => Some((
+            "HEIC",
+            "export it as JPEG (on an iPhone: Settings > Camera > Formats > Most Compatible) or convert it with heif-convert",
+        )),
+        b"avif" | b"avis" => Some(("AVIF", "convert it to PNG or JPEG")),
+        _ => None,
+    }
+}
+
+/// Reads an image file ([`luma_from_image_bytes`] lists the formats), converts it to greyscale
+/// and decodes it with [`DecodeOptions::thorough`] (TryHarder: a still image is worth the
+/// extra time).
+///
+/// **This and [`decode_image_file_with`] are the functions of the crate that do I/O**; they
+/// exist for the CLI's `custodian decode` and are compiled only with the `image-files`
+/// feature. Everything else takes pixels as buffers.
+///
+/// # Errors
+///
+/// The file cannot be read, or is not an image in a format this build reads.
 #[cfg(feature = "image-files")]
 pub fn decode_image_file(path: impl AsRef<std::path::Path>) -> Result<Vec<Decoded>, DecodeError> {
+    decode_image_file_with(path, &DecodeOptions::thorough())
+}
+
+/// [`decode_image_file`] with the given options (the live camera's defaults, or TryHarder).
+///
+/// # Errors
+///
+/// As [`decode_image_file`].
+#[cfg(feature = "image-files")]
+pub fn decode_image_file_with(
+    path: impl AsRef<std::path::Path>,
+    options: &DecodeOptions,
+) -> Result<Vec<Decoded>, DecodeError> {
     let path = path.as_ref();
     let bytes = std::fs::read(path).map_err(|source| DecodeError::Io {
         path: path.to_owned(),
         source,
     })?;
-    let image = image::load_from_memory(&bytes).map_err(|source| DecodeError::Image {
-        path: path.to_owned(),
-        source,
-    })?;
-    let luma = image.to_luma8();
-    let (width, height) = luma.dimensions();
-    Ok(decode_luma(
-        width,
-        height,
-        luma.as_raw(),
-        &DecodeOptions::thorough(),
-    ))
+    let (width, height, luma) = luma_from_image_bytes(path, &bytes)?;
+    Ok(decode_luma(width, height, &luma, options))
 }
 
 /// The label images the integration tests draw, for the tests below.

@@ -407,7 +407,7 @@ fn decode_image_file_reads_png_and_explains_failures() {
     assert!(matches!(missing, DecodeError::Io { .. }), "{missing}");
     let not_image = decode_image_file(fixtures().join("manifest.tsv")).unwrap_err();
     assert!(
-        matches!(not_image, DecodeError::Image { .. }),
+        matches!(not_image, DecodeError::NotAnImage { .. }),
         "{not_image}"
     );
 }
