@@ -167,6 +167,18 @@ pub enum ErrorKind {
     /// An AI in the query string that Digital Link does not allow as a data attribute.
     #[error("AI {ai} cannot be a Digital Link query attribute")]
     NotAttribute { ai: String },
+    /// The text is not a valid scan, but reads as `reading` (bracketed) once mapped back from
+    /// the `layout` keyboard: a scanner set up for a US keyboard is typing into a host with
+    /// that layout. `setting` is what fixes it.
+    #[error(
+        "this looks like a US-layout scanner typing into a {layout} keyboard (it would read \
+         {reading}): {setting}"
+    )]
+    KeyboardLayout {
+        layout: &'static str,
+        setting: &'static str,
+        reading: String,
+    },
 }
 
 impl ErrorKind {
@@ -197,6 +209,7 @@ impl ErrorKind {
             ErrorKind::PercentEncoding | ErrorKind::Utf8 => "percent_encoding",
             ErrorKind::NotQualifier { .. } | ErrorKind::QualifierOrder { .. } => "qualifier",
             ErrorKind::NotAttribute { .. } => "attribute",
+            ErrorKind::KeyboardLayout { .. } => "keyboard_layout",
         }
     }
 }

@@ -17,6 +17,7 @@ use crate::digital_link;
 use crate::error::{ErrorKind, ParseError};
 use crate::keys::{Gtin, Sscc};
 use crate::scan::{Carrier, Element, Form, Note, Scan, Signature, Symbology};
+use crate::wedge::Layout;
 
 /// An element together with where its AI and its value start in the raw text.
 pub(crate) struct Located {
@@ -35,6 +36,113 @@ pub(crate) struct Located {
 /// of the wrong length or character set, bad check digits or dates, misplaced Digital Link
 /// qualifiers, conflicting duplicates.
 pub fn parse(raw: &str) -> Result<Scan, ParseError> {
+    parse_gs1(raw).map_err(|error| keyboard_layout(raw).unwrap_or(error))
+}
+
+/// [`parse`] without the look for a scanner typing into another keyboard layout.
+pub(crate) fn parse_gs1(raw: &str) -> Result<Scan, ParseError> {
+    match parse_text(raw) {
+        Err(error) if is_undecodable_signature(&error) => {
+            unreadable_signature(raw, &error).ok_or(error)
+        }
+        result => result,
+    }
+}
+
+/// Text that does not parse, but does once mapped back from a German or French keyboard layout
+/// (a scanner set up for a US keyboard, typing into a host with another one: `&é"'(` for
+/// `12345` on AZERTY, `z` for `y` on QWERTZ) is refused with what it would read as and the
+/// setting that fixes it. Nothing is guessed: the same bytes could be meant as typed.
+fn keyboard_layout(raw: &str) -> Option<ParseError> {
+    [Layout::Qwertz, Layout::Azerty].into_iter().find_map(|layout| {
+        let mapped = layout.us_text(raw);
+        if mapped == raw {
+            return None;
+        }
+        let scan = parse_gs1(&mapped).ok()?;
+        let pairs: Vec<(&str, &str)> = scan
+            .elements
+            .iter()
+            .map(|e| (e.ai.as_ref(), e.value.as_str()))
+            .collect();
+        Some(ParseError::new(
+            ErrorKind::KeyboardLayout {
+                layout: layout.name(),
+                setting: layout.setting(),
+                reading: crate::format::bracketed(&pairs),
+            },
+            0,
+        ))
+    })
+}
+
+/// An AI 8030 value in its character set that does not decode as base64url.
+fn is_undecodable_signature(error: &ParseError) -> bool {
+    matches!(&error.kind, ErrorKind::Base64 { subject, .. } if subject == "AI 8030")
+}
+
+/// The scan whose AI 8030 value (at `error`) is GS1 text, but no signature: it does not decode
+/// as base64url (a length of 4n + 1, spare bits set). GS1 syntax asks only for the character
+/// set and the length, so the scan is read, with the value as it is and no signature
+/// ([`Scan::signature`] is `None` beside an AI 8030: a signature that does not verify), and a
+/// [`Note::SignatureUndecodable`]. The scan is read with a stand-in signature in its place; the
+/// rest of it must be valid as it stands.
+fn unreadable_signature(raw: &str, error: &ParseError) -> Option<Scan> {
+    const STAND_IN: &str = "AAAA";
+    let (min, max) = ApplicationIdentifier::lookup("8030")?.length();
+    let reason = match &error.kind {
+        ErrorKind::Base64 { reason, .. } => *reason,
+        _ => "not base64url",
+    };
+    signature_spans(raw, error.position).find_map(|(at, end)| {
+        let value = &raw[at..end];
+        if !(min..=max).contains(&value.len()) {
+            return None;
+        }
+        let text = format!("{}{STAND_IN}{}", &raw[..at], &raw[end..]);
+        let mut scan = parse_text(&text).ok()?;
+        // The stand-in must have been read as the whole of AI 8030's value, and nothing else.
+        let element = scan
+            .elements
+            .iter_mut()
+            .find(|e| e.ai == "8030" && e.value == STAND_IN)?;
+        element.value = value.to_owned();
+        scan.signature = None;
+        // Positions after the value move by the difference in length.
+        for note in &mut scan.notes {
+            note.shift(at + STAND_IN.len(), value.len(), STAND_IN.len());
+        }
+        scan.notes.push(Note::SignatureUndecodable {
+            reason: reason.to_owned(),
+            position: at,
+        });
+        Some(scan)
+    })
+}
+
+/// Where the AI 8030 value that holds `position` could lie, nearest first: a run of AI 8030's
+/// characters (base64url and `=`) through `position`, starting right after the AI, whether
+/// written `8030…` (element string), `(8030)…` (bracketed) or `8030=…` (Digital Link query).
+fn signature_spans(raw: &str, position: usize) -> impl Iterator<Item = (usize, usize)> + '_ {
+    let bytes = raw.as_bytes();
+    let in_set = |b: &u8| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'=');
+    let position = position.min(bytes.len());
+    let end = position + bytes[position..].iter().take_while(|b| in_set(b)).count();
+    let first = position - bytes[..position].iter().rev().take_while(|b| in_set(b)).count();
+    // The run may begin with the AI's own digits ("8030" after a GS), and a bracket or `=`
+    // may come right before it.
+    (first.saturating_sub(6)..=position).rev().filter(move |&at| {
+        at < end
+            && raw.is_char_boundary(at)
+            && [&b"8030"[..], b"(8030)", b"8030="]
+                .iter()
+                .any(|marker| bytes[..at].ends_with(marker))
+            && bytes[at..end].iter().all(in_set)
+    })
+    .map(move |at| (at, end))
+}
+
+fn parse_text(raw: &str) -> Result<Scan, ParseError> {
     let (symbology, start, end) = envelope(raw)?;
     let body = &raw[start..end];
     let (form, elements) = match &symbology {

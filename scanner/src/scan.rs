@@ -214,6 +214,10 @@ pub enum Note {
     },
     /// The GS1 reading was taken, but the text also matches `product`'s serial pattern.
     AlsoProprietary { product: String },
+    /// AI 8030's value is GS1 text but no signature: it does not decode as base64url
+    /// (`reason`). The scan was read with the value as it is and no [`Scan::signature`]: the
+    /// code carries a signature that does not verify.
+    SignatureUndecodable { reason: String, position: usize },
 }
 
 impl Note {
@@ -223,8 +227,22 @@ impl Note {
             Note::GsSubstitute { position, .. }
             | Note::RepeatedSeparator { position }
             | Note::SeparatorInserted { position, .. }
-            | Note::Ambiguous { position, .. } => *position,
+            | Note::Ambiguous { position, .. }
+            | Note::SignatureUndecodable { position, .. } => *position,
             Note::AlsoProprietary { .. } => 0,
+        }
+    }
+
+    /// Moves a position at or after `from` in a text where `was` bytes before it became `now`.
+    pub(crate) fn shift(&mut self, from: usize, was: usize, now: usize) {
+        if let Note::GsSubstitute { position, .. }
+        | Note::RepeatedSeparator { position }
+        | Note::SeparatorInserted { position, .. }
+        | Note::Ambiguous { position, .. }
+        | Note::SignatureUndecodable { position, .. } = self
+            && *position >= from
+        {
+            *position = *position + was - now;
         }
     }
 }
@@ -252,6 +270,11 @@ impl fmt::Display for Note {
             Note::AlsoProprietary { product } => {
                 write!(f, "the text also matches the serial pattern of {product}")
             }
+            Note::SignatureUndecodable { reason, position } => write!(
+                f,
+                "AI 8030 is not a signature ({reason}): treat the code as one whose signature \
+                 does not verify (position {position})"
+            ),
         }
     }
 }

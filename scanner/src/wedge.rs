@@ -445,6 +445,32 @@ impl Layout {
         Some(us)
     }
 
+    /// The layout's name in messages: `German QWERTZ`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Layout::Us => "US",
+            Layout::Qwertz => "German QWERTZ",
+            Layout::Azerty => "French AZERTY",
+        }
+    }
+
+    /// The settings that read a US-layout scanner's text correctly on a host with this layout.
+    pub fn setting(self) -> &'static str {
+        match self {
+            Layout::Us => "no setting is needed",
+            Layout::Qwertz => {
+                "set \"Keyboard layout of this device\" to German QWERTZ in the app's scanner \
+                 settings (custodian parse --layout qwertz), or set the scanner to the host's \
+                 keyboard layout"
+            }
+            Layout::Azerty => {
+                "set \"Keyboard layout of this device\" to French AZERTY in the app's scanner \
+                 settings (custodian parse --layout azerty), or set the scanner to the host's \
+                 keyboard layout"
+            }
+        }
+    }
+
     /// Maps a whole burst back with [`Layout::us_char`].
     pub fn us_text(self, host: &str) -> String {
         host.chars().map(|c| self.us_char(c)).collect()
@@ -460,7 +486,7 @@ impl Layout {
 pub fn detect_layout(burst: &str) -> Option<Layout> {
     Layout::ALL
         .into_iter()
-        .find(|layout| crate::parse(&layout.us_text(burst)).is_ok())
+        .find(|layout| crate::parse::parse_gs1(&layout.us_text(burst)).is_ok())
 }
 
 #[cfg(test)]

@@ -553,3 +553,91 @@ fn long_inputs_stay_bounded() {
         parse(&text).unwrap_err()
     );
 }
+
+#[test]
+#[rustfmt::skip] // one case per line reads as a table
+fn signatures_that_do_not_decode_are_read_without_a_signature() {
+    // GS1 text for AI 8030 (its character set, 1 to 90 characters) that is not base64url: the
+    // scan is read, the signature reported as not one.
+    check("]d2010950600013435221ABC␝8030A", "ElementString ]d2 (01)09506000134352(21)ABC(8030)A | AI 8030 is not a signature (impossible length): treat the code as one whose signature does not verify (position 29)");
+    check("]d2010950600013435221ABC␝8030AQID_v9", "ElementString ]d2 (01)09506000134352(21)ABC(8030)AQID_v9 | AI 8030 is not a signature (last character has extra bits): treat the code as one whose signature does not verify (position 29)");
+    check("]d2010950600013435221ABC␝8030AQ=D␝10L1", "ElementString ]d2 (01)09506000134352(21)ABC(8030)AQ=D(10)L1 | AI 8030 is not a signature ('=' is only allowed at the end): treat the code as one whose signature does not verify (position 29)");
+    check("(01)09506000134352(21)ABC(8030)AQID_v9(10)L1", "Bracketed (01)09506000134352(21)ABC(8030)AQID_v9(10)L1 | AI 8030 is not a signature (last character has extra bits): treat the code as one whose signature does not verify (position 31)");
+    check("https://example.com/01/09506000134352/21/ABC?8030=AQID_v9", "DigitalLink (01)09506000134352(21)ABC(8030)AQID_v9 | AI 8030 is not a signature (last character has extra bits): treat the code as one whose signature does not verify (position 50)");
+    // A repaired stand-in after the signature keeps its position in the raw text.
+    check("]d2010950600013435221ABC␝8030AAAAA{GS}10L1", "ElementString ]d2 (01)09506000134352(21)ABC(8030)AAAAA(10)L1 | \"{GS}\" read as a GS separator (position 34) | AI 8030 is not a signature (impossible length): treat the code as one whose signature does not verify (position 29)");
+    // Still refused: characters outside AI 8030's set, more than 90 characters, and a scan
+    // that is wrong for other reasons as well.
+    check("]d2010950600013435221ABC␝8030AQ+D", "error: AI 8030: character '+' is not allowed (position 31)");
+    check(&format!("]d2010950600013435221ABC␝8030{}", "A".repeat(93)), "error: AI 8030 must be followed by a GS separator or end (position 119)");
+    check("]d201095060001343528030A", "error: AI 8030: not valid base64url (impossible length) (position 24)");
+}
+
+#[test]
+fn a_signature_that_does_not_decode_leaves_the_scan_without_one() {
+    let scan = parse(&format!("]d2010950600013435221ABC{GS}8030AQID_v9")).unwrap();
+    assert_eq!(scan.get("8030"), Some("AQID_v9"));
+    assert_eq!(scan.signature(), None);
+    assert_eq!(scan.serial(), Some("ABC"));
+    let signed = parse(&format!("]d2010950600013435221ABC{GS}8030AQID_v8")).unwrap();
+    assert_eq!(signed.signature(), Some(&[1, 2, 3, 254, 255][..]));
+}
+
+#[test]
+fn dates_of_every_yymmdd_ai() {
+    let scan = parse(&format!(
+        "]d201095060001343521125013113260300152612311626063017271231{GS}21ABC"
+    ))
+    .unwrap();
+    // AI 12, a payment's due date, comes with the invoicing party and the payment slip.
+    let due = parse(&format!("]C141595060001343528020ABC123{GS}12260228")).unwrap();
+    assert_eq!(due.date("12").unwrap().to_string(), "2026-02-28");
+    for (ai, date) in [
+        ("11", "2025-01-31"),
+        ("13", "2026-03-31"),
+        ("15", "2026-12-31"),
+        ("16", "2026-06-30"),
+        ("17", "2027-12-31"),
+    ] {
+        assert_eq!(scan.date(ai).unwrap().to_string(), date, "AI {ai}");
+    }
+    assert_eq!(scan.expiry(), scan.date("17"));
+}
+
+/// What a US-layout scanner's `us` text becomes on a host with `layout`.
+fn typed_on(layout: custodian_scanner::Layout, us: &str) -> String {
+    us.chars().map(|c| layout.host_char(c).unwrap()).collect()
+}
+
+#[test]
+fn text_typed_into_another_keyboard_layout_is_refused_with_the_setting() {
+    use custodian_scanner::{ErrorKind, Layout};
+    let us = format!("]d2010950600013435221XYZ-1{GS}10L1");
+    for (layout, name, setting) in [
+        (Layout::Azerty, "French AZERTY", "--layout azerty"),
+        (Layout::Qwertz, "German QWERTZ", "--layout qwertz"),
+    ] {
+        let typed = typed_on(layout, &us);
+        assert_ne!(typed, us);
+        let error = parse(&typed).unwrap_err();
+        assert!(
+            matches!(error.kind, ErrorKind::KeyboardLayout { .. }),
+            "{layout:?}: {error}"
+        );
+        assert_eq!(error.kind.code(), "keyboard_layout");
+        let message = error.to_string();
+        assert!(message.contains(name), "{message}");
+        assert!(message.contains(setting), "{message}");
+        assert!(
+            message.contains("(01)09506000134352(21)XYZ-1(10)L1"),
+            "{message}"
+        );
+        // Mapped back, as the app's wedge and `custodian parse --layout` do, it reads.
+        assert_eq!(parse(&layout.us_text(&typed)).unwrap().serial(), Some("XYZ-1"));
+    }
+    // A bad check digit that no layout explains keeps its own error.
+    assert_eq!(
+        parse("0104012345000013").unwrap_err().kind.code(),
+        "check_digit"
+    );
+}
