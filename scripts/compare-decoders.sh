@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# Decodes the label corpus side by side with custodian's decoder and with zxing-cpp, in one
-# run, on one core: detection per degradation and time per image for each, and the ratio.
-# Two corpora: fixtures/labels as committed, and its degraded labels pasted into the corpus's
-# empty 1280x720 camera scenes (generated here). zxing-cpp is installed from PyPI into a venv
-# in the ignored state directory (.custodian/venv) on first use.
+# Decodes the corpora side by side with custodian's decoder and with zxing-cpp, in one run, on
+# one core: detection per family or degradation, false positives and time per image for each,
+# at the live-camera and the thorough settings. Three corpora: the real photographs of
+# fixtures/photos; fixtures/labels as committed; and its degraded labels pasted into the
+# corpus's empty 1280x720 camera scenes (generated here). Both decoders are given the same
+# grey pixels. zxing-cpp is installed from PyPI into a venv in the ignored state directory
+# (.custodian/venv) on first use.
 #
 #   scripts/compare-decoders.sh            # prints the comparison; JSON in .custodian/compare
 set -euo pipefail
@@ -27,9 +29,12 @@ mkdir -p "$work"
 "$venv/bin/python" scripts/compare_decoders.py in-frame fixtures/labels "$work/in-frame"
 
 # One core for both, one after the other, on the same images.
-for corpus in labels in-frame; do
-    dir=fixtures/labels
-    [ "$corpus" = in-frame ] && dir="$work/in-frame"
+for corpus in photos labels in-frame; do
+    case $corpus in
+    photos) dir=fixtures/photos ;;
+    labels) dir=fixtures/labels ;;
+    in-frame) dir="$work/in-frame" ;;
+    esac
     echo "== decoding $dir"
     taskset -c 0 "$bin" bench decode --json --labels "$dir" >"$work/ours-$corpus.json"
     taskset -c 0 "$venv/bin/python" scripts/compare_decoders.py zxing "$dir" >"$work/zxing-$corpus.json"

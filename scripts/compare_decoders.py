@@ -17,6 +17,7 @@ per decode call on an image already in memory, as `custodian bench decode` measu
 
 import json
 import os
+import re
 import statistics
 import sys
 import time
@@ -51,13 +52,29 @@ def manifest(directory):
             cols = line.rstrip("\n").split("\t")
             set_, file, aim, expected = cols[0], cols[1], cols[3], cols[4]
             variant = cols[5] if len(cols) > 5 else set_
-            code = (aim, expected.replace("\\x1d", "\x1d")) if aim else None
+            code = (aim, unescape(expected)) if aim else None
             if images and images[-1][2] == file:
                 if code:
                     images[-1][3].append(code)
                 continue
             images.append((set_, variant, file, [code] if code else []))
     return images
+
+
+def unescape(text):
+    """A manifest's expected text: \\xHH stands for the byte HH (GS, tabs, line breaks)."""
+    return re.sub(r"\\x([0-9a-fA-F]{2})", lambda m: chr(int(m.group(1), 16)), text)
+
+
+def luma(path):
+    """The image as 8-bit grey, converted as custodian converts it (the image crate's Rec. 709
+    weights), so that both decoders are given the same pixels."""
+    image = Image.open(path)
+    if image.mode in ("L", "I;16", "1"):
+        return np.ascontiguousarray(np.array(image.convert("L")))
+    rgb = np.array(image.convert("RGB"), dtype=np.float32)
+    grey = rgb[..., 0] * 0.2126 + rgb[..., 1] * 0.7152 + rgb[..., 2] * 0.0722
+    return np.ascontiguousarray(np.clip(np.rint(grey), 0, 255).astype(np.uint8))
 
 
 def paste_position(i, width, height):
@@ -91,8 +108,21 @@ def in_frame(src, dst):
 
 
 def hits(codes, results):
-    found = {(r.symbology_identifier, r.text) for r in results}
-    return sum(1 for code in codes if code in found)
+    """Codes read with their text and an AIM identifier that begins with the manifest's (`]Q`
+    in the real-photo corpus is any QR code; `]d2` in the label corpus exactly that)."""
+    return sum(
+        1 for aim, text in codes
+        if any(r.symbology_identifier.startswith(aim) and same_text(aim, r.text, text)
+               for r in results)
+    )
+
+
+def same_text(aim, a, b):
+    """Equal texts; EAN/UPC as the same GTIN (zxing-cpp reports a UPC-A as the EAN-13 with a
+    leading 0, custodian as its 12 digits)."""
+    if aim.startswith("]E"):
+        return a.zfill(13) == b.zfill(13)
+    return a == b
 
 
 def decode(pixels, settings):
@@ -104,7 +134,7 @@ def decode(pixels, settings):
 def zxing(directory):
     images = [
         (set_, variant, file, codes,
-         np.ascontiguousarray(np.array(Image.open(os.path.join(directory, file)).convert("L"))))
+         luma(os.path.join(directory, file)))
         for set_, variant, file, codes in manifest(directory)
     ]
     figures = {"decoder": f"zxing-cpp {getattr(zxingcpp, '__version__', '')}".strip()}
@@ -121,14 +151,25 @@ def zxing(directory):
         figures[f"{set_}_frames_right"] = f"{right}/{len(frames)}"
     scored = [i for i in images if i[0] not in ("frame", "empty")]
     for suffix, settings in SETTINGS.items():
-        by_set, by_variant, times = {}, {}, []
+        by_set, by_variant, times, set_ms, false_positives = {}, {}, [], {}, 0
         for set_, variant, _, codes, pixels in scored:
             results, ms = decode(pixels, settings)
             times.append(ms)
             n = hits(codes, results)
+            if not codes:
+                false_positives += len(results)
             for key, table in ((set_, by_set), (variant, by_variant)):
                 h, t = table.get(key, (0, 0))
                 table[key] = (h + n, t + len(codes))
+            total, count = set_ms.get(set_, (0.0, 0))
+            set_ms[set_] = (total + ms, count + 1)
+        figures[f"detected_all{suffix}"] = (
+            f"{sum(h for h, _ in by_set.values())}/{sum(t for _, t in by_set.values())}"
+        )
+        figures[f"false_positives{suffix}"] = false_positives
+        figures[f"ms_per_image_by_set{suffix}"] = {
+            k: round(total / count, 3) for k, (total, count) in sorted(set_ms.items())
+        }
         h, t = by_set.get("degraded", (0, 0))
         figures[f"detection_rate{suffix}"] = round(h / max(t, 1), 3)
         figures[f"detected{suffix}"] = f"{h}/{t}"
@@ -146,6 +187,7 @@ def report(work):
         with open(os.path.join(work, name), encoding="utf-8") as f:
             return json.load(f)
 
+    photos(load("ours-photos.json"), load("zxing-photos.json"))
     for corpus, title in (("labels", "label corpus (fixtures/labels)"),
                           ("in-frame", "degraded labels pasted into 1280x720 camera scenes")):
         ours, theirs = load(f"ours-{corpus}.json"), load(f"zxing-{corpus}.json")
@@ -167,6 +209,25 @@ def report(work):
                 ta, tb = ours[key], theirs[key]
                 print(f"   {key:<20} {ta:>8.3f} ({ours[f'{set_}_frames_right']}) "
                       f"{tb:>8.3f} ({theirs[f'{set_}_frames_right']})   ratio {ta / tb:.2f}")
+
+
+def photos(ours, theirs):
+    """The real-photo corpus, family by family: codes read, symbols read in photos without a
+    code, and mean time per image."""
+    print(f"\n== real photographs (fixtures/photos): {ours['corpus_images']} images")
+    for suffix, label in (("", "live settings (GS1 carriers, no extra passes)"),
+                          ("_thorough", "thorough (custodian TryHarder; zxing-cpp defaults)")):
+        print(f"\n   {label}")
+        print(f"   {'family':<12} {'custodian':>10} {'zxing-cpp':>10}   {'ms/image':>8} {'ms/image':>8}")
+        a, b = ours[f"detected_by_set{suffix}"], theirs[f"detected_by_set{suffix}"]
+        ta, tb = ours[f"ms_per_image_by_set{suffix}"], theirs[f"ms_per_image_by_set{suffix}"]
+        for family in sorted(set(a) | set(b)):
+            print(f"   {family:<12} {a.get(family, '-'):>10} {b.get(family, '-'):>10}"
+                  f"   {ta.get(family, 0):>8.2f} {tb.get(family, 0):>8.2f}")
+        print(f"   {'all':<12} {ours[f'detected_all{suffix}']:>10} {theirs[f'detected_all{suffix}']:>10}"
+              f"   {ours[f'corpus_ms_per_image{suffix}']:>8.2f} {theirs[f'corpus_ms_per_image{suffix}']:>8.2f}")
+        print(f"   {'false pos.':<12} {ours[f'false_positives{suffix}']:>10} "
+              f"{theirs[f'false_positives{suffix}']:>10}   (symbols read in photos without a code)")
 
 
 if __name__ == "__main__":

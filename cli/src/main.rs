@@ -217,10 +217,15 @@ enum Command {
         #[command(flatten)]
         out: Output,
     },
-    /// Decodes every barcode in each image (PNG, JPEG): one line per symbol.
+    /// Decodes every barcode in each image (PNG, JPEG, WebP, GIF, BMP, TIFF): one line per
+    /// symbol. At the live camera's settings unless --thorough.
     Decode {
         #[arg(required = true)]
         images: Vec<PathBuf>,
+        /// Look harder (TryHarder: every row of 1D codes, a second pass over the whole image)
+        /// for small, blurred or damaged codes; several times slower.
+        #[arg(long)]
+        thorough: bool,
         #[command(flatten)]
         out: Output,
     },
@@ -228,6 +233,10 @@ enum Command {
     Parse {
         #[arg(required = true)]
         text: Vec<String>,
+        /// The keyboard layout of the host a US-layout scanner typed the text into: its
+        /// characters are mapped back first (us, qwertz, azerty).
+        #[arg(long, default_value = "us", value_parser = parse_layout)]
+        layout: custodian_scanner::Layout,
         #[command(flatten)]
         out: Output,
     },
@@ -763,11 +772,20 @@ fn run(command: Command) -> Result<()> {
                 Ok(())
             }
         }
-        Command::Decode { images, out } => {
+        Command::Decode {
+            images,
+            thorough,
+            out,
+        } => {
+            let options = if thorough {
+                custodian_scanner::DecodeOptions::thorough()
+            } else {
+                custodian_scanner::DecodeOptions::default()
+            };
             let mut failed = false;
             for image in images {
                 let file = image.display().to_string();
-                match custodian_scanner::decode_image_file(&image) {
+                match custodian_scanner::decode::decode_image_file_with(&image, &options) {
                     Ok(found) if found.is_empty() => {
                         failed = true;
                         eprintln!("custodian: {file}: no barcode found");
@@ -809,10 +827,10 @@ fn run(command: Command) -> Result<()> {
             }
             Ok(())
         }
-        Command::Parse { text, out } => {
+        Command::Parse { text, layout, out } => {
             let mut failed = false;
             for t in text {
-                match custodian_scanner::parse(&t) {
+                match custodian_scanner::parse(&layout.us_text(&t)) {
                     Ok(scan) => {
                         if out.json {
                             print_json(&scan_json(&t, &scan))?;
@@ -824,7 +842,7 @@ fn run(command: Command) -> Result<()> {
                         failed = true;
                         if out.json {
                             print_json(
-                                &serde_json::json!({ "input": t, "ok": false, "error": e.to_string(), "position": e.position }),
+                                &serde_json::json!({ "input": t, "ok": false, "error": e.to_string(), "kind": e.kind.code(), "position": e.position }),
                             )?;
                         } else {
                             println!("{t}: invalid: {e}");
@@ -840,8 +858,20 @@ fn run(command: Command) -> Result<()> {
     }
 }
 
+/// `--layout`: a host keyboard layout by name.
+fn parse_layout(s: &str) -> Result<custodian_scanner::Layout, String> {
+    match s.to_ascii_lowercase().as_str() {
+        "us" => Ok(custodian_scanner::Layout::Us),
+        "qwertz" | "de" => Ok(custodian_scanner::Layout::Qwertz),
+        "azerty" | "fr" => Ok(custodian_scanner::Layout::Azerty),
+        _ => Err(format!("unknown keyboard layout {s:?}: us, qwertz or azerty")),
+    }
+}
+
 /// The fields of a parse an integrator needs, as JSON.
 fn scan_json(input: &str, scan: &custodian_scanner::Scan) -> serde_json::Value {
+    // The YYMMDD AIs as dates (a day of 00 is the month's last), like the expiry (AI 17).
+    let date = |ai: &str| scan.date(ai).map(|d| d.to_string());
     serde_json::json!({
         "input": input,
         "ok": true,
@@ -853,7 +883,15 @@ fn scan_json(input: &str, scan: &custodian_scanner::Scan) -> serde_json::Value {
         "sscc": scan.sscc().map(ToString::to_string),
         "lot": scan.lot(),
         "expiry": scan.expiry().map(|d| d.to_string()),
+        "production_date": date("11"),
+        "due_date": date("12"),
+        "packaging_date": date("13"),
+        "best_before": date("15"),
+        "sell_by": date("16"),
         "signature_bytes": scan.signature().map(<[u8]>::len),
+        // An AI 8030 that is GS1 text but no signature (it does not decode): the scan is read,
+        // and the code is to be treated as one whose signature does not verify.
+        "signature_valid": scan.get("8030").map(|_| scan.signature().is_some()),
     })
 }
 

@@ -43,10 +43,26 @@ struct Image {
 
 impl Image {
     /// How many of its codes `decoded` holds.
+    ///
+    /// A code matches a decoded symbol with its text whose AIM identifier begins with the
+    /// manifest's: `]d2` must be exactly that, `]Q` is any QR code (the real-photo corpus names
+    /// the family, not the modifier). EAN/UPC texts are compared as GTINs: a UPC-A's 12 digits
+    /// are the EAN-13 with a leading 0.
     fn hits(&self, decoded: &[Decoded]) -> usize {
+        let same = |aim: &str, a: &str, b: &str| {
+            if aim.starts_with("]E") {
+                format!("{a:0>13}") == format!("{b:0>13}")
+            } else {
+                a == b
+            }
+        };
         self.codes
             .iter()
-            .filter(|(aim, text)| decoded.iter().any(|d| &d.aim == aim && &d.text == text))
+            .filter(|(aim, text)| {
+                decoded
+                    .iter()
+                    .any(|d| d.aim.starts_with(aim.as_str()) && same(aim, &d.text, text))
+            })
             .count()
     }
 
@@ -77,8 +93,7 @@ fn corpus(dir: &Path) -> Result<Vec<Image>> {
             );
         };
         let variant = rest.first().copied().unwrap_or(set);
-        let code =
-            (!aim.is_empty()).then(|| (aim.to_string(), expected.replace("\\x1d", "\u{1d}")));
+        let code = (!aim.is_empty()).then(|| (aim.to_string(), unescape(expected)));
         if let Some(last) = images.last_mut().filter(|i| i.file == *file) {
             last.codes.extend(code);
             continue;
@@ -99,6 +114,31 @@ fn corpus(dir: &Path) -> Result<Vec<Image>> {
         });
     }
     Ok(images)
+}
+
+/// A manifest's expected text: `\xHH` stands for the byte HH (GS, tabs, line breaks and
+/// backslashes are written so).
+fn unescape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find("\\x") {
+        out.push_str(&rest[..at]);
+        let code = rest
+            .get(at + 2..at + 4)
+            .and_then(|hex| u8::from_str_radix(hex, 16).ok());
+        match code {
+            Some(byte) => {
+                out.push(char::from(byte));
+                rest = &rest[at + 4..];
+            }
+            None => {
+                out.push('\\');
+                rest = &rest[at + 1..];
+            }
+        }
+    }
+    out.push_str(rest);
+    out
 }
 
 /// Runs the benchmark on the corpus in `labels`.
@@ -165,12 +205,18 @@ pub fn run(labels: &Path) -> Result<Value> {
     ] {
         let mut by_set: BTreeMap<&str, (usize, usize)> = BTreeMap::new();
         let mut by_variant: BTreeMap<&str, (usize, usize)> = BTreeMap::new();
+        let mut set_ms: BTreeMap<&str, (f64, usize)> = BTreeMap::new();
         let mut times = Vec::new();
+        // Symbols read in images that hold no code at all.
+        let mut false_positives = 0;
         let cpu_start = thread_cpu_ms();
         for image in &scored {
             let (decoded, ms) = image.decode(options);
             times.push(ms);
             let hits = image.hits(&decoded);
+            if image.codes.is_empty() {
+                false_positives += decoded.len();
+            }
             for (key, map) in [
                 (image.set.as_str(), &mut by_set),
                 (image.variant.as_str(), &mut by_variant),
@@ -179,7 +225,25 @@ pub fn run(labels: &Path) -> Result<Value> {
                 entry.0 += hits;
                 entry.1 += image.codes.len();
             }
+            let entry = set_ms.entry(image.set.as_str()).or_default();
+            (entry.0, entry.1) = (entry.0 + ms, entry.1 + 1);
         }
+        let (all_hits, all_codes) = by_set
+            .values()
+            .fold((0, 0), |(h, t), &(hits, codes)| (h + hits, t + codes));
+        figures.insert(
+            format!("detected_all{suffix}"),
+            json!(format!("{all_hits}/{all_codes}")),
+        );
+        figures.insert(format!("false_positives{suffix}"), json!(false_positives));
+        figures.insert(
+            format!("ms_per_image_by_set{suffix}"),
+            set_ms
+                .iter()
+                .map(|(k, &(ms, n))| ((*k).to_owned(), json!(round(ms / n as f64, 3))))
+                .collect::<serde_json::Map<_, _>>()
+                .into(),
+        );
         let rate = |(hits, total): (usize, usize)| round(hits as f64 / total.max(1) as f64, 3);
         let degraded = by_set.get("degraded").copied().unwrap_or_default();
         figures.insert(format!("detection_rate{suffix}"), json!(rate(degraded)));
