@@ -43,8 +43,9 @@
 //! Around the parser, two assemblers turn hardware input into that text, still without I/O:
 //! [`wedge`] rebuilds scans from the timestamped key events of a keyboard-wedge scanner (and
 //! tells them from a person typing), and [`decode`] finds barcodes in camera frames given as
-//! luma buffers (rxing). The only function that reads a file, [`decode_image_file`], sits
-//! behind the `image-files` feature.
+//! luma buffers (rxing). The only functions that read a file, [`decode_image_file`] and
+//! [`decode::decode_image_file_with`] (PNG, JPEG, WebP, GIF, BMP, TIFF), sit behind the
+//! `image-files` feature.
 //!
 //! Not supported: compressed Digital Link URIs, UPC-E expansion and add-on symbols.
 //!
