@@ -140,7 +140,7 @@ impl Source {
                 .filter_map(|e| e.ok().map(|e| e.path()))
                 .filter(|p| {
                     p.extension().and_then(|x| x.to_str()).is_some_and(|x| {
-                        ["png", "jpg", "jpeg"].contains(&x.to_ascii_lowercase().as_str())
+                        ["png", "jpg", "jpeg", "webp", "gif", "bmp", "tif", "tiff"].contains(&x.to_ascii_lowercase().as_str())
                     })
                 })
                 .collect();
@@ -154,7 +154,7 @@ impl Source {
             }
             if frames.is_empty() {
                 return Err(camera_error(format!(
-                    "{} holds no PNG or JPEG frames",
+                    "{} holds no image frames (PNG, JPEG, WebP, GIF, BMP, TIFF)",
                     dir.display()
                 )));
             }
