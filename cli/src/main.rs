@@ -864,7 +864,9 @@ fn parse_layout(s: &str) -> Result<custodian_scanner::Layout, String> {
         "us" => Ok(custodian_scanner::Layout::Us),
         "qwertz" | "de" => Ok(custodian_scanner::Layout::Qwertz),
         "azerty" | "fr" => Ok(custodian_scanner::Layout::Azerty),
-        _ => Err(format!("unknown keyboard layout {s:?}: us, qwertz or azerty")),
+        _ => Err(format!(
+            "unknown keyboard layout {s:?}: us, qwertz or azerty"
+        )),
     }
 }
 

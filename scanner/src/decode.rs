@@ -339,7 +339,14 @@ pub fn decode_luma(width: u32, height: u32, luma: &[u8], options: &DecodeOptions
             break;
         }
         let crop = image.crop(&region.rect);
-        let here = decode_buffer(&crop, &region.rect, &options.formats, options, per_region, false);
+        let here = decode_buffer(
+            &crop,
+            &region.rect,
+            &options.formats,
+            options,
+            per_region,
+            false,
+        );
         if here.is_empty() {
             extend_unique(&mut found, straightened(&image, &region.rect, options));
             continue;
@@ -482,7 +489,12 @@ const CONFIRM_ROWS: usize = 24;
 /// columns (TryHarder's turned image). Other codes, and reads at an angle, pass as they are:
 /// Code 128's checksum is strong. Only whole-frame reads are held to this: it also refuses a
 /// few real codes so damaged that a single row reads.
-fn confirmed(image: &Image<'_>, code: &Decoded, formats: &[Format], options: &DecodeOptions) -> bool {
+fn confirmed(
+    image: &Image<'_>,
+    code: &Decoded,
+    formats: &[Format],
+    options: &DecodeOptions,
+) -> bool {
     if !matches!(code.format, Format::Ean13 | Format::UpcA | Format::Ean8) {
         return true;
     }

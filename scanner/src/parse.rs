@@ -54,26 +54,28 @@ pub(crate) fn parse_gs1(raw: &str) -> Result<Scan, ParseError> {
 /// `12345` on AZERTY, `z` for `y` on QWERTZ) is refused with what it would read as and the
 /// setting that fixes it. Nothing is guessed: the same bytes could be meant as typed.
 fn keyboard_layout(raw: &str) -> Option<ParseError> {
-    [Layout::Qwertz, Layout::Azerty].into_iter().find_map(|layout| {
-        let mapped = layout.us_text(raw);
-        if mapped == raw {
-            return None;
-        }
-        let scan = parse_gs1(&mapped).ok()?;
-        let pairs: Vec<(&str, &str)> = scan
-            .elements
-            .iter()
-            .map(|e| (e.ai.as_ref(), e.value.as_str()))
-            .collect();
-        Some(ParseError::new(
-            ErrorKind::KeyboardLayout {
-                layout: layout.name(),
-                setting: layout.setting(),
-                reading: crate::format::bracketed(&pairs),
-            },
-            0,
-        ))
-    })
+    [Layout::Qwertz, Layout::Azerty]
+        .into_iter()
+        .find_map(|layout| {
+            let mapped = layout.us_text(raw);
+            if mapped == raw {
+                return None;
+            }
+            let scan = parse_gs1(&mapped).ok()?;
+            let pairs: Vec<(&str, &str)> = scan
+                .elements
+                .iter()
+                .map(|e| (e.ai.as_ref(), e.value.as_str()))
+                .collect();
+            Some(ParseError::new(
+                ErrorKind::KeyboardLayout {
+                    layout: layout.name(),
+                    setting: layout.setting(),
+                    reading: crate::format::bracketed(&pairs),
+                },
+                0,
+            ))
+        })
 }
 
 /// An AI 8030 value in its character set that does not decode as base64url.
@@ -128,18 +130,25 @@ fn signature_spans(raw: &str, position: usize) -> impl Iterator<Item = (usize, u
     let in_set = |b: &u8| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'=');
     let position = position.min(bytes.len());
     let end = position + bytes[position..].iter().take_while(|b| in_set(b)).count();
-    let first = position - bytes[..position].iter().rev().take_while(|b| in_set(b)).count();
+    let first = position
+        - bytes[..position]
+            .iter()
+            .rev()
+            .take_while(|b| in_set(b))
+            .count();
     // The run may begin with the AI's own digits ("8030" after a GS), and a bracket or `=`
     // may come right before it.
-    (first.saturating_sub(6)..=position).rev().filter(move |&at| {
-        at < end
-            && raw.is_char_boundary(at)
-            && [&b"8030"[..], b"(8030)", b"8030="]
-                .iter()
-                .any(|marker| bytes[..at].ends_with(marker))
-            && bytes[at..end].iter().all(in_set)
-    })
-    .map(move |at| (at, end))
+    (first.saturating_sub(6)..=position)
+        .rev()
+        .filter(move |&at| {
+            at < end
+                && raw.is_char_boundary(at)
+                && [&b"8030"[..], b"(8030)", b"8030="]
+                    .iter()
+                    .any(|marker| bytes[..at].ends_with(marker))
+                && bytes[at..end].iter().all(in_set)
+        })
+        .map(move |at| (at, end))
 }
 
 fn parse_text(raw: &str) -> Result<Scan, ParseError> {

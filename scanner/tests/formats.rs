@@ -25,8 +25,8 @@ fn every_format_reads_the_same_photo() {
     for ext in ["png", "jpg", "webp", "gif", "bmp", "tiff"] {
         let path = formats().join(format!("qrcode-4-01.{ext}"));
         for options in [DecodeOptions::default(), DecodeOptions::thorough()] {
-            let found = decode_image_file_with(&path, &options)
-                .unwrap_or_else(|e| panic!("{ext}: {e}"));
+            let found =
+                decode_image_file_with(&path, &options).unwrap_or_else(|e| panic!("{ext}: {e}"));
             assert!(
                 found.iter().any(|d| d.text == TEXT && d.aim == "]Q1"),
                 "{ext}: {found:?}"
@@ -67,7 +67,10 @@ fn a_file_that_is_not_an_image_is_named_so() {
         );
     }
     let missing = decode_image_file_with(formats().join("absent.png"), &DecodeOptions::default());
-    assert!(matches!(missing, Err(DecodeError::Io { .. })), "{missing:?}");
+    assert!(
+        matches!(missing, Err(DecodeError::Io { .. })),
+        "{missing:?}"
+    );
 }
 
 #[test]

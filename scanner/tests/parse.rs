@@ -633,7 +633,10 @@ fn text_typed_into_another_keyboard_layout_is_refused_with_the_setting() {
             "{message}"
         );
         // Mapped back, as the app's wedge and `custodian parse --layout` do, it reads.
-        assert_eq!(parse(&layout.us_text(&typed)).unwrap().serial(), Some("XYZ-1"));
+        assert_eq!(
+            parse(&layout.us_text(&typed)).unwrap().serial(),
+            Some("XYZ-1")
+        );
     }
     // A bad check digit that no layout explains keeps its own error.
     assert_eq!(

@@ -140,7 +140,8 @@ impl Source {
                 .filter_map(|e| e.ok().map(|e| e.path()))
                 .filter(|p| {
                     p.extension().and_then(|x| x.to_str()).is_some_and(|x| {
-                        ["png", "jpg", "jpeg", "webp", "gif", "bmp", "tif", "tiff"].contains(&x.to_ascii_lowercase().as_str())
+                        ["png", "jpg", "jpeg", "webp", "gif", "bmp", "tif", "tiff"]
+                            .contains(&x.to_ascii_lowercase().as_str())
                     })
                 })
                 .collect();
