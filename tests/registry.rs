@@ -49,35 +49,39 @@ fn a_counterfeit_report_reaches_every_partners_device() {
     let depot = depot.to_str().unwrap();
     hub.enroll(shop.as_ref(), "retail-berlin", "store-mitte");
     hub.enroll(depot.as_ref(), "dist-a", "dc-hamburg");
+    // Unit 0 is on the demo pallet shipped to dist-a: the distributor holds it, so its report
+    // lists the unit at once.
     let unit = demo_unit(0);
-    assert_eq!(inspect(depot, &unit)["verdict"], "provisional");
+    assert_eq!(inspect(shop, &unit)["verdict"], "provisional");
 
     custodian(&[
         "report-counterfeit",
         "--data",
-        shop,
+        depot,
         &unit,
         "--note",
         "blurred print, wrong weight",
     ]);
-    let shop_sync = sync(shop);
-    let flags = shop_sync["new_flags"].as_array().unwrap();
-    assert_eq!(flags.len(), 1, "{shop_sync}");
+    let depot_sync = sync(depot);
+    let flags = depot_sync["new_flags"].as_array().unwrap();
+    assert_eq!(flags.len(), 1, "{depot_sync}");
     assert_eq!(flags[0]["kind"], "counterfeit");
-    assert_eq!(shop_sync["extract"], "delta", "{shop_sync}");
+    assert_eq!(depot_sync["extract"], "delta", "{depot_sync}");
 
-    // The distributor's device learns of it with its next sync, and judges it offline.
-    assert_eq!(sync(depot)["extract"], "delta");
-    let verdict = inspect(depot, &unit);
+    // The retailer's device learns of it with its next sync, and judges it offline. Who
+    // reported it and when travel with the list; the note stays with the reporter and the
+    // manufacturer.
+    assert_eq!(sync(shop)["extract"], "delta");
+    let verdict = inspect(shop, &unit);
     assert_eq!(verdict["verdict"], "reported_counterfeit", "{verdict}");
     let reason = verdict["reason"].as_str().unwrap();
     assert!(
-        reason.contains("reported counterfeit by Werkzeughaus Berlin")
-            && reason.contains("blurred print"),
+        reason.contains("reported counterfeit by Nordlager Distribution GmbH")
+            && !reason.contains("blurred print"),
         "{reason}"
     );
     // Other units are untouched.
-    assert_eq!(inspect(depot, &demo_unit(1))["verdict"], "provisional");
+    assert_eq!(inspect(shop, &demo_unit(1))["verdict"], "provisional");
 
     // The hub lists who reported it and when; the manufacturer is flagged, once.
     let alerts = json(&custodian(&[
@@ -91,21 +95,21 @@ fn a_counterfeit_report_reaches_every_partners_device() {
         .as_array()
         .unwrap()
         .iter()
-        .find(|a| a["reported_by"] == "retail-berlin")
+        .find(|a| a["reported_by"] == "dist-a")
         .unwrap_or_else(|| panic!("{alerts}"));
     assert!(alert["reported_at"].as_str().is_some());
     assert_eq!(alert["note"], "blurred print, wrong weight");
     // Public verification says it is on the list, without naming the reporter.
-    assert!(!alert["reason"].as_str().unwrap().contains("Berlin"));
+    assert!(!alert["reason"].as_str().unwrap().contains("Nordlager"));
     custodian(&[
         "report-counterfeit",
         "--data",
-        shop,
+        depot,
         &unit,
         "--note",
         "second look: same",
     ]);
-    sync(shop);
+    sync(depot);
     let hub_flags = json(&custodian(&[
         "hub",
         "flags",
@@ -124,8 +128,8 @@ fn a_counterfeit_report_reaches_every_partners_device() {
         .map(|f| f["org"].as_str().unwrap())
         .collect();
     orgs.sort_unstable();
-    // The unit is on the demo pallet on its way to dist-a, which will receive it: it hears too.
-    assert_eq!(orgs, ["acme", "dist-a", "retail-berlin"], "{hub_flags}");
+    // The reporter and the manufacturer; no one else holds the unit.
+    assert_eq!(orgs, ["acme", "dist-a"], "{hub_flags}");
     // The second report is kept beside the first; the unit is listed once.
     let alerts = json(&custodian(&[
         "hub",
@@ -168,8 +172,8 @@ fn a_counterfeit_report_reaches_every_partners_device() {
         "--note",
         "label checked: genuine",
     ]);
-    assert_eq!(sync(depot)["extract"], "delta");
-    assert_eq!(inspect(depot, &unit)["verdict"], "provisional");
+    assert_eq!(sync(shop)["extract"], "delta");
+    assert_eq!(inspect(shop, &unit)["verdict"], "provisional");
 }
 
 #[test]

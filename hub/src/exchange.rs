@@ -18,31 +18,93 @@ use crate::HubError;
 use crate::reconcile;
 use crate::registry::{DeviceRecord, ExtractUpdate, Registry};
 
+/// The one answer to every request that fails authentication: an unknown device, a revoked
+/// one, a bad signature, a replayed counter, missing or malformed headers. Telling them apart
+/// would let anyone probe which device ids are enrolled; the hub's log keeps the detail.
+pub const REFUSED: &str = "request refused: it is not signed by an enrolled, active device, or it was replayed; if this device was revoked or its data lost, enroll it again";
+
+/// A refusal of authentication: logged in full, answered with [`REFUSED`].
+pub fn refused(device: &str, detail: &str) -> HubError {
+    eprintln!("hub: sync refused for device {device:?}: {detail}");
+    HubError::Unauthorized(REFUSED.into())
+}
+
+/// How far from the hub's clock a device's clock may read and still be believed: beyond it the
+/// offset is taken as unknown (zero) and each event's time is judged by [`EVENT_WINDOW_PAST_DAYS`]
+/// and [`EVENT_WINDOW_FUTURE_HOURS`] alone.
+pub const MAX_CLOCK_OFFSET_DAYS: i64 = 3_660;
+
+/// Events dated (after correcting the device's clock) more than this far before the hub's clock
+/// are ordered as received, and flagged: ten years covers a device offline for as long as any
+/// product is serviced.
+pub const EVENT_WINDOW_PAST_DAYS: i64 = 3_660;
+
+/// Events dated more than this far after the hub's clock (after correction) are ordered as
+/// received, and flagged: nothing can have happened in the future.
+pub const EVENT_WINDOW_FUTURE_HOURS: i64 = 24;
+
+/// The device's clock offset from the hub's, in milliseconds, or zero when the reading is not
+/// believable (a clock years off, or a number no clock reads).
+pub fn clock_offset_ms(device_clock_ms: i64, now: chrono::DateTime<Utc>) -> i64 {
+    let limit = MAX_CLOCK_OFFSET_DAYS * 86_400_000;
+    device_clock_ms
+        .checked_sub(now.timestamp_millis())
+        .filter(|o| o.abs() <= limit)
+        .unwrap_or(0)
+}
+
+/// Authenticates a request: a known, unrevoked device, a valid signature, a counter above the
+/// last one accepted. Every failure is the same [`REFUSED`] answer.
+fn authenticate(
+    conn: &Connection,
+    auth: &RequestAuth,
+    body: &[u8],
+) -> Result<DeviceRecord, HubError> {
+    let device_id = auth.device.as_str();
+    let Some(device) = Registry::device(conn, device_id)? else {
+        // Spend what a known device costs, so that timing tells no more than the answer.
+        let _ = auth.verify(UNKNOWN_DEVICE_KEY, "POST", "/v1/sync", body);
+        return Err(refused(device_id, "not enrolled with this hub"));
+    };
+    auth.verify(&device.public_key, "POST", "/v1/sync", body)
+        .map_err(|e| refused(device_id, &e))?;
+    if device.revoked {
+        return Err(refused(device_id, "revoked"));
+    }
+    if auth.counter <= device.counter {
+        return Err(refused(
+            device_id,
+            &format!(
+                "replayed request: counter {} is not above the last accepted {}",
+                auth.counter, device.counter
+            ),
+        ));
+    }
+    Ok(device)
+}
+
+/// A well-formed public key no device holds (the Ed25519 base point's encoding), checked against
+/// for unknown devices.
+const UNKNOWN_DEVICE_KEY: &str = "WGZmZmZmZmZmZmZmZmZmZmZmZmZmZmZmZmZmZmZmZmY=";
+
 /// Handles one signed sync request; returns the encoded response.
 pub fn handle(registry: &Registry, auth: &RequestAuth, body: &[u8]) -> Result<Vec<u8>, HubError> {
+    handle_at(registry, auth, body, Utc::now())
+}
+
+/// As [`handle`], with the hub's clock reading `now` (tests of what happens in a year's time).
+pub fn handle_at(
+    registry: &Registry,
+    auth: &RequestAuth,
+    body: &[u8],
+    now: chrono::DateTime<Utc>,
+) -> Result<Vec<u8>, HubError> {
     let mut conn = registry.conn();
-    let device_id = auth.device.as_str();
-    let device = Registry::device(&conn, device_id)?.ok_or_else(|| {
-        HubError::Unauthorized(format!("device {device_id} is not enrolled with this hub"))
-    })?;
-    if device.revoked {
-        return Err(HubError::Unauthorized(format!(
-            "device {device_id} has been revoked"
-        )));
-    }
-    auth.verify(&device.public_key, "POST", "/v1/sync", body)
-        .map_err(HubError::Unauthorized)?;
+    let device = authenticate(&conn, auth, body)?;
     let counter = auth.counter;
-    if counter <= device.counter {
-        return Err(HubError::Unauthorized(format!(
-            "replayed request: counter {counter} is not above the last accepted {}",
-            device.counter
-        )));
-    }
     // The device's clock offset, measured on this request (network delay is negligible next to
     // the skews that matter: minutes to days).
-    let now = Utc::now();
-    let clock_offset_ms = auth.clock_ms - now.timestamp_millis();
+    let clock_offset_ms = clock_offset_ms(auth.clock_ms, now);
     let request: SyncRequest = protocol::decode(body).map_err(|e| match e {
         protocol::Error::TooLarge(_) => HubError::TooLarge(e.to_string()),
         other => HubError::BadRequest(other.to_string()),
@@ -55,6 +117,14 @@ pub fn handle(registry: &Registry, auth: &RequestAuth, body: &[u8]) -> Result<Ve
     }
     for (i, e) in request.upload.iter().enumerate() {
         authorise(&device, i, e)?;
+        for party in [&e.body.source, &e.body.destination].into_iter().flatten() {
+            if party != "consumer" && !Registry::org_exists(&conn, party)? {
+                return Err(HubError::BadRequest(format!(
+                    "upload[{i}] ({}): {party} is not an organisation of this registry",
+                    e.id
+                )));
+            }
+        }
     }
 
     let tx = conn.transaction()?;
@@ -73,7 +143,11 @@ pub fn handle(registry: &Registry, auth: &RequestAuth, body: &[u8]) -> Result<Ve
     let mut flags = reconcile::FlagDocs::new();
     for e in &request.upload {
         let before = store::event_seq(&tx, &e.id.0)?;
-        let raised = reconcile::record_corrected(&tx, &mut flags, e, now, clock_offset_ms)?;
+        let (offset, believed) = event_offset(e, clock_offset_ms, now);
+        let mut raised = reconcile::record_corrected(&tx, &mut flags, e, now, offset)?;
+        if !believed && before.is_none() {
+            raised.extend(reconcile::implausible_time(&tx, &mut flags, e, clock_offset_ms, now)?);
+        }
         if before.is_none() {
             stored += 1;
         }
@@ -111,8 +185,53 @@ pub fn handle(registry: &Registry, auth: &RequestAuth, body: &[u8]) -> Result<Ve
     Ok(protocol::encode(&response))
 }
 
+/// The clock offset to order `e` by, and whether its time was believed: an event dated, after
+/// correcting its device's clock, outside the window around the hub's clock (more than
+/// [`EVENT_WINDOW_PAST_DAYS`] before, [`EVENT_WINDOW_FUTURE_HOURS`] after) is ordered as if it
+/// happened when it arrived, so that a wrong or hostile date cannot make it the latest (or the
+/// earliest) event of its units for ever.
+fn event_offset(e: &Event, clock_offset_ms: i64, now: chrono::DateTime<Utc>) -> (i64, bool) {
+    let at = e.body.event_time.timestamp_millis();
+    let corrected = at.saturating_sub(clock_offset_ms);
+    let now_ms = now.timestamp_millis();
+    let earliest = now_ms - EVENT_WINDOW_PAST_DAYS * 86_400_000;
+    let latest = now_ms + EVENT_WINDOW_FUTURE_HOURS * 3_600_000;
+    if (earliest..=latest).contains(&corrected) {
+        (clock_offset_ms, true)
+    } else {
+        (at.saturating_sub(now_ms), false)
+    }
+}
+
+/// The longest business transaction id (an ASN or order number) the hub takes: EDI and GS1
+/// document numbers are far shorter, and ids become parts of document ids.
+pub const MAX_TRANSACTION_ID: usize = 80;
+
+/// The years an event's time may fall in: what EPCIS (`xsd:dateTime` as RFC 3339, four-digit
+/// years) can carry and every partner's system can read back.
+const EVENT_YEARS: std::ops::RangeInclusive<i32> = 1..=9999;
+
 /// A device may only speak for its own organisation, site and identity.
 fn authorise(device: &DeviceRecord, index: usize, e: &Event) -> Result<(), HubError> {
+    let year = chrono::Datelike::year(&e.body.event_time.naive_utc());
+    if !EVENT_YEARS.contains(&year) {
+        return Err(HubError::BadRequest(format!(
+            "upload[{index}] ({}): event time {} is not a date EPCIS can carry (years 1 to 9999): check the device's clock",
+            e.id,
+            e.body.event_time.to_rfc3339()
+        )));
+    }
+    for t in &e.body.biz_transactions {
+        if t.id.is_empty()
+            || t.id.chars().count() > MAX_TRANSACTION_ID
+            || t.id.chars().any(char::is_control)
+        {
+            return Err(HubError::BadRequest(format!(
+                "upload[{index}] ({}): a business transaction id must be 1 to {MAX_TRANSACTION_ID} printable characters",
+                e.id
+            )));
+        }
+    }
     if !e.is_sealed() {
         return Err(HubError::BadRequest(format!(
             "upload[{index}] ({}): the id does not match the content (tampered?)",
@@ -282,10 +401,16 @@ fn download(
     let mut events = Vec::with_capacity(rows.len());
     for (_, body) in rows {
         let e: Event = serde_json::from_str(&body).map_err(custodian_ledger::Error::from)?;
-        // The device already holds what it recorded itself.
-        if e.body.recorder.device != device.id {
-            events.push(e);
+        // The device already holds what it recorded itself; another organisation's private
+        // words stay with it.
+        if e.body.recorder.device == device.id {
+            continue;
         }
+        events.push(if e.body.recorder.org == device.org {
+            e
+        } else {
+            e.disclosed()
+        });
     }
     Ok((events, cursor, more))
 }

@@ -9,6 +9,7 @@
 //! working states, flags), and devices only edit them; events are stored once by content id, so
 //! every upload is idempotent and each flag is raised once per fact.
 
+pub mod access;
 pub mod demo;
 pub mod exchange;
 pub mod quarantine;

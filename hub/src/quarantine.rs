@@ -76,10 +76,12 @@ fn refresh(conn: &Connection, unit: &Epc) -> Result<(), HubError> {
 }
 
 /// Shares the holding event at `seq` with the destination of `unit`'s last shipment (of the
-/// unit, or of a container while it was packed in it).
+/// unit, or of a container while it was packed in it), if that shipment made it a holder: a
+/// shipment by someone who did not hold the unit tells its destination nothing about it.
 fn share_with_destination(conn: &Connection, unit: &Epc, seq: i64) -> Result<(), HubError> {
     if let Some(shipment) = store::last_with_step_touching(conn, unit, BizStep::Shipping, None)?
         && let Some(dest) = &shipment.body.destination
+        && crate::access::held_by(conn, unit, dest)?
     {
         conn.prepare_cached("INSERT OR IGNORE INTO audience (org, seq) VALUES (?1, ?2)")?
             .execute(params![dest, seq])?;
@@ -101,11 +103,11 @@ fn share_with_watchers(conn: &Connection, unit: &Epc, seq: i64) -> Result<(), Hu
     Ok(())
 }
 
-/// Shares the holds the units of `shipment` are under (those it names, and what its logistic
-/// units contain) with `org`, its recipient.
+/// Shares the holds that the units a shipment discloses (see [`crate::access`]) are under with
+/// `org`, its recipient.
 pub(crate) fn share_with_recipient(
     conn: &Connection,
-    shipment: &Event,
+    disclosed: &BTreeSet<Epc>,
     org: &str,
 ) -> Result<(), HubError> {
     let any: bool = conn
@@ -114,17 +116,8 @@ pub(crate) fn share_with_recipient(
     if !any {
         return Ok(());
     }
-    let mut units = BTreeSet::new();
-    for epc in &shipment.body.epcs {
-        match epc {
-            Epc::Unit { .. } => {
-                units.insert(epc.clone());
-            }
-            Epc::Logistic(_) => units.extend(store::contents(conn, epc)?),
-        }
-    }
     let mut find = conn.prepare_cached("SELECT event FROM holds WHERE epc = ?1")?;
-    for unit in units.iter().filter(|e| matches!(e, Epc::Unit { .. })) {
+    for unit in disclosed.iter().filter(|e| matches!(e, Epc::Unit { .. })) {
         let Some(event) = find
             .query_row([unit.uri()], |r| r.get::<_, String>(0))
             .optional()?

@@ -66,14 +66,11 @@ pub fn record_corrected(
         && let Some(dest) = &event.body.destination
     {
         share(conn, event, seq, dest)?;
-        share_contents(conn, event, dest)?;
-        crate::quarantine::share_with_recipient(conn, event, dest)?;
+        let disclosed = crate::access::disclosed_by_shipment(conn, event)?;
+        share_contents(conn, &disclosed, dest)?;
+        crate::quarantine::share_with_recipient(conn, &disclosed, dest)?;
         if let Some(asn) = event.transaction(custodian_ledger::manifest::ASN) {
-            open_manifest_doc(
-                conn,
-                asn,
-                &[dest.as_str(), event.body.recorder.org.as_str()],
-            )?;
+            open_manifest_doc(conn, &event.body.recorder.org, asn, dest)?;
         }
     }
     crate::quarantine::on_event(conn, event, seq)?;
@@ -88,52 +85,87 @@ fn share(conn: &Connection, _event: &Event, seq: i64, org: &str) -> Result<(), H
     Ok(())
 }
 
-/// A shipment's recipient needs to know what its logistic units contain.
-fn share_contents(conn: &Connection, shipment: &Event, org: &str) -> Result<(), HubError> {
-    let mut stack: Vec<Epc> = shipment
-        .body
-        .epcs
-        .iter()
-        .filter(|e| matches!(e, Epc::Logistic(_)))
-        .cloned()
-        .collect();
-    let mut seen = BTreeSet::new();
-    while let Some(parent) = stack.pop() {
-        if !seen.insert(parent.clone()) {
-            continue;
-        }
-        for e in store::events_naming(conn, &parent)? {
+/// A shipment's recipient needs to know what its logistic units contain: the packing events of
+/// the logistic units the shipment discloses (see [`crate::access`]), and no others.
+fn share_contents(conn: &Connection, disclosed: &BTreeSet<Epc>, org: &str) -> Result<(), HubError> {
+    for parent in disclosed.iter().filter(|e| matches!(e, Epc::Logistic(_))) {
+        for e in store::events_naming(conn, parent)? {
             if e.body.event_type == EventType::AggregationEvent
-                && e.body.parent.as_ref() == Some(&parent)
+                && e.body.parent.as_ref() == Some(parent)
+                && let Some(seq) = store::event_seq(conn, &e.id.0)?
             {
-                if let Some(seq) = store::event_seq(conn, &e.id.0)? {
-                    share(conn, &e, seq, org)?;
-                }
-                stack.extend(
-                    e.body
-                        .epcs
-                        .iter()
-                        .filter(|c| matches!(c, Epc::Logistic(_)))
-                        .cloned(),
-                );
+                share(conn, &e, seq, org)?;
             }
         }
     }
     Ok(())
 }
 
-fn open_manifest_doc(conn: &Connection, asn: &str, orgs: &[&str]) -> Result<(), HubError> {
-    let id = docs::manifest_doc_id(asn);
+/// Opens the working document of `owner`'s ASN and lets `owner` and `receiver` edit it. The
+/// document is named by its owner as well as its number, and only the owner's own shipment
+/// adds an organisation to it: a partner that ships under the same number opens a document of
+/// its own, never joins this one.
+fn open_manifest_doc(
+    conn: &Connection,
+    owner: &str,
+    asn: &str,
+    receiver: &str,
+) -> Result<(), HubError> {
+    let id = docs::manifest_doc_id(owner, asn);
     if store::doc_bytes(conn, &id)?.is_none() {
         let mut doc = docs::new_manifest_doc(asn, HUB_DEVICE.as_bytes())?;
         store::save_doc_bytes(conn, &id, &doc.save())?;
     }
-    for org in orgs {
+    for org in [owner, receiver] {
         conn.execute(
             "INSERT OR IGNORE INTO doc_scope (doc, org) VALUES (?1, ?2)",
-            [&id, *org],
+            [&id, org],
         )?;
     }
+    Ok(())
+}
+
+/// Renames ASN documents kept under their number alone to their owner-scoped ids (see
+/// `store::scope_manifest_docs`), and keeps in each one's access list only its owner and the
+/// organisations the owner shipped to under that number: an organisation that joined by
+/// shipping under the same number loses it.
+pub fn scope_manifest_docs(conn: &Connection) -> Result<(), HubError> {
+    let tx = conn.unchecked_transaction()?;
+    let conn = &*tx;
+    for (old, new) in store::scope_manifest_docs(conn)? {
+        let Some(asn) = docs::unscoped_manifest_asn(&old) else {
+            continue;
+        };
+        let shipments: Vec<Event> =
+            store::events_in_transaction(conn, custodian_ledger::manifest::ASN, asn)?
+                .into_iter()
+                .filter(|e| e.body.biz_step == BizStep::Shipping)
+                .collect();
+        let Some(owner) = shipments.first().map(|e| e.body.recorder.org.clone()) else {
+            continue;
+        };
+        let mut allowed: BTreeSet<String> = shipments
+            .iter()
+            .filter(|e| e.body.recorder.org == owner)
+            .filter_map(|e| e.body.destination.clone())
+            .collect();
+        allowed.insert(owner);
+        let scope: Vec<String> = {
+            let mut stmt = conn.prepare("SELECT org FROM doc_scope WHERE doc = ?1")?;
+            stmt.query_map([&old], |r| r.get(0))?
+                .collect::<Result<_, _>>()?
+        };
+        for org in scope.iter().filter(|o| allowed.contains(*o)) {
+            conn.execute(
+                "INSERT OR IGNORE INTO doc_scope (doc, org) VALUES (?1, ?2)",
+                [&new, org],
+            )?;
+        }
+        conn.execute("DELETE FROM doc_scope WHERE doc = ?1", [&old])?;
+        conn.execute("DELETE FROM doc_current WHERE doc = ?1", [&old])?;
+        conn.execute("DELETE FROM doc_versions WHERE doc = ?1", [&old])?;
+    }
+    tx.commit()?;
     Ok(())
 }
 
@@ -160,6 +192,53 @@ pub fn ensure_flags_doc(conn: &Connection, org: &str) -> Result<(), HubError> {
 fn flag_id(kind: &str, epc: &Epc, org: &str) -> String {
     let digest = Sha256::digest(format!("{kind}\u{1d}{}\u{1d}{org}", epc.uri()).as_bytes());
     format!("flag-{}", &hex::encode(digest)[..24])
+}
+
+/// **Out of sequence** in time: an event dated, after correcting its device's clock, outside the
+/// window the hub believes (see `exchange::event_offset`). It was ordered as received; the
+/// recorder and the manufacturer hear of it once per unit and event.
+pub fn implausible_time(
+    conn: &Connection,
+    flags: &mut FlagDocs,
+    event: &Event,
+    clock_offset_ms: i64,
+    now: DateTime<Utc>,
+) -> Result<Vec<HubFlag>, HubError> {
+    let b = &event.body;
+    let reason_for = |unit: &Epc| {
+        format!(
+            "{} was recorded by {} as {} at {} (the device's clock {}), which the hub does not believe: it was ordered as received at {}; check the device's clock",
+            unit.label(),
+            Registry::org_name(conn, &b.recorder.org),
+            b.biz_step.as_str(),
+            b.event_time.to_rfc3339(),
+            if clock_offset_ms == 0 {
+                "read like the hub's, or too far off to correct".to_string()
+            } else {
+                format!("{:+} s off the hub's", clock_offset_ms / 1000)
+            },
+            now.to_rfc3339(),
+        )
+    };
+    let fact = format!("time\u{1d}{}", event.id);
+    let maker = Registry::manufacturer_id(conn)?;
+    let mut raised = Vec::new();
+    for unit in b.epcs.iter().chain(b.parent.iter()) {
+        for org in concerned(&b.recorder.org, &[maker.as_deref()]) {
+            raised.extend(raise_about(
+                conn,
+                flags,
+                "out_of_sequence",
+                unit,
+                &fact,
+                Some(event),
+                &org,
+                reason_for(unit),
+                now,
+            )?);
+        }
+    }
+    Ok(raised)
 }
 
 /// Checks a new event against everything the hub holds.
@@ -207,8 +286,16 @@ fn reconcile(
     }
     let units = store::units_at(conn, event)?;
     let org = &b.recorder.org;
+    let maker = Registry::manufacturer_id(conn)?;
+    raised.extend(claimed_logistic_units(conn, flags, event, now)?);
     for unit in &units {
         let Epc::Unit { gtin, serial } = unit else {
+            continue;
+        };
+        // The recorder hears about the units it named and those it holds; a unit it reached
+        // only through a pallet it does not hold is the manufacturer's to hear about.
+        let told = b.epcs.contains(unit) || crate::access::held_by(conn, unit, org)?;
+        let Some(to) = (if told { Some(org) } else { maker.as_ref() }) else {
             continue;
         };
         let issued = Registry::is_issued(conn, gtin.as_str(), serial)?;
@@ -223,7 +310,7 @@ fn reconcile(
                 "unknown_serial",
                 unit,
                 event,
-                org,
+                to,
                 reason,
                 now,
             )?);
@@ -248,28 +335,31 @@ fn reconcile(
             && let Some(dest) = &shipment.body.destination
             && dest != org
         {
-            let via = shipment
-                .transaction(custodian_ledger::manifest::ASN)
-                .map(|a| format!(" on {a}"))
-                .unwrap_or_default();
-            let reason = format!(
-                "{} was shipped to {}{via} but {} by {}: outside its authorised channel",
+            // The flag goes to the organisation that has the unit, which is told the unit was
+            // not shipped to it, not where it was shipped: that is another partner's business.
+            let mut reason = format!(
+                "{} was not shipped to {}, yet {} by it: outside its authorised channel",
                 unit.label(),
-                Registry::org_name(conn, dest),
+                Registry::org_name(conn, org),
                 match b.biz_step {
                     BizStep::RetailSelling => "sold",
                     BizStep::Inspecting => "seen",
                     _ => "received",
                 },
-                Registry::org_name(conn, org),
             );
+            if !told {
+                reason.push_str(&format!(
+                    " (it was shipped to {} and reached through a logistic unit)",
+                    Registry::org_name(conn, dest)
+                ));
+            }
             raised.extend(raise(
                 conn,
                 flags,
                 "diversion",
                 unit,
                 event,
-                org,
+                to,
                 reason,
                 now,
             )?);
@@ -278,11 +368,56 @@ fn reconcile(
             && b.biz_step == BizStep::Receiving
             && b.disposition != Some(Disposition::Returned)
         {
-            raised.extend(received_without_shipment(conn, flags, unit, event, now)?);
+            raised.extend(received_without_shipment(conn, flags, unit, event, told, now)?);
         }
     }
     if let Some(Detail::WarrantyClaim { .. }) = event.detail() {
         raised.extend(check_claim(conn, flags, event, now)?);
+    }
+    Ok(raised)
+}
+
+/// **Out of sequence**: a receipt, sale or sighting of a logistic unit its recorder does not
+/// hold (no holder shipped it there, see [`crate::access`]). The recorder is told once per
+/// pallet, and told nothing of what the pallet holds; what its units' checks find goes to the
+/// units' holders and the manufacturer. When the shipment to the recorder arrives late, the
+/// flag is closed like a receipt's ([`resolve_out_of_sequence`]).
+fn claimed_logistic_units(
+    conn: &Connection,
+    flags: &mut FlagDocs,
+    event: &Event,
+    now: DateTime<Utc>,
+) -> Result<Vec<HubFlag>, HubError> {
+    let b = &event.body;
+    let org = b.recorder.org.as_str();
+    let mut raised = Vec::new();
+    for pallet in b.epcs.iter().filter(|e| matches!(e, Epc::Logistic(_))) {
+        if crate::access::held_by(conn, pallet, org)? {
+            continue;
+        }
+        let reason = format!(
+            "{} was {} by {} on {}, but it was never shipped to {} on record: out of sequence; nothing about its contents was disclosed",
+            pallet.label(),
+            match b.biz_step {
+                BizStep::RetailSelling => "sold",
+                BizStep::Inspecting => "seen",
+                _ => "received",
+            },
+            Registry::org_name(conn, org),
+            b.event_time.date_naive(),
+            Registry::org_name(conn, org),
+        );
+        raised.extend(raise_about(
+            conn,
+            flags,
+            "out_of_sequence",
+            pallet,
+            &format!("received\u{1d}{org}"),
+            Some(event),
+            org,
+            reason,
+            now,
+        )?);
     }
     Ok(raised)
 }
@@ -353,11 +488,17 @@ fn reported_counterfeit(
     now: DateTime<Utc>,
 ) -> Result<Vec<HubFlag>, HubError> {
     let b = &event.body;
+    let reporter = b.recorder.org.as_str();
+    let maker_org = Registry::manufacturer_id(conn)?;
     let mut raised = Vec::new();
     for unit in b.epcs.iter().filter(|e| matches!(e, Epc::Unit { .. })) {
         let Epc::Unit { gtin, .. } = unit else {
             continue;
         };
+        if maker_org.as_deref() != Some(reporter) && !crate::access::held_by(conn, unit, reporter)? {
+            raised.extend(report_for_review(conn, flags, event, unit, note, maker_org.as_deref(), now)?);
+            continue;
+        }
         let recorded = Registry::add_reported_alert(conn, event, unit, note)?;
         let (custody, before) = custody_before(conn, unit, event)?;
         let maker = match before
@@ -369,16 +510,24 @@ fn reported_counterfeit(
             None => None,
         };
         let reports = Registry::alert_reports(conn, &unit.uri())?;
-        let reason = if reports.iter().any(|r| r.event == event.id.0) {
-            counterfeit_reason(conn, unit, &reports)
-        } else {
-            // Not on the list (cleared after it was made, or withdrawn): this report alone.
-            format!(
-                "{} was reported counterfeit by {} on {}: {note}",
-                unit.label(),
-                Registry::org_name(conn, &b.recorder.org),
-                b.event_time.date_naive(),
-            )
+        let listed = reports.iter().any(|r| r.event == event.id.0);
+        let reason_for = |org: &str| -> Result<String, HubError> {
+            Ok(if listed {
+                counterfeit_reason(conn, unit, &reports, org)?
+            } else {
+                // Not on the list (cleared after it was made, or withdrawn): this report alone.
+                let note = if org == reporter || maker_org.as_deref() == Some(org) {
+                    format!(": {note}")
+                } else {
+                    String::new()
+                };
+                format!(
+                    "{} was reported counterfeit by {} on {}{note}",
+                    unit.label(),
+                    Registry::org_name(conn, reporter),
+                    b.event_time.date_naive(),
+                )
+            })
         };
         let in_transit_to = (custody.state == custodian_ledger::custody::State::InTransit)
             .then_some(custody.shipped_to.as_deref())
@@ -391,6 +540,7 @@ fn reported_counterfeit(
                 in_transit_to,
             ],
         ) {
+            let reason = reason_for(&org)?;
             raised.extend(raise_about(
                 conn,
                 flags,
@@ -399,7 +549,7 @@ fn reported_counterfeit(
                 "reported",
                 Some(event),
                 &org,
-                reason.clone(),
+                reason,
                 now,
             )?);
         }
@@ -411,17 +561,64 @@ fn reported_counterfeit(
     Ok(raised)
 }
 
-/// A counterfeit flag's reason: every report standing behind the unit's alert.
+/// **Counterfeit**, for review: a partner reported a unit it never held on record. Anyone can
+/// type a code, so such a report does not put the unit on the alert list (nor change what
+/// public verification answers); the manufacturer is flagged to review it (and lists the unit
+/// with `hub alert` if it agrees), and the reporter is told where its report went. The note
+/// stays between the two.
+fn report_for_review(
+    conn: &Connection,
+    flags: &mut FlagDocs,
+    event: &Event,
+    unit: &Epc,
+    note: &str,
+    maker: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<Vec<HubFlag>, HubError> {
+    let b = &event.body;
+    let reporter = Registry::org_name(conn, &b.recorder.org);
+    let day = b.event_time.date_naive();
+    let mut raised = Vec::new();
+    if let Some(maker) = maker {
+        let reason = format!(
+            "{} was reported counterfeit by {reporter} on {day}: {note}. {reporter} never held the unit on record, so the report awaits your review: list the unit with `custodian hub alert` if you agree",
+            unit.label()
+        );
+        raised.extend(raise_about(
+            conn, flags, "counterfeit", unit, "review", Some(event), maker, reason, now,
+        )?);
+    }
+    let reason = format!(
+        "your report of {} as counterfeit ({day}: {note}) went to the manufacturer for review: the unit was never in your custody on record, so it is not on the alert list unless the manufacturer lists it",
+        unit.label()
+    );
+    raised.extend(raise_about(
+        conn,
+        flags,
+        "counterfeit",
+        unit,
+        "review",
+        Some(event),
+        &b.recorder.org,
+        reason,
+        now,
+    )?);
+    Ok(raised)
+}
+
+/// A counterfeit flag's reason for `reader`: every report standing behind the unit's alert.
+/// Each report's note is given only to its reporter and the manufacturer.
 fn counterfeit_reason(
     conn: &Connection,
     unit: &Epc,
     reports: &[crate::registry::AlertReport],
-) -> String {
+    reader: &str,
+) -> Result<String, HubError> {
     if reports.is_empty() {
-        return format!(
+        return Ok(format!(
             "{} was reported counterfeit, but every report was withdrawn as erroneous",
             unit.label()
-        );
+        ));
     }
     let reporters: BTreeSet<&str> = reports.iter().map(|r| r.reported_by.as_str()).collect();
     let count = if reports.len() == 1 {
@@ -434,11 +631,11 @@ fn counterfeit_reason(
             if reporters.len() == 1 { "" } else { "s" }
         )
     };
-    format!(
+    Ok(format!(
         "{} was reported counterfeit{count} {}",
         unit.label(),
-        crate::registry::reports_in_words(conn, reports)
-    )
+        crate::registry::reports_in_words(conn, reports, Some(reader))?
+    ))
 }
 
 /// Rewrites the reason of every counterfeit flag on `epc` to name the reports that stand now.
@@ -448,16 +645,23 @@ fn restate_counterfeit_flags(
     epc: &str,
 ) -> Result<(), HubError> {
     let unit = Epc::parse(epc).map_err(|e| HubError::Internal(format!("{epc}: {e}")))?;
-    let reason = counterfeit_reason(conn, &unit, &Registry::alert_reports(conn, epc)?);
-    let held: Vec<(String, String)> = {
+    let reports = Registry::alert_reports(conn, epc)?;
+    let held: Vec<(String, String, String, String)> = {
         let mut stmt = conn.prepare_cached(
-            "SELECT id, org FROM flags WHERE kind = 'counterfeit' AND epc = ?1 AND reason != ?2",
+            "SELECT id, org, reason, event FROM flags WHERE kind = 'counterfeit' AND epc = ?1",
         )?;
-        stmt.query_map(params![epc, reason], |r| Ok((r.get(0)?, r.get(1)?)))?
+        stmt.query_map(params![epc], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
             .collect::<Result<_, _>>()?
     };
-    for (id, org) in held {
-        flags.restate(conn, &org, &id, &reason)?;
+    for (id, org, old, _) in held {
+        if id == flag_id("counterfeit", &unit, &format!("{org}\u{1d}review")) {
+            // A report under review stands alone: it is not on the list.
+            continue;
+        }
+        let reason = counterfeit_reason(conn, &unit, &reports, &org)?;
+        if reason != old {
+            flags.restate(conn, &org, &id, &reason)?;
+        }
     }
     Ok(())
 }
@@ -500,7 +704,7 @@ fn listed_unit_shipped(
         } else {
             format!(
                 "{}; it was shipped to {} by {}",
-                counterfeit_reason(conn, &unit, &reports),
+                counterfeit_reason(conn, &unit, &reports, dest)?,
                 Registry::org_name(conn, dest),
                 Registry::org_name(conn, &b.recorder.org),
             )
@@ -585,14 +789,36 @@ fn concerned(recorder: &str, also: &[Option<&str>]) -> Vec<String> {
     orgs
 }
 
+/// Whether `org` may be told who holds a unit on record: the holder itself and the
+/// manufacturer. Other partners learn that a unit is out of sequence, never where it is.
+fn may_know_holder(conn: &Connection, org: &str, holder: Option<&str>) -> Result<bool, HubError> {
+    Ok(holder == Some(org) || Registry::manufacturer_id(conn)?.as_deref() == Some(org))
+}
+
+/// " (on record it is with X)" for those who may know it, else nothing.
+fn holder_phrase(
+    conn: &Connection,
+    org: &str,
+    holder: Option<&str>,
+) -> Result<String, HubError> {
+    Ok(match holder {
+        Some(h) if may_know_holder(conn, org, holder)? => {
+            format!(" (on record it is with {})", Registry::org_name(conn, h))
+        }
+        _ => String::new(),
+    })
+}
+
 /// **Out of sequence**: a unit received with no shipment on record (by the hub's corrected
 /// order), from a holder other than the receiver. The fact is the unit received by that
-/// organisation: however many receipts or replays, one flag each for it and the holder.
+/// organisation: however many receipts or replays, one flag each for it, the holder and the
+/// manufacturer. Only the holder and the manufacturer are told who holds the unit.
 fn received_without_shipment(
     conn: &Connection,
     flags: &mut FlagDocs,
     unit: &Epc,
     event: &Event,
+    told: bool,
     now: DateTime<Utc>,
 ) -> Result<Vec<HubFlag>, HubError> {
     let b = &event.body;
@@ -602,18 +828,21 @@ fn received_without_shipment(
         // Moving stock between one's own sites is not a transfer.
         return Ok(Vec::new());
     }
-    let reason = format!(
-        "{} was received by {} on {} with no shipment on record{}: out of sequence",
-        unit.label(),
-        Registry::org_name(conn, &b.recorder.org),
-        b.event_time.date_naive(),
-        holder
-            .map(|h| format!(" (on record it is with {})", Registry::org_name(conn, h)))
-            .unwrap_or_default(),
-    );
     let fact = format!("received\u{1d}{}", b.recorder.org);
+    let maker = Registry::manufacturer_id(conn)?;
     let mut raised = Vec::new();
-    for org in concerned(&b.recorder.org, &[holder]) {
+    for org in concerned(&b.recorder.org, &[holder, maker.as_deref()]) {
+        if !told && org == b.recorder.org {
+            // Reached through a pallet the recorder does not hold: it hears of the pallet.
+            continue;
+        }
+        let reason = format!(
+            "{} was received by {} on {} with no shipment on record{}: out of sequence",
+            unit.label(),
+            Registry::org_name(conn, &b.recorder.org),
+            b.event_time.date_naive(),
+            holder_phrase(conn, &org, holder)?,
+        );
         raised.extend(raise_about(
             conn,
             flags,
@@ -622,7 +851,7 @@ fn received_without_shipment(
             &fact,
             Some(event),
             &org,
-            reason.clone(),
+            reason,
             now,
         )?);
     }
@@ -631,8 +860,10 @@ fn received_without_shipment(
 
 /// **Out of sequence**: a unit shipped by an organisation that never held it (never
 /// commissioned, received, repaired or had it fitted or removed there). The fact is the unit
-/// shipped by that organisation; the shipper, the destination and the holder on record hear
-/// of it.
+/// shipped by that organisation. The holder on record and the manufacturer hear of every such
+/// unit, with who holds it. The shipper and the destination hear only of what the shipment
+/// named itself: a unit it names, and a logistic unit the shipper does not hold (one flag for
+/// it, never the units inside it, which the hub does not disclose to them).
 fn shipped_without_receipt(
     conn: &Connection,
     flags: &mut FlagDocs,
@@ -642,6 +873,13 @@ fn shipped_without_receipt(
     let b = &event.body;
     let shipper = b.recorder.org.as_str();
     let units = store::units_at(conn, event)?;
+    let maker = Registry::manufacturer_id(conn)?;
+    let fact = format!("shipped\u{1d}{shipper}");
+    let sent_to = b
+        .destination
+        .as_deref()
+        .map(|d| format!(" to {}", Registry::org_name(conn, d)))
+        .unwrap_or_default();
     let mut raised = Vec::new();
     for unit in &units {
         let Epc::Unit { gtin, serial } = unit else {
@@ -658,27 +896,52 @@ fn shipped_without_receipt(
             continue;
         }
         let holder = custody.custodian.as_deref();
-        let reason = format!(
-            "{} was shipped by {}{} on {}, but {} never received it{}: out of sequence",
-            unit.label(),
-            Registry::org_name(conn, shipper),
-            b.destination
-                .as_deref()
-                .map(|d| format!(" to {}", Registry::org_name(conn, d)))
-                .unwrap_or_default(),
-            b.event_time.date_naive(),
-            Registry::org_name(conn, shipper),
-            holder
-                .map(|h| format!(" (on record it is with {})", Registry::org_name(conn, h)))
-                .unwrap_or_default(),
-        );
-        let fact = format!("shipped\u{1d}{shipper}");
-        for org in concerned(shipper, &[b.destination.as_deref(), holder]) {
+        let named = b.epcs.contains(unit);
+        let mut orgs = Vec::new();
+        for org in concerned(shipper, &[b.destination.as_deref(), holder, maker.as_deref()]) {
+            if named || may_know_holder(conn, &org, holder)? {
+                orgs.push(org);
+            }
+        }
+        for org in orgs {
+            let reason = format!(
+                "{} was shipped by {}{sent_to} on {}, but {} never received it{}: out of sequence",
+                unit.label(),
+                Registry::org_name(conn, shipper),
+                b.event_time.date_naive(),
+                Registry::org_name(conn, shipper),
+                holder_phrase(conn, &org, holder)?,
+            );
             raised.extend(raise_about(
                 conn,
                 flags,
                 "out_of_sequence",
                 unit,
+                &fact,
+                Some(event),
+                &org,
+                reason,
+                now,
+            )?);
+        }
+    }
+    for pallet in b.epcs.iter().filter(|e| matches!(e, Epc::Logistic(_))) {
+        if crate::access::held_by(conn, pallet, shipper)? {
+            continue;
+        }
+        let reason = format!(
+            "{} was shipped by {}{sent_to} on {}, but {} never held it: out of sequence; nothing about it was disclosed",
+            pallet.label(),
+            Registry::org_name(conn, shipper),
+            b.event_time.date_naive(),
+            Registry::org_name(conn, shipper),
+        );
+        for org in concerned(shipper, &[b.destination.as_deref()]) {
+            raised.extend(raise_about(
+                conn,
+                flags,
+                "out_of_sequence",
+                pallet,
                 &fact,
                 Some(event),
                 &org,
@@ -724,6 +987,13 @@ fn resolve_out_of_sequence(
     if let Some(parent @ Epc::Unit { .. }) = &b.parent {
         units.insert(parent.clone());
     }
+    // A receipt of a pallet is flagged on the pallet itself when its recorder did not hold it.
+    units.extend(
+        b.epcs
+            .iter()
+            .filter(|e| matches!(e, Epc::Logistic(_)))
+            .cloned(),
+    );
     for unit in &units {
         let open: Vec<(String, String, String)> = {
             let mut stmt = conn.prepare_cached(

@@ -193,6 +193,9 @@ pub struct AlertReport {
 
 /// The public reason of an alert a partner's report raised: the reporter and their note are
 /// for the channel partners' devices, not for anyone who verifies a code.
+/// The longest device name a device may give itself at enrollment.
+pub const MAX_DEVICE_NAME: usize = 100;
+
 const REPORTED_REASON: &str = "reported counterfeit by a channel partner's inspection";
 
 fn recall_key(gtin: &str, lot: Option<&str>) -> String {
@@ -256,6 +259,7 @@ impl Registry {
         let conn = store::open(&dir.join("hub.sqlite"))?;
         migrate(&conn)?;
         crate::reconcile::add_missing_histories(&conn)?;
+        crate::reconcile::scope_manifest_docs(&conn)?;
         let issuer = match store::kv_get(&conn, KV_ISSUER_KEY)? {
             Some(b64) => {
                 let bytes = STANDARD
@@ -610,6 +614,13 @@ impl Registry {
     }
 
     /// The manufacturer organisation's id, if one is registered.
+    /// Whether `id` names an organisation of this registry.
+    pub fn org_exists(conn: &Connection, id: &str) -> Result<bool, HubError> {
+        Ok(conn
+            .prepare_cached("SELECT EXISTS (SELECT 1 FROM orgs WHERE id = ?1)")?
+            .query_row([id], |r| r.get(0))?)
+    }
+
     pub(crate) fn manufacturer_id(conn: &Connection) -> Result<Option<String>, HubError> {
         Ok(conn
             .query_row(
@@ -1034,6 +1045,11 @@ impl Registry {
         name: &str,
         now: DateTime<Utc>,
     ) -> Result<DeviceRecord, HubError> {
+        if name.chars().count() > MAX_DEVICE_NAME || name.chars().any(char::is_control) {
+            return Err(HubError::BadRequest(format!(
+                "the device name must be at most {MAX_DEVICE_NAME} printable characters"
+            )));
+        }
         let key = STANDARD.decode(public_key).ok().filter(|k| k.len() == 32);
         if key.is_none() {
             return Err(HubError::BadRequest(
@@ -1415,16 +1431,24 @@ fn read_alerts(conn: &Connection, epc: Option<&str>) -> Result<Vec<Alert>, HubEr
         let reason = if reports.is_empty() {
             reason
         } else {
-            format!("reported counterfeit {}", reports_in_words(conn, &reports))
+            format!("reported counterfeit {}", reports_in_words(conn, &reports, None)?)
         };
         alerts.push(Alert { epc, reason });
     }
     Ok(alerts)
 }
 
-/// Reports as a sentence: "by A (market) on 2026-05-04: note; by B (market) on …".
-pub(crate) fn reports_in_words(conn: &Connection, reports: &[AlertReport]) -> String {
-    reports
+/// Reports as a sentence: "by A (market) on 2026-05-04: note; by B (market) on …". A report's
+/// note is private to its reporter and the manufacturer: it is given only when `reader` is one
+/// of them (`None`: for everyone, as in the registry extract every device receives).
+pub(crate) fn reports_in_words(
+    conn: &Connection,
+    reports: &[AlertReport],
+    reader: Option<&str>,
+) -> Result<String, HubError> {
+    let maker = Registry::manufacturer_id(conn)?;
+    let reader_is_maker = reader.is_some() && reader == maker.as_deref();
+    Ok(reports
         .iter()
         .map(|r| {
             let name: Option<String> = conn
@@ -1438,7 +1462,8 @@ pub(crate) fn reports_in_words(conn: &Connection, reports: &[AlertReport]) -> St
                 .flatten();
             let day = DateTime::parse_from_rfc3339(&r.reported_at)
                 .map_or_else(|_| "an unknown date".into(), |t| t.date_naive().to_string());
-            let note = if r.note.is_empty() {
+            let may_read = reader_is_maker || reader == Some(r.reported_by.as_str());
+            let note = if r.note.is_empty() || !may_read {
                 String::new()
             } else {
                 format!(": {}", r.note)
@@ -1449,7 +1474,7 @@ pub(crate) fn reports_in_words(conn: &Connection, reports: &[AlertReport]) -> St
             )
         })
         .collect::<Vec<_>>()
-        .join("; ")
+        .join("; "))
 }
 
 const PRODUCT_SELECT: &str =
@@ -1530,6 +1555,7 @@ fn migrate(conn: &Connection) -> Result<(), HubError> {
          ) WITHOUT ROWID;",
     )?;
     crate::quarantine::migrate(conn)?;
+    crate::access::migrate(conn)?;
     // Alerts raised by partners' reports say who reported and when.
     let has_reporter: i64 = conn.query_row(
         "SELECT count(*) FROM pragma_table_info('alerts') WHERE name = 'reported_by'",

@@ -222,11 +222,7 @@ fn header(headers: &HeaderMap, name: &str) -> Result<String, HubError> {
         .get(name)
         .and_then(|v| v.to_str().ok())
         .map(str::to_string)
-        .ok_or_else(|| {
-            HubError::Unauthorized(format!(
-                "missing header {name}: requests must be signed by an enrolled device"
-            ))
-        })
+        .ok_or_else(|| exchange::refused("", &format!("missing or unreadable header {name}")))
 }
 
 async fn sync(
@@ -237,12 +233,12 @@ async fn sync(
     let number = |name: &str| -> Result<i64, HubError> {
         header(&headers, name)?
             .parse()
-            .map_err(|_| HubError::Unauthorized(format!("{name} must be a number")))
+            .map_err(|_| exchange::refused("", &format!("{name} is not a number")))
     };
     let auth = RequestAuth {
         device: header(&headers, identity::HEADER_DEVICE)?,
         counter: u64::try_from(number(identity::HEADER_COUNTER)?).map_err(|_| {
-            HubError::Unauthorized(format!("{} must not be negative", identity::HEADER_COUNTER))
+            exchange::refused("", &format!("{} is negative", identity::HEADER_COUNTER))
         })?,
         clock_ms: number(identity::HEADER_CLOCK)?,
         signature: header(&headers, identity::HEADER_SIGNATURE)?,

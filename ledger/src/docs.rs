@@ -19,9 +19,18 @@ use serde::{Deserialize, Serialize};
 
 use crate::Error;
 
-/// The document id of an ASN's working state.
-pub fn manifest_doc_id(asn: &str) -> String {
-    format!("manifest/{asn}")
+/// The document id of an ASN's working state: scoped by its owner, the organisation that
+/// shipped under it, so that another organisation shipping under the same number gets a
+/// document of its own and can never reach (or close) the owner's.
+pub fn manifest_doc_id(owner: &str, asn: &str) -> String {
+    format!("manifest/{owner}/{asn}")
+}
+
+/// The id an ASN's document had before ids were scoped by owner (`manifest/ASN`), if `id` is
+/// one: such documents are renamed once when a ledger or registry opens
+/// ([`crate::store::scope_manifest_docs`]).
+pub fn unscoped_manifest_asn(id: &str) -> Option<&str> {
+    id.strip_prefix("manifest/").filter(|asn| !asn.contains('/'))
 }
 
 /// The document id of an organisation's flags.

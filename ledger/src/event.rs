@@ -380,6 +380,14 @@ pub struct Text(String);
 impl Text {
     pub const MAX: usize = 2000;
 
+    /// What stands in for words another organisation keeps private (see [`Event::disclosed`]).
+    pub const WITHHELD: &'static str = "(withheld: private to the organisation that recorded it)";
+
+    /// [`Text::WITHHELD`] as a text.
+    pub fn withheld() -> Text {
+        Text(Text::WITHHELD.to_string())
+    }
+
     pub fn parse(s: &str) -> Result<Text, String> {
         let t = s.trim();
         if t.is_empty() {
@@ -569,6 +577,20 @@ pub struct Event {
     pub id: EventId,
     #[serde(flatten)]
     pub body: EventBody,
+    /// Present when the hub passed the event on to another organisation with its recorder's
+    /// private words left out (see [`Event::disclosed`]): the id is still the original's, which
+    /// the content no longer yields.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub withheld: Option<Withheld>,
+}
+
+/// What a receiver needs of an event whose private words were left out: its content no longer
+/// yields its id, nor, for an error declaration, the id of the event it declares.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Withheld {
+    /// The event this one declares erroneous, when it is an error declaration.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub declares: Option<EventId>,
 }
 
 impl Event {
@@ -577,17 +599,57 @@ impl Event {
         Event {
             id: body.content_id(),
             body,
+            withheld: None,
         }
     }
 
-    /// True when the stored id is the one the content yields (a tampered event is not).
+    /// True when the stored id is the one the content yields (a tampered event is not, nor one
+    /// whose private words were withheld).
     pub fn is_sealed(&self) -> bool {
-        self.body.content_id() == self.id
+        self.withheld.is_none() && self.body.content_id() == self.id
+    }
+
+    /// The event as an organisation other than its recorder may see it: the free text its
+    /// recorder's people wrote and the customer data it carries (a quarantine's reason, a
+    /// release's note, a counterfeit report's note and photo, a warranty claim's note, the owner
+    /// a unit was registered to) are replaced by [`Text::withheld`]. Everything a rule needs
+    /// (which unit, what step, when, who, the kind of detail, a claim's defect) stays. An event
+    /// with nothing private is returned as it is, still sealed.
+    pub fn disclosed(&self) -> Event {
+        let Some(detail) = &self.body.extension.detail else {
+            return self.clone();
+        };
+        let withheld = Text::withheld();
+        let private = match detail {
+            Detail::WarrantyRegistration { .. } => Detail::WarrantyRegistration { owner: withheld },
+            Detail::WarrantyClaim { defect, note } => Detail::WarrantyClaim {
+                defect: defect.clone(),
+                note: note.as_ref().map(|_| withheld),
+            },
+            Detail::CounterfeitReport { .. } => Detail::CounterfeitReport {
+                note: withheld,
+                photo: None,
+            },
+            Detail::Quarantine { .. } => Detail::Quarantine { reason: withheld },
+            Detail::Release { .. } => Detail::Release { note: withheld },
+        };
+        if &private == detail {
+            return self.clone();
+        }
+        let mut shown = self.clone();
+        shown.withheld = Some(Withheld {
+            declares: self.declared_id(),
+        });
+        shown.body.extension.detail = Some(private);
+        shown
     }
 
     /// The event this one declares erroneous, if it is an error declaration.
     pub fn declared_id(&self) -> Option<EventId> {
         self.body.extension.error_declaration.as_ref()?;
+        if let Some(w) = &self.withheld {
+            return w.declares.clone();
+        }
         let mut original = self.body.clone();
         original.extension.error_declaration = None;
         Some(original.content_id())

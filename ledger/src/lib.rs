@@ -190,6 +190,7 @@ impl Ledger {
 
     pub fn dir(&self) -> &Path {
         &self.dir
+        store::scope_manifest_docs(&conn)?;
     }
 
     /// Checkpoints run since the ledger was opened: off the scanning path, and by the writer
@@ -333,8 +334,8 @@ impl Ledger {
         .collect()
     }
 
-    /// Stores events from elsewhere (the hub, an EPCIS file), all or nothing. Each must carry the
-    /// id its content yields. Returns how many were new.
+    /// Stores events from elsewhere (an EPCIS file, another ledger), all or nothing. Each must
+    /// carry the id its content yields. Returns how many were new.
     pub fn store_events(&mut self, events: &[Event], local: bool) -> Result<usize, Error> {
         if let Some(bad) = events.iter().find(|e| !e.is_sealed()) {
             return Err(Error::Invalid(format!(
@@ -366,6 +367,27 @@ impl Ledger {
     /// Events without a recorder are attributed to `external/import`.
     pub fn import_epcis(&mut self, doc: &serde_json::Value) -> Result<(usize, usize), Error> {
         let fallback = Recorder {
+        self.insert_events(events, local)
+    }
+
+    /// Stores events the hub sent, all or nothing: as [`Ledger::store_events`], except that an
+    /// event of another organisation may come with its private words withheld (see
+    /// [`Event::disclosed`]), under its original id. Returns how many were new.
+    pub fn store_shared_events(&mut self, events: &[Event]) -> Result<usize, Error> {
+        // The hub is trusted (its certificate is pinned); a withheld event's id cannot be checked.
+        if let Some(bad) = events
+            .iter()
+            .find(|e| e.withheld.is_none() && !e.is_sealed())
+        {
+            return Err(Error::Invalid(format!(
+                "event {}: its id does not match its content",
+                bad.id
+            )));
+        }
+        self.insert_events(events, false)
+    }
+
+    fn insert_events(&mut self, events: &[Event], local: bool) -> Result<usize, Error> {
             org: "external".into(),
             site: "external".into(),
             device: "import".into(),
@@ -425,7 +447,7 @@ impl Ledger {
         let view = ManifestView::load(&self.conn, id)?
             .ok_or_else(|| Error::NotFound(format!("manifest {id}")))?;
         let state = self
-            .doc(&docs::manifest_doc_id(id))?
+            .doc(&view.doc_id())?
             .map(|d| docs::read_manifest_state(&d))
             .unwrap_or_default();
         Ok(Manifest {
@@ -459,7 +481,9 @@ impl Ledger {
         now: DateTime<FixedOffset>,
     ) -> Result<Manifest, Error> {
         let recorder = self.recorder()?;
-        let doc_id = docs::manifest_doc_id(id);
+        let doc_id = ManifestView::load(&self.conn, id)?
+            .ok_or_else(|| Error::NotFound(format!("manifest {id}")))?
+            .doc_id();
         let mut doc = self.doc(&doc_id)?.ok_or_else(|| {
             Error::Invalid(format!(
                 "manifest {id} has no working document yet: sync with the hub, then close it"

@@ -26,6 +26,10 @@ pub const ASN: &str = "desadv";
 #[derive(Clone, Debug, Default)]
 pub struct ManifestView {
     pub id: String,
+    /// The organisation whose shipment opened this ASN (the first, in time order): only its
+    /// shipments under the number are expected. Another organisation shipping under the same
+    /// number is not part of this manifest.
+    pub owner: Option<String>,
     pub source: Option<String>,
     pub destination: Option<String>,
     pub shipped_at: Option<String>,
@@ -52,6 +56,11 @@ pub struct Label {
 }
 
 impl ManifestView {
+    /// The id of this manifest's working document (see [`crate::docs::manifest_doc_id`]).
+    pub fn doc_id(&self) -> String {
+        crate::docs::manifest_doc_id(self.owner.as_deref().unwrap_or_default(), &self.id)
+    }
+
     /// Builds the view of `asn` from the events held. `Ok(None)` when no shipment has that ASN.
     pub fn load(conn: &Connection, asn: &str) -> Result<Option<ManifestView>, Error> {
         let events = store::events_in_transaction(conn, ASN, asn)?;
@@ -74,6 +83,12 @@ impl ManifestView {
     pub fn note_event(&mut self, conn: &Connection, e: &Event) -> Result<(), Error> {
         match e.body.biz_step {
             BizStep::Shipping => {
+                let shipper = &e.body.recorder.org;
+                match &self.owner {
+                    Some(owner) if owner != shipper => return Ok(()),
+                    Some(_) => {}
+                    None => self.owner = Some(shipper.clone()),
+                }
                 self.source = self.source.take().or_else(|| e.body.source.clone());
                 self.destination = self
                     .destination

@@ -284,7 +284,12 @@ fn sortable_time(event: &Event) -> String {
 }
 
 fn corrected_time(event: &Event, clock_offset_ms: i64) -> String {
-    (event.body.event_time.naive_utc() - chrono::Duration::milliseconds(clock_offset_ms))
+    let at = event.body.event_time.naive_utc();
+    // An offset that no time can absorb leaves the event at its own time: the caller bounds
+    // offsets, and a correction never panics.
+    chrono::TimeDelta::try_milliseconds(clock_offset_ms)
+        .and_then(|d| at.checked_sub_signed(d))
+        .unwrap_or(at)
         .format("%Y-%m-%dT%H:%M:%S%.9f")
         .to_string()
 }
@@ -789,6 +794,51 @@ pub fn save_doc_bytes(conn: &Connection, id: &str, bytes: &[u8]) -> Result<(), E
         params![id, bytes],
     )?;
     Ok(())
+}
+
+/// Renames the working documents of ASNs kept under their number alone (`manifest/ASN`) to
+/// their owner-scoped ids (`manifest/OWNER/ASN`, the owner being the organisation of the first
+/// shipment under the number), once, in one transaction. Their sync states are dropped: the
+/// next sync starts those documents' exchange afresh, which Automerge completes from the
+/// changes both sides hold. A document whose ASN has no shipment on record is left as it was.
+/// Returns the renames made, old id first.
+pub fn scope_manifest_docs(conn: &Connection) -> Result<Vec<(String, String)>, Error> {
+    let old: Vec<String> = doc_ids(conn)?
+        .into_iter()
+        .filter(|id| crate::docs::unscoped_manifest_asn(id).is_some())
+        .collect();
+    if old.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut renames = Vec::new();
+    conn.execute_batch("SAVEPOINT scope_manifest_docs")?;
+    let done = (|| {
+        for id in old {
+            let Some(asn) = crate::docs::unscoped_manifest_asn(&id) else {
+                continue;
+            };
+            let owner = events_in_transaction(conn, crate::manifest::ASN, asn)?
+                .into_iter()
+                .find(|e| e.body.biz_step == BizStep::Shipping)
+                .map(|e| e.body.recorder.org);
+            let Some(owner) = owner else {
+                continue;
+            };
+            let new = crate::docs::manifest_doc_id(&owner, asn);
+            conn.execute("UPDATE docs SET id = ?2 WHERE id = ?1", [&id, &new])?;
+            conn.execute("DELETE FROM doc_sync WHERE doc = ?1", [&id])?;
+            renames.push((id, new));
+        }
+        Ok::<_, Error>(())
+    })();
+    match done {
+        Ok(()) => conn.execute_batch("RELEASE scope_manifest_docs")?,
+        Err(e) => {
+            conn.execute_batch("ROLLBACK TO scope_manifest_docs; RELEASE scope_manifest_docs")?;
+            return Err(e);
+        }
+    }
+    Ok(renames)
 }
 
 pub fn doc_ids(conn: &Connection) -> Result<Vec<String>, Error> {

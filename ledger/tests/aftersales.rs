@@ -1021,7 +1021,7 @@ fn manifests_count_expired_and_recalled_receipts_and_record_discrepancies_at_clo
 
     let err = w.ledger.close_manifest("ASN-9", now).unwrap_err();
     assert!(err.to_string().contains("no working document"), "{err}");
-    let id = docs::manifest_doc_id("ASN-9");
+    let id = docs::manifest_doc_id("acme", "ASN-9");
     w.ledger
         .save_doc(&id, &mut docs::new_manifest_doc("ASN-9", b"hub").unwrap())
         .unwrap();

@@ -428,7 +428,7 @@ fn apply_response(
 ) -> Result<(), Error> {
     // The hub stored the upload (idempotently) before answering: advance the cursor.
     ledger.kv_set(KV_UPLOAD_CURSOR, &request.upload_through.to_string())?;
-    ledger.store_events(&response.events, false)?;
+    ledger.store_shared_events(&response.events)?;
     ledger.kv_set(KV_DOWNLOAD_CURSOR, &response.download_cursor.to_string())?;
     if let Some(extract) = &response.extract {
         ledger.set_extract(extract)?;

@@ -1,0 +1,115 @@
+//! Who may learn what about a unit: the hub's record of custody as the organisations' own acts
+//! establish it, which every disclosure to a partner is checked against.
+//!
+//! An organisation *holds* an item (a unit or a logistic unit) when it brought the item into
+//! the registry — the first event stored that names it is its own: a unit's commissioning, a
+//! pallet's packing — or when an organisation that held it shipped it there. Nothing else makes
+//! a holder: a receipt, a packing into someone else's pallet or a shipment of an item one does
+//! not hold claims custody, and the hub does not take the claim's word for it.
+//!
+//! **Invariant:** a shipment discloses to its destination (the packing events of its logistic
+//! units, the holds its units are under) only what its shipper holds, and only that is passed
+//! on as held. A partner that names another organisation's pallet or unit in an event of its
+//! own learns nothing about it from the hub.
+
+use std::collections::BTreeSet;
+
+use custodian_ledger::event::BizStep;
+use custodian_ledger::{Epc, Event, store};
+use rusqlite::{Connection, OptionalExtension, params};
+
+use crate::HubError;
+
+/// Creates `holders`, the items organisations were shipped by those who held them, and fills
+/// it once from the shipments already stored.
+pub(crate) fn migrate(conn: &Connection) -> Result<(), HubError> {
+    let exists: i64 = conn.query_row(
+        "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'holders'",
+        [],
+        |r| r.get(0),
+    )?;
+    if exists == 1 {
+        return Ok(());
+    }
+    let tx = conn.unchecked_transaction()?;
+    tx.execute_batch(
+        "-- Items an organisation came to hold by a shipment from one that held them.
+         CREATE TABLE holders (epc TEXT NOT NULL, org TEXT NOT NULL, PRIMARY KEY (epc, org)) WITHOUT ROWID;",
+    )?;
+    let shipments: Vec<String> = {
+        let mut stmt = tx.prepare("SELECT body FROM events WHERE step = 'shipping' ORDER BY seq")?;
+        stmt.query_map([], |r| r.get(0))?
+            .collect::<Result<_, _>>()?
+    };
+    for body in shipments {
+        let event: Event = serde_json::from_str(&body).map_err(custodian_ledger::Error::from)?;
+        disclosed_by_shipment(&tx, &event)?;
+    }
+    tx.commit()?;
+    Ok(())
+}
+
+/// Whether `org` holds (or held) `epc`: the first event stored that names it is `org`'s, or a
+/// holder shipped it to `org`.
+pub fn held_by(conn: &Connection, epc: &Epc, org: &str) -> Result<bool, HubError> {
+    let granted: bool = conn
+        .prepare_cached("SELECT EXISTS (SELECT 1 FROM holders WHERE epc = ?1 AND org = ?2)")?
+        .query_row(params![epc.uri(), org], |r| r.get(0))?;
+    if granted {
+        return Ok(true);
+    }
+    Ok(originator(conn, epc)?.as_deref() == Some(org))
+}
+
+/// The organisation that brought `epc` into the registry: the recorder of the first event
+/// stored that names it. Arrival order, not event time, decides, so that no one can claim an
+/// item by dating an event of theirs before its real origin.
+pub fn originator(conn: &Connection, epc: &Epc) -> Result<Option<String>, HubError> {
+    let body: Option<String> = conn
+        .prepare_cached(
+            "SELECT e.body FROM event_epcs x JOIN events e ON e.seq = x.seq
+             WHERE x.epc = ?1 ORDER BY x.seq LIMIT 1",
+        )?
+        .query_row([epc.uri()], |r| r.get(0))
+        .optional()?;
+    let Some(body) = body else {
+        return Ok(None);
+    };
+    let first: Event = serde_json::from_str(&body).map_err(custodian_ledger::Error::from)?;
+    Ok(Some(first.body.recorder.org))
+}
+
+/// What `shipment` may disclose to its destination: of the items it names and what its logistic
+/// units held as it shipped, those its shipper holds. Each of them is now held by the
+/// destination too. Empty for a shipment without a destination, to the consumer or to the
+/// shipper itself.
+pub fn disclosed_by_shipment(
+    conn: &Connection,
+    shipment: &Event,
+) -> Result<BTreeSet<Epc>, HubError> {
+    let b = &shipment.body;
+    let shipper = b.recorder.org.as_str();
+    let Some(dest) = b.destination.as_deref() else {
+        return Ok(BTreeSet::new());
+    };
+    if b.biz_step != BizStep::Shipping || dest == shipper || dest == "consumer" {
+        return Ok(BTreeSet::new());
+    }
+    let mut items = BTreeSet::new();
+    for epc in &b.epcs {
+        items.insert(epc.clone());
+        if matches!(epc, Epc::Logistic(_)) {
+            items.extend(store::contents_at(conn, epc, shipment)?);
+        }
+    }
+    let mut disclosed = BTreeSet::new();
+    let mut grant =
+        conn.prepare_cached("INSERT OR IGNORE INTO holders (epc, org) VALUES (?1, ?2)")?;
+    for item in items {
+        if held_by(conn, &item, shipper)? {
+            grant.execute(params![item.uri(), dest])?;
+            disclosed.insert(item);
+        }
+    }
+    Ok(disclosed)
+}
