@@ -1287,11 +1287,10 @@ fn straightened(image: &Image<'_>, region: &Rect, options: &DecodeOptions) -> Ve
     // rxing's row scans read codes within a few degrees of upright, but a live decode reads
     // only 15 rows about the crop's middle: glare, a crease, a wrinkled wrapper or a finger
     // across those rows hides a code whose other rows read. So bars about upright are read
-    // again on every row (TryHarder's row scan; a thorough decode did that already).
+    // again on every row of the region (TryHarder's row scan). A thorough decode of a frame
+    // that regions mostly cover read the whole frame instead, where an EAN/UPC hit must be
+    // confirmed by rows beside it; in the region's own crop it need not be.
     let upright = |image: &Image<'_>| {
-        if options.try_harder {
-            return Vec::new();
-        }
         let every_row = DecodeOptions {
             try_harder: true,
             ..options.clone()

@@ -117,7 +117,7 @@ fn photos_read_at_live_settings() {
     check(
         &DecodeOptions::default(),
         &[
-            ("qr", 120),
+            ("qr", 121),
             ("datamatrix", 18),
             ("ean13", 98),
             ("upca", 63),
@@ -131,9 +131,9 @@ fn photos_read_thorough() {
     check(
         &DecodeOptions::thorough(),
         &[
-            ("qr", 120),
+            ("qr", 121),
             ("datamatrix", 18),
-            ("ean13", 98),
+            ("ean13", 102),
             ("upca", 71),
             ("code128", 40),
         ],
