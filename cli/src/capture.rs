@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 
 use anyhow::{Context, Result, bail};
+use custodian_ledger::MAX_SCAN_BYTES;
 
 /// One place scans come from.
 #[derive(Debug)]
@@ -75,11 +76,8 @@ impl Source {
 pub enum Event {
     /// Raw scanner output, as `Ledger::scan` takes it.
     Scan(String),
-    /// Something that was not a scan; the source goes on.
-    #[cfg_attr(
-        not(feature = "serial"),
-        allow(dead_code, reason = "only serial ports send warnings")
-    )]
+    /// Something that was not a scan (an overlong input line, a serial line error); the source
+    /// goes on.
     Warning(String),
     /// The source ended: `Ok` at the end of its input, or the error that stopped it.
     Ended(Result<(), String>),
@@ -109,19 +107,85 @@ fn run(source: Source, events: &mpsc::Sender<Event>) -> Result<()> {
     }
 }
 
-/// Each non-blank line is one scan, exactly as the scanner typed it.
-fn lines(reader: impl BufRead, events: &mpsc::Sender<Event>) -> Result<()> {
-    for line in reader.split(b'\n') {
-        let line = line.context("reading scans")?;
-        let raw = String::from_utf8_lossy(&line);
-        if raw.trim().is_empty() {
-            continue;
-        }
-        if events.send(Event::Scan(raw.into_owned())).is_err() {
+/// Each non-blank line is one scan, exactly as the scanner typed it. A line longer than any
+/// barcode holds ([`custodian_ledger::MAX_SCAN_BYTES`]) is never held whole: it is read past,
+/// one warning names it, and the next line is read as usual.
+fn lines(mut reader: impl BufRead, events: &mpsc::Sender<Event>) -> Result<()> {
+    let mut line = Vec::new();
+    for number in 1.. {
+        let event = match read_line(&mut reader, &mut line, MAX_SCAN_BYTES)
+            .context("reading scans")?
+        {
+            Line::End => break,
+            Line::Whole => {
+                let raw = String::from_utf8_lossy(&line);
+                if raw.trim().is_empty() {
+                    continue;
+                }
+                Event::Scan(raw.into_owned())
+            }
+            Line::TooLong { bytes } => Event::Warning(format!(
+                "input line {number}: {bytes} bytes without a line end, more than any barcode holds ({MAX_SCAN_BYTES} at most): skipped, nothing recorded for it (it began {:?}); the next lines are read as usual",
+                String::from_utf8_lossy(&line)
+            )),
+        };
+        if events.send(event).is_err() {
             break;
         }
     }
     Ok(())
+}
+
+/// How much of an overlong line is kept to name it in the warning.
+const OVERLONG_START: usize = 32;
+
+/// What [`read_line`] read.
+#[derive(Debug, PartialEq, Eq)]
+enum Line {
+    /// The input ended before another line began.
+    End,
+    /// A line of at most the bound, now in the buffer (without its LF).
+    Whole,
+    /// A line of `bytes` bytes (without its LF), over the bound; the buffer holds its start.
+    TooLong { bytes: usize },
+}
+
+/// Reads the next LF-terminated line (the last may lack its LF) into `line`, holding at most
+/// `max` bytes of it: the rest of a longer line is consumed from the reader's buffer and
+/// dropped, so memory stays bounded whatever arrives.
+fn read_line(reader: &mut impl BufRead, line: &mut Vec<u8>, max: usize) -> std::io::Result<Line> {
+    line.clear();
+    let mut bytes = 0usize;
+    let mut any = false;
+    loop {
+        let buf = match reader.fill_buf() {
+            Ok(buf) => buf,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        if buf.is_empty() {
+            break;
+        }
+        any = true;
+        let end = buf.iter().position(|&b| b == b'\n');
+        let take = end.unwrap_or(buf.len());
+        if bytes <= max {
+            line.extend_from_slice(&buf[..take.min(max + 1 - bytes)]);
+        }
+        bytes = bytes.saturating_add(take);
+        reader.consume(take + usize::from(end.is_some()));
+        if end.is_some() {
+            break;
+        }
+    }
+    Ok(if !any {
+        Line::End
+    } else if bytes > max {
+        line.truncate(OVERLONG_START);
+        Line::TooLong { bytes }
+    } else {
+        Line::Whole
+    })
 }
 
 #[cfg(feature = "serial")]
@@ -215,5 +279,56 @@ pub fn print_cameras(json: bool) -> Result<()> {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(
+        clippy::unwrap_used,
+        reason = "tests fail loudly on any unexpected error"
+    )]
+
+    use super::*;
+
+    /// Every line of `input` read with the bound `max` through a reader of `capacity` bytes.
+    fn read_all(input: &[u8], max: usize, capacity: usize) -> Vec<(Line, Vec<u8>)> {
+        let mut reader = std::io::BufReader::with_capacity(capacity, input);
+        let mut line = Vec::new();
+        let mut out = Vec::new();
+        loop {
+            let read = read_line(&mut reader, &mut line, max).unwrap();
+            if read == Line::End {
+                return out;
+            }
+            assert!(line.len() <= max + 1, "the line held is bounded");
+            out.push((read, line.clone()));
+        }
+    }
+
+    #[test]
+    fn an_overlong_line_is_named_and_its_neighbours_are_whole_whatever_the_buffer() {
+        let long = vec![b'7'; 100];
+        let mut input = b"first\n".to_vec();
+        input.extend_from_slice(&long);
+        input.extend_from_slice(b"\n\nexactly10\nlast");
+        for capacity in [1, 3, 8, 64, 1024] {
+            let lines = read_all(&input, 10, capacity);
+            assert_eq!(
+                lines,
+                [
+                    (Line::Whole, b"first".to_vec()),
+                    (Line::TooLong { bytes: 100 }, vec![b'7'; 11]),
+                    (Line::Whole, Vec::new()),
+                    (Line::Whole, b"exactly10".to_vec()),
+                    (Line::Whole, b"last".to_vec()),
+                ],
+                "read {capacity} bytes at a time"
+            );
+        }
+        assert_eq!(
+            read_all(b"12345678901", 10, 4),
+            [(Line::TooLong { bytes: 11 }, b"12345678901".to_vec())]
+        );
     }
 }

@@ -929,8 +929,7 @@ fn print_chain(chain: &[custodian_ledger::custody::Link]) {
 fn run_manifest(command: ManifestCommand) -> Result<()> {
     match command {
         ManifestCommand::Import { data, file, out } => {
-            let text = std::fs::read_to_string(&file)
-                .with_context(|| format!("reading {}", file.display()))?;
+            let text = read_import_file(&file, MAX_MANIFEST_FILE_BYTES)?;
             let device = Device::open(&data.data)?;
             let first = text
                 .trim_start_matches('\u{feff}')
@@ -940,6 +939,9 @@ fn run_manifest(command: ManifestCommand) -> Result<()> {
             let (total, new) = match first {
                 Some('[') => {
                     let events = custodian_ledger::event::events_from_json(&text).map_err(|e| {
+                        anyhow::anyhow!("{}: {e}; nothing was imported", file.display())
+                    })?;
+                    check_event_times(&events, now()).map_err(|e| {
                         anyhow::anyhow!("{}: {e}; nothing was imported", file.display())
                     })?;
                     let new = device.ledger().store_events(&events, false)?;
@@ -961,7 +963,7 @@ fn run_manifest(command: ManifestCommand) -> Result<()> {
                     }
                     return Ok(());
                 }
-                _ => device.ledger().import_csv_manifest(&text).map_err(|e| {
+                _ => device.ledger().import_csv_manifest(&text, now()).map_err(|e| {
                     anyhow::anyhow!("{}: {e}; nothing was imported", file.display())
                 })?,
             };
@@ -1104,13 +1106,79 @@ fn print_order(o: &custodian_ledger::Picking) {
     );
 }
 
+/// The largest file `manifest import` reads: the largest of an EPCIS document, an ASN CSV and
+/// an order CSV (each kind is then held to its own bound).
+const MAX_MANIFEST_FILE_BYTES: usize = {
+    let (a, b, c) = (
+        custodian_ledger::epcis::MAX_DOCUMENT_BYTES,
+        custodian_ledger::csv_manifest::MAX_FILE_BYTES,
+        custodian_ledger::order::MAX_FILE_BYTES,
+    );
+    let ab = if a > b { a } else { b };
+    if ab > c { ab } else { c }
+};
+
+/// Reads an import file of at most `limit` bytes. A larger one is refused by its size before
+/// it is read, and a file that grows while it is read is never read past the limit.
+fn read_import_file(file: &Path, limit: usize) -> Result<String> {
+    use std::io::Read;
+    let refuse = |size: String| {
+        anyhow::anyhow!(
+            "{}: {size}; an import file holds at most {limit} bytes: split it; nothing was imported",
+            file.display()
+        )
+    };
+    let f = std::fs::File::open(file).with_context(|| format!("reading {}", file.display()))?;
+    let size = f
+        .metadata()
+        .with_context(|| format!("reading {}", file.display()))?
+        .len();
+    if usize::try_from(size).map_or(true, |s| s > limit) {
+        return Err(refuse(format!("{size} bytes")));
+    }
+    let mut text = String::new();
+    f.take(u64::try_from(limit).unwrap_or(u64::MAX).saturating_add(1))
+        .read_to_string(&mut text)
+        .with_context(|| format!("reading {}", file.display()))?;
+    if text.len() > limit {
+        return Err(refuse("more bytes than its size said".into()));
+    }
+    Ok(text)
+}
+
+/// Every time and expiry of `events` in the window an EPCIS import takes, so that what is
+/// stored can be exported and read back.
+fn check_event_times(
+    events: &[custodian_ledger::Event],
+    now: chrono::DateTime<chrono::FixedOffset>,
+) -> std::result::Result<(), String> {
+    use custodian_ledger::epcis::{check_expiry, check_time};
+    for (i, e) in events.iter().enumerate() {
+        let x = &e.body.extension;
+        check_time(e.body.event_time, now).map_err(|m| format!("[{i}].event_time: {m}"))?;
+        if let Some(d) = &x.error_declaration {
+            check_time(d.declaration_time, now).map_err(|m| {
+                format!("[{i}].extension.error_declaration.declaration_time: {m}")
+            })?;
+        }
+        if let Some(expiry) = x.expiry {
+            check_expiry(expiry).map_err(|m| format!("[{i}].extension.expiry: {m}"))?;
+        }
+    }
+    Ok(())
+}
+
 fn import_epcis_file(device: &Device, file: &Path, text: &str) -> Result<(usize, usize)> {
     let doc: serde_json::Value = serde_json::from_str(text)
         .map_err(|e| anyhow::anyhow!("{}: not JSON ({e}); nothing was imported", file.display()))?;
-    device
+    let imported = device
         .ledger()
-        .import_epcis(&doc)
-        .map_err(|e| anyhow::anyhow!("{}: {e}; nothing was imported", file.display()))
+        .import_epcis(&doc, now())
+        .map_err(|e| anyhow::anyhow!("{}: {e}; nothing was imported", file.display()))?;
+    for note in &imported.notes {
+        eprintln!("custodian: {}: {note}", file.display());
+    }
+    Ok((imported.events, imported.new))
 }
 
 fn report_import(total: usize, new: usize, out: Output) -> Result<()> {
@@ -1130,8 +1198,7 @@ fn run_epcis(command: EpcisCommand) -> Result<()> {
             Ok(())
         }
         EpcisCommand::Import { data, file, out } => {
-            let text = std::fs::read_to_string(&file)
-                .with_context(|| format!("reading {}", file.display()))?;
+            let text = read_import_file(&file, custodian_ledger::epcis::MAX_DOCUMENT_BYTES)?;
             let device = Device::open(&data.data)?;
             let (total, new) = import_epcis_file(&device, &file, &text)?;
             report_import(total, new, out)

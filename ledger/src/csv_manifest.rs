@@ -12,6 +12,13 @@
 //! Link). A row without `parent` is shipped as is (a pallet, or a loose unit); a row with one is
 //! packed into it. Fields may be quoted (`"a,b"`, `""` for a quote). The import yields the
 //! packing events and one shipping event: the same shape as an EPCIS ASN.
+//!
+//! Bounds: a file of at most [`MAX_FILE_BYTES`] and [`MAX_ROWS`] rows (a full truck of small
+//! goods is some tens of thousands of units, each a row with its signature of about 250
+//! bytes); `shipped_at` in the window of [`crate::epcis::check_time`]; `from` and `to`
+//! organisations of the registry extract when the device holds one (a device that never
+//! synced has none to check against). A file past any of them is refused whole, naming the
+//! line.
 
 use std::collections::BTreeMap;
 
@@ -21,9 +28,15 @@ use crate::event::{
     Action, BizStep, BizTransaction, Disposition, Epc, Event, EventBody, EventType, Extension,
     Recorder,
 };
+use crate::extract::RegistryExtract;
 use crate::manifest::ASN;
 
 const COLUMNS: [&str; 6] = ["asn", "from", "to", "shipped_at", "parent", "code"];
+
+/// The largest ASN file imported, in bytes.
+pub const MAX_FILE_BYTES: usize = 32 << 20;
+/// The most rows (header and blank lines not counted) an ASN file may hold.
+pub const MAX_ROWS: usize = 100_000;
 
 /// Splits one CSV line into fields (RFC 4180 quoting).
 fn fields(line: &str) -> Result<Vec<String>, String> {
@@ -63,8 +76,20 @@ fn epc(text: &str, line: usize, column: &str) -> Result<Epc, String> {
     })
 }
 
-/// Reads a CSV ASN into events, all or nothing; errors name the line and column.
-pub fn import(text: &str, recorder: &Recorder) -> Result<Vec<Event>, String> {
+/// Reads a CSV ASN into events, all or nothing; errors name the line and column. `extract`,
+/// when held, must know both organisations; `now` is the device's clock.
+pub fn import(
+    text: &str,
+    recorder: &Recorder,
+    extract: Option<&RegistryExtract>,
+    now: DateTime<FixedOffset>,
+) -> Result<Vec<Event>, String> {
+    if text.len() > MAX_FILE_BYTES {
+        return Err(format!(
+            "the file is {} bytes; an ASN file holds at most {MAX_FILE_BYTES} bytes ({MAX_ROWS} rows): split it",
+            text.len()
+        ));
+    }
     let mut lines = text
         .lines()
         .enumerate()
@@ -86,6 +111,13 @@ pub fn import(text: &str, recorder: &Recorder) -> Result<Vec<Event>, String> {
     let mut shipment: Option<(String, String, String, DateTime<FixedOffset>)> = None;
     let mut top = Vec::new();
     let mut packed: BTreeMap<Epc, Vec<Epc>> = BTreeMap::new();
+    // Counted before any row is read, so an oversized file costs no parsing.
+    if let Some((i, _)) = lines.clone().nth(MAX_ROWS) {
+        return Err(format!(
+            "line {}: more than {MAX_ROWS} rows; an ASN file holds at most {MAX_ROWS}: split it",
+            i + 1
+        ));
+    }
     for (i, line) in lines {
         let n = i + 1;
         let f = fields(line).map_err(|e| format!("line {n}: {e}"))?;
@@ -111,8 +143,30 @@ pub fn import(text: &str, recorder: &Recorder) -> Result<Vec<Event>, String> {
         if this.0.is_empty() || this.1.is_empty() || this.2.is_empty() {
             return Err(format!("line {n}: asn, from and to must not be empty"));
         }
+        if [&this.0, &this.1, &this.2]
+            .iter()
+            .any(|f| f.chars().count() > crate::epcis::MAX_NAME_CHARS)
+        {
+            return Err(format!(
+                "line {n}: asn, from and to have at most {} characters each",
+                crate::epcis::MAX_NAME_CHARS
+            ));
+        }
         match &shipment {
-            None => shipment = Some(this),
+            None => {
+                crate::epcis::check_time(at, now)
+                    .map_err(|e| format!("line {n}, shipped_at: {e}"))?;
+                if let Some(x) = extract {
+                    for (column, org) in [("from", &this.1), ("to", &this.2)] {
+                        if x.org(org).is_none() {
+                            return Err(format!(
+                                "line {n}, {column}: {org:?} is no organisation of the registry: check the id (or sync, if it joined since)"
+                            ));
+                        }
+                    }
+                }
+                shipment = Some(this);
+            }
             Some(s) if *s != this => {
                 return Err(format!(
                     "line {n}: every row must describe the same shipment as line 2 ({} from {} to {})",

@@ -10,7 +10,24 @@
 //!   URIs already become `urn:custodian:bt:<id>`.
 //! - Who recorded the event travels in the extension `cust:recordedBy`.
 //! - The event id is the ledger's content hash of the imported content, so re-importing a
-//!   document never duplicates an event.
+//!   document never duplicates an event. An `eventID` in this ledger's own form
+//!   (`ni:///sha-256;<hex>`, as export writes it) is a claim about the content: one that is
+//!   not the content's hash (the content was changed after its id was given) is refused, naming
+//!   its path. A CBV 2.0 hash id (`ni:///sha-256;<hex>?ver=CBV2.0`) is made by GS1's own
+//!   canonical form, which the ledger does not recompute: unless it is the ledger's hash with
+//!   the suffix, the import reports it (see [`Imported::notes`]) and stores the event under
+//!   its content id. Two events of one document under one `eventID` with different content
+//!   (an error declaration repeats its event's id, and is not counted) are refused.
+//! - Event and declaration times must lie in [`EARLIEST_TIME`] .. the importing device's clock
+//!   plus [`FUTURE_LEEWAY_HOURS`], and a `cust:expiry` in the years a label's AI 17 can carry
+//!   (1951–2050). The hard limit is the export format's: RFC 3339 has four-digit years, so a
+//!   time chrono holds past 9999 (up to +262142) would be written as text no importer reads
+//!   back. Nothing real is older than the ledger's serialised units or a day ahead of a device
+//!   whose clock is roughly right.
+//! - A document holds at most [`MAX_EVENTS`] events; a file at most [`MAX_DOCUMENT_BYTES`].
+//!   Names (parties, recorders, business transactions) are at most [`MAX_NAME_CHARS`]
+//!   characters and a `cust:lot` at most 20 (AI 10's length); notes and reasons are
+//!   [`Text`], at most [`Text::MAX`].
 //! - What the CBV has no words for travels in extension fields of the `cust:` namespace
 //!   (`https://custodian.dev/epcis/`): `cust:lot` and `cust:expiry` (what the scanned label
 //!   carried), `cust:warrantyRegistration {cust:owner}`, `cust:warrantyClaim {cust:defect,
@@ -21,7 +38,7 @@
 //!   same `eventID` and an `errorDeclaration` (`declarationTime`, `reason`,
 //!   `correctiveEventIDs`, and who declared it in `cust:declaredBy`).
 
-use chrono::{DateTime, FixedOffset, NaiveDate};
+use chrono::{DateTime, Datelike, FixedOffset, NaiveDate};
 use custodian_scanner::{Gtin, Sscc, check_digit};
 use serde_json::{Map, Value, json};
 
@@ -34,6 +51,72 @@ const CONTEXT: &str = "https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.j
 const NAMESPACE: &str = "https://custodian.dev/epcis/";
 const ORG_PREFIX: &str = "urn:custodian:org:";
 const BT_PREFIX: &str = "urn:custodian:bt:";
+const HASH_ID_PREFIX: &str = "ni:///sha-256;";
+
+/// The largest EPCIS document imported, in bytes. An ASN of a full truck (a few tens of
+/// thousands of units, each EPC some 60 bytes, grouped in a few events) is a few megabytes.
+pub const MAX_DOCUMENT_BYTES: usize = 32 << 20;
+/// The most events one document may hold.
+pub const MAX_EVENTS: usize = 100_000;
+/// The earliest event time imported: 2000-01-01T00:00:00Z (seconds since 1970).
+pub const EARLIEST_TIME: i64 = 946_684_800;
+/// How far past the importing device's clock an event time may lie (a partner's clock ahead).
+pub const FUTURE_LEEWAY_HOURS: i64 = 24;
+
+/// Whether `time` lies in the window events are imported in, relative to the device's clock
+/// `now`; the reason when not.
+pub fn check_time(
+    time: DateTime<FixedOffset>,
+    now: DateTime<FixedOffset>,
+) -> Result<(), String> {
+    let latest = now
+        .checked_add_signed(chrono::TimeDelta::hours(FUTURE_LEEWAY_HOURS))
+        .unwrap_or(now);
+    if time.timestamp() < EARLIEST_TIME {
+        return Err(format!(
+            "{} is before 2000-01-01T00:00:00Z, earlier than any event this ledger takes",
+            time.to_rfc3339()
+        ));
+    }
+    if time > latest {
+        return Err(format!(
+            "{} is more than {FUTURE_LEEWAY_HOURS} hours after this device's clock ({}): check the sender's clock or the date",
+            time.to_rfc3339(),
+            now.to_rfc3339()
+        ));
+    }
+    Ok(())
+}
+
+/// The longest name taken from a document: a party, a recorder's organisation, site or
+/// device, a business transaction and its type. EPCIS names are URIs of a few dozen characters.
+pub const MAX_NAME_CHARS: usize = 256;
+/// The longest `cust:lot`: AI 10 holds at most 20 characters.
+const MAX_LOT_CHARS: usize = 20;
+
+/// `s` when it has at most `max` characters; the reason, with `path`, when not.
+fn short<'a>(s: &'a str, path: &str, max: usize) -> Result<&'a str, ImportError> {
+    let chars = s.chars().count();
+    if chars > max {
+        return Err(err(
+            path,
+            format!("{chars} characters; at most {max} are taken here"),
+        ));
+    }
+    Ok(s)
+}
+
+/// Whether `expiry` lies in the years a label's expiry (AI 17, YYMMDD) can name, 1951 to
+/// 2050; the reason when not.
+pub fn check_expiry(expiry: NaiveDate) -> Result<(), String> {
+    if (1951..=2050).contains(&expiry.year()) {
+        Ok(())
+    } else {
+        Err(format!(
+            "{expiry}: a label's expiry (AI 17) names a year from 1951 to 2050"
+        ))
+    }
+}
 
 /// The events as an EPCIS 2.0 JSON-LD document.
 pub fn export(events: &[Event], created: DateTime<FixedOffset>) -> Value {
@@ -207,9 +290,40 @@ fn err(path: &str, message: impl Into<String>) -> ImportError {
     }
 }
 
+/// A document read into events, and what the reader could not confirm.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Imported {
+    pub events: Vec<Event>,
+    /// One line per event whose CBV 2.0 hash `eventID` the ledger could not confirm, with its
+    /// path and the id the event is stored under.
+    pub notes: Vec<String>,
+}
+
 /// Reads an EPCIS 2.0 JSON-LD document into events, all or nothing. `fallback` records events
-/// that carry no `cust:recordedBy` (documents from other systems).
-pub fn import(doc: &Value, fallback: &Recorder) -> Result<Vec<Event>, ImportError> {
+/// that carry no `cust:recordedBy` (documents from other systems); `now` is the device's
+/// clock, which bounds the event times.
+///
+/// # Errors
+///
+/// The first problem, with its JSON path.
+pub fn import(
+    doc: &Value,
+    fallback: &Recorder,
+    now: DateTime<FixedOffset>,
+) -> Result<Vec<Event>, ImportError> {
+    read(doc, fallback, now).map(|i| i.events)
+}
+
+/// [`import`], with the notes on ids the ledger could not confirm.
+///
+/// # Errors
+///
+/// The first problem, with its JSON path.
+pub fn read(
+    doc: &Value,
+    fallback: &Recorder,
+    now: DateTime<FixedOffset>,
+) -> Result<Imported, ImportError> {
     let obj = doc
         .as_object()
         .ok_or_else(|| err("$", "not a JSON object"))?;
@@ -238,10 +352,86 @@ pub fn import(doc: &Value, fallback: &Recorder) -> Result<Vec<Event>, ImportErro
         .and_then(|b| b.get("eventList"))
         .and_then(Value::as_array)
         .ok_or_else(|| err("epcisBody.eventList", "missing or not an array"))?;
-    list.iter()
-        .enumerate()
-        .map(|(i, e)| import_event(e, &format!("epcisBody.eventList[{i}]"), fallback))
-        .collect()
+    if list.len() > MAX_EVENTS {
+        return Err(err(
+            "epcisBody.eventList",
+            format!(
+                "{} events; a document holds at most {MAX_EVENTS}: split it",
+                list.len()
+            ),
+        ));
+    }
+    let mut imported = Imported {
+        events: Vec::with_capacity(list.len()),
+        notes: Vec::new(),
+    };
+    // Each claimed id of an event that declares nothing, with where it was and what it names.
+    let mut claimed: std::collections::HashMap<&str, (usize, EventId)> =
+        std::collections::HashMap::new();
+    for (i, value) in list.iter().enumerate() {
+        let path = format!("epcisBody.eventList[{i}]");
+        let event = import_event(value, &path, fallback, now)?;
+        if let Some(id) = value.get("eventID") {
+            let p = format!("{path}.eventID");
+            let id = id.as_str().ok_or_else(|| err(&p, "not a string"))?;
+            if let Some(note) = check_event_id(id, &event, &p)? {
+                imported.notes.push(note);
+            }
+            if event.body.extension.error_declaration.is_none() {
+                match claimed.get(id) {
+                    Some((j, other)) if *other != event.id => {
+                        return Err(err(
+                            &p,
+                            format!(
+                                "{id} is also the eventID of epcisBody.eventList[{j}], whose content differs: one id names one event"
+                            ),
+                        ));
+                    }
+                    Some(_) => {}
+                    None => {
+                        claimed.insert(id, (i, event.id.clone()));
+                    }
+                }
+            }
+        }
+        imported.events.push(event);
+    }
+    Ok(imported)
+}
+
+/// Checks a document's `eventID` against the event read from it. This ledger's own form must
+/// be the content's hash (of the declared event, for an error declaration, as export writes
+/// it); a mismatch is refused. A CBV 2.0 hash id that is not the ledger's hash with GS1's
+/// suffix cannot be confirmed here and gives a note. Ids of other forms (`urn:uuid:`) claim
+/// nothing about the content.
+fn check_event_id(id: &str, event: &Event, path: &str) -> Result<Option<String>, ImportError> {
+    let Some(rest) = id.strip_prefix(HASH_ID_PREFIX) else {
+        return Ok(None);
+    };
+    let expected = event.declared_id().unwrap_or_else(|| event.id.clone());
+    let expected_hex = expected
+        .0
+        .strip_prefix(HASH_ID_PREFIX)
+        .unwrap_or(&expected.0);
+    let (hex, query) = match rest.split_once('?') {
+        Some((hex, query)) => (hex, Some(query)),
+        None => (rest, None),
+    };
+    if hex.eq_ignore_ascii_case(expected_hex) {
+        return Ok(None);
+    }
+    match query {
+        None => Err(err(
+            path,
+            format!(
+                "{id} is not the hash of this event's content ({expected}): the event was changed after its id was given; import it as its source wrote it"
+            ),
+        )),
+        Some(_) => Ok(Some(format!(
+            "{path}: {id} is a CBV 2.0 hash id, which this ledger does not recompute; the event is stored under its content id {}",
+            event.id
+        ))),
+    }
 }
 
 fn field<'a>(e: &'a Map<String, Value>, path: &str, name: &str) -> Result<&'a str, ImportError> {
@@ -260,7 +450,12 @@ fn cbv_word(value: &str) -> &str {
         .unwrap_or(value)
 }
 
-fn import_event(value: &Value, path: &str, fallback: &Recorder) -> Result<Event, ImportError> {
+fn import_event(
+    value: &Value,
+    path: &str,
+    fallback: &Recorder,
+    now: DateTime<FixedOffset>,
+) -> Result<Event, ImportError> {
     let e = value
         .as_object()
         .ok_or_else(|| err(path, "not a JSON object"))?;
@@ -281,6 +476,7 @@ fn import_event(value: &Value, path: &str, fallback: &Recorder) -> Result<Event,
             format!("{time:?} is not an RFC 3339 date-time: {x}"),
         )
     })?;
+    check_time(event_time, now).map_err(|m| err(&format!("{path}.eventTime"), m))?;
     let action = match field(e, path, "action")? {
         "ADD" => Action::Add,
         "OBSERVE" => Action::Observe,
@@ -359,7 +555,9 @@ fn import_event(value: &Value, path: &str, fallback: &Recorder) -> Result<Event,
                 .get("bizTransaction")
                 .and_then(Value::as_str)
                 .ok_or_else(|| err(&format!("{p}.bizTransaction"), "missing"))?;
+            let id = short(id, &format!("{p}.bizTransaction"), MAX_NAME_CHARS)?;
             let kind = t.get("type").and_then(Value::as_str).unwrap_or("");
+            let kind = short(kind, &format!("{p}.type"), MAX_NAME_CHARS)?;
             let kind = kind
                 .strip_prefix("urn:epcglobal:cbv:btt:")
                 .or_else(|| kind.strip_prefix("https://ref.gs1.org/cbv/BTT-"))
@@ -382,10 +580,14 @@ fn import_event(value: &Value, path: &str, fallback: &Recorder) -> Result<Event,
                 .and_then(Value::as_str)
                 .is_some_and(|t| t.ends_with("owning_party") || t.ends_with("SDT-owning_party"))
         });
-        Ok(owning
+        owning
             .and_then(|x| x.get(key))
             .and_then(Value::as_str)
-            .map(|s| s.strip_prefix(ORG_PREFIX).unwrap_or(s).to_string()))
+            .map(|s| {
+                short(s, &format!("{path}.{list}"), MAX_NAME_CHARS)
+                    .map(|s| s.strip_prefix(ORG_PREFIX).unwrap_or(s).to_string())
+            })
+            .transpose()
     };
     let source = party_of("sourceList", "source")?;
     let destination = party_of("destinationList", "destination")?;
@@ -393,7 +595,7 @@ fn import_event(value: &Value, path: &str, fallback: &Recorder) -> Result<Event,
         Some(r) => recorder_from(r, &format!("{path}.cust:recordedBy"))?,
         None => fallback.clone(),
     };
-    let extension = import_extension(e, path, &recorder)?;
+    let extension = import_extension(e, path, &recorder, now)?;
     Ok(Event::new(EventBody {
         event_type,
         action,
@@ -411,6 +613,11 @@ fn import_event(value: &Value, path: &str, fallback: &Recorder) -> Result<Event,
 }
 
 fn recorder_from(r: &Value, path: &str) -> Result<Recorder, ImportError> {
+    for k in ["cust:org", "cust:site", "cust:device"] {
+        if let Some(v) = r.get(k).and_then(Value::as_str) {
+            short(v, &format!("{path}.{k}"), MAX_NAME_CHARS)?;
+        }
+    }
     let get = |k: &str| r.get(k).and_then(Value::as_str).map(str::to_string);
     match (get("cust:org"), get("cust:site"), get("cust:device")) {
         (Some(org), Some(site), Some(device)) => Ok(Recorder { org, site, device }),
@@ -461,18 +668,21 @@ fn import_extension(
     e: &Map<String, Value>,
     path: &str,
     recorder: &Recorder,
+    now: DateTime<FixedOffset>,
 ) -> Result<Extension, ImportError> {
+    let lot = opt_str(e, path, "cust:lot")?
+        .map(|l| short(l, &format!("{path}.cust:lot"), MAX_LOT_CHARS))
+        .transpose()?;
     let mut x = Extension {
-        lot: opt_str(e, path, "cust:lot")?.map(str::to_string),
+        lot: lot.map(str::to_string),
         ..Extension::default()
     };
     if let Some(d) = opt_str(e, path, "cust:expiry")? {
-        x.expiry = Some(NaiveDate::parse_from_str(d, "%Y-%m-%d").map_err(|_| {
-            err(
-                &format!("{path}.cust:expiry"),
-                format!("{d:?} is not a date (YYYY-MM-DD)"),
-            )
-        })?);
+        let p = format!("{path}.cust:expiry");
+        let expiry = NaiveDate::parse_from_str(d, "%Y-%m-%d")
+            .map_err(|_| err(&p, format!("{d:?} is not a date (YYYY-MM-DD)")))?;
+        check_expiry(expiry).map_err(|m| err(&p, m))?;
+        x.expiry = Some(expiry);
     }
     let mut details = Vec::new();
     if let Some((o, p)) = object_at(e, path, "cust:warrantyRegistration")? {
@@ -535,6 +745,7 @@ fn import_extension(
                 format!("{t:?} is not an RFC 3339 date-time: {x}"),
             )
         })?;
+        check_time(declaration_time, now).map_err(|m| err(&format!("{p}.declarationTime"), m))?;
         let reason = match opt_str(o, &p, "reason")? {
             None => None,
             Some(r) => {

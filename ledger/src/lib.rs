@@ -129,6 +129,15 @@ pub struct History {
     pub flags: Vec<Flag>,
 }
 
+/// What an import stored: its events, how many of them were new, and what the reader could
+/// not confirm (one line each).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Imported {
+    pub events: usize,
+    pub new: usize,
+    pub notes: Vec<String>,
+}
+
 /// A scan as logged, whatever its verdict.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LoggedScan {
@@ -137,6 +146,17 @@ pub struct LoggedScan {
     pub raw: String,
     pub verdict: Verdict,
 }
+
+/// The longest raw scan text the ledger judges, in bytes: the serial reader's line bound
+/// (`scanner::serial::LineConfig::default().max_len`), above what any symbol the product reads
+/// can hold (a version 40 QR code, the largest, holds 7,089 digits; a GS1 element string or
+/// Digital Link URI on a real label is a few hundred characters). Longer text is no barcode (a
+/// scanner that never sent its terminator, a pasted file): it is judged unreadable and logged
+/// cut to [`LOGGED_OVERLONG_BYTES`], never stored whole.
+pub const MAX_SCAN_BYTES: usize = 8192;
+
+/// How much of an overlong scan's text the scan log keeps, to recognise it.
+pub const LOGGED_OVERLONG_BYTES: usize = 64;
 
 const KV_RECORDER: &str = "recorder";
 const KV_EXTRACT: &str = "extract";
@@ -170,6 +190,7 @@ impl Ledger {
         // a few thousand pages of the indexes; with less, changed pages spill into the log
         // before the commit and are read back. Taken only as pages are read.
         conn.pragma_update(None, "cache_size", -16_384_i64)?;
+        store::scope_manifest_docs(&conn)?;
         let checkpointer = checkpoint::Checkpointer::install(&mut conn, &path)?;
         conn.execute_batch(
             "CREATE TABLE IF NOT EXISTS scans (
@@ -190,7 +211,6 @@ impl Ledger {
 
     pub fn dir(&self) -> &Path {
         &self.dir
-        store::scope_manifest_docs(&conn)?;
     }
 
     /// Checkpoints run since the ledger was opened: off the scanning path, and by the writer
@@ -283,6 +303,10 @@ impl Ledger {
         let tx = self.conn.transaction()?;
         let mut verdicts = Vec::with_capacity(scans.len());
         for input in scans {
+            if input.raw.len() > MAX_SCAN_BYTES {
+                verdicts.push(record_overlong(&tx, input)?);
+                continue;
+            }
             // Shipping against an order picks for it; any other manifest is an ASN.
             if input.step == Step::Shipping
                 && let Some(id) = input.manifest
@@ -343,30 +367,6 @@ impl Ledger {
                 bad.id
             )));
         }
-        let tx = self.conn.transaction()?;
-        let mut new = 0;
-        for e in events {
-            if store::insert_event(&tx, e, local)?.is_some() {
-                new += 1;
-            }
-        }
-        tx.commit()?;
-        Ok(new)
-    }
-
-    /// Every event the ledger holds, as an EPCIS 2.0 JSON-LD document.
-    pub fn export_epcis(&self, now: DateTime<FixedOffset>) -> Result<serde_json::Value, Error> {
-        let events: Vec<Event> = store::events_after(&self.conn, 0, usize::MAX, false)?
-            .into_iter()
-            .map(|(_, e)| e)
-            .collect();
-        Ok(epcis::export(&events, now))
-    }
-
-    /// Stores every event of an EPCIS 2.0 document, all or nothing; returns (events, new).
-    /// Events without a recorder are attributed to `external/import`.
-    pub fn import_epcis(&mut self, doc: &serde_json::Value) -> Result<(usize, usize), Error> {
-        let fallback = Recorder {
         self.insert_events(events, local)
     }
 
@@ -388,24 +388,66 @@ impl Ledger {
     }
 
     fn insert_events(&mut self, events: &[Event], local: bool) -> Result<usize, Error> {
+        let tx = self.conn.transaction()?;
+        let mut new = 0;
+        for e in events {
+            if store::insert_event(&tx, e, local)?.is_some() {
+                new += 1;
+            }
+        }
+        tx.commit()?;
+        Ok(new)
+    }
+
+    /// Every event the ledger holds, as an EPCIS 2.0 JSON-LD document.
+    pub fn export_epcis(&self, now: DateTime<FixedOffset>) -> Result<serde_json::Value, Error> {
+        let events: Vec<Event> = store::events_after(&self.conn, 0, usize::MAX, false)?
+            .into_iter()
+            .map(|(_, e)| e)
+            .collect();
+        Ok(epcis::export(&events, now))
+    }
+
+    /// Stores every event of an EPCIS 2.0 document, all or nothing (see [`epcis`] for what is
+    /// refused); `now` is this device's clock, which bounds the event times. Events without a
+    /// recorder are attributed to `external/import`.
+    pub fn import_epcis(
+        &mut self,
+        doc: &serde_json::Value,
+        now: DateTime<FixedOffset>,
+    ) -> Result<Imported, Error> {
+        let fallback = Recorder {
             org: "external".into(),
             site: "external".into(),
             device: "import".into(),
         };
-        let events = epcis::import(doc, &fallback).map_err(|e| Error::Invalid(e.to_string()))?;
-        let new = self.store_events(&events, false)?;
-        Ok((events.len(), new))
+        let read =
+            epcis::read(doc, &fallback, now).map_err(|e| Error::Invalid(e.to_string()))?;
+        let new = self.store_events(&read.events, false)?;
+        Ok(Imported {
+            events: read.events.len(),
+            new,
+            notes: read.notes,
+        })
     }
 
     /// Imports an ASN from CSV (see [`csv_manifest`]), all or nothing; returns (events, new).
-    /// An order (see [`order`]) is imported with [`Ledger::import_orders_csv`] instead.
-    pub fn import_csv_manifest(&mut self, text: &str) -> Result<(usize, usize), Error> {
+    /// Its organisations are checked against the registry extract when the device holds one,
+    /// and its shipping time against `now`, this device's clock. An order (see [`order`]) is
+    /// imported with [`Ledger::import_orders_csv`] instead.
+    pub fn import_csv_manifest(
+        &mut self,
+        text: &str,
+        now: DateTime<FixedOffset>,
+    ) -> Result<(usize, usize), Error> {
         let recorder = Recorder {
             org: "external".into(),
             site: "external".into(),
             device: "import".into(),
         };
-        let events = csv_manifest::import(text, &recorder).map_err(Error::Invalid)?;
+        let extract = self.extract()?;
+        let events = csv_manifest::import(text, &recorder, extract.as_ref(), now)
+            .map_err(Error::Invalid)?;
         let new = self.store_events(&events, false)?;
         Ok((events.len(), new))
     }
@@ -746,6 +788,34 @@ fn record_scan(
             now.to_rfc3339(),
             step.as_str(),
             raw,
+            serde_json::to_string(&verdict)?
+        ])?;
+    Ok(verdict)
+}
+
+/// Logs a scan whose text is longer than any barcode holds as unreadable, keeping only its
+/// first [`LOGGED_OVERLONG_BYTES`] bytes: it is not parsed, and nothing of it becomes an event.
+fn record_overlong(tx: &Connection, input: &ScanInput<'_>) -> Result<Verdict, Error> {
+    let raw = input.raw;
+    let cut = &raw[..raw.floor_char_boundary(LOGGED_OVERLONG_BYTES)];
+    let verdict = Verdict {
+        verdict: VerdictKind::Unreadable,
+        reason: format!(
+            "{} bytes arrived as one scan, more than any barcode holds ({MAX_SCAN_BYTES} at most): not a code, so not judged (it began {cut:?}); check that the scanner ends each scan with its terminator",
+            raw.len()
+        ),
+        provisional: false,
+        epc: None,
+        label: None,
+        product: None,
+        manifest: input.manifest.map(str::to_string),
+        event: None,
+    };
+    tx.prepare_cached("INSERT INTO scans (at, step, raw, verdict) VALUES (?1, ?2, ?3, ?4)")?
+        .execute(params![
+            input.now.to_rfc3339(),
+            input.step.as_str(),
+            format!("{cut}… ({} bytes)", raw.len()),
             serde_json::to_string(&verdict)?
         ])?;
     Ok(verdict)

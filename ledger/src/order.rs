@@ -15,6 +15,15 @@
 //! SO-1001,retail-c,04012345000016,3
 //! SO-1001,retail-c,04012345000023,1
 //! ```
+//!
+//! Bounds, so that no file can swamp the device: an order file is at most [`MAX_FILE_BYTES`]
+//! and [`MAX_ROWS`] rows; a line asks for at most [`MAX_LINE_QUANTITY`] units and an order for
+//! at most [`MAX_ORDER_QUANTITY`] over its lines. An order is picked on one site by scanning
+//! units or pallets: a full truck of small goods is some tens of thousands of units, so a
+//! hundred thousand leaves room for the largest real order while a quantity in the billions
+//! is refused. The customer (`to`) must be an organisation of the device's registry extract,
+//! since a shipment to anyone else could never be received. A file over any bound, or naming
+//! an unknown organisation, is refused whole, naming the line.
 
 use std::collections::BTreeMap;
 
@@ -25,12 +34,22 @@ use serde::{Deserialize, Serialize};
 use crate::event::{
     Action, BizStep, BizTransaction, Disposition, Epc, Event, EventBody, EventType, Extension,
 };
+use crate::epcis::MAX_NAME_CHARS;
 use crate::extract::RegistryExtract;
 use crate::manifest::ASN;
 use crate::verdict::{self, Step, VerdictKind};
 use crate::{Error, Ledger, Recorder, ScanInput, Verdict, store};
 
 const COLUMNS: [&str; 4] = ["order", "to", "gtin", "quantity"];
+
+/// The largest order file imported, in bytes: ten thousand rows fit easily.
+pub const MAX_FILE_BYTES: usize = 1 << 20;
+/// The most rows (header and blank lines not counted) an order file may hold.
+pub const MAX_ROWS: usize = 10_000;
+/// The most units one row may ask for.
+pub const MAX_LINE_QUANTITY: u32 = 100_000;
+/// The most units one order may ask for over all its lines.
+pub const MAX_ORDER_QUANTITY: u32 = 100_000;
 
 /// One line of an order: so many units of a product.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -90,8 +109,16 @@ pub fn is_order_csv(text: &str) -> bool {
         })
 }
 
-/// Reads an order CSV, all or nothing; errors name the line. Returns the orders in it.
-pub fn parse_csv(text: &str) -> Result<Vec<Order>, String> {
+/// Reads an order CSV, all or nothing; errors name the line. Returns the orders in it. Each
+/// customer must be one of `extract`'s organisations; a device with no extract yet cannot
+/// check them, and is told to sync first.
+pub fn parse_csv(text: &str, extract: Option<&RegistryExtract>) -> Result<Vec<Order>, String> {
+    if text.len() > MAX_FILE_BYTES {
+        return Err(format!(
+            "the file is {} bytes; an order file holds at most {MAX_FILE_BYTES} bytes ({MAX_ROWS} rows): split it",
+            text.len()
+        ));
+    }
     let mut rows = text
         .trim_start_matches('\u{feff}')
         .lines()
@@ -108,6 +135,13 @@ pub fn parse_csv(text: &str) -> Result<Vec<Order>, String> {
             found.join(",")
         ));
     }
+    // Counted before any row is read, so an oversized file costs no parsing.
+    if let Some((i, _)) = rows.clone().nth(MAX_ROWS) {
+        return Err(format!(
+            "line {}: more than {MAX_ROWS} rows; an order file holds at most {MAX_ROWS}: split it",
+            i + 1
+        ));
+    }
     let mut orders: BTreeMap<String, Order> = BTreeMap::new();
     for (i, row) in rows {
         let n = i + 1;
@@ -118,12 +152,37 @@ pub fn parse_csv(text: &str) -> Result<Vec<Order>, String> {
         if id.is_empty() || to.is_empty() {
             return Err(format!("line {n}: order and to must not be empty"));
         }
+        if id.chars().count() > MAX_NAME_CHARS {
+            return Err(format!(
+                "line {n}, order: an order number has at most {MAX_NAME_CHARS} characters"
+            ));
+        }
         let gtin = custodian_scanner::Gtin::parse(gtin)
             .map_err(|e| format!("line {n}, gtin: {e}"))?
             .to_string();
-        let quantity: u32 = quantity.parse().ok().filter(|q| *q > 0).ok_or_else(|| {
+        let quantity: u64 = quantity.parse().ok().filter(|q| *q > 0).ok_or_else(|| {
             format!("line {n}, quantity: {quantity:?} is not a whole number above 0")
         })?;
+        let quantity = u32::try_from(quantity)
+            .ok()
+            .filter(|q| *q <= MAX_LINE_QUANTITY)
+            .ok_or_else(|| {
+                format!(
+                    "line {n}, quantity: {quantity} units on one line; a line asks for at most {MAX_LINE_QUANTITY}"
+                )
+            })?;
+        if !orders.contains_key(id) {
+            let known = extract.ok_or_else(|| {
+                format!(
+                    "line {n}, to: this device holds no registry extract yet to check {to:?} against: sync with the hub, then import the order"
+                )
+            })?;
+            if known.org(to).is_none() {
+                return Err(format!(
+                    "line {n}, to: {to:?} is no organisation of the registry: check the customer's id (or sync, if it joined since)"
+                ));
+            }
+        }
         let order = orders.entry(id.to_string()).or_insert_with(|| Order {
             id: id.to_string(),
             to: to.to_string(),
@@ -135,6 +194,13 @@ pub fn parse_csv(text: &str) -> Result<Vec<Order>, String> {
             return Err(format!(
                 "line {n}: order {id} goes to {}, not {to}: one customer per order",
                 order.to
+            ));
+        }
+        let total: u32 = order.lines.iter().map(|l| l.quantity).sum();
+        if total + quantity > MAX_ORDER_QUANTITY {
+            return Err(format!(
+                "line {n}, quantity: order {id} asks for {} units with this line; an order asks for at most {MAX_ORDER_QUANTITY}: split it",
+                u64::from(total) + u64::from(quantity)
             ));
         }
         match order.lines.iter_mut().find(|l| l.gtin == gtin) {
@@ -374,7 +440,7 @@ impl Ledger {
     /// Imports orders from CSV (see the module documentation), all or nothing. An order
     /// already held is replaced only while nothing has been picked for it.
     pub fn import_orders_csv(&mut self, text: &str) -> Result<Vec<Picking>, Error> {
-        let orders = parse_csv(text).map_err(Error::Invalid)?;
+        let orders = parse_csv(text, self.extract()?.as_ref()).map_err(Error::Invalid)?;
         let tx = self.conn.transaction()?;
         for order in &orders {
             if !picked(&tx, &order.id)?.is_empty() {
@@ -434,10 +500,26 @@ impl Ledger {
 mod tests {
     use super::*;
 
+    /// An extract that knows the customers `c`, `d` and `retail-c`.
+    fn extract() -> RegistryExtract {
+        let org = |id: &str| crate::extract::Org {
+            id: id.into(),
+            name: id.into(),
+            role: "retailer".into(),
+            market: "DE".into(),
+            gln: "4012345000009".into(),
+        };
+        RegistryExtract {
+            orgs: vec![org("c"), org("d"), org("retail-c")],
+            ..RegistryExtract::default()
+        }
+    }
+
     #[test]
     fn reads_an_order_and_sums_repeated_lines() {
         let orders = parse_csv(
             "order,to,gtin,quantity\nSO-1,retail-c,04012345000016,2\nSO-1,retail-c,04012345000016,1\nSO-1,retail-c,04012345000023,1\n",
+            Some(&extract()),
         )
         .unwrap();
         assert_eq!(orders.len(), 1);
@@ -475,9 +557,49 @@ mod tests {
                 "line 3: order SO-1 goes to c",
             ),
             ("order,to,gtin,quantity\n", "no rows"),
+            (
+                "order,to,gtin,quantity\nSO-1,c,04012345000016,1\nSO-2,nobody,04012345000016,1\n",
+                "line 3, to: \"nobody\" is no organisation of the registry",
+            ),
+            (
+                "order,to,gtin,quantity\nSO-1,c,04012345000016,2000000000\n",
+                "line 2, quantity: 2000000000 units on one line; a line asks for at most 100000",
+            ),
+            (
+                "order,to,gtin,quantity\nSO-1,c,04012345000016,99999999999999999999\n",
+                "line 2, quantity",
+            ),
+            (
+                "order,to,gtin,quantity\nSO-1,c,04012345000016,60000\nSO-1,c,04012345000023,40001\n",
+                "line 3, quantity: order SO-1 asks for 100001 units with this line; an order asks for at most 100000",
+            ),
         ] {
-            let e = parse_csv(text).unwrap_err();
+            let e = parse_csv(text, Some(&extract())).unwrap_err();
             assert!(e.contains(want), "{text:?}: {e}");
         }
+        let e = parse_csv("order,to,gtin,quantity\nSO-1,c,04012345000016,1\n", None).unwrap_err();
+        assert!(e.contains("line 2, to: this device holds no registry extract"), "{e}");
+    }
+
+    #[test]
+    fn an_order_file_past_its_bounds_is_refused_before_its_rows_are_read() {
+        let row = "SO-1,c,04012345000016,1\n";
+        let mut text = String::from("order,to,gtin,quantity\n");
+        text.push_str(&row.repeat(MAX_ROWS + 1));
+        let e = parse_csv(&text, Some(&extract())).unwrap_err();
+        assert!(
+            e.starts_with(&format!("line {}: more than {MAX_ROWS} rows", MAX_ROWS + 2)),
+            "{e}"
+        );
+        text.push_str(&row.repeat(MAX_FILE_BYTES / row.len()));
+        let e = parse_csv(&text, Some(&extract())).unwrap_err();
+        assert!(e.contains("an order file holds at most 1048576 bytes"), "{e}");
+        // Exactly at the bounds is fine.
+        let mut text = String::from("order,to,gtin,quantity\n");
+        let rest = u32::try_from(MAX_ROWS - 1).unwrap();
+        text.push_str(&format!("SO-1,c,04012345000016,{}\n", MAX_ORDER_QUANTITY - rest));
+        text.push_str(&row.repeat(MAX_ROWS - 1));
+        let orders = parse_csv(&text, Some(&extract())).unwrap();
+        assert_eq!(orders[0].lines[0].quantity, MAX_ORDER_QUANTITY);
     }
 }
