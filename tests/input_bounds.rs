@@ -75,12 +75,21 @@ fn an_overlong_scan_line_is_refused_and_the_next_is_recorded() {
     let writer = std::thread::spawn(move || {
         let mut long = unit(1).into_bytes();
         long.resize(16 << 20, b'9');
-        stdin.write_all(format!("{}\r\n", unit(0)).as_bytes()).unwrap();
+        stdin
+            .write_all(format!("{}\r\n", unit(0)).as_bytes())
+            .unwrap();
         stdin.write_all(&long).unwrap();
-        stdin.write_all(format!("\r\n{}\r\n", unit(2)).as_bytes()).unwrap();
+        stdin
+            .write_all(format!("\r\n{}\r\n", unit(2)).as_bytes())
+            .unwrap();
     });
     let mut stderr = String::new();
-    child.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
     let out = child.wait_with_output().unwrap();
     writer.join().unwrap();
     assert!(out.status.success(), "{stderr}");
@@ -91,18 +100,35 @@ fn an_overlong_scan_line_is_refused_and_the_next_is_recorded() {
         assert_eq!(v["verdict"], "ok", "{v}");
     }
     assert!(
-        stderr.contains(&format!("input line 2: {} bytes without a line end", (16 << 20) + 1))
-            && stderr.contains("more than any barcode holds (8192 at most)")
+        stderr.contains(&format!(
+            "input line 2: {} bytes without a line end",
+            (16 << 20) + 1
+        )) && stderr.contains("more than any barcode holds (8192 at most)")
             && stderr.contains("nothing recorded for it"),
         "{stderr}"
     );
-    assert!(stderr.len() < 1000, "the warning does not carry the line: {stderr}");
+    assert!(
+        stderr.len() < 1000,
+        "the warning does not carry the line: {stderr}"
+    );
     let grown = size_of(tmp.path().join("device").as_path()) - before;
-    assert!(grown < 4 << 20, "the device grew by {grown} bytes: the line was stored");
+    assert!(
+        grown < 4 << 20,
+        "the device grew by {grown} bytes: the line was stored"
+    );
 
     // The ledger goes on: the next session records its scan, and the two before it stand.
     let next = json_lines(&custodian_with_input(
-        &["scan", "--data", &device, "--step", "receiving", "--manifest", "ASN-0001", "--json"],
+        &[
+            "scan",
+            "--data",
+            &device,
+            "--step",
+            "receiving",
+            "--manifest",
+            "ASN-0001",
+            "--json",
+        ],
         Some(&format!("{}\r\n", unit(3))),
     ));
     assert_eq!(next[0]["verdict"], "ok", "{}", next[0]);
@@ -121,7 +147,13 @@ fn an_oversized_or_unknown_customer_order_is_refused_and_nothing_is_imported() {
     let import = |text: &str| {
         std::fs::write(&file, text).unwrap();
         custodian_output(
-            &["manifest", "import", "--data", &device, file.to_str().unwrap()],
+            &[
+                "manifest",
+                "import",
+                "--data",
+                &device,
+                file.to_str().unwrap(),
+            ],
             None,
         )
     };
@@ -136,8 +168,10 @@ fn an_oversized_or_unknown_customer_order_is_refused_and_nothing_is_imported() {
     assert!(!out.status.success());
     let err = stderr_of(&out);
     assert!(
-        err.contains(&format!("{} bytes; an import file holds at most 33554432 bytes", huge.len()))
-            && err.contains("nothing was imported"),
+        err.contains(&format!(
+            "{} bytes; an import file holds at most 33554432 bytes",
+            huge.len()
+        )) && err.contains("nothing was imported"),
         "{err}"
     );
 
@@ -154,9 +188,14 @@ fn an_oversized_or_unknown_customer_order_is_refused_and_nothing_is_imported() {
         let out = import(text);
         assert!(!out.status.success());
         let err = stderr_of(&out);
-        assert!(err.contains(expect) && err.contains("nothing was imported"), "{err}");
+        assert!(
+            err.contains(expect) && err.contains("nothing was imported"),
+            "{err}"
+        );
     }
-    let orders = json_lines(&custodian(&["manifest", "list", "--data", &device, "--json"]));
+    let orders = json_lines(&custodian(&[
+        "manifest", "list", "--data", &device, "--json",
+    ]));
     let ids: Vec<&str> = orders.iter().filter_map(|o| o["id"].as_str()).collect();
     assert!(ids.contains(&"SO-1"), "{ids:?}");
     assert!(!ids.contains(&"SO-2") && !ids.contains(&"SO-3"), "{ids:?}");
@@ -167,7 +206,15 @@ fn an_epcis_event_whose_content_changed_under_its_id_is_refused() {
     let tmp = tempfile::tempdir().unwrap();
     let (_hub, device) = enrolled_device(tmp.path());
     custodian_with_input(
-        &["scan", "--data", &device, "--step", "receiving", "--manifest", "ASN-0001"],
+        &[
+            "scan",
+            "--data",
+            &device,
+            "--step",
+            "receiving",
+            "--manifest",
+            "ASN-0001",
+        ],
         Some(&format!("{}\r\n", unit(0))),
     );
     let exported: serde_json::Value =
@@ -181,7 +228,10 @@ fn an_epcis_event_whose_content_changed_under_its_id_is_refused() {
     let file = tmp.path().join("doc.json");
     let import = |doc: &serde_json::Value| {
         std::fs::write(&file, doc.to_string()).unwrap();
-        custodian_output(&["epcis", "import", "--data", other, file.to_str().unwrap()], None)
+        custodian_output(
+            &["epcis", "import", "--data", other, file.to_str().unwrap()],
+            None,
+        )
     };
     let held = || {
         let doc: serde_json::Value =
@@ -196,8 +246,9 @@ fn an_epcis_event_whose_content_changed_under_its_id_is_refused() {
     assert!(!out.status.success());
     let err = stderr_of(&out);
     assert!(
-        err.contains(&format!("epcisBody.eventList[{last}].eventID: ni:///sha-256;"))
-            && err.contains("is not the hash of this event's content")
+        err.contains(&format!(
+            "epcisBody.eventList[{last}].eventID: ni:///sha-256;"
+        )) && err.contains("is not the hash of this event's content")
             && err.contains("nothing was imported"),
         "{err}"
     );
@@ -206,7 +257,10 @@ fn an_epcis_event_whose_content_changed_under_its_id_is_refused() {
     // Dated in the year 9999: refused, with its path.
     let mut future = exported.clone();
     future["epcisBody"]["eventList"][last]["eventTime"] = "9999-12-31T23:59:59Z".into();
-    future["epcisBody"]["eventList"][last].as_object_mut().unwrap().remove("eventID");
+    future["epcisBody"]["eventList"][last]
+        .as_object_mut()
+        .unwrap()
+        .remove("eventID");
     let out = import(&future);
     assert!(!out.status.success());
     let err = stderr_of(&out);
@@ -230,7 +284,10 @@ fn ledger_events_dated_beyond_what_epcis_can_carry_are_refused_at_import() {
     let file = tmp.path().join("events.json");
     for (time, expect) in [
         ("+262142-01-01T00:00:00Z", "[0]"),
-        ("9999-06-01T00:00:00Z", "[0].event_time: 9999-06-01T00:00:00+00:00 is more than 24 hours after"),
+        (
+            "9999-06-01T00:00:00Z",
+            "[0].event_time: 9999-06-01T00:00:00+00:00 is more than 24 hours after",
+        ),
     ] {
         let events = serde_json::json!([{
             "type": "ObjectEvent",
@@ -242,12 +299,21 @@ fn ledger_events_dated_beyond_what_epcis_can_carry_are_refused_at_import() {
         }]);
         std::fs::write(&file, events.to_string()).unwrap();
         let out = custodian_output(
-            &["manifest", "import", "--data", device, file.to_str().unwrap()],
+            &[
+                "manifest",
+                "import",
+                "--data",
+                device,
+                file.to_str().unwrap(),
+            ],
             None,
         );
         assert!(!out.status.success(), "{time} was imported");
         let err = stderr_of(&out);
-        assert!(err.contains(expect) && err.contains("nothing was imported"), "{time}: {err}");
+        assert!(
+            err.contains(expect) && err.contains("nothing was imported"),
+            "{time}: {err}"
+        );
     }
     // What the device holds still exports and reads back.
     let doc = custodian(&["epcis", "export", "--data", device]);

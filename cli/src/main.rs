@@ -963,9 +963,12 @@ fn run_manifest(command: ManifestCommand) -> Result<()> {
                     }
                     return Ok(());
                 }
-                _ => device.ledger().import_csv_manifest(&text, now()).map_err(|e| {
-                    anyhow::anyhow!("{}: {e}; nothing was imported", file.display())
-                })?,
+                _ => device
+                    .ledger()
+                    .import_csv_manifest(&text, now())
+                    .map_err(|e| {
+                        anyhow::anyhow!("{}: {e}; nothing was imported", file.display())
+                    })?,
             };
             report_import(total, new, out)
         }
@@ -1157,9 +1160,8 @@ fn check_event_times(
         let x = &e.body.extension;
         check_time(e.body.event_time, now).map_err(|m| format!("[{i}].event_time: {m}"))?;
         if let Some(d) = &x.error_declaration {
-            check_time(d.declaration_time, now).map_err(|m| {
-                format!("[{i}].extension.error_declaration.declaration_time: {m}")
-            })?;
+            check_time(d.declaration_time, now)
+                .map_err(|m| format!("[{i}].extension.error_declaration.declaration_time: {m}"))?;
         }
         if let Some(expiry) = x.expiry {
             check_expiry(expiry).map_err(|m| format!("[{i}].extension.expiry: {m}"))?;

@@ -65,10 +65,7 @@ pub const FUTURE_LEEWAY_HOURS: i64 = 24;
 
 /// Whether `time` lies in the window events are imported in, relative to the device's clock
 /// `now`; the reason when not.
-pub fn check_time(
-    time: DateTime<FixedOffset>,
-    now: DateTime<FixedOffset>,
-) -> Result<(), String> {
+pub fn check_time(time: DateTime<FixedOffset>, now: DateTime<FixedOffset>) -> Result<(), String> {
     let latest = now
         .checked_add_signed(chrono::TimeDelta::hours(FUTURE_LEEWAY_HOURS))
         .unwrap_or(now);

@@ -421,8 +421,7 @@ impl Ledger {
             site: "external".into(),
             device: "import".into(),
         };
-        let read =
-            epcis::read(doc, &fallback, now).map_err(|e| Error::Invalid(e.to_string()))?;
+        let read = epcis::read(doc, &fallback, now).map_err(|e| Error::Invalid(e.to_string()))?;
         let new = self.store_events(&read.events, false)?;
         Ok(Imported {
             events: read.events.len(),
@@ -446,8 +445,8 @@ impl Ledger {
             device: "import".into(),
         };
         let extract = self.extract()?;
-        let events = csv_manifest::import(text, &recorder, extract.as_ref(), now)
-            .map_err(Error::Invalid)?;
+        let events =
+            csv_manifest::import(text, &recorder, extract.as_ref(), now).map_err(Error::Invalid)?;
         let new = self.store_events(&events, false)?;
         Ok((events.len(), new))
     }

@@ -31,10 +31,10 @@ use chrono::{DateTime, FixedOffset};
 use rusqlite::Connection;
 use serde::{Deserialize, Serialize};
 
+use crate::epcis::MAX_NAME_CHARS;
 use crate::event::{
     Action, BizStep, BizTransaction, Disposition, Epc, Event, EventBody, EventType, Extension,
 };
-use crate::epcis::MAX_NAME_CHARS;
 use crate::extract::RegistryExtract;
 use crate::manifest::ASN;
 use crate::verdict::{self, Step, VerdictKind};
@@ -578,7 +578,10 @@ mod tests {
             assert!(e.contains(want), "{text:?}: {e}");
         }
         let e = parse_csv("order,to,gtin,quantity\nSO-1,c,04012345000016,1\n", None).unwrap_err();
-        assert!(e.contains("line 2, to: this device holds no registry extract"), "{e}");
+        assert!(
+            e.contains("line 2, to: this device holds no registry extract"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -593,11 +596,17 @@ mod tests {
         );
         text.push_str(&row.repeat(MAX_FILE_BYTES / row.len()));
         let e = parse_csv(&text, Some(&extract())).unwrap_err();
-        assert!(e.contains("an order file holds at most 1048576 bytes"), "{e}");
+        assert!(
+            e.contains("an order file holds at most 1048576 bytes"),
+            "{e}"
+        );
         // Exactly at the bounds is fine.
         let mut text = String::from("order,to,gtin,quantity\n");
         let rest = u32::try_from(MAX_ROWS - 1).unwrap();
-        text.push_str(&format!("SO-1,c,04012345000016,{}\n", MAX_ORDER_QUANTITY - rest));
+        text.push_str(&format!(
+            "SO-1,c,04012345000016,{}\n",
+            MAX_ORDER_QUANTITY - rest
+        ));
         text.push_str(&row.repeat(MAX_ROWS - 1));
         let orders = parse_csv(&text, Some(&extract())).unwrap();
         assert_eq!(orders[0].lines[0].quantity, MAX_ORDER_QUANTITY);

@@ -106,24 +106,38 @@ fn an_overlong_scan_is_judged_unreadable_logged_cut_and_the_next_is_recorded() {
         .collect();
     let verdicts = l.scan_batch(&inputs).unwrap();
     assert_eq!(verdicts[0].verdict, VerdictKind::Unreadable);
-    assert_ne!(verdicts[1].verdict, VerdictKind::Unreadable, "{:?}", verdicts[1]);
+    assert_ne!(
+        verdicts[1].verdict,
+        VerdictKind::Unreadable,
+        "{:?}",
+        verdicts[1]
+    );
     assert_eq!(verdicts[2].verdict, VerdictKind::Unreadable);
     let log = l.recent_scans(3).unwrap();
-    assert_eq!(log[0].raw, at_bound, "text within the bound is logged whole");
+    assert_eq!(
+        log[0].raw, at_bound,
+        "text within the bound is logged whole"
+    );
     assert_eq!(log[1].raw, c3);
     assert!(log[2].raw.len() < 100);
 
     // Picking for an order: refused as unreadable, and the order still wants its units.
     l.import_orders_csv("order,to,gtin,quantity\nSO-1,retail-c,04012345000016,2\n")
         .unwrap();
-    let v = l.scan(&overlong, Step::Shipping, Some("SO-1"), now).unwrap();
+    let v = l
+        .scan(&overlong, Step::Shipping, Some("SO-1"), now)
+        .unwrap();
     assert_eq!(v.verdict, VerdictKind::Unreadable);
     assert_eq!(v.manifest.as_deref(), Some("SO-1"));
     assert_eq!(l.order("SO-1").unwrap().left, 2);
-    let v = l.scan(&code("D4"), Step::Shipping, Some("SO-1"), now).unwrap();
+    let v = l
+        .scan(&code("D4"), Step::Shipping, Some("SO-1"), now)
+        .unwrap();
     assert_eq!(v.verdict, VerdictKind::Ok, "{v:?}");
     assert_eq!(l.order("SO-1").unwrap().left, 1);
-    let db = std::fs::metadata(tmp.path().join("ledger.sqlite")).unwrap().len()
+    let db = std::fs::metadata(tmp.path().join("ledger.sqlite"))
+        .unwrap()
+        .len()
         + std::fs::metadata(tmp.path().join("ledger.sqlite-wal"))
             .map(|m| m.len())
             .unwrap_or(0);
@@ -150,7 +164,11 @@ fn import_refused(doc: &serde_json::Value, expect: &str) {
     let mut l = Ledger::open(tmp.path()).unwrap();
     let e = l.import_epcis(doc, clock()).unwrap_err().to_string();
     assert!(e.starts_with(expect), "expected {expect:?}, got {e:?}");
-    assert_eq!(l.event_count().unwrap(), 0, "nothing of the document is stored");
+    assert_eq!(
+        l.event_count().unwrap(),
+        0,
+        "nothing of the document is stored"
+    );
 }
 
 #[test]
@@ -159,10 +177,7 @@ fn an_epcis_event_whose_content_changed_under_its_id_is_refused() {
     let doc = exported(tmp.path());
     let mut changed = doc.clone();
     changed["epcisBody"]["eventList"][1]["bizStep"] = "receiving".into();
-    import_refused(
-        &changed,
-        "epcisBody.eventList[1].eventID: ni:///sha-256;",
-    );
+    import_refused(&changed, "epcisBody.eventList[1].eventID: ni:///sha-256;");
     let e = Ledger::open(&tmp.path().join("b"))
         .unwrap()
         .import_epcis(&changed, clock())
@@ -244,12 +259,36 @@ fn epcis_times_outside_the_window_are_refused_with_their_path() {
         d
     };
     for (path, value, expect) in [
-        (&["eventTime"][..], "9999-12-31T23:59:59Z", "more than 24 hours after this device's clock"),
-        (&["eventTime"], "2026-03-03T10:00:01+01:00", "more than 24 hours after"),
-        (&["eventTime"], "1999-12-31T23:59:59Z", "before 2000-01-01T00:00:00Z"),
-        (&["eventTime"], "0000-01-01T00:00:00Z", "before 2000-01-01T00:00:00Z"),
-        (&["eventTime"], "+262142-01-01T00:00:00Z", "\"+262142-01-01T00:00:00Z\" is not an RFC 3339 date-time"),
-        (&["cust:expiry"], "9999-01-01", "9999-01-01: a label's expiry (AI 17) names a year from 1951 to 2050"),
+        (
+            &["eventTime"][..],
+            "9999-12-31T23:59:59Z",
+            "more than 24 hours after this device's clock",
+        ),
+        (
+            &["eventTime"],
+            "2026-03-03T10:00:01+01:00",
+            "more than 24 hours after",
+        ),
+        (
+            &["eventTime"],
+            "1999-12-31T23:59:59Z",
+            "before 2000-01-01T00:00:00Z",
+        ),
+        (
+            &["eventTime"],
+            "0000-01-01T00:00:00Z",
+            "before 2000-01-01T00:00:00Z",
+        ),
+        (
+            &["eventTime"],
+            "+262142-01-01T00:00:00Z",
+            "\"+262142-01-01T00:00:00Z\" is not an RFC 3339 date-time",
+        ),
+        (
+            &["cust:expiry"],
+            "9999-01-01",
+            "9999-01-01: a label's expiry (AI 17) names a year from 1951 to 2050",
+        ),
     ] {
         let p = format!("epcisBody.eventList[0].{}: ", path.join("."));
         import_refused(&with(path, value), &format!("{p}"));
@@ -325,7 +364,8 @@ fn an_order_too_large_or_for_an_unknown_customer_is_refused_and_nothing_is_lost(
 #[test]
 fn an_asn_csv_too_large_or_naming_unknown_organisations_is_refused_whole() {
     const HEADER: &str = "asn,from,to,shipped_at,parent,code\n";
-    let row = |from: &str, to: &str, at: &str, code: &str| format!("ASN-9,{from},{to},{at},,{code}\n");
+    let row =
+        |from: &str, to: &str, at: &str, code: &str| format!("ASN-9,{from},{to},{at},,{code}\n");
     let at = "2026-03-01T08:00:00+01:00";
     let tmp = tempfile::tempdir().unwrap();
     let mut l = ledger(tmp.path());
@@ -339,22 +379,33 @@ fn an_asn_csv_too_large_or_naming_unknown_organisations_is_refused_whole() {
             "line 2, from: \"someone\" is no organisation",
         ),
         (
-            format!("{HEADER}{}", row("acme", "dist-a", "9999-01-01T00:00:00Z", &code("A1"))),
+            format!(
+                "{HEADER}{}",
+                row("acme", "dist-a", "9999-01-01T00:00:00Z", &code("A1"))
+            ),
             "line 2, shipped_at: 9999-01-01T00:00:00+00:00 is more than 24 hours after",
         ),
         (
             format!(
                 "{HEADER}{}",
-                row("acme", "dist-a", at, &code("A1")).repeat(custodian_ledger::csv_manifest::MAX_ROWS + 1)
+                row("acme", "dist-a", at, &code("A1"))
+                    .repeat(custodian_ledger::csv_manifest::MAX_ROWS + 1)
             ),
             "line 100002: more than 100000 rows",
         ),
     ] {
-        let e = l.import_csv_manifest(&text, clock()).unwrap_err().to_string();
+        let e = l
+            .import_csv_manifest(&text, clock())
+            .unwrap_err()
+            .to_string();
         assert!(e.starts_with(expect), "{e}");
         assert_eq!(l.event_count().unwrap(), 0);
     }
-    let good = format!("{HEADER}{}{}", row("acme", "dist-a", at, &code("A1")), row("acme", "dist-a", at, &code("B2")));
+    let good = format!(
+        "{HEADER}{}{}",
+        row("acme", "dist-a", at, &code("A1")),
+        row("acme", "dist-a", at, &code("B2"))
+    );
     assert_eq!(l.import_csv_manifest(&good, clock()).unwrap(), (1, 1));
     assert_eq!(l.manifest("ASN-9").unwrap().progress.expected, 2);
 }
