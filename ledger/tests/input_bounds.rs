@@ -291,7 +291,7 @@ fn epcis_times_outside_the_window_are_refused_with_their_path() {
         ),
     ] {
         let p = format!("epcisBody.eventList[0].{}: ", path.join("."));
-        import_refused(&with(path, value), &format!("{p}"));
+        import_refused(&with(path, value), &p);
         let e = Ledger::open(&tmp.path().join("x"))
             .unwrap()
             .import_epcis(&with(path, value), clock())
