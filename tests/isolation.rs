@@ -56,6 +56,13 @@ fn world() -> World {
     for d in [&a, &b, &r] {
         custodian(&["sync", "--data", d]);
     }
+    for org in ["acme", "dist-a", "dist-b", "retail-berlin"] {
+        assert!(
+            hub_flags(&hub, org).is_empty(),
+            "a receipt in sequence raises nothing: {org}: {:?}",
+            hub_flags(&hub, org)
+        );
+    }
     World {
         _tmp: tmp,
         hub,
