@@ -569,6 +569,16 @@ impl Ledger {
         at: DateTime<FixedOffset>,
     ) -> Result<Flag, Error> {
         let status = docs::FlagStatus::parse(status)?;
+        // A note travels to the hub and every device of the organisation: as long as any other
+        // text a person enters, and no longer.
+        if let Some(n) = note
+            && n.trim().chars().count() > event::Text::MAX
+        {
+            return Err(Error::Invalid(format!(
+                "the note is longer than {} characters: say why in fewer words",
+                event::Text::MAX
+            )));
+        }
         let recorder = self.recorder()?;
         let doc_id = docs::flags_doc_id(&recorder.org);
         let mut doc = self

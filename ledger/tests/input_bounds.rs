@@ -409,3 +409,21 @@ fn an_asn_csv_too_large_or_naming_unknown_organisations_is_refused_whole() {
     assert_eq!(l.import_csv_manifest(&good, clock()).unwrap(), (1, 1));
     assert_eq!(l.manifest("ASN-9").unwrap().progress.expected, 2);
 }
+
+#[test]
+fn a_flag_note_longer_than_any_entered_text_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut l = ledger(tmp.path());
+    let long = "x".repeat(custodian_ledger::event::Text::MAX + 1);
+    let e = l
+        .move_flag("flag-1", "closed", Some(&long), clock())
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("longer than 2000 characters"), "{e}");
+    // Within the bound, the move goes on to find the flag (which this ledger does not hold).
+    let e = l
+        .move_flag("flag-1", "closed", Some("checked on site"), clock())
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("flag-1"), "{e}");
+}
