@@ -47,7 +47,32 @@ pub(crate) struct Checkpointer {
 /// What the thread is asked to do.
 enum Request {
     Checkpoint,
+    /// Report how its connection is set to write.
+    Durability(mpsc::Sender<Result<Durability, rusqlite::Error>>),
     Stop,
+}
+
+/// How one of the ledger's connections is set to write, as SQLite reports it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Durability {
+    /// Which connection: `writer` (scans, imports, sync) or `checkpointer`.
+    pub connection: &'static str,
+    /// `PRAGMA synchronous`: 0 OFF, 1 NORMAL, 2 FULL, 3 EXTRA.
+    pub synchronous: i64,
+    /// `PRAGMA journal_mode`, e.g. `wal`.
+    pub journal_mode: String,
+}
+
+/// Asks `conn` how it is set to write.
+fn durability(
+    conn: &Connection,
+    connection: &'static str,
+) -> Result<Durability, rusqlite::Error> {
+    Ok(Durability {
+        connection,
+        synchronous: conn.query_row("PRAGMA synchronous", [], |r| r.get(0))?,
+        journal_mode: conn.query_row("PRAGMA journal_mode", [], |r| r.get(0))?,
+    })
 }
 
 /// Commits seen and checkpoints run since the ledger was opened.
@@ -73,6 +98,12 @@ impl Checkpointer {
         let counts = Arc::new(Counts::default());
         let other = Connection::open(path)?;
         other.busy_timeout(std::time::Duration::from_secs(10))?;
+        // A checkpoint copies committed pages into the database file and must fsync it before
+        // the log may be rewound over them: with `synchronous=OFF` it would not, and a power cut
+        // after the writer reused the log would lose what had been acknowledged. FULL is
+        // SQLite's default too; it is set here so that it is a decision, and a test holds every
+        // connection of the ledger to it (`Ledger::durability`).
+        other.pragma_update(None, "synchronous", "FULL")?;
         // A connection learns that the file is in WAL mode when it first reads it; until then a
         // checkpoint on it does nothing (and says so only by counting -1 frames).
         let mode: String = other.query_row("PRAGMA journal_mode", [], |r| r.get(0))?;
@@ -114,6 +145,18 @@ impl Checkpointer {
         })
     }
 
+    /// How the thread's connection is set to write, asked of the thread that owns it.
+    pub(crate) fn durability(&self) -> Result<Durability, Error> {
+        let (reply, answer) = mpsc::channel();
+        let gone = || Error::Invalid("the checkpointing thread has ended".into());
+        self.requests
+            .send(Request::Durability(reply))
+            .map_err(|_| gone())?;
+        Ok(answer
+            .recv_timeout(Duration::from_secs(30))
+            .map_err(|_| gone())??)
+    }
+
     pub(crate) fn counts(&self) -> Checkpoints {
         Checkpoints {
             background: self.counts.background.load(Ordering::Relaxed),
@@ -122,12 +165,32 @@ impl Checkpointer {
     }
 }
 
+impl crate::Ledger {
+    /// How each connection the ledger writes through is set to write (`synchronous`, journal
+    /// mode): the writer, and the checkpointing thread's, asked of that thread. Each must be
+    /// `synchronous=FULL` in WAL mode for an acknowledged scan to survive a power cut.
+    pub fn durability(&self) -> Result<Vec<Durability>, Error> {
+        Ok(vec![
+            durability(&self.conn, "writer")?,
+            self.checkpointer.durability()?,
+        ])
+    }
+}
+
 /// Rounds of one checkpoint: each copies what the writer committed during the one before.
 const ROUNDS: usize = 8;
 
 fn run(conn: &Connection, requests: &Receiver<Request>, counts: &Counts) {
-    while let Ok(Request::Checkpoint) = requests.recv() {
-        if !idle(requests, counts) {
+    loop {
+        match requests.recv() {
+            Ok(Request::Checkpoint) => {}
+            Ok(Request::Durability(reply)) => {
+                let _ = reply.send(durability(conn, "checkpointer"));
+                continue;
+            }
+            Ok(Request::Stop) | Err(_) => return,
+        }
+        if !idle(conn, requests, counts) {
             return;
         }
         // Should the writer start again meanwhile, the rounds go on while each finds more to
@@ -152,12 +215,15 @@ fn run(conn: &Connection, requests: &Receiver<Request>, counts: &Counts) {
 }
 
 /// Waits until the writer has committed nothing for [`IDLE`]; `false` when told to stop.
-fn idle(requests: &Receiver<Request>, counts: &Counts) -> bool {
+fn idle(conn: &Connection, requests: &Receiver<Request>, counts: &Counts) -> bool {
     loop {
         let seen = counts.commits.load(Ordering::Relaxed);
         match requests.recv_timeout(IDLE) {
             // Another commit asked too: still busy.
             Ok(Request::Checkpoint) => {}
+            Ok(Request::Durability(reply)) => {
+                let _ = reply.send(durability(conn, "checkpointer"));
+            }
             Ok(Request::Stop) | Err(RecvTimeoutError::Disconnected) => return false,
             Err(RecvTimeoutError::Timeout) => {
                 if counts.commits.load(Ordering::Relaxed) == seen {
