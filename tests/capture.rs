@@ -147,13 +147,22 @@ fn a_serial_scanner_feeds_scan_and_unplugging_it_ends_the_session_cleanly() {
 
     // Unplugged with half a scan on the wire: the complete scans are recorded, the cut one is
     // named, and the session ends with a clear error.
-    master
-        .write_all(format!("]d2{}", &u0[..12]).as_bytes())
-        .unwrap();
+    let cut = format!("]d2{}", &u0[..12]);
+    let before = bytes_read(child.id());
+    master.write_all(cut.as_bytes()).unwrap();
     master.flush().unwrap();
     // A hangup discards what the other end has not read yet, as pulling a real cable loses
-    // the bytes in flight: give the reader time to take the cut scan first.
-    std::thread::sleep(Duration::from_millis(500));
+    // the bytes in flight: wait until the reader has taken the cut scan (the process, idle
+    // otherwise, has read that many more bytes).
+    let deadline = std::time::Instant::now() + PATIENCE;
+    while bytes_read(child.id()) < before + cut.len() as u64 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the scanner's reader did not take the cut scan's {} bytes within {PATIENCE:?}",
+            cut.len()
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
     drop(master);
     let status = wait(&mut child);
     let mut stderr = String::new();
@@ -192,6 +201,15 @@ fn a_serial_scanner_feeds_scan_and_unplugging_it_ends_the_session_cleanly() {
         "manifest", "list", "--data", &device, "--json",
     ]));
     assert_eq!(manifests[0]["progress"]["scanned"], 3, "{}", manifests[0]);
+}
+
+/// Bytes the process has read so far, by any `read` (`rchar` in `/proc/PID/io`).
+fn bytes_read(pid: u32) -> u64 {
+    let io = std::fs::read_to_string(format!("/proc/{pid}/io")).unwrap();
+    io.lines()
+        .find_map(|l| l.strip_prefix("rchar: "))
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no rchar in /proc/{pid}/io: {io}"))
 }
 
 #[test]

@@ -579,8 +579,20 @@ async fn a_wedge_scan_in_the_real_window_shows_its_verdict_and_is_recorded() {
     )
     .await;
     app.pictures("inspect").await;
-    // The frame stays in view: no code is scanned twice.
-    tokio::time::sleep(Duration::from_millis(800)).await;
+    // The frame stays in view: no code is scanned twice. Count the previews drawn from now on
+    // (each is sent before its frame is decoded, so a later preview follows whatever the frames
+    // before it scanned), wait for several, then for a scan typed after them to be listed: any
+    // second scan of a code in view was under way before it.
+    client
+        .execute(
+            "window.framesSince = 0; new MutationObserver(() => window.framesSince++).observe(document.getElementById('viewfinder-img'), { attributes: true, attributeFilter: ['src'] }); return true",
+            vec![],
+        )
+        .await
+        .unwrap();
+    wait_for_js(client, "return window.framesSince >= 6").await;
+    app.scan("AFTER THE FRAMES").await;
+    wait_for_contains(client, "#inspected", "AFTER THE FRAMES").await;
     let seen = client
         .execute(
             "return [...document.querySelectorAll('#inspected li')].filter(li => li.textContent.includes('WSQKUSJ3W6')).length",
