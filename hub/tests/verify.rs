@@ -19,7 +19,8 @@ use axum::extract::connect_info::MockConnectInfo;
 use axum::http::{Request, StatusCode};
 use custodian_hub::registry::IssuedSerial;
 use custodian_hub::verify::{
-    MAX_BATCH_CODES, MAX_CODE_BYTES, PublicOptions, RateLimit, Source, VELOCITY_THRESHOLD, Verifier,
+    MAX_BATCH_CODES, MAX_CODE_BYTES, PublicOptions, RateLimit, RateLimiter, Source,
+    VELOCITY_THRESHOLD, Verifier,
 };
 use custodian_hub::{Registry, demo, server};
 use custodian_ledger::Event;
@@ -312,21 +313,52 @@ async fn each_client_is_rate_limited_by_default() {
     let tmp = tempfile::tempdir().unwrap();
     let (app, _, data) = app(tmp.path(), "127.0.0.9:5000");
     let s = &data.serials[1];
-    let mut limited = 0;
-    for _ in 0..40 {
+    // Requests from one address until the first is refused. A token bucket of the public limit
+    // lets its burst through at once and then its rate: however fast or slow the requests come,
+    // the first refusal falls after at least the burst and at most the burst plus what the rate
+    // refilled meanwhile. (Without a limit none is ever refused: 2,000 requests is the bound.)
+    let RateLimit { per_second, burst } = RateLimit::PUBLIC;
+    let started = Instant::now();
+    let mut allowed = 0u32;
+    loop {
         let (status, _) = get(&app, &format!("/01/{}/21/{}", s.gtin, s.serial)).await;
         if status == StatusCode::TOO_MANY_REQUESTS {
-            limited += 1;
+            break;
         }
+        assert_eq!(status, StatusCode::OK);
+        allowed += 1;
+        assert!(
+            allowed < 2_000,
+            "2,000 requests from one address and none refused"
+        );
     }
+    let refilled = started.elapsed().as_secs_f64() * per_second;
     assert!(
-        limited >= 5,
-        "a burst of 40 from one address is throttled (limited {limited})"
+        f64::from(allowed) >= burst && f64::from(allowed) <= burst + refilled + 1.0,
+        "{allowed} requests allowed before the first refusal; the burst is {burst}, and \
+         {refilled:.1} tokens were refilled meanwhile"
     );
     assert_eq!(PublicOptions::default().rate, RateLimit::PUBLIC);
     assert_eq!(
         (RateLimit::PUBLIC.per_second, RateLimit::PUBLIC.burst),
         (10.0, 30.0)
+    );
+}
+
+#[test]
+fn the_public_limit_is_a_burst_of_30_then_10_a_second() {
+    // Time is an input here: the same instant for a burst, then a second later.
+    let limiter = RateLimiter::new(PublicOptions::default().rate);
+    let client: IpAddr = "127.0.0.9".parse().unwrap();
+    let t0 = Instant::now();
+    let burst = (0..40).filter(|_| limiter.allow(client, t0)).count();
+    assert_eq!(burst, 30, "a burst of 40 at one instant");
+    let later = t0 + Duration::from_secs(1);
+    let refilled = (0..40).filter(|_| limiter.allow(client, later)).count();
+    assert_eq!(refilled, 10, "a second later");
+    assert!(
+        limiter.allow("127.0.0.10".parse().unwrap(), later),
+        "another address has its own bucket"
     );
 }
 

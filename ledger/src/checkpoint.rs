@@ -64,10 +64,7 @@ pub struct Durability {
 }
 
 /// Asks `conn` how it is set to write.
-fn durability(
-    conn: &Connection,
-    connection: &'static str,
-) -> Result<Durability, rusqlite::Error> {
+fn durability(conn: &Connection, connection: &'static str) -> Result<Durability, rusqlite::Error> {
     Ok(Durability {
         connection,
         synchronous: conn.query_row("PRAGMA synchronous", [], |r| r.get(0))?,
@@ -79,6 +76,8 @@ fn durability(
 #[derive(Default)]
 struct Counts {
     commits: AtomicU64,
+    /// Commits that asked the thread for a checkpoint.
+    requested: AtomicU64,
     background: AtomicU64,
     inline: AtomicU64,
 }
@@ -134,6 +133,7 @@ impl Checkpointer {
                 }
             } else if pages >= BACKGROUND_PAGES {
                 // Full: a request is pending already, and one checkpoint serves both.
+                hook_counts.requested.fetch_add(1, Ordering::Relaxed);
                 let _ = tx.try_send(Request::Checkpoint);
             }
             Ok(())
@@ -290,9 +290,24 @@ mod tests {
         // are written; without the thread the log would hold them all).
         let mut largest = 0;
         for round in 0..40 {
+            let (asked, served) = (
+                checkpointer.counts.requested.load(Ordering::Relaxed),
+                checkpointer.counts().background,
+            );
             commit(&conn, round);
             largest = largest.max(wal_pages(tmp.path()));
-            std::thread::sleep(IDLE * 3);
+            // The writer pauses; when its commit asked for a checkpoint, the pause lasts until
+            // the thread has run one (however slow the machine), then the writer goes on.
+            if checkpointer.counts.requested.load(Ordering::Relaxed) > asked {
+                let deadline = std::time::Instant::now() + Duration::from_secs(60);
+                while checkpointer.counts().background == served {
+                    assert!(
+                        std::time::Instant::now() < deadline,
+                        "round {round}: no background checkpoint within 60 s of the writer pausing"
+                    );
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+            }
         }
         assert!(
             checkpointer.counts().background > 0,
