@@ -5,7 +5,9 @@
 //! flag, the Digital Link attribute flag, every component (character set, length, optional,
 //! linters in order), the Digital Link primary key and its qualifiers, and the `req` and `ex`
 //! pairing rules. The table must list no AI the dictionary does not. There is no exclusion list.
-//! Without the shared folder the test says so and passes: that is the only case it skips.
+//! Without the dictionary the test fails and names the file it needs: a check that is skipped
+//! would pass without checking anything. The file is read from beside the checkout, never
+//! copied into the project.
 
 #![allow(clippy::unwrap_used, reason = "in tests a panic is the failure report")]
 
@@ -196,13 +198,14 @@ fn compare(entry: &Entry, code: &str) -> Vec<String> {
 #[test]
 fn the_ai_table_agrees_with_the_syntax_dictionary() {
     let path = dictionary_path();
-    let Ok(text) = std::fs::read_to_string(&path) else {
-        eprintln!(
-            "skipped: {} is absent, so the AI table is not checked against it",
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
+        panic!(
+            "GS1's Barcode Syntax Dictionary is missing: {} could not be read ({e}). Put \
+             gs1-syntax-dictionary.txt in ../shared/gs1 beside the checkout (it is not copied \
+             into the project); the AI table is checked against it.",
             path.display()
-        );
-        return;
-    };
+        )
+    });
     let entries = entries(&text);
     assert!(entries.len() > 200, "only {} entries read", entries.len());
 
