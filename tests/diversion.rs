@@ -12,6 +12,7 @@
 
 use custodian_e2e::{
     HubProcess, custodian, custodian_output, custodian_with_input, demo_asn, sscc_element_string,
+    workspace,
 };
 
 fn json_lines(text: &str) -> Vec<serde_json::Value> {
@@ -223,8 +224,48 @@ fn bad_input_gets_a_clear_message_and_loses_nothing() {
     );
     assert!(!o.status.success());
     assert!(String::from_utf8_lossy(&o.stderr).contains("manifest ASN-9"));
-    let o = custodian_output(&["scan", "--data", a, "--step", "borrowing"], Some(""));
-    assert!(String::from_utf8_lossy(&o.stderr).contains("unknown step"));
+    // The unknown step is refused before a scan is read: with a real unit's code on its input,
+    // nothing is printed, nothing is recorded, and the one line names the steps there are.
+    let waiting = || {
+        let status: serde_json::Value =
+            serde_json::from_str(&custodian(&["status", "--data", a, "--json"])).unwrap();
+        status["waiting"].as_u64().unwrap()
+    };
+    let before = waiting();
+    let unit = std::fs::read_to_string(workspace().join("fixtures/demo/serials.jsonl")).unwrap();
+    let unit: serde_json::Value = serde_json::from_str(unit.lines().next().unwrap()).unwrap();
+    let o = custodian_output(
+        &["scan", "--data", a, "--step", "borrowing", "--json"],
+        Some(&format!("{}\n", unit["element_string"].as_str().unwrap())),
+    );
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{stderr}");
+    assert!(
+        o.stdout.is_empty(),
+        "no verdict: {:?}",
+        String::from_utf8_lossy(&o.stdout)
+    );
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert_eq!(lines.len(), 1, "{stderr}");
+    assert!(
+        lines[0].starts_with("custodian: unknown step \"borrowing\": use one of "),
+        "{stderr}"
+    );
+    for step in [
+        "receiving",
+        "shipping",
+        "retail_selling",
+        "inspecting",
+        "repairing",
+        "returning",
+    ] {
+        assert!(lines[0].contains(step), "{step} is not offered: {stderr}");
+    }
+    assert_eq!(
+        waiting(),
+        before,
+        "a scan under an unknown step recorded something"
+    );
 
     // A malformed manifest names the path of its first error and imports nothing.
     let bad = tmp.path().join("bad.json");

@@ -8,11 +8,10 @@
     reason = "tests fail loudly on any unexpected error"
 )]
 
-use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 
 use custodian_e2e::{
-    HubProcess, bin, custodian, custodian_output, custodian_with_input, workspace,
+    HubProcess, LinesWithin, bin, custodian, custodian_output, custodian_with_input, workspace,
 };
 
 fn json(text: &str) -> serde_json::Value {
@@ -312,7 +311,7 @@ fn sync_watch_uploads_once_the_hub_is_back() {
     drop(hub);
     inspect(depot, &demo_unit(2));
 
-    let mut watch = Command::new(bin("custodian"))
+    let watch = Command::new(bin("custodian"))
         .args([
             "sync",
             "--data",
@@ -322,21 +321,35 @@ fn sync_watch_uploads_once_the_hub_is_back() {
             "1",
             "--json",
         ])
+        .stdin(Stdio::null())
         .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
+        .stderr(Stdio::inherit())
         .spawn()
         .unwrap();
-    let mut lines = BufReader::new(watch.stdout.take().unwrap()).lines();
-    let first = json(&lines.next().unwrap().unwrap());
+    // Killed however the test ends: a failed assertion must not leave it syncing.
+    let mut watch = KillOnDrop(watch);
+    let lines = LinesWithin::new(watch.0.stdout.take().unwrap(), "custodian sync --watch");
+    // Each round is an --interval (1 s) apart; a line long overdue fails the test.
+    let patience = std::time::Duration::from_secs(60);
+    let first = json(&lines.next_within(patience));
     assert!(first["offline"].as_str().is_some(), "{first}");
 
     let hub = HubProcess::start_at(&hub_dir, true, &address);
-    let report = json(&lines.next().unwrap().unwrap());
+    let report = json(&lines.next_within(patience));
     assert_eq!(report["uploaded"], 1, "{report}");
     assert_eq!(report["stored_by_hub"], 1, "{report}");
     let status = json(&custodian(&["status", "--data", depot, "--json"]));
     assert_eq!(status["waiting"], 0);
-    watch.kill().unwrap();
-    watch.wait().unwrap();
+    drop(watch);
     drop(hub);
+}
+
+/// A child process killed and reaped when dropped.
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }

@@ -7,9 +7,15 @@
 
 pub mod proxy;
 
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
+use std::time::{Duration, Instant};
+
+/// How long one `custodian` command, or a line a process is expected to print, may take before
+/// the test fails instead of hanging: far beyond any slow machine's need.
+pub const PATIENCE: Duration = Duration::from_secs(300);
 
 /// The workspace root. `cargo test` names the package's directory at run time; the path
 /// compiled in is the fallback (a test binary built in another checkout that shares the
@@ -55,7 +61,79 @@ pub fn custodian_output(args: &[&str], stdin: Option<&str>) -> Output {
                 .expect("custodian reads its input");
         }
     }
-    child.wait_with_output().expect("custodian runs")
+    output_within(child, PATIENCE, &format!("custodian {}", args.join(" ")))
+}
+
+/// Waits for `child` to end and collects what it printed; a child that runs longer than
+/// `patience` is killed and the test fails, naming `what`.
+pub fn output_within(mut child: Child, patience: Duration, what: &str) -> Output {
+    fn drain(pipe: Option<impl Read + Send + 'static>) -> std::thread::JoinHandle<Vec<u8>> {
+        std::thread::spawn(move || {
+            let mut bytes = Vec::new();
+            if let Some(mut pipe) = pipe {
+                let _ = pipe.read_to_end(&mut bytes);
+            }
+            bytes
+        })
+    }
+    let (stdout, stderr) = (drain(child.stdout.take()), drain(child.stderr.take()));
+    let deadline = Instant::now() + patience;
+    let mut pause = Duration::from_millis(1);
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("the child can be waited for") {
+            break status;
+        }
+        if Instant::now() >= deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{what} did not end within {patience:?}: killed");
+        }
+        std::thread::sleep(pause);
+        pause = (pause * 2).min(Duration::from_millis(20));
+    };
+    Output {
+        status,
+        stdout: stdout.join().unwrap_or_default(),
+        stderr: stderr.join().unwrap_or_default(),
+    }
+}
+
+/// The lines a process prints, read on a thread of their own, so that a test waits for each
+/// with a deadline instead of blocking on the pipe for ever.
+pub struct LinesWithin {
+    lines: Receiver<String>,
+    what: String,
+}
+
+impl LinesWithin {
+    /// Reads `pipe` (what `what` prints) line by line.
+    pub fn new(pipe: impl Read + Send + 'static, what: &str) -> LinesWithin {
+        let (tx, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(pipe).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        LinesWithin {
+            lines,
+            what: what.to_string(),
+        }
+    }
+
+    /// The next line; the test fails when none comes within `patience` or the output ends.
+    pub fn next_within(&self, patience: Duration) -> String {
+        match self.lines.recv_timeout(patience) {
+            Ok(line) => line,
+            Err(RecvTimeoutError::Timeout) => {
+                panic!("{} printed no line within {patience:?}", self.what)
+            }
+            Err(RecvTimeoutError::Disconnected) => {
+                panic!("{} ended its output before the line expected", self.what)
+            }
+        }
+    }
 }
 
 /// Runs `custodian ARGS`, asserting success; returns stdout.
@@ -104,10 +182,18 @@ impl HubProcess {
             .spawn()
             .expect("the hub starts");
         let stdout = child.stdout.take().expect("stdout is piped");
-        let mut line = String::new();
-        BufReader::new(stdout)
-            .read_line(&mut line)
-            .expect("the hub prints its URL");
+        // Read on a thread: a hub that never prints its URL fails the test instead of hanging it.
+        let (tx, first) = mpsc::channel();
+        std::thread::spawn(move || {
+            let mut line = String::new();
+            let _ = BufReader::new(stdout).read_line(&mut line);
+            let _ = tx.send(line);
+        });
+        let Ok(line) = first.recv_timeout(PATIENCE) else {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("the hub printed no URL within {PATIENCE:?}: killed");
+        };
         let url = line
             .split_whitespace()
             .find(|w| w.starts_with("https://"))
