@@ -41,7 +41,7 @@ use chrono::{DateTime, FixedOffset};
 use rusqlite::{Connection, params};
 use serde::{Deserialize, Serialize};
 
-pub use checkpoint::Checkpoints;
+pub use checkpoint::{Checkpoints, Durability};
 pub use custody::Custody;
 pub use docs::{Flag, FlagStatus, FlagStep};
 pub use event::{Epc, Event, EventBody, EventId, Recorder};
