@@ -22,3 +22,6 @@ cargo test --workspace --locked
 echo "== scanner with the camera and serial features"
 cargo test -p custodian-scanner --features serial,camera --locked --lib camera::
 cargo test -p custodian-scanner --features serial,camera --locked --doc camera
+
+echo "== fuzzing every door for a bounded time"
+scripts/fuzz.sh

@@ -19,7 +19,7 @@ use custodian_sync::identity::{self, EnrollRequest, EnrollResponse, RequestAuth}
 use custodian_sync::protocol::MAX_BODY_BYTES;
 
 use crate::verify::{
-    BatchRequest, CODES_PER_TOKEN, MAX_BATCH_CODES, PublicOptions, RateLimiter, Source, Verifier,
+    CODES_PER_TOKEN, MAX_BATCH_CODES, PublicOptions, RateLimiter, Source, Verifier, read_batch,
 };
 use crate::{HubError, Registry, demo, exchange, tls};
 
@@ -118,29 +118,15 @@ async fn verify_batch(
     ConnectInfo(client): ConnectInfo<SocketAddr>,
     body: Bytes,
 ) -> Response {
-    let request: BatchRequest = match serde_json::from_slice(&body) {
-        Ok(r) => r,
-        Err(e) => {
-            return HubError::BadRequest(format!(
-                "batch request: {e} (expected {{\"codes\": [code or {{\"gtin\", \"serial\"}}, …]}})"
-            ))
-            .into_response();
-        }
-    };
-    let n = request.codes.len();
-    if n == 0 {
-        return HubError::BadRequest("the batch has no codes".into()).into_response();
-    }
     // The largest batch one address may send at once: its burst of requests.
     let burst_codes = (state.limiter.burst().max(0.0) as usize)
         .saturating_mul(CODES_PER_TOKEN)
         .min(MAX_BATCH_CODES);
-    if n > burst_codes {
-        return HubError::TooLarge(format!(
-            "a batch holds at most {burst_codes} codes; this one has {n}: split it"
-        ))
-        .into_response();
-    }
+    let codes = match read_batch(&body, burst_codes) {
+        Ok(codes) => codes,
+        Err(e) => return e.into_response(),
+    };
+    let n = codes.len();
     let cost = n.div_ceil(CODES_PER_TOKEN) as f64;
     if !state
         .limiter
@@ -150,7 +136,7 @@ async fn verify_batch(
     }
     match state
         .verifier
-        .verify_batch(request.codes, Source::address(client.ip()))
+        .verify_batch(codes, Source::address(client.ip()))
         .await
     {
         Ok(report) => Json(report).into_response(),

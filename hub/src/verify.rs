@@ -112,6 +112,26 @@ pub struct BatchRequest {
     pub codes: Vec<BatchCode>,
 }
 
+/// Reads the body of `POST /verify/batch`: JSON holding between one and `max_codes` codes.
+/// Anything else is refused with what the body should be (400), or as too large (413).
+pub fn read_batch(body: &[u8], max_codes: usize) -> Result<Vec<BatchCode>, HubError> {
+    let request: BatchRequest = serde_json::from_slice(body).map_err(|e| {
+        HubError::BadRequest(format!(
+            "batch request: {e} (expected {{\"codes\": [code or {{\"gtin\", \"serial\"}}, …]}})"
+        ))
+    })?;
+    let n = request.codes.len();
+    if n == 0 {
+        return Err(HubError::BadRequest("the batch has no codes".into()));
+    }
+    if n > max_codes {
+        return Err(HubError::TooLarge(format!(
+            "a batch holds at most {max_codes} codes; this one has {n}: split it"
+        )));
+    }
+    Ok(request.codes)
+}
+
 /// The answer for one code of a batch.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct BatchItem {
