@@ -527,6 +527,14 @@ fn import_event(
     };
     let parent = match e.get("parentID") {
         None => None,
+        // Only an aggregation has a parent: one on an ObjectEvent would be stored, yet never
+        // exported, so the event's own export would no longer match its id.
+        Some(_) if event_type == EventType::ObjectEvent => {
+            return Err(err(
+                &format!("{path}.parentID"),
+                "an ObjectEvent has no parent (parentID belongs to an AggregationEvent)",
+            ));
+        }
         Some(v) => {
             let p = format!("{path}.parentID");
             Some(
