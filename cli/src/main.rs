@@ -1037,6 +1037,7 @@ fn run_manifest(command: ManifestCommand) -> Result<()> {
                 p.scanned,
                 p.discrepancy_note()
             );
+            print_closes(&m);
             for (what, list) in [
                 ("missing", &p.missing),
                 ("unexpected", &p.unexpected),
@@ -1079,10 +1080,24 @@ fn run_manifest(command: ManifestCommand) -> Result<()> {
             if out.json {
                 print_json(&m)
             } else {
-                println!("{} closed: {}", m.id, m.closing_note.unwrap_or_default());
+                println!("{} closed: {}", m.id, m.progress.discrepancy_note());
+                print_closes(&m);
                 Ok(())
             }
         }
+    }
+}
+
+/// Every close of a receipt (two devices may have closed it offline), and what waits for
+/// review: units received that no close counted, or closes that saw different receipts.
+fn print_closes(m: &custodian_ledger::Manifest) {
+    for c in &m.closes {
+        let org = c.org.as_deref().map(|o| format!(" ({o})")).unwrap_or_default();
+        let note = c.note.as_deref().unwrap_or("no note");
+        println!("  closed by {}{org} at {}: {note}", c.by, c.at);
+    }
+    for r in &m.review {
+        println!("  review: {r}");
     }
 }
 

@@ -7,6 +7,11 @@
 //! flag's history). Two replicas that each create the same container would get two objects at
 //! one key after a merge, and half the data would vanish from view.
 //!
+//! A receipt's close is one JSON scalar per device, under the device's own key in the
+//! manifest document's root (`close/<device>`): two devices closing one receipt offline write
+//! different keys, so both closes survive a merge, and the status (closed once any close
+//! exists) is derived from them.
+//!
 //! A flag's lifecycle is an append-only list of [`FlagStep`]s (status, when, which device and
 //! organisation, why). Concurrent moves on two replicas both survive a merge, and the status is
 //! the furthest step in the lifecycle's order, so every replica derives the same status from
@@ -51,18 +56,59 @@ fn get_str(doc: &AutoCommit, obj: &automerge::ObjId, key: &str) -> Option<String
 /// A manifest's shared working state, as its document holds it.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ManifestState {
-    /// `open` or `closed`.
+    /// `open` or `closed`: closed once any device closed the receipt.
     pub status: String,
-    pub closed_by: Option<String>,
-    pub closed_at: Option<String>,
-    /// The discrepancies accepted at closing, in words.
-    pub closing_note: Option<String>,
-    /// The receipt's progress when it was closed, as JSON: every missing, unexpected, wrong,
-    /// duplicate, expired and recalled unit by EPC.
-    pub discrepancies: Option<String>,
+    /// Every close, one per device, earliest first (see [`read_manifest_state`]).
+    pub closes: Vec<ManifestClose>,
     /// Free notes by device id.
     pub notes: Vec<(String, String)>,
 }
+
+/// One device's close of a receipt: who, when, and the discrepancies it accepted.
+///
+/// Each device writes its own close as one JSON scalar under its own key in the document's
+/// root ([`close_key`]), so two devices closing one receipt offline never write the same
+/// field: both closes survive a merge. A device closing again replaces only its own close.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ManifestClose {
+    /// The device that closed the receipt.
+    pub by: String,
+    /// Its organisation (closes written before closes were kept per device name none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub org: Option<String>,
+    /// RFC 3339, with the closer's offset.
+    pub at: String,
+    /// The discrepancies accepted, in words.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+    /// The receipt's progress as this device saw it when it closed: every missing,
+    /// unexpected, wrong, duplicate, expired and recalled unit by EPC.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub discrepancies: Option<serde_json::Value>,
+}
+
+impl ManifestClose {
+    /// The order closes are shown in: by instant, then device. Replicas agree on it whatever
+    /// order the closes merged in.
+    fn display_order(a: &ManifestClose, b: &ManifestClose) -> std::cmp::Ordering {
+        let instant = |c: &ManifestClose| chrono::DateTime::parse_from_rfc3339(&c.at).ok();
+        instant(a)
+            .cmp(&instant(b))
+            .then_with(|| a.at.cmp(&b.at))
+            .then_with(|| a.by.cmp(&b.by))
+    }
+}
+
+/// The root key a device's close is kept under: `close/<device>`.
+pub fn close_key(device: &str) -> String {
+    format!("{CLOSE_PREFIX}{device}")
+}
+
+const CLOSE_PREFIX: &str = "close/";
+
+/// The single fields a close was written to before closes were kept per device. A close still
+/// mirrors itself into them, for readers that predate per-device closes.
+const LEGACY_CLOSE: [&str; 4] = ["closed_by", "closed_at", "closing_note", "discrepancies"];
 
 /// Creates a manifest's document (hub only). The containers it will ever need are created here.
 pub fn new_manifest_doc(asn: &str, actor: &[u8]) -> Result<AutoCommit, Error> {
@@ -75,13 +121,69 @@ pub fn new_manifest_doc(asn: &str, actor: &[u8]) -> Result<AutoCommit, Error> {
     Ok(doc)
 }
 
+/// Closes written to the single fields (`closed_by`, `closed_at`, …) by devices that predate
+/// per-device closes. Two such devices closing offline left conflicting values in each field;
+/// Automerge keeps them all, and the values one change wrote share its actor, so each close is
+/// read back whole.
+fn legacy_closes(doc: &AutoCommit) -> Vec<ManifestClose> {
+    let mut by_actor: Vec<(automerge::ActorId, [Option<String>; 4])> = Vec::new();
+    for (i, field) in LEGACY_CLOSE.iter().enumerate() {
+        for (value, id) in doc.get_all(ROOT, *field).unwrap_or_default() {
+            let (Value::Scalar(s), automerge::ObjId::Id(_, actor, _)) = (value, id) else {
+                continue;
+            };
+            let ScalarValue::Str(text) = s.as_ref() else {
+                continue;
+            };
+            let pos = match by_actor.iter().position(|(a, _)| *a == actor) {
+                Some(pos) => pos,
+                None => {
+                    by_actor.push((actor, Default::default()));
+                    by_actor.len() - 1
+                }
+            };
+            by_actor[pos].1[i] = Some(text.to_string());
+        }
+    }
+    by_actor
+        .into_iter()
+        .filter_map(|(_, [by, at, note, discrepancies])| {
+            Some(ManifestClose {
+                by: by?,
+                org: None,
+                at: at.unwrap_or_default(),
+                note,
+                discrepancies: discrepancies.and_then(|d| serde_json::from_str(&d).ok()),
+            })
+        })
+        .collect()
+}
+
+/// Reads a manifest's working state. Every device's close is read from its own key; closes
+/// written the older way (single fields, see [`legacy_closes`]) are read too, unless their
+/// device has a close of its own key. The status is derived: closed once any close exists.
 pub fn read_manifest_state(doc: &AutoCommit) -> ManifestState {
+    let mut closes: Vec<ManifestClose> = doc
+        .keys(ROOT)
+        .filter(|k| k.starts_with(CLOSE_PREFIX))
+        .filter_map(|k| get_str(doc, &ROOT, &k))
+        .filter_map(|json| serde_json::from_str(&json).ok())
+        .collect();
+    for old in legacy_closes(doc) {
+        if !closes.iter().any(|c| c.by == old.by) {
+            closes.push(old);
+        }
+    }
+    closes.sort_by(ManifestClose::display_order);
+    let legacy_status = get_str(doc, &ROOT, "status");
+    let status = if !closes.is_empty() || legacy_status.as_deref() == Some("closed") {
+        "closed"
+    } else {
+        "open"
+    };
     let mut state = ManifestState {
-        status: get_str(doc, &ROOT, "status").unwrap_or_else(|| "open".into()),
-        closed_by: get_str(doc, &ROOT, "closed_by"),
-        closed_at: get_str(doc, &ROOT, "closed_at"),
-        closing_note: get_str(doc, &ROOT, "closing_note"),
-        discrepancies: get_str(doc, &ROOT, "discrepancies"),
+        status: status.into(),
+        closes,
         notes: Vec::new(),
     };
     if let Ok(Some((Value::Object(ObjType::Map), notes))) = doc.get(ROOT, "notes") {
@@ -94,20 +196,38 @@ pub fn read_manifest_state(doc: &AutoCommit) -> ManifestState {
     state
 }
 
-/// Closes a manifest in its working document (scalar writes only): who, when, the
-/// discrepancies in words and, as one JSON scalar, unit by unit.
-pub fn close_manifest(
-    doc: &mut AutoCommit,
-    device: &str,
-    at: &str,
-    note: &str,
-    discrepancies: &str,
-) -> Result<(), Error> {
+/// Closes a manifest in its working document as `close.by` (scalar writes only): its close
+/// goes under its own key, so a close on another device, merged later, sits beside it.
+///
+/// Closes written the older way are first copied to their own keys, since this close's
+/// mirror into the single fields overwrites them; two devices copying the same close write
+/// the same value.
+pub fn close_manifest(doc: &mut AutoCommit, close: &ManifestClose) -> Result<(), Error> {
+    let state = read_manifest_state(doc);
+    for old in state.closes.iter().filter(|c| c.by != close.by) {
+        let key = close_key(&old.by);
+        if doc.get(ROOT, key.as_str())?.is_none() {
+            doc.put(ROOT, key.as_str(), serde_json::to_string(old)?)?;
+        }
+    }
+    doc.put(
+        ROOT,
+        close_key(&close.by).as_str(),
+        serde_json::to_string(close)?,
+    )?;
+    // The mirror, for readers that predate per-device closes.
     doc.put(ROOT, "status", "closed")?;
-    doc.put(ROOT, "closed_by", device)?;
-    doc.put(ROOT, "closed_at", at)?;
-    doc.put(ROOT, "closing_note", note)?;
-    doc.put(ROOT, "discrepancies", discrepancies)?;
+    doc.put(ROOT, "closed_by", close.by.as_str())?;
+    doc.put(ROOT, "closed_at", close.at.as_str())?;
+    doc.put(
+        ROOT,
+        "closing_note",
+        close.note.as_deref().unwrap_or_default(),
+    )?;
+    match &close.discrepancies {
+        Some(d) => doc.put(ROOT, "discrepancies", d.to_string())?,
+        None => doc.put(ROOT, "discrepancies", "")?,
+    }
     doc.commit();
     Ok(())
 }
@@ -732,18 +852,48 @@ mod tests {
         let mut dev = AutoCommit::new();
         sync_pair(&mut hub, &mut dev);
         assert_eq!(read_manifest_state(&dev).status, "open");
-        close_manifest(
-            &mut dev,
-            "dev",
-            "2026-01-01T00:00:00Z",
-            "1 missing",
-            "{\"missing\":[\"u\"]}",
-        )
-        .unwrap();
+        let close = ManifestClose {
+            by: "dev".into(),
+            org: Some("dist-a".into()),
+            at: "2026-01-01T00:00:00Z".into(),
+            note: Some("1 missing".into()),
+            discrepancies: Some(serde_json::json!({"missing": ["u"]})),
+        };
+        close_manifest(&mut dev, &close).unwrap();
         sync_pair(&mut dev, &mut hub);
         let s = read_manifest_state(&hub);
         assert_eq!(s.status, "closed");
-        assert_eq!(s.closed_by.as_deref(), Some("dev"));
-        assert_eq!(s.discrepancies.as_deref(), Some("{\"missing\":[\"u\"]}"));
+        assert_eq!(s.closes, [close]);
+        // Readers that predate per-device closes still find the single fields.
+        assert_eq!(get_str(&hub, &ROOT, "closed_by").as_deref(), Some("dev"));
+        assert_eq!(
+            get_str(&hub, &ROOT, "discrepancies").as_deref(),
+            Some("{\"missing\":[\"u\"]}")
+        );
+    }
+
+    #[test]
+    fn two_devices_closing_offline_keep_both_closes() {
+        let mut hub = new_manifest_doc("ASN-1", b"hub").unwrap();
+        let (mut d1, mut d2) = (AutoCommit::new(), AutoCommit::new());
+        sync_pair(&mut hub, &mut d1);
+        sync_pair(&mut hub, &mut d2);
+        let close = |by: &str, at: &str| ManifestClose {
+            by: by.into(),
+            org: None,
+            at: at.into(),
+            note: Some(format!("closed by {by}")),
+            discrepancies: None,
+        };
+        close_manifest(&mut d2, &close("dev2", "2026-01-01T10:00:00+01:00")).unwrap();
+        close_manifest(&mut d1, &close("dev1", "2026-01-01T09:30:00Z")).unwrap();
+        sync_pair(&mut d1, &mut hub);
+        sync_pair(&mut d2, &mut hub);
+        sync_pair(&mut hub, &mut d1);
+        let s = read_manifest_state(&hub);
+        assert_eq!(s, read_manifest_state(&d1));
+        assert_eq!(s, read_manifest_state(&d2));
+        let by: Vec<&str> = s.closes.iter().map(|c| c.by.as_str()).collect();
+        assert_eq!(by, ["dev2", "dev1"], "both kept, by instant");
     }
 }

@@ -47,7 +47,7 @@ pub use docs::{Flag, FlagStatus, FlagStep};
 pub use event::{Epc, Event, EventBody, EventId, Recorder};
 pub use extract::RegistryExtract;
 pub use lifecycle::{ClaimRecorded, Correction, CounterfeitNote, Recorded, ReturnOutcome};
-pub use manifest::{Manifest, ManifestView, Progress};
+pub use manifest::{AfterClose, Close, Manifest, ManifestView, Progress, Receipt};
 pub use order::{Order, OrderLine, PickLine, Picking};
 pub use quarantine::Quarantine;
 pub use verdict::{Step, VerdictKind};
@@ -491,6 +491,21 @@ impl Ledger {
             .doc(&view.doc_id())?
             .map(|d| docs::read_manifest_state(&d))
             .unwrap_or_default();
+        let closes: Vec<manifest::Close> = state
+            .closes
+            .into_iter()
+            .map(|c| manifest::Close {
+                by: c.by,
+                org: c.org,
+                at: c.at,
+                note: c.note,
+                // A document from elsewhere with an unreadable record shows no unit-by-unit
+                // list; the note in words still stands.
+                discrepancies: c.discrepancies.and_then(|d| serde_json::from_value(d).ok()),
+            })
+            .collect();
+        let (after_close, review) = view.after_close(&closes);
+        let first = closes.first().cloned();
         Ok(Manifest {
             id: view.id.clone(),
             source: view.source.clone(),
@@ -502,15 +517,14 @@ impl Ledger {
             } else {
                 state.status
             },
-            closed_by: state.closed_by,
-            closed_at: state.closed_at,
-            closing_note: state.closing_note,
-            // A document from elsewhere with an unreadable record shows no unit-by-unit list;
-            // the note in words still stands.
-            discrepancies: state
-                .discrepancies
-                .and_then(|d| serde_json::from_str(&d).ok()),
+            closed_by: first.as_ref().map(|c| c.by.clone()),
+            closed_at: first.as_ref().map(|c| c.at.clone()),
+            closing_note: first.as_ref().and_then(|c| c.note.clone()),
+            discrepancies: first.and_then(|c| c.discrepancies),
             progress: view.progress_against(self.extract()?.as_ref()),
+            closes,
+            after_close,
+            review,
         })
     }
 
@@ -533,10 +547,13 @@ impl Ledger {
         let progress = self.manifest(id)?.progress;
         docs::close_manifest(
             &mut doc,
-            &recorder.device,
-            &now.to_rfc3339(),
-            &progress.discrepancy_note(),
-            &serde_json::to_string(&progress)?,
+            &docs::ManifestClose {
+                by: recorder.device,
+                org: Some(recorder.org),
+                at: now.to_rfc3339(),
+                note: Some(progress.discrepancy_note()),
+                discrepancies: Some(serde_json::to_value(&progress)?),
+            },
         )?;
         self.save_doc(&doc_id, &mut doc)?;
         self.manifest(id)

@@ -44,6 +44,16 @@ pub struct ManifestView {
     /// What the labels scanned at receipt said about each unit: lots, and whether it was
     /// expired on the day it was received.
     pub labels: BTreeMap<Epc, Label>,
+    /// Who received each unit and when, one entry per receiving event.
+    pub receipts: BTreeMap<Epc, Vec<Receipt>>,
+}
+
+/// One receipt of a unit: the device that scanned it, and when.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Receipt {
+    pub by: String,
+    /// RFC 3339, with the device's offset.
+    pub at: String,
 }
 
 /// What the labels scanned at receipt said about a unit. Sets and minimums, so the order the
@@ -124,8 +134,16 @@ impl ManifestView {
                 }
                 let x = &e.body.extension;
                 let received_on = e.body.event_time.date_naive();
+                let receipt = Receipt {
+                    by: e.body.recorder.device.clone(),
+                    at: e.body.event_time.to_rfc3339(),
+                };
                 for u in units {
                     *self.received.entry(u.clone()).or_default() += 1;
+                    self.receipts
+                        .entry(u.clone())
+                        .or_default()
+                        .push(receipt.clone());
                     let label = self.labels.entry(u).or_default();
                     label.lots.extend(x.lot.iter().cloned());
                     if let Some(expiry) = x.expiry.filter(|d| *d < received_on) {
@@ -306,14 +324,164 @@ pub struct Manifest {
     pub destination: Option<String>,
     pub shipped_at: Option<String>,
     pub logistic_units: usize,
+    /// `open`, or `closed` once any device closed the receipt.
     pub status: String,
+    /// The first close's device ([`Manifest::closes`] holds every close).
     pub closed_by: Option<String>,
     #[serde(default)]
     pub closed_at: Option<String>,
     pub closing_note: Option<String>,
-    /// The progress as it stood when the receipt was closed: the discrepancies accepted, unit
-    /// by unit.
+    /// The progress as it stood when the receipt was first closed: the discrepancies accepted,
+    /// unit by unit.
     #[serde(default)]
     pub discrepancies: Option<Progress>,
     pub progress: Progress,
+    /// Every close, earliest first: one per device that closed the receipt. Two devices that
+    /// closed offline both show.
+    #[serde(default)]
+    pub closes: Vec<Close>,
+    /// Units received that no close counted: scanned on a device that had not yet seen the
+    /// receipt closed (or after it). They are recorded like any receipt and wait for review.
+    #[serde(default)]
+    pub after_close: Vec<AfterClose>,
+    /// What a person should look at, in words: each unit received after the receipt was closed,
+    /// or closes that saw different receipts. Empty when the receipt is open, or when one close
+    /// counted everything received. Closing again, having seen it all, settles it.
+    #[serde(default)]
+    pub review: Vec<String>,
+}
+
+/// One device's close of a receipt.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Close {
+    /// The device that closed it.
+    pub by: String,
+    /// Its organisation (closes written before closes were kept per device name none).
+    #[serde(default)]
+    pub org: Option<String>,
+    /// RFC 3339, with the device's offset.
+    pub at: String,
+    /// The discrepancies it accepted, in words.
+    pub note: Option<String>,
+    /// The progress as this device saw it when it closed, unit by unit (none when the record
+    /// cannot be read).
+    pub discrepancies: Option<Progress>,
+}
+
+/// A unit received that no close of its receipt counted.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AfterClose {
+    /// The unit (EPC URI).
+    pub epc: String,
+    /// Every receipt of it, earliest first.
+    pub receipts: Vec<Receipt>,
+}
+
+/// What one close counted as received: units received once, and units received more than once.
+struct Counted<'a> {
+    received: BTreeSet<&'a str>,
+    duplicates: BTreeSet<&'a str>,
+    /// Expected units it found missing.
+    missing: BTreeSet<&'a str>,
+}
+
+impl<'a> Counted<'a> {
+    fn of(p: &'a Progress) -> Counted<'a> {
+        let set = |l: &'a [String]| l.iter().map(String::as_str).collect::<BTreeSet<_>>();
+        let mut received = set(&p.unexpected);
+        received.extend(set(&p.wrong_product));
+        Counted {
+            received,
+            duplicates: set(&p.duplicates),
+            missing: set(&p.missing),
+        }
+    }
+
+    /// Whether this close counted `unit`'s receipts: received at all (an expected unit it did
+    /// not find missing, or an unexpected one it listed), and a second time if it was.
+    fn counts(&self, unit: &str, expected: bool, times: u32) -> bool {
+        let received = if expected {
+            !self.missing.contains(unit)
+        } else {
+            self.received.contains(unit)
+        };
+        received && (times <= 1 || self.duplicates.contains(unit))
+    }
+}
+
+impl ManifestView {
+    /// What of this receipt no close counted, and what needs a person's review, in words (see
+    /// [`Manifest::after_close`] and [`Manifest::review`]). Derived from the events and the
+    /// closes alone, with no clock: a device's clock may be hours off, and every device that
+    /// holds the same events and closes derives the same review.
+    pub fn after_close(&self, closes: &[Close]) -> (Vec<AfterClose>, Vec<String>) {
+        if closes.is_empty() {
+            return (Vec::new(), Vec::new());
+        }
+        // A close whose record cannot be read counts everything: nothing can be said against it.
+        let counted: Vec<Option<Counted<'_>>> = closes
+            .iter()
+            .map(|c| c.discrepancies.as_ref().map(Counted::of))
+            .collect();
+        let mut late = Vec::new();
+        let mut review = Vec::new();
+        let mut counted_by = vec![true; closes.len()];
+        for (unit, times) in &self.received {
+            let uri = unit.uri();
+            let expected = self.expected_units.contains(unit);
+            let by: Vec<bool> = counted
+                .iter()
+                .map(|c| c.as_ref().is_none_or(|c| c.counts(&uri, expected, *times)))
+                .collect();
+            for (all, this) in counted_by.iter_mut().zip(&by) {
+                *all &= *this;
+            }
+            if by.iter().any(|b| *b) {
+                continue;
+            }
+            let mut receipts = self.receipts.get(unit).cloned().unwrap_or_default();
+            receipts.sort_by(|a, b| {
+                let instant = |r: &Receipt| chrono::DateTime::parse_from_rfc3339(&r.at).ok();
+                instant(a).cmp(&instant(b)).then_with(|| a.cmp(b))
+            });
+            let seen_once = counted
+                .iter()
+                .flatten()
+                .any(|c| c.counts(&uri, expected, 1));
+            let scans: Vec<String> = receipts
+                .iter()
+                .map(|r| format!("{} at {}", r.by, r.at))
+                .collect();
+            review.push(format!(
+                "{} was received {}after the receipt was closed ({}): no close counted it",
+                unit.label(),
+                if seen_once { "again " } else { "" },
+                scans.join(", ")
+            ));
+            late.push(AfterClose { epc: uri, receipts });
+        }
+        if late.is_empty() && !counted_by.iter().any(|c| *c) {
+            let each: Vec<String> = closes
+                .iter()
+                .map(|c| {
+                    let scanned = c
+                        .discrepancies
+                        .as_ref()
+                        .map_or_else(|| "?".to_string(), |p| p.scanned.to_string());
+                    format!("{} at {} with {scanned} scanned", c.by, c.at)
+                })
+                .collect();
+            review.push(format!(
+                "closed on {} devices that had seen different receipts ({}), and {} of {} scanned now: close again to record the receipt as it stands",
+                closes.len(),
+                each.join("; "),
+                self.expected_units
+                    .iter()
+                    .filter(|u| self.received.contains_key(*u))
+                    .count(),
+                self.expected_units.len(),
+            ));
+        }
+        (late, review)
+    }
 }

@@ -40,6 +40,18 @@ export interface Manifest {
   closing_note: string | null;
   discrepancies: Progress | null;
   progress: Progress;
+  /** Every close, earliest first: one per device that closed the receipt. */
+  closes?: ManifestClose[];
+  /** What waits for a person, in words: scans no close counted, closes that disagree. */
+  review?: string[];
+}
+
+export interface ManifestClose {
+  by: string;
+  org: string | null;
+  at: string;
+  note: string | null;
+  discrepancies: Progress | null;
 }
 
 export interface FlagStep {

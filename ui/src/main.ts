@@ -8,6 +8,7 @@ import { day, discrepancies, flagMoves, isEnrollmentToken, needsNote, sortFlags,
 import { loadSettings, saveSettings, wedgeConfig, type Settings } from "./settings";
 import { VERDICTS, printable, type Tone } from "./verdicts";
 import { holdButton, holdForm, type HoldAction } from "./hold";
+import { closeLines, needsReview } from "./closes";
 import { WedgeAssembler } from "./wedge";
 
 type ScreenId = "receive" | "ship" | "sell" | "inspect" | "service" | "lookup" | "flags" | "device";
@@ -265,8 +266,14 @@ function renderReceipt() {
   $("count-unexpected").textContent = String((p?.unexpected.length ?? 0) + (p?.wrong_product.length ?? 0));
   $("count-duplicates").textContent = String(p?.duplicates.length ?? 0);
   $("counters").dataset.state = m?.status ?? "none";
-  $<HTMLButtonElement>("close-manifest").disabled = !m || m.status === "closed";
-  const shown = m ? discrepancies(m.status === "closed" && m.discrepancies ? m.discrepancies : m.progress) : [];
+  // A receipt waiting for review is closed again once its scans have been looked at.
+  const review = m ? needsReview(m) : false;
+  $<HTMLButtonElement>("close-manifest").disabled = !m || (m.status === "closed" && !review);
+  const shown = m ? discrepancies(m.status === "closed" && m.discrepancies && !review ? m.discrepancies : m.progress) : [];
+  $("closes").replaceChildren(
+    ...(m ? closeLines(m) : []).map((line) => h("p", { class: "hint" }, line)),
+    ...(m?.review ?? []).map((r) => h("p", { class: "discrepancy", dataset: { kind: "review" } }, r)),
+  );
   $("discrepancies").replaceChildren(
     ...shown.map((d) =>
       h(
