@@ -51,6 +51,8 @@ fn devices_converge_through_a_faulty_link() {
 /// What the syncs of one run added up to.
 #[derive(Default)]
 struct Tally {
+    /// The run's seed: each sync draws its retry jitter from it, so a run replays.
+    seed: u64,
     syncs: u64,
     failed: u64,
     retries: u64,
@@ -61,8 +63,9 @@ struct Tally {
 impl Tally {
     /// Runs `custodian sync --json` on `dir`; with `must`, a failure fails the test.
     fn sync(&mut self, dir: &str, retries: &str, must: bool) {
+        let seed = (self.seed << 16 | self.syncs).to_string();
         let out = custodian_output(
-            &["sync", "--data", dir, "--retries", retries, "--json"],
+            &["sync", "--data", dir, "--retries", retries, "--seed", &seed, "--json"],
             None,
         );
         self.syncs += 1;
@@ -85,7 +88,10 @@ impl Tally {
 
 fn run_seed(seed: u64, per_device: usize) {
     let started = Instant::now();
-    let mut tally = Tally::default();
+    let mut tally = Tally {
+        seed,
+        ..Tally::default()
+    };
     let tmp = tempfile::tempdir().unwrap();
     let hub = HubProcess::start(&tmp.path().join("hub"), true);
     let proxy = FaultyProxy::start(hub.address().parse().unwrap(), seed);

@@ -239,6 +239,7 @@ fn upload(events: Vec<Event>) -> SyncRequest {
         extract_deltas: true,
         known_docs: Vec::new(),
         docs: Vec::new(),
+        download_limit: None,
     }
 }
 
@@ -610,11 +611,35 @@ fn every_authentication_failure_gets_the_same_answer() {
             send_raw(&b.hub, &b.ca, protocol::encode(&request), &[]),
         ),
     ];
+    // Each header missing alone, and each unreadable: signed properly otherwise.
+    let body = protocol::encode(&request);
+    let signed = RequestAuth::sign(&b.key, &b.device, fresh_counter(), clock, "POST", "/v1/sync", &body).headers();
+    for (i, (name, _)) in signed.iter().enumerate() {
+        let without: Vec<(&str, String)> = signed
+            .iter()
+            .enumerate()
+            .filter(|(j, _)| *j != i)
+            .map(|(_, (n, v))| (*n, v.clone()))
+            .collect();
+        answers.push(("a header missing", send_raw(&b.hub, &b.ca, body.clone(), &without)));
+        let unreadable: Vec<(&str, String)> = signed
+            .iter()
+            .map(|(n, v)| (*n, if n == name { "not*a*value".to_string() } else { v.clone() }))
+            .collect();
+        answers.push(("a header unreadable", send_raw(&b.hub, &b.ca, body.clone(), &unreadable)));
+    }
+    let mut truncated: Vec<(&str, String)> = signed.iter().map(|(n, v)| (*n, v.clone())).collect();
+    if let Some((_, signature)) = truncated.iter_mut().find(|(n, _)| *n == "x-custodian-signature") {
+        signature.truncate(signature.len() / 2);
+    }
+    answers.push(("a signature cut short", send_raw(&b.hub, &b.ca, body, &truncated)));
+    // A revoked device's id with a key that is not its own: the same answer. (The device
+    // itself, signing with its key, is told it was revoked: the revocation suite.)
     let revoked = Credentials::of(&w.r);
     custodian(&["hub", "revoke", "--data", w.hub.data(), &revoked.device]);
     answers.push((
-        "revoked device",
-        send_as(&revoked.hub, &revoked.ca, &revoked.key, &revoked.device, fresh_counter(), clock, &request),
+        "revoked device's id, another key",
+        send_as(&revoked.hub, &revoked.ca, &stranger, &revoked.device, fresh_counter(), clock, &request),
     ));
     let first = answers[0].1.clone().unwrap_err();
     assert_eq!(first.0, 401);

@@ -144,7 +144,7 @@ pub fn warranty(command: WarrantyCommand) -> Result<()> {
             if out.json {
                 return print_json(&r);
             }
-            println!("{}: registered to {owner}", r.history.label);
+            outln!("{}: registered to {owner}", r.history.label);
             print_cover(&r.history);
             Ok(())
         }
@@ -165,7 +165,7 @@ pub fn warranty(command: WarrantyCommand) -> Result<()> {
                 return print_json(&r);
             }
             {
-                println!(
+                outln!(
                     "{:<20} {}{}",
                     r.validation.outcome.as_str().to_uppercase(),
                     r.validation.reason,
@@ -193,7 +193,7 @@ pub fn repair(args: RepairArgs) -> Result<()> {
         return print_json(&r);
     }
     if let Some(last) = r.history.service.last() {
-        println!(
+        outln!(
             "{}: repair {} recorded ({} part(s) in, {} out)",
             r.history.label,
             last.order,
@@ -229,7 +229,7 @@ pub fn report_counterfeit(args: ReportArgs) -> Result<()> {
     if args.out.json {
         return print_json(&r);
     }
-    println!("{}: reported counterfeit", r.history.label);
+    outln!("{}: reported counterfeit", r.history.label);
     Ok(())
 }
 
@@ -246,7 +246,7 @@ pub fn take_back(args: ReturnArgs) -> Result<()> {
     if args.out.json {
         return print_json(&r);
     }
-    println!(
+    outln!(
         "{}: returned and {} — now {}",
         r.history.label,
         outcome.as_str(),
@@ -263,8 +263,8 @@ pub fn quarantine(args: QuarantineArgs) -> Result<()> {
         return print_json(&r);
     }
     match &r.history.custody.quarantine {
-        Some(q) => println!("{}: {}", r.history.label, q.describe()),
-        None => println!("{}: put in quarantine", r.history.label),
+        Some(q) => outln!("{}: {}", r.history.label, q.describe()),
+        None => outln!("{}: put in quarantine", r.history.label),
     }
     Ok(())
 }
@@ -276,7 +276,7 @@ pub fn release(args: ReleaseArgs) -> Result<()> {
     if args.out.json {
         return print_json(&r);
     }
-    println!(
+    outln!(
         "{}: released from quarantine — {}",
         r.history.label,
         args.note.trim()
@@ -303,7 +303,7 @@ pub fn correct(args: CorrectArgs) -> Result<()> {
     if args.out.json {
         return print_json(&c);
     }
-    println!(
+    outln!(
         "{} event {} declared erroneous{}",
         c.step,
         c.declared,
@@ -314,7 +314,7 @@ pub fn correct(args: CorrectArgs) -> Result<()> {
 
 fn print_cover(h: &History) {
     match &h.warranty {
-        Some(w) if w.in_period => println!(
+        Some(w) if w.in_period => outln!(
             "warranty: {} months from the {} on {}, until {} — {} days left",
             w.months,
             w.starts_at,
@@ -322,26 +322,26 @@ fn print_cover(h: &History) {
             &w.end[..10],
             w.remaining_days
         ),
-        Some(w) => println!(
+        Some(w) => outln!(
             "warranty: {} months from the {} on {}, ended {}",
             w.months,
             w.starts_at,
             &w.start[..10],
             &w.end[..10]
         ),
-        None => println!("warranty: no policy known for this product"),
+        None => outln!("warranty: no policy known for this product"),
     }
 }
 
 fn print_parts(h: &History) {
     for p in &h.parts {
-        println!("  part {} fitted {}", p.label, &p.since[..10]);
+        outln!("  part {} fitted {}", p.label, &p.since[..10]);
     }
 }
 
 /// A unit's biography as text.
 pub fn print_history(h: &History) {
-    println!(
+    outln!(
         "{}{}",
         h.label,
         h.product
@@ -350,7 +350,7 @@ pub fn print_history(h: &History) {
             .unwrap_or_default()
     );
     let c = &h.custody;
-    println!(
+    outln!(
         "state: {}, custodian: {}, owner: {}{}",
         c.state.as_str(),
         c.custodian.as_deref().unwrap_or("unknown"),
@@ -361,11 +361,11 @@ pub fn print_history(h: &History) {
             .unwrap_or_default()
     );
     if let Some(q) = &c.quarantine {
-        println!("{} — do not sell or ship", q.describe());
+        outln!("{} — do not sell or ship", q.describe());
     }
     print_chain(&c.chain);
     if !c.after_end.is_empty() {
-        println!(
+        outln!(
             "{} event(s) after its life ended: its code is on another unit",
             c.after_end.len()
         );
@@ -374,7 +374,7 @@ pub fn print_history(h: &History) {
         print_cover(h);
     }
     for claim in &h.claims {
-        println!(
+        outln!(
             "  claim {} \"{}\": {}",
             &claim.time[..10],
             claim.defect,
@@ -382,7 +382,7 @@ pub fn print_history(h: &History) {
         );
     }
     for r in &h.service {
-        println!(
+        outln!(
             "repair {} {} by {}{}: {} in, {} out",
             r.order,
             &r.time[..10],
@@ -394,7 +394,7 @@ pub fn print_history(h: &History) {
     }
     print_parts(h);
     for f in &h.fitted_into {
-        println!(
+        outln!(
             "fitted into {} from {}{}",
             f.label,
             &f.installed[..10],
@@ -405,7 +405,7 @@ pub fn print_history(h: &History) {
         );
     }
     for r in &h.counterfeit_reports {
-        println!(
+        outln!(
             "reported counterfeit {} by {}: {}",
             &r.time[..10],
             r.org,
@@ -428,7 +428,7 @@ pub fn print_history(h: &History) {
                 )
             },
         );
-        println!(
+        outln!(
             "quarantined {} by {}: {}{released}",
             q.date(),
             q.org,
@@ -436,7 +436,7 @@ pub fn print_history(h: &History) {
         );
     }
     for c in &h.corrections {
-        println!(
+        outln!(
             "corrected: {} of {} declared erroneous by {}",
             c.step,
             &c.time[..10],
@@ -444,6 +444,6 @@ pub fn print_history(h: &History) {
         );
     }
     for f in &h.flags {
-        println!("flag {} [{}]: {}", f.kind, f.status, f.reason);
+        outln!("flag {} [{}]: {}", f.kind, f.status, f.reason);
     }
 }

@@ -70,19 +70,35 @@ fn sync_in(tmp: &Path, events: usize) -> Result<Value> {
         drop(registry);
         let device = Device::open(&tmp.join("device"))?;
         device.enroll(&token, "bench").await?;
+        // A second device of the same site, enrolled before the events exist: it downloads them
+        // all in one sync afterwards.
+        let token = custodian_hub::Registry::open(&tmp.join("hub"))?
+            .create_token("dist-a", "dc-hamburg", &url, &ca, 1)?;
+        let peer = Device::open(&tmp.join("peer"))?;
+        peer.enroll(&token, "bench-peer").await?;
 
         let serials = demo_serials()?;
         let base = chrono::DateTime::parse_from_rfc3339("2026-11-20T08:00:00+01:00")?;
+        // Recorded as group commits of a thousand (as a busy scanner's queue is): a month of
+        // events is set up in seconds, and the sync that follows is what is measured.
         let record = |n: usize, offset: usize| -> Result<()> {
             let mut ledger = device.ledger();
-            for i in 0..n {
-                let at = base + chrono::Duration::milliseconds(i64::try_from(offset + i)? * 250);
-                ledger.scan(
-                    &serials[(offset + i) % serials.len()],
-                    Step::Inspecting,
-                    None,
-                    at,
-                )?;
+            let times: Vec<_> = (0..n)
+                .map(|i| {
+                    Ok(base + chrono::Duration::milliseconds(i64::try_from(offset + i)? * 250))
+                })
+                .collect::<Result<_>>()?;
+            for chunk in (0..n).collect::<Vec<_>>().chunks(1_000) {
+                let inputs: Vec<custodian_ledger::ScanInput<'_>> = chunk
+                    .iter()
+                    .map(|&i| custodian_ledger::ScanInput {
+                        raw: &serials[(offset + i) % serials.len()],
+                        step: Step::Inspecting,
+                        manifest: None,
+                        now: times[i],
+                    })
+                    .collect();
+                ledger.scan_batch(&inputs)?;
             }
             Ok(())
         };
@@ -90,8 +106,21 @@ fn sync_in(tmp: &Path, events: usize) -> Result<Value> {
         let started = Instant::now();
         let report = device.sync().await?;
         let converge_s = started.elapsed().as_secs_f64();
-        if report.stored_by_hub != events {
-            bail!("the hub stored {} of {events} events", report.stored_by_hub);
+        if report.stored_by_hub != events || !report.converged || report.waiting != 0 {
+            bail!(
+                "one sync left work undone: the hub stored {} of {events} events, {} wait",
+                report.stored_by_hub,
+                report.waiting
+            );
+        }
+        let started = Instant::now();
+        let download = peer.sync().await?;
+        let download_s = started.elapsed().as_secs_f64();
+        if download.downloaded != events || !download.converged {
+            bail!(
+                "one sync brought the other device {} of {events} events",
+                download.downloaded
+            );
         }
         record(10, events)?;
         let increment = device.sync().await?;
@@ -106,6 +135,8 @@ fn sync_in(tmp: &Path, events: usize) -> Result<Value> {
             "bytes_per_event": round(per_event(&report, events), 1),
             "increment_bytes_per_event": round(per_event(&increment, 10), 1),
             "rounds": report.rounds,
+            "download_s": round(download_s, 3),
+            "download_rounds": download.rounds,
             "bytes_sent": report.bytes_sent,
             "bytes_received": report.bytes_received,
         }))

@@ -266,16 +266,16 @@ pub fn print_cameras(json: bool) -> Result<()> {
     {
         let cameras = custodian_scanner::camera::list_cameras()?;
         if cameras.is_empty() && !json {
-            println!("no cameras");
+            outln!("no cameras");
         }
         for c in cameras {
             if json {
-                println!(
+                outln!(
                     "{}",
                     serde_json::json!({ "index": c.index, "name": c.name, "description": c.description })
                 );
             } else {
-                println!("{:<3} {}  ({})", c.index, c.name, c.description);
+                outln!("{:<3} {}  ({})", c.index, c.name, c.description);
             }
         }
         Ok(())

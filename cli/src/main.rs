@@ -3,6 +3,17 @@
 //! Every reporting subcommand takes `--json` and then prints JSON (one object per line where it
 //! reports per input line). Errors go to stderr as one clear line with a non-zero exit.
 
+/// `println!` that ends the process quietly when standard output's reader went away
+/// (`custodian flags | head`) instead of panicking; see [`written`].
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        if let Err(e) = $crate::written(writeln!(std::io::stdout().lock(), $($arg)*)) {
+            panic!("failed writing to standard output: {e}");
+        }
+    }};
+}
+
 mod aftersales;
 mod bench;
 mod capture;
@@ -106,6 +117,13 @@ enum Command {
         /// Seconds between syncs with --watch.
         #[arg(long, default_value_t = 20, requires = "watch")]
         interval: u64,
+        /// The most events one round carries each way (1 to 2000): smaller rounds suit a link
+        /// that drops long transfers.
+        #[arg(long, default_value_t = 2000, value_parser = clap::value_parser!(u32).range(1..=2000))]
+        round_events: u32,
+        /// Seeds the retry jitter, so that a run against the same faults replays exactly.
+        #[arg(long)]
+        seed: Option<u64>,
         #[command(flatten)]
         out: Output,
     },
@@ -440,6 +458,19 @@ fn main() {
     }
 }
 
+/// The exit status when standard output's reader went away: what a shell reports for a tool
+/// that SIGPIPE ended.
+const READER_GONE: i32 = 141;
+
+/// Passes a write's result on, except that a reader gone away (a closed pipe) ends the process
+/// quietly, as SIGPIPE ends a Unix tool: whatever was recorded before stays recorded.
+fn written(result: std::io::Result<()>) -> std::io::Result<()> {
+    match result {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => std::process::exit(READER_GONE),
+        other => other,
+    }
+}
+
 fn runtime() -> Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -467,7 +498,7 @@ fn flags(args: FlagsArgs) -> Result<()> {
         if args.json {
             return print_json(&flag);
         }
-        println!("{} is {}", flag.id, flag.status);
+        outln!("{} is {}", flag.id, flag.status);
         return Ok(());
     }
     let flags = device.ledger().flags()?;
@@ -475,12 +506,12 @@ fn flags(args: FlagsArgs) -> Result<()> {
         return print_json(&flags);
     }
     if flags.is_empty() {
-        println!("no flags");
+        outln!("no flags");
     }
     for f in flags {
-        println!("{} {} [{}] {}", f.id, f.kind, f.status, f.reason);
+        outln!("{} {} [{}] {}", f.id, f.kind, f.status, f.reason);
         for step in &f.history {
-            println!(
+            outln!(
                 "  {} {} by {}{}",
                 step.at,
                 step.status,
@@ -499,7 +530,10 @@ fn print_sync(report: &custodian_sync::SyncReport, json: bool) -> Result<()> {
     if json {
         return print_json(report);
     }
-    println!(
+    if !report.converged {
+        outln!("{}", unfinished(report));
+    }
+    outln!(
         "synced in {} round(s): {} events up ({} new to the hub), {} down, {} bytes sent, {} received",
         report.rounds,
         report.uploaded,
@@ -509,24 +543,49 @@ fn print_sync(report: &custodian_sync::SyncReport, json: bool) -> Result<()> {
         report.bytes_received
     );
     for f in &report.new_flags {
-        println!("new flag {}: {}", f.kind, f.reason);
+        outln!("new flag {}: {}", f.kind, f.reason);
     }
     for f in &report.moved_flags {
-        println!("flag {} ({}) is now {}", f.id, f.kind, f.status);
+        outln!("flag {} ({}) is now {}", f.id, f.kind, f.status);
     }
     Ok(())
 }
 
-/// `custodian sync --watch`: syncs every `interval` seconds while the hub answers, backs off
-/// (exponentially, with jitter, up to 10 s) while it cannot be reached, and stops at Ctrl-C
-/// or SIGTERM. A refusal ends it: it would be refused again. Each sync that moved something is
-/// reported, and so is each change between online and offline.
+/// What a sync that stopped short left: said plainly, for a person and a script alike.
+fn unfinished(report: &custodian_sync::SyncReport) -> String {
+    format!(
+        "sync stopped unfinished after {} rounds: {} events still wait to go to the hub{}; documents did not converge",
+        report.rounds,
+        report.waiting,
+        if report.hub_has_more {
+            ", and the hub has more to send"
+        } else {
+            ""
+        }
+    )
+}
+
+/// `custodian sync --watch`: syncs every `interval` seconds while the hub answers (at once again
+/// while a sync stopped unfinished), backs off (exponentially, with jitter, up to 10 s) while it
+/// cannot be reached, and stops cleanly at Ctrl-C or SIGTERM, in a sync as between syncs: a
+/// round cut short is sent again next time and stores nothing twice. A refusal ends it: it
+/// would be refused again. Each sync that moved something is reported, and so is each change
+/// between online and offline.
 async fn watch_sync(device: &Device, interval: u64, json: bool) -> Result<()> {
-    let stop = shutdown_signal();
+    let stop = shutdown_signal()?;
     tokio::pin!(stop);
     let mut failures: u32 = 0;
     loop {
-        let delay = match device.sync().await {
+        let result = tokio::select! {
+            () = &mut stop => return Ok(()),
+            result = device.sync() => result,
+        };
+        let delay = match result {
+            Ok(report) if !report.converged => {
+                print_sync(&report, json)?;
+                failures = 0;
+                std::time::Duration::ZERO
+            }
             Ok(report) => {
                 let moved = report.uploaded + report.downloaded > 0
                     || !report.new_flags.is_empty()
@@ -543,11 +602,11 @@ async fn watch_sync(device: &Device, interval: u64, json: bool) -> Result<()> {
                     if json {
                         print_json(&serde_json::json!({ "offline": e.to_string() }))?;
                     } else {
-                        println!("offline: {e}");
+                        outln!("offline: {e}");
                     }
                 }
                 failures = failures.saturating_add(1);
-                let backoff = custodian_sync::device::backoff(failures, &mut rand::thread_rng());
+                let backoff = device.backoff(failures);
                 backoff.max(std::time::Duration::from_millis(200))
             }
             Err(e) => return Err(e.into()),
@@ -561,7 +620,7 @@ async fn watch_sync(device: &Device, interval: u64, json: bool) -> Result<()> {
 }
 
 fn print_json<T: Serialize>(value: &T) -> Result<()> {
-    println!("{}", serde_json::to_string(value)?);
+    outln!("{}", serde_json::to_string(value)?);
     Ok(())
 }
 
@@ -579,7 +638,7 @@ fn run(command: Command) -> Result<()> {
             if out.json {
                 print_json(&status)
             } else {
-                println!(
+                outln!(
                     "enrolled as {} for {} / {} with {}",
                     status.device.unwrap_or_default(),
                     status.org.unwrap_or_default(),
@@ -594,14 +653,24 @@ fn run(command: Command) -> Result<()> {
             retries,
             watch,
             interval,
+            round_events,
+            seed,
             out,
         } => {
-            let device = Device::open(&data.data)?;
+            let mut device = Device::open(&data.data)?
+                .with_round_events(usize::try_from(round_events).unwrap_or(usize::MAX));
+            if let Some(seed) = seed {
+                device = device.with_jitter_seed(seed);
+            }
             if watch {
                 return runtime()?.block_on(watch_sync(&device, interval, out.json));
             }
             let report = runtime()?.block_on(device.sync_with_retry(retries))?;
-            print_sync(&report, out.json)
+            print_sync(&report, out.json)?;
+            if !report.converged {
+                bail!("{}", unfinished(&report));
+            }
+            Ok(())
         }
         Command::Status { data, out } => {
             let status = Device::open(&data.data)?.status()?;
@@ -609,7 +678,7 @@ fn run(command: Command) -> Result<()> {
                 return print_json(&status);
             }
             if status.enrolled {
-                println!(
+                outln!(
                     "device {} of {} / {}, hub {}\nlast sync {}, {} events waiting, {} events held",
                     status.device.unwrap_or_default(),
                     status.org.unwrap_or_default(),
@@ -620,7 +689,7 @@ fn run(command: Command) -> Result<()> {
                     status.events
                 );
             } else {
-                println!("not enrolled");
+                outln!("not enrolled");
             }
             Ok(())
         }
@@ -698,17 +767,21 @@ fn run(command: Command) -> Result<()> {
                         let verdicts = device.ledger().scan_batch(&inputs)?;
                         for verdict in &verdicts {
                             if out.json {
-                                writeln!(stdout, "{}", serde_json::to_string(verdict)?)?;
+                                written(writeln!(
+                                    stdout,
+                                    "{}",
+                                    serde_json::to_string(verdict)?
+                                ))?;
                             } else {
-                                writeln!(
+                                written(writeln!(
                                     stdout,
                                     "{:<20} {}",
                                     verdict.verdict.as_str().to_uppercase(),
                                     verdict.reason
-                                )?;
+                                ))?;
                             }
                         }
-                        stdout.flush()?;
+                        written(stdout.flush())?;
                     }
                     capture::Event::Warning(warning) => eprintln!("custodian: {warning}"),
                     capture::Event::Ended(end) => {
@@ -767,7 +840,7 @@ fn run(command: Command) -> Result<()> {
                 print_json(&figures)
             } else {
                 for (k, v) in figures.as_object().into_iter().flatten() {
-                    println!("{k:<28} {v}");
+                    outln!("{k:<28} {v}");
                 }
                 Ok(())
             }
@@ -807,7 +880,7 @@ fn run(command: Command) -> Result<()> {
                                     .err()
                                     .map(|e| format!("  (invalid: {e})"))
                                     .unwrap_or_default();
-                                println!(
+                                outln!(
                                     "{file}: {:?} {} {}{verdict}",
                                     d.format,
                                     d.aim,
@@ -835,7 +908,7 @@ fn run(command: Command) -> Result<()> {
                         if out.json {
                             print_json(&scan_json(&t, &scan))?;
                         } else {
-                            println!("{t}: {scan:?}");
+                            outln!("{t}: {scan:?}");
                         }
                     }
                     Err(e) => {
@@ -845,7 +918,7 @@ fn run(command: Command) -> Result<()> {
                                 &serde_json::json!({ "input": t, "ok": false, "error": e.to_string(), "kind": e.kind.code(), "position": e.position }),
                             )?;
                         } else {
-                            println!("{t}: invalid: {e}");
+                            outln!("{t}: invalid: {e}");
                         }
                     }
                 }
@@ -919,7 +992,7 @@ fn print_chain(chain: &[custodian_ledger::custody::Link]) {
             .as_ref()
             .map(|d| format!(" ({d})"))
             .unwrap_or_default();
-        println!(
+        outln!(
             "  {}  {:<14} {}/{}{to}{tx}{via}{detail}",
             l.time, l.step, l.org, l.site
         );
@@ -959,7 +1032,7 @@ fn run_manifest(command: ManifestCommand) -> Result<()> {
                         return Ok(());
                     }
                     for o in &orders {
-                        println!("order {} to {}: {} units to pick", o.id, o.to, o.left);
+                        outln!("order {} to {}: {} units to pick", o.id, o.to, o.left);
                     }
                     return Ok(());
                 }
@@ -986,14 +1059,14 @@ fn run_manifest(command: ManifestCommand) -> Result<()> {
                 return Ok(());
             }
             if manifests.is_empty() && orders.is_empty() {
-                println!("no manifests: sync with the hub or import one");
+                outln!("no manifests: sync with the hub or import one");
             }
             for o in &orders {
                 print_order(o);
             }
             for m in manifests {
                 let p = &m.progress;
-                println!(
+                outln!(
                     "{:<12} {:<7} from {:<14} expected {:>4}  scanned {:>4}  missing {:>4}  unexpected {:>3}  duplicates {:>3}",
                     m.id,
                     m.status,
@@ -1015,7 +1088,7 @@ fn run_manifest(command: ManifestCommand) -> Result<()> {
                 }
                 print_order(&order);
                 for u in &order.units {
-                    println!("  picked: {u}");
+                    outln!("  picked: {u}");
                 }
                 return Ok(());
             }
@@ -1024,14 +1097,14 @@ fn run_manifest(command: ManifestCommand) -> Result<()> {
                 return print_json(&m);
             }
             let p = &m.progress;
-            println!(
+            outln!(
                 "{} ({}) from {} to {}",
                 m.id,
                 m.status,
                 m.source.as_deref().unwrap_or("?"),
                 m.destination.as_deref().unwrap_or("?")
             );
-            println!(
+            outln!(
                 "expected {}, scanned {}: {}",
                 p.expected,
                 p.scanned,
@@ -1047,7 +1120,7 @@ fn run_manifest(command: ManifestCommand) -> Result<()> {
                 ("recalled", &p.recalled),
             ] {
                 for epc in list {
-                    println!("  {what}: {epc}");
+                    outln!("  {what}: {epc}");
                 }
             }
             Ok(())
@@ -1056,7 +1129,7 @@ fn run_manifest(command: ManifestCommand) -> Result<()> {
             let doc = Device::open(&data.data)?
                 .ledger()
                 .manifest_epcis(&id, now())?;
-            println!("{}", serde_json::to_string_pretty(&doc)?);
+            outln!("{}", serde_json::to_string_pretty(&doc)?);
             Ok(())
         }
         ManifestCommand::Close { data, id, out } => {
@@ -1070,7 +1143,7 @@ fn run_manifest(command: ManifestCommand) -> Result<()> {
                     );
                 }
                 print_order(&order);
-                println!(
+                outln!(
                     "shipped: the outbound manifest is `custodian manifest export --data {} {id}`",
                     data.data.display()
                 );
@@ -1080,7 +1153,7 @@ fn run_manifest(command: ManifestCommand) -> Result<()> {
             if out.json {
                 print_json(&m)
             } else {
-                println!("{} closed: {}", m.id, m.progress.discrepancy_note());
+                outln!("{} closed: {}", m.id, m.progress.discrepancy_note());
                 print_closes(&m);
                 Ok(())
             }
@@ -1094,10 +1167,10 @@ fn print_closes(m: &custodian_ledger::Manifest) {
     for c in &m.closes {
         let org = c.org.as_deref().map(|o| format!(" ({o})")).unwrap_or_default();
         let note = c.note.as_deref().unwrap_or("no note");
-        println!("  closed by {}{org} at {}: {note}", c.by, c.at);
+        outln!("  closed by {}{org} at {}: {note}", c.by, c.at);
     }
     for r in &m.review {
-        println!("  review: {r}");
+        outln!("  review: {r}");
     }
 }
 
@@ -1114,7 +1187,7 @@ fn print_order(o: &custodian_ledger::Picking) {
             )
         })
         .collect();
-    println!(
+    outln!(
         "{:<12} {:<7} order to {:<14} {} left  ({})",
         o.id,
         o.status,
@@ -1202,7 +1275,7 @@ fn report_import(total: usize, new: usize, out: Output) -> Result<()> {
     if out.json {
         print_json(&serde_json::json!({ "events": total, "new": new }))
     } else {
-        println!("imported {total} events ({new} new)");
+        outln!("imported {total} events ({new} new)");
         Ok(())
     }
 }
@@ -1211,7 +1284,7 @@ fn run_epcis(command: EpcisCommand) -> Result<()> {
     match command {
         EpcisCommand::Export { data } => {
             let doc = Device::open(&data.data)?.ledger().export_epcis(now())?;
-            println!("{}", serde_json::to_string_pretty(&doc)?);
+            outln!("{}", serde_json::to_string_pretty(&doc)?);
             Ok(())
         }
         EpcisCommand::Import { data, file, out } => {
@@ -1232,14 +1305,18 @@ fn run_hub(command: HubCommand) -> Result<()> {
                 demo,
                 public: custodian_hub::verify::PublicOptions::default(),
             };
-            runtime()?.block_on(custodian_hub::server::serve(
-                options,
-                |url| {
-                    println!("custodian hub listening on {url}");
-                    let _ = std::io::stdout().flush();
-                },
-                shutdown_signal(),
-            ))
+            runtime()?.block_on(async {
+                let stop = shutdown_signal()?;
+                custodian_hub::server::serve(
+                    options,
+                    |url| {
+                        outln!("custodian hub listening on {url}");
+                        let _ = std::io::stdout().flush();
+                    },
+                    stop,
+                )
+                .await
+            })
         }
         HubCommand::Status { data, out } => {
             let counts = custodian_hub::Registry::open(&data.data)?.counts()?;
@@ -1247,7 +1324,7 @@ fn run_hub(command: HubCommand) -> Result<()> {
                 return print_json(&counts);
             }
             for (k, v) in counts.as_object().into_iter().flatten() {
-                println!("{k:<14} {v}");
+                outln!("{k:<14} {v}");
             }
             Ok(())
         }
@@ -1265,7 +1342,7 @@ fn run_hub(command: HubCommand) -> Result<()> {
             let valid_for = valid_for
                 .or(hours.map(chrono::Duration::hours))
                 .unwrap_or_else(|| chrono::Duration::hours(24));
-            println!(
+            outln!(
                 "{}",
                 registry.create_token_at(&org, &site, &url, &ca, valid_for, chrono::Utc::now())?
             );
@@ -1285,14 +1362,14 @@ fn run_hub(command: HubCommand) -> Result<()> {
             );
             if withdraw {
                 registry.withdraw_recall(&gtin, lot.as_deref())?;
-                println!("withdrew the recall of {which}");
+                outln!("withdrew the recall of {which}");
             } else {
                 registry.add_recall(&custodian_ledger::extract::Recall {
                     gtin: gtin.clone(),
                     lot: lot.clone(),
                     reason: reason.unwrap_or_default(),
                 })?;
-                println!("recalled {which}");
+                outln!("recalled {which}");
             }
             Ok(())
         }
@@ -1306,10 +1383,10 @@ fn run_hub(command: HubCommand) -> Result<()> {
             let registry = custodian_hub::Registry::open(&data.data)?;
             if clear {
                 registry.clear_alert(&code, note.as_deref().unwrap_or_default(), now())?;
-                println!("cleared {code} from the counterfeit alert list");
+                outln!("cleared {code} from the counterfeit alert list");
             } else {
                 registry.add_alert_for(&code, reason.as_deref().unwrap_or_default())?;
-                println!("put {code} on the counterfeit alert list");
+                outln!("put {code} on the counterfeit alert list");
             }
             Ok(())
         }
@@ -1319,16 +1396,16 @@ fn run_hub(command: HubCommand) -> Result<()> {
                 return print_json(&alerts);
             }
             if alerts.is_empty() {
-                println!("no alerts");
+                outln!("no alerts");
             }
             for a in alerts {
                 if a.reported_by.is_none() {
-                    println!("{}: {}", a.epc, a.reason);
+                    outln!("{}: {}", a.epc, a.reason);
                 } else {
-                    println!("{}: {} report(s)", a.epc, a.reports.len());
+                    outln!("{}: {} report(s)", a.epc, a.reports.len());
                 }
                 for r in &a.reports {
-                    println!(
+                    outln!(
                         "  reported by {} at {}: {} ({})",
                         r.reported_by, r.reported_at, r.note, r.event
                     );
@@ -1367,14 +1444,14 @@ fn run_hub(command: HubCommand) -> Result<()> {
             if out.json {
                 return print_json(&custody);
             }
-            println!(
+            outln!(
                 "{}: {:?}, custodian {}",
                 custody.epc,
                 custody.state,
                 custody.custodian.as_deref().unwrap_or("unknown")
             );
             if let Some(q) = &custody.quarantine {
-                println!("{}", q.describe());
+                outln!("{}", q.describe());
             }
             print_chain(&custody.chain);
             Ok(())
@@ -1385,7 +1462,7 @@ fn run_hub(command: HubCommand) -> Result<()> {
                 return print_json(&flags);
             }
             for f in flags {
-                println!(
+                outln!(
                     "{} {} [{}, {}] {}",
                     f.raised_at, f.kind, f.org, f.status, f.reason
                 );
@@ -1394,7 +1471,7 @@ fn run_hub(command: HubCommand) -> Result<()> {
         }
         HubCommand::Revoke { data, device } => {
             custodian_hub::Registry::open(&data.data)?.revoke(&device)?;
-            println!("revoked {device}");
+            outln!("revoked {device}");
             Ok(())
         }
         HubCommand::DemoData { out } => {
@@ -1405,7 +1482,7 @@ fn run_hub(command: HubCommand) -> Result<()> {
             data.write(&out)?;
             drop(registry);
             let _ = std::fs::remove_dir_all(&scratch);
-            println!("wrote the demo data set to {}", out.display());
+            outln!("wrote the demo data set to {}", out.display());
             Ok(())
         }
     }
@@ -1453,25 +1530,26 @@ fn tempdir_in_target() -> Result<PathBuf> {
     Ok(dir)
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
+/// Ctrl-C or SIGTERM, listened for from the moment this is called rather than from the first
+/// time the future is polled: a signal that comes during the first sync of `sync --watch`
+/// stops it cleanly instead of killing the process. Call it inside the runtime.
+fn shutdown_signal() -> Result<impl std::future::Future<Output = ()>> {
     #[cfg(unix)]
     {
-        let mut term =
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(s) => s,
-                Err(_) => {
-                    let _ = ctrl_c.await;
-                    return;
-                }
-            };
-        tokio::select! {
-            _ = ctrl_c => {},
-            _ = term.recv() => {},
-        }
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut interrupt = signal(SignalKind::interrupt()).context("listening for Ctrl-C")?;
+        let mut terminate = signal(SignalKind::terminate()).context("listening for SIGTERM")?;
+        Ok(async move {
+            tokio::select! {
+                _ = interrupt.recv() => {},
+                _ = terminate.recv() => {},
+            }
+        })
     }
     #[cfg(not(unix))]
     {
-        let _ = ctrl_c.await;
+        Ok(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
     }
 }

@@ -18,10 +18,15 @@ use crate::HubError;
 use crate::reconcile;
 use crate::registry::{DeviceRecord, ExtractUpdate, Registry};
 
-/// The one answer to every request that fails authentication: an unknown device, a revoked
-/// one, a bad signature, a replayed counter, missing or malformed headers. Telling them apart
-/// would let anyone probe which device ids are enrolled; the hub's log keeps the detail.
+/// The one answer to every request that fails authentication: an unknown device, a bad
+/// signature, a replayed counter, missing or malformed headers. Telling them apart would let
+/// anyone probe which device ids are enrolled; the hub's log keeps the detail.
 pub const REFUSED: &str = "request refused: it is not signed by an enrolled, active device, or it was replayed; if this device was revoked or its data lost, enroll it again";
+
+/// The answer to a revoked device's request (403). Only a request its own key signed gets it,
+/// so it tells nobody else which devices exist; the device learns why it is refused, stops
+/// retrying, and says so. Nothing in the request is stored.
+pub const REVOKED: &str = "this device was revoked by its hub: nothing it sends is accepted any more; what it recorded stays on it, and a new enrollment (a fresh data directory and a new token) brings it back";
 
 /// A refusal of authentication: logged in full, answered with [`REFUSED`].
 pub fn refused(device: &str, detail: &str) -> HubError {
@@ -69,7 +74,8 @@ fn authenticate(
     auth.verify(&device.public_key, "POST", "/v1/sync", body)
         .map_err(|e| refused(device_id, &e))?;
     if device.revoked {
-        return Err(refused(device_id, "revoked"));
+        eprintln!("hub: sync refused for device {device_id:?}: revoked");
+        return Err(HubError::Forbidden(REVOKED.into()));
     }
     if auth.counter <= device.counter {
         return Err(refused(
@@ -156,7 +162,12 @@ pub fn handle_at(
     flags.write(&tx)?;
     reconcile::ensure_flags_doc(&tx, &device.org)?;
     let docs = exchange_docs(&tx, &device, &request)?;
-    let (events, download_cursor, more) = download(&tx, &device, request.download_after)?;
+    let (events, download_cursor, more) = download(
+        &tx,
+        &device,
+        request.download_after,
+        request.download_limit(),
+    )?;
     let extract = Registry::extract_update(
         &tx,
         registry.issuer(),
@@ -375,13 +386,13 @@ fn is_current(conn: &Connection, doc: &str, device: &str) -> Result<bool, HubErr
     Ok(at == Some(doc_version(conn, doc)?))
 }
 
-/// Events shared with the device's organisation after its cursor (bounded).
+/// Events shared with the device's organisation after its cursor, at most `limit` of them.
 fn download(
     conn: &Connection,
     device: &DeviceRecord,
     after: i64,
+    limit: usize,
 ) -> Result<(Vec<Event>, i64, bool), HubError> {
-    let limit = MAX_EVENTS_PER_ROUND;
     let mut stmt = conn.prepare_cached(
         "SELECT a.cursor, e.body FROM audience a JOIN events e ON e.seq = a.seq
          WHERE a.org = ?1 AND a.cursor > ?2 ORDER BY a.cursor LIMIT ?3",

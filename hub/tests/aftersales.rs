@@ -132,6 +132,7 @@ impl Shop {
             extract_deltas: false,
             known_docs: vec![],
             docs: vec![],
+            download_limit: None,
         });
         // The shop's claims run into 2029: the hub's clock and the device's read a day after
         // the last of them, so every event is in the past the hub believes.

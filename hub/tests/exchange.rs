@@ -86,6 +86,7 @@ fn request(upload: Vec<Event>) -> Vec<u8> {
         extract_deltas: false,
         known_docs: vec![],
         docs: vec![],
+        download_limit: None,
     })
 }
 
@@ -99,8 +100,18 @@ impl Fixture {
     }
 
     fn send(&self, counter: u64, body: &[u8]) -> Result<SyncResponse, HubError> {
+        self.send_signed_by(&self.key, counter, body)
+    }
+
+    /// As [`Fixture::send`], in this device's name but signed with `key`.
+    fn send_signed_by(
+        &self,
+        key: &SigningKey,
+        counter: u64,
+        body: &[u8],
+    ) -> Result<SyncResponse, HubError> {
         let auth = RequestAuth::sign(
-            &self.key,
+            key,
             &self.device,
             counter,
             chrono::Utc::now().timestamp_millis(),
@@ -229,8 +240,15 @@ fn refusals_store_nothing() {
     f.registry.revoke(&f.device).unwrap();
     let err = f.send(7, &request(vec![])).unwrap_err();
     assert!(
+        matches!(&err, HubError::Forbidden(m) if m == exchange::REVOKED),
+        "a revoked device signing its request is told it was revoked: {err}"
+    );
+    // Someone without its key learns nothing: the same refusal as for any unknown device.
+    let stranger = SigningKey::from_bytes(&[99; 32]);
+    let err = f.send_signed_by(&stranger, 8, &request(vec![])).unwrap_err();
+    assert!(
         matches!(&err, HubError::Unauthorized(m) if m == exchange::REFUSED),
-        "a revoked device is answered as any other refusal: {err}"
+        "{err}"
     );
 }
 

@@ -155,6 +155,7 @@ impl Dev<'_> {
             extract_deltas: false,
             known_docs: known,
             docs,
+            download_limit: None,
         });
         self.counter.set(self.counter.get() + 1);
         let auth = RequestAuth::sign(

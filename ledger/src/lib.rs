@@ -465,6 +465,15 @@ impl Ledger {
         store::event_count(&self.conn)
     }
 
+    /// The sequence number of the newest event held (0 when none): a bound for "what was there
+    /// when this began".
+    pub fn last_seq(&self) -> Result<i64, Error> {
+        Ok(self
+            .conn
+            .prepare_cached("SELECT coalesce(max(seq), 0) FROM events")?
+            .query_row([], |r| r.get(0))?)
+    }
+
     /// Every manifest (ASN) the ledger holds a shipment for, with its progress.
     pub fn manifests(&self) -> Result<Vec<Manifest>, Error> {
         store::transaction_ids(&self.conn, manifest::ASN)?

@@ -28,8 +28,14 @@ use crate::event::{Action, BizStep, Epc, Event, EventId, EventType};
 /// their parameters are cleared, which the statement cache does each time it takes one back: the
 /// hot statements were compiled anew on every scan and for every event a hub reconciles, a fifth
 /// of the CPU of both. The plans do not depend on the values bound (no statistics are gathered).
+///
+/// Every transaction begins `IMMEDIATE`: it takes the write lock, waiting up to the busy timeout
+/// for it, before it reads. A deferred transaction that reads first and writes later cannot wait
+/// when another process (a sync beside a scan) wrote in between: SQLite fails it at once with
+/// "database is locked", busy timeout or not.
 pub fn open(path: &Path) -> Result<Connection, Error> {
-    let conn = Connection::open(path)?;
+    let mut conn = Connection::open(path)?;
+    conn.set_transaction_behavior(rusqlite::TransactionBehavior::Immediate);
     conn.busy_timeout(std::time::Duration::from_secs(10))?;
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", "FULL")?;

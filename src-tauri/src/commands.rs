@@ -25,7 +25,8 @@ pub struct AppState {
 
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct Link {
-    /// `unknown` until the first attempt, then `online` or `offline`.
+    /// `unknown` until the first attempt, then `online`, `offline` (the hub cannot be reached) or
+    /// `refused` (the hub refused this device, or something other than the pinned hub answered).
     pub state: String,
     pub detail: Option<String>,
 }
@@ -43,9 +44,27 @@ impl AppState {
 
     fn set_link(&self, result: &Result<custodian_sync::SyncReport, custodian_sync::Error>) {
         let link = match result {
+            Ok(report) if !report.converged => Link {
+                state: "online".into(),
+                detail: Some(format!(
+                    "still catching up: {} events wait to go to the hub{}",
+                    report.waiting,
+                    if report.hub_has_more {
+                        " and the hub has more to send"
+                    } else {
+                        ""
+                    }
+                )),
+            },
             Ok(_) => Link {
                 state: "online".into(),
                 detail: None,
+            },
+            // The hub answered and said no (this device was revoked), or the answer did not come
+            // from the pinned hub: retrying will not help, and the person must know.
+            Err(e) if !e.is_transient() => Link {
+                state: "refused".into(),
+                detail: Some(e.to_string()),
             },
             Err(e) => Link {
                 state: "offline".into(),

@@ -29,8 +29,11 @@ const KV_LAST_SYNC: &str = "sync.last";
 const KV_CLOCK_OFFSET: &str = "sync.clock_offset_ms";
 /// The peer name under which the device keeps its per-document sync state with the hub.
 const HUB_PEER: &str = "hub";
-/// A sync that has not converged after this many rounds stops and reports it.
-const MAX_ROUNDS: usize = 64;
+/// A sync goes on for as many rounds as events keep moving (a device back from a month offline
+/// uploads and downloads everything in one sync). It stops, unfinished, after this many rounds
+/// in a row that moved no event: documents that will not converge, or a hub that says it has
+/// more and sends nothing.
+const MAX_IDLE_ROUNDS: usize = 64;
 
 /// What a device keeps about its enrollment (in its ledger's key-value table).
 #[derive(Clone, Serialize, Deserialize)]
@@ -90,6 +93,18 @@ pub struct SyncReport {
     /// Attempts that failed transiently before this one succeeded ([`Device::sync_with_retry`]).
     #[serde(default)]
     pub retries: u32,
+    /// Both sides have everything the sync began with: every event recorded before it went up,
+    /// the hub had nothing more to send and every document converged. A sync that stopped short
+    /// says so here and in `waiting`.
+    #[serde(default)]
+    pub converged: bool,
+    /// Events recorded here that the hub has not acknowledged yet, after this sync: those of a
+    /// sync that stopped short, and scans taken while it ran (they go with the next).
+    #[serde(default)]
+    pub waiting: usize,
+    /// The hub said it had more events for this device when the sync stopped.
+    #[serde(default)]
+    pub hub_has_more: bool,
 }
 
 /// A device: its ledger, and (once enrolled) its hub.
@@ -104,6 +119,11 @@ pub struct Device {
     /// One sync at a time: two interleaved syncs could save cursors and document sync states
     /// out of order.
     syncing: tokio::sync::Mutex<()>,
+    /// The most events one round carries each way ([`Device::with_round_events`]).
+    round_events: usize,
+    /// Draws the retry jitter: from the OS by default, from a seed to replay a run
+    /// ([`Device::with_jitter_seed`]).
+    jitter: Mutex<rand::rngs::StdRng>,
 }
 
 impl std::fmt::Debug for Device {
@@ -119,7 +139,39 @@ impl Device {
             reader: Mutex::new(Ledger::open(dir)?),
             clock_skew_ms: 0,
             syncing: tokio::sync::Mutex::new(()),
+            round_events: MAX_EVENTS_PER_ROUND,
+            jitter: Mutex::new(rand::SeedableRng::from_entropy()),
         })
+    }
+
+    /// Draws the retry jitter from `seed`: the same faults then bring the same delays, so a
+    /// failing run replays.
+    pub fn with_jitter_seed(self, seed: u64) -> Device {
+        *self
+            .jitter
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) =
+            rand::SeedableRng::seed_from_u64(seed);
+        self
+    }
+
+    /// The delay before retry `attempt` (0-based): [`backoff`] drawn from this device's jitter.
+    pub fn backoff(&self, attempt: u32) -> std::time::Duration {
+        backoff(
+            attempt,
+            &mut *self
+                .jitter
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        )
+    }
+
+    /// Moves at most `events` events each way per round (1 to [`MAX_EVENTS_PER_ROUND`], the
+    /// default): smaller rounds suit a link that drops long transfers, at the cost of more
+    /// round trips.
+    pub fn with_round_events(mut self, events: usize) -> Device {
+        self.round_events = events.clamp(1, MAX_EVENTS_PER_ROUND);
+        self
     }
 
     /// Makes this device's clock run `ms` milliseconds off real time in what it tells the hub,
@@ -246,7 +298,7 @@ impl Device {
                     return Ok(report);
                 }
                 Err(e) if attempt < retries && e.is_transient() => {
-                    let delay = backoff(attempt, &mut rand::thread_rng());
+                    let delay = self.backoff(attempt);
                     attempt += 1;
                     tokio::time::sleep(delay).await;
                 }
@@ -287,16 +339,29 @@ impl Device {
             ..SyncReport::default()
         };
         let mut hub_has_more = false;
-        for round in 1..=MAX_ROUNDS {
+        let mut idle_rounds = 0;
+        // What this sync uploads: the events recorded before it began. Scans taken meanwhile go
+        // with the next sync, or a scanner busier than the link would keep one sync from ending.
+        let upload_until = self.reader().last_seq()?;
+        loop {
             // Gathering the upload reads only (a batch of events can take milliseconds on a
             // large ledger): on the reader, so scans meanwhile do not wait for it.
-            let request = build_request(&self.reader(), &mut states)?;
-            let counter = next_counter(&self.ledger())?;
+            let request =
+                build_request(&self.reader(), &mut states, self.round_events, upload_until)?;
             // Converged: nothing to upload, no document needs a message, the hub has no more.
-            if round > 1 && request.upload.is_empty() && request.docs.is_empty() && !hub_has_more {
+            if report.rounds > 0
+                && request.upload.is_empty()
+                && request.docs.is_empty()
+                && !hub_has_more
+            {
+                report.converged = true;
                 break;
             }
-            report.rounds = round;
+            if idle_rounds == MAX_IDLE_ROUNDS {
+                break;
+            }
+            let counter = next_counter(&self.ledger())?;
+            report.rounds += 1;
             let body = protocol::encode(&request);
             report.bytes_sent += body.len();
             let clock_ms = (chrono::Utc::now()
@@ -331,10 +396,15 @@ impl Device {
                 report.clock_offset_ms =
                     (chrono::Utc::now() - hub_time.to_utc()).num_milliseconds();
             }
+            let moved = !request.upload.is_empty()
+                || response.download_cursor != request.download_after;
+            idle_rounds = if moved { 0 } else { idle_rounds + 1 };
             let mut ledger = self.ledger();
             apply_response(&mut ledger, &request, response, &mut states)?;
         }
+        report.hub_has_more = hub_has_more;
         let ledger = self.ledger();
+        report.waiting = ledger.local_events_after_count(cursor(&ledger, KV_UPLOAD_CURSOR)?)?;
         ledger.kv_set(KV_LAST_SYNC, &chrono::Utc::now().to_rfc3339())?;
         ledger.kv_set(KV_CLOCK_OFFSET, &report.clock_offset_ms.to_string())?;
         report.extract_version = ledger.extract()?.map_or(0, |x| x.version);
@@ -391,9 +461,12 @@ fn state_for<'a>(
 fn build_request(
     ledger: &Ledger,
     states: &mut std::collections::BTreeMap<String, State>,
+    round_events: usize,
+    upload_until: i64,
 ) -> Result<SyncRequest, Error> {
     let upload_cursor = cursor(ledger, KV_UPLOAD_CURSOR)?;
-    let batch = ledger.local_events_after(upload_cursor, MAX_EVENTS_PER_ROUND)?;
+    let mut batch = ledger.local_events_after(upload_cursor, round_events)?;
+    batch.retain(|(seq, _)| *seq <= upload_until);
     let upload_through = batch.last().map_or(upload_cursor, |(seq, _)| *seq);
     let known_docs = ledger.doc_ids()?;
     let mut docs = Vec::new();
@@ -417,6 +490,7 @@ fn build_request(
         extract_deltas: true,
         known_docs,
         docs,
+        download_limit: (round_events < MAX_EVENTS_PER_ROUND).then_some(round_events),
     })
 }
 

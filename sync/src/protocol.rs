@@ -75,6 +75,20 @@ pub struct SyncRequest {
     /// Documents the device holds (so the hub only introduces the ones it lacks).
     pub known_docs: Vec<String>,
     pub docs: Vec<DocMessage>,
+    /// The most events the device wants in the answer, below [`MAX_EVENTS_PER_ROUND`]: smaller
+    /// rounds suit a link that drops long transfers. Missing (older devices): the full round.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub download_limit: Option<usize>,
+}
+
+impl SyncRequest {
+    /// How many events the answer to this request may carry: what the device asked for, never
+    /// less than one nor more than [`MAX_EVENTS_PER_ROUND`].
+    pub fn download_limit(&self) -> usize {
+        self.download_limit
+            .unwrap_or(MAX_EVENTS_PER_ROUND)
+            .clamp(1, MAX_EVENTS_PER_ROUND)
+    }
 }
 
 /// Hub → device.
@@ -171,6 +185,7 @@ mod tests {
             extract_deltas: true,
             known_docs: vec!["flags/a".into()],
             docs: vec![],
+            download_limit: None,
         };
         let bytes = encode(&req);
         assert_eq!(decode::<SyncRequest>(&bytes).unwrap(), req);

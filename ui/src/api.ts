@@ -88,7 +88,7 @@ export interface Status {
   last_sync: string | null;
   waiting: number;
   events: number;
-  link: { state: "unknown" | "online" | "offline"; detail: string | null };
+  link: { state: "unknown" | "online" | "offline" | "refused"; detail: string | null };
 }
 
 export interface Link {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { Flag, Progress, Warranty } from "./api";
-import { discrepancies, flagMoves, isEnrollmentToken, needsNote, quarantineLine, sortFlags, warrantyLine, words } from "./format";
+import { discrepancies, flagMoves, isEnrollmentToken, linkLine, needsNote, quarantineLine, sortFlags, warrantyLine, words } from "./format";
 import { defaults, parseSettings, wedgeConfig } from "./settings";
 
 const cover: Warranty = {
@@ -64,5 +64,22 @@ describe("settings", () => {
     const s = parseSettings(JSON.stringify({ terminator: "Tab", prefix: "~", maxGapMs: 60, layout: "azerty", sound: false }));
     expect(s).toMatchObject({ terminator: "Tab", prefix: "~", maxGapMs: 60, layout: "azerty", sound: false, vibration: true });
     expect(wedgeConfig(s)).toMatchObject({ terminator: "Tab", prefix: "~", maxGapMs: 60 });
+  });
+});
+
+describe("the link to the hub", () => {
+  it("says a revoked device is refused and why, not that it is offline", () => {
+    const line = linkLine({ state: "refused", detail: "hub refused the request (403): this device was revoked by its hub" }, 3);
+    expect(line).toBe("Refused by the hub — hub refused the request (403): this device was revoked by its hub · 3 waiting to sync");
+  });
+  it("says a sync that stopped short is still catching up", () => {
+    expect(linkLine({ state: "online", detail: "still catching up: 120 events wait to go to the hub" }, 120)).toBe(
+      "Online — still catching up: 120 events wait to go to the hub",
+    );
+    expect(linkLine({ state: "online", detail: null }, 0)).toBe("Online");
+  });
+  it("keeps offline and never-synced apart", () => {
+    expect(linkLine({ state: "offline", detail: "unreachable" }, 2)).toBe("Offline — verdicts are provisional · 2 waiting to sync");
+    expect(linkLine({ state: "unknown", detail: null }, 0)).toBe("Not synced yet");
   });
 });

@@ -1,5 +1,5 @@
 // Words for what the ledger says: pure functions, so the screens stay simple and testable.
-import type { Custody, Flag, Progress, Quarantine, Warranty } from "./api";
+import type { Custody, Flag, Progress, Quarantine, Status, Warranty } from "./api";
 
 /** "held_by_partner" → "Held by partner". */
 export function words(snake: string): string {
@@ -84,4 +84,21 @@ export function sortFlags(flags: Flag[]): Flag[] {
 /** Whether scanned text is an enrollment token rather than a product code. */
 export function isEnrollmentToken(raw: string): boolean {
   return /^CUSTODIAN1\.[A-Za-z0-9_\-.=]+$/.test(raw.trim());
+}
+
+/** The link to the hub in one line for the status bar: online (and still catching up when a
+ * sync stopped short), offline, or refused (revoked, or not the pinned hub), which retrying
+ * will not mend. */
+export function linkLine(link: Status["link"], waiting: number): string {
+  const queued = waiting ? ` · ${waiting} waiting to sync` : "";
+  switch (link.state) {
+    case "online":
+      return link.detail ? `Online — ${link.detail}` : `Online${queued}`;
+    case "offline":
+      return `Offline — verdicts are provisional${queued}`;
+    case "refused":
+      return `Refused by the hub — ${link.detail ?? "sync is not accepted"}${queued}`;
+    default:
+      return `Not synced yet${queued}`;
+  }
 }

@@ -4,7 +4,7 @@ import { listen } from "@tauri-apps/api/event";
 import { api, errorMessage, type History, type Manifest, type Picking, type Status, type Verdict } from "./api";
 import { $, h } from "./dom";
 import { biography, serviceCard } from "./biography";
-import { day, discrepancies, flagMoves, isEnrollmentToken, needsNote, sortFlags, warrantyLine, words } from "./format";
+import { day, discrepancies, flagMoves, isEnrollmentToken, linkLine, needsNote, sortFlags, warrantyLine, words } from "./format";
 import { loadSettings, saveSettings, wedgeConfig, type Settings } from "./settings";
 import { VERDICTS, printable, type Tone } from "./verdicts";
 import { holdButton, holdForm, type HoldAction } from "./hold";
@@ -727,7 +727,7 @@ function renderDevice(s: Status) {
         ["Organisation", `${s.org} · ${s.site}`],
         ["Device", s.device ?? "—"],
         ["Hub", s.hub ?? "—"],
-        ["Link", s.link.state === "online" ? "online" : s.link.state === "offline" ? `offline${s.link.detail ? `: ${s.link.detail}` : ""}` : "not tried yet"],
+        ["Link", linkLine(s.link, s.waiting)],
         ["Last sync", s.last_sync ?? "never"],
         ["Waiting to sync", `${s.waiting} event(s)`],
         ["Events held", String(s.events)],
@@ -892,9 +892,7 @@ function renderStatus(s: Status) {
   $("where").textContent = s.enrolled ? `${s.org} · ${s.site}` : "not enrolled";
   const link = $("link");
   link.dataset.state = s.link.state;
-  const waiting = s.waiting ? ` · ${s.waiting} waiting to sync` : "";
-  link.textContent =
-    s.link.state === "online" ? `Online${waiting}` : s.link.state === "offline" ? `Offline — verdicts are provisional${waiting}` : `Not synced yet${waiting}`;
+  link.textContent = linkLine(s.link, s.waiting);
   link.title = s.link.detail ?? (s.last_sync ? `last sync ${s.last_sync}` : "");
   $("sync").hidden = !s.enrolled;
   $("nav").hidden = !s.enrolled;
