@@ -313,7 +313,7 @@ fn another_organisation_shipping_under_the_same_number_neither_joins_nor_closes_
     custodian(&["sync", "--data", &w.a]);
 
     // Each has a document of its own; dist-a's stays dist-a's and acme's.
-    let mut scope = |org: &str| docs_of(&w.hub, org);
+    let scope = |org: &str| docs_of(&w.hub, org);
     assert!(
         scope("retail-berlin").contains(&"manifest/retail-berlin/ASN-0001".to_string()),
         "{:?}",
