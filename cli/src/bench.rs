@@ -20,9 +20,13 @@ pub fn run(
     events: usize,
     labels: Option<&Path>,
     verify: &verify::Options,
+    flag_storm: bool,
 ) -> Result<Value> {
+    if flag_storm && name != "sync" {
+        bail!("--flag-storm is a variant of the sync benchmark: custodian bench sync --flag-storm");
+    }
     match name {
-        "sync" => sync(events),
+        "sync" => sync(events, flag_storm),
         "ingest" => ingest(events),
         "decode" => decode::run(&labels.map_or_else(decode::default_labels, Path::to_path_buf)),
         "verify" => verify::run(verify),
@@ -32,15 +36,19 @@ pub fn run(
 
 /// A device records `events` scans offline, then reconnects: seconds until both sides hold
 /// everything, and bytes on the wire per event; then a small increment of 10 events.
-fn sync(events: usize) -> Result<Value> {
+///
+/// With `flag_storm`, the events are receipts of `events` units the hub has issued but has no
+/// shipment for (a manufacturer's shipping events arriving a day late), so every unit is out
+/// of sequence: the figures add the flags raised on the hub and those that reached the device.
+fn sync(events: usize, flag_storm: bool) -> Result<Value> {
     let tmp = std::env::temp_dir().join(format!("custodian-bench-sync-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&tmp);
-    let result = sync_in(&tmp, events);
+    let result = sync_in(&tmp, events, flag_storm);
     let _ = std::fs::remove_dir_all(&tmp);
     result
 }
 
-fn sync_in(tmp: &Path, events: usize) -> Result<Value> {
+fn sync_in(tmp: &Path, events: usize, flag_storm: bool) -> Result<Value> {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -77,7 +85,11 @@ fn sync_in(tmp: &Path, events: usize) -> Result<Value> {
         let peer = Device::open(&tmp.join("peer"))?;
         peer.enroll(&token, "bench-peer").await?;
 
-        let serials = demo_serials()?;
+        let (serials, step) = if flag_storm {
+            (storm_serials(&tmp.join("hub"), events)?, Step::Receiving)
+        } else {
+            (demo_serials()?, Step::Inspecting)
+        };
         let base = chrono::DateTime::parse_from_rfc3339("2026-11-20T08:00:00+01:00")?;
         // Recorded as group commits of a thousand (as a busy scanner's queue is): a month of
         // events is set up in seconds, and the sync that follows is what is measured.
@@ -93,7 +105,7 @@ fn sync_in(tmp: &Path, events: usize) -> Result<Value> {
                     .iter()
                     .map(|&i| custodian_ledger::ScanInput {
                         raw: &serials[(offset + i) % serials.len()],
-                        step: Step::Inspecting,
+                        step,
                         manifest: None,
                         now: times[i],
                     })
@@ -113,6 +125,10 @@ fn sync_in(tmp: &Path, events: usize) -> Result<Value> {
                 report.waiting
             );
         }
+        let flags_on_hub = custodian_hub::Registry::open(&tmp.join("hub"))?.counts()?["flags"]
+            .as_u64()
+            .unwrap_or(0);
+        let flags_on_device = device.ledger().flags()?.len();
         let started = Instant::now();
         let download = peer.sync().await?;
         let download_s = started.elapsed().as_secs_f64();
@@ -136,6 +152,9 @@ fn sync_in(tmp: &Path, events: usize) -> Result<Value> {
             "increment_bytes_per_event": round(per_event(&increment, 10), 1),
             "rounds": report.rounds,
             "download_s": round(download_s, 3),
+            "flag_storm": flag_storm,
+            "flags_on_hub": flags_on_hub,
+            "flags_on_device": flags_on_device,
             "download_rounds": download.rounds,
             "bytes_sent": report.bytes_sent,
             "bytes_received": report.bytes_received,
@@ -146,6 +165,30 @@ fn sync_in(tmp: &Path, events: usize) -> Result<Value> {
 fn round(x: f64, places: i32) -> f64 {
     let f = 10f64.powi(places);
     (x * f).round() / f
+}
+
+/// `count` units of the demo drill issued afresh on the hub in `dir`, as a scanner types them:
+/// nobody has shipped them anywhere yet.
+fn storm_serials(dir: &Path, count: usize) -> Result<Vec<String>> {
+    let registry = custodian_hub::server::open_registry(dir, true)?;
+    let extract = custodian_hub::registry::current_extract(&registry)?;
+    let Some(drill) = extract.products.first().map(|p| p.gtin.clone()) else {
+        bail!("the demo products are missing from {}", dir.display());
+    };
+    let issued = registry.issue(
+        &drill,
+        count,
+        &custodian_hub::registry::IssueOptions {
+            lot: Some("STORM".into()),
+            expiry: None,
+            markets: vec!["DE".into()],
+            facility: "plant-stuttgart".into(),
+            line: "line-1".into(),
+        },
+        chrono::Local::now().fixed_offset(),
+        &mut rand::rngs::OsRng,
+    )?;
+    Ok(issued.into_iter().map(|s| s.element_string).collect())
 }
 
 /// The demo serials' element strings, as a scanner types them.

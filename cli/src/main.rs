@@ -232,6 +232,10 @@ enum Command {
         /// `verify`: client connections of the load generator.
         #[arg(long, default_value_t = 64)]
         connections: usize,
+        /// `sync`: the events are receipts of units the hub has no shipment for, every one out
+        /// of sequence (a flag storm).
+        #[arg(long)]
+        flag_storm: bool,
         #[command(flatten)]
         out: Output,
     },
@@ -826,6 +830,7 @@ fn run(command: Command) -> Result<()> {
             seconds,
             rate,
             connections,
+            flag_storm,
             out,
         } => {
             let verify = bench::verify::Options {
@@ -835,7 +840,7 @@ fn run(command: Command) -> Result<()> {
                 rate,
                 connections,
             };
-            let figures = bench::run(&name, events, labels.as_deref(), &verify)?;
+            let figures = bench::run(&name, events, labels.as_deref(), &verify, flag_storm)?;
             if out.json {
                 print_json(&figures)
             } else {
