@@ -48,7 +48,11 @@ cargo fuzz build "${build[@]}"
 echo "fuzz: built in $(( $(date +%s) - start )) s; ${seconds} s per target, seed ${seed}"
 
 scratch="$(mktemp -d)"
-trap 'rm -rf "$scratch"' EXIT
+# The targets' ledgers and registries, in memory where there is room for them; a fuzz run ends
+# without dropping them, so they are removed here.
+fixtures="$(mktemp -d -p /dev/shm 2>/dev/null || mktemp -d)"
+export CUSTODIAN_FUZZ_SCRATCH="$fixtures"
+trap 'rm -rf "$scratch" "$fixtures"' EXIT
 failed=()
 for target in "${targets[@]}"; do
   mkdir -p "$scratch/$target" "fuzz/artifacts/$target"

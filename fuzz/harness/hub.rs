@@ -36,13 +36,15 @@ pub fn now() -> DateTime<Utc> {
 }
 
 /// A temporary directory, in memory where the system has one: a commit's sync to disk would
-/// otherwise cost more than the input it stores.
+/// otherwise cost more than the input it stores. Under `CUSTODIAN_FUZZ_SCRATCH` when set
+/// (`scripts/fuzz.sh` sets it and removes it afterwards: a fuzz run's end drops no fixture).
 fn scratch_dir() -> tempfile::TempDir {
-    let shm = std::path::Path::new("/dev/shm");
+    let scratch = std::env::var_os("CUSTODIAN_FUZZ_SCRATCH").map(std::path::PathBuf::from);
+    let shm = scratch.unwrap_or_else(|| "/dev/shm".into());
     if shm.is_dir()
         && let Ok(dir) = tempfile::Builder::new()
             .prefix("custodian-fuzz")
-            .tempdir_in(shm)
+            .tempdir_in(&shm)
     {
         return dir;
     }
