@@ -5,6 +5,22 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
 
+# GS1's reference data (the EPCIS 2.0 schema, the barcode syntax dictionary) is read at test
+# time, never copied into the project: from $CUSTODIAN_REFERENCE, else `shared/` beside this
+# checkout, else beside the checkout this one was cloned from. The tests that need it fail,
+# naming the file, when none holds it.
+if [ -z "${CUSTODIAN_REFERENCE:-}" ]; then
+  origin="$(git config --get remote.origin.url 2>/dev/null || true)"
+  for candidate in ../shared ${origin:+"$origin/../shared"}; do
+    if [ -d "$candidate/epcis-schema" ] && [ -d "$candidate/gs1" ]; then
+      CUSTODIAN_REFERENCE="$(cd "$candidate" && pwd)"
+      export CUSTODIAN_REFERENCE
+      break
+    fi
+  done
+fi
+echo "== reference data: ${CUSTODIAN_REFERENCE:-not found beside this checkout or its origin}"
+
 echo "== building the UI"
 (cd ui && npm run build)
 

@@ -33,10 +33,17 @@ fn counts(ledger: &mut Ledger, doc: &Value) -> (usize, usize) {
     (imported.events, imported.new)
 }
 
-/// The schema's directory, beside the checkout; a test that needs it fails, naming the file,
-/// when it is not there.
+/// The schema's directory: in `CUSTODIAN_REFERENCE` (the reference data's directory, which
+/// `scripts/test.sh` finds beside the checkout or beside the checkout a clone was made from), or
+/// in `../shared` beside the checkout. A test that needs it fails, naming the file, when it is
+/// not there.
 fn schema_dir() -> PathBuf {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/epcis-schema");
+    let dir = std::env::var_os("CUSTODIAN_REFERENCE")
+        .map_or_else(
+            || Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared"),
+            PathBuf::from,
+        )
+        .join("epcis-schema");
     let root = dir.join("EPCIS-JSON-Schema-root.json");
     assert!(
         root.exists(),

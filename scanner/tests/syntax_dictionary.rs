@@ -1,5 +1,5 @@
 //! Checks the AI table against GS1's Barcode Syntax Dictionary, read at test time from
-//! `shared/gs1/gs1-syntax-dictionary.txt` beside the workspace.
+//! `shared/gs1/gs1-syntax-dictionary.txt` beside the workspace (or in `$CUSTODIAN_REFERENCE`).
 //!
 //! For every AI the dictionary lists, the table must know it and agree on the predefined-length
 //! flag, the Digital Link attribute flag, every component (character set, length, optional,
@@ -16,8 +16,15 @@ use std::path::PathBuf;
 
 use custodian_scanner::ApplicationIdentifier;
 
+/// `CUSTODIAN_REFERENCE` (the reference data's directory, which `scripts/test.sh` finds beside
+/// the checkout or beside the checkout a clone was made from), or `../shared` beside this one.
 fn dictionary_path() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/gs1/gs1-syntax-dictionary.txt")
+    std::env::var_os("CUSTODIAN_REFERENCE")
+        .map_or_else(
+            || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared"),
+            PathBuf::from,
+        )
+        .join("gs1/gs1-syntax-dictionary.txt")
 }
 
 /// One component as the dictionary writes it: `N14,csum,gcppos2`, `[X..17]`, `[N3],iso3166`.
