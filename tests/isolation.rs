@@ -240,6 +240,7 @@ fn upload(events: Vec<Event>) -> SyncRequest {
         known_docs: Vec::new(),
         docs: Vec::new(),
         download_limit: None,
+        flag_units_after: None,
     }
 }
 

@@ -82,6 +82,12 @@ enum FlagsCommand {
         #[arg(long)]
         note: Option<String>,
     },
+    /// Lists the units a flag lists (a flag stands for one cause, such as a receipt with no
+    /// shipment on record, and lists every unit of it), with those the hub found accounted for.
+    Units {
+        /// The flag's id.
+        id: String,
+    },
 }
 
 /// The most scans recorded in one group commit.
@@ -505,6 +511,23 @@ fn flags(args: FlagsArgs) -> Result<()> {
         outln!("{} is {}", flag.id, flag.status);
         return Ok(());
     }
+    if let Some(FlagsCommand::Units { id }) = args.action {
+        let ledger = device.ledger();
+        if !ledger.flags()?.iter().any(|f| f.id == id) {
+            bail!("no flag {id} on this device: `custodian flags` lists them");
+        }
+        let units = ledger.flag_units(&id)?;
+        if args.json {
+            return print_json(&units);
+        }
+        for u in units {
+            match &u.resolved {
+                Some(why) => outln!("{} accounted for ({why})", u.epc),
+                None => outln!("{} open (listed by {})", u.epc, u.event),
+            }
+        }
+        return Ok(());
+    }
     let flags = device.ledger().flags()?;
     if args.json {
         return print_json(&flags);
@@ -513,7 +536,12 @@ fn flags(args: FlagsArgs) -> Result<()> {
         outln!("no flags");
     }
     for f in flags {
-        outln!("{} {} [{}] {}", f.id, f.kind, f.status, f.reason);
+        let units = if f.units > 1 {
+            format!(" ({} units, {} open: `custodian flags units {}`)", f.units, f.open_units, f.id)
+        } else {
+            String::new()
+        };
+        outln!("{} {} [{}] {}{units}", f.id, f.kind, f.status, f.reason);
         for step in &f.history {
             outln!(
                 "  {} {} by {}{}",

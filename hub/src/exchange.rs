@@ -168,6 +168,15 @@ pub fn handle_at(
         request.download_after,
         request.download_limit(),
     )?;
+    let (flag_units, flag_units_cursor, flag_units_more) = match request.flag_units_after {
+        Some(after) => crate::listing::download(
+            &tx,
+            &device.org,
+            after,
+            crate::listing::MAX_UNITS_PER_ROUND,
+        )?,
+        None => (Vec::new(), 0, false),
+    };
     let extract = Registry::extract_update(
         &tx,
         registry.issuer(),
@@ -192,6 +201,9 @@ pub fn handle_at(
         extract_delta,
         flags_raised,
         hub_time: now.to_rfc3339(),
+        flag_units,
+        flag_units_cursor,
+        flag_units_more,
     };
     Ok(protocol::encode(&response))
 }

@@ -33,9 +33,9 @@ use custodian_ledger::event::{BizStep, Detail, Disposition, EventType};
 use custodian_ledger::warranty::{self, ClaimOutcome, Genuineness};
 use custodian_ledger::{Custody, Epc, Event, docs, store};
 use rusqlite::{Connection, OptionalExtension, params};
-use sha2::{Digest, Sha256};
 
 use crate::HubError;
+use crate::listing::{self, Listed};
 use crate::registry::{HUB_DEVICE, HubFlag, Registry};
 
 /// Stores `event` (a no-op if held) and, when it is new, shares it and reconciles it.
@@ -190,8 +190,7 @@ pub fn ensure_flags_doc(conn: &Connection, org: &str) -> Result<(), HubError> {
 /// One flag per fact: a kind of problem with one unit at one organisation. Seeing the same
 /// diverted unit again, or the same event replayed, raises nothing new.
 fn flag_id(kind: &str, epc: &Epc, org: &str) -> String {
-    let digest = Sha256::digest(format!("{kind}\u{1d}{}\u{1d}{org}", epc.uri()).as_bytes());
-    format!("flag-{}", &hex::encode(digest)[..24])
+    crate::listing::unit_key(kind, epc, org)
 }
 
 /// **Out of sequence** in time: an event dated, after correcting its device's clock, outside the
@@ -205,10 +204,10 @@ pub fn implausible_time(
     now: DateTime<Utc>,
 ) -> Result<Vec<HubFlag>, HubError> {
     let b = &event.body;
-    let reason_for = |unit: &Epc| {
+    let reason_for = |units: &str| {
         format!(
-            "{} was recorded by {} as {} at {} (the device's clock {}), which the hub does not believe: it was ordered as received at {}; check the device's clock",
-            unit.label(),
+            "{units} {} recorded by {} as {} at {} (the device's clock {}), which the hub does not believe: it was ordered as received at {}; check the device's clock",
+            if units.contains(listing::UNITS) { "were" } else { "was" },
             Registry::org_name(conn, &b.recorder.org),
             b.biz_step.as_str(),
             b.event_time.to_rfc3339(),
@@ -225,15 +224,22 @@ pub fn implausible_time(
     let mut raised = Vec::new();
     for unit in b.epcs.iter().chain(b.parent.iter()) {
         for org in concerned(&b.recorder.org, &[maker.as_deref()]) {
-            raised.extend(raise_about(
+            // One flag per event for each organisation told, listing the event's units.
+            let reason = reason_for(&unit.label());
+            let summary = reason_for(&format!("{} units", listing::UNITS));
+            raised.extend(listing::raise(
                 conn,
                 flags,
-                "out_of_sequence",
-                unit,
-                &fact,
-                Some(event),
-                &org,
-                reason_for(unit),
+                Listed {
+                    kind: "out_of_sequence",
+                    org: &org,
+                    unit,
+                    fact: &fact,
+                    cause: Some(fact.clone()),
+                    event: Some(event),
+                    reason,
+                    summary,
+                },
                 now,
             )?);
         }
@@ -811,8 +817,10 @@ fn holder_phrase(
 
 /// **Out of sequence**: a unit received with no shipment on record (by the hub's corrected
 /// order), from a holder other than the receiver. The fact is the unit received by that
-/// organisation: however many receipts or replays, one flag each for it, the holder and the
-/// manufacturer. Only the holder and the manufacturer are told who holds the unit.
+/// organisation: however many receipts or replays, it is listed once for the receiver, the
+/// holder and the manufacturer. The cause is the receipt: the units one organisation received
+/// from one holder under one manifest (or on one day, without a manifest) share one flag. Only
+/// the holder and the manufacturer are told who holds the units.
 fn received_without_shipment(
     conn: &Connection,
     flags: &mut FlagDocs,
@@ -829,29 +837,40 @@ fn received_without_shipment(
         return Ok(Vec::new());
     }
     let fact = format!("received\u{1d}{}", b.recorder.org);
+    let day = b.event_time.date_naive();
+    let (cause, when) = match event.transaction(custodian_ledger::manifest::ASN) {
+        Some(asn) => (format!("asn\u{1d}{asn}"), format!("under {asn}")),
+        None => (format!("day\u{1d}{day}"), format!("on {day}")),
+    };
+    let cause = format!("{fact}\u{1d}{}\u{1d}{cause}", holder.unwrap_or(""));
     let maker = Registry::manufacturer_id(conn)?;
+    let receiver = Registry::org_name(conn, &b.recorder.org);
     let mut raised = Vec::new();
     for org in concerned(&b.recorder.org, &[holder, maker.as_deref()]) {
         if !told && org == b.recorder.org {
             // Reached through a pallet the recorder does not hold: it hears of the pallet.
             continue;
         }
-        let reason = format!(
-            "{} was received by {} on {} with no shipment on record{}: out of sequence",
-            unit.label(),
-            Registry::org_name(conn, &b.recorder.org),
-            b.event_time.date_naive(),
-            holder_phrase(conn, &org, holder)?,
-        );
-        raised.extend(raise_about(
+        let held = holder_phrase(conn, &org, holder)?;
+        raised.extend(listing::raise(
             conn,
             flags,
-            "out_of_sequence",
-            unit,
-            &fact,
-            Some(event),
-            &org,
-            reason,
+            Listed {
+                kind: "out_of_sequence",
+                org: &org,
+                unit,
+                fact: &fact,
+                cause: Some(cause.clone()),
+                event: Some(event),
+                reason: format!(
+                    "{} was received by {receiver} on {day} with no shipment on record{held}: out of sequence",
+                    unit.label(),
+                ),
+                summary: format!(
+                    "{} units were received by {receiver} {when} with no shipment on record{held}: out of sequence",
+                    listing::UNITS,
+                ),
+            },
             now,
         )?);
     }
@@ -903,24 +922,31 @@ fn shipped_without_receipt(
                 orgs.push(org);
             }
         }
+        // One flag per shipment (and holder on record) for each organisation told.
+        let cause = format!("{fact}\u{1d}{}\u{1d}{}", event.id, holder.unwrap_or(""));
         for org in orgs {
-            let reason = format!(
-                "{} was shipped by {}{sent_to} on {}, but {} never received it{}: out of sequence",
-                unit.label(),
-                Registry::org_name(conn, shipper),
-                b.event_time.date_naive(),
-                Registry::org_name(conn, shipper),
-                holder_phrase(conn, &org, holder)?,
-            );
-            raised.extend(raise_about(
+            let held = holder_phrase(conn, &org, holder)?;
+            let name = Registry::org_name(conn, shipper);
+            let day = b.event_time.date_naive();
+            raised.extend(listing::raise(
                 conn,
                 flags,
-                "out_of_sequence",
-                unit,
-                &fact,
-                Some(event),
-                &org,
-                reason,
+                Listed {
+                    kind: "out_of_sequence",
+                    org: &org,
+                    unit,
+                    fact: &fact,
+                    cause: Some(cause.clone()),
+                    event: Some(event),
+                    reason: format!(
+                        "{} was shipped by {name}{sent_to} on {day}, but {name} never received it{held}: out of sequence",
+                        unit.label(),
+                    ),
+                    summary: format!(
+                        "{} units were shipped by {name}{sent_to} on {day}, but {name} never received them{held}: out of sequence",
+                        listing::UNITS,
+                    ),
+                },
                 now,
             )?);
         }
@@ -995,27 +1021,22 @@ fn resolve_out_of_sequence(
             .cloned(),
     );
     for unit in &units {
-        let open: Vec<(String, String, String)> = {
-            let mut stmt = conn.prepare_cached(
-                "SELECT id, org, event FROM flags WHERE epc = ?1 AND kind = 'out_of_sequence'",
-            )?;
-            stmt.query_map([unit.uri()], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
-                .collect::<Result<_, _>>()?
-        };
-        for (id, org, flagged) in open {
-            if flagged == event.id.0 {
+        for listing in listing::open_listings(conn, "out_of_sequence", unit)? {
+            if listing.event == event.id.0 {
                 continue;
             }
-            let Some(flagged) = store::event_by_id(conn, &flagged)? else {
+            let Some(flagged) = store::event_by_id(conn, &listing.event)? else {
                 continue;
             };
             let by = flagged.body.recorder.org.as_str();
+            let org = listing.org.as_str();
             let is = |fact: &str| {
-                id == flag_id(
-                    "out_of_sequence",
-                    unit,
-                    &format!("{org}\u{1d}{fact}\u{1d}{by}"),
-                )
+                listing.key
+                    == flag_id(
+                        "out_of_sequence",
+                        unit,
+                        &format!("{org}\u{1d}{fact}\u{1d}{by}"),
+                    )
             };
             let note = if shipment && flagged.body.biz_step == BizStep::Receiving && is("received")
             {
@@ -1042,7 +1063,7 @@ fn resolve_out_of_sequence(
             } else {
                 continue;
             };
-            flags.close(conn, &org, &id, &note, now)?;
+            listing::account_for(conn, flags, &listing, &note, now)?;
         }
     }
     Ok(())
@@ -1177,6 +1198,20 @@ fn raise_about(
     reason: String,
     now: DateTime<Utc>,
 ) -> Result<Option<HubFlag>, HubError> {
+    if kind == "out_of_sequence" {
+        // Out-of-sequence flags are accounted for unit by unit: this one lists its unit alone.
+        let listed = Listed {
+            kind,
+            org,
+            unit,
+            fact,
+            cause: None,
+            event,
+            summary: reason.clone(),
+            reason,
+        };
+        return listing::raise(conn, flags, listed, now);
+    }
     let id = flag_id(kind, unit, &format!("{org}\u{1d}{fact}"));
     let flag = new_flag(id, kind, org, unit, reason, event, now);
     flags.store(conn, flag)
@@ -1201,6 +1236,8 @@ fn new_flag(
         raised_at: now.to_rfc3339(),
         status: docs::FlagStatus::New.as_str().into(),
         history: Vec::new(),
+        units: 1,
+        open_units: 1,
     }
 }
 
@@ -1217,6 +1254,9 @@ pub struct FlagDocs {
     docs: BTreeMap<String, AutoCommit>,
     /// The organisations whose documents this batch changed (only those are saved).
     changed: BTreeSet<String>,
+    /// Listing flags whose units changed, by organisation: their reasons and counts are
+    /// restated from the flags table once, when the batch is written.
+    touched: BTreeMap<String, BTreeSet<String>>,
 }
 
 impl FlagDocs {
@@ -1224,8 +1264,31 @@ impl FlagDocs {
         FlagDocs::default()
     }
 
+    /// Notes that listing flag `id` of `org` changed its units (see [`crate::listing`]).
+    pub(crate) fn touch(&mut self, org: &str, id: &str) {
+        self.touched
+            .entry(org.to_string())
+            .or_default()
+            .insert(id.to_string());
+    }
+
+    /// Whether flag `id` of `org` is closed, as its document says.
+    pub(crate) fn is_closed(
+        &mut self,
+        conn: &Connection,
+        org: &str,
+        id: &str,
+    ) -> Result<bool, HubError> {
+        let doc = self.doc(conn, org)?;
+        Ok(docs::flag_status(doc, id) == Some(docs::FlagStatus::Closed))
+    }
+
     /// Records `flag` unless one with its id was raised before; returns it when it is new.
-    fn store(&mut self, conn: &Connection, flag: HubFlag) -> Result<Option<HubFlag>, HubError> {
+    pub(crate) fn store(
+        &mut self,
+        conn: &Connection,
+        flag: HubFlag,
+    ) -> Result<Option<HubFlag>, HubError> {
         let inserted = conn.execute(
             "INSERT OR IGNORE INTO flags (id, kind, org, epc, reason, event, raised_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
             params![flag.id, flag.kind, flag.org, flag.epc, flag.reason, flag.event, flag.raised_at],
@@ -1246,6 +1309,8 @@ impl FlagDocs {
                 event: flag.event.clone(),
                 status: docs::FlagStatus::New.as_str().into(),
                 history: Vec::new(),
+                units: flag.units,
+                open_units: flag.open_units,
             },
         )?;
         Ok(Some(flag))
@@ -1278,7 +1343,7 @@ impl FlagDocs {
 
     /// Closes flag `id` of `org` as the hub, saying why, unless it is closed already. Returns
     /// whether it closed it.
-    fn close(
+    pub(crate) fn close(
         &mut self,
         conn: &Connection,
         org: &str,
@@ -1319,7 +1384,29 @@ impl FlagDocs {
     }
 
     /// Saves every document this batch changed, each once, in the caller's transaction.
-    pub fn write(self, conn: &Connection) -> Result<(), HubError> {
+    pub fn write(mut self, conn: &Connection) -> Result<(), HubError> {
+        for (org, ids) in std::mem::take(&mut self.touched) {
+            for id in ids {
+                // A flag listing more than one unit says how many in its reason.
+                let (reason, units, open): (String, i64, i64) = conn
+                    .prepare_cached(
+                        "UPDATE flags SET reason = replace(summary, ?2, units)
+                         WHERE id = ?1 AND units > 1 AND summary IS NOT NULL",
+                    )?
+                    .execute(params![id, listing::UNITS])
+                    .and_then(|_| {
+                        conn.prepare_cached(
+                            "SELECT reason, units, open_units FROM flags WHERE id = ?1",
+                        )
+                    })?
+                    .query_row([&id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+                let count = |n: i64| u64::try_from(n).unwrap_or(0);
+                let doc = self.doc(conn, &org)?;
+                if docs::restate_listing(doc, &id, &reason, count(units), count(open))? {
+                    self.changed.insert(org.clone());
+                }
+            }
+        }
         for (org, mut doc) in self.docs {
             if !self.changed.contains(&org) {
                 continue;

@@ -157,6 +157,16 @@ pub struct HubFlag {
     /// The moves, oldest first (see [`custodian_ledger::docs::read_flags`]).
     #[serde(default)]
     pub history: Vec<custodian_ledger::FlagStep>,
+    /// How many units it lists, and how many of those are not accounted for yet (see
+    /// [`crate::listing`]).
+    #[serde(default = "one")]
+    pub units: u64,
+    #[serde(default = "one")]
+    pub open_units: u64,
+}
+
+fn one() -> u64 {
+    1
 }
 
 /// A unit on the counterfeit alert list, as the hub holds it.
@@ -1253,7 +1263,7 @@ impl Registry {
     pub fn flags(&self) -> Result<Vec<HubFlag>, HubError> {
         let conn = self.conn();
         let mut stmt = conn.prepare_cached(
-            "SELECT id, kind, org, epc, reason, event, raised_at FROM flags ORDER BY raised_at, id",
+            "SELECT id, kind, org, epc, reason, event, raised_at, units, open_units FROM flags ORDER BY raised_at, id",
         )?;
         let mut flags = stmt
             .query_map([], |r| {
@@ -1267,6 +1277,8 @@ impl Registry {
                     raised_at: r.get(6)?,
                     status: new_status(),
                     history: Vec::new(),
+                    units: u64::try_from(r.get::<_, i64>(7)?).unwrap_or(0),
+                    open_units: u64::try_from(r.get::<_, i64>(8)?).unwrap_or(0),
                 })
             })?
             .collect::<Result<Vec<_>, _>>()?;
@@ -1556,6 +1568,7 @@ fn migrate(conn: &Connection) -> Result<(), HubError> {
     )?;
     crate::quarantine::migrate(conn)?;
     crate::access::migrate(conn)?;
+    crate::listing::migrate(conn)?;
     // Alerts raised by partners' reports say who reported and when.
     let has_reporter: i64 = conn.query_row(
         "SELECT count(*) FROM pragma_table_info('alerts') WHERE name = 'reported_by'",

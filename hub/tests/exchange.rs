@@ -87,6 +87,7 @@ fn request(upload: Vec<Event>) -> Vec<u8> {
         known_docs: vec![],
         docs: vec![],
         download_limit: None,
+        flag_units_after: None,
     })
 }
 

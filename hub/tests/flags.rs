@@ -156,6 +156,7 @@ impl Dev<'_> {
             known_docs: known,
             docs,
             download_limit: None,
+            flag_units_after: None,
         });
         self.counter.set(self.counter.get() + 1);
         let auth = RequestAuth::sign(

@@ -341,6 +341,32 @@ pub struct Flag {
     /// flags kept a history read with none.
     #[serde(default)]
     pub history: Vec<FlagStep>,
+    /// How many units the flag lists (one flag stands for one cause: a receipt, a shipment, an
+    /// event), `epc` being the first; the list is kept beside the document ([`FlagUnit`]).
+    #[serde(default = "one")]
+    pub units: u64,
+    /// How many of them the hub has not found accounted for yet (a late shipment accounts for
+    /// a unit received without one); the hub closes the flag when none is left.
+    #[serde(default = "one")]
+    pub open_units: u64,
+}
+
+fn one() -> u64 {
+    1
+}
+
+/// A unit a flag lists, as the hub sends it to the flag's organisation.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FlagUnit {
+    /// The flag's id.
+    pub flag: String,
+    /// The unit (EPC URI).
+    pub epc: String,
+    /// The event that listed it.
+    pub event: String,
+    /// Why the hub found it accounted for (naming the event that did), if it has.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resolved: Option<String>,
 }
 
 /// Creates an organisation's flags document (hub only).
@@ -366,6 +392,9 @@ pub fn add_flag(doc: &mut AutoCommit, flag: &Flag) -> Result<bool, Error> {
     doc.put(&entry, "raised_at", flag.raised_at.as_str())?;
     doc.put(&entry, "event", flag.event.as_str())?;
     doc.put(&entry, "status", flag.status.as_str())?;
+    if flag.units != 1 || flag.open_units != 1 {
+        put_counts(doc, &entry, flag.units, flag.open_units)?;
+    }
     let history = doc.put_object(&entry, "history", ObjType::List)?;
     let raised = FlagStep {
         status: FlagStatus::New,
@@ -377,6 +406,48 @@ pub fn add_flag(doc: &mut AutoCommit, flag: &Flag) -> Result<bool, Error> {
     doc.insert(&history, 0, serde_json::to_string(&raised)?)?;
     doc.commit();
     Ok(true)
+}
+
+fn put_counts(
+    doc: &mut AutoCommit,
+    entry: &automerge::ObjId,
+    units: u64,
+    open_units: u64,
+) -> Result<(), Error> {
+    doc.put(entry, "units", units)?;
+    doc.put(entry, "open_units", open_units)?;
+    Ok(())
+}
+
+/// Rewrites what the hub says of a listing flag (hub only): its reason and its counts. Returns
+/// whether anything changed; a flag the document does not hold changes nothing.
+pub fn restate_listing(
+    doc: &mut AutoCommit,
+    id: &str,
+    reason: &str,
+    units: u64,
+    open_units: u64,
+) -> Result<bool, Error> {
+    let Ok(entry) = flag_entry(doc, id) else {
+        return Ok(false);
+    };
+    let held = read_flag(doc, id);
+    if held.as_ref().is_some_and(|f| {
+        f.reason == reason && f.units == units && f.open_units == open_units
+    }) {
+        return Ok(false);
+    }
+    doc.put(&entry, "reason", reason)?;
+    put_counts(doc, &entry, units, open_units)?;
+    doc.commit();
+    Ok(true)
+}
+
+/// Where flag `id` stands, if the document holds it.
+pub fn flag_status(doc: &AutoCommit, id: &str) -> Option<FlagStatus> {
+    let entry = flag_entry(doc, id).ok()?;
+    let history = read_history(doc, &entry).map(|(_, h)| h).unwrap_or_default();
+    Some(derived_status(doc, &entry, &history))
 }
 
 /// Gives every flag entry that lacks one its history list (hub only): documents written before
@@ -506,6 +577,15 @@ fn read_flag(doc: &AutoCommit, id: &str) -> Option<Flag> {
         .unwrap_or_default();
     history.sort_by(FlagStep::display_order);
     let status = derived_status(doc, &entry, &history);
+    let count = |name: &str| match doc.get(&entry, name).ok().flatten() {
+        Some((Value::Scalar(s), _)) => match s.as_ref() {
+            ScalarValue::Uint(n) => Some(*n),
+            ScalarValue::Int(n) => u64::try_from(*n).ok(),
+            _ => None,
+        },
+        _ => None,
+    };
+    let units = count("units").unwrap_or(1);
     Some(Flag {
         id: id.to_string(),
         kind: field("kind"),
@@ -515,6 +595,8 @@ fn read_flag(doc: &AutoCommit, id: &str) -> Option<Flag> {
         event: field("event"),
         status: status.as_str().to_string(),
         history,
+        units,
+        open_units: count("open_units").unwrap_or(units),
     })
 }
 
@@ -566,6 +648,8 @@ mod tests {
             event: "e".into(),
             status: "new".into(),
             history: Vec::new(),
+            units: 1,
+            open_units: 1,
         }
     }
 

@@ -577,6 +577,23 @@ impl Ledger {
             .unwrap_or_default())
     }
 
+    /// The units flag `id` lists (a flag stands for one cause: a receipt, a shipment, an
+    /// event), as far as the hub has sent them.
+    pub fn flag_units(&self, id: &str) -> Result<Vec<docs::FlagUnit>, Error> {
+        store::flag_units(&self.conn, id)
+    }
+
+    /// Stores the listed units a sync brought, in one transaction.
+    pub fn store_flag_units(&mut self, units: &[docs::FlagUnit]) -> Result<(), Error> {
+        if units.is_empty() {
+            return Ok(());
+        }
+        let tx = self.conn.transaction()?;
+        store::store_flag_units(&tx, units)?;
+        tx.commit()?;
+        Ok(())
+    }
+
     /// Moves a flag along its lifecycle (`seen`, `under_investigation`, `escalated`, `closed`),
     /// now, with no note. Escalating and closing need a note: use [`Ledger::move_flag`].
     pub fn set_flag_status(&mut self, id: &str, status: &str) -> Result<(), Error> {

@@ -171,6 +171,12 @@ fn migrate(conn: &Connection) -> Result<(), Error> {
              PRIMARY KEY (epc, role, step, time, seq)
          ) WITHOUT ROWID;
          CREATE INDEX IF NOT EXISTS events_by_step ON events (step, time);
+         -- The units the organisation's flags list, as the hub sent them (see docs::FlagUnit; the
+         -- hub keeps its own listing in flag_units).
+         CREATE TABLE IF NOT EXISTS listed_units (
+             flag TEXT NOT NULL, epc TEXT NOT NULL, event TEXT NOT NULL, resolved TEXT,
+             PRIMARY KEY (flag, epc)
+         );
          -- What waits to be uploaded is counted on every status: from this index, not the rows.
          CREATE INDEX IF NOT EXISTS local_events ON events (seq) WHERE local = 1;
          -- What aggregation events put into (ADD) or took out of (DELETE) which logistic unit.
@@ -1078,4 +1084,35 @@ mod tests {
             .unwrap();
         assert_eq!((rows, agreeing), (4, 4));
     }
+}
+
+/// Stores units flags list as the hub sent them: a unit already held takes the hub's newer word
+/// (accounted for, and why).
+pub fn store_flag_units(conn: &Connection, units: &[crate::docs::FlagUnit]) -> Result<(), Error> {
+    let mut stmt = conn.prepare_cached(
+        "INSERT INTO listed_units (flag, epc, event, resolved) VALUES (?1, ?2, ?3, ?4)
+         ON CONFLICT (flag, epc) DO UPDATE SET event = excluded.event, resolved = excluded.resolved",
+    )?;
+    for u in units {
+        stmt.execute(params![u.flag, u.epc, u.event, u.resolved])?;
+    }
+    Ok(())
+}
+
+/// The units flag `id` lists, as far as the hub has sent them, in the order they were listed.
+pub fn flag_units(conn: &Connection, id: &str) -> Result<Vec<crate::docs::FlagUnit>, Error> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT flag, epc, event, resolved FROM listed_units WHERE flag = ?1 ORDER BY rowid",
+    )?;
+    let rows = stmt
+        .query_map([id], |r| {
+            Ok(crate::docs::FlagUnit {
+                flag: r.get(0)?,
+                epc: r.get(1)?,
+                event: r.get(2)?,
+                resolved: r.get(3)?,
+            })
+        })?
+        .collect::<Result<_, _>>()?;
+    Ok(rows)
 }

@@ -25,6 +25,7 @@ use crate::transport::HubClient;
 const KV_IDENTITY: &str = "identity";
 const KV_UPLOAD_CURSOR: &str = "sync.upload_cursor";
 const KV_DOWNLOAD_CURSOR: &str = "sync.download_cursor";
+const KV_FLAG_UNITS_CURSOR: &str = "sync.flag_units_cursor";
 const KV_LAST_SYNC: &str = "sync.last";
 const KV_CLOCK_OFFSET: &str = "sync.clock_offset_ms";
 /// The peer name under which the device keeps its per-document sync state with the hub.
@@ -381,7 +382,7 @@ impl Device {
             let answer = client.post("/v1/sync", body, &headers).await?;
             report.bytes_received += answer.len();
             let response: SyncResponse = protocol::decode(&answer)?;
-            hub_has_more = response.more;
+            hub_has_more = response.more || response.flag_units_more;
             if response.extract.is_some() {
                 report.extract = "whole".into();
             } else if response.extract_delta.is_some() && report.extract != "whole" {
@@ -397,7 +398,8 @@ impl Device {
                     (chrono::Utc::now() - hub_time.to_utc()).num_milliseconds();
             }
             let moved = !request.upload.is_empty()
-                || response.download_cursor != request.download_after;
+                || response.download_cursor != request.download_after
+                || Some(response.flag_units_cursor) != request.flag_units_after;
             idle_rounds = if moved { 0 } else { idle_rounds + 1 };
             let mut ledger = self.ledger();
             apply_response(&mut ledger, &request, response, &mut states)?;
@@ -491,6 +493,7 @@ fn build_request(
         known_docs,
         docs,
         download_limit: (round_events < MAX_EVENTS_PER_ROUND).then_some(round_events),
+        flag_units_after: Some(cursor(ledger, KV_FLAG_UNITS_CURSOR)?),
     })
 }
 
@@ -504,6 +507,8 @@ fn apply_response(
     ledger.kv_set(KV_UPLOAD_CURSOR, &request.upload_through.to_string())?;
     ledger.store_shared_events(&response.events)?;
     ledger.kv_set(KV_DOWNLOAD_CURSOR, &response.download_cursor.to_string())?;
+    ledger.store_flag_units(&response.flag_units)?;
+    ledger.kv_set(KV_FLAG_UNITS_CURSOR, &response.flag_units_cursor.to_string())?;
     if let Some(extract) = &response.extract {
         ledger.set_extract(extract)?;
     }

@@ -79,6 +79,10 @@ pub struct SyncRequest {
     /// rounds suit a link that drops long transfers. Missing (older devices): the full round.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub download_limit: Option<usize>,
+    /// The hub-side cursor after which the device wants the units its organisation's flags list
+    /// (missing, from older devices: they are sent none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub flag_units_after: Option<i64>,
 }
 
 impl SyncRequest {
@@ -116,6 +120,17 @@ pub struct SyncResponse {
     pub flags_raised: usize,
     /// The hub's clock (RFC 3339), for measuring the device's clock offset.
     pub hub_time: String,
+    /// Units listed by the organisation's flags, or accounted for, since the device's cursor,
+    /// oldest change first (a flag stands for a cause and lists its units beside the flags
+    /// document, which holds only their counts).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub flag_units: Vec<custodian_ledger::docs::FlagUnit>,
+    /// The device's new flag-unit cursor.
+    #[serde(default)]
+    pub flag_units_cursor: i64,
+    /// More listed units are waiting: ask again.
+    #[serde(default)]
+    pub flag_units_more: bool,
 }
 
 /// Errors of encoding and decoding the wire format.
@@ -186,6 +201,7 @@ mod tests {
             known_docs: vec!["flags/a".into()],
             docs: vec![],
             download_limit: None,
+            flag_units_after: None,
         };
         let bytes = encode(&req);
         assert_eq!(decode::<SyncRequest>(&bytes).unwrap(), req);

@@ -1,0 +1,308 @@
+//! Flags that list units: one flag per cause, not one per unit.
+//!
+//! A receipt of 1,500 units with no shipment on record is one problem, not 1,500: an out-of-
+//! sequence flag stands for a cause (the units one organisation received from one holder under
+//! one manifest, or on one day without a manifest; the units of one shipment by a party that
+//! never held them; the units of one event dated where the hub does not believe it) and lists
+//! its units. Each listed unit is still one fact, keyed as a per-unit flag used to be
+//! ([`unit_key`]), so a replay or a second receipt of the unit lists nothing twice.
+//!
+//! When a late shipment or receipt shows a unit's listing unfounded, that unit alone is marked
+//! accounted for, naming the event; the hub closes the flag once every unit it lists is
+//! accounted for. A flag people closed while units were still open takes no more units: the
+//! next unit of its cause opens a new flag.
+//!
+//! The listing lives in the hub's `flag_units` table, one row per unit, and reaches the
+//! organisation's devices as rows after a cursor ([`download`]), not through the Automerge
+//! flags document: that document holds one entry per flag with its counts (`units`,
+//! `open_units`), so it stays small and cheap to sync however many units its flags list.
+
+use chrono::{DateTime, Utc};
+use custodian_ledger::docs::FlagUnit;
+use custodian_ledger::{Epc, Event};
+use rusqlite::{Connection, OptionalExtension, params};
+use sha2::{Digest, Sha256};
+
+use crate::HubError;
+use crate::reconcile::FlagDocs;
+use crate::registry::HubFlag;
+
+/// The most listed units one sync answer carries; more follow in the next rounds.
+pub const MAX_UNITS_PER_ROUND: usize = 10_000;
+
+/// The placeholder a flag's summary holds for its count of units.
+pub const UNITS: &str = "{units}";
+
+/// The listing tables, and the listing of every out-of-sequence flag raised before flags
+/// listed units (each a listing of its one unit, under its own id).
+pub(crate) fn migrate(conn: &Connection) -> Result<(), HubError> {
+    conn.execute_batch(
+        "CREATE TABLE IF NOT EXISTS flag_units (
+             key TEXT PRIMARY KEY, flag TEXT NOT NULL, org TEXT NOT NULL, epc TEXT NOT NULL,
+             event TEXT NOT NULL, resolved TEXT, seq INTEGER NOT NULL UNIQUE
+         );
+         CREATE INDEX IF NOT EXISTS flag_units_open ON flag_units (epc) WHERE resolved IS NULL;
+         CREATE INDEX IF NOT EXISTS flag_units_by_org ON flag_units (org, seq);
+         CREATE INDEX IF NOT EXISTS flag_units_by_flag ON flag_units (flag, seq);",
+    )?;
+    let has_units: i64 = conn.query_row(
+        "SELECT count(*) FROM pragma_table_info('flags') WHERE name = 'units'",
+        [],
+        |r| r.get(0),
+    )?;
+    if has_units == 0 {
+        conn.execute_batch(
+            "ALTER TABLE flags ADD COLUMN units INTEGER NOT NULL DEFAULT 1;
+             ALTER TABLE flags ADD COLUMN open_units INTEGER NOT NULL DEFAULT 1;
+             ALTER TABLE flags ADD COLUMN summary TEXT;
+             ALTER TABLE flags ADD COLUMN cause TEXT;
+             INSERT OR IGNORE INTO flag_units (key, flag, org, epc, event, seq)
+                 SELECT id, id, org, epc, event, rowid FROM flags WHERE kind = 'out_of_sequence';",
+        )?;
+    }
+    conn.execute_batch("CREATE INDEX IF NOT EXISTS flags_by_cause ON flags (cause);")?;
+    Ok(())
+}
+
+/// The key of one unit's fact: a kind of problem with one unit at one organisation, `fact`
+/// telling apart what differs (who received it, which event). It is the id a flag about that
+/// unit alone has.
+pub(crate) fn unit_key(kind: &str, unit: &Epc, org_fact: &str) -> String {
+    let digest = Sha256::digest(format!("{kind}\u{1d}{}\u{1d}{org_fact}", unit.uri()).as_bytes());
+    format!("flag-{}", &hex::encode(digest)[..24])
+}
+
+/// The id of the flag for a cause: its `generation`-th flag (0 first; a later one opens when
+/// people closed the one before while units were still open).
+fn cause_id(cause: &str, generation: i64) -> String {
+    let digest = Sha256::digest(format!("cause\u{1d}{cause}\u{1d}{generation}").as_bytes());
+    format!("flag-{}", &hex::encode(digest)[..24])
+}
+
+/// A unit to list under a flag.
+pub(crate) struct Listed<'a> {
+    pub kind: &'a str,
+    pub org: &'a str,
+    pub unit: &'a Epc,
+    /// What tells this unit's fact apart from others at `org` (see [`unit_key`]).
+    pub fact: &'a str,
+    /// What the flag stands for; `None`: the unit alone (its flag lists it and nothing else).
+    pub cause: Option<String>,
+    pub event: Option<&'a Event>,
+    /// The flag's reason while it lists this unit alone.
+    pub reason: String,
+    /// The flag's reason once it lists more, with [`UNITS`] where the count goes.
+    pub summary: String,
+}
+
+/// Lists `listed.unit` under the open flag of its cause, raising that flag when there is none.
+/// Returns the flag when this raised it; a unit listed before (or flagged alone before flags
+/// listed units) lists nothing.
+pub(crate) fn raise(
+    conn: &Connection,
+    flags: &mut FlagDocs,
+    listed: Listed<'_>,
+    now: DateTime<Utc>,
+) -> Result<Option<HubFlag>, HubError> {
+    let key = unit_key(
+        listed.kind,
+        listed.unit,
+        &format!("{}\u{1d}{}", listed.org, listed.fact),
+    );
+    let seen: i64 = conn
+        .prepare_cached(
+            "SELECT (SELECT count(*) FROM flag_units WHERE key = ?1) + (SELECT count(*) FROM flags WHERE id = ?1)",
+        )?
+        .query_row([&key], |r| r.get(0))?;
+    if seen > 0 {
+        return Ok(None);
+    }
+    let event = listed.event.map(|e| e.id.0.clone()).unwrap_or_default();
+    let cause = match &listed.cause {
+        Some(c) => format!("{}\u{1d}{}\u{1d}{c}", listed.kind, listed.org),
+        None => key.clone(),
+    };
+    let current: Option<(String, i64, i64)> = conn
+        .prepare_cached(
+            "SELECT id, open_units, (SELECT count(*) FROM flags WHERE cause = ?1) FROM flags WHERE cause = ?1 ORDER BY rowid DESC LIMIT 1",
+        )?
+        .query_row([&cause], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .optional()?;
+    let open = match &current {
+        Some((id, open_units, _)) if *open_units > 0 => !flags.is_closed(conn, listed.org, id)?,
+        _ => false,
+    };
+    let raised = if let (true, Some((id, _, _))) = (open, &current) {
+        conn.prepare_cached(
+            "UPDATE flags SET units = units + 1, open_units = open_units + 1 WHERE id = ?1",
+        )?
+        .execute([id])?;
+        flags.touch(listed.org, id);
+        insert_unit(conn, &key, id, listed.org, listed.unit, &event)?;
+        None
+    } else {
+        let id = match &listed.cause {
+            None => key.clone(),
+            Some(_) => cause_id(&cause, current.as_ref().map_or(0, |c| c.2)),
+        };
+        let flag = HubFlag {
+            id: id.clone(),
+            kind: listed.kind.into(),
+            org: listed.org.into(),
+            epc: listed.unit.uri(),
+            reason: listed.reason,
+            event: event.clone(),
+            raised_at: now.to_rfc3339(),
+            status: custodian_ledger::docs::FlagStatus::New.as_str().into(),
+            units: 1,
+            open_units: 1,
+            history: Vec::new(),
+        };
+        let raised = flags.store(conn, flag)?;
+        conn.prepare_cached("UPDATE flags SET summary = ?2, cause = ?3 WHERE id = ?1")?
+            .execute(params![id, listed.summary, cause])?;
+        insert_unit(conn, &key, &id, listed.org, listed.unit, &event)?;
+        raised
+    };
+    Ok(raised)
+}
+
+fn next_seq(conn: &Connection) -> Result<i64, HubError> {
+    Ok(conn
+        .prepare_cached("SELECT coalesce(max(seq), 0) + 1 FROM flag_units")?
+        .query_row([], |r| r.get(0))?)
+}
+
+fn insert_unit(
+    conn: &Connection,
+    key: &str,
+    flag: &str,
+    org: &str,
+    unit: &Epc,
+    event: &str,
+) -> Result<(), HubError> {
+    let seq = next_seq(conn)?;
+    conn.prepare_cached(
+        "INSERT INTO flag_units (key, flag, org, epc, event, seq) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    )?
+    .execute(params![key, flag, org, unit.uri(), event, seq])?;
+    Ok(())
+}
+
+/// A unit's listings of `kind` that are not accounted for yet.
+pub(crate) struct OpenListing {
+    /// The unit's fact ([`unit_key`]).
+    pub key: String,
+    pub flag: String,
+    pub org: String,
+    /// The event that listed it.
+    pub event: String,
+}
+
+pub(crate) fn open_listings(
+    conn: &Connection,
+    kind: &str,
+    unit: &Epc,
+) -> Result<Vec<OpenListing>, HubError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT u.key, u.flag, u.org, u.event FROM flag_units u JOIN flags f ON f.id = u.flag
+         WHERE u.epc = ?1 AND u.resolved IS NULL AND f.kind = ?2",
+    )?;
+    let rows = stmt
+        .query_map(params![unit.uri(), kind], |r| {
+            Ok(OpenListing {
+                key: r.get(0)?,
+                flag: r.get(1)?,
+                org: r.get(2)?,
+                event: r.get(3)?,
+            })
+        })?
+        .collect::<Result<_, _>>()?;
+    Ok(rows)
+}
+
+/// Marks a listed unit accounted for, saying why; the hub closes its flag when it was the last
+/// unit open. Returns whether the flag closed.
+pub(crate) fn account_for(
+    conn: &Connection,
+    flags: &mut FlagDocs,
+    listing: &OpenListing,
+    note: &str,
+    now: DateTime<Utc>,
+) -> Result<bool, HubError> {
+    let seq = next_seq(conn)?;
+    let changed = conn
+        .prepare_cached(
+            "UPDATE flag_units SET resolved = ?2, seq = ?3 WHERE key = ?1 AND resolved IS NULL",
+        )?
+        .execute(params![listing.key, note, seq])?;
+    if changed == 0 {
+        return Ok(false);
+    }
+    let (units, open): (i64, i64) = conn
+        .prepare_cached(
+            "UPDATE flags SET open_units = max(open_units - 1, 0) WHERE id = ?1 RETURNING units, open_units",
+        )?
+        .query_row([&listing.flag], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    flags.touch(&listing.org, &listing.flag);
+    if open > 0 {
+        return Ok(false);
+    }
+    let note = if units == 1 {
+        note.to_string()
+    } else {
+        format!("every one of its {units} units is accounted for; the last: {note}")
+    };
+    flags.close(conn, &listing.org, &listing.flag, &note, now)
+}
+
+/// The listed units of `org`'s flags changed after `after` (a cursor of this hub's), at most
+/// `limit`, oldest change first: with the cursor to ask after next, and whether more wait.
+pub fn download(
+    conn: &Connection,
+    org: &str,
+    after: i64,
+    limit: usize,
+) -> Result<(Vec<FlagUnit>, i64, bool), HubError> {
+    let limit = limit.clamp(1, MAX_UNITS_PER_ROUND);
+    let mut stmt = conn.prepare_cached(
+        "SELECT seq, flag, epc, event, resolved FROM flag_units WHERE org = ?1 AND seq > ?2
+         ORDER BY seq LIMIT ?3",
+    )?;
+    let mut rows: Vec<(i64, FlagUnit)> = stmt
+        .query_map(params![org, after, limit as i64 + 1], |r| {
+            Ok((
+                r.get(0)?,
+                FlagUnit {
+                    flag: r.get(1)?,
+                    epc: r.get(2)?,
+                    event: r.get(3)?,
+                    resolved: r.get(4)?,
+                },
+            ))
+        })?
+        .collect::<Result<_, _>>()?;
+    let more = rows.len() > limit;
+    rows.truncate(limit);
+    let cursor = rows.last().map_or(after, |(seq, _)| *seq);
+    let rows = rows.into_iter().map(|(_, unit)| unit).collect();
+    Ok((rows, cursor, more))
+}
+
+/// The units flag `id` lists, in the order they were listed or last changed.
+pub fn units_of(conn: &Connection, id: &str) -> Result<Vec<FlagUnit>, HubError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT flag, epc, event, resolved FROM flag_units WHERE flag = ?1 ORDER BY seq",
+    )?;
+    let rows = stmt
+        .query_map([id], |r| {
+            Ok(FlagUnit {
+                flag: r.get(0)?,
+                epc: r.get(1)?,
+                event: r.get(2)?,
+                resolved: r.get(3)?,
+            })
+        })?
+        .collect::<Result<_, _>>()?;
+    Ok(rows)
+}
