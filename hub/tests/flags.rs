@@ -146,6 +146,21 @@ impl Dev<'_> {
     }
 
     fn send(&self, upload: Vec<Event>, docs: Vec<DocMessage>, known: Vec<String>) -> SyncResponse {
+        self.send_asking(upload, docs, known, None)
+    }
+
+    /// The units this device's organisation's flags list, changed after `cursor`.
+    fn listed_after(&self, cursor: i64) -> SyncResponse {
+        self.send_asking(vec![], vec![], vec![], Some(cursor))
+    }
+
+    fn send_asking(
+        &self,
+        upload: Vec<Event>,
+        docs: Vec<DocMessage>,
+        known: Vec<String>,
+        flag_units_after: Option<i64>,
+    ) -> SyncResponse {
         let body = protocol::encode(&SyncRequest {
             v: PROTOCOL_VERSION,
             upload,
@@ -156,7 +171,7 @@ impl Dev<'_> {
             known_docs: known,
             docs,
             download_limit: None,
-            flag_units_after: None,
+            flag_units_after,
         });
         self.counter.set(self.counter.get() + 1);
         let auth = RequestAuth::sign(
@@ -937,3 +952,214 @@ fn a_late_receipt_closes_the_flag_its_onward_shipment_raised() {
     a.upload(vec![received, onward]);
     assert_eq!(out_of_sequence(&hub, &unit), closed);
 }
+
+/// The out-of-sequence flags raised for `org`.
+fn out_of_sequence_of(hub: &Hub, org: &str) -> Vec<HubFlag> {
+    hub.registry
+        .flags()
+        .unwrap()
+        .into_iter()
+        .filter(|f| f.kind == "out_of_sequence" && f.org == org)
+        .collect()
+}
+
+#[test]
+fn units_received_with_no_shipment_raise_one_flag_per_receipt_listing_them() {
+    let hub = hub();
+    let maker = hub.device("acme", "plant-stuttgart", 1);
+    let b = hub.device("dist-b", "dc-oakland", 2);
+    // Twenty units received one scan at a time on one day, five on the next: no shipment to B
+    // is on record for any of them yet.
+    let day_one: Vec<Event> = (150..170)
+        .map(|n| {
+            b.event(
+                BizStep::Receiving,
+                vec![hub.unit(n)],
+                &format!("2026-11-10T10:{:02}:00-08:00", n - 150),
+                None,
+            )
+        })
+        .collect();
+    let day_two: Vec<Event> = (170..175)
+        .map(|n| {
+            b.event(
+                BizStep::Receiving,
+                vec![hub.unit(n)],
+                "2026-11-11T09:00:00-08:00",
+                None,
+            )
+        })
+        .collect();
+    assert_eq!(b.upload(day_one[..7].to_vec()).flags_raised, 1);
+    assert_eq!(b.upload(day_one[7..].to_vec()).flags_raised, 0);
+    assert_eq!(b.upload(day_two.clone()).flags_raised, 1);
+    // Replays and a second scan of a listed unit list nothing twice.
+    b.upload(day_one.clone());
+    b.upload(vec![b.event(
+        BizStep::Receiving,
+        vec![hub.unit(150)],
+        "2026-11-10T16:00:00-08:00",
+        None,
+    )]);
+
+    let counts = |org: &str| -> Vec<(u64, u64, String)> {
+        let mut v: Vec<(u64, u64, String)> = out_of_sequence_of(&hub, org)
+            .into_iter()
+            .map(|f| (f.units, f.open_units, f.status))
+            .collect();
+        v.sort();
+        v
+    };
+    let both_open = vec![(5, 5, "new".to_string()), (20, 20, "new".to_string())];
+    assert_eq!(counts("dist-b"), both_open);
+    assert_eq!(counts("acme"), both_open, "the manufacturer holds the units");
+    let day_one_flag = out_of_sequence_of(&hub, "dist-b")
+        .into_iter()
+        .find(|f| f.units == 20)
+        .unwrap();
+    assert!(
+        day_one_flag
+            .reason
+            .starts_with("20 units were received by ")
+            && day_one_flag.reason.contains("on 2026-11-10 with no shipment on record"),
+        "{}",
+        day_one_flag.reason
+    );
+    // The receiver is not told who holds the units; the manufacturer is.
+    assert!(!day_one_flag.reason.contains("on record it is with"));
+
+    // The receiver's devices get the listing of its own flags, and nothing of the
+    // manufacturer's, after a cursor.
+    let listed = b.listed_after(0);
+    assert_eq!(listed.flag_units.len(), 25);
+    assert!(!listed.flag_units_more);
+    let b_flags: Vec<String> = out_of_sequence_of(&hub, "dist-b")
+        .into_iter()
+        .map(|f| f.id)
+        .collect();
+    assert!(listed.flag_units.iter().all(|u| b_flags.contains(&u.flag)));
+    let mut units: Vec<&str> = listed
+        .flag_units
+        .iter()
+        .filter(|u| u.flag == day_one_flag.id)
+        .map(|u| u.epc.as_str())
+        .collect();
+    units.sort_unstable();
+    let mut expected: Vec<String> = (150..170).map(|n| hub.unit(n).uri()).collect();
+    expected.sort();
+    assert_eq!(units, expected);
+    assert!(listed.flag_units.iter().all(|u| u.resolved.is_none()));
+    let cursor = listed.flag_units_cursor;
+    assert!(b.listed_after(cursor).flag_units.is_empty());
+
+    // The maker's shipment of half of day one arrives late: those ten units are accounted for,
+    // the flag stays open for the rest.
+    let first_half = maker.event(
+        BizStep::Shipping,
+        (150..160).map(|n| hub.unit(n)).collect(),
+        "2026-11-09T10:00:00+01:00",
+        Some("dist-b"),
+    );
+    maker.upload(vec![first_half.clone()]);
+    assert_eq!(
+        counts("dist-b"),
+        vec![(5, 5, "new".to_string()), (20, 10, "new".to_string())]
+    );
+    let changed = b.listed_after(cursor);
+    assert_eq!(changed.flag_units.len(), 10);
+    let why = format!("matching shipment arrived: {}", first_half.id);
+    assert!(
+        changed
+            .flag_units
+            .iter()
+            .all(|u| u.resolved.as_deref() == Some(why.as_str())),
+        "{:?}",
+        changed.flag_units
+    );
+
+    // The rest arrives: the hub closes the flag, saying every unit is accounted for; the other
+    // day's flag stays open.
+    let second_half = maker.event(
+        BizStep::Shipping,
+        (160..170).map(|n| hub.unit(n)).collect(),
+        "2026-11-09T11:00:00+01:00",
+        Some("dist-b"),
+    );
+    maker.upload(vec![second_half.clone()]);
+    assert_eq!(
+        counts("dist-b"),
+        vec![(5, 5, "new".to_string()), (20, 0, "closed".to_string())]
+    );
+    let closed = out_of_sequence_of(&hub, "dist-b")
+        .into_iter()
+        .find(|f| f.id == day_one_flag.id)
+        .unwrap();
+    let closing = closed.history.last().unwrap();
+    assert_eq!(closing.by, "hub");
+    assert_eq!(
+        closing.note.as_deref(),
+        Some(
+            format!(
+                "every one of its 20 units is accounted for; the last: matching shipment arrived: {}",
+                second_half.id
+            )
+            .as_str()
+        )
+    );
+
+    // The receiver's device holds one entry per flag, with the counts.
+    let mut doc = AutoCommit::new();
+    let mut state = State::new();
+    b.sync_flags(&mut doc, &mut state);
+    let mut held: Vec<(u64, u64, String)> = docs::read_flags(&doc)
+        .into_iter()
+        .map(|f| (f.units, f.open_units, f.status))
+        .collect();
+    held.sort();
+    assert_eq!(
+        held,
+        vec![(5, 5, "new".to_string()), (20, 0, "closed".to_string())]
+    );
+}
+
+#[test]
+fn a_flag_people_closed_takes_no_more_units() {
+    let hub = hub();
+    let b = hub.device("dist-b", "dc-oakland", 2);
+    let receipt = |n: usize| {
+        b.event(
+            BizStep::Receiving,
+            vec![hub.unit(n)],
+            "2026-11-10T10:00:00-08:00",
+            None,
+        )
+    };
+    b.upload(vec![receipt(150), receipt(151)]);
+    let mut doc = AutoCommit::new();
+    let mut state = State::new();
+    b.sync_flags(&mut doc, &mut state);
+    let id = docs::read_flags(&doc)[0].id.clone();
+    docs::move_flag(
+        &mut doc,
+        &id,
+        &FlagStep {
+            status: FlagStatus::Closed,
+            at: "2026-11-10T12:00:00-08:00".into(),
+            by: "dev-b".into(),
+            org: Some("dist-b".into()),
+            note: Some("counted twice, paperwork found".into()),
+        },
+    )
+    .unwrap();
+    b.sync_flags(&mut doc, &mut state);
+
+    // Another unit of the same day's receipts: a flag of its own, not hidden in a closed one.
+    assert_eq!(b.upload(vec![receipt(152)]).flags_raised, 1);
+    let mut flags: Vec<(u64, String)> = out_of_sequence_of(&hub, "dist-b")
+        .into_iter()
+        .map(|f| (f.units, f.status))
+        .collect();
+    flags.sort();
+    assert_eq!(flags, vec![(1, "new".to_string()), (2, "closed".to_string())]);
+}
+
