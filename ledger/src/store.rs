@@ -318,6 +318,71 @@ fn decode(body: String) -> Result<Event, Error> {
     Ok(serde_json::from_str(&body)?)
 }
 
+/// Events naming more things than this are read one thing at a time by the per-unit queries
+/// ([`read_for`]).
+pub const WIDE_EVENT: usize = 256;
+
+/// How many wide events [`read_for`] keeps decoded.
+const WIDE_EVENTS_KEPT: usize = 64;
+
+/// Wide events, decoded once and kept without their list of things, by (database file,
+/// sequence number, id): stored events never change.
+type WideEvents = BTreeMap<(String, i64, String), std::sync::Arc<Event>>;
+static WIDE_EVENTS: std::sync::Mutex<WideEvents> = std::sync::Mutex::new(BTreeMap::new());
+
+/// Event `seq` (id `id`) as a question about `epc` needs it: whole, unless it names more than
+/// [`WIDE_EVENT`] things, in which case its list of things holds `epc` alone when it names it
+/// (`names`), or nothing (its parent is kept). A commissioning or shipment of 150,000 units
+/// would otherwise be read whole for every one of its units; a wide event is decoded once per
+/// process and database (in-memory databases: each time).
+fn read_for(
+    conn: &Connection,
+    seq: i64,
+    id: &str,
+    epc: &Epc,
+    names: bool,
+) -> Result<Event, Error> {
+    let file = conn.path().filter(|p| !p.is_empty()).map(str::to_string);
+    let key = file.map(|f| (f, seq, id.to_string()));
+    // `wide` is held without its things.
+    let trimmed = |wide: &Event| {
+        let mut e = wide.clone();
+        if names {
+            e.body.epcs.push(epc.clone());
+        }
+        e
+    };
+    if let Some(key) = &key
+        && let Some(wide) = WIDE_EVENTS
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(key)
+            .cloned()
+    {
+        return Ok(trimmed(&wide));
+    }
+    let body: String = conn
+        .prepare_cached("SELECT body FROM events WHERE seq = ?1")?
+        .query_row([seq], |r| r.get(0))?;
+    let event = decode(body)?;
+    if event.body.epcs.len() <= WIDE_EVENT {
+        return Ok(event);
+    }
+    let mut header = event;
+    header.body.epcs = Vec::new();
+    let out = trimmed(&header);
+    if let Some(key) = key {
+        let mut kept = WIDE_EVENTS
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if kept.len() >= WIDE_EVENTS_KEPT {
+            kept.clear();
+        }
+        kept.insert(key, std::sync::Arc::new(header));
+    }
+    Ok(out)
+}
+
 /// Events with a sequence number above `after`, oldest first, at most `limit`, with their seqs.
 pub fn events_after(
     conn: &Connection,
@@ -366,11 +431,25 @@ pub fn event_count(conn: &Connection) -> Result<i64, Error> {
 /// event-time order.
 pub fn events_naming(conn: &Connection, epc: &Epc) -> Result<Vec<Event>, Error> {
     let mut stmt = conn.prepare_cached(&format!(
-        "SELECT DISTINCT e.body, e.time, e.seq FROM event_epcs x JOIN events e ON e.seq = x.seq
-         WHERE x.epc = ?1 AND {LIVE} ORDER BY e.time, e.seq"
+        "SELECT e.seq, e.id, max(x.role = 'epc') FROM event_epcs x JOIN events e ON e.seq = x.seq
+         WHERE x.epc = ?1 AND {LIVE} GROUP BY e.seq ORDER BY e.time, e.seq"
     ))?;
-    let rows = stmt.query_map([epc.uri()], |r| r.get::<_, String>(0))?;
-    rows.map(|b| decode(b?)).collect()
+    let rows: Vec<(i64, String, bool)> = stmt
+        .query_map([epc.uri()], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+        .collect::<Result<_, _>>()?;
+    rows.into_iter()
+        .map(|(seq, id, names)| read_for(conn, seq, &id, epc, names))
+        .collect()
+}
+
+/// Whether the live event `id` names `epc` among its things (not as its parent).
+pub fn names(conn: &Connection, id: &EventId, epc: &Epc) -> Result<bool, Error> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT EXISTS (SELECT 1 FROM event_epcs x JOIN events e ON e.seq = x.seq
+             WHERE e.id = ?1 AND x.epc = ?2 AND x.role = 'epc')",
+        )?
+        .query_row(params![id.0, epc.uri()], |r| r.get(0))?)
 }
 
 /// The error declarations that name `epc`, oldest first.
@@ -546,11 +625,15 @@ pub fn containers(conn: &Connection, epc: &Epc) -> Result<Vec<Epc>, Error> {
 /// their children: from the `containment` table, so a unit's other events are not read.
 fn aggregations_of(conn: &Connection, child: &Epc) -> Result<Vec<Event>, Error> {
     let mut stmt = conn.prepare_cached(&format!(
-        "SELECT DISTINCT e.body, e.seq FROM containment c JOIN events e ON e.seq = c.seq
+        "SELECT DISTINCT e.seq, e.id FROM containment c JOIN events e ON e.seq = c.seq
          WHERE c.child = ?1 AND {LIVE} ORDER BY e.seq"
     ))?;
-    let rows = stmt.query_map([child.uri()], |r| r.get::<_, String>(0))?;
-    rows.map(|b| decode(b?)).collect()
+    let rows: Vec<(i64, String)> = stmt
+        .query_map([child.uri()], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<Result<_, _>>()?;
+    rows.into_iter()
+        .map(|(seq, id)| read_for(conn, seq, &id, child, true))
+        .collect()
 }
 
 /// The latest event with business step `step` that names any of `epcs`; with `until`, only
@@ -640,7 +723,7 @@ fn latest_where(
     let mut stmt = conn.prepare_cached(&last_with_step_sql())?;
     let mut rows = stmt.query(params![epc.uri(), step.as_str(), bound.time, bound.except])?;
     while let Some(row) = rows.next()? {
-        let e = decode(row.get(0)?)?;
+        let e = read_for(conn, row.get(0)?, &row.get::<_, String>(1)?, epc, true)?;
         if keep(&e) {
             return Ok(Some(e));
         }
@@ -653,7 +736,7 @@ fn latest_where(
 /// the caller stops stepping at the first row it keeps.
 fn last_with_step_sql() -> String {
     format!(
-        "SELECT e.body FROM event_epcs x CROSS JOIN events e ON e.seq = x.seq
+        "SELECT e.seq, e.id FROM event_epcs x CROSS JOIN events e ON e.seq = x.seq
          WHERE x.epc = ?1 AND x.role = 'epc' AND x.step = ?2 AND x.time <= ?3 AND e.id != ?4
            AND {LIVE}
          ORDER BY x.time DESC, x.seq DESC"
@@ -670,10 +753,14 @@ pub fn events_touching(conn: &Connection, epc: &Epc) -> Result<Vec<Event>, Error
         events.iter().map(|e| e.id.clone()).collect();
     let mut path = vec![epc.clone()];
     for (container, spans) in containment_spans(conn, epc, &mut path)? {
-        for e in events_naming(conn, &container)? {
+        for mut e in events_naming(conn, &container)? {
             // The packing of a sibling into the same container says nothing about this unit.
             if e.body.event_type == EventType::AggregationEvent && !e.body.epcs.contains(epc) {
-                continue;
+                if e.body.epcs.len() > 1 || !names(conn, &e.id, epc)? {
+                    continue;
+                }
+                // A wide packing, read without its things (see `read_for`), that packs it.
+                e.body.epcs.push(epc.clone());
             }
             if spans.iter().any(|s| s.contains(e.body.event_time)) && held.insert(e.id.clone()) {
                 events.push(e);
@@ -891,6 +978,7 @@ mod tests {
     )]
 
     use super::*;
+    use crate::Custody;
     use crate::event::{EventBody, Recorder};
     use rusqlite::StatementStatus;
 
@@ -930,11 +1018,10 @@ mod tests {
         let mut stmt = conn.prepare(&sql).unwrap();
         let found = stmt
             .query_row(params![epc.uri(), step.as_str(), "9999", ""], |r| {
-                r.get::<_, String>(0)
+                r.get::<_, String>(1)
             })
             .optional()
-            .unwrap()
-            .map(|b| decode(b).unwrap().id.0);
+            .unwrap();
         (
             stmt.get_status(StatementStatus::VmStep),
             stmt.get_status(StatementStatus::FullscanStep),
@@ -998,6 +1085,65 @@ mod tests {
             "{plan:?}"
         );
         assert!(!plan.iter().any(|p| p.contains("TEMP B-TREE")), "{plan:?}");
+    }
+
+    #[test]
+    fn a_wide_event_is_read_for_one_unit_at_a_time_with_the_same_answers() {
+        let tmp = tempfile::tempdir().unwrap();
+        let conn = open(&tmp.path().join("l.sqlite")).unwrap();
+        let units: Vec<Epc> = (0..1_000).map(|i| unit(&format!("U{i}"))).collect();
+        let pallet = Epc::parse("https://id.gs1.org/00/106141412345678908").unwrap();
+        let with = |e: Event, f: &dyn Fn(&mut EventBody)| {
+            let mut body = e.body;
+            f(&mut body);
+            Event::new(body)
+        };
+        let commissioned = with(event(&units[0], BizStep::Commissioning, 1), &|b| {
+            b.epcs = units.clone();
+        });
+        let packed = with(event(&units[0], BizStep::Packing, 10), &|b| {
+            b.event_type = EventType::AggregationEvent;
+            b.action = Action::Add;
+            b.parent = Some(pallet.clone());
+            b.epcs = units[..300].to_vec();
+        });
+        let shipped = with(event(&pallet, BizStep::Shipping, 20), &|b| {
+            b.destination = Some("dist-b".into());
+        });
+        for e in [&commissioned, &packed, &shipped] {
+            insert_event(&conn, e, false).unwrap();
+        }
+        assert!(commissioned.body.epcs.len() > WIDE_EVENT && packed.body.epcs.len() > WIDE_EVENT);
+
+        // Read twice: decoded from the database, then from what was kept.
+        for _ in 0..2 {
+            let named = events_naming(&conn, &units[5]).unwrap();
+            assert_eq!(named.len(), 2);
+            assert!(named.iter().all(|e| e.body.epcs == [units[5].clone()]));
+            assert_eq!(named[1].body.parent.as_ref(), Some(&pallet));
+
+            // The custody read one unit at a time is the custody read from the whole events.
+            let whole = [commissioned.clone(), packed.clone(), shipped.clone()];
+            for (u, expect) in [(&units[5], &whole[..]), (&units[500], &whole[..1])] {
+                let touching = events_touching(&conn, u).unwrap();
+                let ids: Vec<&EventId> = touching.iter().map(|e| &e.id).collect();
+                let expected: Vec<&EventId> = expect.iter().map(|e| &e.id).collect();
+                assert_eq!(ids, expected, "{}", u.uri());
+                assert_eq!(
+                    Custody::derive(u, &touching),
+                    Custody::derive(u, expect),
+                    "{}",
+                    u.uri()
+                );
+            }
+            let last = last_with_step_touching(&conn, &units[5], BizStep::Shipping, None).unwrap();
+            assert_eq!(last.map(|e| e.id), Some(shipped.id.clone()));
+            assert!(
+                last_with_step_touching(&conn, &units[500], BizStep::Shipping, None)
+                    .unwrap()
+                    .is_none()
+            );
+        }
     }
 
     #[test]
