@@ -26,7 +26,11 @@
 //! reader, which after each hit decodes the strips of the image around the code from scratch,
 //! cost several whole-frame decodes on a cluttered frame and mostly re-read printed text.)
 //! rxing binarizes each crop with a port of its hybrid binarizer that computes the same
-//! matrix several times faster (`binarize.rs`), and its readers run in a fixed order. A
+//! matrix several times faster (`binarize.rs`), and its readers run in a fixed order. The 1D
+//! readers' row scan is our own (`rows.rs`): each row is read as its own histogram thresholds
+//! it and, for UPC/EAN, as the hybrid matrix has it (light that changes along a row); UPC/EAN
+//! is tried from every start guard of a row; and an EAN/UPC code counts once two rows read
+//! it. A
 //! region where nothing decoded but whose gradients all point one way (the bars of a 1D code
 //! at an angle, which rxing's row scans miss beyond about 15°) is turned upright and tried
 //! again with the 1D readers.
@@ -43,7 +47,6 @@ use std::collections::HashSet;
 
 use rxing::datamatrix::DataMatrixReader;
 use rxing::multi::{GenericMultipleBarcodeReader, MultipleBarcodeReader};
-use rxing::oned::MultiFormatOneDReader;
 use rxing::qrcode::QRCodeReader;
 use rxing::qrcode::cpp_port::QrReader;
 use rxing::{
@@ -54,6 +57,7 @@ use rxing::{
 use crate::GS;
 
 mod binarize;
+mod rows;
 use binarize::FastHybridBinarizer;
 
 /// The barcode formats this crate reads.
@@ -185,6 +189,9 @@ impl DecodeOptions {
     }
 }
 
+/// Code 128's FNC1 code value.
+const CODE128_FNC1: u8 = 102;
+
 /// A point in pixel coordinates of the frame.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Point {
@@ -243,6 +250,14 @@ impl Decoded {
         // A leading FNC1 some decoders pass through as GS says nothing `aim` does not.
         if aim != "]d1" && aim != "]Q1" && aim != "]C0" {
             text = text.strip_prefix(GS).unwrap_or(text);
+        }
+        // rxing decodes a Code 128 check character of value 102 as an FNC1 like any other,
+        // which arrives as a GS after the data that the symbol does not hold. Its raw codes
+        // are the start code, the data, the check character and the stop code.
+        if format == Format::Code128
+            && let [.., CODE128_FNC1, _stop] = result.getRawBytes()
+        {
+            text = text.strip_suffix(GS).unwrap_or(text);
         }
         let position = result
             .getPoints()
@@ -433,7 +448,7 @@ fn decode_rxing(
     search: Search,
     confirm: bool,
 ) -> Vec<Decoded> {
-    let results = read_rxing(image, formats, options, search);
+    let results = read_rxing(image, formats, options, search, true);
     let mut decoded: Vec<Decoded> = Vec::with_capacity(results.len());
     extend_unique(
         &mut decoded,
@@ -446,12 +461,14 @@ fn decode_rxing(
     decoded
 }
 
-/// rxing's readers over `image`, as they report.
+/// rxing's readers over `image`, as they report. With `ean_upc_twice`, an EAN/UPC code must
+/// read on two rows (see `rows::scan`); without, where `image` is rows beside one that read it.
 fn read_rxing(
     image: &Image<'_>,
     formats: &[Format],
     options: &DecodeOptions,
     search: Search,
+    ean_upc_twice: bool,
 ) -> Vec<RXingResult> {
     let (Ok(width), Ok(height)) = (u32::try_from(image.width), u32::try_from(image.height)) else {
         return Vec::new();
@@ -461,7 +478,7 @@ fn read_rxing(
     };
     let mut bitmap = BinaryBitmap::new(FastHybridBinarizer::new(source));
     let hints = options.hints(formats);
-    let mut readers = Readers::new(formats, &hints);
+    let mut readers = Readers::new(formats, &hints, ean_upc_twice);
     match search {
         Search::All => GenericMultipleBarcodeReader::new(readers)
             .decode_multiple_with_hints(&mut bitmap, &hints)
@@ -477,14 +494,16 @@ fn read_rxing(
 /// Rows read beside an EAN/UPC hit to confirm it: this far from its row at least, in pixels,
 /// and this many rows on each side.
 const CONFIRM_GAP: usize = 2;
-const CONFIRM_ROWS: usize = 24;
+const CONFIRM_ROWS: usize = 40;
 
 /// Whether an EAN/UPC code read along one row of `image` reads the same on a row beside it.
 /// An EAN-13 carries a single check digit, and TryHarder's scan of every row of a whole photo
 /// crosses a texture now and then that decodes as a valid EAN-13 on that one row (a photo
 /// without any code gave one), which no other row confirms; a printed code's bars run on
 /// above and below. (zxing-cpp likewise asks a linear code to read the same on two lines.)
-/// The rows beside it are read in strips of [`CONFIRM_ROWS`] either side, along the code with
+/// (The scan itself already asks that of EAN/UPC, but its second row may be one pixel away.)
+/// The rows beside it are read in strips of [`CONFIRM_ROWS`] either side (as many as the
+/// hybrid binarizer needs to threshold them locally, as the frame's rows were), along the code with
 /// a quarter of its length either side for the quiet zones, both for reads along rows and along
 /// columns (TryHarder's turned image). Other codes, and reads at an angle, pass as they are:
 /// Code 128's checksum is strong. Only whole-frame reads are held to this: it also refuses a
@@ -548,7 +567,7 @@ fn confirmed(
             height: CONFIRM_ROWS,
             luma: std::borrow::Cow::Owned(luma),
         };
-        read_rxing(&strip, formats, &every_row, Search::First)
+        read_rxing(&strip, formats, &every_row, Search::First, false)
             .iter()
             .filter_map(Decoded::from_rxing)
             .any(|d| d.format == code.format && d.text == code.text)
@@ -562,7 +581,9 @@ fn confirmed(
 /// it is always: the 1D readers (last instead with TryHarder, as in rxing), DataMatrix, QR;
 /// then all of it again on the inverted image if asked for.
 struct Readers {
-    one_d: Option<MultiFormatOneDReader>,
+    one_d: Option<rows::Linear>,
+    /// Whether an EAN/UPC code must read on two rows.
+    ean_upc_twice: bool,
     data_matrix: bool,
     qr: bool,
     try_harder: bool,
@@ -571,14 +592,12 @@ struct Readers {
 }
 
 impl Readers {
-    fn new(formats: &[Format], hints: &DecodeHints) -> Readers {
+    fn new(formats: &[Format], hints: &DecodeHints, ean_upc_twice: bool) -> Readers {
         Readers {
-            one_d: formats
-                .iter()
-                .any(|f| f.is_1d())
-                .then(|| MultiFormatOneDReader::new(hints)),
+            one_d: rows::Linear::new(formats),
             data_matrix: formats.contains(&Format::DataMatrix),
             qr: formats.contains(&Format::Qr),
+            ean_upc_twice,
             try_harder: hints.TryHarder == Some(true),
             also_inverted: hints.AlsoInverted == Some(true),
             hints: hints.clone(),
@@ -591,7 +610,7 @@ impl Readers {
         image: &mut BinaryBitmap<B>,
         hints: &DecodeHints,
     ) -> Option<RXingResult> {
-        self.one_d.as_mut()?.decode_with_hints(image, hints).ok()
+        rows::decode(self.one_d.as_mut()?, image, hints, self.ean_upc_twice).ok()
     }
 
     /// The 2D readers asked for: DataMatrix, then QR.
@@ -1435,18 +1454,34 @@ fn bilinear(image: &Image<'_>, x: f32, y: f32) -> u8 {
 /// structure tensor, sampled on every other pixel. 2D codes and text have gradients in all
 /// directions and give `None`.
 fn bar_angle(image: &Image<'_>, region: &Rect) -> Option<f32> {
-    let (mut xx, mut yy, mut xy) = (0f64, 0f64, 0f64);
-    for y in (region.y + 1..region.y + region.height - 1).step_by(2) {
-        let row = y * image.width;
-        for x in (region.x + 1..region.x + region.width - 1).step_by(2) {
-            let gx = f64::from(image.luma[row + x + 1]) - f64::from(image.luma[row + x - 1]);
-            let gy = f64::from(image.luma[row + image.width + x])
-                - f64::from(image.luma[row - image.width + x]);
-            xx += gx * gx;
-            yy += gy * gy;
-            xy += gx * gy;
-        }
+    if region.width < 3 || region.height < 3 {
+        return None;
     }
+    // Sums of integers, exact: each row's in 32 bits (at most 65,025 a sample), the region's
+    // in 64. (Floating point cost twice as much, a tenth of a millisecond a frame.)
+    let (mut xx, mut yy, mut xy) = (0i64, 0i64, 0i64);
+    let line = |y: usize| &image.luma[y * image.width + region.x..][..region.width];
+    for y in (region.y + 1..region.y + region.height - 1).step_by(2) {
+        let (row, above, below) = (line(y), line(y - 1), line(y + 1));
+        let (mut row_xx, mut row_yy, mut row_xy) = (0i32, 0i32, 0i32);
+        // Pixels 1, 3, 5… of the row (but the last): the differences of their neighbours
+        // left and right, and above and below. Sample k (even) reads row[k] and row[k + 2],
+        // above[k + 1] and below[k + 1].
+        let n = 2 * ((region.width - 1) / 2) - 1;
+        let (left, right) = (&row[..n], &row[2..n + 2]);
+        let (up, down) = (&above[1..n + 1], &below[1..n + 1]);
+        for k in (0..n).step_by(2) {
+            let gx = i32::from(right[k]) - i32::from(left[k]);
+            let gy = i32::from(down[k]) - i32::from(up[k]);
+            row_xx += gx * gx;
+            row_yy += gy * gy;
+            row_xy += gx * gy;
+        }
+        xx += i64::from(row_xx);
+        yy += i64::from(row_yy);
+        xy += i64::from(row_xy);
+    }
+    let (xx, yy, xy) = (xx as f64, yy as f64, xy as f64);
     let energy = xx + yy;
     if energy <= 0.0 {
         return None;

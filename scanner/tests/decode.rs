@@ -411,3 +411,96 @@ fn decode_image_file_reads_png_and_explains_failures() {
         "{not_image}"
     );
 }
+
+/// A Code 128 check character of value 102 is FNC1's value; read as one, it left a GS after
+/// the data (a photographed `10068408` came out as `10068408` + GS). "10A175" as GS1-128 has
+/// that check character.
+#[test]
+fn a_code_128_check_character_of_fnc1_adds_nothing_to_the_text() {
+    let frame = Gray::centred(&label(Symbol::Gs1_128, "10A175", 2), 640, 240);
+    for options in [DecodeOptions::default(), DecodeOptions::thorough()] {
+        let decoded = decode_luma(640, 240, &frame.px, &options);
+        assert_eq!(decoded.len(), 1);
+        assert_eq!(
+            (decoded[0].aim.as_str(), decoded[0].text.as_str()),
+            ("]C1", "10A175")
+        );
+    }
+}
+
+/// An EAN-13 in light that falls off along its rows (a shadow over its left half): a row
+/// thresholded by its own histogram loses the bars in the shadow, the hybrid matrix's local
+/// thresholds keep them.
+#[test]
+fn an_ean_13_half_in_shadow_is_read() {
+    let code = label(Symbol::Ean13, "4012345000016", 3);
+    let mut frame = Gray::centred(&code, 640, 240);
+    let left = 320 - code.width / 2;
+    for y in 0..frame.height {
+        for x in 0..frame.width {
+            // Full light right of the middle, falling to a fifth at the code's left edge.
+            let t = (x.clamp(left, 320) - left) as f32 / (320 - left) as f32;
+            let p = &mut frame.px[y * frame.width + x];
+            *p = (f32::from(*p) * (0.2 + 0.8 * t)).round() as u8;
+        }
+    }
+    let decoded = decode_luma(640, 240, &frame.px, &DecodeOptions::default());
+    let texts: Vec<&str> = decoded.iter().map(|d| d.text.as_str()).collect();
+    assert_eq!(texts, ["4012345000016"]);
+}
+
+/// Bars either side of an EAN-13 on the same rows (borders, printed text) that begin, seen
+/// from outside, with bar, space, bar of the code's module and a gap: rxing tried UPC/EAN from
+/// the first guard-like pattern of a row only (either way along it), and read nothing.
+#[test]
+fn an_ean_13_behind_a_false_start_guard_is_read() {
+    let module = 3;
+    let code = label(Symbol::Ean13, "4012345000016", module);
+    let mut frame = Gray::blank(640, 240, 255);
+    let (x0, y0) = (200, (240 - code.height) / 2);
+    frame.blit(&code, x0, y0);
+    // In modules from 25 modules outside the code's bars, up to its quiet zones (10
+    // modules): bar, space, bar, then bars of 2, 1 and 3 modules, 2 apart.
+    let decoy = [(0, 1), (2, 1), (5, 2), (9, 1), (12, 3)];
+    let (left, right) = (x0 - 15 * module, x0 + code.width + 15 * module);
+    for (at, width) in decoy {
+        frame.fill(left + at * module, y0, width * module, code.height, 0);
+        frame.fill(
+            right - (at + width) * module,
+            y0,
+            width * module,
+            code.height,
+            0,
+        );
+    }
+    // Over the whole frame, where every row scanned begins with the bars (a located crop
+    // may begin inside them).
+    for options in [whole_frame(), DecodeOptions::default()] {
+        let decoded = decode_luma(640, 240, &frame.px, &options);
+        let texts: Vec<&str> = decoded.iter().map(|d| d.text.as_str()).collect();
+        assert_eq!(texts, ["4012345000016"], "locate: {}", options.locate);
+    }
+}
+
+/// One row of an EAN-13 that another EAN-13 of the same size runs through (a row that reads
+/// as a valid code on its own, as texture or damage sometimes does): an EAN/UPC code counts
+/// only once a second row reads the same, so the one row is never reported, wherever it
+/// falls among the rows scanned.
+#[test]
+fn an_ean_13_read_on_one_row_only_is_not_reported() {
+    let code = label(Symbol::Ean13, "4012345000016", 3);
+    let stray = label(Symbol::Ean13, "5901234123457", 3);
+    let (x0, y0) = ((640 - code.width) / 2, (480 - code.height) / 2);
+    for row in 40..code.height - 40 {
+        let mut frame = Gray::blank(640, 480, 255);
+        frame.blit(&code, x0, y0);
+        let line = &stray.px[row * stray.width..(row + 1) * stray.width];
+        let at = (y0 + row) * frame.width + x0;
+        frame.px[at..at + stray.width].copy_from_slice(line);
+        for options in [DecodeOptions::default(), DecodeOptions::thorough()] {
+            let decoded = decode_luma(640, 480, &frame.px, &options);
+            let texts: Vec<&str> = decoded.iter().map(|d| d.text.as_str()).collect();
+            assert_eq!(texts, ["4012345000016"], "stray row {row}");
+        }
+    }
+}

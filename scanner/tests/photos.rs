@@ -119,9 +119,9 @@ fn photos_read_at_live_settings() {
         &[
             ("qr", 121),
             ("datamatrix", 18),
-            ("ean13", 98),
-            ("upca", 63),
-            ("code128", 37),
+            ("ean13", 106),
+            ("upca", 69),
+            ("code128", 38),
         ],
     );
 }
@@ -133,9 +133,9 @@ fn photos_read_thorough() {
         &[
             ("qr", 121),
             ("datamatrix", 18),
-            ("ean13", 102),
-            ("upca", 71),
-            ("code128", 40),
+            ("ean13", 108),
+            ("upca", 76),
+            ("code128", 41),
         ],
     );
 }
