@@ -165,7 +165,7 @@ impl Step {
 /// A code's AI 8030 signature, as far as it was checked.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SignatureCheck {
-    /// The code carries no signature, or there was no key to check it with.
+    /// The code carries no signature, or there was no key to check a decodable one with.
     Absent,
     /// The code's signature verifies.
     Verified,
@@ -188,6 +188,16 @@ impl SignatureCheck {
             }
             (None, Some(_)) => SignatureCheck::Invalid,
             (None, None) => SignatureCheck::Absent,
+        }
+    }
+
+    /// The signature `scan` carries, with no key to check it with (no registry extract on
+    /// the device): an AI 8030 that yielded no signature is invalid all the same, since no key
+    /// verifies what does not decode (the hub judges it so); any other is absent.
+    pub fn without_key(scan: &Scan) -> SignatureCheck {
+        match (scan.signature(), scan.get("8030")) {
+            (None, Some(_)) => SignatureCheck::Invalid,
+            _ => SignatureCheck::Absent,
         }
     }
 }
@@ -328,7 +338,7 @@ pub fn judge(f: &Facts<'_>) -> (VerdictKind, String) {
             x.recall(gtin.as_str(), f.scan.lot())
                 .map(|r| r.reason.as_str()),
         ),
-        _ => (SignatureCheck::Absent, None, None),
+        _ => (SignatureCheck::without_key(f.scan), None, None),
     };
     let held = f
         .quarantine
@@ -628,5 +638,38 @@ mod tests {
             SignatureCheck::Absent
         );
         assert!(!asked);
+    }
+
+    /// Without a registry extract there is no key: a signature that decodes cannot be checked
+    /// and the verdict is provisional, but an AI 8030 that does not decode (85 characters:
+    /// no whole number of bytes) is judged as the hub judges it, signature invalid.
+    #[test]
+    fn an_undecodable_signature_is_invalid_without_a_registry_extract() {
+        let judged = |signature: &str| {
+            let scan =
+                custodian_scanner::parse(&format!("(01)09506000134352(21)A1(8030){signature}"))
+                    .unwrap();
+            let epc = Epc::from_identity(&scan.identity().unwrap()).unwrap();
+            let facts = Facts {
+                scan: &scan,
+                epc: &epc,
+                step: Step::Receiving,
+                extract: None,
+                manifest: None,
+                contents: &[],
+                sold: None,
+                quarantine: None,
+                today: day("2026-01-01"),
+            };
+            (SignatureCheck::without_key(&scan), judge(&facts).0)
+        };
+        assert_eq!(
+            judged(&"A".repeat(85)),
+            (SignatureCheck::Invalid, VerdictKind::SignatureInvalid)
+        );
+        assert_eq!(
+            judged(&"A".repeat(86)),
+            (SignatureCheck::Absent, VerdictKind::Provisional)
+        );
     }
 }
