@@ -37,9 +37,10 @@ pub const UNITS: &str = "{units}";
 /// listed units (each a listing of its one unit, under its own id).
 pub(crate) fn migrate(conn: &Connection) -> Result<(), HubError> {
     conn.execute_batch(
-        "CREATE TABLE IF NOT EXISTS flag_units (
-             key TEXT PRIMARY KEY, flag TEXT NOT NULL, org TEXT NOT NULL, epc TEXT NOT NULL,
-             event TEXT NOT NULL, resolved TEXT, seq INTEGER NOT NULL UNIQUE
+        "-- seq orders changes for devices: a row takes a new one when it changes.
+         CREATE TABLE IF NOT EXISTS flag_units (
+             seq INTEGER PRIMARY KEY, key TEXT NOT NULL UNIQUE, flag TEXT NOT NULL,
+             org TEXT NOT NULL, epc TEXT NOT NULL, event TEXT NOT NULL, resolved TEXT
          );
          CREATE INDEX IF NOT EXISTS flag_units_open ON flag_units (epc) WHERE resolved IS NULL;
          CREATE INDEX IF NOT EXISTS flag_units_by_org ON flag_units (org, seq);
@@ -109,12 +110,13 @@ pub(crate) fn raise(
         listed.unit,
         &format!("{}\u{1d}{}", listed.org, listed.fact),
     );
-    let seen: i64 = conn
+    let seen: bool = conn
         .prepare_cached(
-            "SELECT (SELECT count(*) FROM flag_units WHERE key = ?1) + (SELECT count(*) FROM flags WHERE id = ?1)",
+            "SELECT EXISTS (SELECT 1 FROM flag_units WHERE key = ?1)
+                 OR EXISTS (SELECT 1 FROM flags WHERE id = ?1)",
         )?
         .query_row([&key], |r| r.get(0))?;
-    if seen > 0 {
+    if seen {
         return Ok(None);
     }
     let event = listed.event.map(|e| e.id.0.clone()).unwrap_or_default();
@@ -167,12 +169,6 @@ pub(crate) fn raise(
     Ok(raised)
 }
 
-fn next_seq(conn: &Connection) -> Result<i64, HubError> {
-    Ok(conn
-        .prepare_cached("SELECT coalesce(max(seq), 0) + 1 FROM flag_units")?
-        .query_row([], |r| r.get(0))?)
-}
-
 fn insert_unit(
     conn: &Connection,
     key: &str,
@@ -181,11 +177,10 @@ fn insert_unit(
     unit: &Epc,
     event: &str,
 ) -> Result<(), HubError> {
-    let seq = next_seq(conn)?;
     conn.prepare_cached(
-        "INSERT INTO flag_units (key, flag, org, epc, event, seq) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        "INSERT INTO flag_units (key, flag, org, epc, event) VALUES (?1, ?2, ?3, ?4, ?5)",
     )?
-    .execute(params![key, flag, org, unit.uri(), event, seq])?;
+    .execute(params![key, flag, org, unit.uri(), event])?;
     Ok(())
 }
 
@@ -230,12 +225,12 @@ pub(crate) fn account_for(
     note: &str,
     now: DateTime<Utc>,
 ) -> Result<bool, HubError> {
-    let seq = next_seq(conn)?;
     let changed = conn
         .prepare_cached(
-            "UPDATE flag_units SET resolved = ?2, seq = ?3 WHERE key = ?1 AND resolved IS NULL",
+            "UPDATE flag_units SET resolved = ?2, seq = (SELECT max(seq) + 1 FROM flag_units)
+             WHERE key = ?1 AND resolved IS NULL",
         )?
-        .execute(params![listing.key, note, seq])?;
+        .execute(params![listing.key, note])?;
     if changed == 0 {
         return Ok(false);
     }

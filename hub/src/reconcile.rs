@@ -1257,6 +1257,9 @@ pub struct FlagDocs {
     /// Listing flags whose units changed, by organisation: their reasons and counts are
     /// restated from the flags table once, when the batch is written.
     touched: BTreeMap<String, BTreeSet<String>>,
+    /// Flags known closed or open in this batch, by id (a batch lists thousands of units under
+    /// one flag; its document is read once for it).
+    closed: BTreeMap<String, bool>,
 }
 
 impl FlagDocs {
@@ -1279,8 +1282,13 @@ impl FlagDocs {
         org: &str,
         id: &str,
     ) -> Result<bool, HubError> {
+        if let Some(closed) = self.closed.get(id) {
+            return Ok(*closed);
+        }
         let doc = self.doc(conn, org)?;
-        Ok(docs::flag_status(doc, id) == Some(docs::FlagStatus::Closed))
+        let closed = docs::flag_status(doc, id) == Some(docs::FlagStatus::Closed);
+        self.closed.insert(id.to_string(), closed);
+        Ok(closed)
     }
 
     /// Records `flag` unless one with its id was raised before; returns it when it is new.
@@ -1359,7 +1367,9 @@ impl FlagDocs {
             org: None,
             note: Some(note.to_string()),
         };
-        match docs::move_flag(doc, id, &step) {
+        let moved = docs::move_flag(doc, id, &step);
+        self.closed.remove(id);
+        match moved {
             Ok(_) => {
                 self.changed.insert(org.to_string());
                 Ok(true)

@@ -633,11 +633,8 @@ impl Registry {
 
     pub(crate) fn manufacturer_id(conn: &Connection) -> Result<Option<String>, HubError> {
         Ok(conn
-            .query_row(
-                "SELECT id FROM orgs WHERE role = 'manufacturer' ORDER BY id LIMIT 1",
-                [],
-                |r| r.get(0),
-            )
+            .prepare_cached("SELECT id FROM orgs WHERE role = 'manufacturer' ORDER BY id LIMIT 1")?
+            .query_row([], |r| r.get(0))
             .optional()?)
     }
 
@@ -1308,11 +1305,9 @@ impl Registry {
 
     /// Whether `gtin`+`serial` was issued here.
     pub(crate) fn is_issued(conn: &Connection, gtin: &str, serial: &str) -> Result<bool, HubError> {
-        Ok(conn.query_row(
-            "SELECT count(*) FROM serials WHERE gtin = ?1 AND serial = ?2",
-            [gtin, serial],
-            |r| r.get::<_, i64>(0),
-        )? > 0)
+        Ok(conn
+            .prepare_cached("SELECT EXISTS (SELECT 1 FROM serials WHERE gtin = ?1 AND serial = ?2)")?
+            .query_row([gtin, serial], |r| r.get(0))?)
     }
 
     /// A registered product and its policies.
@@ -1335,12 +1330,9 @@ impl Registry {
     }
 
     pub(crate) fn org_name(conn: &Connection, id: &str) -> String {
-        conn.query_row(
-            "SELECT name || ' (' || market || ')' FROM orgs WHERE id = ?1",
-            [id],
-            |r| r.get(0),
-        )
-        .unwrap_or_else(|_| id.to_string())
+        conn.prepare_cached("SELECT name || ' (' || market || ')' FROM orgs WHERE id = ?1")
+            .and_then(|mut s| s.query_row([id], |r| r.get(0)))
+            .unwrap_or_else(|_| id.to_string())
     }
 }
 
