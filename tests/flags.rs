@@ -222,3 +222,44 @@ fn a_unit_received_with_no_shipment_is_out_of_sequence_once() {
     orgs.sort_unstable();
     assert_eq!(orgs, ["acme", "dist-b"]);
 }
+
+#[test]
+fn units_received_together_with_no_shipment_are_one_flag_listing_them() {
+    let tmp = tempfile::tempdir().unwrap();
+    let hub = HubProcess::start(&tmp.path().join("hub"), true);
+    let b = tmp.path().join("b");
+    let b = b.to_str().unwrap();
+    hub.enroll(b.as_ref(), "dist-b", "dc-oakland");
+
+    // Three units issued and never shipped, received in one go.
+    let codes: Vec<String> = (150..153).map(serial).collect();
+    custodian_with_input(
+        &["scan", "--data", b, "--step", "receiving", "--json"],
+        Some(&format!("{}\n", codes.join("\n"))),
+    );
+    let first = sync(b);
+    assert_eq!(first["new_flags"].as_array().unwrap().len(), 1, "{first}");
+    let held = flags(b);
+    assert_eq!(held.len(), 1);
+    assert_eq!(held[0]["units"], 3);
+    assert_eq!(held[0]["open_units"], 3);
+    let reason = held[0]["reason"].as_str().unwrap();
+    assert!(reason.starts_with("3 units were received by "), "{reason}");
+    let id = held[0]["id"].as_str().unwrap();
+
+    // The device lists the flag's units, each as received, none accounted for yet.
+    let units = json(&custodian(&["flags", "units", id, "--data", b, "--json"]));
+    let units = units.as_array().unwrap();
+    assert_eq!(units.len(), 3);
+    assert!(units.iter().all(|u| u["flag"] == id && u.get("resolved").is_none()));
+    let text = custodian(&["flags", "--data", b]);
+    assert!(text.contains("(3 units, 3 open"), "{text}");
+    let listed = custodian(&["flags", "units", id, "--data", b]);
+    assert_eq!(listed.lines().count(), 3, "{listed}");
+    assert!(listed.lines().all(|l| l.contains(" open (listed by ")), "{listed}");
+
+    // A flag the device does not hold is named so.
+    let out = custodian_output(&["flags", "units", "flag-nope", "--data", b], None);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no flag flag-nope"));
+}

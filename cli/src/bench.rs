@@ -39,7 +39,8 @@ pub fn run(
 ///
 /// With `flag_storm`, the events are receipts of `events` units the hub has issued but has no
 /// shipment for (a manufacturer's shipping events arriving a day late), so every unit is out
-/// of sequence: the figures add the flags raised on the hub and those that reached the device.
+/// of sequence: the figures add the flags raised on the hub and those that reached the device,
+/// and the units the device's flags list.
 fn sync(events: usize, flag_storm: bool) -> Result<Value> {
     let tmp = std::env::temp_dir().join(format!("custodian-bench-sync-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&tmp);
@@ -128,7 +129,13 @@ fn sync_in(tmp: &Path, events: usize, flag_storm: bool) -> Result<Value> {
         let flags_on_hub = custodian_hub::Registry::open(&tmp.join("hub"))?.counts()?["flags"]
             .as_u64()
             .unwrap_or(0);
-        let flags_on_device = device.ledger().flags()?.len();
+        let held = device.ledger().flags()?;
+        let flags_on_device = held.len();
+        // The units those flags list, as the device holds them (a flag lists its cause's units).
+        let mut units_listed_on_device = 0;
+        for flag in &held {
+            units_listed_on_device += device.ledger().flag_units(&flag.id)?.len();
+        }
         let started = Instant::now();
         let download = peer.sync().await?;
         let download_s = started.elapsed().as_secs_f64();
@@ -155,6 +162,7 @@ fn sync_in(tmp: &Path, events: usize, flag_storm: bool) -> Result<Value> {
             "flag_storm": flag_storm,
             "flags_on_hub": flags_on_hub,
             "flags_on_device": flags_on_device,
+            "units_listed_on_device": units_listed_on_device,
             "download_rounds": download.rounds,
             "bytes_sent": report.bytes_sent,
             "bytes_received": report.bytes_received,
