@@ -30,10 +30,12 @@
 //! readers' row scan is our own (`rows.rs`): each row is read as its own histogram thresholds
 //! it and, for UPC/EAN, as the hybrid matrix has it (light that changes along a row); UPC/EAN
 //! is tried from every start guard of a row; and an EAN/UPC code counts once two rows read
-//! it. A
-//! region where nothing decoded but whose gradients all point one way (the bars of a 1D code
-//! at an angle, which rxing's row scans miss beyond about 15°) is turned upright and tried
-//! again with the 1D readers.
+//! it. A region where nothing decoded but whose gradients all point one way (the bars of a 1D
+//! code at an angle, which rxing's row scans miss beyond about 15°) is turned upright and
+//! tried again with the 1D readers; about upright, every row of it is read. Where the
+//! gradients of the whole region do not agree, those of a band of it may (a code between
+//! lines of text on a label, or in a photo that regions mostly cover), and that band's rows
+//! are read.
 //!
 //! Normalisation: rxing reports GS1-128 as `]C1` + data, and GS1 DataMatrix/QR without the
 //! prefix; [`Decoded::text`] is always the data alone (element strings with GS separators), and
@@ -848,6 +850,8 @@ const MIN_BARS: usize = 20;
 /// Samples per frame pixel along the rows of a turned 1D region, and its height in pixels.
 const UPRIGHT_SCALE: f32 = 2.0;
 const UPRIGHT_BAND: usize = 160;
+/// Height in pixels of the bands of a region looked at on their own for upright bars.
+const BAND: usize = 48;
 /// How many codes one region can yield: after each, what is left of the region is decoded
 /// again.
 const MAX_CODES_PER_REGION: usize = 4;
@@ -1285,7 +1289,8 @@ fn bars(image: &Image<'_>, x0: f32, x1: f32, y0: f32, y1: f32) -> Option<Bars> {
 }
 
 /// Where nothing decoded in `region` but its gradients share one orientation (a 1D code at an
-/// angle), the region turned so that the gradients run along rows, decoded with the 1D formats.
+/// angle), the region turned so that the gradients run along rows, decoded with the 1D formats;
+/// where they do not, the bands of it whose gradients do ([`banded`]).
 fn straightened(image: &Image<'_>, region: &Rect, options: &DecodeOptions) -> Vec<Decoded> {
     let formats: Vec<Format> = options
         .formats
@@ -1298,10 +1303,11 @@ fn straightened(image: &Image<'_>, region: &Rect, options: &DecodeOptions) -> Ve
     }
     // A coherent region is only worth another look if a line through it along the gradient
     // crosses many bars: a box edge or a shelf line is coherent too, but crossed once or twice.
+    let rows = tensor_rows(image, region);
     let Some(estimate) =
-        bar_angle(image, region).filter(|&a| crossings(image, region, a) >= MIN_BARS)
+        orientation(Tensor::sum(&rows)).filter(|&a| crossings(image, region, a) >= MIN_BARS)
     else {
-        return Vec::new();
+        return banded(image, region, &rows, options, &formats);
     };
     // rxing's row scans read codes within a few degrees of upright, but a live decode reads
     // only 15 rows about the crop's middle: glare, a crease, a wrinkled wrapper or a finger
@@ -1367,6 +1373,47 @@ fn straightened(image: &Image<'_>, region: &Rect, options: &DecodeOptions) -> Ve
             d
         })
         .collect()
+}
+
+/// Bands of `region` whose gradients share one direction about upright, in a region whose
+/// gradients as a whole do not (a code between lines of text on a label, a code in a photo
+/// that the regions mostly cover), each read on every row. `rows` is the region's
+/// [`tensor_rows`].
+fn banded(
+    image: &Image<'_>,
+    region: &Rect,
+    rows: &[Tensor],
+    options: &DecodeOptions,
+    formats: &[Format],
+) -> Vec<Decoded> {
+    let every_row = DecodeOptions {
+        try_harder: true,
+        ..options.clone()
+    };
+    // In tensor rows (every other pixel row): bands of BAND pixel rows, half a band apart.
+    let (band, step) = (BAND / 2, BAND / 4);
+    let mut first = 0;
+    while first + band <= rows.len() {
+        let rect = Rect {
+            x: region.x,
+            y: region.y + 2 * first,
+            width: region.width,
+            height: BAND,
+        };
+        first += step;
+        let Some(angle) = orientation(Tensor::sum(&rows[first - step..first - step + band])) else {
+            continue;
+        };
+        if angle.abs() >= 4f32.to_radians() || crossings(image, &rect, angle) < MIN_BARS {
+            continue;
+        }
+        let crop = image.crop(&rect);
+        let found = decode_buffer(&crop, &rect, formats, &every_row, Search::First, false);
+        if !found.is_empty() {
+            return found;
+        }
+    }
+    Vec::new()
 }
 
 /// Sharpens an estimate of the gradient direction: rows of the turned image must cross the
@@ -1453,35 +1500,68 @@ fn bilinear(image: &Image<'_>, x: f32, y: f32) -> u8 {
 /// rows) if it is coherent enough to be the bars of a 1D code: the dominant eigenvector of the
 /// structure tensor, sampled on every other pixel. 2D codes and text have gradients in all
 /// directions and give `None`.
+#[cfg(test)]
 fn bar_angle(image: &Image<'_>, region: &Rect) -> Option<f32> {
+    orientation(Tensor::sum(&tensor_rows(image, region)))
+}
+
+/// The sums of the structure tensor's products of gradients (x², y², xy) over some pixels.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct Tensor {
+    xx: i64,
+    yy: i64,
+    xy: i64,
+}
+
+impl Tensor {
+    fn sum(rows: &[Tensor]) -> Tensor {
+        rows.iter().fold(Tensor::default(), |a, b| Tensor {
+            xx: a.xx + b.xx,
+            yy: a.yy + b.yy,
+            xy: a.xy + b.xy,
+        })
+    }
+}
+
+/// The structure tensor of every other row of `region` (rows 1, 3, 5… of it, but the last),
+/// each sampled on every other pixel.
+fn tensor_rows(image: &Image<'_>, region: &Rect) -> Vec<Tensor> {
     if region.width < 3 || region.height < 3 {
-        return None;
+        return Vec::new();
     }
     // Sums of integers, exact: each row's in 32 bits (at most 65,025 a sample), the region's
     // in 64. (Floating point cost twice as much, a tenth of a millisecond a frame.)
-    let (mut xx, mut yy, mut xy) = (0i64, 0i64, 0i64);
     let line = |y: usize| &image.luma[y * image.width + region.x..][..region.width];
-    for y in (region.y + 1..region.y + region.height - 1).step_by(2) {
-        let (row, above, below) = (line(y), line(y - 1), line(y + 1));
-        let (mut row_xx, mut row_yy, mut row_xy) = (0i32, 0i32, 0i32);
-        // Pixels 1, 3, 5… of the row (but the last): the differences of their neighbours
-        // left and right, and above and below. Sample k (even) reads row[k] and row[k + 2],
-        // above[k + 1] and below[k + 1].
-        let n = 2 * ((region.width - 1) / 2) - 1;
-        let (left, right) = (&row[..n], &row[2..n + 2]);
-        let (up, down) = (&above[1..n + 1], &below[1..n + 1]);
-        for k in (0..n).step_by(2) {
-            let gx = i32::from(right[k]) - i32::from(left[k]);
-            let gy = i32::from(down[k]) - i32::from(up[k]);
-            row_xx += gx * gx;
-            row_yy += gy * gy;
-            row_xy += gx * gy;
-        }
-        xx += i64::from(row_xx);
-        yy += i64::from(row_yy);
-        xy += i64::from(row_xy);
-    }
-    let (xx, yy, xy) = (xx as f64, yy as f64, xy as f64);
+    (region.y + 1..region.y + region.height - 1)
+        .step_by(2)
+        .map(|y| {
+            let (row, above, below) = (line(y), line(y - 1), line(y + 1));
+            let (mut xx, mut yy, mut xy) = (0i32, 0i32, 0i32);
+            // Pixels 1, 3, 5… of the row (but the last): the differences of their neighbours
+            // left and right, and above and below. Sample k (even) reads row[k] and
+            // row[k + 2], above[k + 1] and below[k + 1].
+            let n = 2 * ((region.width - 1) / 2) - 1;
+            let (left, right) = (&row[..n], &row[2..n + 2]);
+            let (up, down) = (&above[1..n + 1], &below[1..n + 1]);
+            for k in (0..n).step_by(2) {
+                let gx = i32::from(right[k]) - i32::from(left[k]);
+                let gy = i32::from(down[k]) - i32::from(up[k]);
+                xx += gx * gx;
+                yy += gy * gy;
+                xy += gx * gy;
+            }
+            Tensor {
+                xx: i64::from(xx),
+                yy: i64::from(yy),
+                xy: i64::from(xy),
+            }
+        })
+        .collect()
+}
+
+/// The gradients' direction (see [`bar_angle`]), if they are coherent enough to be bars.
+fn orientation(tensor: Tensor) -> Option<f32> {
+    let (xx, yy, xy) = (tensor.xx as f64, tensor.yy as f64, tensor.xy as f64);
     let energy = xx + yy;
     if energy <= 0.0 {
         return None;
