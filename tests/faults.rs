@@ -65,7 +65,16 @@ impl Tally {
     fn sync(&mut self, dir: &str, retries: &str, must: bool) {
         let seed = (self.seed << 16 | self.syncs).to_string();
         let out = custodian_output(
-            &["sync", "--data", dir, "--retries", retries, "--seed", &seed, "--json"],
+            &[
+                "sync",
+                "--data",
+                dir,
+                "--retries",
+                retries,
+                "--seed",
+                &seed,
+                "--json",
+            ],
             None,
         );
         self.syncs += 1;

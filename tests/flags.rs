@@ -251,12 +251,19 @@ fn units_received_together_with_no_shipment_are_one_flag_listing_them() {
     let units = json(&custodian(&["flags", "units", id, "--data", b, "--json"]));
     let units = units.as_array().unwrap();
     assert_eq!(units.len(), 3);
-    assert!(units.iter().all(|u| u["flag"] == id && u.get("resolved").is_none()));
+    assert!(
+        units
+            .iter()
+            .all(|u| u["flag"] == id && u.get("resolved").is_none())
+    );
     let text = custodian(&["flags", "--data", b]);
     assert!(text.contains("(3 units, 3 open"), "{text}");
     let listed = custodian(&["flags", "units", id, "--data", b]);
     assert_eq!(listed.lines().count(), 3, "{listed}");
-    assert!(listed.lines().all(|l| l.contains(" open (listed by ")), "{listed}");
+    assert!(
+        listed.lines().all(|l| l.contains(" open (listed by ")),
+        "{listed}"
+    );
 
     // A flag the device does not hold is named so.
     let out = custodian_output(&["flags", "units", "flag-nope", "--data", b], None);

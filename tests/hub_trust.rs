@@ -15,7 +15,9 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use custodian_e2e::{HubProcess, bin, custodian, custodian_output, custodian_with_input, workspace};
+use custodian_e2e::{
+    HubProcess, bin, custodian, custodian_output, custodian_with_input, workspace,
+};
 
 fn json(text: &str) -> serde_json::Value {
     serde_json::from_str(text).unwrap_or_else(|e| panic!("{text}: {e}"))
@@ -29,11 +31,16 @@ fn units(n: usize) -> String {
         .take(24)
         .map(|l| json(l)["element_string"].as_str().unwrap().to_string())
         .collect();
-    (0..n).map(|i| format!("{}\n", units[i % units.len()])).collect()
+    (0..n)
+        .map(|i| format!("{}\n", units[i % units.len()]))
+        .collect()
 }
 
 fn inspect(device: &str, n: usize) {
-    custodian_with_input(&["scan", "--data", device, "--step", "inspecting"], Some(&units(n)));
+    custodian_with_input(
+        &["scan", "--data", device, "--step", "inspecting"],
+        Some(&units(n)),
+    );
 }
 
 fn status(device: &str) -> serde_json::Value {
@@ -93,10 +100,17 @@ fn refused_by_device(device: &str, substitute: &HubProcess, base: i64) {
         String::from_utf8_lossy(&out.stderr)
     );
     let after = status(device);
-    assert_eq!(after["waiting"], before["waiting"], "nothing counted as sent");
+    assert_eq!(
+        after["waiting"], before["waiting"],
+        "nothing counted as sent"
+    );
     assert_eq!(after["events"], before["events"], "nothing received");
     assert_eq!(after["last_sync"], before["last_sync"]);
-    assert_eq!(hub_events(substitute.data()), base, "the substitute stored nothing");
+    assert_eq!(
+        hub_events(substitute.data()),
+        base,
+        "the substitute stored nothing"
+    );
 }
 
 #[test]
@@ -164,7 +178,10 @@ fn a_revoked_device_is_told_so_stops_retrying_and_nothing_it_sends_is_stored() {
     let out = custodian_output(&["sync", "--data", device, "--retries", "3"], None);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
-    assert!(stderr.contains("(403)") && stderr.contains("revoked"), "{stderr}");
+    assert!(
+        stderr.contains("(403)") && stderr.contains("revoked"),
+        "{stderr}"
+    );
     assert_eq!(status(device)["waiting"], 3, "its scans stay, waiting");
 
     // `sync --watch` stops at once, saying why, rather than retrying for ever.
@@ -175,9 +192,16 @@ fn a_revoked_device_is_told_so_stops_retrying_and_nothing_it_sends_is_stored() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("revoked"));
 
-    assert_eq!(hub_events(hub.data()), stored, "nothing sent after revocation is stored");
+    assert_eq!(
+        hub_events(hub.data()),
+        stored,
+        "nothing sent after revocation is stored"
+    );
     // Its colleague on the same site syncs as before and receives none of it.
     let report = json(&custodian(&["sync", "--data", colleague, "--json"]));
     assert_eq!(report["downloaded"], 0, "{report}");
-    assert_eq!(status(colleague)["events"].as_i64().unwrap(), colleague_held);
+    assert_eq!(
+        status(colleague)["events"].as_i64().unwrap(),
+        colleague_held
+    );
 }

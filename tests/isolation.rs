@@ -18,9 +18,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use chrono::{DateTime, FixedOffset};
 use custodian_e2e::{HubProcess, custodian, custodian_output, custodian_with_input, demo_asn};
-use custodian_ledger::event::{
-    Action, BizStep, BizTransaction, Disposition, EventType, Extension,
-};
+use custodian_ledger::event::{Action, BizStep, BizTransaction, Disposition, EventType, Extension};
 use custodian_ledger::{Epc, Event, EventBody, Ledger, Recorder};
 use custodian_sync::identity::RequestAuth;
 use custodian_sync::protocol::{self, PROTOCOL_VERSION, SyncRequest, SyncResponse};
@@ -412,7 +410,10 @@ fn a_partner_naming_another_organisations_pallet_learns_nothing_about_it() {
         foreign.is_empty(),
         "dist-b received {} events of other organisations: {:?}",
         foreign.len(),
-        foreign.iter().map(|e| (&e.body.recorder.org, e.body.biz_step)).collect::<Vec<_>>()
+        foreign
+            .iter()
+            .map(|e| (&e.body.recorder.org, e.body.biz_step))
+            .collect::<Vec<_>>()
     );
     assert!(
         !docs_of(&w.hub, "dist-b").contains(&"manifest/acme/ASN-0001".to_string()),
@@ -437,7 +438,9 @@ fn a_partner_naming_another_organisations_pallet_learns_nothing_about_it() {
         assert!(!reason.contains("Nordlager"), "{reason}");
     }
     assert!(
-        b_flags.iter().any(|(k, e, _)| k == "out_of_sequence" && *e == pallet_epc().uri()),
+        b_flags
+            .iter()
+            .any(|(k, e, _)| k == "out_of_sequence" && *e == pallet_epc().uri()),
         "the shipper is told its shipment is out of sequence: {b_flags:?}"
     );
     // The owners hear of it: the holder of the unit and the manufacturer, with who holds it.
@@ -502,7 +505,15 @@ fn private_words_stay_with_their_organisation_and_the_manufacturer() {
 
     // The retailer reports the other unit (which it holds) counterfeit, with a private note.
     custodian_with_input(
-        &["scan", "--data", &w.r, "--step", "receiving", "--manifest", "SO-77"],
+        &[
+            "scan",
+            "--data",
+            &w.r,
+            "--step",
+            "receiving",
+            "--manifest",
+            "SO-77",
+        ],
         Some(&format!("{}\r\n", unit_code(0))),
     );
     custodian(&[
@@ -560,13 +571,16 @@ fn a_counterfeit_report_on_a_unit_never_held_goes_to_the_manufacturer_for_review
     // The manufacturer reviews it, with the note; the reporter is told where it went.
     let acme = hub_flags(&w.hub, "acme");
     assert!(
-        acme.iter()
-            .any(|(k, e, r)| k == "counterfeit" && *e == unit_epc(4).uri() && r.contains("review") && r.contains("competitor says fake")),
+        acme.iter().any(|(k, e, r)| k == "counterfeit"
+            && *e == unit_epc(4).uri()
+            && r.contains("review")
+            && r.contains("competitor says fake")),
         "{acme:?}"
     );
     let b = hub_flags(&w.hub, "dist-b");
     assert!(
-        b.iter().any(|(k, _, r)| k == "counterfeit" && r.contains("for review")),
+        b.iter()
+            .any(|(k, _, r)| k == "counterfeit" && r.contains("for review")),
         "{b:?}"
     );
     for (_, _, r) in hub_flags(&w.hub, "dist-a") {
@@ -597,11 +611,27 @@ fn every_authentication_failure_gets_the_same_answer() {
     let mut answers = vec![
         (
             "unknown device",
-            send_as(&b.hub, &b.ca, &b.key, "device-does-not-exist", fresh_counter(), clock, &request),
+            send_as(
+                &b.hub,
+                &b.ca,
+                &b.key,
+                "device-does-not-exist",
+                fresh_counter(),
+                clock,
+                &request,
+            ),
         ),
         (
             "another key",
-            send_as(&b.hub, &b.ca, &stranger, &b.device, fresh_counter(), clock, &request),
+            send_as(
+                &b.hub,
+                &b.ca,
+                &stranger,
+                &b.device,
+                fresh_counter(),
+                clock,
+                &request,
+            ),
         ),
         (
             "replayed counter",
@@ -614,7 +644,16 @@ fn every_authentication_failure_gets_the_same_answer() {
     ];
     // Each header missing alone, and each unreadable: signed properly otherwise.
     let body = protocol::encode(&request);
-    let signed = RequestAuth::sign(&b.key, &b.device, fresh_counter(), clock, "POST", "/v1/sync", &body).headers();
+    let signed = RequestAuth::sign(
+        &b.key,
+        &b.device,
+        fresh_counter(),
+        clock,
+        "POST",
+        "/v1/sync",
+        &body,
+    )
+    .headers();
     for (i, (name, _)) in signed.iter().enumerate() {
         let without: Vec<(&str, String)> = signed
             .iter()
@@ -622,25 +661,54 @@ fn every_authentication_failure_gets_the_same_answer() {
             .filter(|(j, _)| *j != i)
             .map(|(_, (n, v))| (*n, v.clone()))
             .collect();
-        answers.push(("a header missing", send_raw(&b.hub, &b.ca, body.clone(), &without)));
+        answers.push((
+            "a header missing",
+            send_raw(&b.hub, &b.ca, body.clone(), &without),
+        ));
         let unreadable: Vec<(&str, String)> = signed
             .iter()
-            .map(|(n, v)| (*n, if n == name { "not*a*value".to_string() } else { v.clone() }))
+            .map(|(n, v)| {
+                (
+                    *n,
+                    if n == name {
+                        "not*a*value".to_string()
+                    } else {
+                        v.clone()
+                    },
+                )
+            })
             .collect();
-        answers.push(("a header unreadable", send_raw(&b.hub, &b.ca, body.clone(), &unreadable)));
+        answers.push((
+            "a header unreadable",
+            send_raw(&b.hub, &b.ca, body.clone(), &unreadable),
+        ));
     }
     let mut truncated: Vec<(&str, String)> = signed.iter().map(|(n, v)| (*n, v.clone())).collect();
-    if let Some((_, signature)) = truncated.iter_mut().find(|(n, _)| *n == "x-custodian-signature") {
+    if let Some((_, signature)) = truncated
+        .iter_mut()
+        .find(|(n, _)| *n == "x-custodian-signature")
+    {
         signature.truncate(signature.len() / 2);
     }
-    answers.push(("a signature cut short", send_raw(&b.hub, &b.ca, body, &truncated)));
+    answers.push((
+        "a signature cut short",
+        send_raw(&b.hub, &b.ca, body, &truncated),
+    ));
     // A revoked device's id with a key that is not its own: the same answer. (The device
     // itself, signing with its key, is told it was revoked: the revocation suite.)
     let revoked = Credentials::of(&w.r);
     custodian(&["hub", "revoke", "--data", w.hub.data(), &revoked.device]);
     answers.push((
         "revoked device's id, another key",
-        send_as(&revoked.hub, &revoked.ca, &stranger, &revoked.device, fresh_counter(), clock, &request),
+        send_as(
+            &revoked.hub,
+            &revoked.ca,
+            &stranger,
+            &revoked.device,
+            fresh_counter(),
+            clock,
+            &request,
+        ),
     ));
     let first = answers[0].1.clone().unwrap_err();
     assert_eq!(first.0, 401);
@@ -659,17 +727,38 @@ fn hostile_clocks_and_dates_are_bounded_and_never_break_the_hub() {
     // Clock readings no clock gives: each request is answered, nothing panics.
     for clock in [10_000_000_000_000_000, i64::MIN, i64::MAX, -1] {
         let sighting = inspection(&b, unit.clone(), at(&now_iso()));
-        let answer = send_as(&b.hub, &b.ca, &b.key, &b.device, next_counter(&w.b), clock, &upload(vec![sighting]));
+        let answer = send_as(
+            &b.hub,
+            &b.ca,
+            &b.key,
+            &b.device,
+            next_counter(&w.b),
+            clock,
+            &upload(vec![sighting]),
+        );
         assert!(answer.is_ok(), "clock {clock}: {answer:?}");
     }
     // An event dated in the year 9999 is stored, ordered as received and flagged.
     let far = inspection(&b, unit.clone(), at("9999-12-31T23:59:59+00:00"));
-    let answer = send_as(&b.hub, &b.ca, &b.key, &b.device, next_counter(&w.b), chrono::Utc::now().timestamp_millis(), &upload(vec![far.clone()]));
+    let answer = send_as(
+        &b.hub,
+        &b.ca,
+        &b.key,
+        &b.device,
+        next_counter(&w.b),
+        chrono::Utc::now().timestamp_millis(),
+        &upload(vec![far.clone()]),
+    );
     assert_eq!(answer.unwrap().stored, 1);
     let stored_time: String = registry(&w.hub)
-        .query_row("SELECT time FROM events WHERE id = ?1", [&far.id.0], |r| r.get(0))
+        .query_row("SELECT time FROM events WHERE id = ?1", [&far.id.0], |r| {
+            r.get(0)
+        })
         .unwrap();
-    assert!(stored_time.starts_with(&chrono::Utc::now().format("%Y-").to_string()), "{stored_time}");
+    assert!(
+        stored_time.starts_with(&chrono::Utc::now().format("%Y-").to_string()),
+        "{stored_time}"
+    );
     for org in ["dist-b", "acme"] {
         assert!(
             hub_flags(&w.hub, org)
@@ -687,12 +776,24 @@ fn hostile_clocks_and_dates_are_bounded_and_never_break_the_hub() {
         .and_utc()
         .fixed_offset();
     let beyond = inspection(&b, unit.clone(), beyond_time);
-    let refused = send_as(&b.hub, &b.ca, &b.key, &b.device, next_counter(&w.b), chrono::Utc::now().timestamp_millis(), &upload(vec![beyond.clone()]))
-        .unwrap_err();
+    let refused = send_as(
+        &b.hub,
+        &b.ca,
+        &b.key,
+        &b.device,
+        next_counter(&w.b),
+        chrono::Utc::now().timestamp_millis(),
+        &upload(vec![beyond.clone()]),
+    )
+    .unwrap_err();
     assert_eq!(refused.0, 400, "{refused:?}");
     assert!(refused.1.contains("years 1 to 9999"), "{refused:?}");
     let held: i64 = registry(&w.hub)
-        .query_row("SELECT count(*) FROM events WHERE id = ?1", [&beyond.id.0], |r| r.get(0))
+        .query_row(
+            "SELECT count(*) FROM events WHERE id = ?1",
+            [&beyond.id.0],
+            |r| r.get(0),
+        )
         .unwrap();
     assert_eq!(held, 0);
     // The device's own sync still works, and its export reads back.

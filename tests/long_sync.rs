@@ -66,12 +66,22 @@ fn more_than_sixty_four_rounds_go_up_and_come_down_in_one_sync_each() {
     let base = hub_events(hub.data());
 
     let scans = unit_lines(events).join("\n") + "\n";
-    custodian_with_input(&["scan", "--data", back, "--step", "inspecting"], Some(&scans));
+    custodian_with_input(
+        &["scan", "--data", back, "--step", "inspecting"],
+        Some(&scans),
+    );
     assert_eq!(status(back)["waiting"].as_u64().unwrap(), events as u64);
 
     let round = ROUND.to_string();
     let started = Instant::now();
-    let up = json(&custodian(&["sync", "--data", back, "--round-events", &round, "--json"]));
+    let up = json(&custodian(&[
+        "sync",
+        "--data",
+        back,
+        "--round-events",
+        &round,
+        "--json",
+    ]));
     let up_s = started.elapsed().as_secs_f64();
     assert_eq!(up["converged"], true, "{up}");
     assert_eq!(up["uploaded"].as_u64().unwrap(), events as u64, "{up}");
@@ -81,13 +91,27 @@ fn more_than_sixty_four_rounds_go_up_and_come_down_in_one_sync_each() {
     assert!(rounds > 64, "{rounds} rounds: the test must go past 64");
     assert!(rounds >= events.div_ceil(ROUND) as u64, "{up}");
     assert_eq!(status(back)["waiting"], 0);
-    assert_eq!(hub_events(hub.data()), base + i64::try_from(events).unwrap());
+    assert_eq!(
+        hub_events(hub.data()),
+        base + i64::try_from(events).unwrap()
+    );
 
     let started = Instant::now();
-    let down = json(&custodian(&["sync", "--data", colleague, "--round-events", &round, "--json"]));
+    let down = json(&custodian(&[
+        "sync",
+        "--data",
+        colleague,
+        "--round-events",
+        &round,
+        "--json",
+    ]));
     let down_s = started.elapsed().as_secs_f64();
     assert_eq!(down["converged"], true, "{down}");
-    assert_eq!(down["downloaded"].as_u64().unwrap(), events as u64, "{down}");
+    assert_eq!(
+        down["downloaded"].as_u64().unwrap(),
+        events as u64,
+        "{down}"
+    );
     assert!(down["rounds"].as_u64().unwrap() > 64, "{down}");
     assert_eq!(down["hub_has_more"], false, "{down}");
     assert_eq!(status(colleague)["events"], status(back)["events"]);
@@ -117,8 +141,14 @@ fn scans_fed_while_syncs_run_are_all_recorded() {
     for trial in 0..5 {
         // Work for the syncs both ways: the device's own backlog up, the colleague's down.
         let backlog = lines[..600].join("\n") + "\n";
-        custodian_with_input(&["scan", "--data", device, "--step", "inspecting"], Some(&backlog));
-        custodian_with_input(&["scan", "--data", colleague, "--step", "inspecting"], Some(&backlog));
+        custodian_with_input(
+            &["scan", "--data", device, "--step", "inspecting"],
+            Some(&backlog),
+        );
+        custodian_with_input(
+            &["scan", "--data", colleague, "--step", "inspecting"],
+            Some(&backlog),
+        );
         custodian(&["sync", "--data", colleague]);
         let held = status(device)["events"].as_u64().unwrap();
 
@@ -148,12 +178,19 @@ fn scans_fed_while_syncs_run_are_all_recorded() {
             fed += 1;
             line.clear();
             let read = verdicts.read_line(&mut line).unwrap();
-            assert!(read > 0, "trial {trial}: scan {fed} got no verdict: {}", stderr_of(&mut scan));
+            assert!(
+                read > 0,
+                "trial {trial}: scan {fed} got no verdict: {}",
+                stderr_of(&mut scan)
+            );
             assert!(line.contains("\"verdict\""), "trial {trial}: {line}");
             if fed >= 20 && sync.try_wait().unwrap().is_some() {
                 break;
             }
-            assert!(started.elapsed() < Duration::from_secs(300), "the sync never ended");
+            assert!(
+                started.elapsed() < Duration::from_secs(300),
+                "the sync never ended"
+            );
             std::thread::sleep(Duration::from_millis(5));
         }
         drop(input);
@@ -163,7 +200,11 @@ fn scans_fed_while_syncs_run_are_all_recorded() {
         assert!(!scan_err.contains("locked"), "trial {trial}: {scan_err}");
         let synced = sync.wait().unwrap();
         let mut sync_err = String::new();
-        sync.stderr.take().unwrap().read_to_string(&mut sync_err).unwrap();
+        sync.stderr
+            .take()
+            .unwrap()
+            .read_to_string(&mut sync_err)
+            .unwrap();
         assert!(synced.success(), "trial {trial}: sync failed: {sync_err}");
         assert_eq!(
             status(device)["events"].as_u64().unwrap(),
@@ -215,14 +256,24 @@ fn ctrl_c_in_the_first_round_of_watch_stops_it_cleanly() {
         if let Some(status) = watch.try_wait().unwrap() {
             break status;
         }
-        assert!(started.elapsed() < Duration::from_secs(15), "Ctrl-C did not stop the watch");
+        assert!(
+            started.elapsed() < Duration::from_secs(15),
+            "Ctrl-C did not stop the watch"
+        );
         std::thread::sleep(Duration::from_millis(20));
     };
     drop(held);
-    assert_eq!(status.signal(), None, "killed by the signal instead of stopping: {status}");
+    assert_eq!(
+        status.signal(),
+        None,
+        "killed by the signal instead of stopping: {status}"
+    );
     assert!(status.success(), "{status}: {}", stderr_of(&mut watch));
     // The ledger is whole and usable.
-    assert_eq!(json(&custodian(&["status", "--data", device, "--json"]))["enrolled"], true);
+    assert_eq!(
+        json(&custodian(&["status", "--data", device, "--json"]))["enrolled"],
+        true
+    );
 }
 
 #[test]
@@ -234,7 +285,10 @@ fn a_reader_that_goes_away_ends_custodian_quietly() {
     hub.enroll(Path::new(device), "dist-a", "dc-hamburg");
     // Enough events that their export is far larger than a pipe holds.
     let scans = unit_lines(300).join("\n") + "\n";
-    custodian_with_input(&["scan", "--data", device, "--step", "inspecting"], Some(&scans));
+    custodian_with_input(
+        &["scan", "--data", device, "--step", "inspecting"],
+        Some(&scans),
+    );
     let scans = unit_lines(2_000).join("\n") + "\n";
     // `scan` writes a verdict per line; its reader takes one and goes.
     let mut scan = Command::new(bin("custodian"))
@@ -258,7 +312,10 @@ fn a_reader_that_goes_away_ends_custodian_quietly() {
     feeder.join().unwrap();
     let stderr = stderr_of(&mut scan);
     assert!(!stderr.contains("panicked"), "{stderr}");
-    assert!(!stderr.contains("Broken pipe"), "a closed pipe is no error to report: {stderr}");
+    assert!(
+        !stderr.contains("Broken pipe"),
+        "a closed pipe is no error to report: {stderr}"
+    );
     assert_eq!(status.code(), Some(141), "{status}: {stderr}");
 
     // A command printing with one large write: the export of what was scanned.

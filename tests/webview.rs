@@ -17,7 +17,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use custodian_e2e::{HubProcess, bin, custodian, demo_asn, sscc_element_string, workspace};
+use custodian_e2e::{
+    HubProcess, bin, custodian, custodian_with_input, demo_asn, sscc_element_string, workspace,
+};
 use fantoccini::{ClientBuilder, Locator};
 
 /// A child process stopped with SIGTERM (tauri-driver must not be SIGKILLed: its
@@ -662,9 +664,34 @@ async fn a_wedge_scan_in_the_real_window_shows_its_verdict_and_is_recorded() {
 
     // --- Flags: after a sync the hub's flag about the unknown serial is in the inbox; it is
     // moved along its lifecycle from the app.
+    // Two units nobody shipped, received at the dock with the CLI beside the app: the hub
+    // raises one flag for the receipt, listing both.
+    let unshipped: Vec<String> =
+        std::fs::read_to_string(workspace().join("fixtures/demo/serials.jsonl"))
+            .unwrap()
+            .lines()
+            .skip(150)
+            .take(2)
+            .map(|l| {
+                serde_json::from_str::<serde_json::Value>(l).unwrap()["element_string"]
+                    .as_str()
+                    .unwrap()
+                    .to_string()
+            })
+            .collect();
+    custodian_with_input(
+        &["scan", "--data", data, "--step", "receiving", "--json"],
+        Some(&format!("{}\n", unshipped.join("\n"))),
+    );
     app.click("#sync").await;
     app.go("flags").await;
     wait_for_contains(client, "#flags", "Unknown serial").await;
+    let listing = "#flags li[data-kind='out_of_sequence']";
+    wait_for_contains(client, listing, "2 units · none accounted for yet").await;
+    app.click(&format!("{listing} details.flag-units summary"))
+        .await;
+    let listed = wait_for_contains(client, &format!("{listing} ol.flag-units"), "— open").await;
+    assert_eq!(listed.matches("— open").count(), 2, "{listed}");
     app.pictures("flags").await;
     let flag = "#flags li[data-kind='unknown_serial']";
     app.click(&format!("{flag} button[data-to='seen']")).await;

@@ -81,8 +81,13 @@ fn sync_in(tmp: &Path, events: usize, flag_storm: bool) -> Result<Value> {
         device.enroll(&token, "bench").await?;
         // A second device of the same site, enrolled before the events exist: it downloads them
         // all in one sync afterwards.
-        let token = custodian_hub::Registry::open(&tmp.join("hub"))?
-            .create_token("dist-a", "dc-hamburg", &url, &ca, 1)?;
+        let token = custodian_hub::Registry::open(&tmp.join("hub"))?.create_token(
+            "dist-a",
+            "dc-hamburg",
+            &url,
+            &ca,
+            1,
+        )?;
         let peer = Device::open(&tmp.join("peer"))?;
         peer.enroll(&token, "bench-peer").await?;
 
@@ -97,9 +102,9 @@ fn sync_in(tmp: &Path, events: usize, flag_storm: bool) -> Result<Value> {
         let record = |n: usize, offset: usize| -> Result<()> {
             let mut ledger = device.ledger();
             let times: Vec<_> = (0..n)
-                .map(|i| {
-                    Ok(base + chrono::Duration::milliseconds(i64::try_from(offset + i)? * 250))
-                })
+                .map(
+                    |i| Ok(base + chrono::Duration::milliseconds(i64::try_from(offset + i)? * 250)),
+                )
                 .collect::<Result<_>>()?;
             for chunk in (0..n).collect::<Vec<_>>().chunks(1_000) {
                 let inputs: Vec<custodian_ledger::ScanInput<'_>> = chunk

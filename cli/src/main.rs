@@ -537,7 +537,10 @@ fn flags(args: FlagsArgs) -> Result<()> {
     }
     for f in flags {
         let units = if f.units > 1 {
-            format!(" ({} units, {} open: `custodian flags units {}`)", f.units, f.open_units, f.id)
+            format!(
+                " ({} units, {} open: `custodian flags units {}`)",
+                f.units, f.open_units, f.id
+            )
         } else {
             String::new()
         };
@@ -799,11 +802,7 @@ fn run(command: Command) -> Result<()> {
                         let verdicts = device.ledger().scan_batch(&inputs)?;
                         for verdict in &verdicts {
                             if out.json {
-                                written(writeln!(
-                                    stdout,
-                                    "{}",
-                                    serde_json::to_string(verdict)?
-                                ))?;
+                                written(writeln!(stdout, "{}", serde_json::to_string(verdict)?))?;
                             } else {
                                 written(writeln!(
                                     stdout,
@@ -1027,7 +1026,10 @@ fn print_chain(chain: &[custodian_ledger::custody::Link]) {
             .unwrap_or_default();
         outln!(
             "  {}  {:<14} {}/{}{to}{tx}{via}{detail}",
-            l.time, l.step, l.org, l.site
+            l.time,
+            l.step,
+            l.org,
+            l.site
         );
     }
 }
@@ -1198,7 +1200,11 @@ fn run_manifest(command: ManifestCommand) -> Result<()> {
 /// review: units received that no close counted, or closes that saw different receipts.
 fn print_closes(m: &custodian_ledger::Manifest) {
     for c in &m.closes {
-        let org = c.org.as_deref().map(|o| format!(" ({o})")).unwrap_or_default();
+        let org = c
+            .org
+            .as_deref()
+            .map(|o| format!(" ({o})"))
+            .unwrap_or_default();
         let note = c.note.as_deref().unwrap_or("no note");
         outln!("  closed by {}{org} at {}: {note}", c.by, c.at);
     }
@@ -1440,7 +1446,10 @@ fn run_hub(command: HubCommand) -> Result<()> {
                 for r in &a.reports {
                     outln!(
                         "  reported by {} at {}: {} ({})",
-                        r.reported_by, r.reported_at, r.note, r.event
+                        r.reported_by,
+                        r.reported_at,
+                        r.note,
+                        r.event
                     );
                 }
             }
@@ -1497,7 +1506,11 @@ fn run_hub(command: HubCommand) -> Result<()> {
             for f in flags {
                 outln!(
                     "{} {} [{}, {}] {}",
-                    f.raised_at, f.kind, f.org, f.status, f.reason
+                    f.raised_at,
+                    f.kind,
+                    f.org,
+                    f.status,
+                    f.reason
                 );
             }
             Ok(())

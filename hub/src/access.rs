@@ -37,7 +37,8 @@ pub(crate) fn migrate(conn: &Connection) -> Result<(), HubError> {
          CREATE TABLE holders (epc TEXT NOT NULL, org TEXT NOT NULL, PRIMARY KEY (epc, org)) WITHOUT ROWID;",
     )?;
     let shipments: Vec<String> = {
-        let mut stmt = tx.prepare("SELECT body FROM events WHERE step = 'shipping' ORDER BY seq")?;
+        let mut stmt =
+            tx.prepare("SELECT body FROM events WHERE step = 'shipping' ORDER BY seq")?;
         stmt.query_map([], |r| r.get(0))?
             .collect::<Result<_, _>>()?
     };

@@ -152,7 +152,13 @@ pub fn handle_at(
         let (offset, believed) = event_offset(e, clock_offset_ms, now);
         let mut raised = reconcile::record_corrected(&tx, &mut flags, e, now, offset)?;
         if !believed && before.is_none() {
-            raised.extend(reconcile::implausible_time(&tx, &mut flags, e, clock_offset_ms, now)?);
+            raised.extend(reconcile::implausible_time(
+                &tx,
+                &mut flags,
+                e,
+                clock_offset_ms,
+                now,
+            )?);
         }
         if before.is_none() {
             stored += 1;
@@ -169,12 +175,9 @@ pub fn handle_at(
         request.download_limit(),
     )?;
     let (flag_units, flag_units_cursor, flag_units_more) = match request.flag_units_after {
-        Some(after) => crate::listing::download(
-            &tx,
-            &device.org,
-            after,
-            crate::listing::MAX_UNITS_PER_ROUND,
-        )?,
+        Some(after) => {
+            crate::listing::download(&tx, &device.org, after, crate::listing::MAX_UNITS_PER_ROUND)?
+        }
         None => (Vec::new(), 0, false),
     };
     let extract = Registry::extract_update(

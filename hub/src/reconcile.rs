@@ -207,7 +207,11 @@ pub fn implausible_time(
     let reason_for = |units: &str| {
         format!(
             "{units} {} recorded by {} as {} at {} (the device's clock {}), which the hub does not believe: it was ordered as received at {}; check the device's clock",
-            if units.contains(listing::UNITS) { "were" } else { "was" },
+            if units.contains(listing::UNITS) {
+                "were"
+            } else {
+                "was"
+            },
             Registry::org_name(conn, &b.recorder.org),
             b.biz_step.as_str(),
             b.event_time.to_rfc3339(),
@@ -374,7 +378,9 @@ fn reconcile(
             && b.biz_step == BizStep::Receiving
             && b.disposition != Some(Disposition::Returned)
         {
-            raised.extend(received_without_shipment(conn, flags, unit, event, told, now)?);
+            raised.extend(received_without_shipment(
+                conn, flags, unit, event, told, now,
+            )?);
         }
     }
     if let Some(Detail::WarrantyClaim { .. }) = event.detail() {
@@ -501,8 +507,17 @@ fn reported_counterfeit(
         let Epc::Unit { gtin, .. } = unit else {
             continue;
         };
-        if maker_org.as_deref() != Some(reporter) && !crate::access::held_by(conn, unit, reporter)? {
-            raised.extend(report_for_review(conn, flags, event, unit, note, maker_org.as_deref(), now)?);
+        if maker_org.as_deref() != Some(reporter) && !crate::access::held_by(conn, unit, reporter)?
+        {
+            raised.extend(report_for_review(
+                conn,
+                flags,
+                event,
+                unit,
+                note,
+                maker_org.as_deref(),
+                now,
+            )?);
             continue;
         }
         let recorded = Registry::add_reported_alert(conn, event, unit, note)?;
@@ -591,7 +606,15 @@ fn report_for_review(
             unit.label()
         );
         raised.extend(raise_about(
-            conn, flags, "counterfeit", unit, "review", Some(event), maker, reason, now,
+            conn,
+            flags,
+            "counterfeit",
+            unit,
+            "review",
+            Some(event),
+            maker,
+            reason,
+            now,
         )?);
     }
     let reason = format!(
@@ -656,8 +679,10 @@ fn restate_counterfeit_flags(
         let mut stmt = conn.prepare_cached(
             "SELECT id, org, reason, event FROM flags WHERE kind = 'counterfeit' AND epc = ?1",
         )?;
-        stmt.query_map(params![epc], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
-            .collect::<Result<_, _>>()?
+        stmt.query_map(params![epc], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+        })?
+        .collect::<Result<_, _>>()?
     };
     for (id, org, old, _) in held {
         if id == flag_id("counterfeit", &unit, &format!("{org}\u{1d}review")) {
@@ -802,11 +827,7 @@ fn may_know_holder(conn: &Connection, org: &str, holder: Option<&str>) -> Result
 }
 
 /// " (on record it is with X)" for those who may know it, else nothing.
-fn holder_phrase(
-    conn: &Connection,
-    org: &str,
-    holder: Option<&str>,
-) -> Result<String, HubError> {
+fn holder_phrase(conn: &Connection, org: &str, holder: Option<&str>) -> Result<String, HubError> {
     Ok(match holder {
         Some(h) if may_know_holder(conn, org, holder)? => {
             format!(" (on record it is with {})", Registry::org_name(conn, h))
@@ -917,7 +938,10 @@ fn shipped_without_receipt(
         let holder = custody.custodian.as_deref();
         let named = b.epcs.contains(unit);
         let mut orgs = Vec::new();
-        for org in concerned(shipper, &[b.destination.as_deref(), holder, maker.as_deref()]) {
+        for org in concerned(
+            shipper,
+            &[b.destination.as_deref(), holder, maker.as_deref()],
+        ) {
             if named || may_know_holder(conn, &org, holder)? {
                 orgs.push(org);
             }

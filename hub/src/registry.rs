@@ -1306,7 +1306,9 @@ impl Registry {
     /// Whether `gtin`+`serial` was issued here.
     pub(crate) fn is_issued(conn: &Connection, gtin: &str, serial: &str) -> Result<bool, HubError> {
         Ok(conn
-            .prepare_cached("SELECT EXISTS (SELECT 1 FROM serials WHERE gtin = ?1 AND serial = ?2)")?
+            .prepare_cached(
+                "SELECT EXISTS (SELECT 1 FROM serials WHERE gtin = ?1 AND serial = ?2)",
+            )?
             .query_row([gtin, serial], |r| r.get(0))?)
     }
 
@@ -1435,7 +1437,10 @@ fn read_alerts(conn: &Connection, epc: Option<&str>) -> Result<Vec<Alert>, HubEr
         let reason = if reports.is_empty() {
             reason
         } else {
-            format!("reported counterfeit {}", reports_in_words(conn, &reports, None)?)
+            format!(
+                "reported counterfeit {}",
+                reports_in_words(conn, &reports, None)?
+            )
         };
         alerts.push(Alert { epc, reason });
     }

@@ -246,7 +246,9 @@ fn refusals_store_nothing() {
     );
     // Someone without its key learns nothing: the same refusal as for any unknown device.
     let stranger = SigningKey::from_bytes(&[99; 32]);
-    let err = f.send_signed_by(&stranger, 8, &request(vec![])).unwrap_err();
+    let err = f
+        .send_signed_by(&stranger, 8, &request(vec![]))
+        .unwrap_err();
     assert!(
         matches!(&err, HubError::Unauthorized(m) if m == exchange::REFUSED),
         "{err}"

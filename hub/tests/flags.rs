@@ -283,7 +283,11 @@ fn a_receipt_without_a_shipment_is_flagged_once_for_the_receiver_and_the_holder(
     );
     // The holder (the manufacturer) is told who holds it; the receiver is not.
     for flag in hub.registry.flags().unwrap() {
-        assert!(flag.reason.contains("no shipment on record"), "{}", flag.reason);
+        assert!(
+            flag.reason.contains("no shipment on record"),
+            "{}",
+            flag.reason
+        );
         assert_eq!(
             flag.reason.contains("on record it is with Acme"),
             flag.org == "acme",
@@ -438,11 +442,9 @@ fn a_unit_taken_out_of_its_case_before_the_pallet_shipped_did_not_ship_with_it()
     assert!(a.upload(vec![stray]).flags_raised > 0);
     let diversions = about(&hub, "diversion", &hub.unit(0));
     assert!(
-        diversions
-            .iter()
-            .any(|(org, reason)| org == "dist-a"
-                && reason.contains("was not shipped to")
-                && !reason.contains("Pacific")),
+        diversions.iter().any(|(org, reason)| org == "dist-a"
+            && reason.contains("was not shipped to")
+            && !reason.contains("Pacific")),
         "{diversions:?}"
     );
 }
@@ -591,7 +593,10 @@ fn every_report_of_a_unit_is_kept_and_the_unit_leaves_the_list_with_the_last() {
     let flags = about(&hub, "counterfeit", &unit);
     assert_eq!(orgs(&flags), ["acme", "dist-b", demo::RETAILER]);
     for (org, reason) in &flags {
-        assert!(reason.contains("2 times by 2 organisations:"), "{org}: {reason}");
+        assert!(
+            reason.contains("2 times by 2 organisations:"),
+            "{org}: {reason}"
+        );
         let (blurred, weight) = match org.as_str() {
             "acme" => (true, true),
             "dist-b" => (false, true),
@@ -681,7 +686,10 @@ fn the_destination_of_a_counterfeit_unit_in_transit_is_flagged() {
     )]);
     let review = about(&hub, "counterfeit", &unit);
     assert_eq!(orgs(&review), ["acme", demo::RETAILER]);
-    assert!(review.iter().all(|(_, r)| r.contains("review")), "{review:?}");
+    assert!(
+        review.iter().all(|(_, r)| r.contains("review")),
+        "{review:?}"
+    );
     assert!(hub.registry.alerts().unwrap().is_empty());
     // The manufacturer confirms it: dist-a, which will receive the unit, hears of it then.
     hub.registry
@@ -716,7 +724,10 @@ fn the_destination_of_a_counterfeit_unit_in_transit_is_flagged() {
         reason.contains("Acme Power Tools") && reason.contains("shipped to"),
         "{reason}"
     );
-    assert!(!reason.contains("odd label"), "the note is acme's: {reason}");
+    assert!(
+        !reason.contains("odd label"),
+        "the note is acme's: {reason}"
+    );
     // dist-b's device gets it on its next sync.
     let mut doc = AutoCommit::new();
     depot_b.sync_flags(&mut doc, &mut State::new());
@@ -1012,7 +1023,11 @@ fn units_received_with_no_shipment_raise_one_flag_per_receipt_listing_them() {
     };
     let both_open = vec![(5, 5, "new".to_string()), (20, 20, "new".to_string())];
     assert_eq!(counts("dist-b"), both_open);
-    assert_eq!(counts("acme"), both_open, "the manufacturer holds the units");
+    assert_eq!(
+        counts("acme"),
+        both_open,
+        "the manufacturer holds the units"
+    );
     let day_one_flag = out_of_sequence_of(&hub, "dist-b")
         .into_iter()
         .find(|f| f.units == 20)
@@ -1021,7 +1036,9 @@ fn units_received_with_no_shipment_raise_one_flag_per_receipt_listing_them() {
         day_one_flag
             .reason
             .starts_with("20 units were received by ")
-            && day_one_flag.reason.contains("on 2026-11-10 with no shipment on record"),
+            && day_one_flag
+                .reason
+                .contains("on 2026-11-10 with no shipment on record"),
         "{}",
         day_one_flag.reason
     );
@@ -1160,6 +1177,8 @@ fn a_flag_people_closed_takes_no_more_units() {
         .map(|f| (f.units, f.status))
         .collect();
     flags.sort();
-    assert_eq!(flags, vec![(1, "new".to_string()), (2, "closed".to_string())]);
+    assert_eq!(
+        flags,
+        vec![(1, "new".to_string()), (2, "closed".to_string())]
+    );
 }
-

@@ -35,7 +35,8 @@ pub fn manifest_doc_id(owner: &str, asn: &str) -> String {
 /// one: such documents are renamed once when a ledger or registry opens
 /// ([`crate::store::scope_manifest_docs`]).
 pub fn unscoped_manifest_asn(id: &str) -> Option<&str> {
-    id.strip_prefix("manifest/").filter(|asn| !asn.contains('/'))
+    id.strip_prefix("manifest/")
+        .filter(|asn| !asn.contains('/'))
 }
 
 /// The document id of an organisation's flags.
@@ -432,9 +433,10 @@ pub fn restate_listing(
         return Ok(false);
     };
     let held = read_flag(doc, id);
-    if held.as_ref().is_some_and(|f| {
-        f.reason == reason && f.units == units && f.open_units == open_units
-    }) {
+    if held
+        .as_ref()
+        .is_some_and(|f| f.reason == reason && f.units == units && f.open_units == open_units)
+    {
         return Ok(false);
     }
     doc.put(&entry, "reason", reason)?;
@@ -446,7 +448,9 @@ pub fn restate_listing(
 /// Where flag `id` stands, if the document holds it.
 pub fn flag_status(doc: &AutoCommit, id: &str) -> Option<FlagStatus> {
     let entry = flag_entry(doc, id).ok()?;
-    let history = read_history(doc, &entry).map(|(_, h)| h).unwrap_or_default();
+    let history = read_history(doc, &entry)
+        .map(|(_, h)| h)
+        .unwrap_or_default();
     Some(derived_status(doc, &entry, &history))
 }
 

@@ -335,13 +335,7 @@ static WIDE_EVENTS: std::sync::Mutex<WideEvents> = std::sync::Mutex::new(BTreeMa
 /// (`names`), or nothing (its parent is kept). A commissioning or shipment of 150,000 units
 /// would otherwise be read whole for every one of its units; a wide event is decoded once per
 /// process and database (in-memory databases: each time).
-fn read_for(
-    conn: &Connection,
-    seq: i64,
-    id: &str,
-    epc: &Epc,
-    names: bool,
-) -> Result<Event, Error> {
+fn read_for(conn: &Connection, seq: i64, id: &str, epc: &Epc, names: bool) -> Result<Event, Error> {
     let file = conn.path().filter(|p| !p.is_empty()).map(str::to_string);
     let key = file.map(|f| (f, seq, id.to_string()));
     // `wide` is held without its things.

@@ -286,6 +286,16 @@ pub async fn flags(state: State<'_, AppState>) -> Result<Vec<Flag>, ApiError> {
     on_ledger(&state, |d| Ok(d.reader().flags()?)).await
 }
 
+/// The units a flag lists (a flag stands for one cause and lists its units), as far as the hub
+/// has sent them.
+#[tauri::command]
+pub async fn flag_units(
+    state: State<'_, AppState>,
+    id: String,
+) -> Result<Vec<custodian_ledger::docs::FlagUnit>, ApiError> {
+    on_ledger(&state, move |d| Ok(d.reader().flag_units(&id)?)).await
+}
+
 #[tauri::command]
 pub async fn set_flag_status(
     state: State<'_, AppState>,

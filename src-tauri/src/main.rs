@@ -52,6 +52,7 @@ fn main() {
             commands::scan,
             commands::close_manifest,
             commands::flags,
+            commands::flag_units,
             commands::set_flag_status,
             commands::history,
             commands::recent_scans,

@@ -508,7 +508,10 @@ fn apply_response(
     ledger.store_shared_events(&response.events)?;
     ledger.kv_set(KV_DOWNLOAD_CURSOR, &response.download_cursor.to_string())?;
     ledger.store_flag_units(&response.flag_units)?;
-    ledger.kv_set(KV_FLAG_UNITS_CURSOR, &response.flag_units_cursor.to_string())?;
+    ledger.kv_set(
+        KV_FLAG_UNITS_CURSOR,
+        &response.flag_units_cursor.to_string(),
+    )?;
     if let Some(extract) = &response.extract {
         ledger.set_extract(extract)?;
     }

@@ -70,6 +70,19 @@ export interface Flag {
   event?: string;
   status: string;
   history?: FlagStep[];
+  /** How many units the flag lists (it stands for one cause), `epc` being the first. */
+  units?: number;
+  /** How many of them the hub has not found accounted for yet. */
+  open_units?: number;
+}
+
+/** A unit a flag lists. */
+export interface FlagUnit {
+  flag: string;
+  epc: string;
+  event: string;
+  /** Why the hub found it accounted for, once it has. */
+  resolved?: string;
 }
 
 export interface LoggedScan {
@@ -249,6 +262,7 @@ export const api = {
   findManifest: (code: string) => invoke<string | null>("find_manifest", { code }),
   closeManifest: (id: string) => invoke<Manifest>("close_manifest", { id }),
   flags: () => invoke<Flag[]>("flags"),
+  flagUnits: (id: string) => invoke<FlagUnit[]>("flag_units", { id }),
   moveFlag: (id: string, status: string, note: string | null) => invoke<Flag>("move_flag", { id, status, note }),
   orders: () => invoke<Picking[]>("orders"),
   closeOrder: (id: string) => invoke<{ order: Picking; manifest_file: string }>("close_order", { id }),

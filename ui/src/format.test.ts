@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { Flag, Progress, Warranty } from "./api";
-import { discrepancies, flagMoves, isEnrollmentToken, linkLine, needsNote, quarantineLine, sortFlags, warrantyLine, words } from "./format";
+import { discrepancies, flagMoves, isEnrollmentToken, linkLine, listedUnitLine, needsNote, quarantineLine, sortFlags, unitsLine, warrantyLine, words } from "./format";
 import { defaults, parseSettings, wedgeConfig } from "./settings";
 
 const cover: Warranty = {
@@ -83,3 +83,26 @@ describe("the link to the hub", () => {
     expect(linkLine({ state: "unknown", detail: null }, 0)).toBe("Not synced yet");
   });
 });
+
+describe("flags that list units", () => {
+  const flag: Flag = { id: "flag-1", kind: "out_of_sequence", epc: "https://id.gs1.org/01/04012345000016/21/A1", reason: "r", raised_at: "2026-11-20T09:30:00+01:00", status: "new" };
+
+  it("names the one unit of a flag about one unit", () => {
+    expect(unitsLine(flag)).toBe(flag.epc);
+    expect(unitsLine({ ...flag, units: 1, open_units: 0 })).toBe(flag.epc);
+  });
+
+  it("counts the units of a cause and those still open", () => {
+    expect(unitsLine({ ...flag, units: 1500, open_units: 1500 })).toBe(`1500 units · none accounted for yet · first ${flag.epc}`);
+    expect(unitsLine({ ...flag, units: 1500, open_units: 12 })).toBe(`1500 units · 1488 accounted for, 12 open · first ${flag.epc}`);
+    expect(unitsLine({ ...flag, units: 1500, open_units: 0 })).toBe(`1500 units · all accounted for · first ${flag.epc}`);
+  });
+
+  it("says of a listed unit whether it is open or accounted for, and why", () => {
+    expect(listedUnitLine({ flag: "flag-1", epc: "u1", event: "e" })).toBe("u1 — open");
+    expect(listedUnitLine({ flag: "flag-1", epc: "u1", event: "e", resolved: "matching shipment arrived: ni:///x" })).toBe(
+      "u1 — accounted for: matching shipment arrived: ni:///x",
+    );
+  });
+});
+

@@ -1,5 +1,5 @@
 // Words for what the ledger says: pure functions, so the screens stay simple and testable.
-import type { Custody, Flag, Progress, Quarantine, Status, Warranty } from "./api";
+import type { Custody, Flag, FlagUnit, Progress, Quarantine, Status, Warranty } from "./api";
 
 /** "held_by_partner" → "Held by partner". */
 export function words(snake: string): string {
@@ -79,6 +79,21 @@ export function sortFlags(flags: Flag[]): Flag[] {
     return f.status === "closed" ? 100 : i < 0 ? 0 : i;
   };
   return [...flags].sort((a, b) => rank(a) - rank(b) || b.raised_at.localeCompare(a.raised_at));
+}
+
+/** What a flag lists, in one line: the unit it names, or how many units its cause covers and
+ * how many of those the hub has not found accounted for yet. */
+export function unitsLine(f: Flag): string {
+  const units = f.units ?? 1;
+  if (units <= 1) return f.epc;
+  const open = f.open_units ?? units;
+  const left = open === units ? "none accounted for yet" : open === 0 ? "all accounted for" : `${units - open} accounted for, ${open} open`;
+  return `${units} units · ${left} · first ${f.epc}`;
+}
+
+/** A listed unit in one line: open, or accounted for and why. */
+export function listedUnitLine(u: FlagUnit): string {
+  return u.resolved ? `${u.epc} — accounted for: ${u.resolved}` : `${u.epc} — open`;
 }
 
 /** Whether scanned text is an enrollment token rather than a product code. */

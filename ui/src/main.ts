@@ -1,10 +1,10 @@
 // The handheld app's shell: screens, the scan path and the verdict feedback. A keyboard-wedge
 // scan is taken on every screen without tapping a field, and goes to the screen in front.
 import { listen } from "@tauri-apps/api/event";
-import { api, errorMessage, type History, type Manifest, type Picking, type Status, type Verdict } from "./api";
+import { api, errorMessage, type Flag, type History, type Manifest, type Picking, type Status, type Verdict } from "./api";
 import { $, h } from "./dom";
 import { biography, serviceCard } from "./biography";
-import { day, discrepancies, flagMoves, isEnrollmentToken, linkLine, needsNote, sortFlags, warrantyLine, words } from "./format";
+import { day, discrepancies, flagMoves, isEnrollmentToken, linkLine, listedUnitLine, needsNote, sortFlags, unitsLine, warrantyLine, words } from "./format";
 import { loadSettings, saveSettings, wedgeConfig, type Settings } from "./settings";
 import { VERDICTS, printable, type Tone } from "./verdicts";
 import { holdButton, holdForm, type HoldAction } from "./hold";
@@ -642,6 +642,20 @@ function showBiography(life: History) {
 
 // --- flags ------------------------------------------------------------------------------------
 
+/** A flag's listed units, fetched when someone opens the list. */
+function unitList(f: Flag): HTMLElement {
+  const list = h("ol", { class: "flag-units" });
+  const box = h("details", { class: "flag-units" }, h("summary", null, `Units (${f.units})`), list);
+  box.addEventListener("toggle", () => {
+    if (!(box as HTMLDetailsElement).open || list.childElementCount) return;
+    api
+      .flagUnits(f.id)
+      .then((units) => list.replaceChildren(...units.map((u) => h("li", null, listedUnitLine(u)))))
+      .catch((e) => showError(errorMessage(e)));
+  });
+  return box;
+}
+
 /** The flags as last drawn: the 5-second refresh redraws only when they changed. */
 let drawnFlags = "";
 
@@ -693,7 +707,8 @@ async function renderFlags() {
             { dataset: { kind: f.kind, status: f.status }, id: `flag-${f.id}` },
             h("strong", null, `${words(f.kind)} · ${words(f.status)}`),
             h("span", null, f.reason),
-            h("small", null, `${f.epc} · raised ${day(f.raised_at)}`),
+            h("small", null, `${unitsLine(f)} · raised ${day(f.raised_at)}`),
+            (f.units ?? 1) > 1 ? unitList(f) : null,
             steps.length ? h("ol", { class: "steps-done" }, ...steps) : null,
             moves.length ? note : null,
             problem,
