@@ -124,11 +124,15 @@ fn docs_of(hub: &HubProcess, org: &str) -> Vec<String> {
         .unwrap()
 }
 
-/// Flags the hub holds for `org`: (kind, unit, reason).
+/// Flags the hub holds for `org`: (kind, unit, reason), one row per unit a flag names or lists.
 fn hub_flags(hub: &HubProcess, org: &str) -> Vec<(String, String, String)> {
     let conn = registry(hub);
     let mut stmt = conn
-        .prepare("SELECT kind, epc, reason FROM flags WHERE org = ?1 ORDER BY epc")
+        .prepare(
+            "SELECT f.kind, coalesce(u.epc, f.epc) AS unit, f.reason
+             FROM flags f LEFT JOIN flag_units u ON u.flag = f.id
+             WHERE f.org = ?1 ORDER BY unit",
+        )
         .unwrap();
     stmt.query_map([org], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
         .unwrap()

@@ -4,8 +4,10 @@
 //! sequence flag stands for a cause (the units one organisation received from one holder under
 //! one manifest, or on one day without a manifest; the units of one shipment by a party that
 //! never held them; the units of one event dated where the hub does not believe it) and lists
-//! its units. Each listed unit is still one fact, keyed as a per-unit flag used to be
-//! ([`unit_key`]), so a replay or a second receipt of the unit lists nothing twice.
+//! its units. So does a diversion flag: the units one organisation received, sold or saw
+//! outside their channel under one manifest (or on one day). Each listed unit is still one
+//! fact, keyed as a per-unit flag used to be ([`unit_key`]), so a replay or a second receipt of
+//! the unit lists nothing twice.
 //!
 //! When a late shipment or receipt shows a unit's listing unfounded, that unit alone is marked
 //! accounted for, naming the event; the hub closes the flag once every unit it lists is
@@ -85,8 +87,8 @@ pub(crate) struct Listed<'a> {
     pub kind: &'a str,
     pub org: &'a str,
     pub unit: &'a Epc,
-    /// What tells this unit's fact apart from others at `org` (see [`unit_key`]).
-    pub fact: &'a str,
+    /// The unit's fact ([`unit_key`]): the id a flag about it alone has.
+    pub key: String,
     /// What the flag stands for; `None`: the unit alone (its flag lists it and nothing else).
     pub cause: Option<String>,
     pub event: Option<&'a Event>,
@@ -105,11 +107,7 @@ pub(crate) fn raise(
     listed: Listed<'_>,
     now: DateTime<Utc>,
 ) -> Result<Option<HubFlag>, HubError> {
-    let key = unit_key(
-        listed.kind,
-        listed.unit,
-        &format!("{}\u{1d}{}", listed.org, listed.fact),
-    );
+    let key = listed.key.clone();
     let seen: bool = conn
         .prepare_cached(
             "SELECT EXISTS (SELECT 1 FROM flag_units WHERE key = ?1)

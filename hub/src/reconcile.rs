@@ -238,7 +238,7 @@ pub fn implausible_time(
                     kind: "out_of_sequence",
                     org: &org,
                     unit,
-                    fact: &fact,
+                    key: flag_id("out_of_sequence", unit, &format!("{org}\u{1d}{fact}")),
                     cause: Some(fact.clone()),
                     event: Some(event),
                     reason,
@@ -347,30 +347,47 @@ fn reconcile(
         {
             // The flag goes to the organisation that has the unit, which is told the unit was
             // not shipped to it, not where it was shipped: that is another partner's business.
-            let mut reason = format!(
-                "{} was not shipped to {}, yet {} by it: outside its authorised channel",
-                unit.label(),
-                Registry::org_name(conn, org),
-                match b.biz_step {
-                    BizStep::RetailSelling => "sold",
-                    BizStep::Inspecting => "seen",
-                    _ => "received",
-                },
+            // One flag per occasion (an ASN, else a day) and step lists every such unit.
+            let name = Registry::org_name(conn, org);
+            let verb = match b.biz_step {
+                BizStep::RetailSelling => "sold",
+                BizStep::Inspecting => "seen",
+                _ => "received",
+            };
+            let (occasion, when) = occasion(event);
+            let (via, via_many) = if told {
+                (String::new(), String::new())
+            } else {
+                let dest = Registry::org_name(conn, dest);
+                (
+                    format!(" (it was shipped to {dest} and reached through a logistic unit)"),
+                    format!(" (they were shipped to {dest} and reached through a logistic unit)"),
+                )
+            };
+            let cause = format!(
+                "{}\u{1d}{occasion}\u{1d}{}",
+                b.biz_step.as_str(),
+                if told { "" } else { dest.as_str() }
             );
-            if !told {
-                reason.push_str(&format!(
-                    " (it was shipped to {} and reached through a logistic unit)",
-                    Registry::org_name(conn, dest)
-                ));
-            }
-            raised.extend(raise(
+            raised.extend(listing::raise(
                 conn,
                 flags,
-                "diversion",
-                unit,
-                event,
-                to,
-                reason,
+                Listed {
+                    kind: "diversion",
+                    org: to,
+                    unit,
+                    key: flag_id("diversion", unit, to),
+                    cause: Some(cause),
+                    event: Some(event),
+                    reason: format!(
+                        "{} was not shipped to {name}, yet {verb} by it: outside its authorised channel{via}",
+                        unit.label(),
+                    ),
+                    summary: format!(
+                        "{} units were not shipped to {name}, yet {verb} by it {when}: outside its authorised channel{via_many}",
+                        listing::UNITS,
+                    ),
+                },
                 now,
             )?);
         } else if last_shipment.is_none()
@@ -836,6 +853,18 @@ fn holder_phrase(conn: &Connection, org: &str, holder: Option<&str>) -> Result<S
     })
 }
 
+/// What units an event names came under, for a flag standing for them: the ASN it names, else
+/// its day (as a cause, and in words).
+fn occasion(event: &Event) -> (String, String) {
+    match event.transaction(custodian_ledger::manifest::ASN) {
+        Some(asn) => (format!("asn\u{1d}{asn}"), format!("under {asn}")),
+        None => {
+            let day = event.body.event_time.date_naive();
+            (format!("day\u{1d}{day}"), format!("on {day}"))
+        }
+    }
+}
+
 /// **Out of sequence**: a unit received with no shipment on record (by the hub's corrected
 /// order), from a holder other than the receiver. The fact is the unit received by that
 /// organisation: however many receipts or replays, it is listed once for the receiver, the
@@ -859,11 +888,8 @@ fn received_without_shipment(
     }
     let fact = format!("received\u{1d}{}", b.recorder.org);
     let day = b.event_time.date_naive();
-    let (cause, when) = match event.transaction(custodian_ledger::manifest::ASN) {
-        Some(asn) => (format!("asn\u{1d}{asn}"), format!("under {asn}")),
-        None => (format!("day\u{1d}{day}"), format!("on {day}")),
-    };
-    let cause = format!("{fact}\u{1d}{}\u{1d}{cause}", holder.unwrap_or(""));
+    let (occasion, when) = occasion(event);
+    let cause = format!("{fact}\u{1d}{}\u{1d}{occasion}", holder.unwrap_or(""));
     let maker = Registry::manufacturer_id(conn)?;
     let receiver = Registry::org_name(conn, &b.recorder.org);
     let mut raised = Vec::new();
@@ -880,7 +906,7 @@ fn received_without_shipment(
                 kind: "out_of_sequence",
                 org: &org,
                 unit,
-                fact: &fact,
+                key: flag_id("out_of_sequence", unit, &format!("{org}\u{1d}{fact}")),
                 cause: Some(cause.clone()),
                 event: Some(event),
                 reason: format!(
@@ -959,7 +985,7 @@ fn shipped_without_receipt(
                     kind: "out_of_sequence",
                     org: &org,
                     unit,
-                    fact: &fact,
+                    key: flag_id("out_of_sequence", unit, &format!("{org}\u{1d}{fact}")),
                     cause: Some(cause.clone()),
                     event: Some(event),
                     reason: format!(
@@ -1228,7 +1254,7 @@ fn raise_about(
             kind,
             org,
             unit,
-            fact,
+            key: flag_id(kind, unit, &format!("{org}\u{1d}{fact}")),
             cause: None,
             event,
             summary: reason.clone(),

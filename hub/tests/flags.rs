@@ -372,22 +372,57 @@ fn a_shipment_by_a_party_that_never_received_the_unit_is_flagged_for_everyone_co
 }
 
 #[test]
-fn a_pallet_received_outside_its_channel_raises_one_flag_per_unit_in_one_document() {
+fn a_pallet_received_outside_its_channel_raises_one_flag_listing_its_units() {
     let hub = hub();
     let b = hub.device("dist-b", "dc-oakland", 1);
     let units: Vec<Epc> = (0..24).map(|n| hub.unit(n)).collect();
-    let receipt = b.event(BizStep::Receiving, units, "2026-11-20T10:00:00-08:00", None);
+    let receipt = b.event(
+        BizStep::Receiving,
+        units.clone(),
+        "2026-11-20T10:00:00-08:00",
+        None,
+    );
     let r = b.upload(vec![receipt]);
-    assert_eq!(r.flags_raised, 24);
-    // The device's first sync of the document brings all of them.
+    assert_eq!(r.flags_raised, 1);
+    // Scanned again unit by unit the same day: listed already, nothing new.
+    let again: Vec<Event> = units[..5]
+        .iter()
+        .map(|u| {
+            b.event(
+                BizStep::Receiving,
+                vec![u.clone()],
+                "2026-11-20T11:00:00-08:00",
+                None,
+            )
+        })
+        .collect();
+    assert_eq!(b.upload(again).flags_raised, 0);
+    // The device's first sync of the document brings one flag, counting the units.
     let mut doc = AutoCommit::new();
     b.sync_flags(&mut doc, &mut State::new());
     let held = docs::read_flags(&doc);
-    assert_eq!(held.len(), 24);
+    assert_eq!(held.len(), 1);
+    assert_eq!((held[0].kind.as_str(), held[0].status.as_str()), ("diversion", "new"));
+    assert_eq!((held[0].units, held[0].open_units), (24, 24));
     assert!(
-        held.iter()
-            .all(|f| f.kind == "diversion" && f.status == "new")
+        held[0]
+            .reason
+            .starts_with("24 units were not shipped to ")
+            && held[0].reason.contains("yet received by it on 2026-11-20"),
+        "{}",
+        held[0].reason
     );
+    // And its listing names every unit.
+    let mut listed: Vec<String> = b
+        .listed_after(0)
+        .flag_units
+        .into_iter()
+        .map(|u| u.epc)
+        .collect();
+    listed.sort();
+    let mut expected: Vec<String> = units.iter().map(Epc::uri).collect();
+    expected.sort();
+    assert_eq!(listed, expected);
 }
 
 #[test]
