@@ -1304,11 +1304,21 @@ fn straightened(image: &Image<'_>, region: &Rect, options: &DecodeOptions) -> Ve
     // A coherent region is only worth another look if a line through it along the gradient
     // crosses many bars: a box edge or a shelf line is coherent too, but crossed once or twice.
     let rows = tensor_rows(image, region);
-    let Some(estimate) =
-        orientation(Tensor::sum(&rows)).filter(|&a| crossings(image, region, a) >= MIN_BARS)
-    else {
-        return banded(image, region, &rows, options, &formats);
-    };
+    match orientation(Tensor::sum(&rows)).filter(|&a| crossings(image, region, a) >= MIN_BARS) {
+        Some(estimate) => turned(image, region, estimate, options, &formats),
+        None => banded(image, region, &rows, options, &formats),
+    }
+}
+
+/// `region`, whose bars run at about `estimate` from upright, read with the 1D `formats`:
+/// turned upright, or about upright on every row.
+fn turned(
+    image: &Image<'_>,
+    region: &Rect,
+    estimate: f32,
+    options: &DecodeOptions,
+    formats: &[Format],
+) -> Vec<Decoded> {
     // rxing's row scans read codes within a few degrees of upright, but a live decode reads
     // only 15 rows about the crop's middle: glare, a crease, a wrinkled wrapper or a finger
     // across those rows hides a code whose other rows read. So bars about upright are read
@@ -1321,7 +1331,7 @@ fn straightened(image: &Image<'_>, region: &Rect, options: &DecodeOptions) -> Ve
             ..options.clone()
         };
         let crop = image.crop(region);
-        decode_buffer(&crop, region, &formats, &every_row, Search::First, false)
+        decode_buffer(&crop, region, formats, &every_row, Search::First, false)
     };
     if estimate.abs() < 4f32.to_radians() {
         return upright(image);
@@ -1363,7 +1373,7 @@ fn straightened(image: &Image<'_>, region: &Rect, options: &DecodeOptions) -> Ve
     } else {
         Search::First
     };
-    decode_rxing(&upright, &formats, options, search, false)
+    decode_rxing(&upright, formats, options, search, false)
         .into_iter()
         .map(|mut d| {
             for p in &mut d.position {
@@ -1386,10 +1396,6 @@ fn banded(
     options: &DecodeOptions,
     formats: &[Format],
 ) -> Vec<Decoded> {
-    let every_row = DecodeOptions {
-        try_harder: true,
-        ..options.clone()
-    };
     // In tensor rows (every other pixel row): bands of BAND pixel rows, half a band apart.
     let (band, step) = (BAND / 2, BAND / 4);
     let mut first = 0;
@@ -1404,11 +1410,10 @@ fn banded(
         let Some(angle) = orientation(Tensor::sum(&rows[first - step..first - step + band])) else {
             continue;
         };
-        if angle.abs() >= 4f32.to_radians() || crossings(image, &rect, angle) < MIN_BARS {
+        if crossings(image, &rect, angle) < MIN_BARS {
             continue;
         }
-        let crop = image.crop(&rect);
-        let found = decode_buffer(&crop, &rect, formats, &every_row, Search::First, false);
+        let found = turned(image, &rect, angle, options, formats);
         if !found.is_empty() {
             return found;
         }

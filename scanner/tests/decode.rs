@@ -505,17 +505,20 @@ fn an_ean_13_read_on_one_row_only_is_not_reported() {
     }
 }
 
-/// A GS1-128 under lines of printed text on one label: one region, whose middle rows (all a
-/// live decode reads of a region) cross the text and whose gradients as a whole point every
-/// way. The band of the region that holds the bars is read on every row.
+/// A GS1-128 under lines of printed text on one label, upright or a little askew: one
+/// region, whose middle rows (all a live decode reads of a region) cross the text and whose
+/// gradients as a whole point every way. The band of the region that holds the bars is read
+/// on its own.
 #[test]
 fn a_code_under_lines_of_text_is_read() {
-    let code = label(Symbol::Gs1_128, "0104012345000016", 2);
-    let mut frame = Gray::blank(640, 480, 235);
-    let mut rng = labels::Rng::new(7);
-    labels::text(&mut frame, (60, 40), (14, 40), 14, 30, &mut rng);
-    frame.blit(&code, 60, 40 + 14 * 21);
-    let decoded = decode_luma(640, 480, &frame.px, &DecodeOptions::default());
-    let texts: Vec<&str> = decoded.iter().map(|d| d.text.as_str()).collect();
-    assert_eq!(texts, ["0104012345000016"]);
+    for degrees in [0.0, 9.0] {
+        let code = label(Symbol::Gs1_128, "0104012345000016", 2).rotated(degrees);
+        let mut frame = Gray::blank(640, 480, 235);
+        let mut rng = labels::Rng::new(7);
+        labels::text(&mut frame, (60, 40), (14, 40), 14, 30, &mut rng);
+        frame.blit(&code, 60, 40 + 14 * 21);
+        let decoded = decode_luma(640, 480, &frame.px, &DecodeOptions::default());
+        let texts: Vec<&str> = decoded.iter().map(|d| d.text.as_str()).collect();
+        assert_eq!(texts, ["0104012345000016"], "{degrees}°");
+    }
 }

@@ -119,9 +119,9 @@ fn photos_read_at_live_settings() {
         &[
             ("qr", 121),
             ("datamatrix", 18),
-            ("ean13", 107),
-            ("upca", 72),
-            ("code128", 40),
+            ("ean13", 108),
+            ("upca", 76),
+            ("code128", 41),
         ],
     );
 }
@@ -133,7 +133,7 @@ fn photos_read_thorough() {
         &[
             ("qr", 121),
             ("datamatrix", 18),
-            ("ean13", 108),
+            ("ean13", 109),
             ("upca", 77),
             ("code128", 41),
         ],

@@ -94,17 +94,20 @@ impl Linear {
         while white < size {
             let bar = row.getNextSet(white);
             let space = row.getNextUnset(bar);
-            let second = row.getNextSet(space);
-            let end = row.getNextUnset(second);
-            if end >= size {
-                return None;
-            }
-            let runs = [space - bar, second - space, end - second].map(|run| run as u32);
-            if 3 * (end - bar) <= bar - white
-                && pattern_match_variance(&runs, &GUARD, GUARD_BAR_VARIANCE) < GUARD_VARIANCE
-                && let Some(found) = self.upc_ean_at(y, row, &[bar, end], hints)
-            {
-                return Some(found);
+            // A guard is at least 3 pixels wide, its quiet zone at least 9.
+            if bar - white >= 9 {
+                let second = row.getNextSet(space);
+                let end = row.getNextUnset(second);
+                if end >= size {
+                    return None;
+                }
+                let runs = [space - bar, second - space, end - second].map(|run| run as u32);
+                if 3 * (end - bar) <= bar - white
+                    && pattern_match_variance(&runs, &GUARD, GUARD_BAR_VARIANCE) < GUARD_VARIANCE
+                    && let Some(found) = self.upc_ean_at(y, row, &[bar, end], hints)
+                {
+                    return Some(found);
+                }
             }
             white = space;
         }
