@@ -850,8 +850,11 @@ const MIN_BARS: usize = 20;
 /// Samples per frame pixel along the rows of a turned 1D region, and its height in pixels.
 const UPRIGHT_SCALE: f32 = 2.0;
 const UPRIGHT_BAND: usize = 160;
-/// Height in pixels of the bands of a region looked at on their own for upright bars.
+/// Height in pixels of the bands of a region looked at on their own for bars, and how far
+/// (in degrees) from upright their bars may lean: a band holds the length of a code that
+/// leans further only in part.
 const BAND: usize = 48;
+const BAND_MAX_ANGLE: f32 = 30.0;
 /// How many codes one region can yield: after each, what is left of the region is decoded
 /// again.
 const MAX_CODES_PER_REGION: usize = 4;
@@ -1398,27 +1401,28 @@ fn banded(
 ) -> Vec<Decoded> {
     // In tensor rows (every other pixel row): bands of BAND pixel rows, half a band apart.
     let (band, step) = (BAND / 2, BAND / 4);
-    let mut first = 0;
-    while first + band <= rows.len() {
-        let rect = Rect {
-            x: region.x,
-            y: region.y + 2 * first,
-            width: region.width,
-            height: BAND,
-        };
-        first += step;
-        let Some(angle) = orientation(Tensor::sum(&rows[first - step..first - step + band])) else {
-            continue;
-        };
-        if crossings(image, &rect, angle) < MIN_BARS {
-            continue;
-        }
-        let found = turned(image, &rect, angle, options, formats);
-        if !found.is_empty() {
-            return found;
-        }
-    }
-    Vec::new()
+    // Text, shelf edges and wood grain make such bands too; each look costs about as much as
+    // the region's decode, so only the band that crosses the most bars is looked at.
+    (0..rows.len().saturating_sub(band) + 1)
+        .step_by(step)
+        .filter(|&first| first + band <= rows.len())
+        .filter_map(|first| {
+            let rect = Rect {
+                x: region.x,
+                y: region.y + 2 * first,
+                width: region.width,
+                height: BAND,
+            };
+            let angle = orientation(Tensor::sum(&rows[first..first + band]))?;
+            if angle.abs() > BAND_MAX_ANGLE.to_radians() {
+                return None;
+            }
+            let bars = crossings(image, &rect, angle);
+            (bars >= MIN_BARS).then_some((bars, rect, angle))
+        })
+        .max_by_key(|&(bars, _, _)| bars)
+        .map(|(_, rect, angle)| turned(image, &rect, angle, options, formats))
+        .unwrap_or_default()
 }
 
 /// Sharpens an estimate of the gradient direction: rows of the turned image must cross the
@@ -1501,15 +1505,6 @@ fn bilinear(image: &Image<'_>, x: f32, y: f32) -> u8 {
     (top * (1.0 - fy) + bottom * fy).round().clamp(0.0, 255.0) as u8
 }
 
-/// The direction of the grey-level gradient in `region` (radians, in -π/2..π/2, 0 = along the
-/// rows) if it is coherent enough to be the bars of a 1D code: the dominant eigenvector of the
-/// structure tensor, sampled on every other pixel. 2D codes and text have gradients in all
-/// directions and give `None`.
-#[cfg(test)]
-fn bar_angle(image: &Image<'_>, region: &Rect) -> Option<f32> {
-    orientation(Tensor::sum(&tensor_rows(image, region)))
-}
-
 /// The sums of the structure tensor's products of gradients (x², y², xy) over some pixels.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 struct Tensor {
@@ -1564,7 +1559,10 @@ fn tensor_rows(image: &Image<'_>, region: &Rect) -> Vec<Tensor> {
         .collect()
 }
 
-/// The gradients' direction (see [`bar_angle`]), if they are coherent enough to be bars.
+/// The direction of the grey-level gradient whose structure tensor is `tensor` (radians, in
+/// -π/2..π/2, 0 = along the rows) if it is coherent enough to be the bars of a 1D code: the
+/// tensor's dominant eigenvector. 2D codes and text have gradients in all directions and give
+/// `None`.
 fn orientation(tensor: Tensor) -> Option<f32> {
     let (xx, yy, xy) = (tensor.xx as f64, tensor.yy as f64, tensor.xy as f64);
     let energy = xx + yy;

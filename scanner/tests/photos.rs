@@ -119,8 +119,8 @@ fn photos_read_at_live_settings() {
         &[
             ("qr", 121),
             ("datamatrix", 18),
-            ("ean13", 108),
-            ("upca", 76),
+            ("ean13", 106),
+            ("upca", 74),
             ("code128", 41),
         ],
     );
@@ -133,7 +133,7 @@ fn photos_read_thorough() {
         &[
             ("qr", 121),
             ("datamatrix", 18),
-            ("ean13", 109),
+            ("ean13", 108),
             ("upca", 77),
             ("code128", 41),
         ],
