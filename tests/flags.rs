@@ -265,6 +265,35 @@ fn units_received_together_with_no_shipment_are_one_flag_listing_them() {
         "{listed}"
     );
 
+    // The manufacturer lists the same units from its own flag for the receipt.
+    let at_hub = json(&custodian(&["hub", "flags", "--data", hub.data(), "--json"]));
+    let maker = at_hub
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["org"] == "acme")
+        .unwrap();
+    assert_eq!(maker["units"], 3);
+    let maker_units = json(&custodian(&[
+        "hub",
+        "flag-units",
+        "--data",
+        hub.data(),
+        maker["id"].as_str().unwrap(),
+        "--json",
+    ]));
+    let epcs = |v: &serde_json::Value| {
+        let mut e: Vec<String> = v
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|u| u["epc"].as_str().unwrap().to_string())
+            .collect();
+        e.sort();
+        e
+    };
+    assert_eq!(epcs(&maker_units), epcs(&serde_json::Value::Array(units.clone())));
+
     // A flag the device does not hold is named so.
     let out = custodian_output(&["flags", "units", "flag-nope", "--data", b], None);
     assert!(!out.status.success());

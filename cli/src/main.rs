@@ -341,6 +341,16 @@ enum HubCommand {
         #[command(flatten)]
         out: Output,
     },
+    /// The units a flag lists (a flag stands for one cause and lists its units), with those
+    /// found accounted for and why.
+    FlagUnits {
+        #[command(flatten)]
+        data: Data,
+        #[command(flatten)]
+        out: Output,
+        /// The flag's id (`custodian hub flags --json` lists them).
+        id: String,
+    },
     /// Publishes a recall of a GTIN (one lot, or every lot), or withdraws it; devices learn of
     /// it with their next sync.
     Recall {
@@ -1512,6 +1522,19 @@ fn run_hub(command: HubCommand) -> Result<()> {
                     f.status,
                     f.reason
                 );
+            }
+            Ok(())
+        }
+        HubCommand::FlagUnits { data, out, id } => {
+            let units = custodian_hub::Registry::open(&data.data)?.flag_units(&id)?;
+            if out.json {
+                return print_json(&units);
+            }
+            for u in units {
+                match &u.resolved {
+                    Some(why) => outln!("{} accounted for ({why})", u.epc),
+                    None => outln!("{} open (listed by {})", u.epc, u.event),
+                }
             }
             Ok(())
         }

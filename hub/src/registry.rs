@@ -1255,6 +1255,18 @@ impl Registry {
         Ok(serde_json::Value::Object(counts))
     }
 
+    /// The units flag `id` lists (see [`crate::listing`]), oldest change first.
+    pub fn flag_units(&self, id: &str) -> Result<Vec<custodian_ledger::docs::FlagUnit>, HubError> {
+        let conn = self.conn();
+        let held: bool = conn
+            .prepare_cached("SELECT EXISTS (SELECT 1 FROM flags WHERE id = ?1)")?
+            .query_row([id], |r| r.get(0))?;
+        if !held {
+            return Err(HubError::NotFound(format!("flag {id}")));
+        }
+        crate::listing::units_of(&conn, id)
+    }
+
     /// Every flag raised, oldest first, with its status and history as the organisations'
     /// flags documents hold them (each document read once).
     pub fn flags(&self) -> Result<Vec<HubFlag>, HubError> {
