@@ -6,8 +6,9 @@
 //!   blur but not on light that changes along the row: glare on one half of a code, a shadow
 //!   across it, a label darker at its edge than in its middle. The hybrid binarizer's matrix,
 //!   which the 2D readers use anyway, thresholds each pixel against its neighbourhood. The
-//!   row's own threshold is read first, then the matrix's row where it differs; on the
-//!   photographs each reads EAN/UPC codes the other misses.
+//!   row's own threshold is read first, then the matrix's row where it differs (UPC/EAN only,
+//!   and in a live scan on its middle rows only); on the photographs each reads EAN/UPC codes
+//!   the other misses.
 //! - UPC/EAN is tried from every start guard of a row, not only the first: rxing gives up on
 //!   a row at the first guard-like bar, space, bar with a quiet zone before it that does not
 //!   begin a code (printed text, a label's edge beside the code). After the first, a guard
@@ -22,6 +23,12 @@ use rxing::oned::{
 use rxing::{BarcodeFormat, Binarizer, BinaryBitmap, DecodeHints, Exceptions, RXingResult, point};
 
 use super::Format;
+
+/// How many of a live scan's rows (from the middle out) are also read as the hybrid matrix
+/// has them; TryHarder's scan reads all of them so. Light that changes along a code changes
+/// along all its rows, and the middle five cost a third of the fifteen: on the photographs
+/// they read what all fifteen did.
+const LOCAL_ROWS: usize = 5;
 
 /// UPC/EAN's start and end guard: bar, space, bar of one module each.
 const GUARD: [u32; 3] = [1, 1, 1];
@@ -213,7 +220,8 @@ fn scan<B: Binarizer>(
         if y >= height {
             break;
         }
-        let Some(found) = read_line(reader, image, y, hints) else {
+        let local = step == 1 || k < LOCAL_ROWS;
+        let Some(found) = read_line(reader, image, y, hints, local) else {
             continue;
         };
         if !ean_upc_twice || !is_upc_ean(*found.getBarcodeFormat()) {
@@ -235,7 +243,7 @@ fn scan<B: Binarizer>(
             let Some(row) = y.checked_add_signed(*d).filter(|&row| row < height) else {
                 continue;
             };
-            if read_line(reader, image, row, hints).is_some_and(|other| same(&other)) {
+            if read_line(reader, image, row, hints, local).is_some_and(|other| same(&other)) {
                 return Ok(found);
             }
         }
@@ -244,7 +252,8 @@ fn scan<B: Binarizer>(
     Err(Exceptions::NOT_FOUND)
 }
 
-/// Row `y` read as binarized by its own histogram, then as the matrix has it if that differs.
+/// Row `y` read as binarized by its own histogram, then, with `local`, as the matrix has it if
+/// that differs.
 /// The matrix's row is read for UPC/EAN only: on the photographs it read no Code 128 that the
 /// row's own threshold missed, and Code 128's reader costs twice UPC/EAN's.
 fn read_line<B: Binarizer>(
@@ -252,10 +261,14 @@ fn read_line<B: Binarizer>(
     image: &BinaryBitmap<B>,
     y: usize,
     hints: &DecodeHints,
+    local: bool,
 ) -> Option<RXingResult> {
     let own = image.get_black_row(y).ok()?.into_owned();
     if let Some(found) = read_row(reader, y, own.clone(), hints, true) {
         return Some(found);
+    }
+    if !local {
+        return None;
     }
     let local = image.get_black_matrix().getRow(u32::try_from(y).ok()?);
     if local == own {
