@@ -1707,11 +1707,21 @@ pub enum DecodeError {
         source: std::io::Error,
     },
     /// The file is not an image in any format this build reads.
-    #[error(
-        "{path} is not an image (custodian decode reads PNG, JPEG, WebP, GIF, BMP and TIFF files)"
+    #[cfg_attr(
+        feature = "heic",
+        error(
+            "{path} is not an image (custodian decode reads PNG, JPEG, WebP, GIF, BMP, TIFF and HEIC files)"
+        )
+    )]
+    #[cfg_attr(
+        not(feature = "heic"),
+        error(
+            "{path} is not an image (custodian decode reads PNG, JPEG, WebP, GIF, BMP and TIFF files)"
+        )
     )]
     NotAnImage { path: std::path::PathBuf },
-    /// The file is an image in a format this build does not read.
+    /// The file is an image in a format this build does not read (HEIC: a build without the
+    /// `heic` feature, or a libheif without an HEVC decoder).
     #[error("{path} is a {format} image, which custodian cannot read: {hint}")]
     Unsupported {
         path: std::path::PathBuf,
@@ -1742,7 +1752,9 @@ const IMAGE_FORMATS: [(image::ImageFormat, &str); 6] = [
 
 /// An image file's pixels as 8-bit luma: PNG, JPEG, WebP, GIF (its first frame), BMP or TIFF,
 /// told apart by their contents, not their names. A HEIC/HEIF photo (an iPhone's default) is
-/// recognised and refused with what to do instead, and anything else is not an image.
+/// read through the system's libheif with the `heic` feature (its primary image, turned as
+/// the file says), and recognised and refused with what to do instead without it; anything
+/// else is not an image.
 ///
 /// # Errors
 ///
@@ -1758,16 +1770,18 @@ pub fn luma_from_image_bytes(
         .and_then(|f| IMAGE_FORMATS.iter().find(|(known, _)| *known == f))
         .copied()
     else {
-        return Err(match unsupported_format(bytes) {
-            Some((format, hint)) => DecodeError::Unsupported {
+        return match unsupported_format(bytes) {
+            #[cfg(feature = "heic")]
+            Some(("HEIC", _)) => heic::luma(path, bytes),
+            Some((format, hint)) => Err(DecodeError::Unsupported {
                 path: path.to_owned(),
                 format,
                 hint,
-            },
-            None => DecodeError::NotAnImage {
+            }),
+            None => Err(DecodeError::NotAnImage {
                 path: path.to_owned(),
-            },
-        });
+            }),
+        };
     };
     let image = image::load_from_memory_with_format(bytes, format).map_err(|source| {
         DecodeError::Image {
@@ -1793,6 +1807,80 @@ fn unsupported_format(bytes: &[u8]) -> Option<(&'static str, &'static str)> {
         )),
         b"avif" | b"avis" => Some(("AVIF", "convert it to PNG or JPEG")),
         _ => None,
+    }
+}
+
+/// HEIC/HEIF photos through libheif (feature `heic`).
+#[cfg(feature = "heic")]
+mod heic {
+    use std::path::Path;
+
+    use image::error::{DecodingError, ImageError, ImageFormatHint, LimitError, LimitErrorKind};
+    use libheif_rs::{
+        ColorSpace, HeifContext, HeifError, HeifErrorCode, HeifErrorSubCode, LibHeif, RgbChroma,
+    };
+
+    use super::DecodeError;
+
+    /// The most RGB bytes a photo may decode to (the `image` crate's default allocation
+    /// limit): 170 megapixels, over three times a 48-megapixel iPhone photo.
+    const MAX_RGB_BYTES: u64 = 512 * 1024 * 1024;
+
+    /// The primary image of a HEIC/HEIF file as 8-bit luma, with its rotation, mirroring and
+    /// crop applied.
+    pub(super) fn luma(path: &Path, bytes: &[u8]) -> Result<(u32, u32, Vec<u8>), DecodeError> {
+        let corrupt = |source: ImageError| DecodeError::Image {
+            path: path.to_owned(),
+            format: "HEIC",
+            source,
+        };
+        let decoding = |message: String| {
+            corrupt(ImageError::Decoding(DecodingError::new(
+                ImageFormatHint::Name("HEIC".to_owned()),
+                message,
+            )))
+        };
+        let heif = |e: HeifError| match (e.code, e.sub_code) {
+            (HeifErrorCode::UnsupportedFeature, HeifErrorSubCode::UnsupportedCodec) => {
+                DecodeError::Unsupported {
+                    path: path.to_owned(),
+                    format: "HEIC",
+                    hint: "this system's libheif has no HEVC decoder (on Debian, install libheif1 \
+                           with libde265-0); or export it as JPEG",
+                }
+            }
+            _ if e.message.is_empty() => decoding(format!("{:?} ({:?})", e.code, e.sub_code)),
+            _ => decoding(e.message),
+        };
+
+        let libheif = LibHeif::new();
+        let context = HeifContext::read_from_bytes(bytes).map_err(heif)?;
+        let handle = context.primary_image_handle().map_err(heif)?;
+        if u64::from(handle.width()) * u64::from(handle.height()) * 3 > MAX_RGB_BYTES {
+            return Err(corrupt(ImageError::Limits(LimitError::from_kind(
+                LimitErrorKind::DimensionError,
+            ))));
+        }
+        let image = libheif
+            .decode(&handle, ColorSpace::Rgb(RgbChroma::Rgb), None)
+            .map_err(heif)?;
+        let planes = image.planes();
+        let plane = planes
+            .interleaved
+            .ok_or_else(|| decoding("libheif gave no interleaved RGB plane".to_owned()))?;
+        let (width, height) = (plane.width, plane.height);
+        let row_bytes = width as usize * 3;
+        let mut rgb = Vec::with_capacity(row_bytes * height as usize);
+        for row in plane.data.chunks(plane.stride.max(1)).take(height as usize) {
+            let pixels = row
+                .get(..row_bytes)
+                .ok_or_else(|| decoding("libheif gave a row shorter than the image".to_owned()))?;
+            rgb.extend_from_slice(pixels);
+        }
+        let rgb = image::RgbImage::from_raw(width, height, rgb)
+            .ok_or_else(|| decoding("libheif gave fewer rows than the image".to_owned()))?;
+        let luma = image::DynamicImage::ImageRgb8(rgb).into_luma8();
+        Ok((width, height, luma.into_raw()))
     }
 }
 

@@ -1,6 +1,6 @@
 //! `decode_image_file` on one real photograph in every image format it reads (PNG, JPEG, WebP,
-//! GIF, BMP, TIFF), and clear errors, never a panic, for files that are not images, HEIC
-//! photos, and images cut short.
+//! GIF, BMP, TIFF, and HEIC with the `heic` feature), and clear errors, never a panic, for files
+//! that are not images, HEIC photos in a build without `heic`, and images cut short or corrupt.
 
 #![cfg(feature = "image-files")]
 #![allow(
@@ -61,9 +61,14 @@ fn a_file_that_is_not_an_image_is_named_so() {
     ] {
         let e = error(bytes);
         assert!(matches!(e, DecodeError::NotAnImage { .. }), "{e:?}");
+        let formats = if cfg!(feature = "heic") {
+            "PNG, JPEG, WebP, GIF, BMP, TIFF and HEIC"
+        } else {
+            "PNG, JPEG, WebP, GIF, BMP and TIFF"
+        };
         assert_eq!(
             e.to_string(),
-            "scan.dat is not an image (custodian decode reads PNG, JPEG, WebP, GIF, BMP and TIFF files)"
+            format!("scan.dat is not an image (custodian decode reads {formats} files)")
         );
     }
     let missing = decode_image_file_with(formats().join("absent.png"), &DecodeOptions::default());
@@ -73,17 +78,68 @@ fn a_file_that_is_not_an_image_is_named_so() {
     );
 }
 
+/// The first box of an iPhone photo: size, `ftyp`, major brand `heic`, minor version,
+/// compatible brands.
+const HEIC_FTYP: &[u8] = b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic";
+
+#[cfg(not(feature = "heic"))]
 #[test]
 fn a_heic_photo_is_refused_with_what_to_do() {
-    // The first box of an iPhone photo: size, `ftyp`, major brand `heic`, minor version,
-    // compatible brands.
-    let heic = b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic";
-    let e = error(heic);
+    let e = error(HEIC_FTYP);
     assert!(
         matches!(e, DecodeError::Unsupported { format: "HEIC", .. }),
         "{e:?}"
     );
     assert!(e.to_string().contains("export it as JPEG"), "{e}");
+}
+
+/// The photo of the other formats encoded as HEIC by libheif's heif-enc (x265, quality 90).
+#[cfg(feature = "heic")]
+#[test]
+fn a_heic_photo_reads_like_the_others() {
+    let path = formats().join("qrcode-4-01.heic");
+    for options in [DecodeOptions::default(), DecodeOptions::thorough()] {
+        let found = decode_image_file_with(&path, &options).unwrap();
+        assert!(
+            found.iter().any(|d| d.text == TEXT && d.aim == "]Q1"),
+            "{found:?}"
+        );
+    }
+    let (width, height, luma) =
+        luma_from_image_bytes(&path, &std::fs::read(&path).unwrap()).unwrap();
+    assert_eq!((width, height, luma.len()), (240, 240, 240 * 240));
+}
+
+/// A HEIC file cut short, or with its boxes or its picture damaged, is an error naming the file
+/// and HEIC (or, where the damage leaves a picture, pixels), never a panic.
+#[cfg(feature = "heic")]
+#[test]
+fn a_heic_photo_cut_short_or_corrupt_is_an_error_not_a_panic() {
+    let path = formats().join("qrcode-4-01.heic");
+    let bytes = std::fs::read(&path).unwrap();
+    let heic_error = |e: &DecodeError| {
+        matches!(e, DecodeError::Image { format: "HEIC", .. })
+            && e.to_string()
+                .starts_with("scan.dat is a HEIC image that cannot be read: ")
+    };
+
+    // Only the `ftyp` box: no picture at all.
+    let e = error(HEIC_FTYP);
+    assert!(heic_error(&e), "{e:?}");
+
+    for len in [12, 40, 100, bytes.len() / 2, bytes.len() - 1] {
+        let e = error(&bytes[..len]);
+        assert!(heic_error(&e), "cut at {len}: {e:?}");
+    }
+
+    // Bytes overwritten at every 97th place (boxes and picture alike), one place at a time.
+    for at in (12..bytes.len()).step_by(97) {
+        let mut corrupt = bytes.clone();
+        corrupt[at] ^= 0xA5;
+        if let Err(e) = luma_from_image_bytes(Path::new("scan.dat"), &corrupt) {
+            assert!(heic_error(&e), "byte {at}: {e:?}");
+        }
+    }
 }
 
 #[test]
