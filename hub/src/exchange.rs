@@ -166,7 +166,6 @@ pub fn handle_at(
         flags_raised += raised.iter().filter(|f| f.org == device.org).count();
     }
     flags.write(&tx)?;
-    reconcile::ensure_flags_doc(&tx, &device.org)?;
     let docs = exchange_docs(&tx, &device, &request)?;
     let (events, download_cursor, more) = download(
         &tx,

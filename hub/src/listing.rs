@@ -64,6 +64,16 @@ pub(crate) fn migrate(conn: &Connection) -> Result<(), HubError> {
         )?;
     }
     conn.execute_batch("CREATE INDEX IF NOT EXISTS flags_by_cause ON flags (cause);")?;
+    // The document each flag is in (its month's, see `docs::flags_month_doc_id`); none: the
+    // organisation's document from before flags were kept by month.
+    let has_doc: i64 = conn.query_row(
+        "SELECT count(*) FROM pragma_table_info('flags') WHERE name = 'doc'",
+        [],
+        |r| r.get(0),
+    )?;
+    if has_doc == 0 {
+        conn.execute_batch("ALTER TABLE flags ADD COLUMN doc TEXT;")?;
+    }
     Ok(())
 }
 

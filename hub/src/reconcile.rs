@@ -169,20 +169,19 @@ pub fn scope_manifest_docs(conn: &Connection) -> Result<(), HubError> {
     Ok(())
 }
 
-/// Makes sure an organisation's flags document exists and is in its scope.
-pub fn ensure_flags_doc(conn: &Connection, org: &str) -> Result<(), HubError> {
-    let id = docs::flags_doc_id(org);
-    // Every sync round asks; the existence check does not read the document.
-    let held: i64 = conn.query_row("SELECT count(*) FROM docs WHERE id = ?1", [&id], |r| {
+/// Makes sure `org`'s flags document `id` exists and is in its scope.
+fn ensure_flags_doc(conn: &Connection, org: &str, id: &str) -> Result<(), HubError> {
+    // The existence check does not read the document.
+    let held: i64 = conn.query_row("SELECT count(*) FROM docs WHERE id = ?1", [id], |r| {
         r.get(0)
     })?;
     if held == 0 {
         let mut doc = docs::new_flags_doc(org, HUB_DEVICE.as_bytes())?;
-        store::save_doc_bytes(conn, &id, &doc.save())?;
+        store::save_doc_bytes(conn, id, &doc.save())?;
     }
     conn.execute(
         "INSERT OR IGNORE INTO doc_scope (doc, org) VALUES (?1, ?2)",
-        [&id, org],
+        [id, org],
     )?;
     Ok(())
 }
@@ -310,18 +309,34 @@ fn reconcile(
         };
         let issued = Registry::is_issued(conn, gtin.as_str(), serial)?;
         if !issued && Registry::is_product(conn, gtin.as_str())? {
-            let reason = format!(
-                "{} was never issued by the manufacturer: counterfeit",
-                unit.label()
-            );
-            raised.extend(raise(
+            // A carton of fakes is one problem: one flag per occasion (an ASN, else a day) and
+            // step lists every unit of it the manufacturer never issued.
+            let (occasion, when) = occasion(event);
+            let verb = match b.biz_step {
+                BizStep::RetailSelling => "sold",
+                BizStep::Inspecting => "seen",
+                _ => "received",
+            };
+            let name = Registry::org_name(conn, org);
+            raised.extend(listing::raise(
                 conn,
                 flags,
-                "unknown_serial",
-                unit,
-                event,
-                to,
-                reason,
+                Listed {
+                    kind: "unknown_serial",
+                    org: to,
+                    unit,
+                    key: flag_id("unknown_serial", unit, to),
+                    cause: Some(format!("{}\u{1d}{org}\u{1d}{occasion}", b.biz_step.as_str())),
+                    event: Some(event),
+                    reason: format!(
+                        "{} was never issued by the manufacturer: counterfeit",
+                        unit.label()
+                    ),
+                    summary: format!(
+                        "{} units {verb} by {name} {when} were never issued by the manufacturer: counterfeit",
+                        listing::UNITS,
+                    ),
+                },
                 now,
             )?);
             continue;
@@ -1300,9 +1315,9 @@ fn new_flag(
 #[derive(Default)]
 #[must_use = "flags reach their organisations' documents only through FlagDocs::write"]
 pub struct FlagDocs {
-    /// Organisation → its flags document with this batch's additions.
-    docs: BTreeMap<String, AutoCommit>,
-    /// The organisations whose documents this batch changed (only those are saved).
+    /// Flags document id → the document with this batch's additions, and its organisation.
+    docs: BTreeMap<String, (String, AutoCommit)>,
+    /// The documents this batch changed (only those are saved).
     changed: BTreeSet<String>,
     /// Listing flags whose units changed, by organisation: their reasons and counts are
     /// restated from the flags table once, when the batch is written.
@@ -1310,6 +1325,8 @@ pub struct FlagDocs {
     /// Flags known closed or open in this batch, by id (a batch lists thousands of units under
     /// one flag; its document is read once for it).
     closed: BTreeMap<String, bool>,
+    /// The document each flag this batch met is in, by id.
+    homes: BTreeMap<String, String>,
 }
 
 impl FlagDocs {
@@ -1335,27 +1352,30 @@ impl FlagDocs {
         if let Some(closed) = self.closed.get(id) {
             return Ok(*closed);
         }
-        let doc = self.doc(conn, org)?;
+        let doc = self.doc_of(conn, org, id)?;
         let closed = docs::flag_status(doc, id) == Some(docs::FlagStatus::Closed);
         self.closed.insert(id.to_string(), closed);
         Ok(closed)
     }
 
-    /// Records `flag` unless one with its id was raised before; returns it when it is new.
+    /// Records `flag` unless one with its id was raised before; returns it when it is new. It
+    /// goes into its organisation's document for the month it is raised in.
     pub(crate) fn store(
         &mut self,
         conn: &Connection,
         flag: HubFlag,
     ) -> Result<Option<HubFlag>, HubError> {
+        let home = docs::flags_month_doc_id(&flag.org, &flag.raised_at);
         let inserted = conn.execute(
-            "INSERT OR IGNORE INTO flags (id, kind, org, epc, reason, event, raised_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-            params![flag.id, flag.kind, flag.org, flag.epc, flag.reason, flag.event, flag.raised_at],
+            "INSERT OR IGNORE INTO flags (id, kind, org, epc, reason, event, raised_at, doc) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            params![flag.id, flag.kind, flag.org, flag.epc, flag.reason, flag.event, flag.raised_at, home],
         )?;
         if inserted == 0 {
             return Ok(None);
         }
-        self.changed.insert(flag.org.clone());
-        let doc = self.doc(conn, &flag.org)?;
+        self.homes.insert(flag.id.clone(), home.clone());
+        self.changed.insert(home.clone());
+        let doc = self.doc(conn, &flag.org, &home)?;
         docs::add_flag(
             doc,
             &docs::Flag {
@@ -1386,7 +1406,8 @@ impl FlagDocs {
             "UPDATE flags SET reason = ?2 WHERE id = ?1",
             params![id, reason],
         )?;
-        let doc = self.doc(conn, org)?;
+        let home = self.home(conn, org, id)?;
+        let doc = self.doc(conn, org, &home)?;
         if let Some((automerge::Value::Object(automerge::ObjType::Map), entry)) = doc
             .get(automerge::ROOT, id)
             .map_err(custodian_ledger::Error::from)?
@@ -1394,7 +1415,7 @@ impl FlagDocs {
             doc.put(&entry, "reason", reason)
                 .map_err(custodian_ledger::Error::from)?;
             doc.commit();
-            self.changed.insert(org.to_string());
+            self.changed.insert(home);
         }
         Ok(())
     }
@@ -1409,7 +1430,8 @@ impl FlagDocs {
         note: &str,
         now: DateTime<Utc>,
     ) -> Result<bool, HubError> {
-        let doc = self.doc(conn, org)?;
+        let home = self.home(conn, org, id)?;
+        let doc = self.doc(conn, org, &home)?;
         let step = docs::FlagStep {
             status: docs::FlagStatus::Closed,
             at: now.to_rfc3339(),
@@ -1421,7 +1443,7 @@ impl FlagDocs {
         self.closed.remove(id);
         match moved {
             Ok(_) => {
-                self.changed.insert(org.to_string());
+                self.changed.insert(home);
                 Ok(true)
             }
             // Closed already, or not in the document: nothing to do.
@@ -1432,13 +1454,35 @@ impl FlagDocs {
         }
     }
 
-    /// `org`'s flags document as this batch has it, loaded at first use.
-    fn doc(&mut self, conn: &Connection, org: &str) -> Result<&mut AutoCommit, HubError> {
-        Ok(match self.docs.entry(org.to_string()) {
-            Entry::Occupied(e) => e.into_mut(),
+    /// The id of the document flag `id` of `org` is in: its month's, or the organisation's
+    /// document from before flags were kept by month.
+    fn home(&mut self, conn: &Connection, org: &str, id: &str) -> Result<String, HubError> {
+        if let Some(home) = self.homes.get(id) {
+            return Ok(home.clone());
+        }
+        let home = flag_home(conn, org, id)?;
+        self.homes.insert(id.to_string(), home.clone());
+        Ok(home)
+    }
+
+    /// The document flag `id` of `org` is in, as this batch has it.
+    fn doc_of(
+        &mut self,
+        conn: &Connection,
+        org: &str,
+        id: &str,
+    ) -> Result<&mut AutoCommit, HubError> {
+        let home = self.home(conn, org, id)?;
+        self.doc(conn, org, &home)
+    }
+
+    /// `org`'s flags document `id` as this batch has it, loaded (or created) at first use.
+    fn doc(&mut self, conn: &Connection, org: &str, id: &str) -> Result<&mut AutoCommit, HubError> {
+        Ok(match self.docs.entry(id.to_string()) {
+            Entry::Occupied(e) => &mut e.into_mut().1,
             Entry::Vacant(e) => {
-                ensure_flags_doc(conn, org)?;
-                e.insert(load_flags_doc(conn, org)?)
+                ensure_flags_doc(conn, org, id)?;
+                &mut e.insert((org.to_string(), load_flags_doc(conn, id)?)).1
             }
         })
     }
@@ -1461,26 +1505,50 @@ impl FlagDocs {
                     })?
                     .query_row([&id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
                 let count = |n: i64| u64::try_from(n).unwrap_or(0);
-                let doc = self.doc(conn, &org)?;
+                let home = self.home(conn, &org, &id)?;
+                let doc = self.doc(conn, &org, &home)?;
                 if docs::restate_listing(doc, &id, &reason, count(units), count(open))? {
-                    self.changed.insert(org.clone());
+                    self.changed.insert(home);
                 }
             }
         }
-        for (org, mut doc) in self.docs {
-            if !self.changed.contains(&org) {
+        for (id, (_, mut doc)) in self.docs {
+            if !self.changed.contains(&id) {
                 continue;
             }
-            store::save_doc_bytes(conn, &docs::flags_doc_id(&org), &doc.save())?;
+            store::save_doc_bytes(conn, &id, &doc.save())?;
         }
         Ok(())
     }
 }
 
-fn load_flags_doc(conn: &Connection, org: &str) -> Result<AutoCommit, HubError> {
-    let id = docs::flags_doc_id(org);
+/// The id of the document flag `id` of `org` is in (see [`FlagDocs::home`]).
+fn flag_home(conn: &Connection, org: &str, id: &str) -> Result<String, HubError> {
+    let home: Option<Option<String>> = conn
+        .prepare_cached("SELECT doc FROM flags WHERE id = ?1")?
+        .query_row([id], |r| r.get(0))
+        .optional()?;
+    Ok(home.flatten().unwrap_or_else(|| docs::flags_doc_id(org)))
+}
+
+/// The ids of `org`'s flags documents, oldest month first (the one from before flags were kept
+/// by month before them all).
+pub(crate) fn flags_docs_of(conn: &Connection, org: &str) -> Result<Vec<String>, HubError> {
+    let mut stmt = conn.prepare_cached("SELECT doc FROM doc_scope WHERE org = ?1 ORDER BY doc")?;
+    let ids = stmt.query_map([org], |r| r.get::<_, String>(0))?;
+    let mut docs = Vec::new();
+    for id in ids {
+        let id = id?;
+        if docs::is_flags_doc(&id, org) {
+            docs.push(id);
+        }
+    }
+    Ok(docs)
+}
+
+fn load_flags_doc(conn: &Connection, id: &str) -> Result<AutoCommit, HubError> {
     let bytes =
-        store::doc_bytes(conn, &id)?.ok_or_else(|| HubError::Internal(format!("{id} vanished")))?;
+        store::doc_bytes(conn, id)?.ok_or_else(|| HubError::Internal(format!("{id} vanished")))?;
     Ok(AutoCommit::load(&bytes).map_err(custodian_ledger::Error::from)?)
 }
 

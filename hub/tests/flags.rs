@@ -8,6 +8,7 @@
 )]
 
 use std::cell::Cell;
+use std::collections::{BTreeMap, BTreeSet};
 
 use automerge::AutoCommit;
 use automerge::sync::{State, SyncDoc};
@@ -39,6 +40,8 @@ struct Dev<'h> {
     recorder: Recorder,
     key: SigningKey,
     counter: Cell<u64>,
+    /// The hub's clock for this device's requests; none: the real one.
+    clock: Cell<Option<chrono::DateTime<chrono::Utc>>>,
 }
 
 fn hub() -> Hub {
@@ -80,6 +83,7 @@ impl Hub {
             },
             key,
             counter: Cell::new(0),
+            clock: Cell::new(None),
         }
     }
 
@@ -174,16 +178,57 @@ impl Dev<'_> {
             flag_units_after,
         });
         self.counter.set(self.counter.get() + 1);
+        let now = self.clock.get().unwrap_or_else(chrono::Utc::now);
         let auth = RequestAuth::sign(
             &self.key,
             &self.recorder.device,
             self.counter.get(),
-            chrono::Utc::now().timestamp_millis(),
+            now.timestamp_millis(),
             "POST",
             "/v1/sync",
             &body,
         );
-        protocol::decode(&exchange::handle(&self.hub.registry, &auth, &body).unwrap()).unwrap()
+        protocol::decode(&exchange::handle_at(&self.hub.registry, &auth, &body, now).unwrap())
+            .unwrap()
+    }
+
+    /// Syncs every document the hub has for this device's organisation with the copies in
+    /// `held` (adding those it lacks) until neither side has anything more to say. Returns the
+    /// documents the hub sent anything about.
+    fn sync_docs(&self, held: &mut BTreeMap<String, (AutoCommit, State)>) -> BTreeSet<String> {
+        let mut heard_of = BTreeSet::new();
+        for (_, state) in held.values_mut() {
+            *state = State::decode(&state.encode()).unwrap();
+        }
+        for _ in 0..10 {
+            let known: Vec<String> = held
+                .iter_mut()
+                .filter_map(|(id, (doc, _))| (!doc.get_heads().is_empty()).then(|| id.clone()))
+                .collect();
+            let outgoing: Vec<DocMessage> = held
+                .iter_mut()
+                .filter_map(|(id, (doc, state))| {
+                    doc.sync()
+                        .generate_sync_message(state)
+                        .map(|m| DocMessage::new(id, m))
+                })
+                .collect();
+            let said = !outgoing.is_empty();
+            let answer = self.send(vec![], outgoing, known);
+            for m in &answer.docs {
+                heard_of.insert(m.doc.clone());
+                let (doc, state) = held
+                    .entry(m.doc.clone())
+                    .or_insert_with(|| (AutoCommit::new(), State::new()));
+                doc.sync()
+                    .receive_sync_message(state, m.decode().unwrap())
+                    .unwrap();
+            }
+            if answer.docs.is_empty() && !said {
+                return heard_of;
+            }
+        }
+        panic!("the documents did not converge");
     }
 
     /// A counterfeit report of `unit` with `note`, as the Inspect screen records it.
@@ -216,10 +261,20 @@ impl Dev<'_> {
         self.send(events, vec![], vec![])
     }
 
-    /// Syncs this device's copy of its organisation's flags document with the hub until
-    /// neither side has anything more to say.
+    /// Syncs this device's copy of its organisation's flags document (the month's its newest
+    /// flag is in) with the hub until neither side has anything more to say.
     fn sync_flags(&self, doc: &mut AutoCommit, state: &mut State) {
-        let id = docs::flags_doc_id(&self.recorder.org);
+        let org = &self.recorder.org;
+        let newest = self
+            .hub
+            .registry
+            .flags()
+            .unwrap()
+            .into_iter()
+            .filter(|f| &f.org == org)
+            .max_by(|a, b| a.raised_at.cmp(&b.raised_at))
+            .expect("the organisation has a flag");
+        let id = docs::flags_month_doc_id(org, &newest.raised_at);
         // As a device does: each session starts from the persisted state.
         *state = State::decode(&state.encode()).unwrap();
         let mut outgoing = doc.sync().generate_sync_message(state);
@@ -402,12 +457,13 @@ fn a_pallet_received_outside_its_channel_raises_one_flag_listing_its_units() {
     b.sync_flags(&mut doc, &mut State::new());
     let held = docs::read_flags(&doc);
     assert_eq!(held.len(), 1);
-    assert_eq!((held[0].kind.as_str(), held[0].status.as_str()), ("diversion", "new"));
+    assert_eq!(
+        (held[0].kind.as_str(), held[0].status.as_str()),
+        ("diversion", "new")
+    );
     assert_eq!((held[0].units, held[0].open_units), (24, 24));
     assert!(
-        held[0]
-            .reason
-            .starts_with("24 units were not shipped to ")
+        held[0].reason.starts_with("24 units were not shipped to ")
             && held[0].reason.contains("yet received by it on 2026-11-20"),
         "{}",
         held[0].reason
@@ -1216,4 +1272,141 @@ fn a_flag_people_closed_takes_no_more_units() {
         flags,
         vec![(1, "new".to_string()), (2, "closed".to_string())]
     );
+}
+
+/// An organisation's flags are kept by the month they were raised in: once a month's flags are
+/// closed its document never changes, and neither new flags nor a device's syncs touch it again,
+/// however many flags it holds.
+#[test]
+fn flags_are_kept_by_month_and_a_month_whose_flags_are_closed_is_never_sent_again() {
+    let hub = hub();
+    let maker = hub.device("acme", "plant-stuttgart", 1);
+    let b = hub.device("dist-b", "dc-oakland", 2);
+    let at = |t: &str| Some(DateTime::parse_from_rfc3339(t).unwrap().to_utc());
+    // November: nine receipts with no shipment on record, one a day, each its own cause.
+    b.clock.set(at("2026-11-30T20:00:00Z"));
+    maker.clock.set(at("2026-11-30T21:00:00Z"));
+    let units: Vec<Epc> = (150..159).map(|n| hub.unit(n)).collect();
+    for (day, unit) in units.iter().enumerate() {
+        let received = format!("2026-11-{:02}T10:00:00Z", day + 21);
+        assert_eq!(
+            b.upload(vec![b.event(
+                BizStep::Receiving,
+                vec![unit.clone()],
+                &received,
+                None
+            )])
+            .flags_raised,
+            1
+        );
+    }
+    let november = docs::flags_month_doc_id("dist-b", "2026-11-30T20:00:00Z");
+    let mut held = BTreeMap::new();
+    let heard = b.sync_docs(&mut held);
+    assert!(heard.contains(&november), "{heard:?}");
+    assert_eq!(docs::read_flags(&held[&november].0).len(), 9);
+    // The manufacturer's shipments arrive late: the hub closes every November flag.
+    for (day, unit) in units.iter().enumerate() {
+        let shipped = format!("2026-11-{:02}T08:00:00Z", day + 21);
+        maker.upload(vec![maker.event(
+            BizStep::Shipping,
+            vec![unit.clone()],
+            &shipped,
+            Some("dist-b"),
+        )]);
+    }
+    b.sync_docs(&mut held);
+    let statuses: Vec<String> = docs::read_flags(&held[&november].0)
+        .into_iter()
+        .map(|f| f.status)
+        .collect();
+    assert!(statuses.iter().all(|s| s == "closed"), "{statuses:?}");
+    // December: a new receipt with no shipment raises a flag in December's document alone.
+    b.clock.set(at("2026-12-02T09:00:00Z"));
+    let late = hub.unit(190);
+    assert_eq!(
+        b.upload(vec![b.event(
+            BizStep::Receiving,
+            vec![late.clone()],
+            "2026-12-01T10:00:00Z",
+            None
+        )])
+        .flags_raised,
+        1
+    );
+    let december = docs::flags_month_doc_id("dist-b", "2026-12-02T09:00:00Z");
+    let heard = b.sync_docs(&mut held);
+    assert_eq!(
+        heard,
+        BTreeSet::from([december.clone()]),
+        "only the month with news is sent; November's closed flags are not"
+    );
+    let in_december = docs::read_flags(&held[&december].0);
+    assert_eq!(in_december.len(), 1);
+    assert_eq!(in_december[0].epc, late.uri());
+    assert_eq!(docs::read_flags(&held[&november].0).len(), 9);
+    // The hub's list holds every month's flags with their status.
+    let of_b: Vec<HubFlag> = hub
+        .registry
+        .flags()
+        .unwrap()
+        .into_iter()
+        .filter(|f| f.org == "dist-b")
+        .collect();
+    assert_eq!(of_b.len(), 10);
+    assert_eq!(of_b.iter().filter(|f| f.status == "closed").count(), 9);
+}
+
+/// A carton of fakes is one problem: the units one organisation received on one occasion that
+/// the manufacturer never issued are one flag listing them, not one flag each.
+#[test]
+fn serials_never_issued_received_together_are_one_flag_listing_them() {
+    let hub = hub();
+    let b = hub.device("dist-b", "dc-oakland", 2);
+    let gtin = hub.serials[0].gtin.clone();
+    let fake = |s: &str| Epc::parse(&format!("https://id.gs1.org/01/{gtin}/21/{s}")).unwrap();
+    let carton: Vec<Epc> = ["FAKE01", "FAKE02", "FAKE03", "FAKE04", "FAKE05"]
+        .iter()
+        .map(|s| fake(s))
+        .collect();
+    let receipt = b.event(BizStep::Receiving, carton.clone(), "2026-11-24T10:00:00Z", None);
+    assert_eq!(b.upload(vec![receipt.clone()]).flags_raised, 1);
+    let unknown = |hub: &Hub| -> Vec<HubFlag> {
+        hub.registry
+            .flags()
+            .unwrap()
+            .into_iter()
+            .filter(|f| f.kind == "unknown_serial")
+            .collect()
+    };
+    let flags = unknown(&hub);
+    assert_eq!(flags.len(), 1, "{flags:?}");
+    assert_eq!(flags[0].org, "dist-b");
+    assert_eq!((flags[0].units, flags[0].open_units), (5, 5));
+    assert!(
+        flags[0]
+            .reason
+            .starts_with("5 units received by Pacific Tool Supply Inc. (US) on 2026-11-24 were never issued"),
+        "{}",
+        flags[0].reason
+    );
+    let listed: BTreeSet<String> = hub
+        .registry
+        .flag_units(&flags[0].id)
+        .unwrap()
+        .into_iter()
+        .map(|u| u.epc)
+        .collect();
+    assert_eq!(listed, carton.iter().map(Epc::uri).collect());
+    // A replay, and a second scan of a listed unit the same day, list nothing twice.
+    assert_eq!(b.upload(vec![receipt]).flags_raised, 0);
+    let again = b.event(BizStep::Receiving, vec![carton[0].clone()], "2026-11-24T11:00:00Z", None);
+    assert_eq!(b.upload(vec![again]).flags_raised, 0);
+    assert_eq!(unknown(&hub)[0].units, 5);
+    // Another day's fakes are another occasion: a flag of their own.
+    let later = b.event(BizStep::Receiving, vec![fake("FAKE06")], "2026-11-25T10:00:00Z", None);
+    assert_eq!(b.upload(vec![later]).flags_raised, 1);
+    let flags = unknown(&hub);
+    assert_eq!(flags.len(), 2);
+    assert!(flags[1].reason.contains("FAKE06"), "{}", flags[1].reason);
 }

@@ -187,9 +187,15 @@ fn write_seed_corpus() {
     );
     write("sync_request", "ok-receipts", &receipts);
     let mut doc = AutoCommit::new();
-    let flags = custodian_ledger::docs::flags_doc_id(hub_harness::DEVICE_ORG);
+    // A document the hub introduced in the first round (the manifest of the shipment to the
+    // device's organisation), as a device that lacks it answers.
+    let offered = &first
+        .docs
+        .first()
+        .expect("the first round offers a document")
+        .doc;
     let message = doc.sync().generate_sync_message(&mut State::new()).unwrap();
-    let with_doc = request(&[], 1, &[DocMessage::new(&flags, message)]);
+    let with_doc = request(&[], 1, &[DocMessage::new(offered, message)]);
     write("sync_request", "ok-document-message", &with_doc);
     let mut foreign = receipt(2);
     foreign.body.recorder.device = "dev-someone-else".into();

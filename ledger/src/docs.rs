@@ -39,9 +39,49 @@ pub fn unscoped_manifest_asn(id: &str) -> Option<&str> {
         .filter(|asn| !asn.contains('/'))
 }
 
-/// The document id of an organisation's flags.
+/// The document id of an organisation's flags raised before flags were kept by month.
 pub fn flags_doc_id(org: &str) -> String {
     format!("flags/{org}")
+}
+
+/// The document of an organisation's flags raised in the month (UTC) of `raised_at`:
+/// `flags/ORG/YYYY-MM`.
+///
+/// An organisation's flags are partitioned by the month they were raised in. A document takes
+/// new flags for a month only, and changes afterwards only as its flags move; once they are
+/// closed it never changes again, and a sync neither loads nor sends it (the hub knows each
+/// device holds it whole). However many flags an organisation has had, a sync handles the
+/// documents of its recent and still-open flags. A `raised_at` that is not RFC 3339 belongs to
+/// the document of flags from before partitioning ([`flags_doc_id`]).
+pub fn flags_month_doc_id(org: &str, raised_at: &str) -> String {
+    match chrono::DateTime::parse_from_rfc3339(raised_at) {
+        Ok(t) => format!(
+            "{}/{}",
+            flags_doc_id(org),
+            t.with_timezone(&chrono::Utc).format("%Y-%m")
+        ),
+        Err(_) => flags_doc_id(org),
+    }
+}
+
+/// Whether `id` is one of `org`'s flags documents: the one from before partitioning or a
+/// month's ([`flags_month_doc_id`]).
+pub fn is_flags_doc(id: &str, org: &str) -> bool {
+    id.strip_prefix("flags/")
+        .and_then(|rest| rest.strip_prefix(org))
+        .is_some_and(|month| {
+            month.is_empty()
+                || month.strip_prefix('/').is_some_and(|m| {
+                    m.len() == 7
+                        && m.bytes().enumerate().all(|(i, c)| {
+                            if i == 4 {
+                                c == b'-'
+                            } else {
+                                c.is_ascii_digit()
+                            }
+                        })
+                })
+        })
 }
 
 fn get_str(doc: &AutoCommit, obj: &automerge::ObjId, key: &str) -> Option<String> {

@@ -571,10 +571,24 @@ impl Ledger {
     /// Flags the hub raised for this device's organisation.
     pub fn flags(&self) -> Result<Vec<Flag>, Error> {
         let org = self.recorder()?.org;
+        let mut flags = Vec::new();
+        for id in self.flags_doc_ids(&org)? {
+            if let Some(doc) = self.doc(&id)? {
+                flags.extend(docs::read_flags(&doc));
+            }
+        }
+        flags.sort_by(|a, b| a.raised_at.cmp(&b.raised_at).then(a.id.cmp(&b.id)));
+        Ok(flags)
+    }
+
+    /// The ids of `org`'s flags documents this ledger holds, one per month flags were raised
+    /// in ([`docs::flags_month_doc_id`]).
+    fn flags_doc_ids(&self, org: &str) -> Result<Vec<String>, Error> {
         Ok(self
-            .doc(&docs::flags_doc_id(&org))?
-            .map(|d| docs::read_flags(&d))
-            .unwrap_or_default())
+            .doc_ids()?
+            .into_iter()
+            .filter(|id| docs::is_flags_doc(id, org))
+            .collect())
     }
 
     /// The units flag `id` lists (a flag stands for one cause: a receipt, a shipment, an
@@ -623,10 +637,17 @@ impl Ledger {
             )));
         }
         let recorder = self.recorder()?;
-        let doc_id = docs::flags_doc_id(&recorder.org);
-        let mut doc = self
-            .doc(&doc_id)?
-            .ok_or_else(|| Error::NotFound(format!("flag {id}")))?;
+        // The flag is in the document of the month it was raised in.
+        let mut found = None;
+        for doc_id in self.flags_doc_ids(&recorder.org)? {
+            if let Some(doc) = self.doc(&doc_id)?
+                && docs::flag_status(&doc, id).is_some()
+            {
+                found = Some((doc_id, doc));
+                break;
+            }
+        }
+        let (doc_id, mut doc) = found.ok_or_else(|| Error::NotFound(format!("flag {id}")))?;
         let step = docs::FlagStep {
             status,
             at: at.to_rfc3339(),
