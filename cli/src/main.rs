@@ -245,7 +245,7 @@ enum Command {
         #[command(flatten)]
         out: Output,
     },
-    /// Decodes every barcode in each image (PNG, JPEG, WebP, GIF, BMP, TIFF): one line per
+    /// Decodes every barcode in each image (PNG, JPEG, WebP, GIF, BMP, TIFF, HEIC): one line per
     /// symbol. At the live camera's settings unless --thorough.
     Decode {
         #[arg(required = true)]

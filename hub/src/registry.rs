@@ -272,6 +272,7 @@ impl Registry {
         // outgrow a few megabytes at a hundred thousand units: with the default every lookup
         // read its pages from the operating system again, a third of a large sync's time.
         conn.pragma_update(None, "cache_size", -262_144_i64)?;
+        conn.pragma_update(None, "wal_autocheckpoint", 16_000_i64)?;
         migrate(&conn)?;
         crate::reconcile::add_missing_histories(&conn)?;
         crate::reconcile::scope_manifest_docs(&conn)?;

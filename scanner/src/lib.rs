@@ -44,7 +44,7 @@
 //! [`wedge`] rebuilds scans from the timestamped key events of a keyboard-wedge scanner (and
 //! tells them from a person typing), and [`decode`] finds barcodes in camera frames given as
 //! luma buffers (rxing). The only functions that read a file, [`decode_image_file`] and
-//! [`decode::decode_image_file_with`] (PNG, JPEG, WebP, GIF, BMP, TIFF), sit behind the
+//! [`decode::decode_image_file_with`] (PNG, JPEG, WebP, GIF, BMP, TIFF; HEIC with the `heic` feature), sit behind the
 //! `image-files` feature.
 //!
 //! Not supported: compressed Digital Link URIs, UPC-E expansion and add-on symbols.
