@@ -6,6 +6,7 @@ use std::collections::BTreeSet;
 use automerge::AutoCommit;
 use automerge::sync::State;
 use chrono::Utc;
+use custodian_ledger::event::EventType;
 use custodian_ledger::{Event, store};
 use custodian_sync::docsync;
 use custodian_sync::identity::RequestAuth;
@@ -260,6 +261,13 @@ fn authorise(device: &DeviceRecord, index: usize, e: &Event) -> Result<(), HubEr
     if !e.is_sealed() {
         return Err(HubError::BadRequest(format!(
             "upload[{index}] ({}): the id does not match the content (tampered?)",
+            e.id
+        )));
+    }
+    // What the hub stores, it must be able to give back as EPCIS; no device records this.
+    if e.body.event_type == EventType::ObjectEvent && e.body.parent.is_some() {
+        return Err(HubError::BadRequest(format!(
+            "upload[{index}] ({}): an ObjectEvent has no parent (a parent belongs to an AggregationEvent)",
             e.id
         )));
     }

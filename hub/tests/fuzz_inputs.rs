@@ -88,6 +88,24 @@ fn sync_requests_are_refused_with_their_reason() {
         matches!(&err, HubError::BadRequest(m) if m.contains("missing field")),
         "{err:?}"
     );
+    // An ObjectEvent with a parent could be stored but not given back as EPCIS: the whole
+    // round is refused, and nothing of it is kept.
+    let first = hub.sync_request(&request(&[], 0, &[])).unwrap();
+    let version = first.extract.as_ref().unwrap().version;
+    let mut body = receipt(0).body;
+    body.parent = Some(body.epcs[0].clone());
+    let odd = Event::new(body);
+    let err = hub
+        .sync_request(&request(&[receipt(1), odd], version, &[]))
+        .unwrap_err();
+    assert!(
+        matches!(&err, HubError::BadRequest(m) if m.contains("upload[1]") && m.contains("an ObjectEvent has no parent")),
+        "{err:?}"
+    );
+    let fine = hub
+        .sync_request(&request(&[receipt(1)], version, &[]))
+        .unwrap();
+    assert_eq!(fine.stored, 1, "the refused round stored nothing");
 }
 
 #[test]

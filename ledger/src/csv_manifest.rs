@@ -38,8 +38,8 @@ pub const MAX_FILE_BYTES: usize = 32 << 20;
 /// The most rows (header and blank lines not counted) an ASN file may hold.
 pub const MAX_ROWS: usize = 100_000;
 
-/// Splits one CSV line into fields (RFC 4180 quoting).
-fn fields(line: &str) -> Result<Vec<String>, String> {
+/// Splits one CSV line into fields (RFC 4180 quoting): ASN and order files alike.
+pub(crate) fn fields(line: &str) -> Result<Vec<String>, String> {
     let mut out = Vec::new();
     let mut field = String::new();
     let mut chars = line.chars().peekable();

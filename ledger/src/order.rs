@@ -103,9 +103,11 @@ pub fn is_order_csv(text: &str) -> bool {
         .lines()
         .find(|l| !l.trim().is_empty())
         .is_some_and(|h| {
-            h.split(',')
-                .map(|c| c.trim().to_lowercase())
-                .eq(COLUMNS.iter().map(|c| (*c).to_string()))
+            crate::csv_manifest::fields(h).is_ok_and(|f| {
+                f.iter()
+                    .map(|c| c.trim().to_lowercase())
+                    .eq(COLUMNS.iter().map(|c| (*c).to_string()))
+            })
         })
 }
 
@@ -127,7 +129,11 @@ pub fn parse_csv(text: &str, extract: Option<&RegistryExtract>) -> Result<Vec<Or
     let (_, header) = rows
         .next()
         .ok_or("the file is empty: expected a header row")?;
-    let found: Vec<String> = header.split(',').map(|c| c.trim().to_lowercase()).collect();
+    let found: Vec<String> = crate::csv_manifest::fields(header)
+        .map_err(|e| format!("line 1: {e}"))?
+        .iter()
+        .map(|c| c.trim().to_lowercase())
+        .collect();
     if found != COLUMNS {
         return Err(format!(
             "line 1: the header must be {}, found {}",
@@ -145,7 +151,9 @@ pub fn parse_csv(text: &str, extract: Option<&RegistryExtract>) -> Result<Vec<Or
     let mut orders: BTreeMap<String, Order> = BTreeMap::new();
     for (i, row) in rows {
         let n = i + 1;
-        let f: Vec<&str> = row.split(',').map(str::trim).collect();
+        // Fields may be quoted, as spreadsheets write them (`"ORD,7"`, `""` for a quote).
+        let owned = crate::csv_manifest::fields(row).map_err(|e| format!("line {n}: {e}"))?;
+        let f: Vec<&str> = owned.iter().map(|s| s.trim()).collect();
         let [id, to, gtin, quantity] = f[..] else {
             return Err(format!("line {n}: {} fields, expected 4", f.len()));
         };
@@ -538,6 +546,25 @@ mod tests {
         );
         assert!(is_order_csv("\u{feff}order, to ,gtin,quantity\n"));
         assert!(!is_order_csv("asn,from,to,shipped_at,parent,code\n"));
+    }
+
+    #[test]
+    fn reads_quoted_fields_as_spreadsheets_write_them() {
+        let orders = parse_csv(
+            "\"order\",\"to\",\"gtin\",\"quantity\"\n\"SO-1, rush\",\"retail-c\",\"04012345000016\",\"2\"\n\"SO \"\"7\"\"\",c,04012345000016,1\n",
+            Some(&extract()),
+        )
+        .unwrap();
+        let ids: Vec<&str> = orders.iter().map(|o| o.id.as_str()).collect();
+        assert_eq!(ids, ["SO \"7\"", "SO-1, rush"]);
+        assert_eq!(orders[1].lines[0].quantity, 2);
+        assert!(is_order_csv("\"order\",\"to\",\"gtin\",\"quantity\"\n"));
+        let e = parse_csv(
+            "order,to,gtin,quantity\n\"SO-1,c,04012345000016,1\n",
+            Some(&extract()),
+        )
+        .unwrap_err();
+        assert!(e.contains("line 2: a quoted field is not closed"), "{e}");
     }
 
     #[test]
