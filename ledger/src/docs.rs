@@ -325,6 +325,36 @@ impl FlagStatus {
     pub fn needs_note(self) -> bool {
         matches!(self, FlagStatus::Escalated | FlagStatus::Closed)
     }
+
+    /// Where a flag at this status may move: forward only, so closed is the end.
+    pub fn moves(self) -> Vec<FlagStatus> {
+        FlagStatus::ALL
+            .into_iter()
+            .filter(|s| *s > self)
+            .collect()
+    }
+}
+
+/// One status of the flag lifecycle as front ends offer it: where a flag may move from it,
+/// and whether moving *to* it needs a note. Front ends take the lifecycle from here
+/// ([`flag_lifecycle`]) rather than keeping their own copy of the rules [`move_flag`] holds.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct LifecycleStep {
+    pub status: FlagStatus,
+    pub moves: Vec<FlagStatus>,
+    pub needs_note: bool,
+}
+
+/// The flag lifecycle, in order from new to closed.
+pub fn flag_lifecycle() -> Vec<LifecycleStep> {
+    FlagStatus::ALL
+        .into_iter()
+        .map(|status| LifecycleStep {
+            status,
+            moves: status.moves(),
+            needs_note: status.needs_note(),
+        })
+        .collect()
 }
 
 impl std::fmt::Display for FlagStatus {
@@ -574,9 +604,9 @@ pub fn move_flag(doc: &mut AutoCommit, id: &str, step: &FlagStep) -> Result<Flag
         )));
     }
     if step.status <= current {
-        let next: Vec<&str> = FlagStatus::ALL
+        let next: Vec<&str> = current
+            .moves()
             .into_iter()
-            .filter(|s| *s > current)
             .map(FlagStatus::as_str)
             .collect();
         return Err(Error::Invalid(format!(

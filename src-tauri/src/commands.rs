@@ -286,6 +286,13 @@ pub async fn flags(state: State<'_, AppState>) -> Result<Vec<Flag>, ApiError> {
     on_ledger(&state, |d| Ok(d.reader().flags()?)).await
 }
 
+/// The flag lifecycle the ledger enforces: where a flag may move from each status, and which
+/// moves need a note. The flags screen offers its moves from this, not from a copy of its own.
+#[tauri::command]
+pub fn flag_lifecycle() -> Vec<custodian_ledger::docs::LifecycleStep> {
+    custodian_ledger::docs::flag_lifecycle()
+}
+
 /// The units a flag lists (a flag stands for one cause and lists its units), as far as the hub
 /// has sent them.
 #[tauri::command]

@@ -53,6 +53,7 @@ fn main() {
             commands::close_manifest,
             commands::flags,
             commands::flag_units,
+            commands::flag_lifecycle,
             commands::set_flag_status,
             commands::history,
             commands::recent_scans,

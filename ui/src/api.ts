@@ -61,6 +61,15 @@ export interface FlagStep {
   note?: string | null;
 }
 
+/** One status of the flag lifecycle, as the ledger enforces it (`flag_lifecycle`). */
+export interface LifecycleStep {
+  status: string;
+  /** Where a flag at this status may move: forward only. */
+  moves: string[];
+  /** Whether moving to this status needs a note. */
+  needs_note: boolean;
+}
+
 export interface Flag {
   id: string;
   kind: string;
@@ -263,6 +272,7 @@ export const api = {
   closeManifest: (id: string) => invoke<Manifest>("close_manifest", { id }),
   flags: () => invoke<Flag[]>("flags"),
   flagUnits: (id: string) => invoke<FlagUnit[]>("flag_units", { id }),
+  flagLifecycle: () => invoke<LifecycleStep[]>("flag_lifecycle"),
   moveFlag: (id: string, status: string, note: string | null) => invoke<Flag>("move_flag", { id, status, note }),
   orders: () => invoke<Picking[]>("orders"),
   closeOrder: (id: string) => invoke<{ order: Picking; manifest_file: string }>("close_order", { id }),

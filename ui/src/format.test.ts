@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { Flag, Progress, Warranty } from "./api";
 import { discrepancies, flagMoves, isEnrollmentToken, linkLine, listedUnitLine, needsNote, quarantineLine, sortFlags, unitsLine, warrantyLine, words } from "./format";
+import lifecycle from "./flag-lifecycle.json";
 import { defaults, parseSettings, wedgeConfig } from "./settings";
 
 const cover: Warranty = {
@@ -38,13 +39,16 @@ describe("words for the ledger", () => {
     expect(discrepancies(p).map((d) => d.kind)).toEqual(["recalled", "wrong_product", "missing"]);
   });
 
-  it("moves flags only forward through their lifecycle", () => {
-    expect(flagMoves("new")).toEqual(["seen", "under_investigation", "escalated", "closed"]);
-    expect(flagMoves("escalated")).toEqual(["closed"]);
-    expect(flagMoves("closed")).toEqual([]);
-    expect(["seen", "under_investigation", "escalated", "closed"].filter(needsNote)).toEqual(["escalated", "closed"]);
+  it("moves flags only forward through the lifecycle the ledger enforces", () => {
+    // The lifecycle as the app's flag_lifecycle command returns it (a ledger test holds this
+    // file to the Rust rules).
+    expect(flagMoves(lifecycle, "new")).toEqual(["seen", "under_investigation", "escalated", "closed"]);
+    expect(flagMoves(lifecycle, "escalated")).toEqual(["closed"]);
+    expect(flagMoves(lifecycle, "closed")).toEqual([]);
+    expect(flagMoves(lifecycle, "from-a-newer-hub")).toEqual(flagMoves(lifecycle, "new"));
+    expect(["seen", "under_investigation", "escalated", "closed"].filter((to) => needsNote(lifecycle, to))).toEqual(["escalated", "closed"]);
     const f = (id: string, status: string, raised_at: string): Flag => ({ id, kind: "diversion", epc: "", reason: "", raised_at, status });
-    expect(sortFlags([f("a", "closed", "3"), f("b", "seen", "1"), f("c", "new", "0"), f("d", "seen", "2")]).map((x) => x.id)).toEqual([
+    expect(sortFlags(lifecycle, [f("a", "closed", "3"), f("b", "seen", "1"), f("c", "new", "0"), f("d", "seen", "2")]).map((x) => x.id)).toEqual([
       "c", "d", "b", "a",
     ]);
   });

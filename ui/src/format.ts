@@ -1,5 +1,5 @@
 // Words for what the ledger says: pure functions, so the screens stay simple and testable.
-import type { Custody, Flag, FlagUnit, Progress, Quarantine, Status, Warranty } from "./api";
+import type { Custody, Flag, FlagUnit, LifecycleStep, Progress, Quarantine, Status, Warranty } from "./api";
 
 /** "held_by_partner" → "Held by partner". */
 export function words(snake: string): string {
@@ -57,26 +57,24 @@ export function discrepancies(p: Progress): Discrepancy[] {
   return all.filter((d) => d.units.length > 0);
 }
 
-/** The lifecycle of a flag: new → seen → under investigation → escalated → closed. */
-export const FLAG_STEPS = ["new", "seen", "under_investigation", "escalated", "closed"] as const;
-
-/** The moves offered from a flag's current status (never backwards; closed is the end). */
-export function flagMoves(status: string): string[] {
-  const at = FLAG_STEPS.indexOf(status as (typeof FLAG_STEPS)[number]);
-  if (at < 0) return ["seen"];
-  return FLAG_STEPS.slice(at + 1).filter((s) => s !== "new") as string[];
+/** The moves offered from a flag's current status, as the ledger's lifecycle allows them
+ * (never backwards; closed is the end). A status the app does not know moves as a new flag. */
+export function flagMoves(lifecycle: LifecycleStep[], status: string): string[] {
+  const step = lifecycle.find((s) => s.status === status) ?? lifecycle[0];
+  return step ? step.moves : [];
 }
 
-/** Moves that must say why (the hub refuses them without a note). */
-export function needsNote(to: string): boolean {
-  return to === "escalated" || to === "closed";
+/** Moves that must say why (the ledger refuses them without a note). */
+export function needsNote(lifecycle: LifecycleStep[], to: string): boolean {
+  return lifecycle.some((s) => s.status === to && s.needs_note);
 }
 
-/** Open flags first (new before seen…), then closed; newest first within a status. */
-export function sortFlags(flags: Flag[]): Flag[] {
+/** Open flags first, in lifecycle order (new before seen…), then closed; newest first within a
+ * status. */
+export function sortFlags(lifecycle: LifecycleStep[], flags: Flag[]): Flag[] {
   const rank = (f: Flag) => {
-    const i = FLAG_STEPS.indexOf(f.status as (typeof FLAG_STEPS)[number]);
-    return f.status === "closed" ? 100 : i < 0 ? 0 : i;
+    const i = lifecycle.findIndex((s) => s.status === f.status);
+    return lifecycle[i]?.moves.length === 0 ? 100 : i < 0 ? 0 : i;
   };
   return [...flags].sort((a, b) => rank(a) - rank(b) || b.raised_at.localeCompare(a.raised_at));
 }

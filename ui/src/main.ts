@@ -1,7 +1,7 @@
 // The handheld app's shell: screens, the scan path and the verdict feedback. A keyboard-wedge
 // scan is taken on every screen without tapping a field, and goes to the screen in front.
 import { listen } from "@tauri-apps/api/event";
-import { api, errorMessage, type Flag, type History, type Manifest, type Picking, type Status, type Verdict } from "./api";
+import { api, errorMessage, type Flag, type History, type LifecycleStep, type Manifest, type Picking, type Status, type Verdict } from "./api";
 import { $, h } from "./dom";
 import { biography, serviceCard } from "./biography";
 import { day, discrepancies, flagMoves, isEnrollmentToken, linkLine, listedUnitLine, needsNote, sortFlags, unitsLine, warrantyLine, words } from "./format";
@@ -659,8 +659,13 @@ function unitList(f: Flag): HTMLElement {
 /** The flags as last drawn: the 5-second refresh redraws only when they changed. */
 let drawnFlags = "";
 
+/** The flag lifecycle as the ledger enforces it, asked for once. */
+let lifecycle: LifecycleStep[] | null = null;
+
 async function renderFlags() {
-  const flags = sortFlags(await api.flags());
+  lifecycle ??= await api.flagLifecycle();
+  const life = lifecycle;
+  const flags = sortFlags(life, await api.flags());
   const open = flags.filter((f) => f.status !== "closed").length;
   const tab = document.querySelector<HTMLElement>('#nav [data-screen="flags"]');
   if (tab) tab.dataset.count = open ? String(open) : "";
@@ -682,11 +687,11 @@ async function renderFlags() {
           const note = h("input", { class: "flag-note", placeholder: "Why (needed to escalate or close)", "aria-label": "Note" });
           note.value = typed.get(`flag-${f.id}`) ?? "";
           const problem = h("p", { class: "error", role: "alert" });
-          const moves = flagMoves(f.status).map((to) => {
+          const moves = flagMoves(life, f.status).map((to) => {
             const b = h("button", { type: "button", class: to === "closed" ? "primary small" : "ghost small", dataset: { to } }, words(to));
             b.addEventListener("click", async () => {
               const why = note.value.trim();
-              if (needsNote(to) && !why) {
+              if (needsNote(life, to) && !why) {
                 problem.textContent = `Say why: ${words(to).toLowerCase()} needs a note (what was found, or who takes it over).`;
                 note.focus();
                 return;
