@@ -47,7 +47,7 @@ impl Epc {
     pub fn uri(&self) -> String {
         match self {
             Epc::Unit { gtin, serial } => {
-                format!("{EPC_DOMAIN}/01/{gtin}/21/{}", percent_encode(serial))
+                format!("{EPC_DOMAIN}/01/{gtin}/21/{}", custodian_scanner::percent_encode(serial))
             }
             Epc::Logistic(sscc) => format!("{EPC_DOMAIN}/00/{sscc}"),
         }
@@ -95,19 +95,6 @@ impl TryFrom<String> for Epc {
     fn try_from(s: String) -> Result<Epc, String> {
         Epc::parse(&s)
     }
-}
-
-/// Percent-encodes everything outside RFC 3986's unreserved set, as Digital Link requires.
-fn percent_encode(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
-            out.push(char::from(b));
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
 }
 
 /// EPCIS event types the product acts on.

@@ -92,8 +92,9 @@ pub fn digital_link(
     out
 }
 
-/// Percent-encodes everything outside RFC 3986's unreserved set, as Digital Link recommends.
-fn percent_encode(s: &str) -> String {
+/// Percent-encodes everything outside RFC 3986's unreserved set, as Digital Link recommends:
+/// the one encoder of a Digital Link path or query value (the ledger's EPC URIs use it too).
+pub fn percent_encode(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for b in s.bytes() {
         if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {

@@ -88,7 +88,7 @@ pub mod wedge;
 
 pub use ai::{ApplicationIdentifier, Charset, Component, check_digit};
 pub use error::{ErrorKind, ParseError};
-pub use format::{bracketed, digital_link, element_string};
+pub use format::{bracketed, digital_link, element_string, percent_encode};
 pub use keys::{Gln, Gtin, Sscc};
 pub use parse::parse;
 pub use pattern::{PatternError, PatternErrorKind, ProprietaryFormat, SerialPattern, parse_with};
