@@ -156,17 +156,19 @@ pub(crate) fn raise(
             Some(_) => cause_id(&cause, current.as_ref().map_or(0, |c| c.2)),
         };
         let flag = HubFlag {
-            id: id.clone(),
-            kind: listed.kind.into(),
             org: listed.org.into(),
-            epc: listed.unit.uri(),
-            reason: listed.reason,
-            event: event.clone(),
-            raised_at: now.to_rfc3339(),
-            status: custodian_ledger::docs::FlagStatus::New.as_str().into(),
-            units: 1,
-            open_units: 1,
-            history: Vec::new(),
+            flag: custodian_ledger::Flag {
+                id: id.clone(),
+                kind: listed.kind.into(),
+                epc: listed.unit.uri(),
+                reason: listed.reason,
+                event: event.clone(),
+                raised_at: now.to_rfc3339(),
+                status: custodian_ledger::docs::FlagStatus::New.as_str().into(),
+                units: 1,
+                open_units: 1,
+                history: Vec::new(),
+            },
         };
         let raised = flags.store(conn, flag)?;
         conn.prepare_cached("UPDATE flags SET summary = ?2, cause = ?3 WHERE id = ?1")?

@@ -1292,17 +1292,19 @@ fn new_flag(
     now: DateTime<Utc>,
 ) -> HubFlag {
     HubFlag {
-        id,
-        kind: kind.into(),
         org: org.into(),
-        epc: unit.uri(),
-        reason,
-        event: event.map(|e| e.id.0.clone()).unwrap_or_default(),
-        raised_at: now.to_rfc3339(),
-        status: docs::FlagStatus::New.as_str().into(),
-        history: Vec::new(),
-        units: 1,
-        open_units: 1,
+        flag: docs::Flag {
+            id,
+            kind: kind.into(),
+            epc: unit.uri(),
+            reason,
+            event: event.map(|e| e.id.0.clone()).unwrap_or_default(),
+            raised_at: now.to_rfc3339(),
+            status: docs::FlagStatus::New.as_str().into(),
+            history: Vec::new(),
+            units: 1,
+            open_units: 1,
+        },
     }
 }
 
@@ -1376,21 +1378,7 @@ impl FlagDocs {
         self.homes.insert(flag.id.clone(), home.clone());
         self.changed.insert(home.clone());
         let doc = self.doc(conn, &flag.org, &home)?;
-        docs::add_flag(
-            doc,
-            &docs::Flag {
-                id: flag.id.clone(),
-                kind: flag.kind.clone(),
-                epc: flag.epc.clone(),
-                reason: flag.reason.clone(),
-                raised_at: flag.raised_at.clone(),
-                event: flag.event.clone(),
-                status: docs::FlagStatus::New.as_str().into(),
-                history: Vec::new(),
-                units: flag.units,
-                open_units: flag.open_units,
-            },
-        )?;
+        docs::add_flag(doc, &flag.flag)?;
         Ok(Some(flag))
     }
 

@@ -140,33 +140,29 @@ pub struct IssueOptions {
     pub line: String,
 }
 
-/// A flag as the hub holds it.
+/// A flag as the hub holds it: the flag as its organisation's devices hold it
+/// ([`custodian_ledger::Flag`]: kind, unit, reason, status and history, listed units), and the
+/// organisation it is for. One type, so the hub and the devices cannot describe a flag apart;
+/// it reads and serialises as the flag itself with `org` beside its fields.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HubFlag {
-    pub id: String,
-    pub kind: String,
     pub org: String,
-    pub epc: String,
-    pub reason: String,
-    pub event: String,
-    pub raised_at: String,
-    /// Where the flag stands in its lifecycle, as the organisation's flags document says after
-    /// the moves its devices synced.
-    #[serde(default = "new_status")]
-    pub status: String,
-    /// The moves, oldest first (see [`custodian_ledger::docs::read_flags`]).
-    #[serde(default)]
-    pub history: Vec<custodian_ledger::FlagStep>,
-    /// How many units it lists, and how many of those are not accounted for yet (see
-    /// [`crate::listing`]).
-    #[serde(default = "one")]
-    pub units: u64,
-    #[serde(default = "one")]
-    pub open_units: u64,
+    #[serde(flatten)]
+    pub flag: custodian_ledger::Flag,
 }
 
-fn one() -> u64 {
-    1
+impl std::ops::Deref for HubFlag {
+    type Target = custodian_ledger::Flag;
+
+    fn deref(&self) -> &custodian_ledger::Flag {
+        &self.flag
+    }
+}
+
+impl std::ops::DerefMut for HubFlag {
+    fn deref_mut(&mut self) -> &mut custodian_ledger::Flag {
+        &mut self.flag
+    }
 }
 
 /// A unit on the counterfeit alert list, as the hub holds it.
@@ -1283,17 +1279,19 @@ impl Registry {
         let mut flags = stmt
             .query_map([], |r| {
                 Ok(HubFlag {
-                    id: r.get(0)?,
-                    kind: r.get(1)?,
                     org: r.get(2)?,
-                    epc: r.get(3)?,
-                    reason: r.get(4)?,
-                    event: r.get(5)?,
-                    raised_at: r.get(6)?,
-                    status: new_status(),
-                    history: Vec::new(),
-                    units: u64::try_from(r.get::<_, i64>(7)?).unwrap_or(0),
-                    open_units: u64::try_from(r.get::<_, i64>(8)?).unwrap_or(0),
+                    flag: custodian_ledger::Flag {
+                        id: r.get(0)?,
+                        kind: r.get(1)?,
+                        epc: r.get(3)?,
+                        reason: r.get(4)?,
+                        event: r.get(5)?,
+                        raised_at: r.get(6)?,
+                        status: new_status(),
+                        history: Vec::new(),
+                        units: u64::try_from(r.get::<_, i64>(7)?).unwrap_or(0),
+                        open_units: u64::try_from(r.get::<_, i64>(8)?).unwrap_or(0),
+                    },
                 })
             })?
             .collect::<Result<Vec<_>, _>>()?;

@@ -112,7 +112,7 @@ impl Hub {
             .flags()
             .unwrap()
             .into_iter()
-            .map(|f| (f.kind, f.org))
+            .map(|f| (f.flag.kind, f.org))
             .collect();
         v.sort();
         v
@@ -615,7 +615,7 @@ fn about(hub: &Hub, kind: &str, unit: &Epc) -> Vec<(String, String)> {
         .unwrap()
         .into_iter()
         .filter(|f| f.kind == kind && f.epc == unit.uri())
-        .map(|f| (f.org, f.reason))
+        .map(|f| (f.org, f.flag.reason))
         .collect();
     v.sort();
     v
@@ -885,7 +885,7 @@ fn out_of_sequence(hub: &Hub, unit: &Epc) -> Vec<(String, String, Vec<String>)> 
                 .filter(|s| s.status == FlagStatus::Closed)
                 .map(|s| format!("{}: {}", s.by, s.note.clone().unwrap_or_default()))
                 .collect();
-            (f.org, f.status, closings)
+            (f.org, f.flag.status, closings)
         })
         .collect();
     v.sort();
@@ -1107,7 +1107,7 @@ fn units_received_with_no_shipment_raise_one_flag_per_receipt_listing_them() {
     let counts = |org: &str| -> Vec<(u64, u64, String)> {
         let mut v: Vec<(u64, u64, String)> = out_of_sequence_of(&hub, org)
             .into_iter()
-            .map(|f| (f.units, f.open_units, f.status))
+            .map(|f| (f.units, f.open_units, f.flag.status))
             .collect();
         v.sort();
         v
@@ -1143,7 +1143,7 @@ fn units_received_with_no_shipment_raise_one_flag_per_receipt_listing_them() {
     assert!(!listed.flag_units_more);
     let b_flags: Vec<String> = out_of_sequence_of(&hub, "dist-b")
         .into_iter()
-        .map(|f| f.id)
+        .map(|f| f.flag.id)
         .collect();
     assert!(listed.flag_units.iter().all(|u| b_flags.contains(&u.flag)));
     let mut units: Vec<&str> = listed
@@ -1265,7 +1265,7 @@ fn a_flag_people_closed_takes_no_more_units() {
     assert_eq!(b.upload(vec![receipt(152)]).flags_raised, 1);
     let mut flags: Vec<(u64, String)> = out_of_sequence_of(&hub, "dist-b")
         .into_iter()
-        .map(|f| (f.units, f.status))
+        .map(|f| (f.units, f.flag.status))
         .collect();
     flags.sort();
     assert_eq!(
