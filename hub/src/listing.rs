@@ -164,7 +164,7 @@ pub(crate) fn raise(
                 reason: listed.reason,
                 event: event.clone(),
                 raised_at: now.to_rfc3339(),
-                status: custodian_ledger::docs::FlagStatus::New.as_str().into(),
+                status: custodian_ledger::docs::FlagStatus::New,
                 units: 1,
                 open_units: 1,
                 history: Vec::new(),

@@ -1300,7 +1300,7 @@ fn new_flag(
             reason,
             event: event.map(|e| e.id.0.clone()).unwrap_or_default(),
             raised_at: now.to_rfc3339(),
-            status: docs::FlagStatus::New.as_str().into(),
+            status: docs::FlagStatus::New,
             history: Vec::new(),
             units: 1,
             open_units: 1,

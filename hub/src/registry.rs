@@ -222,10 +222,6 @@ fn unit_epc(code: &str) -> Result<Epc, HubError> {
         .ok_or_else(|| HubError::BadRequest("the code names a product but no serial unit".into()))
 }
 
-fn new_status() -> String {
-    custodian_ledger::FlagStatus::New.as_str().into()
-}
-
 /// A device as enrolled.
 #[derive(Clone, Debug)]
 pub struct DeviceRecord {
@@ -1287,7 +1283,7 @@ impl Registry {
                         reason: r.get(4)?,
                         event: r.get(5)?,
                         raised_at: r.get(6)?,
-                        status: new_status(),
+                        status: custodian_ledger::FlagStatus::New,
                         history: Vec::new(),
                         units: u64::try_from(r.get::<_, i64>(7)?).unwrap_or(0),
                         open_units: u64::try_from(r.get::<_, i64>(8)?).unwrap_or(0),

@@ -885,7 +885,7 @@ fn out_of_sequence(hub: &Hub, unit: &Epc) -> Vec<(String, String, Vec<String>)> 
                 .filter(|s| s.status == FlagStatus::Closed)
                 .map(|s| format!("{}: {}", s.by, s.note.clone().unwrap_or_default()))
                 .collect();
-            (f.org, f.flag.status, closings)
+            (f.org, f.flag.status.to_string(), closings)
         })
         .collect();
     v.sort();
@@ -1107,7 +1107,7 @@ fn units_received_with_no_shipment_raise_one_flag_per_receipt_listing_them() {
     let counts = |org: &str| -> Vec<(u64, u64, String)> {
         let mut v: Vec<(u64, u64, String)> = out_of_sequence_of(&hub, org)
             .into_iter()
-            .map(|f| (f.units, f.open_units, f.flag.status))
+            .map(|f| (f.units, f.open_units, f.flag.status.to_string()))
             .collect();
         v.sort();
         v
@@ -1221,7 +1221,7 @@ fn units_received_with_no_shipment_raise_one_flag_per_receipt_listing_them() {
     b.sync_flags(&mut doc, &mut state);
     let mut held: Vec<(u64, u64, String)> = docs::read_flags(&doc)
         .into_iter()
-        .map(|f| (f.units, f.open_units, f.status))
+        .map(|f| (f.units, f.open_units, f.status.to_string()))
         .collect();
     held.sort();
     assert_eq!(
@@ -1265,7 +1265,7 @@ fn a_flag_people_closed_takes_no_more_units() {
     assert_eq!(b.upload(vec![receipt(152)]).flags_raised, 1);
     let mut flags: Vec<(u64, String)> = out_of_sequence_of(&hub, "dist-b")
         .into_iter()
-        .map(|f| (f.units, f.flag.status))
+        .map(|f| (f.units, f.flag.status.to_string()))
         .collect();
     flags.sort();
     assert_eq!(
@@ -1316,11 +1316,11 @@ fn flags_are_kept_by_month_and_a_month_whose_flags_are_closed_is_never_sent_agai
         )]);
     }
     b.sync_docs(&mut held);
-    let statuses: Vec<String> = docs::read_flags(&held[&november].0)
+    let statuses: Vec<FlagStatus> = docs::read_flags(&held[&november].0)
         .into_iter()
         .map(|f| f.status)
         .collect();
-    assert!(statuses.iter().all(|s| s == "closed"), "{statuses:?}");
+    assert!(statuses.iter().all(|s| *s == FlagStatus::Closed), "{statuses:?}");
     // December: a new receipt with no shipment raises a flag in December's document alone.
     b.clock.set(at("2026-12-02T09:00:00Z"));
     let late = hub.unit(190);

@@ -276,9 +276,12 @@ pub fn close_manifest(doc: &mut AutoCommit, close: &ManifestClose) -> Result<(),
 /// Where a flag is in its lifecycle, in the lifecycle's order (new → seen → under investigation
 /// → escalated → closed). A flag only moves forward; steps may be skipped (a false alarm goes
 /// from new to closed), and closed is final.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum FlagStatus {
+    #[default]
     New,
     Seen,
     UnderInvestigation,
@@ -357,6 +360,13 @@ pub fn flag_lifecycle() -> Vec<LifecycleStep> {
         .collect()
 }
 
+/// A status equals its wire name (`"closed"`), as the app and the CLI's JSON spell it.
+impl PartialEq<&str> for FlagStatus {
+    fn eq(&self, name: &&str) -> bool {
+        self.as_str() == *name
+    }
+}
+
 impl std::fmt::Display for FlagStatus {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
@@ -405,9 +415,10 @@ pub struct Flag {
     pub raised_at: String,
     /// The event that raised it.
     pub event: String,
-    /// `new`, `seen`, `under_investigation`, `escalated`, `closed`: the furthest step in
-    /// [`Flag::history`] (see [`read_flags`]).
-    pub status: String,
+    /// The furthest step in [`Flag::history`] (see [`read_flags`]); serialised as `new`,
+    /// `seen`, `under_investigation`, `escalated` or `closed`.
+    #[serde(default)]
+    pub status: FlagStatus,
     /// Every move, oldest first, the hub's raising included. Flags of documents written before
     /// flags kept a history read with none.
     #[serde(default)]
@@ -667,7 +678,7 @@ fn read_flag(doc: &AutoCommit, id: &str) -> Option<Flag> {
         reason: field("reason"),
         raised_at: field("raised_at"),
         event: field("event"),
-        status: status.as_str().to_string(),
+        status,
         history,
         units,
         open_units: count("open_units").unwrap_or(units),
@@ -720,7 +731,7 @@ mod tests {
             reason: "r".into(),
             raised_at: "2026-01-01T00:00:00Z".into(),
             event: "e".into(),
-            status: "new".into(),
+            status: FlagStatus::New,
             history: Vec::new(),
             units: 1,
             open_units: 1,
@@ -833,7 +844,7 @@ mod tests {
         let at = "2026-01-02T00:00:00Z";
         let check = |doc: &mut AutoCommit, s: FlagStatus, note: Option<&str>, expect: &str| {
             let got = move_flag(doc, "f1", &step(s, at, "dev1", note))
-                .map(|f| f.status)
+                .map(|f| f.status.to_string())
                 .unwrap_or_else(|e| e.to_string());
             assert_eq!(got, expect);
         };

@@ -13,7 +13,7 @@ fn flag(id: &str, raised_at: &str) -> Flag {
         reason: format!("{id} was received with no shipment on record"),
         raised_at: raised_at.into(),
         event: String::new(),
-        status: FlagStatus::New.as_str().into(),
+        status: FlagStatus::New,
         history: Vec::new(),
         units: 1,
         open_units: 1,
@@ -79,7 +79,7 @@ fn flags_of_every_month_are_listed_and_moved_where_they_are() {
         .flags()
         .unwrap()
         .into_iter()
-        .map(|f| (f.id, f.status))
+        .map(|f| (f.id, f.status.to_string()))
         .collect();
     assert_eq!(
         statuses,

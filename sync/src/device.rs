@@ -323,7 +323,7 @@ impl Device {
         let key = SigningKey::from_bytes(
             &key_bytes.ok_or_else(|| Error::Trust("device key is damaged: enroll again".into()))?,
         );
-        let flags_before: std::collections::BTreeMap<String, String> = self
+        let flags_before: std::collections::BTreeMap<String, custodian_ledger::FlagStatus> = self
             .ledger()
             .flags()
             .unwrap_or_default()
