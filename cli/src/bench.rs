@@ -131,9 +131,9 @@ fn sync_in(tmp: &Path, events: usize, flag_storm: bool) -> Result<Value> {
                 report.waiting
             );
         }
-        let flags_on_hub = custodian_hub::Registry::open(&tmp.join("hub"))?.counts()?["flags"]
-            .as_u64()
-            .unwrap_or(0);
+        let flags_on_hub = custodian_hub::Registry::open(&tmp.join("hub"))?
+            .counts()?
+            .flags;
         let held = device.ledger().flags()?;
         let flags_on_device = held.len();
         // The units those flags list, as the device holds them (a flag lists its cause's units).

@@ -1372,7 +1372,9 @@ fn run_hub(command: HubCommand) -> Result<()> {
             if out.json {
                 return print_json(&counts);
             }
-            for (k, v) in counts.as_object().into_iter().flatten() {
+            // Alphabetically, as the JSON's keys sort.
+            let named = serde_json::to_value(counts)?;
+            for (k, v) in named.as_object().into_iter().flatten() {
                 outln!("{k:<14} {v}");
             }
             Ok(())

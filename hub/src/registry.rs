@@ -140,6 +140,17 @@ pub struct IssueOptions {
     pub line: String,
 }
 
+/// What a registry holds, counted (`custodian hub status`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Counts {
+    pub orgs: u64,
+    pub products: u64,
+    pub serials: u64,
+    pub devices: u64,
+    pub events: u64,
+    pub flags: u64,
+}
+
 /// A flag as the hub holds it: the flag as its organisation's devices hold it
 /// ([`custodian_ledger::Flag`]: kind, unit, reason, status and history, listed units), and the
 /// organisation it is for. One type, so the hub and the devices cannot describe a flag apart;
@@ -1242,15 +1253,21 @@ impl Registry {
     }
 
     /// How much the registry holds.
-    pub fn counts(&self) -> Result<serde_json::Value, HubError> {
+    pub fn counts(&self) -> Result<Counts, HubError> {
         let conn = self.conn();
-        let mut counts = serde_json::Map::new();
-        for table in ["orgs", "products", "serials", "devices", "events", "flags"] {
+        let count = |table: &str| -> Result<u64, HubError> {
             let n: i64 =
                 conn.query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0))?;
-            counts.insert(table.to_string(), n.into());
-        }
-        Ok(serde_json::Value::Object(counts))
+            Ok(u64::try_from(n).unwrap_or(0))
+        };
+        Ok(Counts {
+            orgs: count("orgs")?,
+            products: count("products")?,
+            serials: count("serials")?,
+            devices: count("devices")?,
+            events: count("events")?,
+            flags: count("flags")?,
+        })
     }
 
     /// The units flag `id` lists (see [`crate::listing`]), oldest change first.

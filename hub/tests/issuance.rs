@@ -135,7 +135,7 @@ fn a_bulk_issuance_signs_every_serial_and_commissions_them_in_batches() {
     assert_eq!(distinct.len(), all.len());
     assert_signed(&registry, &all);
     let counts = registry.counts().unwrap();
-    assert_eq!(counts["serials"], 300 + count);
+    assert_eq!(counts.serials, 300 + count as u64);
 }
 
 #[test]

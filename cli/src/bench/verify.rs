@@ -231,7 +231,7 @@ fn prepare(dir: &Path, serials: usize) -> Result<Prepared> {
             dir.display()
         );
     };
-    let held = registry.counts()?["serials"].as_u64().unwrap_or(0);
+    let held = registry.counts()?.serials;
     let mut issuance = None;
     if (held as usize) < serials {
         let count = serials - held as usize;
@@ -266,7 +266,7 @@ fn prepare(dir: &Path, serials: usize) -> Result<Prepared> {
             signing_threads: summary.signing_threads,
         });
     }
-    let total = registry.counts()?["serials"].as_u64().unwrap_or(0);
+    let total = registry.counts()?.serials;
 
     // The laser level's lot is recalled, and a fifth of its units are on the alert list.
     let lasers = registry.issued_after(&laser, "", 1_000)?;
