@@ -126,6 +126,43 @@ fn more_than_sixty_four_rounds_go_up_and_come_down_in_one_sync_each() {
     assert_eq!(idle["downloaded"], 0, "{idle}");
 }
 
+/// A hub that takes fewer events per round than the device sends (an operator's
+/// `--round-events`, or a hub from before rounds of 10,000) refuses the round as too large; the
+/// device sends smaller rounds and uploads everything in the same sync, nothing twice.
+#[test]
+fn a_hub_taking_smaller_rounds_gets_everything_in_one_sync() {
+    let tmp = tempfile::tempdir().unwrap();
+    let hub = HubProcess::start_with(
+        &tmp.path().join("hub"),
+        true,
+        "127.0.0.1:0",
+        &["--round-events", "100"],
+    );
+    let device = tmp.path().join("device");
+    let device = device.to_str().unwrap();
+    hub.enroll(Path::new(device), "dist-a", "dc-hamburg");
+    let base = hub_events(hub.data());
+    let events = 450;
+    let scans = unit_lines(events).join("\n") + "\n";
+    custodian_with_input(
+        &["scan", "--data", device, "--step", "inspecting"],
+        Some(&scans),
+    );
+    let up = json(&custodian(&["sync", "--data", device, "--json"]));
+    assert_eq!(up["converged"], true, "{up}");
+    assert_eq!(up["uploaded"].as_u64().unwrap(), events as u64, "{up}");
+    assert_eq!(up["stored_by_hub"].as_u64().unwrap(), events as u64, "{up}");
+    assert_eq!(up["waiting"], 0, "{up}");
+    // 450 events in rounds the hub takes: 7 rounds of 56 after halving 450 → 225 → 112 → 56,
+    // and the closing round; refused rounds are not counted.
+    let rounds = up["rounds"].as_u64().unwrap();
+    assert!((5..=12).contains(&rounds), "{up}");
+    assert_eq!(
+        hub_events(hub.data()),
+        base + i64::try_from(events).unwrap()
+    );
+}
+
 #[test]
 fn scans_fed_while_syncs_run_are_all_recorded() {
     let tmp = tempfile::tempdir().unwrap();

@@ -62,6 +62,7 @@ fn sync_in(tmp: &Path, events: usize, flag_storm: bool) -> Result<Value> {
             listen: "127.0.0.1:0".parse()?,
             demo: true,
             public: Default::default(),
+            round_events: custodian_sync::protocol::MAX_EVENTS_PER_ROUND,
         };
         let server = tokio::spawn(serve(
             options,
@@ -163,6 +164,7 @@ fn sync_in(tmp: &Path, events: usize, flag_storm: bool) -> Result<Value> {
             "bytes_per_event": round(per_event(&report, events), 1),
             "increment_bytes_per_event": round(per_event(&increment, 10), 1),
             "rounds": report.rounds,
+            "downloaded_while_converging": report.downloaded,
             "download_s": round(download_s, 3),
             "flag_storm": flag_storm,
             "flags_on_hub": flags_on_hub,

@@ -123,9 +123,9 @@ enum Command {
         /// Seconds between syncs with --watch.
         #[arg(long, default_value_t = 20, requires = "watch")]
         interval: u64,
-        /// The most events one round carries each way (1 to 2000): smaller rounds suit a link
+        /// The most events one round carries each way (1 to 10000): smaller rounds suit a link
         /// that drops long transfers.
-        #[arg(long, default_value_t = 2000, value_parser = clap::value_parser!(u32).range(1..=2000))]
+        #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u32).range(1..=10_000))]
         round_events: u32,
         /// Seeds the retry jitter, so that a run against the same faults replays exactly.
         #[arg(long)]
@@ -281,6 +281,10 @@ enum HubCommand {
         /// Seed the demo data set on first start.
         #[arg(long)]
         demo: bool,
+        /// The most events a device may upload in one sync round (1 to 10000): a round is one
+        /// transaction, which other devices' rounds wait for. Devices sending more send fewer.
+        #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+        round_events: u32,
     },
     /// Prints a one-time enrollment token for a device of ORG at SITE.
     Token {
@@ -1347,12 +1351,18 @@ fn run_epcis(command: EpcisCommand) -> Result<()> {
 
 fn run_hub(command: HubCommand) -> Result<()> {
     match command {
-        HubCommand::Serve { data, listen, demo } => {
+        HubCommand::Serve {
+            data,
+            listen,
+            demo,
+            round_events,
+        } => {
             let options = custodian_hub::server::ServeOptions {
                 data: data.data,
                 listen,
                 demo,
                 public: custodian_hub::verify::PublicOptions::default(),
+                round_events: usize::try_from(round_events).unwrap_or(usize::MAX),
             };
             runtime()?.block_on(async {
                 let stop = shutdown_signal()?;

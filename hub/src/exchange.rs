@@ -11,7 +11,7 @@ use custodian_ledger::{Event, store};
 use custodian_sync::docsync;
 use custodian_sync::identity::RequestAuth;
 use custodian_sync::protocol::{
-    self, DocMessage, MAX_EVENTS_PER_ROUND, PROTOCOL_VERSION, SyncRequest, SyncResponse,
+    self, DocMessage, PROTOCOL_VERSION, SyncRequest, SyncResponse,
 };
 use rusqlite::{Connection, OptionalExtension, params};
 
@@ -116,9 +116,10 @@ pub fn handle_at(
         protocol::Error::TooLarge(_) => HubError::TooLarge(e.to_string()),
         other => HubError::BadRequest(other.to_string()),
     })?;
-    if request.upload.len() > MAX_EVENTS_PER_ROUND {
+    let limit = registry.round_events();
+    if request.upload.len() > limit {
         return Err(HubError::TooLarge(format!(
-            "{} events in one round; the limit is {MAX_EVENTS_PER_ROUND}",
+            "{} events in one round; this hub takes at most {limit}",
             request.upload.len()
         )));
     }
@@ -149,10 +150,13 @@ pub fn handle_at(
     // so the device receives the flags its own upload raised in the same round.
     let mut flags = reconcile::FlagDocs::new();
     for e in &request.upload {
-        let before = store::event_seq(&tx, &e.id.0)?;
         let (offset, believed) = event_offset(e, clock_offset_ms, now);
-        let mut raised = reconcile::record_corrected(&tx, &mut flags, e, now, offset)?;
-        if !believed && before.is_none() {
+        // None: held before (a replayed upload), which raises nothing again.
+        let Some(mut raised) = reconcile::record_corrected(&tx, &mut flags, e, now, offset)?
+        else {
+            continue;
+        };
+        if !believed {
             raised.extend(reconcile::implausible_time(
                 &tx,
                 &mut flags,
@@ -161,9 +165,7 @@ pub fn handle_at(
                 now,
             )?);
         }
-        if before.is_none() {
-            stored += 1;
-        }
+        stored += 1;
         flags_raised += raised.iter().filter(|f| f.org == device.org).count();
     }
     flags.write(&tx)?;
@@ -415,24 +417,31 @@ fn download(
     after: i64,
     limit: usize,
 ) -> Result<(Vec<Event>, i64, bool), HubError> {
+    // What the device recorded itself is passed over unread (it counts towards the limit, so a
+    // round stays bounded however much the device uploaded).
     let mut stmt = conn.prepare_cached(
-        "SELECT a.cursor, e.body FROM audience a JOIN events e ON e.seq = a.seq
+        "SELECT a.cursor, CASE WHEN a.device IS ?4 THEN NULL ELSE e.body END
+         FROM audience a JOIN events e ON e.seq = a.seq
          WHERE a.org = ?1 AND a.cursor > ?2 ORDER BY a.cursor LIMIT ?3",
     )?;
     let rows = stmt.query_map(
         params![
             device.org,
             after,
-            i64::try_from(limit + 1).unwrap_or(i64::MAX)
+            i64::try_from(limit + 1).unwrap_or(i64::MAX),
+            device.id,
         ],
-        |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)),
+        |r| Ok((r.get::<_, i64>(0)?, r.get::<_, Option<String>>(1)?)),
     )?;
-    let mut rows: Vec<(i64, String)> = rows.collect::<Result<_, _>>()?;
+    let mut rows: Vec<(i64, Option<String>)> = rows.collect::<Result<_, _>>()?;
     let more = rows.len() > limit;
     rows.truncate(limit);
     let cursor = rows.last().map_or(after, |(c, _)| *c);
     let mut events = Vec::with_capacity(rows.len());
     for (_, body) in rows {
+        let Some(body) = body else {
+            continue;
+        };
         let e: Event = serde_json::from_str(&body).map_err(custodian_ledger::Error::from)?;
         // The device already holds what it recorded itself; another organisation's private
         // words stay with it.

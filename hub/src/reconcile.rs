@@ -39,13 +39,13 @@ use crate::listing::{self, Listed};
 use crate::registry::{HUB_DEVICE, HubFlag, Registry};
 
 /// Stores `event` (a no-op if held) and, when it is new, shares it and reconciles it.
-/// Returns the flags it raised.
+/// Returns the flags it raised; `None` for an event held before.
 pub fn record(
     conn: &Connection,
     flags: &mut FlagDocs,
     event: &Event,
     now: DateTime<Utc>,
-) -> Result<Vec<HubFlag>, HubError> {
+) -> Result<Option<Vec<HubFlag>>, HubError> {
     record_corrected(conn, flags, event, now, 0)
 }
 
@@ -57,9 +57,9 @@ pub fn record_corrected(
     event: &Event,
     now: DateTime<Utc>,
     clock_offset_ms: i64,
-) -> Result<Vec<HubFlag>, HubError> {
+) -> Result<Option<Vec<HubFlag>>, HubError> {
     let Some(seq) = store::insert_event_corrected(conn, event, true, clock_offset_ms)? else {
-        return Ok(Vec::new());
+        return Ok(None);
     };
     share(conn, event, seq, &event.body.recorder.org)?;
     if event.body.biz_step == BizStep::Shipping
@@ -74,14 +74,16 @@ pub fn record_corrected(
         }
     }
     crate::quarantine::on_event(conn, event, seq)?;
-    reconcile(conn, flags, event, now)
+    reconcile(conn, flags, event, now).map(Some)
 }
 
-fn share(conn: &Connection, _event: &Event, seq: i64, org: &str) -> Result<(), HubError> {
-    conn.execute(
-        "INSERT OR IGNORE INTO audience (org, seq) VALUES (?1, ?2)",
-        params![org, seq],
-    )?;
+/// Lets `org` see `event` (stored at `seq`). Its row names the device that recorded the event
+/// when that device is `org`'s: the device holds it already and is not sent it back.
+fn share(conn: &Connection, event: &Event, seq: i64, org: &str) -> Result<(), HubError> {
+    let recorder = &event.body.recorder;
+    let device = (recorder.org == org).then_some(recorder.device.as_str());
+    conn.prepare_cached("INSERT OR IGNORE INTO audience (org, seq, device) VALUES (?1, ?2, ?3)")?
+        .execute(params![org, seq, device])?;
     Ok(())
 }
 
@@ -223,7 +225,7 @@ pub fn implausible_time(
         )
     };
     let fact = format!("time\u{1d}{}", event.id);
-    let maker = Registry::manufacturer_id(conn)?;
+    let maker = flags.maker(conn)?;
     let mut raised = Vec::new();
     for unit in b.epcs.iter().chain(b.parent.iter()) {
         for org in concerned(&b.recorder.org, &[maker.as_deref()]) {
@@ -295,7 +297,7 @@ fn reconcile(
     }
     let units = store::units_at(conn, event)?;
     let org = &b.recorder.org;
-    let maker = Registry::manufacturer_id(conn)?;
+    let maker = flags.maker(conn)?;
     raised.extend(claimed_logistic_units(conn, flags, event, now)?);
     for unit in &units {
         let Epc::Unit { gtin, serial } = unit else {
@@ -533,7 +535,7 @@ fn reported_counterfeit(
 ) -> Result<Vec<HubFlag>, HubError> {
     let b = &event.body;
     let reporter = b.recorder.org.as_str();
-    let maker_org = Registry::manufacturer_id(conn)?;
+    let maker_org = flags.maker(conn)?;
     let mut raised = Vec::new();
     for unit in b.epcs.iter().filter(|e| matches!(e, Epc::Unit { .. })) {
         let Epc::Unit { gtin, .. } = unit else {
@@ -559,7 +561,7 @@ fn reported_counterfeit(
             .find(|e| e.body.biz_step == BizStep::Commissioning)
         {
             Some(c) => Some(c.body.recorder.org.clone()),
-            None if Registry::is_product(conn, gtin.as_str())? => Registry::manufacturer_id(conn)?,
+            None if Registry::is_product(conn, gtin.as_str())? => maker_org.clone(),
             None => None,
         };
         let reports = Registry::alert_reports(conn, &unit.uri())?;
@@ -854,14 +856,19 @@ fn concerned(recorder: &str, also: &[Option<&str>]) -> Vec<String> {
 
 /// Whether `org` may be told who holds a unit on record: the holder itself and the
 /// manufacturer. Other partners learn that a unit is out of sequence, never where it is.
-fn may_know_holder(conn: &Connection, org: &str, holder: Option<&str>) -> Result<bool, HubError> {
-    Ok(holder == Some(org) || Registry::manufacturer_id(conn)?.as_deref() == Some(org))
+fn may_know_holder(maker: Option<&str>, org: &str, holder: Option<&str>) -> bool {
+    holder == Some(org) || maker == Some(org)
 }
 
 /// " (on record it is with X)" for those who may know it, else nothing.
-fn holder_phrase(conn: &Connection, org: &str, holder: Option<&str>) -> Result<String, HubError> {
+fn holder_phrase(
+    conn: &Connection,
+    maker: Option<&str>,
+    org: &str,
+    holder: Option<&str>,
+) -> Result<String, HubError> {
     Ok(match holder {
-        Some(h) if may_know_holder(conn, org, holder)? => {
+        Some(h) if may_know_holder(maker, org, holder) => {
             format!(" (on record it is with {})", Registry::org_name(conn, h))
         }
         _ => String::new(),
@@ -905,7 +912,7 @@ fn received_without_shipment(
     let day = b.event_time.date_naive();
     let (occasion, when) = occasion(event);
     let cause = format!("{fact}\u{1d}{}\u{1d}{occasion}", holder.unwrap_or(""));
-    let maker = Registry::manufacturer_id(conn)?;
+    let maker = flags.maker(conn)?;
     let receiver = Registry::org_name(conn, &b.recorder.org);
     let mut raised = Vec::new();
     for org in concerned(&b.recorder.org, &[holder, maker.as_deref()]) {
@@ -913,7 +920,7 @@ fn received_without_shipment(
             // Reached through a pallet the recorder does not hold: it hears of the pallet.
             continue;
         }
-        let held = holder_phrase(conn, &org, holder)?;
+        let held = holder_phrase(conn, maker.as_deref(), &org, holder)?;
         raised.extend(listing::raise(
             conn,
             flags,
@@ -954,7 +961,7 @@ fn shipped_without_receipt(
     let b = &event.body;
     let shipper = b.recorder.org.as_str();
     let units = store::units_at(conn, event)?;
-    let maker = Registry::manufacturer_id(conn)?;
+    let maker = flags.maker(conn)?;
     let fact = format!("shipped\u{1d}{shipper}");
     let sent_to = b
         .destination
@@ -983,14 +990,14 @@ fn shipped_without_receipt(
             shipper,
             &[b.destination.as_deref(), holder, maker.as_deref()],
         ) {
-            if named || may_know_holder(conn, &org, holder)? {
+            if named || may_know_holder(maker.as_deref(), &org, holder) {
                 orgs.push(org);
             }
         }
         // One flag per shipment (and holder on record) for each organisation told.
         let cause = format!("{fact}\u{1d}{}\u{1d}{}", event.id, holder.unwrap_or(""));
         for org in orgs {
-            let held = holder_phrase(conn, &org, holder)?;
+            let held = holder_phrase(conn, maker.as_deref(), &org, holder)?;
             let name = Registry::org_name(conn, shipper);
             let day = b.event_time.date_naive();
             raised.extend(listing::raise(
@@ -1329,11 +1336,23 @@ pub struct FlagDocs {
     closed: BTreeMap<String, bool>,
     /// The document each flag this batch met is in, by id.
     homes: BTreeMap<String, String>,
+    /// The manufacturer's organisation, read once per batch (checks ask for it per unit).
+    maker: Option<Option<String>>,
 }
 
 impl FlagDocs {
     pub fn new() -> FlagDocs {
         FlagDocs::default()
+    }
+
+    /// The manufacturer's organisation ([`Registry::manufacturer_id`]), read once per batch.
+    pub(crate) fn maker(&mut self, conn: &Connection) -> Result<Option<String>, HubError> {
+        if let Some(maker) = &self.maker {
+            return Ok(maker.clone());
+        }
+        let maker = Registry::manufacturer_id(conn)?;
+        self.maker = Some(maker.clone());
+        Ok(maker)
     }
 
     /// Notes that listing flag `id` of `org` changed its units (see [`crate::listing`]).

@@ -248,6 +248,8 @@ pub struct DeviceRecord {
 pub struct Registry {
     conn: Mutex<Connection>,
     issuer: SigningKey,
+    /// The most events one sync round may upload ([`Registry::set_round_events`]).
+    round_events: std::sync::atomic::AtomicUsize,
 }
 
 impl std::fmt::Debug for Registry {
@@ -257,6 +259,20 @@ impl std::fmt::Debug for Registry {
 }
 
 impl Registry {
+    /// Takes at most `events` events in one sync round (1 to the protocol's
+    /// `MAX_EVENTS_PER_ROUND`, the default): a round is one transaction, which other devices'
+    /// rounds wait for. A device sending more is refused as too large and sends fewer.
+    pub fn set_round_events(&self, events: usize) {
+        let events = events.clamp(1, custodian_sync::protocol::MAX_EVENTS_PER_ROUND);
+        self.round_events
+            .store(events, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// The most events one sync round may upload.
+    pub fn round_events(&self) -> usize {
+        self.round_events.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
     /// Opens the registry in `dir` (creating it). A new registry gets a random issuer key.
     pub fn open(dir: &Path) -> Result<Registry, HubError> {
         Self::open_with_key(dir, || SigningKey::generate(&mut rand::rngs::OsRng))
@@ -297,6 +313,9 @@ impl Registry {
         Ok(Registry {
             conn: Mutex::new(conn),
             issuer,
+            round_events: std::sync::atomic::AtomicUsize::new(
+                custodian_sync::protocol::MAX_EVENTS_PER_ROUND,
+            ),
         })
     }
 
@@ -1355,11 +1374,9 @@ impl Registry {
     }
 
     pub(crate) fn is_product(conn: &Connection, gtin: &str) -> Result<bool, HubError> {
-        Ok(conn.query_row(
-            "SELECT count(*) FROM products WHERE gtin = ?1",
-            [gtin],
-            |r| r.get::<_, i64>(0),
-        )? > 0)
+        Ok(conn
+            .prepare_cached("SELECT EXISTS (SELECT 1 FROM products WHERE gtin = ?1)")?
+            .query_row([gtin], |r| r.get(0))?)
     }
 
     pub(crate) fn org_name(conn: &Connection, id: &str) -> String {
@@ -1610,6 +1627,16 @@ fn migrate(conn: &Connection) -> Result<(), HubError> {
              ALTER TABLE alerts ADD COLUMN note TEXT;
              ALTER TABLE alerts ADD COLUMN event TEXT;",
         )?;
+    }
+    // The device that recorded an event, on its organisation's audience row: it is not sent
+    // back what it uploaded (rows from before this column are told apart by reading the event).
+    let has_device: i64 = conn.query_row(
+        "SELECT count(*) FROM pragma_table_info('audience') WHERE name = 'device'",
+        [],
+        |r| r.get(0),
+    )?;
+    if has_device == 0 {
+        conn.execute_batch("ALTER TABLE audience ADD COLUMN device TEXT;")?;
     }
     // Every partner's report behind an alert (earlier registries kept only the first, in the
     // alert's own row).

@@ -241,6 +241,8 @@ pub struct ServeOptions {
     pub demo: bool,
     /// Public verification: its rate limit per client and its reader threads.
     pub public: PublicOptions,
+    /// The most events a device may upload in one sync round ([`Registry::set_round_events`]).
+    pub round_events: usize,
 }
 
 /// Opens the registry in `data`, seeding the demo data set when asked and the registry is new.
@@ -264,6 +266,7 @@ pub async fn serve(
 ) -> Result<()> {
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     let registry = Arc::new(open_registry(&options.data, options.demo)?);
+    registry.set_round_events(options.round_events);
     let listener = std::net::TcpListener::bind(options.listen)
         .with_context(|| format!("cannot listen on {}", options.listen))?;
     listener.set_nonblocking(true)?;

@@ -1230,6 +1230,7 @@ async fn over_https_sources_are_the_connections_addresses() {
                 rate: UNLIMITED,
                 ..PublicOptions::default()
             },
+            round_events: custodian_sync::protocol::MAX_EVENTS_PER_ROUND,
         },
         move |url| {
             let _ = url_tx.send(url.to_string());

@@ -344,11 +344,13 @@ impl Device {
         // What this sync uploads: the events recorded before it began. Scans taken meanwhile go
         // with the next sync, or a scanner busier than the link would keep one sync from ending.
         let upload_until = self.reader().last_seq()?;
+        // Rounds carry fewer events when a round's body would exceed the limit, or when the hub
+        // refuses one as too large (a hub from before rounds of this size takes fewer).
+        let mut round_events = self.round_events;
         loop {
             // Gathering the upload reads only (a batch of events can take milliseconds on a
             // large ledger): on the reader, so scans meanwhile do not wait for it.
-            let request =
-                build_request(&self.reader(), &mut states, self.round_events, upload_until)?;
+            let request = build_request(&self.reader(), &mut states, round_events, upload_until)?;
             // Converged: nothing to upload, no document needs a message, the hub has no more.
             if report.rounds > 0
                 && request.upload.is_empty()
@@ -361,9 +363,16 @@ impl Device {
             if idle_rounds == MAX_IDLE_ROUNDS {
                 break;
             }
+            let body = protocol::encode(&request);
+            if body.len() > protocol::MAX_BODY_BYTES && request.upload.len() > 1 {
+                round_events = request.upload.len() / 2;
+                // The documents' messages go again with the smaller round: from the states
+                // as the last answered round left them.
+                states.clear();
+                continue;
+            }
             let counter = next_counter(&self.ledger())?;
             report.rounds += 1;
-            let body = protocol::encode(&request);
             report.bytes_sent += body.len();
             let clock_ms = (chrono::Utc::now()
                 + chrono::Duration::milliseconds(self.clock_skew_ms))
@@ -379,7 +388,14 @@ impl Device {
             );
             let mut headers = vec![("content-type", "application/octet-stream".to_string())];
             headers.extend(auth.headers());
-            let answer = client.post("/v1/sync", body, &headers).await?;
+            let answer = match client.post("/v1/sync", body, &headers).await {
+                Err(Error::Refused { status: 413, .. }) if request.upload.len() > 1 => {
+                    round_events = request.upload.len() / 2;
+                    states.clear();
+                    continue;
+                }
+                answer => answer?,
+            };
             report.bytes_received += answer.len();
             let response: SyncResponse = protocol::decode(&answer)?;
             hub_has_more = response.more || response.flag_units_more;

@@ -26,7 +26,7 @@ pub const PROTOCOL_VERSION: u32 = 1;
 
 /// The largest body either side accepts (compressed), and the most events in one batch.
 pub const MAX_BODY_BYTES: usize = 8 * 1024 * 1024;
-pub const MAX_EVENTS_PER_ROUND: usize = 2_000;
+pub const MAX_EVENTS_PER_ROUND: usize = 10_000;
 
 /// One Automerge sync message for one document.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

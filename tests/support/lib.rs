@@ -170,11 +170,17 @@ impl HubProcess {
 
     /// Starts a hub listening on `listen` (to restart one where its devices expect it).
     pub fn start_at(dir: &Path, demo: bool, listen: &str) -> HubProcess {
+        HubProcess::start_with(dir, demo, listen, &[])
+    }
+
+    /// Starts a hub listening on `listen`, with `extra` options to `custodian hub serve`.
+    pub fn start_with(dir: &Path, demo: bool, listen: &str, extra: &[&str]) -> HubProcess {
         let dir_arg = dir.to_str().expect("temp paths are UTF-8");
         let mut args = vec!["hub", "serve", "--data", dir_arg, "--listen", listen];
         if demo {
             args.push("--demo");
         }
+        args.extend_from_slice(extra);
         let mut child = Command::new(bin("custodian"))
             .args(&args)
             .stdout(Stdio::piped())

@@ -110,6 +110,7 @@ fn run_in(dir: &Path, options: &Options) -> Result<Value> {
             listen: "127.0.0.1:0".parse()?,
             demo: true,
             public,
+            round_events: custodian_sync::protocol::MAX_EVENTS_PER_ROUND,
         },
         move |url| {
             let _ = url_tx.send(url.to_string());
