@@ -5,7 +5,10 @@
 //! one manifest, or on one day without a manifest; the units of one shipment by a party that
 //! never held them; the units of one event dated where the hub does not believe it) and lists
 //! its units. So does a diversion flag: the units one organisation received, sold or saw
-//! outside their channel under one manifest (or on one day). Each listed unit is still one
+//! outside their channel under one manifest (or on one day); an unknown-serial flag: the units
+//! never issued that one organisation received, sold or saw on one occasion; and a clone flag:
+//! the units whose life had ended (destroyed, decommissioned) that one organisation recorded on
+//! one occasion. Each listed unit is still one
 //! fact, keyed as a per-unit flag used to be ([`unit_key`]), so a replay or a second receipt of
 //! the unit lists nothing twice.
 //!

@@ -507,14 +507,34 @@ fn seen_after_end(
             b.biz_step.as_str(),
             b.event_time.date_naive(),
         );
-        raised.extend(raise(
+        // A carton of clones is one problem: one flag per occasion (an ASN, else a day) and
+        // step lists every unit of it whose life had ended.
+        let (occasion, when) = occasion(event);
+        let org = b.recorder.org.as_str();
+        let verb = match b.biz_step {
+            BizStep::RetailSelling => "sold",
+            BizStep::Receiving => "received",
+            BizStep::Shipping => "shipped",
+            BizStep::Inspecting => "seen",
+            _ => "recorded",
+        };
+        raised.extend(listing::raise(
             conn,
             flags,
-            "clone",
-            unit,
-            event,
-            &b.recorder.org,
-            reason,
+            Listed {
+                kind: "clone",
+                org,
+                unit,
+                key: flag_id("clone", unit, org),
+                cause: Some(format!("{}\u{1d}{occasion}", b.biz_step.as_str())),
+                event: Some(event),
+                reason,
+                summary: format!(
+                    "{} units destroyed or decommissioned before were {verb} by {} {when}: their codes are on other units",
+                    listing::UNITS,
+                    Registry::org_name(conn, org),
+                ),
+            },
             now,
         )?);
     }
@@ -1207,32 +1227,6 @@ fn check_claim(
         }
     }
     Ok(raised)
-}
-
-#[allow(
-    clippy::too_many_arguments,
-    reason = "a flag is its kind, unit, event, organisation, reason and time"
-)]
-fn raise(
-    conn: &Connection,
-    flags: &mut FlagDocs,
-    kind: &str,
-    unit: &Epc,
-    event: &Event,
-    org: &str,
-    reason: String,
-    now: DateTime<Utc>,
-) -> Result<Option<HubFlag>, HubError> {
-    let flag = new_flag(
-        flag_id(kind, unit, org),
-        kind,
-        org,
-        unit,
-        reason,
-        Some(event),
-        now,
-    );
-    flags.store(conn, flag)
 }
 
 /// Raises a flag about a fact that is not one event (`fact` distinguishes it, e.g. a day),

@@ -287,6 +287,64 @@ fn corrections_are_authorised_to_their_organisation_and_retract_the_event() {
 }
 
 #[test]
+fn scrapped_units_sold_together_are_one_clone_flag_listing_them() {
+    let s = shop();
+    let units: Vec<Epc> = (171..174).map(|n| s.unit(n)).collect();
+    let scraps = units
+        .iter()
+        .map(|u| s.event(BizStep::Destroying, u, "2027-02-01T10:00:00+01:00", None))
+        .collect();
+    assert_eq!(s.send(scraps).unwrap().flags_raised, 0);
+    let sales = units
+        .iter()
+        .enumerate()
+        .map(|(i, u)| {
+            s.event(
+                BizStep::RetailSelling,
+                u,
+                &format!("2027-03-01T1{i}:00:00+01:00"),
+                None,
+            )
+        })
+        .collect();
+    assert_eq!(s.send(sales).unwrap().flags_raised, 1);
+    let clones: Vec<_> = s
+        .registry
+        .flags()
+        .unwrap()
+        .into_iter()
+        .filter(|f| f.kind == "clone")
+        .collect();
+    assert_eq!(clones.len(), 1, "{clones:?}");
+    assert!(
+        clones[0].reason.starts_with(
+            "3 units destroyed or decommissioned before were sold by Werkzeughaus Berlin (DE) on 2027-03-01"
+        ),
+        "{clones:?}"
+    );
+    let mut listed: Vec<String> = s
+        .registry
+        .flag_units(&clones[0].id)
+        .unwrap()
+        .into_iter()
+        .map(|u| u.epc)
+        .collect();
+    listed.sort();
+    let mut expected: Vec<String> = units.iter().map(Epc::uri).collect();
+    expected.sort();
+    assert_eq!(listed, expected);
+    // A second sale of one of them the same day (a replay, or a second till) lists nothing more.
+    let again = s.event(
+        BizStep::RetailSelling,
+        &units[0],
+        "2027-03-01T15:00:00+01:00",
+        None,
+    );
+    assert_eq!(s.send(vec![again]).unwrap().flags_raised, 0);
+    assert_eq!(s.registry.flag_units(&clones[0].id).unwrap().len(), 3);
+}
+
+#[test]
 fn an_event_on_a_scrapped_unit_is_a_clone() {
     let s = shop();
     let unit = s.unit(170);
