@@ -135,6 +135,10 @@ pub(crate) fn raise(
         Some(c) => format!("{}\u{1d}{}\u{1d}{c}", listed.kind, listed.org),
         None => key.clone(),
     };
+    if let Some(id) = flags.open_for_cause(&cause).map(str::to_string) {
+        add_unit(conn, flags, &listed, &key, &id, &event)?;
+        return Ok(None);
+    }
     let current: Option<(String, i64, i64)> = conn
         .prepare_cached(
             "SELECT id, open_units, (SELECT count(*) FROM flags WHERE cause = ?1) FROM flags WHERE cause = ?1 ORDER BY rowid DESC LIMIT 1",
@@ -146,12 +150,10 @@ pub(crate) fn raise(
         _ => false,
     };
     let raised = if let (true, Some((id, _, _))) = (open, &current) {
-        conn.prepare_cached(
-            "UPDATE flags SET units = units + 1, open_units = open_units + 1 WHERE id = ?1",
-        )?
-        .execute([id])?;
-        flags.touch(listed.org, id);
-        insert_unit(conn, &key, id, listed.org, listed.unit, &event)?;
+        add_unit(conn, flags, &listed, &key, id, &event)?;
+        if listed.cause.is_some() {
+            flags.set_open_for_cause(&cause, id);
+        }
         None
     } else {
         let id = match &listed.cause {
@@ -177,9 +179,29 @@ pub(crate) fn raise(
         conn.prepare_cached("UPDATE flags SET summary = ?2, cause = ?3 WHERE id = ?1")?
             .execute(params![id, listed.summary, cause])?;
         insert_unit(conn, &key, &id, listed.org, listed.unit, &event)?;
+        if listed.cause.is_some() && raised.is_some() {
+            flags.set_open_for_cause(&cause, &id);
+        }
         raised
     };
     Ok(raised)
+}
+
+/// Lists the unit of `listed` (its fact `key`, found by `event`) under open flag `id`.
+fn add_unit(
+    conn: &Connection,
+    flags: &mut FlagDocs,
+    listed: &Listed<'_>,
+    key: &str,
+    id: &str,
+    event: &str,
+) -> Result<(), HubError> {
+    conn.prepare_cached(
+        "UPDATE flags SET units = units + 1, open_units = open_units + 1 WHERE id = ?1",
+    )?
+    .execute([id])?;
+    flags.touch(listed.org, id);
+    insert_unit(conn, key, id, listed.org, listed.unit, event)
 }
 
 fn insert_unit(

@@ -855,9 +855,9 @@ fn custody_before(
     unit: &Epc,
     event: &Event,
 ) -> Result<(Custody, Vec<Event>), HubError> {
-    let before: Vec<Event> = store::events_touching(conn, unit)?
+    let before: Vec<Event> = store::events_touching_except(conn, unit, Some(&event.id))?
         .into_iter()
-        .filter(|e| e.id != event.id && Event::fold_order(e, event).is_lt())
+        .filter(|e| Event::fold_order(e, event).is_lt())
         .collect();
     Ok((Custody::derive(unit, &before), before))
 }
@@ -1332,6 +1332,9 @@ pub struct FlagDocs {
     homes: BTreeMap<String, String>,
     /// The manufacturer's organisation, read once per batch (checks ask for it per unit).
     maker: Option<Option<String>>,
+    /// The open listing flag each cause met in this batch lists its units under, by cause (a
+    /// receipt of thousands of units finds its flag once); forgotten when the flag closes.
+    open_by_cause: BTreeMap<String, String>,
 }
 
 impl FlagDocs {
@@ -1347,6 +1350,16 @@ impl FlagDocs {
         let maker = Registry::manufacturer_id(conn)?;
         self.maker = Some(maker.clone());
         Ok(maker)
+    }
+
+    /// The open listing flag of `cause` this batch met, if any.
+    pub(crate) fn open_for_cause(&self, cause: &str) -> Option<&str> {
+        self.open_by_cause.get(cause).map(String::as_str)
+    }
+
+    /// Notes that listing flag `id` is the open one of `cause`.
+    pub(crate) fn set_open_for_cause(&mut self, cause: &str, id: &str) {
+        self.open_by_cause.insert(cause.to_string(), id.to_string());
     }
 
     /// Notes that listing flag `id` of `org` changed its units (see [`crate::listing`]).
@@ -1442,6 +1455,7 @@ impl FlagDocs {
         };
         let moved = docs::move_flag(doc, id, &step);
         self.closed.remove(id);
+        self.open_by_cause.retain(|_, open| open != id);
         match moved {
             Ok(_) => {
                 self.changed.insert(home);

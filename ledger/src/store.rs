@@ -424,6 +424,15 @@ pub fn event_count(conn: &Connection) -> Result<i64, Error> {
 /// Live events that name `epc` directly (as an EPC or as an aggregation parent), in
 /// event-time order.
 pub fn events_naming(conn: &Connection, epc: &Epc) -> Result<Vec<Event>, Error> {
+    events_naming_except(conn, epc, None)
+}
+
+/// As [`events_naming`], leaving out the event `except` (unread: the caller holds it).
+fn events_naming_except(
+    conn: &Connection,
+    epc: &Epc,
+    except: Option<&EventId>,
+) -> Result<Vec<Event>, Error> {
     let mut stmt = conn.prepare_cached(&format!(
         "SELECT e.seq, e.id, max(x.role = 'epc') FROM event_epcs x JOIN events e ON e.seq = x.seq
          WHERE x.epc = ?1 AND {LIVE} GROUP BY e.seq ORDER BY e.time, e.seq"
@@ -432,6 +441,7 @@ pub fn events_naming(conn: &Connection, epc: &Epc) -> Result<Vec<Event>, Error> 
         .query_map([epc.uri()], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
         .collect::<Result<_, _>>()?;
     rows.into_iter()
+        .filter(|(_, id, _)| except.is_none_or(|x| x.0 != *id))
         .map(|(seq, id, names)| read_for(conn, seq, &id, epc, names))
         .collect()
 }
@@ -742,12 +752,22 @@ fn last_with_step_sql() -> String {
 /// from its packing or fitting until its unpacking or removal. In fold order
 /// ([`Event::fold_order`]).
 pub fn events_touching(conn: &Connection, epc: &Epc) -> Result<Vec<Event>, Error> {
-    let mut events = events_naming(conn, epc)?;
+    events_touching_except(conn, epc, None)
+}
+
+/// As [`events_touching`], leaving out the event `except` (the one being checked, which the
+/// caller holds: it is not read back).
+pub fn events_touching_except(
+    conn: &Connection,
+    epc: &Epc,
+    except: Option<&EventId>,
+) -> Result<Vec<Event>, Error> {
+    let mut events = events_naming_except(conn, epc, except)?;
     let mut held: std::collections::BTreeSet<EventId> =
         events.iter().map(|e| e.id.clone()).collect();
     let mut path = vec![epc.clone()];
     for (container, spans) in containment_spans(conn, epc, &mut path)? {
-        for mut e in events_naming(conn, &container)? {
+        for mut e in events_naming_except(conn, &container, except)? {
             // The packing of a sibling into the same container says nothing about this unit.
             if e.body.event_type == EventType::AggregationEvent && !e.body.epcs.contains(epc) {
                 if e.body.epcs.len() > 1 || !names(conn, &e.id, epc)? {
