@@ -109,7 +109,7 @@ impl Device {
                 .doc(&m.doc)
                 .map_err(|e| e.to_string())?
                 .unwrap_or_else(AutoCommit::new);
-            let state = self.states.entry(m.doc.clone()).or_insert_with(State::new);
+            let state = self.states.entry(m.doc.clone()).or_default();
             if let Err(e) = doc.sync().receive_sync_message(state, message) {
                 result = Err(e.to_string());
                 break;

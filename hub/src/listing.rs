@@ -24,7 +24,7 @@
 
 use chrono::{DateTime, Utc};
 use custodian_ledger::docs::FlagUnit;
-use custodian_ledger::{Epc, Event};
+use custodian_ledger::{Epc, Event, FlagKind};
 use rusqlite::{Connection, OptionalExtension, params};
 use sha2::{Digest, Sha256};
 
@@ -83,7 +83,7 @@ pub(crate) fn migrate(conn: &Connection) -> Result<(), HubError> {
 /// The key of one unit's fact: a kind of problem with one unit at one organisation, `fact`
 /// telling apart what differs (who received it, which event). It is the id a flag about that
 /// unit alone has.
-pub(crate) fn unit_key(kind: &str, unit: &Epc, org_fact: &str) -> String {
+pub(crate) fn unit_key(kind: &FlagKind, unit: &Epc, org_fact: &str) -> String {
     let digest = Sha256::digest(format!("{kind}\u{1d}{}\u{1d}{org_fact}", unit.uri()).as_bytes());
     format!("flag-{}", &hex::encode(digest)[..24])
 }
@@ -97,7 +97,7 @@ fn cause_id(cause: &str, generation: i64) -> String {
 
 /// A unit to list under a flag.
 pub(crate) struct Listed<'a> {
-    pub kind: &'a str,
+    pub kind: FlagKind,
     pub org: &'a str,
     pub unit: &'a Epc,
     /// The unit's fact ([`unit_key`]): the id a flag about it alone has.
@@ -164,7 +164,7 @@ pub(crate) fn raise(
             org: listed.org.into(),
             flag: custodian_ledger::Flag {
                 id: id.clone(),
-                kind: listed.kind.into(),
+                kind: listed.kind.clone(),
                 epc: listed.unit.uri(),
                 reason: listed.reason,
                 event: event.clone(),
@@ -231,7 +231,7 @@ pub(crate) struct OpenListing {
 
 pub(crate) fn open_listings(
     conn: &Connection,
-    kind: &str,
+    kind: &FlagKind,
     unit: &Epc,
 ) -> Result<Vec<OpenListing>, HubError> {
     let mut stmt = conn.prepare_cached(
@@ -239,7 +239,7 @@ pub(crate) fn open_listings(
          WHERE u.epc = ?1 AND u.resolved IS NULL AND f.kind = ?2",
     )?;
     let rows = stmt
-        .query_map(params![unit.uri(), kind], |r| {
+        .query_map(params![unit.uri(), kind.as_str()], |r| {
             Ok(OpenListing {
                 key: r.get(0)?,
                 flag: r.get(1)?,

@@ -31,7 +31,7 @@ use automerge::transaction::Transactable;
 use chrono::{DateTime, Utc};
 use custodian_ledger::event::{BizStep, Detail, Disposition, EventType};
 use custodian_ledger::warranty::{self, ClaimOutcome, Genuineness};
-use custodian_ledger::{Custody, Epc, Event, docs, store};
+use custodian_ledger::{Custody, Epc, Event, FlagKind, docs, store};
 use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::HubError;
@@ -190,7 +190,7 @@ fn ensure_flags_doc(conn: &Connection, org: &str, id: &str) -> Result<(), HubErr
 
 /// One flag per fact: a kind of problem with one unit at one organisation. Seeing the same
 /// diverted unit again, or the same event replayed, raises nothing new.
-fn flag_id(kind: &str, epc: &Epc, org: &str) -> String {
+fn flag_id(kind: &FlagKind, epc: &Epc, org: &str) -> String {
     crate::listing::unit_key(kind, epc, org)
 }
 
@@ -236,10 +236,14 @@ pub fn implausible_time(
                 conn,
                 flags,
                 Listed {
-                    kind: "out_of_sequence",
+                    kind: FlagKind::OutOfSequence,
                     org: &org,
                     unit,
-                    key: flag_id("out_of_sequence", unit, &format!("{org}\u{1d}{fact}")),
+                    key: flag_id(
+                        &FlagKind::OutOfSequence,
+                        unit,
+                        &format!("{org}\u{1d}{fact}"),
+                    ),
                     cause: Some(fact.clone()),
                     event: Some(event),
                     reason,
@@ -324,10 +328,10 @@ fn reconcile(
                 conn,
                 flags,
                 Listed {
-                    kind: "unknown_serial",
+                    kind: FlagKind::UnknownSerial,
                     org: to,
                     unit,
-                    key: flag_id("unknown_serial", unit, to),
+                    key: flag_id(&FlagKind::UnknownSerial, unit, to),
                     cause: Some(format!("{}\u{1d}{org}\u{1d}{occasion}", b.biz_step.as_str())),
                     event: Some(event),
                     reason: format!(
@@ -390,10 +394,10 @@ fn reconcile(
                 conn,
                 flags,
                 Listed {
-                    kind: "diversion",
+                    kind: FlagKind::Diversion,
                     org: to,
                     unit,
-                    key: flag_id("diversion", unit, to),
+                    key: flag_id(&FlagKind::Diversion, unit, to),
                     cause: Some(cause),
                     event: Some(event),
                     reason: format!(
@@ -453,15 +457,17 @@ fn claimed_logistic_units(
             b.event_time.date_naive(),
             Registry::org_name(conn, org),
         );
-        raised.extend(raise_about(
+        raised.extend(raise_draft(
             conn,
             flags,
-            "out_of_sequence",
-            pallet,
-            &format!("received\u{1d}{org}"),
-            Some(event),
-            org,
-            reason,
+            Draft {
+                kind: FlagKind::OutOfSequence,
+                unit: pallet,
+                fact: format!("received\u{1d}{org}"),
+                event: Some(event),
+                org,
+                reason,
+            },
             now,
         )?);
     }
@@ -522,10 +528,10 @@ fn seen_after_end(
             conn,
             flags,
             Listed {
-                kind: "clone",
+                kind: FlagKind::Clone,
                 org,
                 unit,
-                key: flag_id("clone", unit, org),
+                key: flag_id(&FlagKind::Clone, unit, org),
                 cause: Some(format!("{}\u{1d}{occasion}", b.biz_step.as_str())),
                 event: Some(event),
                 reason,
@@ -616,15 +622,17 @@ fn reported_counterfeit(
             ],
         ) {
             let reason = reason_for(&org)?;
-            raised.extend(raise_about(
+            raised.extend(raise_draft(
                 conn,
                 flags,
-                "counterfeit",
-                unit,
-                "reported",
-                Some(event),
-                &org,
-                reason,
+                Draft {
+                    kind: FlagKind::Counterfeit,
+                    unit,
+                    fact: "reported".to_string(),
+                    event: Some(event),
+                    org: &org,
+                    reason,
+                },
                 now,
             )?);
         }
@@ -659,15 +667,17 @@ fn report_for_review(
             "{} was reported counterfeit by {reporter} on {day}: {note}. {reporter} never held the unit on record, so the report awaits your review: list the unit with `custodian hub alert` if you agree",
             unit.label()
         );
-        raised.extend(raise_about(
+        raised.extend(raise_draft(
             conn,
             flags,
-            "counterfeit",
-            unit,
-            "review",
-            Some(event),
-            maker,
-            reason,
+            Draft {
+                kind: FlagKind::Counterfeit,
+                unit,
+                fact: "review".to_string(),
+                event: Some(event),
+                org: maker,
+                reason,
+            },
             now,
         )?);
     }
@@ -675,15 +685,17 @@ fn report_for_review(
         "your report of {} as counterfeit ({day}: {note}) went to the manufacturer for review: the unit was never in your custody on record, so it is not on the alert list unless the manufacturer lists it",
         unit.label()
     );
-    raised.extend(raise_about(
+    raised.extend(raise_draft(
         conn,
         flags,
-        "counterfeit",
-        unit,
-        "review",
-        Some(event),
-        &b.recorder.org,
-        reason,
+        Draft {
+            kind: FlagKind::Counterfeit,
+            unit,
+            fact: "review".to_string(),
+            event: Some(event),
+            org: &b.recorder.org,
+            reason,
+        },
         now,
     )?);
     Ok(raised)
@@ -739,7 +751,7 @@ fn restate_counterfeit_flags(
         .collect::<Result<_, _>>()?
     };
     for (id, org, old, _) in held {
-        if id == flag_id("counterfeit", &unit, &format!("{org}\u{1d}review")) {
+        if id == flag_id(&FlagKind::Counterfeit, &unit, &format!("{org}\u{1d}review")) {
             // A report under review stands alone: it is not on the list.
             continue;
         }
@@ -794,15 +806,17 @@ fn listed_unit_shipped(
                 Registry::org_name(conn, &b.recorder.org),
             )
         };
-        raised.extend(raise_about(
+        raised.extend(raise_draft(
             conn,
             flags,
-            "counterfeit",
-            &unit,
-            "reported",
-            Some(event),
-            dest,
-            reason,
+            Draft {
+                kind: FlagKind::Counterfeit,
+                unit: &unit,
+                fact: "reported".to_string(),
+                event: Some(event),
+                org: dest,
+                reason,
+            },
             now,
         )?);
     }
@@ -830,15 +844,17 @@ pub(crate) fn listed_in_transit(
         unit.label(),
         Registry::org_name(conn, dest),
     );
-    raise_about(
+    raise_draft(
         conn,
         flags,
-        "counterfeit",
-        unit,
-        "reported",
-        None,
-        dest,
-        reason,
+        Draft {
+            kind: FlagKind::Counterfeit,
+            unit,
+            fact: "reported".to_string(),
+            event: None,
+            org: dest,
+            reason,
+        },
         now,
     )
 }
@@ -945,10 +961,10 @@ fn received_without_shipment(
             conn,
             flags,
             Listed {
-                kind: "out_of_sequence",
+                kind: FlagKind::OutOfSequence,
                 org: &org,
                 unit,
-                key: flag_id("out_of_sequence", unit, &format!("{org}\u{1d}{fact}")),
+                key: flag_id(&FlagKind::OutOfSequence, unit, &format!("{org}\u{1d}{fact}")),
                 cause: Some(cause.clone()),
                 event: Some(event),
                 reason: format!(
@@ -1024,10 +1040,10 @@ fn shipped_without_receipt(
                 conn,
                 flags,
                 Listed {
-                    kind: "out_of_sequence",
+                    kind: FlagKind::OutOfSequence,
                     org: &org,
                     unit,
-                    key: flag_id("out_of_sequence", unit, &format!("{org}\u{1d}{fact}")),
+                    key: flag_id(&FlagKind::OutOfSequence, unit, &format!("{org}\u{1d}{fact}")),
                     cause: Some(cause.clone()),
                     event: Some(event),
                     reason: format!(
@@ -1055,15 +1071,17 @@ fn shipped_without_receipt(
             Registry::org_name(conn, shipper),
         );
         for org in concerned(shipper, &[b.destination.as_deref()]) {
-            raised.extend(raise_about(
+            raised.extend(raise_draft(
                 conn,
                 flags,
-                "out_of_sequence",
-                pallet,
-                &fact,
-                Some(event),
-                &org,
-                reason.clone(),
+                Draft {
+                    kind: FlagKind::OutOfSequence,
+                    unit: pallet,
+                    fact: fact.to_string(),
+                    event: Some(event),
+                    org: &org,
+                    reason: reason.clone(),
+                },
                 now,
             )?);
         }
@@ -1113,7 +1131,7 @@ fn resolve_out_of_sequence(
             .cloned(),
     );
     for unit in &units {
-        for listing in listing::open_listings(conn, "out_of_sequence", unit)? {
+        for listing in listing::open_listings(conn, &FlagKind::OutOfSequence, unit)? {
             if listing.event == event.id.0 {
                 continue;
             }
@@ -1125,7 +1143,7 @@ fn resolve_out_of_sequence(
             let is = |fact: &str| {
                 listing.key
                     == flag_id(
-                        "out_of_sequence",
+                        &FlagKind::OutOfSequence,
                         unit,
                         &format!("{org}\u{1d}{fact}\u{1d}{by}"),
                     )
@@ -1213,15 +1231,17 @@ fn check_claim(
             orgs.push(maker);
         }
         for org in &orgs {
-            raised.extend(raise_about(
+            raised.extend(raise_draft(
                 conn,
                 flags,
-                "warranty",
-                unit,
-                &fact,
-                Some(event),
-                org,
-                reason.clone(),
+                Draft {
+                    kind: FlagKind::Warranty,
+                    unit,
+                    fact: fact.to_string(),
+                    event: Some(event),
+                    org,
+                    reason: reason.clone(),
+                },
                 now,
             )?);
         }
@@ -1229,48 +1249,43 @@ fn check_claim(
     Ok(raised)
 }
 
-/// Raises a flag about a fact that is not one event (`fact` distinguishes it, e.g. a day),
-/// once, into `org`'s flags document.
-#[allow(
-    clippy::too_many_arguments,
-    reason = "a flag is its kind, unit, fact, organisation, reason and time"
-)]
-pub fn raise_fact(
-    conn: &Connection,
-    flags: &mut FlagDocs,
-    kind: &str,
-    unit: &Epc,
-    fact: &str,
-    org: &str,
-    reason: String,
-    now: DateTime<Utc>,
-) -> Result<Option<HubFlag>, HubError> {
-    raise_about(conn, flags, kind, unit, fact, None, org, reason, now)
+/// A flag about one unit and one fact, before it is raised (see [`raise_draft`]).
+pub struct Draft<'a> {
+    pub kind: FlagKind,
+    pub unit: &'a Epc,
+    /// What tells this fact apart from others of its kind about the unit at `org` (a day, the
+    /// event, who received it): the flag's id derives from it, so the fact is flagged once.
+    pub fact: String,
+    /// The event that revealed the fact, if one did.
+    pub event: Option<&'a Event>,
+    pub org: &'a str,
+    pub reason: String,
 }
 
-/// As [`raise_fact`], naming the event that revealed the fact.
-#[allow(
-    clippy::too_many_arguments,
-    reason = "a flag is its kind, unit, fact, event, organisation, reason and time"
-)]
-fn raise_about(
+/// Raises `draft` once, into its organisation's flags document; returns the flag when it is
+/// new. An out-of-sequence draft lists its unit alone (those flags are accounted for unit by
+/// unit, see [`crate::listing`]).
+pub fn raise_draft(
     conn: &Connection,
     flags: &mut FlagDocs,
-    kind: &str,
-    unit: &Epc,
-    fact: &str,
-    event: Option<&Event>,
-    org: &str,
-    reason: String,
+    draft: Draft<'_>,
     now: DateTime<Utc>,
 ) -> Result<Option<HubFlag>, HubError> {
-    if kind == "out_of_sequence" {
-        // Out-of-sequence flags are accounted for unit by unit: this one lists its unit alone.
+    let Draft {
+        kind,
+        unit,
+        fact,
+        event,
+        org,
+        reason,
+    } = draft;
+    let id = flag_id(&kind, unit, &format!("{org}\u{1d}{fact}"));
+    if kind == FlagKind::OutOfSequence {
         let listed = Listed {
             kind,
             org,
             unit,
-            key: flag_id(kind, unit, &format!("{org}\u{1d}{fact}")),
+            key: id,
             cause: None,
             event,
             summary: reason.clone(),
@@ -1278,14 +1293,13 @@ fn raise_about(
         };
         return listing::raise(conn, flags, listed, now);
     }
-    let id = flag_id(kind, unit, &format!("{org}\u{1d}{fact}"));
     let flag = new_flag(id, kind, org, unit, reason, event, now);
     flags.store(conn, flag)
 }
 
 fn new_flag(
     id: String,
-    kind: &str,
+    kind: FlagKind,
     org: &str,
     unit: &Epc,
     reason: String,
@@ -1296,7 +1310,7 @@ fn new_flag(
         org: org.into(),
         flag: docs::Flag {
             id,
-            kind: kind.into(),
+            kind,
             epc: unit.uri(),
             reason,
             event: event.map(|e| e.id.0.clone()).unwrap_or_default(),
@@ -1396,7 +1410,7 @@ impl FlagDocs {
         let home = docs::flags_month_doc_id(&flag.org, &flag.raised_at);
         let inserted = conn.execute(
             "INSERT OR IGNORE INTO flags (id, kind, org, epc, reason, event, raised_at, doc) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-            params![flag.id, flag.kind, flag.org, flag.epc, flag.reason, flag.event, flag.raised_at, home],
+            params![flag.id, flag.kind.as_str(), flag.org, flag.epc, flag.reason, flag.event, flag.raised_at, home],
         )?;
         if inserted == 0 {
             return Ok(None);

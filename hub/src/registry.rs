@@ -1314,7 +1314,7 @@ impl Registry {
                     org: r.get(2)?,
                     flag: custodian_ledger::Flag {
                         id: r.get(0)?,
-                        kind: r.get(1)?,
+                        kind: custodian_ledger::FlagKind::from(r.get::<_, String>(1)?),
                         epc: r.get(3)?,
                         reason: r.get(4)?,
                         event: r.get(5)?,

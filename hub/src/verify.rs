@@ -907,14 +907,17 @@ fn raise_velocity(registry: &Registry, crossed: &[(String, &Epc)]) -> Result<usi
             "{} was verified from more than {VELOCITY_THRESHOLD} addresses on {day}: a genuine unit is not; its code may be cloned",
             epc.label()
         );
-        let flag = crate::reconcile::raise_fact(
+        let flag = crate::reconcile::raise_draft(
             &tx,
             &mut flags,
-            "velocity",
-            epc,
-            &format!("{maker}/{day}"),
-            &maker,
-            reason,
+            crate::reconcile::Draft {
+                kind: custodian_ledger::FlagKind::Velocity,
+                unit: epc,
+                fact: format!("{maker}/{day}"),
+                event: None,
+                org: &maker,
+                reason,
+            },
             Utc::now(),
         )?;
         raised += usize::from(flag.is_some());

@@ -112,7 +112,7 @@ impl Hub {
             .flags()
             .unwrap()
             .into_iter()
-            .map(|f| (f.flag.kind, f.org))
+            .map(|f| (f.flag.kind.to_string(), f.org))
             .collect();
         v.sort();
         v

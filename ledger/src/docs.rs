@@ -331,10 +331,7 @@ impl FlagStatus {
 
     /// Where a flag at this status may move: forward only, so closed is the end.
     pub fn moves(self) -> Vec<FlagStatus> {
-        FlagStatus::ALL
-            .into_iter()
-            .filter(|s| *s > self)
-            .collect()
+        FlagStatus::ALL.into_iter().filter(|s| *s > self).collect()
     }
 }
 
@@ -368,6 +365,93 @@ impl PartialEq<&str> for FlagStatus {
 }
 
 impl std::fmt::Display for FlagStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What a flag is about. The hub raises them; a kind this build does not know (raised by a
+/// newer hub) is kept as its name and shown as it is.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(from = "String", into = "String")]
+pub enum FlagKind {
+    /// A unit received, sold or seen outside its authorised channel.
+    Diversion,
+    /// A unit seen after its life ended: its code is on another unit.
+    Clone,
+    /// A partner reported the unit counterfeit.
+    Counterfeit,
+    /// A serial the manufacturer never issued.
+    UnknownSerial,
+    /// A receipt with no shipment on record, or a shipment by a party that never held the unit.
+    OutOfSequence,
+    /// A unit verified in places too far apart in too little time.
+    Velocity,
+    /// A warranty claim the rules refuse.
+    Warranty,
+    /// A kind this build does not know.
+    Other(String),
+}
+
+impl FlagKind {
+    pub const KNOWN: [FlagKind; 7] = [
+        FlagKind::Diversion,
+        FlagKind::Clone,
+        FlagKind::Counterfeit,
+        FlagKind::UnknownSerial,
+        FlagKind::OutOfSequence,
+        FlagKind::Velocity,
+        FlagKind::Warranty,
+    ];
+
+    pub fn as_str(&self) -> &str {
+        match self {
+            FlagKind::Diversion => "diversion",
+            FlagKind::Clone => "clone",
+            FlagKind::Counterfeit => "counterfeit",
+            FlagKind::UnknownSerial => "unknown_serial",
+            FlagKind::OutOfSequence => "out_of_sequence",
+            FlagKind::Velocity => "velocity",
+            FlagKind::Warranty => "warranty",
+            FlagKind::Other(name) => name,
+        }
+    }
+}
+
+impl From<String> for FlagKind {
+    fn from(name: String) -> FlagKind {
+        FlagKind::KNOWN
+            .into_iter()
+            .find(|k| k.as_str() == name)
+            .unwrap_or(FlagKind::Other(name))
+    }
+}
+
+impl From<&str> for FlagKind {
+    fn from(name: &str) -> FlagKind {
+        FlagKind::from(name.to_string())
+    }
+}
+
+impl From<FlagKind> for String {
+    fn from(kind: FlagKind) -> String {
+        kind.as_str().to_string()
+    }
+}
+
+impl PartialEq<&str> for FlagKind {
+    fn eq(&self, name: &&str) -> bool {
+        self.as_str() == *name
+    }
+}
+
+impl PartialEq<str> for FlagKind {
+    fn eq(&self, name: &str) -> bool {
+        self.as_str() == name
+    }
+}
+
+impl std::fmt::Display for FlagKind {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
     }
@@ -407,8 +491,8 @@ impl FlagStep {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Flag {
     pub id: String,
-    /// `diversion`, `clone`, `unknown_serial`, `out_of_sequence`, `velocity`, `warranty`.
-    pub kind: String,
+    /// What it is about; serialised as its name (`diversion`, `out_of_sequence`, …).
+    pub kind: FlagKind,
     /// The unit concerned (EPC URI).
     pub epc: String,
     pub reason: String,
@@ -673,7 +757,7 @@ fn read_flag(doc: &AutoCommit, id: &str) -> Option<Flag> {
     let units = count("units").unwrap_or(1);
     Some(Flag {
         id: id.to_string(),
-        kind: field("kind"),
+        kind: FlagKind::from(field("kind")),
         epc: field("epc"),
         reason: field("reason"),
         raised_at: field("raised_at"),
@@ -954,6 +1038,30 @@ mod tests {
         )
         .unwrap();
         assert!(old.history.is_empty());
+    }
+
+    #[test]
+    fn a_flag_kind_is_its_name_and_a_kind_this_build_does_not_know_is_kept() {
+        for kind in FlagKind::KNOWN {
+            let json = serde_json::to_string(&kind).unwrap();
+            assert_eq!(json, format!("\"{kind}\""));
+            assert_eq!(serde_json::from_str::<FlagKind>(&json).unwrap(), kind);
+        }
+        assert_eq!(FlagKind::from("out_of_sequence"), FlagKind::OutOfSequence);
+        // A newer hub's kind travels through an older device's document and JSON unchanged.
+        let newer: FlagKind = serde_json::from_str("\"recall_sighting\"").unwrap();
+        assert_eq!(newer, FlagKind::Other("recall_sighting".into()));
+        assert_eq!(serde_json::to_string(&newer).unwrap(), "\"recall_sighting\"");
+        let mut hub = new_flags_doc("dist-b", b"hub").unwrap();
+        let mut flag = raised("n1");
+        flag.kind = newer.clone();
+        add_flag(&mut hub, &flag).unwrap();
+        add_flag(&mut hub, &raised("d1")).unwrap();
+        let mut dev = AutoCommit::new();
+        sync_pair(&mut hub, &mut dev);
+        let kinds: Vec<FlagKind> = read_flags(&dev).into_iter().map(|f| f.kind).collect();
+        assert!(kinds.contains(&newer), "{kinds:?}");
+        assert!(kinds.contains(&FlagKind::Diversion), "{kinds:?}");
     }
 
     mod convergence {

@@ -984,6 +984,37 @@ pub fn save_sync_state(
     Ok(())
 }
 
+/// Stores units flags list as the hub sent them: a unit already held takes the hub's newer word
+/// (accounted for, and why).
+pub fn store_flag_units(conn: &Connection, units: &[crate::docs::FlagUnit]) -> Result<(), Error> {
+    let mut stmt = conn.prepare_cached(
+        "INSERT INTO listed_units (flag, epc, event, resolved) VALUES (?1, ?2, ?3, ?4)
+         ON CONFLICT (flag, epc) DO UPDATE SET event = excluded.event, resolved = excluded.resolved",
+    )?;
+    for u in units {
+        stmt.execute(params![u.flag, u.epc, u.event, u.resolved])?;
+    }
+    Ok(())
+}
+
+/// The units flag `id` lists, as far as the hub has sent them, in the order they were listed.
+pub fn flag_units(conn: &Connection, id: &str) -> Result<Vec<crate::docs::FlagUnit>, Error> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT flag, epc, event, resolved FROM listed_units WHERE flag = ?1 ORDER BY rowid",
+    )?;
+    let rows = stmt
+        .query_map([id], |r| {
+            Ok(crate::docs::FlagUnit {
+                flag: r.get(0)?,
+                epc: r.get(1)?,
+                event: r.get(2)?,
+                resolved: r.get(3)?,
+            })
+        })?
+        .collect::<Result<_, _>>()?;
+    Ok(rows)
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(
@@ -1244,35 +1275,4 @@ mod tests {
             .unwrap();
         assert_eq!((rows, agreeing), (4, 4));
     }
-}
-
-/// Stores units flags list as the hub sent them: a unit already held takes the hub's newer word
-/// (accounted for, and why).
-pub fn store_flag_units(conn: &Connection, units: &[crate::docs::FlagUnit]) -> Result<(), Error> {
-    let mut stmt = conn.prepare_cached(
-        "INSERT INTO listed_units (flag, epc, event, resolved) VALUES (?1, ?2, ?3, ?4)
-         ON CONFLICT (flag, epc) DO UPDATE SET event = excluded.event, resolved = excluded.resolved",
-    )?;
-    for u in units {
-        stmt.execute(params![u.flag, u.epc, u.event, u.resolved])?;
-    }
-    Ok(())
-}
-
-/// The units flag `id` lists, as far as the hub has sent them, in the order they were listed.
-pub fn flag_units(conn: &Connection, id: &str) -> Result<Vec<crate::docs::FlagUnit>, Error> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT flag, epc, event, resolved FROM listed_units WHERE flag = ?1 ORDER BY rowid",
-    )?;
-    let rows = stmt
-        .query_map([id], |r| {
-            Ok(crate::docs::FlagUnit {
-                flag: r.get(0)?,
-                epc: r.get(1)?,
-                event: r.get(2)?,
-                resolved: r.get(3)?,
-            })
-        })?
-        .collect::<Result<_, _>>()?;
-    Ok(rows)
 }

@@ -2,6 +2,11 @@
 //! one from before flags were kept by month): it lists them all as one, and moves a flag in
 //! whichever document holds it.
 
+#![allow(
+    clippy::unwrap_used,
+    reason = "tests fail loudly on any unexpected error"
+)]
+
 use custodian_ledger::docs::{self, Flag, FlagStatus};
 use custodian_ledger::{Ledger, Recorder};
 
