@@ -10,9 +10,7 @@ use custodian_ledger::event::EventType;
 use custodian_ledger::{Event, store};
 use custodian_sync::docsync;
 use custodian_sync::identity::RequestAuth;
-use custodian_sync::protocol::{
-    self, DocMessage, PROTOCOL_VERSION, SyncRequest, SyncResponse,
-};
+use custodian_sync::protocol::{self, DocMessage, PROTOCOL_VERSION, SyncRequest, SyncResponse};
 use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::HubError;
@@ -148,12 +146,11 @@ pub fn handle_at(
     let mut flags_raised = 0;
     // The round's flags go into their documents together, before the documents are exchanged,
     // so the device receives the flags its own upload raised in the same round.
-    let mut flags = reconcile::FlagDocs::new();
+    let mut flags = crate::flags::FlagDocs::new();
     for e in &request.upload {
         let (offset, believed) = event_offset(e, clock_offset_ms, now);
         // None: held before (a replayed upload), which raises nothing again.
-        let Some(mut raised) = reconcile::record_corrected(&tx, &mut flags, e, now, offset)?
-        else {
+        let Some(mut raised) = reconcile::record_corrected(&tx, &mut flags, e, now, offset)? else {
             continue;
         };
         if !believed {

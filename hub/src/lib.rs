@@ -12,6 +12,7 @@
 pub mod access;
 pub mod demo;
 pub mod exchange;
+pub mod flags;
 pub mod listing;
 pub mod quarantine;
 pub mod reconcile;

@@ -29,7 +29,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 use sha2::{Digest, Sha256};
 
 use crate::HubError;
-use crate::reconcile::FlagDocs;
+use crate::flags::FlagDocs;
 use crate::registry::HubFlag;
 
 /// The most listed units one sync answer carries; more follow in the next rounds.

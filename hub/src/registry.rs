@@ -293,7 +293,7 @@ impl Registry {
         conn.pragma_update(None, "cache_size", -262_144_i64)?;
         conn.pragma_update(None, "wal_autocheckpoint", 16_000_i64)?;
         migrate(&conn)?;
-        crate::reconcile::add_missing_histories(&conn)?;
+        crate::flags::add_missing_histories(&conn)?;
         crate::reconcile::scope_manifest_docs(&conn)?;
         let issuer = match store::kv_get(&conn, KV_ISSUER_KEY)? {
             Some(b64) => {
@@ -444,7 +444,7 @@ impl Registry {
         )?;
         Self::log_change(&tx, "alert", &a.epc)?;
         if let Ok(unit @ Epc::Unit { .. }) = Epc::parse(&a.epc) {
-            let mut flags = crate::reconcile::FlagDocs::new();
+            let mut flags = crate::flags::FlagDocs::new();
             crate::reconcile::listed_in_transit(&tx, &mut flags, &unit, &a.reason, Utc::now())?;
             flags.write(&tx)?;
         }
@@ -817,7 +817,7 @@ impl Registry {
             let per_transaction = SERIALS_PER_TRANSACTION / COMMISSIONING_BATCH;
             for (group_index, group) in batches.chunks(per_transaction).enumerate() {
                 let tx = conn.transaction()?;
-                let mut flags = crate::reconcile::FlagDocs::new();
+                let mut flags = crate::flags::FlagDocs::new();
                 {
                     let mut insert = tx.prepare_cached(
                         "INSERT OR IGNORE INTO serials (gtin, serial, lot, expiry, markets, facility, line, issued_at, signature)
@@ -971,7 +971,7 @@ impl Registry {
     pub fn record(&self, events: &[Event]) -> Result<(), HubError> {
         let mut conn = self.conn();
         let tx = conn.transaction()?;
-        let mut flags = crate::reconcile::FlagDocs::new();
+        let mut flags = crate::flags::FlagDocs::new();
         for e in events {
             crate::reconcile::record(&tx, &mut flags, e, Utc::now())?;
         }
@@ -1332,7 +1332,7 @@ impl Registry {
         for flag in &mut flags {
             if !by_org.contains_key(&flag.org) {
                 let mut held = BTreeMap::new();
-                for id in crate::reconcile::flags_docs_of(&conn, &flag.org)? {
+                for id in crate::flags::flags_docs_of(&conn, &flag.org)? {
                     if let Some(bytes) = store::doc_bytes(&conn, &id)? {
                         let doc = automerge::AutoCommit::load(&bytes)
                             .map_err(custodian_ledger::Error::from)?;

@@ -901,16 +901,16 @@ fn raise_velocity(registry: &Registry, crossed: &[(String, &Epc)]) -> Result<usi
         .optional()?
         .unwrap_or_else(|| "manufacturer".into());
     let mut raised = 0;
-    let mut flags = crate::reconcile::FlagDocs::new();
+    let mut flags = crate::flags::FlagDocs::new();
     for (day, epc) in crossed {
         let reason = format!(
             "{} was verified from more than {VELOCITY_THRESHOLD} addresses on {day}: a genuine unit is not; its code may be cloned",
             epc.label()
         );
-        let flag = crate::reconcile::raise_draft(
+        let flag = crate::flags::raise_draft(
             &tx,
             &mut flags,
-            crate::reconcile::Draft {
+            crate::flags::Draft {
                 kind: custodian_ledger::FlagKind::Velocity,
                 unit: epc,
                 fact: format!("{maker}/{day}"),
