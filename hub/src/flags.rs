@@ -1,8 +1,8 @@
 //! The hub's flags: a flag about one unit is a [`Draft`] raised by [`raise_draft`] (one
-//! standing for a cause and listing its units is raised by [`crate::listing::raise`]); the
+//! standing for a cause and listing its units is raised by `listing::raise`); the
 //! flags one transaction raises are gathered in a [`FlagDocs`] and written into each
 //! organisation's documents (one per month they were raised in) with one load and one save
-//! ([`FlagDocs::write`]). A flag's id derives from its fact ([`flag_id`]), so a fact is flagged
+//! ([`FlagDocs::write`]). A flag's id derives from its fact (`flag_id`), so a fact is flagged
 //! once however often the events that reveal it arrive.
 
 use std::collections::btree_map::Entry;

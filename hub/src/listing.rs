@@ -9,7 +9,7 @@
 //! never issued that one organisation received, sold or saw on one occasion; and a clone flag:
 //! the units whose life had ended (destroyed, decommissioned) that one organisation recorded on
 //! one occasion. Each listed unit is still one
-//! fact, keyed as a per-unit flag used to be ([`unit_key`]), so a replay or a second receipt of
+//! fact, keyed as a per-unit flag used to be (`unit_key`), so a replay or a second receipt of
 //! the unit lists nothing twice.
 //!
 //! When a late shipment or receipt shows a unit's listing unfounded, that unit alone is marked

@@ -1,0 +1,261 @@
+//! The registry extract devices hold offline (organisations, products, recalls, alerts, the
+//! issuer's keys): whole, or as the changes since a version.
+
+use super::*;
+
+pub(super) const KV_EXTRACT_VERSION: &str = "extract_version";
+
+/// The oldest version a delta can start from: the change log holds every change after it.
+pub(super) const KV_EXTRACT_LOG_FROM: &str = "extract_log_from";
+
+/// How many changes of the extract the log keeps; a device further behind gets it whole.
+pub(super) const EXTRACT_LOG_KEEP: u64 = 10_000;
+
+/// A device this many changes behind gets the whole extract: past that, a delta saves little.
+pub(super) const MAX_DELTA_CHANGES: u64 = 2_000;
+
+/// What a device receives about the registry extract in a sync round.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ExtractUpdate {
+    /// The device holds the current version.
+    Unchanged,
+    /// The changes since the version the device holds.
+    Delta(ExtractDelta),
+    /// The whole extract: the device had none, is too far behind, or takes no deltas.
+    Whole(RegistryExtract),
+}
+
+pub(super) fn issuer_keys(issuer: &SigningKey) -> Vec<IssuerKey> {
+    vec![IssuerKey {
+        id: "issuer-1".into(),
+        public_key: STANDARD.encode(issuer.verifying_key().to_bytes()),
+    }]
+}
+
+/// Organisations by id; with `id`, that one (if registered).
+pub(super) fn read_orgs(conn: &Connection, id: Option<&str>) -> Result<Vec<Org>, HubError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT id, name, role, market, gln FROM orgs WHERE ?1 IS NULL OR id = ?1 ORDER BY id",
+    )?;
+    let rows = stmt.query_map([id], |r| {
+        Ok(Org {
+            id: r.get(0)?,
+            name: r.get(1)?,
+            role: r.get(2)?,
+            market: r.get(3)?,
+            gln: r.get(4)?,
+        })
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// Products by GTIN; with `gtin`, that one (if registered).
+pub(super) fn read_products(
+    conn: &Connection,
+    gtin: Option<&str>,
+) -> Result<Vec<Product>, HubError> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "{PRODUCT_SELECT} WHERE ?1 IS NULL OR gtin = ?1 ORDER BY gtin"
+    ))?;
+    let rows = stmt.query_map([gtin], product_row)?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// Recalls in the order they were published, with their row ids; with `key`, the one with
+/// that GTIN and lot (if published).
+pub(super) fn read_recalls(
+    conn: &Connection,
+    key: Option<&RecallKey>,
+) -> Result<Vec<(i64, Recall)>, HubError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT rowid, gtin, lot, reason FROM recalls
+         WHERE ?1 = 0 OR (gtin = ?2 AND lot IS ?3) ORDER BY rowid",
+    )?;
+    let rows = stmt.query_map(
+        params![
+            key.is_some(),
+            key.map(|k| k.gtin.as_str()),
+            key.and_then(|k| k.lot.as_deref())
+        ],
+        |r| {
+            Ok((
+                r.get(0)?,
+                Recall {
+                    gtin: r.get(1)?,
+                    lot: r.get(2)?,
+                    reason: r.get(3)?,
+                },
+            ))
+        },
+    )?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// The alert list as devices see it, by EPC; with `epc`, that unit's entry (if listed). A unit
+/// partners reported says who reported it, when, and their note, for every report.
+pub(super) fn read_alerts(conn: &Connection, epc: Option<&str>) -> Result<Vec<Alert>, HubError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT epc, reason, reported_by IS NOT NULL FROM alerts
+         WHERE ?1 IS NULL OR epc = ?1 ORDER BY epc",
+    )?;
+    let rows = stmt.query_map([epc], |r| {
+        Ok((
+            r.get::<_, String>(0)?,
+            r.get::<_, String>(1)?,
+            r.get::<_, bool>(2)?,
+        ))
+    })?;
+    let rows: Vec<(String, String, bool)> = rows.collect::<Result<_, _>>()?;
+    let mut alerts = Vec::with_capacity(rows.len());
+    for (epc, reason, reported) in rows {
+        let reports = if reported {
+            Registry::alert_reports(conn, &epc)?
+        } else {
+            Vec::new()
+        };
+        let reason = if reports.is_empty() {
+            reason
+        } else {
+            format!(
+                "reported counterfeit {}",
+                reports_in_words(conn, &reports, None)?
+            )
+        };
+        alerts.push(Alert { epc, reason });
+    }
+    Ok(alerts)
+}
+
+/// The registry extract, for callers outside this module.
+pub fn current_extract(registry: &Registry) -> Result<RegistryExtract, HubError> {
+    let conn = registry.conn();
+    Registry::extract(&conn, registry.issuer())
+}
+
+/// What a device holding version `held` of the extract is sent ([`ExtractUpdate`]).
+pub fn extract_since(
+    registry: &Registry,
+    held: u64,
+    takes_deltas: bool,
+) -> Result<ExtractUpdate, HubError> {
+    let conn = registry.conn();
+    Registry::extract_update(&conn, registry.issuer(), held, takes_deltas)
+}
+
+impl Registry {
+    /// Records a change of the extract: the next version, and what it changed (`kind` and the
+    /// entry's key), so a device can be sent the changes after the version it holds.
+    pub(super) fn log_change(conn: &Connection, kind: &str, key: &str) -> Result<u64, HubError> {
+        let v = Self::extract_version(conn)? + 1;
+        conn.execute(
+            "INSERT INTO extract_log (version, kind, key) VALUES (?1, ?2, ?3)",
+            params![i64::try_from(v).unwrap_or(i64::MAX), kind, key],
+        )?;
+        store::kv_set(conn, KV_EXTRACT_VERSION, &v.to_string())?;
+        if v > EXTRACT_LOG_KEEP && v % 100 == 0 {
+            let keep_from = v - EXTRACT_LOG_KEEP;
+            conn.execute(
+                "DELETE FROM extract_log WHERE version <= ?1",
+                [i64::try_from(keep_from).unwrap_or(i64::MAX)],
+            )?;
+            store::kv_set(conn, KV_EXTRACT_LOG_FROM, &keep_from.to_string())?;
+        }
+        Ok(v)
+    }
+
+    pub(super) fn extract_version(conn: &Connection) -> Result<u64, HubError> {
+        Ok(store::kv_get(conn, KV_EXTRACT_VERSION)?
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0))
+    }
+
+    /// The registry extract, whole (the same for every device).
+    pub(crate) fn extract(
+        conn: &Connection,
+        issuer: &SigningKey,
+    ) -> Result<RegistryExtract, HubError> {
+        Ok(RegistryExtract {
+            version: Self::extract_version(conn)?,
+            orgs: read_orgs(conn, None)?,
+            products: read_products(conn, None)?,
+            issuer_keys: issuer_keys(issuer),
+            recalls: read_recalls(conn, None)?
+                .into_iter()
+                .map(|(_, r)| r)
+                .collect(),
+            alerts: read_alerts(conn, None)?,
+        })
+    }
+
+    /// What a device holding version `held` of the extract needs: nothing, the changes since
+    /// (when it takes deltas and the change log reaches back to its version), or the whole.
+    pub(crate) fn extract_update(
+        conn: &Connection,
+        issuer: &SigningKey,
+        held: u64,
+        takes_deltas: bool,
+    ) -> Result<ExtractUpdate, HubError> {
+        let current = Self::extract_version(conn)?;
+        if held == current {
+            return Ok(ExtractUpdate::Unchanged);
+        }
+        let log_from: u64 =
+            match store::kv_get(conn, KV_EXTRACT_LOG_FROM)?.and_then(|v| v.parse().ok()) {
+                Some(v) => v,
+                None => return Ok(ExtractUpdate::Whole(Self::extract(conn, issuer)?)),
+            };
+        // A version above the hub's is from another registry (or one restored from a backup).
+        if !takes_deltas
+            || held == 0
+            || held > current
+            || held < log_from
+            || current - held > MAX_DELTA_CHANGES
+        {
+            return Ok(ExtractUpdate::Whole(Self::extract(conn, issuer)?));
+        }
+        let mut stmt = conn.prepare_cached(
+            "SELECT DISTINCT kind, key FROM extract_log WHERE version > ?1 ORDER BY kind, key",
+        )?;
+        let changed = stmt
+            .query_map([i64::try_from(held).unwrap_or(i64::MAX)], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut delta = ExtractDelta {
+            from: held,
+            to: current,
+            ..ExtractDelta::default()
+        };
+        let mut recalls = Vec::new();
+        for (kind, key) in changed {
+            match kind.as_str() {
+                "org" => delta.orgs.extend(read_orgs(conn, Some(&key))?),
+                "product" => delta.products.extend(read_products(conn, Some(&key))?),
+                "recall" => {
+                    let k: RecallKey = serde_json::from_str(&key)
+                        .map_err(|e| HubError::Internal(format!("extract log: {key}: {e}")))?;
+                    let now = read_recalls(conn, Some(&k))?;
+                    if now.is_empty() {
+                        delta.recalls_withdrawn.push(k);
+                    }
+                    recalls.extend(now);
+                }
+                "alert" => {
+                    let now = read_alerts(conn, Some(&key))?;
+                    if now.is_empty() {
+                        delta.alerts_cleared.push(key);
+                    }
+                    delta.alerts.extend(now);
+                }
+                other => {
+                    return Err(HubError::Internal(format!(
+                        "extract log: unknown kind {other:?}"
+                    )));
+                }
+            }
+        }
+        recalls.sort_by_key(|(rowid, _)| *rowid);
+        delta.recalls = recalls.into_iter().map(|(_, r)| r).collect();
+        Ok(ExtractUpdate::Delta(delta))
+    }
+}
