@@ -71,7 +71,7 @@ fn authenticate(
         return Err(refused(device_id, "not enrolled with this hub"));
     };
     auth.verify(&device.public_key, "POST", "/v1/sync", body)
-        .map_err(|e| refused(device_id, &e))?;
+        .map_err(|e| refused(device_id, &e.to_string()))?;
     if device.revoked {
         eprintln!("hub: sync refused for device {device_id:?}: revoked");
         return Err(HubError::Forbidden(REVOKED.into()));

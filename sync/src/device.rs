@@ -239,11 +239,9 @@ impl Device {
         if self.identity()?.is_some() {
             return Err(Error::AlreadyEnrolled);
         }
-        let token = EnrollmentToken::decode(token).map_err(Error::Token)?;
-        token
-            .check_expiry(chrono::Utc::now())
-            .map_err(Error::Token)?;
-        let ca = token.ca_der().map_err(Error::Token)?;
+        let token = EnrollmentToken::decode(token)?;
+        token.check_expiry(chrono::Utc::now())?;
+        let ca = token.ca_der()?;
         let client = HubClient::pinned(&token.hub, &ca)?;
         let key = SigningKey::generate(&mut rand::rngs::OsRng);
         let request = EnrollRequest {

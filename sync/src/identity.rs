@@ -20,6 +20,33 @@ pub const HEADER_COUNTER: &str = "x-custodian-counter";
 pub const HEADER_SIGNATURE: &str = "x-custodian-signature";
 pub const HEADER_CLOCK: &str = "x-custodian-clock";
 
+/// Why an enrollment token cannot be used.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum TokenError {
+    #[error("not an enrollment token: it must start with {TOKEN_PREFIX}")]
+    NotAToken,
+    /// The text is cut or altered: what failed to read.
+    #[error("enrollment token is damaged ({0}); copy it again from the hub")]
+    Damaged(String),
+    #[error("this enrollment token expired at {0}: ask the hub for a new one")]
+    Expired(String),
+    #[error("enrollment token: hub certificate is not base64: {0}")]
+    Certificate(String),
+}
+
+/// Why a request's signature is refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum SignatureError {
+    #[error("device key on record is damaged")]
+    KeyOnRecord,
+    #[error("request signature is not base64")]
+    NotBase64,
+    #[error("request signature has the wrong length")]
+    Length,
+    #[error("request signature does not verify: the request was altered or signed by another key")]
+    Mismatch,
+}
+
 /// What a device needs to enroll with a hub.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EnrollmentToken {
@@ -41,37 +68,34 @@ impl EnrollmentToken {
         format!("{TOKEN_PREFIX}{}", URL_SAFE_NO_PAD.encode(json))
     }
 
-    pub fn decode(token: &str) -> Result<EnrollmentToken, String> {
+    pub fn decode(token: &str) -> Result<EnrollmentToken, TokenError> {
         let body = token
             .trim()
             .strip_prefix(TOKEN_PREFIX)
-            .ok_or_else(|| format!("not an enrollment token: it must start with {TOKEN_PREFIX}"))?;
-        let json = URL_SAFE_NO_PAD.decode(body).map_err(|e| {
-            format!("enrollment token is damaged (base64: {e}); copy it again from the hub")
-        })?;
-        serde_json::from_slice(&json)
-            .map_err(|e| format!("enrollment token is damaged ({e}); copy it again from the hub"))
+            .ok_or(TokenError::NotAToken)?;
+        let json = URL_SAFE_NO_PAD
+            .decode(body)
+            .map_err(|e| TokenError::Damaged(format!("base64: {e}")))?;
+        serde_json::from_slice(&json).map_err(|e| TokenError::Damaged(e.to_string()))
     }
 
     /// Refuses a token whose expiry has passed at `now`, saying when it expired.
-    pub fn check_expiry(&self, now: chrono::DateTime<chrono::Utc>) -> Result<(), String> {
+    pub fn check_expiry(&self, now: chrono::DateTime<chrono::Utc>) -> Result<(), TokenError> {
         let Some(expires) = &self.expires else {
             return Ok(());
         };
         let at = chrono::DateTime::parse_from_rfc3339(expires)
-            .map_err(|e| format!("enrollment token is damaged (expiry {expires:?}: {e})"))?;
+            .map_err(|e| TokenError::Damaged(format!("expiry {expires:?}: {e}")))?;
         if at <= now {
-            return Err(format!(
-                "this enrollment token expired at {expires}: ask the hub for a new one"
-            ));
+            return Err(TokenError::Expired(expires.clone()));
         }
         Ok(())
     }
 
-    pub fn ca_der(&self) -> Result<Vec<u8>, String> {
+    pub fn ca_der(&self) -> Result<Vec<u8>, TokenError> {
         STANDARD
             .decode(&self.ca)
-            .map_err(|e| format!("enrollment token: hub certificate is not base64: {e}"))
+            .map_err(|e| TokenError::Certificate(e.to_string()))
     }
 }
 
@@ -164,24 +188,22 @@ impl RequestAuth {
         method: &str,
         path: &str,
         body: &[u8],
-    ) -> Result<(), String> {
-        let damaged = || "device key on record is damaged".to_string();
-        let key = STANDARD.decode(public_key).map_err(|_| damaged())?;
-        let key = <[u8; 32]>::try_from(key.as_slice()).map_err(|_| damaged())?;
-        let key = VerifyingKey::from_bytes(&key).map_err(|_| damaged())?;
+    ) -> Result<(), SignatureError> {
+        let damaged = |_| SignatureError::KeyOnRecord;
+        let key = STANDARD
+            .decode(public_key)
+            .map_err(|_| SignatureError::KeyOnRecord)?;
+        let key = <[u8; 32]>::try_from(key.as_slice()).map_err(|_| SignatureError::KeyOnRecord)?;
+        let key = VerifyingKey::from_bytes(&key).map_err(damaged)?;
         let sig = STANDARD
             .decode(&self.signature)
-            .map_err(|_| "request signature is not base64".to_string())?;
-        let sig = Signature::from_slice(&sig)
-            .map_err(|_| "request signature has the wrong length".to_string())?;
+            .map_err(|_| SignatureError::NotBase64)?;
+        let sig = Signature::from_slice(&sig).map_err(|_| SignatureError::Length)?;
         key.verify(
             &signed_request(method, path, self.counter, self.clock_ms, body),
             &sig,
         )
-        .map_err(|_| {
-            "request signature does not verify: the request was altered or signed by another key"
-                .to_string()
-        })
+        .map_err(|_| SignatureError::Mismatch)
     }
 }
 
@@ -203,24 +225,25 @@ mod tests {
         let at = |s: &str| chrono::DateTime::parse_from_rfc3339(s).unwrap().to_utc();
         assert!(t.check_expiry(at("2029-12-31T23:59:59Z")).is_ok());
         let err = t.check_expiry(at("2030-01-01T00:00:00Z")).unwrap_err();
-        assert!(err.contains("expired at 2030-01-01T00:00:00Z"), "{err}");
+        assert_eq!(err, TokenError::Expired("2030-01-01T00:00:00Z".into()));
+        assert!(
+            err.to_string().contains("expired at 2030-01-01T00:00:00Z"),
+            "{err}"
+        );
         let old = EnrollmentToken {
             expires: None,
             ..t.clone()
         };
         assert!(old.check_expiry(at("2099-01-01T00:00:00Z")).is_ok());
-        assert!(
-            EnrollmentToken::decode("hello")
-                .unwrap_err()
-                .contains("must start with")
+        assert_eq!(
+            EnrollmentToken::decode("hello").unwrap_err(),
+            TokenError::NotAToken
         );
         let mut damaged = t.encode();
         damaged.truncate(damaged.len() - 5);
-        assert!(
-            EnrollmentToken::decode(&damaged)
-                .unwrap_err()
-                .contains("damaged")
-        );
+        let err = EnrollmentToken::decode(&damaged).unwrap_err();
+        assert!(matches!(err, TokenError::Damaged(_)), "{err}");
+        assert!(err.to_string().contains("copy it again from the hub"), "{err}");
     }
 
     #[test]

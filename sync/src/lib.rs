@@ -42,7 +42,7 @@ pub enum Error {
     Trust(String),
     /// The enrollment token is not usable.
     #[error("{0}")]
-    Token(String),
+    Token(#[from] identity::TokenError),
     #[error(
         "this device is not enrolled: run `custodian enroll --data DIR TOKEN` with a token from the hub"
     )]
