@@ -1051,7 +1051,10 @@ mod tests {
         // A newer hub's kind travels through an older device's document and JSON unchanged.
         let newer: FlagKind = serde_json::from_str("\"recall_sighting\"").unwrap();
         assert_eq!(newer, FlagKind::Other("recall_sighting".into()));
-        assert_eq!(serde_json::to_string(&newer).unwrap(), "\"recall_sighting\"");
+        assert_eq!(
+            serde_json::to_string(&newer).unwrap(),
+            "\"recall_sighting\""
+        );
         let mut hub = new_flags_doc("dist-b", b"hub").unwrap();
         let mut flag = raised("n1");
         flag.kind = newer.clone();

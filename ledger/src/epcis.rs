@@ -845,7 +845,7 @@ pub fn epc_from_uri(s: &str) -> Result<Epc, String> {
     if s.starts_with("urn:") {
         return Err(format!("{s:?} is not an SGTIN or SSCC URI"));
     }
-    Epc::parse(s)
+    Epc::parse(s).map_err(|e| e.to_string())
 }
 
 fn percent_decode(s: &str) -> String {

@@ -47,19 +47,25 @@ impl Epc {
     pub fn uri(&self) -> String {
         match self {
             Epc::Unit { gtin, serial } => {
-                format!("{EPC_DOMAIN}/01/{gtin}/21/{}", custodian_scanner::percent_encode(serial))
+                format!(
+                    "{EPC_DOMAIN}/01/{gtin}/21/{}",
+                    custodian_scanner::percent_encode(serial)
+                )
             }
             Epc::Logistic(sscc) => format!("{EPC_DOMAIN}/00/{sscc}"),
         }
     }
 
     /// Parses a canonical EPC URI as produced by [`Epc::uri`] (any Digital Link domain).
-    pub fn parse(uri: &str) -> Result<Epc, String> {
-        let scan = custodian_scanner::parse(uri).map_err(|e| format!("{uri}: {e}"))?;
+    pub fn parse(uri: &str) -> Result<Epc, EpcError> {
+        let scan = custodian_scanner::parse(uri).map_err(|source| EpcError::Unreadable {
+            uri: uri.to_string(),
+            source,
+        })?;
         scan.identity()
             .as_ref()
             .and_then(Epc::from_identity)
-            .ok_or_else(|| format!("{uri}: names a product, not a unit or logistic unit"))
+            .ok_or_else(|| EpcError::NotAThing(uri.to_string()))
     }
 
     pub fn gtin(&self) -> Option<&Gtin> {
@@ -91,10 +97,24 @@ impl From<Epc> for String {
 }
 
 impl TryFrom<String> for Epc {
-    type Error = String;
-    fn try_from(s: String) -> Result<Epc, String> {
+    type Error = EpcError;
+    fn try_from(s: String) -> Result<Epc, EpcError> {
         Epc::parse(&s)
     }
+}
+
+/// Why a text is not an EPC URI.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum EpcError {
+    /// It does not read as a GS1 key at all.
+    #[error("{uri}: {source}")]
+    Unreadable {
+        uri: String,
+        source: custodian_scanner::ParseError,
+    },
+    /// It reads, but names a product (a GTIN without a serial), not a unit or a logistic unit.
+    #[error("{0}: names a product, not a unit or logistic unit")]
+    NotAThing(String),
 }
 
 /// EPCIS event types the product acts on.

@@ -44,7 +44,7 @@ use serde::{Deserialize, Serialize};
 pub use checkpoint::{Checkpoints, Durability};
 pub use custody::Custody;
 pub use docs::{Flag, FlagKind, FlagStatus, FlagStep};
-pub use event::{Epc, Event, EventBody, EventId, Recorder};
+pub use event::{Epc, EpcError, Event, EventBody, EventId, Recorder};
 pub use extract::RegistryExtract;
 pub use lifecycle::{ClaimRecorded, Correction, CounterfeitNote, Recorded, ReturnOutcome};
 pub use manifest::{AfterClose, Close, Manifest, ManifestView, Progress, Receipt};

@@ -603,7 +603,7 @@ fn contents_until(
             }
         }
         for c in children {
-            let epc = Epc::parse(&c).map_err(Error::Invalid)?;
+            let epc = Epc::parse(&c).map_err(|e| Error::Invalid(e.to_string()))?;
             if matches!(epc, Epc::Logistic(_)) {
                 stack.push(c);
             }
