@@ -8,7 +8,7 @@
     reason = "tests fail loudly on any unexpected error"
 )]
 
-use custodian_e2e::{HubProcess, custodian, custodian_with_input};
+use custodian_e2e::{HubProcess, custodian, custodian_output, custodian_with_input};
 
 fn json(text: &str) -> serde_json::Value {
     serde_json::from_str(text).unwrap_or_else(|e| panic!("{text}: {e}"))
@@ -88,8 +88,32 @@ fn a_service_desk_day() {
     ]);
     assert_eq!(repair["history"]["parts"].as_array().unwrap().len(), 1);
 
-    let photo = tmp.path().join("label.jpg");
-    std::fs::write(&photo, b"not really a jpeg").unwrap();
+    // The photo is kept in the device's data directory under its hash, as the app keeps a
+    // camera frame; a file that is no image is refused.
+    let not_a_photo = tmp.path().join("label.txt");
+    std::fs::write(&not_a_photo, b"not really a jpeg").unwrap();
+    let refused = custodian_output(
+        &[
+            "report-counterfeit",
+            "--data",
+            shop,
+            &issued[2],
+            "--note",
+            "hologram missing",
+            "--photo",
+            not_a_photo.to_str().unwrap(),
+        ],
+        None,
+    );
+    let said = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        !refused.status.success(),
+        "a text file was taken as a photo"
+    );
+    assert!(said.contains("not a JPEG, PNG or WebP"), "{said}");
+    let photo = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../fixtures/photos/formats/qrcode-4-01.jpg");
+    let jpeg = std::fs::read(&photo).unwrap();
     let report = run(&[
         "report-counterfeit",
         "--data",
@@ -101,9 +125,22 @@ fn a_service_desk_day() {
         photo.to_str().unwrap(),
         "--json",
     ]);
+    let hash = report["history"]["counterfeit_reports"][0]["photo_sha256"]
+        .as_str()
+        .unwrap();
+    let kept = format!("photos/{hash}.jpg");
+    assert_eq!(report["history"]["counterfeit_reports"][0]["photo"], kept);
     assert_eq!(
-        report["history"]["counterfeit_reports"][0]["photo"],
-        "label.jpg"
+        std::fs::read(std::path::Path::new(shop).join(&kept)).unwrap(),
+        jpeg
+    );
+    assert_eq!(
+        report["history"]["counterfeit_reports"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1,
+        "the refused report left a record"
     );
 
     let back = run(&[

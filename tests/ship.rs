@@ -139,6 +139,12 @@ fn an_order_is_picked_by_scanning_closed_and_received_by_its_customer() {
         .map(|e| e["epcList"].as_array().unwrap().len())
         .sum();
     assert_eq!(shipped, 2, "{}", closed["manifest"]);
+    // It is written for the carrier as the app writes it: outbound/ORDER.epcis.json.
+    let file = std::path::Path::new(a).join("outbound/SO-1001.epcis.json");
+    assert_eq!(closed["manifest_file"], file.to_str().unwrap());
+    let written: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
+    assert_eq!(written, closed["manifest"]);
     // A closed order ships nothing more.
     assert_eq!(
         scan(a, "shipping", "SO-1001", &[&unit(3)])[0]["verdict"],
@@ -180,5 +186,62 @@ fn an_order_is_picked_by_scanning_closed_and_received_by_its_customer() {
             .status
             .code()
             != Some(0)
+    );
+}
+
+/// A scanner set to a US keyboard, typing into a French host: `scan --layout` reads its text
+/// back as the app's keyboard setting does (the same policy, `HostLayout`, behind both).
+#[test]
+fn scans_are_read_back_under_the_host_keyboard_layout() {
+    use custodian_scanner::Layout;
+    let tmp = tempfile::tempdir().unwrap();
+    let hub = HubProcess::start(&tmp.path().join("hub"), true);
+    let a = tmp.path().join("dist-a");
+    let a = a.to_str().unwrap();
+    hub.enroll(a.as_ref(), "dist-a", "dc-hamburg");
+    let meant = laser_level();
+    let typed: String = meant
+        .chars()
+        .map(|c| Layout::Azerty.host_char(c).unwrap())
+        .collect();
+    assert_ne!(typed, meant);
+    let verdict = |layout: &str| {
+        json_lines(&custodian_with_input(
+            &[
+                "scan",
+                "--data",
+                a,
+                "--step",
+                "inspecting",
+                "--layout",
+                layout,
+                "--json",
+            ],
+            Some(&format!("{typed}\n")),
+        ))
+        .remove(0)
+    };
+    assert_eq!(verdict("us")["verdict"], "unreadable");
+    for layout in ["azerty", "auto"] {
+        let v = verdict(layout);
+        assert_ne!(v["verdict"], "unreadable", "{layout}: {v}");
+    }
+    let unknown = custodian_output(
+        &[
+            "scan",
+            "--data",
+            a,
+            "--step",
+            "inspecting",
+            "--layout",
+            "dvorak",
+        ],
+        Some(""),
+    );
+    assert!(!unknown.status.success());
+    assert!(
+        String::from_utf8_lossy(&unknown.stderr).contains("unknown keyboard layout"),
+        "{}",
+        String::from_utf8_lossy(&unknown.stderr)
     );
 }

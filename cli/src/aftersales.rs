@@ -2,11 +2,11 @@
 //! `quarantine`, `release`: after-sales work on a device ledger, and the text form of a unit's
 //! history. Each records real events that the next `custodian sync` uploads like scans.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
-use custodian_ledger::event::{ErrorReason, Photo, Text};
+use custodian_ledger::event::ErrorReason;
 use custodian_ledger::{History, ReturnOutcome};
 use custodian_sync::Device;
 
@@ -138,9 +138,7 @@ pub fn warranty(command: WarrantyCommand) -> Result<()> {
             owner,
             out,
         } => {
-            let r = Device::open(&data.data)?
-                .ledger()
-                .register_warranty(&code, &owner, now())?;
+            let r = Device::open(&data.data)?.register_warranty(&code, &owner, now())?;
             if out.json {
                 return print_json(&r);
             }
@@ -155,12 +153,8 @@ pub fn warranty(command: WarrantyCommand) -> Result<()> {
             note,
             out,
         } => {
-            let r = Device::open(&data.data)?.ledger().claim_warranty(
-                &code,
-                &defect,
-                note.as_deref(),
-                now(),
-            )?;
+            let r =
+                Device::open(&data.data)?.claim_warranty(&code, &defect, note.as_deref(), now())?;
             if out.json {
                 return print_json(&r);
             }
@@ -182,7 +176,7 @@ pub fn warranty(command: WarrantyCommand) -> Result<()> {
 }
 
 pub fn repair(args: RepairArgs) -> Result<()> {
-    let r = Device::open(&args.data.data)?.ledger().record_repair(
+    let r = Device::open(&args.data.data)?.record_repair(
         &args.unit,
         &args.part_in,
         &args.part_out,
@@ -206,24 +200,15 @@ pub fn repair(args: RepairArgs) -> Result<()> {
 }
 
 pub fn report_counterfeit(args: ReportArgs) -> Result<()> {
-    let photo = match &args.photo {
-        None => None,
-        Some(path) => {
-            let bytes =
-                std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
-            let name = path.file_name().map_or_else(
-                || path.display().to_string(),
-                |n| n.to_string_lossy().into(),
-            );
-            let reference =
-                Text::parse(&name).map_err(|e| anyhow::anyhow!("photo file name {e}"))?;
-            Some(Photo::of_bytes(reference, &bytes))
-        }
-    };
-    let r = Device::open(&args.data.data)?.ledger().report_counterfeit(
+    let photo = args
+        .photo
+        .as_ref()
+        .map(|path| read_photo(path))
+        .transpose()?;
+    let r = Device::open(&args.data.data)?.report_counterfeit(
         &args.code,
         &args.note,
-        photo,
+        photo.as_deref(),
         now(),
     )?;
     if args.out.json {
@@ -233,6 +218,19 @@ pub fn report_counterfeit(args: ReportArgs) -> Result<()> {
     Ok(())
 }
 
+/// A photo file's bytes, read no further than a photo may be long.
+fn read_photo(path: &Path) -> Result<Vec<u8>> {
+    use std::io::Read as _;
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)
+        .and_then(|f| {
+            f.take(custodian_ledger::MAX_PHOTO_BYTES as u64 + 1)
+                .read_to_end(&mut bytes)
+        })
+        .with_context(|| format!("reading {}", path.display()))?;
+    Ok(bytes)
+}
+
 pub fn take_back(args: ReturnArgs) -> Result<()> {
     let outcome = ReturnOutcome::parse(&args.outcome).with_context(|| {
         format!(
@@ -240,9 +238,7 @@ pub fn take_back(args: ReturnArgs) -> Result<()> {
             args.outcome
         )
     })?;
-    let r = Device::open(&args.data.data)?
-        .ledger()
-        .return_unit(&args.code, outcome, now())?;
+    let r = Device::open(&args.data.data)?.return_unit(&args.code, outcome, now())?;
     if args.out.json {
         return print_json(&r);
     }
@@ -256,9 +252,7 @@ pub fn take_back(args: ReturnArgs) -> Result<()> {
 }
 
 pub fn quarantine(args: QuarantineArgs) -> Result<()> {
-    let r = Device::open(&args.data.data)?
-        .ledger()
-        .quarantine(&args.code, &args.reason, now())?;
+    let r = Device::open(&args.data.data)?.quarantine(&args.code, &args.reason, now())?;
     if args.out.json {
         return print_json(&r);
     }
@@ -270,9 +264,7 @@ pub fn quarantine(args: QuarantineArgs) -> Result<()> {
 }
 
 pub fn release(args: ReleaseArgs) -> Result<()> {
-    let r = Device::open(&args.data.data)?
-        .ledger()
-        .release(&args.code, &args.note, now())?;
+    let r = Device::open(&args.data.data)?.release(&args.code, &args.note, now())?;
     if args.out.json {
         return print_json(&r);
     }
@@ -294,7 +286,7 @@ pub fn correct(args: CorrectArgs) -> Result<()> {
             })
         })
         .transpose()?;
-    let c = Device::open(&args.data.data)?.ledger().declare_error(
+    let c = Device::open(&args.data.data)?.declare_error(
         &args.event,
         reason,
         &args.corrective,

@@ -7,7 +7,8 @@ use std::time::Instant;
 use anyhow::{Context, Result, bail};
 use custodian_hub::server::{ServeOptions, serve};
 use custodian_ledger::Step;
-use custodian_sync::Device;
+use custodian_scanner::HostLayout;
+use custodian_sync::{Device, Taken};
 use serde_json::{Value, json};
 
 mod decode;
@@ -101,23 +102,16 @@ fn sync_in(tmp: &Path, events: usize, flag_storm: bool) -> Result<Value> {
         // Recorded as group commits of a thousand (as a busy scanner's queue is): a month of
         // events is set up in seconds, and the sync that follows is what is measured.
         let record = |n: usize, offset: usize| -> Result<()> {
-            let mut ledger = device.ledger();
-            let times: Vec<_> = (0..n)
-                .map(
-                    |i| Ok(base + chrono::Duration::milliseconds(i64::try_from(offset + i)? * 250)),
-                )
-                .collect::<Result<_>>()?;
-            for chunk in (0..n).collect::<Vec<_>>().chunks(1_000) {
-                let inputs: Vec<custodian_ledger::ScanInput<'_>> = chunk
-                    .iter()
-                    .map(|&i| custodian_ledger::ScanInput {
-                        raw: &serials[(offset + i) % serials.len()],
-                        step,
-                        manifest: None,
-                        now: times[i],
+            let scans: Vec<Taken> = (0..n)
+                .map(|i| {
+                    Ok(Taken {
+                        typed: serials[(offset + i) % serials.len()].clone(),
+                        at: base + chrono::Duration::milliseconds(i64::try_from(offset + i)? * 250),
                     })
-                    .collect();
-                ledger.scan_batch(&inputs)?;
+                })
+                .collect::<Result<_>>()?;
+            for chunk in scans.chunks(1_000) {
+                device.scan_taken(chunk, step, None, HostLayout::default())?;
             }
             Ok(())
         };
@@ -135,12 +129,12 @@ fn sync_in(tmp: &Path, events: usize, flag_storm: bool) -> Result<Value> {
         let flags_on_hub = custodian_hub::Registry::open(&tmp.join("hub"))?
             .counts()?
             .flags;
-        let held = device.ledger().flags()?;
+        let held = device.flags()?;
         let flags_on_device = held.len();
         // The units those flags list, as the device holds them (a flag lists its cause's units).
         let mut units_listed_on_device = 0;
         for flag in &held {
-            units_listed_on_device += device.ledger().flag_units(&flag.id)?.len();
+            units_listed_on_device += device.flag_units(&flag.id)?.len();
         }
         let started = Instant::now();
         let download = peer.sync().await?;

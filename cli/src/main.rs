@@ -25,8 +25,9 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand};
 use custodian_hub::registry::IssueOptions;
-use custodian_ledger::{ScanInput, Step};
-use custodian_sync::Device;
+use custodian_ledger::import::Import;
+use custodian_ledger::{Imported, Step};
+use custodian_sync::{Closed, Device, Taken};
 use serde::Serialize;
 
 #[derive(Parser)]
@@ -159,6 +160,10 @@ enum Command {
         /// The ASN / order the scans are checked against.
         #[arg(long)]
         manifest: Option<String>,
+        /// The keyboard layout of the host a US-layout scanner types into: us, qwertz (de),
+        /// azerty (fr), or auto (mapped back only when the text as typed is not a valid code).
+        #[arg(long, default_value = "us")]
+        layout: custodian_scanner::HostLayout,
         /// A file of scans, or - (the default) for standard input.
         input: Option<PathBuf>,
         /// Also read scans from the serial-port scanner at PORT (/dev/ttyACM0, /dev/rfcomm0,
@@ -262,9 +267,9 @@ enum Command {
         #[arg(required = true)]
         text: Vec<String>,
         /// The keyboard layout of the host a US-layout scanner typed the text into: its
-        /// characters are mapped back first (us, qwertz, azerty).
-        #[arg(long, default_value = "us", value_parser = parse_layout)]
-        layout: custodian_scanner::Layout,
+        /// characters are mapped back first (us, qwertz, azerty, or auto).
+        #[arg(long, default_value = "us")]
+        layout: custodian_scanner::HostLayout,
         #[command(flatten)]
         out: Output,
     },
@@ -513,12 +518,7 @@ fn flags(args: FlagsArgs) -> Result<()> {
     };
     let device = Device::open(&data)?;
     if let Some(FlagsCommand::Move { id, status, note }) = args.action {
-        let flag = device.ledger().move_flag(
-            &id,
-            &status,
-            note.as_deref(),
-            chrono::Local::now().fixed_offset(),
-        )?;
+        let flag = device.move_flag(&id, &status, note.as_deref(), now())?;
         if args.json {
             return print_json(&flag);
         }
@@ -526,11 +526,12 @@ fn flags(args: FlagsArgs) -> Result<()> {
         return Ok(());
     }
     if let Some(FlagsCommand::Units { id }) = args.action {
-        let ledger = device.ledger();
-        if !ledger.flags()?.iter().any(|f| f.id == id) {
-            bail!("no flag {id} on this device: `custodian flags` lists them");
-        }
-        let units = ledger.flag_units(&id)?;
+        let units = match device.flag_units(&id) {
+            Err(custodian_sync::Error::Ledger(custodian_ledger::Error::NotFound(_))) => {
+                bail!("no flag {id} on this device: `custodian flags` lists them")
+            }
+            units => units?,
+        };
         if args.json {
             return print_json(&units);
         }
@@ -542,7 +543,7 @@ fn flags(args: FlagsArgs) -> Result<()> {
         }
         return Ok(());
     }
-    let flags = device.ledger().flags()?;
+    let flags = device.flags()?;
     if args.json {
         return print_json(&flags);
     }
@@ -603,14 +604,9 @@ fn print_sync(report: &custodian_sync::SyncReport, json: bool) -> Result<()> {
 /// What a sync that stopped short left: said plainly, for a person and a script alike.
 fn unfinished(report: &custodian_sync::SyncReport) -> String {
     format!(
-        "sync stopped unfinished after {} rounds: {} events still wait to go to the hub{}; documents did not converge",
+        "sync stopped unfinished after {} rounds, {}",
         report.rounds,
-        report.waiting,
-        if report.hub_has_more {
-            ", and the hub has more to send"
-        } else {
-            ""
-        }
+        report.left().unwrap_or_default()
     )
 }
 
@@ -636,11 +632,7 @@ async fn watch_sync(device: &Device, interval: u64, json: bool) -> Result<()> {
                 std::time::Duration::ZERO
             }
             Ok(report) => {
-                let moved = report.uploaded + report.downloaded > 0
-                    || !report.new_flags.is_empty()
-                    || !report.moved_flags.is_empty()
-                    || report.extract != "unchanged";
-                if moved || failures > 0 {
+                if report.moved() || failures > 0 {
                     print_sync(&report, json)?;
                 }
                 failures = 0;
@@ -748,6 +740,7 @@ fn run(command: Command) -> Result<()> {
             data,
             step,
             manifest,
+            layout,
             input,
             serial,
             baud,
@@ -780,23 +773,19 @@ fn run(command: Command) -> Result<()> {
                 };
                 match event {
                     capture::Event::Scan(raw) => {
-                        // Group commit: the scans that queued up while the previous batch was
-                        // being made durable are recorded together, each still judged in order
-                        // and fsynced before its verdict is printed.
-                        // Each scan keeps the moment it was taken off the queue, strictly
-                        // increasing, so two reads of one unit in a batch stay two events.
-                        let mut batch = vec![(raw, now())];
+                        // Group commit (see `Device::scan_taken`): the scans that queued up
+                        // while the previous batch was being made durable are recorded
+                        // together, each with the moment it was taken off the queue.
+                        let mut batch = vec![Taken {
+                            typed: raw,
+                            at: now(),
+                        }];
                         while batch.len() < SCAN_BATCH_MAX {
                             match events.try_recv() {
-                                Ok(capture::Event::Scan(raw)) => {
-                                    let mut at = now();
-                                    if let Some((_, last)) = batch.last()
-                                        && at <= *last
-                                    {
-                                        at = *last + chrono::Duration::microseconds(1);
-                                    }
-                                    batch.push((raw, at));
-                                }
+                                Ok(capture::Event::Scan(raw)) => batch.push(Taken {
+                                    typed: raw,
+                                    at: now(),
+                                }),
                                 Ok(other) => {
                                     held = Some(other);
                                     break;
@@ -804,16 +793,8 @@ fn run(command: Command) -> Result<()> {
                                 Err(_) => break,
                             }
                         }
-                        let inputs: Vec<ScanInput<'_>> = batch
-                            .iter()
-                            .map(|(raw, at)| ScanInput {
-                                raw,
-                                step,
-                                manifest: manifest.as_deref(),
-                                now: *at,
-                            })
-                            .collect();
-                        let verdicts = device.ledger().scan_batch(&inputs)?;
+                        let verdicts =
+                            device.scan_taken(&batch, step, manifest.as_deref(), layout)?;
                         for verdict in &verdicts {
                             if out.json {
                                 written(writeln!(stdout, "{}", serde_json::to_string(verdict)?))?;
@@ -847,7 +828,7 @@ fn run(command: Command) -> Result<()> {
         }
         Command::Cameras { out } => capture::print_cameras(out.json),
         Command::History { data, code, out } => {
-            let history = Device::open(&data.data)?.ledger().history(&code, now())?;
+            let history = Device::open(&data.data)?.history(&code, now())?;
             if out.json {
                 return print_json(&history);
             }
@@ -977,18 +958,6 @@ fn run(command: Command) -> Result<()> {
     }
 }
 
-/// `--layout`: a host keyboard layout by name.
-fn parse_layout(s: &str) -> Result<custodian_scanner::Layout, String> {
-    match s.to_ascii_lowercase().as_str() {
-        "us" => Ok(custodian_scanner::Layout::Us),
-        "qwertz" | "de" => Ok(custodian_scanner::Layout::Qwertz),
-        "azerty" | "fr" => Ok(custodian_scanner::Layout::Azerty),
-        _ => Err(format!(
-            "unknown keyboard layout {s:?}: us, qwertz or azerty"
-        )),
-    }
-}
-
 /// The fields of a parse an integrator needs, as JSON.
 fn scan_json(input: &str, scan: &custodian_scanner::Scan) -> serde_json::Value {
     // The YYMMDD AIs as dates (a day of 00 is the month's last), like the expiry (AI 17).
@@ -1052,28 +1021,12 @@ fn run_manifest(command: ManifestCommand) -> Result<()> {
     match command {
         ManifestCommand::Import { data, file, out } => {
             let text = read_import_file(&file, MAX_MANIFEST_FILE_BYTES)?;
-            let device = Device::open(&data.data)?;
-            let first = text
-                .trim_start_matches('\u{feff}')
-                .trim_start()
-                .chars()
-                .next();
-            let (total, new) = match first {
-                Some('[') => {
-                    let events = custodian_ledger::event::events_from_json(&text).map_err(|e| {
-                        anyhow::anyhow!("{}: {e}; nothing was imported", file.display())
-                    })?;
-                    check_event_times(&events, now()).map_err(|e| {
-                        anyhow::anyhow!("{}: {e}; nothing was imported", file.display())
-                    })?;
-                    let new = device.ledger().store_events(&events, false)?;
-                    (events.len(), new)
-                }
-                Some('{') => import_epcis_file(&device, &file, &text)?,
-                _ if custodian_ledger::order::is_order_csv(&text) => {
-                    let orders = device.ledger().import_orders_csv(&text).map_err(|e| {
-                        anyhow::anyhow!("{}: {e}; nothing was imported", file.display())
-                    })?;
+            let imported = Device::open(&data.data)?
+                .import(&text, now())
+                .map_err(|e| anyhow::anyhow!("{}: {e}; nothing was imported", file.display()))?;
+            match imported {
+                Import::Events(imported) => report_import(&file, &imported, out),
+                Import::Orders { orders } => {
                     if out.json {
                         for o in &orders {
                             print_json(o)?;
@@ -1083,21 +1036,14 @@ fn run_manifest(command: ManifestCommand) -> Result<()> {
                     for o in &orders {
                         outln!("order {} to {}: {} units to pick", o.id, o.to, o.left);
                     }
-                    return Ok(());
+                    Ok(())
                 }
-                _ => device
-                    .ledger()
-                    .import_csv_manifest(&text, now())
-                    .map_err(|e| {
-                        anyhow::anyhow!("{}: {e}; nothing was imported", file.display())
-                    })?,
-            };
-            report_import(total, new, out)
+            }
         }
         ManifestCommand::List { data, out } => {
             let device = Device::open(&data.data)?;
-            let manifests = device.ledger().manifests()?;
-            let orders = device.ledger().orders()?;
+            let manifests = device.manifests()?;
+            let orders = device.orders()?;
             if out.json {
                 for m in &manifests {
                     print_json(m)?;
@@ -1131,7 +1077,7 @@ fn run_manifest(command: ManifestCommand) -> Result<()> {
         }
         ManifestCommand::Show { data, id, out } => {
             let device = Device::open(&data.data)?;
-            if let Ok(order) = device.ledger().order(&id) {
+            if let Ok(order) = device.order(&id) {
                 if out.json {
                     return print_json(&order);
                 }
@@ -1141,7 +1087,7 @@ fn run_manifest(command: ManifestCommand) -> Result<()> {
                 }
                 return Ok(());
             }
-            let m = device.ledger().manifest(&id)?;
+            let m = device.manifest(&id)?;
             if out.json {
                 return print_json(&m);
             }
@@ -1175,36 +1121,31 @@ fn run_manifest(command: ManifestCommand) -> Result<()> {
             Ok(())
         }
         ManifestCommand::Export { data, id } => {
-            let doc = Device::open(&data.data)?
-                .ledger()
-                .manifest_epcis(&id, now())?;
+            let doc = Device::open(&data.data)?.manifest_epcis(&id, now())?;
             outln!("{}", serde_json::to_string_pretty(&doc)?);
             Ok(())
         }
         ManifestCommand::Close { data, id, out } => {
-            let device = Device::open(&data.data)?;
-            let is_order = device.ledger().order(&id).is_ok();
-            if is_order {
-                let (order, manifest) = device.ledger().close_order(&id, now())?;
-                if out.json {
-                    return print_json(
-                        &serde_json::json!({ "order": order, "manifest": manifest }),
+            match Device::open(&data.data)?.close(&id, now())? {
+                Closed::Order(shipped) => {
+                    if out.json {
+                        return print_json(&shipped);
+                    }
+                    print_order(&shipped.order);
+                    outln!(
+                        "shipped: the outbound manifest is in {}",
+                        shipped.manifest_file.display()
                     );
+                    Ok(())
                 }
-                print_order(&order);
-                outln!(
-                    "shipped: the outbound manifest is `custodian manifest export --data {} {id}`",
-                    data.data.display()
-                );
-                return Ok(());
-            }
-            let m = device.ledger().close_manifest(&id, now())?;
-            if out.json {
-                print_json(&m)
-            } else {
-                outln!("{} closed: {}", m.id, m.progress.discrepancy_note());
-                print_closes(&m);
-                Ok(())
+                Closed::Receipt(m) => {
+                    if out.json {
+                        return print_json(&m);
+                    }
+                    outln!("{} closed: {}", m.id, m.progress.discrepancy_note());
+                    print_closes(&m);
+                    Ok(())
+                }
             }
         }
     }
@@ -1290,41 +1231,13 @@ fn read_import_file(file: &Path, limit: usize) -> Result<String> {
     Ok(text)
 }
 
-/// Every time and expiry of `events` in the window an EPCIS import takes, so that what is
-/// stored can be exported and read back.
-fn check_event_times(
-    events: &[custodian_ledger::Event],
-    now: chrono::DateTime<chrono::FixedOffset>,
-) -> std::result::Result<(), String> {
-    use custodian_ledger::epcis::{check_expiry, check_time};
-    for (i, e) in events.iter().enumerate() {
-        let x = &e.body.extension;
-        check_time(e.body.event_time, now).map_err(|m| format!("[{i}].event_time: {m}"))?;
-        if let Some(d) = &x.error_declaration {
-            check_time(d.declaration_time, now)
-                .map_err(|m| format!("[{i}].extension.error_declaration.declaration_time: {m}"))?;
-        }
-        if let Some(expiry) = x.expiry {
-            check_expiry(expiry).map_err(|m| format!("[{i}].extension.expiry: {m}"))?;
-        }
-    }
-    Ok(())
-}
-
-fn import_epcis_file(device: &Device, file: &Path, text: &str) -> Result<(usize, usize)> {
-    let doc: serde_json::Value = serde_json::from_str(text)
-        .map_err(|e| anyhow::anyhow!("{}: not JSON ({e}); nothing was imported", file.display()))?;
-    let imported = device
-        .ledger()
-        .import_epcis(&doc, now())
-        .map_err(|e| anyhow::anyhow!("{}: {e}; nothing was imported", file.display()))?;
+/// What an import of `file` stored; the notes (what the reader could not confirm) go to
+/// standard error.
+fn report_import(file: &Path, imported: &Imported, out: Output) -> Result<()> {
     for note in &imported.notes {
         eprintln!("custodian: {}: {note}", file.display());
     }
-    Ok((imported.events, imported.new))
-}
-
-fn report_import(total: usize, new: usize, out: Output) -> Result<()> {
+    let (total, new) = (imported.events, imported.new);
     if out.json {
         print_json(&serde_json::json!({ "events": total, "new": new }))
     } else {
@@ -1336,15 +1249,16 @@ fn report_import(total: usize, new: usize, out: Output) -> Result<()> {
 fn run_epcis(command: EpcisCommand) -> Result<()> {
     match command {
         EpcisCommand::Export { data } => {
-            let doc = Device::open(&data.data)?.ledger().export_epcis(now())?;
+            let doc = Device::open(&data.data)?.export_epcis(now())?;
             outln!("{}", serde_json::to_string_pretty(&doc)?);
             Ok(())
         }
         EpcisCommand::Import { data, file, out } => {
             let text = read_import_file(&file, custodian_ledger::epcis::MAX_DOCUMENT_BYTES)?;
-            let device = Device::open(&data.data)?;
-            let (total, new) = import_epcis_file(&device, &file, &text)?;
-            report_import(total, new, out)
+            let imported = Device::open(&data.data)?
+                .import_epcis(&text, now())
+                .map_err(|e| anyhow::anyhow!("{}: {e}; nothing was imported", file.display()))?;
+            report_import(&file, &imported, out)
         }
     }
 }

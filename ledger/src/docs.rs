@@ -94,11 +94,35 @@ fn get_str(doc: &AutoCommit, obj: &automerge::ObjId, key: &str) -> Option<String
     }
 }
 
+/// Where a receipt stands: open until any device closes it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ManifestStatus {
+    #[default]
+    Open,
+    Closed,
+}
+
+impl ManifestStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ManifestStatus::Open => "open",
+            ManifestStatus::Closed => "closed",
+        }
+    }
+}
+
+impl std::fmt::Display for ManifestStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(self.as_str())
+    }
+}
+
 /// A manifest's shared working state, as its document holds it.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ManifestState {
-    /// `open` or `closed`: closed once any device closed the receipt.
-    pub status: String,
+    /// Closed once any device closed the receipt.
+    pub status: ManifestStatus,
     /// Every close, one per device, earliest first (see [`read_manifest_state`]).
     pub closes: Vec<ManifestClose>,
     /// Free notes by device id.
@@ -218,12 +242,12 @@ pub fn read_manifest_state(doc: &AutoCommit) -> ManifestState {
     closes.sort_by(ManifestClose::display_order);
     let legacy_status = get_str(doc, &ROOT, "status");
     let status = if !closes.is_empty() || legacy_status.as_deref() == Some("closed") {
-        "closed"
+        ManifestStatus::Closed
     } else {
-        "open"
+        ManifestStatus::Open
     };
     let mut state = ManifestState {
-        status: status.into(),
+        status,
         closes,
         notes: Vec::new(),
     };
@@ -366,7 +390,7 @@ impl PartialEq<&str> for FlagStatus {
 
 impl std::fmt::Display for FlagStatus {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
+        f.pad(self.as_str())
     }
 }
 
@@ -453,7 +477,7 @@ impl PartialEq<str> for FlagKind {
 
 impl std::fmt::Display for FlagKind {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
+        f.pad(self.as_str())
     }
 }
 
@@ -1131,7 +1155,7 @@ mod tests {
         let mut hub = new_manifest_doc("ASN-1", b"hub").unwrap();
         let mut dev = AutoCommit::new();
         sync_pair(&mut hub, &mut dev);
-        assert_eq!(read_manifest_state(&dev).status, "open");
+        assert_eq!(read_manifest_state(&dev).status, ManifestStatus::Open);
         let close = ManifestClose {
             by: "dev".into(),
             org: Some("dist-a".into()),
@@ -1142,7 +1166,7 @@ mod tests {
         close_manifest(&mut dev, &close).unwrap();
         sync_pair(&mut dev, &mut hub);
         let s = read_manifest_state(&hub);
-        assert_eq!(s.status, "closed");
+        assert_eq!(s.status, ManifestStatus::Closed);
         assert_eq!(s.closes, [close]);
         // Readers that predate per-device closes still find the single fields.
         assert_eq!(get_str(&hub, &ROOT, "closed_by").as_deref(), Some("dev"));

@@ -25,6 +25,7 @@ pub mod docs;
 pub mod epcis;
 pub mod event;
 pub mod extract;
+pub mod import;
 mod lifecycle;
 pub mod manifest;
 pub mod order;
@@ -43,12 +44,14 @@ use serde::{Deserialize, Serialize};
 
 pub use checkpoint::{Checkpoints, Durability};
 pub use custody::Custody;
-pub use docs::{Flag, FlagKind, FlagStatus, FlagStep};
+pub use docs::{Flag, FlagKind, FlagStatus, FlagStep, ManifestStatus};
 pub use event::{Epc, EpcError, Event, EventBody, EventId, Recorder};
 pub use extract::RegistryExtract;
-pub use lifecycle::{ClaimRecorded, Correction, CounterfeitNote, Recorded, ReturnOutcome};
+pub use lifecycle::{
+    ClaimRecorded, Correction, CounterfeitNote, MAX_PHOTO_BYTES, Recorded, ReturnOutcome,
+};
 pub use manifest::{AfterClose, Close, Manifest, ManifestView, Progress, Receipt};
-pub use order::{Order, OrderLine, PickLine, Picking};
+pub use order::{Order, OrderLine, OrderStatus, PickLine, Picking};
 pub use quarantine::Quarantine;
 pub use verdict::{Step, VerdictKind};
 pub use warranty::{ClaimOutcome, ClaimValidation, Warranty};
@@ -493,6 +496,37 @@ impl Ledger {
             .collect()
     }
 
+    /// The open receipt `code` (a logistic unit or a unit) was last shipped under, so that
+    /// scanning a pallet's SSCC picks its ASN. `None` when the ledger knows no open shipment
+    /// of it, or does not know the code.
+    pub fn open_manifest_of(
+        &self,
+        code: &str,
+        now: DateTime<FixedOffset>,
+    ) -> Result<Option<String>, Error> {
+        let history = match self.history(code, now) {
+            Ok(h) => h,
+            Err(Error::NotFound(_)) => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        let shipping = BizStep::Shipping.as_str();
+        for link in history.custody.chain.iter().rev() {
+            let Some(asn) = link
+                .transaction
+                .as_deref()
+                .filter(|_| link.step == shipping)
+            else {
+                continue;
+            };
+            match self.manifest(asn) {
+                Ok(m) if m.status == ManifestStatus::Open => return Ok(Some(m.id)),
+                Ok(_) | Err(Error::NotFound(_)) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(None)
+    }
+
     pub fn manifest(&self, id: &str) -> Result<Manifest, Error> {
         let view = ManifestView::load(&self.conn, id)?
             .ok_or_else(|| Error::NotFound(format!("manifest {id}")))?;
@@ -521,11 +555,7 @@ impl Ledger {
             destination: view.destination.clone(),
             shipped_at: view.shipped_at.clone(),
             logistic_units: view.expected_logistic.len(),
-            status: if state.status.is_empty() {
-                "open".into()
-            } else {
-                state.status
-            },
+            status: state.status,
             closed_by: first.as_ref().map(|c| c.by.clone()),
             closed_at: first.as_ref().map(|c| c.at.clone()),
             closing_note: first.as_ref().and_then(|c| c.note.clone()),

@@ -24,6 +24,22 @@ use crate::{
     manifest, repair, store,
 };
 
+/// The largest photo [`Ledger::keep_photo`] keeps: a phone camera's full-resolution JPEG fits.
+pub const MAX_PHOTO_BYTES: usize = 16 * 1024 * 1024;
+
+/// The file extension of a JPEG, PNG or WebP image, told by its first bytes.
+fn photo_extension(bytes: &[u8]) -> Option<&'static str> {
+    if bytes.starts_with(&[0xFF, 0xD8, 0xFF]) {
+        Some("jpg")
+    } else if bytes.starts_with(b"\x89PNG\r\n\x1a\n") {
+        Some("png")
+    } else if bytes.len() >= 12 && bytes.starts_with(b"RIFF") && &bytes[8..12] == b"WEBP" {
+        Some("webp")
+    } else {
+        None
+    }
+}
+
 /// What a returned unit becomes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -338,6 +354,40 @@ impl Ledger {
             events,
             history: self.history_of(&scan, &epc, now)?,
         })
+    }
+
+    /// Keeps a photo taken as evidence in the ledger's `photos/` directory under the SHA-256
+    /// of its bytes (`photos/HASH.jpg`), and returns its record for an event. The same photo
+    /// kept twice is one file. Only JPEG, PNG and WebP images of at most [`MAX_PHOTO_BYTES`]
+    /// are kept.
+    pub fn keep_photo(&self, bytes: &[u8]) -> Result<Photo, Error> {
+        if bytes.len() > MAX_PHOTO_BYTES {
+            return Err(Error::Invalid(format!(
+                "the photo is {} bytes, more than the {MAX_PHOTO_BYTES} a photo may have",
+                bytes.len()
+            )));
+        }
+        let extension = photo_extension(bytes)
+            .ok_or_else(|| Error::Invalid("the photo is not a JPEG, PNG or WebP image".into()))?;
+        let hash = hex::encode(Sha256::digest(bytes));
+        let name = format!("photos/{hash}.{extension}");
+        let path = self.dir().join(&name);
+        if !path.exists() {
+            let dir = self.dir().join("photos");
+            let io = |source| Error::Io {
+                path: dir.clone(),
+                source,
+            };
+            std::fs::create_dir_all(&dir).map_err(io)?;
+            // Written aside and renamed, so a cut never leaves a partial photo under its hash.
+            let partial = dir.join(format!("{hash}.partial"));
+            std::fs::write(&partial, bytes)
+                .and_then(|()| std::fs::File::open(&partial)?.sync_all())
+                .and_then(|()| std::fs::rename(&partial, &path))
+                .map_err(io)?;
+        }
+        let reference = Text::parse(&name).map_err(Error::Invalid)?;
+        Ok(Photo::of_bytes(reference, bytes))
     }
 
     /// Reports a unit counterfeit, with a note and optionally a photo's record.

@@ -324,8 +324,8 @@ pub struct Manifest {
     pub destination: Option<String>,
     pub shipped_at: Option<String>,
     pub logistic_units: usize,
-    /// `open`, or `closed` once any device closed the receipt.
-    pub status: String,
+    /// Closed once any device closed the receipt.
+    pub status: crate::docs::ManifestStatus,
     /// The first close's device ([`Manifest::closes`] holds every close).
     pub closed_by: Option<String>,
     #[serde(default)]

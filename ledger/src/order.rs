@@ -58,6 +58,32 @@ pub struct OrderLine {
     pub quantity: u32,
 }
 
+/// Where an order stands: open to picking, then shipped once closed.
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum OrderStatus {
+    #[default]
+    Open,
+    Shipped,
+}
+
+impl OrderStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OrderStatus::Open => "open",
+            OrderStatus::Shipped => "shipped",
+        }
+    }
+}
+
+impl std::fmt::Display for OrderStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(self.as_str())
+    }
+}
+
 /// An order as imported, and whether it was closed.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Order {
@@ -65,8 +91,7 @@ pub struct Order {
     /// The organisation it goes to.
     pub to: String,
     pub lines: Vec<OrderLine>,
-    /// `open`, then `shipped` once closed.
-    pub status: String,
+    pub status: OrderStatus,
     pub closed_at: Option<String>,
 }
 
@@ -84,7 +109,7 @@ pub struct PickLine {
 pub struct Picking {
     pub id: String,
     pub to: String,
-    pub status: String,
+    pub status: OrderStatus,
     pub closed_at: Option<String>,
     pub lines: Vec<PickLine>,
     /// Units still to pick, over all lines.
@@ -195,7 +220,7 @@ pub fn parse_csv(text: &str, extract: Option<&RegistryExtract>) -> Result<Vec<Or
             id: id.to_string(),
             to: to.to_string(),
             lines: Vec::new(),
-            status: "open".into(),
+            status: OrderStatus::Open,
             closed_at: None,
         });
         if order.to != to {
@@ -277,7 +302,7 @@ fn picking(
     Ok(Picking {
         id: order.id.clone(),
         to: order.to.clone(),
-        status: order.status.clone(),
+        status: order.status,
         closed_at: order.closed_at.clone(),
         left: lines
             .iter()
@@ -328,7 +353,7 @@ pub(crate) fn pick(
         .and_then(|g| extract.and_then(|x| x.product(g.as_str())))
         .map(|p| p.name.clone());
     let label = epc.label();
-    if order.status != "open" {
+    if order.status != OrderStatus::Open {
         verdict.verdict = VerdictKind::NotOnManifest;
         verdict.reason = format!("order {} was closed: nothing more ships under it", order.id);
         return Ok(verdict);
@@ -469,7 +494,7 @@ impl Ledger {
         for id in store::kv_keys_with_prefix(&self.conn, "order/")? {
             out.push(self.order(&id["order/".len()..])?);
         }
-        out.sort_by(|a, b| (a.status != "open", &a.id).cmp(&(b.status != "open", &b.id)));
+        out.sort_by(|a, b| (a.status, &a.id).cmp(&(b.status, &b.id)));
         Ok(out)
     }
 
@@ -494,8 +519,8 @@ impl Ledger {
                 "nothing has been picked for order {id}: there is nothing to ship"
             )));
         }
-        if order.status == "open" {
-            order.status = "shipped".into();
+        if order.status == OrderStatus::Open {
+            order.status = OrderStatus::Shipped;
             order.closed_at = Some(now.to_rfc3339());
             save(&self.conn, &order)?;
         }

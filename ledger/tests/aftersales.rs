@@ -1026,7 +1026,7 @@ fn manifests_count_expired_and_recalled_receipts_and_record_discrepancies_at_clo
         .save_doc(&id, &mut docs::new_manifest_doc("ASN-9", b"hub").unwrap())
         .unwrap();
     let closed = w.ledger.close_manifest("ASN-9", now).unwrap();
-    assert_eq!(closed.status, "closed");
+    assert_eq!(closed.status, custodian_ledger::ManifestStatus::Closed);
     assert_eq!(closed.closed_at, Some(now.to_rfc3339()));
     assert_eq!(
         closed.closing_note.as_deref(),

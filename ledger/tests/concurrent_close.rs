@@ -13,7 +13,9 @@ use automerge::{AutoCommit, ROOT, transaction::Transactable};
 use chrono::{DateTime, FixedOffset};
 use custodian_ledger::event::{Action, BizStep, BizTransaction, Disposition, EventType};
 use custodian_ledger::extract::{Org, RegistryExtract};
-use custodian_ledger::{Epc, Event, EventBody, Ledger, Recorder, Step, VerdictKind, docs};
+use custodian_ledger::{
+    Epc, Event, EventBody, Ledger, ManifestStatus, OrderStatus, Recorder, Step, VerdictKind, docs,
+};
 use custodian_scanner::{Gtin, check_digit};
 
 const ASN: &str = "ASN-7";
@@ -179,7 +181,7 @@ fn two_devices_closing_one_receipt_offline_both_closes_survive_the_merge() {
     let on_a = a.manifest(ASN).unwrap();
     let on_b = b.manifest(ASN).unwrap();
     assert_eq!(on_a, on_b, "both devices show the same receipt");
-    assert_eq!(on_a.status, "closed");
+    assert_eq!(on_a.status, ManifestStatus::Closed);
     assert_eq!(on_a.progress.scanned, 6);
     let closes: Vec<(&str, Option<&str>, &str, Option<&str>)> = on_a
         .closes
@@ -269,7 +271,7 @@ fn a_scan_into_a_receipt_closed_elsewhere_is_kept_and_shown_for_review() {
 
     for l in [&a, &b] {
         let m = l.manifest(ASN).unwrap();
-        assert_eq!(m.status, "closed");
+        assert_eq!(m.status, ManifestStatus::Closed);
         assert_eq!(m.closes.len(), 1);
         assert_eq!(m.closes[0].by, "dev-a");
         assert_eq!(m.closes[0].note.as_deref(), Some("2 missing"));
@@ -393,7 +395,7 @@ fn receipts_closed_before_closes_were_kept_per_device_still_read() {
     hub.merge(&mut old_2).unwrap();
     sync_doc(&a, &mut hub);
     let m = a.manifest(ASN).unwrap();
-    assert_eq!(m.status, "closed");
+    assert_eq!(m.status, ManifestStatus::Closed);
     let by: Vec<&str> = m.closes.iter().map(|c| c.by.as_str()).collect();
     assert_eq!(by, ["old-1", "old-2"]);
     assert_eq!(m.closes[0].at, "2026-01-02T10:00:00+01:00");
@@ -426,7 +428,7 @@ fn receipts_closed_before_closes_were_kept_per_device_still_read() {
         &[],
     );
     let state = docs::read_manifest_state(&once);
-    assert_eq!(state.status, "closed");
+    assert_eq!(state.status, ManifestStatus::Closed);
     assert_eq!(state.closes.len(), 1);
     assert_eq!(state.closes[0].by, "old-1");
     let open = docs::read_manifest_state(&docs::new_manifest_doc(ASN, b"hub").unwrap());
@@ -471,8 +473,8 @@ fn an_order_picked_on_two_devices_shows_every_pick_and_each_device_keeps_its_clo
     }
     // The order itself is the device's own: dev-a's close is dev-a's, and dev-b, seeing the
     // order picked in full, picks nothing more.
-    assert_eq!(a.order("SO-1").unwrap().status, "shipped");
-    assert_eq!(b.order("SO-1").unwrap().status, "open");
+    assert_eq!(a.order("SO-1").unwrap().status, OrderStatus::Shipped);
+    assert_eq!(b.order("SO-1").unwrap().status, OrderStatus::Open);
     let v = b
         .scan(&code("P4"), Step::Shipping, Some("SO-1"), at)
         .unwrap();

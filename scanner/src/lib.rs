@@ -67,10 +67,6 @@
 //! ```
 
 mod ai;
-/// The property tests' one configuration: a fixed seed, nothing persisted.
-#[cfg(test)]
-#[path = "../tests/support/seeded.rs"]
-mod seeded;
 #[cfg(feature = "camera")]
 pub mod camera;
 mod codes;
@@ -83,6 +79,10 @@ mod lint;
 mod parse;
 mod pattern;
 mod scan;
+/// The property tests' one configuration: a fixed seed, nothing persisted.
+#[cfg(test)]
+#[path = "../tests/support/seeded.rs"]
+mod seeded;
 pub mod serial;
 pub mod wedge;
 
@@ -97,7 +97,10 @@ pub use scan::{Carrier, Element, Form, Identity, Note, Scan, Symbology};
 #[cfg(feature = "image-files")]
 pub use decode::{DecodeError, decode_image_file};
 pub use decode::{DecodeOptions, Decoded, Dedup, FrameSource, decode_luma};
-pub use wedge::{Assembled, Key, KeyEvent, KeyScan, Layout, Wedge, WedgeConfig, detect_layout};
+pub use wedge::{
+    Assembled, HostLayout, Key, KeyEvent, KeyScan, Layout, UnknownLayout, Wedge, WedgeConfig,
+    detect_layout,
+};
 
 /// The GS separator (ASCII 29, "group separator"), which scanners send for FNC1.
 pub const GS: char = '\u{1d}';

@@ -8,8 +8,8 @@ use custodian_ledger::{
     ClaimRecorded, Flag, History, LoggedScan, Manifest, Picking, Recorded, ReturnOutcome, Step,
     Verdict,
 };
-use custodian_scanner::Layout;
-use custodian_sync::Device;
+use custodian_scanner::HostLayout;
+use custodian_sync::{Device, Link, LinkState, Shipped};
 use serde::Serialize;
 use tauri::State;
 
@@ -23,58 +23,19 @@ pub struct AppState {
     link: Arc<Mutex<Link>>,
 }
 
-#[derive(Clone, Debug, Default, Serialize)]
-pub struct Link {
-    /// `unknown` until the first attempt, then `online`, `offline` (the hub cannot be reached) or
-    /// `refused` (the hub refused this device, or something other than the pinned hub answered).
-    pub state: String,
-    pub detail: Option<String>,
-}
-
 impl AppState {
     pub fn new(device: Arc<Device>) -> AppState {
         AppState {
             device,
-            link: Arc::new(Mutex::new(Link {
-                state: "unknown".into(),
-                detail: None,
-            })),
+            link: Arc::new(Mutex::new(Link::default())),
         }
     }
 
     fn set_link(&self, result: &Result<custodian_sync::SyncReport, custodian_sync::Error>) {
-        let link = match result {
-            Ok(report) if !report.converged => Link {
-                state: "online".into(),
-                detail: Some(format!(
-                    "still catching up: {} events wait to go to the hub{}",
-                    report.waiting,
-                    if report.hub_has_more {
-                        " and the hub has more to send"
-                    } else {
-                        ""
-                    }
-                )),
-            },
-            Ok(_) => Link {
-                state: "online".into(),
-                detail: None,
-            },
-            // The hub answered and said no (this device was revoked), or the answer did not come
-            // from the pinned hub: retrying will not help, and the person must know.
-            Err(e) if !e.is_transient() => Link {
-                state: "refused".into(),
-                detail: Some(e.to_string()),
-            },
-            Err(e) => Link {
-                state: "offline".into(),
-                detail: Some(e.to_string()),
-            },
-        };
         *self
             .link
             .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner) = link;
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Link::after(result);
     }
 }
 
@@ -131,6 +92,13 @@ impl From<custodian_sync::Error> for ApiError {
     }
 }
 
+fn invalid(message: String) -> ApiError {
+    ApiError {
+        kind: "invalid",
+        message,
+    }
+}
+
 fn now() -> chrono::DateTime<chrono::FixedOffset> {
     chrono::Local::now().fixed_offset()
 }
@@ -174,7 +142,14 @@ pub async fn enroll(
     token: String,
 ) -> Result<custodian_sync::Status, ApiError> {
     let status = state.device.enroll(&token, "handheld").await?;
-    state.set_link(&Ok(custodian_sync::SyncReport::default()));
+    // Enrollment ran a first sync: the hub answered.
+    *state
+        .link
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner) = Link {
+        state: LinkState::Online,
+        detail: None,
+    };
     Ok(status)
 }
 
@@ -187,41 +162,16 @@ pub async fn sync_now(state: State<'_, AppState>) -> Result<custodian_sync::Sync
 
 #[tauri::command]
 pub async fn manifests(state: State<'_, AppState>) -> Result<Vec<Manifest>, ApiError> {
-    on_ledger(&state, |d| Ok(d.reader().manifests()?)).await
+    on_ledger(&state, |d| Ok(d.manifests()?)).await
 }
 
 #[tauri::command]
 pub async fn manifest(state: State<'_, AppState>, id: String) -> Result<Manifest, ApiError> {
-    on_ledger(&state, move |d| Ok(d.reader().manifest(&id)?)).await
+    on_ledger(&state, move |d| Ok(d.manifest(&id)?)).await
 }
 
-/// What a scanner set to a US keyboard meant, when the host has another layout: `us` (as
-/// typed), `qwertz`, `azerty`, or `auto` (mapped back only when the text as typed is not a
-/// valid code and exactly the first layout that makes it one is taken).
-fn unscramble(raw: String, layout: Option<&str>) -> Result<String, ApiError> {
-    let layout = match layout.unwrap_or("us") {
-        "us" => return Ok(raw),
-        "qwertz" => Layout::Qwertz,
-        "azerty" => Layout::Azerty,
-        "auto" => {
-            if custodian_scanner::parse(&raw).is_ok() {
-                return Ok(raw);
-            }
-            match custodian_scanner::detect_layout(&raw) {
-                Some(l) => l,
-                None => return Ok(raw),
-            }
-        }
-        other => {
-            return Err(ApiError {
-                kind: "invalid",
-                message: format!("unknown keyboard layout {other:?}: us, qwertz, azerty or auto"),
-            });
-        }
-    };
-    Ok(layout.us_text(&raw))
-}
-
+/// Records a scan. `layout` is the host keyboard layout setting (`us`, `qwertz`, `azerty` or
+/// `auto`; see [`custodian_scanner::HostLayout`]).
 #[tauri::command]
 pub async fn scan(
     state: State<'_, AppState>,
@@ -230,13 +180,14 @@ pub async fn scan(
     manifest: Option<String>,
     layout: Option<String>,
 ) -> Result<Verdict, ApiError> {
-    let step = Step::parse(&step).ok_or_else(|| ApiError {
-        kind: "invalid",
-        message: format!("unknown step {step:?}"),
-    })?;
-    let raw = unscramble(raw, layout.as_deref())?;
+    let step = Step::parse(&step).ok_or_else(|| invalid(format!("unknown step {step:?}")))?;
+    let layout: HostLayout = layout
+        .as_deref()
+        .unwrap_or("us")
+        .parse()
+        .map_err(|e: custodian_scanner::UnknownLayout| invalid(e.to_string()))?;
     on_ledger(&state, move |d| {
-        Ok(d.ledger().scan(&raw, step, manifest.as_deref(), now())?)
+        Ok(d.scan(&raw, step, manifest.as_deref(), layout, now())?)
     })
     .await
 }
@@ -248,42 +199,17 @@ pub async fn find_manifest(
     state: State<'_, AppState>,
     code: String,
 ) -> Result<Option<String>, ApiError> {
-    on_ledger(&state, move |d| {
-        let ledger = d.reader();
-        let history = match ledger.history(&code, now()) {
-            Ok(h) => h,
-            Err(custodian_ledger::Error::NotFound(_)) => return Ok(None),
-            Err(e) => return Err(e.into()),
-        };
-        for link in history.custody.chain.iter().rev() {
-            if link.step != "shipping" {
-                continue;
-            }
-            let Some(asn) = &link.transaction else {
-                continue;
-            };
-            match ledger.manifest(asn) {
-                Ok(m) if m.status != "closed" => return Ok(Some(m.id)),
-                Ok(_) | Err(custodian_ledger::Error::NotFound(_)) => {}
-                Err(e) => return Err(e.into()),
-            }
-        }
-        Ok(None)
-    })
-    .await
+    on_ledger(&state, move |d| Ok(d.open_manifest_of(&code, now())?)).await
 }
 
 #[tauri::command]
 pub async fn close_manifest(state: State<'_, AppState>, id: String) -> Result<Manifest, ApiError> {
-    on_ledger(&state, move |d| {
-        Ok(d.ledger().close_manifest(&id, now())?)
-    })
-    .await
+    on_ledger(&state, move |d| Ok(d.close_manifest(&id, now())?)).await
 }
 
 #[tauri::command]
 pub async fn flags(state: State<'_, AppState>) -> Result<Vec<Flag>, ApiError> {
-    on_ledger(&state, |d| Ok(d.reader().flags()?)).await
+    on_ledger(&state, |d| Ok(d.flags()?)).await
 }
 
 /// The flag lifecycle the ledger enforces: where a flag may move from each status, and which
@@ -300,19 +226,7 @@ pub async fn flag_units(
     state: State<'_, AppState>,
     id: String,
 ) -> Result<Vec<custodian_ledger::docs::FlagUnit>, ApiError> {
-    on_ledger(&state, move |d| Ok(d.reader().flag_units(&id)?)).await
-}
-
-#[tauri::command]
-pub async fn set_flag_status(
-    state: State<'_, AppState>,
-    id: String,
-    status: String,
-) -> Result<(), ApiError> {
-    on_ledger(&state, move |d| {
-        Ok(d.ledger().set_flag_status(&id, &status)?)
-    })
-    .await
+    on_ledger(&state, move |d| Ok(d.flag_units(&id)?)).await
 }
 
 /// Moves a flag along its lifecycle as this device, with the note that says why (required
@@ -325,8 +239,7 @@ pub async fn move_flag(
     note: Option<String>,
 ) -> Result<Flag, ApiError> {
     on_ledger(&state, move |d| {
-        let note = note.filter(|n| !n.trim().is_empty());
-        Ok(d.ledger().move_flag(&id, &status, note.as_deref(), now())?)
+        Ok(d.move_flag(&id, &status, note.as_deref(), now())?)
     })
     .await
 }
@@ -334,45 +247,19 @@ pub async fn move_flag(
 /// Outbound orders held by this device, with what has been picked.
 #[tauri::command]
 pub async fn orders(state: State<'_, AppState>) -> Result<Vec<Picking>, ApiError> {
-    on_ledger(&state, |d| Ok(d.reader().orders()?)).await
-}
-
-/// What closing an order shipped, and where its outbound manifest was written.
-#[derive(Serialize)]
-pub struct Shipped {
-    order: Picking,
-    manifest_file: String,
+    on_ledger(&state, |d| Ok(d.orders()?)).await
 }
 
 /// Closes an order: what was picked ships, and the outbound manifest (EPCIS 2.0) is written to
 /// `outbound/ORDER.epcis.json` in the data directory.
 #[tauri::command]
 pub async fn close_order(state: State<'_, AppState>, id: String) -> Result<Shipped, ApiError> {
-    on_ledger(&state, move |d| {
-        let mut ledger = d.ledger();
-        let (order, manifest) = ledger.close_order(&id, now())?;
-        let dir = ledger.dir().join("outbound");
-        let file = dir.join(format!("{}.epcis.json", id.replace(['/', '\\'], "_")));
-        let bytes = serde_json::to_vec_pretty(&manifest).map_err(|e| ApiError {
-            kind: "internal",
-            message: format!("order {id} shipped, but its manifest: {e}"),
-        })?;
-        let written = std::fs::create_dir_all(&dir).and_then(|()| std::fs::write(&file, bytes));
-        written.map_err(|e| ApiError {
-            kind: "internal",
-            message: format!("order {id} shipped, but writing {}: {e}", file.display()),
-        })?;
-        Ok(Shipped {
-            order,
-            manifest_file: file.display().to_string(),
-        })
-    })
-    .await
+    on_ledger(&state, move |d| Ok(d.close_order(&id, now())?)).await
 }
 
 #[tauri::command]
 pub async fn history(state: State<'_, AppState>, code: String) -> Result<History, ApiError> {
-    on_ledger(&state, move |d| Ok(d.reader().history(&code, now())?)).await
+    on_ledger(&state, move |d| Ok(d.history(&code, now())?)).await
 }
 
 #[tauri::command]
@@ -380,10 +267,7 @@ pub async fn recent_scans(
     state: State<'_, AppState>,
     limit: Option<usize>,
 ) -> Result<Vec<LoggedScan>, ApiError> {
-    on_ledger(&state, move |d| {
-        Ok(d.reader().recent_scans(limit.unwrap_or(20))?)
-    })
-    .await
+    on_ledger(&state, move |d| Ok(d.recent_scans(limit.unwrap_or(20))?)).await
 }
 
 #[tauri::command]
@@ -393,7 +277,7 @@ pub async fn register_warranty(
     owner: String,
 ) -> Result<Recorded, ApiError> {
     on_ledger(&state, move |d| {
-        Ok(d.ledger().register_warranty(&code, &owner, now())?)
+        Ok(d.register_warranty(&code, &owner, now())?)
     })
     .await
 }
@@ -406,9 +290,7 @@ pub async fn claim_warranty(
     note: Option<String>,
 ) -> Result<ClaimRecorded, ApiError> {
     on_ledger(&state, move |d| {
-        let note = note.filter(|n| !n.trim().is_empty());
-        Ok(d.ledger()
-            .claim_warranty(&code, &defect, note.as_deref(), now())?)
+        Ok(d.claim_warranty(&code, &defect, note.as_deref(), now())?)
     })
     .await
 }
@@ -422,9 +304,7 @@ pub async fn record_repair(
     order: Option<String>,
 ) -> Result<Recorded, ApiError> {
     on_ledger(&state, move |d| {
-        let order = order.filter(|o| !o.trim().is_empty());
-        Ok(d.ledger()
-            .record_repair(&code, &parts_in, &parts_out, order.as_deref(), now())?)
+        Ok(d.record_repair(&code, &parts_in, &parts_out, order.as_deref(), now())?)
     })
     .await
 }
@@ -449,35 +329,9 @@ pub async fn report_counterfeit(
         None
     };
     on_ledger(&state, move |d| {
-        let mut ledger = d.ledger();
-        let photo = match jpeg {
-            Some(bytes) => {
-                let hash = hex_sha256(&bytes);
-                let dir = ledger.dir().join("photos");
-                let name = format!("{hash}.jpg");
-                std::fs::create_dir_all(&dir)
-                    .and_then(|()| std::fs::write(dir.join(&name), &bytes))
-                    .map_err(|e| ApiError {
-                        kind: "internal",
-                        message: format!("keeping the photo in {}: {e}", dir.display()),
-                    })?;
-                let reference = custodian_ledger::event::Text::parse(&format!("photos/{name}"))
-                    .map_err(|e| ApiError {
-                        kind: "internal",
-                        message: e,
-                    })?;
-                Some(custodian_ledger::event::Photo::of_bytes(reference, &bytes))
-            }
-            None => None,
-        };
-        Ok(ledger.report_counterfeit(&code, &note, photo, now())?)
+        Ok(d.report_counterfeit(&code, &note, jpeg.as_deref(), now())?)
     })
     .await
-}
-
-fn hex_sha256(bytes: &[u8]) -> String {
-    use sha2::Digest as _;
-    hex::encode(sha2::Sha256::digest(bytes))
 }
 
 #[tauri::command]
@@ -486,14 +340,12 @@ pub async fn return_unit(
     code: String,
     outcome: String,
 ) -> Result<Recorded, ApiError> {
-    let outcome = ReturnOutcome::parse(&outcome).ok_or_else(|| ApiError {
-        kind: "invalid",
-        message: format!("a return is refurbished or scrapped, not {outcome:?}"),
+    let outcome = ReturnOutcome::parse(&outcome).ok_or_else(|| {
+        invalid(format!(
+            "a return is refurbished or scrapped, not {outcome:?}"
+        ))
     })?;
-    on_ledger(&state, move |d| {
-        Ok(d.ledger().return_unit(&code, outcome, now())?)
-    })
-    .await
+    on_ledger(&state, move |d| Ok(d.return_unit(&code, outcome, now())?)).await
 }
 
 /// Puts a unit in quarantine for `reason` (required).
@@ -503,10 +355,7 @@ pub async fn quarantine(
     code: String,
     reason: String,
 ) -> Result<Recorded, ApiError> {
-    on_ledger(&state, move |d| {
-        Ok(d.ledger().quarantine(&code, &reason, now())?)
-    })
-    .await
+    on_ledger(&state, move |d| Ok(d.quarantine(&code, &reason, now())?)).await
 }
 
 /// Releases a unit from quarantine with a `note` (required) of what was found.
@@ -516,10 +365,7 @@ pub async fn release(
     code: String,
     note: String,
 ) -> Result<Recorded, ApiError> {
-    on_ledger(&state, move |d| {
-        Ok(d.ledger().release(&code, &note, now())?)
-    })
-    .await
+    on_ledger(&state, move |d| Ok(d.release(&code, &note, now())?)).await
 }
 
 /// Syncs whenever enrolled, every [`SYNC_EVERY`]; an unreachable hub is normal (offline).

@@ -54,7 +54,6 @@ fn main() {
             commands::flags,
             commands::flag_units,
             commands::flag_lifecycle,
-            commands::set_flag_status,
             commands::history,
             commands::recent_scans,
             commands::find_manifest,

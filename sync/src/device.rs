@@ -1,4 +1,5 @@
-//! The device facade the app and the CLI share: a ledger plus the way to its hub.
+//! The device the app and the CLI share: its ledger (a writing and a reading connection), its
+//! enrollment and its syncs with the hub. What a person does with it is in [`crate::actions`].
 //!
 //! Ledger work happens under a short lock that is never held across an `.await`: a sync builds
 //! its request under the lock, sends it unlocked, and applies the response under the lock again.
@@ -84,10 +85,9 @@ pub struct SyncReport {
     pub moved_flags: Vec<Flag>,
     /// The device clock minus the hub clock, in milliseconds (positive: the device is ahead).
     pub clock_offset_ms: i64,
-    /// How the registry extract came: `unchanged`, `delta` (the changes since the version
-    /// held) or `whole`.
+    /// How the registry extract came.
     #[serde(default)]
-    pub extract: String,
+    pub extract: ExtractUpdate,
     /// The registry extract version held after the sync.
     #[serde(default)]
     pub extract_version: u64,
@@ -106,6 +106,19 @@ pub struct SyncReport {
     /// The hub said it had more events for this device when the sync stopped.
     #[serde(default)]
     pub hub_has_more: bool,
+}
+
+/// How a sync brought the registry extract.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ExtractUpdate {
+    /// The device's extract was current.
+    #[default]
+    Unchanged,
+    /// The changes since the version held.
+    Delta,
+    /// The whole extract.
+    Whole,
 }
 
 /// A device: its ledger, and (once enrolled) its hub.
@@ -182,8 +195,8 @@ impl Device {
         self
     }
 
-    /// The ledger, for local work (scans, manifests, history). Do not hold it across an await.
-    pub fn ledger(&self) -> MutexGuard<'_, Ledger> {
+    /// The ledger's writing connection. Do not hold it across an await.
+    pub(crate) fn ledger(&self) -> MutexGuard<'_, Ledger> {
         // A panic while holding the lock leaves SQLite consistent (transactions roll back), so
         // the ledger is still usable: recover the guard.
         self.ledger
@@ -194,7 +207,7 @@ impl Device {
     /// The ledger for reading only, on its own connection: what a screen refreshes (status,
     /// manifests, flags, biographies) sees everything committed so far and does not hold up a
     /// scan. Never write through it: writes belong to [`Device::ledger`].
-    pub fn reader(&self) -> MutexGuard<'_, Ledger> {
+    pub(crate) fn reader(&self) -> MutexGuard<'_, Ledger> {
         self.reader
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -334,7 +347,7 @@ impl Device {
         let mut states: std::collections::BTreeMap<String, State> =
             std::collections::BTreeMap::new();
         let mut report = SyncReport {
-            extract: "unchanged".into(),
+            extract: ExtractUpdate::Unchanged,
             ..SyncReport::default()
         };
         let mut hub_has_more = false;
@@ -398,9 +411,9 @@ impl Device {
             let response: SyncResponse = protocol::decode(&answer)?;
             hub_has_more = response.more || response.flag_units_more;
             if response.extract.is_some() {
-                report.extract = "whole".into();
-            } else if response.extract_delta.is_some() && report.extract != "whole" {
-                report.extract = "delta".into();
+                report.extract = ExtractUpdate::Whole;
+            } else if response.extract_delta.is_some() && report.extract != ExtractUpdate::Whole {
+                report.extract = ExtractUpdate::Delta;
             }
             report.uploaded += request.upload.len();
             report.stored_by_hub += response.stored;

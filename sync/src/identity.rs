@@ -243,7 +243,10 @@ mod tests {
         damaged.truncate(damaged.len() - 5);
         let err = EnrollmentToken::decode(&damaged).unwrap_err();
         assert!(matches!(err, TokenError::Damaged(_)), "{err}");
-        assert!(err.to_string().contains("copy it again from the hub"), "{err}");
+        assert!(
+            err.to_string().contains("copy it again from the hub"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -1,4 +1,5 @@
-//! Sync between a handheld and its hub, and the device facade built on it.
+//! Sync between a handheld and its hub, and the device facade built on it: [`Device`], whose
+//! methods are what a person does with the device ([`actions`]) and its syncs ([`device`]).
 //!
 //! The key design decision: events and working documents travel differently. Immutable events
 //! move by cursor-based have/want exchange in bounded, zstd-compressed batches, idempotent by
@@ -15,13 +16,17 @@
 //! # Ok(()) }
 //! ```
 
+pub mod actions;
 pub mod device;
 pub mod docsync;
 pub mod identity;
+pub mod link;
 pub mod protocol;
 pub mod transport;
 
-pub use device::{Device, Status, SyncReport};
+pub use actions::{Closed, Shipped, Taken};
+pub use device::{Device, ExtractUpdate, Status, SyncReport};
+pub use link::{Link, LinkState};
 
 /// Errors of enrolling and syncing. The ledger is never left half-written by any of them.
 #[derive(Debug, thiserror::Error)]
