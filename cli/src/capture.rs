@@ -212,8 +212,8 @@ const CAMERA_DEDUP_MS: u64 = 1500;
 
 #[cfg(feature = "camera")]
 fn camera(index: u32, events: &mpsc::Sender<Event>) -> Result<()> {
-    use custodian_scanner::camera::{Camera, LiveScans};
-    use custodian_scanner::{DecodeOptions, Dedup};
+    use custodian_scanner::camera::Camera;
+    use custodian_scanner::{DecodeOptions, Dedup, LiveScans};
 
     let camera = Camera::open(index)?;
     let codes = LiveScans::spawn(

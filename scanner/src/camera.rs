@@ -1,20 +1,20 @@
-//! Cameras (feature `camera`): a webcam or a handheld's camera as a [`FrameSource`], and
-//! [`LiveScans`], which decodes its frames on a worker thread and reports each code once.
+//! Cameras (feature `camera`): a webcam or a handheld's camera as a [`FrameSource`], for
+//! [`crate::LiveScans`], which decodes its frames on a worker thread and reports each code once.
 //!
 //! **This module does I/O and reads a clock**, which the rest of the crate does not: it opens
 //! cameras through nokhwa (V4L2 on Linux, AVFoundation, Media Foundation) and stamps each frame
 //! with the time since the camera was opened. It is compiled only with the `camera` feature, so
 //! headless builds carry no camera stack. What can be pure is: [`to_luma`] turns each pixel
 //! format a camera delivers into the 8-bit luma that [`crate::decode_luma`] takes, and the
-//! decoding and deduplication are [`crate::decode`]'s.
+//! decoding and deduplication are [`crate::decode`]'s and [`crate::live`]'s.
 //!
 //! Errors say which of the three things a person can act on happened: no camera at that index
 //! ([`CameraError::NoCamera`]), another program holding it ([`CameraError::Busy`]), or frames
 //! stopping after the camera had been working ([`CameraError::Unplugged`]).
 //!
 //! ```no_run
-//! use custodian_scanner::camera::{Camera, LiveScans};
-//! use custodian_scanner::{DecodeOptions, Dedup};
+//! use custodian_scanner::camera::Camera;
+//! use custodian_scanner::{DecodeOptions, Dedup, LiveScans};
 //!
 //! let camera = Camera::open(0)?;
 //! for code in LiveScans::spawn(camera, DecodeOptions::default(), Dedup::new(1500)) {
@@ -23,10 +23,6 @@
 //! # Ok::<(), custodian_scanner::camera::CameraError>(())
 //! ```
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc;
-use std::thread;
 use std::time::Instant;
 
 use nokhwa::NokhwaError;
@@ -36,7 +32,7 @@ use nokhwa::utils::{
     Resolution,
 };
 
-use crate::decode::{DecodeOptions, Decoded, Dedup, Frame, FrameSource, next_scans};
+use crate::live::{Frame, FrameSource};
 
 /// Corrupt frames in a row (a torn MJPEG frame now and then is normal) before a camera is
 /// taken to be failing.
@@ -367,58 +363,6 @@ pub fn to_luma(
     Ok(())
 }
 
-/// The codes a [`FrameSource`] shows, decoded on a worker thread: each code once while it stays
-/// in view ([`Dedup`]), in the order seen. As an iterator it blocks until the next code and
-/// ends after the source ends or fails (the failure is the last item), or if the worker
-/// panics. Dropping it stops the worker after its current frame, which releases the camera.
-#[derive(Debug)]
-pub struct LiveScans<E> {
-    codes: mpsc::Receiver<Result<Decoded, E>>,
-    stop: Arc<AtomicBool>,
-}
-
-impl<E: Send + 'static> LiveScans<E> {
-    /// Starts decoding `source` on a new thread.
-    pub fn spawn<S>(mut source: S, options: DecodeOptions, mut dedup: Dedup) -> LiveScans<E>
-    where
-        S: FrameSource<Error = E> + Send + 'static,
-    {
-        let (sender, codes) = mpsc::channel();
-        let stop = Arc::new(AtomicBool::new(false));
-        let stopped = Arc::clone(&stop);
-        thread::spawn(move || {
-            while !stopped.load(Ordering::Relaxed) {
-                let sent = match next_scans(&mut source, &options, &mut dedup) {
-                    Ok(Some(fresh)) => fresh.into_iter().all(|code| sender.send(Ok(code)).is_ok()),
-                    Ok(None) => false,
-                    Err(e) => {
-                        let _ = sender.send(Err(e));
-                        false
-                    }
-                };
-                if !sent {
-                    break;
-                }
-            }
-        });
-        LiveScans { codes, stop }
-    }
-}
-
-impl<E> Iterator for LiveScans<E> {
-    type Item = Result<Decoded, E>;
-
-    fn next(&mut self) -> Option<Self::Item> {
-        self.codes.recv().ok()
-    }
-}
-
-impl<E> Drop for LiveScans<E> {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-    }
-}
-
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used, reason = "tests")]
@@ -426,7 +370,8 @@ mod tests {
     use std::path::Path;
 
     use super::*;
-    use crate::decode::{Format, Recording, decode_luma};
+    use crate::decode::{DecodeOptions, Format, decode_luma};
+    use crate::live::{Dedup, LiveScans, Recording};
 
     fn label(file: &str) -> image::GrayImage {
         let path = Path::new(env!("CARGO_MANIFEST_DIR"))

@@ -57,6 +57,7 @@ use rxing::{
 };
 
 use crate::GS;
+pub use crate::live::{Dedup, Frame, FrameSource, Recording, next_scans};
 
 mod binarize;
 mod rows;
@@ -1571,128 +1572,6 @@ fn orientation(tensor: Tensor) -> Option<f32> {
     }
     let coherence = ((xx - yy).powi(2) + 4.0 * xy * xy).sqrt() / energy;
     (coherence >= 0.6).then(|| (0.5 * (2.0 * xy).atan2(xx - yy)) as f32)
-}
-
-/// One camera frame: 8-bit luma, row-major, no padding, and when it was taken.
-#[derive(Clone, Copy, Debug)]
-pub struct Frame<'a> {
-    pub width: u32,
-    pub height: u32,
-    pub luma: &'a [u8],
-    /// Capture time in milliseconds on any monotonic clock.
-    pub at_ms: u64,
-}
-
-/// Anything that yields frames: a camera behind a feature in the app, a recording in tests.
-pub trait FrameSource {
-    /// Why a frame could not be had (device unplugged…).
-    type Error;
-
-    /// The next frame, `Ok(None)` when the source has ended. The frame borrows the source's
-    /// buffer until the next call.
-    ///
-    /// # Errors
-    ///
-    /// Whatever the source reports; the caller decides whether to retry.
-    fn next_frame(&mut self) -> Result<Option<Frame<'_>>, Self::Error>;
-}
-
-/// A recorded sequence of frames, played back in order: for tests, benchmarks and replays.
-#[derive(Clone, Debug, Default)]
-pub struct Recording {
-    frames: Vec<(u32, u32, Vec<u8>, u64)>,
-    next: usize,
-}
-
-impl Recording {
-    /// An empty recording.
-    pub fn new() -> Self {
-        Recording::default()
-    }
-
-    /// Appends a frame.
-    pub fn push(&mut self, width: u32, height: u32, luma: Vec<u8>, at_ms: u64) {
-        self.frames.push((width, height, luma, at_ms));
-    }
-}
-
-impl FrameSource for Recording {
-    type Error = std::convert::Infallible;
-
-    fn next_frame(&mut self) -> Result<Option<Frame<'_>>, Self::Error> {
-        let Some((width, height, luma, at_ms)) = self.frames.get(self.next) else {
-            return Ok(None);
-        };
-        self.next += 1;
-        Ok(Some(Frame {
-            width: *width,
-            height: *height,
-            luma,
-            at_ms: *at_ms,
-        }))
-    }
-}
-
-/// Turns sightings into scans: a code held in front of the camera is seen in every frame, but
-/// is one scan. A code is new when it was not seen within the last `window_ms`; each sighting
-/// extends the window, so a code that stays in view is reported once, and again only after it
-/// has been out of view for `window_ms`.
-#[derive(Clone, Debug)]
-pub struct Dedup {
-    window_ms: u64,
-    /// (format, text) → last time seen.
-    seen: Vec<(Format, String, u64)>,
-}
-
-impl Dedup {
-    /// A deduplicator with this window; 1000–2000 ms suits a handheld camera.
-    pub fn new(window_ms: u64) -> Self {
-        Dedup {
-            window_ms,
-            seen: Vec::new(),
-        }
-    }
-
-    /// Records the codes of one frame taken at `at_ms` and returns those that are new.
-    pub fn frame(&mut self, at_ms: u64, decoded: Vec<Decoded>) -> Vec<Decoded> {
-        let window = self.window_ms;
-        self.seen
-            .retain(|(_, _, last)| at_ms.saturating_sub(*last) <= window);
-        let mut fresh = Vec::new();
-        for d in decoded {
-            match self
-                .seen
-                .iter_mut()
-                .find(|(format, text, _)| *format == d.format && *text == d.text)
-            {
-                Some((_, _, last)) => *last = (*last).max(at_ms),
-                None => {
-                    self.seen.push((d.format, d.text.clone(), at_ms));
-                    fresh.push(d);
-                }
-            }
-        }
-        fresh
-    }
-}
-
-/// Reads one frame from `source`, decodes it and returns the codes `dedup` has not reported
-/// yet; `Ok(None)` when the source has ended.
-///
-/// # Errors
-///
-/// The source's error.
-pub fn next_scans<S: FrameSource>(
-    source: &mut S,
-    options: &DecodeOptions,
-    dedup: &mut Dedup,
-) -> Result<Option<Vec<Decoded>>, S::Error> {
-    let Some(frame) = source.next_frame()? else {
-        return Ok(None);
-    };
-    let at_ms = frame.at_ms;
-    let decoded = decode_luma(frame.width, frame.height, frame.luma, options);
-    Ok(Some(dedup.frame(at_ms, decoded)))
 }
 
 /// Why an image file could not be decoded.

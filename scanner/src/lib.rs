@@ -76,6 +76,7 @@ mod error;
 mod format;
 mod keys;
 mod lint;
+pub mod live;
 mod parse;
 mod pattern;
 mod scan;
@@ -96,7 +97,8 @@ pub use scan::{Carrier, Element, Form, Identity, Note, Scan, Symbology};
 
 #[cfg(feature = "image-files")]
 pub use decode::{DecodeError, decode_image_file};
-pub use decode::{DecodeOptions, Decoded, Dedup, FrameSource, decode_luma};
+pub use decode::{DecodeOptions, Decoded, decode_luma};
+pub use live::{Dedup, FrameSource, LiveScans};
 pub use wedge::{
     Assembled, HostLayout, Key, KeyEvent, KeyScan, Layout, UnknownLayout, Wedge, WedgeConfig,
     detect_layout,

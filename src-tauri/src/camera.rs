@@ -1,18 +1,18 @@
 //! The camera as a scanner: frames from a camera (feature `camera`, nokhwa) or from recorded
-//! image files (`CUSTODIAN_CAMERA_FRAMES=DIR`, played in a loop like a camera that never
-//! stops), decoded on a worker thread. Each new code is a `camera-scan` event (the same code
+//! image files (`CUSTODIAN_CAMERA_FRAMES=DIR`, `scanner::live::ImageFrames`), decoded on a
+//! worker thread by `scanner::live::LiveScans`, as `custodian scan --camera` decodes them. Each new code is a `camera-scan` event (the same code
 //! held in view is one scan), and every few frames a small greyscale preview goes to the
 //! viewfinder as a `camera-frame` event. A camera that fails says so in a `camera-error` event
 //! and stops; the wedge keeps working meanwhile.
 
 use std::io::Cursor;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
-use custodian_scanner::decode::{DecodeOptions, Dedup, decode_luma};
+use custodian_scanner::decode::DecodeOptions;
+use custodian_scanner::live::{Dedup, Frame, FrameSource, ImageFrames, LiveScans, Stop};
 use serde::Serialize;
 use tauri::{AppHandle, Emitter, State};
 
@@ -39,7 +39,7 @@ const PREVIEW_EVERY: Duration = Duration::from_millis(150);
 /// The running camera, if any: its stop switch.
 #[derive(Default)]
 pub struct CameraControl {
-    running: Mutex<Option<Arc<AtomicBool>>>,
+    running: Mutex<Option<Stop>>,
     /// The last frame previewed, for a counterfeit report's photo.
     last: Arc<Mutex<Option<OwnedFrame>>>,
 }
@@ -52,7 +52,7 @@ impl CameraControl {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .take()
         {
-            flag.store(true, Ordering::Relaxed);
+            flag.stop();
         }
     }
 
@@ -110,22 +110,16 @@ pub fn cameras() -> Result<Vec<CameraChoice>, ApiError> {
     Ok(out)
 }
 
-/// A frame in hand: luma pixels and when it was taken.
+/// A frame in hand: luma pixels.
 struct OwnedFrame {
     width: u32,
     height: u32,
     luma: Vec<u8>,
-    at_ms: u64,
 }
 
-/// Where frames come from.
+/// Where frames come from: recorded image files, or a camera.
 enum Source {
-    /// Image files, in name order, over and over, at about ten a second.
-    Files {
-        frames: Vec<(u32, u32, Vec<u8>)>,
-        next: usize,
-        started: Instant,
-    },
+    Files(ImageFrames),
     #[cfg(feature = "camera")]
     Camera(custodian_scanner::camera::Camera),
 }
@@ -135,35 +129,9 @@ impl Source {
         if id == "frames" {
             let dir = frames_dir()
                 .ok_or_else(|| camera_error(format!("{FRAMES_ENV} names no directory")))?;
-            let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
-                .map_err(|e| camera_error(format!("{}: {e}", dir.display())))?
-                .filter_map(|e| e.ok().map(|e| e.path()))
-                .filter(|p| {
-                    p.extension().and_then(|x| x.to_str()).is_some_and(|x| {
-                        ["png", "jpg", "jpeg", "webp", "gif", "bmp", "tif", "tiff"]
-                            .contains(&x.to_ascii_lowercase().as_str())
-                    })
-                })
-                .collect();
-            files.sort();
-            let mut frames = Vec::new();
-            for f in &files {
-                let img = image::open(f)
-                    .map_err(|e| camera_error(format!("{}: {e}", f.display())))?
-                    .to_luma8();
-                frames.push((img.width(), img.height(), img.into_raw()));
-            }
-            if frames.is_empty() {
-                return Err(camera_error(format!(
-                    "{} holds no image frames (PNG, JPEG, WebP, GIF, BMP, TIFF)",
-                    dir.display()
-                )));
-            }
-            return Ok(Source::Files {
-                frames,
-                next: 0,
-                started: Instant::now(),
-            });
+            return ImageFrames::open(&dir)
+                .map(Source::Files)
+                .map_err(camera_error);
         }
         #[cfg(feature = "camera")]
         {
@@ -179,38 +147,16 @@ impl Source {
             "this build has no camera support: scan with a handheld scanner",
         ))
     }
+}
 
-    fn next(&mut self) -> Result<OwnedFrame, String> {
+impl FrameSource for Source {
+    type Error = String;
+
+    fn next_frame(&mut self) -> Result<Option<Frame<'_>>, String> {
         match self {
-            Source::Files {
-                frames,
-                next,
-                started,
-            } => {
-                std::thread::sleep(Duration::from_millis(100));
-                let (width, height, luma) = &frames[*next % frames.len()];
-                *next += 1;
-                Ok(OwnedFrame {
-                    width: *width,
-                    height: *height,
-                    luma: luma.clone(),
-                    at_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
-                })
-            }
+            Source::Files(files) => files.next_frame().map_err(|never| match never {}),
             #[cfg(feature = "camera")]
-            Source::Camera(camera) => {
-                use custodian_scanner::decode::FrameSource as _;
-                match camera.next_frame() {
-                    Ok(Some(f)) => Ok(OwnedFrame {
-                        width: f.width,
-                        height: f.height,
-                        luma: f.luma.to_vec(),
-                        at_ms: f.at_ms,
-                    }),
-                    Ok(None) => Err("the camera stopped".into()),
-                    Err(e) => Err(e.to_string()),
-                }
-            }
+            Source::Camera(camera) => camera.next_frame().map_err(|e| e.to_string()),
         }
     }
 }
@@ -243,24 +189,19 @@ pub fn camera_start(
     id: String,
 ) -> Result<(), ApiError> {
     control.stop();
-    let mut source = Source::open(&id)?;
-    let stop = Arc::new(AtomicBool::new(false));
-    *control
-        .running
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(Arc::clone(&stop));
+    let source = Source::open(&id)?;
     let last = Arc::clone(&control.last);
-    std::thread::spawn(move || {
-        let options = DecodeOptions::default();
-        let mut dedup = Dedup::new(SAME_CODE_MS);
-        let mut previewed: Option<Instant> = None;
-        while !stop.load(Ordering::Relaxed) {
-            let frame = match source.next() {
-                Ok(f) => f,
-                Err(e) => {
-                    let _ = app.emit("camera-error", e);
-                    break;
-                }
+    let viewfinder = app.clone();
+    let mut previewed: Option<Instant> = None;
+    let scans = LiveScans::spawn_watched(
+        source,
+        DecodeOptions::default(),
+        Dedup::new(SAME_CODE_MS),
+        move |frame| {
+            let frame = OwnedFrame {
+                width: frame.width,
+                height: frame.height,
+                luma: frame.luma.to_vec(),
             };
             if previewed.is_none_or(|t| t.elapsed() >= PREVIEW_EVERY) {
                 previewed = Some(Instant::now());
@@ -269,24 +210,38 @@ pub fn camera_start(
                         "data:image/jpeg;base64,{}",
                         base64::engine::general_purpose::STANDARD.encode(&bytes)
                     );
-                    let _ = app.emit("camera-frame", url);
+                    let _ = viewfinder.emit("camera-frame", url);
                 }
-            }
-            let decoded = decode_luma(frame.width, frame.height, &frame.luma, &options);
-            for code in dedup.frame(frame.at_ms, decoded) {
-                if stop.load(Ordering::Relaxed) {
-                    break;
-                }
-                let _ = app.emit(
-                    "camera-scan",
-                    CameraScan {
-                        text: code.scan_text(),
-                    },
-                );
             }
             *last
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(frame);
+        },
+    );
+    let stop = scans.stopper();
+    *control
+        .running
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(stop.clone());
+    std::thread::spawn(move || {
+        for code in scans {
+            match code {
+                Ok(code) => {
+                    let _ = app.emit(
+                        "camera-scan",
+                        CameraScan {
+                            text: code.scan_text(),
+                        },
+                    );
+                }
+                Err(e) => {
+                    let _ = app.emit("camera-error", e);
+                    return;
+                }
+            }
+        }
+        if !stop.is_stopped() {
+            let _ = app.emit("camera-error", "the camera stopped");
         }
     });
     Ok(())
