@@ -40,10 +40,10 @@
 //! [`parse_with`] reads text that is not GS1 by those patterns and names a proprietary unit
 //! (product code + serial).
 //!
-//! Around the parser, two assemblers turn hardware input into that text, still without I/O:
-//! [`wedge`] rebuilds scans from the timestamped key events of a keyboard-wedge scanner (and
-//! tells them from a person typing), and [`decode`] finds barcodes in camera frames given as
-//! luma buffers (rxing). The only functions that read a file, [`decode_image_file`] and
+//! Around the parser, still without I/O: [`layout`] reads back what a US-layout scanner typed
+//! into a host with another keyboard layout, [`serial`] assembles a serial scanner's lines,
+//! [`decode`] finds barcodes in camera frames given as luma buffers (rxing), and [`live`] turns
+//! a stream of frames into scans. The only functions that read a file, [`decode_image_file`] and
 //! [`decode::decode_image_file_with`] (PNG, JPEG, WebP, GIF, BMP, TIFF; HEIC with the `heic` feature), sit behind the
 //! `image-files` feature.
 //!
@@ -75,6 +75,7 @@ mod digital_link;
 mod error;
 mod format;
 mod keys;
+pub mod layout;
 mod lint;
 pub mod live;
 mod parse;
@@ -85,7 +86,6 @@ mod scan;
 #[path = "../tests/support/seeded.rs"]
 mod seeded;
 pub mod serial;
-pub mod wedge;
 
 pub use ai::{ApplicationIdentifier, Charset, Component, check_digit};
 pub use error::{ErrorKind, ParseError};
@@ -98,11 +98,8 @@ pub use scan::{Carrier, Element, Form, Identity, Note, Scan, Symbology};
 #[cfg(feature = "image-files")]
 pub use decode::{DecodeError, decode_image_file};
 pub use decode::{DecodeOptions, Decoded, decode_luma};
+pub use layout::{HostLayout, Layout, UnknownLayout, detect_layout};
 pub use live::{Dedup, FrameSource, LiveScans};
-pub use wedge::{
-    Assembled, HostLayout, Key, KeyEvent, KeyScan, Layout, UnknownLayout, Wedge, WedgeConfig,
-    detect_layout,
-};
 
 /// The GS separator (ASCII 29, "group separator"), which scanners send for FNC1.
 pub const GS: char = '\u{1d}';

@@ -243,10 +243,13 @@ impl ImageFrames {
     /// # Errors
     ///
     /// The directory or an image in it cannot be read, or it holds no image.
-    pub fn open(dir: &std::path::Path) -> Result<ImageFrames, String> {
+    pub fn open(dir: &std::path::Path) -> Result<ImageFrames, FramesError> {
         const IMAGES: [&str; 8] = ["png", "jpg", "jpeg", "webp", "gif", "bmp", "tif", "tiff"];
         let mut files: Vec<std::path::PathBuf> = std::fs::read_dir(dir)
-            .map_err(|e| format!("{}: {e}", dir.display()))?
+            .map_err(|source| FramesError::Io {
+                path: dir.to_path_buf(),
+                source,
+            })?
             .filter_map(|e| e.ok().map(|e| e.path()))
             .filter(|p| {
                 p.extension()
@@ -260,14 +263,14 @@ impl ImageFrames {
             .map(|f| {
                 image::open(f)
                     .map(|i| i.to_luma8())
-                    .map_err(|e| format!("{}: {e}", f.display()))
+                    .map_err(|source| FramesError::Image {
+                        path: f.clone(),
+                        source,
+                    })
             })
             .collect::<Result<Vec<_>, _>>()?;
         if frames.is_empty() {
-            return Err(format!(
-                "{} holds no image frames (PNG, JPEG, WebP, GIF, BMP, TIFF)",
-                dir.display()
-            ));
+            return Err(FramesError::Empty(dir.to_path_buf()));
         }
         Ok(ImageFrames {
             frames,
@@ -275,6 +278,24 @@ impl ImageFrames {
             started: std::time::Instant::now(),
         })
     }
+}
+
+/// Why a directory of frames cannot be played.
+#[cfg(feature = "image-files")]
+#[derive(Debug, thiserror::Error)]
+pub enum FramesError {
+    #[error("{}: {source}", path.display())]
+    Io {
+        path: std::path::PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{}: {source}", path.display())]
+    Image {
+        path: std::path::PathBuf,
+        source: image::ImageError,
+    },
+    #[error("{} holds no image frames (PNG, JPEG, WebP, GIF, BMP, TIFF)", .0.display())]
+    Empty(std::path::PathBuf),
 }
 
 #[cfg(feature = "image-files")]
@@ -345,7 +366,7 @@ mod tests {
     fn a_directory_without_images_is_a_clear_error() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("notes.txt"), "not a frame").unwrap();
-        let err = ImageFrames::open(dir.path()).unwrap_err();
+        let err = ImageFrames::open(dir.path()).unwrap_err().to_string();
         assert!(err.contains("holds no image frames"), "{err}");
         assert!(ImageFrames::open(&dir.path().join("missing")).is_err());
     }

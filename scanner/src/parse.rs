@@ -16,8 +16,8 @@ use crate::ai::{self, ApplicationIdentifier, Pairing, Pattern, char_at};
 use crate::digital_link;
 use crate::error::{ErrorKind, ParseError};
 use crate::keys::{Gtin, Sscc};
+use crate::layout::Layout;
 use crate::scan::{Carrier, Element, Form, Note, Scan, Signature, Symbology};
-use crate::wedge::Layout;
 
 /// An element together with where its AI and its value start in the raw text.
 pub(crate) struct Located {

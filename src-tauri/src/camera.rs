@@ -131,7 +131,7 @@ impl Source {
                 .ok_or_else(|| camera_error(format!("{FRAMES_ENV} names no directory")))?;
             return ImageFrames::open(&dir)
                 .map(Source::Files)
-                .map_err(camera_error);
+                .map_err(|e| camera_error(e.to_string()));
         }
         #[cfg(feature = "camera")]
         {
