@@ -194,7 +194,11 @@ impl Hub {
                     ),
                 "{item:?}"
             );
-            assert_eq!(item.status == "unreadable", item.gtin.is_none(), "{item:?}");
+            assert_eq!(
+                item.status.as_str() == "unreadable",
+                item.gtin.is_none(),
+                "{item:?}"
+            );
         }
         Ok(report)
     }

@@ -38,7 +38,9 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{NaiveDate, Utc};
 use custodian_ledger::Epc;
 use custodian_ledger::extract::signature_verifies;
-use custodian_ledger::verdict::{LabelFacts, LabelFinding, Mismatch, SignatureCheck, judge_label};
+use custodian_ledger::verdict::{
+    LabelFacts, LabelFinding, Mismatch, SignatureCheck, VerificationStatus, judge_label,
+};
 use custodian_scanner::{Gtin, Scan};
 use ed25519_dalek::VerifyingKey;
 use rusqlite::config::DbConfig;
@@ -76,14 +78,9 @@ pub const CODES_PER_TOKEN: usize = 50;
 /// What the public learns about a code.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Verification {
-    /// `genuine`; `unsigned` (an issued serial with nothing known against it, but the code
-    /// carries no signature, so it does not show that the label is genuine); `unknown_serial`
-    /// (never issued: counterfeit), `unknown_product`, `signature_invalid` (the code's AI 8030
-    /// signature does not verify: counterfeit), `label_mismatch` (an element of the code, such
-    /// as its lot or expiry, is not what was issued: counterfeit), `reported_counterfeit`,
-    /// `recalled`, `quarantined` (held by a partner: not to be sold until released; who holds
-    /// it and why stay private), `expired`.
-    pub status: String,
+    /// What the code shows (never `unreadable`: a code that names no unit is refused). Who
+    /// holds a quarantined unit and why stay private.
+    pub status: VerificationStatus,
     /// The code shows a unit this registry issued: its signature verifies, nothing on it
     /// differs from what was issued, and it is not on the counterfeit alert list. A recalled,
     /// quarantined or expired unit may be genuine.
@@ -139,7 +136,7 @@ pub struct BatchItem {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub code: Option<String>,
     /// As [`Verification::status`], or `unreadable` when the code names no serialised unit.
-    pub status: String,
+    pub status: VerificationStatus,
     pub genuine: bool,
     pub gtin: Option<String>,
     pub serial: Option<String>,
@@ -492,7 +489,7 @@ impl Verifier {
                     }
                     Err(e) => BatchItem {
                         code: sent,
-                        status: "unreadable".into(),
+                        status: VerificationStatus::Unreadable,
                         genuine: false,
                         gtin: None,
                         serial: None,
@@ -501,7 +498,7 @@ impl Verifier {
                         message: e.to_string(),
                     },
                 };
-                *summary.entry(item.status.clone()).or_insert(0) += 1;
+                *summary.entry(item.status.as_str().to_string()).or_insert(0) += 1;
                 results.push(item);
             }
             Ok(BatchReport { results, summary })
@@ -695,19 +692,19 @@ fn check(
             })?;
     let (status, genuine, message) = match (&known.product, known.issued) {
         (None, _) => (
-            "unknown_product",
+            VerificationStatus::UnknownProduct,
             false,
             format!("GTIN {gtin} is not a product of this registry"),
         ),
         (Some(_), false) => (
-            "unknown_serial",
+            VerificationStatus::UnknownSerial,
             false,
             format!("serial {serial} was never issued for GTIN {gtin}: counterfeit"),
         ),
         (Some(product), true) => judge_issued(issuer, &gtin, &serial, &scan, product, &known),
     };
     let verification = Verification {
-        status: status.into(),
+        status,
         genuine,
         gtin: gtin.to_string(),
         serial,
@@ -728,7 +725,7 @@ fn judge_issued(
     scan: &Scan,
     product: &str,
     known: &Known,
-) -> (&'static str, bool, String) {
+) -> (VerificationStatus, bool, String) {
     let issued_signature = known.signature.as_deref().unwrap_or_default();
     let signature = SignatureCheck::of(scan, |sig| {
         signature_of(issuer, gtin, serial, issued_signature, sig)
@@ -762,10 +759,10 @@ fn judge_issued(
     };
     let Some(finding) = judge_label(&facts) else {
         return if authentic {
-            ("genuine", true, unit)
+            (VerificationStatus::Genuine, true, unit)
         } else {
             (
-                "unsigned",
+                VerificationStatus::Unsigned,
                 false,
                 format!(
                     "serial {serial} of {product} was issued and nothing is known against it, but this code carries no signature, so it does not show that the label is genuine: verify the label's full code (its DataMatrix or QR code)"

@@ -461,7 +461,10 @@ async fn the_velocity_flag_fires_once_when_the_sources_pass_the_threshold() {
             )
             .await
             .unwrap();
-        assert_eq!(v.status, "unknown_serial");
+        assert_eq!(
+            v.status,
+            custodian_ledger::VerificationStatus::UnknownSerial
+        );
     }
     verifier.flush().unwrap();
     assert_eq!(counted(tmp.path(), &s.gtin, "NEVERISSUED"), (0, 0));

@@ -53,7 +53,7 @@ pub use lifecycle::{
 pub use manifest::{AfterClose, Close, Manifest, ManifestView, Progress, Receipt};
 pub use order::{Order, OrderLine, OrderStatus, PickLine, Picking};
 pub use quarantine::Quarantine;
-pub use verdict::{Step, VerdictKind};
+pub use verdict::{Step, VerdictKind, VerificationStatus};
 pub use warranty::{ClaimOutcome, ClaimValidation, Warranty};
 
 use event::{Action, BizStep, BizTransaction, EventType};

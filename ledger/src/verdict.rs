@@ -61,6 +61,57 @@ impl Step {
     }
 }
 
+/// What the public verification of a code says (the hub's `/verify`): the label-level findings
+/// of [`judge_label`], which the device's verdicts share, and what only the registry knows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum VerificationStatus {
+    /// Issued, its signature verifies, and nothing is known against it.
+    Genuine,
+    /// Issued and nothing is known against it, but the code carries no signature, so it does
+    /// not show that the label is genuine.
+    Unsigned,
+    /// Never issued: counterfeit.
+    UnknownSerial,
+    /// Not a product of the registry.
+    UnknownProduct,
+    /// The code's AI 8030 signature does not verify: counterfeit.
+    SignatureInvalid,
+    /// An element of the code (its lot, its expiry) is not what was issued: counterfeit.
+    LabelMismatch,
+    ReportedCounterfeit,
+    Recalled,
+    /// Held by a partner: not to be sold until released.
+    Quarantined,
+    Expired,
+    /// The code names no serialised unit.
+    Unreadable,
+}
+
+impl VerificationStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            VerificationStatus::Genuine => "genuine",
+            VerificationStatus::Unsigned => "unsigned",
+            VerificationStatus::UnknownSerial => "unknown_serial",
+            VerificationStatus::UnknownProduct => "unknown_product",
+            VerificationStatus::SignatureInvalid => "signature_invalid",
+            VerificationStatus::LabelMismatch => "label_mismatch",
+            VerificationStatus::ReportedCounterfeit => "reported_counterfeit",
+            VerificationStatus::Recalled => "recalled",
+            VerificationStatus::Quarantined => "quarantined",
+            VerificationStatus::Expired => "expired",
+            VerificationStatus::Unreadable => "unreadable",
+        }
+    }
+}
+
+impl std::fmt::Display for VerificationStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(self.as_str())
+    }
+}
+
 /// The verdicts of the product brief.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -262,13 +313,15 @@ pub enum LabelFinding<'a> {
 }
 
 impl LabelFinding<'_> {
-    /// The finding's name: the [`VerdictKind`]'s name where the device has one
-    /// (`signature_invalid`, `reported_counterfeit`, `recalled`, `quarantined`, `expired`), and
-    /// `label_mismatch`.
-    pub fn status(&self) -> &'static str {
+    /// What the public verification says for the finding.
+    pub fn status(&self) -> VerificationStatus {
         match self {
-            LabelFinding::LabelMismatch(_) => "label_mismatch",
-            other => other.kind().as_str(),
+            LabelFinding::SignatureInvalid => VerificationStatus::SignatureInvalid,
+            LabelFinding::LabelMismatch(_) => VerificationStatus::LabelMismatch,
+            LabelFinding::ReportedCounterfeit(_) => VerificationStatus::ReportedCounterfeit,
+            LabelFinding::Recalled(_) => VerificationStatus::Recalled,
+            LabelFinding::Quarantined => VerificationStatus::Quarantined,
+            LabelFinding::Expired(_) => VerificationStatus::Expired,
         }
     }
 
@@ -505,7 +558,7 @@ mod tests {
             ..facts()
         };
         change(&mut f);
-        assert_eq!(judge_label(&f).map(|x| x.status()), expect);
+        assert_eq!(judge_label(&f).map(|x| x.status().as_str()), expect);
     }
 
     #[test]
@@ -601,7 +654,11 @@ mod tests {
             ),
         ] {
             assert_eq!(
-                (finding.status(), finding.kind(), finding.is_counterfeit()),
+                (
+                    finding.status().as_str(),
+                    finding.kind(),
+                    finding.is_counterfeit()
+                ),
                 (status, kind, counterfeit),
                 "{finding:?}"
             );
