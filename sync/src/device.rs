@@ -7,8 +7,6 @@
 use std::path::Path;
 use std::sync::{Mutex, MutexGuard};
 
-use automerge::AutoCommit;
-use automerge::sync::{State, SyncDoc};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use custodian_ledger::{Flag, Ledger, Recorder};
@@ -16,26 +14,12 @@ use ed25519_dalek::SigningKey;
 use serde::{Deserialize, Serialize};
 
 use crate::Error;
-use crate::docsync;
 use crate::identity::{self, EnrollRequest, EnrollResponse, EnrollmentToken};
-use crate::protocol::{
-    self, DocMessage, MAX_EVENTS_PER_ROUND, PROTOCOL_VERSION, SyncRequest, SyncResponse,
-};
+use crate::protocol::{self, MAX_EVENTS_PER_ROUND};
+use crate::session::{KV_LAST_SYNC, KV_UPLOAD_CURSOR, Session};
 use crate::transport::HubClient;
 
 const KV_IDENTITY: &str = "identity";
-const KV_UPLOAD_CURSOR: &str = "sync.upload_cursor";
-const KV_DOWNLOAD_CURSOR: &str = "sync.download_cursor";
-const KV_FLAG_UNITS_CURSOR: &str = "sync.flag_units_cursor";
-const KV_LAST_SYNC: &str = "sync.last";
-const KV_CLOCK_OFFSET: &str = "sync.clock_offset_ms";
-/// The peer name under which the device keeps its per-document sync state with the hub.
-const HUB_PEER: &str = "hub";
-/// A sync goes on for as many rounds as events keep moving (a device back from a month offline
-/// uploads and downloads everything in one sync). It stops, unfinished, after this many rounds
-/// in a row that moved no event: documents that will not converge, or a hub that says it has
-/// more and sends nothing.
-const MAX_IDLE_ROUNDS: usize = 64;
 
 /// What a device keeps about its enrollment (in its ledger's key-value table).
 #[derive(Clone, Serialize, Deserialize)]
@@ -320,6 +304,7 @@ impl Device {
     }
 
     /// Exchanges events and working documents with the hub until both sides have everything.
+    /// The rounds are a [`Session`]'s; this drives it over HTTPS, signing each request.
     pub async fn sync(&self) -> Result<SyncReport, Error> {
         let _one_at_a_time = self.syncing.lock().await;
         let identity = self.identity()?.ok_or(Error::NotEnrolled)?;
@@ -334,57 +319,13 @@ impl Device {
         let key = SigningKey::from_bytes(
             &key_bytes.ok_or_else(|| Error::Trust("device key is damaged: enroll again".into()))?,
         );
-        let flags_before: std::collections::BTreeMap<String, custodian_ledger::FlagStatus> = self
-            .ledger()
-            .flags()
-            .unwrap_or_default()
-            .into_iter()
-            .map(|f| (f.id, f.status))
-            .collect();
-
-        // Sync states live in memory for this session only and are persisted after every
-        // answered round; each session starts from the persisted ones.
-        let mut states: std::collections::BTreeMap<String, State> =
-            std::collections::BTreeMap::new();
-        let mut report = SyncReport {
-            extract: ExtractUpdate::Unchanged,
-            ..SyncReport::default()
-        };
-        let mut hub_has_more = false;
-        let mut idle_rounds = 0;
-        // What this sync uploads: the events recorded before it began. Scans taken meanwhile go
-        // with the next sync, or a scanner busier than the link would keep one sync from ending.
-        let upload_until = self.reader().last_seq()?;
-        // Rounds carry fewer events when a round's body would exceed the limit, or when the hub
-        // refuses one as too large (a hub from before rounds of this size takes fewer).
-        let mut round_events = self.round_events;
+        let mut session = Session::begin(&self.reader(), self.round_events)?;
+        // Gathering an upload reads only (a batch of events can take milliseconds on a large
+        // ledger): on the reader, so scans meanwhile do not wait for it.
         loop {
-            // Gathering the upload reads only (a batch of events can take milliseconds on a
-            // large ledger): on the reader, so scans meanwhile do not wait for it.
-            let request = build_request(&self.reader(), &mut states, round_events, upload_until)?;
-            // Converged: nothing to upload, no document needs a message, the hub has no more.
-            if report.rounds > 0
-                && request.upload.is_empty()
-                && request.docs.is_empty()
-                && !hub_has_more
-            {
-                report.converged = true;
-                break;
-            }
-            if idle_rounds == MAX_IDLE_ROUNDS {
-                break;
-            }
-            let body = protocol::encode(&request);
-            if body.len() > protocol::MAX_BODY_BYTES && request.upload.len() > 1 {
-                round_events = request.upload.len() / 2;
-                // The documents' messages go again with the smaller round: from the states
-                // as the last answered round left them.
-                states.clear();
-                continue;
-            }
+            let next = session.next_request(&self.reader())?;
+            let Some(body) = next else { break };
             let counter = next_counter(&self.ledger())?;
-            report.rounds += 1;
-            report.bytes_sent += body.len();
             let clock_ms = (chrono::Utc::now()
                 + chrono::Duration::milliseconds(self.clock_skew_ms))
             .timestamp_millis();
@@ -399,52 +340,14 @@ impl Device {
             );
             let mut headers = vec![("content-type", "application/octet-stream".to_string())];
             headers.extend(auth.headers());
-            let answer = match client.post("/v1/sync", body, &headers).await {
-                Err(Error::Refused { status: 413, .. }) if request.upload.len() > 1 => {
-                    round_events = request.upload.len() / 2;
-                    states.clear();
-                    continue;
+            match client.post("/v1/sync", body, &headers).await {
+                Err(Error::Refused { status: 413, .. }) if session.can_shrink() => {
+                    session.shrink();
                 }
-                answer => answer?,
-            };
-            report.bytes_received += answer.len();
-            let response: SyncResponse = protocol::decode(&answer)?;
-            hub_has_more = response.more || response.flag_units_more;
-            if response.extract.is_some() {
-                report.extract = ExtractUpdate::Whole;
-            } else if response.extract_delta.is_some() && report.extract != ExtractUpdate::Whole {
-                report.extract = ExtractUpdate::Delta;
-            }
-            report.uploaded += request.upload.len();
-            report.stored_by_hub += response.stored;
-            report.downloaded += response.events.len();
-            report.documents += response.docs.len();
-            report.documents_sent += request.docs.len();
-            if let Ok(hub_time) = chrono::DateTime::parse_from_rfc3339(&response.hub_time) {
-                report.clock_offset_ms =
-                    (chrono::Utc::now() - hub_time.to_utc()).num_milliseconds();
-            }
-            let moved = !request.upload.is_empty()
-                || response.download_cursor != request.download_after
-                || Some(response.flag_units_cursor) != request.flag_units_after;
-            idle_rounds = if moved { 0 } else { idle_rounds + 1 };
-            let mut ledger = self.ledger();
-            apply_response(&mut ledger, &request, response, &mut states)?;
-        }
-        report.hub_has_more = hub_has_more;
-        let ledger = self.ledger();
-        report.waiting = ledger.local_events_after_count(cursor(&ledger, KV_UPLOAD_CURSOR)?)?;
-        ledger.kv_set(KV_LAST_SYNC, &chrono::Utc::now().to_rfc3339())?;
-        ledger.kv_set(KV_CLOCK_OFFSET, &report.clock_offset_ms.to_string())?;
-        report.extract_version = ledger.extract()?.map_or(0, |x| x.version);
-        for flag in ledger.flags().unwrap_or_default() {
-            match flags_before.get(&flag.id) {
-                None => report.new_flags.push(flag),
-                Some(status) if *status != flag.status => report.moved_flags.push(flag),
-                Some(_) => {}
+                answer => session.answered(&mut self.ledger(), &answer?, chrono::Utc::now())?,
             }
         }
-        Ok(report)
+        session.finish(&self.ledger(), chrono::Utc::now())
     }
 }
 
@@ -463,108 +366,4 @@ fn next_counter(ledger: &Ledger) -> Result<u64, Error> {
         &serde_json::to_string(&id).map_err(custodian_ledger::Error::from)?,
     )?;
     Ok(id.counter)
-}
-
-fn cursor(ledger: &Ledger, key: &str) -> Result<i64, Error> {
-    Ok(ledger
-        .kv_get(key)?
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(0))
-}
-
-fn state_for<'a>(
-    ledger: &Ledger,
-    states: &'a mut std::collections::BTreeMap<String, State>,
-    doc: &str,
-) -> Result<&'a mut State, Error> {
-    if !states.contains_key(doc) {
-        let state = match ledger.sync_state(doc, HUB_PEER)? {
-            Some(bytes) => State::decode(&bytes).unwrap_or_else(|_| State::new()),
-            None => State::new(),
-        };
-        states.insert(doc.to_string(), state);
-    }
-    Ok(states.get_mut(doc).expect("inserted above"))
-}
-
-fn build_request(
-    ledger: &Ledger,
-    states: &mut std::collections::BTreeMap<String, State>,
-    round_events: usize,
-    upload_until: i64,
-) -> Result<SyncRequest, Error> {
-    let upload_cursor = cursor(ledger, KV_UPLOAD_CURSOR)?;
-    let mut batch = ledger.local_events_after(upload_cursor, round_events)?;
-    batch.retain(|(seq, _)| *seq <= upload_until);
-    let upload_through = batch.last().map_or(upload_cursor, |(seq, _)| *seq);
-    let known_docs = ledger.doc_ids()?;
-    let mut docs = Vec::new();
-    for id in &known_docs {
-        let Some(mut doc) = ledger.doc(id)? else {
-            continue;
-        };
-        let state = state_for(ledger, states, id)?;
-        // A document the hub is known to hold as it is here sends nothing until the hub
-        // speaks (see `docsync`): an idle sync carries no document message.
-        if let Some(message) = docsync::opening(&mut doc, state) {
-            docs.push(DocMessage::new(id, message));
-        }
-    }
-    Ok(SyncRequest {
-        v: PROTOCOL_VERSION,
-        upload: batch.into_iter().map(|(_, e)| e).collect(),
-        upload_through,
-        download_after: cursor(ledger, KV_DOWNLOAD_CURSOR)?,
-        extract_version: ledger.extract()?.map_or(0, |x| x.version),
-        extract_deltas: true,
-        known_docs,
-        docs,
-        download_limit: (round_events < MAX_EVENTS_PER_ROUND).then_some(round_events),
-        flag_units_after: Some(cursor(ledger, KV_FLAG_UNITS_CURSOR)?),
-    })
-}
-
-fn apply_response(
-    ledger: &mut Ledger,
-    request: &SyncRequest,
-    response: SyncResponse,
-    states: &mut std::collections::BTreeMap<String, State>,
-) -> Result<(), Error> {
-    // The hub stored the upload (idempotently) before answering: advance the cursor.
-    ledger.kv_set(KV_UPLOAD_CURSOR, &request.upload_through.to_string())?;
-    ledger.store_shared_events(&response.events)?;
-    ledger.kv_set(KV_DOWNLOAD_CURSOR, &response.download_cursor.to_string())?;
-    ledger.store_flag_units(&response.flag_units)?;
-    ledger.kv_set(
-        KV_FLAG_UNITS_CURSOR,
-        &response.flag_units_cursor.to_string(),
-    )?;
-    if let Some(extract) = &response.extract {
-        ledger.set_extract(extract)?;
-    }
-    if let Some(delta) = &response.extract_delta
-        && let Some(mut extract) = ledger.extract()?
-    {
-        if extract.apply(delta).is_err() {
-            // The delta does not fit what is held (the extract changed under this sync): keep
-            // judging by what is held, and ask for the whole extract next time.
-            extract.version = 0;
-        }
-        ledger.set_extract(&extract)?;
-    }
-    for m in &response.docs {
-        let message = m.decode()?;
-        let mut doc = ledger.doc(&m.doc)?.unwrap_or_else(AutoCommit::new);
-        let state = state_for(ledger, states, &m.doc)?;
-        doc.sync()
-            .receive_sync_message(state, message)
-            .map_err(custodian_ledger::Error::from)?;
-        let encoded = state.encode();
-        ledger.save_doc(&m.doc, &mut doc)?;
-        ledger.save_sync_state(&m.doc, HUB_PEER, &encoded)?;
-    }
-    for (id, state) in states.iter() {
-        ledger.save_sync_state(id, HUB_PEER, &state.encode())?;
-    }
-    Ok(())
 }

@@ -22,11 +22,13 @@ pub mod docsync;
 pub mod identity;
 pub mod link;
 pub mod protocol;
+pub mod session;
 pub mod transport;
 
 pub use actions::{Closed, Shipped, Taken};
 pub use device::{Device, ExtractUpdate, Status, SyncReport};
 pub use link::{Link, LinkState};
+pub use session::Session;
 
 /// Errors of enrolling and syncing. The ledger is never left half-written by any of them.
 #[derive(Debug, thiserror::Error)]
