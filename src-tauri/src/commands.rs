@@ -125,6 +125,12 @@ pub struct AppStatus {
     link: Link,
 }
 
+impl AppStatus {
+    pub fn new(device: custodian_sync::Status, link: Link) -> AppStatus {
+        AppStatus { device, link }
+    }
+}
+
 #[tauri::command]
 pub async fn status(state: State<'_, AppState>) -> Result<AppStatus, ApiError> {
     let link = state
@@ -133,7 +139,7 @@ pub async fn status(state: State<'_, AppState>) -> Result<AppStatus, ApiError> {
         .unwrap_or_else(std::sync::PoisonError::into_inner)
         .clone();
     let device = on_ledger(&state, |d| Ok(d.status()?)).await?;
-    Ok(AppStatus { device, link })
+    Ok(AppStatus::new(device, link))
 }
 
 #[tauri::command]

@@ -8,6 +8,8 @@
 
 mod camera;
 mod commands;
+#[cfg(test)]
+mod ipc_fixtures;
 
 use std::path::PathBuf;
 use std::sync::Arc;

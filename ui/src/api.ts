@@ -42,6 +42,8 @@ export interface Manifest {
   progress: Progress;
   /** Every close, earliest first: one per device that closed the receipt. */
   closes?: ManifestClose[];
+  /** Units received after the receipt was closed, with every receipt of each. */
+  after_close?: { epc: string; receipts: { by: string; at: string }[] }[];
   /** What waits for a person, in words: scans no close counted, closes that disagree. */
   review?: string[];
 }
@@ -209,6 +211,8 @@ export interface CounterfeitNote {
   site: string;
   note: string;
   photo: string | null;
+  /** The SHA-256 of the photo's bytes, which the event records. */
+  photo_sha256: string | null;
 }
 
 export interface History {
@@ -256,6 +260,14 @@ export interface Picking {
   units: string[];
 }
 
+/** An order closed: what shipped, its outbound manifest (EPCIS 2.0) and the file it was
+ * written to. */
+export interface Shipped {
+  order: Picking;
+  manifest: unknown;
+  manifest_file: string;
+}
+
 export interface ApiError {
   kind: "not_enrolled" | "offline" | "refused" | "invalid" | "not_found" | "camera" | "internal";
   message: string;
@@ -275,7 +287,7 @@ export const api = {
   flagLifecycle: () => invoke<LifecycleStep[]>("flag_lifecycle"),
   moveFlag: (id: string, status: string, note: string | null) => invoke<Flag>("move_flag", { id, status, note }),
   orders: () => invoke<Picking[]>("orders"),
-  closeOrder: (id: string) => invoke<{ order: Picking; manifest_file: string }>("close_order", { id }),
+  closeOrder: (id: string) => invoke<Shipped>("close_order", { id }),
   recentScans: (limit: number) => invoke<LoggedScan[]>("recent_scans", { limit }),
   history: (code: string) => invoke<History>("history", { code }),
   registerWarranty: (code: string, owner: string) => invoke<Recorded>("register_warranty", { code, owner }),
