@@ -124,7 +124,7 @@ pub fn handle_at(
     for (i, e) in request.upload.iter().enumerate() {
         authorise(&device, i, e)?;
         for party in [&e.body.source, &e.body.destination].into_iter().flatten() {
-            if party != "consumer" && !Registry::org_exists(&conn, party)? {
+            if party != "consumer" && !crate::catalog::org_exists(&conn, party)? {
                 return Err(HubError::BadRequest(format!(
                     "upload[{i}] ({}): {party} is not an organisation of this registry",
                     e.id

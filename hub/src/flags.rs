@@ -1,5 +1,5 @@
-//! The hub's flags: a flag about one unit is a [`Draft`] raised by [`raise_draft`] (one
-//! standing for a cause and listing its units is raised by `listing::raise`); the
+//! The hub's flags: one type ([`HubFlag`]), kept in each organisation's flags documents. A
+//! flag is raised from a draft or for a cause that lists its units ([`crate::listing`]); the
 //! flags one transaction raises are gathered in a [`FlagDocs`] and written into each
 //! organisation's documents (one per month they were raised in) with one load and one save
 //! ([`FlagDocs::write`]). A flag's id derives from its fact (`flag_id`), so a fact is flagged
@@ -14,10 +14,36 @@ use automerge::transaction::Transactable;
 use chrono::{DateTime, Utc};
 use custodian_ledger::{Epc, Event, FlagKind, docs, store};
 use rusqlite::{Connection, OptionalExtension, params};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 
-use crate::HubError;
-use crate::listing::{self, Listed};
-use crate::registry::{HUB_DEVICE, HubFlag, Registry};
+use crate::{HUB_DEVICE, HubError};
+
+/// A flag as the hub holds it: the flag as its organisation's devices hold it
+/// ([`custodian_ledger::Flag`]: kind, unit, reason, status and history, listed units), and the
+/// organisation it is for. One type, so the hub and the devices cannot describe a flag apart;
+/// it reads and serialises as the flag itself with `org` beside its fields.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HubFlag {
+    pub org: String,
+    #[serde(flatten)]
+    pub flag: custodian_ledger::Flag,
+}
+
+impl std::ops::Deref for HubFlag {
+    type Target = custodian_ledger::Flag;
+
+    fn deref(&self) -> &custodian_ledger::Flag {
+        &self.flag
+    }
+}
+
+impl std::ops::DerefMut for HubFlag {
+    fn deref_mut(&mut self) -> &mut custodian_ledger::Flag {
+        &mut self.flag
+    }
+}
+
 /// Makes sure `org`'s flags document `id` exists and is in its scope.
 fn ensure_flags_doc(conn: &Connection, org: &str, id: &str) -> Result<(), HubError> {
     // The existence check does not read the document.
@@ -37,59 +63,15 @@ fn ensure_flags_doc(conn: &Connection, org: &str, id: &str) -> Result<(), HubErr
 
 /// One flag per fact: a kind of problem with one unit at one organisation. Seeing the same
 /// diverted unit again, or the same event replayed, raises nothing new.
-pub(crate) fn flag_id(kind: &FlagKind, epc: &Epc, org: &str) -> String {
-    crate::listing::unit_key(kind, epc, org)
+pub(crate) fn flag_id(kind: &FlagKind, epc: &Epc, org_fact: &str) -> String {
+    let digest = Sha256::digest(format!("{kind}\u{1d}{}\u{1d}{org_fact}", epc.uri()).as_bytes());
+    format!("flag-{}", &hex::encode(digest)[..24])
 }
 
-/// A flag about one unit and one fact, before it is raised (see [`raise_draft`]).
-pub struct Draft<'a> {
-    pub kind: FlagKind,
-    pub unit: &'a Epc,
-    /// What tells this fact apart from others of its kind about the unit at `org` (a day, the
-    /// event, who received it): the flag's id derives from it, so the fact is flagged once.
-    pub fact: String,
-    /// The event that revealed the fact, if one did.
-    pub event: Option<&'a Event>,
-    pub org: &'a str,
-    pub reason: String,
-}
+/// The placeholder a flag's summary holds for its count of units (see [`crate::listing`]).
+pub const UNITS: &str = "{units}";
 
-/// Raises `draft` once, into its organisation's flags document; returns the flag when it is
-/// new. An out-of-sequence draft lists its unit alone (those flags are accounted for unit by
-/// unit, see [`crate::listing`]).
-pub fn raise_draft(
-    conn: &Connection,
-    flags: &mut FlagDocs,
-    draft: Draft<'_>,
-    now: DateTime<Utc>,
-) -> Result<Option<HubFlag>, HubError> {
-    let Draft {
-        kind,
-        unit,
-        fact,
-        event,
-        org,
-        reason,
-    } = draft;
-    let id = flag_id(&kind, unit, &format!("{org}\u{1d}{fact}"));
-    if kind == FlagKind::OutOfSequence {
-        let listed = Listed {
-            kind,
-            org,
-            unit,
-            key: id,
-            cause: None,
-            event,
-            summary: reason.clone(),
-            reason,
-        };
-        return listing::raise(conn, flags, listed, now);
-    }
-    let flag = new_flag(id, kind, org, unit, reason, event, now);
-    flags.store(conn, flag)
-}
-
-fn new_flag(
+pub(crate) fn new_flag(
     id: String,
     kind: FlagKind,
     org: &str,
@@ -148,12 +130,12 @@ impl FlagDocs {
         FlagDocs::default()
     }
 
-    /// The manufacturer's organisation ([`Registry::manufacturer_id`]), read once per batch.
+    /// The manufacturer's organisation ([`crate::catalog::manufacturer_id`]), read once per batch.
     pub(crate) fn maker(&mut self, conn: &Connection) -> Result<Option<String>, HubError> {
         if let Some(maker) = &self.maker {
             return Ok(maker.clone());
         }
-        let maker = Registry::manufacturer_id(conn)?;
+        let maker = crate::catalog::manufacturer_id(conn)?;
         self.maker = Some(maker.clone());
         Ok(maker)
     }
@@ -318,7 +300,7 @@ impl FlagDocs {
                         "UPDATE flags SET reason = replace(summary, ?2, units)
                          WHERE id = ?1 AND units > 1 AND summary IS NOT NULL",
                     )?
-                    .execute(params![id, listing::UNITS])
+                    .execute(params![id, UNITS])
                     .and_then(|_| {
                         conn.prepare_cached(
                             "SELECT reason, units, open_units FROM flags WHERE id = ?1",

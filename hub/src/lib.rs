@@ -10,6 +10,7 @@
 //! every upload is idempotent and each flag is raised once per fact.
 
 pub mod access;
+pub mod catalog;
 pub mod demo;
 pub mod exchange;
 pub mod flags;
@@ -22,6 +23,10 @@ pub mod tls;
 pub mod verify;
 
 pub use registry::Registry;
+
+/// The device id under which the hub records its own events (issuance, demo shipments) and
+/// moves flags itself.
+pub const HUB_DEVICE: &str = "hub";
 
 /// Errors of the hub, each mapped to an HTTP status by [`server`].
 #[derive(Debug, thiserror::Error)]

@@ -9,7 +9,7 @@
 //! never issued that one organisation received, sold or saw on one occasion; and a clone flag:
 //! the units whose life had ended (destroyed, decommissioned) that one organisation recorded on
 //! one occasion. Each listed unit is still one
-//! fact, keyed as a per-unit flag used to be (`unit_key`), so a replay or a second receipt of
+//! fact, keyed as a per-unit flag used to be (`flags::flag_id`), so a replay or a second receipt of
 //! the unit lists nothing twice.
 //!
 //! When a late shipment or receipt shows a unit's listing unfounded, that unit alone is marked
@@ -29,14 +29,12 @@ use rusqlite::{Connection, OptionalExtension, params};
 use sha2::{Digest, Sha256};
 
 use crate::HubError;
-use crate::flags::FlagDocs;
-use crate::registry::HubFlag;
+use crate::flags::{FlagDocs, HubFlag, flag_id, new_flag};
 
 /// The most listed units one sync answer carries; more follow in the next rounds.
 pub const MAX_UNITS_PER_ROUND: usize = 10_000;
 
-/// The placeholder a flag's summary holds for its count of units.
-pub const UNITS: &str = "{units}";
+pub use crate::flags::UNITS;
 
 /// The listing tables, and the listing of every out-of-sequence flag raised before flags
 /// listed units (each a listing of its one unit, under its own id).
@@ -80,14 +78,6 @@ pub(crate) fn migrate(conn: &Connection) -> Result<(), HubError> {
     Ok(())
 }
 
-/// The key of one unit's fact: a kind of problem with one unit at one organisation, `fact`
-/// telling apart what differs (who received it, which event). It is the id a flag about that
-/// unit alone has.
-pub(crate) fn unit_key(kind: &FlagKind, unit: &Epc, org_fact: &str) -> String {
-    let digest = Sha256::digest(format!("{kind}\u{1d}{}\u{1d}{org_fact}", unit.uri()).as_bytes());
-    format!("flag-{}", &hex::encode(digest)[..24])
-}
-
 /// The id of the flag for a cause: its `generation`-th flag (0 first; a later one opens when
 /// people closed the one before while units were still open).
 fn cause_id(cause: &str, generation: i64) -> String {
@@ -100,7 +90,7 @@ pub(crate) struct Listed<'a> {
     pub kind: FlagKind,
     pub org: &'a str,
     pub unit: &'a Epc,
-    /// The unit's fact ([`unit_key`]): the id a flag about it alone has.
+    /// The unit's fact ([`flags::flag_id`]): the id a flag about it alone has.
     pub key: String,
     /// What the flag stands for; `None`: the unit alone (its flag lists it and nothing else).
     pub cause: Option<String>,
@@ -221,7 +211,7 @@ fn insert_unit(
 
 /// A unit's listings of `kind` that are not accounted for yet.
 pub(crate) struct OpenListing {
-    /// The unit's fact ([`unit_key`]).
+    /// The unit's fact ([`flags::flag_id`]).
     pub key: String,
     pub flag: String,
     pub org: String,
@@ -335,4 +325,52 @@ pub fn units_of(conn: &Connection, id: &str) -> Result<Vec<FlagUnit>, HubError> 
         })?
         .collect::<Result<_, _>>()?;
     Ok(rows)
+}
+
+/// A flag about one unit and one fact, before it is raised (see [`raise_draft`]).
+pub struct Draft<'a> {
+    pub kind: FlagKind,
+    pub unit: &'a Epc,
+    /// What tells this fact apart from others of its kind about the unit at `org` (a day, the
+    /// event, who received it): the flag's id derives from it, so the fact is flagged once.
+    pub fact: String,
+    /// The event that revealed the fact, if one did.
+    pub event: Option<&'a Event>,
+    pub org: &'a str,
+    pub reason: String,
+}
+
+/// Raises `draft` once, into its organisation's flags document; returns the flag when it is
+/// new. An out-of-sequence draft lists its unit alone (those flags are accounted for unit by
+/// unit, see [`crate::listing`]).
+pub fn raise_draft(
+    conn: &Connection,
+    flags: &mut FlagDocs,
+    draft: Draft<'_>,
+    now: DateTime<Utc>,
+) -> Result<Option<HubFlag>, HubError> {
+    let Draft {
+        kind,
+        unit,
+        fact,
+        event,
+        org,
+        reason,
+    } = draft;
+    let id = flag_id(&kind, unit, &format!("{org}\u{1d}{fact}"));
+    if kind == FlagKind::OutOfSequence {
+        let listed = Listed {
+            kind,
+            org,
+            unit,
+            key: id,
+            cause: None,
+            event,
+            summary: reason.clone(),
+            reason,
+        };
+        return raise(conn, flags, listed, now);
+    }
+    let flag = new_flag(id, kind, org, unit, reason, event, now);
+    flags.store(conn, flag)
 }

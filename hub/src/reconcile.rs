@@ -29,10 +29,12 @@ use custodian_ledger::warranty::{self, ClaimOutcome, Genuineness};
 use custodian_ledger::{Custody, Epc, Event, FlagKind, docs, store};
 use rusqlite::{Connection, OptionalExtension, params};
 
+use crate::HUB_DEVICE;
 use crate::HubError;
-use crate::flags::{Draft, FlagDocs, flag_id, raise_draft};
-use crate::listing::{self, Listed};
-use crate::registry::{HUB_DEVICE, HubFlag, Registry};
+use crate::flags::HubFlag;
+use crate::flags::{FlagDocs, flag_id};
+use crate::listing::{self, Draft, Listed, raise_draft};
+use crate::registry::Registry;
 
 /// Stores `event` (a no-op if held) and, when it is new, shares it and reconciles it.
 /// Returns the flags it raised; `None` for an event held before.
@@ -186,7 +188,7 @@ pub fn implausible_time(
             } else {
                 "was"
             },
-            Registry::org_name(conn, &b.recorder.org),
+            crate::catalog::org_name(conn, &b.recorder.org),
             b.biz_step.as_str(),
             b.event_time.to_rfc3339(),
             if clock_offset_ms == 0 {
@@ -286,8 +288,8 @@ fn reconcile(
         let Some(to) = (if told { Some(org) } else { maker.as_ref() }) else {
             continue;
         };
-        let issued = Registry::is_issued(conn, gtin.as_str(), serial)?;
-        if !issued && Registry::is_product(conn, gtin.as_str())? {
+        let issued = crate::catalog::is_issued(conn, gtin.as_str(), serial)?;
+        if !issued && crate::catalog::is_product(conn, gtin.as_str())? {
             // A carton of fakes is one problem: one flag per occasion (an ASN, else a day) and
             // step lists every unit of it the manufacturer never issued.
             let (occasion, when) = occasion(event);
@@ -296,7 +298,7 @@ fn reconcile(
                 BizStep::Inspecting => "seen",
                 _ => "received",
             };
-            let name = Registry::org_name(conn, org);
+            let name = crate::catalog::org_name(conn, org);
             raised.extend(listing::raise(
                 conn,
                 flags,
@@ -342,7 +344,7 @@ fn reconcile(
             // The flag goes to the organisation that has the unit, which is told the unit was
             // not shipped to it, not where it was shipped: that is another partner's business.
             // One flag per occasion (an ASN, else a day) and step lists every such unit.
-            let name = Registry::org_name(conn, org);
+            let name = crate::catalog::org_name(conn, org);
             let verb = match b.biz_step {
                 BizStep::RetailSelling => "sold",
                 BizStep::Inspecting => "seen",
@@ -352,7 +354,7 @@ fn reconcile(
             let (via, via_many) = if told {
                 (String::new(), String::new())
             } else {
-                let dest = Registry::org_name(conn, dest);
+                let dest = crate::catalog::org_name(conn, dest);
                 (
                     format!(" (it was shipped to {dest} and reached through a logistic unit)"),
                     format!(" (they were shipped to {dest} and reached through a logistic unit)"),
@@ -426,9 +428,9 @@ fn claimed_logistic_units(
                 BizStep::Inspecting => "seen",
                 _ => "received",
             },
-            Registry::org_name(conn, org),
+            crate::catalog::org_name(conn, org),
             b.event_time.date_naive(),
-            Registry::org_name(conn, org),
+            crate::catalog::org_name(conn, org),
         );
         raised.extend(raise_draft(
             conn,
@@ -480,9 +482,9 @@ fn seen_after_end(
             } else {
                 "decommissioned"
             },
-            Registry::org_name(conn, &end.body.recorder.org),
+            crate::catalog::org_name(conn, &end.body.recorder.org),
             end.body.event_time.date_naive(),
-            Registry::org_name(conn, &b.recorder.org),
+            crate::catalog::org_name(conn, &b.recorder.org),
             b.biz_step.as_str(),
             b.event_time.date_naive(),
         );
@@ -511,7 +513,7 @@ fn seen_after_end(
                 summary: format!(
                     "{} units destroyed or decommissioned before were {verb} by {} {when}: their codes are on other units",
                     listing::UNITS,
-                    Registry::org_name(conn, org),
+                    crate::catalog::org_name(conn, org),
                 ),
             },
             now,
@@ -560,7 +562,7 @@ fn reported_counterfeit(
             .find(|e| e.body.biz_step == BizStep::Commissioning)
         {
             Some(c) => Some(c.body.recorder.org.clone()),
-            None if Registry::is_product(conn, gtin.as_str())? => maker_org.clone(),
+            None if crate::catalog::is_product(conn, gtin.as_str())? => maker_org.clone(),
             None => None,
         };
         let reports = Registry::alert_reports(conn, &unit.uri())?;
@@ -578,7 +580,7 @@ fn reported_counterfeit(
                 format!(
                     "{} was reported counterfeit by {} on {}{note}",
                     unit.label(),
-                    Registry::org_name(conn, reporter),
+                    crate::catalog::org_name(conn, reporter),
                     b.event_time.date_naive(),
                 )
             })
@@ -632,7 +634,7 @@ fn report_for_review(
     now: DateTime<Utc>,
 ) -> Result<Vec<HubFlag>, HubError> {
     let b = &event.body;
-    let reporter = Registry::org_name(conn, &b.recorder.org);
+    let reporter = crate::catalog::org_name(conn, &b.recorder.org);
     let day = b.event_time.date_naive();
     let mut raised = Vec::new();
     if let Some(maker) = maker {
@@ -768,15 +770,15 @@ fn listed_unit_shipped(
             format!(
                 "{} is on the counterfeit alert list ({listed}) and was shipped to {} by {}",
                 unit.label(),
-                Registry::org_name(conn, dest),
-                Registry::org_name(conn, &b.recorder.org),
+                crate::catalog::org_name(conn, dest),
+                crate::catalog::org_name(conn, &b.recorder.org),
             )
         } else {
             format!(
                 "{}; it was shipped to {} by {}",
                 counterfeit_reason(conn, &unit, &reports, dest)?,
-                Registry::org_name(conn, dest),
-                Registry::org_name(conn, &b.recorder.org),
+                crate::catalog::org_name(conn, dest),
+                crate::catalog::org_name(conn, &b.recorder.org),
             )
         };
         raised.extend(raise_draft(
@@ -815,7 +817,7 @@ pub(crate) fn listed_in_transit(
     let reason = format!(
         "{} was put on the counterfeit alert list ({listed}) while on its way to {}",
         unit.label(),
-        Registry::org_name(conn, dest),
+        crate::catalog::org_name(conn, dest),
     );
     raise_draft(
         conn,
@@ -878,7 +880,10 @@ fn holder_phrase(
 ) -> Result<String, HubError> {
     Ok(match holder {
         Some(h) if may_know_holder(maker, org, holder) => {
-            format!(" (on record it is with {})", Registry::org_name(conn, h))
+            format!(
+                " (on record it is with {})",
+                crate::catalog::org_name(conn, h)
+            )
         }
         _ => String::new(),
     })
@@ -922,7 +927,7 @@ fn received_without_shipment(
     let (occasion, when) = occasion(event);
     let cause = format!("{fact}\u{1d}{}\u{1d}{occasion}", holder.unwrap_or(""));
     let maker = flags.maker(conn)?;
-    let receiver = Registry::org_name(conn, &b.recorder.org);
+    let receiver = crate::catalog::org_name(conn, &b.recorder.org);
     let mut raised = Vec::new();
     for org in concerned(&b.recorder.org, &[holder, maker.as_deref()]) {
         if !told && org == b.recorder.org {
@@ -975,14 +980,14 @@ fn shipped_without_receipt(
     let sent_to = b
         .destination
         .as_deref()
-        .map(|d| format!(" to {}", Registry::org_name(conn, d)))
+        .map(|d| format!(" to {}", crate::catalog::org_name(conn, d)))
         .unwrap_or_default();
     let mut raised = Vec::new();
     for unit in &units {
         let Epc::Unit { gtin, serial } = unit else {
             continue;
         };
-        if !Registry::is_issued(conn, gtin.as_str(), serial)? {
+        if !crate::catalog::is_issued(conn, gtin.as_str(), serial)? {
             continue;
         }
         let (custody, before) = custody_before(conn, unit, event)?;
@@ -1007,7 +1012,7 @@ fn shipped_without_receipt(
         let cause = format!("{fact}\u{1d}{}\u{1d}{}", event.id, holder.unwrap_or(""));
         for org in orgs {
             let held = holder_phrase(conn, maker.as_deref(), &org, holder)?;
-            let name = Registry::org_name(conn, shipper);
+            let name = crate::catalog::org_name(conn, shipper);
             let day = b.event_time.date_naive();
             raised.extend(listing::raise(
                 conn,
@@ -1039,9 +1044,9 @@ fn shipped_without_receipt(
         let reason = format!(
             "{} was shipped by {}{sent_to} on {}, but {} never held it: out of sequence; nothing about it was disclosed",
             pallet.label(),
-            Registry::org_name(conn, shipper),
+            crate::catalog::org_name(conn, shipper),
             b.event_time.date_naive(),
-            Registry::org_name(conn, shipper),
+            crate::catalog::org_name(conn, shipper),
         );
         for org in concerned(shipper, &[b.destination.as_deref()]) {
             raised.extend(raise_draft(
@@ -1166,8 +1171,8 @@ fn check_claim(
         let Epc::Unit { gtin, serial } = unit else {
             continue;
         };
-        let product = Registry::product(conn, gtin.as_str())?;
-        let genuine = if Registry::is_issued(conn, gtin.as_str(), serial)? {
+        let product = crate::catalog::product(conn, gtin.as_str())?;
+        let genuine = if crate::catalog::is_issued(conn, gtin.as_str(), serial)? {
             Genuineness::Confirmed
         } else if product.is_some() {
             Genuineness::Counterfeit("never issued by the manufacturer".into())
@@ -1176,7 +1181,7 @@ fn check_claim(
         };
         let own: Vec<Event> = store::events_touching(conn, unit)?
             .into_iter()
-            .filter(|e| e.body.epcs.contains(unit) || e.body.parent.as_ref() == Some(unit))
+            .filter(|e| e.names(unit))
             .collect();
         let claims = warranty::claims(unit, product.as_ref(), &genuine, &own);
         let Some(claim) = claims.iter().find(|c| c.event == event.id.0) else {
@@ -1191,7 +1196,7 @@ fn check_claim(
         };
         let reason = format!(
             "warranty claim by {}: {}",
-            Registry::org_name(conn, &event.body.recorder.org),
+            crate::catalog::org_name(conn, &event.body.recorder.org),
             claim.validation.reason
         );
         let mut orgs = vec![event.body.recorder.org.clone()];

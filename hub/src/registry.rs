@@ -44,8 +44,8 @@ use schema::migrate;
 
 const KV_ISSUER_KEY: &str = "issuer_key";
 const KV_RESOLVER: &str = "resolver";
-/// The device id under which the hub records its own events (issuance, demo shipments).
-pub const HUB_DEVICE: &str = "hub";
+pub use crate::HUB_DEVICE;
+pub use crate::flags::HubFlag;
 
 /// What a registry holds, counted (`custodian hub status`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -56,31 +56,6 @@ pub struct Counts {
     pub devices: u64,
     pub events: u64,
     pub flags: u64,
-}
-
-/// A flag as the hub holds it: the flag as its organisation's devices hold it
-/// ([`custodian_ledger::Flag`]: kind, unit, reason, status and history, listed units), and the
-/// organisation it is for. One type, so the hub and the devices cannot describe a flag apart;
-/// it reads and serialises as the flag itself with `org` beside its fields.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct HubFlag {
-    pub org: String,
-    #[serde(flatten)]
-    pub flag: custodian_ledger::Flag,
-}
-
-impl std::ops::Deref for HubFlag {
-    type Target = custodian_ledger::Flag;
-
-    fn deref(&self) -> &custodian_ledger::Flag {
-        &self.flag
-    }
-}
-
-impl std::ops::DerefMut for HubFlag {
-    fn deref_mut(&mut self) -> &mut custodian_ledger::Flag {
-        &mut self.flag
-    }
 }
 
 /// The unit a code names (element string, bracketed, Digital Link or an EPC URI).
@@ -226,21 +201,6 @@ impl Registry {
         .ok_or_else(|| HubError::BadRequest("the registry has no manufacturer organisation yet".into()))
     }
 
-    /// The manufacturer organisation's id, if one is registered.
-    /// Whether `id` names an organisation of this registry.
-    pub fn org_exists(conn: &Connection, id: &str) -> Result<bool, HubError> {
-        Ok(conn
-            .prepare_cached("SELECT EXISTS (SELECT 1 FROM orgs WHERE id = ?1)")?
-            .query_row([id], |r| r.get(0))?)
-    }
-
-    pub(crate) fn manufacturer_id(conn: &Connection) -> Result<Option<String>, HubError> {
-        Ok(conn
-            .prepare_cached("SELECT id FROM orgs WHERE role = 'manufacturer' ORDER BY id LIMIT 1")?
-            .query_row([], |r| r.get(0))
-            .optional()?)
-    }
-
     fn first_site(conn: &Connection, org: &str) -> Result<String, HubError> {
         Ok(conn
             .query_row(
@@ -363,56 +323,6 @@ impl Registry {
         }
         Ok(flags)
     }
-
-    /// Whether `gtin`+`serial` was issued here.
-    pub(crate) fn is_issued(conn: &Connection, gtin: &str, serial: &str) -> Result<bool, HubError> {
-        Ok(conn
-            .prepare_cached(
-                "SELECT EXISTS (SELECT 1 FROM serials WHERE gtin = ?1 AND serial = ?2)",
-            )?
-            .query_row([gtin, serial], |r| r.get(0))?)
-    }
-
-    /// A registered product and its policies.
-    pub(crate) fn product(conn: &Connection, gtin: &str) -> Result<Option<Product>, HubError> {
-        Ok(conn
-            .query_row(
-                &format!("{PRODUCT_SELECT} WHERE gtin = ?1"),
-                [gtin],
-                product_row,
-            )
-            .optional()?)
-    }
-
-    pub(crate) fn is_product(conn: &Connection, gtin: &str) -> Result<bool, HubError> {
-        Ok(conn
-            .prepare_cached("SELECT EXISTS (SELECT 1 FROM products WHERE gtin = ?1)")?
-            .query_row([gtin], |r| r.get(0))?)
-    }
-
-    pub(crate) fn org_name(conn: &Connection, id: &str) -> String {
-        conn.prepare_cached("SELECT name || ' (' || market || ')' FROM orgs WHERE id = ?1")
-            .and_then(|mut s| s.query_row([id], |r| r.get(0)))
-            .unwrap_or_else(|_| id.to_string())
-    }
-}
-
-const PRODUCT_SELECT: &str =
-    "SELECT gtin, name, warranty_months, markets, claim_threshold FROM products";
-
-fn product_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Product> {
-    let markets: String = r.get(3)?;
-    Ok(Product {
-        gtin: r.get(0)?,
-        name: r.get(1)?,
-        warranty_months: r.get(2)?,
-        markets: markets
-            .split(',')
-            .filter(|m| !m.is_empty())
-            .map(str::to_string)
-            .collect(),
-        claim_threshold: r.get(4)?,
-    })
 }
 
 /// Builds a transaction reference for an ASN.

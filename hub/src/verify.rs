@@ -904,10 +904,10 @@ fn raise_velocity(registry: &Registry, crossed: &[(String, &Epc)]) -> Result<usi
             "{} was verified from more than {VELOCITY_THRESHOLD} addresses on {day}: a genuine unit is not; its code may be cloned",
             epc.label()
         );
-        let flag = crate::flags::raise_draft(
+        let flag = crate::listing::raise_draft(
             &tx,
             &mut flags,
-            crate::flags::Draft {
+            crate::listing::Draft {
                 kind: custodian_ledger::FlagKind::Velocity,
                 unit: epc,
                 fact: format!("{maker}/{day}"),

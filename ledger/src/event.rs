@@ -694,6 +694,13 @@ impl Event {
             .then(a.id.cmp(&b.id))
     }
 
+    /// Whether this event names `epc` itself, among its things or as its parent, rather than
+    /// reaching it through a container it was in: a unit's own history (its warranty, claims,
+    /// repairs) is made of these.
+    pub fn names(&self, epc: &Epc) -> bool {
+        self.body.epcs.contains(epc) || self.body.parent.as_ref() == Some(epc)
+    }
+
     /// The ASN / order this event belongs to, if any.
     pub fn transaction(&self, kind: &str) -> Option<&str> {
         self.body

@@ -603,7 +603,7 @@ impl Ledger {
         let events = store::events_touching(&self.conn, epc)?;
         let own: Vec<Event> = events
             .iter()
-            .filter(|e| e.body.epcs.contains(epc) || e.body.parent.as_ref() == Some(epc))
+            .filter(|e| e.names(epc))
             .cloned()
             .collect();
         let custody = Custody::derive(epc, &events);

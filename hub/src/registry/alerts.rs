@@ -53,7 +53,7 @@ pub(crate) fn reports_in_words(
     reports: &[AlertReport],
     reader: Option<&str>,
 ) -> Result<String, HubError> {
-    let maker = Registry::manufacturer_id(conn)?;
+    let maker = crate::catalog::manufacturer_id(conn)?;
     let reader_is_maker = reader.is_some() && reader == maker.as_deref();
     Ok(reports
         .iter()

@@ -2,6 +2,7 @@
 //! issuer's keys): whole, or as the changes since a version.
 
 use super::*;
+use crate::catalog::{PRODUCT_SELECT, product_row};
 
 pub(super) const KV_EXTRACT_VERSION: &str = "extract_version";
 

@@ -176,7 +176,7 @@ impl Registry {
         }
         let resolver = self.resolver()?;
         let mut conn = self.conn();
-        if !Self::is_product(&conn, gtin.as_str())? {
+        if !crate::catalog::is_product(&conn, gtin.as_str())? {
             return Err(HubError::BadRequest(format!(
                 "GTIN {gtin} is not a registered product: register it first"
             )));
