@@ -63,24 +63,34 @@ pub const EARLIEST_TIME: i64 = 946_684_800;
 /// How far past the importing device's clock an event time may lie (a partner's clock ahead).
 pub const FUTURE_LEEWAY_HOURS: i64 = 24;
 
+/// Why a time or an expiry date lies outside what the ledger takes.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum WindowError {
+    #[error("{} is before 2000-01-01T00:00:00Z, earlier than any event this ledger takes", .0.to_rfc3339())]
+    TooEarly(DateTime<FixedOffset>),
+    #[error("{} is more than {FUTURE_LEEWAY_HOURS} hours after this device's clock ({}): check the sender's clock or the date", .time.to_rfc3339(), .now.to_rfc3339())]
+    TooLate {
+        time: DateTime<FixedOffset>,
+        now: DateTime<FixedOffset>,
+    },
+    #[error("{0}: a label's expiry (AI 17) names a year from 1951 to 2050")]
+    Expiry(NaiveDate),
+}
+
 /// Whether `time` lies in the window events are imported in, relative to the device's clock
-/// `now`; the reason when not.
-pub fn check_time(time: DateTime<FixedOffset>, now: DateTime<FixedOffset>) -> Result<(), String> {
+/// `now`.
+pub fn check_time(
+    time: DateTime<FixedOffset>,
+    now: DateTime<FixedOffset>,
+) -> Result<(), WindowError> {
     let latest = now
         .checked_add_signed(chrono::TimeDelta::hours(FUTURE_LEEWAY_HOURS))
         .unwrap_or(now);
     if time.timestamp() < EARLIEST_TIME {
-        return Err(format!(
-            "{} is before 2000-01-01T00:00:00Z, earlier than any event this ledger takes",
-            time.to_rfc3339()
-        ));
+        return Err(WindowError::TooEarly(time));
     }
     if time > latest {
-        return Err(format!(
-            "{} is more than {FUTURE_LEEWAY_HOURS} hours after this device's clock ({}): check the sender's clock or the date",
-            time.to_rfc3339(),
-            now.to_rfc3339()
-        ));
+        return Err(WindowError::TooLate { time, now });
     }
     Ok(())
 }
@@ -104,14 +114,12 @@ fn short<'a>(s: &'a str, path: &str, max: usize) -> Result<&'a str, ImportError>
 }
 
 /// Whether `expiry` lies in the years a label's expiry (AI 17, YYMMDD) can name, 1951 to
-/// 2050; the reason when not.
-pub fn check_expiry(expiry: NaiveDate) -> Result<(), String> {
+/// 2050.
+pub fn check_expiry(expiry: NaiveDate) -> Result<(), WindowError> {
     if (1951..=2050).contains(&expiry.year()) {
         Ok(())
     } else {
-        Err(format!(
-            "{expiry}: a label's expiry (AI 17) names a year from 1951 to 2050"
-        ))
+        Err(WindowError::Expiry(expiry))
     }
 }
 
@@ -473,7 +481,7 @@ fn import_event(
             format!("{time:?} is not an RFC 3339 date-time: {x}"),
         )
     })?;
-    check_time(event_time, now).map_err(|m| err(&format!("{path}.eventTime"), m))?;
+    check_time(event_time, now).map_err(|m| err(&format!("{path}.eventTime"), m.to_string()))?;
     let action = match field(e, path, "action")? {
         "ADD" => Action::Add,
         "OBSERVE" => Action::Observe,
@@ -666,7 +674,7 @@ fn object_at<'a>(
 fn text_at(obj: &Map<String, Value>, path: &str, key: &str) -> Result<Text, ImportError> {
     let p = format!("{path}.{key}");
     let s = opt_str(obj, path, key)?.ok_or_else(|| err(&p, "missing"))?;
-    Text::parse(s).map_err(|m| err(&p, m))
+    Text::parse(s).map_err(|m| err(&p, m.to_string()))
 }
 
 fn import_extension(
@@ -686,7 +694,7 @@ fn import_extension(
         let p = format!("{path}.cust:expiry");
         let expiry = NaiveDate::parse_from_str(d, "%Y-%m-%d")
             .map_err(|_| err(&p, format!("{d:?} is not a date (YYYY-MM-DD)")))?;
-        check_expiry(expiry).map_err(|m| err(&p, m))?;
+        check_expiry(expiry).map_err(|m| err(&p, m.to_string()))?;
         x.expiry = Some(expiry);
     }
     let mut details = Vec::new();
@@ -699,7 +707,8 @@ fn import_extension(
         let defect = opt_str(o, &p, "cust:defect")?
             .ok_or_else(|| err(&format!("{p}.cust:defect"), "missing"))?;
         details.push(Detail::WarrantyClaim {
-            defect: Defect::parse(defect).map_err(|m| err(&format!("{p}.cust:defect"), m))?,
+            defect: Defect::parse(defect)
+                .map_err(|m| err(&format!("{p}.cust:defect"), m.to_string()))?,
             note: o
                 .contains_key("cust:note")
                 .then(|| text_at(o, &p, "cust:note"))
@@ -715,7 +724,7 @@ fn import_extension(
                 Some(Photo {
                     reference: text_at(ph, &pp, "cust:reference")?,
                     sha256: PhotoHash::parse(hash)
-                        .map_err(|m| err(&format!("{pp}.cust:sha256"), m))?,
+                        .map_err(|m| err(&format!("{pp}.cust:sha256"), m.to_string()))?,
                 })
             }
         };
@@ -750,7 +759,8 @@ fn import_extension(
                 format!("{t:?} is not an RFC 3339 date-time: {x}"),
             )
         })?;
-        check_time(declaration_time, now).map_err(|m| err(&format!("{p}.declarationTime"), m))?;
+        check_time(declaration_time, now)
+            .map_err(|m| err(&format!("{p}.declarationTime"), m.to_string()))?;
         let reason = match opt_str(o, &p, "reason")? {
             None => None,
             Some(r) => {

@@ -379,6 +379,22 @@ pub enum Detail {
     Release { note: Text },
 }
 
+/// Why a value a person entered, or a record holds, is not a [`Text`], [`Defect`] or
+/// [`PhotoHash`].
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ValueError {
+    #[error("is empty")]
+    Empty,
+    #[error("is longer than {max} characters")]
+    TooLong { max: usize },
+    #[error("the defect is empty: say what is wrong (e.g. \"battery fault\")")]
+    NoDefect,
+    #[error("the defect is longer than {max} characters")]
+    DefectTooLong { max: usize },
+    #[error("{0:?} is not a SHA-256 in hex (64 digits)")]
+    NotSha256(String),
+}
+
 /// Free text a person entered: trimmed, not empty, at most [`Text::MAX`] characters.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
@@ -395,13 +411,13 @@ impl Text {
         Text(Text::WITHHELD.to_string())
     }
 
-    pub fn parse(s: &str) -> Result<Text, String> {
+    pub fn parse(s: &str) -> Result<Text, ValueError> {
         let t = s.trim();
         if t.is_empty() {
-            return Err("is empty".into());
+            return Err(ValueError::Empty);
         }
         if t.chars().count() > Text::MAX {
-            return Err(format!("is longer than {} characters", Text::MAX));
+            return Err(ValueError::TooLong { max: Text::MAX });
         }
         Ok(Text(t.to_string()))
     }
@@ -424,8 +440,8 @@ impl From<Text> for String {
 }
 
 impl TryFrom<String> for Text {
-    type Error = String;
-    fn try_from(s: String) -> Result<Text, String> {
+    type Error = ValueError;
+    fn try_from(s: String) -> Result<Text, ValueError> {
         Text::parse(&s)
     }
 }
@@ -439,17 +455,14 @@ pub struct Defect(String);
 impl Defect {
     pub const MAX: usize = 200;
 
-    pub fn parse(s: &str) -> Result<Defect, String> {
+    pub fn parse(s: &str) -> Result<Defect, ValueError> {
         let words: Vec<String> = s.split_whitespace().map(str::to_lowercase).collect();
         let d = words.join(" ");
         if d.is_empty() {
-            return Err("the defect is empty: say what is wrong (e.g. \"battery fault\")".into());
+            return Err(ValueError::NoDefect);
         }
         if d.chars().count() > Defect::MAX {
-            return Err(format!(
-                "the defect is longer than {} characters",
-                Defect::MAX
-            ));
+            return Err(ValueError::DefectTooLong { max: Defect::MAX });
         }
         Ok(Defect(d))
     }
@@ -472,8 +485,8 @@ impl From<Defect> for String {
 }
 
 impl TryFrom<String> for Defect {
-    type Error = String;
-    fn try_from(s: String) -> Result<Defect, String> {
+    type Error = ValueError;
+    fn try_from(s: String) -> Result<Defect, ValueError> {
         Defect::parse(&s)
     }
 }
@@ -502,11 +515,11 @@ impl Photo {
 pub struct PhotoHash(String);
 
 impl PhotoHash {
-    pub fn parse(s: &str) -> Result<PhotoHash, String> {
+    pub fn parse(s: &str) -> Result<PhotoHash, ValueError> {
         if s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit()) {
             Ok(PhotoHash(s.to_ascii_lowercase()))
         } else {
-            Err(format!("{s:?} is not a SHA-256 in hex (64 digits)"))
+            Err(ValueError::NotSha256(s.to_string()))
         }
     }
 
@@ -522,8 +535,8 @@ impl From<PhotoHash> for String {
 }
 
 impl TryFrom<String> for PhotoHash {
-    type Error = String;
-    fn try_from(s: String) -> Result<PhotoHash, String> {
+    type Error = ValueError;
+    fn try_from(s: String) -> Result<PhotoHash, ValueError> {
         PhotoHash::parse(&s)
     }
 }

@@ -229,7 +229,7 @@ impl Ledger {
     ) -> Result<ClaimRecorded, Error> {
         let recorder = self.recorder()?;
         let (scan, epc) = unit(code, "unit")?;
-        let defect = Defect::parse(defect).map_err(Error::Invalid)?;
+        let defect = Defect::parse(defect).map_err(|e| Error::Invalid(e.to_string()))?;
         let note = note.map(|n| text(n, "note")).transpose()?;
         let mut body = object(
             &recorder,
@@ -386,7 +386,7 @@ impl Ledger {
                 .and_then(|()| std::fs::rename(&partial, &path))
                 .map_err(io)?;
         }
-        let reference = Text::parse(&name).map_err(Error::Invalid)?;
+        let reference = Text::parse(&name).map_err(|e| Error::Invalid(e.to_string()))?;
         Ok(Photo::of_bytes(reference, bytes))
     }
 
@@ -601,11 +601,7 @@ impl Ledger {
         now: DateTime<FixedOffset>,
     ) -> Result<History, Error> {
         let events = store::events_touching(&self.conn, epc)?;
-        let own: Vec<Event> = events
-            .iter()
-            .filter(|e| e.names(epc))
-            .cloned()
-            .collect();
+        let own: Vec<Event> = events.iter().filter(|e| e.names(epc)).cloned().collect();
         let custody = Custody::derive(epc, &events);
         let extract = self.extract()?;
         let product = epc
