@@ -17,7 +17,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::event::{Action, BizStep, Detail, Disposition, Epc, Event, EventType};
-use crate::quarantine::Quarantine;
+use crate::hold::Quarantine;
 
 /// Where a unit is in its life.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -280,6 +280,9 @@ impl Disposition {
     }
 }
 
+/// The CBV business-transaction type of an advance shipping notice.
+pub const ASN: &str = "desadv";
+
 /// A business transaction an event belongs to (CBV `bt` types: `desadv` for an ASN, `po`, `inv`).
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct BizTransaction {

@@ -25,6 +25,7 @@ pub mod docs;
 pub mod epcis;
 pub mod event;
 pub mod extract;
+pub mod hold;
 pub mod import;
 mod lifecycle;
 pub mod manifest;

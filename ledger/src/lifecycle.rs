@@ -645,7 +645,7 @@ impl Ledger {
             parts: repair::current_parts(epc, &own),
             fitted_into: repair::fittings(epc, &own),
             counterfeit_reports,
-            quarantines: crate::quarantine::holds(&own),
+            quarantines: crate::hold::holds(&own),
             corrections,
             contents: store::contents(&self.conn, epc)?
                 .iter()

@@ -19,8 +19,7 @@ use crate::event::{BizStep, Epc, Event};
 use crate::extract::RegistryExtract;
 use crate::{Error, store};
 
-/// The CBV business-transaction type of an advance shipping notice.
-pub const ASN: &str = "desadv";
+pub use crate::event::ASN;
 
 /// What one ASN expects and what has been received against it.
 #[derive(Clone, Debug, Default)]

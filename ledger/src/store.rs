@@ -930,7 +930,7 @@ pub fn scope_manifest_docs(conn: &Connection) -> Result<Vec<(String, String)>, E
             let Some(asn) = crate::docs::unscoped_manifest_asn(&id) else {
                 continue;
             };
-            let owner = events_in_transaction(conn, crate::manifest::ASN, asn)?
+            let owner = events_in_transaction(conn, crate::event::ASN, asn)?
                 .into_iter()
                 .find(|e| e.body.biz_step == BizStep::Shipping)
                 .map(|e| e.body.recorder.org);

@@ -4,7 +4,7 @@
 //! Decoding is rxing (a Rust port of ZXing) with a hybrid binarizer. The defaults are tuned for
 //! a live camera: only the GS1 carriers ([`Format::DEFAULT`]) and no TryHarder;
 //! [`DecodeOptions::try_harder`] is for still images where a miss costs more than 100 ms. Over
-//! a stream of frames, [`Dedup`] turns "the same code in 30 consecutive frames" into one scan.
+//! a stream of frames, [`crate::live::Dedup`] turns "the same code in 30 consecutive frames" into one scan.
 //!
 //! **Locate first, then decode.** Most frames a handheld camera delivers hold no code, and
 //! rxing over a whole cluttered 720p frame costs about as much as finding a code in it. So by
@@ -57,7 +57,6 @@ use rxing::{
 };
 
 use crate::GS;
-pub use crate::live::{Dedup, Frame, FrameSource, Recording, next_scans};
 
 mod binarize;
 mod locate;

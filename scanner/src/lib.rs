@@ -74,6 +74,7 @@ pub mod decode;
 mod digital_link;
 mod error;
 mod format;
+pub mod host;
 mod keys;
 pub mod layout;
 mod lint;
@@ -98,7 +99,8 @@ pub use scan::{Carrier, Element, Form, Identity, Note, Scan, Symbology};
 #[cfg(feature = "image-files")]
 pub use decode::{DecodeError, decode_image_file};
 pub use decode::{DecodeOptions, Decoded, decode_luma};
-pub use layout::{HostLayout, Layout, UnknownLayout, detect_layout};
+pub use host::{HostLayout, UnknownLayout, detect_layout};
+pub use layout::Layout;
 pub use live::{Dedup, FrameSource, LiveScans};
 
 /// The GS separator (ASCII 29, "group separator"), which scanners send for FNC1.

@@ -15,9 +15,8 @@ mod labels;
 
 use std::path::{Path, PathBuf};
 
-use custodian_scanner::decode::{
-    DecodeOptions, Decoded, Dedup, Format, Recording, decode_luma, next_scans,
-};
+use custodian_scanner::decode::{DecodeOptions, Decoded, Format, decode_luma};
+use custodian_scanner::live::{Dedup, Recording, next_scans};
 use custodian_scanner::{GS, Identity, parse};
 use labels::{FRAMES, Gray, MANIFEST_HEADER, Symbol, corpus, label};
 

@@ -9,14 +9,14 @@ use std::sync::{Mutex, MutexGuard};
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use custodian_ledger::{Flag, Ledger, Recorder};
+use custodian_ledger::{Ledger, Recorder};
 use ed25519_dalek::SigningKey;
 use serde::{Deserialize, Serialize};
 
 use crate::Error;
 use crate::identity::{self, EnrollRequest, EnrollResponse, EnrollmentToken};
 use crate::protocol::{self, MAX_EVENTS_PER_ROUND};
-use crate::session::{KV_LAST_SYNC, KV_UPLOAD_CURSOR, Session};
+use crate::session::{KV_LAST_SYNC, KV_UPLOAD_CURSOR, Session, SyncReport};
 use crate::transport::HubClient;
 
 const KV_IDENTITY: &str = "identity";
@@ -44,65 +44,6 @@ pub struct Status {
     /// Events recorded here that the hub has not acknowledged yet.
     pub waiting: usize,
     pub events: i64,
-}
-
-/// What one sync moved.
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
-pub struct SyncReport {
-    pub rounds: usize,
-    pub uploaded: usize,
-    /// Of the uploaded events, how many were new to the hub.
-    pub stored_by_hub: usize,
-    pub downloaded: usize,
-    /// Document sync messages received from the hub.
-    pub documents: usize,
-    /// Document sync messages sent to the hub. An idle sync sends and receives none.
-    #[serde(default)]
-    pub documents_sent: usize,
-    pub bytes_sent: usize,
-    pub bytes_received: usize,
-    /// Flags that arrived with this sync.
-    pub new_flags: Vec<Flag>,
-    /// Flags held before whose status this sync changed: another device of the organisation,
-    /// or the hub, moved them.
-    #[serde(default)]
-    pub moved_flags: Vec<Flag>,
-    /// The device clock minus the hub clock, in milliseconds (positive: the device is ahead).
-    pub clock_offset_ms: i64,
-    /// How the registry extract came.
-    #[serde(default)]
-    pub extract: ExtractUpdate,
-    /// The registry extract version held after the sync.
-    #[serde(default)]
-    pub extract_version: u64,
-    /// Attempts that failed transiently before this one succeeded ([`Device::sync_with_retry`]).
-    #[serde(default)]
-    pub retries: u32,
-    /// Both sides have everything the sync began with: every event recorded before it went up,
-    /// the hub had nothing more to send and every document converged. A sync that stopped short
-    /// says so here and in `waiting`.
-    #[serde(default)]
-    pub converged: bool,
-    /// Events recorded here that the hub has not acknowledged yet, after this sync: those of a
-    /// sync that stopped short, and scans taken while it ran (they go with the next).
-    #[serde(default)]
-    pub waiting: usize,
-    /// The hub said it had more events for this device when the sync stopped.
-    #[serde(default)]
-    pub hub_has_more: bool,
-}
-
-/// How a sync brought the registry extract.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ExtractUpdate {
-    /// The device's extract was current.
-    #[default]
-    Unchanged,
-    /// The changes since the version held.
-    Delta,
-    /// The whole extract.
-    Whole,
 }
 
 /// A device: its ledger, and (once enrolled) its hub.

@@ -26,9 +26,9 @@ pub mod session;
 pub mod transport;
 
 pub use actions::{Closed, Shipped, Taken};
-pub use device::{Device, ExtractUpdate, Status, SyncReport};
+pub use device::{Device, Status};
 pub use link::{Link, LinkState};
-pub use session::Session;
+pub use session::{ExtractUpdate, Session, SyncReport};
 
 /// Errors of enrolling and syncing. The ledger is never left half-written by any of them.
 #[derive(Debug, thiserror::Error)]

@@ -69,7 +69,7 @@ impl SyncReport {
         self.uploaded + self.downloaded > 0
             || !self.new_flags.is_empty()
             || !self.moved_flags.is_empty()
-            || self.extract != crate::device::ExtractUpdate::Unchanged
+            || self.extract != crate::ExtractUpdate::Unchanged
     }
 }
 
