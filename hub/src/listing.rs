@@ -39,16 +39,9 @@ pub use crate::flags::UNITS;
 /// The listing tables, and the listing of every out-of-sequence flag raised before flags
 /// listed units (each a listing of its one unit, under its own id).
 pub(crate) fn migrate(conn: &Connection) -> Result<(), HubError> {
-    conn.execute_batch(
-        "-- seq orders changes for devices: a row takes a new one when it changes.
-         CREATE TABLE IF NOT EXISTS flag_units (
-             seq INTEGER PRIMARY KEY, key TEXT NOT NULL UNIQUE, flag TEXT NOT NULL,
-             org TEXT NOT NULL, epc TEXT NOT NULL, event TEXT NOT NULL, resolved TEXT
-         );
-         CREATE INDEX IF NOT EXISTS flag_units_open ON flag_units (epc) WHERE resolved IS NULL;
-         CREATE INDEX IF NOT EXISTS flag_units_by_org ON flag_units (org, seq);
-         CREATE INDEX IF NOT EXISTS flag_units_by_flag ON flag_units (flag, seq);",
-    )?;
+    conn.execute_batch(&format!("{FLAG_UNITS};"))?;
+    reshape_flag_units(conn)?;
+    conn.execute_batch(FLAG_UNITS_INDEXES)?;
     let has_units: i64 = conn.query_row(
         "SELECT count(*) FROM pragma_table_info('flags') WHERE name = 'units'",
         [],
@@ -75,6 +68,45 @@ pub(crate) fn migrate(conn: &Connection) -> Result<(), HubError> {
     if has_doc == 0 {
         conn.execute_batch("ALTER TABLE flags ADD COLUMN doc TEXT;")?;
     }
+    Ok(())
+}
+
+/// The listing, one row per listed unit. A unit's listings are found, and a fact is listed
+/// once, through one index, `(epc, key)` (a fact's key names its unit, so it is unique alone
+/// too): each listed unit is one random insert into it, not two (a key index and an index of
+/// open listings by unit each took one, and a storm of receipts dirtied both whole every round).
+/// `seq` orders changes for devices: a row takes a new one when it changes.
+const FLAG_UNITS: &str = "CREATE TABLE IF NOT EXISTS flag_units (
+             seq INTEGER PRIMARY KEY, key TEXT NOT NULL, flag TEXT NOT NULL,
+             org TEXT NOT NULL, epc TEXT NOT NULL, event TEXT NOT NULL, resolved TEXT
+         )";
+
+const FLAG_UNITS_INDEXES: &str =
+    "CREATE UNIQUE INDEX IF NOT EXISTS flag_units_by_epc ON flag_units (epc, key);
+     CREATE INDEX IF NOT EXISTS flag_units_by_org ON flag_units (org, seq);
+     CREATE INDEX IF NOT EXISTS flag_units_by_flag ON flag_units (flag, seq);";
+
+/// Rebuilds a listing kept in its first shape (`key` unique on its own, and an index of open
+/// listings by unit) into [`FLAG_UNITS`]'s, rows and sequence numbers unchanged.
+fn reshape_flag_units(conn: &Connection) -> Result<(), HubError> {
+    let first_shape: bool = conn.query_row(
+        "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = 'flag_units_open')",
+        [],
+        |r| r.get(0),
+    )?;
+    if !first_shape {
+        return Ok(());
+    }
+    let tx = conn.unchecked_transaction()?;
+    tx.execute_batch(&format!(
+        "{};
+         INSERT INTO flag_units_reshaped (seq, key, flag, org, epc, event, resolved)
+             SELECT seq, key, flag, org, epc, event, resolved FROM flag_units;
+         DROP TABLE flag_units;
+         ALTER TABLE flag_units_reshaped RENAME TO flag_units;",
+        FLAG_UNITS.replace("IF NOT EXISTS flag_units", "flag_units_reshaped")
+    ))?;
+    tx.commit()?;
     Ok(())
 }
 
@@ -111,13 +143,11 @@ pub(crate) fn raise(
     now: DateTime<Utc>,
 ) -> Result<Option<HubFlag>, HubError> {
     let key = listed.key.clone();
-    let seen: bool = conn
-        .prepare_cached(
-            "SELECT EXISTS (SELECT 1 FROM flag_units WHERE key = ?1)
-                 OR EXISTS (SELECT 1 FROM flags WHERE id = ?1)",
-        )?
+    // A unit flagged alone before flags listed units.
+    let flagged_alone: bool = conn
+        .prepare_cached("SELECT EXISTS (SELECT 1 FROM flags WHERE id = ?1)")?
         .query_row([&key], |r| r.get(0))?;
-    if seen {
+    if flagged_alone {
         return Ok(None);
     }
     let event = listed.event.map(|e| e.id.0.clone()).unwrap_or_default();
@@ -126,7 +156,14 @@ pub(crate) fn raise(
         None => key.clone(),
     };
     if let Some(id) = flags.open_for_cause(&cause).map(str::to_string) {
+        // Listed before, or listed now: the one probe of the listing's index decides.
         add_unit(conn, flags, &listed, &key, &id, &event)?;
+        return Ok(None);
+    }
+    let seen: bool = conn
+        .prepare_cached("SELECT EXISTS (SELECT 1 FROM flag_units WHERE epc = ?1 AND key = ?2)")?
+        .query_row(params![listed.unit.uri(), key], |r| r.get(0))?;
+    if seen {
         return Ok(None);
     }
     let current: Option<(String, i64, i64)> = conn
@@ -177,7 +214,8 @@ pub(crate) fn raise(
     Ok(raised)
 }
 
-/// Lists the unit of `listed` (its fact `key`, found by `event`) under open flag `id`.
+/// Lists the unit of `listed` (its fact `key`, found by `event`) under open flag `id`, unless
+/// it is listed already.
 fn add_unit(
     conn: &Connection,
     flags: &mut FlagDocs,
@@ -186,14 +224,18 @@ fn add_unit(
     id: &str,
     event: &str,
 ) -> Result<(), HubError> {
+    if !insert_unit(conn, key, id, listed.org, listed.unit, event)? {
+        return Ok(());
+    }
     conn.prepare_cached(
         "UPDATE flags SET units = units + 1, open_units = open_units + 1 WHERE id = ?1",
     )?
     .execute([id])?;
     flags.touch(listed.org, id);
-    insert_unit(conn, key, id, listed.org, listed.unit, event)
+    Ok(())
 }
 
+/// Lists `unit`'s fact `key` under `flag`; false when it is listed already.
 fn insert_unit(
     conn: &Connection,
     key: &str,
@@ -201,16 +243,19 @@ fn insert_unit(
     org: &str,
     unit: &Epc,
     event: &str,
-) -> Result<(), HubError> {
-    conn.prepare_cached(
-        "INSERT INTO flag_units (key, flag, org, epc, event) VALUES (?1, ?2, ?3, ?4, ?5)",
-    )?
-    .execute(params![key, flag, org, unit.uri(), event])?;
-    Ok(())
+) -> Result<bool, HubError> {
+    let inserted = conn
+        .prepare_cached(
+            "INSERT INTO flag_units (key, flag, org, epc, event) VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT (epc, key) DO NOTHING",
+        )?
+        .execute(params![key, flag, org, unit.uri(), event])?;
+    Ok(inserted == 1)
 }
 
 /// A unit's listings of `kind` that are not accounted for yet.
 pub(crate) struct OpenListing {
+    pub epc: String,
     /// The unit's fact ([`flags::flag_id`]).
     pub key: String,
     pub flag: String,
@@ -225,16 +270,17 @@ pub(crate) fn open_listings(
     unit: &Epc,
 ) -> Result<Vec<OpenListing>, HubError> {
     let mut stmt = conn.prepare_cached(
-        "SELECT u.key, u.flag, u.org, u.event FROM flag_units u JOIN flags f ON f.id = u.flag
+        "SELECT u.epc, u.key, u.flag, u.org, u.event FROM flag_units u JOIN flags f ON f.id = u.flag
          WHERE u.epc = ?1 AND u.resolved IS NULL AND f.kind = ?2",
     )?;
     let rows = stmt
         .query_map(params![unit.uri(), kind.as_str()], |r| {
             Ok(OpenListing {
-                key: r.get(0)?,
-                flag: r.get(1)?,
-                org: r.get(2)?,
-                event: r.get(3)?,
+                epc: r.get(0)?,
+                key: r.get(1)?,
+                flag: r.get(2)?,
+                org: r.get(3)?,
+                event: r.get(4)?,
             })
         })?
         .collect::<Result<_, _>>()?;
@@ -253,9 +299,9 @@ pub(crate) fn account_for(
     let changed = conn
         .prepare_cached(
             "UPDATE flag_units SET resolved = ?2, seq = (SELECT max(seq) + 1 FROM flag_units)
-             WHERE key = ?1 AND resolved IS NULL",
+             WHERE epc = ?3 AND key = ?1 AND resolved IS NULL",
         )?
-        .execute(params![listing.key, note])?;
+        .execute(params![listing.key, note, listing.epc])?;
     if changed == 0 {
         return Ok(false);
     }
@@ -373,4 +419,91 @@ pub fn raise_draft(
     }
     let flag = new_flag(id, kind, org, unit, reason, event, now);
     flags.store(conn, flag)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The listing as hubs kept it before: `key` unique on its own, and open listings by unit.
+    const FIRST_SHAPE: &str = "CREATE TABLE flag_units (
+             seq INTEGER PRIMARY KEY, key TEXT NOT NULL UNIQUE, flag TEXT NOT NULL,
+             org TEXT NOT NULL, epc TEXT NOT NULL, event TEXT NOT NULL, resolved TEXT
+         );
+         CREATE INDEX flag_units_open ON flag_units (epc) WHERE resolved IS NULL;
+         CREATE INDEX flag_units_by_org ON flag_units (org, seq);
+         CREATE INDEX flag_units_by_flag ON flag_units (flag, seq);";
+
+    fn indexes(conn: &Connection) -> Vec<String> {
+        let mut stmt = conn
+            .prepare(
+                "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'flag_units'
+                 ORDER BY name",
+            )
+            .unwrap();
+        stmt.query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap()
+    }
+
+    #[test]
+    fn a_listing_kept_in_its_first_shape_is_rebuilt_with_its_rows_and_lists_a_fact_once() {
+        let conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch(FIRST_SHAPE).unwrap();
+        conn.execute_batch(
+            "INSERT INTO flag_units (seq, key, flag, org, epc, event, resolved) VALUES
+                 (7, 'k1', 'flag-a', 'dist-a', 'urn:u:1', 'e1', NULL),
+                 (9, 'k2', 'flag-a', 'dist-a', 'urn:u:2', 'e2', 'shipped late');",
+        )
+        .unwrap();
+
+        conn.execute_batch(&format!("{FLAG_UNITS};")).unwrap();
+        reshape_flag_units(&conn).unwrap();
+        conn.execute_batch(FLAG_UNITS_INDEXES).unwrap();
+        // Opening again changes nothing.
+        reshape_flag_units(&conn).unwrap();
+
+        assert_eq!(
+            indexes(&conn),
+            [
+                "flag_units_by_epc",
+                "flag_units_by_flag",
+                "flag_units_by_org"
+            ]
+        );
+        let rows: Vec<(i64, String, String, Option<String>)> = conn
+            .prepare("SELECT seq, key, epc, resolved FROM flag_units ORDER BY seq")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(
+            rows,
+            [
+                (7, "k1".into(), "urn:u:1".into(), None),
+                (
+                    9,
+                    "k2".into(),
+                    "urn:u:2".into(),
+                    Some("shipped late".into())
+                ),
+            ]
+        );
+
+        // A fact listed before is not listed again; a new one is, after the last sequence number.
+        let unit = Epc::parse("https://id.gs1.org/01/09506000134352/21/1001").unwrap();
+        let uri = unit.uri();
+        assert!(insert_unit(&conn, "k3", "flag-a", "dist-a", &unit, "e3").unwrap());
+        assert!(!insert_unit(&conn, "k3", "flag-b", "dist-b", &unit, "e4").unwrap());
+        let (seq, flag): (i64, String) = conn
+            .query_row(
+                "SELECT seq, flag FROM flag_units WHERE epc = ?1 AND key = 'k3'",
+                [&uri],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .unwrap();
+        assert_eq!((seq, flag.as_str()), (10, "flag-a"));
+    }
 }

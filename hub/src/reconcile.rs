@@ -72,7 +72,8 @@ pub fn record_corrected(
         }
     }
     crate::quarantine::on_event(conn, event, seq)?;
-    reconcile(conn, flags, event, now).map(Some)
+    let until = store::Until::stored(event, clock_offset_ms);
+    reconcile(conn, flags, event, &until, now).map(Some)
 }
 
 /// Lets `org` see `event` (stored at `seq`). Its row names the device that recorded the event
@@ -231,11 +232,12 @@ pub fn implausible_time(
     Ok(raised)
 }
 
-/// Checks a new event against everything the hub holds.
+/// Checks a new event against everything the hub holds; `until` bounds it (its stored time).
 fn reconcile(
     conn: &Connection,
     flags: &mut FlagDocs,
     event: &Event,
+    until: &store::Until,
     now: DateTime<Utc>,
 ) -> Result<Vec<HubFlag>, HubError> {
     let b = &event.body;
@@ -254,7 +256,7 @@ fn reconcile(
     if b.recorder.device == HUB_DEVICE {
         return Ok(Vec::new());
     }
-    let mut raised = seen_after_end(conn, flags, event, now)?;
+    let mut raised = seen_after_end(conn, flags, event, until, now)?;
     if let Some(Detail::CounterfeitReport { note, .. }) = event.detail() {
         raised.extend(reported_counterfeit(
             conn,
@@ -325,18 +327,18 @@ fn reconcile(
         // After-sales events are not channel movements, and a unit sold to a consumer has left
         // the channel: whoever services or takes it back is not diverting it.
         if event.detail().is_some()
-            || store::last_with_step(
+            || store::last_with_step_until(
                 conn,
                 std::slice::from_ref(unit),
                 BizStep::RetailSelling,
-                Some(event),
+                until,
             )?
             .is_some()
         {
             continue;
         }
         let last_shipment =
-            store::last_with_step_touching(conn, unit, BizStep::Shipping, Some(event))?;
+            store::last_with_step_touching_until(conn, unit, BizStep::Shipping, until)?;
         if let Some(shipment) = &last_shipment
             && let Some(dest) = &shipment.body.destination
             && dest != org
@@ -455,6 +457,7 @@ fn seen_after_end(
     conn: &Connection,
     flags: &mut FlagDocs,
     event: &Event,
+    until: &store::Until,
     now: DateTime<Utc>,
 ) -> Result<Vec<HubFlag>, HubError> {
     let b = &event.body;
@@ -463,7 +466,7 @@ fn seen_after_end(
         let one = std::slice::from_ref(unit);
         let mut ends = Vec::new();
         for step in [BizStep::Destroying, BizStep::Decommissioning] {
-            ends.extend(store::last_with_step(conn, one, step, Some(event))?);
+            ends.extend(store::last_with_step_until(conn, one, step, until)?);
         }
         // Only an end that comes first: the return receipt recorded with a scrapping, at the
         // same instant, is part of the scrapping.

@@ -433,16 +433,27 @@ fn events_naming_except(
     epc: &Epc,
     except: Option<&EventId>,
 ) -> Result<Vec<Event>, Error> {
+    // Ordered and grouped here rather than by SQLite, which builds two temporary b-trees for it
+    // on every call: this is on the path of every unit the hub reconciles.
     let mut stmt = conn.prepare_cached(&format!(
-        "SELECT e.seq, e.id, max(x.role = 'epc') FROM event_epcs x JOIN events e ON e.seq = x.seq
-         WHERE x.epc = ?1 AND {LIVE} GROUP BY e.seq ORDER BY e.time, e.seq"
+        "SELECT e.time, e.seq, e.id, x.role = 'epc' FROM event_epcs x JOIN events e ON e.seq = x.seq
+         WHERE x.epc = ?1 AND {LIVE}"
     ))?;
-    let rows: Vec<(i64, String, bool)> = stmt
-        .query_map([epc.uri()], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+    let mut rows: Vec<(String, i64, String, bool)> = stmt
+        .query_map([epc.uri()], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+        })?
         .collect::<Result<_, _>>()?;
+    rows.sort_unstable();
+    // An event naming `epc` as one of its things and as its parent is one row, naming it.
+    rows.dedup_by(|later, kept| {
+        let same = later.1 == kept.1;
+        kept.3 |= same && later.3;
+        same
+    });
     rows.into_iter()
-        .filter(|(_, id, _)| except.is_none_or(|x| x.0 != *id))
-        .map(|(seq, id, names)| read_for(conn, seq, &id, epc, names))
+        .filter(|(_, _, id, _)| except.is_none_or(|x| x.0 != *id))
+        .map(|(_, seq, id, names)| read_for(conn, seq, &id, epc, names))
         .collect()
 }
 
@@ -626,11 +637,12 @@ pub fn containers(conn: &Connection, epc: &Epc) -> Result<Vec<Epc>, Error> {
 }
 
 /// The live aggregations (packing and unpacking, fitting and removal) that have `child` among
-/// their children: from the `containment` table, so a unit's other events are not read.
+/// their children: from the `containment` table, so a unit's other events are not read. Its key,
+/// (child, seq), makes each row a distinct aggregation, in order, with no temporary b-tree.
 fn aggregations_of(conn: &Connection, child: &Epc) -> Result<Vec<Event>, Error> {
     let mut stmt = conn.prepare_cached(&format!(
-        "SELECT DISTINCT e.seq, e.id FROM containment c JOIN events e ON e.seq = c.seq
-         WHERE c.child = ?1 AND {LIVE} ORDER BY e.seq"
+        "SELECT e.seq, e.id FROM containment c JOIN events e ON e.seq = c.seq
+         WHERE c.child = ?1 AND {LIVE} ORDER BY c.seq"
     ))?;
     let rows: Vec<(i64, String)> = stmt
         .query_map([child.uri()], |r| Ok((r.get(0)?, r.get(1)?)))?
@@ -652,10 +664,20 @@ pub fn last_with_step(
     step: BizStep,
     until: Option<&Event>,
 ) -> Result<Option<Event>, Error> {
-    let bound = Bound::of(conn, until)?;
+    last_with_step_until(conn, epcs, step, &Until::of(conn, until)?)
+}
+
+/// As [`last_with_step`], within a bound the caller already holds (one event's checks share
+/// one).
+pub fn last_with_step_until(
+    conn: &Connection,
+    epcs: &[Epc],
+    step: BizStep,
+    bound: &Until,
+) -> Result<Option<Event>, Error> {
     let mut best: Option<Event> = None;
     for epc in epcs {
-        if let Some(e) = latest_where(conn, epc, step, &bound, |_| true)?
+        if let Some(e) = latest_where(conn, epc, step, bound, |_| true)?
             && best
                 .as_ref()
                 .is_none_or(|b| e.body.event_time > b.body.event_time)
@@ -677,11 +699,20 @@ pub fn last_with_step_touching(
     step: BizStep,
     until: Option<&Event>,
 ) -> Result<Option<Event>, Error> {
-    let bound = Bound::of(conn, until)?;
-    let mut best = latest_where(conn, epc, step, &bound, |_| true)?;
+    last_with_step_touching_until(conn, epc, step, &Until::of(conn, until)?)
+}
+
+/// As [`last_with_step_touching`], within a bound the caller already holds.
+pub fn last_with_step_touching_until(
+    conn: &Connection,
+    epc: &Epc,
+    step: BizStep,
+    bound: &Until,
+) -> Result<Option<Event>, Error> {
+    let mut best = latest_where(conn, epc, step, bound, |_| true)?;
     for (container, spans) in containment_spans(conn, epc, &mut vec![epc.clone()])? {
         let inside = |e: &Event| spans.iter().any(|s| s.contains(e.body.event_time));
-        if let Some(e) = latest_where(conn, &container, step, &bound, inside)?
+        if let Some(e) = latest_where(conn, &container, step, bound, inside)?
             && best
                 .as_ref()
                 .is_none_or(|b| e.body.event_time > b.body.event_time)
@@ -694,24 +725,34 @@ pub fn last_with_step_touching(
 
 /// Where a backwards walk through a unit's events starts: at or before a stored time, other than
 /// one event.
-struct Bound {
+pub struct Until {
     time: String,
     except: String,
 }
 
-impl Bound {
-    fn of(conn: &Connection, until: Option<&Event>) -> Result<Bound, Error> {
+impl Until {
+    /// At or before `until`'s stored (possibly clock-corrected) time, other than it; with no
+    /// event, everything.
+    pub fn of(conn: &Connection, until: Option<&Event>) -> Result<Until, Error> {
         Ok(match until {
-            // The stored (possibly clock-corrected) time of `until`, where it is held.
-            Some(e) => Bound {
+            Some(e) => Until {
                 time: stored_time(conn, e)?,
                 except: e.id.0.clone(),
             },
-            None => Bound {
+            None => Until {
                 time: "9999".into(),
                 except: String::new(),
             },
         })
+    }
+
+    /// At or before `event`, which [`insert_event_corrected`] just stored with
+    /// `clock_offset_ms`, other than it: its stored time without reading it back.
+    pub fn stored(event: &Event, clock_offset_ms: i64) -> Until {
+        Until {
+            time: corrected_time(event, clock_offset_ms),
+            except: event.id.0.clone(),
+        }
     }
 }
 
@@ -721,7 +762,7 @@ fn latest_where(
     conn: &Connection,
     epc: &Epc,
     step: BizStep,
-    bound: &Bound,
+    bound: &Until,
     mut keep: impl FnMut(&Event) -> bool,
 ) -> Result<Option<Event>, Error> {
     let mut stmt = conn.prepare_cached(&last_with_step_sql())?;
