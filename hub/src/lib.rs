@@ -11,6 +11,7 @@
 
 pub mod access;
 pub mod catalog;
+mod changes;
 pub mod demo;
 pub mod exchange;
 pub mod flags;
@@ -18,6 +19,7 @@ pub mod listing;
 pub mod quarantine;
 pub mod reconcile;
 pub mod registry;
+pub mod reports;
 pub mod server;
 pub mod tls;
 pub mod verify;

@@ -34,7 +34,6 @@ use crate::HubError;
 use crate::flags::HubFlag;
 use crate::flags::{FlagDocs, flag_id};
 use crate::listing::{self, Draft, Listed, raise_draft};
-use crate::registry::Registry;
 
 /// Stores `event` (a no-op if held) and, when it is new, shares it and reconciles it.
 /// Returns the flags it raised; `None` for an event held before.
@@ -245,7 +244,7 @@ fn reconcile(
         // A counterfeit report declared erroneous is withdrawn: its unit leaves the alert list
         // when no other report remains, and the unit's counterfeit flags say what remains.
         if let Some(declared) = event.declared_id()
-            && let Some(epc) = Registry::remove_reported_alert(conn, &declared.0)?
+            && let Some(epc) = crate::reports::remove(conn, &declared.0)?
         {
             restate_counterfeit_flags(conn, flags, &epc)?;
         }
@@ -558,7 +557,7 @@ fn reported_counterfeit(
             )?);
             continue;
         }
-        let recorded = Registry::add_reported_alert(conn, event, unit, note)?;
+        let recorded = crate::reports::add(conn, event, unit, note)?;
         let (custody, before) = custody_before(conn, unit, event)?;
         let maker = match before
             .iter()
@@ -568,7 +567,7 @@ fn reported_counterfeit(
             None if crate::catalog::is_product(conn, gtin.as_str())? => maker_org.clone(),
             None => None,
         };
-        let reports = Registry::alert_reports(conn, &unit.uri())?;
+        let reports = crate::reports::of(conn, &unit.uri())?;
         let listed = reports.iter().any(|r| r.event == event.id.0);
         let reason_for = |org: &str| -> Result<String, HubError> {
             Ok(if listed {
@@ -684,7 +683,7 @@ fn report_for_review(
 fn counterfeit_reason(
     conn: &Connection,
     unit: &Epc,
-    reports: &[crate::registry::AlertReport],
+    reports: &[crate::reports::AlertReport],
     reader: &str,
 ) -> Result<String, HubError> {
     if reports.is_empty() {
@@ -707,7 +706,7 @@ fn counterfeit_reason(
     Ok(format!(
         "{} was reported counterfeit{count} {}",
         unit.label(),
-        crate::registry::reports_in_words(conn, reports, Some(reader))?
+        crate::reports::in_words(conn, reports, Some(reader))?
     ))
 }
 
@@ -718,7 +717,7 @@ fn restate_counterfeit_flags(
     epc: &str,
 ) -> Result<(), HubError> {
     let unit = Epc::parse(epc).map_err(|e| HubError::Internal(format!("{epc}: {e}")))?;
-    let reports = Registry::alert_reports(conn, epc)?;
+    let reports = crate::reports::of(conn, epc)?;
     let held: Vec<(String, String, String, String)> = {
         let mut stmt = conn.prepare_cached(
             "SELECT id, org, reason, event FROM flags WHERE kind = 'counterfeit' AND epc = ?1",
@@ -768,7 +767,7 @@ fn listed_unit_shipped(
         let Some(listed) = listed else {
             continue;
         };
-        let reports = Registry::alert_reports(conn, &unit.uri())?;
+        let reports = crate::reports::of(conn, &unit.uri())?;
         let reason = if reports.is_empty() {
             format!(
                 "{} is on the counterfeit alert list ({listed}) and was shipped to {} by {}",

@@ -46,6 +46,7 @@ const KV_ISSUER_KEY: &str = "issuer_key";
 const KV_RESOLVER: &str = "resolver";
 pub use crate::HUB_DEVICE;
 pub use crate::flags::HubFlag;
+pub use crate::reports::AlertReport;
 
 /// What a registry holds, counted (`custodian hub status`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -168,7 +169,7 @@ impl Registry {
              ON CONFLICT(id) DO UPDATE SET name = excluded.name, role = excluded.role, market = excluded.market, gln = excluded.gln",
             params![org.id, org.name, org.role, org.market, org.gln],
         )?;
-        Self::log_change(&conn, "org", &org.id).map(drop)
+        crate::changes::log(&conn, "org", &org.id).map(drop)
     }
 
     pub fn add_site(&self, org: &str, site: &str, name: &str) -> Result<(), HubError> {
@@ -188,7 +189,7 @@ impl Registry {
                  markets = excluded.markets, claim_threshold = excluded.claim_threshold",
             params![gtin.as_str(), p.name, p.warranty_months, p.markets.join(","), p.claim_threshold],
         )?;
-        Self::log_change(&conn, "product", gtin.as_str()).map(drop)
+        crate::changes::log(&conn, "product", gtin.as_str()).map(drop)
     }
 
     fn manufacturer(conn: &Connection) -> Result<Org, HubError> {

@@ -8,8 +8,7 @@
 
 use crate::ai::ApplicationIdentifier;
 use crate::error::{ErrorKind, ParseError};
-use crate::parse::Located;
-use crate::scan::Element;
+use crate::scan::{Element, Located};
 
 /// A byte range of the raw text.
 type Span = (usize, usize);

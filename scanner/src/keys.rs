@@ -8,7 +8,7 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
-use crate::ai::{char_at, verify_check_digit};
+use crate::digits::{char_at, verify_check_digit};
 use crate::error::{ErrorKind, ParseError};
 
 /// Errors for the first non-digit of `s`, if any.

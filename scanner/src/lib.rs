@@ -72,6 +72,7 @@ pub mod camera;
 mod codes;
 pub mod decode;
 mod digital_link;
+mod digits;
 mod error;
 mod format;
 pub mod host;
@@ -88,7 +89,8 @@ mod scan;
 mod seeded;
 pub mod serial;
 
-pub use ai::{ApplicationIdentifier, Charset, Component, check_digit};
+pub use ai::{ApplicationIdentifier, Charset, Component};
+pub use digits::check_digit;
 pub use error::{ErrorKind, ParseError};
 pub use format::{bracketed, digital_link, element_string, percent_encode};
 pub use keys::{Gln, Gtin, Sscc};

@@ -7,8 +7,8 @@
 
 use chrono::NaiveDate;
 
-use crate::ai::{char_at, date};
 use crate::codes;
+use crate::digits::{char_at, date};
 use crate::error::{ErrorKind, ParseError};
 
 type Subject<'a> = &'a dyn Fn() -> String;

@@ -12,19 +12,14 @@ use crate::GS;
 
 /// GS as the byte it is in UTF-8.
 const GS_BYTE: u8 = 0x1d;
-use crate::ai::{self, ApplicationIdentifier, Pairing, Pattern, char_at};
+use crate::ai::Signature;
+use crate::ai::{self, ApplicationIdentifier, Pairing, Pattern};
 use crate::digital_link;
+use crate::digits::char_at;
 use crate::error::{ErrorKind, ParseError};
 use crate::keys::{Gtin, Sscc};
 use crate::layout::Layout;
-use crate::scan::{Carrier, Element, Form, Note, Scan, Signature, Symbology};
-
-/// An element together with where its AI and its value start in the raw text.
-pub(crate) struct Located {
-    pub(crate) element: Element,
-    pub(crate) ai_at: usize,
-    pub(crate) value_at: usize,
-}
+use crate::scan::{Carrier, Element, Form, Located, Note, Scan, Symbology};
 
 /// Parses raw scanner text: an element string, bracketed AIs, a Digital Link URI or a bare
 /// GTIN, optionally behind a BOM and an AIM symbology identifier and followed by CR/LF/Tab.
@@ -1441,7 +1436,7 @@ mod tests {
         collection::vec(0..10u8, payload)
             .prop_map(|d| {
                 let digits: String = d.iter().map(|d| char::from(b'0' + d)).collect();
-                format!("{digits}{}", ai::check_digit(&digits))
+                format!("{digits}{}", crate::digits::check_digit(&digits))
             })
             .boxed()
     }

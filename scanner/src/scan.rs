@@ -7,7 +7,7 @@ use std::fmt;
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
-use crate::ai;
+use crate::ai::{self, Signature};
 use crate::keys::{Gtin, Sscc};
 
 /// One validated scan.
@@ -81,7 +81,7 @@ impl Scan {
     /// and the rest as 19YY, and a day of 00 as the last day of the month.
     pub fn date(&self, ai: &str) -> Option<NaiveDate> {
         let value = self.get(ai)?.get(..6)?;
-        ai::date(value, &String::new, true).ok()
+        crate::digits::date(value, &String::new, true).ok()
     }
 
     /// The decoded bytes of the digital signature, AI 8030.
@@ -124,44 +124,11 @@ impl Scan {
     }
 }
 
-/// AI 8030's signature, decoded, held in place: AI 8030's base64url (at most 90 characters)
-/// decodes to at most [`Signature::CAPACITY`] bytes, so a signed scan allocates nothing for it.
-#[derive(Clone, PartialEq, Eq, Hash)]
-pub(crate) struct Signature {
-    len: u8,
-    /// The bytes, then zeros.
-    bytes: [u8; Signature::CAPACITY],
-}
-
-impl Signature {
-    /// The most bytes a signature holds: AI 8030's longest value, 90 characters, decodes to 67.
-    pub(crate) const CAPACITY: usize = 67;
-
-    pub(crate) fn empty() -> Signature {
-        Signature {
-            len: 0,
-            bytes: [0; Signature::CAPACITY],
-        }
-    }
-
-    /// The first `len` bytes (at most [`Signature::CAPACITY`]), to be written: the signature's
-    /// bytes from now on.
-    pub(crate) fn buffer(&mut self, len: usize) -> &mut [u8] {
-        let len = len.min(Signature::CAPACITY);
-        // `len` is at most 67, so the cast is exact.
-        self.len = len as u8;
-        &mut self.bytes[..len]
-    }
-
-    pub(crate) fn as_bytes(&self) -> &[u8] {
-        &self.bytes[..usize::from(self.len)]
-    }
-}
-
-impl fmt::Debug for Signature {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.as_bytes().fmt(f)
-    }
+/// An element together with where its AI and its value start in the raw text.
+pub(crate) struct Located {
+    pub(crate) element: Element,
+    pub(crate) ai_at: usize,
+    pub(crate) value_at: usize,
 }
 
 /// What a scan identifies.

@@ -4,14 +4,6 @@
 use super::*;
 use crate::catalog::{PRODUCT_SELECT, product_row};
 
-pub(super) const KV_EXTRACT_VERSION: &str = "extract_version";
-
-/// The oldest version a delta can start from: the change log holds every change after it.
-pub(super) const KV_EXTRACT_LOG_FROM: &str = "extract_log_from";
-
-/// How many changes of the extract the log keeps; a device further behind gets it whole.
-pub(super) const EXTRACT_LOG_KEEP: u64 = 10_000;
-
 /// A device this many changes behind gets the whole extract: past that, a delta saves little.
 pub(super) const MAX_DELTA_CHANGES: u64 = 2_000;
 
@@ -110,7 +102,7 @@ pub(super) fn read_alerts(conn: &Connection, epc: Option<&str>) -> Result<Vec<Al
     let mut alerts = Vec::with_capacity(rows.len());
     for (epc, reason, reported) in rows {
         let reports = if reported {
-            Registry::alert_reports(conn, &epc)?
+            crate::reports::of(conn, &epc)?
         } else {
             Vec::new()
         };
@@ -119,7 +111,7 @@ pub(super) fn read_alerts(conn: &Connection, epc: Option<&str>) -> Result<Vec<Al
         } else {
             format!(
                 "reported counterfeit {}",
-                reports_in_words(conn, &reports, None)?
+                crate::reports::in_words(conn, &reports, None)?
             )
         };
         alerts.push(Alert { epc, reason });
@@ -144,39 +136,13 @@ pub fn extract_since(
 }
 
 impl Registry {
-    /// Records a change of the extract: the next version, and what it changed (`kind` and the
-    /// entry's key), so a device can be sent the changes after the version it holds.
-    pub(super) fn log_change(conn: &Connection, kind: &str, key: &str) -> Result<u64, HubError> {
-        let v = Self::extract_version(conn)? + 1;
-        conn.execute(
-            "INSERT INTO extract_log (version, kind, key) VALUES (?1, ?2, ?3)",
-            params![i64::try_from(v).unwrap_or(i64::MAX), kind, key],
-        )?;
-        store::kv_set(conn, KV_EXTRACT_VERSION, &v.to_string())?;
-        if v > EXTRACT_LOG_KEEP && v % 100 == 0 {
-            let keep_from = v - EXTRACT_LOG_KEEP;
-            conn.execute(
-                "DELETE FROM extract_log WHERE version <= ?1",
-                [i64::try_from(keep_from).unwrap_or(i64::MAX)],
-            )?;
-            store::kv_set(conn, KV_EXTRACT_LOG_FROM, &keep_from.to_string())?;
-        }
-        Ok(v)
-    }
-
-    pub(super) fn extract_version(conn: &Connection) -> Result<u64, HubError> {
-        Ok(store::kv_get(conn, KV_EXTRACT_VERSION)?
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(0))
-    }
-
     /// The registry extract, whole (the same for every device).
     pub(crate) fn extract(
         conn: &Connection,
         issuer: &SigningKey,
     ) -> Result<RegistryExtract, HubError> {
         Ok(RegistryExtract {
-            version: Self::extract_version(conn)?,
+            version: crate::changes::version(conn)?,
             orgs: read_orgs(conn, None)?,
             products: read_products(conn, None)?,
             issuer_keys: issuer_keys(issuer),
@@ -196,15 +162,16 @@ impl Registry {
         held: u64,
         takes_deltas: bool,
     ) -> Result<ExtractUpdate, HubError> {
-        let current = Self::extract_version(conn)?;
+        let current = crate::changes::version(conn)?;
         if held == current {
             return Ok(ExtractUpdate::Unchanged);
         }
-        let log_from: u64 =
-            match store::kv_get(conn, KV_EXTRACT_LOG_FROM)?.and_then(|v| v.parse().ok()) {
-                Some(v) => v,
-                None => return Ok(ExtractUpdate::Whole(Self::extract(conn, issuer)?)),
-            };
+        let log_from: u64 = match store::kv_get(conn, crate::changes::KV_EXTRACT_LOG_FROM)?
+            .and_then(|v| v.parse().ok())
+        {
+            Some(v) => v,
+            None => return Ok(ExtractUpdate::Whole(Self::extract(conn, issuer)?)),
+        };
         // A version above the hub's is from another registry (or one restored from a backup).
         if !takes_deltas
             || held == 0

@@ -101,9 +101,9 @@ pub(super) fn migrate(conn: &Connection) -> Result<(), HubError> {
              WHERE event IS NOT NULL AND reported_by IS NOT NULL AND reported_at IS NOT NULL;",
     )?;
     // The change log starts complete from the version the registry is at when it is made.
-    if store::kv_get(conn, KV_EXTRACT_LOG_FROM)?.is_none() {
-        let v = Registry::extract_version(conn)?;
-        store::kv_set(conn, KV_EXTRACT_LOG_FROM, &v.to_string())?;
+    if store::kv_get(conn, crate::changes::KV_EXTRACT_LOG_FROM)?.is_none() {
+        let v = crate::changes::version(conn)?;
+        store::kv_set(conn, crate::changes::KV_EXTRACT_LOG_FROM, &v.to_string())?;
     }
     // Registries made before products had a claim threshold get the default one.
     let has_threshold: i64 = conn.query_row(
