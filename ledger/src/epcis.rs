@@ -39,11 +39,11 @@
 //!   `correctiveEventIDs`, and who declared it in `cust:declaredBy`).
 
 use chrono::{DateTime, Datelike, FixedOffset, NaiveDate};
-use custodian_scanner::{Gtin, Sscc, check_digit};
+use custodian_scanner::{Gtin, ParseError, Sscc, check_digit};
 use serde_json::{Map, Value, json};
 
 use crate::event::{
-    Action, BizStep, BizTransaction, Defect, Detail, Disposition, Epc, ErrorDeclaration,
+    Action, BizStep, BizTransaction, Defect, Detail, Disposition, Epc, EpcError, ErrorDeclaration,
     ErrorReason, Event, EventBody, EventId, EventType, Extension, Photo, PhotoHash, Recorder, Text,
 };
 
@@ -529,7 +529,7 @@ fn import_event(
             .map(|(i, x)| {
                 let p = format!("{path}.{list_name}[{i}]");
                 let s = x.as_str().ok_or_else(|| err(&p, "not a string"))?;
-                epc_from_uri(s).map_err(|m| err(&p, m))
+                epc_from_uri(s).map_err(|m| err(&p, m.to_string()))
             })
             .collect::<Result<Vec<_>, _>>()?,
     };
@@ -547,7 +547,7 @@ fn import_event(
             let p = format!("{path}.parentID");
             Some(
                 epc_from_uri(v.as_str().ok_or_else(|| err(&p, "not a string"))?)
-                    .map_err(|m| err(&p, m))?,
+                    .map_err(|m| err(&p, m.to_string()))?,
             )
         }
     };
@@ -806,56 +806,98 @@ fn import_extension(
     Ok(x)
 }
 
+/// Why a text is not an EPC the ledger takes: neither a Digital Link URI nor a pure-identity
+/// EPC URN of one unit (`urn:epc:id:sgtin:`) or one logistic unit (`urn:epc:id:sscc:`). Each
+/// names the text as given.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum EpcUriError {
+    /// An SGTIN URN without its three parts: company prefix, indicator and item reference,
+    /// serial.
+    #[error("{0:?} is not an SGTIN URI (urn:epc:id:sgtin:CompanyPrefix.IndicatorItemRef.Serial)")]
+    SgtinParts(String),
+    /// An SGTIN URN whose company prefix and item reference are not 13 digits together.
+    #[error(
+        "{0:?} is not an SGTIN URI: company prefix and item reference must be 13 digits together"
+    )]
+    SgtinDigits(String),
+    /// An SSCC URN without its two parts: company prefix and serial reference.
+    #[error("{0:?} is not an SSCC URI (urn:epc:id:sscc:CompanyPrefix.SerialReference)")]
+    SsccParts(String),
+    /// An SSCC URN whose company prefix and serial reference are not 17 digits together.
+    #[error(
+        "{0:?} is not an SSCC URI: company prefix and serial reference must be 17 digits together"
+    )]
+    SsccDigits(String),
+    /// An EPC URN of another scheme (a returnable asset, a location…): the ledger tracks units
+    /// and logistic units only.
+    #[error("{0:?} is not an SGTIN or SSCC URI")]
+    OtherUrn(String),
+    /// A URN whose GTIN or SSCC, once its check digit is added, is still not a valid key.
+    #[error("{uri:?}: {key}")]
+    Key { uri: String, key: ParseError },
+    /// An SGTIN URN whose serial is not one a label could carry (AI 21): empty, too long, or
+    /// with characters outside the GS1 set. `epc` tells why, on the Digital Link URI.
+    #[error("{uri:?}: {epc}")]
+    Serial { uri: String, epc: Box<EpcError> },
+    /// A text that is no URN and does not read as a Digital Link URI of a unit or logistic
+    /// unit.
+    #[error(transparent)]
+    Epc(#[from] EpcError),
+}
+
 /// An EPC from a Digital Link URI or a pure-identity EPC URN (`urn:epc:id:sgtin:` / `sscc:`).
-pub fn epc_from_uri(s: &str) -> Result<Epc, String> {
+pub fn epc_from_uri(s: &str) -> Result<Epc, EpcUriError> {
     if let Some(rest) = s.strip_prefix("urn:epc:id:sgtin:") {
         let mut parts = rest.splitn(3, '.');
         let (Some(cp), Some(ir), Some(serial)) = (parts.next(), parts.next(), parts.next()) else {
-            return Err(format!(
-                "{s:?} is not an SGTIN URI (urn:epc:id:sgtin:CompanyPrefix.IndicatorItemRef.Serial)"
-            ));
+            return Err(EpcUriError::SgtinParts(s.to_string()));
         };
         if cp.len() + ir.len() != 13
             || ir.is_empty()
             || !cp.bytes().chain(ir.bytes()).all(|b| b.is_ascii_digit())
         {
-            return Err(format!(
-                "{s:?} is not an SGTIN URI: company prefix and item reference must be 13 digits together"
-            ));
+            return Err(EpcUriError::SgtinDigits(s.to_string()));
         }
         let digits = format!("{}{cp}{}", &ir[..1], &ir[1..]);
-        let gtin = Gtin::parse(&format!("{digits}{}", check_digit(&digits)))
-            .map_err(|e| format!("{s:?}: {e}"))?;
+        let gtin = Gtin::parse(&format!("{digits}{}", check_digit(&digits))).map_err(|key| {
+            EpcUriError::Key {
+                uri: s.to_string(),
+                key,
+            }
+        })?;
         // Through the canonical URI, so the serial is checked like any scanned one.
         let unit = Epc::Unit {
             gtin,
             serial: percent_decode(serial),
         };
-        return Epc::parse(&unit.uri()).map_err(|e| format!("{s:?}: {e}"));
+        return Epc::parse(&unit.uri()).map_err(|epc| EpcUriError::Serial {
+            uri: s.to_string(),
+            epc: Box::new(epc),
+        });
     }
     if let Some(rest) = s.strip_prefix("urn:epc:id:sscc:") {
         let Some((cp, sr)) = rest.split_once('.') else {
-            return Err(format!(
-                "{s:?} is not an SSCC URI (urn:epc:id:sscc:CompanyPrefix.SerialReference)"
-            ));
+            return Err(EpcUriError::SsccParts(s.to_string()));
         };
         if cp.len() + sr.len() != 17
             || sr.is_empty()
             || !cp.bytes().chain(sr.bytes()).all(|b| b.is_ascii_digit())
         {
-            return Err(format!(
-                "{s:?} is not an SSCC URI: company prefix and serial reference must be 17 digits together"
-            ));
+            return Err(EpcUriError::SsccDigits(s.to_string()));
         }
         let digits = format!("{}{cp}{}", &sr[..1], &sr[1..]);
-        let sscc = Sscc::parse(&format!("{digits}{}", check_digit(&digits)))
-            .map_err(|e| format!("{s:?}: {e}"))?;
+        let sscc = Sscc::parse(&format!("{digits}{}", check_digit(&digits))).map_err(|key| {
+            EpcUriError::Key {
+                uri: s.to_string(),
+                key,
+            }
+        })?;
         return Ok(Epc::Logistic(sscc));
     }
     if s.starts_with("urn:") {
-        return Err(format!("{s:?} is not an SGTIN or SSCC URI"));
+        return Err(EpcUriError::OtherUrn(s.to_string()));
     }
-    Epc::parse(s).map_err(|e| e.to_string())
+    Ok(Epc::parse(s)?)
 }
 
 fn percent_decode(s: &str) -> String {
@@ -894,15 +936,11 @@ mod tests {
                 .uri(),
             "https://id.gs1.org/01/80614141123458/21/A%2FB"
         );
-        assert!(
-            epc_from_uri("urn:epc:id:sgtin:0614141.81234.1")
-                .unwrap_err()
-                .contains("13 digits")
-        );
-        assert!(
-            epc_from_uri("urn:epc:id:grai:1")
-                .unwrap_err()
-                .contains("not an SGTIN or SSCC")
-        );
+        let e = epc_from_uri("urn:epc:id:sgtin:0614141.81234.1").unwrap_err();
+        assert!(matches!(e, EpcUriError::SgtinDigits(_)), "{e:?}");
+        assert!(e.to_string().contains("13 digits"), "{e}");
+        let e = epc_from_uri("urn:epc:id:grai:1").unwrap_err();
+        assert_eq!(e, EpcUriError::OtherUrn("urn:epc:id:grai:1".into()));
+        assert!(e.to_string().contains("not an SGTIN or SSCC"), "{e}");
     }
 }

@@ -739,27 +739,69 @@ impl EventBody {
     }
 }
 
+/// Why a JSON file of events (the ledger's own event format) was refused, all of it: the first
+/// problem, with its JSON path, e.g. `[3].epcs[0]: …`.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum EventsJsonError {
+    /// The text is not a JSON array: not JSON at all, cut short, or another kind of value.
+    /// `path` is where reading stopped (`.` for the top) and `reason` what the JSON reader
+    /// said, kept as text so that the error can be cloned and compared.
+    #[error("{path}: {reason}")]
+    NotAnArray { path: String, reason: String },
+    /// The event at `index` (from 0) is not an event of the ledger's format: a field missing
+    /// or of the wrong type, or an EPC that does not read. `path` is the place inside it.
+    #[error("[{index}].{path}: {reason}")]
+    NotAnEvent {
+        index: usize,
+        path: String,
+        reason: String,
+    },
+    /// The event at `index` gives an `id` other than the one its content hashes to: it was
+    /// changed after it was recorded, or the id belongs to another event.
+    #[error("[{index}].id: {given} is not the id of this content ({actual})")]
+    WrongId {
+        index: usize,
+        given: String,
+        actual: EventId,
+    },
+}
+
+/// A JSON file of events refused is input the ledger does not accept.
+impl From<EventsJsonError> for crate::Error {
+    fn from(e: EventsJsonError) -> crate::Error {
+        crate::Error::Invalid(e.to_string())
+    }
+}
+
 /// Reads a JSON array of events (the ledger's own event format), all or nothing. The first
 /// error is reported with its path, e.g. `[3].epcs[0]: …`. An `id`, where given, must be the one
 /// the content yields.
-pub fn events_from_json(text: &str) -> Result<Vec<Event>, String> {
+pub fn events_from_json(text: &str) -> Result<Vec<Event>, EventsJsonError> {
     let values: Vec<serde_json::Value> = {
         let de = &mut serde_json::Deserializer::from_str(text);
-        serde_path_to_error::deserialize(de).map_err(|e| format!("{}: {}", e.path(), e.inner()))?
+        serde_path_to_error::deserialize(de).map_err(|e| EventsJsonError::NotAnArray {
+            path: e.path().to_string(),
+            reason: e.inner().to_string(),
+        })?
     };
     let mut events = Vec::with_capacity(values.len());
-    for (i, value) in values.into_iter().enumerate() {
+    for (index, value) in values.into_iter().enumerate() {
         let given = value.get("id").and_then(|v| v.as_str()).map(str::to_string);
-        let body: EventBody = serde_path_to_error::deserialize(value)
-            .map_err(|e| format!("[{i}].{}: {}", e.path(), e.inner()))?;
+        let body: EventBody =
+            serde_path_to_error::deserialize(value).map_err(|e| EventsJsonError::NotAnEvent {
+                index,
+                path: e.path().to_string(),
+                reason: e.inner().to_string(),
+            })?;
         let event = Event::new(body);
         if let Some(given) = given
             && given != event.id.0
         {
-            return Err(format!(
-                "[{i}].id: {given} is not the id of this content ({})",
-                event.id
-            ));
+            return Err(EventsJsonError::WrongId {
+                index,
+                given,
+                actual: event.id,
+            });
         }
         events.push(event);
     }

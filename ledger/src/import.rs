@@ -9,7 +9,7 @@
 use chrono::{DateTime, FixedOffset};
 use serde::Serialize;
 
-use crate::epcis::{check_expiry, check_time};
+use crate::epcis::{WindowError, check_expiry, check_time};
 use crate::{Error, Event, Imported, Ledger, Picking};
 
 /// What a file turned out to be, and what importing it stored.
@@ -33,8 +33,8 @@ impl Ledger {
             .next();
         match first {
             Some('[') => {
-                let events = crate::event::events_from_json(text).map_err(Error::Invalid)?;
-                check_event_times(&events, now).map_err(Error::Invalid)?;
+                let events = crate::event::events_from_json(text)?;
+                check_event_times(&events, now)?;
                 let new = self.store_events(&events, false)?;
                 Ok(Import::Events(Imported {
                     events: events.len(),
@@ -69,17 +69,46 @@ impl Ledger {
     }
 }
 
+/// An event of an imported file whose time or expiry date lies outside what the ledger takes
+/// (see [`WindowError`]): the file is refused, naming the event (`index`, from 0) and its field,
+/// e.g. `[2].event_time: 1990-01-01T00:00:00+00:00 is before 2000-01-01T00:00:00Z, …`.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("[{index}].{field}: {window}")]
+pub struct EventTimeError {
+    /// The event's place in the file, from 0.
+    pub index: usize,
+    /// The field at fault: `event_time`, `extension.error_declaration.declaration_time` or
+    /// `extension.expiry`.
+    pub field: &'static str,
+    /// How the time or date misses the window.
+    pub window: WindowError,
+}
+
+/// An event out of the ledger's time window is input the ledger does not accept.
+impl From<EventTimeError> for Error {
+    fn from(e: EventTimeError) -> Error {
+        Error::Invalid(e.to_string())
+    }
+}
+
 /// Every time and expiry of `events` in the window an EPCIS import takes.
-fn check_event_times(events: &[Event], now: DateTime<FixedOffset>) -> Result<(), String> {
-    for (i, e) in events.iter().enumerate() {
+fn check_event_times(events: &[Event], now: DateTime<FixedOffset>) -> Result<(), EventTimeError> {
+    for (index, e) in events.iter().enumerate() {
         let x = &e.body.extension;
-        check_time(e.body.event_time, now).map_err(|m| format!("[{i}].event_time: {m}"))?;
+        let at = |field| {
+            move |window| EventTimeError {
+                index,
+                field,
+                window,
+            }
+        };
+        check_time(e.body.event_time, now).map_err(at("event_time"))?;
         if let Some(d) = &x.error_declaration {
             check_time(d.declaration_time, now)
-                .map_err(|m| format!("[{i}].extension.error_declaration.declaration_time: {m}"))?;
+                .map_err(at("extension.error_declaration.declaration_time"))?;
         }
         if let Some(expiry) = x.expiry {
-            check_expiry(expiry).map_err(|m| format!("[{i}].extension.expiry: {m}"))?;
+            check_expiry(expiry).map_err(at("extension.expiry"))?;
         }
     }
     Ok(())

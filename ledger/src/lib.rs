@@ -449,8 +449,7 @@ impl Ledger {
             device: "import".into(),
         };
         let extract = self.extract()?;
-        let events =
-            csv_manifest::import(text, &recorder, extract.as_ref(), now).map_err(Error::Invalid)?;
+        let events = csv_manifest::import(text, &recorder, extract.as_ref(), now)?;
         let new = self.store_events(&events, false)?;
         Ok((events.len(), new))
     }

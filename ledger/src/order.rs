@@ -31,6 +31,8 @@ use chrono::{DateTime, FixedOffset};
 use rusqlite::Connection;
 use serde::{Deserialize, Serialize};
 
+pub use crate::csv_manifest::{CsvError, CsvProblem};
+use crate::csv_manifest::{CsvFile, fields};
 use crate::epcis::MAX_NAME_CHARS;
 use crate::event::{
     Action, BizStep, BizTransaction, Disposition, Epc, Event, EventBody, EventType, Extension,
@@ -40,7 +42,7 @@ use crate::manifest::ASN;
 use crate::verdict::{self, Step, VerdictKind};
 use crate::{Error, Ledger, Recorder, ScanInput, Verdict, store};
 
-const COLUMNS: [&str; 4] = ["order", "to", "gtin", "quantity"];
+pub(crate) const COLUMNS: [&str; 4] = ["order", "to", "gtin", "quantity"];
 
 /// The largest order file imported, in bytes: ten thousand rows fit easily.
 pub const MAX_FILE_BYTES: usize = 1 << 20;
@@ -128,7 +130,7 @@ pub fn is_order_csv(text: &str) -> bool {
         .lines()
         .find(|l| !l.trim().is_empty())
         .is_some_and(|h| {
-            crate::csv_manifest::fields(h).is_ok_and(|f| {
+            fields(h).is_ok_and(|f| {
                 f.iter()
                     .map(|c| c.trim().to_lowercase())
                     .eq(COLUMNS.iter().map(|c| (*c).to_string()))
@@ -139,80 +141,99 @@ pub fn is_order_csv(text: &str) -> bool {
 /// Reads an order CSV, all or nothing; errors name the line. Returns the orders in it. Each
 /// customer must be one of `extract`'s organisations; a device with no extract yet cannot
 /// check them, and is told to sync first.
-pub fn parse_csv(text: &str, extract: Option<&RegistryExtract>) -> Result<Vec<Order>, String> {
+pub fn parse_csv(text: &str, extract: Option<&RegistryExtract>) -> Result<Vec<Order>, CsvError> {
     if text.len() > MAX_FILE_BYTES {
-        return Err(format!(
-            "the file is {} bytes; an order file holds at most {MAX_FILE_BYTES} bytes ({MAX_ROWS} rows): split it",
-            text.len()
-        ));
+        return Err(CsvProblem::TooLarge {
+            file: CsvFile::Order,
+            bytes: text.len(),
+        }
+        .into());
     }
     let mut rows = text
         .trim_start_matches('\u{feff}')
         .lines()
         .enumerate()
         .filter(|(_, l)| !l.trim().is_empty());
-    let (_, header) = rows
-        .next()
-        .ok_or("the file is empty: expected a header row")?;
-    let found: Vec<String> = crate::csv_manifest::fields(header)
-        .map_err(|e| format!("line 1: {e}"))?
+    let (_, header) = rows.next().ok_or(CsvProblem::Empty)?;
+    let found: Vec<String> = fields(header)
+        .map_err(|e| e.at_line(1))?
         .iter()
         .map(|c| c.trim().to_lowercase())
         .collect();
     if found != COLUMNS {
-        return Err(format!(
-            "line 1: the header must be {}, found {}",
-            COLUMNS.join(","),
-            found.join(",")
+        return Err(CsvError::on_line(
+            1,
+            CsvProblem::Header {
+                file: CsvFile::Order,
+                found,
+            },
         ));
     }
     // Counted before any row is read, so an oversized file costs no parsing.
     if let Some((i, _)) = rows.clone().nth(MAX_ROWS) {
-        return Err(format!(
-            "line {}: more than {MAX_ROWS} rows; an order file holds at most {MAX_ROWS}: split it",
-            i + 1
+        return Err(CsvError::on_line(
+            i + 1,
+            CsvProblem::TooManyRows {
+                file: CsvFile::Order,
+            },
         ));
     }
     let mut orders: BTreeMap<String, Order> = BTreeMap::new();
     for (i, row) in rows {
         let n = i + 1;
         // Fields may be quoted, as spreadsheets write them (`"ORD,7"`, `""` for a quote).
-        let owned = crate::csv_manifest::fields(row).map_err(|e| format!("line {n}: {e}"))?;
+        let owned = fields(row).map_err(|e| e.at_line(n))?;
         let f: Vec<&str> = owned.iter().map(|s| s.trim()).collect();
         let [id, to, gtin, quantity] = f[..] else {
-            return Err(format!("line {n}: {} fields, expected 4", f.len()));
+            return Err(CsvError::on_line(
+                n,
+                CsvProblem::FieldCount {
+                    found: f.len(),
+                    expected: COLUMNS.len(),
+                },
+            ));
         };
         if id.is_empty() || to.is_empty() {
-            return Err(format!("line {n}: order and to must not be empty"));
+            return Err(CsvError::on_line(n, CsvProblem::EmptyOrder));
         }
         if id.chars().count() > MAX_NAME_CHARS {
-            return Err(format!(
-                "line {n}, order: an order number has at most {MAX_NAME_CHARS} characters"
-            ));
+            return Err(CsvError::in_cell(n, "order", CsvProblem::LongOrderNumber));
         }
         let gtin = custodian_scanner::Gtin::parse(gtin)
-            .map_err(|e| format!("line {n}, gtin: {e}"))?
+            .map_err(|e| CsvError::in_cell(n, "gtin", CsvProblem::Unreadable(e)))?
             .to_string();
         let quantity: u64 = quantity.parse().ok().filter(|q| *q > 0).ok_or_else(|| {
-            format!("line {n}, quantity: {quantity:?} is not a whole number above 0")
+            CsvError::in_cell(
+                n,
+                "quantity",
+                CsvProblem::NotAQuantity {
+                    text: quantity.to_string(),
+                },
+            )
         })?;
         let quantity = u32::try_from(quantity)
             .ok()
             .filter(|q| *q <= MAX_LINE_QUANTITY)
             .ok_or_else(|| {
-                format!(
-                    "line {n}, quantity: {quantity} units on one line; a line asks for at most {MAX_LINE_QUANTITY}"
-                )
+                CsvError::in_cell(n, "quantity", CsvProblem::LineTooLarge { quantity })
             })?;
         if !orders.contains_key(id) {
             let known = extract.ok_or_else(|| {
-                format!(
-                    "line {n}, to: this device holds no registry extract yet to check {to:?} against: sync with the hub, then import the order"
+                CsvError::in_cell(
+                    n,
+                    "to",
+                    CsvProblem::NoExtract {
+                        org: to.to_string(),
+                    },
                 )
             })?;
             if known.org(to).is_none() {
-                return Err(format!(
-                    "line {n}, to: {to:?} is no organisation of the registry: check the customer's id (or sync, if it joined since)"
+                return Err(CsvError::in_cell(
+                    n,
+                    "to",
+                    CsvProblem::UnknownCustomer {
+                        org: to.to_string(),
+                    },
                 ));
             }
         }
@@ -224,16 +245,24 @@ pub fn parse_csv(text: &str, extract: Option<&RegistryExtract>) -> Result<Vec<Or
             closed_at: None,
         });
         if order.to != to {
-            return Err(format!(
-                "line {n}: order {id} goes to {}, not {to}: one customer per order",
-                order.to
+            return Err(CsvError::on_line(
+                n,
+                CsvProblem::OtherCustomer {
+                    order: id.to_string(),
+                    first: order.to.clone(),
+                    to: to.to_string(),
+                },
             ));
         }
         let total: u32 = order.lines.iter().map(|l| l.quantity).sum();
         if total + quantity > MAX_ORDER_QUANTITY {
-            return Err(format!(
-                "line {n}, quantity: order {id} asks for {} units with this line; an order asks for at most {MAX_ORDER_QUANTITY}: split it",
-                u64::from(total) + u64::from(quantity)
+            return Err(CsvError::in_cell(
+                n,
+                "quantity",
+                CsvProblem::OrderTooLarge {
+                    order: id.to_string(),
+                    quantity: u64::from(total) + u64::from(quantity),
+                },
             ));
         }
         match order.lines.iter_mut().find(|l| l.gtin == gtin) {
@@ -242,7 +271,7 @@ pub fn parse_csv(text: &str, extract: Option<&RegistryExtract>) -> Result<Vec<Or
         }
     }
     if orders.is_empty() {
-        return Err("no rows after the header".into());
+        return Err(CsvProblem::NoRows.into());
     }
     Ok(orders.into_values().collect())
 }
@@ -473,7 +502,7 @@ impl Ledger {
     /// Imports orders from CSV (see the module documentation), all or nothing. An order
     /// already held is replaced only while nothing has been picked for it.
     pub fn import_orders_csv(&mut self, text: &str) -> Result<Vec<Picking>, Error> {
-        let orders = parse_csv(text, self.extract()?.as_ref()).map_err(Error::Invalid)?;
+        let orders = parse_csv(text, self.extract()?.as_ref())?;
         let tx = self.conn.transaction()?;
         for order in &orders {
             if !picked(&tx, &order.id)?.is_empty() {
@@ -589,7 +618,11 @@ mod tests {
             Some(&extract()),
         )
         .unwrap_err();
-        assert!(e.contains("line 2: a quoted field is not closed"), "{e}");
+        assert_eq!(
+            (e.line, e.column, &e.problem),
+            (Some(2), None, &CsvProblem::UnclosedQuote)
+        );
+        assert_eq!(e.to_string(), "line 2: a quoted field is not closed");
     }
 
     #[test]
@@ -626,10 +659,12 @@ mod tests {
                 "line 3, quantity: order SO-1 asks for 100001 units with this line; an order asks for at most 100000",
             ),
         ] {
-            let e = parse_csv(text, Some(&extract())).unwrap_err();
+            let e = parse_csv(text, Some(&extract())).unwrap_err().to_string();
             assert!(e.contains(want), "{text:?}: {e}");
         }
-        let e = parse_csv("order,to,gtin,quantity\nSO-1,c,04012345000016,1\n", None).unwrap_err();
+        let e = parse_csv("order,to,gtin,quantity\nSO-1,c,04012345000016,1\n", None)
+            .unwrap_err()
+            .to_string();
         assert!(
             e.contains("line 2, to: this device holds no registry extract"),
             "{e}"
@@ -641,13 +676,13 @@ mod tests {
         let row = "SO-1,c,04012345000016,1\n";
         let mut text = String::from("order,to,gtin,quantity\n");
         text.push_str(&row.repeat(MAX_ROWS + 1));
-        let e = parse_csv(&text, Some(&extract())).unwrap_err();
+        let e = parse_csv(&text, Some(&extract())).unwrap_err().to_string();
         assert!(
             e.starts_with(&format!("line {}: more than {MAX_ROWS} rows", MAX_ROWS + 2)),
             "{e}"
         );
         text.push_str(&row.repeat(MAX_FILE_BYTES / row.len()));
-        let e = parse_csv(&text, Some(&extract())).unwrap_err();
+        let e = parse_csv(&text, Some(&extract())).unwrap_err().to_string();
         assert!(
             e.contains("an order file holds at most 1048576 bytes"),
             "{e}"
