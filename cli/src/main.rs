@@ -457,6 +457,16 @@ enum ManifestCommand {
         #[command(flatten)]
         out: Output,
     },
+    /// The open manifest a scanned pallet, case or unit was shipped under (to receive against
+    /// it): its id, or nothing when no open shipment of it is known here.
+    Find {
+        #[command(flatten)]
+        data: Data,
+        /// The scanned code (raw scanner output, an element string or a Digital Link URI).
+        code: String,
+        #[command(flatten)]
+        out: Output,
+    },
     /// Closes a receipt, recording its discrepancies.
     Close {
         #[command(flatten)]
@@ -1072,6 +1082,17 @@ fn run_manifest(command: ManifestCommand) -> Result<()> {
                     p.unexpected.len() + p.wrong_product.len(),
                     p.duplicates.len()
                 );
+            }
+            Ok(())
+        }
+        ManifestCommand::Find { data, code, out } => {
+            let found = Device::open(&data.data)?.open_manifest_of(&code, now())?;
+            if out.json {
+                return print_json(&found);
+            }
+            match found {
+                Some(id) => outln!("{id}"),
+                None => outln!("no open manifest here ships {code}"),
             }
             Ok(())
         }

@@ -183,8 +183,8 @@ fn jpeg(frame: &OwnedFrame, width: u32) -> Option<Vec<u8>> {
 
 /// Starts camera `id` (see [`cameras`]); a camera already running is stopped first.
 #[tauri::command]
-pub fn camera_start(
-    app: AppHandle,
+pub fn camera_start<R: tauri::Runtime>(
+    app: AppHandle<R>,
     control: State<'_, CameraControl>,
     id: String,
 ) -> Result<(), ApiError> {

@@ -9,6 +9,8 @@
 mod camera;
 mod commands;
 #[cfg(test)]
+mod front_ends;
+#[cfg(test)]
 mod ipc_fixtures;
 
 use std::path::PathBuf;
@@ -28,21 +30,12 @@ fn data_dir() -> PathBuf {
     home.join(".local/share/custodian")
 }
 
-fn main() {
-    let dir = data_dir();
-    let device = match Device::open(&dir) {
-        Ok(d) => Arc::new(d),
-        Err(e) => {
-            eprintln!(
-                "custodian-app: cannot open the ledger in {}: {e}",
-                dir.display()
-            );
-            std::process::exit(1);
-        }
-    };
-    let state = commands::AppState::new(device);
-    let background = state.clone();
-    let result = tauri::Builder::default()
+/// The app on `builder`: its state, the camera, and every command the screens invoke.
+fn app<R: tauri::Runtime>(
+    builder: tauri::Builder<R>,
+    state: commands::AppState,
+) -> tauri::Builder<R> {
+    builder
         .manage(state)
         .manage(camera::CameraControl::default())
         .invoke_handler(tauri::generate_handler![
@@ -73,6 +66,23 @@ fn main() {
             camera::camera_start,
             camera::camera_stop,
         ])
+}
+
+fn main() {
+    let dir = data_dir();
+    let device = match Device::open(&dir) {
+        Ok(d) => Arc::new(d),
+        Err(e) => {
+            eprintln!(
+                "custodian-app: cannot open the ledger in {}: {e}",
+                dir.display()
+            );
+            std::process::exit(1);
+        }
+    };
+    let state = commands::AppState::new(device);
+    let background = state.clone();
+    let result = app(tauri::Builder::default(), state)
         .setup(move |_app| {
             tauri::async_runtime::spawn(commands::sync_in_background(background));
             Ok(())
