@@ -1,0 +1,412 @@
+//! `custodian hub`: the registry service and its administration.
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use anyhow::{Context, Result, bail};
+use clap::Subcommand;
+use custodian_hub::registry::IssueOptions;
+
+use crate::{Data, Output, now, print_chain, print_json, runtime, shutdown_signal};
+
+#[derive(Subcommand)]
+pub(crate) enum HubCommand {
+    /// Runs the hub over HTTPS on DIR; prints the URL it listens on.
+    Serve {
+        #[command(flatten)]
+        data: Data,
+        #[arg(long, default_value = "127.0.0.1:8443")]
+        listen: SocketAddr,
+        /// Seed the demo data set on first start.
+        #[arg(long)]
+        demo: bool,
+        /// The most events a device may upload in one sync round (1 to 10000): a round is one
+        /// transaction, which other devices' rounds wait for. Devices sending more send fewer.
+        #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+        round_events: u32,
+    },
+    /// Prints a one-time enrollment token for a device of ORG at SITE.
+    Token {
+        #[command(flatten)]
+        data: Data,
+        #[arg(long)]
+        org: String,
+        #[arg(long)]
+        site: String,
+        /// Hours until the token expires (the older spelling of --valid-for).
+        #[arg(long, conflicts_with = "valid_for")]
+        hours: Option<i64>,
+        /// How long the token stays valid: a number with s, m, h or d (90s, 15m, 24h, 7d).
+        /// Default 24h.
+        #[arg(long, value_parser = parse_validity)]
+        valid_for: Option<chrono::Duration>,
+        /// The URL devices reach the hub at, when it differs from where it listens (a proxy,
+        /// a public name); defaults to the listening URL.
+        #[arg(long)]
+        url: Option<String>,
+    },
+    /// Counts: organisations, products, serials, devices, events, flags.
+    Status {
+        #[command(flatten)]
+        data: Data,
+        #[command(flatten)]
+        out: Output,
+    },
+    /// Issues N signed serials; one JSON line each.
+    Issue {
+        #[command(flatten)]
+        data: Data,
+        #[arg(long)]
+        gtin: String,
+        #[arg(long)]
+        count: usize,
+        #[arg(long)]
+        lot: Option<String>,
+        /// Expiry date, YYMMDD or YYYY-MM-DD.
+        #[arg(long)]
+        expiry: Option<String>,
+        /// Intended markets, ISO 3166 codes separated by commas.
+        #[arg(long, value_delimiter = ',')]
+        market: Vec<String>,
+    },
+    /// A unit's custody across all partners.
+    History {
+        #[command(flatten)]
+        data: Data,
+        code: String,
+        #[command(flatten)]
+        out: Output,
+    },
+    /// Every flag the hub has raised.
+    Flags {
+        #[command(flatten)]
+        data: Data,
+        #[command(flatten)]
+        out: Output,
+    },
+    /// The units a flag lists (a flag stands for one cause and lists its units), with those
+    /// found accounted for and why.
+    FlagUnits {
+        #[command(flatten)]
+        data: Data,
+        #[command(flatten)]
+        out: Output,
+        /// The flag's id (`custodian hub flags --json` lists them).
+        id: String,
+    },
+    /// Publishes a recall of a GTIN (one lot, or every lot), or withdraws it; devices learn of
+    /// it with their next sync.
+    Recall {
+        #[command(flatten)]
+        data: Data,
+        #[arg(long)]
+        gtin: String,
+        /// The lot recalled; without it, every lot.
+        #[arg(long)]
+        lot: Option<String>,
+        /// Why, in words (required unless --withdraw).
+        #[arg(long, required_unless_present = "withdraw")]
+        reason: Option<String>,
+        /// Withdraw the recall instead.
+        #[arg(long)]
+        withdraw: bool,
+    },
+    /// Puts a unit on the counterfeit alert list, or clears it (--clear) once it was found
+    /// genuine; devices learn of it with their next sync.
+    Alert {
+        #[command(flatten)]
+        data: Data,
+        /// The unit: element string, bracketed text or Digital Link.
+        code: String,
+        /// Why, in words (required unless --clear).
+        #[arg(long, required_unless_present = "clear")]
+        reason: Option<String>,
+        /// Take the unit off the list instead.
+        #[arg(long)]
+        clear: bool,
+        /// What the investigation found (required with --clear).
+        #[arg(long, required_if_eq("clear", "true"))]
+        note: Option<String>,
+    },
+    /// The counterfeit alert list: each unit, who reported it and when.
+    Alerts {
+        #[command(flatten)]
+        data: Data,
+        #[command(flatten)]
+        out: Output,
+    },
+    /// Revokes a device: its next sync is refused.
+    Revoke {
+        #[command(flatten)]
+        data: Data,
+        device: String,
+    },
+    /// Writes the demo data set's files (what `serve --demo` seeds) to DIR.
+    DemoData {
+        #[arg(long)]
+        out: PathBuf,
+    },
+}
+
+pub(crate) fn run_hub(command: HubCommand) -> Result<()> {
+    match command {
+        HubCommand::Serve {
+            data,
+            listen,
+            demo,
+            round_events,
+        } => {
+            let options = custodian_hub::server::ServeOptions {
+                data: data.data,
+                listen,
+                demo,
+                public: custodian_hub::verify::PublicOptions::default(),
+                round_events: usize::try_from(round_events).unwrap_or(usize::MAX),
+            };
+            runtime()?.block_on(async {
+                let stop = shutdown_signal()?;
+                custodian_hub::server::serve(
+                    options,
+                    |url| {
+                        outln!("custodian hub listening on {url}");
+                        let _ = std::io::stdout().flush();
+                    },
+                    stop,
+                )
+                .await
+            })
+        }
+        HubCommand::Status { data, out } => {
+            let counts = custodian_hub::Registry::open(&data.data)?.counts()?;
+            if out.json {
+                return print_json(&counts);
+            }
+            // Alphabetically, as the JSON's keys sort.
+            let named = serde_json::to_value(counts)?;
+            for (k, v) in named.as_object().into_iter().flatten() {
+                outln!("{k:<14} {v}");
+            }
+            Ok(())
+        }
+        HubCommand::Token {
+            data,
+            org,
+            site,
+            hours,
+            valid_for,
+            url: advertised,
+        } => {
+            let (url, ca) = custodian_hub::server::hub_address(&data.data)?;
+            let url = advertised.unwrap_or(url);
+            let registry = custodian_hub::Registry::open(&data.data)?;
+            let valid_for = valid_for
+                .or(hours.map(chrono::Duration::hours))
+                .unwrap_or_else(|| chrono::Duration::hours(24));
+            outln!(
+                "{}",
+                registry.create_token_at(&org, &site, &url, &ca, valid_for, chrono::Utc::now())?
+            );
+            Ok(())
+        }
+        HubCommand::Recall {
+            data,
+            gtin,
+            lot,
+            reason,
+            withdraw,
+        } => {
+            let registry = custodian_hub::Registry::open(&data.data)?;
+            let which = lot.as_deref().map_or_else(
+                || format!("{gtin}, every lot"),
+                |l| format!("{gtin} lot {l}"),
+            );
+            if withdraw {
+                registry.withdraw_recall(&gtin, lot.as_deref())?;
+                outln!("withdrew the recall of {which}");
+            } else {
+                registry.add_recall(&custodian_ledger::extract::Recall {
+                    gtin: gtin.clone(),
+                    lot: lot.clone(),
+                    reason: reason.unwrap_or_default(),
+                })?;
+                outln!("recalled {which}");
+            }
+            Ok(())
+        }
+        HubCommand::Alert {
+            data,
+            code,
+            reason,
+            clear,
+            note,
+        } => {
+            let registry = custodian_hub::Registry::open(&data.data)?;
+            if clear {
+                registry.clear_alert(&code, note.as_deref().unwrap_or_default(), now())?;
+                outln!("cleared {code} from the counterfeit alert list");
+            } else {
+                registry.add_alert_for(&code, reason.as_deref().unwrap_or_default())?;
+                outln!("put {code} on the counterfeit alert list");
+            }
+            Ok(())
+        }
+        HubCommand::Alerts { data, out } => {
+            let alerts = custodian_hub::Registry::open(&data.data)?.alerts()?;
+            if out.json {
+                return print_json(&alerts);
+            }
+            if alerts.is_empty() {
+                outln!("no alerts");
+            }
+            for a in alerts {
+                if a.reported_by.is_none() {
+                    outln!("{}: {}", a.epc, a.reason);
+                } else {
+                    outln!("{}: {} report(s)", a.epc, a.reports.len());
+                }
+                for r in &a.reports {
+                    outln!(
+                        "  reported by {} at {}: {} ({})",
+                        r.reported_by,
+                        r.reported_at,
+                        r.note,
+                        r.event
+                    );
+                }
+            }
+            Ok(())
+        }
+        HubCommand::Issue {
+            data,
+            gtin,
+            count,
+            lot,
+            expiry,
+            market,
+        } => {
+            if count == 0 {
+                bail!("--count must be at least 1");
+            }
+            let expiry = expiry.map(|e| normalise_date(&e)).transpose()?;
+            let registry = custodian_hub::Registry::open(&data.data)?;
+            let options = IssueOptions {
+                lot,
+                expiry,
+                markets: market,
+                facility: "hub".into(),
+                line: "cli".into(),
+            };
+            let issued = registry.issue(&gtin, count, &options, now(), &mut rand::rngs::OsRng)?;
+            for s in issued {
+                print_json(&s)?;
+            }
+            Ok(())
+        }
+        HubCommand::History { data, code, out } => {
+            let custody = custodian_hub::Registry::open(&data.data)?.custody(&code)?;
+            if out.json {
+                return print_json(&custody);
+            }
+            outln!(
+                "{}: {:?}, custodian {}",
+                custody.epc,
+                custody.state,
+                custody.custodian.as_deref().unwrap_or("unknown")
+            );
+            if let Some(q) = &custody.quarantine {
+                outln!("{}", q.describe());
+            }
+            print_chain(&custody.chain);
+            Ok(())
+        }
+        HubCommand::Flags { data, out } => {
+            let flags = custodian_hub::Registry::open(&data.data)?.flags()?;
+            if out.json {
+                return print_json(&flags);
+            }
+            for f in flags {
+                outln!(
+                    "{} {} [{}, {}] {}",
+                    f.raised_at,
+                    f.kind,
+                    f.org,
+                    f.status,
+                    f.reason
+                );
+            }
+            Ok(())
+        }
+        HubCommand::FlagUnits { data, out, id } => {
+            let units = custodian_hub::Registry::open(&data.data)?.flag_units(&id)?;
+            if out.json {
+                return print_json(&units);
+            }
+            for u in units {
+                match &u.resolved {
+                    Some(why) => outln!("{} accounted for ({why})", u.epc),
+                    None => outln!("{} open (listed by {})", u.epc, u.event),
+                }
+            }
+            Ok(())
+        }
+        HubCommand::Revoke { data, device } => {
+            custodian_hub::Registry::open(&data.data)?.revoke(&device)?;
+            outln!("revoked {device}");
+            Ok(())
+        }
+        HubCommand::DemoData { out } => {
+            let scratch = tempdir_in_target()?;
+            let registry =
+                custodian_hub::Registry::open_with_key(&scratch, custodian_hub::demo::issuer_key)?;
+            let data = custodian_hub::demo::seed(&registry)?;
+            data.write(&out)?;
+            drop(registry);
+            let _ = std::fs::remove_dir_all(&scratch);
+            outln!("wrote the demo data set to {}", out.display());
+            Ok(())
+        }
+    }
+}
+
+/// A validity such as `90s`, `15m`, `24h` or `7d`.
+pub(crate) fn parse_validity(s: &str) -> Result<chrono::Duration, String> {
+    let s = s.trim();
+    let split = s
+        .find(|c: char| !c.is_ascii_digit())
+        .ok_or_else(|| format!("{s:?}: give a unit, e.g. 90s, 15m, 24h or 7d"))?;
+    let (n, unit) = s.split_at(split);
+    let n: i64 = n
+        .parse()
+        .map_err(|_| format!("{s:?}: expected a number followed by s, m, h or d"))?;
+    if n <= 0 {
+        return Err(format!("{s:?}: the validity must be positive"));
+    }
+    let seconds = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3_600,
+        "d" => 86_400,
+        other => return Err(format!("{s:?}: unknown unit {other:?}; use s, m, h or d")),
+    };
+    n.checked_mul(seconds)
+        .filter(|&secs| secs <= 366 * 86_400)
+        .map(chrono::Duration::seconds)
+        .ok_or_else(|| format!("{s:?}: a token is valid for at most a year"))
+}
+
+/// `YYMMDD` as given, or `YYYY-MM-DD` turned into it.
+pub(crate) fn normalise_date(s: &str) -> Result<String> {
+    if s.len() == 6 && s.bytes().all(|b| b.is_ascii_digit()) {
+        return Ok(s.to_string());
+    }
+    let d = chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d")
+        .with_context(|| format!("date {s:?}: use YYMMDD or YYYY-MM-DD"))?;
+    Ok(d.format("%y%m%d").to_string())
+}
+
+pub(crate) fn tempdir_in_target() -> Result<PathBuf> {
+    let dir = std::env::temp_dir().join(format!("custodian-demo-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(dir)
+}
