@@ -123,6 +123,10 @@ pub struct FlagDocs {
     /// The open listing flag each cause met in this batch lists its units under, by cause (a
     /// receipt of thousands of units finds its flag once); forgotten when the flag closes.
     open_by_cause: BTreeMap<String, String>,
+    /// Units listed in this batch under each flag, by id, not yet counted in the flags table:
+    /// counted once per flag when the counts are read ([`FlagDocs::count_listed`]), not with
+    /// an update per unit.
+    listed: BTreeMap<String, i64>,
 }
 
 impl FlagDocs {
@@ -148,6 +152,24 @@ impl FlagDocs {
     /// Notes that listing flag `id` is the open one of `cause`.
     pub(crate) fn set_open_for_cause(&mut self, cause: &str, id: &str) {
         self.open_by_cause.insert(cause.to_string(), id.to_string());
+    }
+
+    /// Notes that flag `id` of `org` lists one unit more (see [`crate::listing`]).
+    pub(crate) fn listed(&mut self, org: &str, id: &str) {
+        *self.listed.entry(id.to_string()).or_default() += 1;
+        self.touch(org, id);
+    }
+
+    /// Counts the units listed in this batch into the flags table (`units`, `open_units`):
+    /// before anything reads those counts.
+    pub(crate) fn count_listed(&mut self, conn: &Connection) -> Result<(), HubError> {
+        let mut update = conn.prepare_cached(
+            "UPDATE flags SET units = units + ?2, open_units = open_units + ?2 WHERE id = ?1",
+        )?;
+        for (id, n) in std::mem::take(&mut self.listed) {
+            update.execute(params![id, n])?;
+        }
+        Ok(())
     }
 
     /// Notes that listing flag `id` of `org` changed its units (see [`crate::listing`]).
@@ -292,6 +314,7 @@ impl FlagDocs {
 
     /// Saves every document this batch changed, each once, in the caller's transaction.
     pub fn write(mut self, conn: &Connection) -> Result<(), HubError> {
+        self.count_listed(conn)?;
         for (org, ids) in std::mem::take(&mut self.touched) {
             for id in ids {
                 // A flag listing more than one unit says how many in its reason.

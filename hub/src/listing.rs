@@ -166,6 +166,7 @@ pub(crate) fn raise(
     if seen {
         return Ok(None);
     }
+    flags.count_listed(conn)?;
     let current: Option<(String, i64, i64)> = conn
         .prepare_cached(
             "SELECT id, open_units, (SELECT count(*) FROM flags WHERE cause = ?1) FROM flags WHERE cause = ?1 ORDER BY rowid DESC LIMIT 1",
@@ -227,11 +228,7 @@ fn add_unit(
     if !insert_unit(conn, key, id, listed.org, listed.unit, event)? {
         return Ok(());
     }
-    conn.prepare_cached(
-        "UPDATE flags SET units = units + 1, open_units = open_units + 1 WHERE id = ?1",
-    )?
-    .execute([id])?;
-    flags.touch(listed.org, id);
+    flags.listed(listed.org, id);
     Ok(())
 }
 
@@ -305,6 +302,7 @@ pub(crate) fn account_for(
     if changed == 0 {
         return Ok(false);
     }
+    flags.count_listed(conn)?;
     let (units, open): (i64, i64) = conn
         .prepare_cached(
             "UPDATE flags SET open_units = max(open_units - 1, 0) WHERE id = ?1 RETURNING units, open_units",

@@ -55,36 +55,49 @@ pub fn open(path: &Path) -> Result<Connection, Error> {
     Ok(conn)
 }
 
-/// The number of events, kept by a trigger: a status read on every scan must not count a
-/// million rows (that took 20–30 ms and held the ledger meanwhile). Filled once from the rows
-/// when an older ledger is first opened; events are never deleted, so inserts are all it sees.
+/// The number of events, kept as each is stored ([`insert_event_corrected`]): a status read on
+/// every scan must not count a million rows (that took 20–30 ms and held the ledger meanwhile).
+/// Filled once from the rows when a ledger written before the count was kept is first opened;
+/// events are never deleted, so inserts are all it sees.
+///
+/// A trigger kept it at first. A statement that fires a trigger may fail half-way, so SQLite
+/// copied every page each insert into `events` changed into a statement journal first, in case
+/// it had to undo the row: a tenth of storing an event on the hub. The insert counts instead, in
+/// its own transaction; a ledger with the trigger loses it when it is first opened.
 fn migrate_totals(conn: &Connection) -> Result<(), Error> {
-    let done: bool = conn
-        .prepare_cached(
-            "SELECT count(*) FROM sqlite_master WHERE type = 'trigger' AND name = 'count_events'",
-        )?
-        .query_row([], |r| r.get::<_, i64>(0))?
-        == 1;
-    if done {
+    let shape = |conn: &Connection| -> Result<(bool, bool), Error> {
+        Ok(conn
+            .prepare_cached(
+                "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'event_totals'),
+                        EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'trigger' AND name = 'count_events')",
+            )?
+            .query_row([], |r| Ok((r.get(0)?, r.get(1)?)))?)
+    };
+    if shape(conn)? == (true, false) {
         return Ok(());
     }
     conn.execute_batch("BEGIN IMMEDIATE")?;
-    let filled = conn.execute_batch(
-        "CREATE TABLE IF NOT EXISTS event_totals (
-             one    INTEGER PRIMARY KEY CHECK (one = 1),
-             events INTEGER NOT NULL
-         );
-         INSERT OR REPLACE INTO event_totals (one, events) SELECT 1, count(*) FROM events;
-         CREATE TRIGGER IF NOT EXISTS count_events AFTER INSERT ON events
-         BEGIN
-             UPDATE event_totals SET events = events + 1;
-         END;",
-    );
-    match filled {
+    // Another connection may have done it while this one waited for the lock.
+    let done = shape(conn).and_then(|(counted, trigger)| {
+        if !counted {
+            conn.execute_batch(
+                "CREATE TABLE event_totals (
+                     one    INTEGER PRIMARY KEY CHECK (one = 1),
+                     events INTEGER NOT NULL
+                 );
+                 INSERT INTO event_totals (one, events) SELECT 1, count(*) FROM events;",
+            )?;
+        }
+        if trigger {
+            conn.execute_batch("DROP TRIGGER count_events;")?;
+        }
+        Ok(())
+    });
+    match done {
         Ok(()) => conn.execute_batch("COMMIT")?,
         Err(e) => {
             conn.execute_batch("ROLLBACK")?;
-            return Err(e.into());
+            return Err(e);
         }
     }
     Ok(())
@@ -237,22 +250,24 @@ pub fn insert_event_corrected(
     clock_offset_ms: i64,
 ) -> Result<Option<i64>, Error> {
     let body = serde_json::to_string(event)?;
+    let time = corrected_time(event, clock_offset_ms);
+    let step = event.body.biz_step.as_str();
     let inserted = conn
         .prepare_cached(
             "INSERT INTO events (id, time, step, body, local) VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT(id) DO NOTHING",
         )?
-        .execute(params![event.id.0, corrected_time(event, clock_offset_ms), event.body.biz_step.as_str(), body, local])?;
+        .execute(params![event.id.0, time, step, body, local])?;
     if inserted == 0 {
         return Ok(None);
     }
     let seq = conn.last_insert_rowid();
+    conn.prepare_cached("UPDATE event_totals SET events = events + 1")?
+        .execute([])?;
     let declared = event.declared_id();
     if let Some(declared) = &declared {
         conn.prepare_cached("INSERT OR IGNORE INTO declarations (declared, seq) VALUES (?1, ?2)")?
             .execute(params![declared.0, seq])?;
     }
-    let time = corrected_time(event, clock_offset_ms);
-    let step = event.body.biz_step.as_str();
     let mut epc_stmt = conn.prepare_cached(
         "INSERT OR IGNORE INTO event_epcs (epc, role, step, time, seq) VALUES (?1, ?2, ?3, ?4, ?5)",
     )?;
@@ -271,13 +286,7 @@ pub fn insert_event_corrected(
             )?;
             let added = event.body.action == Action::Add;
             for child in &event.body.epcs {
-                c.execute(params![
-                    child.uri(),
-                    parent.uri(),
-                    seq,
-                    corrected_time(event, clock_offset_ms),
-                    added
-                ])?;
+                c.execute(params![child.uri(), parent.uri(), seq, time, added])?;
             }
         }
     }

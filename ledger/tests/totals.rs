@@ -101,10 +101,9 @@ fn a_ledger_written_before_the_count_was_kept_is_counted_once_on_opening() {
                 .unwrap();
         }
     }
-    // As an older ledger: no count, no trigger, and a count that would be wrong if it were read.
+    // As an older ledger: no count kept.
     let conn = rusqlite::Connection::open(tmp.path().join("ledger.sqlite")).unwrap();
-    conn.execute_batch("DROP TRIGGER count_events; UPDATE event_totals SET events = 999;")
-        .unwrap();
+    conn.execute_batch("DROP TABLE event_totals;").unwrap();
     drop(conn);
     let mut ledger = Ledger::open(tmp.path()).unwrap();
     assert_eq!(ledger.event_count().unwrap(), 7);
@@ -118,4 +117,52 @@ fn a_ledger_written_before_the_count_was_kept_is_counted_once_on_opening() {
         .unwrap();
     assert_eq!(ledger.event_count().unwrap(), 8);
     assert_eq!(rows(tmp.path()), 8);
+}
+
+#[test]
+fn a_ledger_whose_count_a_trigger_kept_loses_the_trigger_and_counts_each_insert_once() {
+    let tmp = tempfile::tempdir().unwrap();
+    {
+        let mut ledger = enrolled(tmp.path());
+        for i in 0..4 {
+            ledger
+                .scan(
+                    &code(&format!("S{i}")),
+                    Step::Inspecting,
+                    None,
+                    t("2026-11-02T10:00:00+01:00"),
+                )
+                .unwrap();
+        }
+    }
+    // As a ledger written while a trigger kept the count.
+    let conn = rusqlite::Connection::open(tmp.path().join("ledger.sqlite")).unwrap();
+    conn.execute_batch(
+        "CREATE TRIGGER count_events AFTER INSERT ON events
+         BEGIN UPDATE event_totals SET events = events + 1; END;",
+    )
+    .unwrap();
+    drop(conn);
+    let mut ledger = Ledger::open(tmp.path()).unwrap();
+    assert_eq!(ledger.event_count().unwrap(), 4);
+    ledger
+        .scan(
+            &code("S99"),
+            Step::Inspecting,
+            None,
+            t("2026-11-02T12:00:00+01:00"),
+        )
+        .unwrap();
+    // Counted once: by the insert, not by the trigger too.
+    assert_eq!(ledger.event_count().unwrap(), 5);
+    assert_eq!(rows(tmp.path()), 5);
+    let triggers: i64 = rusqlite::Connection::open(tmp.path().join("ledger.sqlite"))
+        .unwrap()
+        .query_row(
+            "SELECT count(*) FROM sqlite_master WHERE type = 'trigger'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(triggers, 0);
 }
