@@ -363,7 +363,7 @@ pub(crate) fn pick(
         manifest: Some(order.id.clone()),
         event: None,
     };
-    let scan = match custodian_scanner::parse(input.raw) {
+    let scan = match crate::extract::read(extract, input.raw) {
         Ok(s) => s,
         Err(e) => {
             verdict.reason = e.to_string();
@@ -377,9 +377,8 @@ pub(crate) fn pick(
     };
     verdict.epc = Some(epc.uri());
     verdict.label = Some(epc.label());
-    verdict.product = epc
-        .gtin()
-        .and_then(|g| extract.and_then(|x| x.product(g.as_str())))
+    verdict.product = extract
+        .and_then(|x| x.product_of(&epc))
         .map(|p| p.name.clone());
     let label = epc.label();
     if order.status != OrderStatus::Open {
@@ -388,10 +387,10 @@ pub(crate) fn pick(
         return Ok(verdict);
     }
     let units = match &epc {
-        Epc::Unit { .. } => vec![epc.clone()],
+        Epc::Unit { .. } | Epc::Proprietary { .. } => vec![epc.clone()],
         Epc::Logistic(_) => store::contents(tx, &epc)?
             .into_iter()
-            .filter(|c| matches!(c, Epc::Unit { .. }))
+            .filter(Epc::is_unit)
             .collect(),
     };
     if units.is_empty() {
