@@ -304,6 +304,17 @@ fn picked(conn: &Connection, id: &str) -> Result<Vec<Epc>, Error> {
     Ok(units)
 }
 
+/// The GTIN an order line names `unit` by: its own, or for a proprietary unit its product's
+/// (from the extract; `None` when the extract does not know the product).
+fn line_gtin<'a>(unit: &'a Epc, extract: Option<&'a RegistryExtract>) -> Option<&'a str> {
+    match unit.gtin() {
+        Some(gtin) => Some(gtin.as_str()),
+        None => extract
+            .and_then(|x| x.product_of(unit))
+            .map(|p| p.gtin.as_str()),
+    }
+}
+
 fn picking(
     conn: &Connection,
     order: &Order,
@@ -322,7 +333,7 @@ fn picking(
             picked: u32::try_from(
                 units
                     .iter()
-                    .filter(|u| u.gtin().is_some_and(|g| g.as_str() == l.gtin))
+                    .filter(|u| line_gtin(u, extract) == Some(l.gtin.as_str()))
                     .count(),
             )
             .unwrap_or(u32::MAX),
@@ -412,10 +423,7 @@ pub(crate) fn pick(
             verdict.reason = format!("{name} is already picked for {}", order.id);
             return Ok(verdict);
         }
-        let gtin = unit
-            .gtin()
-            .map(|g| g.as_str().to_string())
-            .unwrap_or_default();
+        let gtin = line_gtin(unit, extract).unwrap_or_default().to_string();
         match wanted.get_mut(gtin.as_str()) {
             None => {
                 verdict.verdict = VerdictKind::WrongProduct;

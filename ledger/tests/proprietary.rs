@@ -206,3 +206,37 @@ fn without_a_declared_pattern_the_text_is_unreadable() {
         .unwrap();
     assert_eq!(v.verdict, VerdictKind::Unreadable, "{}", v.reason);
 }
+
+#[test]
+fn an_order_line_picks_proprietary_units_by_their_products_gtin() {
+    let (_tmp, mut ledger) = device();
+    let mut x = extract(vec![], vec![]);
+    x.orgs.push(custodian_ledger::extract::Org {
+        id: "retail-hamburg".into(),
+        name: "Werkzeug Hamburg".into(),
+        role: "retailer".into(),
+        market: "DE".into(),
+        gln: "4012345000009".into(),
+    });
+    ledger.set_extract(&x).unwrap();
+    ledger
+        .import_orders_csv(&format!(
+            "order,to,gtin,quantity\nSO-7,retail-hamburg,{},1\n",
+            wrench_gtin()
+        ))
+        .unwrap();
+    let at = t("2026-11-10T10:00:00+01:00");
+    let picked = ledger
+        .scan("TW-00000001", Step::Shipping, Some("SO-7"), at)
+        .unwrap();
+    assert_eq!(picked.verdict, VerdictKind::Ok, "{}", picked.reason);
+    assert!(picked.event.is_some());
+    let order = ledger.order("SO-7").unwrap();
+    assert_eq!(order.lines[0].picked, 1);
+    assert_eq!(order.units, vec![wrench("00000001").uri()]);
+    let more = ledger
+        .scan("TW-00000002", Step::Shipping, Some("SO-7"), at)
+        .unwrap();
+    assert_eq!(more.verdict, VerdictKind::NotOnManifest, "{}", more.reason);
+    assert!(more.reason.contains("needs no more"), "{}", more.reason);
+}
