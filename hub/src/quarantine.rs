@@ -37,7 +37,7 @@ pub(crate) fn on_event(conn: &Connection, event: &Event, seq: i64) -> Result<(),
     let b = &event.body;
     match b.biz_step {
         BizStep::Holding => {
-            for unit in b.epcs.iter().filter(|e| matches!(e, Epc::Unit { .. })) {
+            for unit in b.epcs.iter().filter(|e| e.is_unit()) {
                 refresh(conn, unit)?;
                 share_with_destination(conn, unit, seq)?;
                 share_with_watchers(conn, unit, seq)?;
@@ -117,7 +117,7 @@ pub(crate) fn share_with_recipient(
         return Ok(());
     }
     let mut find = conn.prepare_cached("SELECT event FROM holds WHERE epc = ?1")?;
-    for unit in disclosed.iter().filter(|e| matches!(e, Epc::Unit { .. })) {
+    for unit in disclosed.iter().filter(|e| e.is_unit()) {
         let Some(event) = find
             .query_row([unit.uri()], |r| r.get::<_, String>(0))
             .optional()?

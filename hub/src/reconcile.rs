@@ -280,17 +280,17 @@ fn reconcile(
     let maker = flags.maker(conn)?;
     raised.extend(claimed_logistic_units(conn, flags, event, now)?);
     for unit in &units {
-        let Epc::Unit { gtin, serial } = unit else {
+        if !unit.is_unit() {
             continue;
-        };
+        }
         // The recorder hears about the units it named and those it holds; a unit it reached
         // only through a pallet it does not hold is the manufacturer's to hear about.
         let told = b.epcs.contains(unit) || crate::access::held_by(conn, unit, org)?;
         let Some(to) = (if told { Some(org) } else { maker.as_ref() }) else {
             continue;
         };
-        let issued = crate::catalog::is_issued(conn, gtin.as_str(), serial)?;
-        if !issued && crate::catalog::is_product(conn, gtin.as_str())? {
+        let (issued, never_issued) = crate::catalog::issuance(conn, unit)?;
+        if never_issued {
             // A carton of fakes is one problem: one flag per occasion (an ASN, else a day) and
             // step lists every unit of it the manufacturer never issued.
             let (occasion, when) = occasion(event);
@@ -461,7 +461,7 @@ fn seen_after_end(
 ) -> Result<Vec<HubFlag>, HubError> {
     let b = &event.body;
     let mut raised = Vec::new();
-    for unit in b.epcs.iter().filter(|e| matches!(e, Epc::Unit { .. })) {
+    for unit in b.epcs.iter().filter(|e| e.is_unit()) {
         let one = std::slice::from_ref(unit);
         let mut ends = Vec::new();
         for step in [BizStep::Destroying, BizStep::Decommissioning] {
@@ -540,10 +540,7 @@ fn reported_counterfeit(
     let reporter = b.recorder.org.as_str();
     let maker_org = flags.maker(conn)?;
     let mut raised = Vec::new();
-    for unit in b.epcs.iter().filter(|e| matches!(e, Epc::Unit { .. })) {
-        let Epc::Unit { gtin, .. } = unit else {
-            continue;
-        };
+    for unit in b.epcs.iter().filter(|e| e.is_unit()) {
         if maker_org.as_deref() != Some(reporter) && !crate::access::held_by(conn, unit, reporter)?
         {
             raised.extend(report_for_review(
@@ -564,7 +561,7 @@ fn reported_counterfeit(
             .find(|e| e.body.biz_step == BizStep::Commissioning)
         {
             Some(c) => Some(c.body.recorder.org.clone()),
-            None if crate::catalog::is_product(conn, gtin.as_str())? => maker_org.clone(),
+            None if crate::catalog::is_product_of(conn, unit)? => maker_org.clone(),
             None => None,
         };
         let reports = crate::reports::of(conn, &unit.uri())?;
@@ -1170,13 +1167,14 @@ fn check_claim(
 ) -> Result<Vec<HubFlag>, HubError> {
     let mut raised = Vec::new();
     for unit in &event.body.epcs {
-        let Epc::Unit { gtin, serial } = unit else {
+        if !unit.is_unit() {
             continue;
-        };
-        let product = crate::catalog::product(conn, gtin.as_str())?;
-        let genuine = if crate::catalog::is_issued(conn, gtin.as_str(), serial)? {
+        }
+        let product = crate::catalog::product_of(conn, unit)?;
+        let (issued, never_issued) = crate::catalog::issuance(conn, unit)?;
+        let genuine = if issued {
             Genuineness::Confirmed
-        } else if product.is_some() {
+        } else if never_issued {
             Genuineness::Counterfeit("never issued by the manufacturer".into())
         } else {
             Genuineness::Unconfirmed

@@ -59,13 +59,23 @@ pub struct Counts {
     pub flags: u64,
 }
 
-/// The unit a code names (element string, bracketed, Digital Link or an EPC URI).
-fn unit_epc(code: &str) -> Result<Epc, HubError> {
-    let scan = custodian_scanner::parse(code).map_err(|e| HubError::BadRequest(e.to_string()))?;
-    scan.identity()
-        .as_ref()
-        .and_then(Epc::from_identity)
-        .filter(|e| matches!(e, Epc::Unit { .. }))
+/// What a code names (element string, bracketed, Digital Link, an EPC URI, or a serial in a
+/// registered product's own format).
+fn epc_of(conn: &Connection, code: &str) -> Result<Option<Epc>, HubError> {
+    if code.starts_with(custodian_ledger::event::PROPRIETARY_PREFIX) {
+        return Epc::parse(code)
+            .map(Some)
+            .map_err(|e| HubError::BadRequest(e.to_string()));
+    }
+    let scan = custodian_scanner::parse_with(code, &crate::catalog::formats(conn)?)
+        .map_err(|e| HubError::BadRequest(e.to_string()))?;
+    Ok(scan.identity().as_ref().and_then(Epc::from_identity))
+}
+
+/// The unit a code names ([`epc_of`]), not a pallet or case.
+fn unit_epc(conn: &Connection, code: &str) -> Result<Epc, HubError> {
+    epc_of(conn, code)?
+        .filter(Epc::is_unit)
         .ok_or_else(|| HubError::BadRequest("the code names a product but no serial unit".into()))
 }
 
@@ -180,14 +190,41 @@ impl Registry {
         Ok(())
     }
 
+    /// Registers a product or replaces its policies. A product with its own serial format
+    /// (`proprietary`) needs a product code that no other product has.
     pub fn add_product(&self, p: &Product) -> Result<(), HubError> {
         let gtin = Gtin::parse(&p.gtin).map_err(|e| HubError::BadRequest(e.to_string()))?;
         let conn = self.conn();
+        let (code, pattern) = match &p.proprietary {
+            Some(f) => {
+                if f.product.trim().is_empty() || f.product.chars().any(char::is_control) {
+                    return Err(HubError::BadRequest(format!(
+                        "product code {:?}: give a code of printable characters",
+                        f.product
+                    )));
+                }
+                if let Some(other) = crate::catalog::product_by_code(&conn, &f.product)?
+                    .filter(|other| other.gtin != gtin.as_str())
+                {
+                    return Err(HubError::BadRequest(format!(
+                        "product code {} is already GTIN {}'s",
+                        f.product, other.gtin
+                    )));
+                }
+                (
+                    Some(f.product.as_str()),
+                    Some(String::from(f.pattern.clone())),
+                )
+            }
+            None => (None, None),
+        };
         conn.execute(
-            "INSERT INTO products (gtin, name, warranty_months, markets, claim_threshold) VALUES (?1, ?2, ?3, ?4, ?5)
+            "INSERT INTO products (gtin, name, warranty_months, markets, claim_threshold, code, pattern)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
              ON CONFLICT(gtin) DO UPDATE SET name = excluded.name, warranty_months = excluded.warranty_months,
-                 markets = excluded.markets, claim_threshold = excluded.claim_threshold",
-            params![gtin.as_str(), p.name, p.warranty_months, p.markets.join(","), p.claim_threshold],
+                 markets = excluded.markets, claim_threshold = excluded.claim_threshold,
+                 code = excluded.code, pattern = excluded.pattern",
+            params![gtin.as_str(), p.name, p.warranty_months, p.markets.join(","), p.claim_threshold, code, pattern],
         )?;
         crate::changes::log(&conn, "product", gtin.as_str()).map(drop)
     }
@@ -232,14 +269,9 @@ impl Registry {
 
     /// A unit's custody across all partners.
     pub fn custody(&self, code: &str) -> Result<Custody, HubError> {
-        let scan =
-            custodian_scanner::parse(code).map_err(|e| HubError::BadRequest(e.to_string()))?;
-        let epc = scan
-            .identity()
-            .as_ref()
-            .and_then(Epc::from_identity)
-            .ok_or_else(|| HubError::BadRequest("the code names a product but no serial".into()))?;
         let conn = self.conn();
+        let epc = epc_of(&conn, code)?
+            .ok_or_else(|| HubError::BadRequest("the code names a product but no serial".into()))?;
         Ok(Custody::derive(&epc, &store::events_touching(&conn, &epc)?))
     }
 

@@ -51,6 +51,7 @@ fn a_delta_from_any_held_version_gives_the_whole_extract() {
                 warranty_months: 12,
                 markets: vec!["DE".into()],
                 claim_threshold: 2,
+                proprietary: None,
             })
             .unwrap();
         }),

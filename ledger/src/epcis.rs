@@ -845,7 +845,8 @@ pub enum EpcUriError {
     Epc(#[from] EpcError),
 }
 
-/// An EPC from a Digital Link URI or a pure-identity EPC URN (`urn:epc:id:sgtin:` / `sscc:`).
+/// An EPC from a Digital Link URI, a pure-identity EPC URN (`urn:epc:id:sgtin:` / `sscc:`) or
+/// a proprietary unit's URN ([`crate::event::PROPRIETARY_PREFIX`]).
 pub fn epc_from_uri(s: &str) -> Result<Epc, EpcUriError> {
     if let Some(rest) = s.strip_prefix("urn:epc:id:sgtin:") {
         let mut parts = rest.splitn(3, '.');
@@ -893,6 +894,9 @@ pub fn epc_from_uri(s: &str) -> Result<Epc, EpcUriError> {
             }
         })?;
         return Ok(Epc::Logistic(sscc));
+    }
+    if s.starts_with(crate::event::PROPRIETARY_PREFIX) {
+        return Ok(Epc::parse(s)?);
     }
     if s.starts_with("urn:") {
         return Err(EpcUriError::OtherUrn(s.to_string()));

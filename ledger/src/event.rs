@@ -18,7 +18,21 @@ use sha2::{Digest, Sha256};
 /// unit the same string whatever domain its label carried.
 pub const EPC_DOMAIN: &str = "https://id.gs1.org";
 
-/// A unit (SGTIN) or a logistic unit (SSCC), the things events are about.
+/// The prefix of a proprietary unit's EPC URI: `urn:custodian:unit:<product>:<serial>`.
+///
+/// GS1 has no EPC for a serial in a manufacturer's own format, and EPCIS 2.0 takes any URI in
+/// an `epcList`. A URN in the product's own namespace (beside `urn:custodian:org:` for parties)
+/// claims no GS1 key and no web domain. Both parts are percent-encoded outside RFC 3986's
+/// unreserved set (the Digital Link encoder), so `:` can only be the separator and the URI is
+/// one canonical string per unit.
+pub const PROPRIETARY_PREFIX: &str = "urn:custodian:unit:";
+
+/// A unit (SGTIN), a proprietary unit (product code + serial) or a logistic unit (SSCC), the
+/// things events are about.
+///
+/// A proprietary unit is a unit like an SGTIN for everything the ledger and the hub derive
+/// (custody, verdicts, flags, after-sales); only what GS1 defines (a GTIN, a lot, AI 8030) is
+/// for [`Epc::Unit`] alone.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub enum Epc {
@@ -26,6 +40,9 @@ pub enum Epc {
     Unit { gtin: Gtin, serial: String },
     /// One pallet or case.
     Logistic(Sscc),
+    /// One unit of a product that marks its units in its own serial format (its registered
+    /// product code + the serial the product's pattern read). Both are non-empty.
+    Proprietary { product: String, serial: String },
 }
 
 impl Epc {
@@ -37,27 +54,49 @@ impl Epc {
                 serial: serial.clone(),
             }),
             Identity::Logistic(sscc) => Some(Epc::Logistic(sscc.clone())),
-            // A product without a serial names no instance; a proprietary serial has no GS1
-            // EPC, and the ledger does not record it yet.
+            Identity::Proprietary { product, serial }
+                if !product.is_empty() && !serial.is_empty() =>
+            {
+                Some(Epc::Proprietary {
+                    product: product.clone(),
+                    serial: serial.clone(),
+                })
+            }
+            // A product without a serial names no instance.
             _ => None,
         }
     }
 
-    /// The canonical GS1 Digital Link URI, which is also this EPC's key in storage.
+    /// The canonical URI, which is also this EPC's key in storage: a GS1 Digital Link URI on
+    /// [`EPC_DOMAIN`], or [`PROPRIETARY_PREFIX`] with the product code and serial.
     pub fn uri(&self) -> String {
+        use custodian_scanner::percent_encode;
         match self {
             Epc::Unit { gtin, serial } => {
-                format!(
-                    "{EPC_DOMAIN}/01/{gtin}/21/{}",
-                    custodian_scanner::percent_encode(serial)
-                )
+                format!("{EPC_DOMAIN}/01/{gtin}/21/{}", percent_encode(serial))
             }
             Epc::Logistic(sscc) => format!("{EPC_DOMAIN}/00/{sscc}"),
+            Epc::Proprietary { product, serial } => format!(
+                "{PROPRIETARY_PREFIX}{}:{}",
+                percent_encode(product),
+                percent_encode(serial)
+            ),
         }
     }
 
-    /// Parses a canonical EPC URI as produced by [`Epc::uri`] (any Digital Link domain).
+    /// Parses a canonical EPC URI as produced by [`Epc::uri`] (a Digital Link URI on any
+    /// domain, or a proprietary unit's URN).
     pub fn parse(uri: &str) -> Result<Epc, EpcError> {
+        if let Some(rest) = uri.strip_prefix(PROPRIETARY_PREFIX) {
+            let proprietary = || EpcError::Proprietary(uri.to_string());
+            let (product, serial) = rest.split_once(':').ok_or_else(proprietary)?;
+            let product = percent_decode(product).ok_or_else(proprietary)?;
+            let serial = percent_decode(serial).ok_or_else(proprietary)?;
+            if product.is_empty() || serial.is_empty() {
+                return Err(proprietary());
+            }
+            return Ok(Epc::Proprietary { product, serial });
+        }
         let scan = custodian_scanner::parse(uri).map_err(|source| EpcError::Unreadable {
             uri: uri.to_string(),
             source,
@@ -68,20 +107,60 @@ impl Epc {
             .ok_or_else(|| EpcError::NotAThing(uri.to_string()))
     }
 
+    /// The GTIN of a GS1 unit; `None` for a logistic unit and for a proprietary unit (whose
+    /// product is found by its code: [`crate::RegistryExtract::product_of`]).
     pub fn gtin(&self) -> Option<&Gtin> {
         match self {
             Epc::Unit { gtin, .. } => Some(gtin),
+            Epc::Logistic(_) | Epc::Proprietary { .. } => None,
+        }
+    }
+
+    /// Whether this names one unit (GS1 or proprietary), not a pallet or case.
+    pub fn is_unit(&self) -> bool {
+        !matches!(self, Epc::Logistic(_))
+    }
+
+    /// The serial of a unit, GS1 or proprietary.
+    pub fn serial(&self) -> Option<&str> {
+        match self {
+            Epc::Unit { serial, .. } | Epc::Proprietary { serial, .. } => Some(serial),
             Epc::Logistic(_) => None,
         }
     }
 
-    /// A short human label: `GTIN 09506000134352 serial ABC` or `SSCC 0950…`.
+    /// A short human label: `GTIN 09506000134352 serial ABC`, `SSCC 0950…` or
+    /// `product ACME-DRILL serial 00012345`.
     pub fn label(&self) -> String {
         match self {
             Epc::Unit { gtin, serial } => format!("GTIN {gtin} serial {serial}"),
             Epc::Logistic(sscc) => format!("SSCC {sscc}"),
+            Epc::Proprietary { product, serial } => format!("product {product} serial {serial}"),
         }
     }
+}
+
+/// Decodes `%XX` escapes (either case); `None` for a malformed escape, a byte outside RFC
+/// 3986's unreserved set left unescaped, or text that is not UTF-8 once decoded.
+fn percent_decode(s: &str) -> Option<String> {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'%' => {
+                let hex = std::str::from_utf8(bytes.get(i + 1..i + 3)?).ok()?;
+                out.push(u8::from_str_radix(hex, 16).ok()?);
+                i += 3;
+            }
+            b if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') => {
+                out.push(b);
+                i += 1;
+            }
+            _ => return None,
+        }
+    }
+    String::from_utf8(out).ok()
 }
 
 impl fmt::Display for Epc {
@@ -112,9 +191,15 @@ pub enum EpcError {
         uri: String,
         source: custodian_scanner::ParseError,
     },
-    /// It reads, but names a product (a GTIN without a serial), not a unit or a logistic unit.
+    /// It reads, but names a product (a GTIN without a serial), not a unit or logistic unit.
     #[error("{0}: names a product, not a unit or logistic unit")]
     NotAThing(String),
+    /// It begins as a proprietary unit's URN but is not `urn:custodian:unit:PRODUCT:SERIAL`
+    /// with both parts non-empty and percent-encoded.
+    #[error(
+        "{0}: a proprietary unit is urn:custodian:unit:PRODUCT:SERIAL, both parts non-empty and percent-encoded"
+    )]
+    Proprietary(String),
 }
 
 /// EPCIS event types the product acts on.
@@ -864,5 +949,31 @@ mod tests {
         let epc = Epc::parse("https://example.com/01/09506000134352/21/A%2F1").unwrap();
         assert_eq!(epc.uri(), "https://id.gs1.org/01/09506000134352/21/A%2F1");
         assert_eq!(Epc::parse(&epc.uri()).unwrap(), epc);
+    }
+
+    #[test]
+    fn proprietary_uri_escapes_both_parts() {
+        let epc = Epc::Proprietary {
+            product: "ACME:DRILL".into(),
+            serial: "A/1 ü".into(),
+        };
+        assert_eq!(epc.uri(), "urn:custodian:unit:ACME%3ADRILL:A%2F1%20%C3%BC");
+        assert_eq!(Epc::parse(&epc.uri()).unwrap(), epc);
+        assert!(epc.is_unit());
+        assert_eq!(epc.gtin(), None);
+        for bad in [
+            "urn:custodian:unit:ACME",
+            "urn:custodian:unit::1",
+            "urn:custodian:unit:ACME:",
+            "urn:custodian:unit:A:B:C",
+            "urn:custodian:unit:A:%C3",
+            "urn:custodian:unit:A:%G1",
+        ] {
+            assert_eq!(
+                Epc::parse(bad),
+                Err(EpcError::Proprietary(bad.into())),
+                "{bad}"
+            );
+        }
     }
 }

@@ -14,8 +14,11 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
+use custodian_scanner::{ParseError, ProprietaryFormat, Scan};
 use ed25519_dalek::{Signature, Verifier, VerifyingKey};
 use serde::{Deserialize, Serialize};
+
+use crate::Epc;
 
 /// Replaces the entries of `held` that `new` has a key for, adds the others, and keeps the list
 /// sorted by key.
@@ -46,6 +49,20 @@ pub fn signature_verifies(
 ) -> bool {
     Signature::from_slice(signature)
         .is_ok_and(|sig| issuer.verify(&signed_payload(gtin, serial), &sig).is_ok())
+}
+
+/// Reads what a scanner sent as this device reads every code: GS1 first, and text that is not
+/// GS1 by the serial patterns the extract's products declare
+/// ([`custodian_scanner::parse_with`]). Without an extract only GS1 is read.
+///
+/// # Errors
+///
+/// The text is no GS1 code and matches no declared pattern (or matches several products').
+pub fn read(extract: Option<&RegistryExtract>, raw: &str) -> Result<Scan, ParseError> {
+    match extract.map(RegistryExtract::formats) {
+        Some(formats) if !formats.is_empty() => custodian_scanner::parse_with(raw, &formats),
+        _ => custodian_scanner::parse(raw),
+    }
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -83,6 +100,13 @@ pub struct Product {
     /// existed read as [`DEFAULT_CLAIM_THRESHOLD`].
     #[serde(default = "default_claim_threshold")]
     pub claim_threshold: u32,
+    /// For a product that marks its units with serials of its own format: its product code
+    /// (unique in the registry) and the pattern its serials follow. Its units are
+    /// [`Epc::Proprietary`] under that code; the product keeps its GTIN as its key in the
+    /// registry (recalls, orders). Left out of the JSON when absent, so extracts of GS1-only
+    /// products read and hash as before.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub proprietary: Option<ProprietaryFormat>,
 }
 
 /// The claim threshold of a product whose policy does not state one.
@@ -202,6 +226,31 @@ impl RegistryExtract {
 
     pub fn product(&self, gtin: &str) -> Option<&Product> {
         self.products.iter().find(|p| p.gtin == gtin)
+    }
+
+    /// The product whose proprietary serials are registered under `code`.
+    pub fn product_by_code(&self, code: &str) -> Option<&Product> {
+        self.products
+            .iter()
+            .find(|p| p.proprietary.as_ref().is_some_and(|f| f.product == code))
+    }
+
+    /// The product a unit belongs to: by GTIN for a GS1 unit, by product code for a proprietary
+    /// one; `None` for a logistic unit or a product not in the extract.
+    pub fn product_of(&self, epc: &Epc) -> Option<&Product> {
+        match epc {
+            Epc::Unit { gtin, .. } => self.product(gtin.as_str()),
+            Epc::Proprietary { product, .. } => self.product_by_code(product),
+            Epc::Logistic(_) => None,
+        }
+    }
+
+    /// The serial formats the products declare, for [`read`].
+    pub fn formats(&self) -> Vec<ProprietaryFormat> {
+        self.products
+            .iter()
+            .filter_map(|p| p.proprietary.clone())
+            .collect()
     }
 
     pub fn org(&self, id: &str) -> Option<&Org> {

@@ -692,7 +692,7 @@ impl Ledger {
 
     /// A unit's biography from what this ledger holds. `code` is anything a scanner sends.
     pub fn history(&self, code: &str, now: DateTime<FixedOffset>) -> Result<History, Error> {
-        let (scan, epc) = lifecycle::identify(code)?;
+        let (scan, epc) = self.identify(code)?;
         self.history_of(&scan, &epc, now)
     }
 
@@ -803,7 +803,7 @@ fn record_scan(
         manifest: manifest.map(str::to_string),
         event: None,
     };
-    let parsed = custodian_scanner::parse(raw);
+    let parsed = extract::read(extract, raw);
     let epc = match &parsed {
         Err(e) => {
             verdict.reason = e.to_string();
@@ -822,7 +822,7 @@ fn record_scan(
     if let (Ok(scan), Some(epc)) = (&parsed, epc) {
         let contents = match &epc {
             Epc::Logistic(_) => store::contents(tx, &epc)?,
-            Epc::Unit { .. } => Vec::new(),
+            Epc::Unit { .. } | Epc::Proprietary { .. } => Vec::new(),
         };
         let sold = is_sold(tx, &epc)?;
         let held = quarantine::current(tx, &epc)?;
@@ -842,9 +842,8 @@ fn record_scan(
         verdict.reason = reason;
         verdict.provisional = kind == VerdictKind::Provisional;
         verdict.label = Some(epc.label());
-        verdict.product = epc
-            .gtin()
-            .and_then(|g| extract.and_then(|x| x.product(g.as_str())))
+        verdict.product = extract
+            .and_then(|x| x.product_of(&epc))
             .map(|p| p.name.clone());
         if kind.records_event() {
             let (biz_step, disposition) = kind.recorded_step(step).cbv();

@@ -123,27 +123,32 @@ impl Correction {
     }
 }
 
-/// Parses what a scanner sent into the instance it names.
-pub(crate) fn identify(code: &str) -> Result<(Scan, Epc), Error> {
-    let scan = custodian_scanner::parse(code).map_err(|e| Error::Invalid(e.to_string()))?;
-    let epc = scan
-        .identity()
-        .as_ref()
-        .and_then(Epc::from_identity)
-        .ok_or_else(|| Error::Invalid("the code names a product but no serial".into()))?;
-    Ok((scan, epc))
-}
-
-/// As [`identify`], for what must be one serialised unit (not a pallet or case).
-pub(crate) fn unit(code: &str, what: &str) -> Result<(Scan, Epc), Error> {
-    let (scan, epc) = identify(code)?;
-    if matches!(epc, Epc::Logistic(_)) {
-        return Err(Error::Invalid(format!(
-            "{what} {}: a logistic unit, not a serialised unit",
-            epc.label()
-        )));
+impl Ledger {
+    /// Parses what a scanner sent into the instance it names, reading it as scans are read
+    /// ([`crate::extract::read`]: GS1, or a serial pattern of the cached extract).
+    pub(crate) fn identify(&self, code: &str) -> Result<(Scan, Epc), Error> {
+        let extract = self.extract()?;
+        let scan = crate::extract::read(extract.as_ref(), code)
+            .map_err(|e| Error::Invalid(e.to_string()))?;
+        let epc = scan
+            .identity()
+            .as_ref()
+            .and_then(Epc::from_identity)
+            .ok_or_else(|| Error::Invalid("the code names a product but no serial".into()))?;
+        Ok((scan, epc))
     }
-    Ok((scan, epc))
+
+    /// As [`Ledger::identify`], for what must be one serialised unit (not a pallet or case).
+    pub(crate) fn unit(&self, code: &str, what: &str) -> Result<(Scan, Epc), Error> {
+        let (scan, epc) = self.identify(code)?;
+        if !epc.is_unit() {
+            return Err(Error::Invalid(format!(
+                "{what} {}: a logistic unit, not a serialised unit",
+                epc.label()
+            )));
+        }
+        Ok((scan, epc))
+    }
 }
 
 pub(crate) fn text(value: &str, what: &str) -> Result<Text, Error> {
@@ -199,7 +204,7 @@ impl Ledger {
         now: DateTime<FixedOffset>,
     ) -> Result<Recorded, Error> {
         let recorder = self.recorder()?;
-        let (scan, epc) = unit(code, "unit")?;
+        let (scan, epc) = self.unit(code, "unit")?;
         let mut body = object(
             &recorder,
             BizStep::Other,
@@ -228,7 +233,7 @@ impl Ledger {
         now: DateTime<FixedOffset>,
     ) -> Result<ClaimRecorded, Error> {
         let recorder = self.recorder()?;
-        let (scan, epc) = unit(code, "unit")?;
+        let (scan, epc) = self.unit(code, "unit")?;
         let defect = Defect::parse(defect).map_err(|e| Error::Invalid(e.to_string()))?;
         let note = note.map(|n| text(n, "note")).transpose()?;
         let mut body = object(
@@ -269,11 +274,11 @@ impl Ledger {
         now: DateTime<FixedOffset>,
     ) -> Result<Recorded, Error> {
         let recorder = self.recorder()?;
-        let (scan, epc) = unit(unit_code, "unit")?;
+        let (scan, epc) = self.unit(unit_code, "unit")?;
         let parse_parts = |codes: &[String]| -> Result<Vec<Epc>, Error> {
             let mut out: Vec<Epc> = Vec::new();
             for c in codes {
-                let (_, p) = unit(c, "part")?;
+                let (_, p) = self.unit(c, "part")?;
                 if p == epc {
                     return Err(Error::Invalid(format!(
                         "{} cannot be a part of itself",
@@ -399,7 +404,7 @@ impl Ledger {
         now: DateTime<FixedOffset>,
     ) -> Result<Recorded, Error> {
         let recorder = self.recorder()?;
-        let (scan, epc) = unit(code, "unit")?;
+        let (scan, epc) = self.unit(code, "unit")?;
         let mut body = object(
             &recorder,
             BizStep::Inspecting,
@@ -430,7 +435,7 @@ impl Ledger {
         now: DateTime<FixedOffset>,
     ) -> Result<Recorded, Error> {
         let recorder = self.recorder()?;
-        let (scan, epc) = unit(code, "unit")?;
+        let (scan, epc) = self.unit(code, "unit")?;
         let custody = Custody::derive(&epc, &store::events_touching(&self.conn, &epc)?);
         let mut events = Vec::new();
         if !(custody.state == State::Returned && custody.custodian.as_ref() == Some(&recorder.org))
@@ -566,8 +571,8 @@ impl Ledger {
         extract: Option<&RegistryExtract>,
         events: &[Event],
     ) -> Genuineness {
-        if let (Some(x), Epc::Unit { gtin, serial }) = (extract, epc) {
-            if let Some(sig) = scan.signature() {
+        if let Some(x) = extract {
+            if let (Epc::Unit { gtin, serial }, Some(sig)) = (epc, scan.signature()) {
                 if !x.signature_valid(gtin.as_str(), serial, sig) {
                     return Genuineness::Counterfeit(
                         "the AI 8030 signature does not verify".into(),
@@ -575,7 +580,9 @@ impl Ledger {
                 }
                 return Genuineness::Confirmed;
             }
-            if let Some(a) = x.alert(&epc.uri()) {
+            if epc.is_unit()
+                && let Some(a) = x.alert(&epc.uri())
+            {
                 return Genuineness::Counterfeit(format!(
                     "on the counterfeit alert list ({})",
                     a.reason
@@ -604,9 +611,7 @@ impl Ledger {
         let own: Vec<Event> = events.iter().filter(|e| e.names(epc)).cloned().collect();
         let custody = Custody::derive(epc, &events);
         let extract = self.extract()?;
-        let product = epc
-            .gtin()
-            .and_then(|g| extract.as_ref().and_then(|x| x.product(g.as_str())));
+        let product = extract.as_ref().and_then(|x| x.product_of(epc));
         let genuine = Self::genuineness(scan, epc, extract.as_ref(), &events);
         let flags = match self.flags() {
             Ok(all) => all.into_iter().filter(|f| f.epc == epc.uri()).collect(),

@@ -113,19 +113,16 @@ impl ManifestView {
                 let mut units = BTreeSet::new();
                 for epc in &e.body.epcs {
                     match epc {
-                        Epc::Unit { .. } => {
+                        Epc::Unit { .. } | Epc::Proprietary { .. } => {
                             units.insert(epc.clone());
                         }
                         Epc::Logistic(_) => {
                             self.received_logistic.insert(epc.clone());
                             for c in store::contents_at(conn, epc, e)? {
-                                match c {
-                                    Epc::Unit { .. } => {
-                                        units.insert(c);
-                                    }
-                                    Epc::Logistic(_) => {
-                                        self.received_logistic.insert(c);
-                                    }
+                                if c.is_unit() {
+                                    units.insert(c);
+                                } else {
+                                    self.received_logistic.insert(c);
                                 }
                             }
                         }
@@ -168,11 +165,18 @@ impl ManifestView {
                 self.gtins.insert(gtin.to_string());
                 self.expected_units.insert(epc.clone());
             }
+            // A proprietary unit has no GTIN: it is expected, and no manifest line by GTIN
+            // can say it is the wrong product.
+            Epc::Proprietary { .. } => {
+                self.expected_units.insert(epc.clone());
+            }
             Epc::Logistic(_) => {
                 self.expected_logistic.insert(epc.clone());
                 for c in store::contents_at(conn, epc, shipment)? {
                     if let Epc::Unit { gtin, .. } = &c {
                         self.gtins.insert(gtin.to_string());
+                        self.expected_units.insert(c);
+                    } else if c.is_unit() {
                         self.expected_units.insert(c);
                     } else {
                         self.expected_logistic.insert(c);
@@ -187,7 +191,7 @@ impl ManifestView {
     pub fn units_in(&self, conn: &Connection, epc: &Epc) -> Result<Vec<Epc>, Error> {
         Ok(store::contents(conn, epc)?
             .into_iter()
-            .filter(|c| matches!(c, Epc::Unit { .. }))
+            .filter(Epc::is_unit)
             .collect())
     }
 

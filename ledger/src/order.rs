@@ -304,6 +304,17 @@ fn picked(conn: &Connection, id: &str) -> Result<Vec<Epc>, Error> {
     Ok(units)
 }
 
+/// The GTIN an order line names `unit` by: its own, or for a proprietary unit its product's
+/// (from the extract; `None` when the extract does not know the product).
+fn line_gtin<'a>(unit: &'a Epc, extract: Option<&'a RegistryExtract>) -> Option<&'a str> {
+    match unit.gtin() {
+        Some(gtin) => Some(gtin.as_str()),
+        None => extract
+            .and_then(|x| x.product_of(unit))
+            .map(|p| p.gtin.as_str()),
+    }
+}
+
 fn picking(
     conn: &Connection,
     order: &Order,
@@ -322,7 +333,7 @@ fn picking(
             picked: u32::try_from(
                 units
                     .iter()
-                    .filter(|u| u.gtin().is_some_and(|g| g.as_str() == l.gtin))
+                    .filter(|u| line_gtin(u, extract) == Some(l.gtin.as_str()))
                     .count(),
             )
             .unwrap_or(u32::MAX),
@@ -363,7 +374,7 @@ pub(crate) fn pick(
         manifest: Some(order.id.clone()),
         event: None,
     };
-    let scan = match custodian_scanner::parse(input.raw) {
+    let scan = match crate::extract::read(extract, input.raw) {
         Ok(s) => s,
         Err(e) => {
             verdict.reason = e.to_string();
@@ -377,9 +388,8 @@ pub(crate) fn pick(
     };
     verdict.epc = Some(epc.uri());
     verdict.label = Some(epc.label());
-    verdict.product = epc
-        .gtin()
-        .and_then(|g| extract.and_then(|x| x.product(g.as_str())))
+    verdict.product = extract
+        .and_then(|x| x.product_of(&epc))
         .map(|p| p.name.clone());
     let label = epc.label();
     if order.status != OrderStatus::Open {
@@ -388,10 +398,10 @@ pub(crate) fn pick(
         return Ok(verdict);
     }
     let units = match &epc {
-        Epc::Unit { .. } => vec![epc.clone()],
+        Epc::Unit { .. } | Epc::Proprietary { .. } => vec![epc.clone()],
         Epc::Logistic(_) => store::contents(tx, &epc)?
             .into_iter()
-            .filter(|c| matches!(c, Epc::Unit { .. }))
+            .filter(Epc::is_unit)
             .collect(),
     };
     if units.is_empty() {
@@ -413,10 +423,7 @@ pub(crate) fn pick(
             verdict.reason = format!("{name} is already picked for {}", order.id);
             return Ok(verdict);
         }
-        let gtin = unit
-            .gtin()
-            .map(|g| g.as_str().to_string())
-            .unwrap_or_default();
+        let gtin = line_gtin(unit, extract).unwrap_or_default().to_string();
         match wanted.get_mut(gtin.as_str()) {
             None => {
                 verdict.verdict = VerdictKind::WrongProduct;

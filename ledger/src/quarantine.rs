@@ -18,7 +18,7 @@ use rusqlite::Connection;
 use crate::custody::State;
 use crate::event::{BizStep, Detail, Disposition, Event};
 pub use crate::hold::{Hold, Quarantine, Release, holds};
-use crate::lifecycle::{Recorded, object, text, unit};
+use crate::lifecycle::{Recorded, object, text};
 use crate::{Custody, Epc, Error, Ledger, store};
 
 /// The hold `epc` is under now: its latest live `holding` event, found by index
@@ -42,7 +42,7 @@ impl Ledger {
         now: DateTime<FixedOffset>,
     ) -> Result<Recorded, Error> {
         let recorder = self.recorder()?;
-        let (scan, epc) = unit(code, "unit")?;
+        let (scan, epc) = self.unit(code, "unit")?;
         let reason = text(reason, "reason")?;
         self.refuse_ended(&epc, "put in quarantine")?;
         let last = last_holding(&self.conn, &epc)?;
@@ -80,7 +80,7 @@ impl Ledger {
         now: DateTime<FixedOffset>,
     ) -> Result<Recorded, Error> {
         let recorder = self.recorder()?;
-        let (scan, epc) = unit(code, "unit")?;
+        let (scan, epc) = self.unit(code, "unit")?;
         let note = text(note, "note")?;
         self.refuse_ended(&epc, "released")?;
         let last = last_holding(&self.conn, &epc)?;

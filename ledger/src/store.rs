@@ -546,13 +546,13 @@ pub fn units_at(conn: &Connection, event: &Event) -> Result<BTreeSet<Epc>, Error
     let mut units = BTreeSet::new();
     for epc in &event.body.epcs {
         match epc {
-            Epc::Unit { .. } => {
+            Epc::Unit { .. } | Epc::Proprietary { .. } => {
                 units.insert(epc.clone());
             }
             Epc::Logistic(_) => units.extend(
                 contents_at(conn, epc, event)?
                     .into_iter()
-                    .filter(|c| matches!(c, Epc::Unit { .. })),
+                    .filter(Epc::is_unit),
             ),
         }
     }

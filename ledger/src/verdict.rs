@@ -391,6 +391,15 @@ pub fn judge(f: &Facts<'_>) -> (VerdictKind, String) {
             x.recall(gtin.as_str(), f.scan.lot())
                 .map(|r| r.reason.as_str()),
         ),
+        // A proprietary label carries no AI 8030 and no lot: the alert list applies, and a
+        // recall of its product's every lot.
+        (Some(x), Epc::Proprietary { .. }) => (
+            SignatureCheck::without_key(f.scan),
+            x.alert(&f.epc.uri()).map(|a| a.reason.as_str()),
+            x.product_of(f.epc)
+                .and_then(|p| x.recall(&p.gtin, None))
+                .map(|r| r.reason.as_str()),
+        ),
         _ => (SignatureCheck::without_key(f.scan), None, None),
     };
     let held = f
@@ -446,10 +455,7 @@ pub fn judge(f: &Facts<'_>) -> (VerdictKind, String) {
     if let Some(m) = f.manifest {
         return judge_against_manifest(f, m, &label);
     }
-    let known = f
-        .epc
-        .gtin()
-        .and_then(|g| f.extract.and_then(|x| x.product(g.as_str())));
+    let known = f.extract.and_then(|x| x.product_of(f.epc));
     let reason = match (known, f.scan.signature()) {
         (Some(p), Some(_)) => format!(
             "{label}: {} — signature verified; awaiting confirmation by the hub",
@@ -472,11 +478,7 @@ pub fn judge(f: &Facts<'_>) -> (VerdictKind, String) {
 fn judge_against_manifest(f: &Facts<'_>, m: &ManifestView, label: &str) -> (VerdictKind, String) {
     match f.epc {
         Epc::Logistic(_) if m.expected_logistic.contains(f.epc) => {
-            let units: Vec<&Epc> = f
-                .contents
-                .iter()
-                .filter(|c| matches!(c, Epc::Unit { .. }))
-                .collect();
+            let units: Vec<&Epc> = f.contents.iter().filter(|c| c.is_unit()).collect();
             let all_in = !units.is_empty() && units.iter().all(|u| m.received.contains_key(*u));
             if m.received_logistic.contains(f.epc) || all_in {
                 (
@@ -494,7 +496,7 @@ fn judge_against_manifest(f: &Facts<'_>, m: &ManifestView, label: &str) -> (Verd
             VerdictKind::NotOnManifest,
             format!("{label} is not on {}", m.id),
         ),
-        Epc::Unit { .. } if m.received.contains_key(f.epc) => (
+        Epc::Unit { .. } | Epc::Proprietary { .. } if m.received.contains_key(f.epc) => (
             VerdictKind::Duplicate,
             format!("{label} was already scanned on {}", m.id),
         ),
@@ -518,6 +520,15 @@ fn judge_against_manifest(f: &Facts<'_>, m: &ManifestView, label: &str) -> (Verd
                 )
             }
         }
+        Epc::Proprietary { .. } if m.expected_units.contains(f.epc) => {
+            (VerdictKind::Ok, format!("{label} is on {}", m.id))
+        }
+        // Manifest lines name GTINs; a proprietary unit not shipped under the ASN is simply
+        // not on it.
+        Epc::Proprietary { .. } => (
+            VerdictKind::NotOnManifest,
+            format!("{label} is not on {}", m.id),
+        ),
     }
 }
 

@@ -121,6 +121,7 @@ fn world() -> World {
                     warranty_months: 24,
                     markets: vec!["DE".into()],
                     claim_threshold: 2,
+                    proprietary: None,
                 },
                 Product {
                     gtin: battery().to_string(),
@@ -128,6 +129,7 @@ fn world() -> World {
                     warranty_months: 6,
                     markets: vec!["DE".into()],
                     claim_threshold: 3,
+                    proprietary: None,
                 },
             ],
             issuer_keys: vec![IssuerKey {

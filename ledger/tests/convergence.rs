@@ -150,6 +150,7 @@ fn service_device(dir: &std::path::Path, name: &str) -> Ledger {
             warranty_months: 24,
             markets: vec!["DE".into()],
             claim_threshold: 2,
+            proprietary: None,
         }],
         ..Default::default()
     })

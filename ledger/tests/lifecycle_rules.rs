@@ -46,6 +46,7 @@ fn product() -> Product {
         warranty_months: 12,
         markets: vec!["DE".into()],
         claim_threshold: 3,
+        proprietary: None,
     }
 }
 

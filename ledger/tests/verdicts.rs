@@ -112,6 +112,7 @@ fn world() -> World {
                     warranty_months: 24,
                     markets: vec!["DE".into()],
                     claim_threshold: 3,
+                    proprietary: None,
                 },
                 Product {
                     gtin: level.to_string(),
@@ -119,6 +120,7 @@ fn world() -> World {
                     warranty_months: 12,
                     markets: vec!["DE".into()],
                     claim_threshold: 3,
+                    proprietary: None,
                 },
             ],
             issuer_keys: vec![IssuerKey {

@@ -69,6 +69,7 @@ fn device(dir: &Path) -> Device {
                 warranty_months: 24,
                 markets: vec!["DE".into()],
                 claim_threshold: 3,
+                proprietary: None,
             }],
             ..RegistryExtract::default()
         })

@@ -82,7 +82,9 @@ impl Registry {
             params![a.epc, a.reason],
         )?;
         crate::changes::log(&tx, "alert", &a.epc)?;
-        if let Ok(unit @ Epc::Unit { .. }) = Epc::parse(&a.epc) {
+        if let Ok(unit) = Epc::parse(&a.epc)
+            && unit.is_unit()
+        {
             let mut flags = crate::flags::FlagDocs::new();
             crate::reconcile::listed_in_transit(&tx, &mut flags, &unit, &a.reason, Utc::now())?;
             flags.write(&tx)?;
@@ -99,8 +101,9 @@ impl Registry {
                 "an alert needs a reason: say why the unit is counterfeit".into(),
             ));
         }
+        let epc = unit_epc(&self.conn(), code)?.uri();
         self.add_alert(&Alert {
-            epc: unit_epc(code)?.uri(),
+            epc,
             reason: reason.to_string(),
         })
     }
@@ -113,8 +116,8 @@ impl Registry {
         note: &str,
         at: DateTime<FixedOffset>,
     ) -> Result<(), HubError> {
-        let epc = unit_epc(code)?;
         let mut conn = self.conn();
+        let epc = unit_epc(&conn, code)?;
         let tx = conn.transaction()?;
         let n = tx.execute("DELETE FROM alerts WHERE epc = ?1", [epc.uri()])?;
         if n == 0 {

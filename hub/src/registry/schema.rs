@@ -117,5 +117,20 @@ pub(super) fn migrate(conn: &Connection) -> Result<(), HubError> {
             extract::DEFAULT_CLAIM_THRESHOLD
         ))?;
     }
+    // Products with their own serial format: its product code and pattern (both or neither).
+    let has_code: i64 = conn.query_row(
+        "SELECT count(*) FROM pragma_table_info('products') WHERE name = 'code'",
+        [],
+        |r| r.get(0),
+    )?;
+    if has_code == 0 {
+        conn.execute_batch(
+            "ALTER TABLE products ADD COLUMN code TEXT;
+             ALTER TABLE products ADD COLUMN pattern TEXT;",
+        )?;
+    }
+    conn.execute_batch(
+        "CREATE UNIQUE INDEX IF NOT EXISTS products_by_code ON products (code) WHERE code IS NOT NULL;",
+    )?;
     Ok(())
 }
