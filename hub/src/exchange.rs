@@ -147,10 +147,13 @@ pub fn handle_at(
     // The round's flags go into their documents together, before the documents are exchanged,
     // so the device receives the flags its own upload raised in the same round.
     let mut flags = crate::flags::FlagDocs::new();
+    let round = crate::round::Round::read(&tx, &request.upload)?;
     for e in &request.upload {
         let (offset, believed) = event_offset(e, clock_offset_ms, now);
         // None: held before (a replayed upload), which raises nothing again.
-        let Some(mut raised) = reconcile::record_corrected(&tx, &mut flags, e, now, offset)? else {
+        let Some(mut raised) =
+            reconcile::record_corrected(&tx, &mut flags, &round, e, now, offset)?
+        else {
             continue;
         };
         if !believed {

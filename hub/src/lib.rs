@@ -20,6 +20,7 @@ pub mod quarantine;
 pub mod reconcile;
 pub mod registry;
 pub mod reports;
+pub mod round;
 pub mod server;
 pub mod tls;
 pub mod verify;

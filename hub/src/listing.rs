@@ -127,7 +127,13 @@ pub(crate) struct Listed<'a> {
     /// What the flag stands for; `None`: the unit alone (its flag lists it and nothing else).
     pub cause: Option<String>,
     pub event: Option<&'a Event>,
-    /// The flag's reason while it lists this unit alone.
+    /// What the flag says, written only when this unit raises it.
+    pub words: &'a dyn Fn() -> Result<Words, HubError>,
+}
+
+/// What a flag that lists units says.
+pub(crate) struct Words {
+    /// The flag's reason while it lists one unit.
     pub reason: String,
     /// The flag's reason once it lists more, with [`UNITS`] where the count goes.
     pub summary: String,
@@ -184,6 +190,7 @@ pub(crate) fn raise(
         }
         None
     } else {
+        let words = (listed.words)()?;
         let id = match &listed.cause {
             None => key.clone(),
             Some(_) => cause_id(&cause, current.as_ref().map_or(0, |c| c.2)),
@@ -194,7 +201,7 @@ pub(crate) fn raise(
                 id: id.clone(),
                 kind: listed.kind.clone(),
                 epc: listed.unit.uri(),
-                reason: listed.reason,
+                reason: words.reason,
                 event: event.clone(),
                 raised_at: now.to_rfc3339(),
                 status: custodian_ledger::docs::FlagStatus::New,
@@ -205,7 +212,7 @@ pub(crate) fn raise(
         };
         let raised = flags.store(conn, flag)?;
         conn.prepare_cached("UPDATE flags SET summary = ?2, cause = ?3 WHERE id = ?1")?
-            .execute(params![id, listed.summary, cause])?;
+            .execute(params![id, words.summary, cause])?;
         insert_unit(conn, &key, &id, listed.org, listed.unit, &event)?;
         if listed.cause.is_some() && raised.is_some() {
             flags.set_open_for_cause(&cause, &id);
@@ -410,8 +417,12 @@ pub fn raise_draft(
             key: id,
             cause: None,
             event,
-            summary: reason.clone(),
-            reason,
+            words: &|| {
+                Ok(Words {
+                    reason: reason.clone(),
+                    summary: reason.clone(),
+                })
+            },
         };
         return raise(conn, flags, listed, now);
     }

@@ -33,7 +33,8 @@ use crate::HUB_DEVICE;
 use crate::HubError;
 use crate::flags::HubFlag;
 use crate::flags::{FlagDocs, flag_id};
-use crate::listing::{self, Draft, Listed, raise_draft};
+use crate::listing::{self, Draft, Listed, Words, raise_draft};
+use crate::round::Round;
 
 /// Stores `event` (a no-op if held) and, when it is new, shares it and reconciles it.
 /// Returns the flags it raised; `None` for an event held before.
@@ -43,14 +44,16 @@ pub fn record(
     event: &Event,
     now: DateTime<Utc>,
 ) -> Result<Option<Vec<HubFlag>>, HubError> {
-    record_corrected(conn, flags, event, now, 0)
+    record_corrected(conn, flags, &Round::none(), event, now, 0)
 }
 
 /// As [`record`], for an event from a device whose clock runs `clock_offset_ms` ahead of the
 /// hub's: the event is ordered by its corrected time, so a wrong clock raises no false flag.
+/// `round` holds what the round's checks read once for the round ([`Round::read`]).
 pub fn record_corrected(
     conn: &Connection,
     flags: &mut FlagDocs,
+    round: &Round,
     event: &Event,
     now: DateTime<Utc>,
     clock_offset_ms: i64,
@@ -72,7 +75,7 @@ pub fn record_corrected(
     }
     crate::quarantine::on_event(conn, event, seq)?;
     let until = store::Until::stored(event, clock_offset_ms);
-    reconcile(conn, flags, event, &until, now).map(Some)
+    reconcile(conn, flags, round, event, &until, now).map(Some)
 }
 
 /// Lets `org` see `event` (stored at `seq`). Its row names the device that recorded the event
@@ -221,8 +224,12 @@ pub fn implausible_time(
                     ),
                     cause: Some(fact.clone()),
                     event: Some(event),
-                    reason,
-                    summary,
+                    words: &|| {
+                        Ok(Words {
+                            reason: reason.clone(),
+                            summary: summary.clone(),
+                        })
+                    },
                 },
                 now,
             )?);
@@ -235,6 +242,7 @@ pub fn implausible_time(
 fn reconcile(
     conn: &Connection,
     flags: &mut FlagDocs,
+    round: &Round,
     event: &Event,
     until: &store::Until,
     now: DateTime<Utc>,
@@ -251,11 +259,11 @@ fn reconcile(
         return Ok(Vec::new());
     }
     // What arrives late may be what an out-of-sequence flag found missing.
-    resolve_out_of_sequence(conn, flags, event, now)?;
+    resolve_out_of_sequence(conn, flags, round, event, now)?;
     if b.recorder.device == HUB_DEVICE {
         return Ok(Vec::new());
     }
-    let mut raised = seen_after_end(conn, flags, event, until, now)?;
+    let mut raised = seen_after_end(conn, flags, round, event, until, now)?;
     if let Some(Detail::CounterfeitReport { note, .. }) = event.detail() {
         raised.extend(reported_counterfeit(
             conn,
@@ -266,7 +274,7 @@ fn reconcile(
         )?);
     }
     if b.biz_step == BizStep::Shipping && event.detail().is_none() {
-        raised.extend(shipped_without_receipt(conn, flags, event, now)?);
+        raised.extend(shipped_without_receipt(conn, flags, round, event, now)?);
         raised.extend(listed_unit_shipped(conn, flags, event, now)?);
     }
     if !matches!(
@@ -289,7 +297,7 @@ fn reconcile(
         let Some(to) = (if told { Some(org) } else { maker.as_ref() }) else {
             continue;
         };
-        let (issued, never_issued) = crate::catalog::issuance(conn, unit)?;
+        let (issued, never_issued) = round.issuance(conn, unit)?;
         if never_issued {
             // A carton of fakes is one problem: one flag per occasion (an ASN, else a day) and
             // step lists every unit of it the manufacturer never issued.
@@ -310,14 +318,18 @@ fn reconcile(
                     key: flag_id(&FlagKind::UnknownSerial, unit, to),
                     cause: Some(format!("{}\u{1d}{org}\u{1d}{occasion}", b.biz_step.as_str())),
                     event: Some(event),
-                    reason: format!(
-                        "{} was never issued by the manufacturer: counterfeit",
-                        unit.label()
-                    ),
-                    summary: format!(
-                        "{} units {verb} by {name} {when} were never issued by the manufacturer: counterfeit",
-                        listing::UNITS,
-                    ),
+                    words: &|| {
+                        Ok(Words {
+                            reason: format!(
+                                "{} was never issued by the manufacturer: counterfeit",
+                                unit.label()
+                            ),
+                            summary: format!(
+                                "{} units {verb} by {name} {when} were never issued by the manufacturer: counterfeit",
+                                listing::UNITS,
+                            ),
+                        })
+                    },
                 },
                 now,
             )?);
@@ -326,18 +338,13 @@ fn reconcile(
         // After-sales events are not channel movements, and a unit sold to a consumer has left
         // the channel: whoever services or takes it back is not diverting it.
         if event.detail().is_some()
-            || store::last_with_step_until(
-                conn,
-                std::slice::from_ref(unit),
-                BizStep::RetailSelling,
-                until,
-            )?
-            .is_some()
+            || round
+                .last_naming(conn, unit, BizStep::RetailSelling, until)?
+                .is_some()
         {
             continue;
         }
-        let last_shipment =
-            store::last_with_step_touching_until(conn, unit, BizStep::Shipping, until)?;
+        let last_shipment = round.last_touching(conn, unit, BizStep::Shipping, until)?;
         if let Some(shipment) = &last_shipment
             && let Some(dest) = &shipment.body.destination
             && dest != org
@@ -376,14 +383,18 @@ fn reconcile(
                     key: flag_id(&FlagKind::Diversion, unit, to),
                     cause: Some(cause),
                     event: Some(event),
-                    reason: format!(
-                        "{} was not shipped to {name}, yet {verb} by it: outside its authorised channel{via}",
-                        unit.label(),
-                    ),
-                    summary: format!(
-                        "{} units were not shipped to {name}, yet {verb} by it {when}: outside its authorised channel{via_many}",
-                        listing::UNITS,
-                    ),
+                    words: &|| {
+                        Ok(Words {
+                            reason: format!(
+                                "{} was not shipped to {name}, yet {verb} by it: outside its authorised channel{via}",
+                                unit.label(),
+                            ),
+                            summary: format!(
+                                "{} units were not shipped to {name}, yet {verb} by it {when}: outside its authorised channel{via_many}",
+                                listing::UNITS,
+                            ),
+                        })
+                    },
                 },
                 now,
             )?);
@@ -393,7 +404,7 @@ fn reconcile(
             && b.disposition != Some(Disposition::Returned)
         {
             raised.extend(received_without_shipment(
-                conn, flags, unit, event, told, now,
+                conn, flags, round, unit, event, told, now,
             )?);
         }
     }
@@ -455,6 +466,7 @@ fn claimed_logistic_units(
 fn seen_after_end(
     conn: &Connection,
     flags: &mut FlagDocs,
+    round: &Round,
     event: &Event,
     until: &store::Until,
     now: DateTime<Utc>,
@@ -462,10 +474,9 @@ fn seen_after_end(
     let b = &event.body;
     let mut raised = Vec::new();
     for unit in b.epcs.iter().filter(|e| e.is_unit()) {
-        let one = std::slice::from_ref(unit);
         let mut ends = Vec::new();
         for step in [BizStep::Destroying, BizStep::Decommissioning] {
-            ends.extend(store::last_with_step_until(conn, one, step, until)?);
+            ends.extend(round.last_naming(conn, unit, step, until)?);
         }
         // Only an end that comes first: the return receipt recorded with a scrapping, at the
         // same instant, is part of the scrapping.
@@ -511,12 +522,16 @@ fn seen_after_end(
                 key: flag_id(&FlagKind::Clone, unit, org),
                 cause: Some(format!("{}\u{1d}{occasion}", b.biz_step.as_str())),
                 event: Some(event),
-                reason,
-                summary: format!(
-                    "{} units destroyed or decommissioned before were {verb} by {} {when}: their codes are on other units",
-                    listing::UNITS,
-                    crate::catalog::org_name(conn, org),
-                ),
+                words: &|| {
+                    Ok(Words {
+                        reason: reason.clone(),
+                        summary: format!(
+                            "{} units destroyed or decommissioned before were {verb} by {} {when}: their codes are on other units",
+                            listing::UNITS,
+                            crate::catalog::org_name(conn, org),
+                        ),
+                    })
+                },
             },
             now,
         )?);
@@ -555,7 +570,7 @@ fn reported_counterfeit(
             continue;
         }
         let recorded = crate::reports::add(conn, event, unit, note)?;
-        let (custody, before) = custody_before(conn, unit, event)?;
+        let (custody, before) = custody_before(conn, &Round::none(), unit, event)?;
         let maker = match before
             .iter()
             .find(|e| e.body.biz_step == BizStep::Commissioning)
@@ -842,10 +857,12 @@ fn units_of(conn: &Connection, event: &Event) -> Result<BTreeSet<Epc>, HubError>
 /// The unit's custody as it stood just before `event`: who held it, and everything before.
 fn custody_before(
     conn: &Connection,
+    round: &Round,
     unit: &Epc,
     event: &Event,
 ) -> Result<(Custody, Vec<Event>), HubError> {
-    let before: Vec<Event> = store::events_touching_except(conn, unit, Some(&event.id))?
+    let others = round.events_touching_except(conn, unit, &event.id)?;
+    let before: Vec<Event> = others
         .into_iter()
         .filter(|e| Event::fold_order(e, event).is_lt())
         .collect();
@@ -909,13 +926,14 @@ fn occasion(event: &Event) -> (String, String) {
 fn received_without_shipment(
     conn: &Connection,
     flags: &mut FlagDocs,
+    round: &Round,
     unit: &Epc,
     event: &Event,
     told: bool,
     now: DateTime<Utc>,
 ) -> Result<Vec<HubFlag>, HubError> {
     let b = &event.body;
-    let (custody, _) = custody_before(conn, unit, event)?;
+    let (custody, _) = custody_before(conn, round, unit, event)?;
     let holder = custody.custodian.as_deref();
     if holder == Some(b.recorder.org.as_str()) {
         // Moving stock between one's own sites is not a transfer.
@@ -926,24 +944,16 @@ fn received_without_shipment(
     let (occasion, when) = occasion(event);
     let cause = format!("{fact}\u{1d}{}\u{1d}{occasion}", holder.unwrap_or(""));
     let maker = flags.maker(conn)?;
-    let receiver = crate::catalog::org_name(conn, &b.recorder.org);
     let mut raised = Vec::new();
     for org in concerned(&b.recorder.org, &[holder, maker.as_deref()]) {
         if !told && org == b.recorder.org {
             // Reached through a pallet the recorder does not hold: it hears of the pallet.
             continue;
         }
-        let held = holder_phrase(conn, maker.as_deref(), &org, holder)?;
-        raised.extend(listing::raise(
-            conn,
-            flags,
-            Listed {
-                kind: FlagKind::OutOfSequence,
-                org: &org,
-                unit,
-                key: flag_id(&FlagKind::OutOfSequence, unit, &format!("{org}\u{1d}{fact}")),
-                cause: Some(cause.clone()),
-                event: Some(event),
+        let words = || -> Result<Words, HubError> {
+            let receiver = crate::catalog::org_name(conn, &b.recorder.org);
+            let held = holder_phrase(conn, maker.as_deref(), &org, holder)?;
+            Ok(Words {
                 reason: format!(
                     "{} was received by {receiver} on {day} with no shipment on record{held}: out of sequence",
                     unit.label(),
@@ -952,6 +962,23 @@ fn received_without_shipment(
                     "{} units were received by {receiver} {when} with no shipment on record{held}: out of sequence",
                     listing::UNITS,
                 ),
+            })
+        };
+        raised.extend(listing::raise(
+            conn,
+            flags,
+            Listed {
+                kind: FlagKind::OutOfSequence,
+                org: &org,
+                unit,
+                key: flag_id(
+                    &FlagKind::OutOfSequence,
+                    unit,
+                    &format!("{org}\u{1d}{fact}"),
+                ),
+                cause: Some(cause.clone()),
+                event: Some(event),
+                words: &words,
             },
             now,
         )?);
@@ -968,6 +995,7 @@ fn received_without_shipment(
 fn shipped_without_receipt(
     conn: &Connection,
     flags: &mut FlagDocs,
+    round: &Round,
     event: &Event,
     now: DateTime<Utc>,
 ) -> Result<Vec<HubFlag>, HubError> {
@@ -989,7 +1017,7 @@ fn shipped_without_receipt(
         if !crate::catalog::is_issued(conn, gtin.as_str(), serial)? {
             continue;
         }
-        let (custody, before) = custody_before(conn, unit, event)?;
+        let (custody, before) = custody_before(conn, round, unit, event)?;
         let held = before
             .iter()
             .any(|e| e.body.recorder.org == shipper && holds(e.body.biz_step));
@@ -1023,14 +1051,18 @@ fn shipped_without_receipt(
                     key: flag_id(&FlagKind::OutOfSequence, unit, &format!("{org}\u{1d}{fact}")),
                     cause: Some(cause.clone()),
                     event: Some(event),
-                    reason: format!(
-                        "{} was shipped by {name}{sent_to} on {day}, but {name} never received it{held}: out of sequence",
-                        unit.label(),
-                    ),
-                    summary: format!(
-                        "{} units were shipped by {name}{sent_to} on {day}, but {name} never received them{held}: out of sequence",
-                        listing::UNITS,
-                    ),
+                    words: &|| {
+                        Ok(Words {
+                            reason: format!(
+                                "{} was shipped by {name}{sent_to} on {day}, but {name} never received it{held}: out of sequence",
+                                unit.label(),
+                            ),
+                            summary: format!(
+                                "{} units were shipped by {name}{sent_to} on {day}, but {name} never received them{held}: out of sequence",
+                                listing::UNITS,
+                            ),
+                        })
+                    },
                 },
                 now,
             )?);
@@ -1087,6 +1119,7 @@ fn holds(step: BizStep) -> bool {
 fn resolve_out_of_sequence(
     conn: &Connection,
     flags: &mut FlagDocs,
+    round: &Round,
     event: &Event,
     now: DateTime<Utc>,
 ) -> Result<(), HubError> {
@@ -1108,7 +1141,7 @@ fn resolve_out_of_sequence(
             .cloned(),
     );
     for unit in &units {
-        for listing in listing::open_listings(conn, &FlagKind::OutOfSequence, unit)? {
+        for listing in round.open_listings(conn, &FlagKind::OutOfSequence, unit)? {
             if listing.event == event.id.0 {
                 continue;
             }

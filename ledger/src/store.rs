@@ -20,6 +20,8 @@ use rusqlite::{Connection, OptionalExtension, params};
 use crate::Error;
 use crate::event::{Action, BizStep, Epc, Event, EventId, EventType};
 
+pub mod pasts;
+
 /// Opens (creating if needed) a database file with the durability settings every writer needs:
 /// WAL and `synchronous=FULL`, so a committed transaction survives power loss.
 ///

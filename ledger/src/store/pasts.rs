@@ -1,0 +1,189 @@
+//! A batch's pasts: what the store holds about the units a batch of events names, read in a few
+//! statements for the whole batch instead of a walk per unit and question.
+//!
+//! The hub checks every event it receives against each unit's history: whether the unit was
+//! sold, destroyed or decommissioned before, its last shipment, who held it. Asked one unit at a
+//! time, that is half a dozen statements per unit, and a round brings 10,000 events. [`Pasts`]
+//! reads the rows of a round's units once, before the round is stored, and answers the same
+//! questions from memory, exactly as [`super::last_with_step_until`],
+//! [`super::last_with_step_touching_until`] and [`super::events_touching_except`] do.
+//!
+//! It holds only units whose past those answers can be read from: units never packed into
+//! anything (no `containment` row names them as a child), so nothing reaches them through a
+//! container. The caller decides which events may use it (see `Pasts::read`).
+
+use std::collections::{HashMap, HashSet};
+
+use rusqlite::Connection;
+
+use super::{LIVE, Until, WIDE_EVENT, decode, read_for};
+use crate::Error;
+use crate::event::{BizStep, Epc, Event, EventId};
+
+/// The most EPCs one statement looks up.
+const CHUNK: usize = 500;
+
+/// Bodies longer than this are not read with the rows: a wide event is read (once per process)
+/// through [`read_for`], which keeps it decoded.
+const BODY_INLINE: i64 = 16_384;
+
+/// One event naming a unit, as the `event_epcs` walk sees it.
+struct Row {
+    /// The stored (clock-corrected) time.
+    time: String,
+    seq: i64,
+    id: String,
+    /// Names the unit among its things (rather than as its parent).
+    names: bool,
+    step: String,
+    /// The event's body, unless it is long.
+    body: Option<String>,
+}
+
+/// The live events naming each of a batch's units, for units never packed into anything.
+#[derive(Default)]
+pub struct Pasts {
+    units: HashMap<Epc, Vec<Row>>,
+}
+
+impl Pasts {
+    /// Nothing read: every question goes to the store.
+    pub fn none() -> Pasts {
+        Pasts::default()
+    }
+
+    /// Reads the pasts of `units` as the store holds them now. Units a `containment` row names
+    /// as a child are left out (their pasts run through their containers). The answers stay true
+    /// only while no event naming the unit, packing it or declaring an event erroneous is stored:
+    /// the caller asks about a unit only for the one event of the batch that names it.
+    pub fn read(conn: &Connection, units: &[Epc]) -> Result<Pasts, Error> {
+        let mut out: HashMap<Epc, Vec<Row>> = HashMap::with_capacity(units.len());
+        let mut rows_stmt = conn.prepare_cached(&format!(
+            "SELECT j.key, x.time, e.seq, e.id, x.role = 'epc', x.step,
+                    CASE WHEN octet_length(e.body) <= ?2 THEN e.body END
+             FROM json_each(?1) j CROSS JOIN event_epcs x ON x.epc = j.value
+             CROSS JOIN events e ON e.seq = x.seq
+             WHERE {LIVE}"
+        ))?;
+        let mut packed_stmt = conn.prepare_cached(
+            "SELECT DISTINCT j.key FROM json_each(?1) j CROSS JOIN containment c ON c.child = j.value",
+        )?;
+        for chunk in units.chunks(CHUNK) {
+            let uris: Vec<String> = chunk.iter().map(Epc::uri).collect();
+            let list = serde_json::to_string(&uris)?;
+            let packed: HashSet<usize> = packed_stmt
+                .query_map([&list], |r| r.get::<_, i64>(0))?
+                .map(|k| Ok(usize::try_from(k?).unwrap_or(usize::MAX)))
+                .collect::<Result<_, Error>>()?;
+            for (i, unit) in chunk.iter().enumerate() {
+                if !packed.contains(&i) {
+                    out.entry(unit.clone()).or_default();
+                }
+            }
+            let mut rows = rows_stmt.query(rusqlite::params![list, BODY_INLINE])?;
+            while let Some(r) = rows.next()? {
+                let index = usize::try_from(r.get::<_, i64>(0)?).unwrap_or(usize::MAX);
+                if packed.contains(&index) {
+                    continue;
+                }
+                let Some(unit) = chunk.get(index) else {
+                    continue;
+                };
+                out.entry(unit.clone()).or_default().push(Row {
+                    time: r.get(1)?,
+                    seq: r.get(2)?,
+                    id: r.get(3)?,
+                    names: r.get(4)?,
+                    step: r.get(5)?,
+                    body: r.get(6)?,
+                });
+            }
+        }
+        Ok(Pasts { units: out })
+    }
+
+    /// The past of `unit`, if it was read.
+    pub fn of<'a>(&'a self, unit: &'a Epc) -> Option<Past<'a>> {
+        self.units.get(unit).map(|rows| Past { unit, rows })
+    }
+
+    /// How many units' pasts were read.
+    pub fn len(&self) -> usize {
+        self.units.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.units.is_empty()
+    }
+}
+
+/// One unit's past, as read by [`Pasts::read`].
+pub struct Past<'a> {
+    unit: &'a Epc,
+    rows: &'a [Row],
+}
+
+impl Past<'_> {
+    /// As [`super::last_with_step_until`] (and, for a unit never packed,
+    /// [`super::last_with_step_touching_until`]) for this unit alone.
+    pub fn last_with_step_until(
+        &self,
+        conn: &Connection,
+        step: BizStep,
+        bound: &Until,
+    ) -> Result<Option<Event>, Error> {
+        self.rows
+            .iter()
+            .filter(|r| {
+                r.names && r.step == step.as_str() && r.time <= bound.time && r.id != bound.except
+            })
+            .max_by(|a, b| (a.time.as_str(), a.seq).cmp(&(b.time.as_str(), b.seq)))
+            .map(|r| self.event(conn, r, true))
+            .transpose()
+    }
+
+    /// As [`super::events_touching_except`]: every live event naming the unit, but `except`, in
+    /// fold order.
+    pub fn events_except(
+        &self,
+        conn: &Connection,
+        except: Option<&EventId>,
+    ) -> Result<Vec<Event>, Error> {
+        let mut rows: Vec<(&str, i64, &str, bool, &Row)> = self
+            .rows
+            .iter()
+            .map(|r| (r.time.as_str(), r.seq, r.id.as_str(), r.names, r))
+            .collect();
+        rows.sort_unstable_by(|a, b| (a.0, a.1, a.2, a.3).cmp(&(b.0, b.1, b.2, b.3)));
+        // An event naming the unit as one of its things and as its parent is one, naming it.
+        rows.dedup_by(|later, kept| {
+            let same = later.1 == kept.1;
+            kept.3 |= same && later.3;
+            same
+        });
+        let mut events = rows
+            .into_iter()
+            .filter(|(_, _, id, _, _)| except.is_none_or(|x| x.0 != *id))
+            .map(|(_, _, _, names, row)| self.event(conn, row, names))
+            .collect::<Result<Vec<_>, _>>()?;
+        events.sort_by(Event::fold_order);
+        Ok(events)
+    }
+
+    /// A row's event as a question about this unit reads it ([`read_for`]): a wide event holds
+    /// this unit alone among its things when it names it.
+    fn event(&self, conn: &Connection, row: &Row, names: bool) -> Result<Event, Error> {
+        let Some(body) = &row.body else {
+            return read_for(conn, row.seq, &row.id, self.unit, names);
+        };
+        let mut event = decode(body.clone())?;
+        if event.body.epcs.len() > WIDE_EVENT {
+            event.body.epcs = if names {
+                vec![self.unit.clone()]
+            } else {
+                Vec::new()
+            };
+        }
+        Ok(event)
+    }
+}
