@@ -121,8 +121,9 @@ pub fn handle_at(
             request.upload.len()
         )));
     }
+    let sealed = seals(&request.upload);
     for (i, e) in request.upload.iter().enumerate() {
-        authorise(&device, i, e)?;
+        authorise(&device, i, e, sealed.get(i).copied().unwrap_or(false))?;
         for party in [&e.body.source, &e.body.destination].into_iter().flatten() {
             if party != "consumer" && !crate::catalog::org_exists(&conn, party)? {
                 return Err(HubError::BadRequest(format!(
@@ -148,26 +149,50 @@ pub fn handle_at(
     // so the device receives the flags its own upload raised in the same round.
     let mut flags = crate::flags::FlagDocs::new();
     let round = crate::round::Round::read(&tx, &request.upload)?;
-    for e in &request.upload {
-        let (offset, believed) = event_offset(e, clock_offset_ms, now);
-        // None: held before (a replayed upload), which raises nothing again.
-        let Some(mut raised) =
-            reconcile::record_corrected(&tx, &mut flags, &round, e, now, offset)?
-        else {
-            continue;
-        };
-        if !believed {
-            raised.extend(reconcile::implausible_time(
-                &tx,
-                &mut flags,
-                e,
-                clock_offset_ms,
-                now,
-            )?);
+    // Each event's seal is checked and its stored columns worked out on another thread, a few
+    // events ahead of the one being stored and reconciled here.
+    let upload = &request.upload;
+    std::thread::scope(|scope| -> Result<(), HubError> {
+        let (ready, next) = std::sync::mpsc::sync_channel::<Vec<_>>(2);
+        scope.spawn(move || {
+            for batch in upload.chunks(PREPARED_BATCH) {
+                let prepared = batch
+                    .iter()
+                    .map(|e| prepare(e, clock_offset_ms, now))
+                    .collect();
+                if ready.send(prepared).is_err() {
+                    // The round failed: nothing more is stored.
+                    return;
+                }
+            }
+        });
+        for batch in upload.chunks(PREPARED_BATCH) {
+            let prepared = next
+                .recv()
+                .map_err(|_| HubError::Internal("a round's events were not prepared".into()))?;
+            for (e, ready) in batch.iter().zip(prepared) {
+                let (believed, prepared) = ready?;
+                // None: held before (a replayed upload), which raises nothing again.
+                let Some(mut raised) =
+                    reconcile::record_prepared(&tx, &mut flags, &round, e, &prepared, now)?
+                else {
+                    continue;
+                };
+                if !believed {
+                    raised.extend(reconcile::implausible_time(
+                        &tx,
+                        &mut flags,
+                        e,
+                        clock_offset_ms,
+                        now,
+                    )?);
+                }
+                stored += 1;
+                flags_raised += raised.iter().filter(|f| f.org == device.org).count();
+            }
         }
-        stored += 1;
-        flags_raised += raised.iter().filter(|f| f.org == device.org).count();
-    }
+        Ok(())
+    })?;
     flags.write(&tx)?;
     let docs = exchange_docs(&tx, &device, &request)?;
     let (events, download_cursor, more) = download(
@@ -213,6 +238,21 @@ pub fn handle_at(
     Ok(protocol::encode(&response))
 }
 
+/// How many events of a round are prepared at a time, on another thread, ahead of those being
+/// stored (two batches ahead at most).
+const PREPARED_BATCH: usize = 256;
+
+/// Works out what storing `e` writes: whether its time was believed, and its columns at the
+/// clock offset it is ordered by ([`event_offset`]).
+fn prepare(
+    e: &Event,
+    clock_offset_ms: i64,
+    now: chrono::DateTime<Utc>,
+) -> Result<(bool, store::Prepared), HubError> {
+    let (offset, believed) = event_offset(e, clock_offset_ms, now);
+    Ok((believed, store::Prepared::of(e, offset)?))
+}
+
 /// The clock offset to order `e` by, and whether its time was believed: an event dated, after
 /// correcting its device's clock, outside the window around the hub's clock (more than
 /// [`EVENT_WINDOW_PAST_DAYS`] before, [`EVENT_WINDOW_FUTURE_HOURS`] after) is ordered as if it
@@ -239,8 +279,26 @@ pub const MAX_TRANSACTION_ID: usize = 80;
 /// years) can carry and every partner's system can read back.
 const EVENT_YEARS: std::ops::RangeInclusive<i32> = 1..=9999;
 
-/// A device may only speak for its own organisation, site and identity.
-fn authorise(device: &DeviceRecord, index: usize, e: &Event) -> Result<(), HubError> {
+/// Whether each event's id matches its content, worked out on as many threads as the machine
+/// has cores (up to four): hashing every event of a round is the costliest of the checks.
+fn seals(events: &[Event]) -> Vec<bool> {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(4));
+    let chunk = events.len().div_ceil(threads).max(1);
+    std::thread::scope(|scope| {
+        let parts: Vec<_> = events
+            .chunks(chunk)
+            .map(|part| scope.spawn(|| part.iter().map(Event::is_sealed).collect::<Vec<_>>()))
+            .collect();
+        parts
+            .into_iter()
+            .flat_map(|p| p.join().unwrap_or_default())
+            .collect()
+    })
+}
+
+/// A device may only speak for its own organisation, site and identity; `sealed`: whether the
+/// event's id matches its content ([`seals`]).
+fn authorise(device: &DeviceRecord, index: usize, e: &Event, sealed: bool) -> Result<(), HubError> {
     let year = chrono::Datelike::year(&e.body.event_time.naive_utc());
     if !EVENT_YEARS.contains(&year) {
         return Err(HubError::BadRequest(format!(
@@ -260,7 +318,7 @@ fn authorise(device: &DeviceRecord, index: usize, e: &Event) -> Result<(), HubEr
             )));
         }
     }
-    if !e.is_sealed() {
+    if !sealed {
         return Err(HubError::BadRequest(format!(
             "upload[{index}] ({}): the id does not match the content (tampered?)",
             e.id

@@ -44,21 +44,23 @@ pub fn record(
     event: &Event,
     now: DateTime<Utc>,
 ) -> Result<Option<Vec<HubFlag>>, HubError> {
-    record_corrected(conn, flags, &Round::none(), event, now, 0)
+    let prepared = store::Prepared::of(event, 0)?;
+    record_prepared(conn, flags, &Round::none(), event, &prepared, now)
 }
 
-/// As [`record`], for an event from a device whose clock runs `clock_offset_ms` ahead of the
-/// hub's: the event is ordered by its corrected time, so a wrong clock raises no false flag.
-/// `round` holds what the round's checks read once for the round ([`Round::read`]).
-pub fn record_corrected(
+/// As [`record`], for an event from a device whose clock runs ahead of the hub's, with its
+/// stored columns `prepared` for its corrected time ([`store::Prepared::of`]): the event is
+/// ordered by its corrected time, so a wrong clock raises no false flag. `round` holds what the
+/// round's checks read once for the round ([`Round::read`]).
+pub fn record_prepared(
     conn: &Connection,
     flags: &mut FlagDocs,
     round: &Round,
     event: &Event,
+    prepared: &store::Prepared,
     now: DateTime<Utc>,
-    clock_offset_ms: i64,
 ) -> Result<Option<Vec<HubFlag>>, HubError> {
-    let Some(seq) = store::insert_event_corrected(conn, event, true, clock_offset_ms)? else {
+    let Some(seq) = store::insert_prepared(conn, event, prepared, true)? else {
         return Ok(None);
     };
     share(conn, event, seq, &event.body.recorder.org)?;
@@ -74,7 +76,7 @@ pub fn record_corrected(
         }
     }
     crate::quarantine::on_event(conn, event, seq)?;
-    let until = store::Until::stored(event, clock_offset_ms);
+    let until = prepared.until(event);
     reconcile(conn, flags, round, event, &until, now).map(Some)
 }
 

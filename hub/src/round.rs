@@ -7,7 +7,7 @@
 //! round is stored, and answers them from memory exactly as the store would. Any other unit is
 //! asked about in the store, as each event is stored.
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use custodian_ledger::event::{BizStep, EventType};
 use custodian_ledger::store::pasts::Pasts;
@@ -78,37 +78,34 @@ impl Round {
 
     fn read_catalog(&mut self, conn: &Connection, units: &[Epc]) -> Result<(), HubError> {
         let mut issued = conn.prepare_cached(
-            "SELECT j.key FROM json_each(?1) j CROSS JOIN serials s
-             ON s.gtin = json_extract(j.value, '$[0]') AND s.serial = json_extract(j.value, '$[1]')",
+            "SELECT j.key FROM json_each(?2) j CROSS JOIN serials s
+             ON s.gtin = ?1 AND s.serial = j.value",
         )?;
-        let gs1: Vec<&Epc> = units
-            .iter()
-            .filter(|u| matches!(u, Epc::Unit { .. }))
-            .collect();
-        for chunk in gs1.chunks(CHUNK) {
-            let pairs: Vec<[&str; 2]> = chunk
-                .iter()
-                .filter_map(|u| match u {
-                    Epc::Unit { gtin, serial } => Some([gtin.as_str(), serial.as_str()]),
-                    _ => None,
-                })
-                .collect();
-            let list = json_list(&pairs)?;
-            for unit in chunk {
-                self.issued.insert((*unit).clone(), false);
+        // A round is mostly of a few products: their serials are looked up product by product.
+        let mut by_product: BTreeMap<&str, Vec<(&Epc, &str)>> = BTreeMap::new();
+        for unit in units {
+            if let Epc::Unit { gtin, serial } = unit {
+                by_product
+                    .entry(gtin.as_str())
+                    .or_default()
+                    .push((unit, serial.as_str()));
             }
-            let found = issued.query_map([&list], |r| r.get::<_, i64>(0))?;
-            for index in found {
-                if let Some(unit) = usize::try_from(index?).ok().and_then(|i| chunk.get(i)) {
-                    self.issued.insert((*unit).clone(), true);
+        }
+        for (gtin, serials) in by_product {
+            let registered = crate::catalog::is_product(conn, gtin)?;
+            self.products.insert(gtin.to_string(), registered);
+            for chunk in serials.chunks(CHUNK) {
+                let list = json_list(&chunk.iter().map(|(_, s)| *s).collect::<Vec<_>>())?;
+                for (unit, _) in chunk {
+                    self.issued.insert((*unit).clone(), false);
                 }
-            }
-            for unit in chunk {
-                if let Epc::Unit { gtin, .. } = unit
-                    && !self.products.contains_key(gtin.as_str())
-                {
-                    let registered = crate::catalog::is_product(conn, gtin.as_str())?;
-                    self.products.insert(gtin.as_str().to_string(), registered);
+                let found =
+                    issued.query_map(rusqlite::params![gtin, list], |r| r.get::<_, i64>(0))?;
+                for index in found {
+                    if let Some((unit, _)) = usize::try_from(index?).ok().and_then(|i| chunk.get(i))
+                    {
+                        self.issued.insert((*unit).clone(), true);
+                    }
                 }
             }
         }

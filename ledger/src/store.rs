@@ -251,8 +251,53 @@ pub fn insert_event_corrected(
     local: bool,
     clock_offset_ms: i64,
 ) -> Result<Option<i64>, Error> {
-    let body = serde_json::to_string(event)?;
-    let time = corrected_time(event, clock_offset_ms);
+    insert_prepared(conn, event, &Prepared::of(event, clock_offset_ms)?, local)
+}
+
+/// What storing an event writes beside its id, computed without the connection: a hub works
+/// these out for a round's next events on another thread while it stores the current one.
+pub struct Prepared {
+    body: String,
+    time: String,
+    epcs: Vec<String>,
+    parent: Option<String>,
+}
+
+impl Prepared {
+    /// `event`'s columns, ordered by its time less `clock_offset_ms` (see
+    /// [`insert_event_corrected`]).
+    pub fn of(event: &Event, clock_offset_ms: i64) -> Result<Prepared, Error> {
+        Ok(Prepared {
+            body: serde_json::to_string(event)?,
+            time: corrected_time(event, clock_offset_ms),
+            epcs: event.body.epcs.iter().map(Epc::uri).collect(),
+            parent: event.body.parent.as_ref().map(Epc::uri),
+        })
+    }
+
+    /// The bound of `event`'s checks once it is stored ([`Until::stored`]).
+    pub fn until(&self, event: &Event) -> Until {
+        Until {
+            time: self.time.clone(),
+            except: event.id.0.clone(),
+        }
+    }
+}
+
+/// As [`insert_event_corrected`], with the columns prepared already; `prepared` must be
+/// `event`'s.
+pub fn insert_prepared(
+    conn: &Connection,
+    event: &Event,
+    prepared: &Prepared,
+    local: bool,
+) -> Result<Option<i64>, Error> {
+    let Prepared {
+        body,
+        time,
+        epcs,
+        parent,
+    } = prepared;
     let step = event.body.biz_step.as_str();
     let inserted = conn
         .prepare_cached(
@@ -273,11 +318,11 @@ pub fn insert_event_corrected(
     let mut epc_stmt = conn.prepare_cached(
         "INSERT OR IGNORE INTO event_epcs (epc, role, step, time, seq) VALUES (?1, ?2, ?3, ?4, ?5)",
     )?;
-    for epc in &event.body.epcs {
-        epc_stmt.execute(params![epc.uri(), "epc", step, time, seq])?;
+    for epc in epcs {
+        epc_stmt.execute(params![epc, "epc", step, time, seq])?;
     }
-    if let Some(parent) = &event.body.parent {
-        epc_stmt.execute(params![parent.uri(), "parent", step, time, seq])?;
+    if let Some(parent) = parent {
+        epc_stmt.execute(params![parent, "parent", step, time, seq])?;
         // A declaration repeats an aggregation to retract it; it packs nothing.
         if event.body.event_type == EventType::AggregationEvent
             && event.body.action != Action::Observe
@@ -287,8 +332,8 @@ pub fn insert_event_corrected(
                 "INSERT OR IGNORE INTO containment (child, parent, seq, time, added) VALUES (?1, ?2, ?3, ?4, ?5)",
             )?;
             let added = event.body.action == Action::Add;
-            for child in &event.body.epcs {
-                c.execute(params![child.uri(), parent.uri(), seq, time, added])?;
+            for child in epcs {
+                c.execute(params![child, parent, seq, time, added])?;
             }
         }
     }
