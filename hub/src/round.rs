@@ -130,11 +130,6 @@ impl Round {
         Ok(())
     }
 
-    /// How many units' pasts were read.
-    pub fn pasts_read(&self) -> usize {
-        self.pasts.len()
-    }
-
     /// The latest live event with `step` naming `unit` within `until`
     /// ([`store::last_with_step_until`]).
     pub fn last_naming(
