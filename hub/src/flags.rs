@@ -64,8 +64,14 @@ fn ensure_flags_doc(conn: &Connection, org: &str, id: &str) -> Result<(), HubErr
 /// One flag per fact: a kind of problem with one unit at one organisation. Seeing the same
 /// diverted unit again, or the same event replayed, raises nothing new.
 pub(crate) fn flag_id(kind: &FlagKind, epc: &Epc, org_fact: &str) -> String {
-    let digest = Sha256::digest(format!("{kind}\u{1d}{}\u{1d}{org_fact}", epc.uri()).as_bytes());
-    format!("flag-{}", &hex::encode(digest)[..24])
+    let digest = Sha256::new()
+        .chain_update(kind.as_str())
+        .chain_update("\u{1d}")
+        .chain_update(epc.uri())
+        .chain_update("\u{1d}")
+        .chain_update(org_fact)
+        .finalize();
+    format!("flag-{}", hex::encode(&digest[..12]))
 }
 
 /// The placeholder a flag's summary holds for its count of units (see [`crate::listing`]).
@@ -399,4 +405,37 @@ pub fn add_missing_histories(conn: &Connection) -> Result<(), HubError> {
     }
     store::kv_set(conn, DONE, "1")?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(
+        clippy::unwrap_used,
+        reason = "tests fail loudly on any unexpected error"
+    )]
+
+    use super::*;
+
+    /// Flag ids are stored (as flags' ids and listed units' keys), so how one is derived never
+    /// changes: the first 96 bits of SHA-256 over kind, unit URI and fact, separated by U+001D.
+    #[test]
+    fn a_flag_id_is_derived_as_it_always_was() {
+        let unit = Epc::Unit {
+            gtin: custodian_scanner::Gtin::parse("04012345000016").unwrap(),
+            serial: "A/1%".into(),
+        };
+        let text = "out_of_sequence\u{1d}https://id.gs1.org/01/04012345000016/21/A%2F1%25\u{1d}dist-a\u{1d}received";
+        let expected = format!(
+            "flag-{}",
+            &hex::encode(Sha256::digest(text.as_bytes()))[..24]
+        );
+        assert_eq!(
+            unit.uri(),
+            "https://id.gs1.org/01/04012345000016/21/A%2F1%25"
+        );
+        assert_eq!(
+            flag_id(&FlagKind::OutOfSequence, &unit, "dist-a\u{1d}received"),
+            expected
+        );
+    }
 }

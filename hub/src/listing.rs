@@ -157,18 +157,19 @@ pub(crate) fn raise(
         return Ok(None);
     }
     let event = listed.event.map(|e| e.id.0.clone()).unwrap_or_default();
+    let uri = listed.unit.uri();
     let cause = match &listed.cause {
         Some(c) => format!("{}\u{1d}{}\u{1d}{c}", listed.kind, listed.org),
         None => key.clone(),
     };
     if let Some(id) = flags.open_for_cause(&cause).map(str::to_string) {
         // Listed before, or listed now: the one probe of the listing's index decides.
-        add_unit(conn, flags, &listed, &key, &id, &event)?;
+        add_unit(conn, flags, &listed, &uri, &key, &id, &event)?;
         return Ok(None);
     }
     let seen: bool = conn
         .prepare_cached("SELECT EXISTS (SELECT 1 FROM flag_units WHERE epc = ?1 AND key = ?2)")?
-        .query_row(params![listed.unit.uri(), key], |r| r.get(0))?;
+        .query_row(params![uri, key], |r| r.get(0))?;
     if seen {
         return Ok(None);
     }
@@ -184,7 +185,7 @@ pub(crate) fn raise(
         _ => false,
     };
     let raised = if let (true, Some((id, _, _))) = (open, &current) {
-        add_unit(conn, flags, &listed, &key, id, &event)?;
+        add_unit(conn, flags, &listed, &uri, &key, id, &event)?;
         if listed.cause.is_some() {
             flags.set_open_for_cause(&cause, id);
         }
@@ -213,7 +214,7 @@ pub(crate) fn raise(
         let raised = flags.store(conn, flag)?;
         conn.prepare_cached("UPDATE flags SET summary = ?2, cause = ?3 WHERE id = ?1")?
             .execute(params![id, words.summary, cause])?;
-        insert_unit(conn, &key, &id, listed.org, listed.unit, &event)?;
+        insert_unit(conn, &key, &id, listed.org, &uri, &event)?;
         if listed.cause.is_some() && raised.is_some() {
             flags.set_open_for_cause(&cause, &id);
         }
@@ -222,30 +223,31 @@ pub(crate) fn raise(
     Ok(raised)
 }
 
-/// Lists the unit of `listed` (its fact `key`, found by `event`) under open flag `id`, unless
-/// it is listed already.
+/// Lists the unit of `listed` (`uri`; its fact `key`, found by `event`) under open flag `id`,
+/// unless it is listed already.
 fn add_unit(
     conn: &Connection,
     flags: &mut FlagDocs,
     listed: &Listed<'_>,
+    uri: &str,
     key: &str,
     id: &str,
     event: &str,
 ) -> Result<(), HubError> {
-    if !insert_unit(conn, key, id, listed.org, listed.unit, event)? {
+    if !insert_unit(conn, key, id, listed.org, uri, event)? {
         return Ok(());
     }
     flags.listed(listed.org, id);
     Ok(())
 }
 
-/// Lists `unit`'s fact `key` under `flag`; false when it is listed already.
+/// Lists the fact `key` of the unit `uri` names under `flag`; false when it is listed already.
 fn insert_unit(
     conn: &Connection,
     key: &str,
     flag: &str,
     org: &str,
-    unit: &Epc,
+    uri: &str,
     event: &str,
 ) -> Result<bool, HubError> {
     let inserted = conn
@@ -253,7 +255,7 @@ fn insert_unit(
             "INSERT INTO flag_units (key, flag, org, epc, event) VALUES (?1, ?2, ?3, ?4, ?5)
              ON CONFLICT (epc, key) DO NOTHING",
         )?
-        .execute(params![key, flag, org, unit.uri(), event])?;
+        .execute(params![key, flag, org, uri, event])?;
     Ok(inserted == 1)
 }
 
@@ -504,8 +506,8 @@ mod tests {
         // A fact listed before is not listed again; a new one is, after the last sequence number.
         let unit = Epc::parse("https://id.gs1.org/01/09506000134352/21/1001").unwrap();
         let uri = unit.uri();
-        assert!(insert_unit(&conn, "k3", "flag-a", "dist-a", &unit, "e3").unwrap());
-        assert!(!insert_unit(&conn, "k3", "flag-b", "dist-b", &unit, "e4").unwrap());
+        assert!(insert_unit(&conn, "k3", "flag-a", "dist-a", &unit.uri(), "e3").unwrap());
+        assert!(!insert_unit(&conn, "k3", "flag-b", "dist-b", &unit.uri(), "e4").unwrap());
         let (seq, flag): (i64, String) = conn
             .query_row(
                 "SELECT seq, flag FROM flag_units WHERE epc = ?1 AND key = 'k3'",
