@@ -7,7 +7,9 @@ cd "$(dirname "$0")/.."
 need_apt=()
 # libclang-dev: the camera feature's V4L2 bindings are generated with bindgen at build time.
 # libheif-dev: `custodian decode` reads HEIC photos through libheif (the CLI's `heic` feature).
-for pkg in libwebkit2gtk-4.1-dev xvfb xauth imagemagick webkit2gtk-driver pkg-config libclang-dev libheif-dev; do
+# postgresql: the hub's PostgreSQL store is tested against a real server, a throwaway cluster
+# each suite starts (tests/support/pg.rs).
+for pkg in libwebkit2gtk-4.1-dev xvfb xauth imagemagick webkit2gtk-driver pkg-config libclang-dev libheif-dev postgresql; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need_apt+=("$pkg")
 done
 if [ ${#need_apt[@]} -gt 0 ]; then

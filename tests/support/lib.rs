@@ -5,6 +5,7 @@
 //! window). They need the binaries built first: `scripts/test.sh` does that (`cargo build
 //! --workspace --bins` and the app).
 
+pub mod pg;
 pub mod proxy;
 
 use std::io::{BufRead, BufReader, Read};
