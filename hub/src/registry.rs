@@ -35,6 +35,7 @@ mod enrollment;
 mod extracts;
 mod issuance;
 mod schema;
+pub mod versions;
 
 pub use alerts::*;
 pub use enrollment::*;
@@ -120,7 +121,9 @@ impl Registry {
     ) -> Result<Registry, HubError> {
         std::fs::create_dir_all(dir)
             .map_err(|e| HubError::Internal(format!("{}: {e}", dir.display())))?;
-        let conn = store::open(&dir.join("hub.sqlite"))?;
+        let path = dir.join("hub.sqlite");
+        versions::refuse_unknown(&path)?;
+        let mut conn = store::open(&path)?;
         // 256 MiB of page cache, taken only as pages are read (SQLite's default is 2 MiB). A
         // round of a sync looks up each unit's history, listing and custody in indexes that
         // outgrow a few megabytes at a hundred thousand units: with the default every lookup
@@ -130,6 +133,7 @@ impl Registry {
         migrate(&conn)?;
         crate::flags::add_missing_histories(&conn)?;
         crate::reconcile::scope_manifest_docs(&conn)?;
+        versions::apply(&mut conn)?;
         let issuer = match store::kv_get(&conn, KV_ISSUER_KEY)? {
             Some(b64) => {
                 let bytes = STANDARD

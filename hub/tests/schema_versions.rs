@@ -1,0 +1,109 @@
+//! The registry's schema versions: a new registry records every version this build knows, one
+//! made before versions were kept is brought to them, and one a later hub migrated is refused
+//! before anything touches it.
+
+#![allow(
+    clippy::unwrap_used,
+    reason = "tests fail loudly on any unexpected error"
+)]
+
+use custodian_hub::registry::versions;
+use custodian_hub::{Registry, demo};
+use rusqlite::Connection;
+
+fn applied(dir: &std::path::Path) -> Vec<(i64, String)> {
+    let conn = Connection::open(dir.join("hub.sqlite")).unwrap();
+    let mut stmt = conn
+        .prepare("SELECT version, name FROM refinery_schema_history ORDER BY version")
+        .unwrap();
+    stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap()
+}
+
+fn known() -> Vec<(i64, String)> {
+    versions::known()
+        .iter()
+        .map(|m| (i64::from(m.version()), m.name().to_string()))
+        .collect()
+}
+
+#[test]
+fn a_new_registry_records_every_version_and_reopens() {
+    let tmp = tempfile::tempdir().unwrap();
+    let registry = Registry::open_with_key(tmp.path(), demo::issuer_key).unwrap();
+    demo::seed(&registry).unwrap();
+    drop(registry);
+    assert!(!known().is_empty());
+    assert_eq!(applied(tmp.path()), known());
+    // Reopening applies nothing twice.
+    drop(Registry::open(tmp.path()).unwrap());
+    assert_eq!(applied(tmp.path()), known());
+}
+
+#[test]
+fn a_registry_from_before_versions_is_brought_to_them_with_its_data() {
+    let tmp = tempfile::tempdir().unwrap();
+    let registry = Registry::open_with_key(tmp.path(), demo::issuer_key).unwrap();
+    demo::seed(&registry).unwrap();
+    let before = registry.counts().unwrap();
+    drop(registry);
+    // As a build from before versions left it.
+    Connection::open(tmp.path().join("hub.sqlite"))
+        .unwrap()
+        .execute_batch("DROP TABLE refinery_schema_history")
+        .unwrap();
+    let registry = Registry::open(tmp.path()).unwrap();
+    assert_eq!(registry.counts().unwrap(), before);
+    drop(registry);
+    assert_eq!(applied(tmp.path()), known());
+}
+
+#[test]
+fn a_registry_a_later_hub_migrated_is_refused_untouched() {
+    let tmp = tempfile::tempdir().unwrap();
+    drop(Registry::open_with_key(tmp.path(), demo::issuer_key).unwrap());
+    let newest = known().last().unwrap().0;
+    // A later hub applied a migration this one does not know, which dropped a table this
+    // build's start-up would otherwise create again.
+    let conn = Connection::open(tmp.path().join("hub.sqlite")).unwrap();
+    conn.execute_batch(&format!(
+        "DROP TABLE alert_clearings;
+         INSERT INTO refinery_schema_history (version, name, applied_on, checksum)
+             VALUES ({}, 'later', '2027-01-01T00:00:00Z', '1');",
+        newest + 1
+    ))
+    .unwrap();
+    drop(conn);
+    let refused = Registry::open(tmp.path()).unwrap_err().to_string();
+    assert!(
+        refused.contains(&format!("schema version {} (later)", newest + 1))
+            && refused.contains(&format!("knows versions up to {newest}")),
+        "{refused}"
+    );
+    let conn = Connection::open(tmp.path().join("hub.sqlite")).unwrap();
+    let recreated: bool = conn
+        .query_row(
+            "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE name = 'alert_clearings')",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert!(!recreated, "the refused registry was migrated");
+}
+
+#[test]
+fn a_known_version_applied_in_another_form_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    drop(Registry::open_with_key(tmp.path(), demo::issuer_key).unwrap());
+    Connection::open(tmp.path().join("hub.sqlite"))
+        .unwrap()
+        .execute_batch("UPDATE refinery_schema_history SET checksum = '7' WHERE version = 1")
+        .unwrap();
+    let refused = Registry::open(tmp.path()).unwrap_err().to_string();
+    assert!(
+        refused.contains("in a form this hub does not know"),
+        "{refused}"
+    );
+}
