@@ -147,6 +147,20 @@ pub(crate) enum HubCommand {
         #[arg(long)]
         out: PathBuf,
     },
+    /// Copies the SQLite registry in DIR (serials and their signatures, events, documents,
+    /// devices, tokens, flags, counted verifications) to a PostgreSQL database, then counts and
+    /// hashes every table on both sides. Stop the hub first. A copy cut half-way is finished by
+    /// running it again; exits non-zero unless every table matches.
+    Migrate {
+        /// The registry's directory.
+        #[arg(long)]
+        from: PathBuf,
+        /// The database: postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE (or key=value).
+        #[arg(long)]
+        to: String,
+        #[command(flatten)]
+        out: Output,
+    },
 }
 
 pub(crate) fn run_hub(command: HubCommand) -> Result<()> {
@@ -353,6 +367,61 @@ pub(crate) fn run_hub(command: HubCommand) -> Result<()> {
         HubCommand::Revoke { data, device } => {
             custodian_hub::Registry::open(&data.data)?.revoke(&device)?;
             outln!("revoked {device}");
+            Ok(())
+        }
+        HubCommand::Migrate { from, to, out } => {
+            let mut last = std::time::Instant::now();
+            let moved =
+                custodian_hub::transfer::to_postgres(&from, &to, &mut |table, read, added| {
+                    // A line a second at most, and every chunk of a table's first: the operator
+                    // sees the copy go on.
+                    if read as usize <= custodian_hub::transfer::CHUNK
+                        || last.elapsed().as_secs() >= 1
+                    {
+                        last = std::time::Instant::now();
+                        eprintln!("{table}: {read} rows read, {added} added");
+                    }
+                })?;
+            let all_match = moved.iter().all(|m| m.matches());
+            if out.json {
+                print_json(&serde_json::json!({ "tables": moved, "matches": all_match }))?;
+            } else {
+                outln!(
+                    "{:<20} {:>10} {:>10} {:>10}  {:<64}  {}",
+                    "table",
+                    "source",
+                    "copied",
+                    "target",
+                    "hash (SHA-256 sum of rows)",
+                    ""
+                );
+                for m in &moved {
+                    let verdict = if m.matches() { "same" } else { "DIFFERENT" };
+                    outln!(
+                        "{:<20} {:>10} {:>10} {:>10}  {}  {verdict}",
+                        m.table,
+                        m.source_rows,
+                        m.copied,
+                        m.target_rows,
+                        m.source_hash
+                    );
+                    if m.source_hash != m.target_hash {
+                        outln!(
+                            "{:<20} {:>10} {:>10} {:>10}  {}  (target)",
+                            "",
+                            "",
+                            "",
+                            "",
+                            m.target_hash
+                        );
+                    }
+                }
+            }
+            if !all_match {
+                bail!(
+                    "the target differs from the source: run the migration again, with the hub stopped"
+                );
+            }
             Ok(())
         }
         HubCommand::DemoData { out } => {

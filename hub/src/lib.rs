@@ -16,6 +16,7 @@ pub mod demo;
 pub mod exchange;
 pub mod flags;
 pub mod listing;
+pub mod pg;
 pub mod quarantine;
 pub mod reconcile;
 pub mod registry;
@@ -23,6 +24,7 @@ pub mod reports;
 pub mod round;
 pub mod server;
 pub mod tls;
+pub mod transfer;
 pub mod verify;
 
 pub use registry::Registry;

@@ -45,6 +45,9 @@ use schema::migrate;
 
 const KV_ISSUER_KEY: &str = "issuer_key";
 const KV_RESOLVER: &str = "resolver";
+/// The registry's own name, random, made when it is first opened: a database holding one
+/// registry is not mistaken for another's (demo registries share their issuer key).
+pub const KV_REGISTRY_ID: &str = "registry_id";
 pub use crate::HUB_DEVICE;
 pub use crate::flags::HubFlag;
 pub use crate::reports::AlertReport;
@@ -149,6 +152,11 @@ impl Registry {
                 key
             }
         };
+        if store::kv_get(&conn, KV_REGISTRY_ID)?.is_none() {
+            let mut id = [0u8; 16];
+            rand::rngs::OsRng.fill_bytes(&mut id);
+            store::kv_set(&conn, KV_REGISTRY_ID, &hex::encode(id))?;
+        }
         Ok(Registry {
             conn: Mutex::new(conn),
             issuer,

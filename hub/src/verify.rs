@@ -284,7 +284,7 @@ pub const VELOCITY_FILE: &str = "velocity.sqlite";
 /// `verifications` holds per unit and day the queries (`count`) and the sources that made them
 /// (`sources`: their hashes, 8 bytes each, at most [`VELOCITY_THRESHOLD`] + 1). A file from
 /// before sources were counted gets the column; its days start counting sources from none.
-fn open_counts(path: &Path) -> Result<(Connection, [u8; 32]), HubError> {
+pub(crate) fn open_counts(path: &Path) -> Result<(Connection, [u8; 32]), HubError> {
     let conn = Connection::open(path)?;
     conn.busy_timeout(Duration::from_secs(10))?;
     conn.pragma_update(None, "journal_mode", "WAL")?;

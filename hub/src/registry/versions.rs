@@ -1,5 +1,6 @@
-//! The registry's schema versions: numbered migrations (in `hub/migrations/sqlite`), applied
-//! once each in order and recorded in the registry itself, by refinery.
+//! The registry's schema versions: numbered migrations (in `hub/migrations/sqlite` and
+//! `hub/migrations/postgres`, one set per store), applied once each in order and recorded in the
+//! registry itself, by refinery.
 //!
 //! A registry a later hub has migrated is refused before anything touches it: this build would
 //! not know what the later migrations changed, and its own start-up steps could undo them. The
@@ -23,6 +24,13 @@ use crate::HubError;
 mod embedded {
     refinery::embed_migrations!("migrations/sqlite");
 }
+
+mod embedded_postgres {
+    refinery::embed_migrations!("migrations/postgres");
+}
+
+/// The advisory lock hub processes take to migrate a PostgreSQL registry one at a time.
+const MIGRATION_LOCK: i64 = 0x0063_7573_746f_6401;
 
 /// Where refinery records the versions applied (its default name).
 const HISTORY: &str = "refinery_schema_history";
@@ -49,8 +57,6 @@ pub(super) fn refuse_unknown(path: &Path) -> Result<(), HubError> {
     if !versioned {
         return Ok(());
     }
-    let known = known();
-    let newest = known.iter().map(|m| m.version()).max().unwrap_or(0);
     let mut stmt = conn.prepare(&format!(
         "SELECT version, name, checksum FROM {HISTORY} ORDER BY version"
     ))?;
@@ -63,22 +69,79 @@ pub(super) fn refuse_unknown(path: &Path) -> Result<(), HubError> {
             ))
         })?
         .collect::<Result<Vec<_>, _>>()?;
+    check_applied(&applied, &known(), &path.display().to_string())
+}
+
+/// Refuses a registry (named `place` in the error) with a version in `applied` (version, name,
+/// checksum) that is not one of `known`.
+fn check_applied(
+    applied: &[(i64, String, String)],
+    known: &[Migration],
+    place: &str,
+) -> Result<(), HubError> {
+    let newest = known.iter().map(|m| m.version()).max().unwrap_or(0);
     for (version, name, checksum) in applied {
-        let ours = known.iter().find(|m| i64::from(m.version()) == version);
+        let ours = known.iter().find(|m| i64::from(m.version()) == *version);
         let refusal = match ours {
             None => format!(
                 "schema version {version} ({name}) was applied by a later hub; this one knows versions up to {newest}"
             ),
-            Some(m) if m.checksum().to_string() != checksum || m.name() != name => format!(
+            Some(m) if m.checksum().to_string() != *checksum || m.name() != name => format!(
                 "schema version {version} ({name}) was applied in a form this hub does not know"
             ),
             Some(_) => continue,
         };
         return Err(HubError::Internal(format!(
-            "{}: {refusal}: run the hub that wrote it, or restore a backup from before it",
-            path.display()
+            "{place}: {refusal}: run the hub that wrote it, or restore a backup from before it"
         )));
     }
+    Ok(())
+}
+
+/// The PostgreSQL migrations this build knows, oldest first.
+pub fn known_postgres() -> Vec<Migration> {
+    embedded_postgres::migrations::runner()
+        .get_migrations()
+        .clone()
+}
+
+/// Brings a registry on PostgreSQL to this build's schema: refuses one a later hub migrated,
+/// then applies the migrations not applied yet, each once. Hub processes starting together take
+/// turns (an advisory lock held for the session's migration).
+pub fn apply_postgres(client: &mut postgres::Client, place: &str) -> Result<(), HubError> {
+    let pg = |e: postgres::Error| crate::pg::failure(place, &e);
+    client
+        .execute("SELECT pg_advisory_lock($1)", &[&MIGRATION_LOCK])
+        .map_err(pg)?;
+    let applied = (|| -> Result<(), HubError> {
+        let versioned: bool = client
+            .query_one("SELECT to_regclass($1) IS NOT NULL", &[&HISTORY])
+            .map_err(pg)?
+            .get(0);
+        if versioned {
+            let applied = client
+                .query(
+                    &format!(
+                        "SELECT version::bigint, name, checksum FROM {HISTORY} ORDER BY version"
+                    ),
+                    &[],
+                )
+                .map_err(pg)?
+                .iter()
+                .map(|r| (r.get(0), r.get(1), r.get(2)))
+                .collect::<Vec<(i64, String, String)>>();
+            check_applied(&applied, &known_postgres(), place)?;
+        }
+        embedded_postgres::migrations::runner()
+            .set_abort_divergent(true)
+            .set_abort_missing(true)
+            .run(client)
+            .map_err(|e| HubError::Internal(format!("{place}: registry schema: {e}")))?;
+        Ok(())
+    })();
+    let unlocked = client.execute("SELECT pg_advisory_unlock($1)", &[&MIGRATION_LOCK]);
+    applied?;
+    unlocked.map_err(pg)?;
     Ok(())
 }
 
