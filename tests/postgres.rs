@@ -85,3 +85,105 @@ fn two_clusters_run_side_by_side_each_with_its_own_data() {
         .get(0);
     assert_eq!(db, "second");
 }
+
+/// The stores' SQL layer on a real server: the statements written for SQLite run there,
+/// translated, and values come back as SQLite would give them.
+#[test]
+fn the_stores_sql_runs_on_postgresql_as_on_sqlite() {
+    use custodian_ledger::sql::{Db, PgConn, SqlError, params};
+
+    let cluster = Cluster::start();
+    let pg = PgConn::new(Client::connect(&cluster.url(), NoTls).unwrap());
+    let sqlite = rusqlite::Connection::open_in_memory().unwrap();
+    let schema = "CREATE TABLE t (k TEXT PRIMARY KEY, n BIGINT, lot TEXT, flag BOOLEAN, b BYTEA);";
+    pg.client().batch_execute(schema).unwrap();
+    sqlite
+        .execute_batch(
+            &schema
+                .replace("BOOLEAN", "INTEGER")
+                .replace("BYTEA", "BLOB"),
+        )
+        .unwrap();
+    for db in [Db::from(&pg), Db::from(&sqlite)] {
+        let what = if db.is_postgres() {
+            "postgres"
+        } else {
+            "sqlite"
+        };
+        let insert = "INSERT OR IGNORE INTO t (k, n, lot, flag, b) VALUES (?1, ?2, ?3, ?4, ?5)";
+        assert_eq!(
+            db.execute(
+                insert,
+                params!["a", 1_i64, None::<String>, true, vec![0u8, 255]]
+            )
+            .unwrap(),
+            1
+        );
+        assert_eq!(
+            db.execute(insert, params!["a", 2_i64, "L1", false, vec![1u8]])
+                .unwrap(),
+            0,
+            "{what}: an ignored insert changes nothing"
+        );
+        db.execute(insert, params!["b", 3_i64, "L1", false, Vec::<u8>::new()])
+            .unwrap();
+        // `IS ?` matches a null as SQLite's does.
+        let null_lot: Vec<String> = db
+            .query_map(
+                "SELECT k FROM t WHERE lot IS ?1",
+                params![None::<String>],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(null_lot, ["a"], "{what}");
+        let row = db
+            .query_row(
+                "SELECT n, flag, b, count(*) OVER (), EXISTS (SELECT 1 FROM t WHERE k = ?1) FROM t WHERE k = ?1",
+                params!["a"],
+                |r| {
+                    Ok((
+                        r.get::<i64>(0)?,
+                        r.get::<bool>(1)?,
+                        r.get::<Vec<u8>>(2)?,
+                        r.get::<i64>(3)?,
+                        r.get::<bool>(4)?,
+                    ))
+                },
+            )
+            .unwrap();
+        assert_eq!(row, (1, true, vec![0, 255], 1, true), "{what}");
+        let upsert = "INSERT INTO t (k, n) VALUES (?1, ?2) ON CONFLICT (k) DO UPDATE SET n = excluded.n RETURNING n";
+        assert_eq!(
+            db.query_row(upsert, params!["a", 7], |r| r.get::<i64>(0))
+                .unwrap(),
+            7,
+            "{what}"
+        );
+        let twice = db
+            .execute("INSERT INTO t (k) VALUES (?1)", params!["a"])
+            .unwrap_err();
+        assert!(twice.is_unique_violation(), "{what}: {twice}");
+        assert!(matches!(
+            db.query_row("SELECT k FROM t WHERE k = ?1", params!["z"], |r| r
+                .get::<String>(0)),
+            Err(SqlError::NoRow)
+        ));
+        let wrong = db
+            .query_row("SELECT k FROM t WHERE k = ?1", params!["a"], |r| {
+                r.get::<i64>(0)
+            })
+            .unwrap_err();
+        assert!(
+            matches!(wrong, SqlError::Conversion { column: 0, .. }),
+            "{what}: {wrong}"
+        );
+    }
+    // The server's own words reach the caller.
+    let refused = Db::from(&pg)
+        .execute("INSERT INTO nowhere (k) VALUES (?1)", params!["a"])
+        .unwrap_err();
+    assert!(
+        refused.to_string().contains("\"nowhere\" does not exist"),
+        "{refused}"
+    );
+}

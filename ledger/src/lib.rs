@@ -32,6 +32,7 @@ pub mod manifest;
 pub mod order;
 pub mod quarantine;
 pub mod repair;
+pub mod sql;
 pub mod store;
 pub mod verdict;
 pub mod warranty;
