@@ -67,6 +67,9 @@ pub enum Error {
     /// The SQLite file could not be read or written.
     #[error("ledger storage: {0}")]
     Sqlite(#[from] rusqlite::Error),
+    /// The store's database could not be read or written.
+    #[error("ledger storage: {0}")]
+    Sql(#[from] crate::sql::SqlError),
     /// A stored or received record is not valid JSON of the expected shape.
     #[error("ledger record: {0}")]
     Json(#[from] serde_json::Error),

@@ -297,15 +297,52 @@ pub enum Db<'a> {
     Postgres(&'a PgConn),
 }
 
-impl<'a> From<&'a rusqlite::Connection> for Db<'a> {
-    fn from(conn: &'a rusqlite::Connection) -> Db<'a> {
-        Db::Sqlite(conn)
+/// What a store's functions take: a SQLite connection (or transaction, or the guard of one), a
+/// PostgreSQL connection, or a [`Db`] already made; `&` of any of them too.
+pub trait AsDb {
+    fn db(&self) -> Db<'_>;
+}
+
+impl AsDb for Db<'_> {
+    fn db(&self) -> Db<'_> {
+        *self
     }
 }
 
-impl<'a> From<&'a rusqlite::Transaction<'_>> for Db<'a> {
-    fn from(tx: &'a rusqlite::Transaction<'_>) -> Db<'a> {
-        Db::Sqlite(tx)
+impl AsDb for rusqlite::Connection {
+    fn db(&self) -> Db<'_> {
+        Db::Sqlite(self)
+    }
+}
+
+impl AsDb for rusqlite::Transaction<'_> {
+    fn db(&self) -> Db<'_> {
+        Db::Sqlite(self)
+    }
+}
+
+impl AsDb for std::sync::MutexGuard<'_, rusqlite::Connection> {
+    fn db(&self) -> Db<'_> {
+        Db::Sqlite(self)
+    }
+}
+
+#[cfg(feature = "postgres")]
+impl AsDb for PgConn {
+    fn db(&self) -> Db<'_> {
+        Db::Postgres(self)
+    }
+}
+
+impl<T: AsDb + ?Sized> AsDb for &T {
+    fn db(&self) -> Db<'_> {
+        (**self).db()
+    }
+}
+
+impl<'a> From<&'a rusqlite::Connection> for Db<'a> {
+    fn from(conn: &'a rusqlite::Connection) -> Db<'a> {
+        Db::Sqlite(conn)
     }
 }
 
@@ -316,17 +353,11 @@ impl<'a> From<&'a PgConn> for Db<'a> {
     }
 }
 
-impl<'a> From<&'a Db<'a>> for Db<'a> {
-    fn from(db: &'a Db<'a>) -> Db<'a> {
-        *db
-    }
-}
-
 fn cells<'p>(params: &'p [&'p dyn ToCell]) -> Vec<Cell<'p>> {
     params.iter().map(|p| p.cell()).collect()
 }
 
-impl Db<'_> {
+impl<'a> Db<'a> {
     /// Whether this is a PostgreSQL server (for the few statements written twice).
     pub fn is_postgres(self) -> bool {
         !matches!(self, Db::Sqlite(_))
@@ -390,6 +421,49 @@ impl Db<'_> {
                 }
                 Ok(())
             }
+        }
+    }
+
+    /// The first row of a query that `f` makes something of, reading no further (on SQLite).
+    /// `f` may fail with the caller's own error.
+    pub fn query_first<T, E: From<SqlError>>(
+        self,
+        sql: &str,
+        params: &[&dyn ToCell],
+        mut f: impl FnMut(&Row<'_>) -> Result<Option<T>, E>,
+    ) -> Result<Option<T>, E> {
+        match self {
+            Db::Sqlite(conn) => {
+                let mut stmt = conn.prepare_cached(sql).map_err(SqlError::from)?;
+                let mut rows = stmt
+                    .query(rusqlite::params_from_iter(cells(params)))
+                    .map_err(SqlError::from)?;
+                while let Some(row) = rows.next().map_err(SqlError::from)? {
+                    if let Some(found) = f(&Row(RowOf::Sqlite(row)))? {
+                        return Ok(Some(found));
+                    }
+                }
+                Ok(None)
+            }
+            #[cfg(feature = "postgres")]
+            Db::Postgres(conn) => {
+                for row in conn.query(sql, params).map_err(E::from)? {
+                    if let Some(found) = f(&Row(RowOf::Postgres(&row)))? {
+                        return Ok(Some(found));
+                    }
+                }
+                Ok(None)
+            }
+        }
+    }
+
+    /// The SQLite file's path, to key what is kept of it in memory (none for a database in
+    /// memory or on a server).
+    pub fn file(self) -> Option<&'a str> {
+        match self {
+            Db::Sqlite(conn) => conn.path().filter(|p| !p.is_empty()),
+            #[cfg(feature = "postgres")]
+            Db::Postgres(_) => None,
         }
     }
 

@@ -15,7 +15,9 @@ use std::path::Path;
 use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, FixedOffset};
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::Connection;
+
+use crate::sql::{AsDb, params};
 
 use crate::Error;
 use crate::event::{Action, BizStep, Epc, Event, EventId, EventType};
@@ -238,7 +240,7 @@ fn migrate(conn: &Connection) -> Result<(), Error> {
 
 /// Stores an event unless its id is already present. Returns the new row's sequence number, or
 /// `None` for an event already held.
-pub fn insert_event(conn: &Connection, event: &Event, local: bool) -> Result<Option<i64>, Error> {
+pub fn insert_event(conn: impl AsDb, event: &Event, local: bool) -> Result<Option<i64>, Error> {
     insert_event_corrected(conn, event, local, 0)
 }
 
@@ -246,7 +248,7 @@ pub fn insert_event(conn: &Connection, event: &Event, local: bool) -> Result<Opt
 /// for the recording device's measured clock offset, so that a device whose clock is wrong does
 /// not appear to act before or after what it really followed.
 pub fn insert_event_corrected(
-    conn: &Connection,
+    conn: impl AsDb,
     event: &Event,
     local: bool,
     clock_offset_ms: i64,
@@ -287,7 +289,7 @@ impl Prepared {
 /// As [`insert_event_corrected`], with the columns prepared already; `prepared` must be
 /// `event`'s.
 pub fn insert_prepared(
-    conn: &Connection,
+    conn: impl AsDb,
     event: &Event,
     prepared: &Prepared,
     local: bool,
@@ -298,50 +300,51 @@ pub fn insert_prepared(
         epcs,
         parent,
     } = prepared;
+    let conn = conn.db();
     let step = event.body.biz_step.as_str();
-    let inserted = conn
-        .prepare_cached(
-            "INSERT INTO events (id, time, step, body, local) VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT(id) DO NOTHING",
-        )?
-        .execute(params![event.id.0, time, step, body, local])?;
-    if inserted == 0 {
+    let Some(seq) = conn.query_opt(
+        "INSERT INTO events (id, time, step, body, local) VALUES (?1, ?2, ?3, ?4, ?5)
+         ON CONFLICT(id) DO NOTHING RETURNING seq",
+        params![event.id.0, time, step, body, local],
+        |r| r.get::<i64>(0),
+    )?
+    else {
         return Ok(None);
-    }
-    let seq = conn.last_insert_rowid();
-    conn.prepare_cached("UPDATE event_totals SET events = events + 1")?
-        .execute([])?;
+    };
+    conn.execute("UPDATE event_totals SET events = events + 1", params![])?;
     let declared = event.declared_id();
     if let Some(declared) = &declared {
-        conn.prepare_cached("INSERT OR IGNORE INTO declarations (declared, seq) VALUES (?1, ?2)")?
-            .execute(params![declared.0, seq])?;
+        conn.execute(
+            "INSERT OR IGNORE INTO declarations (declared, seq) VALUES (?1, ?2)",
+            params![declared.0, seq],
+        )?;
     }
-    let mut epc_stmt = conn.prepare_cached(
-        "INSERT OR IGNORE INTO event_epcs (epc, role, step, time, seq) VALUES (?1, ?2, ?3, ?4, ?5)",
-    )?;
+    const EPC: &str =
+        "INSERT OR IGNORE INTO event_epcs (epc, role, step, time, seq) VALUES (?1, ?2, ?3, ?4, ?5)";
     for epc in epcs {
-        epc_stmt.execute(params![epc, "epc", step, time, seq])?;
+        conn.execute(EPC, params![epc, "epc", step, time, seq])?;
     }
     if let Some(parent) = parent {
-        epc_stmt.execute(params![parent, "parent", step, time, seq])?;
+        conn.execute(EPC, params![parent, "parent", step, time, seq])?;
         // A declaration repeats an aggregation to retract it; it packs nothing.
         if event.body.event_type == EventType::AggregationEvent
             && event.body.action != Action::Observe
             && declared.is_none()
         {
-            let mut c = conn.prepare_cached(
-                "INSERT OR IGNORE INTO containment (child, parent, seq, time, added) VALUES (?1, ?2, ?3, ?4, ?5)",
-            )?;
             let added = event.body.action == Action::Add;
             for child in epcs {
-                c.execute(params![child, parent, seq, time, added])?;
+                conn.execute(
+                    "INSERT OR IGNORE INTO containment (child, parent, seq, time, added) VALUES (?1, ?2, ?3, ?4, ?5)",
+                    params![child, parent, seq, time, added],
+                )?;
             }
         }
     }
-    let mut tx_stmt = conn.prepare_cached(
-        "INSERT OR IGNORE INTO event_transactions (kind, id, seq) VALUES (?1, ?2, ?3)",
-    )?;
     for t in &event.body.biz_transactions {
-        tx_stmt.execute(params![t.kind, t.id, seq])?;
+        conn.execute(
+            "INSERT OR IGNORE INTO event_transactions (kind, id, seq) VALUES (?1, ?2, ?3)",
+            params![t.kind, t.id, seq],
+        )?;
     }
     Ok(Some(seq))
 }
@@ -391,8 +394,9 @@ static WIDE_EVENTS: std::sync::Mutex<WideEvents> = std::sync::Mutex::new(BTreeMa
 /// (`names`), or nothing (its parent is kept). A commissioning or shipment of 150,000 units
 /// would otherwise be read whole for every one of its units; a wide event is decoded once per
 /// process and database (in-memory databases: each time).
-fn read_for(conn: &Connection, seq: i64, id: &str, epc: &Epc, names: bool) -> Result<Event, Error> {
-    let file = conn.path().filter(|p| !p.is_empty()).map(str::to_string);
+fn read_for(conn: impl AsDb, seq: i64, id: &str, epc: &Epc, names: bool) -> Result<Event, Error> {
+    let conn = conn.db();
+    let file = conn.file().map(str::to_string);
     let key = file.map(|f| (f, seq, id.to_string()));
     // `wide` is held without its things.
     let trimmed = |wide: &Event| {
@@ -411,9 +415,11 @@ fn read_for(conn: &Connection, seq: i64, id: &str, epc: &Epc, names: bool) -> Re
     {
         return Ok(trimmed(&wide));
     }
-    let body: String = conn
-        .prepare_cached("SELECT body FROM events WHERE seq = ?1")?
-        .query_row([seq], |r| r.get(0))?;
+    let body: String = conn.query_row(
+        "SELECT body FROM events WHERE seq = ?1",
+        params![seq],
+        |r| r.get(0),
+    )?;
     let event = decode(body)?;
     if event.body.epcs.len() <= WIDE_EVENT {
         return Ok(event);
@@ -435,7 +441,7 @@ fn read_for(conn: &Connection, seq: i64, id: &str, epc: &Epc, names: bool) -> Re
 
 /// Events with a sequence number above `after`, oldest first, at most `limit`, with their seqs.
 pub fn events_after(
-    conn: &Connection,
+    conn: impl AsDb,
     after: i64,
     limit: usize,
     local_only: bool,
@@ -445,61 +451,62 @@ pub fn events_after(
     } else {
         "SELECT seq, body FROM events WHERE seq > ?1 ORDER BY seq LIMIT ?2"
     };
-    let mut stmt = conn.prepare_cached(sql)?;
-    let rows = stmt.query_map(
-        params![after, i64::try_from(limit).unwrap_or(i64::MAX)],
-        |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)),
-    )?;
-    rows.map(|row| {
-        let (seq, body) = row?;
-        Ok((seq, decode(body)?))
-    })
-    .collect()
+    conn.db()
+        .query_map(sql, params![after, limit], |r| {
+            Ok((r.get::<i64>(0)?, r.get::<String>(1)?))
+        })?
+        .into_iter()
+        .map(|(seq, body)| Ok((seq, decode(body)?)))
+        .collect()
 }
 
 /// How many events recorded on this device come after `after` (what waits to be uploaded).
-pub fn local_events_after_count(conn: &Connection, after: i64) -> Result<usize, Error> {
-    let n: i64 = conn
-        .prepare_cached("SELECT count(*) FROM events WHERE seq > ?1 AND local = 1")?
-        .query_row([after], |r| r.get(0))?;
+pub fn local_events_after_count(conn: impl AsDb, after: i64) -> Result<usize, Error> {
+    let n: i64 = conn.db().query_row(
+        "SELECT count(*) FROM events WHERE seq > ?1 AND local = 1",
+        params![after],
+        |r| r.get(0),
+    )?;
     Ok(usize::try_from(n).unwrap_or(0))
 }
 
-pub fn event_seq(conn: &Connection, id: &str) -> Result<Option<i64>, Error> {
+pub fn event_seq(conn: impl AsDb, id: &str) -> Result<Option<i64>, Error> {
     Ok(conn
-        .query_row("SELECT seq FROM events WHERE id = ?1", [id], |r| r.get(0))
-        .optional()?)
+        .db()
+        .query_opt("SELECT seq FROM events WHERE id = ?1", params![id], |r| {
+            r.get(0)
+        })?)
 }
 
-pub fn event_count(conn: &Connection) -> Result<i64, Error> {
+pub fn event_count(conn: impl AsDb) -> Result<i64, Error> {
     Ok(conn
-        .prepare_cached("SELECT events FROM event_totals")?
-        .query_row([], |r| r.get(0))?)
+        .db()
+        .query_row("SELECT events FROM event_totals", params![], |r| r.get(0))?)
 }
 
 /// Live events that name `epc` directly (as an EPC or as an aggregation parent), in
 /// event-time order.
-pub fn events_naming(conn: &Connection, epc: &Epc) -> Result<Vec<Event>, Error> {
+pub fn events_naming(conn: impl AsDb, epc: &Epc) -> Result<Vec<Event>, Error> {
     events_naming_except(conn, epc, None)
 }
 
 /// As [`events_naming`], leaving out the event `except` (unread: the caller holds it).
 fn events_naming_except(
-    conn: &Connection,
+    conn: impl AsDb,
     epc: &Epc,
     except: Option<&EventId>,
 ) -> Result<Vec<Event>, Error> {
     // Ordered and grouped here rather than by SQLite, which builds two temporary b-trees for it
     // on every call: this is on the path of every unit the hub reconciles.
-    let mut stmt = conn.prepare_cached(&format!(
-        "SELECT e.time, e.seq, e.id, x.role = 'epc' FROM event_epcs x JOIN events e ON e.seq = x.seq
-         WHERE x.epc = ?1 AND {LIVE}"
-    ))?;
-    let mut rows: Vec<(String, i64, String, bool)> = stmt
-        .query_map([epc.uri()], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
-        })?
-        .collect::<Result<_, _>>()?;
+    let conn = conn.db();
+    let mut rows: Vec<(String, i64, String, bool)> = conn.query_map(
+        &format!(
+            "SELECT e.time, e.seq, e.id, x.role = 'epc' FROM event_epcs x JOIN events e ON e.seq = x.seq
+             WHERE x.epc = ?1 AND {LIVE}"
+        ),
+        params![epc.uri()],
+        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+    )?;
     rows.sort_unstable();
     // An event naming `epc` as one of its things and as its parent is one row, naming it.
     rows.dedup_by(|later, kept| {
@@ -514,82 +521,95 @@ fn events_naming_except(
 }
 
 /// Whether the live event `id` names `epc` among its things (not as its parent).
-pub fn names(conn: &Connection, id: &EventId, epc: &Epc) -> Result<bool, Error> {
-    Ok(conn
-        .prepare_cached(
-            "SELECT EXISTS (SELECT 1 FROM event_epcs x JOIN events e ON e.seq = x.seq
-             WHERE e.id = ?1 AND x.epc = ?2 AND x.role = 'epc')",
-        )?
-        .query_row(params![id.0, epc.uri()], |r| r.get(0))?)
+pub fn names(conn: impl AsDb, id: &EventId, epc: &Epc) -> Result<bool, Error> {
+    Ok(conn.db().query_row(
+        "SELECT EXISTS (SELECT 1 FROM event_epcs x JOIN events e ON e.seq = x.seq
+         WHERE e.id = ?1 AND x.epc = ?2 AND x.role = 'epc')",
+        params![id.0, epc.uri()],
+        |r| r.get(0),
+    )?)
 }
 
 /// The error declarations that name `epc`, oldest first.
-pub fn declarations_naming(conn: &Connection, epc: &Epc) -> Result<Vec<Event>, Error> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT DISTINCT e.body, e.time, e.seq FROM event_epcs x JOIN events e ON e.seq = x.seq
-         JOIN declarations d ON d.seq = e.seq
-         WHERE x.epc = ?1 ORDER BY e.time, e.seq",
-    )?;
-    let rows = stmt.query_map([epc.uri()], |r| r.get::<_, String>(0))?;
-    rows.map(|b| decode(b?)).collect()
+pub fn declarations_naming(conn: impl AsDb, epc: &Epc) -> Result<Vec<Event>, Error> {
+    conn.db()
+        .query_map(
+            "SELECT DISTINCT e.body, e.time, e.seq FROM event_epcs x JOIN events e ON e.seq = x.seq
+             JOIN declarations d ON d.seq = e.seq
+             WHERE x.epc = ?1 ORDER BY e.time, e.seq",
+            params![epc.uri()],
+            |r| r.get::<String>(0),
+        )?
+        .into_iter()
+        .map(decode)
+        .collect()
 }
 
 /// One event by id, live or not.
-pub fn event_by_id(conn: &Connection, id: &str) -> Result<Option<Event>, Error> {
-    conn.query_row("SELECT body FROM events WHERE id = ?1", [id], |r| {
-        r.get::<_, String>(0)
-    })
-    .optional()?
-    .map(decode)
-    .transpose()
+pub fn event_by_id(conn: impl AsDb, id: &str) -> Result<Option<Event>, Error> {
+    conn.db()
+        .query_opt("SELECT body FROM events WHERE id = ?1", params![id], |r| {
+            r.get::<String>(0)
+        })?
+        .map(decode)
+        .transpose()
 }
 
 /// Whether the event with this id has been declared erroneous.
-pub fn is_declared(conn: &Connection, id: &str) -> Result<bool, Error> {
+pub fn is_declared(conn: impl AsDb, id: &str) -> Result<bool, Error> {
     Ok(conn
-        .query_row(
+        .db()
+        .query_opt(
             "SELECT 1 FROM declarations WHERE declared = ?1 LIMIT 1",
-            [id],
+            params![id],
             |_| Ok(()),
-        )
-        .optional()?
+        )?
         .is_some())
 }
 
 /// Live events belonging to a business transaction (`desadv` ASN-0001, …), oldest first.
-pub fn events_in_transaction(conn: &Connection, kind: &str, id: &str) -> Result<Vec<Event>, Error> {
-    let mut stmt = conn.prepare_cached(&format!(
-        "SELECT e.body FROM event_transactions t JOIN events e ON e.seq = t.seq
-         WHERE t.kind = ?1 AND t.id = ?2 AND {LIVE} ORDER BY e.time, e.seq"
-    ))?;
-    let rows = stmt.query_map([kind, id], |r| r.get::<_, String>(0))?;
-    rows.map(|b| decode(b?)).collect()
+pub fn events_in_transaction(conn: impl AsDb, kind: &str, id: &str) -> Result<Vec<Event>, Error> {
+    conn.db()
+        .query_map(
+            &format!(
+                "SELECT e.body FROM event_transactions t JOIN events e ON e.seq = t.seq
+                 WHERE t.kind = ?1 AND t.id = ?2 AND {LIVE} ORDER BY e.time, e.seq"
+            ),
+            params![kind, id],
+            |r| r.get::<String>(0),
+        )?
+        .into_iter()
+        .map(decode)
+        .collect()
 }
 
 /// Ids of the business transactions of one kind that have at least one event.
-pub fn transaction_ids(conn: &Connection, kind: &str) -> Result<Vec<String>, Error> {
-    let mut stmt = conn
-        .prepare_cached("SELECT DISTINCT id FROM event_transactions WHERE kind = ?1 ORDER BY id")?;
-    let rows = stmt.query_map([kind], |r| r.get::<_, String>(0))?;
-    Ok(rows.collect::<Result<_, _>>()?)
+pub fn transaction_ids(conn: impl AsDb, kind: &str) -> Result<Vec<String>, Error> {
+    Ok(conn.db().query_map(
+        "SELECT DISTINCT id FROM event_transactions WHERE kind = ?1 ORDER BY id",
+        params![kind],
+        |r| r.get(0),
+    )?)
 }
 
 /// What a logistic unit contains now: children packed into it (recursively) and not unpacked.
-pub fn contents(conn: &Connection, parent: &Epc) -> Result<Vec<Epc>, Error> {
+pub fn contents(conn: impl AsDb, parent: &Epc) -> Result<Vec<Epc>, Error> {
     contents_until(conn, parent, None)
 }
 
 /// What a logistic unit contained when `event` happened: its packings and unpackings up to that
 /// moment, in fold order (recursively). A unit taken out of a pallet after the pallet shipped
 /// was shipped inside it; one packed in afterwards was not.
-pub fn contents_at(conn: &Connection, parent: &Epc, event: &Event) -> Result<Vec<Epc>, Error> {
+pub fn contents_at(conn: impl AsDb, parent: &Epc, event: &Event) -> Result<Vec<Epc>, Error> {
+    let conn = conn.db();
     let until = (stored_time(conn, event)?, event.body.biz_step.phase());
     contents_until(conn, parent, Some(&until))
 }
 
 /// The units `event` names: directly, and inside the logistic units it names as they were
 /// packed at its moment ([`contents_at`]).
-pub fn units_at(conn: &Connection, event: &Event) -> Result<BTreeSet<Epc>, Error> {
+pub fn units_at(conn: impl AsDb, event: &Event) -> Result<BTreeSet<Epc>, Error> {
+    let conn = conn.db();
     let mut units = BTreeSet::new();
     for epc in &event.body.epcs {
         match epc {
@@ -608,45 +628,47 @@ pub fn units_at(conn: &Connection, event: &Event) -> Result<BTreeSet<Epc>, Error
 
 /// The time `event` is stored under (on a hub, corrected for its recorder's clock), or its own
 /// when it is not held.
-fn stored_time(conn: &Connection, event: &Event) -> Result<String, Error> {
+fn stored_time(conn: impl AsDb, event: &Event) -> Result<String, Error> {
     Ok(conn
-        .prepare_cached("SELECT time FROM events WHERE id = ?1")?
-        .query_row([&event.id.0], |r| r.get(0))
-        .optional()?
+        .db()
+        .query_opt(
+            "SELECT time FROM events WHERE id = ?1",
+            params![event.id.0],
+            |r| r.get(0),
+        )?
         .unwrap_or_else(|| sortable_time(event)))
 }
 
 /// [`contents`], counting only the aggregations at or before `until` (a stored time and a
 /// business step's phase) when given.
 fn contents_until(
-    conn: &Connection,
+    conn: impl AsDb,
     parent: &Epc,
     until: Option<&(String, u8)>,
 ) -> Result<Vec<Epc>, Error> {
     let mut out = Vec::new();
     let mut stack = vec![parent.uri()];
     let mut seen = std::collections::BTreeSet::new();
-    let mut stmt = conn.prepare_cached(&format!(
+    let conn = conn.db();
+    let sql = format!(
         "SELECT containment.child, containment.added, containment.time, e.step, e.id
          FROM containment JOIN events e ON e.seq = containment.seq
          WHERE containment.parent = ?1 AND {LIVE_CONTAINMENT}"
-    ))?;
+    );
     while let Some(p) = stack.pop() {
         if !seen.insert(p.clone()) {
             continue;
         }
         let mut children = std::collections::BTreeSet::new();
-        let mut rows = stmt
-            .query_map([&p], |r| {
-                Ok((
-                    r.get::<_, String>(0)?,
-                    r.get::<_, bool>(1)?,
-                    r.get::<_, String>(2)?,
-                    r.get::<_, String>(3)?,
-                    r.get::<_, String>(4)?,
-                ))
-            })?
-            .collect::<Result<Vec<_>, _>>()?;
+        let mut rows = conn.query_map(&sql, params![p], |r| {
+            Ok((
+                r.get::<String>(0)?,
+                r.get::<bool>(1)?,
+                r.get::<String>(2)?,
+                r.get::<String>(3)?,
+                r.get::<String>(4)?,
+            ))
+        })?;
         // In fold order, so every replica that holds the same events agrees on what is inside
         // whatever order they arrived in.
         rows.sort_by_cached_key(|(_, _, time, step, id)| {
@@ -684,8 +706,8 @@ fn contents_until(
 /// nesting: packed or fitted and not unpacked or removed since (in fold order, so every replica
 /// that holds the same events agrees). What it was inside at some moment is
 /// [`last_with_step_touching`]'s business, through the spans of [`containment_spans`].
-pub fn containers(conn: &Connection, epc: &Epc) -> Result<Vec<Epc>, Error> {
-    Ok(containment_spans(conn, epc, &mut vec![epc.clone()])?
+pub fn containers(conn: impl AsDb, epc: &Epc) -> Result<Vec<Epc>, Error> {
+    Ok(containment_spans(conn.db(), epc, &mut vec![epc.clone()])?
         .into_iter()
         .filter(|(_, spans)| spans.iter().any(|s| s.until.is_none()))
         .map(|(container, _)| container)
@@ -695,14 +717,16 @@ pub fn containers(conn: &Connection, epc: &Epc) -> Result<Vec<Epc>, Error> {
 /// The live aggregations (packing and unpacking, fitting and removal) that have `child` among
 /// their children: from the `containment` table, so a unit's other events are not read. Its key,
 /// (child, seq), makes each row a distinct aggregation, in order, with no temporary b-tree.
-fn aggregations_of(conn: &Connection, child: &Epc) -> Result<Vec<Event>, Error> {
-    let mut stmt = conn.prepare_cached(&format!(
-        "SELECT e.seq, e.id FROM containment c JOIN events e ON e.seq = c.seq
-         WHERE c.child = ?1 AND {LIVE} ORDER BY c.seq"
-    ))?;
-    let rows: Vec<(i64, String)> = stmt
-        .query_map([child.uri()], |r| Ok((r.get(0)?, r.get(1)?)))?
-        .collect::<Result<_, _>>()?;
+fn aggregations_of(conn: impl AsDb, child: &Epc) -> Result<Vec<Event>, Error> {
+    let conn = conn.db();
+    let rows: Vec<(i64, String)> = conn.query_map(
+        &format!(
+            "SELECT e.seq, e.id FROM containment c JOIN events e ON e.seq = c.seq
+             WHERE c.child = ?1 AND {LIVE} ORDER BY c.seq"
+        ),
+        params![child.uri()],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )?;
     rows.into_iter()
         .map(|(seq, id)| read_for(conn, seq, &id, child, true))
         .collect()
@@ -715,22 +739,24 @@ fn aggregations_of(conn: &Connection, child: &Epc) -> Result<Vec<Event>, Error> 
 /// unit's history: each EPC is one descending walk of `event_epcs`'s key from `until`, stopping
 /// at the first live event (see [`migrate_event_epcs`]).
 pub fn last_with_step(
-    conn: &Connection,
+    conn: impl AsDb,
     epcs: &[Epc],
     step: BizStep,
     until: Option<&Event>,
 ) -> Result<Option<Event>, Error> {
+    let conn = conn.db();
     last_with_step_until(conn, epcs, step, &Until::of(conn, until)?)
 }
 
 /// As [`last_with_step`], within a bound the caller already holds (one event's checks share
 /// one).
 pub fn last_with_step_until(
-    conn: &Connection,
+    conn: impl AsDb,
     epcs: &[Epc],
     step: BizStep,
     bound: &Until,
 ) -> Result<Option<Event>, Error> {
+    let conn = conn.db();
     let mut best: Option<Event> = None;
     for epc in epcs {
         if let Some(e) = latest_where(conn, epc, step, bound, |_| true)?
@@ -750,21 +776,23 @@ pub fn last_with_step_until(
 /// packing until its unpacking. A pallet shipped after a unit was taken out of it did not ship
 /// that unit.
 pub fn last_with_step_touching(
-    conn: &Connection,
+    conn: impl AsDb,
     epc: &Epc,
     step: BizStep,
     until: Option<&Event>,
 ) -> Result<Option<Event>, Error> {
+    let conn = conn.db();
     last_with_step_touching_until(conn, epc, step, &Until::of(conn, until)?)
 }
 
 /// As [`last_with_step_touching`], within a bound the caller already holds.
 pub fn last_with_step_touching_until(
-    conn: &Connection,
+    conn: impl AsDb,
     epc: &Epc,
     step: BizStep,
     bound: &Until,
 ) -> Result<Option<Event>, Error> {
+    let conn = conn.db();
     let mut best = latest_where(conn, epc, step, bound, |_| true)?;
     for (container, spans) in containment_spans(conn, epc, &mut vec![epc.clone()])? {
         let inside = |e: &Event| spans.iter().any(|s| s.contains(e.body.event_time));
@@ -789,7 +817,7 @@ pub struct Until {
 impl Until {
     /// At or before `until`'s stored (possibly clock-corrected) time, other than it; with no
     /// event, everything.
-    pub fn of(conn: &Connection, until: Option<&Event>) -> Result<Until, Error> {
+    pub fn of(conn: impl AsDb, until: Option<&Event>) -> Result<Until, Error> {
         Ok(match until {
             Some(e) => Until {
                 time: stored_time(conn, e)?,
@@ -815,21 +843,21 @@ impl Until {
 /// The latest live event with `step` naming `epc` within `bound` that `keep` accepts: a walk
 /// down `event_epcs`'s key, newest first, that stops at the first one kept.
 fn latest_where(
-    conn: &Connection,
+    conn: impl AsDb,
     epc: &Epc,
     step: BizStep,
     bound: &Until,
     mut keep: impl FnMut(&Event) -> bool,
 ) -> Result<Option<Event>, Error> {
-    let mut stmt = conn.prepare_cached(&last_with_step_sql())?;
-    let mut rows = stmt.query(params![epc.uri(), step.as_str(), bound.time, bound.except])?;
-    while let Some(row) = rows.next()? {
-        let e = read_for(conn, row.get(0)?, &row.get::<_, String>(1)?, epc, true)?;
-        if keep(&e) {
-            return Ok(Some(e));
-        }
-    }
-    Ok(None)
+    let conn = conn.db();
+    conn.query_first(
+        &last_with_step_sql(),
+        params![epc.uri(), step.as_str(), bound.time, bound.except],
+        |row| {
+            let e = read_for(conn, row.get(0)?, &row.get::<String>(1)?, epc, true)?;
+            Ok(keep(&e).then_some(e))
+        },
+    )
 }
 
 /// The walk behind [`last_with_step`]. `CROSS JOIN` keeps SQLite's planner on the index:
@@ -848,17 +876,18 @@ fn last_with_step_sql() -> String {
 /// logistic unit it was packed in, or the unit a part was fitted into) while it was inside:
 /// from its packing or fitting until its unpacking or removal. In fold order
 /// ([`Event::fold_order`]).
-pub fn events_touching(conn: &Connection, epc: &Epc) -> Result<Vec<Event>, Error> {
+pub fn events_touching(conn: impl AsDb, epc: &Epc) -> Result<Vec<Event>, Error> {
     events_touching_except(conn, epc, None)
 }
 
 /// As [`events_touching`], leaving out the event `except` (the one being checked, which the
 /// caller holds: it is not read back).
 pub fn events_touching_except(
-    conn: &Connection,
+    conn: impl AsDb,
     epc: &Epc,
     except: Option<&EventId>,
 ) -> Result<Vec<Event>, Error> {
+    let conn = conn.db();
     let mut events = events_naming_except(conn, epc, except)?;
     let mut held: std::collections::BTreeSet<EventId> =
         events.iter().map(|e| e.id.clone()).collect();
@@ -944,10 +973,11 @@ pub fn direct_spans(child: &Epc, events: &[Event]) -> BTreeMap<Epc, Vec<Span>> {
 /// Every container `epc` was inside, however deeply nested, with when. `path` (which starts as
 /// `[epc]`) guards against a containment cycle in bad data.
 fn containment_spans(
-    conn: &Connection,
+    conn: impl AsDb,
     epc: &Epc,
     path: &mut Vec<Epc>,
 ) -> Result<BTreeMap<Epc, Vec<Span>>, Error> {
+    let conn = conn.db();
     let mut out: BTreeMap<Epc, Vec<Span>> = BTreeMap::new();
     for (parent, spans) in direct_spans(epc, &aggregations_of(conn, epc)?) {
         if path.contains(&parent) {
@@ -969,37 +999,41 @@ fn containment_spans(
     Ok(out)
 }
 
-pub fn kv_get(conn: &Connection, key: &str) -> Result<Option<String>, Error> {
+pub fn kv_get(conn: impl AsDb, key: &str) -> Result<Option<String>, Error> {
     Ok(conn
-        .prepare_cached("SELECT value FROM kv WHERE key = ?1")?
-        .query_row([key], |r| r.get(0))
-        .optional()?)
+        .db()
+        .query_opt("SELECT value FROM kv WHERE key = ?1", params![key], |r| {
+            r.get(0)
+        })?)
 }
 
 /// Keys of the key-value store that start with `prefix`, in order.
-pub fn kv_keys_with_prefix(conn: &Connection, prefix: &str) -> Result<Vec<String>, Error> {
-    let mut stmt = conn
-        .prepare_cached("SELECT key FROM kv WHERE substr(key, 1, length(?1)) = ?1 ORDER BY key")?;
-    let keys = stmt.query_map([prefix], |r| r.get::<_, String>(0))?;
-    Ok(keys.collect::<Result<_, _>>()?)
+pub fn kv_keys_with_prefix(conn: impl AsDb, prefix: &str) -> Result<Vec<String>, Error> {
+    Ok(conn.db().query_map(
+        "SELECT key FROM kv WHERE substr(key, 1, length(?1)) = ?1 ORDER BY key",
+        params![prefix],
+        |r| r.get(0),
+    )?)
 }
 
-pub fn kv_set(conn: &Connection, key: &str, value: &str) -> Result<(), Error> {
-    conn.execute(
+pub fn kv_set(conn: impl AsDb, key: &str, value: &str) -> Result<(), Error> {
+    conn.db().execute(
         "INSERT INTO kv (key, value) VALUES (?1, ?2) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-        [key, value],
+        params![key, value],
     )?;
     Ok(())
 }
 
-pub fn doc_bytes(conn: &Connection, id: &str) -> Result<Option<Vec<u8>>, Error> {
+pub fn doc_bytes(conn: impl AsDb, id: &str) -> Result<Option<Vec<u8>>, Error> {
     Ok(conn
-        .query_row("SELECT bytes FROM docs WHERE id = ?1", [id], |r| r.get(0))
-        .optional()?)
+        .db()
+        .query_opt("SELECT bytes FROM docs WHERE id = ?1", params![id], |r| {
+            r.get(0)
+        })?)
 }
 
-pub fn save_doc_bytes(conn: &Connection, id: &str, bytes: &[u8]) -> Result<(), Error> {
-    conn.execute(
+pub fn save_doc_bytes(conn: impl AsDb, id: &str, bytes: &[u8]) -> Result<(), Error> {
+    conn.db().execute(
         "INSERT INTO docs (id, bytes) VALUES (?1, ?2) ON CONFLICT(id) DO UPDATE SET bytes = excluded.bytes",
         params![id, bytes],
     )?;
@@ -1012,7 +1046,8 @@ pub fn save_doc_bytes(conn: &Connection, id: &str, bytes: &[u8]) -> Result<(), E
 /// next sync starts those documents' exchange afresh, which Automerge completes from the
 /// changes both sides hold. A document whose ASN has no shipment on record is left as it was.
 /// Returns the renames made, old id first.
-pub fn scope_manifest_docs(conn: &Connection) -> Result<Vec<(String, String)>, Error> {
+pub fn scope_manifest_docs(conn: impl AsDb) -> Result<Vec<(String, String)>, Error> {
+    let conn = conn.db();
     let old: Vec<String> = doc_ids(conn)?
         .into_iter()
         .filter(|id| crate::docs::unscoped_manifest_asn(id).is_some())
@@ -1035,8 +1070,8 @@ pub fn scope_manifest_docs(conn: &Connection) -> Result<Vec<(String, String)>, E
                 continue;
             };
             let new = crate::docs::manifest_doc_id(&owner, asn);
-            conn.execute("UPDATE docs SET id = ?2 WHERE id = ?1", [&id, &new])?;
-            conn.execute("DELETE FROM doc_sync WHERE doc = ?1", [&id])?;
+            conn.execute("UPDATE docs SET id = ?2 WHERE id = ?1", params![id, new])?;
+            conn.execute("DELETE FROM doc_sync WHERE doc = ?1", params![id])?;
             renames.push((id, new));
         }
         Ok::<_, Error>(())
@@ -1051,29 +1086,22 @@ pub fn scope_manifest_docs(conn: &Connection) -> Result<Vec<(String, String)>, E
     Ok(renames)
 }
 
-pub fn doc_ids(conn: &Connection) -> Result<Vec<String>, Error> {
-    let mut stmt = conn.prepare_cached("SELECT id FROM docs ORDER BY id")?;
-    let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
-    Ok(rows.collect::<Result<_, _>>()?)
-}
-
-pub fn sync_state(conn: &Connection, doc: &str, peer: &str) -> Result<Option<Vec<u8>>, Error> {
+pub fn doc_ids(conn: impl AsDb) -> Result<Vec<String>, Error> {
     Ok(conn
-        .query_row(
-            "SELECT state FROM doc_sync WHERE doc = ?1 AND peer = ?2",
-            [doc, peer],
-            |r| r.get(0),
-        )
-        .optional()?)
+        .db()
+        .query_map("SELECT id FROM docs ORDER BY id", params![], |r| r.get(0))?)
 }
 
-pub fn save_sync_state(
-    conn: &Connection,
-    doc: &str,
-    peer: &str,
-    state: &[u8],
-) -> Result<(), Error> {
-    conn.execute(
+pub fn sync_state(conn: impl AsDb, doc: &str, peer: &str) -> Result<Option<Vec<u8>>, Error> {
+    Ok(conn.db().query_opt(
+        "SELECT state FROM doc_sync WHERE doc = ?1 AND peer = ?2",
+        params![doc, peer],
+        |r| r.get(0),
+    )?)
+}
+
+pub fn save_sync_state(conn: impl AsDb, doc: &str, peer: &str, state: &[u8]) -> Result<(), Error> {
+    conn.db().execute(
         "INSERT INTO doc_sync (doc, peer, state) VALUES (?1, ?2, ?3)
          ON CONFLICT(doc, peer) DO UPDATE SET state = excluded.state",
         params![doc, peer, state],
@@ -1083,33 +1111,32 @@ pub fn save_sync_state(
 
 /// Stores units flags list as the hub sent them: a unit already held takes the hub's newer word
 /// (accounted for, and why).
-pub fn store_flag_units(conn: &Connection, units: &[crate::docs::FlagUnit]) -> Result<(), Error> {
-    let mut stmt = conn.prepare_cached(
-        "INSERT INTO listed_units (flag, epc, event, resolved) VALUES (?1, ?2, ?3, ?4)
-         ON CONFLICT (flag, epc) DO UPDATE SET event = excluded.event, resolved = excluded.resolved",
-    )?;
+pub fn store_flag_units(conn: impl AsDb, units: &[crate::docs::FlagUnit]) -> Result<(), Error> {
+    let conn = conn.db();
     for u in units {
-        stmt.execute(params![u.flag, u.epc, u.event, u.resolved])?;
+        conn.execute(
+            "INSERT INTO listed_units (flag, epc, event, resolved) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (flag, epc) DO UPDATE SET event = excluded.event, resolved = excluded.resolved",
+            params![u.flag, u.epc, u.event, u.resolved],
+        )?;
     }
     Ok(())
 }
 
 /// The units flag `id` lists, as far as the hub has sent them, in the order they were listed.
-pub fn flag_units(conn: &Connection, id: &str) -> Result<Vec<crate::docs::FlagUnit>, Error> {
-    let mut stmt = conn.prepare_cached(
+pub fn flag_units(conn: impl AsDb, id: &str) -> Result<Vec<crate::docs::FlagUnit>, Error> {
+    Ok(conn.db().query_map(
         "SELECT flag, epc, event, resolved FROM listed_units WHERE flag = ?1 ORDER BY rowid",
-    )?;
-    let rows = stmt
-        .query_map([id], |r| {
+        params![id],
+        |r| {
             Ok(crate::docs::FlagUnit {
                 flag: r.get(0)?,
                 epc: r.get(1)?,
                 event: r.get(2)?,
                 resolved: r.get(3)?,
             })
-        })?
-        .collect::<Result<_, _>>()?;
-    Ok(rows)
+        },
+    )?)
 }
 
 #[cfg(test)]
@@ -1122,7 +1149,7 @@ mod tests {
     use super::*;
     use crate::Custody;
     use crate::event::{EventBody, Recorder};
-    use rusqlite::StatementStatus;
+    use rusqlite::{OptionalExtension, StatementStatus, params};
 
     fn unit(serial: &str) -> Epc {
         Epc::Unit {
