@@ -142,11 +142,11 @@ fn the_stores_sql_runs_on_postgresql_as_on_sqlite() {
                 params!["a"],
                 |r| {
                     Ok((
-                        r.get::<i64>(0)?,
-                        r.get::<bool>(1)?,
-                        r.get::<Vec<u8>>(2)?,
-                        r.get::<i64>(3)?,
-                        r.get::<bool>(4)?,
+                        r.get::<_, i64>(0)?,
+                        r.get::<_, bool>(1)?,
+                        r.get::<_, Vec<u8>>(2)?,
+                        r.get::<_, i64>(3)?,
+                        r.get::<_, bool>(4)?,
                     ))
                 },
             )
@@ -154,7 +154,7 @@ fn the_stores_sql_runs_on_postgresql_as_on_sqlite() {
         assert_eq!(row, (1, true, vec![0, 255], 1, true), "{what}");
         let upsert = "INSERT INTO t (k, n) VALUES (?1, ?2) ON CONFLICT (k) DO UPDATE SET n = excluded.n RETURNING n";
         assert_eq!(
-            db.query_row(upsert, params!["a", 7], |r| r.get::<i64>(0))
+            db.query_row(upsert, params!["a", 7], |r| r.get::<_, i64>(0))
                 .unwrap(),
             7,
             "{what}"
@@ -165,12 +165,12 @@ fn the_stores_sql_runs_on_postgresql_as_on_sqlite() {
         assert!(twice.is_unique_violation(), "{what}: {twice}");
         assert!(matches!(
             db.query_row("SELECT k FROM t WHERE k = ?1", params!["z"], |r| r
-                .get::<String>(0)),
+                .get::<_, String>(0)),
             Err(SqlError::NoRow)
         ));
         let wrong = db
             .query_row("SELECT k FROM t WHERE k = ?1", params!["a"], |r| {
-                r.get::<i64>(0)
+                r.get::<_, i64>(0)
             })
             .unwrap_err();
         assert!(

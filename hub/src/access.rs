@@ -15,14 +15,15 @@
 use std::collections::BTreeSet;
 
 use custodian_ledger::event::BizStep;
+use custodian_ledger::sql::{AsDb, OptionalExtension, params};
 use custodian_ledger::{Epc, Event, store};
-use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::HubError;
 
 /// Creates `holders`, the items organisations were shipped by those who held them, and fills
 /// it once from the shipments already stored.
-pub(crate) fn migrate(conn: &Connection) -> Result<(), HubError> {
+pub(crate) fn migrate(conn: impl AsDb) -> Result<(), HubError> {
+    let conn = conn.db();
     let exists: i64 = conn.query_row(
         "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'holders'",
         [],
@@ -31,7 +32,7 @@ pub(crate) fn migrate(conn: &Connection) -> Result<(), HubError> {
     if exists == 1 {
         return Ok(());
     }
-    let tx = conn.unchecked_transaction()?;
+    let tx = conn.transaction()?;
     tx.execute_batch(
         "-- Items an organisation came to hold by a shipment from one that held them.
          CREATE TABLE holders (epc TEXT NOT NULL, org TEXT NOT NULL, PRIMARY KEY (epc, org)) WITHOUT ROWID;",
@@ -52,7 +53,8 @@ pub(crate) fn migrate(conn: &Connection) -> Result<(), HubError> {
 
 /// Whether `org` holds (or held) `epc`: the first event stored that names it is `org`'s, or a
 /// holder shipped it to `org`.
-pub fn held_by(conn: &Connection, epc: &Epc, org: &str) -> Result<bool, HubError> {
+pub fn held_by(conn: impl AsDb, epc: &Epc, org: &str) -> Result<bool, HubError> {
+    let conn = conn.db();
     let granted: bool = conn
         .prepare_cached("SELECT EXISTS (SELECT 1 FROM holders WHERE epc = ?1 AND org = ?2)")?
         .query_row(params![epc.uri(), org], |r| r.get(0))?;
@@ -65,7 +67,8 @@ pub fn held_by(conn: &Connection, epc: &Epc, org: &str) -> Result<bool, HubError
 /// The organisation that brought `epc` into the registry: the recorder of the first event
 /// stored that names it. Arrival order, not event time, decides, so that no one can claim an
 /// item by dating an event of theirs before its real origin.
-pub fn originator(conn: &Connection, epc: &Epc) -> Result<Option<String>, HubError> {
+pub fn originator(conn: impl AsDb, epc: &Epc) -> Result<Option<String>, HubError> {
+    let conn = conn.db();
     let body: Option<String> = conn
         .prepare_cached(
             "SELECT e.body FROM event_epcs x JOIN events e ON e.seq = x.seq
@@ -84,10 +87,8 @@ pub fn originator(conn: &Connection, epc: &Epc) -> Result<Option<String>, HubErr
 /// units held as it shipped, those its shipper holds. Each of them is now held by the
 /// destination too. Empty for a shipment without a destination, to the consumer or to the
 /// shipper itself.
-pub fn disclosed_by_shipment(
-    conn: &Connection,
-    shipment: &Event,
-) -> Result<BTreeSet<Epc>, HubError> {
+pub fn disclosed_by_shipment(conn: impl AsDb, shipment: &Event) -> Result<BTreeSet<Epc>, HubError> {
+    let conn = conn.db();
     let b = &shipment.body;
     let shipper = b.recorder.org.as_str();
     let Some(dest) = b.destination.as_deref() else {

@@ -7,11 +7,11 @@ use automerge::AutoCommit;
 use automerge::sync::State;
 use chrono::Utc;
 use custodian_ledger::event::EventType;
+use custodian_ledger::sql::{AsDb, OptionalExtension, params};
 use custodian_ledger::{Event, store};
 use custodian_sync::docsync;
 use custodian_sync::identity::RequestAuth;
 use custodian_sync::protocol::{self, DocMessage, PROTOCOL_VERSION, SyncRequest, SyncResponse};
-use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::HubError;
 use crate::reconcile;
@@ -60,10 +60,11 @@ pub fn clock_offset_ms(device_clock_ms: i64, now: chrono::DateTime<Utc>) -> i64 
 /// Authenticates a request: a known, unrevoked device, a valid signature, a counter above the
 /// last one accepted. Every failure is the same [`REFUSED`] answer.
 fn authenticate(
-    conn: &Connection,
+    conn: impl AsDb,
     auth: &RequestAuth,
     body: &[u8],
 ) -> Result<DeviceRecord, HubError> {
+    let conn = conn.db();
     let device_id = auth.device.as_str();
     let Some(device) = Registry::device(conn, device_id)? else {
         // Spend what a known device costs, so that timing tells no more than the answer.
@@ -104,8 +105,9 @@ pub fn handle_at(
     body: &[u8],
     now: chrono::DateTime<Utc>,
 ) -> Result<Vec<u8>, HubError> {
-    let mut conn = registry.conn();
-    let device = authenticate(&conn, auth, body)?;
+    let guard = registry.conn();
+    let conn = guard.db();
+    let device = authenticate(conn, auth, body)?;
     let counter = auth.counter;
     // The device's clock offset, measured on this request (network delay is negligible next to
     // the skews that matter: minutes to days).
@@ -137,11 +139,7 @@ pub fn handle_at(
     let tx = conn.transaction()?;
     tx.execute(
         "UPDATE devices SET counter = ?1, clock_offset_ms = ?2 WHERE id = ?3",
-        params![
-            i64::try_from(counter).unwrap_or(i64::MAX),
-            clock_offset_ms,
-            device.id
-        ],
+        params![counter, clock_offset_ms, device.id],
     )?;
     let mut stored = 0;
     let mut flags_raised = 0;
@@ -348,7 +346,8 @@ fn authorise(device: &DeviceRecord, index: usize, e: &Event, sealed: bool) -> Re
     Ok(())
 }
 
-fn in_scope(conn: &Connection, doc: &str, org: &str) -> Result<bool, HubError> {
+fn in_scope(conn: impl AsDb, doc: &str, org: &str) -> Result<bool, HubError> {
+    let conn = conn.db();
     Ok(conn.query_row(
         "SELECT count(*) FROM doc_scope WHERE doc = ?1 AND org = ?2",
         [doc, org],
@@ -356,19 +355,22 @@ fn in_scope(conn: &Connection, doc: &str, org: &str) -> Result<bool, HubError> {
     )? > 0)
 }
 
-fn scope_docs(conn: &Connection, org: &str) -> Result<Vec<String>, HubError> {
+fn scope_docs(conn: impl AsDb, org: &str) -> Result<Vec<String>, HubError> {
+    let conn = conn.db();
     let mut stmt = conn.prepare_cached("SELECT doc FROM doc_scope WHERE org = ?1 ORDER BY doc")?;
     let rows = stmt.query_map([org], |r| r.get::<_, String>(0))?;
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
-fn load_doc(conn: &Connection, id: &str) -> Result<AutoCommit, HubError> {
+fn load_doc(conn: impl AsDb, id: &str) -> Result<AutoCommit, HubError> {
+    let conn = conn.db();
     let bytes = store::doc_bytes(conn, id)?
         .ok_or_else(|| HubError::Internal(format!("document {id} is in scope but missing")))?;
     Ok(AutoCommit::load(&bytes).map_err(custodian_ledger::Error::from)?)
 }
 
-fn load_state(conn: &Connection, doc: &str, device: &str) -> Result<State, HubError> {
+fn load_state(conn: impl AsDb, doc: &str, device: &str) -> Result<State, HubError> {
+    let conn = conn.db();
     Ok(store::sync_state(conn, doc, device)?
         .and_then(|b| State::decode(&b).ok())
         .unwrap_or_else(State::new))
@@ -378,10 +380,11 @@ fn load_state(conn: &Connection, doc: &str, device: &str) -> Result<State, HubEr
 /// nothing about but lacks something of (see `custodian_sync::docsync`). A document the device
 /// is known to hold whole, unchanged since, costs no message and is not even loaded.
 fn exchange_docs(
-    conn: &Connection,
+    conn: impl AsDb,
     device: &DeviceRecord,
     request: &SyncRequest,
 ) -> Result<Vec<DocMessage>, HubError> {
+    let conn = conn.db();
     let mut replies = Vec::new();
     let mut heard = BTreeSet::new();
     for m in &request.docs {
@@ -435,7 +438,8 @@ fn exchange_docs(
 }
 
 /// The document's version: a trigger counts its saves (`doc_versions`).
-fn doc_version(conn: &Connection, doc: &str) -> Result<i64, HubError> {
+fn doc_version(conn: impl AsDb, doc: &str) -> Result<i64, HubError> {
+    let conn = conn.db();
     Ok(conn
         .query_row(
             "SELECT version FROM doc_versions WHERE doc = ?1",
@@ -447,7 +451,8 @@ fn doc_version(conn: &Connection, doc: &str) -> Result<i64, HubError> {
 }
 
 /// Records that the device holds the document as it is now.
-fn mark_current(conn: &Connection, doc: &str, device: &str) -> Result<(), HubError> {
+fn mark_current(conn: impl AsDb, doc: &str, device: &str) -> Result<(), HubError> {
+    let conn = conn.db();
     conn.execute(
         "INSERT OR REPLACE INTO doc_current (doc, device, version) VALUES (?1, ?2, ?3)",
         params![doc, device, doc_version(conn, doc)?],
@@ -457,7 +462,8 @@ fn mark_current(conn: &Connection, doc: &str, device: &str) -> Result<(), HubErr
 
 /// Whether the device holds the document as it is now: it did at some version, and the
 /// document has not been saved since.
-fn is_current(conn: &Connection, doc: &str, device: &str) -> Result<bool, HubError> {
+fn is_current(conn: impl AsDb, doc: &str, device: &str) -> Result<bool, HubError> {
+    let conn = conn.db();
     let at: Option<i64> = conn
         .query_row(
             "SELECT version FROM doc_current WHERE doc = ?1 AND device = ?2",
@@ -470,11 +476,12 @@ fn is_current(conn: &Connection, doc: &str, device: &str) -> Result<bool, HubErr
 
 /// Events shared with the device's organisation after its cursor, at most `limit` of them.
 fn download(
-    conn: &Connection,
+    conn: impl AsDb,
     device: &DeviceRecord,
     after: i64,
     limit: usize,
 ) -> Result<(Vec<Event>, i64, bool), HubError> {
+    let conn = conn.db();
     // What the device recorded itself is passed over unread (it counts towards the limit, so a
     // round stays bounded however much the device uploaded).
     let mut stmt = conn.prepare_cached(

@@ -12,8 +12,8 @@ use automerge::AutoCommit;
 use automerge::ReadDoc;
 use automerge::transaction::Transactable;
 use chrono::{DateTime, Utc};
+use custodian_ledger::sql::{AsDb, OptionalExtension, params};
 use custodian_ledger::{Epc, Event, FlagKind, docs, store};
-use rusqlite::{Connection, OptionalExtension, params};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -45,7 +45,8 @@ impl std::ops::DerefMut for HubFlag {
 }
 
 /// Makes sure `org`'s flags document `id` exists and is in its scope.
-fn ensure_flags_doc(conn: &Connection, org: &str, id: &str) -> Result<(), HubError> {
+fn ensure_flags_doc(conn: impl AsDb, org: &str, id: &str) -> Result<(), HubError> {
+    let conn = conn.db();
     // The existence check does not read the document.
     let held: i64 = conn.query_row("SELECT count(*) FROM docs WHERE id = ?1", [id], |r| {
         r.get(0)
@@ -141,7 +142,8 @@ impl FlagDocs {
     }
 
     /// The manufacturer's organisation ([`crate::catalog::manufacturer_id`]), read once per batch.
-    pub(crate) fn maker(&mut self, conn: &Connection) -> Result<Option<String>, HubError> {
+    pub(crate) fn maker(&mut self, conn: impl AsDb) -> Result<Option<String>, HubError> {
+        let conn = conn.db();
         if let Some(maker) = &self.maker {
             return Ok(maker.clone());
         }
@@ -168,7 +170,8 @@ impl FlagDocs {
 
     /// Counts the units listed in this batch into the flags table (`units`, `open_units`):
     /// before anything reads those counts.
-    pub(crate) fn count_listed(&mut self, conn: &Connection) -> Result<(), HubError> {
+    pub(crate) fn count_listed(&mut self, conn: impl AsDb) -> Result<(), HubError> {
+        let conn = conn.db();
         let mut update = conn.prepare_cached(
             "UPDATE flags SET units = units + ?2, open_units = open_units + ?2 WHERE id = ?1",
         )?;
@@ -189,10 +192,11 @@ impl FlagDocs {
     /// Whether flag `id` of `org` is closed, as its document says.
     pub(crate) fn is_closed(
         &mut self,
-        conn: &Connection,
+        conn: impl AsDb,
         org: &str,
         id: &str,
     ) -> Result<bool, HubError> {
+        let conn = conn.db();
         if let Some(closed) = self.closed.get(id) {
             return Ok(*closed);
         }
@@ -206,9 +210,10 @@ impl FlagDocs {
     /// goes into its organisation's document for the month it is raised in.
     pub(crate) fn store(
         &mut self,
-        conn: &Connection,
+        conn: impl AsDb,
         flag: HubFlag,
     ) -> Result<Option<HubFlag>, HubError> {
+        let conn = conn.db();
         let home = docs::flags_month_doc_id(&flag.org, &flag.raised_at);
         let inserted = conn.execute(
             "INSERT OR IGNORE INTO flags (id, kind, org, epc, reason, event, raised_at, doc) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
@@ -227,11 +232,12 @@ impl FlagDocs {
     /// Rewrites the reason of flag `id` of `org` (the hub alone writes reasons).
     pub(crate) fn restate(
         &mut self,
-        conn: &Connection,
+        conn: impl AsDb,
         org: &str,
         id: &str,
         reason: &str,
     ) -> Result<(), HubError> {
+        let conn = conn.db();
         conn.execute(
             "UPDATE flags SET reason = ?2 WHERE id = ?1",
             params![id, reason],
@@ -254,12 +260,13 @@ impl FlagDocs {
     /// whether it closed it.
     pub(crate) fn close(
         &mut self,
-        conn: &Connection,
+        conn: impl AsDb,
         org: &str,
         id: &str,
         note: &str,
         now: DateTime<Utc>,
     ) -> Result<bool, HubError> {
+        let conn = conn.db();
         let home = self.home(conn, org, id)?;
         let doc = self.doc(conn, org, &home)?;
         let step = docs::FlagStep {
@@ -287,7 +294,8 @@ impl FlagDocs {
 
     /// The id of the document flag `id` of `org` is in: its month's, or the organisation's
     /// document from before flags were kept by month.
-    fn home(&mut self, conn: &Connection, org: &str, id: &str) -> Result<String, HubError> {
+    fn home(&mut self, conn: impl AsDb, org: &str, id: &str) -> Result<String, HubError> {
+        let conn = conn.db();
         if let Some(home) = self.homes.get(id) {
             return Ok(home.clone());
         }
@@ -299,16 +307,18 @@ impl FlagDocs {
     /// The document flag `id` of `org` is in, as this batch has it.
     fn doc_of(
         &mut self,
-        conn: &Connection,
+        conn: impl AsDb,
         org: &str,
         id: &str,
     ) -> Result<&mut AutoCommit, HubError> {
+        let conn = conn.db();
         let home = self.home(conn, org, id)?;
         self.doc(conn, org, &home)
     }
 
     /// `org`'s flags document `id` as this batch has it, loaded (or created) at first use.
-    fn doc(&mut self, conn: &Connection, org: &str, id: &str) -> Result<&mut AutoCommit, HubError> {
+    fn doc(&mut self, conn: impl AsDb, org: &str, id: &str) -> Result<&mut AutoCommit, HubError> {
+        let conn = conn.db();
         Ok(match self.docs.entry(id.to_string()) {
             Entry::Occupied(e) => &mut e.into_mut().1,
             Entry::Vacant(e) => {
@@ -319,7 +329,8 @@ impl FlagDocs {
     }
 
     /// Saves every document this batch changed, each once, in the caller's transaction.
-    pub fn write(mut self, conn: &Connection) -> Result<(), HubError> {
+    pub fn write(mut self, conn: impl AsDb) -> Result<(), HubError> {
+        let conn = conn.db();
         self.count_listed(conn)?;
         for (org, ids) in std::mem::take(&mut self.touched) {
             for id in ids {
@@ -355,7 +366,8 @@ impl FlagDocs {
 }
 
 /// The id of the document flag `id` of `org` is in (see [`FlagDocs::home`]).
-fn flag_home(conn: &Connection, org: &str, id: &str) -> Result<String, HubError> {
+fn flag_home(conn: impl AsDb, org: &str, id: &str) -> Result<String, HubError> {
+    let conn = conn.db();
     let home: Option<Option<String>> = conn
         .prepare_cached("SELECT doc FROM flags WHERE id = ?1")?
         .query_row([id], |r| r.get(0))
@@ -365,7 +377,8 @@ fn flag_home(conn: &Connection, org: &str, id: &str) -> Result<String, HubError>
 
 /// The ids of `org`'s flags documents, oldest month first (the one from before flags were kept
 /// by month before them all).
-pub(crate) fn flags_docs_of(conn: &Connection, org: &str) -> Result<Vec<String>, HubError> {
+pub(crate) fn flags_docs_of(conn: impl AsDb, org: &str) -> Result<Vec<String>, HubError> {
+    let conn = conn.db();
     let mut stmt = conn.prepare_cached("SELECT doc FROM doc_scope WHERE org = ?1 ORDER BY doc")?;
     let ids = stmt.query_map([org], |r| r.get::<_, String>(0))?;
     let mut docs = Vec::new();
@@ -378,7 +391,8 @@ pub(crate) fn flags_docs_of(conn: &Connection, org: &str) -> Result<Vec<String>,
     Ok(docs)
 }
 
-fn load_flags_doc(conn: &Connection, id: &str) -> Result<AutoCommit, HubError> {
+fn load_flags_doc(conn: impl AsDb, id: &str) -> Result<AutoCommit, HubError> {
+    let conn = conn.db();
     let bytes =
         store::doc_bytes(conn, id)?.ok_or_else(|| HubError::Internal(format!("{id} vanished")))?;
     Ok(AutoCommit::load(&bytes).map_err(custodian_ledger::Error::from)?)
@@ -386,7 +400,8 @@ fn load_flags_doc(conn: &Connection, id: &str) -> Result<AutoCommit, HubError> {
 
 /// Gives the flags of documents written before flags kept a history their history list, once
 /// per registry, so devices can move them (only the hub creates containers).
-pub fn add_missing_histories(conn: &Connection) -> Result<(), HubError> {
+pub fn add_missing_histories(conn: impl AsDb) -> Result<(), HubError> {
+    let conn = conn.db();
     const DONE: &str = "flag-histories";
     if store::kv_get(conn, DONE)?.is_some() {
         return Ok(());

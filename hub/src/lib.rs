@@ -63,6 +63,12 @@ impl From<rusqlite::Error> for HubError {
     }
 }
 
+impl From<custodian_ledger::sql::SqlError> for HubError {
+    fn from(e: custodian_ledger::sql::SqlError) -> HubError {
+        HubError::Internal(format!("registry storage: {e}"))
+    }
+}
+
 impl From<custodian_ledger::Error> for HubError {
     fn from(e: custodian_ledger::Error) -> HubError {
         match e {

@@ -24,8 +24,8 @@
 
 use chrono::{DateTime, Utc};
 use custodian_ledger::docs::FlagUnit;
+use custodian_ledger::sql::{AsDb, OptionalExtension, params};
 use custodian_ledger::{Epc, Event, FlagKind};
-use rusqlite::{Connection, OptionalExtension, params};
 use sha2::{Digest, Sha256};
 
 use crate::HubError;
@@ -38,7 +38,8 @@ pub use crate::flags::UNITS;
 
 /// The listing tables, and the listing of every out-of-sequence flag raised before flags
 /// listed units (each a listing of its one unit, under its own id).
-pub(crate) fn migrate(conn: &Connection) -> Result<(), HubError> {
+pub(crate) fn migrate(conn: impl AsDb) -> Result<(), HubError> {
+    let conn = conn.db();
     conn.execute_batch(&format!("{FLAG_UNITS};"))?;
     reshape_flag_units(conn)?;
     conn.execute_batch(FLAG_UNITS_INDEXES)?;
@@ -88,7 +89,8 @@ const FLAG_UNITS_INDEXES: &str =
 
 /// Rebuilds a listing kept in its first shape (`key` unique on its own, and an index of open
 /// listings by unit) into [`FLAG_UNITS`]'s, rows and sequence numbers unchanged.
-fn reshape_flag_units(conn: &Connection) -> Result<(), HubError> {
+fn reshape_flag_units(conn: impl AsDb) -> Result<(), HubError> {
+    let conn = conn.db();
     let first_shape: bool = conn.query_row(
         "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = 'flag_units_open')",
         [],
@@ -97,7 +99,7 @@ fn reshape_flag_units(conn: &Connection) -> Result<(), HubError> {
     if !first_shape {
         return Ok(());
     }
-    let tx = conn.unchecked_transaction()?;
+    let tx = conn.transaction()?;
     tx.execute_batch(&format!(
         "{};
          INSERT INTO flag_units_reshaped (seq, key, flag, org, epc, event, resolved)
@@ -143,11 +145,12 @@ pub(crate) struct Words {
 /// Returns the flag when this raised it; a unit listed before (or flagged alone before flags
 /// listed units) lists nothing.
 pub(crate) fn raise(
-    conn: &Connection,
+    conn: impl AsDb,
     flags: &mut FlagDocs,
     listed: Listed<'_>,
     now: DateTime<Utc>,
 ) -> Result<Option<HubFlag>, HubError> {
+    let conn = conn.db();
     let key = listed.key.clone();
     // A unit flagged alone before flags listed units.
     let flagged_alone: bool = conn
@@ -226,7 +229,7 @@ pub(crate) fn raise(
 /// Lists the unit of `listed` (`uri`; its fact `key`, found by `event`) under open flag `id`,
 /// unless it is listed already.
 fn add_unit(
-    conn: &Connection,
+    conn: impl AsDb,
     flags: &mut FlagDocs,
     listed: &Listed<'_>,
     uri: &str,
@@ -234,6 +237,7 @@ fn add_unit(
     id: &str,
     event: &str,
 ) -> Result<(), HubError> {
+    let conn = conn.db();
     if !insert_unit(conn, key, id, listed.org, uri, event)? {
         return Ok(());
     }
@@ -243,13 +247,14 @@ fn add_unit(
 
 /// Lists the fact `key` of the unit `uri` names under `flag`; false when it is listed already.
 fn insert_unit(
-    conn: &Connection,
+    conn: impl AsDb,
     key: &str,
     flag: &str,
     org: &str,
     uri: &str,
     event: &str,
 ) -> Result<bool, HubError> {
+    let conn = conn.db();
     let inserted = conn
         .prepare_cached(
             "INSERT INTO flag_units (key, flag, org, epc, event) VALUES (?1, ?2, ?3, ?4, ?5)
@@ -271,10 +276,11 @@ pub(crate) struct OpenListing {
 }
 
 pub(crate) fn open_listings(
-    conn: &Connection,
+    conn: impl AsDb,
     kind: &FlagKind,
     unit: &Epc,
 ) -> Result<Vec<OpenListing>, HubError> {
+    let conn = conn.db();
     let mut stmt = conn.prepare_cached(
         "SELECT u.epc, u.key, u.flag, u.org, u.event FROM flag_units u JOIN flags f ON f.id = u.flag
          WHERE u.epc = ?1 AND u.resolved IS NULL AND f.kind = ?2",
@@ -296,12 +302,13 @@ pub(crate) fn open_listings(
 /// Marks a listed unit accounted for, saying why; the hub closes its flag when it was the last
 /// unit open. Returns whether the flag closed.
 pub(crate) fn account_for(
-    conn: &Connection,
+    conn: impl AsDb,
     flags: &mut FlagDocs,
     listing: &OpenListing,
     note: &str,
     now: DateTime<Utc>,
 ) -> Result<bool, HubError> {
+    let conn = conn.db();
     let changed = conn
         .prepare_cached(
             "UPDATE flag_units SET resolved = ?2, seq = (SELECT max(seq) + 1 FROM flag_units)
@@ -332,11 +339,12 @@ pub(crate) fn account_for(
 /// The listed units of `org`'s flags changed after `after` (a cursor of this hub's), at most
 /// `limit`, oldest change first: with the cursor to ask after next, and whether more wait.
 pub fn download(
-    conn: &Connection,
+    conn: impl AsDb,
     org: &str,
     after: i64,
     limit: usize,
 ) -> Result<(Vec<FlagUnit>, i64, bool), HubError> {
+    let conn = conn.db();
     let limit = limit.clamp(1, MAX_UNITS_PER_ROUND);
     let mut stmt = conn.prepare_cached(
         "SELECT seq, flag, epc, event, resolved FROM flag_units WHERE org = ?1 AND seq > ?2
@@ -363,7 +371,8 @@ pub fn download(
 }
 
 /// The units flag `id` lists, in the order they were listed or last changed.
-pub fn units_of(conn: &Connection, id: &str) -> Result<Vec<FlagUnit>, HubError> {
+pub fn units_of(conn: impl AsDb, id: &str) -> Result<Vec<FlagUnit>, HubError> {
+    let conn = conn.db();
     let mut stmt = conn.prepare_cached(
         "SELECT flag, epc, event, resolved FROM flag_units WHERE flag = ?1 ORDER BY seq",
     )?;
@@ -397,11 +406,12 @@ pub struct Draft<'a> {
 /// new. An out-of-sequence draft lists its unit alone (those flags are accounted for unit by
 /// unit, see [`crate::listing`]).
 pub fn raise_draft(
-    conn: &Connection,
+    conn: impl AsDb,
     flags: &mut FlagDocs,
     draft: Draft<'_>,
     now: DateTime<Utc>,
 ) -> Result<Option<HubFlag>, HubError> {
+    let conn = conn.db();
     let Draft {
         kind,
         unit,
@@ -445,7 +455,8 @@ mod tests {
          CREATE INDEX flag_units_by_org ON flag_units (org, seq);
          CREATE INDEX flag_units_by_flag ON flag_units (flag, seq);";
 
-    fn indexes(conn: &Connection) -> Vec<String> {
+    fn indexes(conn: impl AsDb) -> Vec<String> {
+        let conn = conn.db();
         let mut stmt = conn
             .prepare(
                 "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'flag_units'
@@ -460,7 +471,7 @@ mod tests {
 
     #[test]
     fn a_listing_kept_in_its_first_shape_is_rebuilt_with_its_rows_and_lists_a_fact_once() {
-        let conn = Connection::open_in_memory().unwrap();
+        let conn = rusqlite::Connection::open_in_memory().unwrap();
         conn.execute_batch(FIRST_SHAPE).unwrap();
         conn.execute_batch(
             "INSERT INTO flag_units (seq, key, flag, org, epc, event, resolved) VALUES

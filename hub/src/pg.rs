@@ -1,8 +1,123 @@
-//! The registry on PostgreSQL: reaching the server, and saying what went wrong there.
+//! The registry on PostgreSQL: reaching the server, a pool of connections to it, and saying
+//! what went wrong there.
 
+use std::sync::{Condvar, Mutex, PoisonError};
+
+use custodian_ledger::sql::{AsDb, Db, PgConn};
 use postgres::{Client, Config, NoTls};
 
 use crate::HubError;
+
+/// Connections to one PostgreSQL database, made as they are needed up to a bound and kept for
+/// the next caller. A connection the server dropped (a restart) is not handed out again.
+pub struct Pool {
+    url: String,
+    max: usize,
+    state: Mutex<PoolState>,
+    freed: Condvar,
+}
+
+#[derive(Default)]
+struct PoolState {
+    idle: Vec<PgConn>,
+    open: usize,
+}
+
+impl Pool {
+    /// A pool of at most `max` connections to `url` (checked by making the first one).
+    pub fn new(url: &str, max: usize) -> Result<Pool, HubError> {
+        let first = PgConn::new(connect(url)?);
+        Ok(Pool {
+            url: url.to_string(),
+            max: max.max(1),
+            state: Mutex::new(PoolState {
+                idle: vec![first],
+                open: 1,
+            }),
+            freed: Condvar::new(),
+        })
+    }
+
+    /// The database, as messages name it.
+    pub fn place(&self) -> String {
+        redacted(&self.url)
+    }
+
+    /// A connection, kept for this caller until the [`Pooled`] is dropped; waits while all
+    /// `max` are in use.
+    pub fn get(&self) -> Result<Pooled<'_>, HubError> {
+        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        loop {
+            if let Some(conn) = state.idle.pop() {
+                if conn.is_closed() {
+                    state.open -= 1;
+                    continue;
+                }
+                return Ok(Pooled {
+                    pool: self,
+                    conn: Some(conn),
+                });
+            }
+            if state.open < self.max {
+                state.open += 1;
+                drop(state);
+                return match connect(&self.url) {
+                    Ok(client) => Ok(Pooled {
+                        pool: self,
+                        conn: Some(PgConn::new(client)),
+                    }),
+                    Err(e) => {
+                        self.state
+                            .lock()
+                            .unwrap_or_else(PoisonError::into_inner)
+                            .open -= 1;
+                        self.freed.notify_one();
+                        Err(e)
+                    }
+                };
+            }
+            state = self
+                .freed
+                .wait(state)
+                .unwrap_or_else(PoisonError::into_inner);
+        }
+    }
+}
+
+/// A connection taken from a [`Pool`], given back when dropped.
+pub struct Pooled<'a> {
+    pool: &'a Pool,
+    conn: Option<PgConn>,
+}
+
+impl Pooled<'_> {
+    pub fn conn(&self) -> &PgConn {
+        self.conn.as_ref().expect("held until dropped")
+    }
+}
+
+impl AsDb for Pooled<'_> {
+    fn db(&self) -> Db<'_> {
+        Db::Postgres(self.conn())
+    }
+}
+
+impl Drop for Pooled<'_> {
+    fn drop(&mut self) {
+        let mut state = self
+            .pool
+            .state
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        match self.conn.take() {
+            // A transaction left open is rolled back by its own guard first.
+            Some(conn) if !conn.is_closed() => state.idle.push(conn),
+            _ => state.open -= 1,
+        }
+        drop(state);
+        self.pool.freed.notify_one();
+    }
+}
 
 /// Opens a connection to the PostgreSQL registry at `url` (`postgres://…` or
 /// `postgresql://…`, or a libpq key=value string).

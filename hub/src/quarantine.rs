@@ -15,13 +15,14 @@ use std::collections::BTreeSet;
 
 use custodian_ledger::event::BizStep;
 use custodian_ledger::quarantine;
+use custodian_ledger::sql::{AsDb, OptionalExtension, params};
 use custodian_ledger::{Epc, Event, store};
-use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::HubError;
 
 /// Creates the `holds` table.
-pub(crate) fn migrate(conn: &Connection) -> Result<(), HubError> {
+pub(crate) fn migrate(conn: impl AsDb) -> Result<(), HubError> {
+    let conn = conn.db();
     conn.execute_batch(
         "-- Units in quarantine now: the hold's event, since when and by whom.
          CREATE TABLE IF NOT EXISTS holds (
@@ -33,7 +34,8 @@ pub(crate) fn migrate(conn: &Connection) -> Result<(), HubError> {
 
 /// Brings the holds up to date after `event` was stored (at `seq`), and shares holding events
 /// where they must go. Called for every new event; does nothing for most.
-pub(crate) fn on_event(conn: &Connection, event: &Event, seq: i64) -> Result<(), HubError> {
+pub(crate) fn on_event(conn: impl AsDb, event: &Event, seq: i64) -> Result<(), HubError> {
+    let conn = conn.db();
     let b = &event.body;
     match b.biz_step {
         BizStep::Holding => {
@@ -54,7 +56,8 @@ pub(crate) fn on_event(conn: &Connection, event: &Event, seq: i64) -> Result<(),
 }
 
 /// Recomputes whether `unit` is in quarantine. A unit whose life ended is not.
-fn refresh(conn: &Connection, unit: &Epc) -> Result<(), HubError> {
+fn refresh(conn: impl AsDb, unit: &Epc) -> Result<(), HubError> {
+    let conn = conn.db();
     let one = std::slice::from_ref(unit);
     let mut ended = false;
     for step in [BizStep::Destroying, BizStep::Decommissioning] {
@@ -78,7 +81,8 @@ fn refresh(conn: &Connection, unit: &Epc) -> Result<(), HubError> {
 /// Shares the holding event at `seq` with the destination of `unit`'s last shipment (of the
 /// unit, or of a container while it was packed in it), if that shipment made it a holder: a
 /// shipment by someone who did not hold the unit tells its destination nothing about it.
-fn share_with_destination(conn: &Connection, unit: &Epc, seq: i64) -> Result<(), HubError> {
+fn share_with_destination(conn: impl AsDb, unit: &Epc, seq: i64) -> Result<(), HubError> {
+    let conn = conn.db();
     if let Some(shipment) = store::last_with_step_touching(conn, unit, BizStep::Shipping, None)?
         && let Some(dest) = &shipment.body.destination
         && crate::access::held_by(conn, unit, dest)?
@@ -91,7 +95,8 @@ fn share_with_destination(conn: &Connection, unit: &Epc, seq: i64) -> Result<(),
 
 /// Shares the holding event at `seq` with every organisation that sees another holding event
 /// of `unit`.
-fn share_with_watchers(conn: &Connection, unit: &Epc, seq: i64) -> Result<(), HubError> {
+fn share_with_watchers(conn: impl AsDb, unit: &Epc, seq: i64) -> Result<(), HubError> {
+    let conn = conn.db();
     conn.prepare_cached(
         "INSERT OR IGNORE INTO audience (org, seq)
          SELECT DISTINCT a.org, ?2 FROM event_epcs x
@@ -106,10 +111,11 @@ fn share_with_watchers(conn: &Connection, unit: &Epc, seq: i64) -> Result<(), Hu
 /// Shares the holds that the units a shipment discloses (see [`crate::access`]) are under with
 /// `org`, its recipient.
 pub(crate) fn share_with_recipient(
-    conn: &Connection,
+    conn: impl AsDb,
     disclosed: &BTreeSet<Epc>,
     org: &str,
 ) -> Result<(), HubError> {
+    let conn = conn.db();
     let any: bool = conn
         .prepare_cached("SELECT EXISTS (SELECT 1 FROM holds)")?
         .query_row([], |r| r.get(0))?;

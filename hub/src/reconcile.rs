@@ -25,9 +25,9 @@ use std::collections::BTreeSet;
 
 use chrono::{DateTime, Utc};
 use custodian_ledger::event::{BizStep, Detail, Disposition, EventType};
+use custodian_ledger::sql::{AsDb, OptionalExtension, params};
 use custodian_ledger::warranty::{self, ClaimOutcome, Genuineness};
 use custodian_ledger::{Custody, Epc, Event, FlagKind, docs, store};
-use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::HUB_DEVICE;
 use crate::HubError;
@@ -39,11 +39,12 @@ use crate::round::Round;
 /// Stores `event` (a no-op if held) and, when it is new, shares it and reconciles it.
 /// Returns the flags it raised; `None` for an event held before.
 pub fn record(
-    conn: &Connection,
+    conn: impl AsDb,
     flags: &mut FlagDocs,
     event: &Event,
     now: DateTime<Utc>,
 ) -> Result<Option<Vec<HubFlag>>, HubError> {
+    let conn = conn.db();
     let prepared = store::Prepared::of(event, 0)?;
     record_prepared(conn, flags, &Round::none(), event, &prepared, now)
 }
@@ -53,13 +54,14 @@ pub fn record(
 /// ordered by its corrected time, so a wrong clock raises no false flag. `round` holds what the
 /// round's checks read once for the round ([`Round::read`]).
 pub fn record_prepared(
-    conn: &Connection,
+    conn: impl AsDb,
     flags: &mut FlagDocs,
     round: &Round,
     event: &Event,
     prepared: &store::Prepared,
     now: DateTime<Utc>,
 ) -> Result<Option<Vec<HubFlag>>, HubError> {
+    let conn = conn.db();
     let Some(seq) = store::insert_prepared(conn, event, prepared, true)? else {
         return Ok(None);
     };
@@ -82,7 +84,8 @@ pub fn record_prepared(
 
 /// Lets `org` see `event` (stored at `seq`). Its row names the device that recorded the event
 /// when that device is `org`'s: the device holds it already and is not sent it back.
-fn share(conn: &Connection, event: &Event, seq: i64, org: &str) -> Result<(), HubError> {
+fn share(conn: impl AsDb, event: &Event, seq: i64, org: &str) -> Result<(), HubError> {
+    let conn = conn.db();
     let recorder = &event.body.recorder;
     let device = (recorder.org == org).then_some(recorder.device.as_str());
     conn.prepare_cached("INSERT OR IGNORE INTO audience (org, seq, device) VALUES (?1, ?2, ?3)")?
@@ -92,7 +95,8 @@ fn share(conn: &Connection, event: &Event, seq: i64, org: &str) -> Result<(), Hu
 
 /// A shipment's recipient needs to know what its logistic units contain: the packing events of
 /// the logistic units the shipment discloses (see [`crate::access`]), and no others.
-fn share_contents(conn: &Connection, disclosed: &BTreeSet<Epc>, org: &str) -> Result<(), HubError> {
+fn share_contents(conn: impl AsDb, disclosed: &BTreeSet<Epc>, org: &str) -> Result<(), HubError> {
+    let conn = conn.db();
     for parent in disclosed.iter().filter(|e| matches!(e, Epc::Logistic(_))) {
         for e in store::events_naming(conn, parent)? {
             if e.body.event_type == EventType::AggregationEvent
@@ -111,11 +115,12 @@ fn share_contents(conn: &Connection, disclosed: &BTreeSet<Epc>, org: &str) -> Re
 /// adds an organisation to it: a partner that ships under the same number opens a document of
 /// its own, never joins this one.
 fn open_manifest_doc(
-    conn: &Connection,
+    conn: impl AsDb,
     owner: &str,
     asn: &str,
     receiver: &str,
 ) -> Result<(), HubError> {
+    let conn = conn.db();
     let id = docs::manifest_doc_id(owner, asn);
     if store::doc_bytes(conn, &id)?.is_none() {
         let mut doc = docs::new_manifest_doc(asn, HUB_DEVICE.as_bytes())?;
@@ -134,8 +139,9 @@ fn open_manifest_doc(
 /// `store::scope_manifest_docs`), and keeps in each one's access list only its owner and the
 /// organisations the owner shipped to under that number: an organisation that joined by
 /// shipping under the same number loses it.
-pub fn scope_manifest_docs(conn: &Connection) -> Result<(), HubError> {
-    let tx = conn.unchecked_transaction()?;
+pub fn scope_manifest_docs(conn: impl AsDb) -> Result<(), HubError> {
+    let conn = conn.db();
+    let tx = conn.transaction()?;
     let conn = &*tx;
     for (old, new) in store::scope_manifest_docs(conn)? {
         let Some(asn) = docs::unscoped_manifest_asn(&old) else {
@@ -178,12 +184,13 @@ pub fn scope_manifest_docs(conn: &Connection) -> Result<(), HubError> {
 /// window the hub believes (see `exchange::event_offset`). It was ordered as received; the
 /// recorder and the manufacturer hear of it once per unit and event.
 pub fn implausible_time(
-    conn: &Connection,
+    conn: impl AsDb,
     flags: &mut FlagDocs,
     event: &Event,
     clock_offset_ms: i64,
     now: DateTime<Utc>,
 ) -> Result<Vec<HubFlag>, HubError> {
+    let conn = conn.db();
     let b = &event.body;
     let reason_for = |units: &str| {
         format!(
@@ -242,13 +249,14 @@ pub fn implausible_time(
 
 /// Checks a new event against everything the hub holds; `until` bounds it (its stored time).
 fn reconcile(
-    conn: &Connection,
+    conn: impl AsDb,
     flags: &mut FlagDocs,
     round: &Round,
     event: &Event,
     until: &store::Until,
     now: DateTime<Utc>,
 ) -> Result<Vec<HubFlag>, HubError> {
+    let conn = conn.db();
     let b = &event.body;
     if b.extension.error_declaration.is_some() {
         // A counterfeit report declared erroneous is withdrawn: its unit leaves the alert list
@@ -422,11 +430,12 @@ fn reconcile(
 /// units' holders and the manufacturer. When the shipment to the recorder arrives late, the
 /// flag is closed like a receipt's ([`resolve_out_of_sequence`]).
 fn claimed_logistic_units(
-    conn: &Connection,
+    conn: impl AsDb,
     flags: &mut FlagDocs,
     event: &Event,
     now: DateTime<Utc>,
 ) -> Result<Vec<HubFlag>, HubError> {
+    let conn = conn.db();
     let b = &event.body;
     let org = b.recorder.org.as_str();
     let mut raised = Vec::new();
@@ -466,13 +475,14 @@ fn claimed_logistic_units(
 /// A unit named by an event after its life ended (scrapped, destroyed, decommissioned): the
 /// code is on something else.
 fn seen_after_end(
-    conn: &Connection,
+    conn: impl AsDb,
     flags: &mut FlagDocs,
     round: &Round,
     event: &Event,
     until: &store::Until,
     now: DateTime<Utc>,
 ) -> Result<Vec<HubFlag>, HubError> {
+    let conn = conn.db();
     let b = &event.body;
     let mut raised = Vec::new();
     for unit in b.epcs.iter().filter(|e| e.is_unit()) {
@@ -547,12 +557,13 @@ fn seen_after_end(
 /// it was shipped to each get one flag for the unit, however many reports follow. Every report
 /// is kept: each flag on the unit says who reported it, when and why, for all of them.
 fn reported_counterfeit(
-    conn: &Connection,
+    conn: impl AsDb,
     flags: &mut FlagDocs,
     event: &Event,
     note: &str,
     now: DateTime<Utc>,
 ) -> Result<Vec<HubFlag>, HubError> {
+    let conn = conn.db();
     let b = &event.body;
     let reporter = b.recorder.org.as_str();
     let maker_org = flags.maker(conn)?;
@@ -641,7 +652,7 @@ fn reported_counterfeit(
 /// with `hub alert` if it agrees), and the reporter is told where its report went. The note
 /// stays between the two.
 fn report_for_review(
-    conn: &Connection,
+    conn: impl AsDb,
     flags: &mut FlagDocs,
     event: &Event,
     unit: &Epc,
@@ -649,6 +660,7 @@ fn report_for_review(
     maker: Option<&str>,
     now: DateTime<Utc>,
 ) -> Result<Vec<HubFlag>, HubError> {
+    let conn = conn.db();
     let b = &event.body;
     let reporter = crate::catalog::org_name(conn, &b.recorder.org);
     let day = b.event_time.date_naive();
@@ -695,11 +707,12 @@ fn report_for_review(
 /// A counterfeit flag's reason for `reader`: every report standing behind the unit's alert.
 /// Each report's note is given only to its reporter and the manufacturer.
 fn counterfeit_reason(
-    conn: &Connection,
+    conn: impl AsDb,
     unit: &Epc,
     reports: &[crate::reports::AlertReport],
     reader: &str,
 ) -> Result<String, HubError> {
+    let conn = conn.db();
     if reports.is_empty() {
         return Ok(format!(
             "{} was reported counterfeit, but every report was withdrawn as erroneous",
@@ -726,10 +739,11 @@ fn counterfeit_reason(
 
 /// Rewrites the reason of every counterfeit flag on `epc` to name the reports that stand now.
 fn restate_counterfeit_flags(
-    conn: &Connection,
+    conn: impl AsDb,
     flags: &mut FlagDocs,
     epc: &str,
 ) -> Result<(), HubError> {
+    let conn = conn.db();
     let unit = Epc::parse(epc).map_err(|e| HubError::Internal(format!("{epc}: {e}")))?;
     let reports = crate::reports::of(conn, epc)?;
     let held: Vec<(String, String, String, String)> = {
@@ -757,11 +771,12 @@ fn restate_counterfeit_flags(
 /// **Counterfeit**, on the way: a unit on the alert list shipped to an organisation, which hears
 /// of it before the unit arrives (one flag per unit, the same a report would raise for it).
 fn listed_unit_shipped(
-    conn: &Connection,
+    conn: impl AsDb,
     flags: &mut FlagDocs,
     event: &Event,
     now: DateTime<Utc>,
 ) -> Result<Vec<HubFlag>, HubError> {
+    let conn = conn.db();
     let b = &event.body;
     let Some(dest) = b.destination.as_deref() else {
         return Ok(Vec::new());
@@ -817,12 +832,13 @@ fn listed_unit_shipped(
 /// **Counterfeit**, on the way: the manufacturer put a unit on the alert list while it was in
 /// transit; the organisation it was shipped to is flagged (the same flag a report raises).
 pub(crate) fn listed_in_transit(
-    conn: &Connection,
+    conn: impl AsDb,
     flags: &mut FlagDocs,
     unit: &Epc,
     listed: &str,
     now: DateTime<Utc>,
 ) -> Result<Option<HubFlag>, HubError> {
+    let conn = conn.db();
     let custody = Custody::derive(unit, &store::events_touching(conn, unit)?);
     if custody.state != custodian_ledger::custody::State::InTransit {
         return Ok(None);
@@ -852,17 +868,19 @@ pub(crate) fn listed_in_transit(
 
 /// The units an event names, directly or inside the logistic units it names as they were
 /// packed when it happened.
-fn units_of(conn: &Connection, event: &Event) -> Result<BTreeSet<Epc>, HubError> {
+fn units_of(conn: impl AsDb, event: &Event) -> Result<BTreeSet<Epc>, HubError> {
+    let conn = conn.db();
     Ok(store::units_at(conn, event)?)
 }
 
 /// The unit's custody as it stood just before `event`: who held it, and everything before.
 fn custody_before(
-    conn: &Connection,
+    conn: impl AsDb,
     round: &Round,
     unit: &Epc,
     event: &Event,
 ) -> Result<(Custody, Vec<Event>), HubError> {
+    let conn = conn.db();
     let others = round.events_touching_except(conn, unit, &event.id)?;
     let before: Vec<Event> = others
         .into_iter()
@@ -891,11 +909,12 @@ fn may_know_holder(maker: Option<&str>, org: &str, holder: Option<&str>) -> bool
 
 /// " (on record it is with X)" for those who may know it, else nothing.
 fn holder_phrase(
-    conn: &Connection,
+    conn: impl AsDb,
     maker: Option<&str>,
     org: &str,
     holder: Option<&str>,
 ) -> Result<String, HubError> {
+    let conn = conn.db();
     Ok(match holder {
         Some(h) if may_know_holder(maker, org, holder) => {
             format!(
@@ -926,7 +945,7 @@ fn occasion(event: &Event) -> (String, String) {
 /// from one holder under one manifest (or on one day, without a manifest) share one flag. Only
 /// the holder and the manufacturer are told who holds the units.
 fn received_without_shipment(
-    conn: &Connection,
+    conn: impl AsDb,
     flags: &mut FlagDocs,
     round: &Round,
     unit: &Epc,
@@ -934,6 +953,7 @@ fn received_without_shipment(
     told: bool,
     now: DateTime<Utc>,
 ) -> Result<Vec<HubFlag>, HubError> {
+    let conn = conn.db();
     let b = &event.body;
     let (custody, _) = custody_before(conn, round, unit, event)?;
     let holder = custody.custodian.as_deref();
@@ -995,12 +1015,13 @@ fn received_without_shipment(
 /// named itself: a unit it names, and a logistic unit the shipper does not hold (one flag for
 /// it, never the units inside it, which the hub does not disclose to them).
 fn shipped_without_receipt(
-    conn: &Connection,
+    conn: impl AsDb,
     flags: &mut FlagDocs,
     round: &Round,
     event: &Event,
     now: DateTime<Utc>,
 ) -> Result<Vec<HubFlag>, HubError> {
+    let conn = conn.db();
     let b = &event.body;
     let shipper = b.recorder.org.as_str();
     let units = store::units_at(conn, event)?;
@@ -1119,12 +1140,13 @@ fn holds(step: BizStep) -> bool {
 /// history, by the hub, that names the event; a flag closed already (by the hub or by people)
 /// is left as it is, so replays close nothing twice.
 fn resolve_out_of_sequence(
-    conn: &Connection,
+    conn: impl AsDb,
     flags: &mut FlagDocs,
     round: &Round,
     event: &Event,
     now: DateTime<Utc>,
 ) -> Result<(), HubError> {
+    let conn = conn.db();
     let b = &event.body;
     let shipment =
         b.biz_step == BizStep::Shipping && b.destination.is_some() && event.detail().is_none();
@@ -1195,11 +1217,12 @@ fn resolve_out_of_sequence(
 /// raises a warranty flag for each rejection the product brief names. The fact a flag stands
 /// for is the unit and the kind of rejection (and the defect, for a duplicate).
 fn check_claim(
-    conn: &Connection,
+    conn: impl AsDb,
     flags: &mut FlagDocs,
     event: &Event,
     now: DateTime<Utc>,
 ) -> Result<Vec<HubFlag>, HubError> {
+    let conn = conn.db();
     let mut raised = Vec::new();
     for unit in &event.body.epcs {
         if !unit.is_unit() {

@@ -21,11 +21,12 @@ use custodian_ledger::event::{Action, BizStep, BizTransaction, Disposition, Even
 use custodian_ledger::extract::{
     self, Alert, ExtractDelta, IssuerKey, Org, Product, Recall, RecallKey, RegistryExtract,
 };
+use custodian_ledger::sql::{AsDb, OptionalExtension, params};
 use custodian_ledger::{Custody, Epc, Event, EventBody, Recorder, docs, store};
 use custodian_scanner::Gtin;
 use ed25519_dalek::{Signer, SigningKey};
 use rand::{Rng, RngCore};
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::Connection;
 use serde::{Deserialize, Serialize};
 
 use crate::HubError;
@@ -65,7 +66,8 @@ pub struct Counts {
 
 /// What a code names (element string, bracketed, Digital Link, an EPC URI, or a serial in a
 /// registered product's own format).
-fn epc_of(conn: &Connection, code: &str) -> Result<Option<Epc>, HubError> {
+fn epc_of(conn: impl AsDb, code: &str) -> Result<Option<Epc>, HubError> {
+    let conn = conn.db();
     if code.starts_with(custodian_ledger::event::PROPRIETARY_PREFIX) {
         return Epc::parse(code)
             .map(Some)
@@ -77,7 +79,8 @@ fn epc_of(conn: &Connection, code: &str) -> Result<Option<Epc>, HubError> {
 }
 
 /// The unit a code names ([`epc_of`]), not a pallet or case.
-fn unit_epc(conn: &Connection, code: &str) -> Result<Epc, HubError> {
+fn unit_epc(conn: impl AsDb, code: &str) -> Result<Epc, HubError> {
+    let conn = conn.db();
     epc_of(conn, code)?
         .filter(Epc::is_unit)
         .ok_or_else(|| HubError::BadRequest("the code names a product but no serial unit".into()))
@@ -185,7 +188,8 @@ impl Registry {
     }
 
     pub fn add_org(&self, org: &Org) -> Result<(), HubError> {
-        let conn = self.conn();
+        let guard = self.conn();
+        let conn = guard.db();
         conn.execute(
             "INSERT INTO orgs (id, name, role, market, gln) VALUES (?1, ?2, ?3, ?4, ?5)
              ON CONFLICT(id) DO UPDATE SET name = excluded.name, role = excluded.role, market = excluded.market, gln = excluded.gln",
@@ -195,7 +199,7 @@ impl Registry {
     }
 
     pub fn add_site(&self, org: &str, site: &str, name: &str) -> Result<(), HubError> {
-        self.conn().execute(
+        self.conn().db().execute(
             "INSERT INTO sites (org, id, name) VALUES (?1, ?2, ?3) ON CONFLICT(org, id) DO UPDATE SET name = excluded.name",
             params![org, site, name],
         )?;
@@ -206,7 +210,8 @@ impl Registry {
     /// (`proprietary`) needs a product code that no other product has.
     pub fn add_product(&self, p: &Product) -> Result<(), HubError> {
         let gtin = Gtin::parse(&p.gtin).map_err(|e| HubError::BadRequest(e.to_string()))?;
-        let conn = self.conn();
+        let guard = self.conn();
+        let conn = guard.db();
         let (code, pattern) = match &p.proprietary {
             Some(f) => {
                 if f.product.trim().is_empty() || f.product.chars().any(char::is_control) {
@@ -241,7 +246,8 @@ impl Registry {
         crate::changes::log(&conn, "product", gtin.as_str()).map(drop)
     }
 
-    fn manufacturer(conn: &Connection) -> Result<Org, HubError> {
+    fn manufacturer(conn: impl AsDb) -> Result<Org, HubError> {
+        let conn = conn.db();
         conn.query_row(
             "SELECT id, name, role, market, gln FROM orgs WHERE role = 'manufacturer' ORDER BY id LIMIT 1",
             [],
@@ -251,7 +257,8 @@ impl Registry {
         .ok_or_else(|| HubError::BadRequest("the registry has no manufacturer organisation yet".into()))
     }
 
-    fn first_site(conn: &Connection, org: &str) -> Result<String, HubError> {
+    fn first_site(conn: impl AsDb, org: &str) -> Result<String, HubError> {
+        let conn = conn.db();
         Ok(conn
             .query_row(
                 "SELECT id FROM sites WHERE org = ?1 ORDER BY id LIMIT 1",
@@ -264,7 +271,8 @@ impl Registry {
 
     /// Records events made by the hub itself (packing, shipping), reconciling each.
     pub fn record(&self, events: &[Event]) -> Result<(), HubError> {
-        let mut conn = self.conn();
+        let guard = self.conn();
+        let conn = guard.db();
         let tx = conn.transaction()?;
         let mut flags = crate::flags::FlagDocs::new();
         for e in events {
@@ -281,7 +289,8 @@ impl Registry {
 
     /// A unit's custody across all partners.
     pub fn custody(&self, code: &str) -> Result<Custody, HubError> {
-        let conn = self.conn();
+        let guard = self.conn();
+        let conn = guard.db();
         let epc = epc_of(&conn, code)?
             .ok_or_else(|| HubError::BadRequest("the code names a product but no serial".into()))?;
         Ok(Custody::derive(&epc, &store::events_touching(&conn, &epc)?))
@@ -289,7 +298,8 @@ impl Registry {
 
     /// How much the registry holds.
     pub fn counts(&self) -> Result<Counts, HubError> {
-        let conn = self.conn();
+        let guard = self.conn();
+        let conn = guard.db();
         let count = |table: &str| -> Result<u64, HubError> {
             let n: i64 =
                 conn.query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0))?;
@@ -307,7 +317,8 @@ impl Registry {
 
     /// The units flag `id` lists (see [`crate::listing`]), oldest change first.
     pub fn flag_units(&self, id: &str) -> Result<Vec<custodian_ledger::docs::FlagUnit>, HubError> {
-        let conn = self.conn();
+        let guard = self.conn();
+        let conn = guard.db();
         let held: bool = conn
             .prepare_cached("SELECT EXISTS (SELECT 1 FROM flags WHERE id = ?1)")?
             .query_row([id], |r| r.get(0))?;
@@ -320,7 +331,8 @@ impl Registry {
     /// Every flag raised, oldest first, with its status and history as the organisations'
     /// flags documents hold them (each document read once).
     pub fn flags(&self) -> Result<Vec<HubFlag>, HubError> {
-        let conn = self.conn();
+        let guard = self.conn();
+        let conn = guard.db();
         let mut stmt = conn.prepare_cached(
             "SELECT id, kind, org, epc, reason, event, raised_at, units, open_units FROM flags ORDER BY raised_at, id",
         )?;

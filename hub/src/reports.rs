@@ -3,8 +3,8 @@
 //! the manufacturer).
 
 use chrono::DateTime;
+use custodian_ledger::sql::{AsDb, OptionalExtension, params};
 use custodian_ledger::{Epc, Event, store};
-use rusqlite::{Connection, OptionalExtension, params};
 use serde::{Deserialize, Serialize};
 
 use crate::HubError;
@@ -28,11 +28,12 @@ pub(crate) const REPORTED_REASON: &str = "reported counterfeit by a channel part
 /// A report the manufacturer's clearing came after (it was looked into) or one declared
 /// erroneous is not recorded. Returns whether the report was recorded (new).
 pub(crate) fn add(
-    conn: &Connection,
+    conn: impl AsDb,
     report: &Event,
     epc: &Epc,
     note: &str,
 ) -> Result<bool, HubError> {
+    let conn = conn.db();
     let at = report.body.event_time;
     if store::is_declared(conn, &report.id.0)? {
         return Ok(false);
@@ -83,7 +84,8 @@ pub(crate) fn add(
 /// Withdraws the counterfeit report `event` (its reporter declared it erroneous). The unit
 /// leaves the alert list only when no report remains and the manufacturer did not list it
 /// itself. Returns the unit, when the report was on record.
-pub(crate) fn remove(conn: &Connection, event: &str) -> Result<Option<String>, HubError> {
+pub(crate) fn remove(conn: impl AsDb, event: &str) -> Result<Option<String>, HubError> {
+    let conn = conn.db();
     let epc: Option<String> = conn
         .query_row(
             "SELECT epc FROM alert_reports WHERE event = ?1",
@@ -123,7 +125,8 @@ pub(crate) fn remove(conn: &Connection, event: &str) -> Result<Option<String>, H
 }
 
 /// The reports standing behind a unit's alert, oldest first.
-pub(crate) fn of(conn: &Connection, epc: &str) -> Result<Vec<AlertReport>, HubError> {
+pub(crate) fn of(conn: impl AsDb, epc: &str) -> Result<Vec<AlertReport>, HubError> {
+    let conn = conn.db();
     let mut stmt = conn.prepare_cached(
         "SELECT event, reported_by, reported_at, note FROM alert_reports WHERE epc = ?1
          ORDER BY reported_at, event",
@@ -143,10 +146,11 @@ pub(crate) fn of(conn: &Connection, epc: &str) -> Result<Vec<AlertReport>, HubEr
 /// note is private to its reporter and the manufacturer: it is given only when `reader` is one
 /// of them (`None`: for everyone, as in the registry extract every device receives).
 pub(crate) fn in_words(
-    conn: &Connection,
+    conn: impl AsDb,
     reports: &[AlertReport],
     reader: Option<&str>,
 ) -> Result<String, HubError> {
+    let conn = conn.db();
     let maker = crate::catalog::manufacturer_id(conn)?;
     let reader_is_maker = reader.is_some() && reader == maker.as_deref();
     Ok(reports

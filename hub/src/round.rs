@@ -10,9 +10,9 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use custodian_ledger::event::{BizStep, EventType};
+use custodian_ledger::sql::{AsDb, params};
 use custodian_ledger::store::pasts::Pasts;
 use custodian_ledger::{Epc, Event, EventId, FlagKind, store};
-use rusqlite::Connection;
 
 use crate::HubError;
 use crate::listing::{self, OpenListing};
@@ -48,7 +48,8 @@ impl Round {
     /// declaration: then nothing stored before that unit's event changes what the store would
     /// answer for it. Whether units were issued and products registered does not change within a
     /// round (issuing is another transaction), so it is read for every unit the round names.
-    pub fn read(conn: &Connection, events: &[Event]) -> Result<Round, HubError> {
+    pub fn read(conn: impl AsDb, events: &[Event]) -> Result<Round, HubError> {
+        let conn = conn.db();
         let mut round = Round::none();
         let mut named: HashMap<&Epc, usize> = HashMap::new();
         for e in events {
@@ -76,11 +77,13 @@ impl Round {
         Ok(round)
     }
 
-    fn read_catalog(&mut self, conn: &Connection, units: &[Epc]) -> Result<(), HubError> {
-        let mut issued = conn.prepare_cached(
-            "SELECT j.key FROM json_each(?2) j CROSS JOIN serials s
+    fn read_catalog(&mut self, conn: impl AsDb, units: &[Epc]) -> Result<(), HubError> {
+        let conn = conn.db();
+        let mut issued = conn.prepare_cached(&format!(
+            "SELECT j.key FROM {} j CROSS JOIN serials s
              ON s.gtin = ?1 AND s.serial = j.value",
-        )?;
+            conn.json_each("?2")
+        ))?;
         // A round is mostly of a few products: their serials are looked up product by product.
         let mut by_product: BTreeMap<&str, Vec<(&Epc, &str)>> = BTreeMap::new();
         for unit in units {
@@ -99,8 +102,7 @@ impl Round {
                 for (unit, _) in chunk {
                     self.issued.insert((*unit).clone(), false);
                 }
-                let found =
-                    issued.query_map(rusqlite::params![gtin, list], |r| r.get::<_, i64>(0))?;
+                let found = issued.query_map(params![gtin, list], |r| r.get::<_, i64>(0))?;
                 for index in found {
                     if let Some((unit, _)) = usize::try_from(index?).ok().and_then(|i| chunk.get(i))
                     {
@@ -112,11 +114,13 @@ impl Round {
         Ok(())
     }
 
-    fn read_listed(&mut self, conn: &Connection, units: &[Epc]) -> Result<(), HubError> {
-        let mut stmt = conn.prepare_cached(
-            "SELECT DISTINCT j.key FROM json_each(?1) j CROSS JOIN flag_units u ON u.epc = j.value
+    fn read_listed(&mut self, conn: impl AsDb, units: &[Epc]) -> Result<(), HubError> {
+        let conn = conn.db();
+        let mut stmt = conn.prepare_cached(&format!(
+            "SELECT DISTINCT j.key FROM {} j CROSS JOIN flag_units u ON u.epc = j.value
              WHERE u.resolved IS NULL",
-        )?;
+            conn.json_each("?1")
+        ))?;
         for chunk in units.chunks(CHUNK) {
             let uris: Vec<String> = chunk.iter().map(Epc::uri).collect();
             let list = json_list(&uris)?;
@@ -134,11 +138,12 @@ impl Round {
     /// ([`store::last_with_step_until`]).
     pub fn last_naming(
         &self,
-        conn: &Connection,
+        conn: impl AsDb,
         unit: &Epc,
         step: BizStep,
         until: &store::Until,
     ) -> Result<Option<Event>, HubError> {
+        let conn = conn.db();
         Ok(match self.pasts.of(unit) {
             Some(past) => past.last_with_step_until(conn, step, until)?,
             None => store::last_with_step_until(conn, std::slice::from_ref(unit), step, until)?,
@@ -150,11 +155,12 @@ impl Round {
     /// never packed).
     pub fn last_touching(
         &self,
-        conn: &Connection,
+        conn: impl AsDb,
         unit: &Epc,
         step: BizStep,
         until: &store::Until,
     ) -> Result<Option<Event>, HubError> {
+        let conn = conn.db();
         Ok(match self.pasts.of(unit) {
             Some(past) => past.last_with_step_until(conn, step, until)?,
             None => store::last_with_step_touching_until(conn, unit, step, until)?,
@@ -165,10 +171,11 @@ impl Round {
     /// ([`store::events_touching_except`]).
     pub fn events_touching_except(
         &self,
-        conn: &Connection,
+        conn: impl AsDb,
         unit: &Epc,
         except: &EventId,
     ) -> Result<Vec<Event>, HubError> {
+        let conn = conn.db();
         Ok(match self.pasts.of(unit) {
             Some(past) => past.events_except(conn, Some(except))?,
             None => store::events_touching_except(conn, unit, Some(except))?,
@@ -177,7 +184,8 @@ impl Round {
 
     /// Whether `unit` was issued, and whether it is an unknown serial of a registered product
     /// ([`crate::catalog::issuance`]).
-    pub fn issuance(&self, conn: &Connection, unit: &Epc) -> Result<(bool, bool), HubError> {
+    pub fn issuance(&self, conn: impl AsDb, unit: &Epc) -> Result<(bool, bool), HubError> {
+        let conn = conn.db();
         if let Epc::Unit { gtin, .. } = unit
             && let Some(issued) = self.issued.get(unit)
             && let Some(registered) = self.products.get(gtin.as_str())
@@ -190,10 +198,11 @@ impl Round {
     /// `unit`'s listings of `kind` not accounted for ([`listing::open_listings`]).
     pub(crate) fn open_listings(
         &self,
-        conn: &Connection,
+        conn: impl AsDb,
         kind: &FlagKind,
         unit: &Epc,
     ) -> Result<Vec<OpenListing>, HubError> {
+        let conn = conn.db();
         if self.pasts.of(unit).is_some() && !self.listed.contains(unit) {
             return Ok(Vec::new());
         }

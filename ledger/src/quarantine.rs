@@ -12,8 +12,8 @@
 //! verdict warns whoever receives, ships, sells or inspects it, and what they then do is
 //! recorded as usual.
 
+use crate::sql::AsDb;
 use chrono::{DateTime, FixedOffset};
-use rusqlite::Connection;
 
 use crate::custody::State;
 use crate::event::{BizStep, Detail, Disposition, Event};
@@ -23,11 +23,13 @@ use crate::{Custody, Epc, Error, Ledger, store};
 
 /// The hold `epc` is under now: its latest live `holding` event, found by index
 /// ([`store::last_with_step`]), if that event is a quarantine.
-pub fn current(conn: &Connection, epc: &Epc) -> Result<Option<Quarantine>, Error> {
+pub fn current(conn: impl AsDb, epc: &Epc) -> Result<Option<Quarantine>, Error> {
+    let conn = conn.db();
     Ok(last_holding(conn, epc)?.and_then(|e| Quarantine::of(&e)))
 }
 
-fn last_holding(conn: &Connection, epc: &Epc) -> Result<Option<Event>, Error> {
+fn last_holding(conn: impl AsDb, epc: &Epc) -> Result<Option<Event>, Error> {
+    let conn = conn.db();
     store::last_with_step(conn, std::slice::from_ref(epc), BizStep::Holding, None)
 }
 

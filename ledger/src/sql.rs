@@ -257,6 +257,32 @@ impl<T: FromCell> FromCell for Option<T> {
     }
 }
 
+/// What names a column of a row: its position, from 0.
+pub trait ColumnIndex {
+    fn index(self) -> usize;
+}
+
+impl ColumnIndex for usize {
+    fn index(self) -> usize {
+        self
+    }
+}
+
+/// A query that must return a row, read as one that may not: no row is `None`.
+pub trait OptionalExtension<T> {
+    fn optional(self) -> Result<Option<T>>;
+}
+
+impl<T> OptionalExtension<T> for Result<T> {
+    fn optional(self) -> Result<Option<T>> {
+        match self {
+            Ok(v) => Ok(Some(v)),
+            Err(SqlError::NoRow) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+}
+
 /// A row of a result.
 pub struct Row<'r>(RowOf<'r>);
 
@@ -268,7 +294,8 @@ enum RowOf<'r> {
 
 impl Row<'_> {
     /// Column `column` (from 0) as a `T`.
-    pub fn get<T: FromCell>(&self, column: usize) -> Result<T> {
+    pub fn get<I: ColumnIndex, T: FromCell>(&self, column: I) -> Result<T> {
+        let column = column.index();
         let failed = |message: String| SqlError::Conversion { column, message };
         match &self.0 {
             RowOf::Sqlite(row) => {
@@ -353,8 +380,37 @@ impl<'a> From<&'a PgConn> for Db<'a> {
     }
 }
 
-fn cells<'p>(params: &'p [&'p dyn ToCell]) -> Vec<Cell<'p>> {
-    params.iter().map(|p| p.cell()).collect()
+/// A statement's parameters: [`params!`]'s list, or an array of values of one type (`[id]`,
+/// `[gtin, serial]`), or `[]` for none.
+pub trait Params {
+    fn cells(&self) -> Vec<Cell<'_>>;
+}
+
+impl Params for &[&dyn ToCell] {
+    fn cells(&self) -> Vec<Cell<'_>> {
+        self.iter().map(|p| p.cell()).collect()
+    }
+}
+
+impl Params for [&dyn ToCell; 0] {
+    fn cells(&self) -> Vec<Cell<'_>> {
+        Vec::new()
+    }
+}
+
+macro_rules! array_params {
+    ($($n:literal),*) => {$(
+        impl<T: ToCell> Params for [T; $n] {
+            fn cells(&self) -> Vec<Cell<'_>> {
+                self.iter().map(ToCell::cell).collect()
+            }
+        }
+    )*};
+}
+array_params!(1, 2, 3, 4, 5, 6, 7, 8);
+
+fn cells<P: Params>(params: &P) -> Vec<Cell<'_>> {
+    params.cells()
 }
 
 impl<'a> Db<'a> {
@@ -364,13 +420,13 @@ impl<'a> Db<'a> {
     }
 
     /// Runs a statement; returns the rows it changed.
-    pub fn execute(self, sql: &str, params: &[&dyn ToCell]) -> Result<usize> {
+    pub fn execute(self, sql: &str, params: impl Params) -> Result<usize> {
         match self {
             Db::Sqlite(conn) => Ok(conn
                 .prepare_cached(sql)?
-                .execute(rusqlite::params_from_iter(cells(params)))?),
+                .execute(rusqlite::params_from_iter(cells(&params)))?),
             #[cfg(feature = "postgres")]
-            Db::Postgres(conn) => conn.execute(sql, params),
+            Db::Postgres(conn) => conn.execute(sql, &params),
         }
     }
 
@@ -387,7 +443,7 @@ impl<'a> Db<'a> {
     pub fn query_map<T>(
         self,
         sql: &str,
-        params: &[&dyn ToCell],
+        params: impl Params,
         mut f: impl FnMut(&Row<'_>) -> Result<T>,
     ) -> Result<Vec<T>> {
         let mut out = Vec::new();
@@ -402,13 +458,13 @@ impl<'a> Db<'a> {
     pub fn query_each(
         self,
         sql: &str,
-        params: &[&dyn ToCell],
+        params: impl Params,
         mut f: impl FnMut(&Row<'_>) -> Result<()>,
     ) -> Result<()> {
         match self {
             Db::Sqlite(conn) => {
                 let mut stmt = conn.prepare_cached(sql)?;
-                let mut rows = stmt.query(rusqlite::params_from_iter(cells(params)))?;
+                let mut rows = stmt.query(rusqlite::params_from_iter(cells(&params)))?;
                 while let Some(row) = rows.next()? {
                     f(&Row(RowOf::Sqlite(row)))?;
                 }
@@ -416,7 +472,7 @@ impl<'a> Db<'a> {
             }
             #[cfg(feature = "postgres")]
             Db::Postgres(conn) => {
-                for row in conn.query(sql, params)? {
+                for row in conn.query(sql, &params)? {
                     f(&Row(RowOf::Postgres(&row)))?;
                 }
                 Ok(())
@@ -429,14 +485,14 @@ impl<'a> Db<'a> {
     pub fn query_first<T, E: From<SqlError>>(
         self,
         sql: &str,
-        params: &[&dyn ToCell],
+        params: impl Params,
         mut f: impl FnMut(&Row<'_>) -> Result<Option<T>, E>,
     ) -> Result<Option<T>, E> {
         match self {
             Db::Sqlite(conn) => {
                 let mut stmt = conn.prepare_cached(sql).map_err(SqlError::from)?;
                 let mut rows = stmt
-                    .query(rusqlite::params_from_iter(cells(params)))
+                    .query(rusqlite::params_from_iter(cells(&params)))
                     .map_err(SqlError::from)?;
                 while let Some(row) = rows.next().map_err(SqlError::from)? {
                     if let Some(found) = f(&Row(RowOf::Sqlite(row)))? {
@@ -447,13 +503,26 @@ impl<'a> Db<'a> {
             }
             #[cfg(feature = "postgres")]
             Db::Postgres(conn) => {
-                for row in conn.query(sql, params).map_err(E::from)? {
+                for row in conn.query(sql, &params).map_err(E::from)? {
                     if let Some(found) = f(&Row(RowOf::Postgres(&row)))? {
                         return Ok(Some(found));
                     }
                 }
                 Ok(None)
             }
+        }
+    }
+
+    /// A table of the elements of the JSON array bound to `param` (`?1`), for a FROM clause:
+    /// each element's position from 0 as `key` and its text as `value` (SQLite's `json_each`).
+    /// A list bound as one parameter is one statement however long it is.
+    pub fn json_each(self, param: &str) -> String {
+        if self.is_postgres() {
+            format!(
+                "(SELECT value, ordinality - 1 AS key FROM json_array_elements_text({param}::json) WITH ORDINALITY)"
+            )
+        } else {
+            format!("json_each({param})")
         }
     }
 
@@ -471,20 +540,20 @@ impl<'a> Db<'a> {
     pub fn query_opt<T>(
         self,
         sql: &str,
-        params: &[&dyn ToCell],
+        params: impl Params,
         f: impl FnOnce(&Row<'_>) -> Result<T>,
     ) -> Result<Option<T>> {
         match self {
             Db::Sqlite(conn) => {
                 let mut stmt = conn.prepare_cached(sql)?;
-                let mut rows = stmt.query(rusqlite::params_from_iter(cells(params)))?;
+                let mut rows = stmt.query(rusqlite::params_from_iter(cells(&params)))?;
                 match rows.next()? {
                     Some(row) => f(&Row(RowOf::Sqlite(row))).map(Some),
                     None => Ok(None),
                 }
             }
             #[cfg(feature = "postgres")]
-            Db::Postgres(conn) => match conn.query(sql, params)?.first() {
+            Db::Postgres(conn) => match conn.query(sql, &params)?.first() {
                 Some(row) => f(&Row(RowOf::Postgres(row))).map(Some),
                 None => Ok(None),
             },
@@ -495,10 +564,122 @@ impl<'a> Db<'a> {
     pub fn query_row<T>(
         self,
         sql: &str,
-        params: &[&dyn ToCell],
+        params: impl Params,
         f: impl FnOnce(&Row<'_>) -> Result<T>,
     ) -> Result<T> {
         self.query_opt(sql, params, f)?.ok_or(SqlError::NoRow)
+    }
+}
+
+/// The advisory lock a PostgreSQL store's writing transactions take in turn.
+pub const WRITER_LOCK: i64 = 0x0063_7573_746f_6402;
+
+/// A transaction: rolled back when dropped uncommitted. On SQLite it takes the write lock at
+/// once (`BEGIN IMMEDIATE`, see `store::open`).
+pub struct Transaction<'a> {
+    db: Db<'a>,
+    open: bool,
+}
+
+impl<'a> Db<'a> {
+    /// Begins a transaction that writes. On PostgreSQL it takes the store's writer lock (an
+    /// advisory lock held until it ends), as SQLite's `BEGIN IMMEDIATE` does: writers take
+    /// turns, whichever process they run in, and read what the one before committed.
+    pub fn transaction(self) -> Result<Transaction<'a>> {
+        if self.is_postgres() {
+            self.execute_batch(&format!("BEGIN; SELECT pg_advisory_xact_lock({WRITER_LOCK})"))?;
+        } else {
+            self.execute_batch("BEGIN IMMEDIATE")?;
+        }
+        Ok(Transaction {
+            db: self,
+            open: true,
+        })
+    }
+}
+
+impl Transaction<'_> {
+    pub fn commit(mut self) -> Result<()> {
+        self.open = false;
+        self.db.execute_batch("COMMIT")
+    }
+}
+
+impl<'a> std::ops::Deref for Transaction<'a> {
+    type Target = Db<'a>;
+
+    fn deref(&self) -> &Db<'a> {
+        &self.db
+    }
+}
+
+impl Drop for Transaction<'_> {
+    fn drop(&mut self) {
+        if self.open {
+            // A transaction the connection lost is gone with it.
+            let _ = self.db.execute_batch("ROLLBACK");
+        }
+    }
+}
+
+impl AsDb for Transaction<'_> {
+    fn db(&self) -> Db<'_> {
+        self.db
+    }
+}
+
+/// A statement to run, perhaps many times, on one connection (each database keeps it prepared).
+pub struct Statement<'a> {
+    db: Db<'a>,
+    sql: String,
+}
+
+impl<'a> Db<'a> {
+    /// `sql`, to run with parameters ([`Statement`]).
+    pub fn prepare_cached(self, sql: &str) -> Result<Statement<'a>> {
+        Ok(Statement {
+            db: self,
+            sql: sql.to_string(),
+        })
+    }
+
+    /// As [`Db::prepare_cached`].
+    pub fn prepare(self, sql: &str) -> Result<Statement<'a>> {
+        self.prepare_cached(sql)
+    }
+}
+
+impl Statement<'_> {
+    pub fn execute(&mut self, params: impl Params) -> Result<usize> {
+        self.db.execute(&self.sql, params)
+    }
+
+    pub fn query_row<T>(
+        &mut self,
+        params: impl Params,
+        f: impl FnOnce(&Row<'_>) -> Result<T>,
+    ) -> Result<T> {
+        self.db.query_row(&self.sql, params, f)
+    }
+
+    /// Each row as `f` makes it, read whole first.
+    pub fn query_map<T>(
+        &mut self,
+        params: impl Params,
+        f: impl FnMut(&Row<'_>) -> Result<T>,
+    ) -> Result<std::vec::IntoIter<Result<T>>> {
+        Ok(self
+            .db
+            .query_map(&self.sql, params, f)?
+            .into_iter()
+            .map(Ok)
+            .collect::<Vec<_>>()
+            .into_iter())
+    }
+
+    /// Whether the query returns a row.
+    pub fn exists(&mut self, params: impl Params) -> Result<bool> {
+        Ok(self.db.query_opt(&self.sql, params, |_| Ok(()))?.is_some())
     }
 }
 
@@ -676,7 +857,7 @@ mod pg {
             Ok(stmt)
         }
 
-        pub(super) fn execute(&self, sql: &str, params: &[&dyn ToCell]) -> Result<usize> {
+        pub(super) fn execute(&self, sql: &str, params: &impl Params) -> Result<usize> {
             let stmt = self.statement(sql)?;
             let values = cells(params);
             let refs: Vec<&(dyn ToSql + Sync)> =
@@ -689,11 +870,7 @@ mod pg {
             Ok(self.client.borrow_mut().batch_execute(&postgres_sql(sql))?)
         }
 
-        pub(super) fn query(
-            &self,
-            sql: &str,
-            params: &[&dyn ToCell],
-        ) -> Result<Vec<postgres::Row>> {
+        pub(super) fn query(&self, sql: &str, params: &impl Params) -> Result<Vec<postgres::Row>> {
             let stmt = self.statement(sql)?;
             let values = cells(params);
             let refs: Vec<&(dyn ToSql + Sync)> =
@@ -853,17 +1030,17 @@ mod tests {
         let row = db
             .query_row("SELECT i, r, s, b, n FROM t", params![], |r| {
                 Ok((
-                    r.get::<i64>(0)?,
-                    r.get::<f64>(1)?,
-                    r.get::<String>(2)?,
-                    r.get::<Vec<u8>>(3)?,
-                    r.get::<Option<String>>(4)?,
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, f64>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, Vec<u8>>(3)?,
+                    r.get::<_, Option<String>>(4)?,
                 ))
             })
             .unwrap();
         assert_eq!(row, (42, 2.5, "text".into(), vec![1, 2], None));
         assert!(matches!(
-            db.query_row("SELECT s FROM t", params![], |r| r.get::<i64>(0)),
+            db.query_row("SELECT s FROM t", params![], |r| r.get::<_, i64>(0)),
             Err(SqlError::Conversion { column: 0, .. })
         ));
         assert!(matches!(

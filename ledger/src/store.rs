@@ -306,7 +306,7 @@ pub fn insert_prepared(
         "INSERT INTO events (id, time, step, body, local) VALUES (?1, ?2, ?3, ?4, ?5)
          ON CONFLICT(id) DO NOTHING RETURNING seq",
         params![event.id.0, time, step, body, local],
-        |r| r.get::<i64>(0),
+        |r| r.get::<_, i64>(0),
     )?
     else {
         return Ok(None);
@@ -453,7 +453,7 @@ pub fn events_after(
     };
     conn.db()
         .query_map(sql, params![after, limit], |r| {
-            Ok((r.get::<i64>(0)?, r.get::<String>(1)?))
+            Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?))
         })?
         .into_iter()
         .map(|(seq, body)| Ok((seq, decode(body)?)))
@@ -538,7 +538,7 @@ pub fn declarations_naming(conn: impl AsDb, epc: &Epc) -> Result<Vec<Event>, Err
              JOIN declarations d ON d.seq = e.seq
              WHERE x.epc = ?1 ORDER BY e.time, e.seq",
             params![epc.uri()],
-            |r| r.get::<String>(0),
+            |r| r.get::<_, String>(0),
         )?
         .into_iter()
         .map(decode)
@@ -549,7 +549,7 @@ pub fn declarations_naming(conn: impl AsDb, epc: &Epc) -> Result<Vec<Event>, Err
 pub fn event_by_id(conn: impl AsDb, id: &str) -> Result<Option<Event>, Error> {
     conn.db()
         .query_opt("SELECT body FROM events WHERE id = ?1", params![id], |r| {
-            r.get::<String>(0)
+            r.get::<_, String>(0)
         })?
         .map(decode)
         .transpose()
@@ -576,7 +576,7 @@ pub fn events_in_transaction(conn: impl AsDb, kind: &str, id: &str) -> Result<Ve
                  WHERE t.kind = ?1 AND t.id = ?2 AND {LIVE} ORDER BY e.time, e.seq"
             ),
             params![kind, id],
-            |r| r.get::<String>(0),
+            |r| r.get::<_, String>(0),
         )?
         .into_iter()
         .map(decode)
@@ -662,11 +662,11 @@ fn contents_until(
         let mut children = std::collections::BTreeSet::new();
         let mut rows = conn.query_map(&sql, params![p], |r| {
             Ok((
-                r.get::<String>(0)?,
-                r.get::<bool>(1)?,
-                r.get::<String>(2)?,
-                r.get::<String>(3)?,
-                r.get::<String>(4)?,
+                r.get::<_, String>(0)?,
+                r.get::<_, bool>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, String>(3)?,
+                r.get::<_, String>(4)?,
             ))
         })?;
         // In fold order, so every replica that holds the same events agrees on what is inside
@@ -854,7 +854,7 @@ fn latest_where(
         &last_with_step_sql(),
         params![epc.uri(), step.as_str(), bound.time, bound.except],
         |row| {
-            let e = read_for(conn, row.get(0)?, &row.get::<String>(1)?, epc, true)?;
+            let e = read_for(conn, row.get(0)?, &row.get::<_, String>(1)?, epc, true)?;
             Ok(keep(&e).then_some(e))
         },
     )

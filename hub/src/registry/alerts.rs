@@ -36,7 +36,8 @@ impl Registry {
     /// the same GTIN and lot.
     pub fn add_recall(&self, r: &Recall) -> Result<(), HubError> {
         let gtin = Gtin::parse(&r.gtin).map_err(|e| HubError::BadRequest(e.to_string()))?;
-        let mut conn = self.conn();
+        let guard = self.conn();
+        let conn = guard.db();
         let tx = conn.transaction()?;
         tx.execute(
             "DELETE FROM recalls WHERE gtin = ?1 AND lot IS ?2",
@@ -53,7 +54,8 @@ impl Registry {
 
     /// Withdraws the recall of `gtin` and `lot` (`None`: the recall of every lot).
     pub fn withdraw_recall(&self, gtin: &str, lot: Option<&str>) -> Result<(), HubError> {
-        let mut conn = self.conn();
+        let guard = self.conn();
+        let conn = guard.db();
         let tx = conn.transaction()?;
         let n = tx.execute(
             "DELETE FROM recalls WHERE gtin = ?1 AND lot IS ?2",
@@ -75,7 +77,8 @@ impl Registry {
     /// A unit in transit: the organisation it was shipped to is flagged, so it knows before the
     /// unit arrives.
     pub fn add_alert(&self, a: &Alert) -> Result<(), HubError> {
-        let mut conn = self.conn();
+        let guard = self.conn();
+        let conn = guard.db();
         let tx = conn.transaction()?;
         tx.execute(
             "INSERT OR REPLACE INTO alerts (epc, reason) VALUES (?1, ?2)",
@@ -116,7 +119,8 @@ impl Registry {
         note: &str,
         at: DateTime<FixedOffset>,
     ) -> Result<(), HubError> {
-        let mut conn = self.conn();
+        let guard = self.conn();
+        let conn = guard.db();
         let epc = unit_epc(&conn, code)?;
         let tx = conn.transaction()?;
         let n = tx.execute("DELETE FROM alerts WHERE epc = ?1", [epc.uri()])?;
@@ -139,7 +143,8 @@ impl Registry {
 
     /// The counterfeit alert list, by EPC.
     pub fn alerts(&self) -> Result<Vec<HubAlert>, HubError> {
-        let conn = self.conn();
+        let guard = self.conn();
+        let conn = guard.db();
         let mut stmt = conn.prepare_cached(
             "SELECT epc, reason, reported_by, reported_at, note, event FROM alerts ORDER BY epc",
         )?;

@@ -55,7 +55,8 @@ impl Registry {
                 "a token must be valid for some time: give a positive duration".into(),
             ));
         }
-        let conn = self.conn();
+        let guard = self.conn();
+        let conn = guard.db();
         let org_known: i64 =
             conn.query_row("SELECT count(*) FROM orgs WHERE id = ?1", [org], |r| {
                 r.get(0)
@@ -130,7 +131,8 @@ impl Registry {
                 "public_key must be a base64 Ed25519 key of 32 bytes".into(),
             ));
         }
-        let mut conn = self.conn();
+        let guard = self.conn();
+        let conn = guard.db();
         let tx = conn.transaction()?;
         let hash = custodian_sync::identity::secret_hash(secret);
         let row: Option<(String, String, String, Option<String>)> = tx
@@ -184,7 +186,8 @@ impl Registry {
         Ok(())
     }
 
-    pub(crate) fn device(conn: &Connection, id: &str) -> Result<Option<DeviceRecord>, HubError> {
+    pub(crate) fn device(conn: impl AsDb, id: &str) -> Result<Option<DeviceRecord>, HubError> {
+        let conn = conn.db();
         Ok(conn
             .query_row(
                 "SELECT id, org, site, public_key, revoked, counter FROM devices WHERE id = ?1",

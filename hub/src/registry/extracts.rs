@@ -26,7 +26,8 @@ pub(super) fn issuer_keys(issuer: &SigningKey) -> Vec<IssuerKey> {
 }
 
 /// Organisations by id; with `id`, that one (if registered).
-pub(super) fn read_orgs(conn: &Connection, id: Option<&str>) -> Result<Vec<Org>, HubError> {
+pub(super) fn read_orgs(conn: impl AsDb, id: Option<&str>) -> Result<Vec<Org>, HubError> {
+    let conn = conn.db();
     let mut stmt = conn.prepare_cached(
         "SELECT id, name, role, market, gln FROM orgs WHERE ?1 IS NULL OR id = ?1 ORDER BY id",
     )?;
@@ -43,10 +44,8 @@ pub(super) fn read_orgs(conn: &Connection, id: Option<&str>) -> Result<Vec<Org>,
 }
 
 /// Products by GTIN; with `gtin`, that one (if registered).
-pub(super) fn read_products(
-    conn: &Connection,
-    gtin: Option<&str>,
-) -> Result<Vec<Product>, HubError> {
+pub(super) fn read_products(conn: impl AsDb, gtin: Option<&str>) -> Result<Vec<Product>, HubError> {
+    let conn = conn.db();
     let mut stmt = conn.prepare_cached(&format!(
         "{PRODUCT_SELECT} WHERE ?1 IS NULL OR gtin = ?1 ORDER BY gtin"
     ))?;
@@ -57,9 +56,10 @@ pub(super) fn read_products(
 /// Recalls in the order they were published, with their row ids; with `key`, the one with
 /// that GTIN and lot (if published).
 pub(super) fn read_recalls(
-    conn: &Connection,
+    conn: impl AsDb,
     key: Option<&RecallKey>,
 ) -> Result<Vec<(i64, Recall)>, HubError> {
+    let conn = conn.db();
     let mut stmt = conn.prepare_cached(
         "SELECT rowid, gtin, lot, reason FROM recalls
          WHERE ?1 = 0 OR (gtin = ?2 AND lot IS ?3) ORDER BY rowid",
@@ -86,7 +86,8 @@ pub(super) fn read_recalls(
 
 /// The alert list as devices see it, by EPC; with `epc`, that unit's entry (if listed). A unit
 /// partners reported says who reported it, when, and their note, for every report.
-pub(super) fn read_alerts(conn: &Connection, epc: Option<&str>) -> Result<Vec<Alert>, HubError> {
+pub(super) fn read_alerts(conn: impl AsDb, epc: Option<&str>) -> Result<Vec<Alert>, HubError> {
+    let conn = conn.db();
     let mut stmt = conn.prepare_cached(
         "SELECT epc, reason, reported_by IS NOT NULL FROM alerts
          WHERE ?1 IS NULL OR epc = ?1 ORDER BY epc",
@@ -138,9 +139,10 @@ pub fn extract_since(
 impl Registry {
     /// The registry extract, whole (the same for every device).
     pub(crate) fn extract(
-        conn: &Connection,
+        conn: impl AsDb,
         issuer: &SigningKey,
     ) -> Result<RegistryExtract, HubError> {
+        let conn = conn.db();
         Ok(RegistryExtract {
             version: crate::changes::version(conn)?,
             orgs: read_orgs(conn, None)?,
@@ -157,11 +159,12 @@ impl Registry {
     /// What a device holding version `held` of the extract needs: nothing, the changes since
     /// (when it takes deltas and the change log reaches back to its version), or the whole.
     pub(crate) fn extract_update(
-        conn: &Connection,
+        conn: impl AsDb,
         issuer: &SigningKey,
         held: u64,
         takes_deltas: bool,
     ) -> Result<ExtractUpdate, HubError> {
+        let conn = conn.db();
         let current = crate::changes::version(conn)?;
         if held == current {
             return Ok(ExtractUpdate::Unchanged);

@@ -175,7 +175,8 @@ impl Registry {
                 .map_err(|e| HubError::BadRequest(format!("expiry {expiry}: {e}")))?;
         }
         let resolver = self.resolver()?;
-        let mut conn = self.conn();
+        let guard = self.conn();
+        let conn = guard.db();
         if !crate::catalog::is_product(&conn, gtin.as_str())? {
             return Err(HubError::BadRequest(format!(
                 "GTIN {gtin} is not a registered product: register it first"
@@ -346,7 +347,7 @@ impl Registry {
 
     /// How many serials of `gtin` were issued.
     pub fn issued_count(&self, gtin: &str) -> Result<u64, HubError> {
-        let n: i64 = self.conn().query_row(
+        let n: i64 = self.conn().db().query_row(
             "SELECT count(*) FROM serials WHERE gtin = ?1",
             [gtin],
             |r| r.get(0),
@@ -364,7 +365,8 @@ impl Registry {
     ) -> Result<Vec<IssuedSerial>, HubError> {
         let gtin = Gtin::parse(gtin).map_err(|e| HubError::BadRequest(e.to_string()))?;
         let resolver = self.resolver()?;
-        let conn = self.conn();
+        let guard = self.conn();
+        let conn = guard.db();
         let mut stmt = conn.prepare_cached(
             "SELECT serial, lot, expiry, signature FROM serials
              WHERE gtin = ?1 AND serial > ?2 ORDER BY serial LIMIT ?3",

@@ -14,7 +14,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use rusqlite::Connection;
+use crate::sql::{AsDb, params};
 
 use super::{LIVE, Until, WIDE_EVENT, decode, read_for};
 use crate::Error;
@@ -56,18 +56,21 @@ impl Pasts {
     /// as a child are left out (their pasts run through their containers). The answers stay true
     /// only while no event naming the unit, packing it or declaring an event erroneous is stored:
     /// the caller asks about a unit only for the one event of the batch that names it.
-    pub fn read(conn: &Connection, units: &[Epc]) -> Result<Pasts, Error> {
+    pub fn read(conn: impl AsDb, units: &[Epc]) -> Result<Pasts, Error> {
+        let conn = conn.db();
         let mut out: HashMap<Epc, Vec<Row>> = HashMap::with_capacity(units.len());
-        let mut rows_stmt = conn.prepare_cached(&format!(
+        let rows_sql = format!(
             "SELECT j.key, x.time, e.seq, e.id, x.role = 'epc', x.step,
                     CASE WHEN octet_length(e.body) <= ?2 THEN e.body END
-             FROM json_each(?1) j CROSS JOIN event_epcs x ON x.epc = j.value
+             FROM {} j CROSS JOIN event_epcs x ON x.epc = j.value
              CROSS JOIN events e ON e.seq = x.seq
-             WHERE {LIVE}"
+             WHERE {LIVE}",
+            conn.json_each("?1")
+        );
+        let mut packed_stmt = conn.prepare_cached(&format!(
+            "SELECT DISTINCT j.key FROM {} j CROSS JOIN containment c ON c.child = j.value",
+            conn.json_each("?1")
         ))?;
-        let mut packed_stmt = conn.prepare_cached(
-            "SELECT DISTINCT j.key FROM json_each(?1) j CROSS JOIN containment c ON c.child = j.value",
-        )?;
         for chunk in units.chunks(CHUNK) {
             let uris: Vec<String> = chunk.iter().map(Epc::uri).collect();
             let list = serde_json::to_string(&uris)?;
@@ -80,14 +83,13 @@ impl Pasts {
                     out.entry(unit.clone()).or_default();
                 }
             }
-            let mut rows = rows_stmt.query(rusqlite::params![list, BODY_INLINE])?;
-            while let Some(r) = rows.next()? {
+            conn.query_each(&rows_sql, params![list, BODY_INLINE], |r| {
                 let index = usize::try_from(r.get::<_, i64>(0)?).unwrap_or(usize::MAX);
                 if packed.contains(&index) {
-                    continue;
+                    return Ok(());
                 }
                 let Some(unit) = chunk.get(index) else {
-                    continue;
+                    return Ok(());
                 };
                 out.entry(unit.clone()).or_default().push(Row {
                     time: r.get(1)?,
@@ -97,7 +99,8 @@ impl Pasts {
                     step: r.get(5)?,
                     body: r.get(6)?,
                 });
-            }
+                Ok(())
+            })?;
         }
         Ok(Pasts { units: out })
     }
@@ -128,10 +131,11 @@ impl Past<'_> {
     /// [`super::last_with_step_touching_until`]) for this unit alone.
     pub fn last_with_step_until(
         &self,
-        conn: &Connection,
+        conn: impl AsDb,
         step: BizStep,
         bound: &Until,
     ) -> Result<Option<Event>, Error> {
+        let conn = conn.db();
         self.rows
             .iter()
             .filter(|r| {
@@ -146,9 +150,10 @@ impl Past<'_> {
     /// fold order.
     pub fn events_except(
         &self,
-        conn: &Connection,
+        conn: impl AsDb,
         except: Option<&EventId>,
     ) -> Result<Vec<Event>, Error> {
+        let conn = conn.db();
         let mut rows: Vec<(&str, i64, &str, bool, &Row)> = self
             .rows
             .iter()
@@ -172,7 +177,8 @@ impl Past<'_> {
 
     /// A row's event as a question about this unit reads it ([`read_for`]): a wide event holds
     /// this unit alone among its things when it names it.
-    fn event(&self, conn: &Connection, row: &Row, names: bool) -> Result<Event, Error> {
+    fn event(&self, conn: impl AsDb, row: &Row, names: bool) -> Result<Event, Error> {
+        let conn = conn.db();
         let Some(body) = &row.body else {
             return read_for(conn, row.seq, &row.id, self.unit, names);
         };
