@@ -33,6 +33,11 @@ echo "== UI unit tests"
 echo "== Rust tests (unit, property, end-to-end, the real app window through WebDriver)"
 cargo test --workspace --locked
 
+# The hub's end-to-end suites again with each hub on PostgreSQL: a throwaway cluster is started
+# for them and stopped after.
+echo "== the hub's end-to-end suites on PostgreSQL"
+scripts/e2e-postgres.sh
+
 # The camera module is behind a feature the default build leaves out (it needs libclang-dev and a
 # camera stack); build and test it on the scanner crate alone, which rebuilds only that crate.
 echo "== scanner with the camera and serial features"

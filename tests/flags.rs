@@ -266,7 +266,13 @@ fn units_received_together_with_no_shipment_are_one_flag_listing_them() {
     );
 
     // The manufacturer lists the same units from its own flag for the receipt.
-    let at_hub = json(&custodian(&["hub", "flags", "--data", hub.data(), "--json"]));
+    let at_hub = json(&custodian(&[
+        "hub",
+        "flags",
+        "--data",
+        hub.data(),
+        "--json",
+    ]));
     let maker = at_hub
         .as_array()
         .unwrap()
@@ -292,7 +298,10 @@ fn units_received_together_with_no_shipment_are_one_flag_listing_them() {
         e.sort();
         e
     };
-    assert_eq!(epcs(&maker_units), epcs(&serde_json::Value::Array(units.clone())));
+    assert_eq!(
+        epcs(&maker_units),
+        epcs(&serde_json::Value::Array(units.clone()))
+    );
 
     // A flag the device does not hold is named so.
     let out = custodian_output(&["flags", "units", "flag-nope", "--data", b], None);

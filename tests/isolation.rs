@@ -19,6 +19,7 @@ use base64::engine::general_purpose::STANDARD;
 use chrono::{DateTime, FixedOffset};
 use custodian_e2e::{HubProcess, custodian, custodian_output, custodian_with_input, demo_asn};
 use custodian_ledger::event::{Action, BizStep, BizTransaction, Disposition, EventType, Extension};
+use custodian_ledger::sql::AsDb;
 use custodian_ledger::{Epc, Event, EventBody, Ledger, Recorder};
 use custodian_sync::identity::RequestAuth;
 use custodian_sync::protocol::{self, PROTOCOL_VERSION, SyncRequest, SyncResponse};
@@ -104,17 +105,14 @@ fn seen_by(data: &str, code: &str) -> String {
     )
 }
 
-/// The hub's registry, read beside the running hub (WAL lets a reader in).
-fn registry(hub: &HubProcess) -> rusqlite::Connection {
-    rusqlite::Connection::open_with_flags(
-        Path::new(hub.data()).join("hub.sqlite"),
-        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
-    )
-    .unwrap()
+/// The hub's registry, read beside the running hub.
+fn registry(hub: &HubProcess) -> custodian_e2e::RegistryDb {
+    hub.registry_db()
 }
 
 fn docs_of(hub: &HubProcess, org: &str) -> Vec<String> {
     let conn = registry(hub);
+    let conn = conn.db();
     let mut stmt = conn
         .prepare("SELECT doc FROM doc_scope WHERE org = ?1 ORDER BY doc")
         .unwrap();
@@ -127,6 +125,7 @@ fn docs_of(hub: &HubProcess, org: &str) -> Vec<String> {
 /// Flags the hub holds for `org`: (kind, unit, reason), one row per unit a flag names or lists.
 fn hub_flags(hub: &HubProcess, org: &str) -> Vec<(String, String, String)> {
     let conn = registry(hub);
+    let conn = conn.db();
     let mut stmt = conn
         .prepare(
             "SELECT f.kind, coalesce(u.epc, f.epc) AS unit, f.reason
@@ -755,6 +754,7 @@ fn hostile_clocks_and_dates_are_bounded_and_never_break_the_hub() {
     );
     assert_eq!(answer.unwrap().stored, 1);
     let stored_time: String = registry(&w.hub)
+        .db()
         .query_row("SELECT time FROM events WHERE id = ?1", [&far.id.0], |r| {
             r.get(0)
         })
@@ -793,6 +793,7 @@ fn hostile_clocks_and_dates_are_bounded_and_never_break_the_hub() {
     assert_eq!(refused.0, 400, "{refused:?}");
     assert!(refused.1.contains("years 1 to 9999"), "{refused:?}");
     let held: i64 = registry(&w.hub)
+        .db()
         .query_row(
             "SELECT count(*) FROM events WHERE id = ?1",
             [&beyond.id.0],

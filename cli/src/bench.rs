@@ -60,6 +60,7 @@ fn sync_in(tmp: &Path, events: usize, flag_storm: bool) -> Result<Value> {
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
         let options = ServeOptions {
             data: tmp.join("hub"),
+            store: None,
             listen: "127.0.0.1:0".parse()?,
             demo: true,
             public: Default::default(),

@@ -8,14 +8,45 @@ use anyhow::{Context, Result, bail};
 use clap::Subcommand;
 use custodian_hub::registry::IssueOptions;
 
-use crate::{Data, Output, now, print_chain, print_json, runtime, shutdown_signal};
+use crate::{Output, now, print_chain, print_json, runtime, shutdown_signal};
+
+/// Where a hub command finds the hub: its directory, and its registry when that is kept
+/// elsewhere.
+#[derive(clap::Args, Clone)]
+pub(crate) struct HubData {
+    /// The hub's directory: its TLS identity, the URL it listens on, and (without --store) its
+    /// registry.
+    #[arg(long)]
+    pub(crate) data: PathBuf,
+    /// Where the registry is kept, when not in DIR: a PostgreSQL database
+    /// (postgres://USER@HOST/DB), or `sqlite:DIR`. `hub serve` records it in DIR for the other
+    /// hub commands.
+    #[arg(long, env = "CUSTODIAN_STORE")]
+    pub(crate) store: Option<String>,
+}
+
+impl HubData {
+    /// --store, else where `hub serve --store` last recorded in DIR, else DIR.
+    fn at(&self) -> Result<custodian_hub::registry::StoreAt> {
+        Ok(match &self.store {
+            Some(store) => custodian_hub::registry::StoreAt::parse(store),
+            None => custodian_hub::server::recorded_store(&self.data)?
+                .unwrap_or_else(|| custodian_hub::registry::StoreAt::Sqlite(self.data.clone())),
+        })
+    }
+
+    /// Opens the registry.
+    fn registry(&self) -> Result<custodian_hub::Registry> {
+        Ok(custodian_hub::Registry::open_at(&self.at()?)?)
+    }
+}
 
 #[derive(Subcommand)]
 pub(crate) enum HubCommand {
     /// Runs the hub over HTTPS on DIR; prints the URL it listens on.
     Serve {
         #[command(flatten)]
-        data: Data,
+        data: HubData,
         #[arg(long, default_value = "127.0.0.1:8443")]
         listen: SocketAddr,
         /// Seed the demo data set on first start.
@@ -29,7 +60,7 @@ pub(crate) enum HubCommand {
     /// Prints a one-time enrollment token for a device of ORG at SITE.
     Token {
         #[command(flatten)]
-        data: Data,
+        data: HubData,
         #[arg(long)]
         org: String,
         #[arg(long)]
@@ -49,14 +80,14 @@ pub(crate) enum HubCommand {
     /// Counts: organisations, products, serials, devices, events, flags.
     Status {
         #[command(flatten)]
-        data: Data,
+        data: HubData,
         #[command(flatten)]
         out: Output,
     },
     /// Issues N signed serials; one JSON line each.
     Issue {
         #[command(flatten)]
-        data: Data,
+        data: HubData,
         #[arg(long)]
         gtin: String,
         #[arg(long)]
@@ -73,7 +104,7 @@ pub(crate) enum HubCommand {
     /// A unit's custody across all partners.
     History {
         #[command(flatten)]
-        data: Data,
+        data: HubData,
         code: String,
         #[command(flatten)]
         out: Output,
@@ -81,7 +112,7 @@ pub(crate) enum HubCommand {
     /// Every flag the hub has raised.
     Flags {
         #[command(flatten)]
-        data: Data,
+        data: HubData,
         #[command(flatten)]
         out: Output,
     },
@@ -89,7 +120,7 @@ pub(crate) enum HubCommand {
     /// found accounted for and why.
     FlagUnits {
         #[command(flatten)]
-        data: Data,
+        data: HubData,
         #[command(flatten)]
         out: Output,
         /// The flag's id (`custodian hub flags --json` lists them).
@@ -99,7 +130,7 @@ pub(crate) enum HubCommand {
     /// it with their next sync.
     Recall {
         #[command(flatten)]
-        data: Data,
+        data: HubData,
         #[arg(long)]
         gtin: String,
         /// The lot recalled; without it, every lot.
@@ -116,7 +147,7 @@ pub(crate) enum HubCommand {
     /// genuine; devices learn of it with their next sync.
     Alert {
         #[command(flatten)]
-        data: Data,
+        data: HubData,
         /// The unit: element string, bracketed text or Digital Link.
         code: String,
         /// Why, in words (required unless --clear).
@@ -132,14 +163,14 @@ pub(crate) enum HubCommand {
     /// The counterfeit alert list: each unit, who reported it and when.
     Alerts {
         #[command(flatten)]
-        data: Data,
+        data: HubData,
         #[command(flatten)]
         out: Output,
     },
     /// Revokes a device: its next sync is refused.
     Revoke {
         #[command(flatten)]
-        data: Data,
+        data: HubData,
         device: String,
     },
     /// Writes the demo data set's files (what `serve --demo` seeds) to DIR.
@@ -172,6 +203,10 @@ pub(crate) fn run_hub(command: HubCommand) -> Result<()> {
             round_events,
         } => {
             let options = custodian_hub::server::ServeOptions {
+                store: data
+                    .store
+                    .as_deref()
+                    .map(custodian_hub::registry::StoreAt::parse),
                 data: data.data,
                 listen,
                 demo,
@@ -192,7 +227,7 @@ pub(crate) fn run_hub(command: HubCommand) -> Result<()> {
             })
         }
         HubCommand::Status { data, out } => {
-            let counts = custodian_hub::Registry::open(&data.data)?.counts()?;
+            let counts = data.registry()?.counts()?;
             if out.json {
                 return print_json(&counts);
             }
@@ -213,7 +248,7 @@ pub(crate) fn run_hub(command: HubCommand) -> Result<()> {
         } => {
             let (url, ca) = custodian_hub::server::hub_address(&data.data)?;
             let url = advertised.unwrap_or(url);
-            let registry = custodian_hub::Registry::open(&data.data)?;
+            let registry = data.registry()?;
             let valid_for = valid_for
                 .or(hours.map(chrono::Duration::hours))
                 .unwrap_or_else(|| chrono::Duration::hours(24));
@@ -230,7 +265,7 @@ pub(crate) fn run_hub(command: HubCommand) -> Result<()> {
             reason,
             withdraw,
         } => {
-            let registry = custodian_hub::Registry::open(&data.data)?;
+            let registry = data.registry()?;
             let which = lot.as_deref().map_or_else(
                 || format!("{gtin}, every lot"),
                 |l| format!("{gtin} lot {l}"),
@@ -255,7 +290,7 @@ pub(crate) fn run_hub(command: HubCommand) -> Result<()> {
             clear,
             note,
         } => {
-            let registry = custodian_hub::Registry::open(&data.data)?;
+            let registry = data.registry()?;
             if clear {
                 registry.clear_alert(&code, note.as_deref().unwrap_or_default(), now())?;
                 outln!("cleared {code} from the counterfeit alert list");
@@ -266,7 +301,7 @@ pub(crate) fn run_hub(command: HubCommand) -> Result<()> {
             Ok(())
         }
         HubCommand::Alerts { data, out } => {
-            let alerts = custodian_hub::Registry::open(&data.data)?.alerts()?;
+            let alerts = data.registry()?.alerts()?;
             if out.json {
                 return print_json(&alerts);
             }
@@ -303,7 +338,7 @@ pub(crate) fn run_hub(command: HubCommand) -> Result<()> {
                 bail!("--count must be at least 1");
             }
             let expiry = expiry.map(|e| normalise_date(&e)).transpose()?;
-            let registry = custodian_hub::Registry::open(&data.data)?;
+            let registry = data.registry()?;
             let options = IssueOptions {
                 lot,
                 expiry,
@@ -318,7 +353,7 @@ pub(crate) fn run_hub(command: HubCommand) -> Result<()> {
             Ok(())
         }
         HubCommand::History { data, code, out } => {
-            let custody = custodian_hub::Registry::open(&data.data)?.custody(&code)?;
+            let custody = data.registry()?.custody(&code)?;
             if out.json {
                 return print_json(&custody);
             }
@@ -335,7 +370,7 @@ pub(crate) fn run_hub(command: HubCommand) -> Result<()> {
             Ok(())
         }
         HubCommand::Flags { data, out } => {
-            let flags = custodian_hub::Registry::open(&data.data)?.flags()?;
+            let flags = data.registry()?.flags()?;
             if out.json {
                 return print_json(&flags);
             }
@@ -352,7 +387,7 @@ pub(crate) fn run_hub(command: HubCommand) -> Result<()> {
             Ok(())
         }
         HubCommand::FlagUnits { data, out, id } => {
-            let units = custodian_hub::Registry::open(&data.data)?.flag_units(&id)?;
+            let units = data.registry()?.flag_units(&id)?;
             if out.json {
                 return print_json(&units);
             }
@@ -365,7 +400,7 @@ pub(crate) fn run_hub(command: HubCommand) -> Result<()> {
             Ok(())
         }
         HubCommand::Revoke { data, device } => {
-            custodian_hub::Registry::open(&data.data)?.revoke(&device)?;
+            data.registry()?.revoke(&device)?;
             outln!("revoked {device}");
             Ok(())
         }

@@ -105,7 +105,7 @@ pub fn handle_at(
     body: &[u8],
     now: chrono::DateTime<Utc>,
 ) -> Result<Vec<u8>, HubError> {
-    let guard = registry.conn();
+    let guard = registry.conn()?;
     let conn = guard.db();
     let device = authenticate(conn, auth, body)?;
     let counter = auth.counter;
@@ -127,7 +127,7 @@ pub fn handle_at(
     for (i, e) in request.upload.iter().enumerate() {
         authorise(&device, i, e, sealed.get(i).copied().unwrap_or(false))?;
         for party in [&e.body.source, &e.body.destination].into_iter().flatten() {
-            if party != "consumer" && !crate::catalog::org_exists(&conn, party)? {
+            if party != "consumer" && !crate::catalog::org_exists(conn, party)? {
                 return Err(HubError::BadRequest(format!(
                     "upload[{i}] ({}): {party} is not an organisation of this registry",
                     e.id
@@ -454,7 +454,8 @@ fn doc_version(conn: impl AsDb, doc: &str) -> Result<i64, HubError> {
 fn mark_current(conn: impl AsDb, doc: &str, device: &str) -> Result<(), HubError> {
     let conn = conn.db();
     conn.execute(
-        "INSERT OR REPLACE INTO doc_current (doc, device, version) VALUES (?1, ?2, ?3)",
+        "INSERT INTO doc_current (doc, device, version) VALUES (?1, ?2, ?3)
+         ON CONFLICT (doc, device) DO UPDATE SET version = excluded.version",
         params![doc, device, doc_version(conn, doc)?],
     )?;
     Ok(())

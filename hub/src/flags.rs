@@ -337,7 +337,7 @@ impl FlagDocs {
                 // A flag listing more than one unit says how many in its reason.
                 let (reason, units, open): (String, i64, i64) = conn
                     .prepare_cached(
-                        "UPDATE flags SET reason = replace(summary, ?2, units)
+                        "UPDATE flags SET reason = replace(summary, ?2, CAST(units AS TEXT))
                          WHERE id = ?1 AND units > 1 AND summary IS NOT NULL",
                     )?
                     .execute(params![id, UNITS])

@@ -321,7 +321,7 @@ pub(crate) fn account_for(
     flags.count_listed(conn)?;
     let (units, open): (i64, i64) = conn
         .prepare_cached(
-            "UPDATE flags SET open_units = max(open_units - 1, 0) WHERE id = ?1 RETURNING units, open_units",
+            "UPDATE flags SET open_units = CASE WHEN open_units > 0 THEN open_units - 1 ELSE 0 END WHERE id = ?1 RETURNING units, open_units",
         )?
         .query_row([&listing.flag], |r| Ok((r.get(0)?, r.get(1)?)))?;
     flags.touch(&listing.org, &listing.flag);

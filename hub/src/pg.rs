@@ -38,6 +38,11 @@ impl Pool {
         })
     }
 
+    /// A connection outside the pool.
+    pub fn connect(&self) -> Result<PgConn, HubError> {
+        Ok(PgConn::new(connect(&self.url)?))
+    }
+
     /// The database, as messages name it.
     pub fn place(&self) -> String {
         redacted(&self.url)

@@ -70,7 +70,8 @@ fn refresh(conn: impl AsDb, unit: &Epc) -> Result<(), HubError> {
     };
     match hold {
         Some(q) => conn.execute(
-            "INSERT OR REPLACE INTO holds (epc, event, since, org) VALUES (?1, ?2, ?3, ?4)",
+            "INSERT INTO holds (epc, event, since, org) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (epc) DO UPDATE SET event = excluded.event, since = excluded.since, org = excluded.org",
             params![unit.uri(), q.event, q.since, q.org],
         )?,
         None => conn.execute("DELETE FROM holds WHERE epc = ?1", [unit.uri()])?,
@@ -99,7 +100,7 @@ fn share_with_watchers(conn: impl AsDb, unit: &Epc, seq: i64) -> Result<(), HubE
     let conn = conn.db();
     conn.prepare_cached(
         "INSERT OR IGNORE INTO audience (org, seq)
-         SELECT DISTINCT a.org, ?2 FROM event_epcs x
+         SELECT DISTINCT a.org, CAST(?2 AS BIGINT) FROM event_epcs x
          JOIN events e ON e.seq = x.seq
          JOIN audience a ON a.seq = x.seq
          WHERE x.epc = ?1 AND x.role = 'epc' AND e.step = 'holding'",

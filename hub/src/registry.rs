@@ -21,7 +21,7 @@ use custodian_ledger::event::{Action, BizStep, BizTransaction, Disposition, Even
 use custodian_ledger::extract::{
     self, Alert, ExtractDelta, IssuerKey, Org, Product, Recall, RecallKey, RegistryExtract,
 };
-use custodian_ledger::sql::{AsDb, OptionalExtension, params};
+use custodian_ledger::sql::{AsDb, Db, OptionalExtension, params};
 use custodian_ledger::{Custody, Epc, Event, EventBody, Recorder, docs, store};
 use custodian_scanner::Gtin;
 use ed25519_dalek::{Signer, SigningKey};
@@ -64,6 +64,18 @@ pub struct Counts {
     pub flags: u64,
 }
 
+/// The issuer key the registry signs serials with.
+fn issuer_key(conn: impl AsDb) -> Result<SigningKey, HubError> {
+    let b64 = store::kv_get(conn, KV_ISSUER_KEY)?
+        .ok_or_else(|| HubError::Internal("the registry has no issuer key".into()))?;
+    let bytes = STANDARD
+        .decode(b64)
+        .map_err(|_| HubError::Internal("issuer key is damaged".into()))?;
+    let arr = <[u8; 32]>::try_from(bytes.as_slice())
+        .map_err(|_| HubError::Internal("issuer key is damaged".into()))?;
+    Ok(SigningKey::from_bytes(&arr))
+}
+
 /// What a code names (element string, bracketed, Digital Link, an EPC URI, or a serial in a
 /// registered product's own format).
 fn epc_of(conn: impl AsDb, code: &str) -> Result<Option<Epc>, HubError> {
@@ -86,9 +98,55 @@ fn unit_epc(conn: impl AsDb, code: &str) -> Result<Epc, HubError> {
         .ok_or_else(|| HubError::BadRequest("the code names a product but no serial unit".into()))
 }
 
-/// The hub's registry on one SQLite file.
+/// Where a registry is kept.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum StoreAt {
+    /// `hub.sqlite` in this directory (the embedded default).
+    Sqlite(std::path::PathBuf),
+    /// A PostgreSQL database (`postgres://…`), which several hub processes may share.
+    Postgres(String),
+}
+
+impl StoreAt {
+    /// `--store`'s value: a `postgres://` or `postgresql://` URL, or a directory (`sqlite:DIR`
+    /// or just `DIR`).
+    pub fn parse(text: &str) -> StoreAt {
+        if text.starts_with("postgres://") || text.starts_with("postgresql://") {
+            StoreAt::Postgres(text.to_string())
+        } else {
+            StoreAt::Sqlite(text.strip_prefix("sqlite:").unwrap_or(text).into())
+        }
+    }
+}
+
+/// The connection a registry keeps: one SQLite connection taken in turn, or a pool of
+/// PostgreSQL ones.
+enum Store {
+    Sqlite(Mutex<Connection>),
+    Postgres(crate::pg::Pool),
+}
+
+/// A connection of the registry's store, held by one caller.
+pub(crate) enum Conn<'a> {
+    Sqlite(MutexGuard<'a, Connection>),
+    Postgres(crate::pg::Pooled<'a>),
+}
+
+impl AsDb for Conn<'_> {
+    fn db(&self) -> Db<'_> {
+        match self {
+            Conn::Sqlite(conn) => Db::Sqlite(conn),
+            Conn::Postgres(conn) => conn.db(),
+        }
+    }
+}
+
+/// How many connections a hub process keeps to a PostgreSQL store.
+const POSTGRES_CONNECTIONS: usize = 16;
+
+/// The hub's registry: on one SQLite file, or in a PostgreSQL database.
 pub struct Registry {
-    conn: Mutex<Connection>,
+    store: Store,
     issuer: SigningKey,
     /// The most events one sync round may upload ([`Registry::set_round_events`]).
     round_events: std::sync::atomic::AtomicUsize,
@@ -140,66 +198,133 @@ impl Registry {
         crate::flags::add_missing_histories(&conn)?;
         crate::reconcile::scope_manifest_docs(&conn)?;
         versions::apply(&mut conn)?;
-        let issuer = match store::kv_get(&conn, KV_ISSUER_KEY)? {
-            Some(b64) => {
-                let bytes = STANDARD
-                    .decode(b64)
-                    .map_err(|_| HubError::Internal("issuer key is damaged".into()))?;
-                let arr = <[u8; 32]>::try_from(bytes.as_slice())
-                    .map_err(|_| HubError::Internal("issuer key is damaged".into()))?;
-                SigningKey::from_bytes(&arr)
-            }
-            None => {
-                let key = new_key();
-                store::kv_set(&conn, KV_ISSUER_KEY, &STANDARD.encode(key.to_bytes()))?;
-                key
-            }
-        };
+        if store::kv_get(&conn, KV_ISSUER_KEY)?.is_none() {
+            store::kv_set(&conn, KV_ISSUER_KEY, &STANDARD.encode(new_key().to_bytes()))?;
+        }
+        let issuer = issuer_key(&conn)?;
         if store::kv_get(&conn, KV_REGISTRY_ID)?.is_none() {
             let mut id = [0u8; 16];
             rand::rngs::OsRng.fill_bytes(&mut id);
             store::kv_set(&conn, KV_REGISTRY_ID, &hex::encode(id))?;
         }
-        Ok(Registry {
-            conn: Mutex::new(conn),
+        Ok(Registry::with_store(
+            Store::Sqlite(Mutex::new(conn)),
+            issuer,
+        ))
+    }
+
+    fn with_store(store: Store, issuer: SigningKey) -> Registry {
+        Registry {
+            store,
             issuer,
             round_events: std::sync::atomic::AtomicUsize::new(
                 custodian_sync::protocol::MAX_EVENTS_PER_ROUND,
             ),
+        }
+    }
+
+    /// Opens the registry kept at `at`, creating it (and, with a new registry, a random issuer
+    /// key).
+    pub fn open_at(at: &StoreAt) -> Result<Registry, HubError> {
+        Self::open_at_with_key(at, || SigningKey::generate(&mut rand::rngs::OsRng))
+    }
+
+    /// As [`Registry::open_at`], making a new registry's issuer key with `new_key`.
+    pub fn open_at_with_key(
+        at: &StoreAt,
+        new_key: impl FnOnce() -> SigningKey,
+    ) -> Result<Registry, HubError> {
+        match at {
+            StoreAt::Sqlite(dir) => Self::open_with_key(dir, new_key),
+            StoreAt::Postgres(url) => Self::open_postgres(url, new_key),
+        }
+    }
+
+    /// Opens the registry in the PostgreSQL database at `url`: brings its schema to this
+    /// build's (refusing one a later hub migrated), and makes its issuer key and id if it is
+    /// new. Processes starting together agree on one key: the first one stored is kept.
+    fn open_postgres(
+        url: &str,
+        new_key: impl FnOnce() -> SigningKey,
+    ) -> Result<Registry, HubError> {
+        let pool = crate::pg::Pool::new(url, POSTGRES_CONNECTIONS)?;
+        let place = pool.place();
+        let conn = pool.get()?;
+        versions::apply_postgres(&mut conn.conn().client(), &place)?;
+        let db = conn.db();
+        let key = new_key();
+        let mut id = [0u8; 16];
+        rand::rngs::OsRng.fill_bytes(&mut id);
+        // A new registry's change log is complete from its first version.
+        for (name, value) in [
+            (KV_ISSUER_KEY, STANDARD.encode(key.to_bytes())),
+            (KV_REGISTRY_ID, hex::encode(id)),
+            (crate::changes::KV_EXTRACT_LOG_FROM, "0".to_string()),
+        ] {
+            db.execute(
+                "INSERT INTO kv (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO NOTHING",
+                params![name, value],
+            )?;
+        }
+        db.execute(
+            "INSERT INTO event_totals (one, events) VALUES (1, 0) ON CONFLICT (one) DO NOTHING",
+            params![],
+        )?;
+        let issuer = issuer_key(db)?;
+        drop(conn);
+        Ok(Registry::with_store(Store::Postgres(pool), issuer))
+    }
+
+    /// A connection of its own to the registry's PostgreSQL database, outside the pool (a
+    /// reader thread keeps one).
+    pub(crate) fn connect_postgres(&self) -> Result<custodian_ledger::sql::PgConn, HubError> {
+        match &self.store {
+            Store::Postgres(pool) => pool.connect(),
+            Store::Sqlite(_) => Err(HubError::Internal(
+                "the registry is not on PostgreSQL".into(),
+            )),
+        }
+    }
+
+    /// Whether the registry is kept in PostgreSQL.
+    pub fn is_postgres(&self) -> bool {
+        matches!(self.store, Store::Postgres(_))
+    }
+
+    /// A connection of the store, this caller's until dropped.
+    pub(crate) fn conn(&self) -> Result<Conn<'_>, HubError> {
+        Ok(match &self.store {
+            Store::Sqlite(conn) => Conn::Sqlite(
+                conn.lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner),
+            ),
+            Store::Postgres(pool) => Conn::Postgres(pool.get()?),
         })
     }
 
-    pub(crate) fn conn(&self) -> MutexGuard<'_, Connection> {
-        self.conn
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
-
     pub fn resolver(&self) -> Result<String, HubError> {
-        Ok(
-            store::kv_get(&self.conn(), KV_RESOLVER)?
-                .unwrap_or_else(|| "https://id.gs1.org".into()),
-        )
+        Ok(store::kv_get(&self.conn()?, KV_RESOLVER)?
+            .unwrap_or_else(|| "https://id.gs1.org".into()))
     }
 
     pub fn set_resolver(&self, base: &str) -> Result<(), HubError> {
-        store::kv_set(&self.conn(), KV_RESOLVER, base.trim_end_matches('/'))?;
+        store::kv_set(&self.conn()?, KV_RESOLVER, base.trim_end_matches('/'))?;
         Ok(())
     }
 
     pub fn add_org(&self, org: &Org) -> Result<(), HubError> {
-        let guard = self.conn();
+        let guard = self.conn()?;
         let conn = guard.db();
         conn.execute(
             "INSERT INTO orgs (id, name, role, market, gln) VALUES (?1, ?2, ?3, ?4, ?5)
              ON CONFLICT(id) DO UPDATE SET name = excluded.name, role = excluded.role, market = excluded.market, gln = excluded.gln",
             params![org.id, org.name, org.role, org.market, org.gln],
         )?;
-        crate::changes::log(&conn, "org", &org.id).map(drop)
+        crate::changes::log(conn, "org", &org.id).map(drop)
     }
 
     pub fn add_site(&self, org: &str, site: &str, name: &str) -> Result<(), HubError> {
-        self.conn().db().execute(
+        self.conn()?.db().execute(
             "INSERT INTO sites (org, id, name) VALUES (?1, ?2, ?3) ON CONFLICT(org, id) DO UPDATE SET name = excluded.name",
             params![org, site, name],
         )?;
@@ -210,7 +335,7 @@ impl Registry {
     /// (`proprietary`) needs a product code that no other product has.
     pub fn add_product(&self, p: &Product) -> Result<(), HubError> {
         let gtin = Gtin::parse(&p.gtin).map_err(|e| HubError::BadRequest(e.to_string()))?;
-        let guard = self.conn();
+        let guard = self.conn()?;
         let conn = guard.db();
         let (code, pattern) = match &p.proprietary {
             Some(f) => {
@@ -220,7 +345,7 @@ impl Registry {
                         f.product
                     )));
                 }
-                if let Some(other) = crate::catalog::product_by_code(&conn, &f.product)?
+                if let Some(other) = crate::catalog::product_by_code(conn, &f.product)?
                     .filter(|other| other.gtin != gtin.as_str())
                 {
                     return Err(HubError::BadRequest(format!(
@@ -243,7 +368,7 @@ impl Registry {
                  code = excluded.code, pattern = excluded.pattern",
             params![gtin.as_str(), p.name, p.warranty_months, p.markets.join(","), p.claim_threshold, code, pattern],
         )?;
-        crate::changes::log(&conn, "product", gtin.as_str()).map(drop)
+        crate::changes::log(conn, "product", gtin.as_str()).map(drop)
     }
 
     fn manufacturer(conn: impl AsDb) -> Result<Org, HubError> {
@@ -271,7 +396,7 @@ impl Registry {
 
     /// Records events made by the hub itself (packing, shipping), reconciling each.
     pub fn record(&self, events: &[Event]) -> Result<(), HubError> {
-        let guard = self.conn();
+        let guard = self.conn()?;
         let conn = guard.db();
         let tx = conn.transaction()?;
         let mut flags = crate::flags::FlagDocs::new();
@@ -289,16 +414,16 @@ impl Registry {
 
     /// A unit's custody across all partners.
     pub fn custody(&self, code: &str) -> Result<Custody, HubError> {
-        let guard = self.conn();
+        let guard = self.conn()?;
         let conn = guard.db();
-        let epc = epc_of(&conn, code)?
+        let epc = epc_of(conn, code)?
             .ok_or_else(|| HubError::BadRequest("the code names a product but no serial".into()))?;
-        Ok(Custody::derive(&epc, &store::events_touching(&conn, &epc)?))
+        Ok(Custody::derive(&epc, &store::events_touching(conn, &epc)?))
     }
 
     /// How much the registry holds.
     pub fn counts(&self) -> Result<Counts, HubError> {
-        let guard = self.conn();
+        let guard = self.conn()?;
         let conn = guard.db();
         let count = |table: &str| -> Result<u64, HubError> {
             let n: i64 =
@@ -317,7 +442,7 @@ impl Registry {
 
     /// The units flag `id` lists (see [`crate::listing`]), oldest change first.
     pub fn flag_units(&self, id: &str) -> Result<Vec<custodian_ledger::docs::FlagUnit>, HubError> {
-        let guard = self.conn();
+        let guard = self.conn()?;
         let conn = guard.db();
         let held: bool = conn
             .prepare_cached("SELECT EXISTS (SELECT 1 FROM flags WHERE id = ?1)")?
@@ -325,13 +450,13 @@ impl Registry {
         if !held {
             return Err(HubError::NotFound(format!("flag {id}")));
         }
-        crate::listing::units_of(&conn, id)
+        crate::listing::units_of(conn, id)
     }
 
     /// Every flag raised, oldest first, with its status and history as the organisations'
     /// flags documents hold them (each document read once).
     pub fn flags(&self) -> Result<Vec<HubFlag>, HubError> {
-        let guard = self.conn();
+        let guard = self.conn()?;
         let conn = guard.db();
         let mut stmt = conn.prepare_cached(
             "SELECT id, kind, org, epc, reason, event, raised_at, units, open_units FROM flags ORDER BY raised_at, id",
@@ -360,8 +485,8 @@ impl Registry {
         for flag in &mut flags {
             if !by_org.contains_key(&flag.org) {
                 let mut held = BTreeMap::new();
-                for id in crate::flags::flags_docs_of(&conn, &flag.org)? {
-                    if let Some(bytes) = store::doc_bytes(&conn, &id)? {
+                for id in crate::flags::flags_docs_of(conn, &flag.org)? {
+                    if let Some(bytes) = store::doc_bytes(conn, &id)? {
                         let doc = automerge::AutoCommit::load(&bytes)
                             .map_err(custodian_ledger::Error::from)?;
                         held.extend(

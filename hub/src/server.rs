@@ -235,7 +235,11 @@ async fn sync(
 /// How to run a hub.
 #[derive(Clone, Debug)]
 pub struct ServeOptions {
+    /// The hub's directory: its TLS identity, the URL it listens on, and (unless `store` says
+    /// otherwise) its registry.
     pub data: PathBuf,
+    /// Where the registry is kept when not in `data` (a PostgreSQL database).
+    pub store: Option<crate::registry::StoreAt>,
     pub listen: SocketAddr,
     /// Seed the demo data set if the registry is empty.
     pub demo: bool,
@@ -247,10 +251,16 @@ pub struct ServeOptions {
 
 /// Opens the registry in `data`, seeding the demo data set when asked and the registry is new.
 pub fn open_registry(data: &std::path::Path, demo: bool) -> Result<Registry> {
+    open_registry_at(&crate::registry::StoreAt::Sqlite(data.to_path_buf()), demo)
+}
+
+/// Opens the registry kept at `at`, seeding the demo data set when asked and the registry is
+/// new.
+pub fn open_registry_at(at: &crate::registry::StoreAt, demo: bool) -> Result<Registry> {
     let registry = if demo {
-        Registry::open_with_key(data, demo::issuer_key)?
+        Registry::open_at_with_key(at, demo::issuer_key)?
     } else {
-        Registry::open(data)?
+        Registry::open_at(at)?
     };
     if demo && crate::registry::current_extract(&registry)?.orgs.is_empty() {
         demo::seed(&registry).context("seeding the demo data")?;
@@ -265,8 +275,24 @@ pub async fn serve(
     shutdown: impl std::future::Future<Output = ()>,
 ) -> Result<()> {
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
-    let registry = Arc::new(open_registry(&options.data, options.demo)?);
-    registry.set_round_events(options.round_events);
+    let at = match &options.store {
+        Some(at) => {
+            record_store(&options.data, at)?;
+            at.clone()
+        }
+        None => recorded_store(&options.data)?
+            .unwrap_or_else(|| crate::registry::StoreAt::Sqlite(options.data.clone())),
+    };
+    // The registry is opened, and the verifier started, on a thread that may block (a
+    // PostgreSQL store's client blocks).
+    let (demo, public, round_events) = (options.demo, options.public.clone(), options.round_events);
+    let app = tokio::task::spawn_blocking(move || -> Result<Router> {
+        let registry = Arc::new(open_registry_at(&at, demo)?);
+        registry.set_round_events(round_events);
+        Ok(router(registry, &public)?)
+    })
+    .await
+    .context("opening the registry")??;
     let listener = std::net::TcpListener::bind(options.listen)
         .with_context(|| format!("cannot listen on {}", options.listen))?;
     listener.set_nonblocking(true)?;
@@ -292,14 +318,46 @@ pub async fn serve(
     let handle = axum_server::Handle::new();
     let server = axum_server::from_tcp_rustls(listener, config)
         .handle(handle.clone())
-        .serve(
-            router(registry, &options.public)?.into_make_service_with_connect_info::<SocketAddr>(),
-        );
+        .serve(app.into_make_service_with_connect_info::<SocketAddr>());
     ready(&url);
     tokio::select! {
         result = server => result.context("hub server stopped")?,
         () = shutdown => handle.graceful_shutdown(Some(std::time::Duration::from_secs(5))),
     }
+    Ok(())
+}
+
+/// The file in a hub's directory that says where its registry is kept, when not there.
+const STORE_FILE: &str = "store";
+
+/// Where `hub serve --store` last said the registry of the hub in `data` is kept.
+pub fn recorded_store(data: &std::path::Path) -> Result<Option<crate::registry::StoreAt>> {
+    match std::fs::read_to_string(data.join(STORE_FILE)) {
+        Ok(text) => Ok(Some(crate::registry::StoreAt::parse(text.trim()))),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e).with_context(|| format!("reading {}", data.join(STORE_FILE).display())),
+    }
+}
+
+/// Records in `data` where its hub's registry is kept, readable by its owner alone (a URL may
+/// carry a password).
+fn record_store(data: &std::path::Path, at: &crate::registry::StoreAt) -> Result<()> {
+    use std::io::Write as _;
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let text = match at {
+        crate::registry::StoreAt::Postgres(url) => url.clone(),
+        crate::registry::StoreAt::Sqlite(dir) => format!("sqlite:{}", dir.display()),
+    };
+    std::fs::create_dir_all(data).with_context(|| format!("creating {}", data.display()))?;
+    let path = data.join(STORE_FILE);
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&path)
+        .with_context(|| format!("writing {}", path.display()))?;
+    writeln!(file, "{text}").with_context(|| format!("writing {}", path.display()))?;
     Ok(())
 }
 

@@ -38,13 +38,14 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{NaiveDate, Utc};
 use custodian_ledger::Epc;
 use custodian_ledger::extract::signature_verifies;
+use custodian_ledger::sql::{AsDb, Db, OptionalExtension, PgConn, params};
 use custodian_ledger::verdict::{
     LabelFacts, LabelFinding, Mismatch, SignatureCheck, VerificationStatus, judge_label,
 };
 use custodian_scanner::{Gtin, Scan};
 use ed25519_dalek::VerifyingKey;
 use rusqlite::config::DbConfig;
-use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
+use rusqlite::{Connection, OpenFlags};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -240,8 +241,8 @@ impl PendingUnit {
 struct Velocity {
     /// Counted verifications not yet written, per day (UTC) and unit.
     pending: Mutex<HashMap<(NaiveDate, Epc), PendingUnit>>,
-    /// `velocity.sqlite`: the counts per unit and day.
-    store: Mutex<Connection>,
+    /// Where the counts per unit and day are written.
+    store: CountsAt,
     /// The key sources are hashed with before they are written: the file keeps no client
     /// addresses, and without the key its hashes cannot be tried against addresses.
     key: [u8; 32],
@@ -274,6 +275,14 @@ impl Velocity {
     }
 }
 
+/// Where verification counts are written.
+enum CountsAt {
+    /// `velocity.sqlite` beside a SQLite registry.
+    File(Mutex<Connection>),
+    /// The registry's own PostgreSQL database, which every hub process counts into.
+    Registry,
+}
+
 /// The file of velocity counts beside the registry's.
 pub const VELOCITY_FILE: &str = "velocity.sqlite";
 
@@ -304,9 +313,9 @@ pub(crate) fn open_counts(path: &Path) -> Result<(Connection, [u8; 32]), HubErro
     if !has_sources {
         conn.execute_batch("ALTER TABLE verifications ADD COLUMN sources BLOB")?;
     }
-    let held: Option<Vec<u8>> = conn
-        .query_row("SELECT key FROM source_key LIMIT 1", [], |r| r.get(0))
-        .optional()?;
+    let held: Option<Vec<u8>> =
+        conn.db()
+            .query_opt("SELECT key FROM source_key LIMIT 1", [], |r| r.get(0))?;
     let key = match held.and_then(|k| <[u8; 32]>::try_from(k).ok()) {
         Some(key) => key,
         None => {
@@ -323,7 +332,22 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-type Job = Box<dyn FnOnce(&Connection) + Send>;
+type Job = Box<dyn FnOnce(Db<'_>) + Send>;
+
+/// A reader thread's own connection to the registry.
+enum Reader {
+    Sqlite(Connection),
+    Postgres(PgConn),
+}
+
+impl AsDb for Reader {
+    fn db(&self) -> Db<'_> {
+        match self {
+            Reader::Sqlite(conn) => conn.db(),
+            Reader::Postgres(conn) => conn.db(),
+        }
+    }
+}
 
 /// What the reader threads judge with besides the registry: the issuer's key and the counts.
 struct Judge {
@@ -352,17 +376,22 @@ impl std::fmt::Debug for Verifier {
 impl Verifier {
     /// Starts `readers` reader threads on the registry's file and the thread that writes counts.
     pub fn start(registry: Arc<Registry>, readers: usize) -> Result<Verifier, HubError> {
-        let path = registry
-            .conn()
-            .path()
-            .filter(|p| !p.is_empty())
-            .map(std::path::PathBuf::from)
-            .ok_or_else(|| HubError::Internal("verification needs a registry on disk".into()))?;
+        let conn = registry.conn()?;
+        let path = conn.db().file().map(std::path::PathBuf::from);
+        if path.is_none() && !registry.is_postgres() {
+            return Err(HubError::Internal(
+                "verification needs a registry on disk".into(),
+            ));
+        }
+        drop(conn);
         let (jobs, queue) = mpsc::channel::<Job>();
         let queue = Arc::new(Mutex::new(queue));
         let mut handles = Vec::with_capacity(readers.max(1));
         for n in 0..readers.max(1) {
-            let conn = open_reader(&path)?;
+            let conn = match &path {
+                Some(path) => Reader::Sqlite(open_reader(path)?),
+                None => Reader::Postgres(registry.connect_postgres()?),
+            };
             let queue = queue.clone();
             let handle = std::thread::Builder::new()
                 .name(format!("hub-verify-{n}"))
@@ -376,19 +405,25 @@ impl Verifier {
                         // A job that panics answers nothing (its caller sees a dropped reply);
                         // the thread goes on serving.
                         let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                            job(&conn);
+                            job(conn.db());
                         }));
                     }
                 })
                 .map_err(|e| HubError::Internal(format!("cannot start a verifier thread: {e}")))?;
             handles.push(handle);
         }
-        let (store, key) = open_counts(&path.with_file_name(VELOCITY_FILE))?;
+        let (store, key) = match &path {
+            Some(path) => {
+                let (file, key) = open_counts(&path.with_file_name(VELOCITY_FILE))?;
+                (CountsAt::File(Mutex::new(file)), key)
+            }
+            None => (CountsAt::Registry, source_key(registry.conn()?.db())?),
+        };
         let judge = Arc::new(Judge {
             issuer: registry.issuer().verifying_key(),
             counts: Velocity {
                 pending: Mutex::default(),
-                store: Mutex::new(store),
+                store,
                 key,
                 pruned_on: Mutex::default(),
             },
@@ -514,13 +549,13 @@ impl Verifier {
 
     async fn on_reader<T: Send + 'static>(
         &self,
-        f: impl FnOnce(&Connection) -> Result<T, HubError> + Send + 'static,
+        f: impl FnOnce(Db<'_>) -> Result<T, HubError> + Send + 'static,
     ) -> Result<T, HubError> {
         let (reply, answer) = tokio::sync::oneshot::channel();
         self.jobs
             .as_ref()
             .ok_or_else(|| HubError::Internal("the verifier has stopped".into()))?
-            .send(Box::new(move |conn: &Connection| {
+            .send(Box::new(move |conn: Db<'_>| {
                 let _ = reply.send(f(conn));
             }))
             .map_err(|_| HubError::Internal("the verifier threads have stopped".into()))?;
@@ -610,7 +645,7 @@ pub(crate) const LOOKUP: &str = "SELECT p.name, s.serial IS NOT NULL, s.lot, s.e
         (SELECT reason FROM alerts WHERE epc = ?3),
         (SELECT reason FROM recalls r WHERE r.gtin = ?1 AND (r.lot IS NULL OR r.lot = s.lot) LIMIT 1),
         (SELECT since FROM holds h WHERE h.epc = ?3)
-     FROM (SELECT 1)
+     FROM (SELECT 1) AS one
      LEFT JOIN products p ON p.gtin = ?1
      LEFT JOIN serials s ON s.gtin = ?1 AND s.serial = ?2";
 
@@ -667,7 +702,7 @@ fn expiry_day(gtin: &Gtin, yymmdd: &str) -> Option<NaiveDate> {
 /// Looks the unit up and judges it. Returns the answer and, when the serial was issued, its
 /// unit, which the caller counts.
 fn check(
-    conn: &Connection,
+    conn: Db<'_>,
     issuer: &VerifyingKey,
     presented: Presented,
 ) -> Result<(Verification, Option<Epc>), HubError> {
@@ -808,8 +843,17 @@ fn flush_counts(registry: &Registry, velocity: &Velocity) -> Result<usize, HubEr
     if pending.is_empty() {
         return Ok(0);
     }
-    let mut store = lock(&velocity.store);
-    let raised = write_counts(registry, velocity, &mut store, &pending).inspect_err(|_| {
+    let written = match &velocity.store {
+        CountsAt::File(file) => {
+            let file = lock(file);
+            write_counts(registry, velocity, file.db(), &pending)
+        }
+        CountsAt::Registry => {
+            let conn = registry.conn()?;
+            write_counts(registry, velocity, conn.db(), &pending)
+        }
+    };
+    let raised = written.inspect_err(|_| {
         let mut counts = lock(&velocity.pending);
         for (key, unit) in &pending {
             let held = counts.entry(key.clone()).or_default();
@@ -820,14 +864,20 @@ fn flush_counts(registry: &Registry, velocity: &Velocity) -> Result<usize, HubEr
         }
     })?;
     // Only today's and yesterday's counts matter: once a day, older ones go.
-    let today = Utc::now().format("%Y-%m-%d").to_string();
+    let today = Utc::now().date_naive();
     let mut pruned = lock(&velocity.pruned_on);
-    if *pruned != today {
-        store.execute(
-            "DELETE FROM verifications WHERE day < date(?1, '-1 day')",
-            [&today],
-        )?;
-        *pruned = today;
+    if *pruned != today.to_string() {
+        let yesterday = today
+            .pred_opt()
+            .unwrap_or(today)
+            .format("%Y-%m-%d")
+            .to_string();
+        let delete = "DELETE FROM verifications WHERE day < ?1";
+        match &velocity.store {
+            CountsAt::File(file) => lock(file).db().execute(delete, [&yesterday])?,
+            CountsAt::Registry => registry.conn()?.db().execute(delete, [&yesterday])?,
+        };
+        *pruned = today.to_string();
     }
     Ok(raised)
 }
@@ -839,7 +889,7 @@ fn flush_counts(registry: &Registry, velocity: &Velocity) -> Result<usize, HubEr
 fn write_counts(
     registry: &Registry,
     velocity: &Velocity,
-    store: &mut Connection,
+    store: Db<'_>,
     pending: &HashMap<(NaiveDate, Epc), PendingUnit>,
 ) -> Result<usize, HubError> {
     let tx = store.transaction()?;
@@ -879,16 +929,24 @@ fn write_counts(
     let raised = if crossed.is_empty() {
         0
     } else {
-        raise_velocity(registry, &crossed)?
+        match velocity.store {
+            CountsAt::File(_) => {
+                let conn = registry.conn()?;
+                let flags = conn.db().transaction()?;
+                let raised = raise_velocity(*flags, &crossed)?;
+                flags.commit()?;
+                raised
+            }
+            // The counts are in the registry's database: its flags go in the same transaction.
+            CountsAt::Registry => raise_velocity(*tx, &crossed)?,
+        }
     };
     tx.commit()?;
     Ok(raised)
 }
 
 /// Raises one velocity flag per unit and day, for the manufacturer.
-fn raise_velocity(registry: &Registry, crossed: &[(String, &Epc)]) -> Result<usize, HubError> {
-    let mut conn = registry.conn();
-    let tx = conn.transaction()?;
+fn raise_velocity(tx: Db<'_>, crossed: &[(String, &Epc)]) -> Result<usize, HubError> {
     let maker = tx
         .query_row(
             "SELECT id FROM orgs WHERE role = 'manufacturer' ORDER BY id LIMIT 1",
@@ -905,7 +963,7 @@ fn raise_velocity(registry: &Registry, crossed: &[(String, &Epc)]) -> Result<usi
             epc.label()
         );
         let flag = crate::listing::raise_draft(
-            &tx,
+            tx,
             &mut flags,
             crate::listing::Draft {
                 kind: custodian_ledger::FlagKind::Velocity,
@@ -919,9 +977,28 @@ fn raise_velocity(registry: &Registry, crossed: &[(String, &Epc)]) -> Result<usi
         )?;
         raised += usize::from(flag.is_some());
     }
-    flags.write(&tx)?;
-    tx.commit()?;
+    flags.write(tx)?;
     Ok(raised)
+}
+
+/// The key sources are hashed with, kept in the registry's PostgreSQL database: made by the
+/// first hub process that needs it, read by the others.
+fn source_key(db: Db<'_>) -> Result<[u8; 32], HubError> {
+    // Under the writer lock: one process makes it.
+    let tx = db.transaction()?;
+    let held: Option<Vec<u8>> =
+        tx.query_opt("SELECT key FROM source_key LIMIT 1", [], |r| r.get(0))?;
+    let key = match held {
+        Some(key) => key,
+        None => {
+            let made: [u8; 32] = rand::random();
+            tx.execute("INSERT INTO source_key (key) VALUES (?1)", [&made[..]])?;
+            made.to_vec()
+        }
+    };
+    tx.commit()?;
+    <[u8; 32]>::try_from(key)
+        .map_err(|_| HubError::Internal("the verification source key is damaged".into()))
 }
 
 /// A token bucket per client address.
@@ -1068,8 +1145,9 @@ mod tests {
     fn the_lookup_uses_keys_and_indexes_only() {
         let tmp = tempfile::tempdir().unwrap();
         let registry = Registry::open(tmp.path()).unwrap();
-        let conn = registry.conn();
+        let conn = registry.conn().unwrap();
         let mut stmt = conn
+            .db()
             .prepare(&format!("EXPLAIN QUERY PLAN {LOOKUP}"))
             .unwrap();
         let plan: Vec<String> = stmt

@@ -1227,6 +1227,7 @@ async fn over_https_sources_are_the_connections_addresses() {
     let hub = tokio::spawn(server::serve(
         server::ServeOptions {
             data: tmp.path().to_path_buf(),
+            store: None,
             listen: "127.0.0.1:0".parse().unwrap(),
             demo: true,
             public: PublicOptions {

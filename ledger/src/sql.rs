@@ -24,6 +24,9 @@ pub enum SqlError {
     #[cfg(feature = "postgres")]
     #[error("{}", postgres_text(.0))]
     Postgres(#[from] postgres::Error),
+    /// The server refused a statement: its words, and the statement.
+    #[error("{error}, in: {sql}")]
+    Refused { error: String, sql: String },
     /// A query that must return a row returned none.
     #[error("no row")]
     NoRow,
@@ -587,7 +590,9 @@ impl<'a> Db<'a> {
     /// turns, whichever process they run in, and read what the one before committed.
     pub fn transaction(self) -> Result<Transaction<'a>> {
         if self.is_postgres() {
-            self.execute_batch(&format!("BEGIN; SELECT pg_advisory_xact_lock({WRITER_LOCK})"))?;
+            self.execute_batch(&format!(
+                "BEGIN; SELECT pg_advisory_xact_lock({WRITER_LOCK})"
+            ))?;
         } else {
             self.execute_batch("BEGIN IMMEDIATE")?;
         }
@@ -685,7 +690,8 @@ impl Statement<'_> {
 
 /// A statement in PostgreSQL's words: `?N` parameters as `$N` (a bare `?` as the next number),
 /// `INSERT OR IGNORE` as `INSERT … ON CONFLICT DO NOTHING`, `IS ?N` as `IS NOT DISTINCT FROM
-/// $N` (and `IS NOT ?N` as `IS DISTINCT FROM $N`), `BEGIN IMMEDIATE` as `BEGIN`. Text in quotes
+/// $N` (and `IS NOT ?N` as `IS DISTINCT FROM $N`), `BEGIN IMMEDIATE` as `BEGIN`, `CROSS JOIN`
+/// (always with `ON` in the stores' SQL) as `JOIN`. Text in quotes
 /// and comments is left as it is.
 pub fn postgres_sql(sql: &str) -> String {
     let mut out = String::with_capacity(sql.len() + 32);
@@ -721,6 +727,12 @@ pub fn postgres_sql(sql: &str) -> String {
                     out.push_str(&sql[i + 1..i + 1 + digits]);
                 }
                 i += 1 + digits;
+            }
+            b'C' | b'c' if word_at(sql, i, "CROSS JOIN").is_some() => {
+                // SQLite's order of joins, held by `CROSS JOIN … ON`; PostgreSQL takes no ON
+                // after CROSS JOIN and plans the order itself.
+                out.push_str("JOIN");
+                i += word_at(sql, i, "CROSS JOIN").unwrap_or(1);
             }
             b'I' | b'i' | b'B' | b'b' => {
                 // The `?` of `IS ?` is left to be numbered.
@@ -823,35 +835,60 @@ mod pg {
     use postgres::types::{IsNull, ToSql, Type, to_sql_checked};
 
     /// A connection to a PostgreSQL server, with each statement translated and prepared once.
+    ///
+    /// The client blocks on a runtime of its own: it is used on threads that may block (never
+    /// an async task's), and one dropped on an async runtime's thread is closed on a thread of
+    /// its own.
     pub struct PgConn {
-        client: RefCell<postgres::Client>,
+        /// Boxed: the connection is moved about and held in enums beside small ones.
+        inner: Box<Inner>,
+    }
+
+    struct Inner {
+        /// Present until dropped.
+        client: RefCell<Option<postgres::Client>>,
         prepared: RefCell<HashMap<String, postgres::Statement>>,
     }
 
     impl PgConn {
         pub fn new(client: postgres::Client) -> PgConn {
             PgConn {
-                client: RefCell::new(client),
-                prepared: RefCell::new(HashMap::new()),
+                inner: Box::new(Inner {
+                    client: RefCell::new(Some(client)),
+                    prepared: RefCell::new(HashMap::new()),
+                }),
             }
         }
 
         /// The client itself, for what the stores' SQL does not cover (binary `COPY`).
         pub fn client(&self) -> std::cell::RefMut<'_, postgres::Client> {
-            self.client.borrow_mut()
+            std::cell::RefMut::map(self.inner.client.borrow_mut(), |c| {
+                c.as_mut().expect("present until dropped")
+            })
         }
 
         /// Whether the connection to the server is lost.
         pub fn is_closed(&self) -> bool {
-            self.client.borrow().is_closed()
+            self.inner
+                .client
+                .borrow()
+                .as_ref()
+                .is_none_or(postgres::Client::is_closed)
         }
 
         fn statement(&self, sql: &str) -> Result<postgres::Statement> {
-            if let Some(stmt) = self.prepared.borrow().get(sql) {
+            if let Some(stmt) = self.inner.prepared.borrow().get(sql) {
                 return Ok(stmt.clone());
             }
-            let stmt = self.client.borrow_mut().prepare(&postgres_sql(sql))?;
-            self.prepared
+            let stmt =
+                self.client()
+                    .prepare(&postgres_sql(sql))
+                    .map_err(|e| SqlError::Refused {
+                        error: postgres_text(&e),
+                        sql: sql.split_whitespace().collect::<Vec<_>>().join(" "),
+                    })?;
+            self.inner
+                .prepared
                 .borrow_mut()
                 .insert(sql.to_string(), stmt.clone());
             Ok(stmt)
@@ -862,12 +899,12 @@ mod pg {
             let values = cells(params);
             let refs: Vec<&(dyn ToSql + Sync)> =
                 values.iter().map(|c| c as &(dyn ToSql + Sync)).collect();
-            let changed = self.client.borrow_mut().execute(&stmt, &refs)?;
+            let changed = self.client().execute(&stmt, &refs)?;
             Ok(usize::try_from(changed).unwrap_or(usize::MAX))
         }
 
         pub(super) fn execute_batch(&self, sql: &str) -> Result<()> {
-            Ok(self.client.borrow_mut().batch_execute(&postgres_sql(sql))?)
+            Ok(self.client().batch_execute(&postgres_sql(sql))?)
         }
 
         pub(super) fn query(&self, sql: &str, params: &impl Params) -> Result<Vec<postgres::Row>> {
@@ -875,7 +912,19 @@ mod pg {
             let values = cells(params);
             let refs: Vec<&(dyn ToSql + Sync)> =
                 values.iter().map(|c| c as &(dyn ToSql + Sync)).collect();
-            Ok(self.client.borrow_mut().query(&stmt, &refs)?)
+            Ok(self.client().query(&stmt, &refs)?)
+        }
+    }
+
+    impl Drop for PgConn {
+        fn drop(&mut self) {
+            if tokio::runtime::Handle::try_current().is_ok()
+                && let Some(client) = self.inner.client.get_mut().take()
+            {
+                let _ = std::thread::Builder::new()
+                    .name("postgres-close".into())
+                    .spawn(move || drop(client));
+            }
         }
     }
 
@@ -1005,6 +1054,10 @@ mod tests {
             "SELECT 1 WHERE a IS DISTINCT FROM $3 AND b IS NULL AND c IS NOT NULL"
         );
         assert_eq!(postgres_sql("BEGIN IMMEDIATE"), "BEGIN");
+        assert_eq!(
+            postgres_sql("FROM a x CROSS JOIN b y ON y.k = x.k"),
+            "FROM a x JOIN b y ON y.k = x.k"
+        );
         // Quoted text and comments are the statement's own.
         assert_eq!(
             postgres_sql("SELECT '?1', \"IS ?\" -- why ?2\nFROM t WHERE x = ?2"),
@@ -1045,12 +1098,12 @@ mod tests {
         ));
         assert!(matches!(
             db.query_row("SELECT s FROM t WHERE i = 0", params![], |r| r
-                .get::<String>(0)),
+                .get::<_, String>(0)),
             Err(SqlError::NoRow)
         ));
         assert_eq!(
             db.query_opt("SELECT s FROM t WHERE i = ?1", params![7], |r| r
-                .get::<String>(0))
+                .get::<_, String>(0))
                 .unwrap(),
             None
         );

@@ -178,6 +178,16 @@ impl HubProcess {
     pub fn start_with(dir: &Path, demo: bool, listen: &str, extra: &[&str]) -> HubProcess {
         let dir_arg = dir.to_str().expect("temp paths are UTF-8");
         let mut args = vec!["hub", "serve", "--data", dir_arg, "--listen", listen];
+        // The suites' PostgreSQL pass: a new hub gets a database of its own in the cluster the
+        // test command started; a hub started again on its directory finds it recorded there.
+        let store = if extra.contains(&"--store") {
+            None
+        } else {
+            pg::store_for_new_hub(dir)
+        };
+        if let Some(store) = &store {
+            args.extend(["--store", store]);
+        }
         if demo {
             args.push("--demo");
         }
@@ -210,6 +220,33 @@ impl HubProcess {
             child,
             url,
             dir: dir.to_path_buf(),
+        }
+    }
+
+    /// Kills the hub at once (SIGKILL), mid-request or not.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// The hub's registry, read beside the running hub: its SQLite file (WAL lets a reader in),
+    /// or its PostgreSQL database.
+    pub fn registry_db(&self) -> RegistryDb {
+        let recorded = std::fs::read_to_string(self.dir.join("store")).ok();
+        match recorded.as_deref().map(str::trim) {
+            Some(url) if url.starts_with("postgres") => {
+                RegistryDb::Postgres(custodian_ledger::sql::PgConn::new(
+                    postgres::Client::connect(url, postgres::NoTls)
+                        .unwrap_or_else(|e| panic!("the hub's database {url}: {e}")),
+                ))
+            }
+            _ => RegistryDb::Sqlite(
+                rusqlite::Connection::open_with_flags(
+                    self.dir.join("hub.sqlite"),
+                    rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+                )
+                .expect("the hub's registry file opens"),
+            ),
         }
     }
 
@@ -264,6 +301,21 @@ pub fn env_number(name: &str, default: u64) -> u64 {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(default)
+}
+
+/// A connection to a hub's registry, whichever store it is on.
+pub enum RegistryDb {
+    Sqlite(rusqlite::Connection),
+    Postgres(custodian_ledger::sql::PgConn),
+}
+
+impl custodian_ledger::sql::AsDb for RegistryDb {
+    fn db(&self) -> custodian_ledger::sql::Db<'_> {
+        match self {
+            RegistryDb::Sqlite(conn) => conn.db(),
+            RegistryDb::Postgres(conn) => conn.db(),
+        }
+    }
 }
 
 impl Drop for HubProcess {

@@ -258,3 +258,33 @@ fn run(command: &mut Command, what: &str) {
         String::from_utf8_lossy(&output.stderr)
     );
 }
+
+/// The cluster of the suites' PostgreSQL pass, when the test command started one: the URL of
+/// its `postgres` database, in `CUSTODIAN_E2E_PG`.
+pub fn suite_cluster() -> Option<String> {
+    std::env::var("CUSTODIAN_E2E_PG")
+        .ok()
+        .filter(|u| !u.is_empty())
+}
+
+/// In the PostgreSQL pass, a database of its own for a hub about to start on `dir` for the
+/// first time (none recorded there yet): its URL. Otherwise none.
+pub fn store_for_new_hub(dir: &Path) -> Option<String> {
+    let admin = suite_cluster()?;
+    if dir.join("store").exists() {
+        return None;
+    }
+    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let name = format!(
+        "hub_{}_{}",
+        std::process::id(),
+        NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    );
+    let mut client = postgres::Client::connect(&admin, postgres::NoTls)
+        .unwrap_or_else(|e| panic!("the suites' PostgreSQL cluster at {admin}: {e}"));
+    client
+        .batch_execute(&format!("CREATE DATABASE {name}"))
+        .unwrap_or_else(|e| panic!("creating database {name}: {e}"));
+    let base = admin.rsplit_once('/').map_or(admin.as_str(), |(b, _)| b);
+    Some(format!("{base}/{name}"))
+}

@@ -190,3 +190,70 @@ fn pump(
     let _ = to.shutdown(Shutdown::Both);
     let _ = from.shutdown(Shutdown::Both);
 }
+
+/// A TCP load balancer on loopback in front of several hubs: each connection goes to the next
+/// backend in turn, and to the one after when that one refuses (a killed hub). TLS passes
+/// through untouched, so the hubs must share one identity (one data directory).
+pub struct Balancer {
+    pub addr: SocketAddr,
+    /// Connections each backend took, in the order the backends were given.
+    pub taken: Arc<Vec<AtomicU64>>,
+}
+
+impl Balancer {
+    pub fn start(backends: Vec<SocketAddr>) -> Balancer {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("a loopback port");
+        let addr = listener.local_addr().expect("the balancer's address");
+        let taken: Arc<Vec<AtomicU64>> =
+            Arc::new(backends.iter().map(|_| AtomicU64::new(0)).collect());
+        let counts = taken.clone();
+        thread::spawn(move || {
+            let mut next = 0usize;
+            for client in listener.incoming() {
+                let Ok(client) = client else { continue };
+                let mut chosen = None;
+                for step in 0..backends.len() {
+                    let i = (next + step) % backends.len();
+                    if let Ok(upstream) =
+                        TcpStream::connect_timeout(&backends[i], Duration::from_secs(2))
+                    {
+                        counts[i].fetch_add(1, Ordering::Relaxed);
+                        chosen = Some(upstream);
+                        next = i + 1;
+                        break;
+                    }
+                }
+                // Every backend refused: the client sees its connection closed.
+                let Some(upstream) = chosen else { continue };
+                for (mut from, mut to) in [
+                    (
+                        client.try_clone().expect("a socket"),
+                        upstream.try_clone().expect("a socket"),
+                    ),
+                    (upstream, client),
+                ] {
+                    thread::spawn(move || {
+                        let mut buf = [0u8; 16 * 1024];
+                        loop {
+                            match from.read(&mut buf) {
+                                Ok(0) | Err(_) => break,
+                                Ok(n) => {
+                                    if to.write_all(&buf[..n]).is_err() {
+                                        break;
+                                    }
+                                }
+                            }
+                        }
+                        let _ = to.shutdown(Shutdown::Both);
+                        let _ = from.shutdown(Shutdown::Both);
+                    });
+                }
+            }
+        });
+        Balancer { addr, taken }
+    }
+
+    pub fn url(&self) -> String {
+        format!("https://{}", self.addr)
+    }
+}

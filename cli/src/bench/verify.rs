@@ -107,6 +107,7 @@ fn run_in(dir: &Path, options: &Options) -> Result<Value> {
     let server = server_rt.spawn(serve(
         ServeOptions {
             data: dir.to_path_buf(),
+            store: None,
             listen: "127.0.0.1:0".parse()?,
             demo: true,
             public,

@@ -36,7 +36,7 @@ impl Registry {
     /// the same GTIN and lot.
     pub fn add_recall(&self, r: &Recall) -> Result<(), HubError> {
         let gtin = Gtin::parse(&r.gtin).map_err(|e| HubError::BadRequest(e.to_string()))?;
-        let guard = self.conn();
+        let guard = self.conn()?;
         let conn = guard.db();
         let tx = conn.transaction()?;
         tx.execute(
@@ -54,7 +54,7 @@ impl Registry {
 
     /// Withdraws the recall of `gtin` and `lot` (`None`: the recall of every lot).
     pub fn withdraw_recall(&self, gtin: &str, lot: Option<&str>) -> Result<(), HubError> {
-        let guard = self.conn();
+        let guard = self.conn()?;
         let conn = guard.db();
         let tx = conn.transaction()?;
         let n = tx.execute(
@@ -77,11 +77,13 @@ impl Registry {
     /// A unit in transit: the organisation it was shipped to is flagged, so it knows before the
     /// unit arrives.
     pub fn add_alert(&self, a: &Alert) -> Result<(), HubError> {
-        let guard = self.conn();
+        let guard = self.conn()?;
         let conn = guard.db();
         let tx = conn.transaction()?;
         tx.execute(
-            "INSERT OR REPLACE INTO alerts (epc, reason) VALUES (?1, ?2)",
+            "INSERT INTO alerts (epc, reason) VALUES (?1, ?2)
+             ON CONFLICT (epc) DO UPDATE SET reason = excluded.reason,
+                 reported_by = NULL, reported_at = NULL, note = NULL, event = NULL",
             params![a.epc, a.reason],
         )?;
         crate::changes::log(&tx, "alert", &a.epc)?;
@@ -104,7 +106,7 @@ impl Registry {
                 "an alert needs a reason: say why the unit is counterfeit".into(),
             ));
         }
-        let epc = unit_epc(&self.conn(), code)?.uri();
+        let epc = unit_epc(&self.conn()?, code)?.uri();
         self.add_alert(&Alert {
             epc,
             reason: reason.to_string(),
@@ -119,9 +121,9 @@ impl Registry {
         note: &str,
         at: DateTime<FixedOffset>,
     ) -> Result<(), HubError> {
-        let guard = self.conn();
+        let guard = self.conn()?;
         let conn = guard.db();
-        let epc = unit_epc(&conn, code)?;
+        let epc = unit_epc(conn, code)?;
         let tx = conn.transaction()?;
         let n = tx.execute("DELETE FROM alerts WHERE epc = ?1", [epc.uri()])?;
         if n == 0 {
@@ -131,7 +133,8 @@ impl Registry {
             )));
         }
         tx.execute(
-            "INSERT OR REPLACE INTO alert_clearings (epc, cleared_at, note) VALUES (?1, ?2, ?3)",
+            "INSERT INTO alert_clearings (epc, cleared_at, note) VALUES (?1, ?2, ?3)
+             ON CONFLICT (epc) DO UPDATE SET cleared_at = excluded.cleared_at, note = excluded.note",
             params![epc.uri(), at.to_rfc3339(), note],
         )?;
         // The reports were looked into; they stay on record as events.
@@ -143,7 +146,7 @@ impl Registry {
 
     /// The counterfeit alert list, by EPC.
     pub fn alerts(&self) -> Result<Vec<HubAlert>, HubError> {
-        let guard = self.conn();
+        let guard = self.conn()?;
         let conn = guard.db();
         let mut stmt = conn.prepare_cached(
             "SELECT epc, reason, reported_by, reported_at, note, event FROM alerts ORDER BY epc",
@@ -161,7 +164,7 @@ impl Registry {
         })?;
         let mut alerts: Vec<HubAlert> = rows.collect::<Result<_, _>>()?;
         for a in &mut alerts {
-            a.reports = crate::reports::of(&conn, &a.epc)?;
+            a.reports = crate::reports::of(conn, &a.epc)?;
         }
         Ok(alerts)
     }

@@ -55,7 +55,7 @@ impl Registry {
                 "a token must be valid for some time: give a positive duration".into(),
             ));
         }
-        let guard = self.conn();
+        let guard = self.conn()?;
         let conn = guard.db();
         let org_known: i64 =
             conn.query_row("SELECT count(*) FROM orgs WHERE id = ?1", [org], |r| {
@@ -131,7 +131,7 @@ impl Registry {
                 "public_key must be a base64 Ed25519 key of 32 bytes".into(),
             ));
         }
-        let guard = self.conn();
+        let guard = self.conn()?;
         let conn = guard.db();
         let tx = conn.transaction()?;
         let hash = custodian_sync::identity::secret_hash(secret);
@@ -178,7 +178,8 @@ impl Registry {
 
     pub fn revoke(&self, device: &str) -> Result<(), HubError> {
         let n = self
-            .conn()
+            .conn()?
+            .db()
             .execute("UPDATE devices SET revoked = 1 WHERE id = ?1", [device])?;
         if n == 0 {
             return Err(HubError::NotFound(format!("device {device}")));

@@ -29,7 +29,7 @@ pub(super) fn issuer_keys(issuer: &SigningKey) -> Vec<IssuerKey> {
 pub(super) fn read_orgs(conn: impl AsDb, id: Option<&str>) -> Result<Vec<Org>, HubError> {
     let conn = conn.db();
     let mut stmt = conn.prepare_cached(
-        "SELECT id, name, role, market, gln FROM orgs WHERE ?1 IS NULL OR id = ?1 ORDER BY id",
+        "SELECT id, name, role, market, gln FROM orgs WHERE id = ?1 OR ?1 IS NULL ORDER BY id",
     )?;
     let rows = stmt.query_map([id], |r| {
         Ok(Org {
@@ -47,7 +47,7 @@ pub(super) fn read_orgs(conn: impl AsDb, id: Option<&str>) -> Result<Vec<Org>, H
 pub(super) fn read_products(conn: impl AsDb, gtin: Option<&str>) -> Result<Vec<Product>, HubError> {
     let conn = conn.db();
     let mut stmt = conn.prepare_cached(&format!(
-        "{PRODUCT_SELECT} WHERE ?1 IS NULL OR gtin = ?1 ORDER BY gtin"
+        "{PRODUCT_SELECT} WHERE gtin = ?1 OR ?1 IS NULL ORDER BY gtin"
     ))?;
     let rows = stmt.query_map([gtin], product_row)?;
     Ok(rows.collect::<Result<_, _>>()?)
@@ -62,7 +62,7 @@ pub(super) fn read_recalls(
     let conn = conn.db();
     let mut stmt = conn.prepare_cached(
         "SELECT rowid, gtin, lot, reason FROM recalls
-         WHERE ?1 = 0 OR (gtin = ?2 AND lot IS ?3) ORDER BY rowid",
+         WHERE (gtin = ?2 AND lot IS ?3) OR ?1 = 0 ORDER BY rowid",
     )?;
     let rows = stmt.query_map(
         params![
@@ -90,7 +90,7 @@ pub(super) fn read_alerts(conn: impl AsDb, epc: Option<&str>) -> Result<Vec<Aler
     let conn = conn.db();
     let mut stmt = conn.prepare_cached(
         "SELECT epc, reason, reported_by IS NOT NULL FROM alerts
-         WHERE ?1 IS NULL OR epc = ?1 ORDER BY epc",
+         WHERE epc = ?1 OR ?1 IS NULL ORDER BY epc",
     )?;
     let rows = stmt.query_map([epc], |r| {
         Ok((
@@ -122,7 +122,7 @@ pub(super) fn read_alerts(conn: impl AsDb, epc: Option<&str>) -> Result<Vec<Aler
 
 /// The registry extract, for callers outside this module.
 pub fn current_extract(registry: &Registry) -> Result<RegistryExtract, HubError> {
-    let conn = registry.conn();
+    let conn = registry.conn()?;
     Registry::extract(&conn, registry.issuer())
 }
 
@@ -132,7 +132,7 @@ pub fn extract_since(
     held: u64,
     takes_deltas: bool,
 ) -> Result<ExtractUpdate, HubError> {
-    let conn = registry.conn();
+    let conn = registry.conn()?;
     Registry::extract_update(&conn, registry.issuer(), held, takes_deltas)
 }
 

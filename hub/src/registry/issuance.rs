@@ -175,15 +175,15 @@ impl Registry {
                 .map_err(|e| HubError::BadRequest(format!("expiry {expiry}: {e}")))?;
         }
         let resolver = self.resolver()?;
-        let guard = self.conn();
+        let guard = self.conn()?;
         let conn = guard.db();
-        if !crate::catalog::is_product(&conn, gtin.as_str())? {
+        if !crate::catalog::is_product(conn, gtin.as_str())? {
             return Err(HubError::BadRequest(format!(
                 "GTIN {gtin} is not a registered product: register it first"
             )));
         }
-        let maker = Self::manufacturer(&conn)?;
-        let site = Self::first_site(&conn, &maker.id)?;
+        let maker = Self::manufacturer(conn)?;
+        let site = Self::first_site(conn, &maker.id)?;
 
         // Draw every serial, then order them by key; a serial drawn twice is drawn again. The
         // sort moves (serial, draw index) pairs, which keeps it sequential in memory.
@@ -347,7 +347,7 @@ impl Registry {
 
     /// How many serials of `gtin` were issued.
     pub fn issued_count(&self, gtin: &str) -> Result<u64, HubError> {
-        let n: i64 = self.conn().db().query_row(
+        let n: i64 = self.conn()?.db().query_row(
             "SELECT count(*) FROM serials WHERE gtin = ?1",
             [gtin],
             |r| r.get(0),
@@ -365,7 +365,7 @@ impl Registry {
     ) -> Result<Vec<IssuedSerial>, HubError> {
         let gtin = Gtin::parse(gtin).map_err(|e| HubError::BadRequest(e.to_string()))?;
         let resolver = self.resolver()?;
-        let guard = self.conn();
+        let guard = self.conn()?;
         let conn = guard.db();
         let mut stmt = conn.prepare_cached(
             "SELECT serial, lot, expiry, signature FROM serials

@@ -1,0 +1,175 @@
+//! Two hub processes on one PostgreSQL database behind a load balancer: devices of several
+//! organisations sync through both at once, one hub is killed (SIGKILL) in the middle of their
+//! syncs, and the devices carry on through the other. Afterwards every event is on the hub
+//! once, every unit is listed once per organisation's flag, the organisation's two devices hold
+//! the same flags, and the second hub goes on serving.
+
+#![allow(
+    clippy::unwrap_used,
+    reason = "tests fail loudly on any unexpected error"
+)]
+
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
+
+use custodian_e2e::pg::Cluster;
+use custodian_e2e::proxy::Balancer;
+use custodian_e2e::{HubProcess, custodian, custodian_output, custodian_with_input, workspace};
+use postgres::{Client, NoTls};
+
+fn json(text: &str) -> serde_json::Value {
+    serde_json::from_str(text).unwrap_or_else(|e| panic!("{text}: {e}"))
+}
+
+/// The demo's issued serials `range` as a scanner sends them, one per line (24 and on were
+/// never shipped: receiving them is out of sequence).
+fn serials(range: std::ops::Range<usize>) -> String {
+    let text = std::fs::read_to_string(workspace().join("fixtures/demo/serials.jsonl")).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    range
+        .map(|n| {
+            json(lines[n])["element_string"]
+                .as_str()
+                .unwrap()
+                .to_string()
+                + "\n"
+        })
+        .collect()
+}
+
+fn address(hub: &HubProcess) -> SocketAddr {
+    hub.address().parse().unwrap()
+}
+
+/// Syncs until the device has nothing left to send and the hub nothing more to send it; a
+/// sync cut by the killed hub is tried again (as a device's next sync would).
+fn sync_until_converged(device: &str) {
+    for _ in 0..30 {
+        let out = custodian_output(
+            &["sync", "--data", device, "--json", "--retries", "5"],
+            None,
+        );
+        if out.status.success() {
+            let report = json(&String::from_utf8(out.stdout).unwrap());
+            if report["converged"] == true && report["waiting"] == 0 {
+                return;
+            }
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    panic!("{device} did not converge");
+}
+
+fn flag_ids(device: &str) -> Vec<String> {
+    let mut ids: Vec<String> = json(&custodian(&["flags", "--data", device, "--json"]))
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["id"].as_str().unwrap().to_string())
+        .collect();
+    ids.sort();
+    ids
+}
+
+#[test]
+fn devices_sync_through_two_hubs_and_one_killed_loses_or_doubles_nothing() {
+    let cluster = Cluster::start();
+    let store = cluster.url();
+    let tmp = tempfile::tempdir().unwrap();
+    // One directory: both hubs present the same TLS identity behind the balancer.
+    let dir = tmp.path().join("hub");
+    // Small rounds: each device's upload takes many, which the kill lands among.
+    let extra = ["--store", store.as_str(), "--round-events", "4"];
+    let mut first = HubProcess::start_with(&dir, true, "127.0.0.1:0", &extra);
+    let second = HubProcess::start_with(&dir, false, "127.0.0.1:0", &extra);
+    let balancer = Balancer::start(vec![address(&first), address(&second)]);
+    let url = balancer.url();
+
+    let devices = [
+        ("b1", "dist-b", "dc-oakland", 30..60),
+        ("b2", "dist-b", "dc-oakland", 45..75),
+        ("r1", "retail-berlin", "store-mitte", 100..130),
+    ];
+    let mut paths = Vec::new();
+    for (name, org, site, range) in &devices {
+        let path = tmp.path().join(name);
+        first.enroll_via(&path, org, site, Some(&url));
+        let path = path.to_str().unwrap().to_string();
+        custodian_with_input(
+            &["scan", "--data", &path, "--step", "receiving", "--json"],
+            Some(&serials(range.clone())),
+        );
+        paths.push(path);
+    }
+
+    std::thread::scope(|scope| {
+        for path in &paths {
+            scope.spawn(move || sync_until_converged(path));
+        }
+        // Killed while the devices' rounds go through it.
+        std::thread::sleep(std::time::Duration::from_millis(700));
+        first.kill();
+    });
+    // Every device once more: the flags raised by the others' uploads reach it.
+    for path in &paths {
+        sync_until_converged(path);
+    }
+    assert!(
+        balancer.taken[0].load(Ordering::Relaxed) > 0
+            && balancer.taken[1].load(Ordering::Relaxed) > 0,
+        "both hubs served"
+    );
+
+    let mut db = Client::connect(&store, NoTls).unwrap();
+    let count = |db: &mut Client, sql: &str| -> i64 { db.query_one(sql, &[]).unwrap().get(0) };
+    // 30 receipts per device, each an event of its own, each stored once.
+    assert_eq!(
+        count(
+            &mut db,
+            "SELECT count(*) FROM events WHERE step = 'receiving'"
+        ),
+        90
+    );
+    assert_eq!(
+        count(&mut db, "SELECT events FROM event_totals"),
+        count(&mut db, "SELECT count(*) FROM events"),
+        "the event count kept matches the events stored"
+    );
+    // Each unit received with no shipment is listed once per organisation concerned.
+    for (org, units) in [("dist-b", 45), ("retail-berlin", 30)] {
+        let row = db
+            .query_one(
+                "SELECT count(*), count(DISTINCT epc) FROM flag_units u JOIN flags f ON f.id = u.flag
+                 WHERE u.org = $1 AND f.kind = 'out_of_sequence'",
+                &[&org],
+            )
+            .unwrap();
+        assert_eq!(
+            (row.get::<_, i64>(0), row.get::<_, i64>(1)),
+            (units, units),
+            "{org}"
+        );
+    }
+    // Each event reaches each organisation's cursor once.
+    assert_eq!(
+        count(
+            &mut db,
+            "SELECT count(*) FROM (SELECT org, seq FROM audience GROUP BY org, seq HAVING count(*) > 1) d"
+        ),
+        0
+    );
+    // The organisation's two devices converged on one set of flags, raised by either hub.
+    let b1 = flag_ids(&paths[0]);
+    assert!(!b1.is_empty());
+    assert_eq!(b1, flag_ids(&paths[1]));
+
+    // The hub left standing serves on alone, with what the killed one committed.
+    let status = json(&custodian(&[
+        "hub",
+        "status",
+        "--data",
+        second.data(),
+        "--json",
+    ]));
+    assert_eq!(status["devices"], 3);
+}
