@@ -187,3 +187,56 @@ fn devices_sync_through_two_hubs_and_one_killed_loses_or_doubles_nothing() {
     ]));
     assert_eq!(status["devices"], 3);
 }
+
+#[test]
+fn a_database_restart_is_answered_unavailable_and_syncs_complete_after_it() {
+    let mut cluster = Cluster::start();
+    let store = cluster.url();
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("hub");
+    let hub = HubProcess::start_with(
+        &dir,
+        true,
+        "127.0.0.1:0",
+        &["--store", store.as_str(), "--round-events", "2"],
+    );
+    let device = tmp.path().join("b1");
+    hub.enroll(&device, "dist-b", "dc-oakland");
+    let device = device.to_str().unwrap().to_string();
+    custodian_with_input(
+        &["scan", "--data", &device, "--step", "receiving", "--json"],
+        Some(&serials(30..50)),
+    );
+
+    // The database is down: the hub says so (503, try again), and the device keeps its events.
+    cluster.stop();
+    let refused = custodian_output(&["sync", "--data", &device, "--json"], None);
+    assert!(!refused.status.success());
+    let said = String::from_utf8(refused.stderr).unwrap();
+    assert!(
+        said.contains("503") && said.contains("unavailable"),
+        "{said}"
+    );
+
+    // It comes back while the device retries: the sync completes.
+    std::thread::scope(|scope| {
+        let syncing = scope.spawn(|| sync_until_converged(&device));
+        std::thread::sleep(std::time::Duration::from_millis(500));
+        cluster.restart();
+        syncing.join().unwrap();
+    });
+    let mut db = Client::connect(&store, NoTls).unwrap();
+    let row = db
+        .query_one(
+            "SELECT (SELECT count(*) FROM events WHERE step = 'receiving'),
+                    (SELECT count(DISTINCT epc) FROM flag_units WHERE org = 'dist-b')",
+            &[],
+        )
+        .unwrap();
+    assert_eq!((row.get::<_, i64>(0), row.get::<_, i64>(1)), (20, 20));
+    // The hub serves on with the database back: a new device enrolls and syncs.
+    let other = tmp.path().join("b2");
+    hub.enroll(&other, "dist-b", "dc-oakland");
+    sync_until_converged(other.to_str().unwrap());
+    assert_eq!(flag_ids(&device), flag_ids(other.to_str().unwrap()));
+}

@@ -52,6 +52,10 @@ pub enum HubError {
     /// 413.
     #[error("{0}")]
     TooLarge(String),
+    /// 503: the registry's database cannot be reached now (a PostgreSQL server restarting);
+    /// answered with Retry-After, logged.
+    #[error("the registry is unavailable: {0}")]
+    Unavailable(String),
     /// 500: logged in full, answered generically.
     #[error("internal error: {0}")]
     Internal(String),
@@ -65,7 +69,11 @@ impl From<rusqlite::Error> for HubError {
 
 impl From<custodian_ledger::sql::SqlError> for HubError {
     fn from(e: custodian_ledger::sql::SqlError) -> HubError {
-        HubError::Internal(format!("registry storage: {e}"))
+        if e.is_unavailable() {
+            HubError::Unavailable(e.to_string())
+        } else {
+            HubError::Internal(format!("registry storage: {e}"))
+        }
     }
 }
 
@@ -74,6 +82,7 @@ impl From<custodian_ledger::Error> for HubError {
         match e {
             custodian_ledger::Error::Invalid(m) => HubError::BadRequest(m),
             custodian_ledger::Error::NotFound(m) => HubError::NotFound(m),
+            custodian_ledger::Error::Sql(e) => HubError::from(e),
             other => HubError::Internal(other.to_string()),
         }
     }

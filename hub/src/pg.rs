@@ -136,9 +136,16 @@ pub fn connect(url: &str) -> Result<Client, HubError> {
             redacted(url)
         )));
     }
-    config
-        .connect(NoTls)
-        .map_err(|e| failure(&redacted(url), &e))
+    config.connect(NoTls).map_err(|e| {
+        // A server not accepting connections now (stopped, restarting) is unavailable, not
+        // broken.
+        match failure(&redacted(url), &e) {
+            HubError::Internal(text) if e.as_db_error().is_none() || e.code().is_some_and(|c| c.code() == "57P03") => {
+                HubError::Unavailable(text)
+            }
+            other => other,
+        }
+    })
 }
 
 /// `url` without its password, to name a database in messages.

@@ -31,6 +31,15 @@ impl IntoResponse for HubError {
             HubError::Forbidden(_) => StatusCode::FORBIDDEN,
             HubError::NotFound(_) => StatusCode::NOT_FOUND,
             HubError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            HubError::Unavailable(detail) => {
+                eprintln!("hub: registry unavailable: {detail}");
+                return (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    [(axum::http::header::RETRY_AFTER, RETRY_AFTER_SECONDS.to_string())],
+                    "the registry is unavailable for a moment; try again",
+                )
+                    .into_response();
+            }
             HubError::Internal(detail) => {
                 eprintln!("hub: internal error: {detail}");
                 return (
@@ -43,6 +52,9 @@ impl IntoResponse for HubError {
         (status, self.to_string()).into_response()
     }
 }
+
+/// How long a client is asked to wait when the registry's database is unavailable.
+const RETRY_AFTER_SECONDS: u64 = 5;
 
 /// Shared state of the handlers.
 #[derive(Clone)]

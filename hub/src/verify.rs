@@ -388,11 +388,12 @@ impl Verifier {
         let queue = Arc::new(Mutex::new(queue));
         let mut handles = Vec::with_capacity(readers.max(1));
         for n in 0..readers.max(1) {
-            let conn = match &path {
+            let mut conn = match &path {
                 Some(path) => Reader::Sqlite(open_reader(path)?),
                 None => Reader::Postgres(registry.connect_postgres()?),
             };
             let queue = queue.clone();
+            let registry = registry.clone();
             let handle = std::thread::Builder::new()
                 .name(format!("hub-verify-{n}"))
                 .spawn(move || {
@@ -402,6 +403,14 @@ impl Verifier {
                         let Ok(job) = job else {
                             return; // the verifier is gone
                         };
+                        // A connection the server dropped (a restart) is made again; while it
+                        // cannot be, the job runs on the closed one and is answered unavailable.
+                        if let Reader::Postgres(pg) = &conn
+                            && pg.is_closed()
+                            && let Ok(again) = registry.connect_postgres()
+                        {
+                            conn = Reader::Postgres(again);
+                        }
                         // A job that panics answers nothing (its caller sees a dropped reply);
                         // the thread goes on serving.
                         let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {

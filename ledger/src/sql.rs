@@ -36,6 +36,24 @@ pub enum SqlError {
 }
 
 impl SqlError {
+    /// Whether the database could not be reached or was lost during the statement (a server
+    /// stopped or restarting, a cut link) rather than refusing it: worth trying again later.
+    pub fn is_unavailable(&self) -> bool {
+        match self {
+            #[cfg(feature = "postgres")]
+            SqlError::Postgres(e) => match e.code() {
+                // Connection exceptions, and a server shutting down or starting up.
+                Some(code) => {
+                    code.code().starts_with("08")
+                        || ["57P01", "57P02", "57P03"].contains(&code.code())
+                }
+                // The client's own errors are about the connection: closed, I/O, connecting.
+                None => e.as_db_error().is_none(),
+            },
+            _ => false,
+        }
+    }
+
     /// Whether the statement broke a unique constraint (or a primary key).
     pub fn is_unique_violation(&self) -> bool {
         match self {
