@@ -5,6 +5,7 @@ use std::path::Path;
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
+use custodian_hub::registry::StoreAt;
 use custodian_hub::server::{ServeOptions, serve};
 use custodian_ledger::Step;
 use custodian_scanner::HostLayout;
@@ -22,12 +23,16 @@ pub fn run(
     labels: Option<&Path>,
     verify: &verify::Options,
     flag_storm: bool,
+    store: Option<&str>,
 ) -> Result<Value> {
     if flag_storm && name != "sync" {
         bail!("--flag-storm is a variant of the sync benchmark: custodian bench sync --flag-storm");
     }
+    if store.is_some() && name != "sync" {
+        bail!("--store is taken by the sync benchmark: custodian bench sync --store postgres://…");
+    }
     match name {
-        "sync" => sync(events, flag_storm),
+        "sync" => sync(events, flag_storm, store),
         "ingest" => ingest(events),
         "decode" => decode::run(&labels.map_or_else(decode::default_labels, Path::to_path_buf)),
         "verify" => verify::run(verify),
@@ -42,15 +47,19 @@ pub fn run(
 /// shipment for (a manufacturer's shipping events arriving a day late), so every unit is out
 /// of sequence: the figures add the flags raised on the hub and those that reached the device,
 /// and the units the device's flags list.
-fn sync(events: usize, flag_storm: bool) -> Result<Value> {
+fn sync(events: usize, flag_storm: bool, store: Option<&str>) -> Result<Value> {
     let tmp = std::env::temp_dir().join(format!("custodian-bench-sync-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&tmp);
-    let result = sync_in(&tmp, events, flag_storm);
+    let at = match store {
+        Some(store) => StoreAt::parse(store),
+        None => StoreAt::Sqlite(tmp.join("hub")),
+    };
+    let result = sync_in(&tmp, &at, events, flag_storm);
     let _ = std::fs::remove_dir_all(&tmp);
     result
 }
 
-fn sync_in(tmp: &Path, events: usize, flag_storm: bool) -> Result<Value> {
+fn sync_in(tmp: &Path, at: &StoreAt, events: usize, flag_storm: bool) -> Result<Value> {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -60,7 +69,7 @@ fn sync_in(tmp: &Path, events: usize, flag_storm: bool) -> Result<Value> {
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
         let options = ServeOptions {
             data: tmp.join("hub"),
-            store: None,
+            store: Some(at.clone()),
             listen: "127.0.0.1:0".parse()?,
             demo: true,
             public: Default::default(),
@@ -77,25 +86,23 @@ fn sync_in(tmp: &Path, events: usize, flag_storm: bool) -> Result<Value> {
         ));
         let url = url_rx.await.context("the hub did not start")?;
         let (_, ca) = custodian_hub::server::hub_address(&tmp.join("hub"))?;
-        let registry = custodian_hub::Registry::open(&tmp.join("hub"))?;
-        let token = registry.create_token("dist-a", "dc-hamburg", &url, &ca, 1)?;
-        drop(registry);
+        let token = {
+            let (url, ca) = (url.clone(), ca.clone());
+            blocking(at, move |r| r.create_token("dist-a", "dc-hamburg", &url, &ca, 1)).await?
+        };
         let device = Device::open(&tmp.join("device"))?;
         device.enroll(&token, "bench").await?;
         // A second device of the same site, enrolled before the events exist: it downloads them
         // all in one sync afterwards.
-        let token = custodian_hub::Registry::open(&tmp.join("hub"))?.create_token(
-            "dist-a",
-            "dc-hamburg",
-            &url,
-            &ca,
-            1,
-        )?;
+        let token = {
+            let (url, ca) = (url.clone(), ca.clone());
+            blocking(at, move |r| r.create_token("dist-a", "dc-hamburg", &url, &ca, 1)).await?
+        };
         let peer = Device::open(&tmp.join("peer"))?;
         peer.enroll(&token, "bench-peer").await?;
 
         let (serials, step) = if flag_storm {
-            (storm_serials(&tmp.join("hub"), events)?, Step::Receiving)
+            (storm_serials(at, events).await?, Step::Receiving)
         } else {
             (demo_serials()?, Step::Inspecting)
         };
@@ -127,9 +134,7 @@ fn sync_in(tmp: &Path, events: usize, flag_storm: bool) -> Result<Value> {
                 report.waiting
             );
         }
-        let flags_on_hub = custodian_hub::Registry::open(&tmp.join("hub"))?
-            .counts()?
-            .flags;
+        let flags_on_hub = blocking(at, |r| Ok(r.counts()?.flags)).await?;
         let held = device.flags()?;
         let flags_on_device = held.len();
         // The units those flags list, as the device holds them (a flag lists its cause's units).
@@ -172,6 +177,19 @@ fn sync_in(tmp: &Path, events: usize, flag_storm: bool) -> Result<Value> {
     })
 }
 
+/// `f` on the registry at `at`, on a thread that may block (a PostgreSQL store's client does).
+async fn blocking<T: Send + 'static>(
+    at: &StoreAt,
+    f: impl FnOnce(&custodian_hub::Registry) -> Result<T, custodian_hub::HubError> + Send + 'static,
+) -> Result<T> {
+    let at = at.clone();
+    Ok(tokio::task::spawn_blocking(move || -> Result<T> {
+        let registry = custodian_hub::Registry::open_at(&at)?;
+        Ok(f(&registry)?)
+    })
+    .await??)
+}
+
 fn round(x: f64, places: i32) -> f64 {
     let f = 10f64.powi(places);
     (x * f).round() / f
@@ -179,11 +197,16 @@ fn round(x: f64, places: i32) -> f64 {
 
 /// `count` units of the demo drill issued afresh on the hub in `dir`, as a scanner types them:
 /// nobody has shipped them anywhere yet.
-fn storm_serials(dir: &Path, count: usize) -> Result<Vec<String>> {
-    let registry = custodian_hub::server::open_registry(dir, true)?;
+async fn storm_serials(at: &StoreAt, count: usize) -> Result<Vec<String>> {
+    let at = at.clone();
+    tokio::task::spawn_blocking(move || storm_serials_in(&at, count)).await?
+}
+
+fn storm_serials_in(at: &StoreAt, count: usize) -> Result<Vec<String>> {
+    let registry = custodian_hub::server::open_registry_at(at, true)?;
     let extract = custodian_hub::registry::current_extract(&registry)?;
     let Some(drill) = extract.products.first().map(|p| p.gtin.clone()) else {
-        bail!("the demo products are missing from {}", dir.display());
+        bail!("the demo products are missing from {at:?}");
     };
     let issued = registry.issue(
         &drill,

@@ -217,6 +217,10 @@ enum Command {
         /// of sequence (a flag storm).
         #[arg(long)]
         flag_storm: bool,
+        /// `sync`: the hub's registry on this PostgreSQL database (postgres://…, an empty one)
+        /// instead of a SQLite file.
+        #[arg(long)]
+        store: Option<String>,
         #[command(flatten)]
         out: Output,
     },
@@ -476,6 +480,7 @@ fn run(command: Command) -> Result<()> {
             rate,
             connections,
             flag_storm,
+            store,
             out,
         } => {
             let verify = bench::verify::Options {
@@ -485,7 +490,14 @@ fn run(command: Command) -> Result<()> {
                 rate,
                 connections,
             };
-            let figures = bench::run(&name, events, labels.as_deref(), &verify, flag_storm)?;
+            let figures = bench::run(
+                &name,
+                events,
+                labels.as_deref(),
+                &verify,
+                flag_storm,
+                store.as_deref(),
+            )?;
             if out.json {
                 print_json(&figures)
             } else {
