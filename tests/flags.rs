@@ -7,21 +7,9 @@
     reason = "tests fail loudly on any unexpected error"
 )]
 
-use custodian_e2e::{HubProcess, custodian, custodian_output, custodian_with_input, workspace};
-
-fn json(text: &str) -> serde_json::Value {
-    serde_json::from_str(text).unwrap_or_else(|e| panic!("{text}: {e}"))
-}
-
-/// The demo's `n`th issued serial as a scanner sends it (0..24 are on the pallet shipped to
-/// distributor A; the rest were never shipped).
-fn serial(n: usize) -> String {
-    let text = std::fs::read_to_string(workspace().join("fixtures/demo/serials.jsonl")).unwrap();
-    json(text.lines().nth(n).unwrap())["element_string"]
-        .as_str()
-        .unwrap()
-        .to_string()
-}
+use custodian_e2e::{
+    HubProcess, custodian, custodian_output, custodian_with_input, demo_serial, json,
+};
 
 fn receive(device: &str, code: &str) {
     custodian_with_input(
@@ -86,7 +74,7 @@ fn a_flag_moved_on_two_devices_offline_converges_everywhere() {
     );
 
     // B receives a unit shipped to A: a diversion flag reaches both of B's devices.
-    receive(b1, &serial(5));
+    receive(b1, &demo_serial(5));
     assert_eq!(sync(b1)["new_flags"].as_array().unwrap().len(), 1);
     assert_eq!(sync(b2)["new_flags"].as_array().unwrap().len(), 1);
     let flag = &flags(b2)[0];
@@ -192,8 +180,8 @@ fn a_unit_received_with_no_shipment_is_out_of_sequence_once() {
     hub.enroll(b.as_ref(), "dist-b", "dc-oakland");
 
     // Unit 150 was issued and never shipped; B receives it twice (two scans of one box).
-    receive(b, &serial(150));
-    receive(b, &serial(150));
+    receive(b, &demo_serial(150));
+    receive(b, &demo_serial(150));
     let first = sync(b);
     let new_flags = first["new_flags"].as_array().unwrap();
     assert_eq!(new_flags.len(), 1, "{first}");
@@ -232,7 +220,7 @@ fn units_received_together_with_no_shipment_are_one_flag_listing_them() {
     hub.enroll(b.as_ref(), "dist-b", "dc-oakland");
 
     // Three units issued and never shipped, received in one go.
-    let codes: Vec<String> = (150..153).map(serial).collect();
+    let codes: Vec<String> = (150..153).map(demo_serial).collect();
     custodian_with_input(
         &["scan", "--data", b, "--step", "receiving", "--json"],
         Some(&format!("{}\n", codes.join("\n"))),

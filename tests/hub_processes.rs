@@ -14,27 +14,15 @@ use std::sync::atomic::Ordering;
 
 use custodian_e2e::pg::Cluster;
 use custodian_e2e::proxy::Balancer;
-use custodian_e2e::{HubProcess, custodian, custodian_output, custodian_with_input, workspace};
+use custodian_e2e::{
+    HubProcess, custodian, custodian_output, custodian_with_input, demo_serial, json,
+};
 use postgres::{Client, NoTls};
-
-fn json(text: &str) -> serde_json::Value {
-    serde_json::from_str(text).unwrap_or_else(|e| panic!("{text}: {e}"))
-}
 
 /// The demo's issued serials `range` as a scanner sends them, one per line (24 and on were
 /// never shipped: receiving them is out of sequence).
 fn serials(range: std::ops::Range<usize>) -> String {
-    let text = std::fs::read_to_string(workspace().join("fixtures/demo/serials.jsonl")).unwrap();
-    let lines: Vec<&str> = text.lines().collect();
-    range
-        .map(|n| {
-            json(lines[n])["element_string"]
-                .as_str()
-                .unwrap()
-                .to_string()
-                + "\n"
-        })
-        .collect()
+    range.map(|n| demo_serial(n) + "\n").collect()
 }
 
 fn address(hub: &HubProcess) -> SocketAddr {

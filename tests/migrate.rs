@@ -14,22 +14,10 @@ use std::process::{Command, Stdio};
 
 use custodian_e2e::pg::Cluster;
 use custodian_e2e::{
-    HubProcess, bin, custodian, custodian_output, custodian_with_input, workspace,
+    HubProcess, bin, custodian, custodian_output, custodian_with_input, demo_serial, json,
+    workspace,
 };
 use postgres::{Client, NoTls};
-
-fn json(text: &str) -> serde_json::Value {
-    serde_json::from_str(text).unwrap_or_else(|e| panic!("{text}: {e}"))
-}
-
-/// The demo's `n`th issued serial as a scanner sends it (24 and on were never shipped).
-fn serial(n: usize) -> String {
-    let text = std::fs::read_to_string(workspace().join("fixtures/demo/serials.jsonl")).unwrap();
-    json(text.lines().nth(n).unwrap())["element_string"]
-        .as_str()
-        .unwrap()
-        .to_string()
-}
 
 /// `custodian hub migrate --json`: its report and whether it exited successfully.
 fn migrate(from: &str, to: &str) -> (serde_json::Value, bool, String) {
@@ -74,7 +62,7 @@ fn busy_registry(root: &std::path::Path) -> String {
     hub.enroll(device.as_ref(), "dist-b", "dc-oakland");
     custodian_with_input(
         &["scan", "--data", device, "--step", "receiving", "--json"],
-        Some(&format!("{}\n", serial(30))),
+        Some(&format!("{}\n", demo_serial(30))),
     );
     custodian(&["sync", "--data", device, "--json"]);
     hub.token("retail-berlin", "store-mitte", None);
@@ -95,7 +83,7 @@ fn busy_registry(root: &std::path::Path) -> String {
         "alert",
         "--data",
         hub.data(),
-        &serial(40),
+        &demo_serial(40),
         "--reason",
         "a copy seen online",
     ]);

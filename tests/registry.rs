@@ -11,21 +11,9 @@
 use std::process::{Command, Stdio};
 
 use custodian_e2e::{
-    HubProcess, LinesWithin, bin, custodian, custodian_output, custodian_with_input, workspace,
+    HubProcess, LinesWithin, bin, custodian, custodian_output, custodian_with_input, demo_serial,
+    json,
 };
-
-fn json(text: &str) -> serde_json::Value {
-    serde_json::from_str(text.trim()).unwrap_or_else(|e| panic!("{text}: {e}"))
-}
-
-/// The demo's unit on line `n` of fixtures/demo/serials.jsonl, as its element string.
-fn demo_unit(n: usize) -> String {
-    let text = std::fs::read_to_string(workspace().join("fixtures/demo/serials.jsonl")).unwrap();
-    json(text.lines().nth(n).unwrap())["element_string"]
-        .as_str()
-        .unwrap()
-        .to_string()
-}
 
 fn sync(dir: &str) -> serde_json::Value {
     json(&custodian(&["sync", "--data", dir, "--json"]))
@@ -50,7 +38,7 @@ fn a_counterfeit_report_reaches_every_partners_device() {
     hub.enroll(depot.as_ref(), "dist-a", "dc-hamburg");
     // Unit 0 is on the demo pallet shipped to dist-a: the distributor holds it, so its report
     // lists the unit at once.
-    let unit = demo_unit(0);
+    let unit = demo_serial(0);
     assert_eq!(inspect(shop, &unit)["verdict"], "provisional");
 
     custodian(&[
@@ -80,7 +68,7 @@ fn a_counterfeit_report_reaches_every_partners_device() {
         "{reason}"
     );
     // Other units are untouched.
-    assert_eq!(inspect(shop, &demo_unit(1))["verdict"], "provisional");
+    assert_eq!(inspect(shop, &demo_serial(1))["verdict"], "provisional");
 
     // The hub lists who reported it and when; the manufacturer is flagged, once.
     let alerts = json(&custodian(&[
@@ -182,7 +170,7 @@ fn the_extract_travels_by_version() {
     let depot = tmp.path().join("depot");
     let depot = depot.to_str().unwrap();
     hub.enroll(depot.as_ref(), "dist-a", "dc-hamburg");
-    let unit = demo_unit(1);
+    let unit = demo_serial(1);
 
     // Nothing changed: the extract costs nothing, the whole sync under 250 bytes each way.
     let idle = sync(depot);
@@ -309,7 +297,7 @@ fn sync_watch_uploads_once_the_hub_is_back() {
     let depot = depot.to_str().unwrap();
     hub.enroll(depot.as_ref(), "dist-a", "dc-hamburg");
     drop(hub);
-    inspect(depot, &demo_unit(2));
+    inspect(depot, &demo_serial(2));
 
     let watch = Command::new(bin("custodian"))
         .args([

@@ -183,11 +183,11 @@ async fn blocking<T: Send + 'static>(
     f: impl FnOnce(&custodian_hub::Registry) -> Result<T, custodian_hub::HubError> + Send + 'static,
 ) -> Result<T> {
     let at = at.clone();
-    Ok(tokio::task::spawn_blocking(move || -> Result<T> {
+    tokio::task::spawn_blocking(move || -> Result<T> {
         let registry = custodian_hub::Registry::open_at(&at)?;
         Ok(f(&registry)?)
     })
-    .await??)
+    .await?
 }
 
 fn round(x: f64, places: i32) -> f64 {

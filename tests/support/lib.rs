@@ -325,6 +325,23 @@ impl Drop for HubProcess {
     }
 }
 
+/// `text` as JSON; the test fails naming it when it is not.
+pub fn json(text: &str) -> serde_json::Value {
+    serde_json::from_str(text.trim()).unwrap_or_else(|e| panic!("{text}: {e}"))
+}
+
+/// The demo's issued serial on line `n` of fixtures/demo/serials.jsonl as a scanner sends it
+/// (its element string). Lines 0 to 23 are the units on the pallet shipped to distributor A;
+/// the rest were never shipped.
+pub fn demo_serial(n: usize) -> String {
+    let text = std::fs::read_to_string(workspace().join("fixtures/demo/serials.jsonl"))
+        .expect("the demo serials are in fixtures/demo");
+    json(text.lines().nth(n).expect("the demo has that many serials"))["element_string"]
+        .as_str()
+        .expect("each demo serial has its element string")
+        .to_string()
+}
+
 /// The demo ASN's summary (fixtures/demo/asn-0001.summary.json): pallet, cases, unit labels.
 pub fn demo_asn() -> serde_json::Value {
     let path = workspace().join("fixtures/demo/asn-0001.summary.json");
