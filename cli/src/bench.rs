@@ -88,7 +88,10 @@ fn sync_in(tmp: &Path, at: &StoreAt, events: usize, flag_storm: bool) -> Result<
         let (_, ca) = custodian_hub::server::hub_address(&tmp.join("hub"))?;
         let token = {
             let (url, ca) = (url.clone(), ca.clone());
-            blocking(at, move |r| r.create_token("dist-a", "dc-hamburg", &url, &ca, 1)).await?
+            blocking(at, move |r| {
+                r.create_token("dist-a", "dc-hamburg", &url, &ca, 1)
+            })
+            .await?
         };
         let device = Device::open(&tmp.join("device"))?;
         device.enroll(&token, "bench").await?;
@@ -96,7 +99,10 @@ fn sync_in(tmp: &Path, at: &StoreAt, events: usize, flag_storm: bool) -> Result<
         // all in one sync afterwards.
         let token = {
             let (url, ca) = (url.clone(), ca.clone());
-            blocking(at, move |r| r.create_token("dist-a", "dc-hamburg", &url, &ca, 1)).await?
+            blocking(at, move |r| {
+                r.create_token("dist-a", "dc-hamburg", &url, &ca, 1)
+            })
+            .await?
         };
         let peer = Device::open(&tmp.join("peer"))?;
         peer.enroll(&token, "bench-peer").await?;

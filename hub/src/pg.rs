@@ -140,7 +140,9 @@ pub fn connect(url: &str) -> Result<Client, HubError> {
         // A server not accepting connections now (stopped, restarting) is unavailable, not
         // broken.
         match failure(&redacted(url), &e) {
-            HubError::Internal(text) if e.as_db_error().is_none() || e.code().is_some_and(|c| c.code() == "57P03") => {
+            HubError::Internal(text)
+                if e.as_db_error().is_none() || e.code().is_some_and(|c| c.code() == "57P03") =>
+            {
                 HubError::Unavailable(text)
             }
             other => other,

@@ -35,7 +35,10 @@ impl IntoResponse for HubError {
                 eprintln!("hub: registry unavailable: {detail}");
                 return (
                     StatusCode::SERVICE_UNAVAILABLE,
-                    [(axum::http::header::RETRY_AFTER, RETRY_AFTER_SECONDS.to_string())],
+                    [(
+                        axum::http::header::RETRY_AFTER,
+                        RETRY_AFTER_SECONDS.to_string(),
+                    )],
                     "the registry is unavailable for a moment; try again",
                 )
                     .into_response();

@@ -1320,7 +1320,10 @@ fn flags_are_kept_by_month_and_a_month_whose_flags_are_closed_is_never_sent_agai
         .into_iter()
         .map(|f| f.status)
         .collect();
-    assert!(statuses.iter().all(|s| *s == FlagStatus::Closed), "{statuses:?}");
+    assert!(
+        statuses.iter().all(|s| *s == FlagStatus::Closed),
+        "{statuses:?}"
+    );
     // December: a new receipt with no shipment raises a flag in December's document alone.
     b.clock.set(at("2026-12-02T09:00:00Z"));
     let late = hub.unit(190);
@@ -1369,7 +1372,12 @@ fn serials_never_issued_received_together_are_one_flag_listing_them() {
         .iter()
         .map(|s| fake(s))
         .collect();
-    let receipt = b.event(BizStep::Receiving, carton.clone(), "2026-11-24T10:00:00Z", None);
+    let receipt = b.event(
+        BizStep::Receiving,
+        carton.clone(),
+        "2026-11-24T10:00:00Z",
+        None,
+    );
     assert_eq!(b.upload(vec![receipt.clone()]).flags_raised, 1);
     let unknown = |hub: &Hub| -> Vec<HubFlag> {
         hub.registry
@@ -1384,9 +1392,9 @@ fn serials_never_issued_received_together_are_one_flag_listing_them() {
     assert_eq!(flags[0].org, "dist-b");
     assert_eq!((flags[0].units, flags[0].open_units), (5, 5));
     assert!(
-        flags[0]
-            .reason
-            .starts_with("5 units received by Pacific Tool Supply Inc. (US) on 2026-11-24 were never issued"),
+        flags[0].reason.starts_with(
+            "5 units received by Pacific Tool Supply Inc. (US) on 2026-11-24 were never issued"
+        ),
         "{}",
         flags[0].reason
     );
@@ -1400,11 +1408,21 @@ fn serials_never_issued_received_together_are_one_flag_listing_them() {
     assert_eq!(listed, carton.iter().map(Epc::uri).collect());
     // A replay, and a second scan of a listed unit the same day, list nothing twice.
     assert_eq!(b.upload(vec![receipt]).flags_raised, 0);
-    let again = b.event(BizStep::Receiving, vec![carton[0].clone()], "2026-11-24T11:00:00Z", None);
+    let again = b.event(
+        BizStep::Receiving,
+        vec![carton[0].clone()],
+        "2026-11-24T11:00:00Z",
+        None,
+    );
     assert_eq!(b.upload(vec![again]).flags_raised, 0);
     assert_eq!(unknown(&hub)[0].units, 5);
     // Another day's fakes are another occasion: a flag of their own.
-    let later = b.event(BizStep::Receiving, vec![fake("FAKE06")], "2026-11-25T10:00:00Z", None);
+    let later = b.event(
+        BizStep::Receiving,
+        vec![fake("FAKE06")],
+        "2026-11-25T10:00:00Z",
+        None,
+    );
     assert_eq!(b.upload(vec![later]).flags_raised, 1);
     let flags = unknown(&hub);
     assert_eq!(flags.len(), 2);

@@ -64,18 +64,29 @@ fn flags_of_every_month_are_listed_and_moved_where_they_are() {
         &[december],
     );
     // Another organisation's document whose id begins like this one's is not this one's.
-    hold(&ledger, "dist-b2", "flags/dist-b2/2026-11", &[flag("X1", "2026-11-05T08:00:00Z")]);
+    hold(
+        &ledger,
+        "dist-b2",
+        "flags/dist-b2/2026-11",
+        &[flag("X1", "2026-11-05T08:00:00Z")],
+    );
     assert!(!docs::is_flags_doc("flags/dist-b2/2026-11", "dist-b"));
     assert!(!docs::is_flags_doc("flags/dist-b/notes", "dist-b"));
     assert!(docs::is_flags_doc("flags/dist-b", "dist-b"));
 
     let ids: Vec<String> = ledger.flags().unwrap().into_iter().map(|f| f.id).collect();
-    assert_eq!(ids, ["OLD1", "OCT1", "NOV1", "DEC1"], "every month's, oldest first");
+    assert_eq!(
+        ids,
+        ["OLD1", "OCT1", "NOV1", "DEC1"],
+        "every month's, oldest first"
+    );
 
     let at = chrono::DateTime::parse_from_rfc3339("2026-12-02T10:00:00+01:00").unwrap();
     let moved = ledger.move_flag("NOV1", "seen", None, at).unwrap();
     assert_eq!(moved.status, "seen");
-    ledger.move_flag("OLD1", "under_investigation", None, at).unwrap();
+    ledger
+        .move_flag("OLD1", "under_investigation", None, at)
+        .unwrap();
     // Each move is in the document that holds the flag, and nowhere else.
     let nov_doc = ledger.doc(&nov_id).unwrap().unwrap();
     assert_eq!(docs::flag_status(&nov_doc, "NOV1"), Some(FlagStatus::Seen));
@@ -95,6 +106,12 @@ fn flags_of_every_month_are_listed_and_moved_where_they_are() {
             ("DEC1".into(), "new".into()),
         ]
     );
-    let e = ledger.move_flag("X1", "seen", None, at).unwrap_err().to_string();
-    assert!(e.contains("X1"), "another organisation's flag is not found: {e}");
+    let e = ledger
+        .move_flag("X1", "seen", None, at)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("X1"),
+        "another organisation's flag is not found: {e}"
+    );
 }
