@@ -314,13 +314,17 @@ impl Registry {
 
     pub fn add_org(&self, org: &Org) -> Result<(), HubError> {
         let guard = self.conn()?;
-        let conn = guard.db();
+        // One transaction: the change and its version in the extract's log, which other hub
+        // processes number after.
+        let tx = guard.db().transaction()?;
+        let conn = *tx;
         conn.execute(
             "INSERT INTO orgs (id, name, role, market, gln) VALUES (?1, ?2, ?3, ?4, ?5)
              ON CONFLICT(id) DO UPDATE SET name = excluded.name, role = excluded.role, market = excluded.market, gln = excluded.gln",
             params![org.id, org.name, org.role, org.market, org.gln],
         )?;
-        crate::changes::log(conn, "org", &org.id).map(drop)
+        crate::changes::log(conn, "org", &org.id)?;
+        Ok(tx.commit()?)
     }
 
     pub fn add_site(&self, org: &str, site: &str, name: &str) -> Result<(), HubError> {
@@ -336,7 +340,8 @@ impl Registry {
     pub fn add_product(&self, p: &Product) -> Result<(), HubError> {
         let gtin = Gtin::parse(&p.gtin).map_err(|e| HubError::BadRequest(e.to_string()))?;
         let guard = self.conn()?;
-        let conn = guard.db();
+        let tx = guard.db().transaction()?;
+        let conn = *tx;
         let (code, pattern) = match &p.proprietary {
             Some(f) => {
                 if f.product.trim().is_empty() || f.product.chars().any(char::is_control) {
@@ -368,7 +373,8 @@ impl Registry {
                  code = excluded.code, pattern = excluded.pattern",
             params![gtin.as_str(), p.name, p.warranty_months, p.markets.join(","), p.claim_threshold, code, pattern],
         )?;
-        crate::changes::log(conn, "product", gtin.as_str()).map(drop)
+        crate::changes::log(conn, "product", gtin.as_str())?;
+        Ok(tx.commit()?)
     }
 
     fn manufacturer(conn: impl AsDb) -> Result<Org, HubError> {
