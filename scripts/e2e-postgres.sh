@@ -17,4 +17,6 @@ read -r -u "${CLUSTER[0]}" url
 echo "== PostgreSQL for the hub's suites at $url"
 args=()
 for s in "${suites[@]}"; do args+=(--test "$s"); done
-CUSTODIAN_E2E_PG="$url" cargo test -p custodian-e2e --locked "${args[@]}"
+# `--workspace` resolves features as the workspace build did, so the test binaries already built
+# are reused rather than rebuilt (`-p custodian-e2e` alone would resolve them apart and rebuild).
+CUSTODIAN_E2E_PG="$url" cargo test --workspace --locked "${args[@]}"
