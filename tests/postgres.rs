@@ -187,3 +187,115 @@ fn the_stores_sql_runs_on_postgresql_as_on_sqlite() {
         "{refused}"
     );
 }
+
+/// Rows inserted later ([`custodian_ledger::sql::Db::insert_later`]) are held inside a
+/// transaction and written before its next statement: what the transaction reads next sees
+/// them, a rollback drops them, a row the server refuses fails the statement that writes it
+/// and the transaction with it, and outside a transaction a row is written at once. SQLite
+/// writes every row at once and answers the same.
+#[test]
+fn rows_inserted_later_are_read_back_in_order_and_never_half_committed() {
+    use custodian_ledger::sql::{Batched, Db, PgConn, params};
+
+    static PARENT: Batched = Batched {
+        sql: "INSERT OR IGNORE INTO parent (id, name) VALUES (?1, ?2)",
+        types: &["int8", "text"],
+    };
+    static CHILD: Batched = Batched {
+        sql: "INSERT INTO child (parent, note, data) VALUES (?1, ?2, ?3)",
+        types: &["int8", "text", "bytea"],
+    };
+    let cluster = Cluster::start();
+    let pg = PgConn::new(Client::connect(&cluster.url(), NoTls).unwrap());
+    let sqlite = rusqlite::Connection::open_in_memory().unwrap();
+    let schema = "CREATE TABLE parent (id BIGINT PRIMARY KEY, name TEXT NOT NULL);
+        CREATE TABLE child (parent BIGINT NOT NULL REFERENCES parent (id), note TEXT, data BYTEA);";
+    pg.client().batch_execute(schema).unwrap();
+    sqlite
+        .execute_batch(&format!(
+            "PRAGMA foreign_keys = ON; {}",
+            schema.replace("BYTEA", "BLOB")
+        ))
+        .unwrap();
+    for db in [Db::from(&pg), Db::from(&sqlite)] {
+        let what = if db.is_postgres() {
+            "postgres"
+        } else {
+            "sqlite"
+        };
+        let count = |table: &str| {
+            db.query_row(&format!("SELECT count(*) FROM {table}"), params![], |r| {
+                r.get::<_, i64>(0)
+            })
+            .unwrap()
+        };
+        // Outside a transaction: at once.
+        db.insert_later(&PARENT, params![1, "one"]).unwrap();
+        assert_eq!(count("parent"), 1, "{what}");
+
+        // Inside: read back by the next statement, children after their parents, 12,000 rows
+        // (more than one statement's worth), a repeated key ignored, nulls kept.
+        let tx = db.transaction().unwrap();
+        for i in 2..12_002_i64 {
+            tx.insert_later(&PARENT, params![i, format!("n{i}")])
+                .unwrap();
+            tx.insert_later(&CHILD, params![i, None::<String>, vec![1u8, 2]])
+                .unwrap();
+        }
+        tx.insert_later(&PARENT, params![2, "again"]).unwrap();
+        let (parents, name, nulls) = tx
+            .query_row(
+                "SELECT count(*), (SELECT name FROM parent WHERE id = 2),
+                        (SELECT count(*) FROM child WHERE note IS NULL AND data = ?1)
+                 FROM parent",
+                params![vec![1u8, 2]],
+                |r| {
+                    Ok((
+                        r.get::<_, i64>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, i64>(2)?,
+                    ))
+                },
+            )
+            .unwrap();
+        assert_eq!(
+            (parents, name.as_str(), nulls),
+            (12_001, "n2", 12_000),
+            "{what}"
+        );
+        tx.commit().unwrap();
+        assert_eq!(count("child"), 12_000, "{what}");
+
+        // Rolled back: nothing of it stays.
+        let tx = db.transaction().unwrap();
+        tx.insert_later(&PARENT, params![50_000, "gone"]).unwrap();
+        drop(tx);
+        assert_eq!(
+            count("parent"),
+            12_001,
+            "{what}: a rollback drops held rows"
+        );
+
+        // A child of no parent: refused by the statement that writes it, and the transaction
+        // does not commit any of its rows.
+        let tx = db.transaction().unwrap();
+        tx.insert_later(&PARENT, params![60_000, "orphan's neighbour"])
+            .unwrap();
+        let refused = tx
+            .insert_later(&CHILD, params![99_999, "orphan", None::<Vec<u8>>])
+            .and_then(|()| tx.commit());
+        let refused = refused.unwrap_err().to_string();
+        assert!(
+            refused.contains("foreign key") || refused.contains("FOREIGN KEY"),
+            "{what}: {refused}"
+        );
+        assert_eq!(
+            count("parent"),
+            12_001,
+            "{what}: nothing of a failed transaction stays"
+        );
+        // The connection goes on working.
+        db.insert_later(&PARENT, params![70_000, "after"]).unwrap();
+        assert_eq!(count("parent"), 12_002, "{what}");
+    }
+}

@@ -191,6 +191,7 @@ pub fn handle_at(
         }
         Ok(())
     })?;
+    round.finish(&tx)?;
     flags.write(&tx)?;
     let docs = exchange_docs(&tx, &device, &request)?;
     let (events, download_cursor, more) = download(

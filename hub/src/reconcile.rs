@@ -25,7 +25,7 @@ use std::collections::BTreeSet;
 
 use chrono::{DateTime, Utc};
 use custodian_ledger::event::{BizStep, Detail, Disposition, EventType};
-use custodian_ledger::sql::{AsDb, OptionalExtension, params};
+use custodian_ledger::sql::{AsDb, Batched, OptionalExtension, params};
 use custodian_ledger::warranty::{self, ClaimOutcome, Genuineness};
 use custodian_ledger::{Custody, Epc, Event, FlagKind, docs, store};
 
@@ -62,7 +62,7 @@ pub fn record_prepared(
     now: DateTime<Utc>,
 ) -> Result<Option<Vec<HubFlag>>, HubError> {
     let conn = conn.db();
-    let Some(seq) = store::insert_prepared(conn, event, prepared, true)? else {
+    let Some(seq) = round.store(conn, event, prepared)? else {
         return Ok(None);
     };
     share(conn, event, seq, &event.body.recorder.org)?;
@@ -88,8 +88,11 @@ fn share(conn: impl AsDb, event: &Event, seq: i64, org: &str) -> Result<(), HubE
     let conn = conn.db();
     let recorder = &event.body.recorder;
     let device = (recorder.org == org).then_some(recorder.device.as_str());
-    conn.prepare_cached("INSERT OR IGNORE INTO audience (org, seq, device) VALUES (?1, ?2, ?3)")?
-        .execute(params![org, seq, device])?;
+    static AUDIENCE: Batched = Batched {
+        sql: "INSERT OR IGNORE INTO audience (org, seq, device) VALUES (?1, ?2, ?3)",
+        types: &["text", "int8", "text"],
+    };
+    conn.insert_later(&AUDIENCE, params![org, seq, device])?;
     Ok(())
 }
 

@@ -6,8 +6,13 @@
 //! the round, what those questions need about the units whose answers cannot change while the
 //! round is stored, and answers them from memory exactly as the store would. Any other unit is
 //! asked about in the store, as each event is stored.
+//!
+//! On PostgreSQL a round's events are also written together: [`Round::read`] learns which of
+//! them the store holds already and numbers the others, and [`Round::store`] hands their rows to
+//! the transaction to write with its next statement ([`custodian_ledger::sql::Db::insert_later`]).
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::cell::RefCell;
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
 
 use custodian_ledger::event::{BizStep, EventType};
 use custodian_ledger::sql::{AsDb, params};
@@ -23,16 +28,26 @@ const CHUNK: usize = 500;
 /// What one round's checks read once.
 #[derive(Default)]
 pub struct Round {
-    /// The pasts of the units only one event of the round names, in a round that packs nothing
-    /// and declares nothing erroneous (see [`Round::read`]).
-    pasts: Pasts,
+    /// The pasts of the round's units, in a round that packs nothing and declares nothing
+    /// erroneous (see [`Round::read`]), with the round's events added as they are stored.
+    pasts: RefCell<Pasts>,
+    /// Of those units, the ones only one event of the round names.
+    once: HashSet<Epc>,
     /// The round's units (GS1 serials named by its events), and whether the registry issued
     /// each.
     issued: HashMap<Epc, bool>,
     /// The round's products (by GTIN), and whether each is registered.
     products: HashMap<String, bool>,
-    /// Of the units in `pasts`, those with a listing not accounted for.
+    /// Of the units in `once`, those with a listing not accounted for.
     listed: HashSet<Epc>,
+    /// Whether the round's events are written together (on PostgreSQL).
+    together: bool,
+    /// The ids of the round's events the store held before it.
+    held: HashSet<String>,
+    /// The ids of the round's events stored so far.
+    stored: RefCell<HashSet<String>>,
+    /// Numbers for the round's events not held, in the order they are stored.
+    seqs: RefCell<VecDeque<i64>>,
 }
 
 impl Round {
@@ -43,11 +58,13 @@ impl Round {
 
     /// Reads what `events` (one round's upload) will ask about.
     ///
-    /// A unit's past, and whether a listing names it, are read when one event of the round names
-    /// it and no other, in a round with no aggregation, nothing named as a parent and no error
-    /// declaration: then nothing stored before that unit's event changes what the store would
-    /// answer for it. Whether units were issued and products registered does not change within a
-    /// round (issuing is another transaction), so it is read for every unit the round names.
+    /// The units' pasts, and whether a listing names those only one event names, are read in a
+    /// round with no aggregation, nothing named as a parent and no error declaration: then only
+    /// the round's own events change what the store would answer about a unit's past, and each
+    /// is added to it as it is stored ([`Round::store`]). A listing the round raises is asked of
+    /// the store for a unit named again. Whether units were issued and products registered does
+    /// not change within a round (issuing is another transaction), so it is read for every unit
+    /// the round names.
     pub fn read(conn: impl AsDb, events: &[Event]) -> Result<Round, HubError> {
         let conn = conn.db();
         let mut round = Round::none();
@@ -66,15 +83,89 @@ impl Round {
                 && e.body.extension.error_declaration.is_none()
         });
         if plain {
-            let once: Vec<Epc> = named
+            round.once = named
                 .into_iter()
                 .filter(|(_, n)| *n == 1)
                 .map(|(u, _)| u.clone())
                 .collect();
-            round.pasts = Pasts::read(conn, &once)?;
+            round.pasts = RefCell::new(Pasts::read(conn, &units)?);
+            let once: Vec<Epc> = round.once.iter().cloned().collect();
             round.read_listed(conn, &once)?;
         }
+        if conn.is_postgres() {
+            round.number(conn, events)?;
+        }
         Ok(round)
+    }
+
+    /// Learns which of `events` the store holds and numbers the others, to be written together.
+    fn number(&mut self, conn: impl AsDb, events: &[Event]) -> Result<(), HubError> {
+        let conn = conn.db();
+        let held = format!(
+            "SELECT j.key FROM {} j CROSS JOIN events e ON e.id = j.value",
+            conn.json_each("?1")
+        );
+        for chunk in events.chunks(CHUNK) {
+            let ids: Vec<&str> = chunk.iter().map(|e| e.id.0.as_str()).collect();
+            let list = json_list(&ids)?;
+            for index in conn.query_map(&held, [&list], |r| r.get::<_, i64>(0))? {
+                if let Some(id) = usize::try_from(index).ok().and_then(|i| ids.get(i)) {
+                    self.held.insert((*id).to_string());
+                }
+            }
+        }
+        let new: HashSet<&str> = events
+            .iter()
+            .map(|e| e.id.0.as_str())
+            .filter(|id| !self.held.contains(*id))
+            .collect();
+        let mut seqs = conn.query_map(
+            "SELECT nextval(pg_get_serial_sequence('events', 'seq')) FROM generate_series(1, ?1)",
+            params![i64::try_from(new.len()).unwrap_or(i64::MAX)],
+            |r| r.get::<_, i64>(0),
+        )?;
+        seqs.sort_unstable();
+        self.seqs = RefCell::new(seqs.into());
+        self.together = true;
+        Ok(())
+    }
+
+    /// Stores `event` (its columns `prepared`) unless the store holds it: its number, or None.
+    pub fn store(
+        &self,
+        conn: impl AsDb,
+        event: &Event,
+        prepared: &store::Prepared,
+    ) -> Result<Option<i64>, HubError> {
+        let conn = conn.db();
+        let seq = if self.together {
+            if self.held.contains(&event.id.0)
+                || !self.stored.borrow_mut().insert(event.id.0.clone())
+            {
+                return Ok(None);
+            }
+            let seq = self.seqs.borrow_mut().pop_front().ok_or_else(|| {
+                HubError::Internal("a round stored more events than it numbered".into())
+            })?;
+            store::insert_prepared_at(conn, event, prepared, true, seq)?;
+            seq
+        } else {
+            match store::insert_prepared(conn, event, prepared, true)? {
+                Some(seq) => seq,
+                None => return Ok(None),
+            }
+        };
+        self.pasts.borrow_mut().add(event, prepared, seq);
+        Ok(Some(seq))
+    }
+
+    /// Counts the events the round wrote together; once, when it is stored.
+    pub fn finish(&self, conn: impl AsDb) -> Result<(), HubError> {
+        let stored = i64::try_from(self.stored.borrow().len()).unwrap_or(i64::MAX);
+        if stored > 0 {
+            store::count_events(conn, stored)?;
+        }
+        Ok(())
     }
 
     fn read_catalog(&mut self, conn: impl AsDb, units: &[Epc]) -> Result<(), HubError> {
@@ -144,7 +235,8 @@ impl Round {
         until: &store::Until,
     ) -> Result<Option<Event>, HubError> {
         let conn = conn.db();
-        Ok(match self.pasts.of(unit) {
+        let pasts = self.pasts.borrow();
+        Ok(match pasts.of(unit) {
             Some(past) => past.last_with_step_until(conn, step, until)?,
             None => store::last_with_step_until(conn, std::slice::from_ref(unit), step, until)?,
         })
@@ -161,7 +253,8 @@ impl Round {
         until: &store::Until,
     ) -> Result<Option<Event>, HubError> {
         let conn = conn.db();
-        Ok(match self.pasts.of(unit) {
+        let pasts = self.pasts.borrow();
+        Ok(match pasts.of(unit) {
             Some(past) => past.last_with_step_until(conn, step, until)?,
             None => store::last_with_step_touching_until(conn, unit, step, until)?,
         })
@@ -176,7 +269,8 @@ impl Round {
         except: &EventId,
     ) -> Result<Vec<Event>, HubError> {
         let conn = conn.db();
-        Ok(match self.pasts.of(unit) {
+        let pasts = self.pasts.borrow();
+        Ok(match pasts.of(unit) {
             Some(past) => past.events_except(conn, Some(except))?,
             None => store::events_touching_except(conn, unit, Some(except))?,
         })
@@ -203,7 +297,7 @@ impl Round {
         unit: &Epc,
     ) -> Result<Vec<OpenListing>, HubError> {
         let conn = conn.db();
-        if self.pasts.of(unit).is_some() && !self.listed.contains(unit) {
+        if self.once.contains(unit) && !self.listed.contains(unit) {
             return Ok(Vec::new());
         }
         listing::open_listings(conn, kind, unit)

@@ -592,6 +592,31 @@ impl<'a> Db<'a> {
     }
 }
 
+/// An insert whose rows may be held and written together ([`Db::insert_later`]).
+pub struct Batched {
+    /// The insert of one row, as [`Db::execute`] takes it: `INSERT [OR IGNORE] INTO t (…)
+    /// VALUES (?1, …)`, perhaps with an `ON CONFLICT` clause after.
+    pub sql: &'static str,
+    /// Each parameter's PostgreSQL type, in order: `text`, `int8`, `float8` or `bytea`.
+    pub types: &'static [&'static str],
+}
+
+impl Db<'_> {
+    /// Inserts one row of `insert`. SQLite inserts it at once. A PostgreSQL connection inside a
+    /// [`Transaction`] holds it, and writes each insert's held rows in one statement before it
+    /// runs any other statement or commits (and drops them with a rollback): what a transaction
+    /// reads, it reads after its own writes, and a round of a thousand events costs a few
+    /// statements rather than thousands of trips to the server. An error in a held row is
+    /// reported by the statement that wrote it, and the transaction fails with it.
+    pub fn insert_later(self, insert: &'static Batched, params: impl Params) -> Result<()> {
+        match self {
+            Db::Sqlite(_) => self.execute(insert.sql, params).map(drop),
+            #[cfg(feature = "postgres")]
+            Db::Postgres(conn) => conn.insert_later(insert, &params),
+        }
+    }
+}
+
 /// The advisory lock a PostgreSQL store's writing transactions take in turn.
 pub const WRITER_LOCK: i64 = 0x0063_7573_746f_6402;
 
@@ -611,6 +636,10 @@ impl<'a> Db<'a> {
             self.execute_batch(&format!(
                 "BEGIN; SELECT pg_advisory_xact_lock({WRITER_LOCK})"
             ))?;
+            #[cfg(feature = "postgres")]
+            if let Db::Postgres(conn) = self {
+                conn.hold_inserts(true);
+            }
         } else {
             self.execute_batch("BEGIN IMMEDIATE")?;
         }
@@ -622,9 +651,14 @@ impl<'a> Db<'a> {
 }
 
 impl Transaction<'_> {
+    /// Commits. A commit that fails (a held row refused, a busy database) leaves the
+    /// transaction to be rolled back when it is dropped.
     pub fn commit(mut self) -> Result<()> {
+        // Held rows are written first (every statement writes them before it runs).
+        self.db.execute_batch("COMMIT")?;
         self.open = false;
-        self.db.execute_batch("COMMIT")
+        self.db.stop_holding();
+        Ok(())
     }
 }
 
@@ -639,8 +673,19 @@ impl<'a> std::ops::Deref for Transaction<'a> {
 impl Drop for Transaction<'_> {
     fn drop(&mut self) {
         if self.open {
+            self.db.stop_holding();
             // A transaction the connection lost is gone with it.
             let _ = self.db.execute_batch("ROLLBACK");
+        }
+    }
+}
+
+impl Db<'_> {
+    /// Inserts are no longer held; those held are dropped (written already after a commit).
+    fn stop_holding(self) {
+        #[cfg(feature = "postgres")]
+        if let Db::Postgres(conn) = self {
+            conn.hold_inserts(false);
         }
     }
 }
@@ -866,6 +911,108 @@ mod pg {
         /// Present until dropped.
         client: RefCell<Option<postgres::Client>>,
         prepared: RefCell<HashMap<String, postgres::Statement>>,
+        /// Whether inserts are held ([`Db::insert_later`]): inside a transaction.
+        holding: std::cell::Cell<bool>,
+        /// The rows held, by insert, in the order each insert was first held (a row that
+        /// refers to another's is held after it, so the inserts are written in that order).
+        held: RefCell<Vec<Held>>,
+    }
+
+    struct Held {
+        insert: &'static Batched,
+        rows: Vec<Vec<Owned>>,
+    }
+
+    /// A held row's value.
+    enum Owned {
+        Null,
+        Int(i64),
+        Real(f64),
+        Text(String),
+        Bytes(Vec<u8>),
+    }
+
+    impl From<Cell<'_>> for Owned {
+        fn from(cell: Cell<'_>) -> Owned {
+            match cell {
+                Cell::Null => Owned::Null,
+                Cell::Int(v) => Owned::Int(v),
+                Cell::Real(v) => Owned::Real(v),
+                Cell::Text(v) => Owned::Text(v.to_string()),
+                Cell::Bytes(v) => Owned::Bytes(v.to_vec()),
+            }
+        }
+    }
+
+    /// The most rows of one insert written by one statement.
+    const HELD_ROWS: usize = 5_000;
+
+    /// `insert` as one statement for many rows: each column bound as an array and unnested.
+    fn unnested(insert: &Batched) -> Result<String> {
+        let bad = || SqlError::Refused {
+            error: "not an INSERT … VALUES (…) of one row".into(),
+            sql: insert.sql.to_string(),
+        };
+        let values = find_word(insert.sql, "VALUES").ok_or_else(bad)?;
+        let close = insert.sql[values..].find(')').ok_or_else(bad)? + values;
+        let columns: Vec<String> = insert
+            .types
+            .iter()
+            .enumerate()
+            .map(|(i, ty)| format!("${}::{ty}[]", i + 1))
+            .collect();
+        Ok(postgres_sql(&format!(
+            "{}SELECT * FROM unnest({}){}",
+            &insert.sql[..values],
+            columns.join(", "),
+            &insert.sql[close + 1..]
+        )))
+    }
+
+    /// Column `column` of `rows` as an array of `ty`.
+    fn column(
+        rows: &[Vec<Owned>],
+        column: usize,
+        ty: &str,
+    ) -> Result<Box<dyn ToSql + Sync>, String> {
+        fn each<T>(
+            rows: &[Vec<Owned>],
+            column: usize,
+            f: impl Fn(&Owned) -> Option<Option<T>>,
+        ) -> Result<Vec<Option<T>>, String> {
+            rows.iter()
+                .map(|row| {
+                    let value = row.get(column).ok_or("a row short of parameters")?;
+                    f(value).ok_or_else(|| format!("parameter {} is of another type", column + 1))
+                })
+                .collect()
+        }
+        Ok(match ty {
+            "text" => Box::new(each(rows, column, |v| match v {
+                Owned::Null => Some(None),
+                Owned::Text(t) => Some(Some(t.clone())),
+                Owned::Int(i) => Some(Some(i.to_string())),
+                _ => None,
+            })?),
+            "int8" => Box::new(each(rows, column, |v| match v {
+                Owned::Null => Some(None),
+                Owned::Int(i) => Some(Some(*i)),
+                _ => None,
+            })?),
+            "float8" => Box::new(each(rows, column, |v| match v {
+                Owned::Null => Some(None),
+                Owned::Real(r) => Some(Some(*r)),
+                #[allow(clippy::cast_precision_loss, reason = "as SQLite compares them")]
+                Owned::Int(i) => Some(Some(*i as f64)),
+                _ => None,
+            })?),
+            "bytea" => Box::new(each(rows, column, |v| match v {
+                Owned::Null => Some(None),
+                Owned::Bytes(b) => Some(Some(b.clone())),
+                _ => None,
+            })?),
+            other => return Err(format!("no arrays of {other}")),
+        })
     }
 
     impl PgConn {
@@ -874,11 +1021,100 @@ mod pg {
                 inner: Box::new(Inner {
                     client: RefCell::new(Some(client)),
                     prepared: RefCell::new(HashMap::new()),
+                    holding: std::cell::Cell::new(false),
+                    held: RefCell::new(Vec::new()),
                 }),
             }
         }
 
-        /// The client itself, for what the stores' SQL does not cover (binary `COPY`).
+        /// Holds inserts from now on, or no longer (dropping those held).
+        pub(super) fn hold_inserts(&self, holding: bool) {
+            self.inner.holding.set(holding);
+            self.inner.held.borrow_mut().clear();
+        }
+
+        pub(super) fn insert_later(
+            &self,
+            insert: &'static Batched,
+            params: &impl Params,
+        ) -> Result<()> {
+            let row: Vec<Owned> = cells(params).into_iter().map(Owned::from).collect();
+            {
+                let mut held = self.inner.held.borrow_mut();
+                match held.iter_mut().find(|h| std::ptr::eq(h.insert, insert)) {
+                    Some(h) => h.rows.push(row),
+                    None => held.push(Held {
+                        insert,
+                        rows: vec![row],
+                    }),
+                }
+            }
+            let full = self
+                .inner
+                .held
+                .borrow()
+                .iter()
+                .any(|h| h.rows.len() >= HELD_ROWS);
+            if !self.inner.holding.get() || full {
+                self.write_held()?;
+            }
+            Ok(())
+        }
+
+        /// Writes the rows held, each insert's in one statement per [`HELD_ROWS`].
+        ///
+        /// Each insert keeps its place after its rows are written, so that inserts are always
+        /// written in the order each was first held in the transaction.
+        fn write_held(&self) -> Result<()> {
+            let held: Vec<(&'static Batched, Vec<Vec<Owned>>)> = self
+                .inner
+                .held
+                .borrow_mut()
+                .iter_mut()
+                .filter(|h| !h.rows.is_empty())
+                .map(|h| (h.insert, std::mem::take(&mut h.rows)))
+                .collect();
+            for (insert, rows) in held {
+                let key = format!("unnest: {}", insert.sql);
+                let cached = self.inner.prepared.borrow().get(&key).cloned();
+                let stmt = match cached {
+                    Some(stmt) => stmt,
+                    None => {
+                        let sql = unnested(insert)?;
+                        let stmt = self.client().prepare(&sql).map_err(|e| SqlError::Refused {
+                            error: postgres_text(&e),
+                            sql: sql.clone(),
+                        })?;
+                        self.inner.prepared.borrow_mut().insert(key, stmt.clone());
+                        stmt
+                    }
+                };
+                for chunk in rows.chunks(HELD_ROWS) {
+                    let columns = (0..insert.types.len())
+                        .map(|i| column(chunk, i, insert.types[i]))
+                        .collect::<Result<Vec<_>, _>>()
+                        .map_err(|error| SqlError::Refused {
+                            error,
+                            sql: insert.sql.to_string(),
+                        })?;
+                    let refs: Vec<&(dyn ToSql + Sync)> = columns
+                        .iter()
+                        .map(|c| c.as_ref() as &(dyn ToSql + Sync))
+                        .collect();
+                    self.client()
+                        .execute(&stmt, &refs)
+                        .map_err(|e| SqlError::Refused {
+                            error: postgres_text(&e),
+                            sql: insert.sql.to_string(),
+                        })?;
+                }
+            }
+            Ok(())
+        }
+
+        /// The client itself, for what the stores' SQL does not cover (binary `COPY`). Rows
+        /// held by [`Db::insert_later`] are not written first: use it outside transactions that
+        /// hold any.
         pub fn client(&self) -> std::cell::RefMut<'_, postgres::Client> {
             std::cell::RefMut::map(self.inner.client.borrow_mut(), |c| {
                 c.as_mut().expect("present until dropped")
@@ -913,6 +1149,7 @@ mod pg {
         }
 
         pub(super) fn execute(&self, sql: &str, params: &impl Params) -> Result<usize> {
+            self.write_held()?;
             let stmt = self.statement(sql)?;
             let values = cells(params);
             let refs: Vec<&(dyn ToSql + Sync)> =
@@ -922,10 +1159,12 @@ mod pg {
         }
 
         pub(super) fn execute_batch(&self, sql: &str) -> Result<()> {
+            self.write_held()?;
             Ok(self.client().batch_execute(&postgres_sql(sql))?)
         }
 
         pub(super) fn query(&self, sql: &str, params: &impl Params) -> Result<Vec<postgres::Row>> {
+            self.write_held()?;
             let stmt = self.statement(sql)?;
             let values = cells(params);
             let refs: Vec<&(dyn ToSql + Sync)> =

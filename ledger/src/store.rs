@@ -17,7 +17,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use chrono::{DateTime, FixedOffset};
 use rusqlite::Connection;
 
-use crate::sql::{AsDb, params};
+use crate::sql::{AsDb, Batched, Db, params};
 
 use crate::Error;
 use crate::event::{Action, BizStep, Epc, Event, EventId, EventType};
@@ -294,38 +294,85 @@ pub fn insert_prepared(
     prepared: &Prepared,
     local: bool,
 ) -> Result<Option<i64>, Error> {
-    let Prepared {
-        body,
-        time,
-        epcs,
-        parent,
-    } = prepared;
     let conn = conn.db();
     let step = event.body.biz_step.as_str();
     let Some(seq) = conn.query_opt(
         "INSERT INTO events (id, time, step, body, local) VALUES (?1, ?2, ?3, ?4, ?5)
          ON CONFLICT(id) DO NOTHING RETURNING seq",
-        params![event.id.0, time, step, body, local],
+        params![event.id.0, prepared.time, step, prepared.body, local],
         |r| r.get::<_, i64>(0),
     )?
     else {
         return Ok(None);
     };
-    conn.execute("UPDATE event_totals SET events = events + 1", params![])?;
+    count_events(conn, 1)?;
+    insert_rows(conn, event, prepared, seq)?;
+    Ok(Some(seq))
+}
+
+/// Stores `event` (whose columns are `prepared`) at `seq`, a number no event holds, in a
+/// transaction whose caller knows it holds no event of that id: its rows are written with the
+/// transaction's next statement ([`Db::insert_later`]), a round's together. The caller adds the
+/// events it stored so to the store's count ([`count_events`]).
+pub fn insert_prepared_at(
+    conn: impl AsDb,
+    event: &Event,
+    prepared: &Prepared,
+    local: bool,
+    seq: i64,
+) -> Result<(), Error> {
+    static EVENT: Batched = Batched {
+        sql: "INSERT INTO events (seq, id, time, step, body, local) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        types: &["int8", "text", "text", "text", "text", "int8"],
+    };
+    let conn = conn.db();
+    let step = event.body.biz_step.as_str();
+    conn.insert_later(
+        &EVENT,
+        params![seq, event.id.0, prepared.time, step, prepared.body, local],
+    )?;
+    insert_rows(conn, event, prepared, seq)
+}
+
+/// Adds `n` events to the count of events the store holds.
+pub fn count_events(conn: impl AsDb, n: i64) -> Result<(), Error> {
+    conn.db()
+        .execute("UPDATE event_totals SET events = events + ?1", params![n])?;
+    Ok(())
+}
+
+/// The rows that find the event stored at `seq`: by what it names, packs, declares and
+/// belongs to.
+fn insert_rows(conn: Db<'_>, event: &Event, prepared: &Prepared, seq: i64) -> Result<(), Error> {
+    static DECLARATION: Batched = Batched {
+        sql: "INSERT OR IGNORE INTO declarations (declared, seq) VALUES (?1, ?2)",
+        types: &["text", "int8"],
+    };
+    static EPC: Batched = Batched {
+        sql: "INSERT OR IGNORE INTO event_epcs (epc, role, step, time, seq) VALUES (?1, ?2, ?3, ?4, ?5)",
+        types: &["text", "text", "text", "text", "int8"],
+    };
+    static CONTAINMENT: Batched = Batched {
+        sql: "INSERT OR IGNORE INTO containment (child, parent, seq, time, added) VALUES (?1, ?2, ?3, ?4, ?5)",
+        types: &["text", "text", "int8", "text", "int8"],
+    };
+    static TRANSACTION: Batched = Batched {
+        sql: "INSERT OR IGNORE INTO event_transactions (kind, id, seq) VALUES (?1, ?2, ?3)",
+        types: &["text", "text", "int8"],
+    };
+    let Prepared {
+        time, epcs, parent, ..
+    } = prepared;
+    let step = event.body.biz_step.as_str();
     let declared = event.declared_id();
     if let Some(declared) = &declared {
-        conn.execute(
-            "INSERT OR IGNORE INTO declarations (declared, seq) VALUES (?1, ?2)",
-            params![declared.0, seq],
-        )?;
+        conn.insert_later(&DECLARATION, params![declared.0, seq])?;
     }
-    const EPC: &str =
-        "INSERT OR IGNORE INTO event_epcs (epc, role, step, time, seq) VALUES (?1, ?2, ?3, ?4, ?5)";
     for epc in epcs {
-        conn.execute(EPC, params![epc, "epc", step, time, seq])?;
+        conn.insert_later(&EPC, params![epc, "epc", step, time, seq])?;
     }
     if let Some(parent) = parent {
-        conn.execute(EPC, params![parent, "parent", step, time, seq])?;
+        conn.insert_later(&EPC, params![parent, "parent", step, time, seq])?;
         // A declaration repeats an aggregation to retract it; it packs nothing.
         if event.body.event_type == EventType::AggregationEvent
             && event.body.action != Action::Observe
@@ -333,20 +380,14 @@ pub fn insert_prepared(
         {
             let added = event.body.action == Action::Add;
             for child in epcs {
-                conn.execute(
-                    "INSERT OR IGNORE INTO containment (child, parent, seq, time, added) VALUES (?1, ?2, ?3, ?4, ?5)",
-                    params![child, parent, seq, time, added],
-                )?;
+                conn.insert_later(&CONTAINMENT, params![child, parent, seq, time, added])?;
             }
         }
     }
     for t in &event.body.biz_transactions {
-        conn.execute(
-            "INSERT OR IGNORE INTO event_transactions (kind, id, seq) VALUES (?1, ?2, ?3)",
-            params![t.kind, t.id, seq],
-        )?;
+        conn.insert_later(&TRANSACTION, params![t.kind, t.id, seq])?;
     }
-    Ok(Some(seq))
+    Ok(())
 }
 
 /// UTC with fixed-width fraction, so that string order is time order whatever the offsets.
@@ -716,13 +757,19 @@ pub fn containers(conn: impl AsDb, epc: &Epc) -> Result<Vec<Epc>, Error> {
 
 /// The live aggregations (packing and unpacking, fitting and removal) that have `child` among
 /// their children: from the `containment` table, so a unit's other events are not read. Its key,
-/// (child, seq), makes each row a distinct aggregation, in order, with no temporary b-tree.
+/// (child, seq), makes each row a distinct aggregation, in order, with no temporary b-tree. Each
+/// event is looked up by its number (a subquery, not a join a planner could turn into a scan of
+/// every event when its statistics are behind a table that grew).
 fn aggregations_of(conn: impl AsDb, child: &Epc) -> Result<Vec<Event>, Error> {
     let conn = conn.db();
     let rows: Vec<(i64, String)> = conn.query_map(
         &format!(
-            "SELECT e.seq, e.id FROM containment c JOIN events e ON e.seq = c.seq
-             WHERE c.child = ?1 AND {LIVE} ORDER BY c.seq"
+            "SELECT containment.seq,
+                    (SELECT e.id FROM events e WHERE e.seq = containment.seq)
+             FROM containment
+             WHERE containment.child = ?1 AND {LIVE_CONTAINMENT}
+               AND NOT EXISTS (SELECT 1 FROM declarations d WHERE d.seq = containment.seq)
+             ORDER BY containment.seq"
         ),
         params![child.uri()],
         |r| Ok((r.get(0)?, r.get(1)?)),

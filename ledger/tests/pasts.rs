@@ -210,3 +210,56 @@ fn a_unit_never_seen_has_an_empty_past() {
             .is_none()
     );
 }
+
+proptest! {
+    #![proptest_config(seeded::seeded(24))]
+
+    /// A round's own events, added to the pasts as they are stored (`Pasts::add`), keep the
+    /// answers those of the store: units named again and again, two units to an event, the same
+    /// event sent twice, clocks corrected, wide events among them.
+    #[test]
+    fn pasts_with_a_rounds_events_added_answer_as_the_store_does(
+        acts in proptest::collection::vec(act(), 0..16),
+        round in proptest::collection::vec(
+            (0usize..4, proptest::option::of(0usize..4), 0usize..7, 0u8..22, -3i8..4, any::<bool>()),
+            1..10,
+        ),
+    ) {
+        let tmp = tempfile::tempdir().unwrap();
+        let conn = store::open(&tmp.path().join("pasts.db")).unwrap();
+        let mut stored = store_history(&conn, &acts);
+        let units: Vec<Epc> = (0..4).map(unit).collect();
+        let mut pasts = Pasts::read(&conn, &units).unwrap();
+        for (u, also, s, minute, offset, wide) in round {
+            let mut epcs = vec![unit(u)];
+            epcs.extend(also.map(unit));
+            if wide {
+                epcs.extend((200..200 + store::WIDE_EVENT + 3).map(unit));
+            }
+            let event = object(epcs, STEPS[s], minute, u % 3);
+            let prepared = store::Prepared::of(&event, i64::from(offset) * 60_000).unwrap();
+            // The same event twice is stored (and added) once.
+            for _ in 0..2 {
+                if let Some(seq) = store::insert_prepared(&conn, &event, &prepared, false).unwrap() {
+                    pasts.add(&event, &prepared, seq);
+                    stored.push(event.clone());
+                }
+            }
+            for u in &units {
+                let Some(past) = pasts.of(u) else { continue };
+                let until = prepared.until(&event);
+                for step in STEPS {
+                    let want = store::last_with_step_until(&conn, std::slice::from_ref(u), step, &until).unwrap();
+                    let got = past.last_with_step_until(&conn, step, &until).unwrap();
+                    prop_assert_eq!(got.as_ref(), want.as_ref(), "{:?} {:?}", u, step);
+                }
+                let want = store::events_touching_except(&conn, u, Some(&event.id)).unwrap();
+                prop_assert_eq!(past.events_except(&conn, Some(&event.id)).unwrap(), want, "{:?}", u);
+                prop_assert_eq!(
+                    past.events_except(&conn, None).unwrap(),
+                    store::events_touching(&conn, u).unwrap()
+                );
+            }
+        }
+    }
+}

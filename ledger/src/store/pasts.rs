@@ -105,6 +105,35 @@ impl Pasts {
         Ok(Pasts { units: out })
     }
 
+    /// Adds `event`, just stored at `seq` with the columns `prepared`, to the pasts of the units
+    /// it names whose pasts were read: the answers stay those of the store after it. For an
+    /// event that packs nothing and declares nothing erroneous (a packing changes what reaches
+    /// a unit through its container; a declaration, which events are live).
+    pub fn add(&mut self, event: &Event, prepared: &super::Prepared, seq: i64) {
+        let step = event.body.biz_step.as_str();
+        let body = i64::try_from(prepared.body.len())
+            .is_ok_and(|n| n <= BODY_INLINE)
+            .then(|| prepared.body.clone());
+        let named = event.body.epcs.iter().map(|u| (u, true));
+        let parent = event.body.parent.iter().map(|p| (p, false));
+        let mut seen = HashSet::new();
+        for (unit, names) in named.chain(parent) {
+            if !seen.insert((unit, names)) {
+                continue;
+            }
+            if let Some(rows) = self.units.get_mut(unit) {
+                rows.push(Row {
+                    time: prepared.time.clone(),
+                    seq,
+                    id: event.id.0.clone(),
+                    names,
+                    step: step.to_string(),
+                    body: body.clone(),
+                });
+            }
+        }
+    }
+
     /// The past of `unit`, if it was read.
     pub fn of<'a>(&'a self, unit: &'a Epc) -> Option<Past<'a>> {
         self.units.get(unit).map(|rows| Past { unit, rows })
