@@ -33,6 +33,11 @@ pub struct Round {
     pasts: RefCell<Pasts>,
     /// Of those units, the ones only one event of the round names.
     once: HashSet<Epc>,
+    /// Whether the round packs nothing, names no parent and declares nothing erroneous.
+    plain: bool,
+    /// In such a round, the containers of each unit packed before it ([`store::spans_of`]), as
+    /// first asked: they cannot change during the round.
+    containers: RefCell<HashMap<Epc, Containers>>,
     /// The round's units (GS1 serials named by its events), and whether the registry issued
     /// each.
     issued: HashMap<Epc, bool>,
@@ -82,6 +87,7 @@ impl Round {
                 && e.body.parent.is_none()
                 && e.body.extension.error_declaration.is_none()
         });
+        round.plain = plain;
         if plain {
             round.once = named
                 .into_iter()
@@ -254,10 +260,32 @@ impl Round {
     ) -> Result<Option<Event>, HubError> {
         let conn = conn.db();
         let pasts = self.pasts.borrow();
-        Ok(match pasts.of(unit) {
-            Some(past) => past.last_with_step_until(conn, step, until)?,
-            None => store::last_with_step_touching_until(conn, unit, step, until)?,
-        })
+        if let Some(past) = pasts.of(unit) {
+            return Ok(past.last_with_step_until(conn, step, until)?);
+        }
+        if !self.plain {
+            return Ok(store::last_with_step_touching_until(
+                conn, unit, step, until,
+            )?);
+        }
+        let known = self.containers.borrow().get(unit).cloned();
+        let containers = match known {
+            Some(known) => known,
+            None => {
+                let read = std::rc::Rc::new(store::spans_of(conn, unit)?);
+                self.containers
+                    .borrow_mut()
+                    .insert(unit.clone(), read.clone());
+                read
+            }
+        };
+        Ok(store::last_with_step_touching_within(
+            conn,
+            unit,
+            step,
+            until,
+            &containers,
+        )?)
     }
 
     /// Every live event bearing on `unit` but `except`, in fold order
@@ -303,6 +331,9 @@ impl Round {
         listing::open_listings(conn, kind, unit)
     }
 }
+
+/// A unit's containers, with when it was inside each ([`store::spans_of`]).
+type Containers = std::rc::Rc<BTreeMap<Epc, Vec<store::Span>>>;
 
 /// A list bound as one parameter, for `json_each`.
 fn json_list<T: serde::Serialize>(items: &[T]) -> Result<String, HubError> {

@@ -840,10 +840,29 @@ pub fn last_with_step_touching_until(
     bound: &Until,
 ) -> Result<Option<Event>, Error> {
     let conn = conn.db();
+    last_with_step_touching_within(conn, epc, step, bound, &spans_of(conn, epc)?)
+}
+
+/// Every container `epc` was ever inside, however deeply nested, with when: what
+/// [`last_with_step_touching_within`] takes. It changes only when something is packed or
+/// unpacked, or such an event is declared erroneous.
+pub fn spans_of(conn: impl AsDb, epc: &Epc) -> Result<BTreeMap<Epc, Vec<Span>>, Error> {
+    containment_spans(conn.db(), epc, &mut vec![epc.clone()])
+}
+
+/// As [`last_with_step_touching_until`], with `epc`'s containers as [`spans_of`] read them.
+pub fn last_with_step_touching_within(
+    conn: impl AsDb,
+    epc: &Epc,
+    step: BizStep,
+    bound: &Until,
+    containers: &BTreeMap<Epc, Vec<Span>>,
+) -> Result<Option<Event>, Error> {
+    let conn = conn.db();
     let mut best = latest_where(conn, epc, step, bound, |_| true)?;
-    for (container, spans) in containment_spans(conn, epc, &mut vec![epc.clone()])? {
+    for (container, spans) in containers {
         let inside = |e: &Event| spans.iter().any(|s| s.contains(e.body.event_time));
-        if let Some(e) = latest_where(conn, &container, step, bound, inside)?
+        if let Some(e) = latest_where(conn, container, step, bound, inside)?
             && best
                 .as_ref()
                 .is_none_or(|b| e.body.event_time > b.body.event_time)
