@@ -94,7 +94,21 @@ impl Round {
                 .filter(|(_, n)| *n == 1)
                 .map(|(u, _)| u.clone())
                 .collect();
-            round.pasts = RefCell::new(Pasts::read(conn, &units)?);
+            let mut pasts = Pasts::read(conn, &units)?;
+            // A packed unit's checks also walk what it was packed in: its containers (fixed for
+            // the round) and their pasts are read now too.
+            let packed: Vec<Epc> = pasts.packed().cloned().collect();
+            let mut containers: BTreeSet<Epc> = BTreeSet::new();
+            for unit in packed {
+                let spans = store::spans_of(conn, &unit)?;
+                containers.extend(spans.keys().cloned());
+                round
+                    .containers
+                    .get_mut()
+                    .insert(unit, std::rc::Rc::new(spans));
+            }
+            pasts.read_more(conn, &containers.into_iter().collect::<Vec<_>>())?;
+            round.pasts = RefCell::new(pasts);
             let once: Vec<Epc> = round.once.iter().cloned().collect();
             round.read_listed(conn, &once)?;
         }
@@ -242,7 +256,7 @@ impl Round {
     ) -> Result<Option<Event>, HubError> {
         let conn = conn.db();
         let pasts = self.pasts.borrow();
-        Ok(match pasts.of(unit) {
+        Ok(match pasts.naming(unit) {
             Some(past) => past.last_with_step_until(conn, step, until)?,
             None => store::last_with_step_until(conn, std::slice::from_ref(unit), step, until)?,
         })
@@ -279,6 +293,9 @@ impl Round {
                 read
             }
         };
+        if let Some(answer) = pasts.last_touching_within(conn, unit, step, until, &containers)? {
+            return Ok(answer);
+        }
         Ok(store::last_with_step_touching_within(
             conn,
             unit,

@@ -78,6 +78,10 @@ enum Act {
     Wide(usize, usize, u8, bool),
     /// The unit is packed into the pallet (it leaves the pasts).
     Pack(usize, u8),
+    /// The unit is taken out of the pallet.
+    Unpack(usize, u8),
+    /// An event on the pallet: step, minute.
+    Pallet(usize, u8),
     /// The n-th event so far is declared erroneous.
     Declare(usize),
 }
@@ -88,6 +92,8 @@ fn act() -> impl Strategy<Value = Act> {
             .prop_map(|(u, s, m, o, c)| Act::One(u, s, m, o, c)),
         1 => (0usize..4, 0usize..7, 0u8..20, any::<bool>()).prop_map(|(u, s, m, l)| Act::Wide(u, s, m, l)),
         1 => (0usize..4, 0u8..20).prop_map(|(u, m)| Act::Pack(u, m)),
+        1 => (0usize..4, 0u8..20).prop_map(|(u, m)| Act::Unpack(u, m)),
+        2 => (0usize..7, 0u8..20).prop_map(|(s, m)| Act::Pallet(s, m)),
         1 => (0usize..30).prop_map(Act::Declare),
     ]
 }
@@ -107,13 +113,18 @@ fn store_history(conn: &rusqlite::Connection, acts: &[Act]) -> Vec<Event> {
                 epcs.push(unit(*u));
                 (object(epcs, STEPS[*s], *m, 0), 0)
             }
-            Act::Pack(u, m) => {
+            Act::Pack(u, m) | Act::Unpack(u, m) => {
                 let mut e = object(vec![unit(*u)], BizStep::Packing, *m, 0);
                 e.body.event_type = EventType::AggregationEvent;
-                e.body.action = Action::Add;
+                e.body.action = if matches!(a, Act::Pack(..)) {
+                    Action::Add
+                } else {
+                    Action::Delete
+                };
                 e.body.parent = Some(pallet());
                 (Event::new(e.body), 0)
             }
+            Act::Pallet(s, m) => (object(vec![pallet()], STEPS[*s], *m, 0), 0),
             Act::Declare(n) => {
                 let Some(original) = stored.get(*n % stored.len().max(1)) else {
                     continue;
@@ -154,11 +165,12 @@ proptest! {
         let conn = store::open(&tmp.path().join("pasts.db")).unwrap();
         let stored = store_history(&conn, &acts);
         let units: Vec<Epc> = (0..4).map(unit).collect();
-        let pasts = Pasts::read(&conn, &units).unwrap();
+        let mut pasts = Pasts::read(&conn, &units).unwrap();
+        pasts.read_more(&conn, &[pallet()]).unwrap();
         let packed: Vec<&Epc> = acts
             .iter()
             .filter_map(|a| match a {
-                Act::Pack(u, _) => Some(&units[*u]),
+                Act::Pack(u, _) | Act::Unpack(u, _) => Some(&units[*u]),
                 _ => None,
             })
             .collect();
@@ -173,6 +185,20 @@ proptest! {
         for u in &units {
             let past = pasts.of(u);
             prop_assert_eq!(past.is_some(), !packed.contains(&u), "{:?}", u);
+            // A packed unit: the events naming it, and those of what it was packed in while it
+            // was inside, answer from the pasts as the store's walks do.
+            let containers = store::spans_of(&conn, u).unwrap();
+            for (probe, offset) in &probes {
+                let until = Until::stored(probe, *offset);
+                for step in STEPS {
+                    let naming = store::last_with_step_until(&conn, std::slice::from_ref(u), step, &until).unwrap();
+                    let got = pasts.naming(u).unwrap().last_with_step_until(&conn, step, &until).unwrap();
+                    prop_assert_eq!(got.as_ref(), naming.as_ref(), "{:?} {:?} naming", u, step);
+                    let touching = store::last_with_step_touching_until(&conn, u, step, &until).unwrap();
+                    let got = pasts.last_touching_within(&conn, u, step, &until, &containers).unwrap();
+                    prop_assert_eq!(got.as_ref().map(Option::as_ref), Some(touching.as_ref()), "{:?} {:?} touching", u, step);
+                }
+            }
             let Some(past) = past else { continue };
             for (probe, offset) in &probes {
                 let until = Until::stored(probe, *offset);

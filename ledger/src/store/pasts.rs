@@ -40,10 +40,13 @@ struct Row {
     body: Option<String>,
 }
 
-/// The live events naming each of a batch's units, for units never packed into anything.
+/// The live events naming each of a batch's units (and of what they were packed in).
 #[derive(Default)]
 pub struct Pasts {
     units: HashMap<Epc, Vec<Row>>,
+    /// Of those, the units a `containment` row names as a child: their pasts run through their
+    /// containers too.
+    packed: HashSet<Epc>,
 }
 
 impl Pasts {
@@ -53,12 +56,27 @@ impl Pasts {
     }
 
     /// Reads the pasts of `units` as the store holds them now. Units a `containment` row names
-    /// as a child are left out (their pasts run through their containers). The answers stay true
-    /// only while no event naming the unit, packing it or declaring an event erroneous is stored:
-    /// the caller asks about a unit only for the one event of the batch that names it.
+    /// as a child are read, but [`Pasts::of`] leaves them out (their pasts run through their
+    /// containers): only [`Pasts::naming`] and [`Pasts::last_touching_within`] answer for them.
+    /// The answers stay true while nothing is packed or unpacked and no event is declared
+    /// erroneous, with each event stored that names a unit added ([`Pasts::add`]).
     pub fn read(conn: impl AsDb, units: &[Epc]) -> Result<Pasts, Error> {
+        let mut pasts = Pasts::none();
+        pasts.read_more(conn, units)?;
+        Ok(pasts)
+    }
+
+    /// Reads the pasts of `units` too (those read already are left as they are).
+    pub fn read_more(&mut self, conn: impl AsDb, units: &[Epc]) -> Result<(), Error> {
         let conn = conn.db();
-        let mut out: HashMap<Epc, Vec<Row>> = HashMap::with_capacity(units.len());
+        let units: Vec<Epc> = units
+            .iter()
+            .filter(|u| !self.units.contains_key(*u))
+            .cloned()
+            .collect();
+        let units = units.as_slice();
+        let out = &mut self.units;
+        let packed_units = &mut self.packed;
         let rows_sql = format!(
             "SELECT j.key, x.time, e.seq, e.id, x.role = 'epc', x.step,
                     CASE WHEN octet_length(e.body) <= ?2 THEN e.body END
@@ -79,15 +97,13 @@ impl Pasts {
                 .map(|k| Ok(usize::try_from(k?).unwrap_or(usize::MAX)))
                 .collect::<Result<_, Error>>()?;
             for (i, unit) in chunk.iter().enumerate() {
-                if !packed.contains(&i) {
-                    out.entry(unit.clone()).or_default();
+                out.entry(unit.clone()).or_default();
+                if packed.contains(&i) {
+                    packed_units.insert(unit.clone());
                 }
             }
             conn.query_each(&rows_sql, params![list, BODY_INLINE], |r| {
                 let index = usize::try_from(r.get::<_, i64>(0)?).unwrap_or(usize::MAX);
-                if packed.contains(&index) {
-                    return Ok(());
-                }
                 let Some(unit) = chunk.get(index) else {
                     return Ok(());
                 };
@@ -102,7 +118,7 @@ impl Pasts {
                 Ok(())
             })?;
         }
-        Ok(Pasts { units: out })
+        Ok(())
     }
 
     /// Adds `event`, just stored at `seq` with the columns `prepared`, to the pasts of the units
@@ -134,9 +150,59 @@ impl Pasts {
         }
     }
 
-    /// The past of `unit`, if it was read.
+    /// The past of `unit`, if it was read and `unit` was never packed into anything.
     pub fn of<'a>(&'a self, unit: &'a Epc) -> Option<Past<'a>> {
-        self.units.get(unit).map(|rows| Past { unit, rows })
+        if self.packed.contains(unit) {
+            return None;
+        }
+        self.naming(unit)
+    }
+
+    /// The events naming `epc` (packed or not), if they were read: what
+    /// [`Past::last_with_step_until`] answers from them is [`super::last_with_step_until`]'s
+    /// answer for `epc` alone, whatever it was packed in.
+    pub fn naming<'a>(&'a self, epc: &'a Epc) -> Option<Past<'a>> {
+        self.units.get(epc).map(|rows| Past { unit: epc, rows })
+    }
+
+    /// As [`super::last_with_step_touching_within`] for a unit whose containers are
+    /// `containers` ([`super::spans_of`]), if the events naming it and each container were
+    /// read; None if any was not.
+    pub fn last_touching_within(
+        &self,
+        conn: impl AsDb,
+        unit: &Epc,
+        step: BizStep,
+        bound: &Until,
+        containers: &std::collections::BTreeMap<Epc, Vec<super::Span>>,
+    ) -> Result<Option<Option<Event>>, Error> {
+        let conn = conn.db();
+        if containers.keys().any(|c| !self.units.contains_key(c)) {
+            return Ok(None);
+        }
+        let Some(own) = self.naming(unit) else {
+            return Ok(None);
+        };
+        let mut best = own.last_with_step_until(conn, step, bound)?;
+        for (container, spans) in containers {
+            let Some(past) = self.naming(container) else {
+                return Ok(None);
+            };
+            let inside = |e: &Event| spans.iter().any(|s| s.contains(e.body.event_time));
+            if let Some(e) = past.last_with_step_until_where(conn, step, bound, inside)?
+                && best
+                    .as_ref()
+                    .is_none_or(|b| e.body.event_time > b.body.event_time)
+            {
+                best = Some(e);
+            }
+        }
+        Ok(Some(best))
+    }
+
+    /// The units read that were packed into something.
+    pub fn packed(&self) -> impl Iterator<Item = &Epc> {
+        self.packed.iter()
     }
 
     /// How many units' pasts were read.
@@ -164,15 +230,34 @@ impl Past<'_> {
         step: BizStep,
         bound: &Until,
     ) -> Result<Option<Event>, Error> {
+        self.last_with_step_until_where(conn, step, bound, |_| true)
+    }
+
+    /// The latest of the events [`Past::last_with_step_until`] walks that `keep` accepts:
+    /// newest first, stopping at the first kept.
+    pub fn last_with_step_until_where(
+        &self,
+        conn: impl AsDb,
+        step: BizStep,
+        bound: &Until,
+        mut keep: impl FnMut(&Event) -> bool,
+    ) -> Result<Option<Event>, Error> {
         let conn = conn.db();
-        self.rows
+        let mut rows: Vec<&Row> = self
+            .rows
             .iter()
             .filter(|r| {
                 r.names && r.step == step.as_str() && r.time <= bound.time && r.id != bound.except
             })
-            .max_by(|a, b| (a.time.as_str(), a.seq).cmp(&(b.time.as_str(), b.seq)))
-            .map(|r| self.event(conn, r, true))
-            .transpose()
+            .collect();
+        rows.sort_unstable_by(|a, b| (b.time.as_str(), b.seq).cmp(&(a.time.as_str(), a.seq)));
+        for row in rows {
+            let event = self.event(conn, row, true)?;
+            if keep(&event) {
+                return Ok(Some(event));
+            }
+        }
+        Ok(None)
     }
 
     /// As [`super::events_touching_except`]: every live event naming the unit, but `except`, in
