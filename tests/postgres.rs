@@ -299,3 +299,100 @@ fn rows_inserted_later_are_read_back_in_order_and_never_half_committed() {
         assert_eq!(count("parent"), 12_002, "{what}");
     }
 }
+
+/// A certificate authority and a server certificate it signed for `names` (host names or IP
+/// addresses): (the authority's certificate, the server's certificate, the server's key), PEM.
+fn authority_and_server(names: &[&str]) -> (String, String, String) {
+    use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
+    let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca.distinguished_name
+        .push(DnType::CommonName, "database authority");
+    ca.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
+    let ca_key = KeyPair::generate().unwrap();
+    let ca_pem = ca.clone().self_signed(&ca_key).unwrap().pem();
+    let issuer = Issuer::new(ca, ca_key);
+    let names: Vec<String> = names.iter().map(ToString::to_string).collect();
+    let server = CertificateParams::new(names).unwrap();
+    let key = KeyPair::generate().unwrap();
+    let cert = server.signed_by(&key, &issuer).unwrap();
+    (ca_pem, cert.pem(), key.serialize_pem())
+}
+
+/// A registry on a server that speaks TLS only: the hub reaches it with `sslmode=require` and the
+/// server's authority in `sslrootcert`, and refuses, saying why, a server whose certificate
+/// another authority signed or that is not made out to the host it connects to. The server
+/// refuses unencrypted connections, so a hub that reached it spoke TLS.
+#[test]
+fn the_hub_reaches_postgresql_over_tls_only_when_it_can_trust_the_server() {
+    use custodian_e2e::custodian_output;
+    let tmp = tempfile::tempdir().unwrap();
+    let (ca, cert, key) = authority_and_server(&["127.0.0.1"]);
+    let (impostor_ca, _, _) = authority_and_server(&["127.0.0.1"]);
+    let ca_path = tmp.path().join("ca.pem");
+    let impostor_path = tmp.path().join("impostor.pem");
+    std::fs::write(&ca_path, &ca).unwrap();
+    std::fs::write(&impostor_path, &impostor_ca).unwrap();
+    let mut cluster = Cluster::start();
+    cluster.require_tls(&cert, &key);
+    let hub = tmp.path().join("hub").display().to_string();
+    let status = |url: &str| {
+        let out = custodian_output(
+            &["hub", "status", "--data", &hub, "--store", url, "--json"],
+            None,
+        );
+        (
+            out.status.success(),
+            format!(
+                "{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            ),
+        )
+    };
+    let url = cluster.url();
+    let tls = |host: &str, root: &std::path::Path| {
+        format!(
+            "{}?sslmode=require&sslrootcert={}",
+            url.replace("127.0.0.1", host),
+            root.display()
+        )
+    };
+
+    // In the clear, the server turns the hub away.
+    let (ok, said) = status(&url);
+    assert!(!ok, "the server took an unencrypted connection: {said}");
+    assert!(said.contains("no encryption"), "{said}");
+
+    let (ok, said) = status(&tls("127.0.0.1", &ca_path));
+    assert!(ok, "the hub did not reach the registry over TLS: {said}");
+    let counts: serde_json::Value = serde_json::from_str(said.trim()).unwrap();
+    assert_eq!(counts["events"], 0, "{said}");
+
+    // Another authority's word is not taken.
+    let (ok, said) = status(&tls("127.0.0.1", &impostor_path));
+    assert!(
+        !ok,
+        "the hub trusted a server its authority did not vouch for: {said}"
+    );
+    assert!(said.contains("invalid peer certificate"), "{said}");
+    // Not an outage to wait out: an operator must act.
+    assert!(!said.contains("unavailable"), "{said}");
+
+    // The certificate names 127.0.0.1; the same server reached as `localhost` is not it.
+    let (ok, said) = status(&tls("localhost", &ca_path));
+    assert!(
+        !ok,
+        "the hub took a certificate made out to another name: {said}"
+    );
+    assert!(said.contains("not valid for name"), "{said}");
+
+    // An authority named for a connection that would not use it is a mistake, said so.
+    let (ok, said) = status(&format!("{url}?sslrootcert={}", ca_path.display()));
+    assert!(!ok, "{said}");
+    assert!(said.contains("add sslmode=require"), "{said}");
+
+    let missing = tmp.path().join("missing.pem");
+    let (ok, said) = status(&tls("127.0.0.1", &missing));
+    assert!(!ok, "{said}");
+    assert!(said.contains("sslrootcert"), "{said}");
+}

@@ -5,6 +5,7 @@ use std::sync::{Condvar, Mutex, PoisonError};
 
 use custodian_ledger::sql::{AsDb, Db, PgConn};
 use postgres::{Client, Config, NoTls};
+use tokio_postgres_rustls::MakeRustlsConnect;
 
 use crate::HubError;
 
@@ -126,28 +127,129 @@ impl Drop for Pooled<'_> {
 
 /// Opens a connection to the PostgreSQL registry at `url` (`postgres://…` or
 /// `postgresql://…`, or a libpq key=value string).
+///
+/// With `sslmode=require` the connection is TLS, and the server must prove itself: its
+/// certificate must chain to the certificates in the PEM file `sslrootcert` names (the system's
+/// trusted roots when none is named) and name the host connected to, as libpq's `verify-full`.
+/// An encrypted connection to whoever answers would let anyone on the path read and rewrite
+/// the registry. Otherwise (`disable`, or the default `prefer`) the hub speaks in the clear, to
+/// a server on the same machine or a network the operator trusts.
 pub fn connect(url: &str) -> Result<Client, HubError> {
+    let (url, rootcert) = take_param(url, "sslrootcert");
     let config: Config = url
         .parse()
-        .map_err(|e| HubError::BadRequest(format!("{}: {e}", redacted(url))))?;
-    if config.get_ssl_mode() == postgres::config::SslMode::Require {
+        .map_err(|e| HubError::BadRequest(format!("{}: {e}", redacted(&url))))?;
+    let place = redacted(&url);
+    let connected = if config.get_ssl_mode() == postgres::config::SslMode::Require {
+        config.connect(tls(&place, rootcert.as_deref())?)
+    } else if rootcert.is_some() {
         return Err(HubError::BadRequest(format!(
-            "{}: sslmode=require: the hub reaches PostgreSQL over a local socket or a trusted network, without TLS",
-            redacted(url)
+            "{place}: sslrootcert is named but the connection is not TLS: add sslmode=require"
         )));
-    }
-    config.connect(NoTls).map_err(|e| {
+    } else {
+        config.connect(NoTls)
+    };
+    connected.map_err(|e| {
         // A server not accepting connections now (stopped, restarting) is unavailable, not
-        // broken.
-        match failure(&redacted(url), &e) {
+        // broken; one whose certificate is not trusted stays so until an operator acts.
+        match failure(&place, &e) {
             HubError::Internal(text)
-                if e.as_db_error().is_none() || e.code().is_some_and(|c| c.code() == "57P03") =>
+                if (e.as_db_error().is_none() && !certificate_refused(&e))
+                    || e.code().is_some_and(|c| c.code() == "57P03") =>
             {
                 HubError::Unavailable(text)
             }
             other => other,
         }
     })
+}
+
+/// Whether the connection failed because TLS refused the server (its certificate, or the
+/// protocol it offered), not because the server could not be reached.
+fn certificate_refused(e: &postgres::Error) -> bool {
+    std::error::Error::source(e)
+        .and_then(|s| s.downcast_ref::<std::io::Error>())
+        .and_then(|io| io.get_ref())
+        .is_some_and(|inner| inner.is::<rustls::Error>())
+}
+
+/// The TLS the hub connects to `place` with: trusting the certificates in the PEM file
+/// `rootcert`, or the system's roots.
+fn tls(place: &str, rootcert: Option<&str>) -> Result<MakeRustlsConnect, HubError> {
+    use rustls::pki_types::CertificateDer;
+    use rustls::pki_types::pem::PemObject;
+    let mut roots = rustls::RootCertStore::empty();
+    match rootcert {
+        Some(path) => {
+            let certs = CertificateDer::pem_file_iter(path)
+                .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
+                .map_err(|e| HubError::BadRequest(format!("{place}: sslrootcert {path}: {e}")))?;
+            let (added, _) = roots.add_parsable_certificates(certs);
+            if added == 0 {
+                return Err(HubError::BadRequest(format!(
+                    "{place}: sslrootcert {path} holds no certificate"
+                )));
+            }
+        }
+        None => {
+            let found = rustls_native_certs::load_native_certs();
+            roots.add_parsable_certificates(found.certs);
+            if roots.is_empty() {
+                return Err(HubError::BadRequest(format!(
+                    "{place}: sslmode=require and no trusted root certificate on this system: name the server's CA with sslrootcert"
+                )));
+            }
+        }
+    }
+    let provider = std::sync::Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| HubError::Internal(format!("{place}: TLS: {e}")))?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(MakeRustlsConnect::new(config))
+}
+
+/// `url` without the parameter `name`, and that parameter's value: parameters the hub reads
+/// itself, which the PostgreSQL client would refuse. In a URL it is a query parameter
+/// (percent-decoded); in a key=value string, an unquoted `name=value` word.
+fn take_param(url: &str, name: &str) -> (String, Option<String>) {
+    let prefix = format!("{name}=");
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        let Some((base, query)) = url.split_once('?') else {
+            return (url.to_string(), None);
+        };
+        let mut value = None;
+        let kept: Vec<&str> = query
+            .split('&')
+            .filter(|pair| match pair.strip_prefix(&prefix) {
+                Some(v) => {
+                    value = Some(custodian_ledger::epcis::percent_decode(v));
+                    false
+                }
+                None => true,
+            })
+            .collect();
+        let url = if kept.is_empty() {
+            base.to_string()
+        } else {
+            format!("{base}?{}", kept.join("&"))
+        };
+        (url, value)
+    } else {
+        let mut value = None;
+        let kept: Vec<&str> = url
+            .split_whitespace()
+            .filter(|word| match word.strip_prefix(&prefix) {
+                Some(v) => {
+                    value = Some(v.to_string());
+                    false
+                }
+                None => true,
+            })
+            .collect();
+        (kept.join(" "), value)
+    }
 }
 
 /// `url` without its password, to name a database in messages.
@@ -179,6 +281,41 @@ pub fn failure(place: &str, e: &postgres::Error) -> HubError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_servers_authority_is_taken_out_of_the_url_for_the_hub_to_read() {
+        assert_eq!(
+            take_param(
+                "postgres://hub@db:5432/reg?sslmode=require&sslrootcert=%2Fetc%2Fdb%20ca.pem&application_name=hub",
+                "sslrootcert"
+            ),
+            (
+                "postgres://hub@db:5432/reg?sslmode=require&application_name=hub".to_string(),
+                Some("/etc/db ca.pem".to_string())
+            )
+        );
+        assert_eq!(
+            take_param("postgresql://db/reg?sslrootcert=/ca.pem", "sslrootcert"),
+            (
+                "postgresql://db/reg".to_string(),
+                Some("/ca.pem".to_string())
+            )
+        );
+        assert_eq!(
+            take_param("postgres://db/reg?sslmode=require", "sslrootcert"),
+            ("postgres://db/reg?sslmode=require".to_string(), None)
+        );
+        assert_eq!(
+            take_param(
+                "host=db dbname=reg sslmode=require sslrootcert=/ca.pem",
+                "sslrootcert"
+            ),
+            (
+                "host=db dbname=reg sslmode=require".to_string(),
+                Some("/ca.pem".to_string())
+            )
+        );
+    }
 
     #[test]
     fn a_url_is_named_without_its_password() {

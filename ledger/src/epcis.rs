@@ -904,7 +904,9 @@ pub fn epc_from_uri(s: &str) -> Result<Epc, EpcUriError> {
     Ok(Epc::parse(s)?)
 }
 
-fn percent_decode(s: &str) -> String {
+/// `%XX` escapes decoded, leniently: a malformed escape is kept as written, and bytes that do
+/// not form UTF-8 become U+FFFD.
+pub fn percent_decode(s: &str) -> String {
     let bytes = s.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;

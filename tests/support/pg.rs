@@ -14,6 +14,7 @@
 //! manufacturer would run it, not this one.
 
 use std::net::TcpListener;
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -144,6 +145,40 @@ impl Cluster {
         self.stop();
         self.server("pg_ctl", &self.start_args());
         self.running = true;
+    }
+
+    /// Has the server speak TLS only, with the certificate chain `cert_pem` and its key: the
+    /// server's own settings (`ssl = on`) and access rules (`hostssl` for loopback, every
+    /// unencrypted connection over TCP refused), then a restart.
+    pub fn require_tls(&mut self, cert_pem: &str, key_pem: &str) {
+        let data = self.dir.path().join("data");
+        let write = |name: &str, text: &str| {
+            let path = data.join(name);
+            std::fs::write(&path, text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            // The server refuses a key others may read.
+            let mode = std::fs::Permissions::from_mode(0o600);
+            std::fs::set_permissions(&path, mode).expect("the file's mode is set");
+            if self.as_postgres {
+                run(
+                    Command::new("chown").arg("postgres:").arg(&path),
+                    "handing the file to the postgres user",
+                );
+            }
+        };
+        write("server.crt", cert_pem);
+        write("server.key", key_pem);
+        write(
+            "pg_hba.conf",
+            "local all all trust\n\
+             hostssl all all 127.0.0.1/32 trust\n\
+             hostnossl all all 0.0.0.0/0 reject\n",
+        );
+        let conf = data.join("postgresql.conf");
+        let mut settings = std::fs::read_to_string(&conf).expect("the server's settings are read");
+        settings
+            .push_str("\nssl = on\nssl_cert_file = 'server.crt'\nssl_key_file = 'server.key'\n");
+        std::fs::write(&conf, settings).expect("the server's settings are written");
+        self.restart();
     }
 
     fn data(&self) -> String {
