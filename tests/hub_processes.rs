@@ -2,7 +2,8 @@
 //! organisations sync through both at once, one hub is killed (SIGKILL) in the middle of their
 //! syncs, and the devices carry on through the other. Afterwards every event is on the hub
 //! once, every unit is listed once per organisation's flag, the organisation's two devices hold
-//! the same flags, and the second hub goes on serving.
+//! the same flags, and the second hub goes on serving. A client spreading its verifications over
+//! both is held to one rate limit.
 
 #![allow(
     clippy::unwrap_used,
@@ -227,4 +228,83 @@ fn a_database_restart_is_answered_unavailable_and_syncs_complete_after_it() {
     hub.enroll(&other, "dist-b", "dc-oakland");
     sync_until_converged(other.to_str().unwrap());
     assert_eq!(flag_ids(&device), flag_ids(other.to_str().unwrap()));
+}
+
+/// A client spreading its verifications over two hub processes on one database is held to the
+/// one rate limit (bursts of 30, 10 a second), not one per process: past its burst, plus what
+/// refilled while it asked, every request is turned away with 429, whichever process takes it.
+#[test]
+fn the_public_rate_limit_holds_across_hub_processes() {
+    let cluster = Cluster::start();
+    let store = cluster.url();
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("hub");
+    let extra = ["--store", store.as_str()];
+    let first = HubProcess::start_with(&dir, true, "127.0.0.1:0", &extra);
+    let second = HubProcess::start_with(&dir, false, "127.0.0.1:0", &extra);
+    let ca = std::fs::read(dir.join("tls").join("ca.der")).unwrap();
+    let code = demo_serial(1);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let (allowed, refused, elapsed) = rt.block_on(async {
+        let client = reqwest::Client::builder()
+            .add_root_certificate(reqwest::Certificate::from_der(&ca).unwrap())
+            .build()
+            .unwrap();
+        let (mut allowed, mut refused) = (0u32, 0u32);
+        let started = std::time::Instant::now();
+        for n in 0..60 {
+            let hub = if n % 2 == 0 { &first } else { &second };
+            let status = client
+                .get(format!(
+                    "https://{}/verify?code={}",
+                    hub.address(),
+                    code.bytes()
+                        .map(|b| match b {
+                            b'0'..=b'9' | b'A'..=b'Z' | b'a'..=b'z' | b'-' | b'_' | b'.' => {
+                                char::from(b).to_string()
+                            }
+                            _ => format!("%{b:02X}"),
+                        })
+                        .collect::<String>()
+                ))
+                .send()
+                .await
+                .unwrap()
+                .status();
+            match status.as_u16() {
+                200 => allowed += 1,
+                429 => refused += 1,
+                other => panic!("verification answered {other}"),
+            }
+        }
+        (allowed, refused, started.elapsed().as_secs_f64())
+    });
+    // 30 at once, and 10 a second since.
+    let most = 30 + (10.0 * elapsed).ceil() as u32;
+    assert!(
+        (30..=most).contains(&allowed),
+        "{allowed} of 60 verifications allowed in {elapsed:.2} s ({refused} refused); the shared limit allows 30 to {most}"
+    );
+    assert!(refused > 0, "the two processes limited apart");
+    // Each verification answered is counted once, by whichever process answered it (the
+    // counts are written every quarter second).
+    let mut db = Client::connect(&store, NoTls).unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let counted = loop {
+        let counted: i64 = db
+            .query_one(
+                "SELECT COALESCE(sum(count), 0)::bigint FROM verifications",
+                &[],
+            )
+            .unwrap()
+            .get(0);
+        if counted >= i64::from(allowed) || std::time::Instant::now() > deadline {
+            break counted;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    assert_eq!(counted, i64::from(allowed), "verifications counted");
 }

@@ -76,8 +76,8 @@ pub const OPENAPI: &str = include_str!("openapi.json");
 pub fn router(registry: Arc<Registry>, public: &PublicOptions) -> Result<Router, HubError> {
     let state = AppState {
         verifier: Arc::new(Verifier::start(registry.clone(), public.readers)?),
+        limiter: Arc::new(RateLimiter::for_registry(public.rate, registry.clone())),
         registry,
-        limiter: Arc::new(RateLimiter::new(public.rate)),
     };
     Ok(Router::new()
         .route(
@@ -113,7 +113,7 @@ struct CodeQuery {
 }
 
 async fn public_verify(state: AppState, client: SocketAddr, code: String) -> Response {
-    if !state.limiter.allow(client.ip(), std::time::Instant::now()) {
+    if !state.limiter.admit(client.ip(), 1.0).await {
         return too_many();
     }
     match state
@@ -143,10 +143,7 @@ async fn verify_batch(
     };
     let n = codes.len();
     let cost = n.div_ceil(CODES_PER_TOKEN) as f64;
-    if !state
-        .limiter
-        .allow_n(client.ip(), cost, std::time::Instant::now())
-    {
+    if !state.limiter.admit(client.ip(), cost).await {
         return too_many();
     }
     match state

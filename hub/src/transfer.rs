@@ -78,8 +78,9 @@ const TABLES: &[(&str, File)] = &[
     ("source_key", File::Velocity),
 ];
 
-/// Tables a database keeps for itself, not the registry's.
-const NOT_MOVED: &[&str] = &["refinery_schema_history", "sqlite_sequence"];
+/// Tables a database keeps for itself, not the registry's (and the shared rate limits, worth
+/// nothing once moved).
+const NOT_MOVED: &[&str] = &["refinery_schema_history", "sqlite_sequence", "rate_limits"];
 
 /// One table, moved.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]

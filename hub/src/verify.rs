@@ -908,7 +908,7 @@ fn write_counts(
             tx.prepare_cached("SELECT sources FROM verifications WHERE epc = ?1 AND day = ?2")?;
         let mut write = tx.prepare_cached(
             "INSERT INTO verifications (epc, day, count, sources) VALUES (?1, ?2, ?3, ?4)
-             ON CONFLICT(epc, day) DO UPDATE SET count = count + excluded.count, sources = excluded.sources",
+             ON CONFLICT(epc, day) DO UPDATE SET count = verifications.count + excluded.count, sources = excluded.sources",
         )?;
         let threshold = usize::try_from(VELOCITY_THRESHOLD).unwrap_or(usize::MAX);
         for ((day, epc), unit) in pending {
@@ -1010,18 +1010,65 @@ fn source_key(db: Db<'_>) -> Result<[u8; 32], HubError> {
         .map_err(|_| HubError::Internal("the verification source key is damaged".into()))
 }
 
-/// A token bucket per client address.
+/// A token bucket per client ([`Source`]: an address, an IPv6 client's /64 network, which it
+/// could otherwise step through to start afresh at each request).
+///
+/// The buckets live in this process, or, with the registry on PostgreSQL, in its `rate_limits`
+/// table, which every hub process on that database shares: a client spreading its requests
+/// over the processes behind a balancer is held to the one limit, not one per process. There a
+/// bucket is taken in one statement ([`SHARED_TAKE`], the rule [`RateLimiter::allow_n`] applies
+/// here, at the database's clock, which all processes read alike). A process whose database
+/// does not take the write (a read-only replica) or is unreachable limits in-process instead;
+/// the verification that follows reports an outage itself.
 #[derive(Debug)]
 pub struct RateLimiter {
     limit: RateLimit,
-    buckets: Mutex<HashMap<IpAddr, (f64, Instant)>>,
+    buckets: Mutex<HashMap<Source, (f64, Instant)>>,
+    shared: Option<Arc<Registry>>,
+    /// Shared takes so far: every [`SHARED_SWEEP_EVERY`]th also forgets idle clients.
+    taken: std::sync::atomic::AtomicU64,
 }
 
+/// Takes `?3` tokens from client `?1`'s bucket of at most `?2`, refilled at `?4` a second since
+/// it was last taken from; a new client's bucket is full. Returns whether the tokens were
+/// there; a refusal takes nothing.
+const SHARED_TAKE: &str = "
+    INSERT INTO rate_limits AS r (client, tokens, at, allowed)
+    VALUES (?1::bytea,
+            CASE WHEN ?2::float8 >= ?3::float8 THEN ?2::float8 - ?3::float8 ELSE ?2::float8 END,
+            now(), ?2::float8 >= ?3::float8)
+    ON CONFLICT (client) DO UPDATE SET
+        tokens = least(?2::float8, r.tokens + extract(epoch FROM now() - r.at)::float8 * ?4::float8)
+            - CASE WHEN least(?2::float8, r.tokens + extract(epoch FROM now() - r.at)::float8 * ?4::float8)
+                        >= ?3::float8
+              THEN ?3::float8 ELSE 0 END,
+        allowed = least(?2::float8, r.tokens + extract(epoch FROM now() - r.at)::float8 * ?4::float8)
+            >= ?3::float8,
+        at = now()
+    RETURNING allowed";
+
+/// How often a shared take also deletes the buckets of clients idle long enough to be full
+/// again (as good as absent): the table holds recent clients only.
+const SHARED_SWEEP_EVERY: u64 = 1_000;
+
 impl RateLimiter {
+    /// Buckets in this process.
     pub fn new(limit: RateLimit) -> RateLimiter {
         RateLimiter {
             limit,
             buckets: Mutex::new(HashMap::new()),
+            shared: None,
+            taken: std::sync::atomic::AtomicU64::new(0),
+        }
+    }
+
+    /// Buckets shared through `registry`'s database when it is PostgreSQL; in this process
+    /// otherwise (one process serves a SQLite registry).
+    pub fn for_registry(limit: RateLimit, registry: Arc<Registry>) -> RateLimiter {
+        let shared = registry.is_postgres().then_some(registry);
+        RateLimiter {
+            shared,
+            ..RateLimiter::new(limit)
         }
     }
 
@@ -1035,7 +1082,7 @@ impl RateLimiter {
         self.allow_n(client, 1.0, now)
     }
 
-    /// Takes `cost` tokens for `client` at `now`, or none and `false`.
+    /// Takes `cost` tokens for `client` at `now`, or none and `false`; in this process.
     pub fn allow_n(&self, client: IpAddr, cost: f64, now: Instant) -> bool {
         let RateLimit { per_second, burst } = self.limit;
         let mut buckets = lock(&self.buckets);
@@ -1045,7 +1092,9 @@ impl RateLimiter {
                 *tokens < burst || now.duration_since(*at).as_secs() < 60
             });
         }
-        let (tokens, at) = buckets.entry(client).or_insert((burst, now));
+        let (tokens, at) = buckets
+            .entry(Source::address(client))
+            .or_insert((burst, now));
         *tokens = (*tokens + now.duration_since(*at).as_secs_f64() * per_second).min(burst);
         *at = now;
         if *tokens >= cost {
@@ -1054,6 +1103,48 @@ impl RateLimiter {
         } else {
             false
         }
+    }
+
+    /// Takes `cost` tokens for `client` now: from the shared bucket when there is one (on a
+    /// blocking thread: it is a statement on the database), else from this process's.
+    pub async fn admit(self: &Arc<Self>, client: IpAddr, cost: f64) -> bool {
+        if self.shared.is_some() {
+            let this = self.clone();
+            let taken = tokio::task::spawn_blocking(move || this.take_shared(client, cost)).await;
+            if let Ok(Ok(allowed)) = taken {
+                return allowed;
+            }
+        }
+        self.allow_n(client, cost, Instant::now())
+    }
+
+    fn take_shared(&self, client: IpAddr, cost: f64) -> Result<bool, HubError> {
+        let Some(registry) = &self.shared else {
+            return Err(HubError::Internal("no shared rate limit".into()));
+        };
+        let RateLimit { per_second, burst } = self.limit;
+        let conn = registry.conn()?;
+        let db = conn.db();
+        let n = self
+            .taken
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        if n % SHARED_SWEEP_EVERY == SHARED_SWEEP_EVERY - 1 {
+            let full_after = if per_second > 0.0 {
+                (burst / per_second).ceil()
+            } else {
+                f64::from(u32::MAX)
+            };
+            db.execute(
+                "DELETE FROM rate_limits WHERE at < now() - make_interval(secs => ?1::float8)",
+                params![full_after],
+            )?;
+        }
+        let client = Source::address(client).0.to_vec();
+        Ok(
+            db.query_row(SHARED_TAKE, params![client, burst, cost, per_second], |r| {
+                r.get::<_, bool>(0)
+            })?,
+        )
     }
 }
 
@@ -1076,6 +1167,23 @@ mod tests {
         assert!(
             limiter.allow("127.0.0.2".parse().unwrap(), t0),
             "buckets are per client"
+        );
+    }
+
+    #[test]
+    fn an_ipv6_client_is_limited_as_its_network_not_each_address() {
+        let limiter = RateLimiter::new(RateLimit {
+            per_second: 1.0,
+            burst: 2.0,
+        });
+        let t0 = Instant::now();
+        // Stepping through the addresses of its /64 does not refill its bucket.
+        assert!(limiter.allow("2001:db8:1:2::1".parse().unwrap(), t0));
+        assert!(limiter.allow("2001:db8:1:2::2".parse().unwrap(), t0));
+        assert!(!limiter.allow("2001:db8:1:2:ffff::3".parse().unwrap(), t0));
+        assert!(
+            limiter.allow("2001:db8:1:3::1".parse().unwrap(), t0),
+            "another network is another client"
         );
     }
 
