@@ -242,6 +242,7 @@ fn upload(events: Vec<Event>) -> SyncRequest {
         docs: Vec::new(),
         download_limit: None,
         flag_units_after: None,
+        upload_after: None,
     }
 }
 

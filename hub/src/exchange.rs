@@ -123,8 +123,27 @@ pub fn handle_at(
             request.upload.len()
         )));
     }
-    let sealed = seals(&request.upload);
-    for (i, e) in request.upload.iter().enumerate() {
+    // A device ahead of what the hub acknowledged to it: the registry was restored from a
+    // backup taken before that. The device sends its events again from what the hub holds;
+    // this round's upload, later events, waits for them, as reconciliation goes in order.
+    let upload_from = match (request.upload_after, device.acked_through) {
+        (Some(after), Some(acked)) if after > acked => Some(acked),
+        _ => None,
+    };
+    let upload: &[Event] = if upload_from.is_some() {
+        &[]
+    } else {
+        &request.upload
+    };
+    // Likewise a device past the download cursor the hub last answered it with is served
+    // again from there: the restored registry numbers its new events from its own last one,
+    // below the device's cursor.
+    let download_after = match device.served_through {
+        Some(served) if request.download_after > served => served,
+        _ => request.download_after,
+    };
+    let sealed = seals(upload);
+    for (i, e) in upload.iter().enumerate() {
         authorise(&device, i, e, sealed.get(i).copied().unwrap_or(false))?;
         for party in [&e.body.source, &e.body.destination].into_iter().flatten() {
             if party != "consumer" && !crate::catalog::org_exists(conn, party)? {
@@ -146,10 +165,9 @@ pub fn handle_at(
     // The round's flags go into their documents together, before the documents are exchanged,
     // so the device receives the flags its own upload raised in the same round.
     let mut flags = crate::flags::FlagDocs::new();
-    let round = crate::round::Round::read(&tx, &request.upload)?;
+    let round = crate::round::Round::read(&tx, upload)?;
     // Each event's seal is checked and its stored columns worked out on another thread, a few
     // events ahead of the one being stored and reconciled here.
-    let upload = &request.upload;
     std::thread::scope(|scope| -> Result<(), HubError> {
         let (ready, next) = std::sync::mpsc::sync_channel::<Vec<_>>(2);
         scope.spawn(move || {
@@ -194,11 +212,18 @@ pub fn handle_at(
     round.finish(&tx)?;
     flags.write(&tx)?;
     let docs = exchange_docs(&tx, &device, &request)?;
-    let (events, download_cursor, more) = download(
-        &tx,
-        &device,
-        request.download_after,
-        request.download_limit(),
+    let (events, download_cursor, more) =
+        download(&tx, &device, download_after, request.download_limit())?;
+    // What the device will hold once it has this answer. An upload cursor behind the one
+    // acknowledged before (an answer the device never got) goes back with it.
+    let acked_through = if upload_from.is_some() {
+        device.acked_through
+    } else {
+        Some(request.upload_through)
+    };
+    tx.execute(
+        "UPDATE devices SET acked_through = ?1, served_through = ?2 WHERE id = ?3",
+        params![acked_through, download_cursor, device.id],
     )?;
     let (flag_units, flag_units_cursor, flag_units_more) = match request.flag_units_after {
         Some(after) => {
@@ -233,6 +258,7 @@ pub fn handle_at(
         flag_units,
         flag_units_cursor,
         flag_units_more,
+        upload_from,
     };
     Ok(protocol::encode(&response))
 }

@@ -88,6 +88,7 @@ fn request(upload: Vec<Event>) -> Vec<u8> {
         docs: vec![],
         download_limit: None,
         flag_units_after: None,
+        upload_after: None,
     })
 }
 

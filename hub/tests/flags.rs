@@ -176,6 +176,7 @@ impl Dev<'_> {
             docs,
             download_limit: None,
             flag_units_after,
+            upload_after: None,
         });
         self.counter.set(self.counter.get() + 1);
         let now = self.clock.get().unwrap_or_else(chrono::Utc::now);

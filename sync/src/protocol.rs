@@ -83,6 +83,11 @@ pub struct SyncRequest {
     /// (missing, from older devices: they are sent none).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub flag_units_after: Option<i64>,
+    /// The device's upload cursor: its events up to this sequence number the hub acknowledged
+    /// (missing, from older devices: the hub does not check it; see
+    /// [`SyncResponse::upload_from`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upload_after: Option<i64>,
 }
 
 impl SyncRequest {
@@ -131,6 +136,12 @@ pub struct SyncResponse {
     /// More listed units are waiting: ask again.
     #[serde(default)]
     pub flag_units_more: bool,
+    /// The hub no longer holds events it acknowledged to this device (its registry was
+    /// restored from a backup taken before them): the device's upload cursor goes back to
+    /// this, the last the hub knows it acknowledged, and the events after it go again. The
+    /// round's upload was not stored: events are reconciled in the order they happened.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upload_from: Option<i64>,
 }
 
 /// Errors of encoding and decoding the wire format.
@@ -202,6 +213,7 @@ mod tests {
             docs: vec![],
             download_limit: None,
             flag_units_after: None,
+            upload_after: None,
         };
         let bytes = encode(&req);
         assert_eq!(decode::<SyncRequest>(&bytes).unwrap(), req);

@@ -301,6 +301,7 @@ fn build_request(
         docs,
         download_limit: (round_events < MAX_EVENTS_PER_ROUND).then_some(round_events),
         flag_units_after: Some(cursor(ledger, KV_FLAG_UNITS_CURSOR)?),
+        upload_after: Some(upload_cursor),
     })
 }
 
@@ -310,8 +311,10 @@ fn apply_response(
     response: SyncResponse,
     states: &mut std::collections::BTreeMap<String, State>,
 ) -> Result<(), Error> {
-    // The hub stored the upload (idempotently) before answering: advance the cursor.
-    ledger.kv_set(KV_UPLOAD_CURSOR, &request.upload_through.to_string())?;
+    // The hub stored the upload (idempotently) before answering: advance the cursor; or it
+    // lost what it had acknowledged (a restored registry): go back to what it holds.
+    let upload_cursor = response.upload_from.unwrap_or(request.upload_through);
+    ledger.kv_set(KV_UPLOAD_CURSOR, &upload_cursor.to_string())?;
     ledger.store_shared_events(&response.events)?;
     ledger.kv_set(KV_DOWNLOAD_CURSOR, &response.download_cursor.to_string())?;
     ledger.store_flag_units(&response.flag_units)?;
@@ -425,6 +428,7 @@ mod tests {
                 flag_units: Vec::new(),
                 flag_units_cursor: request.flag_units_after.unwrap_or(0),
                 flag_units_more: false,
+                upload_from: None,
             })
         }
     }

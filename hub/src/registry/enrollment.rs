@@ -16,6 +16,10 @@ pub struct DeviceRecord {
     pub public_key: String,
     pub revoked: bool,
     pub counter: u64,
+    /// The device's last upload the hub acknowledged (its upload cursor as the hub knows it).
+    pub acked_through: Option<i64>,
+    /// The download cursor the hub last answered the device with.
+    pub served_through: Option<i64>,
 }
 
 impl Registry {
@@ -173,6 +177,8 @@ impl Registry {
             public_key: public_key.to_string(),
             revoked: false,
             counter: 0,
+            acked_through: None,
+            served_through: None,
         })
     }
 
@@ -191,7 +197,8 @@ impl Registry {
         let conn = conn.db();
         Ok(conn
             .query_row(
-                "SELECT id, org, site, public_key, revoked, counter FROM devices WHERE id = ?1",
+                "SELECT id, org, site, public_key, revoked, counter, acked_through, served_through
+                 FROM devices WHERE id = ?1",
                 [id],
                 |r| {
                     Ok(DeviceRecord {
@@ -201,6 +208,8 @@ impl Registry {
                         public_key: r.get(3)?,
                         revoked: r.get(4)?,
                         counter: r.get::<_, i64>(5)?.try_into().unwrap_or(0),
+                        acked_through: r.get(6)?,
+                        served_through: r.get(7)?,
                     })
                 },
             )

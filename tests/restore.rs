@@ -1,0 +1,125 @@
+//! A registry restored from a backup: the hub is stopped, its files are put back as a backup
+//! left them, and it starts again. What it acknowledged after the backup is gone from it, but
+//! the devices that sent it still hold those events, and their cursors are past what the
+//! restored registry numbers next. Each device sends again what the hub lost, and downloads
+//! again from where the restored registry had served it, so nothing is lost and nothing
+//! skipped.
+
+#![allow(
+    clippy::unwrap_used,
+    reason = "tests fail loudly on any unexpected error"
+)]
+
+use std::path::Path;
+
+use custodian_e2e::{HubProcess, custodian, custodian_with_input, demo_serial, json};
+
+/// The demo's issued serials `range`, one per line (24 and on were never shipped).
+fn serials(range: std::ops::Range<usize>) -> String {
+    range.map(|n| demo_serial(n) + "\n").collect()
+}
+
+fn scan(device: &str, range: std::ops::Range<usize>) {
+    custodian_with_input(
+        &["scan", "--data", device, "--step", "receiving", "--json"],
+        Some(&serials(range)),
+    );
+}
+
+/// Syncs `device` once; the sync must converge with nothing left to send.
+fn sync(device: &str) {
+    let report = json(&custodian(&["sync", "--data", device, "--json"]));
+    assert_eq!(report["converged"], true, "{report}");
+    assert_eq!(report["waiting"], 0, "{report}");
+}
+
+fn events_on_hub(dir: &str) -> i64 {
+    json(&custodian(&["hub", "status", "--data", dir, "--json"]))["events"]
+        .as_i64()
+        .unwrap()
+}
+
+fn events_on_device(device: &str) -> i64 {
+    json(&custodian(&["status", "--data", device, "--json"]))["events"]
+        .as_i64()
+        .unwrap()
+}
+
+/// The registry's files as a stopped hub left them (its log with them: a copy of both is what
+/// a file-level backup of a stopped hub holds).
+fn copy_registry(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for name in ["hub.sqlite-wal", "hub.sqlite-shm"] {
+        let _ = std::fs::remove_file(to.join(name));
+    }
+    for name in ["hub.sqlite", "hub.sqlite-wal"] {
+        if from.join(name).exists() {
+            std::fs::copy(from.join(name), to.join(name)).unwrap();
+        }
+    }
+}
+
+#[test]
+fn devices_send_again_what_a_restored_registry_lost_and_download_what_it_numbered_anew() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("hub");
+    let dir_arg = dir.to_str().unwrap().to_string();
+    let backup = tmp.path().join("backup");
+    // The registry in its SQLite file: the backup is a copy of its files.
+    let sqlite = ["--store", dir_arg.as_str()];
+    let mut hub = HubProcess::start_with(&dir, true, "127.0.0.1:0", &sqlite);
+    let listen = hub.address().to_string();
+    let device = |name: &str| tmp.path().join(name).to_str().unwrap().to_string();
+    let (a, b, c) = (device("a"), device("b"), device("c"));
+    hub.enroll(Path::new(&a), "dist-b", "dc-oakland");
+    hub.enroll(Path::new(&b), "dist-b", "dc-oakland");
+    scan(&a, 30..35);
+    sync(&a);
+    sync(&b);
+
+    hub.kill();
+    copy_registry(&dir, &backup);
+    let at_backup = {
+        let mut hub = HubProcess::start_with(&dir, false, &listen, &sqlite);
+        let at_backup = events_on_hub(&dir_arg);
+        // Acknowledged after the backup: lost with the restore.
+        scan(&a, 35..40);
+        sync(&a);
+        sync(&b);
+        assert_eq!(events_on_hub(&dir_arg), at_backup + 5);
+        hub.kill();
+        at_backup
+    };
+    let b_before = events_on_device(&b);
+
+    copy_registry(&backup, &dir);
+    let hub = HubProcess::start_with(&dir, false, &listen, &sqlite);
+    assert_eq!(
+        events_on_hub(&dir_arg),
+        at_backup,
+        "the restore took the registry back"
+    );
+    // A device enrolled after the restore sends first: its events take the numbers the
+    // registry hands out next, which the other devices' cursors had passed before the restore.
+    hub.enroll(Path::new(&c), "dist-b", "dc-oakland");
+    scan(&c, 40..45);
+    sync(&c);
+    assert_eq!(events_on_hub(&dir_arg), at_backup + 5);
+
+    sync(&a);
+    assert_eq!(
+        events_on_hub(&dir_arg),
+        at_backup + 10,
+        "the device sent again the events the restored registry lost"
+    );
+    sync(&b);
+    assert_eq!(
+        events_on_device(&b),
+        b_before + 5,
+        "the other device downloaded the events numbered after the restore"
+    );
+    // Once caught up, a sync moves nothing more.
+    let before = events_on_hub(&dir_arg);
+    sync(&a);
+    assert_eq!(events_on_hub(&dir_arg), before);
+}
