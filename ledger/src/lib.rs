@@ -463,6 +463,15 @@ impl Ledger {
         store::events_after(&self.conn, after, limit, true)
     }
 
+    /// As [`Ledger::local_events_after`], each event as it is stored (its JSON), for uploading.
+    pub fn local_events_after_as_stored(
+        &self,
+        after: i64,
+        limit: usize,
+    ) -> Result<Vec<(i64, Box<serde_json::value::RawValue>)>, Error> {
+        store::events_after_as_stored(&self.conn, after, limit, true)
+    }
+
     /// How many events recorded on this device come after `after`, without reading them.
     pub fn local_events_after_count(&self, after: i64) -> Result<usize, Error> {
         store::local_events_after_count(&self.conn, after)

@@ -500,18 +500,41 @@ pub fn events_after(
     limit: usize,
     local_only: bool,
 ) -> Result<Vec<(i64, Event)>, Error> {
+    bodies_after(conn, after, limit, local_only)?
+        .into_iter()
+        .map(|(seq, body)| Ok((seq, decode(body)?)))
+        .collect()
+}
+
+/// As [`events_after`], each event as it is stored: its JSON, checked to be JSON and not read
+/// further. A sync uploads these as they are; decoding each to encode it again was most of
+/// what reading an upload cost.
+pub fn events_after_as_stored(
+    conn: impl AsDb,
+    after: i64,
+    limit: usize,
+    local_only: bool,
+) -> Result<Vec<(i64, Box<serde_json::value::RawValue>)>, Error> {
+    bodies_after(conn, after, limit, local_only)?
+        .into_iter()
+        .map(|(seq, body)| Ok((seq, serde_json::value::RawValue::from_string(body)?)))
+        .collect()
+}
+
+fn bodies_after(
+    conn: impl AsDb,
+    after: i64,
+    limit: usize,
+    local_only: bool,
+) -> Result<Vec<(i64, String)>, Error> {
     let sql = if local_only {
         "SELECT seq, body FROM events WHERE seq > ?1 AND local = 1 ORDER BY seq LIMIT ?2"
     } else {
         "SELECT seq, body FROM events WHERE seq > ?1 ORDER BY seq LIMIT ?2"
     };
-    conn.db()
-        .query_map(sql, params![after, limit], |r| {
-            Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?))
-        })?
-        .into_iter()
-        .map(|(seq, body)| Ok((seq, decode(body)?)))
-        .collect()
+    Ok(conn.db().query_map(sql, params![after, limit], |r| {
+        Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?))
+    })?)
 }
 
 /// How many events recorded on this device come after `after` (what waits to be uploaded).

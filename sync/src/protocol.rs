@@ -57,12 +57,13 @@ impl DocMessage {
     }
 }
 
-/// Device → hub.
+/// Device → hub. `U` is how the request holds its uploaded events: decoded (the hub reads
+/// them), or as the device stores them ([`Stored`]), which encode to the same JSON.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct SyncRequest {
+pub struct SyncRequest<U = Event> {
     pub v: u32,
     /// Events recorded on the device, oldest first.
-    pub upload: Vec<Event>,
+    pub upload: Vec<U>,
     /// The device-side sequence number of the last uploaded event (its upload cursor once acked).
     pub upload_through: i64,
     /// The hub-side cursor after which the device wants events.
@@ -90,7 +91,10 @@ pub struct SyncRequest {
     pub upload_after: Option<i64>,
 }
 
-impl SyncRequest {
+/// An event as a device stores it: its JSON, which is the event's JSON.
+pub type Stored = Box<serde_json::value::RawValue>;
+
+impl<U> SyncRequest<U> {
     /// How many events the answer to this request may carry: what the device asked for, never
     /// less than one nor more than [`MAX_EVENTS_PER_ROUND`].
     pub fn download_limit(&self) -> usize {

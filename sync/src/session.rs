@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 use crate::Error;
 use crate::docsync;
 use crate::protocol::{
-    self, DocMessage, MAX_EVENTS_PER_ROUND, PROTOCOL_VERSION, SyncRequest, SyncResponse,
+    self, DocMessage, MAX_EVENTS_PER_ROUND, PROTOCOL_VERSION, Stored, SyncRequest, SyncResponse,
 };
 
 pub(crate) const KV_UPLOAD_CURSOR: &str = "sync.upload_cursor";
@@ -112,7 +112,7 @@ pub struct Session {
     /// refuses one as too large (a hub from before rounds of this size takes fewer).
     round_events: usize,
     /// The request sent and not answered yet.
-    in_flight: Option<SyncRequest>,
+    in_flight: Option<SyncRequest<Stored>>,
     /// Each flag's status when the sync began, to tell new and moved flags at the end.
     flags_before: BTreeMap<String, FlagStatus>,
 }
@@ -272,9 +272,9 @@ fn build_request(
     states: &mut std::collections::BTreeMap<String, State>,
     round_events: usize,
     upload_until: i64,
-) -> Result<SyncRequest, Error> {
+) -> Result<SyncRequest<Stored>, Error> {
     let upload_cursor = cursor(ledger, KV_UPLOAD_CURSOR)?;
-    let mut batch = ledger.local_events_after(upload_cursor, round_events)?;
+    let mut batch = ledger.local_events_after_as_stored(upload_cursor, round_events)?;
     batch.retain(|(seq, _)| *seq <= upload_until);
     let upload_through = batch.last().map_or(upload_cursor, |(seq, _)| *seq);
     let known_docs = ledger.doc_ids()?;
@@ -307,7 +307,7 @@ fn build_request(
 
 fn apply_response(
     ledger: &mut Ledger,
-    request: &SyncRequest,
+    request: &SyncRequest<Stored>,
     response: SyncResponse,
     states: &mut std::collections::BTreeMap<String, State>,
 ) -> Result<(), Error> {
@@ -444,6 +444,25 @@ mod tests {
             session.answered(device, &answer, now()).unwrap();
         }
         session.finish(device, now()).unwrap()
+    }
+
+    /// An upload goes as the events are stored, without decoding them; the hub reads the very
+    /// events the device recorded, in order.
+    #[test]
+    fn an_upload_carries_the_events_as_recorded() {
+        let tmp = tempfile::tempdir().unwrap();
+        let device = ledger(tmp.path(), "dev", 25);
+        let recorded: Vec<Event> = device
+            .local_events_after(0, 1_000)
+            .unwrap()
+            .into_iter()
+            .map(|(_, e)| e)
+            .collect();
+        let mut session = Session::begin(&device, 10).unwrap();
+        let body = session.next_request(&device).unwrap().unwrap();
+        let request: SyncRequest = protocol::decode(&body).unwrap();
+        assert_eq!(request.upload, recorded[..10]);
+        assert_eq!(request.upload_after, Some(0));
     }
 
     #[test]
