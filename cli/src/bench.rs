@@ -13,6 +13,7 @@ use custodian_sync::{Device, Taken};
 use serde_json::{Value, json};
 
 mod decode;
+pub mod fleet;
 pub mod verify;
 
 /// Runs benchmark `name`; `labels` is the label corpus `decode` reads, `verify` what the
@@ -22,21 +23,30 @@ pub fn run(
     events: usize,
     labels: Option<&Path>,
     verify: &verify::Options,
+    fleet: &fleet::Options,
     flag_storm: bool,
     store: Option<&str>,
 ) -> Result<Value> {
     if flag_storm && name != "sync" {
         bail!("--flag-storm is a variant of the sync benchmark: custodian bench sync --flag-storm");
     }
-    if store.is_some() && name != "sync" {
-        bail!("--store is taken by the sync benchmark: custodian bench sync --store postgres://…");
+    if store.is_some() && name != "sync" && name != "fleet" {
+        bail!(
+            "--store is taken by the sync and fleet benchmarks: custodian bench sync --store postgres://…"
+        );
     }
     match name {
         "sync" => sync(events, flag_storm, store),
         "ingest" => ingest(events),
         "decode" => decode::run(&labels.map_or_else(decode::default_labels, Path::to_path_buf)),
         "verify" => verify::run(verify),
-        other => bail!("unknown benchmark {other:?}: available: sync, ingest, decode, verify"),
+        "fleet" => fleet::run(&fleet::Options {
+            store: store.map(str::to_string),
+            ..fleet.clone()
+        }),
+        other => {
+            bail!("unknown benchmark {other:?}: available: sync, ingest, decode, verify, fleet")
+        }
     }
 }
 

@@ -186,12 +186,12 @@ enum Command {
     #[command(subcommand)]
     Epcis(EpcisCommand),
     /// Runs a named benchmark on generated data and prints its figures (sync, ingest, decode,
-    /// verify).
+    /// verify, fleet).
     Bench {
         name: String,
-        /// How many events the benchmark generates.
-        #[arg(long, default_value_t = 50_000)]
-        events: usize,
+        /// How many events the benchmark generates (50,000; `fleet`: per device, 500).
+        #[arg(long)]
+        events: Option<usize>,
         /// The label corpus `decode` reads (a directory with a manifest.tsv); defaults to the
         /// workspace's fixtures/labels.
         #[arg(long)]
@@ -217,10 +217,26 @@ enum Command {
         /// of sequence (a flag storm).
         #[arg(long)]
         flag_storm: bool,
-        /// `sync`: the hub's registry on this PostgreSQL database (postgres://…, an empty one)
-        /// instead of a SQLite file.
+        /// `sync`, `fleet`: the hub's registry on this PostgreSQL database (postgres://…, an
+        /// empty one) instead of a SQLite file.
         #[arg(long)]
         store: Option<String>,
+        /// `fleet`: handhelds coming back online at once.
+        #[arg(long, default_value_t = 1_000)]
+        devices: usize,
+        /// `fleet`: partner organisations the devices belong to.
+        #[arg(long, default_value_t = 50)]
+        orgs: usize,
+        /// `fleet`: hub processes on the one store (2 on PostgreSQL, 1 on SQLite).
+        #[arg(long)]
+        hubs: Option<usize>,
+        /// `fleet`: devices syncing at the same time.
+        #[arg(long, default_value_t = 50)]
+        concurrency: usize,
+        /// `fleet`: of each device's events, receipts of units nobody shipped (out of
+        /// sequence: one flag per organisation).
+        #[arg(long, default_value_t = 2)]
+        unexpected: usize,
         #[command(flatten)]
         out: Output,
     },
@@ -481,6 +497,11 @@ fn run(command: Command) -> Result<()> {
             connections,
             flag_storm,
             store,
+            devices,
+            orgs,
+            hubs,
+            concurrency,
+            unexpected,
             out,
         } => {
             let verify = bench::verify::Options {
@@ -490,11 +511,22 @@ fn run(command: Command) -> Result<()> {
                 rate,
                 connections,
             };
+            let on_postgres = store.as_deref().is_some_and(|s| s.starts_with("postgres"));
+            let fleet = bench::fleet::Options {
+                devices,
+                events: events.unwrap_or(500),
+                orgs,
+                hubs: hubs.unwrap_or(if on_postgres { 2 } else { 1 }),
+                concurrency,
+                unexpected,
+                store: None,
+            };
             let figures = bench::run(
                 &name,
-                events,
+                events.unwrap_or(50_000),
                 labels.as_deref(),
                 &verify,
+                &fleet,
                 flag_storm,
                 store.as_deref(),
             )?;

@@ -12,10 +12,10 @@
 //! on as held. A partner that names another organisation's pallet or unit in an event of its
 //! own learns nothing about it from the hub.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 
 use custodian_ledger::event::BizStep;
-use custodian_ledger::sql::{AsDb, OptionalExtension, params};
+use custodian_ledger::sql::{AsDb, Batched, OptionalExtension, params};
 use custodian_ledger::{Epc, Event, store};
 
 use crate::HubError;
@@ -64,23 +64,79 @@ pub fn held_by(conn: impl AsDb, epc: &Epc, org: &str) -> Result<bool, HubError> 
     Ok(originator(conn, epc)?.as_deref() == Some(org))
 }
 
+/// Which of `items` `org` holds, as [`held_by`] answers for each, in a statement per
+/// [`CHUNK`] items: a shipment can name thousands.
+fn holding(conn: impl AsDb, items: &[Epc], org: &str) -> Result<Vec<bool>, HubError> {
+    let conn = conn.db();
+    let sql = format!(
+        "SELECT j.key, EXISTS (SELECT 1 FROM holders h WHERE h.epc = j.value AND h.org = ?2),
+                (SELECT x.seq FROM event_epcs x WHERE x.epc = j.value ORDER BY x.seq LIMIT 1)
+         FROM {} j",
+        conn.json_each("?1")
+    );
+    let mut known = Originators::new();
+    let mut held = vec![false; items.len()];
+    for (c, chunk) in items.chunks(CHUNK).enumerate() {
+        let uris: Vec<String> = chunk.iter().map(Epc::uri).collect();
+        let list = serde_json::to_string(&uris).map_err(custodian_ledger::Error::from)?;
+        let rows = conn.query_map(&sql, params![list, org], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, bool>(1)?,
+                r.get::<_, Option<i64>>(2)?,
+            ))
+        })?;
+        for (key, granted, first) in rows {
+            let yes = granted
+                || match first {
+                    Some(seq) => recorder_of(conn, seq, &mut known)? == org,
+                    None => false,
+                };
+            if let Some(slot) = usize::try_from(key)
+                .ok()
+                .and_then(|k| held.get_mut(c * CHUNK + k))
+            {
+                *slot = yes;
+            }
+        }
+    }
+    Ok(held)
+}
+
+/// The most items one statement of [`holding`] asks about.
+const CHUNK: usize = 500;
+
+/// The recorders of events read by [`recorder_of`], by sequence number: the units of one
+/// shipment mostly came into the registry through the same few events (one commissioning event
+/// names thousands), each then read once rather than once per unit.
+type Originators = HashMap<i64, String>;
+
+/// The organisation that recorded the event stored at `seq`.
+fn recorder_of(conn: impl AsDb, seq: i64, known: &mut Originators) -> Result<String, HubError> {
+    if let Some(org) = known.get(&seq) {
+        return Ok(org.clone());
+    }
+    let body: String = conn
+        .db()
+        .prepare_cached("SELECT body FROM events WHERE seq = ?1")?
+        .query_row([seq], |r| r.get(0))?;
+    let event: Event = serde_json::from_str(&body).map_err(custodian_ledger::Error::from)?;
+    known.insert(seq, event.body.recorder.org.clone());
+    Ok(event.body.recorder.org)
+}
+
 /// The organisation that brought `epc` into the registry: the recorder of the first event
 /// stored that names it. Arrival order, not event time, decides, so that no one can claim an
 /// item by dating an event of theirs before its real origin.
 pub fn originator(conn: impl AsDb, epc: &Epc) -> Result<Option<String>, HubError> {
     let conn = conn.db();
-    let body: Option<String> = conn
-        .prepare_cached(
-            "SELECT e.body FROM event_epcs x JOIN events e ON e.seq = x.seq
-             WHERE x.epc = ?1 ORDER BY x.seq LIMIT 1",
-        )?
+    let first: Option<i64> = conn
+        .prepare_cached("SELECT x.seq FROM event_epcs x WHERE x.epc = ?1 ORDER BY x.seq LIMIT 1")?
         .query_row([epc.uri()], |r| r.get(0))
         .optional()?;
-    let Some(body) = body else {
-        return Ok(None);
-    };
-    let first: Event = serde_json::from_str(&body).map_err(custodian_ledger::Error::from)?;
-    Ok(Some(first.body.recorder.org))
+    first
+        .map(|seq| recorder_of(conn, seq, &mut Originators::new()))
+        .transpose()
 }
 
 /// What `shipment` may disclose to its destination: of the items it names and what its logistic
@@ -104,12 +160,16 @@ pub fn disclosed_by_shipment(conn: impl AsDb, shipment: &Event) -> Result<BTreeS
             items.extend(store::contents_at(conn, epc, shipment)?);
         }
     }
+    static GRANT: Batched = Batched {
+        sql: "INSERT OR IGNORE INTO holders (epc, org) VALUES (?1, ?2)",
+        types: &["text", "text"],
+    };
+    let items: Vec<Epc> = items.into_iter().collect();
+    let held = holding(conn, &items, shipper)?;
     let mut disclosed = BTreeSet::new();
-    let mut grant =
-        conn.prepare_cached("INSERT OR IGNORE INTO holders (epc, org) VALUES (?1, ?2)")?;
-    for item in items {
-        if held_by(conn, &item, shipper)? {
-            grant.execute(params![item.uri(), dest])?;
+    for (item, held) in items.into_iter().zip(held) {
+        if held {
+            conn.insert_later(&GRANT, params![item.uri(), dest])?;
             disclosed.insert(item);
         }
     }

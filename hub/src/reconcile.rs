@@ -38,6 +38,10 @@ use crate::round::Round;
 
 /// Stores `event` (a no-op if held) and, when it is new, shares it and reconciles it.
 /// Returns the flags it raised; `None` for an event held before.
+///
+/// The event is a round of its own ([`Round::read`]): what its checks ask about its units is
+/// read in a few statements for all of them, which for an event naming thousands (a
+/// commissioning, a shipment from the hub's own systems) is most of its cost.
 pub fn record(
     conn: impl AsDb,
     flags: &mut FlagDocs,
@@ -46,7 +50,10 @@ pub fn record(
 ) -> Result<Option<Vec<HubFlag>>, HubError> {
     let conn = conn.db();
     let prepared = store::Prepared::of(event, 0)?;
-    record_prepared(conn, flags, &Round::none(), event, &prepared, now)
+    let round = Round::read(conn, std::slice::from_ref(event))?;
+    let recorded = record_prepared(conn, flags, &round, event, &prepared, now)?;
+    round.finish(conn)?;
+    Ok(recorded)
 }
 
 /// As [`record`], for an event from a device whose clock runs ahead of the hub's, with its

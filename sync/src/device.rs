@@ -261,6 +261,7 @@ impl Device {
             &key_bytes.ok_or_else(|| Error::Trust("device key is damaged: enroll again".into()))?,
         );
         let mut session = Session::begin(&self.reader(), self.round_events)?;
+        let mut round_seconds = Vec::new();
         // Gathering an upload reads only (a batch of events can take milliseconds on a large
         // ledger): on the reader, so scans meanwhile do not wait for it.
         loop {
@@ -281,14 +282,18 @@ impl Device {
             );
             let mut headers = vec![("content-type", "application/octet-stream".to_string())];
             headers.extend(auth.headers());
+            let sent = std::time::Instant::now();
             match client.post("/v1/sync", body, &headers).await {
                 Err(Error::Refused { status: 413, .. }) if session.can_shrink() => {
                     session.shrink();
                 }
                 answer => session.answered(&mut self.ledger(), &answer?, chrono::Utc::now())?,
             }
+            round_seconds.push(sent.elapsed().as_secs_f64());
         }
-        session.finish(&self.ledger(), chrono::Utc::now())
+        let mut report = session.finish(&self.ledger(), chrono::Utc::now())?;
+        report.round_seconds = round_seconds;
+        Ok(report)
     }
 }
 

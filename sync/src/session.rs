@@ -81,6 +81,10 @@ pub struct SyncReport {
     /// The hub said it had more events for this device when the sync stopped.
     #[serde(default)]
     pub hub_has_more: bool,
+    /// Each round's time from sending its request to holding its answer applied, in seconds
+    /// (what a fleet benchmark ranks); not part of the printed report.
+    #[serde(skip)]
+    pub round_seconds: Vec<f64>,
 }
 
 /// How a sync brought the registry extract.

@@ -1,6 +1,7 @@
 //! Issuance: drawing serials, signing them (AI 8030) and commissioning them, in key order.
 
 use super::*;
+use custodian_ledger::sql::Batched;
 
 /// Characters of generated serials: unambiguous upper-case letters and digits.
 pub(super) const SERIAL_ALPHABET: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZ23456789";
@@ -251,44 +252,51 @@ impl Registry {
                 let tx = conn.transaction()?;
                 let mut flags = crate::flags::FlagDocs::new();
                 {
-                    let mut insert = tx.prepare_cached(
-                        "INSERT OR IGNORE INTO serials (gtin, serial, lot, expiry, markets, facility, line, issued_at, signature)
-                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-                    )?;
                     for (k, batch) in group.iter().enumerate() {
                         let index = group_index * per_transaction + k;
                         let signatures = signed[index % threads].recv().map_err(|_| {
                             HubError::Internal("a signing thread stopped early".into())
                         })?;
-                        let mut members = Vec::with_capacity(batch.len());
-                        for (&i, signature) in batch.iter().zip(signatures) {
-                            let mut serial = serial_str(&drawn[i]).to_string();
-                            let mut signature = signature;
-                            while insert.execute(params![
-                                code,
-                                serial,
-                                options.lot,
-                                options.expiry,
-                                markets,
-                                options.facility,
-                                options.line,
-                                issued_at,
-                                signature
-                            ])? == 0
-                            {
-                                // Issued before: draw one that is neither issued nor drawn.
-                                let fresh = loop {
-                                    let c = draw_serial(rng);
-                                    if order.binary_search_by_key(&c, |&j| drawn[j]).is_err()
-                                        && redrawn.insert(c)
-                                    {
-                                        break c;
-                                    }
-                                };
-                                serial = serial_str(&fresh).to_string();
-                                signature = sign(issuer, code, &serial);
-                            }
-                            members.push((i, serial, signature));
+                        let mut members: Vec<(usize, String, String)> = batch
+                            .iter()
+                            .zip(signatures)
+                            .map(|(&i, signature)| {
+                                (i, serial_str(&drawn[i]).to_string(), signature)
+                            })
+                            .collect();
+                        // Serials an earlier issuance holds are drawn again: one that is
+                        // neither issued nor drawn. The writer lock is held, so nothing is
+                        // issued between this look and the insert.
+                        let taken = issued_among(*tx, code, members.iter().map(|m| m.1.as_str()))?;
+                        for member in members.iter_mut().filter(|m| taken.contains(&m.1)) {
+                            let fresh = loop {
+                                let c = draw_serial(rng);
+                                if order.binary_search_by_key(&c, |&j| drawn[j]).is_err()
+                                    && redrawn.insert(c)
+                                    && issued_among(*tx, code, [serial_str(&c)])?.is_empty()
+                                {
+                                    break c;
+                                }
+                            };
+                            member.1 = serial_str(&fresh).to_string();
+                            member.2 = sign(issuer, code, &member.1);
+                        }
+                        // Written together (one statement per few thousand rows on PostgreSQL).
+                        for (_, serial, signature) in &members {
+                            tx.insert_later(
+                                &SERIAL_ROW,
+                                params![
+                                    code,
+                                    serial,
+                                    options.lot,
+                                    options.expiry,
+                                    markets,
+                                    options.facility,
+                                    options.line,
+                                    issued_at,
+                                    signature
+                                ],
+                            )?;
                         }
                         // The event lists its serials in the order they were drawn.
                         members.sort_unstable_by_key(|m| m.0);
@@ -399,4 +407,31 @@ impl Registry {
         })
         .collect()
     }
+}
+
+/// One issued serial's row. No `OR IGNORE`: a serial issued before is drawn again before it
+/// gets here ([`issued_among`]), so a conflict is an error, never a serial silently dropped.
+static SERIAL_ROW: Batched = Batched {
+    sql: "INSERT INTO serials (gtin, serial, lot, expiry, markets, facility, line, issued_at, signature)
+          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+    types: &["text", "text", "text", "text", "text", "text", "text", "text", "text"],
+};
+
+/// Which of `serials` of `gtin` are issued already, in one statement.
+fn issued_among<'s>(
+    conn: impl AsDb,
+    gtin: &str,
+    serials: impl IntoIterator<Item = &'s str>,
+) -> Result<std::collections::HashSet<String>, HubError> {
+    let conn = conn.db();
+    let list = serde_json::to_string(&serials.into_iter().collect::<Vec<_>>())
+        .map_err(custodian_ledger::Error::from)?;
+    let taken = conn
+        .prepare_cached(&format!(
+            "SELECT j.value FROM {} j WHERE EXISTS (SELECT 1 FROM serials s WHERE s.gtin = ?1 AND s.serial = j.value)",
+            conn.json_each("?2")
+        ))?
+        .query_map(params![gtin, list], |r| r.get::<_, String>(0))?
+        .collect::<Result<_, _>>()?;
+    Ok(taken)
 }
