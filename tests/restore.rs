@@ -123,3 +123,89 @@ fn devices_send_again_what_a_restored_registry_lost_and_download_what_it_numbere
     sync(&a);
     assert_eq!(events_on_hub(&dir_arg), before);
 }
+
+/// The units each flag of `org` lists, by flag, as `device` holds them and as the hub does.
+fn listings(dir: &str, device: &str, org: &str) -> Vec<(String, Vec<String>, Vec<String>)> {
+    let epcs = |v: serde_json::Value| {
+        let mut e: Vec<String> = v
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|u| format!("{} {}", u["epc"], u["resolved"]))
+            .collect();
+        e.sort();
+        e
+    };
+    let flags = json(&custodian(&["hub", "flags", "--data", dir, "--json"]));
+    flags
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["org"] == org)
+        .map(|f| {
+            let id = f["id"].as_str().unwrap().to_string();
+            let on_hub = epcs(json(&custodian(&[
+                "hub",
+                "flag-units",
+                "--data",
+                dir,
+                &id,
+                "--json",
+            ])));
+            let on_device = epcs(json(&custodian(&[
+                "flags", "units", &id, "--data", device, "--json",
+            ])));
+            (id, on_hub, on_device)
+        })
+        .collect()
+}
+
+#[test]
+fn a_device_past_a_restored_registry_still_gets_the_units_its_flags_list_anew() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("hub");
+    let dir_arg = dir.to_str().unwrap().to_string();
+    let backup = tmp.path().join("backup");
+    let sqlite = ["--store", dir_arg.as_str()];
+    let mut hub = HubProcess::start_with(&dir, true, "127.0.0.1:0", &sqlite);
+    let listen = hub.address().to_string();
+    let device = |name: &str| tmp.path().join(name).to_str().unwrap().to_string();
+    let (a, b, c) = (device("a"), device("b"), device("c"));
+    hub.enroll(Path::new(&a), "dist-b", "dc-oakland");
+    hub.enroll(Path::new(&b), "dist-b", "dc-oakland");
+    // Receipts of units nobody shipped: the organisation's flag lists each.
+    scan(&a, 60..63);
+    sync(&a);
+    sync(&b);
+
+    hub.kill();
+    copy_registry(&dir, &backup);
+    {
+        let mut hub = HubProcess::start_with(&dir, false, &listen, &sqlite);
+        // Listed after the backup, and held by the other device: its cursor moves past what
+        // the restored registry will number next.
+        scan(&a, 63..70);
+        sync(&a);
+        sync(&b);
+        hub.kill();
+    }
+
+    copy_registry(&backup, &dir);
+    let hub = HubProcess::start_with(&dir, false, &listen, &sqlite);
+    // Listed after the restore, under numbers the other device's cursor had passed.
+    hub.enroll(Path::new(&c), "dist-b", "dc-oakland");
+    scan(&c, 70..74);
+    sync(&c);
+    sync(&a);
+    sync(&b);
+    let held = listings(&dir_arg, &b, "dist-b");
+    assert!(!held.is_empty());
+    let listed: usize = held.iter().map(|(_, on_hub, _)| on_hub.len()).sum();
+    assert_eq!(
+        listed, 14,
+        "every unit received without a shipment is listed"
+    );
+    for (id, on_hub, on_device) in held {
+        assert_eq!(on_device, on_hub, "flag {id} as the device holds it");
+    }
+}

@@ -225,9 +225,25 @@ pub fn handle_at(
         "UPDATE devices SET acked_through = ?1, served_through = ?2 WHERE id = ?3",
         params![acked_through, download_cursor, device.id],
     )?;
-    let (flag_units, flag_units_cursor, flag_units_more) = match request.flag_units_after {
+    // Likewise for the flags' listed units: a device past the cursor the hub last answered it
+    // with is served again from there.
+    let flag_units_after = match (request.flag_units_after, device.flag_units_served) {
+        (Some(after), Some(served)) if after > served => Some(served),
+        (after, _) => after,
+    };
+    let (flag_units, flag_units_cursor, flag_units_more) = match flag_units_after {
         Some(after) => {
-            crate::listing::download(&tx, &device.org, after, crate::listing::MAX_UNITS_PER_ROUND)?
+            let sent = crate::listing::download(
+                &tx,
+                &device.org,
+                after,
+                crate::listing::MAX_UNITS_PER_ROUND,
+            )?;
+            tx.execute(
+                "UPDATE devices SET flag_units_served = ?1 WHERE id = ?2",
+                params![sent.1, device.id],
+            )?;
+            sent
         }
         None => (Vec::new(), 0, false),
     };

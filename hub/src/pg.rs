@@ -27,7 +27,7 @@ struct PoolState {
 impl Pool {
     /// A pool of at most `max` connections to `url` (checked by making the first one).
     pub fn new(url: &str, max: usize) -> Result<Pool, HubError> {
-        let first = PgConn::new(connect(url)?);
+        let first = PgConn::to(connect(url)?, &redacted(url));
         Ok(Pool {
             url: url.to_string(),
             max: max.max(1),
@@ -41,7 +41,7 @@ impl Pool {
 
     /// A connection outside the pool.
     pub fn connect(&self) -> Result<PgConn, HubError> {
-        Ok(PgConn::new(connect(&self.url)?))
+        Ok(PgConn::to(connect(&self.url)?, &self.place()))
     }
 
     /// The database, as messages name it.
@@ -70,7 +70,7 @@ impl Pool {
                 return match connect(&self.url) {
                     Ok(client) => Ok(Pooled {
                         pool: self,
-                        conn: Some(PgConn::new(client)),
+                        conn: Some(PgConn::to(client, &self.place())),
                     }),
                     Err(e) => {
                         self.state

@@ -56,7 +56,8 @@ fn a_registry_from_before_versions_is_brought_to_them_with_its_data() {
         .execute_batch(
             "DROP TABLE refinery_schema_history;
              ALTER TABLE devices DROP COLUMN acked_through;
-             ALTER TABLE devices DROP COLUMN served_through;",
+             ALTER TABLE devices DROP COLUMN served_through;
+             ALTER TABLE devices DROP COLUMN flag_units_served;",
         )
         .unwrap();
     let registry = Registry::open(tmp.path()).unwrap();

@@ -547,13 +547,23 @@ impl<'a> Db<'a> {
         }
     }
 
-    /// The SQLite file's path, to key what is kept of it in memory (none for a database in
-    /// memory or on a server).
+    /// The SQLite file's path (none for a database in memory or on a server).
     pub fn file(self) -> Option<&'a str> {
         match self {
             Db::Sqlite(conn) => conn.path().filter(|p| !p.is_empty()),
             #[cfg(feature = "postgres")]
             Db::Postgres(_) => None,
+        }
+    }
+
+    /// Names the database, to key what is kept of it in memory: the SQLite file's path, or a
+    /// PostgreSQL database's place when the connection was made knowing it ([`PgConn::to`]).
+    /// None for a database in memory.
+    pub fn place(self) -> Option<&'a str> {
+        match self {
+            Db::Sqlite(_) => self.file(),
+            #[cfg(feature = "postgres")]
+            Db::Postgres(conn) => conn.place(),
         }
     }
 
@@ -910,6 +920,8 @@ mod pg {
     struct Inner {
         /// Present until dropped.
         client: RefCell<Option<postgres::Client>>,
+        /// The database, for what is kept of it in memory ([`Db::place`]).
+        place: Option<String>,
         prepared: RefCell<HashMap<String, postgres::Statement>>,
         /// Whether inserts are held ([`Db::insert_later`]): inside a transaction.
         holding: std::cell::Cell<bool>,
@@ -1017,14 +1029,30 @@ mod pg {
 
     impl PgConn {
         pub fn new(client: postgres::Client) -> PgConn {
+            PgConn::of(client, None)
+        }
+
+        /// A connection to the database `place` names (its URL without credentials): what is
+        /// kept in memory of one database is kept apart from another's.
+        pub fn to(client: postgres::Client, place: &str) -> PgConn {
+            PgConn::of(client, Some(place.to_string()))
+        }
+
+        fn of(client: postgres::Client, place: Option<String>) -> PgConn {
             PgConn {
                 inner: Box::new(Inner {
+                    place,
                     client: RefCell::new(Some(client)),
                     prepared: RefCell::new(HashMap::new()),
                     holding: std::cell::Cell::new(false),
                     held: RefCell::new(Vec::new()),
                 }),
             }
+        }
+
+        /// The database, when the connection was made knowing it.
+        pub(super) fn place(&self) -> Option<&str> {
+            self.inner.place.as_deref()
         }
 
         /// Holds inserts from now on, or no longer (dropping those held).

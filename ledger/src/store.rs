@@ -438,8 +438,8 @@ pub const WIDE_EVENT: usize = 256;
 /// How many wide events [`read_for`] keeps decoded.
 const WIDE_EVENTS_KEPT: usize = 64;
 
-/// Wide events, decoded once and kept without their list of things, by (database file,
-/// sequence number, id): stored events never change.
+/// Wide events, decoded once and kept without their list of things, by (database, sequence
+/// number, id): stored events never change.
 type WideEvents = BTreeMap<(String, i64, String), std::sync::Arc<Event>>;
 static WIDE_EVENTS: std::sync::Mutex<WideEvents> = std::sync::Mutex::new(BTreeMap::new());
 
@@ -447,11 +447,11 @@ static WIDE_EVENTS: std::sync::Mutex<WideEvents> = std::sync::Mutex::new(BTreeMa
 /// [`WIDE_EVENT`] things, in which case its list of things holds `epc` alone when it names it
 /// (`names`), or nothing (its parent is kept). A commissioning or shipment of 150,000 units
 /// would otherwise be read whole for every one of its units; a wide event is decoded once per
-/// process and database (in-memory databases: each time).
+/// process and database ([`crate::sql::Db::place`]; in-memory databases: each time).
 fn read_for(conn: impl AsDb, seq: i64, id: &str, epc: &Epc, names: bool) -> Result<Event, Error> {
     let conn = conn.db();
-    let file = conn.file().map(str::to_string);
-    let key = file.map(|f| (f, seq, id.to_string()));
+    let place = conn.place().map(str::to_string);
+    let key = place.map(|p| (p, seq, id.to_string()));
     // `wide` is held without its things.
     let trimmed = |wide: &Event| {
         let mut e = wide.clone();

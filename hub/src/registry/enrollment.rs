@@ -20,6 +20,8 @@ pub struct DeviceRecord {
     pub acked_through: Option<i64>,
     /// The download cursor the hub last answered the device with.
     pub served_through: Option<i64>,
+    /// The flag-units cursor the hub last answered the device with.
+    pub flag_units_served: Option<i64>,
 }
 
 impl Registry {
@@ -179,6 +181,7 @@ impl Registry {
             counter: 0,
             acked_through: None,
             served_through: None,
+            flag_units_served: None,
         })
     }
 
@@ -197,7 +200,8 @@ impl Registry {
         let conn = conn.db();
         Ok(conn
             .query_row(
-                "SELECT id, org, site, public_key, revoked, counter, acked_through, served_through
+                "SELECT id, org, site, public_key, revoked, counter, acked_through, served_through,
+                        flag_units_served
                  FROM devices WHERE id = ?1",
                 [id],
                 |r| {
@@ -210,6 +214,7 @@ impl Registry {
                         counter: r.get::<_, i64>(5)?.try_into().unwrap_or(0),
                         acked_through: r.get(6)?,
                         served_through: r.get(7)?,
+                        flag_units_served: r.get(8)?,
                     })
                 },
             )
