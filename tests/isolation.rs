@@ -243,6 +243,7 @@ fn upload(events: Vec<Event>) -> SyncRequest {
         download_limit: None,
         flag_units_after: None,
         upload_after: None,
+        answered: None,
     }
 }
 

@@ -209,3 +209,135 @@ fn a_device_past_a_restored_registry_still_gets_the_units_its_flags_list_anew() 
         assert_eq!(on_device, on_hub, "flag {id} as the device holds it");
     }
 }
+
+/// The organisation's flags as `device` holds them: (id, status, notes of its history).
+fn flag_states(device: &str) -> Vec<(String, String, Vec<String>)> {
+    let mut flags: Vec<(String, String, Vec<String>)> =
+        json(&custodian(&["flags", "--data", device, "--json"]))
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| {
+                let mut notes: Vec<String> = f["history"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .filter_map(|s| s["note"].as_str().map(str::to_string))
+                    .collect();
+                notes.sort();
+                (
+                    f["id"].as_str().unwrap().to_string(),
+                    f["status"].as_str().unwrap().to_string(),
+                    notes,
+                )
+            })
+            .collect();
+    flags.sort();
+    flags
+}
+
+/// Flags are Automerge documents: a move a device made and the hub acknowledged after the
+/// backup is gone from the restored registry's document, while the device's own says the hub
+/// had it. The next syncs bring it back to the hub and on to a device enrolled after the
+/// restore, and moves made after the restore reach every device.
+#[test]
+fn a_flags_move_the_restored_registry_lost_comes_back_from_the_device_that_made_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("hub");
+    let dir_arg = dir.to_str().unwrap().to_string();
+    let backup = tmp.path().join("backup");
+    let sqlite = ["--store", dir_arg.as_str()];
+    let mut hub = HubProcess::start_with(&dir, true, "127.0.0.1:0", &sqlite);
+    let listen = hub.address().to_string();
+    let device = |name: &str| tmp.path().join(name).to_str().unwrap().to_string();
+    let (a, b, c) = (device("a"), device("b"), device("c"));
+    hub.enroll(Path::new(&a), "dist-b", "dc-oakland");
+    hub.enroll(Path::new(&b), "dist-b", "dc-oakland");
+    // Receipts of units nobody shipped raise the organisation's flag.
+    scan(&a, 60..63);
+    sync(&a);
+    sync(&b);
+    let raised = flag_states(&a);
+    assert_eq!(raised.len(), 1, "{raised:?}");
+    let id = raised[0].0.clone();
+
+    hub.kill();
+    copy_registry(&dir, &backup);
+    {
+        let mut hub = HubProcess::start_with(&dir, false, &listen, &sqlite);
+        custodian(&[
+            "flags",
+            "move",
+            "--data",
+            &a,
+            &id,
+            "under investigation",
+            "--note",
+            "asked the carrier for the delivery note",
+        ]);
+        sync(&a);
+        sync(&b);
+        assert_eq!(flag_states(&b), flag_states(&a));
+        hub.kill();
+    }
+    let moved = flag_states(&a);
+    assert_eq!(moved[0].1, "under_investigation", "{moved:?}");
+
+    copy_registry(&backup, &dir);
+    let hub = HubProcess::start_with(&dir, false, &listen, &sqlite);
+    hub.enroll(Path::new(&c), "dist-b", "dc-oakland");
+    sync(&c);
+    // Restored: the hub's document is as it was at the backup.
+    assert_eq!(flag_states(&c)[0].1, "new", "{:?}", flag_states(&c));
+    // The device that made the lost move has made nothing since: it holds no change it
+    // believes the hub lacks, and the restored registry believes it holds nothing new.
+    sync(&a);
+    sync(&b);
+    sync(&c);
+    assert_eq!(
+        flag_states(&c),
+        moved,
+        "the move the restored registry lost came back"
+    );
+    let on_hub = |status: &str, notes: usize| {
+        let flags = json(&custodian(&["hub", "flags", "--data", &dir_arg, "--json"]));
+        let flag = flags
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["id"] == id.as_str())
+            .unwrap()
+            .clone();
+        assert_eq!(flag["status"], status, "{flag}");
+        let noted = flag["history"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|s| s["note"].is_string())
+            .count();
+        assert_eq!(noted, notes, "{flag}");
+    };
+    on_hub("under_investigation", 1);
+
+    // A move after the restore, by the device enrolled since, reaches the devices that were
+    // there before it.
+    custodian(&[
+        "flags",
+        "move",
+        "--data",
+        &c,
+        &id,
+        "closed",
+        "--note",
+        "delivery note found; shipment recorded late",
+    ]);
+    sync(&c);
+    sync(&a);
+    sync(&b);
+    let closed = flag_states(&c);
+    assert_eq!(closed[0].1, "closed", "{closed:?}");
+    assert_eq!(closed[0].2.len(), 2, "both moves' notes: {closed:?}");
+    assert_eq!(flag_states(&a), closed);
+    assert_eq!(flag_states(&b), closed);
+    on_hub("closed", 2);
+}

@@ -211,9 +211,19 @@ pub fn handle_at(
     })?;
     round.finish(&tx)?;
     flags.write(&tx)?;
-    let docs = exchange_docs(&tx, &device, &request)?;
-    let (events, download_cursor, more) =
-        download(&tx, &device, download_after, request.download_limit())?;
+    // The device applied an answer this registry does not remember giving: it was restored
+    // from a backup taken before. What it knew then of the device's documents is out of date.
+    let restored = request
+        .answered
+        .is_some_and(|answered| answered > device.counter);
+    let docs = exchange_docs(&tx, &device, &request, restored)?;
+    let (events, download_cursor, more) = download(
+        &tx,
+        &device,
+        download_after,
+        request.download_limit(),
+        registry.answer_bytes(),
+    )?;
     // What the device will hold once it has this answer. An upload cursor behind the one
     // acknowledged before (an answer the device never got) goes back with it.
     let acked_through = if upload_from.is_some() {
@@ -422,10 +432,16 @@ fn load_state(conn: impl AsDb, doc: &str, device: &str) -> Result<State, HubErro
 /// Answers the device's document messages and speaks first about the documents it said
 /// nothing about but lacks something of (see `custodian_sync::docsync`). A document the device
 /// is known to hold whole, unchanged since, costs no message and is not even loaded.
+///
+/// Once the registry was `restored`, what it kept of each document's sync with the device is
+/// out of date: the device may hold changes this registry acknowledged and lost, and be sure it
+/// holds them. Every document is asked about afresh ([`docsync::probe`]), and the device
+/// answers with what the registry lacks.
 fn exchange_docs(
     conn: impl AsDb,
     device: &DeviceRecord,
     request: &SyncRequest,
+    restored: bool,
 ) -> Result<Vec<DocMessage>, HubError> {
     let conn = conn.db();
     let mut replies = Vec::new();
@@ -461,7 +477,7 @@ fn exchange_docs(
             continue;
         }
         let known = request.known_docs.contains(&id);
-        if known && is_current(conn, &id, &device.id)? {
+        if known && !restored && is_current(conn, &id, &device.id)? {
             continue;
         }
         let mut doc = load_doc(conn, &id)?;
@@ -471,7 +487,12 @@ fn exchange_docs(
         } else {
             State::new()
         };
-        match docsync::offer(&mut doc, &mut state) {
+        let first = if known && restored {
+            docsync::probe(&mut doc, &mut state)
+        } else {
+            docsync::offer(&mut doc, &mut state)
+        };
+        match first {
             Some(first) => replies.push(DocMessage::new(&id, first)),
             None => mark_current(conn, &id, &device.id)?,
         }
@@ -518,12 +539,14 @@ fn is_current(conn: impl AsDb, doc: &str, device: &str) -> Result<bool, HubError
     Ok(at == Some(doc_version(conn, doc)?))
 }
 
-/// Events shared with the device's organisation after its cursor, at most `limit` of them.
+/// Events shared with the device's organisation after its cursor, at most `limit` of them,
+/// and as many as fit in `bytes` of their JSON (the first always goes).
 fn download(
     conn: impl AsDb,
     device: &DeviceRecord,
     after: i64,
     limit: usize,
+    bytes: usize,
 ) -> Result<(Vec<Event>, i64, bool), HubError> {
     let conn = conn.db();
     // What the device recorded itself is passed over unread (it counts towards the limit, so a
@@ -543,8 +566,20 @@ fn download(
         |r| Ok((r.get::<_, i64>(0)?, r.get::<_, Option<String>>(1)?)),
     )?;
     let mut rows: Vec<(i64, Option<String>)> = rows.collect::<Result<_, _>>()?;
-    let more = rows.len() > limit;
+    let mut more = rows.len() > limit;
     rows.truncate(limit);
+    let mut taken = 0;
+    let mut sent = 0;
+    for (_, body) in &rows {
+        let size = body.as_ref().map_or(0, String::len);
+        if sent > 0 && sent + size > bytes {
+            more = true;
+            break;
+        }
+        sent += size;
+        taken += 1;
+    }
+    rows.truncate(taken);
     let cursor = rows.last().map_or(after, |(c, _)| *c);
     let mut events = Vec::with_capacity(rows.len());
     for (_, body) in rows {

@@ -150,6 +150,8 @@ pub struct Registry {
     issuer: SigningKey,
     /// The most events one sync round may upload ([`Registry::set_round_events`]).
     round_events: std::sync::atomic::AtomicUsize,
+    /// The most bytes of events one sync answer carries ([`Registry::set_answer_bytes`]).
+    answer_bytes: std::sync::atomic::AtomicUsize,
 }
 
 impl std::fmt::Debug for Registry {
@@ -171,6 +173,19 @@ impl Registry {
     /// The most events one sync round may upload.
     pub fn round_events(&self) -> usize {
         self.round_events.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Sends at most `bytes` of events' JSON in one sync answer, past its first event (1 to the
+    /// protocol's `MAX_ANSWER_EVENT_BYTES`, the default); the device asks again for the rest.
+    pub fn set_answer_bytes(&self, bytes: usize) {
+        let bytes = bytes.clamp(1, custodian_sync::protocol::MAX_ANSWER_EVENT_BYTES);
+        self.answer_bytes
+            .store(bytes, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// The most bytes of events' JSON one sync answer carries past its first event.
+    pub fn answer_bytes(&self) -> usize {
+        self.answer_bytes.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Opens the registry in `dir` (creating it). A new registry gets a random issuer key.
@@ -219,6 +234,9 @@ impl Registry {
             issuer,
             round_events: std::sync::atomic::AtomicUsize::new(
                 custodian_sync::protocol::MAX_EVENTS_PER_ROUND,
+            ),
+            answer_bytes: std::sync::atomic::AtomicUsize::new(
+                custodian_sync::protocol::MAX_ANSWER_EVENT_BYTES,
             ),
         }
     }

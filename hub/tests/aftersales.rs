@@ -135,6 +135,7 @@ impl Shop {
             download_limit: None,
             flag_units_after: None,
             upload_after: None,
+            answered: None,
         });
         // The shop's claims run into 2029: the hub's clock and the device's read a day after
         // the last of them, so every event is in the past the hub believes.

@@ -89,6 +89,7 @@ fn request(upload: Vec<Event>) -> Vec<u8> {
         download_limit: None,
         flag_units_after: None,
         upload_after: None,
+        answered: None,
     })
 }
 
@@ -428,4 +429,93 @@ fn tokens_are_single_use() {
             .create_token("nobody", "x", "u", b"ca", 1)
             .is_err()
     );
+}
+
+/// Every answer to `f`'s device from cursor 0 until the hub has no more: the events of each.
+fn download_all(f: &Fixture, counter: &mut u64) -> Vec<Vec<Event>> {
+    let mut after = 0;
+    let mut answers = Vec::new();
+    loop {
+        *counter += 1;
+        let body = protocol::encode(&SyncRequest::<Event> {
+            v: PROTOCOL_VERSION,
+            upload: vec![],
+            upload_through: 0,
+            download_after: after,
+            extract_version: 0,
+            extract_deltas: false,
+            known_docs: vec![],
+            docs: vec![],
+            download_limit: None,
+            flag_units_after: None,
+            upload_after: None,
+            answered: None,
+        });
+        let answer = f.send(*counter, &body).unwrap();
+        assert!(answer.download_cursor >= after);
+        after = answer.download_cursor;
+        answers.push(answer.events);
+        if !answer.more {
+            return answers;
+        }
+        assert!(answers.len() < 1_000, "the download does not end");
+    }
+}
+
+/// An answer carries as many events as fit in the hub's byte budget (and one at least, however
+/// large), and the device asks again for the rest: ten thousand wide events (shipments of a
+/// thousand units) would be half a gigabyte in one answer, past what a device reads.
+#[test]
+fn an_answer_carries_what_fits_in_its_bytes_and_the_rest_follows() {
+    let f = fixture();
+    // Another device of the site receives a few units: the device downloads those events.
+    let (other, key) = enroll(&f, "dist-b", "dc-oakland", 33);
+    let me = Recorder {
+        device: other.clone(),
+        ..f.me()
+    };
+    let body = request((3..9).map(|line| receiving(me.clone(), line)).collect());
+    let auth = RequestAuth::sign(
+        &key,
+        &other,
+        1,
+        chrono::Utc::now().timestamp_millis(),
+        "POST",
+        "/v1/sync",
+        &body,
+    );
+    exchange::handle(&f.registry, &auth, &body).unwrap();
+    let mut counter = 0;
+    let whole = download_all(&f, &mut counter);
+    assert_eq!(whole.len(), 1, "the demo's events fit one answer");
+    let all = &whole[0];
+    assert!(all.len() >= 3, "{} events", all.len());
+    let size = |e: &Event| serde_json::to_string(e).unwrap().len();
+
+    // A byte apiece: each answer carries its one event.
+    f.registry.set_answer_bytes(1);
+    let one_each = download_all(&f, &mut counter);
+    assert_eq!(one_each.len(), all.len());
+    assert!(one_each.iter().all(|a| a.len() == 1));
+    assert_eq!(&one_each.concat(), all);
+
+    // Room for the first two events: the first answer carries those two.
+    let two = size(&all[0]) + size(&all[1]);
+    f.registry.set_answer_bytes(two + 8);
+    let paged = download_all(&f, &mut counter);
+    assert_eq!(
+        paged[0].len(),
+        2,
+        "{:?}",
+        paged.iter().map(Vec::len).collect::<Vec<_>>()
+    );
+    for answer in &paged {
+        let bytes: usize = answer.iter().map(size).sum();
+        assert!(
+            answer.len() == 1 || bytes <= two + 8 + 64,
+            "an answer of {} events and {bytes} bytes",
+            answer.len()
+        );
+    }
+    assert_eq!(&paged.concat(), all);
 }

@@ -177,6 +177,7 @@ impl Dev<'_> {
             download_limit: None,
             flag_units_after,
             upload_after: None,
+            answered: None,
         });
         self.counter.set(self.counter.get() + 1);
         let now = self.clock.get().unwrap_or_else(chrono::Utc::now);

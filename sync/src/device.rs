@@ -287,7 +287,11 @@ impl Device {
                 Err(Error::Refused { status: 413, .. }) if session.can_shrink() => {
                     session.shrink();
                 }
-                answer => session.answered(&mut self.ledger(), &answer?, chrono::Utc::now())?,
+                answer => {
+                    let mut ledger = self.ledger();
+                    session.answered(&mut ledger, &answer?, chrono::Utc::now())?;
+                    ledger.kv_set(crate::session::KV_ANSWERED, &counter.to_string())?;
+                }
             }
             round_seconds.push(sent.elapsed().as_secs_f64());
         }

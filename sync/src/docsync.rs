@@ -53,6 +53,15 @@ pub fn offer(doc: &mut AutoCommit, state: &mut State) -> Option<Message> {
     doc.sync().generate_sync_message(state)
 }
 
+/// Speaks first knowing nothing of what the peer holds (its side of what both held was lost:
+/// a registry restored from a backup): the heads, and a Bloom filter of every change, so that
+/// the peer answers with what this side lacks. Always a message.
+/// `state` starts anew.
+pub fn probe(doc: &mut AutoCommit, state: &mut State) -> Option<Message> {
+    *state = State::new();
+    doc.sync().generate_sync_message(state)
+}
+
 /// Receives `message` and returns the answer to send back: `None` when the message showed
 /// that the sender already knows both sides hold the same changes.
 pub fn answer(

@@ -27,6 +27,12 @@ pub const PROTOCOL_VERSION: u32 = 1;
 /// The largest body either side accepts (compressed), and the most events in one batch.
 pub const MAX_BODY_BYTES: usize = 8 * 1024 * 1024;
 pub const MAX_EVENTS_PER_ROUND: usize = 10_000;
+/// The most bytes of events' JSON one answer carries (it carries one event, however large,
+/// past it): ten thousand shipments of a thousand units each are half a gigabyte, past what
+/// either limit above lets a device read, so an answer holds fewer. A quarter of the
+/// decompressed limit leaves room for the rest of the answer, and events' JSON compresses
+/// well below half (their identifiers are the least compressible part).
+pub const MAX_ANSWER_EVENT_BYTES: usize = 16 * 1024 * 1024;
 
 /// One Automerge sync message for one document.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -89,6 +95,12 @@ pub struct SyncRequest<U = Event> {
     /// [`SyncResponse::upload_from`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub upload_after: Option<i64>,
+    /// The counter of the last request whose answer the device applied. Above the last one the
+    /// hub holds as answered, it tells the hub that its registry was restored from a backup
+    /// taken before that answer: what the hub then knew of the device's documents is gone with
+    /// it, and it asks about each afresh. Missing (older devices): the hub does not check.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub answered: Option<u64>,
 }
 
 /// An event as a device stores it: its JSON, which is the event's JSON.
@@ -218,6 +230,7 @@ mod tests {
             download_limit: None,
             flag_units_after: None,
             upload_after: None,
+            answered: None,
         };
         let bytes = encode(&req);
         assert_eq!(decode::<SyncRequest>(&bytes).unwrap(), req);

@@ -27,6 +27,8 @@ use crate::protocol::{
 pub(crate) const KV_UPLOAD_CURSOR: &str = "sync.upload_cursor";
 const KV_DOWNLOAD_CURSOR: &str = "sync.download_cursor";
 const KV_FLAG_UNITS_CURSOR: &str = "sync.flag_units_cursor";
+/// The counter of the last request whose answer was applied ([`SyncRequest::answered`]).
+pub(crate) const KV_ANSWERED: &str = "sync.answered";
 pub(crate) const KV_LAST_SYNC: &str = "sync.last";
 const KV_CLOCK_OFFSET: &str = "sync.clock_offset_ms";
 /// The peer name under which the device keeps its per-document sync state with the hub.
@@ -306,6 +308,7 @@ fn build_request(
         download_limit: (round_events < MAX_EVENTS_PER_ROUND).then_some(round_events),
         flag_units_after: Some(cursor(ledger, KV_FLAG_UNITS_CURSOR)?),
         upload_after: Some(upload_cursor),
+        answered: ledger.kv_get(KV_ANSWERED)?.and_then(|c| c.parse().ok()),
     })
 }
 
