@@ -12,6 +12,7 @@
 
 use std::path::Path;
 
+use custodian_e2e::pg::Cluster;
 use custodian_e2e::{HubProcess, custodian, custodian_with_input, demo_serial, json};
 
 /// The demo's issued serials `range`, one per line (24 and on were never shipped).
@@ -340,4 +341,88 @@ fn a_flags_move_the_restored_registry_lost_comes_back_from_the_device_that_made_
     assert_eq!(flag_states(&a), closed);
     assert_eq!(flag_states(&b), closed);
     on_hub("closed", 2);
+}
+
+/// A registry on PostgreSQL, backed up with `pg_dump` while its hub serves and put back with
+/// `pg_restore`: the devices send again the events and the flag move it lost, and nothing is
+/// doubled.
+#[test]
+fn a_postgresql_registry_put_back_from_pg_dump_gets_back_what_devices_hold() {
+    let cluster = Cluster::start();
+    let store = cluster.url();
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("hub");
+    let dir_arg = dir.to_str().unwrap().to_string();
+    let on_pg = ["--store", store.as_str()];
+    let mut hub = HubProcess::start_with(&dir, true, "127.0.0.1:0", &on_pg);
+    let listen = hub.address().to_string();
+    let device = |name: &str| tmp.path().join(name).to_str().unwrap().to_string();
+    let (a, b) = (device("a"), device("b"));
+    hub.enroll(Path::new(&a), "dist-b", "dc-oakland");
+    hub.enroll(Path::new(&b), "dist-b", "dc-oakland");
+    scan(&a, 60..63);
+    sync(&a);
+    sync(&b);
+    let id = flag_states(&a)[0].0.clone();
+
+    // The backup, taken while the hub serves.
+    let backup = cluster.dump("custodian", "registry.dump");
+    let at_backup = events_on_hub(&dir_arg);
+    custodian(&[
+        "flags",
+        "move",
+        "--data",
+        &a,
+        &id,
+        "under investigation",
+        "--note",
+        "asked the carrier for the delivery note",
+    ]);
+    scan(&b, 63..66);
+    sync(&a);
+    sync(&b);
+    sync(&a);
+    assert_eq!(events_on_hub(&dir_arg), at_backup + 3);
+    let held = flag_states(&a);
+    assert_eq!(held[0].1, "under_investigation", "{held:?}");
+    assert_eq!(flag_states(&b), held);
+    let a_before = events_on_device(&a);
+    hub.kill();
+
+    cluster.restore("custodian", &backup);
+    let _hub = HubProcess::start_with(&dir, false, &listen, &on_pg);
+    assert_eq!(
+        events_on_hub(&dir_arg),
+        at_backup,
+        "the restore took the registry back"
+    );
+    sync(&a);
+    sync(&b);
+    assert_eq!(
+        events_on_hub(&dir_arg),
+        at_backup + 3,
+        "the device sent again the events the restored registry lost"
+    );
+    assert_eq!(
+        events_on_device(&a),
+        a_before,
+        "nothing doubled on the device that moved the flag"
+    );
+    let on_hub = json(&custodian(&["hub", "flags", "--data", &dir_arg, "--json"]));
+    let flag = on_hub
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["id"] == id.as_str())
+        .unwrap();
+    assert_eq!(flag["status"], "under_investigation", "{flag}");
+    assert_eq!(flag_states(&b), held);
+    for (id, on_hub, on_device) in listings(&dir_arg, &b, "dist-b") {
+        assert_eq!(
+            on_hub.len(),
+            6,
+            "flag {id} lists every unit received without a shipment"
+        );
+        assert_eq!(on_device, on_hub, "flag {id} as the device holds it");
+    }
 }

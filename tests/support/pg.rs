@@ -130,6 +130,44 @@ impl Cluster {
         self.url_of(name)
     }
 
+    /// Backs database `name` up as an operator would while hubs run (`pg_dump --format=custom`:
+    /// one consistent snapshot), into a file in the cluster's directory; returns its path.
+    pub fn dump(&self, name: &str, file: &str) -> PathBuf {
+        let path = self.dir.path().join(file);
+        let port = self.port.to_string();
+        let out = path.to_str().expect("a temporary path is UTF-8");
+        self.server(
+            "pg_dump",
+            &[
+                "-h",
+                "127.0.0.1",
+                "-p",
+                &port,
+                "-U",
+                "postgres",
+                "--format=custom",
+                "-f",
+                out,
+                name,
+            ],
+        );
+        path
+    }
+
+    /// Puts database `name` back as the backup at `path` holds it: dropped, created anew and
+    /// filled by `pg_restore`. Nothing may be connected to it.
+    pub fn restore(&self, name: &str, path: &Path) {
+        let port = self.port.to_string();
+        let at = ["-h", "127.0.0.1", "-p", port.as_str(), "-U", "postgres"];
+        self.server("dropdb", &[&at[..], &[name]].concat());
+        self.server("createdb", &[&at[..], &[name]].concat());
+        let backup = path.to_str().expect("a temporary path is UTF-8");
+        self.server(
+            "pg_restore",
+            &[&at[..], &["--exit-on-error", "-d", name, backup]].concat(),
+        );
+    }
+
     /// Stops the server as an operator's restart would (`fast`: connections are cut, open
     /// transactions roll back, committed ones stay).
     pub fn stop(&mut self) {
