@@ -113,3 +113,35 @@ fn a_known_version_applied_in_another_form_is_refused() {
         "{refused}"
     );
 }
+
+fn page_size(dir: &std::path::Path) -> i64 {
+    Connection::open(dir.join("hub.sqlite"))
+        .unwrap()
+        .query_row("PRAGMA page_size", [], |r| r.get(0))
+        .unwrap()
+}
+
+#[test]
+fn a_new_registry_has_large_pages_and_one_made_with_small_pages_keeps_them_and_its_data() {
+    let tmp = tempfile::tempdir().unwrap();
+    let registry = Registry::open_with_key(tmp.path(), demo::issuer_key).unwrap();
+    demo::seed(&registry).unwrap();
+    drop(registry);
+    assert_eq!(
+        page_size(tmp.path()),
+        i64::from(custodian_hub::registry::PAGE_SIZE)
+    );
+    assert_ne!(custodian_hub::registry::PAGE_SIZE, 4_096);
+
+    // A registry created before with SQLite's default pages.
+    let old = tempfile::tempdir().unwrap();
+    custodian_ledger::store::open_paged(&old.path().join("hub.sqlite"), Some(4_096)).unwrap();
+    let registry = Registry::open_with_key(old.path(), demo::issuer_key).unwrap();
+    demo::seed(&registry).unwrap();
+    let before = registry.counts().unwrap();
+    drop(registry);
+    let registry = Registry::open(old.path()).unwrap();
+    assert_eq!(registry.counts().unwrap(), before);
+    drop(registry);
+    assert_eq!(page_size(old.path()), 4_096);
+}

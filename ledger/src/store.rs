@@ -38,9 +38,19 @@ pub mod pasts;
 /// when another process (a sync beside a scan) wrote in between: SQLite fails it at once with
 /// "database is locked", busy timeout or not.
 pub fn open(path: &Path) -> Result<Connection, Error> {
+    open_paged(path, None)
+}
+
+/// As [`open`], a file created here getting pages of `page_size` bytes (a power of two from 512
+/// to 65,536; SQLite's default is 4,096). An existing file keeps the pages it was created with.
+pub fn open_paged(path: &Path, page_size: Option<u32>) -> Result<Connection, Error> {
     let mut conn = Connection::open(path)?;
     conn.set_transaction_behavior(rusqlite::TransactionBehavior::Immediate);
     conn.busy_timeout(std::time::Duration::from_secs(10))?;
+    if let Some(size) = page_size {
+        // Takes effect only before the file's first page is written (switching to WAL writes it).
+        conn.pragma_update(None, "page_size", i64::from(size))?;
+    }
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", "FULL")?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
