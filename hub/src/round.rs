@@ -139,13 +139,20 @@ impl Round {
             .map(|e| e.id.0.as_str())
             .filter(|id| !self.held.contains(*id))
             .collect();
-        let mut seqs = conn.query_map(
-            "SELECT nextval(pg_get_serial_sequence('events', 'seq')) FROM generate_series(1, ?1)",
-            params![i64::try_from(new.len()).unwrap_or(i64::MAX)],
-            |r| r.get::<_, i64>(0),
-        )?;
-        seqs.sort_unstable();
-        self.seqs = RefCell::new(seqs.into());
+        // The round's numbers are drawn as one run: the sequence is moved past them in one
+        // statement, not drawn from once per event (a twentieth of a round's time). No number
+        // of the run can go to anyone else between its draw and the move: events are numbered
+        // only by writing transactions, which take the writer lock in turn.
+        let count = i64::try_from(new.len()).unwrap_or(i64::MAX);
+        if count > 0 {
+            let last: i64 = conn.query_row(
+                "SELECT setval(pg_get_serial_sequence('events', 'seq'),
+                     nextval(pg_get_serial_sequence('events', 'seq')) + ?1 - 1)",
+                params![count],
+                |r| r.get(0),
+            )?;
+            self.seqs = RefCell::new((last - count + 1..=last).collect());
+        }
         self.together = true;
         Ok(())
     }
