@@ -270,6 +270,13 @@ pub fn handle_at(
         ExtractUpdate::Whole(whole) => (Some(whole), None),
     };
 
+    // A round's request and what was read for it are tens of megabytes in thousands of
+    // allocations: freed on another thread, the answer goes out without waiting for them.
+    if upload.is_empty() {
+        drop((round, request));
+    } else {
+        dispose((round, request));
+    }
     let response = SyncResponse {
         v: PROTOCOL_VERSION,
         stored,
@@ -287,6 +294,14 @@ pub fn handle_at(
         upload_from,
     };
     Ok(protocol::encode(&response))
+}
+
+/// Drops `what` on a thread of its own (detached: nothing waits for it). With no thread to be
+/// had, the failed spawn drops it here, as it would have been.
+fn dispose<T: Send + 'static>(what: T) {
+    let _ = std::thread::Builder::new()
+        .name("hub-dispose".into())
+        .spawn(move || drop(what));
 }
 
 /// How many events of a round are prepared at a time, on another thread, ahead of those being

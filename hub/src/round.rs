@@ -53,6 +53,8 @@ pub struct Round {
     stored: RefCell<HashSet<String>>,
     /// Numbers for the round's events not held, in the order they are stored.
     seqs: RefCell<VecDeque<i64>>,
+    /// How many events the round stored: added to the store's count once, when it is stored.
+    new: std::cell::Cell<i64>,
 }
 
 impl Round {
@@ -105,7 +107,7 @@ impl Round {
                 round
                     .containers
                     .get_mut()
-                    .insert(unit, std::rc::Rc::new(spans));
+                    .insert(unit, std::sync::Arc::new(spans));
             }
             pasts.read_more(conn, &containers.into_iter().collect::<Vec<_>>())?;
             round.pasts = RefCell::new(pasts);
@@ -177,20 +179,20 @@ impl Round {
             store::insert_prepared_at(conn, event, prepared, true, seq)?;
             seq
         } else {
-            match store::insert_prepared(conn, event, prepared, true)? {
+            match store::insert_prepared_uncounted(conn, event, prepared, true)? {
                 Some(seq) => seq,
                 None => return Ok(None),
             }
         };
         self.pasts.borrow_mut().add(event, prepared, seq);
+        self.new.set(self.new.get() + 1);
         Ok(Some(seq))
     }
 
-    /// Counts the events the round wrote together; once, when it is stored.
+    /// Counts the events the round stored; once, when it is stored.
     pub fn finish(&self, conn: impl AsDb) -> Result<(), HubError> {
-        let stored = i64::try_from(self.stored.borrow().len()).unwrap_or(i64::MAX);
-        if stored > 0 {
-            store::count_events(conn, stored)?;
+        if self.new.get() > 0 {
+            store::count_events(conn, self.new.get())?;
         }
         Ok(())
     }
@@ -293,7 +295,7 @@ impl Round {
         let containers = match known {
             Some(known) => known,
             None => {
-                let read = std::rc::Rc::new(store::spans_of(conn, unit)?);
+                let read = std::sync::Arc::new(store::spans_of(conn, unit)?);
                 self.containers
                     .borrow_mut()
                     .insert(unit.clone(), read.clone());
@@ -357,7 +359,7 @@ impl Round {
 }
 
 /// A unit's containers, with when it was inside each ([`store::spans_of`]).
-type Containers = std::rc::Rc<BTreeMap<Epc, Vec<store::Span>>>;
+type Containers = std::sync::Arc<BTreeMap<Epc, Vec<store::Span>>>;
 
 /// A list bound as one parameter, for `json_each`.
 fn json_list<T: serde::Serialize>(items: &[T]) -> Result<String, HubError> {

@@ -149,6 +149,33 @@ fn a_diverted_unit_is_flagged_once_however_often_it_is_uploaded() {
     assert_eq!(f.registry.flags().unwrap().len(), 1);
 }
 
+/// The registry keeps a count of the events it holds; a round adds the events it stored to it
+/// once, so it must come out as the rows: an upload of new events, then one that replays some
+/// of them beside a new one.
+#[test]
+fn the_kept_count_of_events_is_the_rows_after_rounds_with_new_and_replayed_events() {
+    let f = fixture();
+    let (a, b, c) = (
+        receiving(f.me(), 3),
+        receiving(f.me(), 150),
+        receiving(f.me(), 151),
+    );
+    let first = f.send(1, &request(vec![a.clone(), b.clone()])).unwrap();
+    assert_eq!(first.stored, 2);
+    let second = f.send(2, &request(vec![b, c, a])).unwrap();
+    assert_eq!(second.stored, 1);
+    let db = rusqlite::Connection::open(f._tmp.path().join("hub.sqlite")).unwrap();
+    let (kept, rows): (i64, i64) = db
+        .query_row(
+            "SELECT (SELECT events FROM event_totals), (SELECT count(*) FROM events)",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!(kept, rows);
+    assert!(rows >= 3, "the three uploaded events are among the rows: {rows}");
+}
+
 /// A unit never shipped anywhere is not diverted, but its receipt is out of sequence: the
 /// receiver and the manufacturer, which holds it on record, each get one flag.
 #[test]

@@ -316,6 +316,22 @@ pub fn insert_prepared(
     local: bool,
 ) -> Result<Option<i64>, Error> {
     let conn = conn.db();
+    let seq = insert_prepared_uncounted(conn, event, prepared, local)?;
+    if seq.is_some() {
+        count_events(conn, 1)?;
+    }
+    Ok(seq)
+}
+
+/// As [`insert_prepared`], leaving the count of events to the caller ([`count_events`]): a
+/// round of thousands adds them in one statement, not one per event.
+pub fn insert_prepared_uncounted(
+    conn: impl AsDb,
+    event: &Event,
+    prepared: &Prepared,
+    local: bool,
+) -> Result<Option<i64>, Error> {
+    let conn = conn.db();
     let step = event.body.biz_step.as_str();
     let values = params![event.id.0, prepared.time, step, prepared.body, local];
     let seq = match conn {
@@ -339,7 +355,6 @@ pub fn insert_prepared(
     let Some(seq) = seq else {
         return Ok(None);
     };
-    count_events(conn, 1)?;
     insert_rows(conn, event, prepared, seq)?;
     Ok(Some(seq))
 }
