@@ -152,22 +152,17 @@ pub(crate) fn raise(
 ) -> Result<Option<HubFlag>, HubError> {
     let conn = conn.db();
     let key = listed.key.clone();
-    // A unit flagged alone before flags listed units.
-    let flagged_alone: bool = conn
-        .prepare_cached("SELECT EXISTS (SELECT 1 FROM flags WHERE id = ?1)")?
-        .query_row([&key], |r| r.get(0))?;
-    if flagged_alone {
+    if flagged_alone(conn, &[&key])? {
         return Ok(None);
     }
     let event = listed.event.map(|e| e.id.0.clone()).unwrap_or_default();
     let uri = listed.unit.uri();
-    let cause = match &listed.cause {
-        Some(c) => format!("{}\u{1d}{}\u{1d}{c}", listed.kind, listed.org),
-        None => key.clone(),
-    };
+    let cause = cause_of(&listed);
     if let Some(id) = flags.open_for_cause(&cause).map(str::to_string) {
         // Listed before, or listed now: the one probe of the listing's index decides.
-        add_unit(conn, flags, &listed, &uri, &key, &id, &event)?;
+        if insert_unit(conn, &Row::alone(&key, &id, listed.org, &uri, &event))? {
+            flags.listed(listed.org, &id);
+        }
         return Ok(None);
     }
     let seen: bool = conn
@@ -176,91 +171,232 @@ pub(crate) fn raise(
     if seen {
         return Ok(None);
     }
+    let (id, raised) = flag_for(conn, flags, &listed, &cause, &event, now)?;
+    if insert_unit(conn, &Row::alone(&key, &id, listed.org, &uri, &event))? && raised.is_none() {
+        flags.listed(listed.org, &id);
+    }
+    Ok(raised)
+}
+
+/// Lists one unit, for one event, under the flags of several organisations' causes (each as
+/// [`raise`] would): the first two share one row of the listing, which they then keep as
+/// one, accounted for together (they list the same fact seen by two organisations, the
+/// receiver and the manufacturer, and a later event accounts for both at once). A storm of
+/// receipts thus writes one row per unit, not one per organisation told. When either fact is
+/// listed already, each is listed on its own, as before. `fresh`: the unit is known to have no
+/// listing and no flag yet ([`crate::round::Round::never_listed`]), so none is looked for.
+/// Returns the flags raised.
+pub(crate) fn raise_all(
+    conn: impl AsDb,
+    flags: &mut FlagDocs,
+    mut listed: Vec<Listed<'_>>,
+    fresh: bool,
+    now: DateTime<Utc>,
+) -> Result<Vec<HubFlag>, HubError> {
+    let conn = conn.db();
+    let mut raised = Vec::new();
+    let shared = listed.len() >= 2
+        && listed[0].unit == listed[1].unit
+        && listed[0].cause.is_some()
+        && listed[1].cause.is_some()
+        && listed[0].org != listed[1].org;
+    if shared {
+        let rest = listed.split_off(2);
+        let mut pair = listed.into_iter();
+        if let (Some(lead), Some(with)) = (pair.next(), pair.next()) {
+            raised.extend(raise_shared(conn, flags, lead, with, fresh, now)?);
+        }
+        listed = rest;
+    }
+    for one in listed {
+        raised.extend(raise(conn, flags, one, now)?);
+    }
+    Ok(raised)
+}
+
+/// [`raise_all`]'s two organisations sharing a row.
+fn raise_shared(
+    conn: impl AsDb,
+    flags: &mut FlagDocs,
+    lead: Listed<'_>,
+    with: Listed<'_>,
+    fresh: bool,
+    now: DateTime<Utc>,
+) -> Result<Vec<HubFlag>, HubError> {
+    let conn = conn.db();
+    let uri = lead.unit.uri();
+    // Either fact listed before (alone, or shared with another organisation): each goes its
+    // own way, and a fact listed already lists nothing.
+    let keys: Vec<(String, Option<String>)> = if fresh {
+        Vec::new()
+    } else {
+        conn.prepare_cached("SELECT key, also_key FROM flag_units WHERE epc = ?1")?
+            .query_map([&uri], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<Result<_, _>>()?
+    };
+    let known = |key: &str| {
+        keys.iter()
+            .any(|(k, also)| k == key || also.as_deref() == Some(key))
+    };
+    if !keys.is_empty() || (!fresh && flagged_alone(conn, &[&lead.key, &with.key])?) {
+        let mut raised = Vec::new();
+        for one in [lead, with] {
+            if !known(&one.key) {
+                raised.extend(raise(conn, flags, one, now)?);
+            }
+        }
+        return Ok(raised);
+    }
+    let event = lead.event.map(|e| e.id.0.clone()).unwrap_or_default();
+    let mut ids = Vec::with_capacity(2);
+    let mut raised = Vec::new();
+    for one in [&lead, &with] {
+        let cause = cause_of(one);
+        match flags.open_for_cause(&cause).map(str::to_string) {
+            Some(id) => {
+                flags.listed(one.org, &id);
+                ids.push(id);
+            }
+            None => {
+                let (id, new) = flag_for(conn, flags, one, &cause, &event, now)?;
+                match new {
+                    Some(flag) => raised.push(flag),
+                    None => flags.listed(one.org, &id),
+                }
+                ids.push(id);
+            }
+        }
+    }
+    let row = Row {
+        key: &lead.key,
+        flag: &ids[0],
+        org: lead.org,
+        epc: &uri,
+        event: &event,
+        also: Some((&with.key, &ids[1], with.org)),
+    };
+    insert_unit(conn, &row)?;
+    Ok(raised)
+}
+
+/// Whether any of `keys` is a unit flagged alone before flags listed units.
+fn flagged_alone(conn: impl AsDb, keys: &[&str]) -> Result<bool, HubError> {
+    let conn = conn.db();
+    let mut probe = conn.prepare_cached("SELECT EXISTS (SELECT 1 FROM flags WHERE id = ?1)")?;
+    for key in keys {
+        if probe.query_row([key], |r| r.get::<_, bool>(0))? {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+/// The cause `listed` is listed under, as the flags table keeps it.
+fn cause_of(listed: &Listed<'_>) -> String {
+    match &listed.cause {
+        Some(c) => format!("{}\u{1d}{}\u{1d}{c}", listed.kind, listed.org),
+        None => listed.key.clone(),
+    }
+}
+
+/// The open flag of `cause` for `listed`, raising it (listing no unit yet, counting one) when
+/// there is none: its id, and the flag when this raised it.
+fn flag_for(
+    conn: impl AsDb,
+    flags: &mut FlagDocs,
+    listed: &Listed<'_>,
+    cause: &str,
+    event: &str,
+    now: DateTime<Utc>,
+) -> Result<(String, Option<HubFlag>), HubError> {
+    let conn = conn.db();
     flags.count_listed(conn)?;
     let current: Option<(String, i64, i64)> = conn
         .prepare_cached(
             "SELECT id, open_units, (SELECT count(*) FROM flags WHERE cause = ?1) FROM flags WHERE cause = ?1 ORDER BY rowid DESC LIMIT 1",
         )?
-        .query_row([&cause], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .query_row([cause], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
         .optional()?;
     let open = match &current {
         Some((id, open_units, _)) if *open_units > 0 => !flags.is_closed(conn, listed.org, id)?,
         _ => false,
     };
-    let raised = if let (true, Some((id, _, _))) = (open, &current) {
-        add_unit(conn, flags, &listed, &uri, &key, id, &event)?;
+    if let (true, Some((id, _, _))) = (open, &current) {
         if listed.cause.is_some() {
-            flags.set_open_for_cause(&cause, id);
+            flags.set_open_for_cause(cause, id);
         }
-        None
-    } else {
-        let words = (listed.words)()?;
-        let id = match &listed.cause {
-            None => key.clone(),
-            Some(_) => cause_id(&cause, current.as_ref().map_or(0, |c| c.2)),
-        };
-        let flag = HubFlag {
-            org: listed.org.into(),
-            flag: custodian_ledger::Flag {
-                id: id.clone(),
-                kind: listed.kind.clone(),
-                epc: listed.unit.uri(),
-                reason: words.reason,
-                event: event.clone(),
-                raised_at: now.to_rfc3339(),
-                status: custodian_ledger::docs::FlagStatus::New,
-                units: 1,
-                open_units: 1,
-                history: Vec::new(),
-            },
-        };
-        let raised = flags.store(conn, flag)?;
-        conn.prepare_cached("UPDATE flags SET summary = ?2, cause = ?3 WHERE id = ?1")?
-            .execute(params![id, words.summary, cause])?;
-        insert_unit(conn, &key, &id, listed.org, &uri, &event)?;
-        if listed.cause.is_some() && raised.is_some() {
-            flags.set_open_for_cause(&cause, &id);
-        }
-        raised
-    };
-    Ok(raised)
-}
-
-/// Lists the unit of `listed` (`uri`; its fact `key`, found by `event`) under open flag `id`,
-/// unless it is listed already.
-fn add_unit(
-    conn: impl AsDb,
-    flags: &mut FlagDocs,
-    listed: &Listed<'_>,
-    uri: &str,
-    key: &str,
-    id: &str,
-    event: &str,
-) -> Result<(), HubError> {
-    let conn = conn.db();
-    if !insert_unit(conn, key, id, listed.org, uri, event)? {
-        return Ok(());
+        return Ok((id.clone(), None));
     }
-    flags.listed(listed.org, id);
-    Ok(())
+    let words = (listed.words)()?;
+    let id = match &listed.cause {
+        None => listed.key.clone(),
+        Some(_) => cause_id(cause, current.as_ref().map_or(0, |c| c.2)),
+    };
+    let flag = HubFlag {
+        org: listed.org.into(),
+        flag: custodian_ledger::Flag {
+            id: id.clone(),
+            kind: listed.kind.clone(),
+            epc: listed.unit.uri(),
+            reason: words.reason,
+            event: event.to_string(),
+            raised_at: now.to_rfc3339(),
+            status: custodian_ledger::docs::FlagStatus::New,
+            units: 1,
+            open_units: 1,
+            history: Vec::new(),
+        },
+    };
+    let raised = flags.store(conn, flag)?;
+    conn.prepare_cached("UPDATE flags SET summary = ?2, cause = ?3 WHERE id = ?1")?
+        .execute(params![id, words.summary, cause])?;
+    if listed.cause.is_some() && raised.is_some() {
+        flags.set_open_for_cause(cause, &id);
+    }
+    Ok((id, raised))
 }
 
-/// Lists the fact `key` of the unit `uri` names under `flag`; false when it is listed already.
-fn insert_unit(
-    conn: impl AsDb,
-    key: &str,
-    flag: &str,
-    org: &str,
-    uri: &str,
-    event: &str,
-) -> Result<bool, HubError> {
+/// One row of the listing: a fact `key` of the unit `epc` listed under `flag` of `org`, found
+/// by `event`; `also`: the same unit listed under another organisation's flag too (its fact's
+/// key, the flag and the organisation), in the same row.
+struct Row<'a> {
+    key: &'a str,
+    flag: &'a str,
+    org: &'a str,
+    epc: &'a str,
+    event: &'a str,
+    also: Option<(&'a str, &'a str, &'a str)>,
+}
+
+impl<'a> Row<'a> {
+    fn alone(key: &'a str, flag: &'a str, org: &'a str, epc: &'a str, event: &'a str) -> Row<'a> {
+        Row {
+            key,
+            flag,
+            org,
+            epc,
+            event,
+            also: None,
+        }
+    }
+}
+
+/// Lists `row`; false when its fact is listed already.
+fn insert_unit(conn: impl AsDb, row: &Row<'_>) -> Result<bool, HubError> {
     let conn = conn.db();
+    let (also_key, also_flag, also_org) = match row.also {
+        Some((key, flag, org)) => (Some(key), Some(flag), Some(org)),
+        None => (None, None, None),
+    };
     let inserted = conn
         .prepare_cached(
-            "INSERT INTO flag_units (key, flag, org, epc, event) VALUES (?1, ?2, ?3, ?4, ?5)
+            "INSERT INTO flag_units (key, flag, org, epc, event, also_key, also_flag, also_org)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
              ON CONFLICT (epc, key) DO NOTHING",
         )?
-        .execute(params![key, flag, org, uri, event])?;
+        .execute(params![
+            row.key, row.flag, row.org, row.epc, row.event, also_key, also_flag, also_org
+        ])?;
     Ok(inserted == 1)
 }
 
@@ -273,6 +409,9 @@ pub(crate) struct OpenListing {
     pub org: String,
     /// The event that listed it.
     pub event: String,
+    /// The other organisation's flag sharing this row (see [`raise_all`]), and that
+    /// organisation: accounted for with it.
+    pub also: Option<(String, String)>,
 }
 
 pub(crate) fn open_listings(
@@ -282,25 +421,29 @@ pub(crate) fn open_listings(
 ) -> Result<Vec<OpenListing>, HubError> {
     let conn = conn.db();
     let mut stmt = conn.prepare_cached(
-        "SELECT u.epc, u.key, u.flag, u.org, u.event FROM flag_units u JOIN flags f ON f.id = u.flag
+        "SELECT u.epc, u.key, u.flag, u.org, u.event, u.also_flag, u.also_org
+         FROM flag_units u JOIN flags f ON f.id = u.flag
          WHERE u.epc = ?1 AND u.resolved IS NULL AND f.kind = ?2",
     )?;
     let rows = stmt
         .query_map(params![unit.uri(), kind.as_str()], |r| {
+            let also_flag: Option<String> = r.get(5)?;
+            let also_org: Option<String> = r.get(6)?;
             Ok(OpenListing {
                 epc: r.get(0)?,
                 key: r.get(1)?,
                 flag: r.get(2)?,
                 org: r.get(3)?,
                 event: r.get(4)?,
+                also: also_flag.zip(also_org),
             })
         })?
         .collect::<Result<_, _>>()?;
     Ok(rows)
 }
 
-/// Marks a listed unit accounted for, saying why; the hub closes its flag when it was the last
-/// unit open. Returns whether the flag closed.
+/// Marks a listed unit accounted for, saying why, under its flag and the flag sharing its row;
+/// the hub closes a flag when it was the last unit open. Returns whether a flag closed.
 pub(crate) fn account_for(
     conn: impl AsDb,
     flags: &mut FlagDocs,
@@ -319,25 +462,31 @@ pub(crate) fn account_for(
         return Ok(false);
     }
     flags.count_listed(conn)?;
-    let (units, open): (i64, i64) = conn
-        .prepare_cached(
-            "UPDATE flags SET open_units = CASE WHEN open_units > 0 THEN open_units - 1 ELSE 0 END WHERE id = ?1 RETURNING units, open_units",
-        )?
-        .query_row([&listing.flag], |r| Ok((r.get(0)?, r.get(1)?)))?;
-    flags.touch(&listing.org, &listing.flag);
-    if open > 0 {
-        return Ok(false);
+    let mut closed = false;
+    let also = listing.also.as_ref().map(|(flag, org)| (flag, org));
+    for (flag, org) in std::iter::once((&listing.flag, &listing.org)).chain(also) {
+        let (units, open): (i64, i64) = conn
+            .prepare_cached(
+                "UPDATE flags SET open_units = CASE WHEN open_units > 0 THEN open_units - 1 ELSE 0 END WHERE id = ?1 RETURNING units, open_units",
+            )?
+            .query_row([flag], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        flags.touch(org, flag);
+        if open > 0 {
+            continue;
+        }
+        let note = if units == 1 {
+            note.to_string()
+        } else {
+            format!("every one of its {units} units is accounted for; the last: {note}")
+        };
+        closed |= flags.close(conn, org, flag, &note, now)?;
     }
-    let note = if units == 1 {
-        note.to_string()
-    } else {
-        format!("every one of its {units} units is accounted for; the last: {note}")
-    };
-    flags.close(conn, &listing.org, &listing.flag, &note, now)
+    Ok(closed)
 }
 
 /// The listed units of `org`'s flags changed after `after` (a cursor of this hub's), at most
 /// `limit`, oldest change first: with the cursor to ask after next, and whether more wait.
+/// A row two organisations share reaches each under its own flag.
 pub fn download(
     conn: impl AsDb,
     org: &str,
@@ -348,7 +497,10 @@ pub fn download(
     let limit = limit.clamp(1, MAX_UNITS_PER_ROUND);
     let mut stmt = conn.prepare_cached(
         "SELECT seq, flag, epc, event, resolved FROM flag_units WHERE org = ?1 AND seq > ?2
-         ORDER BY seq LIMIT ?3",
+         UNION ALL
+         SELECT seq, also_flag, epc, event, resolved FROM flag_units
+             WHERE also_org = ?1 AND seq > ?2
+         ORDER BY 1 LIMIT ?3",
     )?;
     let mut rows: Vec<(i64, FlagUnit)> = stmt
         .query_map(params![org, after, limit as i64 + 1], |r| {
@@ -374,15 +526,18 @@ pub fn download(
 pub fn units_of(conn: impl AsDb, id: &str) -> Result<Vec<FlagUnit>, HubError> {
     let conn = conn.db();
     let mut stmt = conn.prepare_cached(
-        "SELECT flag, epc, event, resolved FROM flag_units WHERE flag = ?1 ORDER BY seq",
+        "SELECT seq, flag, epc, event, resolved FROM flag_units WHERE flag = ?1
+         UNION ALL
+         SELECT seq, also_flag, epc, event, resolved FROM flag_units WHERE also_flag = ?1
+         ORDER BY 1",
     )?;
     let rows = stmt
         .query_map([id], |r| {
             Ok(FlagUnit {
-                flag: r.get(0)?,
-                epc: r.get(1)?,
-                event: r.get(2)?,
-                resolved: r.get(3)?,
+                flag: r.get(1)?,
+                epc: r.get(2)?,
+                event: r.get(3)?,
+                resolved: r.get(4)?,
             })
         })?
         .collect::<Result<_, _>>()?;
@@ -483,12 +638,16 @@ mod tests {
         conn.execute_batch(&format!("{FLAG_UNITS};")).unwrap();
         reshape_flag_units(&conn).unwrap();
         conn.execute_batch(FLAG_UNITS_INDEXES).unwrap();
+        conn.execute_batch(include_str!("../migrations/sqlite/V4__shared_listing.sql"))
+            .unwrap();
         // Opening again changes nothing.
         reshape_flag_units(&conn).unwrap();
 
         assert_eq!(
             indexes(&conn),
             [
+                "flag_units_by_also_flag",
+                "flag_units_by_also_org",
                 "flag_units_by_epc",
                 "flag_units_by_flag",
                 "flag_units_by_org"
@@ -517,8 +676,8 @@ mod tests {
         // A fact listed before is not listed again; a new one is, after the last sequence number.
         let unit = Epc::parse("https://id.gs1.org/01/09506000134352/21/1001").unwrap();
         let uri = unit.uri();
-        assert!(insert_unit(&conn, "k3", "flag-a", "dist-a", &unit.uri(), "e3").unwrap());
-        assert!(!insert_unit(&conn, "k3", "flag-b", "dist-b", &unit.uri(), "e4").unwrap());
+        assert!(insert_unit(&conn, &Row::alone("k3", "flag-a", "dist-a", &uri, "e3")).unwrap());
+        assert!(!insert_unit(&conn, &Row::alone("k3", "flag-b", "dist-b", &uri, "e4")).unwrap());
         let (seq, flag): (i64, String) = conn
             .query_row(
                 "SELECT seq, flag FROM flag_units WHERE epc = ?1 AND key = 'k3'",

@@ -976,46 +976,49 @@ fn received_without_shipment(
     let (occasion, when) = occasion(event);
     let cause = format!("{fact}\u{1d}{}\u{1d}{occasion}", holder.unwrap_or(""));
     let maker = flags.maker(conn)?;
-    let mut raised = Vec::new();
-    for org in concerned(&b.recorder.org, &[holder, maker.as_deref()]) {
-        if !told && org == b.recorder.org {
-            // Reached through a pallet the recorder does not hold: it hears of the pallet.
-            continue;
-        }
-        let words = || -> Result<Words, HubError> {
-            let receiver = crate::catalog::org_name(conn, &b.recorder.org);
-            let held = holder_phrase(conn, maker.as_deref(), &org, holder)?;
-            Ok(Words {
-                reason: format!(
-                    "{} was received by {receiver} on {day} with no shipment on record{held}: out of sequence",
-                    unit.label(),
-                ),
-                summary: format!(
-                    "{} units were received by {receiver} {when} with no shipment on record{held}: out of sequence",
-                    listing::UNITS,
-                ),
-            })
-        };
-        raised.extend(listing::raise(
-            conn,
-            flags,
-            Listed {
-                kind: FlagKind::OutOfSequence,
-                org: &org,
+    // Reached through a pallet the recorder does not hold, the recorder hears of the pallet.
+    let orgs: Vec<String> = concerned(&b.recorder.org, &[holder, maker.as_deref()])
+        .into_iter()
+        .filter(|org| told || *org != b.recorder.org)
+        .collect();
+    let words: Vec<_> = orgs
+        .iter()
+        .map(|org| {
+            let (maker, when) = (maker.as_deref(), &when);
+            move || -> Result<Words, HubError> {
+                let receiver = crate::catalog::org_name(conn, &b.recorder.org);
+                let held = holder_phrase(conn, maker, org, holder)?;
+                Ok(Words {
+                    reason: format!(
+                        "{} was received by {receiver} on {day} with no shipment on record{held}: out of sequence",
+                        unit.label(),
+                    ),
+                    summary: format!(
+                        "{} units were received by {receiver} {when} with no shipment on record{held}: out of sequence",
+                        listing::UNITS,
+                    ),
+                })
+            }
+        })
+        .collect();
+    let listed = orgs
+        .iter()
+        .zip(&words)
+        .map(|(org, words)| Listed {
+            kind: FlagKind::OutOfSequence,
+            org,
+            unit,
+            key: flag_id(
+                &FlagKind::OutOfSequence,
                 unit,
-                key: flag_id(
-                    &FlagKind::OutOfSequence,
-                    unit,
-                    &format!("{org}\u{1d}{fact}"),
-                ),
-                cause: Some(cause.clone()),
-                event: Some(event),
-                words: &words,
-            },
-            now,
-        )?);
-    }
-    Ok(raised)
+                &format!("{org}\u{1d}{fact}"),
+            ),
+            cause: Some(cause.clone()),
+            event: Some(event),
+            words,
+        })
+        .collect();
+    listing::raise_all(conn, flags, listed, round.never_listed(unit), now)
 }
 
 /// **Out of sequence**: a unit shipped by an organisation that never held it (never

@@ -45,6 +45,8 @@ pub struct Round {
     products: HashMap<String, bool>,
     /// Of the units in `once`, those with a listing not accounted for.
     listed: HashSet<Epc>,
+    /// Of the units in `once`, those listed before (accounted for or not), or flagged alone.
+    known: HashSet<Epc>,
     /// Whether the round's events are written together (on PostgreSQL).
     together: bool,
     /// The ids of the round's events the store held before it.
@@ -236,22 +238,43 @@ impl Round {
 
     fn read_listed(&mut self, conn: impl AsDb, units: &[Epc]) -> Result<(), HubError> {
         let conn = conn.db();
-        let mut stmt = conn.prepare_cached(&format!(
-            "SELECT DISTINCT j.key FROM {} j CROSS JOIN flag_units u ON u.epc = j.value
-             WHERE u.resolved IS NULL",
+        let mut listings = conn.prepare_cached(&format!(
+            "SELECT j.key, u.resolved FROM {} j CROSS JOIN flag_units u ON u.epc = j.value",
+            conn.json_each("?1")
+        ))?;
+        let mut flagged = conn.prepare_cached(&format!(
+            "SELECT DISTINCT j.key FROM {} j CROSS JOIN flags f ON f.epc = j.value",
             conn.json_each("?1")
         ))?;
         for chunk in units.chunks(CHUNK) {
             let uris: Vec<String> = chunk.iter().map(Epc::uri).collect();
             let list = json_list(&uris)?;
-            let found = stmt.query_map([&list], |r| r.get::<_, i64>(0))?;
-            for index in found {
+            let found = listings.query_map([&list], |r| {
+                Ok((r.get::<_, i64>(0)?, r.get::<_, Option<String>>(1)?))
+            })?;
+            for row in found {
+                let (index, resolved) = row?;
+                if let Some(unit) = usize::try_from(index).ok().and_then(|i| chunk.get(i)) {
+                    if resolved.is_none() {
+                        self.listed.insert(unit.clone());
+                    }
+                    self.known.insert(unit.clone());
+                }
+            }
+            for index in flagged.query_map([&list], |r| r.get::<_, i64>(0))? {
                 if let Some(unit) = usize::try_from(index?).ok().and_then(|i| chunk.get(i)) {
-                    self.listed.insert(unit.clone());
+                    self.known.insert(unit.clone());
                 }
             }
         }
         Ok(())
+    }
+
+    /// Whether `unit` is known to have no listing and no flag of its own yet: one event of
+    /// the round names it, and the store had neither before the round. Its first listing
+    /// need not look for one first ([`listing::raise_all`]).
+    pub(crate) fn never_listed(&self, unit: &Epc) -> bool {
+        self.once.contains(unit) && !self.known.contains(unit)
     }
 
     /// The latest live event with `step` naming `unit` within `until`

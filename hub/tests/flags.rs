@@ -1058,6 +1058,13 @@ fn a_late_receipt_closes_the_flag_its_onward_shipment_raised() {
 }
 
 /// The out-of-sequence flags raised for `org`.
+/// The rows of the hub's listing of flagged units.
+fn listing_rows(hub: &Hub) -> i64 {
+    let conn = rusqlite::Connection::open(hub._tmp.path().join("hub.sqlite")).unwrap();
+    conn.query_row("SELECT count(*) FROM flag_units", [], |r| r.get(0))
+        .unwrap()
+}
+
 fn out_of_sequence_of(hub: &Hub, org: &str) -> Vec<HubFlag> {
     hub.registry
         .flags()
@@ -1162,6 +1169,39 @@ fn units_received_with_no_shipment_raise_one_flag_per_receipt_listing_them() {
     let cursor = listed.flag_units_cursor;
     assert!(b.listed_after(cursor).flag_units.is_empty());
 
+    // The manufacturer's devices get the same units under the manufacturer's own flags, though
+    // the hub keeps one row of its listing per unit for both organisations.
+    let maker_listed = maker.listed_after(0);
+    assert_eq!(maker_listed.flag_units.len(), 25);
+    let acme_flags: Vec<String> = out_of_sequence_of(&hub, "acme")
+        .into_iter()
+        .map(|f| f.flag.id)
+        .collect();
+    assert!(
+        maker_listed
+            .flag_units
+            .iter()
+            .all(|u| acme_flags.contains(&u.flag))
+    );
+    let acme_day_one = out_of_sequence_of(&hub, "acme")
+        .into_iter()
+        .find(|f| f.units == 20)
+        .unwrap();
+    let mut maker_units: Vec<String> = hub
+        .registry
+        .flag_units(&acme_day_one.id)
+        .unwrap()
+        .into_iter()
+        .map(|u| {
+            assert_eq!(u.flag, acme_day_one.id);
+            u.epc
+        })
+        .collect();
+    maker_units.sort();
+    assert_eq!(maker_units, expected);
+    assert_eq!(listing_rows(&hub), 25, "one row per unit listed for both");
+    let maker_cursor = maker_listed.flag_units_cursor;
+
     // The maker's shipment of half of day one arrives late: those ten units are accounted for,
     // the flag stays open for the rest.
     let first_half = maker.event(
@@ -1186,6 +1226,19 @@ fn units_received_with_no_shipment_raise_one_flag_per_receipt_listing_them() {
         "{:?}",
         changed.flag_units
     );
+    // Accounted for under both organisations' flags at once.
+    assert_eq!(
+        counts("acme"),
+        vec![(5, 5, "new".to_string()), (20, 10, "new".to_string())]
+    );
+    let maker_changed = maker.listed_after(maker_cursor);
+    assert_eq!(maker_changed.flag_units.len(), 10);
+    assert!(
+        maker_changed
+            .flag_units
+            .iter()
+            .all(|u| { u.flag == acme_day_one.id && u.resolved.as_deref() == Some(why.as_str()) })
+    );
 
     // The rest arrives: the hub closes the flag, saying every unit is accounted for; the other
     // day's flag stays open.
@@ -1198,6 +1251,10 @@ fn units_received_with_no_shipment_raise_one_flag_per_receipt_listing_them() {
     maker.upload(vec![second_half.clone()]);
     assert_eq!(
         counts("dist-b"),
+        vec![(5, 5, "new".to_string()), (20, 0, "closed".to_string())]
+    );
+    assert_eq!(
+        counts("acme"),
         vec![(5, 5, "new".to_string()), (20, 0, "closed".to_string())]
     );
     let closed = out_of_sequence_of(&hub, "dist-b")
@@ -1232,22 +1289,31 @@ fn units_received_with_no_shipment_raise_one_flag_per_receipt_listing_them() {
     );
 }
 
-#[test]
-fn a_flag_people_closed_takes_no_more_units() {
-    let hub = hub();
-    let b = hub.device("dist-b", "dc-oakland", 2);
-    let receipt = |n: usize| {
-        b.event(
-            BizStep::Receiving,
-            vec![hub.unit(n)],
-            "2026-11-10T10:00:00-08:00",
-            None,
-        )
-    };
-    b.upload(vec![receipt(150), receipt(151)]);
+/// `dev`'s receipt of `unit` on 10 November.
+fn received_on_the_tenth(dev: &Dev<'_>, unit: Epc) -> Event {
+    dev.event(
+        BizStep::Receiving,
+        vec![unit],
+        "2026-11-10T10:00:00-08:00",
+        None,
+    )
+}
+
+/// The units each out-of-sequence flag of `org` lists, and its status, in order.
+fn units_and_status(hub: &Hub, org: &str) -> Vec<(u64, String)> {
+    let mut flags: Vec<(u64, String)> = out_of_sequence_of(hub, org)
+        .into_iter()
+        .map(|f| (f.units, f.flag.status.to_string()))
+        .collect();
+    flags.sort();
+    flags
+}
+
+/// `dev`'s people (of `org`) close the first flag in its flags document, saying `note`; its id.
+fn close_first_flag(dev: &Dev<'_>, org: &str, note: &str) -> String {
     let mut doc = AutoCommit::new();
     let mut state = State::new();
-    b.sync_flags(&mut doc, &mut state);
+    dev.sync_flags(&mut doc, &mut state);
     let id = docs::read_flags(&doc)[0].id.clone();
     docs::move_flag(
         &mut doc,
@@ -1255,25 +1321,93 @@ fn a_flag_people_closed_takes_no_more_units() {
         &FlagStep {
             status: FlagStatus::Closed,
             at: "2026-11-10T12:00:00-08:00".into(),
-            by: "dev-b".into(),
-            org: Some("dist-b".into()),
-            note: Some("counted twice, paperwork found".into()),
+            by: format!("dev-{org}"),
+            org: Some(org.into()),
+            note: Some(note.into()),
         },
     )
     .unwrap();
-    b.sync_flags(&mut doc, &mut state);
+    dev.sync_flags(&mut doc, &mut state);
+    id
+}
+
+#[test]
+fn a_flag_people_closed_takes_no_more_units() {
+    let hub = hub();
+    let b = hub.device("dist-b", "dc-oakland", 2);
+    let receipt = |n: usize| received_on_the_tenth(&b, hub.unit(n));
+    b.upload(vec![receipt(150), receipt(151)]);
+    close_first_flag(&b, "dist-b", "counted twice, paperwork found");
 
     // Another unit of the same day's receipts: a flag of its own, not hidden in a closed one.
     assert_eq!(b.upload(vec![receipt(152)]).flags_raised, 1);
-    let mut flags: Vec<(u64, String)> = out_of_sequence_of(&hub, "dist-b")
-        .into_iter()
-        .map(|f| (f.units, f.flag.status.to_string()))
-        .collect();
-    flags.sort();
     assert_eq!(
-        flags,
+        units_and_status(&hub, "dist-b"),
         vec![(1, "new".to_string()), (2, "closed".to_string())]
     );
+}
+
+#[test]
+fn a_flag_the_manufacturer_closed_takes_no_more_units_while_the_receivers_goes_on() {
+    let hub = hub();
+    let maker = hub.device("acme", "plant-stuttgart", 1);
+    let b = hub.device("dist-b", "dc-oakland", 2);
+    let receipt = |n: usize| received_on_the_tenth(&b, hub.unit(n));
+    b.upload(vec![receipt(150), receipt(151)]);
+    let closed_id = close_first_flag(&maker, "acme", "shipping paperwork found");
+
+    // The manufacturer's next unit of the cause opens a flag of its own; the receiver's flag,
+    // open, lists it beside the first two.
+    b.upload(vec![receipt(152)]);
+    let summary = |org: &str| units_and_status(&hub, org);
+    assert_eq!(
+        summary("acme"),
+        vec![(1, "new".to_string()), (2, "closed".to_string())]
+    );
+    assert_eq!(summary("dist-b"), vec![(3, "new".to_string())]);
+    let units = |id: &str| -> Vec<String> {
+        let mut v: Vec<String> = hub
+            .registry
+            .flag_units(id)
+            .unwrap()
+            .into_iter()
+            .map(|u| u.epc)
+            .collect();
+        v.sort();
+        v
+    };
+    let mut first_two = vec![hub.unit(150).uri(), hub.unit(151).uri()];
+    first_two.sort();
+    assert_eq!(units(&closed_id), first_two);
+    let open_id = out_of_sequence_of(&hub, "acme")
+        .into_iter()
+        .find(|f| f.id != closed_id)
+        .unwrap()
+        .flag
+        .id;
+    assert_eq!(units(&open_id), vec![hub.unit(152).uri()]);
+    assert_eq!(maker.listed_after(0).flag_units.len(), 3);
+
+    // The late shipment accounts for all three under both organisations' flags.
+    maker.upload(vec![maker.event(
+        BizStep::Shipping,
+        (150..153).map(|n| hub.unit(n)).collect(),
+        "2026-11-09T10:00:00+01:00",
+        Some("dist-b"),
+    )]);
+    assert_eq!(
+        summary("acme"),
+        vec![(1, "closed".to_string()), (2, "closed".to_string())]
+    );
+    assert_eq!(summary("dist-b"), vec![(3, "closed".to_string())]);
+    let open = |org: &str| -> Vec<u64> {
+        out_of_sequence_of(&hub, org)
+            .into_iter()
+            .map(|f| f.open_units)
+            .collect()
+    };
+    assert_eq!(open("acme"), vec![0, 0]);
+    assert_eq!(open("dist-b"), vec![0]);
 }
 
 /// An organisation's flags are kept by the month they were raised in: once a month's flags are

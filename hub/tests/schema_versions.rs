@@ -57,7 +57,12 @@ fn a_registry_from_before_versions_is_brought_to_them_with_its_data() {
             "DROP TABLE refinery_schema_history;
              ALTER TABLE devices DROP COLUMN acked_through;
              ALTER TABLE devices DROP COLUMN served_through;
-             ALTER TABLE devices DROP COLUMN flag_units_served;",
+             ALTER TABLE devices DROP COLUMN flag_units_served;
+             DROP INDEX flag_units_by_also_org;
+             DROP INDEX flag_units_by_also_flag;
+             ALTER TABLE flag_units DROP COLUMN also_key;
+             ALTER TABLE flag_units DROP COLUMN also_flag;
+             ALTER TABLE flag_units DROP COLUMN also_org;",
         )
         .unwrap();
     let registry = Registry::open(tmp.path()).unwrap();
