@@ -3,7 +3,8 @@
 //! syncs, and the devices carry on through the other. Afterwards every event is on the hub
 //! once, every unit is listed once per organisation's flag, the organisation's two devices hold
 //! the same flags, and the second hub goes on serving. A client spreading its verifications over
-//! both is held to one rate limit.
+//! both is held to one rate limit. A table the hub grows by thousands of rows has its planner
+//! statistics taken at once, not a minute later by the server.
 
 #![allow(
     clippy::unwrap_used,
@@ -307,4 +308,43 @@ fn the_public_rate_limit_holds_across_hub_processes() {
         std::thread::sleep(std::time::Duration::from_millis(50));
     };
     assert_eq!(counted, i64::from(allowed), "verifications counted");
+}
+
+/// An issuance grows the serials and the index of what events name from a few hundred rows to
+/// thousands within a second; the hub takes their statistics as it commits (without them every
+/// lookup is planned for the small table until the server's autovacuum comes round, a minute
+/// later), and leaves a table it did not grow alone.
+#[test]
+fn tables_an_issuance_grows_have_their_statistics_taken_at_once() {
+    let cluster = Cluster::start();
+    let store = cluster.url();
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("hub");
+    let extra = ["--store", store.as_str()];
+    drop(HubProcess::start_with(&dir, true, "127.0.0.1:0", &extra));
+    let mut db = Client::connect(&store, NoTls).unwrap();
+    let mut analysed = |table: &str| -> bool {
+        db.query_one(
+            "SELECT last_analyze IS NOT NULL FROM pg_stat_user_tables WHERE relname = $1",
+            &[&table],
+        )
+        .unwrap()
+        .get(0)
+    };
+    assert!(!analysed("serials"), "the demo's few serials need none");
+    custodian(&[
+        "hub",
+        "issue",
+        "--data",
+        dir.to_str().unwrap(),
+        "--store",
+        &store,
+        "--gtin",
+        "04012345000016",
+        "--count",
+        "5000",
+    ]);
+    assert!(analysed("serials"));
+    assert!(analysed("event_epcs"));
+    assert!(!analysed("flag_units"), "an issuance lists no unit");
 }

@@ -264,6 +264,9 @@ pub fn handle_at(
         request.extract_deltas,
     )?;
     tx.commit()?;
+    if stored > 0 {
+        crate::pg::keep_statistics(conn);
+    }
     let (extract, extract_delta) = match extract {
         ExtractUpdate::Unchanged => (None, None),
         ExtractUpdate::Delta(delta) => (None, Some(delta)),

@@ -348,6 +348,9 @@ impl Registry {
                 flags.write(&tx)?;
                 tx.commit()?;
                 summary.transactions += 1;
+                // Each transaction's lookups of serials issued before are planned anew as the
+                // table grows.
+                crate::pg::keep_statistics(conn);
             }
             Ok(summary)
         })
