@@ -3,7 +3,8 @@
 //! syncs, and the devices carry on through the other. Afterwards every event is on the hub
 //! once, every unit is listed once per organisation's flag, the organisation's two devices hold
 //! the same flags, and the second hub goes on serving. A client spreading its verifications over
-//! both is held to one rate limit. A table the hub grows by thousands of rows has its planner
+//! both is held to one rate limit; verifications asked at once, which a hub on PostgreSQL looks
+//! up together, each get their own answer. A table the hub grows by thousands of rows has its planner
 //! statistics taken at once, not a minute later by the server.
 
 #![allow(
@@ -229,6 +230,182 @@ fn a_database_restart_is_answered_unavailable_and_syncs_complete_after_it() {
     hub.enroll(&other, "dist-b", "dc-oakland");
     sync_until_converged(other.to_str().unwrap());
     assert_eq!(flag_ids(&device), flag_ids(other.to_str().unwrap()));
+}
+
+/// `code` as a query parameter's value.
+fn query_value(code: &str) -> String {
+    code.bytes()
+        .map(|b| match b {
+            b'0'..=b'9' | b'A'..=b'Z' | b'a'..=b'z' | b'-' | b'_' | b'.' => {
+                char::from(b).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// Hundreds of verifications asked at once of a hub on PostgreSQL are looked up many codes to a
+/// statement (a reader takes the checks queued behind the one it is given): each still gets
+/// its own code's answer, whatever else was asked with it, one at a time on `/verify` and all
+/// together in `/verify/batch`. Genuine signed codes, the same units' codes without their
+/// signature, and serials never issued, interleaved.
+#[test]
+fn verifications_asked_at_once_of_a_postgresql_hub_each_get_their_own_answer() {
+    let cluster = Cluster::start();
+    let store = cluster.url();
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("hub");
+    let hub = HubProcess::start_with(
+        &dir,
+        true,
+        "127.0.0.1:0",
+        &[
+            "--store",
+            store.as_str(),
+            "--public-rate",
+            "100000",
+            "--public-burst",
+            "100000",
+        ],
+    );
+    let ca = std::fs::read(dir.join("tls").join("ca.der")).unwrap();
+    let demo =
+        std::fs::read_to_string(custodian_e2e::workspace().join("fixtures/demo/serials.jsonl"))
+            .unwrap();
+    // (code, its serial, the status it must get)
+    let mut asked: Vec<(String, String, &str)> = Vec::new();
+    for (n, line) in demo.lines().take(100).enumerate() {
+        let unit = json(line);
+        let (gtin, serial) = (
+            unit["gtin"].as_str().unwrap(),
+            unit["serial"].as_str().unwrap(),
+        );
+        asked.push((
+            unit["digital_link"].as_str().unwrap().into(),
+            serial.into(),
+            "genuine",
+        ));
+        asked.push((
+            format!("https://id.gs1.org/01/{gtin}/21/{serial}"),
+            serial.into(),
+            "unsigned",
+        ));
+        let never = format!("NEVER{n:04}");
+        asked.push((
+            format!("https://id.gs1.org/01/{gtin}/21/{never}"),
+            never,
+            "unknown_serial",
+        ));
+    }
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let base = format!("https://{}", hub.address());
+    let (answers, batch) = rt.block_on(async {
+        let client = reqwest::Client::builder()
+            .add_root_certificate(reqwest::Certificate::from_der(&ca).unwrap())
+            .build()
+            .unwrap();
+        let tasks: Vec<_> = asked
+            .iter()
+            .map(|(code, ..)| {
+                let (client, url) = (
+                    client.clone(),
+                    format!("{base}/verify?code={}", query_value(code)),
+                );
+                tokio::spawn(async move {
+                    let resp = client.get(url).send().await.unwrap();
+                    assert_eq!(resp.status(), 200);
+                    json(&resp.text().await.unwrap())
+                })
+            })
+            .collect();
+        let mut answers = Vec::new();
+        for task in tasks {
+            answers.push(task.await.unwrap());
+        }
+        let codes: Vec<&str> = asked.iter().map(|(code, ..)| code.as_str()).collect();
+        let batch = client
+            .post(format!("{base}/verify/batch"))
+            .header("content-type", "application/json")
+            .body(serde_json::json!({ "codes": codes }).to_string())
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let batch = json(&batch);
+        (answers, batch)
+    });
+    for (answer, (code, serial, status)) in answers.iter().zip(&asked) {
+        assert_eq!(answer["status"], *status, "{code}: {answer}");
+        assert_eq!(answer["serial"], serial.as_str(), "{code}: {answer}");
+    }
+    let results = batch["results"].as_array().unwrap();
+    assert_eq!(results.len(), asked.len(), "{batch}");
+    for (item, (code, serial, status)) in results.iter().zip(&asked) {
+        assert_eq!(item["status"], *status, "{code} in the batch: {item}");
+        assert_eq!(
+            item["serial"],
+            serial.as_str(),
+            "{code} in the batch: {item}"
+        );
+    }
+    assert_eq!(batch["summary"]["genuine"], 100, "{}", batch["summary"]);
+}
+
+/// A hub told to allow a client two verifications at once and one every hundred seconds (`hub
+/// serve --public-rate 0.01 --public-burst 2`) turns the third away with 429; a rate of zero is
+/// refused before the hub starts.
+#[test]
+fn the_public_rate_limit_is_set_when_the_hub_starts() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("hub");
+    let refused = custodian_output(
+        &[
+            "hub",
+            "serve",
+            "--data",
+            dir.to_str().unwrap(),
+            "--public-rate",
+            "0",
+        ],
+        None,
+    );
+    assert!(!refused.status.success());
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("not a number above zero"),
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
+    let hub = HubProcess::start_with(
+        &dir,
+        true,
+        "127.0.0.1:0",
+        &["--public-rate", "0.01", "--public-burst", "2"],
+    );
+    let ca = std::fs::read(dir.join("tls").join("ca.der")).unwrap();
+    let code = query_value(&demo_serial(1));
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let statuses = rt.block_on(async {
+        let client = reqwest::Client::builder()
+            .add_root_certificate(reqwest::Certificate::from_der(&ca).unwrap())
+            .build()
+            .unwrap();
+        let mut statuses = Vec::new();
+        for _ in 0..3 {
+            let url = format!("https://{}/verify?code={code}", hub.address());
+            statuses.push(client.get(url).send().await.unwrap().status().as_u16());
+        }
+        statuses
+    });
+    assert_eq!(statuses, [200, 200, 429]);
 }
 
 /// A client spreading its verifications over two hub processes on one database is held to the

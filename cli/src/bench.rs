@@ -30,16 +30,19 @@ pub fn run(
     if flag_storm && name != "sync" {
         bail!("--flag-storm is a variant of the sync benchmark: custodian bench sync --flag-storm");
     }
-    if store.is_some() && name != "sync" && name != "fleet" {
+    if store.is_some() && !["sync", "fleet", "verify"].contains(&name) {
         bail!(
-            "--store is taken by the sync and fleet benchmarks: custodian bench sync --store postgres://…"
+            "--store is taken by the sync, fleet and verify benchmarks: custodian bench sync --store postgres://…"
         );
     }
     match name {
         "sync" => sync(events, flag_storm, store),
         "ingest" => ingest(events),
         "decode" => decode::run(&labels.map_or_else(decode::default_labels, Path::to_path_buf)),
-        "verify" => verify::run(verify),
+        "verify" => verify::run(&verify::Options {
+            store: store.map(str::to_string),
+            ..verify.clone()
+        }),
         "fleet" => fleet::run(&fleet::Options {
             store: store.map(str::to_string),
             ..fleet.clone()

@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use anyhow::{Context, Result, bail};
 use clap::Subcommand;
 use custodian_hub::registry::IssueOptions;
+use custodian_hub::verify::RateLimit;
 
 use crate::{Output, now, print_chain, print_json, runtime, shutdown_signal};
 
@@ -56,6 +57,13 @@ pub(crate) enum HubCommand {
         /// transaction, which other devices' rounds wait for. Devices sending more send fewer.
         #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u32).range(1..=10_000))]
         round_events: u32,
+        /// Public verifications a second each client address may make once its burst is spent
+        /// (across every hub process on a PostgreSQL store).
+        #[arg(long, default_value_t = RateLimit::PUBLIC.per_second, value_parser = positive)]
+        public_rate: f64,
+        /// Public verifications a client address may make at once before --public-rate applies.
+        #[arg(long, default_value_t = RateLimit::PUBLIC.burst, value_parser = positive)]
+        public_burst: f64,
     },
     /// Prints a one-time enrollment token for a device of ORG at SITE.
     Token {
@@ -201,6 +209,8 @@ pub(crate) fn run_hub(command: HubCommand) -> Result<()> {
             listen,
             demo,
             round_events,
+            public_rate,
+            public_burst,
         } => {
             let options = custodian_hub::server::ServeOptions {
                 store: data
@@ -210,7 +220,13 @@ pub(crate) fn run_hub(command: HubCommand) -> Result<()> {
                 data: data.data,
                 listen,
                 demo,
-                public: custodian_hub::verify::PublicOptions::default(),
+                public: custodian_hub::verify::PublicOptions {
+                    rate: RateLimit {
+                        per_second: public_rate,
+                        burst: public_burst,
+                    },
+                    ..Default::default()
+                },
                 round_events: usize::try_from(round_events).unwrap_or(usize::MAX),
             };
             runtime()?.block_on(async {
@@ -474,6 +490,14 @@ pub(crate) fn run_hub(command: HubCommand) -> Result<()> {
 }
 
 /// A validity such as `90s`, `15m`, `24h` or `7d`.
+/// A number above zero (a rate or a burst).
+fn positive(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(x) if x > 0.0 && x.is_finite() => Ok(x),
+        _ => Err(format!("{s:?} is not a number above zero")),
+    }
+}
+
 pub(crate) fn parse_validity(s: &str) -> Result<chrono::Duration, String> {
     let s = s.trim();
     let split = s

@@ -217,8 +217,9 @@ enum Command {
         /// of sequence (a flag storm).
         #[arg(long)]
         flag_storm: bool,
-        /// `sync`, `fleet`: the hub's registry on this PostgreSQL database (postgres://…, an
-        /// empty one) instead of a SQLite file.
+        /// `sync`, `fleet`, `verify`: the hub's registry on this PostgreSQL database
+        /// (postgres://…; an empty one, or for `verify` one an earlier run built) instead of a
+        /// SQLite file.
         #[arg(long)]
         store: Option<String>,
         /// `fleet`: handhelds coming back online at once.
@@ -227,7 +228,7 @@ enum Command {
         /// `fleet`: partner organisations the devices belong to.
         #[arg(long, default_value_t = 50)]
         orgs: usize,
-        /// `fleet`: hub processes on the one store (2 on PostgreSQL, 1 on SQLite).
+        /// `fleet`, `verify`: hub processes on the one store (2 on PostgreSQL, 1 on SQLite).
         #[arg(long)]
         hubs: Option<usize>,
         /// `fleet`: devices syncing at the same time.
@@ -504,14 +505,16 @@ fn run(command: Command) -> Result<()> {
             unexpected,
             out,
         } => {
+            let on_postgres = store.as_deref().is_some_and(|s| s.starts_with("postgres"));
             let verify = bench::verify::Options {
                 serials,
                 data,
                 seconds,
                 rate,
                 connections,
+                store: None,
+                hubs: hubs.unwrap_or(if on_postgres { 2 } else { 1 }),
             };
-            let on_postgres = store.as_deref().is_some_and(|s| s.starts_with("postgres"));
             let fleet = bench::fleet::Options {
                 devices,
                 events: events.unwrap_or(500),

@@ -475,6 +475,19 @@ impl Registry {
         })
     }
 
+    /// The registry's size in its store: the SQLite file's pages, or the PostgreSQL database's
+    /// size (tables, indexes and all).
+    pub fn stored_bytes(&self) -> Result<u64, HubError> {
+        let guard = self.conn()?;
+        let sql = if self.is_postgres() {
+            "SELECT pg_database_size(current_database())"
+        } else {
+            "SELECT page_count * page_size FROM pragma_page_count(), pragma_page_size()"
+        };
+        let n: i64 = guard.db().query_row(sql, [], |r| r.get(0))?;
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+
     /// The units flag `id` lists (see [`crate::listing`]), oldest change first.
     pub fn flag_units(&self, id: &str) -> Result<Vec<custodian_ledger::docs::FlagUnit>, HubError> {
         let guard = self.conn()?;

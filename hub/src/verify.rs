@@ -332,7 +332,62 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-type Job = Box<dyn FnOnce(Db<'_>) + Send>;
+enum Job {
+    /// Work on the reader's connection.
+    Run(Box<dyn FnOnce(Db<'_>) + Send>),
+    /// A code to verify: checks queued together are looked up together ([`lookup_many`]).
+    Check(Box<Presented>, tokio::sync::oneshot::Sender<Checked>),
+}
+
+/// Most queued checks a reader takes at once.
+const CHECKS_AT_ONCE: usize = 64;
+
+/// Runs `job`, and with a check, the checks queued behind it (up to [`CHECKS_AT_ONCE`]): looked
+/// up in one statement, then each judged and answered. A check whose lookup fails with the
+/// others' is tried alone, so that each answer carries its own error.
+fn run_job(conn: Db<'_>, issuer: &VerifyingKey, job: Job, queue: &Mutex<mpsc::Receiver<Job>>) {
+    let (presented, reply) = match job {
+        Job::Run(f) => return f(conn),
+        Job::Check(presented, reply) => (*presented, reply),
+    };
+    let mut checks = vec![(presented, reply)];
+    let mut after = None;
+    // Another reader holding the queue is waiting on it for a job, so none is queued: this one
+    // does not wait for it.
+    let queue_held = match queue.try_lock() {
+        Ok(held) => Some(held),
+        Err(std::sync::TryLockError::Poisoned(poisoned)) => Some(poisoned.into_inner()),
+        Err(std::sync::TryLockError::WouldBlock) => None,
+    };
+    if let Some(queue) = queue_held.filter(|_| conn.is_postgres()) {
+        while checks.len() < CHECKS_AT_ONCE {
+            match queue.try_recv() {
+                Ok(Job::Check(presented, reply)) => checks.push((*presented, reply)),
+                Ok(run) => {
+                    after = Some(run);
+                    break;
+                }
+                Err(_) => break,
+            }
+        }
+    }
+    let units: Vec<&Presented> = checks.iter().map(|(p, _)| p).collect();
+    match lookup_many(conn, &units) {
+        Ok(known) => {
+            for ((presented, reply), known) in checks.into_iter().zip(known) {
+                let _ = reply.send(Ok(judge(issuer, presented, known)));
+            }
+        }
+        Err(_) => {
+            for (presented, reply) in checks {
+                let _ = reply.send(check(conn, issuer, presented));
+            }
+        }
+    }
+    if let Some(job) = after {
+        run_job(conn, issuer, job, queue);
+    }
+}
 
 /// A reader thread's own connection to the registry.
 enum Reader {
@@ -394,6 +449,7 @@ impl Verifier {
             };
             let queue = queue.clone();
             let registry = registry.clone();
+            let issuer = registry.issuer().verifying_key();
             let handle = std::thread::Builder::new()
                 .name(format!("hub-verify-{n}"))
                 .spawn(move || {
@@ -414,7 +470,7 @@ impl Verifier {
                         // A job that panics answers nothing (its caller sees a dropped reply);
                         // the thread goes on serving.
                         let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                            job(conn.db());
+                            run_job(conn.db(), &issuer, job, &queue);
                         }));
                     }
                 })
@@ -472,15 +528,17 @@ impl Verifier {
     /// Verifies `code` (anything a scanner reads) and counts the query as `source`'s.
     pub async fn verify(&self, code: &str, source: Source) -> Result<Verification, HubError> {
         let presented = unit_of(code)?;
-        let judge = self.judge.clone();
-        self.on_reader(move |conn| {
-            let (verification, issued) = check(conn, &judge.issuer, presented)?;
-            if let Some(epc) = issued {
-                judge.counts.count(Utc::now().date_naive(), epc, source);
-            }
-            Ok(verification)
-        })
-        .await
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        self.send(Job::Check(Box::new(presented), reply))?;
+        let (verification, issued) = answer
+            .await
+            .map_err(|_| HubError::Internal("a verification failed on its thread".into()))??;
+        if let Some(epc) = issued {
+            self.judge
+                .counts
+                .count(Utc::now().date_naive(), epc, source);
+        }
+        Ok(verification)
     }
 
     /// Verifies every code of a manifest on one reader. Each unit counts once per batch, as
@@ -497,28 +555,37 @@ impl Verifier {
                 codes.len()
             )));
         }
-        let judge = self.judge.clone();
+        let held = self.judge.clone();
         self.on_reader(move |conn| {
             let day = Utc::now().date_naive();
-            let mut counted = HashSet::new();
-            let mut results = Vec::with_capacity(codes.len());
-            let mut summary = BTreeMap::new();
-            for code in codes {
-                let (sent, unit) = match code {
+            let parsed: Vec<(Option<String>, Result<Presented, HubError>)> = codes
+                .into_iter()
+                .map(|code| match code {
                     BatchCode::Text(text) => {
                         let unit = unit_of(&text);
                         (Some(text), unit)
                     }
                     BatchCode::Key { gtin, serial } => (None, unit_of_key(&gtin, &serial)),
-                };
+                })
+                .collect();
+            let units: Vec<&Presented> =
+                parsed.iter().filter_map(|(_, u)| u.as_ref().ok()).collect();
+            let mut known = lookup_many(conn, &units)?.into_iter();
+            let mut counted = HashSet::new();
+            let mut results = Vec::with_capacity(parsed.len());
+            let mut summary = BTreeMap::new();
+            for (sent, unit) in parsed {
                 let item = match unit {
                     Ok(presented) => {
-                        let (v, issued) = check(conn, &judge.issuer, presented)?;
+                        let row = known.next().ok_or_else(|| {
+                            HubError::Internal("a batch's lookups came back short".into())
+                        })?;
+                        let (v, issued) = judge(&held.issuer, presented, row);
                         if let Some(epc) = issued
                             && !counted.contains(&epc)
                         {
                             counted.insert(epc.clone());
-                            judge.counts.count(day, epc, source);
+                            held.counts.count(day, epc, source);
                         }
                         BatchItem {
                             code: sent,
@@ -556,18 +623,22 @@ impl Verifier {
         flush_counts(&self.registry, &self.judge.counts)
     }
 
+    fn send(&self, job: Job) -> Result<(), HubError> {
+        self.jobs
+            .as_ref()
+            .ok_or_else(|| HubError::Internal("the verifier has stopped".into()))?
+            .send(job)
+            .map_err(|_| HubError::Internal("the verifier threads have stopped".into()))
+    }
+
     async fn on_reader<T: Send + 'static>(
         &self,
         f: impl FnOnce(Db<'_>) -> Result<T, HubError> + Send + 'static,
     ) -> Result<T, HubError> {
         let (reply, answer) = tokio::sync::oneshot::channel();
-        self.jobs
-            .as_ref()
-            .ok_or_else(|| HubError::Internal("the verifier has stopped".into()))?
-            .send(Box::new(move |conn: Db<'_>| {
-                let _ = reply.send(f(conn));
-            }))
-            .map_err(|_| HubError::Internal("the verifier threads have stopped".into()))?;
+        self.send(Job::Run(Box::new(move |conn: Db<'_>| {
+            let _ = reply.send(f(conn));
+        })))?;
         answer
             .await
             .map_err(|_| HubError::Internal("a verification failed on its thread".into()))?
@@ -614,6 +685,15 @@ struct Presented {
     gtin: Gtin,
     serial: String,
     scan: Scan,
+}
+
+impl Presented {
+    fn epc(&self) -> Epc {
+        Epc::Unit {
+            gtin: self.gtin.clone(),
+            serial: self.serial.clone(),
+        }
+    }
 }
 
 /// The unit a code names, or why it names none.
@@ -670,6 +750,22 @@ struct Known {
     held: Option<String>,
 }
 
+impl Known {
+    /// [`LOOKUP`]'s columns, from column `at` of `row` on.
+    fn read(r: &custodian_ledger::sql::Row<'_>, at: usize) -> custodian_ledger::sql::Result<Known> {
+        Ok(Known {
+            product: r.get(at)?,
+            issued: r.get::<_, Option<bool>>(at + 1)?.unwrap_or(false),
+            lot: r.get(at + 2)?,
+            expiry: r.get(at + 3)?,
+            signature: r.get(at + 4)?,
+            alert: r.get(at + 5)?,
+            recall: r.get(at + 6)?,
+            held: r.get(at + 7)?,
+        })
+    }
+}
+
 /// Whether the code's signature verifies for the unit. A signature equal to the one issued
 /// verifies without the Ed25519 check: the registry signed it with its issuer key over the
 /// same payload, so [`signature_verifies`] would say yes, and the comparison costs a fraction
@@ -710,30 +806,74 @@ fn expiry_day(gtin: &Gtin, yymmdd: &str) -> Option<NaiveDate> {
 
 /// Looks the unit up and judges it. Returns the answer and, when the serial was issued, its
 /// unit, which the caller counts.
-fn check(
-    conn: Db<'_>,
-    issuer: &VerifyingKey,
-    presented: Presented,
-) -> Result<(Verification, Option<Epc>), HubError> {
+fn check(conn: Db<'_>, issuer: &VerifyingKey, presented: Presented) -> Checked {
+    let known = lookup(conn, &presented)?;
+    Ok(judge(issuer, presented, known))
+}
+
+/// A verification's answer and, when the serial was issued, its unit (which the caller counts).
+type Checked = Result<(Verification, Option<Epc>), HubError>;
+
+/// What the registry holds about the unit `presented` names ([`LOOKUP`]).
+fn lookup(conn: Db<'_>, presented: &Presented) -> Result<Known, HubError> {
+    let epc = presented.epc();
+    Ok(conn.prepare_cached(LOOKUP)?.query_row(
+        params![presented.gtin.as_str(), presented.serial, epc.uri()],
+        |r| Known::read(r, 0),
+    )?)
+}
+
+/// Most codes one statement looks up ([`lookup_many`]).
+const LOOKUP_CHUNK: usize = 500;
+
+/// [`LOOKUP`] for many units at once on PostgreSQL, `?1` a JSON array of `{k, g, s, e}` (index,
+/// GTIN, serial, unit URI): a row per unit, with its index first.
+const LOOKUP_MANY: &str = "SELECT j.k, p.name, s.serial IS NOT NULL, s.lot, s.expiry, s.signature,
+        (SELECT reason FROM alerts WHERE epc = j.e),
+        (SELECT reason FROM recalls r WHERE r.gtin = j.g AND (r.lot IS NULL OR r.lot = s.lot) LIMIT 1),
+        (SELECT since FROM holds h WHERE h.epc = j.e)
+     FROM json_to_recordset(?1::json) AS j(k int8, g text, s text, e text)
+     LEFT JOIN products p ON p.gtin = j.g
+     LEFT JOIN serials s ON s.gtin = j.g AND s.serial = j.s";
+
+/// What the registry holds about each of `units`, in order: on PostgreSQL in one statement per
+/// [`LOOKUP_CHUNK`] (one trip to the server rather than one per code), on SQLite one lookup
+/// each (in this process, where a statement costs no trip).
+fn lookup_many(conn: Db<'_>, units: &[&Presented]) -> Result<Vec<Known>, HubError> {
+    if !conn.is_postgres() {
+        return units.iter().map(|p| lookup(conn, p)).collect();
+    }
+    let mut known = Vec::with_capacity(units.len());
+    for chunk in units.chunks(LOOKUP_CHUNK) {
+        let list: Vec<serde_json::Value> = chunk
+            .iter()
+            .enumerate()
+            .map(|(k, p)| {
+                serde_json::json!({"k": k, "g": p.gtin.as_str(), "s": p.serial, "e": p.epc().uri()})
+            })
+            .collect();
+        let list = serde_json::Value::Array(list).to_string();
+        let mut rows: Vec<Option<Known>> = (0..chunk.len()).map(|_| None).collect();
+        for (k, row) in conn.query_map(LOOKUP_MANY, [&list], |r| {
+            Ok((r.get::<_, i64>(0)?, Known::read(r, 1)?))
+        })? {
+            if let Some(slot) = usize::try_from(k).ok().and_then(|k| rows.get_mut(k)) {
+                *slot = Some(row);
+            }
+        }
+        for row in rows {
+            known.push(row.ok_or_else(|| {
+                HubError::Internal("a unit looked up in a batch came back without its row".into())
+            })?);
+        }
+    }
+    Ok(known)
+}
+
+/// Judges `presented` by what the registry holds of it.
+fn judge(issuer: &VerifyingKey, presented: Presented, known: Known) -> (Verification, Option<Epc>) {
+    let epc = presented.epc();
     let Presented { gtin, serial, scan } = presented;
-    let epc = Epc::Unit {
-        gtin: gtin.clone(),
-        serial: serial.clone(),
-    };
-    let known =
-        conn.prepare_cached(LOOKUP)?
-            .query_row(params![gtin.as_str(), serial, epc.uri()], |r| {
-                Ok(Known {
-                    product: r.get(0)?,
-                    issued: r.get::<_, Option<bool>>(1)?.unwrap_or(false),
-                    lot: r.get(2)?,
-                    expiry: r.get(3)?,
-                    signature: r.get(4)?,
-                    alert: r.get(5)?,
-                    recall: r.get(6)?,
-                    held: r.get(7)?,
-                })
-            })?;
     let (status, genuine, message) = match (&known.product, known.issued) {
         (None, _) => (
             VerificationStatus::UnknownProduct,
@@ -756,7 +896,7 @@ fn check(
         lot: known.lot,
         message,
     };
-    Ok((verification, known.issued.then_some(epc)))
+    (verification, known.issued.then_some(epc))
 }
 
 /// Judges a code of an issued serial: the label-level checks the handheld makes, in its order,
@@ -891,6 +1031,16 @@ fn flush_counts(registry: &Registry, velocity: &Velocity) -> Result<usize, HubEr
     Ok(raised)
 }
 
+/// Units whose counts one statement reads.
+const COUNTS_CHUNK: usize = 1_000;
+
+/// A unit's count for a day, added to what is held.
+const COUNT_ROW: custodian_ledger::sql::Batched = custodian_ledger::sql::Batched {
+    sql: "INSERT INTO verifications (epc, day, count, sources) VALUES (?1, ?2, ?3, ?4)
+          ON CONFLICT(epc, day) DO UPDATE SET count = verifications.count + excluded.count, sources = excluded.sources",
+    types: &["text", "text", "int8", "bytea"],
+};
+
 /// Adds `pending` to the stored counts and raises the velocity flags of the units whose day's
 /// sources pass the threshold with this write. The flags are committed before the counts: if
 /// the counts then fail to commit, they are written again later and the crossing is seen
@@ -902,37 +1052,49 @@ fn write_counts(
     pending: &HashMap<(NaiveDate, Epc), PendingUnit>,
 ) -> Result<usize, HubError> {
     let tx = store.transaction()?;
+    // What is held of the units, read a chunk at a time (a trip to the server each on
+    // PostgreSQL, not one per unit), and written with one held insert.
+    let units: Vec<(String, String, &PendingUnit, &Epc)> = pending
+        .iter()
+        .map(|((day, epc), unit)| (epc.uri(), day.format("%Y-%m-%d").to_string(), unit, epc))
+        .collect();
+    let read = format!(
+        "SELECT v.epc, v.day, v.sources FROM {} j CROSS JOIN verifications v ON v.epc = j.value",
+        tx.json_each("?1")
+    );
+    let mut held: HashMap<(String, String), Vec<u8>> = HashMap::new();
+    for chunk in units.chunks(COUNTS_CHUNK) {
+        let uris: Vec<&str> = chunk.iter().map(|(uri, ..)| uri.as_str()).collect();
+        let list = serde_json::to_string(&uris)
+            .map_err(|e| HubError::Internal(format!("a list of units: {e}")))?;
+        for (uri, day, sources) in tx.query_map(&read, [&list], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, Option<Vec<u8>>>(2)?,
+            ))
+        })? {
+            held.insert((uri, day), sources.unwrap_or_default());
+        }
+    }
+    let threshold = usize::try_from(VELOCITY_THRESHOLD).unwrap_or(usize::MAX);
     let mut crossed = Vec::new();
-    {
-        let mut read =
-            tx.prepare_cached("SELECT sources FROM verifications WHERE epc = ?1 AND day = ?2")?;
-        let mut write = tx.prepare_cached(
-            "INSERT INTO verifications (epc, day, count, sources) VALUES (?1, ?2, ?3, ?4)
-             ON CONFLICT(epc, day) DO UPDATE SET count = verifications.count + excluded.count, sources = excluded.sources",
-        )?;
-        let threshold = usize::try_from(VELOCITY_THRESHOLD).unwrap_or(usize::MAX);
-        for ((day, epc), unit) in pending {
-            let (uri, day) = (epc.uri(), day.format("%Y-%m-%d").to_string());
-            let mut sources: Vec<u8> = read
-                .query_row(params![uri, day], |r| r.get::<_, Option<Vec<u8>>>(0))
-                .optional()?
-                .flatten()
-                .unwrap_or_default();
-            let before = sources.len() / 8;
-            for &source in &unit.sources {
-                if sources.len() / 8 > threshold {
-                    break;
-                }
-                let hash = velocity.hash(source);
-                if !sources.chunks_exact(8).any(|held| held == hash) {
-                    sources.extend_from_slice(&hash);
-                }
+    for (uri, day, unit, epc) in units {
+        let mut sources = held.remove(&(uri.clone(), day.clone())).unwrap_or_default();
+        let before = sources.len() / 8;
+        for &source in &unit.sources {
+            if sources.len() / 8 > threshold {
+                break;
             }
-            let after = sources.len() / 8;
-            write.execute(params![uri, day, unit.queries, sources])?;
-            if before <= threshold && after > threshold {
-                crossed.push((day, epc));
+            let hash = velocity.hash(source);
+            if !sources.chunks_exact(8).any(|held| held == hash) {
+                sources.extend_from_slice(&hash);
             }
+        }
+        let after = sources.len() / 8;
+        tx.insert_later(&COUNT_ROW, params![uri, day, unit.queries, sources])?;
+        if before <= threshold && after > threshold {
+            crossed.push((day, epc));
         }
     }
     let raised = if crossed.is_empty() {
@@ -1017,7 +1179,12 @@ fn source_key(db: Db<'_>) -> Result<[u8; 32], HubError> {
 /// table, which every hub process on that database shares: a client spreading its requests
 /// over the processes behind a balancer is held to the one limit, not one per process. There a
 /// bucket is taken in one statement ([`SHARED_TAKE`], the rule [`RateLimiter::allow_n`] applies
-/// here, at the database's clock, which all processes read alike). A process whose database
+/// here, at the database's clock, which all processes read alike), a lease of several tokens at
+/// a time ([`RateLimiter::lease_size`]) which the process then spends without asking again: a
+/// client never gets more than its one bucket grants, whichever processes it asks, and a
+/// process asks the database once per lease rather than once per verification. Tokens leased to
+/// a process the client stops asking are not handed back: a client spreading its requests may
+/// be refused a lease's worth early, never allowed more. A process whose database
 /// does not take the write (a read-only replica) or is unreachable limits in-process instead;
 /// the verification that follows reports an outage itself.
 #[derive(Debug)]
@@ -1027,25 +1194,37 @@ pub struct RateLimiter {
     shared: Option<Arc<Registry>>,
     /// Shared takes so far: every [`SHARED_SWEEP_EVERY`]th also forgets idle clients.
     taken: std::sync::atomic::AtomicU64,
+    /// Tokens this process was granted from clients' shared buckets and has not spent, and
+    /// when each lease was last topped up.
+    leases: Mutex<HashMap<Source, (f64, Instant)>>,
 }
 
-/// Takes `?3` tokens from client `?1`'s bucket of at most `?2`, refilled at `?4` a second since
-/// it was last taken from; a new client's bucket is full. Returns whether the tokens were
-/// there; a refusal takes nothing.
+/// Leases kept before those idle for a minute are dropped (with their tokens).
+const MAX_LEASES: usize = 100_000;
+
+/// Takes at least `?3` and at most `?5` tokens from client `?1`'s bucket of at most `?2`,
+/// refilled at `?4` a second since it was last taken from; a new client's bucket is full.
+/// Returns how many were granted: none when `?3` were not there (a refusal takes nothing).
 const SHARED_TAKE: &str = "
-    INSERT INTO rate_limits AS r (client, tokens, at, allowed)
+    INSERT INTO rate_limits AS r (client, tokens, at, allowed, granted)
     VALUES (?1::bytea,
-            CASE WHEN ?2::float8 >= ?3::float8 THEN ?2::float8 - ?3::float8 ELSE ?2::float8 END,
-            now(), ?2::float8 >= ?3::float8)
+            CASE WHEN ?2::float8 >= ?3::float8 THEN ?2::float8 - least(?5::float8, ?2::float8) ELSE ?2::float8 END,
+            now(), ?2::float8 >= ?3::float8,
+            CASE WHEN ?2::float8 >= ?3::float8 THEN least(?5::float8, ?2::float8) ELSE 0 END)
     ON CONFLICT (client) DO UPDATE SET
         tokens = least(?2::float8, r.tokens + extract(epoch FROM now() - r.at)::float8 * ?4::float8)
             - CASE WHEN least(?2::float8, r.tokens + extract(epoch FROM now() - r.at)::float8 * ?4::float8)
                         >= ?3::float8
-              THEN ?3::float8 ELSE 0 END,
+              THEN least(?5::float8, ?2::float8, r.tokens + extract(epoch FROM now() - r.at)::float8 * ?4::float8)
+              ELSE 0 END,
+        granted = CASE WHEN least(?2::float8, r.tokens + extract(epoch FROM now() - r.at)::float8 * ?4::float8)
+                        >= ?3::float8
+              THEN least(?5::float8, ?2::float8, r.tokens + extract(epoch FROM now() - r.at)::float8 * ?4::float8)
+              ELSE 0 END,
         allowed = least(?2::float8, r.tokens + extract(epoch FROM now() - r.at)::float8 * ?4::float8)
             >= ?3::float8,
         at = now()
-    RETURNING allowed";
+    RETURNING granted";
 
 /// How often a shared take also deletes the buckets of clients idle long enough to be full
 /// again (as good as absent): the table holds recent clients only.
@@ -1059,6 +1238,7 @@ impl RateLimiter {
             buckets: Mutex::new(HashMap::new()),
             shared: None,
             taken: std::sync::atomic::AtomicU64::new(0),
+            leases: Mutex::new(HashMap::new()),
         }
     }
 
@@ -1105,20 +1285,63 @@ impl RateLimiter {
         }
     }
 
-    /// Takes `cost` tokens for `client` now: from the shared bucket when there is one (on a
-    /// blocking thread: it is a statement on the database), else from this process's.
+    /// Tokens a process takes from a shared bucket at once: an eighth of the burst (3 of the
+    /// public's 30), at least one and at most 100.
+    pub fn lease_size(&self) -> f64 {
+        (self.limit.burst / 8.0).floor().clamp(1.0, 100.0)
+    }
+
+    /// Takes `cost` tokens for `client` now: from this process's lease of the shared bucket
+    /// when there is one, topping the lease up from the bucket when it runs short (on a
+    /// blocking thread: it is a statement on the database); else from this process's bucket.
     pub async fn admit(self: &Arc<Self>, client: IpAddr, cost: f64) -> bool {
         if self.shared.is_some() {
+            let source = Source::address(client);
+            if self.spend_lease(source, cost) {
+                return true;
+            }
+            let want = cost.max(self.lease_size());
             let this = self.clone();
-            let taken = tokio::task::spawn_blocking(move || this.take_shared(client, cost)).await;
-            if let Ok(Ok(allowed)) = taken {
-                return allowed;
+            let taken =
+                tokio::task::spawn_blocking(move || this.take_shared(client, cost, want)).await;
+            if let Ok(Ok(granted)) = taken {
+                if granted < cost {
+                    return false;
+                }
+                self.keep_lease(source, granted - cost);
+                return true;
             }
         }
         self.allow_n(client, cost, Instant::now())
     }
 
-    fn take_shared(&self, client: IpAddr, cost: f64) -> Result<bool, HubError> {
+    /// Spends `cost` of `source`'s lease, if it holds that much.
+    fn spend_lease(&self, source: Source, cost: f64) -> bool {
+        let mut leases = lock(&self.leases);
+        match leases.get_mut(&source) {
+            Some((tokens, _)) if *tokens >= cost => {
+                *tokens -= cost;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Adds `tokens` granted and not yet spent to `source`'s lease.
+    fn keep_lease(&self, source: Source, tokens: f64) {
+        let now = Instant::now();
+        let mut leases = lock(&self.leases);
+        if leases.len() >= MAX_LEASES {
+            leases.retain(|_, (_, at)| now.duration_since(*at).as_secs() < 60);
+        }
+        let lease = leases.entry(source).or_insert((0.0, now));
+        lease.0 += tokens;
+        lease.1 = now;
+    }
+
+    /// Takes at least `cost` and at most `want` tokens from `client`'s shared bucket: how many
+    /// were granted (none when `cost` were not there).
+    fn take_shared(&self, client: IpAddr, cost: f64, want: f64) -> Result<f64, HubError> {
         let Some(registry) = &self.shared else {
             return Err(HubError::Internal("no shared rate limit".into()));
         };
@@ -1140,11 +1363,11 @@ impl RateLimiter {
             )?;
         }
         let client = Source::address(client).0.to_vec();
-        Ok(
-            db.query_row(SHARED_TAKE, params![client, burst, cost, per_second], |r| {
-                r.get::<_, bool>(0)
-            })?,
-        )
+        Ok(db.query_row(
+            SHARED_TAKE,
+            params![client, burst, cost, per_second, want],
+            |r| r.get::<_, f64>(0),
+        )?)
     }
 }
 

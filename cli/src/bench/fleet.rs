@@ -89,7 +89,7 @@ pub fn run(options: &Options) -> Result<Value> {
 }
 
 /// The hub processes, stopped (killed) when dropped.
-struct Hubs(Vec<Child>);
+pub(super) struct Hubs(Vec<Child>);
 
 impl Drop for Hubs {
     fn drop(&mut self) {
@@ -119,7 +119,7 @@ fn run_in(tmp: &Path, at: Option<StoreAt>, options: &Options) -> Result<Value> {
     let events_before = registry.counts()?.events;
     drop(registry);
 
-    let hubs = start_hubs(&data, &at, options.hubs)?;
+    let hubs = start_hubs(&data, &at, options.hubs, &[])?;
     let urls: Vec<String> = hubs.1;
     let hubs = hubs.0;
     let (_, ca) = custodian_hub::server::hub_address(&data)?;
@@ -387,16 +387,21 @@ fn prepare(registry: &Registry, options: &Options) -> Result<(Vec<Vec<String>>, 
     Ok((plan, maker))
 }
 
-/// Starts `count` hub processes on `at`, all with the TLS identity in `data`: the processes and
-/// the URL each listens at.
-fn start_hubs(data: &Path, at: &StoreAt, count: usize) -> Result<(Hubs, Vec<String>)> {
+/// Starts `count` hub processes on `at`, all with the TLS identity in `data` and `extra`
+/// arguments to `hub serve`: the processes and the URL each listens at.
+pub(super) fn start_hubs(
+    data: &Path,
+    at: &StoreAt,
+    count: usize,
+    extra: &[&str],
+) -> Result<(Hubs, Vec<String>)> {
     let exe = std::env::current_exe().context("where this program is")?;
     let mut hubs = Hubs(Vec::new());
     let mut urls = Vec::new();
     for _ in 0..count {
         let mut command = Command::new(&exe);
         command.args(["hub", "serve", "--data"]).arg(data);
-        command.args(["--listen", "127.0.0.1:0"]);
+        command.args(["--listen", "127.0.0.1:0"]).args(extra);
         if let StoreAt::Postgres(url) = at {
             command.args(["--store", url]);
         }

@@ -14,8 +14,13 @@
 //! from when it was due, so a slow answer also counts against the requests queued behind it;
 //! and batches of manifest codes to `/verify/batch`.
 //!
-//! All requests come from one address, so the public rate limit (10 a second per address) is
-//! raised for the bench, and the figures say so.
+//! With `--store postgres://…` the registry is on PostgreSQL and `--hubs` hub processes (this
+//! binary's `hub serve`) answer, the load generator's connections spread over them in turn.
+//!
+//! Each connection comes from an address of its own on the loopback network (127.0.0.2, .3, …),
+//! as the public's requests come from many; but every one of them asks far more than the public
+//! rate limit (10 a second per address) allows, so the limit is raised for the bench, and the
+//! figures say so.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -23,7 +28,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
-use custodian_hub::registry::{IssueOptions, IssuedSerial};
+use custodian_hub::registry::{IssueOptions, IssuedSerial, StoreAt};
 use custodian_hub::server::{ServeOptions, serve};
 use custodian_hub::verify::{PublicOptions, RateLimit};
 use custodian_ledger::extract::{Alert, Recall};
@@ -46,6 +51,12 @@ pub struct Options {
     pub rate: f64,
     /// Client connections.
     pub connections: usize,
+    /// The registry on this PostgreSQL database (`postgres://…`) instead of a SQLite file in
+    /// `data`.
+    pub store: Option<String>,
+    /// Hub processes answering (several share a PostgreSQL registry; one serves SQLite, in
+    /// this process).
+    pub hubs: usize,
 }
 
 /// The rate limit of the bench's one client address: every request comes from 127.0.0.1.
@@ -87,42 +98,100 @@ struct Request {
     expect: String,
 }
 
+/// The hub the load goes to: in this process on a SQLite registry, or hub processes on a
+/// PostgreSQL one.
+enum Served {
+    InProcess {
+        rt: tokio::runtime::Runtime,
+        stop: tokio::sync::oneshot::Sender<()>,
+        task: tokio::task::JoinHandle<Result<()>>,
+    },
+    Processes(super::fleet::Hubs),
+}
+
+impl Served {
+    /// The hub(s) on `at`, with the TLS identity in `dir`, and the URL each listens at.
+    fn start(dir: &Path, at: &StoreAt, hubs: usize) -> Result<(Served, Vec<String>)> {
+        if let StoreAt::Postgres(_) = at {
+            let limit = BENCH_LIMIT.per_second.to_string();
+            let burst = BENCH_LIMIT.burst.to_string();
+            let (processes, urls) = super::fleet::start_hubs(
+                dir,
+                at,
+                hubs,
+                &["--public-rate", &limit, "--public-burst", &burst],
+            )?;
+            return Ok((Served::Processes(processes), urls));
+        }
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("bench-hub")
+            .enable_all()
+            .build()?;
+        let (url_tx, url_rx) = std::sync::mpsc::channel::<String>();
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let public = PublicOptions {
+            rate: BENCH_LIMIT,
+            ..PublicOptions::default()
+        };
+        let task = rt.spawn(serve(
+            ServeOptions {
+                data: dir.to_path_buf(),
+                store: None,
+                listen: "127.0.0.1:0".parse()?,
+                demo: true,
+                public,
+                round_events: custodian_sync::protocol::MAX_EVENTS_PER_ROUND,
+            },
+            move |url| {
+                let _ = url_tx.send(url.to_string());
+            },
+            async move {
+                let _ = stop_rx.await;
+            },
+        ));
+        let url = url_rx
+            .recv_timeout(Duration::from_secs(120))
+            .context("the hub did not start")?;
+        Ok((
+            Served::InProcess {
+                rt,
+                stop: stop_tx,
+                task,
+            },
+            vec![url],
+        ))
+    }
+
+    /// Stops the hub(s): an error when the one in this process failed.
+    fn stop(self) -> Result<()> {
+        match self {
+            Served::InProcess { rt, stop, task } => {
+                let _ = stop.send(());
+                rt.block_on(task).context("the hub's task failed")??;
+                drop(rt);
+            }
+            Served::Processes(processes) => drop(processes),
+        }
+        Ok(())
+    }
+}
+
 fn run_in(dir: &Path, options: &Options) -> Result<Value> {
-    let prepared = prepare(dir, options.serials)?;
+    let at = match &options.store {
+        Some(store) => StoreAt::parse(store),
+        None => StoreAt::Sqlite(dir.to_path_buf()),
+    };
+    let on_postgres = matches!(at, StoreAt::Postgres(_));
+    if options.hubs == 0 || (options.hubs > 1 && !on_postgres) {
+        bail!(
+            "one hub process serves a SQLite registry; several share a PostgreSQL one: add --store postgres://…"
+        );
+    }
+    let prepared = prepare(&at, options.serials)?;
     let requests = Arc::new(mix(&prepared)?);
     let batches = Arc::new(batch_bodies(&prepared)?);
-
-    let server_rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .thread_name("bench-hub")
-        .enable_all()
-        .build()?;
-    let (url_tx, url_rx) = std::sync::mpsc::channel::<String>();
-    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let public = PublicOptions {
-        rate: BENCH_LIMIT,
-        ..PublicOptions::default()
-    };
-    let readers = public.readers;
-    let server = server_rt.spawn(serve(
-        ServeOptions {
-            data: dir.to_path_buf(),
-            store: None,
-            listen: "127.0.0.1:0".parse()?,
-            demo: true,
-            public,
-            round_events: custodian_sync::protocol::MAX_EVENTS_PER_ROUND,
-        },
-        move |url| {
-            let _ = url_tx.send(url.to_string());
-        },
-        async move {
-            let _ = stop_rx.await;
-        },
-    ));
-    let url = url_rx
-        .recv_timeout(Duration::from_secs(120))
-        .context("the hub did not start")?;
+    let (served, urls) = Served::start(dir, &at, options.hubs)?;
     let (_, ca) = custodian_hub::server::hub_address(dir)?;
 
     let client_rt = tokio::runtime::Builder::new_multi_thread()
@@ -131,21 +200,13 @@ fn run_in(dir: &Path, options: &Options) -> Result<Value> {
         .enable_all()
         .build()?;
     let load = loadavg();
-    let figures = client_rt.block_on(drive(&url, &ca, options, requests, batches));
-    let _ = stop_tx.send(());
-    server_rt
-        .block_on(server)
-        .context("the hub's task failed")??;
-    drop(server_rt);
+    let figures = client_rt.block_on(drive(&urls, &ca, options, requests, batches));
+    served.stop()?;
     let figures = figures?;
 
-    let velocity_flags =
-        velocity_flags(&custodian_hub::Registry::open(dir)?)? - prepared.flags_before;
-    let disk: u64 = ["hub.sqlite", "hub.sqlite-wal"]
-        .iter()
-        .filter_map(|f| std::fs::metadata(dir.join(f)).ok())
-        .map(|m| m.len())
-        .sum();
+    let registry = custodian_hub::Registry::open_at(&at)?;
+    let velocity_flags = velocity_flags(&registry)? - prepared.flags_before;
+    let disk = registry.stored_bytes()?;
     let mut out = json!({
         "serials": prepared.total,
         "verifies_per_s": round(figures.closed.per_s, 0),
@@ -160,7 +221,9 @@ fn run_in(dir: &Path, options: &Options) -> Result<Value> {
         "batch_codes_per_s": round(figures.batch_codes_per_s, 0),
         "connections": options.connections,
         "protocol": figures.protocol,
-        "hub_verifier_threads": readers,
+        "hub_processes": options.hubs,
+        "store": if on_postgres { "postgres" } else { "sqlite" },
+        "hub_verifier_threads": PublicOptions::default().readers,
         "mix": "88% genuine (random over the registry), 6% never issued, 4% recalled lot, 2% on the alert list; 60% /verify?code=element string, 25% Digital Link resolution, 15% /verify/01/…",
         "public_rate_limit": format!(
             "raised to {} a second per address for this bench, whose requests all come from 127.0.0.1 (the product's default: {} a second, bursts of {})",
@@ -223,14 +286,14 @@ struct Prepared {
 const BULK_LOT: &str = "L2701";
 
 /// Builds (or tops up) the registry to `serials` issued serials, and picks the codes to ask.
-fn prepare(dir: &Path, serials: usize) -> Result<Prepared> {
-    let registry = custodian_hub::server::open_registry(dir, true)?;
+fn prepare(at: &StoreAt, serials: usize) -> Result<Prepared> {
+    let registry = custodian_hub::server::open_registry_at(at, true)?;
     let extract = custodian_hub::registry::current_extract(&registry)?;
     let [drill, laser] = [0, 1].map(|i| extract.products.get(i).map(|p| p.gtin.clone()));
     let (Some(drill), Some(laser)) = (drill, laser) else {
         bail!(
             "{} holds a registry without the demo products: use a new directory",
-            dir.display()
+            describe(at)
         );
     };
     let held = registry.counts()?.serials;
@@ -238,8 +301,13 @@ fn prepare(dir: &Path, serials: usize) -> Result<Prepared> {
     if (held as usize) < serials {
         let count = serials - held as usize;
         eprintln!(
-            "custodian bench verify: issuing {count} signed serials into {} (once; reuse it with --data)",
-            dir.display()
+            "custodian bench verify: issuing {count} signed serials into {} (once; reuse it{})",
+            describe(at),
+            if matches!(at, StoreAt::Sqlite(_)) {
+                " with --data"
+            } else {
+                ""
+            }
         );
         let started = Instant::now();
         let mut next_report = 1_000_000;
@@ -273,7 +341,7 @@ fn prepare(dir: &Path, serials: usize) -> Result<Prepared> {
     // The laser level's lot is recalled, and a fifth of its units are on the alert list.
     let lasers = registry.issued_after(&laser, "", 1_000)?;
     let Some(lot) = lasers.first().and_then(|s| s.lot.clone()) else {
-        bail!("the demo laser levels are missing from {}", dir.display());
+        bail!("the demo laser levels are missing from {}", describe(at));
     };
     if !extract.recalls.iter().any(|r| r.gtin == laser) {
         registry.add_recall(&Recall {
@@ -302,7 +370,7 @@ fn prepare(dir: &Path, serials: usize) -> Result<Prepared> {
         let after = random_serial(&mut rng, "");
         genuine.extend(registry.issued_after(&drill, &after, 1)?);
         if sampled.elapsed() > Duration::from_secs(5) && genuine.is_empty() {
-            bail!("no serials of {drill} in {}", dir.display());
+            bail!("no serials of {drill} in {}", describe(at));
         }
     }
     eprintln!(
@@ -320,6 +388,15 @@ fn prepare(dir: &Path, serials: usize) -> Result<Prepared> {
         alerted: alerted.to_vec(),
         bulk_gtin: drill,
     })
+}
+
+/// Where the registry is, for messages: its directory, or PostgreSQL's database (not the URL,
+/// which may carry a password).
+fn describe(at: &StoreAt) -> String {
+    match at {
+        StoreAt::Sqlite(dir) => dir.display().to_string(),
+        StoreAt::Postgres(_) => "the PostgreSQL registry".into(),
+    }
 }
 
 /// A serial of the issued kind, after `prefix`; with `prefix` "0", one that is never issued
@@ -450,38 +527,48 @@ struct Tally {
     protocol: String,
 }
 
-/// Clients trusting the hub's CA, one connection each, already connected.
-async fn clients(url: &str, ca: &[u8], n: usize) -> Result<Vec<reqwest::Client>> {
+/// One client of the load: its connection, to the hub at `url`.
+#[derive(Clone)]
+struct Client {
+    http: reqwest::Client,
+    url: String,
+}
+
+/// `n` clients trusting the hub's CA, one connection each, already connected: to the `urls`
+/// in turn, each from an address of its own (127.0.0.2, 127.0.0.3, …).
+async fn clients(urls: &[String], ca: &[u8], n: usize) -> Result<Vec<Client>> {
     let mut out = Vec::with_capacity(n);
-    for _ in 0..n {
-        let client = reqwest::Client::builder()
+    for i in 0..n {
+        let host = u8::try_from(2 + i % 250).unwrap_or(2);
+        let http = reqwest::Client::builder()
             .tls_certs_only([reqwest::Certificate::from_der(ca)?])
+            .local_address(std::net::IpAddr::from([127, 0, 0, host]))
             .timeout(Duration::from_secs(30))
             .build()?;
-        let resp = client.get(format!("{url}/v1/health")).send().await?;
+        let url = urls[i % urls.len()].clone();
+        let resp = http.get(format!("{url}/v1/health")).send().await?;
         if !resp.status().is_success() {
             bail!("the hub answered its health check with {}", resp.status());
         }
-        out.push(client);
+        out.push(Client { http, url });
     }
     Ok(out)
 }
 
 async fn drive(
-    url: &str,
+    urls: &[String],
     ca: &[u8],
     options: &Options,
     requests: Arc<Vec<Request>>,
     batches: Arc<Vec<String>>,
 ) -> Result<Figures> {
-    let clients = clients(url, ca, options.connections).await?;
+    let clients = clients(urls, ca, options.connections).await?;
     let seconds = Duration::from_secs_f64(options.seconds);
     // Warm-up: connections, the hub's threads and the registry's pages.
-    closed_loop(url, &clients, &requests, Duration::from_secs(3)).await?;
-    let (closed, protocol) = closed_loop(url, &clients, &requests, seconds).await?;
-    let paced = paced(url, &clients, &requests, options.rate, seconds).await?;
+    closed_loop(&clients, &requests, Duration::from_secs(3)).await?;
+    let (closed, protocol) = closed_loop(&clients, &requests, seconds).await?;
+    let paced = paced(&clients, &requests, options.rate, seconds).await?;
     let batch_codes_per_s = batch_loop(
-        url,
         &clients[..clients.len().min(4)],
         &batches,
         Duration::from_secs(3),
@@ -496,9 +583,10 @@ async fn drive(
 }
 
 /// Sends `request` and checks the answer.
-async fn one(client: &reqwest::Client, url: &str, request: &Request) -> Result<reqwest::Version> {
+async fn one(client: &Client, request: &Request) -> Result<reqwest::Version> {
     let resp = client
-        .get(format!("{url}{}", request.path))
+        .http
+        .get(format!("{}{}", client.url, request.path))
         .send()
         .await
         .with_context(|| format!("GET {}", request.path))?;
@@ -536,8 +624,7 @@ async fn join_all(tasks: Vec<tokio::task::JoinHandle<Result<Tally>>>) -> Result<
 
 /// Every connection sends its next request as soon as its last one is answered.
 async fn closed_loop(
-    url: &str,
-    clients: &[reqwest::Client],
+    clients: &[Client],
     requests: &Arc<Vec<Request>>,
     length: Duration,
 ) -> Result<(Phase, String)> {
@@ -548,14 +635,14 @@ async fn closed_loop(
         .iter()
         .enumerate()
         .map(|(w, client)| {
-            let (client, url, requests) = (client.clone(), url.to_string(), requests.clone());
+            let (client, requests) = (client.clone(), requests.clone());
             tokio::spawn(async move {
                 let mut tally = Tally::default();
                 let mut i = w * (requests.len() / clients_len);
                 while Instant::now() < until {
                     let request = &requests[i % requests.len()];
                     let sent = Instant::now();
-                    let version = one(&client, &url, request).await?;
+                    let version = one(&client, request).await?;
                     tally.latencies_ms.push(sent.elapsed().as_secs_f64() * 1e3);
                     tally.protocol = format!("{version:?}");
                     i += 1;
@@ -575,8 +662,7 @@ async fn closed_loop(
 /// Requests fall due at `rate` a second whatever the answers do; each is timed from when it
 /// was due, so a stall counts against every request it delayed.
 async fn paced(
-    url: &str,
-    clients: &[reqwest::Client],
+    clients: &[Client],
     requests: &Arc<Vec<Request>>,
     rate: f64,
     length: Duration,
@@ -587,12 +673,7 @@ async fn paced(
     let tasks = clients
         .iter()
         .map(|client| {
-            let (client, url, requests, ticket) = (
-                client.clone(),
-                url.to_string(),
-                requests.clone(),
-                ticket.clone(),
-            );
+            let (client, requests, ticket) = (client.clone(), requests.clone(), ticket.clone());
             tokio::spawn(async move {
                 let mut tally = Tally::default();
                 loop {
@@ -603,7 +684,7 @@ async fn paced(
                     let due = started + Duration::from_secs_f64(n as f64 / rate);
                     tokio::time::sleep_until(due).await;
                     let request = &requests[(n as usize * 31) % requests.len()];
-                    one(&client, &url, request).await?;
+                    one(&client, request).await?;
                     tally.latencies_ms.push(due.elapsed().as_secs_f64() * 1e3);
                 }
             })
@@ -615,8 +696,7 @@ async fn paced(
 
 /// Manifests of [`BATCH_CODES`] codes to `/verify/batch`, back to back: codes verified a second.
 async fn batch_loop(
-    url: &str,
-    clients: &[reqwest::Client],
+    clients: &[Client],
     bodies: &Arc<Vec<String>>,
     length: Duration,
 ) -> Result<f64> {
@@ -626,13 +706,14 @@ async fn batch_loop(
         .iter()
         .enumerate()
         .map(|(w, client)| {
-            let (client, url, bodies) = (client.clone(), url.to_string(), bodies.clone());
+            let (client, bodies) = (client.clone(), bodies.clone());
             tokio::spawn(async move {
                 let mut tally = Tally::default();
                 let mut i = w;
                 while Instant::now() < until {
                     let resp = client
-                        .post(format!("{url}/verify/batch"))
+                        .http
+                        .post(format!("{}/verify/batch", client.url))
                         .header("content-type", "application/json")
                         .body(bodies[i % bodies.len()].clone())
                         .send()
