@@ -112,7 +112,8 @@ pub fn handle_at(
     // The device's clock offset, measured on this request (network delay is negligible next to
     // the skews that matter: minutes to days).
     let clock_offset_ms = clock_offset_ms(auth.clock_ms, now);
-    let request: SyncRequest = protocol::decode(body).map_err(|e| match e {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(4));
+    let request: SyncRequest = protocol::decode_request(body, threads).map_err(|e| match e {
         protocol::Error::TooLarge(_) => HubError::TooLarge(e.to_string()),
         other => HubError::BadRequest(other.to_string()),
     })?;

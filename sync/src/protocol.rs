@@ -195,6 +195,71 @@ pub fn decode<T: DeserializeOwned + Versioned>(body: &[u8]) -> Result<T, Error> 
     Ok(message)
 }
 
+/// As [`decode`] for a device's request, its uploaded events decoded on up to `threads`
+/// threads: a round carries up to [`MAX_EVENTS_PER_ROUND`] events, and decoding them is a
+/// good part of the hub's work on the round. An event that does not decode is named by its
+/// place in the upload.
+pub fn decode_request(body: &[u8], threads: usize) -> Result<SyncRequest, Error> {
+    /// Below this many events a round is decoded on the calling thread alone.
+    const PER_THREAD: usize = 256;
+    if body.len() > MAX_BODY_BYTES {
+        return Err(Error::TooLarge(body.len()));
+    }
+    let json = zstd::bulk::decompress(body, MAX_BODY_BYTES * 8)
+        .map_err(|e| Error::Malformed(format!("not a zstd body within the size limit: {e}")))?;
+    let raw: SyncRequest<&serde_json::value::RawValue> =
+        serde_json::from_slice(&json).map_err(|e| Error::Malformed(e.to_string()))?;
+    if raw.v != PROTOCOL_VERSION {
+        return Err(Error::Malformed(format!(
+            "protocol version {} is not supported (this side speaks {PROTOCOL_VERSION})",
+            raw.v
+        )));
+    }
+    let per_thread = raw.upload.len().div_ceil(threads.max(1)).max(PER_THREAD);
+    let decode_part = |first: usize, part: &[&serde_json::value::RawValue]| {
+        part.iter()
+            .enumerate()
+            .map(|(i, e)| {
+                serde_json::from_str::<Event>(e.get())
+                    .map_err(|err| Error::Malformed(format!("upload[{}]: {err}", first + i)))
+            })
+            .collect::<Result<Vec<Event>, Error>>()
+    };
+    let mut parts = raw.upload.chunks(per_thread).enumerate();
+    let upload = match parts.len() {
+        0 => Vec::new(),
+        1 => decode_part(0, &raw.upload)?,
+        _ => std::thread::scope(|scope| {
+            let (_, first) = parts.next().unwrap_or((0, &[]));
+            let others: Vec<_> = parts
+                .map(|(k, part)| scope.spawn(move || decode_part(k * per_thread, part)))
+                .collect();
+            let mut upload = decode_part(0, first)?;
+            for other in others {
+                let part = other.join().map_err(|_| {
+                    Error::Malformed("decoding the uploaded events failed".into())
+                })??;
+                upload.extend(part);
+            }
+            Ok::<_, Error>(upload)
+        })?,
+    };
+    Ok(SyncRequest {
+        v: raw.v,
+        upload,
+        upload_through: raw.upload_through,
+        download_after: raw.download_after,
+        extract_version: raw.extract_version,
+        extract_deltas: raw.extract_deltas,
+        known_docs: raw.known_docs,
+        docs: raw.docs,
+        download_limit: raw.download_limit,
+        flag_units_after: raw.flag_units_after,
+        upload_after: raw.upload_after,
+        answered: raw.answered,
+    })
+}
+
 /// Messages that carry a protocol version.
 pub trait Versioned {
     fn version(&self) -> u32;
@@ -247,5 +312,105 @@ mod tests {
             decode::<SyncRequest>(&vec![0u8; MAX_BODY_BYTES + 1]),
             Err(Error::TooLarge(_))
         ));
+    }
+
+    fn request_of<U>(upload: Vec<U>) -> SyncRequest<U> {
+        SyncRequest {
+            v: PROTOCOL_VERSION,
+            upload,
+            upload_through: 1_000,
+            download_after: 7,
+            extract_version: 1,
+            extract_deltas: true,
+            known_docs: vec!["flags/a".into()],
+            docs: vec![],
+            download_limit: Some(500),
+            flag_units_after: Some(3),
+            upload_after: Some(0),
+            answered: Some(4),
+        }
+    }
+
+    /// A round of 1,000 scans, each of another unit a minute apart.
+    fn scans() -> Vec<Event> {
+        use custodian_ledger::event::{Action, BizStep, EventType, Extension};
+        let start = chrono::DateTime::parse_from_rfc3339("2026-11-02T10:00:00+01:00").unwrap();
+        (0..1_000)
+            .map(|i| {
+                Event::new(custodian_ledger::EventBody {
+                    event_type: EventType::ObjectEvent,
+                    action: Action::Observe,
+                    biz_step: BizStep::Receiving,
+                    disposition: None,
+                    event_time: start + chrono::Duration::minutes(i),
+                    epcs: vec![
+                        custodian_ledger::Epc::parse(&format!(
+                            "https://id.gs1.org/01/09506000134352/21/U{i}"
+                        ))
+                        .unwrap(),
+                    ],
+                    parent: None,
+                    biz_transactions: vec![],
+                    source: None,
+                    destination: None,
+                    recorder: custodian_ledger::Recorder {
+                        org: "o".into(),
+                        site: "s".into(),
+                        device: "d".into(),
+                    },
+                    extension: Extension::default(),
+                })
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_request_decoded_on_several_threads_is_the_request_in_order() {
+        let request = request_of(scans());
+        let body = encode(&request);
+        for threads in [1, 2, 3, 4] {
+            assert_eq!(
+                decode_request(&body, threads).unwrap(),
+                request,
+                "{threads}"
+            );
+        }
+        assert_eq!(
+            decode_request(&encode(&request_of(Vec::<Event>::new())), 2)
+                .unwrap()
+                .upload,
+            []
+        );
+        let other = SyncRequest {
+            v: 99,
+            ..request_of(Vec::<Event>::new())
+        };
+        let err = decode_request(&encode(&other), 2).unwrap_err().to_string();
+        assert!(err.contains("protocol version 99"), "{err}");
+        assert!(matches!(
+            decode_request(&vec![0u8; MAX_BODY_BYTES + 1], 2),
+            Err(Error::TooLarge(_))
+        ));
+        assert!(matches!(
+            decode_request(b"garbage", 2),
+            Err(Error::Malformed(_))
+        ));
+    }
+
+    #[test]
+    fn an_event_that_does_not_decode_is_named_by_its_place_in_the_upload() {
+        let mut upload: Vec<serde_json::Value> = scans()
+            .iter()
+            .map(|e| serde_json::to_value(e).unwrap())
+            .collect();
+        upload[700].as_object_mut().unwrap().remove("id");
+        let body = encode(&request_of(upload));
+        for threads in [1, 2, 4] {
+            let err = decode_request(&body, threads).unwrap_err().to_string();
+            assert!(
+                err.contains("upload[700]: missing field `id`"),
+                "{threads}: {err}"
+            );
+        }
     }
 }
