@@ -118,7 +118,15 @@ impl Device {
         match self.ledger.import_epcis(&doc, now()) {
             Ok(imported) => {
                 assert!(imported.new <= imported.events);
-                assert_eq!(self.events(), before + imported.new as i64);
+                // New events the ledger judges are among the new standard events.
+                assert!(self.events() <= before + imported.new as i64);
+                let export = self
+                    .ledger
+                    .export_epcis(now())
+                    .expect("the ledger exports what it took");
+                if let Err(e) = epcis::check(&export) {
+                    panic!("the ledger's export after {text:?} is not valid EPCIS 2.0: {e}");
+                }
                 Ok(imported.new)
             }
             Err(e) => Err(self.refused(before, e)),

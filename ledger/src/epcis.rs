@@ -42,6 +42,13 @@ use chrono::{DateTime, Datelike, FixedOffset, NaiveDate};
 use custodian_scanner::{Gtin, ParseError, Sscc, check_digit};
 use serde_json::{Map, Value, json};
 
+mod standard;
+
+pub use standard::{
+    BIZ_STEPS, BIZ_TRANSACTION_TYPES, DISPOSITIONS, ERROR_REASONS, EVENT_TYPES, MEASUREMENT_TYPES,
+    SOURCE_DEST_TYPES, is_uri,
+};
+
 use crate::event::{
     Action, BizStep, BizTransaction, Defect, Detail, Disposition, Epc, EpcError, ErrorDeclaration,
     ErrorReason, Event, EventBody, EventId, EventType, Extension, Photo, PhotoHash, Recorder, Text,
@@ -125,12 +132,32 @@ pub fn check_expiry(expiry: NaiveDate) -> Result<(), WindowError> {
 
 /// The events as an EPCIS 2.0 JSON-LD document.
 pub fn export(events: &[Event], created: DateTime<FixedOffset>) -> Value {
+    export_with(events, created, |_| None, Vec::new())
+}
+
+/// The events as an EPCIS 2.0 JSON-LD document, each written as `as_it_came` gives it (the
+/// standard events it was read from) or, when that gives nothing, as the ledger writes it;
+/// then `unjudged`, standard events kept as they came.
+pub fn export_with(
+    events: &[Event],
+    created: DateTime<FixedOffset>,
+    mut as_it_came: impl FnMut(&Event) -> Option<Vec<Value>>,
+    unjudged: Vec<Value>,
+) -> Value {
+    let mut list = Vec::with_capacity(events.len() + unjudged.len());
+    for e in events {
+        match as_it_came(e) {
+            Some(values) => list.extend(values),
+            None => list.push(export_event(e)),
+        }
+    }
+    list.extend(unjudged);
     json!({
         "@context": [CONTEXT, { "cust": NAMESPACE }],
         "type": "EPCISDocument",
         "schemaVersion": "2.0",
         "creationDate": created.to_rfc3339(),
-        "epcisBody": { "eventList": events.iter().map(export_event).collect::<Vec<_>>() },
+        "epcisBody": { "eventList": list },
     })
 }
 
@@ -295,18 +322,24 @@ fn err(path: &str, message: impl Into<String>) -> ImportError {
     }
 }
 
-/// A document read into events, and what the reader could not confirm.
+/// A document read: every event as it came, the events the ledger judges, and what the reader
+/// could not confirm.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Imported {
+    /// What the ledger judges (custody, verdicts, flags): the events it records, each read
+    /// from one standard event of the document.
     pub events: Vec<Event>,
+    /// Every event of the document as it came, in its order, with the index in `events` of
+    /// the event it was judged as (`None`: kept and exported, not judged).
+    pub kept: Vec<(Value, Option<usize>)>,
     /// One line per event whose CBV 2.0 hash `eventID` the ledger could not confirm, with its
     /// path and the id the event is stored under.
     pub notes: Vec<String>,
 }
 
-/// Reads an EPCIS 2.0 JSON-LD document into events, all or nothing. `fallback` records events
-/// that carry no `cust:recordedBy` (documents from other systems); `now` is the device's
-/// clock, which bounds the event times.
+/// Reads an EPCIS 2.0 JSON-LD document into the events the ledger judges, all or nothing.
+/// `fallback` records events that carry no `cust:recordedBy` (documents from other systems);
+/// `now` is the device's clock, which bounds the times of the events judged.
 ///
 /// # Errors
 ///
@@ -319,7 +352,29 @@ pub fn import(
     read(doc, fallback, now).map(|i| i.events)
 }
 
-/// [`import`], with the notes on ids the ledger could not confirm.
+/// Whether `doc` is a valid EPCIS 2.0 JSON-LD document (or query document, or one event with
+/// its `@context`), as GS1's schema defines it: the first error, with its path, when not.
+///
+/// # Errors
+///
+/// The first problem, with its JSON path.
+pub fn check(doc: &Value) -> Result<usize, ImportError> {
+    let events = standard::check_document(doc)?;
+    for (i, value) in events.list.iter().enumerate() {
+        standard::check_event(value, &event_path(&events, i))?;
+    }
+    Ok(events.list.len())
+}
+
+fn event_path(events: &standard::Events<'_>, i: usize) -> String {
+    if events.path == "$" {
+        "$".to_string()
+    } else {
+        format!("{}[{i}]", events.path)
+    }
+}
+
+/// [`import`], with every event as it came and the notes on ids the ledger could not confirm.
 ///
 /// # Errors
 ///
@@ -329,53 +384,36 @@ pub fn read(
     fallback: &Recorder,
     now: DateTime<FixedOffset>,
 ) -> Result<Imported, ImportError> {
-    let obj = doc
-        .as_object()
-        .ok_or_else(|| err("$", "not a JSON object"))?;
-    match obj.get("type").and_then(Value::as_str) {
-        Some("EPCISDocument") => {}
-        Some(other) => return Err(err("type", format!("{other:?} is not an EPCISDocument"))),
-        None => {
-            return Err(err(
-                "type",
-                "missing: an EPCIS document has \"type\": \"EPCISDocument\"",
-            ));
-        }
-    }
-    match obj.get("schemaVersion").and_then(Value::as_str) {
-        Some(v) if v.starts_with("2.") => {}
-        Some(v) => {
-            return Err(err(
-                "schemaVersion",
-                format!("{v:?}: only EPCIS 2.x is supported"),
-            ));
-        }
-        None => return Err(err("schemaVersion", "missing")),
-    }
-    let list = obj
-        .get("epcisBody")
-        .and_then(|b| b.get("eventList"))
-        .and_then(Value::as_array)
-        .ok_or_else(|| err("epcisBody.eventList", "missing or not an array"))?;
-    if list.len() > MAX_EVENTS {
+    let events = standard::check_document(doc)?;
+    if events.list.len() > MAX_EVENTS {
         return Err(err(
-            "epcisBody.eventList",
+            events.path,
             format!(
                 "{} events; a document holds at most {MAX_EVENTS}: split it",
-                list.len()
+                events.list.len()
             ),
         ));
     }
+    // What the document's context defines beyond the standard one and this ledger's own goes
+    // with each event kept, so that its prefixed names keep their meaning in any export.
+    let context = doc
+        .get("@context")
+        .filter(|c| events.path != "$" && !is_plain_context(c));
     let mut imported = Imported {
-        events: Vec::with_capacity(list.len()),
+        events: Vec::with_capacity(events.list.len()),
+        kept: Vec::with_capacity(events.list.len()),
         notes: Vec::new(),
     };
     // Each claimed id of an event that declares nothing, with where it was and what it names.
-    let mut claimed: std::collections::HashMap<&str, (usize, EventId)> =
+    let mut claimed: std::collections::HashMap<&str, (String, EventId)> =
         std::collections::HashMap::new();
-    for (i, value) in list.iter().enumerate() {
-        let path = format!("epcisBody.eventList[{i}]");
-        let event = import_event(value, &path, fallback, now)?;
+    for (i, value) in events.list.iter().copied().enumerate() {
+        let path = event_path(&events, i);
+        standard::check_event(value, &path)?;
+        let Some(event) = import_event(value, &path, fallback, now)? else {
+            imported.kept.push((in_context(value, context), None));
+            continue;
+        };
         if let Some(id) = value.get("eventID") {
             let p = format!("{path}.eventID");
             let id = id.as_str().ok_or_else(|| err(&p, "not a string"))?;
@@ -384,24 +422,67 @@ pub fn read(
             }
             if event.body.extension.error_declaration.is_none() {
                 match claimed.get(id) {
-                    Some((j, other)) if *other != event.id => {
+                    Some((other_path, other)) if *other != event.id => {
                         return Err(err(
                             &p,
                             format!(
-                                "{id} is also the eventID of epcisBody.eventList[{j}], whose content differs: one id names one event"
+                                "{id} is also the eventID of {other_path}, whose content differs: one id names one event"
                             ),
                         ));
                     }
                     Some(_) => {}
                     None => {
-                        claimed.insert(id, (i, event.id.clone()));
+                        claimed.insert(id, (path.clone(), event.id.clone()));
                     }
                 }
             }
         }
+        imported
+            .kept
+            .push((in_context(value, context), Some(imported.events.len())));
         imported.events.push(event);
     }
     Ok(imported)
+}
+
+/// Whether a document's `@context` defines nothing beyond the standard context and this
+/// ledger's `cust:` prefix (which every export declares).
+fn is_plain_context(c: &Value) -> bool {
+    let plain = |x: &Value| {
+        x.as_str() == Some(CONTEXT)
+            || x.as_object().is_some_and(|m| {
+                m.len() == 1 && m.get("cust").and_then(Value::as_str) == Some(NAMESPACE)
+            })
+    };
+    match c {
+        Value::Array(items) => items.iter().all(plain),
+        _ => plain(c),
+    }
+}
+
+/// `event` with the document's `context` before its own, if the document has one to carry.
+fn in_context(event: &Value, context: Option<&Value>) -> Value {
+    let mut event = event.clone();
+    let (Some(context), Some(m)) = (context, event.as_object_mut()) else {
+        return event;
+    };
+    let mut items: Vec<Value> = match context {
+        Value::Array(items) => items.clone(),
+        other => vec![other.clone()],
+    };
+    match m.remove("@context") {
+        Some(Value::Array(own)) => items.extend(own),
+        Some(own) => items.push(own),
+        None => {}
+    }
+    let mut unique: Vec<Value> = Vec::with_capacity(items.len());
+    for item in items {
+        if !unique.contains(&item) {
+            unique.push(item);
+        }
+    }
+    m.insert("@context".into(), Value::Array(unique));
+    event
 }
 
 /// Checks a document's `eventID` against the event read from it. This ledger's own form must
@@ -455,24 +536,36 @@ fn cbv_word(value: &str) -> &str {
         .unwrap_or(value)
 }
 
+/// The event the ledger judges, read from a standard event already checked; `None` for an
+/// event it keeps without judging: another event type, a business step or disposition the
+/// verdict engine does not act on, or one that names no unit or logistic unit it tracks.
 fn import_event(
     value: &Value,
     path: &str,
     fallback: &Recorder,
     now: DateTime<FixedOffset>,
-) -> Result<Event, ImportError> {
+) -> Result<Option<Event>, ImportError> {
     let e = value
         .as_object()
         .ok_or_else(|| err(path, "not a JSON object"))?;
     let event_type = match field(e, path, "type")? {
         "ObjectEvent" => EventType::ObjectEvent,
         "AggregationEvent" => EventType::AggregationEvent,
-        other => {
-            return Err(err(
-                &format!("{path}.type"),
-                format!("{other} is not supported yet (ObjectEvent and AggregationEvent are)"),
-            ));
-        }
+        _ => return Ok(None),
+    };
+    let Some(biz_step) = e
+        .get("bizStep")
+        .and_then(Value::as_str)
+        .and_then(|s| BizStep::parse(cbv_word(s)))
+    else {
+        return Ok(None);
+    };
+    let disposition = match e.get("disposition").and_then(Value::as_str) {
+        None => None,
+        Some(d) => match Disposition::parse(cbv_word(d)) {
+            Some(d) => Some(d),
+            None => return Ok(None),
+        },
     };
     let time = field(e, path, "eventTime")?;
     let event_time = DateTime::parse_from_rfc3339(time).map_err(|x| {
@@ -493,64 +586,39 @@ fn import_event(
             ));
         }
     };
-    let step = field(e, path, "bizStep")?;
-    let biz_step = BizStep::parse(cbv_word(step)).ok_or_else(|| {
-        err(
-            &format!("{path}.bizStep"),
-            format!("{step:?} is not a CBV 2.0 business step the ledger records"),
-        )
-    })?;
-    let disposition = match e.get("disposition") {
-        None => None,
-        Some(v) => {
-            let d = v
-                .as_str()
-                .ok_or_else(|| err(&format!("{path}.disposition"), "not a string"))?;
-            Some(Disposition::parse(cbv_word(d)).ok_or_else(|| {
-                err(
-                    &format!("{path}.disposition"),
-                    format!("{d:?} is not a CBV 2.0 disposition the ledger records"),
-                )
-            })?)
-        }
-    };
     let list_name = if event_type == EventType::ObjectEvent {
         "epcList"
     } else {
         "childEPCs"
     };
-    let epcs = match e.get(list_name) {
-        None => Vec::new(),
-        Some(v) => v
+    let mut epcs = Vec::new();
+    if let Some(v) = e.get(list_name) {
+        let list = v
             .as_array()
-            .ok_or_else(|| err(&format!("{path}.{list_name}"), "not an array"))?
-            .iter()
-            .enumerate()
-            .map(|(i, x)| {
-                let p = format!("{path}.{list_name}[{i}]");
-                let s = x.as_str().ok_or_else(|| err(&p, "not a string"))?;
-                epc_from_uri(s).map_err(|m| err(&p, m.to_string()))
-            })
-            .collect::<Result<Vec<_>, _>>()?,
-    };
+            .ok_or_else(|| err(&format!("{path}.{list_name}"), "not an array"))?;
+        for (i, x) in list.iter().enumerate() {
+            let p = format!("{path}.{list_name}[{i}]");
+            let s = x.as_str().ok_or_else(|| err(&p, "not a string"))?;
+            if let Some(epc) = tracked_epc(s).map_err(|m| err(&p, m.to_string()))? {
+                epcs.push(epc);
+            }
+        }
+    }
     let parent = match e.get("parentID") {
         None => None,
-        // Only an aggregation has a parent: one on an ObjectEvent would be stored, yet never
-        // exported, so the event's own export would no longer match its id.
-        Some(_) if event_type == EventType::ObjectEvent => {
-            return Err(err(
-                &format!("{path}.parentID"),
-                "an ObjectEvent has no parent (parentID belongs to an AggregationEvent)",
-            ));
-        }
         Some(v) => {
             let p = format!("{path}.parentID");
-            Some(
-                epc_from_uri(v.as_str().ok_or_else(|| err(&p, "not a string"))?)
-                    .map_err(|m| err(&p, m.to_string()))?,
-            )
+            let s = v.as_str().ok_or_else(|| err(&p, "not a string"))?;
+            match tracked_epc(s).map_err(|m| err(&p, m.to_string()))? {
+                Some(epc) => Some(epc),
+                // Packed into something the ledger does not track (a returnable asset).
+                None => return Ok(None),
+            }
         }
     };
+    if epcs.is_empty() && parent.is_none() {
+        return Ok(None);
+    }
     if event_type == EventType::AggregationEvent && parent.is_none() && action != Action::Observe {
         return Err(err(
             &format!("{path}.parentID"),
@@ -609,7 +677,7 @@ fn import_event(
         None => fallback.clone(),
     };
     let extension = import_extension(e, path, &recorder, now)?;
-    Ok(Event::new(EventBody {
+    Ok(Some(Event::new(EventBody {
         event_type,
         action,
         biz_step,
@@ -622,7 +690,7 @@ fn import_event(
         destination,
         recorder,
         extension,
-    }))
+    })))
 }
 
 fn recorder_from(r: &Value, path: &str) -> Result<Recorder, ImportError> {
@@ -902,6 +970,28 @@ pub fn epc_from_uri(s: &str) -> Result<Epc, EpcUriError> {
         return Err(EpcUriError::OtherUrn(s.to_string()));
     }
     Ok(Epc::parse(s)?)
+}
+
+/// The EPC the ledger tracks that `s` names: `None` for an identifier of another kind (a
+/// returnable asset's or a location's EPC, any URI that is not a GS1 Digital Link URI of a
+/// unit or logistic unit), which an event may name beside the units it is about. A text that
+/// claims to be a unit or logistic unit (an SGTIN or SSCC URN, a proprietary unit's URN, a
+/// Digital Link URI with a GTIN or SSCC) must be a valid one.
+///
+/// # Errors
+///
+/// Why a claimed unit or logistic unit is not valid.
+pub fn tracked_epc(s: &str) -> Result<Option<Epc>, EpcUriError> {
+    let claims_key = s.starts_with("urn:epc:id:sgtin:")
+        || s.starts_with("urn:epc:id:sscc:")
+        || s.starts_with(crate::event::PROPRIETARY_PREFIX)
+        || ((s.starts_with("https://") || s.starts_with("http://"))
+            && (s.contains("/01/") || s.contains("/00/")));
+    match epc_from_uri(s) {
+        Ok(epc) => Ok(Some(epc)),
+        Err(_) if !claims_key => Ok(None),
+        Err(e) => Err(e),
+    }
 }
 
 /// `%XX` escapes decoded, leniently: a malformed escape is kept as written, and bytes that do

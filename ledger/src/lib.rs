@@ -407,18 +407,36 @@ impl Ledger {
         Ok(new)
     }
 
-    /// Every event the ledger holds, as an EPCIS 2.0 JSON-LD document.
+    /// Every event the ledger holds, as an EPCIS 2.0 JSON-LD document: an event imported from
+    /// a standard document as it came (every field, extensions included), the others as the
+    /// ledger writes them, then the imported events it keeps without judging.
     pub fn export_epcis(&self, now: DateTime<FixedOffset>) -> Result<serde_json::Value, Error> {
         let events: Vec<Event> = store::events_after(&self.conn, 0, usize::MAX, false)?
             .into_iter()
             .map(|(_, e)| e)
             .collect();
-        Ok(epcis::export(&events, now))
+        let mut as_they_came: std::collections::HashMap<String, Vec<serde_json::Value>> =
+            std::collections::HashMap::new();
+        let mut unjudged = Vec::new();
+        for (judged, json) in store::epcis_kept(&self.conn)? {
+            let value: serde_json::Value = serde_json::from_str(&json)?;
+            match judged {
+                Some(id) => as_they_came.entry(id).or_default().push(value),
+                None => unjudged.push(value),
+            }
+        }
+        Ok(epcis::export_with(
+            &events,
+            now,
+            |e| as_they_came.remove(&e.id.0),
+            unjudged,
+        ))
     }
 
     /// Stores every event of an EPCIS 2.0 document, all or nothing (see [`epcis`] for what is
-    /// refused); `now` is this device's clock, which bounds the event times. Events without a
-    /// recorder are attributed to `external/import`.
+    /// refused): each as it came, and those the ledger judges also as its own events; `now` is
+    /// this device's clock, which bounds their times. Events without a recorder are attributed
+    /// to `external/import`.
     pub fn import_epcis(
         &mut self,
         doc: &serde_json::Value,
@@ -430,9 +448,29 @@ impl Ledger {
             device: "import".into(),
         };
         let read = epcis::read(doc, &fallback, now).map_err(|e| Error::Invalid(e.to_string()))?;
-        let new = self.store_events(&read.events, false)?;
+        if let Some(bad) = read.events.iter().find(|e| !e.is_sealed()) {
+            return Err(Error::Invalid(format!(
+                "event {}: its id does not match its content",
+                bad.id
+            )));
+        }
+        let tx = self.conn.transaction()?;
+        let mut new = 0;
+        for (value, judged) in &read.kept {
+            let judged = judged.map(|i| &read.events[i]);
+            let fresh_event = match judged {
+                Some(e) => store::insert_event(&tx, e, false)?.is_some(),
+                None => false,
+            };
+            let fresh_json =
+                store::insert_epcis(&tx, &serde_json::to_string(value)?, judged.map(|e| &e.id))?;
+            if fresh_event || (judged.is_none() && fresh_json) {
+                new += 1;
+            }
+        }
+        tx.commit()?;
         Ok(Imported {
-            events: read.events.len(),
+            events: read.kept.len(),
             new,
             notes: read.notes,
         })

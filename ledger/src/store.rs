@@ -243,9 +243,41 @@ fn migrate(conn: &Connection) -> Result<(), Error> {
          CREATE TABLE IF NOT EXISTS kv (
              key   TEXT PRIMARY KEY,
              value TEXT NOT NULL
-         );",
+         );
+         -- Every standard EPCIS event imported, as it came (its canonical JSON, keys sorted),
+         -- keyed by that text's SHA-256; `event` is the id of the event it was judged as, NULL
+         -- for one kept without judging. Export writes these in place of what it would make.
+         CREATE TABLE IF NOT EXISTS epcis_events (
+             seq   INTEGER PRIMARY KEY AUTOINCREMENT,
+             key   TEXT NOT NULL UNIQUE,
+             event TEXT,
+             json  TEXT NOT NULL
+         );
+         CREATE INDEX IF NOT EXISTS epcis_events_by_event ON epcis_events (event)
+             WHERE event IS NOT NULL;",
     )?;
     Ok(())
+}
+
+/// Keeps a standard EPCIS event as it came (`json`, its canonical text), judged as the event
+/// `judged` or not judged. Returns whether it was new.
+pub fn insert_epcis(conn: impl AsDb, json: &str, judged: Option<&EventId>) -> Result<bool, Error> {
+    let key = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(json.as_bytes()));
+    let n = conn.db().execute(
+        "INSERT INTO epcis_events (key, event, json) VALUES (?1, ?2, ?3) ON CONFLICT (key) DO NOTHING",
+        params![key, judged.map(|id| id.0.as_str()), json],
+    )?;
+    Ok(n > 0)
+}
+
+/// The standard EPCIS events kept as they came, in the order they were kept: (the id of the
+/// event each was judged as, its JSON text).
+pub fn epcis_kept(conn: impl AsDb) -> Result<Vec<(Option<String>, String)>, Error> {
+    Ok(conn.db().query_map(
+        "SELECT event, json FROM epcis_events ORDER BY seq",
+        params![],
+        |r| Ok((r.get::<_, Option<String>>(0)?, r.get::<_, String>(1)?)),
+    )?)
 }
 
 /// Stores an event unless its id is already present. Returns the new row's sequence number, or

@@ -10,7 +10,7 @@
     reason = "tests fail loudly on any unexpected error"
 )]
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use chrono::DateTime;
 use custodian_ledger::event::{Action, BizStep, BizTransaction, Disposition, EventType};
@@ -18,6 +18,8 @@ use custodian_ledger::{Epc, Event, EventBody, Ledger, Recorder, Step, epcis};
 use custodian_scanner::{Gtin, Sscc, check_digit};
 #[path = "../../scanner/tests/support/seeded.rs"]
 mod seeded;
+mod support;
+use support::epcis_schema::{errors, validator};
 
 use proptest::prelude::*;
 use serde_json::{Value, json};
@@ -31,65 +33,6 @@ fn clock() -> DateTime<chrono::FixedOffset> {
 fn counts(ledger: &mut Ledger, doc: &Value) -> (usize, usize) {
     let imported = ledger.import_epcis(doc, clock()).unwrap();
     (imported.events, imported.new)
-}
-
-/// The schema's directory: in `CUSTODIAN_REFERENCE` (the reference data's directory, which
-/// `scripts/test.sh` finds beside the checkout or beside the checkout a clone was made from), or
-/// in `../shared` beside the checkout. A test that needs it fails, naming the file, when it is
-/// not there.
-fn schema_dir() -> PathBuf {
-    let dir = std::env::var_os("CUSTODIAN_REFERENCE")
-        .map_or_else(
-            || Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared"),
-            PathBuf::from,
-        )
-        .join("epcis-schema");
-    let root = dir.join("EPCIS-JSON-Schema-root.json");
-    assert!(
-        root.exists(),
-        "GS1's EPCIS 2.0 JSON schema is missing: {} does not exist. Put GS1's schema files in \
-         ../shared/epcis-schema beside the checkout (they are not copied into the project).",
-        root.display()
-    );
-    dir
-}
-
-struct LocalSchemas(PathBuf);
-
-impl jsonschema::Retrieve for LocalSchemas {
-    fn retrieve(
-        &self,
-        uri: &jsonschema::Uri<String>,
-    ) -> Result<Value, Box<dyn std::error::Error + Send + Sync>> {
-        let rel = uri
-            .as_str()
-            .split("/JSON-Schema/")
-            .nth(1)
-            .ok_or_else(|| format!("no local copy of {}", uri.as_str()))?;
-        let rel = rel.split('#').next().unwrap_or(rel);
-        Ok(serde_json::from_str(&std::fs::read_to_string(
-            self.0.join(rel),
-        )?)?)
-    }
-}
-
-fn validator() -> jsonschema::Validator {
-    let dir = schema_dir();
-    let root: Value = serde_json::from_str(
-        &std::fs::read_to_string(dir.join("EPCIS-JSON-Schema-root.json")).unwrap(),
-    )
-    .unwrap();
-    jsonschema::options()
-        .with_retriever(LocalSchemas(dir))
-        .should_validate_formats(true)
-        .build(&root)
-        .unwrap()
-}
-
-fn errors(v: &jsonschema::Validator, doc: &Value) -> Vec<String> {
-    v.iter_errors(doc)
-        .map(|e| format!("{}: {e}", e.instance_path()))
-        .collect()
 }
 
 fn drill() -> Gtin {
@@ -252,25 +195,23 @@ fn bad_documents_name_the_path_of_the_first_error_and_store_nothing() {
         assert_eq!(err, expect);
         assert_eq!(l.event_count().unwrap(), 0);
     };
-    let event = |e: Value| {
-        let good = json!({ "type": "ObjectEvent", "eventTime": "2026-01-01T10:00:00Z", "action": "OBSERVE", "bizStep": "shipping", "epcList": [] });
-        json!({ "type": "EPCISDocument", "schemaVersion": "2.0", "epcisBody": { "eventList": [good, e] } })
+    let doc = |events: Vec<Value>| {
+        json!({ "@context": "https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld",
+                "type": "EPCISDocument", "schemaVersion": "2.0", "creationDate": "2026-01-01T00:00:00Z",
+                "epcisBody": { "eventList": events } })
     };
-    let base = json!({ "type": "ObjectEvent", "eventTime": "2026-01-01T10:00:00Z", "action": "OBSERVE", "bizStep": "shipping" });
+    let base = json!({ "type": "ObjectEvent", "eventTime": "2026-01-01T10:00:00Z", "eventTimeZoneOffset": "+00:00",
+                       "action": "OBSERVE", "bizStep": "shipping", "epcList": [] });
     let with = |k: &str, v: Value| {
         let mut e = base.clone();
         e[k] = v;
-        event(e)
+        doc(vec![base.clone(), e])
     };
     check(json!([]), "$: not a JSON object");
-    check(
-        json!({ "type": "EPCISQueryDocument" }),
-        "type: \"EPCISQueryDocument\" is not an EPCISDocument",
-    );
-    check(
-        json!({ "type": "EPCISDocument", "schemaVersion": "1.2" }),
-        "schemaVersion: \"1.2\": only EPCIS 2.x is supported",
-    );
+    check(json!({ "type": "EPCISQueryDocument" }), "@context: missing");
+    let mut old = doc(vec![]);
+    old["schemaVersion"] = json!("1.2");
+    check(old, "schemaVersion: \"1.2\": only EPCIS 2.x is read here");
     check(
         with(
             "epcList",
@@ -283,7 +224,7 @@ fn bad_documents_name_the_path_of_the_first_error_and_store_nothing() {
     );
     check(
         with("bizStep", json!("dancing")),
-        "epcisBody.eventList[1].bizStep: \"dancing\" is not a CBV 2.0 business step the ledger records",
+        "epcisBody.eventList[1].bizStep: \"dancing\" is not a business step: a CBV 2.0 word (e.g. \"accepting\") or a URI of your own vocabulary (a CBV URN is written as its bare word in JSON-LD)",
     );
     check(
         with("action", json!("SHOUT")),
@@ -291,11 +232,19 @@ fn bad_documents_name_the_path_of_the_first_error_and_store_nothing() {
     );
     check(
         with("eventTime", json!("yesterday")),
-        "epcisBody.eventList[1].eventTime: \"yesterday\" is not an RFC 3339 date-time: premature end of input",
+        "epcisBody.eventList[1].eventTime: \"yesterday\" is not an RFC 3339 date-time",
     );
     check(
         with("type", json!("TransformationEvent")),
-        "epcisBody.eventList[1].type: TransformationEvent is not supported yet (ObjectEvent and AggregationEvent are)",
+        "epcisBody.eventList[1].action: is neither a field of this element nor an extension (a URI or a prefixed name, e.g. cust:note)",
+    );
+    check(
+        with("type", json!("Dancing")),
+        "epcisBody.eventList[1].type: \"Dancing\" is neither an EPCIS event type (ObjectEvent, AggregationEvent, AssociationEvent, TransactionEvent, TransformationEvent) nor the URI of an extension event type",
+    );
+    check(
+        with("eventTime", json!("1999-12-31T23:00:00Z")),
+        "epcisBody.eventList[1].eventTime: 1999-12-31T23:00:00+00:00 is before 2000-01-01T00:00:00Z, earlier than any event this ledger takes",
     );
     assert!(epcis::epc_from_uri("https://id.gs1.org/01/04012345000013/21/1").is_err());
 }
