@@ -12,12 +12,16 @@ use crate::{Data, Output, now, print_json};
 
 #[derive(Subcommand)]
 pub(crate) enum EpcisCommand {
-    /// Prints every event of the ledger as one EPCIS 2.0 JSON-LD document.
+    /// Prints every event of the ledger as one EPCIS 2.0 document: JSON-LD, or XML.
     Export {
         #[command(flatten)]
         data: Data,
+        /// `json-ld` (EPCIS 2.0 JSON-LD) or `xml` (EPCIS 2.0 XML).
+        #[arg(long, value_enum, default_value_t = EpcisFormat::JsonLd)]
+        format: EpcisFormat,
     },
-    /// Stores every event of an EPCIS 2.0 JSON-LD document, all or nothing.
+    /// Stores every event of an EPCIS document (2.0 JSON-LD, or XML 2.0 or 1.2), all or
+    /// nothing: each as it came, those the verdicts act on judged.
     Import {
         #[command(flatten)]
         data: Data,
@@ -25,6 +29,13 @@ pub(crate) enum EpcisCommand {
         #[command(flatten)]
         out: Output,
     },
+}
+
+/// The binding an EPCIS document is written in.
+#[derive(Clone, Copy, clap::ValueEnum)]
+pub(crate) enum EpcisFormat {
+    JsonLd,
+    Xml,
 }
 
 #[derive(Subcommand)]
@@ -310,9 +321,14 @@ pub(crate) fn report_import(file: &Path, imported: &Imported, out: Output) -> Re
 
 pub(crate) fn run_epcis(command: EpcisCommand) -> Result<()> {
     match command {
-        EpcisCommand::Export { data } => {
+        EpcisCommand::Export { data, format } => {
             let doc = Device::open(&data.data)?.export_epcis(now())?;
-            outln!("{}", serde_json::to_string_pretty(&doc)?);
+            match format {
+                EpcisFormat::JsonLd => outln!("{}", serde_json::to_string_pretty(&doc)?),
+                EpcisFormat::Xml => {
+                    outln!("{}", custodian_ledger::epcis::xml::write(&doc).trim_end())
+                }
+            }
             Ok(())
         }
         EpcisCommand::Import { data, file, out } => {

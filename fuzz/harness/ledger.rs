@@ -94,13 +94,17 @@ impl Device {
             .expect("the ledger counts its events")
     }
 
-    /// An EPCIS document's bytes, as `custodian epcis import` reads them: UTF-8 text, JSON,
-    /// then `Ledger::import_epcis`. Returns the number of new events. What the ledger reads
+    /// An EPCIS document's bytes, as `custodian epcis import` reads them: UTF-8 text, JSON or
+    /// XML, then `Ledger::import_epcis`. Returns the number of new events. What the ledger reads
     /// must also survive its own export: exported and read again, it is the same events.
     pub fn epcis(&mut self, data: &[u8]) -> Result<usize, String> {
         let text = std::str::from_utf8(data).map_err(|e| format!("not UTF-8: {e}"))?;
-        let doc: serde_json::Value =
-            serde_json::from_str(text).map_err(|e| format!("not JSON: {e}"))?;
+        // XML (2.0 or 1.2) is read into the JSON-LD it stands for, as the import does.
+        let doc: serde_json::Value = if text.trim_start().starts_with('<') {
+            epcis::xml::read(text.trim_start()).map_err(|e| format!("XML: {e}"))?
+        } else {
+            serde_json::from_str(text).map_err(|e| format!("not JSON: {e}"))?
+        };
         let fallback = Recorder {
             org: "external".into(),
             site: "external".into(),
@@ -126,6 +130,18 @@ impl Device {
                     .expect("the ledger exports what it took");
                 if let Err(e) = epcis::check(&export) {
                     panic!("the ledger's export after {text:?} is not valid EPCIS 2.0: {e}");
+                }
+                // Written as XML, the export reads back as valid EPCIS 2.0 too.
+                let xml = epcis::xml::write(&export);
+                match epcis::xml::read(&xml) {
+                    Ok(back) => {
+                        if let Err(e) = epcis::check(&back) {
+                            panic!("the XML export after {text:?} reads back invalid: {e}\n{xml}");
+                        }
+                    }
+                    Err(e) => {
+                        panic!("the XML export after {text:?} does not read back: {e}\n{xml}")
+                    }
                 }
                 Ok(imported.new)
             }

@@ -43,6 +43,7 @@ use custodian_scanner::{Gtin, ParseError, Sscc, check_digit};
 use serde_json::{Map, Value, json};
 
 mod standard;
+pub mod xml;
 
 pub use standard::{
     BIZ_STEPS, BIZ_TRANSACTION_TYPES, DISPOSITIONS, ERROR_REASONS, EVENT_TYPES, MEASUREMENT_TYPES,

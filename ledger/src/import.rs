@@ -1,7 +1,7 @@
 //! Importing a file a person hands the device: whatever its format, all or nothing.
 //!
 //! The format is told by the text itself: a JSON array is events in the ledger's own format, a
-//! JSON object an EPCIS 2.0 document, a CSV with an order header orders to pick (see
+//! JSON object an EPCIS 2.0 document (and XML, 2.0 or 1.2, one too), a CSV with an order header orders to pick (see
 //! [`crate::order`]), any other CSV an ASN (see [`crate::csv_manifest`]). Every time an import
 //! stores is bounded by the device's clock the same way, so what is stored can be exported
 //! and read back.
@@ -42,7 +42,7 @@ impl Ledger {
                     notes: Vec::new(),
                 }))
             }
-            Some('{') => Ok(Import::Events(self.import_epcis_text(text, now)?)),
+            Some('{' | '<') => Ok(Import::Events(self.import_epcis_text(text, now)?)),
             _ if crate::order::is_order_csv(text) => Ok(Import::Orders {
                 orders: self.import_orders_csv(text)?,
             }),
@@ -57,14 +57,19 @@ impl Ledger {
         }
     }
 
-    /// Imports `text` as an EPCIS 2.0 document (see [`Ledger::import_epcis`]).
+    /// Imports `text` as an EPCIS document (see [`Ledger::import_epcis`]): JSON-LD, or XML
+    /// (2.0 or 1.2, read into the JSON-LD it stands for by [`crate::epcis::xml::read`]).
     pub fn import_epcis_text(
         &mut self,
         text: &str,
         now: DateTime<FixedOffset>,
     ) -> Result<Imported, Error> {
-        let doc: serde_json::Value =
-            serde_json::from_str(text).map_err(|e| Error::Invalid(format!("not JSON ({e})")))?;
+        let body = text.trim_start_matches('\u{feff}').trim_start();
+        let doc: serde_json::Value = if body.starts_with('<') {
+            crate::epcis::xml::read(body).map_err(|e| Error::Invalid(format!("XML: {e}")))?
+        } else {
+            serde_json::from_str(text).map_err(|e| Error::Invalid(format!("not JSON ({e})")))?
+        };
         self.import_epcis(&doc, now)
     }
 }

@@ -168,7 +168,8 @@ pub const ERROR_REASONS: &[&str] = &["did_not_occur", "incorrect_data"];
 
 const SENSOR_ALERT_TYPES: &[&str] = &["ALARM_CONDITION", "ERROR_CONDITION"];
 
-const COMPONENTS: &[&str] = &[
+/// CBV 2.0 components of a sensor reading.
+pub const COMPONENTS: &[&str] = &[
     "x",
     "y",
     "z",
@@ -364,13 +365,18 @@ fn vocabulary(
     if is_uri(s) && !forbidden.iter().any(|p| s.starts_with(p)) {
         return Ok(());
     }
-    Err(err(
-        path,
+    let message = if forbidden == WEB_VOC {
+        format!(
+            "{s:?} is not a {what}: a term of the GS1 Web Vocabulary's list (e.g. {:?}) or a URI of your own vocabulary",
+            words[0]
+        )
+    } else {
         format!(
             "{s:?} is not a {what}: a CBV 2.0 word (e.g. {:?}) or a URI of your own vocabulary (a CBV URN is written as its bare word in JSON-LD)",
             words[0]
-        ),
-    ))
+        )
+    };
+    Err(err(path, message))
 }
 
 const CBV_NAMESPACES: &[&str] = &[
