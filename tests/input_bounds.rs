@@ -320,3 +320,46 @@ fn ledger_events_dated_beyond_what_epcis_can_carry_are_refused_at_import() {
     std::fs::write(&file, doc).unwrap();
     custodian(&["epcis", "import", "--data", device, file.to_str().unwrap()]);
 }
+
+/// EPCIS XML through the CLI: a 1.2 document a trading partner sends imports, and the ledger
+/// exports as EPCIS 2.0 XML that another device imports to the same events.
+#[test]
+fn an_epcis_xml_document_imports_and_the_ledger_exports_as_xml() {
+    let tmp = tempfile::tempdir().unwrap();
+    let device = tmp.path().join("device");
+    let device = device.to_str().unwrap();
+    let xml = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../fuzz/corpus/epcis/ok-epcis-1-2.xml");
+    let out = custodian(&["epcis", "import", "--data", device, xml.to_str().unwrap()]);
+    assert_eq!(out.trim(), "imported 2 events (2 new)");
+    let exported = custodian(&["epcis", "export", "--data", device, "--format", "xml"]);
+    assert!(exported.starts_with("<?xml"), "{exported}");
+    assert!(exported.contains("<TransformationEvent>"), "{exported}");
+    assert!(
+        exported.contains("<bizStep>urn:epcglobal:cbv:bizstep:shipping</bizStep>"),
+        "{exported}"
+    );
+    let file = tmp.path().join("export.xml");
+    std::fs::write(&file, &exported).unwrap();
+    let other = tmp.path().join("other");
+    let out = custodian(&[
+        "epcis",
+        "import",
+        "--data",
+        other.to_str().unwrap(),
+        file.to_str().unwrap(),
+    ]);
+    assert_eq!(out.trim(), "imported 2 events (2 new)");
+    // Broken XML is refused with where, and nothing is stored.
+    std::fs::write(&file, "<epcis:EPCISDocument><EPCISBody>").unwrap();
+    let out = custodian_output(
+        &["epcis", "import", "--data", device, file.to_str().unwrap()],
+        None,
+    );
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("not well-formed XML") && err.contains("nothing was imported"),
+        "{err}"
+    );
+}

@@ -13,7 +13,7 @@
 //! `@context`; its value is its text, or an object of its child elements (one key per name, an
 //! array when a name repeats). An extension event type is an element of its own namespace in
 //! the event list. A document holds at most [`super::MAX_EVENTS`] events and [`MAX_NODES`]
-//! nodes; entities are expanded only within roxmltree's limits (a billion laughs is refused),
+//! nodes, nested at most [`MAX_DEPTH`] deep; it declares no entities (so nothing expands),
 //! and nothing outside the text is ever fetched.
 
 use std::collections::BTreeMap;
@@ -31,6 +31,12 @@ use super::{CONTEXT, ImportError, err};
 /// The most XML nodes (elements, attributes' owners, text) one document may make: a full
 /// document of [`super::MAX_EVENTS`] events of a few dozen nodes each.
 pub const MAX_NODES: u32 = 8_000_000;
+
+/// The deepest nesting of elements read. An EPCIS event is a few levels deep (document,
+/// body, list, event, sensor element, report); extensions nest a few more. Every step after
+/// parsing (reading, checking, storing, dropping the value) recurses over the nesting, so it
+/// is bounded here, as JSON's is by its parser (128).
+pub const MAX_DEPTH: usize = 64;
 
 const EPCIS_2: &str = "urn:epcglobal:epcis:xsd:2";
 const GS1_VOC: &str = "https://gs1.org/voc/";
@@ -105,12 +111,13 @@ fn urn(value: &str, vocab: Vocab) -> String {
 /// Text that is not well-formed XML (with its line and column), or XML that is not an EPCIS
 /// document, with the path of the element at fault.
 pub fn read(text: &str) -> Result<Value, ImportError> {
-    // A DTD is read (GS1's own examples carry `<!DOCTYPE project>`); roxmltree fetches no
-    // external entity and refuses entity loops and expansions past its limits.
+    // A DOCTYPE is read (GS1's own examples carry `<!DOCTYPE project>`); entity declarations
+    // are refused by `prescan`, and roxmltree fetches nothing from outside.
     let options = ParsingOptions {
         allow_dtd: true,
         nodes_limit: MAX_NODES,
     };
+    prescan(text)?;
     let doc = Document::parse_with_options(text, options)
         .map_err(|e| err("$", format!("not well-formed XML: {e}")))?;
     let root = doc.root_element();
@@ -167,6 +174,90 @@ pub fn read(text: &str) -> Result<Value, ImportError> {
         out["epcisBody"] = json!({ "queryResults": { "queryName": name, "resultsBody": { "eventList": events } } });
     }
     Ok(out)
+}
+
+/// Refuses, before the parser sees it, what would make any later step recurse without bound:
+/// elements nested deeper than [`MAX_DEPTH`], and entity declarations (whose markup would nest
+/// where this scan cannot see). One pass over the bytes; tags, comments, processing
+/// instructions, CDATA and the DOCTYPE are each skipped whole, quotes included.
+fn prescan(text: &str) -> Result<(), ImportError> {
+    let b = text.as_bytes();
+    let find = |from: usize, pat: &[u8]| {
+        b[from.min(b.len())..]
+            .windows(pat.len())
+            .position(|w| w == pat)
+            .map_or(b.len(), |p| from + p + pat.len())
+    };
+    let (mut i, mut depth) = (0usize, 0usize);
+    while i < b.len() {
+        if b[i] != b'<' {
+            i += 1;
+            continue;
+        }
+        let rest = &b[i..];
+        if rest.starts_with(b"<!--") {
+            i = find(i + 4, b"-->");
+        } else if rest.starts_with(b"<![CDATA[") {
+            i = find(i + 9, b"]]>");
+        } else if rest.starts_with(b"<?") {
+            i = find(i + 2, b"?>");
+        } else if rest.starts_with(b"<!") {
+            // The DOCTYPE, with its internal subset in brackets.
+            let (mut j, mut brackets, mut quote) = (i + 2, 0usize, 0u8);
+            while j < b.len() {
+                let c = b[j];
+                if quote != 0 {
+                    if c == quote {
+                        quote = 0;
+                    }
+                } else if c == b'"' || c == b'\'' {
+                    quote = c;
+                } else if c == b'[' {
+                    brackets += 1;
+                } else if c == b']' {
+                    brackets = brackets.saturating_sub(1);
+                } else if c == b'<' && b[j..].starts_with(b"<!ENTITY") {
+                    return Err(err(
+                        "$",
+                        "declares entities: EPCIS documents are read without entity declarations",
+                    ));
+                } else if c == b'>' && brackets == 0 {
+                    break;
+                }
+                j += 1;
+            }
+            i = j + 1;
+        } else {
+            let closing = rest.starts_with(b"</");
+            let (mut j, mut quote) = (i + 1, 0u8);
+            while j < b.len() {
+                let c = b[j];
+                if quote != 0 {
+                    if c == quote {
+                        quote = 0;
+                    }
+                } else if c == b'"' || c == b'\'' {
+                    quote = c;
+                } else if c == b'>' {
+                    break;
+                }
+                j += 1;
+            }
+            if closing {
+                depth = depth.saturating_sub(1);
+            } else if j < b.len() && b[j - 1] != b'/' {
+                depth += 1;
+                if depth > MAX_DEPTH {
+                    return Err(err(
+                        "$",
+                        format!("elements nested more than {MAX_DEPTH} deep: no EPCIS document is"),
+                    ));
+                }
+            }
+            i = j + 1;
+        }
+    }
+    Ok(())
 }
 
 fn elements<'a, 'i>(n: Node<'a, 'i>) -> impl Iterator<Item = Node<'a, 'i>> {
