@@ -350,6 +350,20 @@ fn an_epcis_xml_document_imports_and_the_ledger_exports_as_xml() {
         file.to_str().unwrap(),
     ]);
     assert_eq!(out.trim(), "imported 2 events (2 new)");
+    // For a partner still on EPCIS 1.2: the same events in 1.2's shape.
+    let old = custodian(&["epcis", "export", "--data", device, "--format", "xml-1.2"]);
+    assert!(old.contains("schemaVersion=\"1.2\""), "{old}");
+    assert!(old.contains("<extension><TransformationEvent>"), "{old}");
+    std::fs::write(&file, &old).unwrap();
+    let third = tmp.path().join("third");
+    let out = custodian(&[
+        "epcis",
+        "import",
+        "--data",
+        third.to_str().unwrap(),
+        file.to_str().unwrap(),
+    ]);
+    assert_eq!(out.trim(), "imported 2 events (2 new)");
     // Broken XML is refused with where, and nothing is stored.
     std::fs::write(&file, "<epcis:EPCISDocument><EPCISBody>").unwrap();
     let out = custodian_output(

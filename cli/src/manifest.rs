@@ -16,7 +16,8 @@ pub(crate) enum EpcisCommand {
     Export {
         #[command(flatten)]
         data: Data,
-        /// `json-ld` (EPCIS 2.0 JSON-LD) or `xml` (EPCIS 2.0 XML).
+        /// `json-ld` (EPCIS 2.0 JSON-LD), `xml` (EPCIS 2.0 XML) or `xml-1.2` (EPCIS 1.2 XML,
+        /// refused naming the first event that holds what 1.2 cannot say).
         #[arg(long, value_enum, default_value_t = EpcisFormat::JsonLd)]
         format: EpcisFormat,
     },
@@ -36,6 +37,8 @@ pub(crate) enum EpcisCommand {
 pub(crate) enum EpcisFormat {
     JsonLd,
     Xml,
+    #[value(name = "xml-1.2")]
+    Xml12,
 }
 
 #[derive(Subcommand)]
@@ -327,6 +330,14 @@ pub(crate) fn run_epcis(command: EpcisCommand) -> Result<()> {
                 EpcisFormat::JsonLd => outln!("{}", serde_json::to_string_pretty(&doc)?),
                 EpcisFormat::Xml => {
                     outln!("{}", custodian_ledger::epcis::xml::write(&doc).trim_end())
+                }
+                EpcisFormat::Xml12 => {
+                    let xml = custodian_ledger::epcis::xml::write_as(
+                        &doc,
+                        custodian_ledger::epcis::xml::Version::V1_2,
+                    )
+                    .map_err(|e| anyhow::anyhow!("{e}; nothing was exported"))?;
+                    outln!("{}", xml.trim_end());
                 }
             }
             Ok(())

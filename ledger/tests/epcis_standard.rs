@@ -1013,3 +1013,78 @@ fn gs1_xml_examples_import_and_round_trip() {
     );
     assert_eq!(failures, Vec::<String>::new());
 }
+
+/// `doc` without what EPCIS 1.2 has no words for: AssociationEvents, sensor data, persistent
+/// dispositions, certification info.
+fn as_1_2_can_say_it(doc: &Value) -> Value {
+    let mut doc = doc.clone();
+    let list = doc["epcisBody"]
+        .get_mut("eventList")
+        .or_else(|| None)
+        .map(|l| l.take());
+    let events = match list {
+        Some(Value::Array(events)) => events,
+        _ => doc["epcisBody"]["queryResults"]["resultsBody"]["eventList"]
+            .take()
+            .as_array()
+            .cloned()
+            .unwrap_or_default(),
+    };
+    let kept: Vec<Value> = events
+        .into_iter()
+        .filter(|e| e["type"] != "AssociationEvent")
+        .map(|mut e| {
+            for f in [
+                "sensorElementList",
+                "persistentDisposition",
+                "certificationInfo",
+            ] {
+                e.as_object_mut().unwrap().remove(f);
+            }
+            e
+        })
+        .collect();
+    json!({ "@context": doc["@context"], "type": "EPCISDocument", "schemaVersion": "2.0",
+            "creationDate": "2026-01-01T00:00:00Z", "epcisBody": { "eventList": kept } })
+}
+
+proptest! {
+    #![proptest_config(seeded::seeded(200))]
+
+    /// Written as EPCIS 1.2 XML and read back: the same events. What 1.2 cannot say is refused
+    /// by path, never left out.
+    #[test]
+    fn xml_1_2_round_trips(seed in any::<u64>()) {
+        let v = validator();
+        let mut r = ChaCha8Rng::seed_from_u64(seed);
+        let full = document(&mut r);
+        let doc = as_1_2_can_say_it(&full);
+        let xml = epcis::xml::write_as(&doc, epcis::xml::Version::V1_2).unwrap();
+        prop_assert!(xml.contains("urn:epcglobal:epcis:xsd:1") && xml.contains("schemaVersion=\"1.2\""));
+        let back = epcis::xml::read(&xml).unwrap_or_else(|e| panic!("{e} in {xml}"));
+        prop_assert_eq!(errors(&v, &back), Vec::<String>::new(), "{}", xml);
+        prop_assert_eq!(xml_events(&back), xml_events(&doc), "{}", xml);
+        if xml_events(&full) != xml_events(&doc) {
+            let e = epcis::xml::write_as(&full, epcis::xml::Version::V1_2).unwrap_err();
+            prop_assert!(e.to_string().contains("export as EPCIS 2.0"), "{}", e);
+        }
+    }
+}
+
+#[test]
+fn what_1_2_cannot_say_is_refused_by_its_path() {
+    let doc = json!({
+        "@context": CONTEXT, "type": "EPCISDocument", "schemaVersion": "2.0", "creationDate": "2026-05-01T00:00:00Z",
+        "epcisBody": { "eventList": [{
+            "type": "ObjectEvent", "eventTime": "2026-05-01T08:00:00Z", "eventTimeZoneOffset": "+00:00",
+            "action": "OBSERVE", "epcList": [], "readPoint": { "id": "urn:epc:id:sgln:4012345.00001.0" },
+            "sensorElementList": [{ "sensorReport": [{ "type": "Temperature", "value": 4 }] }]
+        }] }
+    });
+    assert_eq!(
+        epcis::xml::write_as(&doc, epcis::xml::Version::V1_2)
+            .unwrap_err()
+            .to_string(),
+        "epcisBody.eventList[0].sensorElementList: EPCIS 1.2 has no such field: export as EPCIS 2.0"
+    );
+}

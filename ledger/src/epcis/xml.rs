@@ -738,40 +738,106 @@ fn push(m: &mut Map<String, Value>, key: String, v: Value) {
     }
 }
 
+/// The EPCIS XML versions written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Version {
+    /// EPCIS 2.0 XML.
+    V2_0,
+    /// EPCIS 1.2 XML, which most trading partners in pharmaceuticals still exchange: the fields
+    /// 1.1 added in each event's `extension`, the event id and error declaration in its
+    /// `baseExtension`, a TransformationEvent in an `extension` of the event list.
+    V1_2,
+}
+
 /// Writes a JSON-LD EPCIS document (as the ledger exports it, or any valid one) as EPCIS 2.0
 /// XML: the same events, each field in the element the XML binding gives it, extension
 /// fields as elements of their namespaces.
 pub fn write(doc: &Value) -> String {
-    let mut w = Writer::default();
+    match write_as(doc, Version::V2_0) {
+        Ok(xml) => xml,
+        Err(_) => unreachable!("every event can be written as EPCIS 2.0 XML"),
+    }
+}
+
+/// What 1.2 has no element for: an AssociationEvent, sensor data, a persistent disposition,
+/// certification info.
+const NOT_IN_1_2: &[&str] = &[
+    "sensorElementList",
+    "persistentDisposition",
+    "certificationInfo",
+];
+
+/// Writes a JSON-LD EPCIS document as EPCIS XML of `version`.
+///
+/// # Errors
+///
+/// For 1.2, the first event that holds what 1.2 cannot say (an AssociationEvent, sensor data,
+/// a persistent disposition, certification info), with its path: nothing is left out silently.
+pub fn write_as(doc: &Value, version: Version) -> Result<String, ImportError> {
+    let mut w = Writer {
+        version,
+        ..Writer::default()
+    };
     let base = prefixes_of(doc.get("@context"));
-    let events = doc["epcisBody"]
-        .get("eventList")
-        .or_else(|| doc["epcisBody"]["queryResults"]["resultsBody"].get("eventList"))
-        .and_then(Value::as_array)
-        .map_or_else(|| vec![doc.clone()], Clone::clone);
+    let (events, path) = match doc["epcisBody"].get("eventList") {
+        Some(list) => (
+            list.as_array().cloned().unwrap_or_default(),
+            "epcisBody.eventList",
+        ),
+        None => match doc["epcisBody"]["queryResults"]["resultsBody"].get("eventList") {
+            Some(list) => (
+                list.as_array().cloned().unwrap_or_default(),
+                "epcisBody.queryResults.resultsBody.eventList",
+            ),
+            None => (vec![doc.clone()], "$"),
+        },
+    };
     let mut body = String::new();
-    for e in &events {
+    for (i, e) in events.iter().enumerate() {
+        if version == Version::V1_2 {
+            let at = if path == "$" {
+                "$".to_string()
+            } else {
+                format!("{path}[{i}]")
+            };
+            if e["type"] == "AssociationEvent" {
+                return Err(err(
+                    &at,
+                    "an AssociationEvent, which EPCIS 1.2 does not have: export as EPCIS 2.0",
+                ));
+            }
+            if let Some(field) = NOT_IN_1_2.iter().find(|f| e.get(**f).is_some()) {
+                return Err(err(
+                    &format!("{at}.{field}"),
+                    "EPCIS 1.2 has no such field: export as EPCIS 2.0",
+                ));
+            }
+        }
         let mut p = base.clone();
         p.extend(prefixes_of(e.get("@context")));
         w.event(e, &p, &mut body);
     }
+    let (ns, schema_version) = match version {
+        Version::V2_0 => (EPCIS_2, "2.0"),
+        Version::V1_2 => ("urn:epcglobal:epcis:xsd:1", "1.2"),
+    };
     let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
     let created = doc["creationDate"]
         .as_str()
         .unwrap_or("1970-01-01T00:00:00Z");
     let _ = write!(
         out,
-        "<epcis:EPCISDocument xmlns:epcis=\"{EPCIS_2}\" xmlns:gs1=\"{GS1_VOC}\""
+        "<epcis:EPCISDocument xmlns:epcis=\"{ns}\" xmlns:gs1=\"{GS1_VOC}\""
     );
     for (ns, prefix) in &w.namespaces {
         let _ = write!(out, " xmlns:{prefix}=\"{}\"", escape(ns));
     }
     let _ = write!(
         out,
-        " schemaVersion=\"2.0\" creationDate=\"{}\">\n<EPCISBody>\n<EventList>\n{body}</EventList>\n</EPCISBody>\n</epcis:EPCISDocument>\n",
+        " schemaVersion=\"{schema_version}\" creationDate=\"{}\">\n<EPCISBody>\n<EventList>\n{body}</EventList>\n</EPCISBody>\n</epcis:EPCISDocument>\n",
         escape(created)
     );
-    out
+    Ok(out)
 }
 
 /// The prefixes a JSON-LD `@context` declares.
@@ -817,10 +883,19 @@ fn scalar(v: &Value) -> String {
     }
 }
 
-#[derive(Default)]
 struct Writer {
     /// Each extension namespace and the prefix it is declared with.
     namespaces: BTreeMap<String, String>,
+    version: Version,
+}
+
+impl Default for Writer {
+    fn default() -> Writer {
+        Writer {
+            namespaces: BTreeMap::new(),
+            version: Version::V2_0,
+        }
+    }
 }
 
 impl Writer {
@@ -900,6 +975,11 @@ impl Writer {
         } else {
             self.qname(kind, &BTreeMap::new())
         };
+        // 1.2 writes its TransformationEvent in an extension of the event list.
+        let wrapped = self.version == Version::V1_2 && kind == "TransformationEvent";
+        if wrapped {
+            out.push_str("<extension>");
+        }
         let _ = writeln!(out, "<{name}>");
         let order = xml_order(kind);
         let mut keys: Vec<&String> = m
@@ -907,151 +987,199 @@ impl Writer {
             .filter(|k| *k != "type" && *k != "@context")
             .collect();
         keys.sort_by_key(|k| order.iter().position(|o| o == k).unwrap_or(order.len()));
-        for k in keys {
-            let v = &m[k];
-            match k.as_str() {
-                "eventTime"
-                | "recordTime"
-                | "eventTimeZoneOffset"
-                | "eventID"
-                | "parentID"
-                | "transformationID"
-                | "action" => {
-                    let _ = writeln!(out, "<{k}>{}</{k}>", escape(&scalar(v)));
+        if self.version == Version::V1_2 {
+            // eventID and errorDeclaration in baseExtension after the times; the fields 1.1
+            // added in extension after the 1.0 ones, before any vendor's.
+            let base = ["eventID", "errorDeclaration"];
+            let added: &[&str] = match kind {
+                "ObjectEvent" => &["quantityList", "sourceList", "destinationList", "ilmd"],
+                "AggregationEvent" => &["childQuantityList", "sourceList", "destinationList"],
+                "TransactionEvent" => &["quantityList", "sourceList", "destinationList"],
+                _ => &[],
+            };
+            let times = ["eventTime", "recordTime", "eventTimeZoneOffset"];
+            for k in keys.iter().filter(|k| times.contains(&k.as_str())) {
+                self.field(k, &m[k.as_str()], p, out);
+            }
+            if keys.iter().any(|k| base.contains(&k.as_str())) {
+                out.push_str("<baseExtension>");
+                for k in keys.iter().filter(|k| base.contains(&k.as_str())) {
+                    self.field(k, &m[k.as_str()], p, out);
                 }
-                "certificationInfo" => {
-                    let items = v.as_array().cloned().unwrap_or_else(|| vec![v.clone()]);
-                    for x in items {
-                        let _ = writeln!(
-                            out,
-                            "<certificationInfo>{}</certificationInfo>",
-                            escape(&scalar(&x))
-                        );
-                    }
+                out.push_str("</baseExtension>\n");
+            }
+            let standard = |k: &str| order.contains(&k);
+            for k in keys.iter().filter(|k| {
+                standard(k)
+                    && !times.contains(&k.as_str())
+                    && !base.contains(&k.as_str())
+                    && !added.contains(&k.as_str())
+            }) {
+                self.field(k, &m[k.as_str()], p, out);
+            }
+            if keys.iter().any(|k| added.contains(&k.as_str())) {
+                out.push_str("<extension>");
+                for k in keys.iter().filter(|k| added.contains(&k.as_str())) {
+                    self.field(k, &m[k.as_str()], p, out);
                 }
-                "bizStep" => {
-                    let _ = writeln!(
-                        out,
-                        "<bizStep>{}</bizStep>",
-                        escape(&urn(&scalar(v), Vocab::BizStep))
-                    );
-                }
-                "disposition" => {
-                    let _ = writeln!(
-                        out,
-                        "<disposition>{}</disposition>",
-                        escape(&urn(&scalar(v), Vocab::Disposition))
-                    );
-                }
-                "epcList" | "childEPCs" | "inputEPCList" | "outputEPCList" => {
-                    Self::list(out, k, "epc", v);
-                }
-                "quantityList" | "childQuantityList" | "inputQuantityList"
-                | "outputQuantityList" => {
-                    let _ = write!(out, "<{k}>");
-                    for q in v.as_array().into_iter().flatten() {
-                        out.push_str("<quantityElement>");
-                        for f in ["epcClass", "quantity", "uom"] {
-                            if let Some(x) = q.get(f) {
-                                let _ = write!(out, "<{f}>{}</{f}>", escape(&scalar(x)));
-                            }
-                        }
-                        out.push_str("</quantityElement>");
-                    }
-                    let _ = writeln!(out, "</{k}>");
-                }
-                "persistentDisposition" => {
-                    out.push_str("<persistentDisposition>");
-                    for f in ["set", "unset"] {
-                        for x in v.get(f).and_then(Value::as_array).into_iter().flatten() {
-                            let _ = write!(
-                                out,
-                                "<{f}>{}</{f}>",
-                                escape(&urn(&scalar(x), Vocab::Disposition))
-                            );
-                        }
-                    }
-                    out.push_str("</persistentDisposition>\n");
-                }
-                "readPoint" | "bizLocation" | "ilmd" => {
-                    let _ = write!(out, "<{k}>");
-                    for (f, x) in v.as_object().into_iter().flatten() {
-                        if f == "id" {
-                            let _ = write!(out, "<id>{}</id>", escape(&scalar(x)));
-                        } else {
-                            self.extension(f, x, p, out);
-                        }
-                    }
-                    let _ = writeln!(out, "</{k}>");
-                }
-                "bizTransactionList" | "sourceList" | "destinationList" => {
-                    let (item, vocab) = match k.as_str() {
-                        "bizTransactionList" => ("bizTransaction", Vocab::Transaction),
-                        "sourceList" => ("source", Vocab::SourceDest),
-                        _ => ("destination", Vocab::SourceDest),
-                    };
-                    let _ = write!(out, "<{k}>");
-                    for t in v.as_array().into_iter().flatten() {
-                        let _ = write!(out, "<{item}");
-                        if let Some(kind) = t.get("type") {
-                            let _ = write!(out, " type=\"{}\"", escape(&urn(&scalar(kind), vocab)));
-                        }
-                        let _ = write!(out, ">{}</{item}>", escape(&scalar(&t[item])));
-                    }
-                    let _ = writeln!(out, "</{k}>");
-                }
-                "sensorElementList" => {
-                    out.push_str("<sensorElementList>\n");
-                    for s in v.as_array().into_iter().flatten() {
-                        out.push_str("<sensorElement>");
-                        if let Some(meta) = s.get("sensorMetadata") {
-                            self.attributed(out, "sensorMetadata", meta, p);
-                        }
-                        for r in s
-                            .get("sensorReport")
-                            .and_then(Value::as_array)
-                            .into_iter()
-                            .flatten()
-                        {
-                            self.attributed(out, "sensorReport", r, p);
-                        }
-                        for (f, x) in s.as_object().into_iter().flatten() {
-                            if f != "sensorMetadata" && f != "sensorReport" {
-                                self.extension(f, x, p, out);
-                            }
-                        }
-                        out.push_str("</sensorElement>\n");
-                    }
-                    out.push_str("</sensorElementList>\n");
-                }
-                "errorDeclaration" => {
-                    out.push_str("<errorDeclaration>");
-                    for (f, x) in v.as_object().into_iter().flatten() {
-                        match f.as_str() {
-                            "declarationTime" => {
-                                let _ = write!(
-                                    out,
-                                    "<declarationTime>{}</declarationTime>",
-                                    escape(&scalar(x))
-                                );
-                            }
-                            "reason" => {
-                                let _ = write!(
-                                    out,
-                                    "<reason>{}</reason>",
-                                    escape(&urn(&scalar(x), Vocab::ErrorReason))
-                                );
-                            }
-                            "correctiveEventIDs" => Self::list(out, f, "correctiveEventID", x),
-                            _ => self.extension(f, x, p, out),
-                        }
-                    }
-                    out.push_str("</errorDeclaration>\n");
-                }
-                _ => self.extension(k, v, p, out),
+                out.push_str("</extension>\n");
+            }
+            for k in keys.iter().filter(|k| !standard(k)) {
+                self.field(k, &m[k.as_str()], p, out);
+            }
+        } else {
+            for k in keys {
+                self.field(k, &m[k], p, out);
             }
         }
         let _ = writeln!(out, "</{name}>");
+        if wrapped {
+            out.push_str("</extension>\n");
+        }
+    }
+
+    /// One field of an event, as its element.
+    fn field(&mut self, k: &str, v: &Value, p: &BTreeMap<String, String>, out: &mut String) {
+        match k {
+            "eventTime"
+            | "recordTime"
+            | "eventTimeZoneOffset"
+            | "eventID"
+            | "parentID"
+            | "transformationID"
+            | "action" => {
+                let _ = writeln!(out, "<{k}>{}</{k}>", escape(&scalar(v)));
+            }
+            "certificationInfo" => {
+                let items = v.as_array().cloned().unwrap_or_else(|| vec![v.clone()]);
+                for x in items {
+                    let _ = writeln!(
+                        out,
+                        "<certificationInfo>{}</certificationInfo>",
+                        escape(&scalar(&x))
+                    );
+                }
+            }
+            "bizStep" => {
+                let _ = writeln!(
+                    out,
+                    "<bizStep>{}</bizStep>",
+                    escape(&urn(&scalar(v), Vocab::BizStep))
+                );
+            }
+            "disposition" => {
+                let _ = writeln!(
+                    out,
+                    "<disposition>{}</disposition>",
+                    escape(&urn(&scalar(v), Vocab::Disposition))
+                );
+            }
+            "epcList" | "childEPCs" | "inputEPCList" | "outputEPCList" => {
+                Self::list(out, k, "epc", v);
+            }
+            "quantityList" | "childQuantityList" | "inputQuantityList" | "outputQuantityList" => {
+                let _ = write!(out, "<{k}>");
+                for q in v.as_array().into_iter().flatten() {
+                    out.push_str("<quantityElement>");
+                    for f in ["epcClass", "quantity", "uom"] {
+                        if let Some(x) = q.get(f) {
+                            let _ = write!(out, "<{f}>{}</{f}>", escape(&scalar(x)));
+                        }
+                    }
+                    out.push_str("</quantityElement>");
+                }
+                let _ = writeln!(out, "</{k}>");
+            }
+            "persistentDisposition" => {
+                out.push_str("<persistentDisposition>");
+                for f in ["set", "unset"] {
+                    for x in v.get(f).and_then(Value::as_array).into_iter().flatten() {
+                        let _ = write!(
+                            out,
+                            "<{f}>{}</{f}>",
+                            escape(&urn(&scalar(x), Vocab::Disposition))
+                        );
+                    }
+                }
+                out.push_str("</persistentDisposition>\n");
+            }
+            "readPoint" | "bizLocation" | "ilmd" => {
+                let _ = write!(out, "<{k}>");
+                for (f, x) in v.as_object().into_iter().flatten() {
+                    if f == "id" {
+                        let _ = write!(out, "<id>{}</id>", escape(&scalar(x)));
+                    } else {
+                        self.extension(f, x, p, out);
+                    }
+                }
+                let _ = writeln!(out, "</{k}>");
+            }
+            "bizTransactionList" | "sourceList" | "destinationList" => {
+                let (item, vocab) = match k {
+                    "bizTransactionList" => ("bizTransaction", Vocab::Transaction),
+                    "sourceList" => ("source", Vocab::SourceDest),
+                    _ => ("destination", Vocab::SourceDest),
+                };
+                let _ = write!(out, "<{k}>");
+                for t in v.as_array().into_iter().flatten() {
+                    let _ = write!(out, "<{item}");
+                    if let Some(kind) = t.get("type") {
+                        let _ = write!(out, " type=\"{}\"", escape(&urn(&scalar(kind), vocab)));
+                    }
+                    let _ = write!(out, ">{}</{item}>", escape(&scalar(&t[item])));
+                }
+                let _ = writeln!(out, "</{k}>");
+            }
+            "sensorElementList" => {
+                out.push_str("<sensorElementList>\n");
+                for s in v.as_array().into_iter().flatten() {
+                    out.push_str("<sensorElement>");
+                    if let Some(meta) = s.get("sensorMetadata") {
+                        self.attributed(out, "sensorMetadata", meta, p);
+                    }
+                    for r in s
+                        .get("sensorReport")
+                        .and_then(Value::as_array)
+                        .into_iter()
+                        .flatten()
+                    {
+                        self.attributed(out, "sensorReport", r, p);
+                    }
+                    for (f, x) in s.as_object().into_iter().flatten() {
+                        if f != "sensorMetadata" && f != "sensorReport" {
+                            self.extension(f, x, p, out);
+                        }
+                    }
+                    out.push_str("</sensorElement>\n");
+                }
+                out.push_str("</sensorElementList>\n");
+            }
+            "errorDeclaration" => {
+                out.push_str("<errorDeclaration>");
+                for (f, x) in v.as_object().into_iter().flatten() {
+                    match f.as_str() {
+                        "declarationTime" => {
+                            let _ = write!(
+                                out,
+                                "<declarationTime>{}</declarationTime>",
+                                escape(&scalar(x))
+                            );
+                        }
+                        "reason" => {
+                            let _ = write!(
+                                out,
+                                "<reason>{}</reason>",
+                                escape(&urn(&scalar(x), Vocab::ErrorReason))
+                            );
+                        }
+                        "correctiveEventIDs" => Self::list(out, f, "correctiveEventID", x),
+                        _ => self.extension(f, x, p, out),
+                    }
+                }
+                out.push_str("</errorDeclaration>\n");
+            }
+            _ => self.extension(k, v, p, out),
+        }
     }
 
     /// A sensor element's metadata or report: fields as attributes, measurement types and
