@@ -1018,10 +1018,7 @@ fn gs1_xml_examples_import_and_round_trip() {
 /// dispositions, certification info.
 fn as_1_2_can_say_it(doc: &Value) -> Value {
     let mut doc = doc.clone();
-    let list = doc["epcisBody"]
-        .get_mut("eventList")
-        .or_else(|| None)
-        .map(|l| l.take());
+    let list = doc["epcisBody"].get_mut("eventList").map(Value::take);
     let events = match list {
         Some(Value::Array(events)) => events,
         _ => doc["epcisBody"]["queryResults"]["resultsBody"]["eventList"]
