@@ -209,6 +209,7 @@ impl Ledger {
                  verdict  TEXT NOT NULL
              );",
         )?;
+        conn.execute_batch(store::EPCIS_EVENTS)?;
         Ok(Ledger {
             conn,
             checkpointer,

@@ -243,21 +243,23 @@ fn migrate(conn: &Connection) -> Result<(), Error> {
          CREATE TABLE IF NOT EXISTS kv (
              key   TEXT PRIMARY KEY,
              value TEXT NOT NULL
-         );
-         -- Every standard EPCIS event imported, as it came (its canonical JSON, keys sorted),
-         -- keyed by that text's SHA-256; `event` is the id of the event it was judged as, NULL
-         -- for one kept without judging. Export writes these in place of what it would make.
-         CREATE TABLE IF NOT EXISTS epcis_events (
-             seq   INTEGER PRIMARY KEY AUTOINCREMENT,
-             key   TEXT NOT NULL UNIQUE,
-             event TEXT,
-             json  TEXT NOT NULL
-         );
-         CREATE INDEX IF NOT EXISTS epcis_events_by_event ON epcis_events (event)
-             WHERE event IS NOT NULL;",
+         );",
     )?;
     Ok(())
 }
+
+/// The table of standard EPCIS events imported on a device, as they came (their canonical
+/// JSON, keys sorted), keyed by that text's SHA-256; `event` is the id of the event each was
+/// judged as, NULL for one kept without judging. Export writes these in place of what it would
+/// make. A device ledger's own (the hub takes no EPCIS file; its store has no such table).
+pub(crate) const EPCIS_EVENTS: &str = "CREATE TABLE IF NOT EXISTS epcis_events (
+         seq   INTEGER PRIMARY KEY AUTOINCREMENT,
+         key   TEXT NOT NULL UNIQUE,
+         event TEXT,
+         json  TEXT NOT NULL
+     );
+     CREATE INDEX IF NOT EXISTS epcis_events_by_event ON epcis_events (event)
+         WHERE event IS NOT NULL;";
 
 /// Keeps a standard EPCIS event as it came (`json`, its canonical text), judged as the event
 /// `judged` or not judged. Returns whether it was new.
