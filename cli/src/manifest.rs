@@ -329,7 +329,9 @@ pub(crate) fn run_epcis(command: EpcisCommand) -> Result<()> {
             match format {
                 EpcisFormat::JsonLd => outln!("{}", serde_json::to_string_pretty(&doc)?),
                 EpcisFormat::Xml => {
-                    outln!("{}", custodian_ledger::epcis::xml::write(&doc).trim_end())
+                    let xml = custodian_ledger::epcis::xml::write(&doc)
+                        .map_err(|e| anyhow::anyhow!("{e}; nothing was exported"))?;
+                    outln!("{}", xml.trim_end());
                 }
                 EpcisFormat::Xml12 => {
                     let xml = custodian_ledger::epcis::xml::write_as(

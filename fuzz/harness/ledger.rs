@@ -131,16 +131,20 @@ impl Device {
                 if let Err(e) = epcis::check(&export) {
                     panic!("the ledger's export after {text:?} is not valid EPCIS 2.0: {e}");
                 }
-                // Written as XML, the export reads back as valid EPCIS 2.0 too.
-                let xml = epcis::xml::write(&export);
-                match epcis::xml::read(&xml) {
-                    Ok(back) => {
-                        if let Err(e) = epcis::check(&back) {
-                            panic!("the XML export after {text:?} reads back invalid: {e}\n{xml}");
+                // Written as XML (unless a field's name can be no XML element's, which the
+                // writer refuses by path), the export reads back as valid EPCIS 2.0 too.
+                if let Ok(xml) = epcis::xml::write(&export) {
+                    match epcis::xml::read(&xml) {
+                        Ok(back) => {
+                            if let Err(e) = epcis::check(&back) {
+                                panic!(
+                                    "the XML export after {text:?} reads back invalid: {e}\n{xml}"
+                                );
+                            }
                         }
-                    }
-                    Err(e) => {
-                        panic!("the XML export after {text:?} does not read back: {e}\n{xml}")
+                        Err(e) => {
+                            panic!("the XML export after {text:?} does not read back: {e}\n{xml}")
+                        }
                     }
                 }
                 Ok(imported.new)

@@ -815,7 +815,7 @@ proptest! {
         let v = validator();
         let mut r = ChaCha8Rng::seed_from_u64(seed);
         let doc = document(&mut r);
-        let xml = epcis::xml::write(&doc);
+        let xml = epcis::xml::write(&doc).unwrap();
         let back = epcis::xml::read(&xml).unwrap_or_else(|e| panic!("{e} in {xml}"));
         prop_assert_eq!(errors(&v, &back), Vec::<String>::new(), "{}", xml);
         prop_assert_eq!(xml_events(&back), xml_events(&doc), "{}", xml);
@@ -823,7 +823,7 @@ proptest! {
         let tmp = tempfile::tempdir().unwrap();
         let mut l = Ledger::open(tmp.path()).unwrap();
         l.import_epcis_text(&xml, clock()).unwrap();
-        let again = epcis::xml::read(&epcis::xml::write(&l.export_epcis(clock()).unwrap())).unwrap();
+        let again = epcis::xml::read(&epcis::xml::write(&l.export_epcis(clock()).unwrap()).unwrap()).unwrap();
         prop_assert_eq!(xml_events(&again), xml_events(&doc));
     }
 }
@@ -984,7 +984,8 @@ fn gs1_xml_examples_import_and_round_trip() {
             }
         }
         let again =
-            epcis::xml::read(&epcis::xml::write(&l.export_epcis(clock()).unwrap())).unwrap();
+            epcis::xml::read(&epcis::xml::write(&l.export_epcis(clock()).unwrap()).unwrap())
+                .unwrap();
         if xml_events(&again) != xml_events(&doc) {
             let (a, b) = (xml_events(&again), xml_events(&doc));
             let first = a.iter().zip(&b).find(|(x, y)| x != y).map(|(x, y)| {
@@ -1084,4 +1085,28 @@ fn what_1_2_cannot_say_is_refused_by_its_path() {
             .to_string(),
         "epcisBody.eventList[0].sensorElementList: EPCIS 1.2 has no such field: export as EPCIS 2.0"
     );
+}
+
+/// Found by the `epcis` fuzz target: JSON-LD takes any text as a key inside an extension
+/// (`cust;device`), which no XML element can be named. The XML export is refused, naming the
+/// event and the field; the JSON-LD export keeps it.
+#[test]
+fn a_field_no_xml_element_can_be_named_refuses_the_xml_export() {
+    let doc = json!({
+        "@context": [CONTEXT, { "acme": "https://acme.example/" }], "type": "EPCISDocument", "schemaVersion": "2.0",
+        "creationDate": "2026-05-01T00:00:00Z",
+        "epcisBody": { "eventList": [{
+            "type": "ObjectEvent", "eventTime": "2026-05-01T08:00:00Z", "eventTimeZoneOffset": "+00:00",
+            "action": "OBSERVE", "epcList": [], "acme:by": { "acme;device": "d1" }
+        }] }
+    });
+    assert!(epcis::check(&doc).is_ok());
+    assert_eq!(
+        epcis::xml::write(&doc).unwrap_err().to_string(),
+        "epcisBody.eventList[0]: holds a field named \"acme;device\", which no XML element can be named: this event can be exported as JSON-LD only"
+    );
+    let tmp = tempfile::tempdir().unwrap();
+    let mut l = Ledger::open(tmp.path()).unwrap();
+    l.import_epcis(&doc, clock()).unwrap();
+    assert_eq!(expanded_events(&l.export_epcis(clock()).unwrap()), expanded_events(&doc));
 }

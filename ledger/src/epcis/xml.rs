@@ -752,11 +752,20 @@ pub enum Version {
 /// Writes a JSON-LD EPCIS document (as the ledger exports it, or any valid one) as EPCIS 2.0
 /// XML: the same events, each field in the element the XML binding gives it, extension
 /// fields as elements of their namespaces.
-pub fn write(doc: &Value) -> String {
-    match write_as(doc, Version::V2_0) {
-        Ok(xml) => xml,
-        Err(_) => unreachable!("every event can be written as EPCIS 2.0 XML"),
-    }
+///
+/// # Errors
+///
+/// The first event with an extension field whose name no XML element can have (JSON-LD
+/// takes any text as a key), with its path: nothing is left out silently.
+pub fn write(doc: &Value) -> Result<String, ImportError> {
+    write_as(doc, Version::V2_0)
+}
+
+/// Whether `s` can name an XML element or attribute without a prefix (an NCName).
+fn is_ncname(s: &str) -> bool {
+    let mut chars = s.chars();
+    matches!(chars.next(), Some(c) if c == '_' || c.is_alphabetic())
+        && chars.all(|c| c.is_alphanumeric() || matches!(c, '_' | '-' | '.'))
 }
 
 /// What 1.2 has no element for: an AssociationEvent, sensor data, a persistent disposition,
@@ -772,7 +781,8 @@ const NOT_IN_1_2: &[&str] = &[
 /// # Errors
 ///
 /// For 1.2, the first event that holds what 1.2 cannot say (an AssociationEvent, sensor data,
-/// a persistent disposition, certification info), with its path: nothing is left out silently.
+/// a persistent disposition, certification info); for either, the first with a field whose
+/// name no XML element can have. Each with its path: nothing is left out silently.
 pub fn write_as(doc: &Value, version: Version) -> Result<String, ImportError> {
     let mut w = Writer {
         version,
@@ -816,6 +826,19 @@ pub fn write_as(doc: &Value, version: Version) -> Result<String, ImportError> {
         let mut p = base.clone();
         p.extend(prefixes_of(e.get("@context")));
         w.event(e, &p, &mut body);
+        if let Some(key) = w.bad.take() {
+            let at = if path == "$" {
+                "$".to_string()
+            } else {
+                format!("{path}[{i}]")
+            };
+            return Err(err(
+                &at,
+                format!(
+                    "holds a field named {key:?}, which no XML element can be named: this event can be exported as JSON-LD only"
+                ),
+            ));
+        }
     }
     let (ns, schema_version) = match version {
         Version::V2_0 => (EPCIS_2, "2.0"),
@@ -887,6 +910,8 @@ struct Writer {
     /// Each extension namespace and the prefix it is declared with.
     namespaces: BTreeMap<String, String>,
     version: Version,
+    /// The first field name met that no XML element can have (JSON-LD keys are any text).
+    bad: Option<String>,
 }
 
 impl Default for Writer {
@@ -894,6 +919,7 @@ impl Default for Writer {
         Writer {
             namespaces: BTreeMap::new(),
             version: Version::V2_0,
+            bad: None,
         }
     }
 }
@@ -910,11 +936,14 @@ impl Writer {
                 None => return key.to_string(),
             },
         };
+        if !is_ncname(&local) {
+            self.bad.get_or_insert_with(|| key.to_string());
+        }
         let next = self.namespaces.len() + 1;
         let wanted = key
             .split_once(':')
             .map(|(p, _)| p)
-            .filter(|p| prefixes.contains_key(*p) && !p.starts_with("xml") && !p.is_empty())
+            .filter(|p| prefixes.contains_key(*p) && !p.starts_with("xml") && is_ncname(p))
             .map(str::to_string);
         let prefix = self.namespaces.get(&ns).cloned().unwrap_or_else(|| {
             let taken =
@@ -932,6 +961,9 @@ impl Writer {
         let name = if key.contains(':') {
             self.qname(key, p)
         } else {
+            if !is_ncname(key) {
+                self.bad.get_or_insert_with(|| key.to_string());
+            }
             key.to_string()
         };
         match v {
@@ -1210,6 +1242,9 @@ impl Writer {
             let attr = if f.contains(':') {
                 self.qname(f, p)
             } else {
+                if !is_ncname(f) {
+                    self.bad.get_or_insert_with(|| f.clone());
+                }
                 f.clone()
             };
             let _ = write!(out, " {attr}=\"{}\"", escape(&value));
