@@ -214,7 +214,12 @@ fn export_event(e: &Event) -> Value {
                 } else {
                     format!("{BT_PREFIX}{}", t.id)
                 };
-                json!({ "type": t.kind, "bizTransaction": id })
+                // A transaction read without a type has none to write.
+                if t.kind.is_empty() {
+                    json!({ "bizTransaction": id })
+                } else {
+                    json!({ "type": t.kind, "bizTransaction": id })
+                }
             })
             .collect();
         m.insert("bizTransactionList".into(), list.into());

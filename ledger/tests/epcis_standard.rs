@@ -1108,5 +1108,43 @@ fn a_field_no_xml_element_can_be_named_refuses_the_xml_export() {
     let tmp = tempfile::tempdir().unwrap();
     let mut l = Ledger::open(tmp.path()).unwrap();
     l.import_epcis(&doc, clock()).unwrap();
-    assert_eq!(expanded_events(&l.export_epcis(clock()).unwrap()), expanded_events(&doc));
+    assert_eq!(
+        expanded_events(&l.export_epcis(clock()).unwrap()),
+        expanded_events(&doc)
+    );
+}
+
+/// Found by the `epcis` fuzz target: a business transaction without a type was exported with
+/// an empty one, which no reader takes. It is exported without a type, as it came.
+#[test]
+fn a_business_transaction_without_a_type_exports_without_one() {
+    let doc = json!({
+        "@context": CONTEXT, "type": "EPCISDocument", "schemaVersion": "2.0", "creationDate": "2026-05-01T00:00:00Z",
+        "epcisBody": { "eventList": [{
+            "type": "ObjectEvent", "eventTime": "2026-05-01T08:00:00Z", "eventTimeZoneOffset": "+00:00",
+            "action": "OBSERVE", "bizStep": "shipping",
+            "epcList": [format!("https://id.gs1.org/01/{}/21/7", gtin(1))],
+            "bizTransactionList": [{ "bizTransaction": "urn:epcglobal:cbv:bt:0614141073468:ASN-9" }]
+        }] }
+    });
+    let events = epcis::import(
+        &doc,
+        &custodian_ledger::Recorder {
+            org: "external".into(),
+            site: "external".into(),
+            device: "import".into(),
+        },
+        clock(),
+    )
+    .unwrap();
+    let exported = epcis::export(&events, clock());
+    assert_eq!(
+        exported["epcisBody"]["eventList"][0]["bizTransactionList"],
+        json!([{ "bizTransaction": "urn:epcglobal:cbv:bt:0614141073468:ASN-9" }])
+    );
+    assert!(epcis::check(&exported).is_ok());
+    assert_eq!(
+        epcis::import(&exported, &events[0].body.recorder, clock()).unwrap(),
+        events
+    );
 }
