@@ -625,6 +625,12 @@ fn import_event(
     if epcs.is_empty() && parent.is_none() {
         return Ok(None);
     }
+    // An aggregation that adds or observes children, none of them tracked here (a class-level
+    // quantity, other identifiers): as the ledger writes its events it would name no child,
+    // which EPCIS refuses. There is nothing to judge in it.
+    if event_type == EventType::AggregationEvent && epcs.is_empty() && action != Action::Delete {
+        return Ok(None);
+    }
     if event_type == EventType::AggregationEvent && parent.is_none() && action != Action::Observe {
         return Err(err(
             &format!("{path}.parentID"),
