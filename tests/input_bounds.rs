@@ -169,7 +169,7 @@ fn an_oversized_or_unknown_customer_order_is_refused_and_nothing_is_imported() {
     let err = stderr_of(&out);
     assert!(
         err.contains(&format!(
-            "{} bytes; an import file holds at most 33554432 bytes",
+            "{} bytes; an import file holds at most 67108864 bytes",
             huge.len()
         )) && err.contains("nothing was imported"),
         "{err}"

@@ -345,7 +345,8 @@ pub(crate) fn run_epcis(command: EpcisCommand) -> Result<()> {
             Ok(())
         }
         EpcisCommand::Import { data, file, out } => {
-            let text = read_import_file(&file, custodian_ledger::epcis::MAX_DOCUMENT_BYTES)?;
+            // The larger of the two bindings' bounds; the import holds each to its own.
+            let text = read_import_file(&file, custodian_ledger::epcis::xml::MAX_DOCUMENT_BYTES)?;
             let imported = Device::open(&data.data)?
                 .import_epcis(&text, now())
                 .map_err(|e| anyhow::anyhow!("{}: {e}; nothing was imported", file.display()))?;
@@ -358,7 +359,7 @@ pub(crate) fn run_epcis(command: EpcisCommand) -> Result<()> {
 /// an order CSV (each kind is then held to its own bound).
 const MAX_MANIFEST_FILE_BYTES: usize = {
     let (a, b, c) = (
-        custodian_ledger::epcis::MAX_DOCUMENT_BYTES,
+        custodian_ledger::epcis::xml::MAX_DOCUMENT_BYTES,
         custodian_ledger::csv_manifest::MAX_FILE_BYTES,
         custodian_ledger::order::MAX_FILE_BYTES,
     );

@@ -66,8 +66,22 @@ impl Ledger {
     ) -> Result<Imported, Error> {
         let body = text.trim_start_matches('\u{feff}').trim_start();
         let doc: serde_json::Value = if body.starts_with('<') {
+            let max = crate::epcis::xml::MAX_DOCUMENT_BYTES;
+            if body.len() > max {
+                return Err(Error::Invalid(format!(
+                    "{} bytes of XML; an EPCIS XML document holds at most {max}: split it",
+                    body.len()
+                )));
+            }
             crate::epcis::xml::read(body).map_err(|e| Error::Invalid(format!("XML: {e}")))?
         } else {
+            let max = crate::epcis::MAX_DOCUMENT_BYTES;
+            if text.len() > max {
+                return Err(Error::Invalid(format!(
+                    "{} bytes of JSON; an EPCIS JSON-LD document holds at most {max}: split it",
+                    text.len()
+                )));
+            }
             serde_json::from_str(text).map_err(|e| Error::Invalid(format!("not JSON ({e})")))?
         };
         self.import_epcis(&doc, now)
