@@ -666,25 +666,40 @@ fn error_declaration(v: &Value, path: &str) -> Result<(), ImportError> {
     Ok(())
 }
 
-/// The fields one event type has beyond the common ones.
-fn type_keys(kind: &str) -> &'static [&'static str] {
+/// The fields one event type has beyond the common ones, in the order the XML binding writes
+/// them.
+pub(super) fn type_fields(kind: &str) -> &'static [&'static str] {
     match kind {
         "ObjectEvent" => &[
-            "action",
             "epcList",
-            "quantityList",
+            "action",
             "bizStep",
             "disposition",
-            "persistentDisposition",
             "readPoint",
             "bizLocation",
             "bizTransactionList",
+            "quantityList",
             "sourceList",
             "destinationList",
             "sensorElementList",
+            "persistentDisposition",
             "ilmd",
         ],
-        "AggregationEvent" | "AssociationEvent" => &[
+        "AggregationEvent" => &[
+            "parentID",
+            "childEPCs",
+            "action",
+            "bizStep",
+            "disposition",
+            "readPoint",
+            "bizLocation",
+            "bizTransactionList",
+            "childQuantityList",
+            "sourceList",
+            "destinationList",
+            "sensorElementList",
+        ],
+        "AssociationEvent" => &[
             "parentID",
             "childEPCs",
             "childQuantityList",
@@ -702,12 +717,12 @@ fn type_keys(kind: &str) -> &'static [&'static str] {
             "bizTransactionList",
             "parentID",
             "epcList",
-            "quantityList",
             "action",
             "bizStep",
             "disposition",
             "readPoint",
             "bizLocation",
+            "quantityList",
             "sourceList",
             "destinationList",
             "sensorElementList",
@@ -720,13 +735,13 @@ fn type_keys(kind: &str) -> &'static [&'static str] {
             "transformationID",
             "bizStep",
             "disposition",
-            "persistentDisposition",
             "readPoint",
             "bizLocation",
             "bizTransactionList",
             "sourceList",
             "destinationList",
             "sensorElementList",
+            "persistentDisposition",
             "ilmd",
         ],
         _ => &[],
@@ -783,7 +798,7 @@ pub(super) fn check_event(v: &Value, path: &str) -> Result<(), ImportError> {
         }
         return Ok(());
     }
-    keys(m, path, &[COMMON_KEYS, type_keys(kind)])?;
+    keys(m, path, &[COMMON_KEYS, type_fields(kind)])?;
     let needs: &[&str] = match kind {
         "TransformationEvent" => &[],
         "TransactionEvent" => &["bizTransactionList", "action"],

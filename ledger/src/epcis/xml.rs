@@ -324,6 +324,13 @@ impl Reader {
         format!("{prefix}:{name}")
     }
 
+    /// Adds extension element `e` (of namespace `ns`) to `m` as `prefix:name`.
+    fn push_extension(&mut self, m: &mut Map<String, Value>, e: Node<'_, '_>, ns: &str) {
+        let key = self.key(e, ns, e.tag_name().name());
+        let v = self.extension_value(e);
+        push(m, key, v);
+    }
+
     /// An extension element's value: its text, or an object of its children.
     fn extension_value(&mut self, e: Node<'_, '_>) -> Value {
         if elements(e).next().is_none() {
@@ -370,9 +377,7 @@ impl Reader {
             let name = c.tag_name().name();
             let p = format!("{path}/{name}");
             if let Some(ns) = c.tag_name().namespace() {
-                let key = self.key(c, ns, name);
-                let v = self.extension_value(c);
-                push(m, key, v);
+                self.push_extension(m, c, ns);
                 continue;
             }
             let value = match name {
@@ -498,9 +503,7 @@ impl Reader {
                     for f in elements(c) {
                         let fname = f.tag_name().name();
                         if let Some(ns) = f.tag_name().namespace() {
-                            let key = self.key(f, ns, fname);
-                            let v = self.extension_value(f);
-                            push(&mut dm, key, v);
+                            self.push_extension(&mut dm, f, ns);
                             continue;
                         }
                         let v = match fname {
@@ -511,9 +514,7 @@ impl Reader {
                             "extension" => {
                                 for x in elements(f) {
                                     if let Some(ns) = x.tag_name().namespace() {
-                                        let key = self.key(x, ns, x.tag_name().name());
-                                        let v = self.extension_value(x);
-                                        push(&mut dm, key, v);
+                                        self.push_extension(&mut dm, x, ns);
                                     }
                                 }
                                 continue;
@@ -544,11 +545,7 @@ impl Reader {
     fn fields_of_place(&mut self, c: Node<'_, '_>, m: &mut Map<String, Value>) {
         for f in elements(c) {
             match f.tag_name().namespace() {
-                Some(ns) => {
-                    let key = self.key(f, ns, f.tag_name().name());
-                    let v = self.extension_value(f);
-                    push(m, key, v);
-                }
+                Some(ns) => self.push_extension(m, f, ns),
                 None if f.tag_name().name() == "extension" => self.fields_of_place(f, m),
                 None => {
                     let v = self.extension_value(f);
@@ -569,11 +566,7 @@ impl Reader {
                 (None, "sensorReport") => {
                     reports.push(self.attributes(f, &format!("{path}/sensorReport"))?);
                 }
-                (Some(ns), name) => {
-                    let key = self.key(f, ns, name);
-                    let v = self.extension_value(f);
-                    push(&mut sm, key, v);
-                }
+                (Some(ns), _) => self.push_extension(&mut sm, f, ns),
                 (None, other) => {
                     let v = self.extension_value(f);
                     sm.insert(other.to_string(), v);
@@ -652,83 +645,7 @@ fn xml_order(kind: &str) -> Vec<&'static str> {
         "errorDeclaration",
         "certificationInfo",
     ];
-    order.extend_from_slice(match kind {
-        "ObjectEvent" => &[
-            "epcList",
-            "action",
-            "bizStep",
-            "disposition",
-            "readPoint",
-            "bizLocation",
-            "bizTransactionList",
-            "quantityList",
-            "sourceList",
-            "destinationList",
-            "sensorElementList",
-            "persistentDisposition",
-            "ilmd",
-        ][..],
-        "AggregationEvent" => &[
-            "parentID",
-            "childEPCs",
-            "action",
-            "bizStep",
-            "disposition",
-            "readPoint",
-            "bizLocation",
-            "bizTransactionList",
-            "childQuantityList",
-            "sourceList",
-            "destinationList",
-            "sensorElementList",
-        ],
-        "AssociationEvent" => &[
-            "parentID",
-            "childEPCs",
-            "childQuantityList",
-            "action",
-            "bizStep",
-            "disposition",
-            "readPoint",
-            "bizLocation",
-            "bizTransactionList",
-            "sourceList",
-            "destinationList",
-            "sensorElementList",
-        ],
-        "TransactionEvent" => &[
-            "bizTransactionList",
-            "parentID",
-            "epcList",
-            "action",
-            "bizStep",
-            "disposition",
-            "readPoint",
-            "bizLocation",
-            "quantityList",
-            "sourceList",
-            "destinationList",
-            "sensorElementList",
-        ],
-        "TransformationEvent" => &[
-            "inputEPCList",
-            "inputQuantityList",
-            "outputEPCList",
-            "outputQuantityList",
-            "transformationID",
-            "bizStep",
-            "disposition",
-            "readPoint",
-            "bizLocation",
-            "bizTransactionList",
-            "sourceList",
-            "destinationList",
-            "sensorElementList",
-            "persistentDisposition",
-            "ilmd",
-        ],
-        _ => &[],
-    });
+    order.extend_from_slice(super::standard::type_fields(kind));
     order
 }
 
