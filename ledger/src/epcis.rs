@@ -335,9 +335,10 @@ pub struct Imported {
     /// What the ledger judges (custody, verdicts, flags): the events it records, each read
     /// from one standard event of the document.
     pub events: Vec<Event>,
-    /// Every event of the document as it came, in its order, with the index in `events` of
-    /// the event it was judged as (`None`: kept and exported, not judged).
-    pub kept: Vec<(Value, Option<usize>)>,
+    /// Every event of the document as it came (its canonical JSON text, keys sorted), in its
+    /// order, with the index in `events` of the event it was judged as (`None`: kept and
+    /// exported, not judged).
+    pub kept: Vec<(String, Option<usize>)>,
     /// One line per event whose CBV 2.0 hash `eventID` the ledger could not confirm, with its
     /// path and the id the event is stored under.
     pub notes: Vec<String>,
@@ -417,7 +418,7 @@ pub fn read(
         let path = event_path(&events, i);
         standard::check_event(value, &path)?;
         let Some(event) = import_event(value, &path, fallback, now)? else {
-            imported.kept.push((in_context(value, context), None));
+            imported.kept.push((as_it_came(value, context), None));
             continue;
         };
         if let Some(id) = value.get("eventID") {
@@ -445,7 +446,7 @@ pub fn read(
         }
         imported
             .kept
-            .push((in_context(value, context), Some(imported.events.len())));
+            .push((as_it_came(value, context), Some(imported.events.len())));
         imported.events.push(event);
     }
     Ok(imported)
@@ -463,6 +464,16 @@ fn is_plain_context(c: &Value) -> bool {
     match c {
         Value::Array(items) => items.iter().all(plain),
         _ => plain(c),
+    }
+}
+
+/// The canonical JSON text of `event` as it came, with the document's `context` before its
+/// own if the document has one to carry. Text rather than a copy of the value: a copy of each
+/// event of a large document doubled what an import held.
+fn as_it_came(event: &Value, context: Option<&Value>) -> String {
+    match context {
+        None => event.to_string(),
+        Some(_) => in_context(event, context).to_string(),
     }
 }
 

@@ -457,14 +457,13 @@ impl Ledger {
         }
         let tx = self.conn.transaction()?;
         let mut new = 0;
-        for (value, judged) in &read.kept {
+        for (json, judged) in &read.kept {
             let judged = judged.map(|i| &read.events[i]);
             let fresh_event = match judged {
                 Some(e) => store::insert_event(&tx, e, false)?.is_some(),
                 None => false,
             };
-            let fresh_json =
-                store::insert_epcis(&tx, &serde_json::to_string(value)?, judged.map(|e| &e.id))?;
+            let fresh_json = store::insert_epcis(&tx, json, judged.map(|e| &e.id))?;
             if fresh_event || (judged.is_none() && fresh_json) {
                 new += 1;
             }
