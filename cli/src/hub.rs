@@ -37,7 +37,7 @@ impl HubData {
     }
 
     /// Opens the registry.
-    fn registry(&self) -> Result<custodian_hub::Registry> {
+    pub(crate) fn registry(&self) -> Result<custodian_hub::Registry> {
         Ok(custodian_hub::Registry::open_at(&self.at()?)?)
     }
 }
@@ -181,6 +181,28 @@ pub(crate) enum HubCommand {
         data: HubData,
         device: String,
     },
+    /// The manufacturer's API accounts: systems' service accounts and people's users.
+    #[command(subcommand)]
+    Account(crate::accounts::AccountCommand),
+    /// The audit trail: every change made through the API or these commands, oldest first.
+    Audit {
+        #[command(flatten)]
+        data: HubData,
+        /// Entries after this one (its seq).
+        #[arg(long)]
+        after: Option<i64>,
+        /// At most this many (1 to 1000).
+        #[arg(long, default_value_t = 100)]
+        limit: usize,
+        /// Only this actor's.
+        #[arg(long)]
+        actor: Option<String>,
+        /// Only this action's (account.create, epcis.capture, …).
+        #[arg(long)]
+        action: Option<String>,
+        #[command(flatten)]
+        out: Output,
+    },
     /// Writes the demo data set's files (what `serve --demo` seeds) to DIR.
     DemoData {
         #[arg(long)]
@@ -204,6 +226,24 @@ pub(crate) enum HubCommand {
 
 pub(crate) fn run_hub(command: HubCommand) -> Result<()> {
     match command {
+        HubCommand::Account(command) => crate::accounts::run_account(command),
+        HubCommand::Audit {
+            data,
+            after,
+            limit,
+            actor,
+            action,
+            out,
+        } => crate::accounts::run_audit(
+            &data,
+            &custodian_hub::audit::Filter {
+                after,
+                limit: Some(limit),
+                actor,
+                action,
+            },
+            out,
+        ),
         HubCommand::Serve {
             data,
             listen,

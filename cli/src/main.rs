@@ -14,6 +14,7 @@ macro_rules! outln {
     }};
 }
 
+mod accounts;
 mod aftersales;
 mod bench;
 mod capture;

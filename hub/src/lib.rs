@@ -10,6 +10,9 @@
 //! every upload is idempotent and each flag is raised once per fact.
 
 pub mod access;
+pub mod accounts;
+pub mod api;
+pub mod audit;
 pub mod catalog;
 mod changes;
 pub mod demo;
@@ -21,6 +24,7 @@ pub mod quarantine;
 pub mod reconcile;
 pub mod registry;
 pub mod reports;
+pub mod repository;
 pub mod round;
 pub mod server;
 pub mod tls;
@@ -49,6 +53,9 @@ pub enum HubError {
     /// 404.
     #[error("{0} not found")]
     NotFound(String),
+    /// 409: the request contradicts what is stored (a name taken, an id with other content).
+    #[error("{0}")]
+    Conflict(String),
     /// 413.
     #[error("{0}")]
     TooLarge(String),

@@ -30,6 +30,7 @@ impl IntoResponse for HubError {
             HubError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             HubError::Forbidden(_) => StatusCode::FORBIDDEN,
             HubError::NotFound(_) => StatusCode::NOT_FOUND,
+            HubError::Conflict(_) => StatusCode::CONFLICT,
             HubError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             HubError::Unavailable(detail) => {
                 eprintln!("hub: registry unavailable: {detail}");
@@ -95,7 +96,8 @@ pub fn router(registry: Arc<Registry>, public: &PublicOptions) -> Result<Router,
         .route("/verify/{*path}", get(verify_path))
         .route("/01/{*path}", get(resolve_link))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .with_state(state))
+        .with_state(state.clone())
+        .merge(crate::api::router(state.registry)))
 }
 
 fn too_many() -> Response {

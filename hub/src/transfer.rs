@@ -74,6 +74,12 @@ const TABLES: &[(&str, File)] = &[
     ("flag_units", File::Registry),
     ("holds", File::Registry),
     ("holders", File::Registry),
+    ("accounts", File::Registry),
+    ("credentials", File::Registry),
+    ("audit", File::Registry),
+    ("captured_events", File::Registry),
+    ("captured_epcs", File::Registry),
+    ("capture_jobs", File::Registry),
     ("verifications", File::Velocity),
     ("source_key", File::Velocity),
 ];

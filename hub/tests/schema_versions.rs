@@ -62,7 +62,13 @@ fn a_registry_from_before_versions_is_brought_to_them_with_its_data() {
              DROP INDEX flag_units_by_also_flag;
              ALTER TABLE flag_units DROP COLUMN also_key;
              ALTER TABLE flag_units DROP COLUMN also_flag;
-             ALTER TABLE flag_units DROP COLUMN also_org;",
+             ALTER TABLE flag_units DROP COLUMN also_org;
+             DROP TABLE capture_jobs;
+             DROP TABLE captured_epcs;
+             DROP TABLE captured_events;
+             DROP TABLE audit;
+             DROP TABLE credentials;
+             DROP TABLE accounts;",
         )
         .unwrap();
     let registry = Registry::open(tmp.path()).unwrap();

@@ -1,0 +1,958 @@
+//! The manufacturer's API: the EPCIS 2.0 REST binding under `/epcis` and the hub's own
+//! management API under `/api/v1`, both described by one OpenAPI document generated from the
+//! handlers and types here (`GET /api/v1/openapi.json`), so the description cannot drift from
+//! what the hub answers.
+//!
+//! Every handler is thin: it authenticates the caller ([`Caller`], a bearer API key or session
+//! token), asks [`Caller::require`] whether its role may do this, and hands the work to the
+//! module that owns the concept ([`crate::repository`], [`crate::accounts`], [`crate::audit`])
+//! on a blocking thread. A change and its audit entry are written in one transaction.
+//!
+//! Errors are RFC 7807 problem documents (`application/problem+json`) whose `type` is the
+//! EPCIS exception the binding names.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::{ConnectInfo, DefaultBodyLimit, FromRequestParts, Path, Query, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use chrono::Utc;
+use custodian_ledger::sql::AsDb;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use utoipa::OpenApi;
+
+use crate::accounts::{
+    Account, AccountDetail, Action, Caller, Created, Credential, Issued, Kind, NewAccount, Role,
+    Rotation,
+};
+use crate::audit::{self, Entry};
+use crate::repository::{self, CaptureJob, Resource};
+use crate::{HubError, Registry};
+
+/// The EPCIS and CBV versions this repository speaks.
+pub const EPCIS_VERSION: &str = "2.0.0";
+pub const CBV_VERSION: &str = "2.0.0";
+/// The largest body of a management call (accounts, sign-in).
+const MAX_API_BODY: usize = 64 * 1024;
+
+/// An error as the API answers it: an RFC 7807 problem document.
+#[derive(Clone, Debug, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Problem {
+    /// The EPCIS exception (`epcisException:ValidationException`, …).
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub title: String,
+    pub status: u16,
+    /// Where the error is: a JSON path into a captured document.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub instance: Option<String>,
+}
+
+/// A [`HubError`] answered as a problem document.
+pub struct ApiError(pub HubError);
+
+impl From<HubError> for ApiError {
+    fn from(e: HubError) -> ApiError {
+        ApiError(e)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, kind) = match &self.0 {
+            HubError::BadRequest(m) if m.starts_with("QueryParameterException") => (
+                StatusCode::BAD_REQUEST,
+                "epcisException:QueryParameterException",
+            ),
+            HubError::BadRequest(_) => (
+                StatusCode::BAD_REQUEST,
+                "epcisException:ValidationException",
+            ),
+            HubError::Unauthorized(_) => {
+                (StatusCode::UNAUTHORIZED, "epcisException:SecurityException")
+            }
+            HubError::Forbidden(_) => (StatusCode::FORBIDDEN, "epcisException:SecurityException"),
+            HubError::NotFound(_) => (
+                StatusCode::NOT_FOUND,
+                "epcisException:NoSuchResourceException",
+            ),
+            HubError::Conflict(_) => (StatusCode::CONFLICT, "epcisException:ValidationException"),
+            HubError::TooLarge(_) => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "epcisException:CaptureLimitExceededException",
+            ),
+            HubError::Unavailable(_) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "epcisException:ImplementationException",
+            ),
+            HubError::Internal(detail) => {
+                eprintln!("hub: internal error: {detail}");
+                (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "epcisException:ImplementationException",
+                )
+            }
+        };
+        let title = match &self.0 {
+            HubError::Internal(_) => "internal error; see the hub's log".to_string(),
+            HubError::Unavailable(_) => {
+                "the registry is unavailable for a moment; try again".to_string()
+            }
+            other => other.to_string(),
+        };
+        problem(
+            status,
+            Problem {
+                kind: kind.into(),
+                title,
+                status: status.as_u16(),
+                instance: None,
+            },
+        )
+    }
+}
+
+fn problem(status: StatusCode, p: Problem) -> Response {
+    let mut r = (status, Json(p)).into_response();
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/problem+json"),
+    );
+    if status == StatusCode::UNAUTHORIZED {
+        r.headers_mut()
+            .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+    }
+    if status == StatusCode::SERVICE_UNAVAILABLE {
+        r.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+    }
+    r
+}
+
+type ApiResult<T> = Result<T, ApiError>;
+
+/// Shared state of the API's handlers.
+#[derive(Clone)]
+pub struct ApiState {
+    registry: Arc<Registry>,
+}
+
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, HubError> + Send + 'static,
+) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| HubError::Internal(format!("worker failed: {e}")))?
+        .map_err(ApiError)
+}
+
+impl FromRequestParts<ApiState> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &ApiState) -> Result<Caller, ApiError> {
+        let origin = ConnectInfo::<SocketAddr>::from_request_parts(parts, state)
+            .await
+            .map_or_else(|_| "unknown".to_string(), |c| c.0.ip().to_string());
+        let token = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(|t| t.trim().to_string());
+        let Some(token) = token else {
+            return Err(HubError::Unauthorized(
+                "send an API key or session token as Authorization: Bearer <token>".into(),
+            )
+            .into());
+        };
+        let registry = state.registry.clone();
+        blocking(move || registry.authenticate(&token, &origin, Utc::now())).await
+    }
+}
+
+/// Runs `f` in one transaction of the registry: a change and its audit entry together.
+async fn in_transaction<T: Send + 'static>(
+    registry: &Arc<Registry>,
+    f: impl FnOnce(custodian_ledger::sql::Db<'_>) -> Result<T, HubError> + Send + 'static,
+) -> ApiResult<T> {
+    let registry = registry.clone();
+    blocking(move || {
+        let guard = registry.conn()?;
+        let tx = guard.db().transaction()?;
+        let out = f(tx.db())?;
+        tx.commit()?;
+        Ok(out)
+    })
+    .await
+}
+
+/// The router of the API, over `registry`.
+pub fn router(registry: Arc<Registry>) -> Router {
+    let state = ApiState { registry };
+    let epcis = Router::new()
+        .route("/epcis", get(top_level).options(discovery))
+        .route("/epcis/", get(top_level).options(discovery))
+        .route(
+            "/epcis/capture",
+            post(capture).get(capture_jobs).options(discovery),
+        )
+        .route("/epcis/capture/{id}", get(capture_job).options(discovery))
+        .route(
+            "/epcis/events",
+            get(events).post(capture_event).options(discovery),
+        )
+        .route("/epcis/events/{id}", get(event).options(discovery))
+        .route("/epcis/{resource}", get(resource_list).options(discovery))
+        .route(
+            "/epcis/{resource}/{value}",
+            get(resource_item).options(discovery),
+        )
+        .route(
+            "/epcis/{resource}/{value}/events",
+            get(resource_events).options(discovery),
+        )
+        .layer(DefaultBodyLimit::max(repository::MAX_DOCUMENT_BYTES * 2))
+        .layer(axum::middleware::from_fn(versions));
+    let api = Router::new()
+        .route("/api/v1/openapi.json", get(openapi))
+        .route("/api/v1/sessions", post(sign_in))
+        .route("/api/v1/whoami", get(whoami))
+        .route("/api/v1/accounts", get(list_accounts).post(create_account))
+        .route("/api/v1/accounts/{id}", get(get_account))
+        .route("/api/v1/accounts/{id}/disable", post(disable_account))
+        .route("/api/v1/accounts/{id}/keys", post(new_key))
+        .route(
+            "/api/v1/accounts/{id}/keys/{key}",
+            axum::routing::delete(revoke_key),
+        )
+        .route("/api/v1/audit", get(read_audit))
+        .layer(DefaultBodyLimit::max(MAX_API_BODY));
+    epcis.merge(api).with_state(state)
+}
+
+/// Answers every EPCIS call with the versions this repository speaks, and refuses (406) a
+/// client that asks for versions it does not.
+async fn versions(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let refused = {
+        let asks = |name: &str| {
+            request
+                .headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(|v| v.trim().to_string())
+        };
+        let wrong = |v: Option<String>, ours: &str| v.is_some_and(|v| v != ours);
+        wrong(asks("GS1-EPCIS-Version"), EPCIS_VERSION)
+            || wrong(asks("GS1-CBV-Version"), CBV_VERSION)
+            || asks("GS1-EPCIS-Min").is_some_and(|v| v.as_str() > EPCIS_VERSION)
+            || asks("GS1-EPCIS-Max").is_some_and(|v| v.as_str() < EPCIS_VERSION)
+            || asks("GS1-CBV-Min").is_some_and(|v| v.as_str() > CBV_VERSION)
+            || asks("GS1-CBV-Max").is_some_and(|v| v.as_str() < CBV_VERSION)
+    };
+    let mut response = if refused {
+        problem(
+            StatusCode::NOT_ACCEPTABLE,
+            Problem {
+                kind: "epcisException:VersionException".into(),
+                title: format!(
+                    "this repository speaks EPCIS {EPCIS_VERSION} and CBV {CBV_VERSION}"
+                ),
+                status: 406,
+                instance: None,
+            },
+        )
+    } else {
+        next.run(request).await
+    };
+    let h = response.headers_mut();
+    for (name, value) in [
+        ("GS1-EPCIS-Version", EPCIS_VERSION),
+        ("GS1-CBV-Version", CBV_VERSION),
+        ("GS1-EPCIS-Min", EPCIS_VERSION),
+        ("GS1-EPCIS-Max", EPCIS_VERSION),
+        ("GS1-CBV-Min", CBV_VERSION),
+        ("GS1-CBV-Max", CBV_VERSION),
+        ("GS1-Extensions", ""),
+        ("GS1-Vendor-Version", env!("CARGO_PKG_VERSION")),
+    ] {
+        h.insert(name, HeaderValue::from_static(value));
+    }
+    response
+}
+
+/// `OPTIONS` on any EPCIS resource: what it allows and the capture limits.
+async fn discovery(uri: axum::http::Uri) -> Response {
+    let path = uri.path();
+    let allow = if path == "/epcis/capture" || path == "/epcis/events" {
+        "OPTIONS, GET, POST"
+    } else {
+        "OPTIONS, GET"
+    };
+    let mut r = StatusCode::NO_CONTENT.into_response();
+    let h = r.headers_mut();
+    h.insert(header::ALLOW, HeaderValue::from_static(allow));
+    h.insert(
+        "GS1-EPCIS-Capture-Limit",
+        HeaderValue::from(repository::MAX_EVENTS as u64),
+    );
+    h.insert(
+        "GS1-EPCIS-Capture-File-Size-Limit",
+        HeaderValue::from(repository::MAX_DOCUMENT_BYTES as u64),
+    );
+    h.insert(
+        "GS1-Capture-Error-Behaviour",
+        HeaderValue::from_static("rollback"),
+    );
+    h.insert(
+        "GS1-Query-Min-Record-Time",
+        HeaderValue::from_static("2000-01-01T00:00:00Z"),
+    );
+    r
+}
+
+/// The top-level resources.
+#[utoipa::path(get, path = "/epcis/", tag = "EPCIS",
+    responses((status = 200, description = "The top-level resources", body = [String]),
+        (status = 401, body = Problem), (status = 403, body = Problem)),
+    security(("bearer" = [])))]
+async fn top_level(caller: Caller) -> ApiResult<Json<Vec<&'static str>>> {
+    caller.require(Action::Query)?;
+    Ok(Json(vec![
+        "events",
+        "eventTypes",
+        "epcs",
+        "bizSteps",
+        "bizLocations",
+        "readPoints",
+        "dispositions",
+        "capture",
+    ]))
+}
+
+fn capture_behaviour(headers: &HeaderMap) -> Result<(), HubError> {
+    match headers
+        .get("GS1-Capture-Error-Behaviour")
+        .map(|v| v.to_str().unwrap_or_default())
+    {
+        None | Some("rollback") => Ok(()),
+        Some(other) => Err(HubError::BadRequest(format!(
+            "GS1-Capture-Error-Behaviour {other:?}: this repository captures a document whole or not at all (rollback)"
+        ))),
+    }
+}
+
+/// Captures an EPCIS document (JSON-LD or XML) as a capture job: `202` with the job's URL in
+/// `Location`; the job says when it has finished and whether it stored the document.
+#[utoipa::path(post, path = "/epcis/capture", tag = "EPCIS",
+    request_body(content = Object, description = "An EPCISDocument or EPCISQueryDocument (JSON-LD or XML)",
+        content_type = "application/ld+json"),
+    responses((status = 202, description = "Accepted; the job is at Location",
+            headers(("Location" = String, description = "The capture job's URL"))),
+        (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem),
+        (status = 413, body = Problem)),
+    security(("bearer" = [])))]
+async fn capture(
+    State(state): State<ApiState>,
+    caller: Caller,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult<Response> {
+    caller.require(Action::Capture)?;
+    capture_behaviour(&headers)?;
+    let doc = repository::parse_body(&body).map_err(|r| r.1)?;
+    // Only a document (or query document) goes through /capture; a single event is POSTed to
+    // /events.
+    if !matches!(
+        doc.get("type").and_then(Value::as_str),
+        Some("EPCISDocument" | "EPCISQueryDocument")
+    ) {
+        return Err(HubError::BadRequest(
+            "$.type: /capture takes an EPCISDocument or EPCISQueryDocument; POST one event to /events"
+                .into(),
+        )
+        .into());
+    }
+    let registry = state.registry.clone();
+    let who = caller.clone();
+    let id = blocking(move || {
+        let conn = registry.conn()?;
+        repository::open_job(&conn, &who, Utc::now())
+    })
+    .await?;
+    let registry = state.registry.clone();
+    let job = id.clone();
+    tokio::task::spawn_blocking(move || run_job(&registry, &caller, &job, &doc));
+    Ok((
+        StatusCode::ACCEPTED,
+        [(header::LOCATION, format!("/epcis/capture/{id}"))],
+    )
+        .into_response())
+}
+
+/// Stores a capture job's document and closes the job, whatever happens.
+fn run_job(registry: &Registry, caller: &Caller, job: &str, doc: &Value) {
+    let outcome = (|| -> Result<usize, repository::CaptureError> {
+        let guard = registry
+            .conn()
+            .map_err(|e| repository::Refused::from(e).0)?;
+        let tx = guard
+            .db()
+            .transaction()
+            .map_err(|e| repository::Refused::from(HubError::from(e)).0)?;
+        let now = Utc::now();
+        let captured = repository::capture(tx.db(), caller, doc, now).map_err(|r| r.0)?;
+        audit::append(
+            tx.db(),
+            caller,
+            "epcis.capture",
+            &format!("capture/{job}"),
+            &json!({ "stored": captured.stored, "repeated": captured.repeated,
+                     "judged": captured.judged, "flags": captured.flags }),
+            now,
+        )
+        .map_err(|e| repository::Refused::from(e).0)?;
+        tx.commit()
+            .map_err(|e| repository::Refused::from(HubError::from(e)).0)?;
+        Ok(captured.stored + captured.repeated)
+    })();
+    let closed = registry
+        .conn()
+        .and_then(|conn| repository::finish_job(&conn, job, outcome, Utc::now()));
+    if let Err(e) = closed {
+        eprintln!("hub: capture job {job} could not be closed: {e}");
+    }
+}
+
+/// Paging of collections: `perPage` and `nextPageToken`.
+#[derive(Clone, Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(non_snake_case)]
+struct Paging {
+    /// The most items a page holds (1 to 1000; default 30).
+    perPage: Option<usize>,
+    /// Where the previous page left off.
+    nextPageToken: Option<String>,
+}
+
+impl Paging {
+    fn per_page(&self) -> Result<usize, HubError> {
+        let n = self.perPage.unwrap_or(repository::DEFAULT_PER_PAGE);
+        if (1..=repository::MAX_PER_PAGE).contains(&n) {
+            Ok(n)
+        } else {
+            Err(HubError::BadRequest(format!(
+                "QueryParameterException: perPage is 1 to {}",
+                repository::MAX_PER_PAGE
+            )))
+        }
+    }
+}
+
+fn next_link(path: &str, token: &str, per_page: usize) -> String {
+    format!(
+        "<{path}?perPage={per_page}&nextPageToken={}>; rel=\"next\"",
+        percent(token)
+    )
+}
+
+fn percent(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// Capture jobs of the caller's organisation (all of them for the manufacturer's staff).
+#[utoipa::path(get, path = "/epcis/capture", tag = "EPCIS", params(Paging),
+    responses((status = 200, body = [CaptureJob]), (status = 400, body = Problem),
+        (status = 401, body = Problem), (status = 403, body = Problem)),
+    security(("bearer" = [])))]
+async fn capture_jobs(
+    State(state): State<ApiState>,
+    caller: Caller,
+    Query(paging): Query<Paging>,
+) -> ApiResult<Response> {
+    caller.require(Action::Capture)?;
+    let per_page = paging.per_page()?;
+    let registry = state.registry.clone();
+    let scope = caller.scope();
+    let after = paging.nextPageToken.clone();
+    let (jobs, more) = blocking(move || {
+        let conn = registry.conn()?;
+        repository::jobs(&conn, &scope, after.as_deref(), per_page)
+    })
+    .await?;
+    let next = more
+        .then(|| jobs.last().map(|j| j.capture_id.clone()))
+        .flatten();
+    let mut r = Json(jobs).into_response();
+    if let Some(next) = next
+        && let Ok(v) = HeaderValue::from_str(&next_link("/epcis/capture", &next, per_page))
+    {
+        r.headers_mut().insert(header::LINK, v);
+    }
+    Ok(r)
+}
+
+/// One capture job.
+#[utoipa::path(get, path = "/epcis/capture/{id}", tag = "EPCIS",
+    params(("id" = String, Path, description = "The capture job's id")),
+    responses((status = 200, body = CaptureJob), (status = 401, body = Problem),
+        (status = 403, body = Problem), (status = 404, body = Problem)),
+    security(("bearer" = [])))]
+async fn capture_job(
+    State(state): State<ApiState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<CaptureJob>> {
+    caller.require(Action::Capture)?;
+    let registry = state.registry.clone();
+    // A partner's job is its own: another organisation's job is not found.
+    let scope = caller.scope();
+    Ok(Json(
+        blocking(move || {
+            let conn = registry.conn()?;
+            repository::job(&conn, &scope, &id)
+        })
+        .await?,
+    ))
+}
+
+/// Captures one event (with its `@context`) at once: `201` with its URL in `Location`.
+#[utoipa::path(post, path = "/epcis/events", tag = "EPCIS",
+    request_body(content = Object, description = "One EPCIS event with its @context",
+        content_type = "application/ld+json"),
+    responses((status = 201, description = "Stored; the event is at Location",
+            headers(("Location" = String, description = "The event's URL"))),
+        (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem),
+        (status = 409, body = Problem), (status = 413, body = Problem)),
+    security(("bearer" = [])))]
+async fn capture_event(
+    State(state): State<ApiState>,
+    caller: Caller,
+    body: Bytes,
+) -> ApiResult<Response> {
+    caller.require(Action::Capture)?;
+    let doc = repository::parse_body(&body).map_err(|r| r.1)?;
+    if matches!(
+        doc.get("type").and_then(Value::as_str),
+        Some("EPCISDocument" | "EPCISQueryDocument")
+    ) {
+        return Err(HubError::BadRequest(
+            "$.type: /events takes one event; POST a document to /capture".into(),
+        )
+        .into());
+    }
+    let captured = in_transaction(&state.registry, move |tx| {
+        let now = Utc::now();
+        let captured = repository::capture(tx, &caller, &doc, now).map_err(|r| r.1)?;
+        let id = captured.ids.first().cloned().unwrap_or_default();
+        audit::append(
+            tx,
+            &caller,
+            "epcis.event",
+            &id,
+            &json!({ "stored": captured.stored, "judged": captured.judged, "flags": captured.flags }),
+            now,
+        )?;
+        Ok(captured)
+    })
+    .await?;
+    let id = captured.ids.first().cloned().unwrap_or_default();
+    Ok((
+        StatusCode::CREATED,
+        [(header::LOCATION, format!("/epcis/events/{}", percent(&id)))],
+    )
+        .into_response())
+}
+
+async fn run_query(
+    state: &ApiState,
+    caller: &Caller,
+    q: repository::Query,
+    path: &str,
+) -> ApiResult<Response> {
+    caller.require(Action::Query)?;
+    let registry = state.registry.clone();
+    let scope = caller.scope();
+    let per_page = q.perPage.unwrap_or(repository::DEFAULT_PER_PAGE);
+    let page = blocking(move || {
+        let conn = registry.conn()?;
+        repository::query(&conn, &scope, &q)
+    })
+    .await?;
+    let mut r = Json(repository::query_document(page.events, Utc::now())).into_response();
+    if let Some(next) = page.next
+        && let Ok(v) = HeaderValue::from_str(&next_link(path, &next, per_page))
+    {
+        r.headers_mut().insert(header::LINK, v);
+    }
+    Ok(r)
+}
+
+/// Events as the standard query parameters select them (a partner: its own organisation's
+/// only), a page at a time; the next page's URL is in `Link`.
+#[utoipa::path(get, path = "/epcis/events", tag = "EPCIS", params(repository::Query),
+    responses((status = 200, description = "An EPCISQueryDocument", body = Object,
+            headers(("Link" = String, description = "The next page, rel=\"next\""))),
+        (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem)),
+    security(("bearer" = [])))]
+async fn events(
+    State(state): State<ApiState>,
+    caller: Caller,
+    Query(q): Query<repository::Query>,
+) -> ApiResult<Response> {
+    run_query(&state, &caller, q, "/epcis/events").await
+}
+
+/// One event by its id.
+#[utoipa::path(get, path = "/epcis/events/{id}", tag = "EPCIS",
+    params(("id" = String, Path, description = "The event's id (URL-encoded)")),
+    responses((status = 200, description = "The event", body = Object),
+        (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)),
+    security(("bearer" = [])))]
+async fn event(
+    State(state): State<ApiState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    caller.require(Action::Query)?;
+    let registry = state.registry.clone();
+    let scope = caller.scope();
+    Ok(Json(
+        blocking(move || {
+            let conn = registry.conn()?;
+            repository::event(&conn, &scope, &id)
+        })
+        .await?,
+    ))
+}
+
+fn resource_of(name: &str) -> Result<Resource, HubError> {
+    Ok(match name {
+        "eventTypes" => Resource::EventTypes,
+        "epcs" => Resource::Epcs,
+        "bizSteps" => Resource::BizSteps,
+        "bizLocations" => Resource::BizLocations,
+        "readPoints" => Resource::ReadPoints,
+        "dispositions" => Resource::Dispositions,
+        other => return Err(HubError::NotFound(format!("resource /epcis/{other}"))),
+    })
+}
+
+/// A top-level resource's values (event types, EPCs, business steps, business locations, read
+/// points, dispositions) in the events the caller may read.
+#[utoipa::path(get, path = "/epcis/{resource}", tag = "EPCIS",
+    params(("resource" = String, Path, description = "eventTypes, epcs, bizSteps, bizLocations, readPoints or dispositions"), Paging),
+    responses((status = 200, body = [String]), (status = 400, body = Problem),
+        (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)),
+    security(("bearer" = [])))]
+async fn resource_list(
+    State(state): State<ApiState>,
+    caller: Caller,
+    Path(resource): Path<String>,
+    Query(paging): Query<Paging>,
+) -> ApiResult<Response> {
+    caller.require(Action::Query)?;
+    let kind = resource_of(&resource)?;
+    let per_page = paging.per_page()?;
+    let registry = state.registry.clone();
+    let scope = caller.scope();
+    let after = paging.nextPageToken.clone();
+    let (values, more) = blocking(move || {
+        let conn = registry.conn()?;
+        repository::resources(&conn, &scope, kind, after.as_deref(), per_page)
+    })
+    .await?;
+    let next = more.then(|| values.last().cloned()).flatten();
+    let mut r = Json(values).into_response();
+    if let Some(next) = next
+        && let Ok(v) =
+            HeaderValue::from_str(&next_link(&format!("/epcis/{resource}"), &next, per_page))
+    {
+        r.headers_mut().insert(header::LINK, v);
+    }
+    Ok(r)
+}
+
+/// One value of a top-level resource: what can be asked of it.
+#[utoipa::path(get, path = "/epcis/{resource}/{value}", tag = "EPCIS",
+    params(("resource" = String, Path, description = "eventTypes, epcs, bizSteps, bizLocations, readPoints or dispositions"),
+        ("value" = String, Path, description = "The value (URL-encoded)")),
+    responses((status = 200, body = [String]), (status = 401, body = Problem),
+        (status = 403, body = Problem), (status = 404, body = Problem)),
+    security(("bearer" = [])))]
+async fn resource_item(
+    State(state): State<ApiState>,
+    caller: Caller,
+    Path((resource, value)): Path<(String, String)>,
+) -> ApiResult<Json<Vec<&'static str>>> {
+    caller.require(Action::Query)?;
+    let kind = resource_of(&resource)?;
+    let q = resource_query(kind, &value, 1);
+    let registry = state.registry.clone();
+    let scope = caller.scope();
+    let held = blocking(move || {
+        let conn = registry.conn()?;
+        Ok(!repository::query(&conn, &scope, &q)?.events.is_empty())
+    })
+    .await?;
+    if !held {
+        return Err(HubError::NotFound(format!("{resource}/{value}")).into());
+    }
+    Ok(Json(vec!["events"]))
+}
+
+fn resource_query(kind: Resource, value: &str, per_page: usize) -> repository::Query {
+    let v = Some(value.replace('|', "%7C"));
+    let mut q = repository::Query {
+        perPage: Some(per_page),
+        ..Default::default()
+    };
+    match kind {
+        Resource::EventTypes => q.eventType = v,
+        Resource::Epcs => q.MATCH_anyEPC = v,
+        Resource::BizSteps => q.EQ_bizStep = v,
+        Resource::BizLocations => q.EQ_bizLocation = v,
+        Resource::ReadPoints => q.EQ_readPoint = v,
+        Resource::Dispositions => q.EQ_disposition = v,
+    }
+    q
+}
+
+/// The events of one value of a top-level resource (a partner: its own organisation's only).
+#[utoipa::path(get, path = "/epcis/{resource}/{value}/events", tag = "EPCIS",
+    params(("resource" = String, Path, description = "eventTypes, epcs, bizSteps, bizLocations, readPoints or dispositions"),
+        ("value" = String, Path, description = "The value (URL-encoded)"), Paging),
+    responses((status = 200, description = "An EPCISQueryDocument", body = Object),
+        (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem),
+        (status = 404, body = Problem)),
+    security(("bearer" = [])))]
+async fn resource_events(
+    State(state): State<ApiState>,
+    caller: Caller,
+    Path((resource, value)): Path<(String, String)>,
+    Query(paging): Query<Paging>,
+) -> ApiResult<Response> {
+    let kind = resource_of(&resource)?;
+    let mut q = resource_query(kind, &value, paging.per_page()?);
+    q.nextPageToken = paging.nextPageToken;
+    let path = format!("/epcis/{resource}/{}/events", percent(&value));
+    run_query(&state, &caller, q, &path).await
+}
+
+/// The OpenAPI description of this API, generated from the code.
+async fn openapi() -> Response {
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        ApiDoc::document(),
+    )
+        .into_response()
+}
+
+/// Signing in: a user's name and password.
+#[derive(Clone, Debug, Deserialize, utoipa::ToSchema)]
+pub struct SignIn {
+    pub account: String,
+    pub password: String,
+}
+
+/// Signs a user in: a session token for `Authorization: Bearer`.
+#[utoipa::path(post, path = "/api/v1/sessions", tag = "Accounts", request_body = SignIn,
+    responses((status = 201, body = Issued), (status = 400, body = Problem), (status = 401, body = Problem)))]
+async fn sign_in(
+    State(state): State<ApiState>,
+    ConnectInfo(client): ConnectInfo<SocketAddr>,
+    Json(req): Json<SignIn>,
+) -> ApiResult<Response> {
+    let registry = state.registry.clone();
+    let issued = blocking(move || {
+        registry.sign_in(
+            &req.account,
+            &req.password,
+            &client.ip().to_string(),
+            Utc::now(),
+        )
+    })
+    .await?;
+    Ok((StatusCode::CREATED, Json(issued)).into_response())
+}
+
+/// Who the caller is.
+#[derive(Clone, Debug, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct WhoAmI {
+    pub account: String,
+    pub role: Role,
+    pub org: String,
+}
+
+/// The account the request's credential stands for.
+#[utoipa::path(get, path = "/api/v1/whoami", tag = "Accounts",
+    responses((status = 200, body = WhoAmI), (status = 401, body = Problem)),
+    security(("bearer" = [])))]
+async fn whoami(caller: Caller) -> Json<WhoAmI> {
+    Json(WhoAmI {
+        account: caller.account,
+        role: caller.role,
+        org: caller.org,
+    })
+}
+
+/// Every account.
+#[utoipa::path(get, path = "/api/v1/accounts", tag = "Accounts",
+    responses((status = 200, body = [Account]), (status = 401, body = Problem), (status = 403, body = Problem)),
+    security(("bearer" = [])))]
+async fn list_accounts(
+    State(state): State<ApiState>,
+    caller: Caller,
+) -> ApiResult<Json<Vec<Account>>> {
+    let registry = state.registry.clone();
+    Ok(Json(blocking(move || registry.accounts(&caller)).await?))
+}
+
+/// Creates an account; a service account gets its first API key.
+#[utoipa::path(post, path = "/api/v1/accounts", tag = "Accounts", request_body = NewAccount,
+    responses((status = 201, body = Created), (status = 400, body = Problem), (status = 401, body = Problem),
+        (status = 403, body = Problem), (status = 409, body = Problem)),
+    security(("bearer" = [])))]
+async fn create_account(
+    State(state): State<ApiState>,
+    caller: Caller,
+    Json(req): Json<NewAccount>,
+) -> ApiResult<Response> {
+    let registry = state.registry.clone();
+    let created = blocking(move || registry.create_account(&caller, &req, Utc::now())).await?;
+    Ok((StatusCode::CREATED, Json(created)).into_response())
+}
+
+/// One account and its credentials (never their secrets).
+#[utoipa::path(get, path = "/api/v1/accounts/{id}", tag = "Accounts",
+    params(("id" = String, Path, description = "The account's name")),
+    responses((status = 200, body = AccountDetail), (status = 401, body = Problem),
+        (status = 403, body = Problem), (status = 404, body = Problem)),
+    security(("bearer" = [])))]
+async fn get_account(
+    State(state): State<ApiState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<AccountDetail>> {
+    let registry = state.registry.clone();
+    Ok(Json(
+        blocking(move || registry.account(&caller, &id)).await?,
+    ))
+}
+
+/// Disables an account: its keys and sessions are refused from now on.
+#[utoipa::path(post, path = "/api/v1/accounts/{id}/disable", tag = "Accounts",
+    params(("id" = String, Path, description = "The account's name")),
+    responses((status = 204, description = "Disabled"), (status = 401, body = Problem),
+        (status = 403, body = Problem), (status = 404, body = Problem)),
+    security(("bearer" = [])))]
+async fn disable_account(
+    State(state): State<ApiState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
+    let registry = state.registry.clone();
+    blocking(move || registry.disable_account(&caller, &id, Utc::now())).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// A new API key for a service account (shown once); optionally retires its others.
+#[utoipa::path(post, path = "/api/v1/accounts/{id}/keys", tag = "Accounts", request_body = Rotation,
+    params(("id" = String, Path, description = "The account's name")),
+    responses((status = 201, body = Issued), (status = 400, body = Problem), (status = 401, body = Problem),
+        (status = 403, body = Problem), (status = 404, body = Problem)),
+    security(("bearer" = [])))]
+async fn new_key(
+    State(state): State<ApiState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Json(rotation): Json<Rotation>,
+) -> ApiResult<Response> {
+    let registry = state.registry.clone();
+    let issued = blocking(move || registry.new_key(&caller, &id, &rotation, Utc::now())).await?;
+    Ok((StatusCode::CREATED, Json(issued)).into_response())
+}
+
+/// Revokes one of an account's keys or sessions at once.
+#[utoipa::path(delete, path = "/api/v1/accounts/{id}/keys/{key}", tag = "Accounts",
+    params(("id" = String, Path, description = "The account's name"),
+        ("key" = String, Path, description = "The credential's id")),
+    responses((status = 204, description = "Revoked"), (status = 401, body = Problem),
+        (status = 403, body = Problem), (status = 404, body = Problem)),
+    security(("bearer" = [])))]
+async fn revoke_key(
+    State(state): State<ApiState>,
+    caller: Caller,
+    Path((id, key)): Path<(String, String)>,
+) -> ApiResult<StatusCode> {
+    let registry = state.registry.clone();
+    blocking(move || registry.revoke_key(&caller, &id, &key, Utc::now())).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The audit trail, oldest first, a page at a time (`after` the last `seq` read).
+#[utoipa::path(get, path = "/api/v1/audit", tag = "Audit", params(audit::Filter),
+    responses((status = 200, body = [Entry]), (status = 400, body = Problem),
+        (status = 401, body = Problem), (status = 403, body = Problem)),
+    security(("bearer" = [])))]
+async fn read_audit(
+    State(state): State<ApiState>,
+    caller: Caller,
+    Query(filter): Query<audit::Filter>,
+) -> ApiResult<Json<Vec<Entry>>> {
+    let registry = state.registry.clone();
+    Ok(Json(
+        blocking(move || registry.audit(&caller, &filter)).await?,
+    ))
+}
+
+struct Security;
+
+impl utoipa::Modify for Security {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        openapi
+            .components
+            .get_or_insert_with(Default::default)
+            .add_security_scheme(
+                "bearer",
+                SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+            );
+    }
+}
+
+/// The API's OpenAPI description, generated from the handlers above.
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Custodian hub: the manufacturer's API",
+        description = "The EPCIS 2.0 REST binding (/epcis) and the hub's management API (/api/v1). Every call but signing in needs a bearer token: a service account's API key or a user's session. Each role may do what its description says; a partner reads only its own organisation's events."),
+    paths(top_level, capture, capture_jobs, capture_job, capture_event, events, event,
+        resource_list, resource_item, resource_events, sign_in, whoami, list_accounts,
+        create_account, get_account, disable_account, new_key, revoke_key, read_audit),
+    components(schemas(Problem, CaptureJob, repository::CaptureError, Account, Kind, Role, Issued,
+        Credential, Entry, SignIn, WhoAmI, NewAccount, Created, AccountDetail, Rotation)),
+    modifiers(&Security)
+)]
+pub struct ApiDoc;
+
+impl ApiDoc {
+    /// The description as JSON text.
+    pub fn document() -> String {
+        ApiDoc::openapi()
+            .to_pretty_json()
+            .unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
+    }
+}
