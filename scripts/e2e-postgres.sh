@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 target="${CARGO_TARGET_DIR:-target}"
 suites=("$@")
 if [ ${#suites[@]} -eq 0 ]; then
-  suites=(flags faults diversion long_sync quarantine registry isolation hub_trust)
+  suites=(flags faults diversion long_sync quarantine registry isolation hub_trust hub_api)
 fi
 coproc CLUSTER { "$target/debug/pg-cluster"; }
 # The cluster stops when its input closes: when this script ends, or here.

@@ -83,7 +83,7 @@ pub fn read(conn: impl AsDb, filter: &Filter) -> Result<Vec<Entry>, HubError> {
     }
     Ok(conn.db().query_map(
         "SELECT seq, at, actor, role, origin, action, target, detail FROM audit
-         WHERE seq > ?1 AND (?2 IS NULL OR actor = ?2) AND (?3 IS NULL OR action = ?3)
+         WHERE seq > ?1 AND (CAST(?2 AS TEXT) IS NULL OR actor = ?2) AND (CAST(?3 AS TEXT) IS NULL OR action = ?3)
          ORDER BY seq LIMIT ?4",
         params![
             filter.after.unwrap_or(0),

@@ -549,7 +549,7 @@ pub fn query(conn: impl AsDb, scope: &Scope, q: &Query) -> Result<Page, HubError
             }
             text_clause(
                 &mut clauses,
-                &|p| format!("{column} IN (SELECT value FROM {})", each(p)),
+                &|p| format!("{column} IN (SELECT value FROM {} AS j)", each(p)),
                 json!(items).to_string(),
             );
         }
@@ -578,7 +578,7 @@ pub fn query(conn: impl AsDb, scope: &Scope, q: &Query) -> Result<Page, HubError
                 &mut clauses,
                 &|p| {
                     format!(
-                        "e.seq IN (SELECT seq FROM captured_epcs WHERE epc IN (SELECT value FROM {}) AND role IN ({roles}))",
+                        "e.seq IN (SELECT seq FROM captured_epcs WHERE epc IN (SELECT value FROM {} AS j) AND role IN ({roles}))",
                         each(p)
                     )
                 },
@@ -661,7 +661,7 @@ pub fn event(conn: impl AsDb, scope: &Scope, id: &str) -> Result<Value, HubError
         Scope::Org(org) => Some(org.as_str()),
     };
     let row: Option<(String, i64)> = conn.query_opt(
-        "SELECT body, record_time FROM captured_events WHERE id = ?1 AND (?2 IS NULL OR org = ?2)
+        "SELECT body, record_time FROM captured_events WHERE id = ?1 AND (CAST(?2 AS TEXT) IS NULL OR org = ?2)
              ORDER BY declared DESC LIMIT 1",
         params![id, org],
         |r| Ok((r.get(0)?, r.get(1)?)),
@@ -714,7 +714,7 @@ pub fn resources(
     };
     let sql = format!(
         "SELECT DISTINCT {column} FROM {from} WHERE {column} IS NOT NULL AND {column} > ?1
-         AND (?2 IS NULL OR e.org = ?2) ORDER BY {column} LIMIT ?3"
+         AND (CAST(?2 AS TEXT) IS NULL OR e.org = ?2) ORDER BY {column} LIMIT ?3"
     );
     let mut values: Vec<String> = conn.query_map(
         &sql,
@@ -817,7 +817,7 @@ pub fn job(conn: impl AsDb, scope: &Scope, id: &str) -> Result<CaptureJob, HubEr
     conn.db()
         .query_opt(
             "SELECT id, created_at, finished_at, running, success, errors FROM capture_jobs
-             WHERE id = ?1 AND (?2 IS NULL OR org = ?2)",
+             WHERE id = ?1 AND (CAST(?2 AS TEXT) IS NULL OR org = ?2)",
             params![id, org],
             read_job,
         )?
@@ -837,7 +837,7 @@ pub fn jobs(
     };
     let mut jobs = conn.db().query_map(
         "SELECT id, created_at, finished_at, running, success, errors FROM capture_jobs
-         WHERE (?1 IS NULL OR org = ?1) AND id > ?2 ORDER BY id LIMIT ?3",
+         WHERE (CAST(?1 AS TEXT) IS NULL OR org = ?1) AND id > ?2 ORDER BY id LIMIT ?3",
         params![org, after.unwrap_or(""), per_page as i64 + 1],
         read_job,
     )?;
@@ -856,7 +856,7 @@ pub fn names(conn: impl AsDb, scope: &Scope, epc: &str) -> Result<bool, HubError
         .db()
         .query_opt(
             "SELECT 1 FROM captured_epcs x JOIN captured_events e ON e.seq = x.seq
-             WHERE x.epc = ?1 AND (?2 IS NULL OR e.org = ?2) LIMIT 1",
+             WHERE x.epc = ?1 AND (CAST(?2 AS TEXT) IS NULL OR e.org = ?2) LIMIT 1",
             params![identifier_key(epc), org],
             |r| r.get::<_, i64>(0),
         )?
