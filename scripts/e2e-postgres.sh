@@ -20,3 +20,10 @@ for s in "${suites[@]}"; do args+=(--test "$s"); done
 # `--workspace` resolves features as the workspace build did, so the test binaries already built
 # are reused rather than rebuilt (`-p custodian-e2e` alone would resolve them apart and rebuild).
 CUSTODIAN_E2E_PG="$url" cargo test --workspace --locked "${args[@]}"
+
+# The manufacturer's API against a hub on PostgreSQL, by a real client (schemathesis), when the
+# hub's usual suites ran.
+if [ $# -eq 0 ]; then
+  psql -q "$url" -c 'CREATE DATABASE api_conformance'
+  scripts/api-conformance.sh --store "${url%/*}/api_conformance"
+fi

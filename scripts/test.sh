@@ -33,6 +33,11 @@ echo "== UI unit tests"
 echo "== Rust tests (unit, property, end-to-end, the real app window through WebDriver)"
 cargo test --workspace --locked
 
+# A real client against a running hub: schemathesis calls every operation of the manufacturer's
+# API as its OpenAPI description (generated from the code) says it may be called.
+echo "== the manufacturer's API against its OpenAPI description (schemathesis)"
+scripts/api-conformance.sh
+
 # The hub's end-to-end suites again with each hub on PostgreSQL: a throwaway cluster is started
 # for them and stopped after.
 echo "== the hub's end-to-end suites on PostgreSQL"

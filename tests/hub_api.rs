@@ -252,7 +252,7 @@ fn partners_systems_capture_and_read_only_their_own_events_over_https() {
     let epcs: Vec<String> = serde_json::from_str(&api.get("/epcis/epcs", &erp).body).unwrap();
     assert_eq!(epcs.len(), 2, "{epcs:?}");
     let epcs: Vec<String> = serde_json::from_str(&api.get("/epcis/epcs", &a_reader).body).unwrap();
-    assert_eq!(epcs, [dl.clone()]);
+    assert_eq!(epcs, std::slice::from_ref(&dl));
     let steps = api.get("/epcis/bizSteps/inspecting/events", &a_reader);
     assert_eq!(events_of(&steps.json()).len(), 1);
     let escaped: String = location.trim_start_matches("/epcis/events/").to_string();
@@ -281,6 +281,19 @@ fn partners_systems_capture_and_read_only_their_own_events_over_https() {
         key_id,
     ]);
     assert_eq!(api.get("/epcis/events", &b_reader).status, 401);
+
+    // Text no store can hold is the caller's error, on either store, and changes nothing.
+    let resp = api.post(
+        "/api/v1/accounts",
+        &admin,
+        "application/json",
+        json!({ "id": "x", "kind": "service", "role": "quality", "org": "acme\u{0}" }).to_string(),
+    );
+    assert_eq!(resp.status, 400, "{}", resp.body);
+    let resp = api.get("/epcis/events?EQ_bizStep=inspecting%00", &erp);
+    assert_eq!(resp.status, 400, "{}", resp.body);
+    assert_eq!(api.get("/epcis/events/urn:x%00", &erp).status, 404);
+    assert_eq!(api.get("/epcis/capture/x%00", &erp).status, 404);
 
     // Every change, through the API or the command line, is on the trail: who, what, whence.
     let resp = api.get("/api/v1/audit?limit=100", &admin);

@@ -165,6 +165,8 @@ pub struct Caller {
     /// Whether `org` is a channel partner (not a manufacturer): then the caller reads only
     /// its own organisation's data, whatever its role.
     pub partner: bool,
+    /// The credential the call was made with (none for the command line).
+    pub credential: Option<String>,
 }
 
 /// Whose events a caller may read.
@@ -186,6 +188,7 @@ impl Caller {
             org: org.to_string(),
             origin: "cli".to_string(),
             partner: false,
+            credential: None,
         }
     }
 
@@ -199,6 +202,20 @@ impl Caller {
                 self.role.as_str()
             )))
         }
+    }
+
+    /// Refuses a change that would cut off the credential this call is made with: an
+    /// administrator does not lock itself out by mistake (or a stolen key's holder lock out the
+    /// administrator by revoking its own way in first).
+    fn not_own(&self, account: &str, credential: Option<&str>) -> Result<(), HubError> {
+        let own_account = self.account == account;
+        let own_credential = credential.is_some() && credential == self.credential.as_deref();
+        if own_account && (credential.is_none() || own_credential) {
+            return Err(HubError::Conflict(
+                "this would cut off the credential the request is made with: use another administrator's".into(),
+            ));
+        }
+        Ok(())
     }
 
     /// Whose data the caller may read.
@@ -560,6 +577,7 @@ pub fn authenticate(
         org,
         origin: origin.to_string(),
         partner: org_role != "manufacturer",
+        credential: Some(id.to_string()),
     })
 }
 
@@ -727,6 +745,9 @@ impl Registry {
         now: DateTime<Utc>,
     ) -> Result<Issued, HubError> {
         caller.require(Action::ManageAccounts)?;
+        if rotation.retire_others_after_seconds.is_some() {
+            caller.not_own(id, None)?;
+        }
         self.audited(|tx| {
             let grace = rotation
                 .retire_others_after_seconds
@@ -753,6 +774,7 @@ impl Registry {
         now: DateTime<Utc>,
     ) -> Result<(), HubError> {
         caller.require(Action::ManageAccounts)?;
+        caller.not_own(id, Some(key))?;
         self.audited(|tx| {
             revoke(tx, id, key, now)?;
             audit::append(
@@ -774,6 +796,7 @@ impl Registry {
         now: DateTime<Utc>,
     ) -> Result<(), HubError> {
         caller.require(Action::ManageAccounts)?;
+        caller.not_own(id, None)?;
         self.audited(|tx| {
             disable(tx, id, now)?;
             audit::append(tx, caller, "account.disable", id, &json!({}), now)

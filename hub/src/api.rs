@@ -54,18 +54,51 @@ pub struct Problem {
     pub instance: Option<String>,
 }
 
-/// A [`HubError`] answered as a problem document.
-pub struct ApiError(pub HubError);
+/// A [`HubError`] answered as a problem document; or a document the EPCIS check refused, with
+/// the path of its first error as the problem's `instance`.
+pub enum ApiError {
+    Hub(HubError),
+    Refused(custodian_ledger::epcis::ImportError),
+    /// A capture refused, as its job would report it.
+    Capture(repository::CaptureError),
+}
 
 impl From<HubError> for ApiError {
     fn from(e: HubError) -> ApiError {
-        ApiError(e)
+        ApiError::Hub(e)
     }
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let (status, kind) = match &self.0 {
+        let e = match self {
+            ApiError::Hub(e) => e,
+            ApiError::Capture(c) => {
+                let status =
+                    StatusCode::from_u16(c.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+                return problem(
+                    status,
+                    Problem {
+                        kind: c.kind,
+                        title: c.title,
+                        status: status.as_u16(),
+                        instance: Some(c.instance),
+                    },
+                );
+            }
+            ApiError::Refused(e) => {
+                return problem(
+                    StatusCode::BAD_REQUEST,
+                    Problem {
+                        kind: "epcisException:ValidationException".into(),
+                        title: e.message,
+                        status: 400,
+                        instance: Some(e.path),
+                    },
+                );
+            }
+        };
+        let (status, kind) = match &e {
             HubError::BadRequest(m) if m.starts_with("QueryParameterException") => (
                 StatusCode::BAD_REQUEST,
                 "epcisException:QueryParameterException",
@@ -99,7 +132,7 @@ impl IntoResponse for ApiError {
                 )
             }
         };
-        let title = match &self.0 {
+        let title = match &e {
             HubError::Internal(_) => "internal error; see the hub's log".to_string(),
             HubError::Unavailable(_) => {
                 "the registry is unavailable for a moment; try again".to_string()
@@ -137,6 +170,15 @@ fn problem(status: StatusCode, p: Problem) -> Response {
 
 type ApiResult<T> = Result<T, ApiError>;
 
+/// A document refused by the EPCIS 2.0 check: 400, with the path of its first error.
+struct Refusal(custodian_ledger::epcis::ImportError);
+
+impl From<Refusal> for ApiError {
+    fn from(r: Refusal) -> ApiError {
+        ApiError::Refused(r.0)
+    }
+}
+
 /// Shared state of the API's handlers.
 #[derive(Clone)]
 pub struct ApiState {
@@ -149,7 +191,7 @@ async fn blocking<T: Send + 'static>(
     tokio::task::spawn_blocking(f)
         .await
         .map_err(|e| HubError::Internal(format!("worker failed: {e}")))?
-        .map_err(ApiError)
+        .map_err(ApiError::Hub)
 }
 
 impl FromRequestParts<ApiState> for Caller {
@@ -179,17 +221,18 @@ impl FromRequestParts<ApiState> for Caller {
 /// Runs `f` in one transaction of the registry: a change and its audit entry together.
 async fn in_transaction<T: Send + 'static>(
     registry: &Arc<Registry>,
-    f: impl FnOnce(custodian_ledger::sql::Db<'_>) -> Result<T, HubError> + Send + 'static,
+    f: impl FnOnce(custodian_ledger::sql::Db<'_>) -> Result<T, ApiError> + Send + 'static,
 ) -> ApiResult<T> {
     let registry = registry.clone();
-    blocking(move || {
+    tokio::task::spawn_blocking(move || {
         let guard = registry.conn()?;
-        let tx = guard.db().transaction()?;
+        let tx = guard.db().transaction().map_err(HubError::from)?;
         let out = f(tx.db())?;
-        tx.commit()?;
+        tx.commit().map_err(HubError::from)?;
         Ok(out)
     })
     .await
+    .map_err(|e| HubError::Internal(format!("worker failed: {e}")))?
 }
 
 /// The router of the API, over `registry`.
@@ -218,7 +261,8 @@ pub fn router(registry: Arc<Registry>) -> Router {
             get(resource_events).options(discovery),
         )
         .layer(DefaultBodyLimit::max(repository::MAX_DOCUMENT_BYTES * 2))
-        .layer(axum::middleware::from_fn(versions));
+        .layer(axum::middleware::from_fn(versions))
+        .layer(axum::middleware::map_response(as_problem));
     let api = Router::new()
         .route("/api/v1/openapi.json", get(openapi))
         .route("/api/v1/sessions", post(sign_in))
@@ -232,8 +276,62 @@ pub fn router(registry: Arc<Registry>) -> Router {
             axum::routing::delete(revoke_key),
         )
         .route("/api/v1/audit", get(read_audit))
-        .layer(DefaultBodyLimit::max(MAX_API_BODY));
+        .layer(DefaultBodyLimit::max(MAX_API_BODY))
+        .layer(axum::middleware::map_response(as_problem));
     epcis.merge(api).with_state(state)
+}
+
+/// Every error the API answers is a problem document, whoever made it: the handlers' own, and
+/// the framework's refusals (a body or query string that does not parse, a method a route does
+/// not take, a body over its limit) which come as plain text. A body that is JSON but not what
+/// the operation takes (422) or is not JSON at all (415) is a bad request like any other.
+async fn as_problem(response: Response) -> Response {
+    let status = response.status();
+    let is_problem = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/problem+json"));
+    if !(status.is_client_error() || status.is_server_error()) || is_problem {
+        return response;
+    }
+    let status = match status {
+        StatusCode::UNPROCESSABLE_ENTITY | StatusCode::UNSUPPORTED_MEDIA_TYPE => {
+            StatusCode::BAD_REQUEST
+        }
+        other => other,
+    };
+    let (parts, body) = response.into_parts();
+    let text = axum::body::to_bytes(body, 4096).await.unwrap_or_default();
+    let title = String::from_utf8_lossy(&text).trim().to_string();
+    let title = if title.is_empty() {
+        status.canonical_reason().unwrap_or("error").to_string()
+    } else {
+        title
+    };
+    let kind = match status {
+        StatusCode::NOT_FOUND | StatusCode::METHOD_NOT_ALLOWED => {
+            "epcisException:NoSuchResourceException"
+        }
+        StatusCode::PAYLOAD_TOO_LARGE => "epcisException:CaptureLimitExceededException",
+        s if s.is_server_error() => "epcisException:ImplementationException",
+        _ => "epcisException:ValidationException",
+    };
+    let mut answer = problem(
+        status,
+        Problem {
+            kind: kind.into(),
+            title,
+            status: status.as_u16(),
+            instance: None,
+        },
+    );
+    // Headers the refusal carried (Allow on a 405) stay.
+    for (name, value) in parts.headers.iter() {
+        if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
+            answer.headers_mut().insert(name.clone(), value.clone());
+        }
+    }
+    answer
 }
 
 /// Answers every EPCIS call with the versions this repository speaks, and refuses (406) a
@@ -347,10 +445,45 @@ fn capture_behaviour(headers: &HeaderMap) -> Result<(), HubError> {
     }
 }
 
+/// What `/capture` takes, in outline: an EPCIS 2.0 document. Its full rules are GS1's EPCIS
+/// 2.0 JSON schema and the CBV, which the repository checks (`custodian_ledger::epcis`).
+#[derive(Clone, Debug, Deserialize, utoipa::ToSchema)]
+#[allow(dead_code, non_snake_case)]
+struct CaptureDocument {
+    #[serde(rename = "@context")]
+    #[schema(value_type = Object)]
+    context: Value,
+    #[serde(rename = "type")]
+    #[schema(value_type = String, pattern = "^EPCIS(Query)?Document$")]
+    kind: String,
+    #[schema(value_type = String, pattern = "^2\\.0$")]
+    schemaVersion: String,
+    #[schema(value_type = String, format = DateTime)]
+    creationDate: String,
+    #[schema(value_type = Object)]
+    epcisBody: Value,
+}
+
+/// What `POST /events` takes, in outline: one EPCIS 2.0 event with its `@context`.
+#[derive(Clone, Debug, Deserialize, utoipa::ToSchema)]
+#[allow(dead_code, non_snake_case)]
+struct SingleEvent {
+    #[serde(rename = "@context")]
+    #[schema(value_type = Object)]
+    context: Value,
+    #[serde(rename = "type")]
+    #[schema(value_type = String, pattern = "^(Object|Aggregation|Association|Transaction|Transformation)Event$")]
+    kind: String,
+    #[schema(value_type = String, format = DateTime)]
+    eventTime: String,
+    #[schema(value_type = String, pattern = "^[+-]([01][0-9]|2[0-3]):[0-5][0-9]$")]
+    eventTimeZoneOffset: String,
+}
+
 /// Captures an EPCIS document (JSON-LD or XML) as a capture job: `202` with the job's URL in
 /// `Location`; the job says when it has finished and whether it stored the document.
 #[utoipa::path(post, path = "/epcis/capture", tag = "EPCIS",
-    request_body(content = Object, description = "An EPCISDocument or EPCISQueryDocument (JSON-LD or XML)",
+    request_body(content = CaptureDocument, description = "An EPCISDocument or EPCISQueryDocument (JSON-LD, or EPCIS XML 2.0 or 1.2)",
         content_type = "application/ld+json"),
     responses((status = 202, description = "Accepted; the job is at Location",
             headers(("Location" = String, description = "The capture job's URL"))),
@@ -366,6 +499,13 @@ async fn capture(
     caller.require(Action::Capture)?;
     capture_behaviour(&headers)?;
     let doc = repository::parse_body(&body).map_err(|r| r.1)?;
+    // Receiving checks the document whole against EPCIS 2.0 (a refusal stores nothing and
+    // opens no job); the job stores it.
+    let doc =
+        tokio::task::spawn_blocking(move || custodian_ledger::epcis::check(&doc).map(|_| doc))
+            .await
+            .map_err(|e| HubError::Internal(format!("worker failed: {e}")))?
+            .map_err(Refusal)?;
     // Only a document (or query document) goes through /capture; a single event is POSTed to
     // /events.
     if !matches!(
@@ -531,7 +671,7 @@ async fn capture_job(
 
 /// Captures one event (with its `@context`) at once: `201` with its URL in `Location`.
 #[utoipa::path(post, path = "/epcis/events", tag = "EPCIS",
-    request_body(content = Object, description = "One EPCIS event with its @context",
+    request_body(content = SingleEvent, description = "One EPCIS event with its @context",
         content_type = "application/ld+json"),
     responses((status = 201, description = "Stored; the event is at Location",
             headers(("Location" = String, description = "The event's URL"))),
@@ -556,7 +696,8 @@ async fn capture_event(
     }
     let captured = in_transaction(&state.registry, move |tx| {
         let now = Utc::now();
-        let captured = repository::capture(tx, &caller, &doc, now).map_err(|r| r.1)?;
+        let captured =
+            repository::capture(tx, &caller, &doc, now).map_err(|r| ApiError::Capture(r.0))?;
         let id = captured.ids.first().cloned().unwrap_or_default();
         audit::append(
             tx,
@@ -639,6 +780,18 @@ async fn event(
     ))
 }
 
+/// The top-level resources with values of their own.
+#[derive(Clone, Copy, Debug, Deserialize, utoipa::ToSchema)]
+#[allow(dead_code, non_camel_case_types)]
+enum ResourceName {
+    eventTypes,
+    epcs,
+    bizSteps,
+    bizLocations,
+    readPoints,
+    dispositions,
+}
+
 fn resource_of(name: &str) -> Result<Resource, HubError> {
     Ok(match name {
         "eventTypes" => Resource::EventTypes,
@@ -654,7 +807,7 @@ fn resource_of(name: &str) -> Result<Resource, HubError> {
 /// A top-level resource's values (event types, EPCs, business steps, business locations, read
 /// points, dispositions) in the events the caller may read.
 #[utoipa::path(get, path = "/epcis/{resource}", tag = "EPCIS",
-    params(("resource" = String, Path, description = "eventTypes, epcs, bizSteps, bizLocations, readPoints or dispositions"), Paging),
+    params(("resource" = ResourceName, Path, description = "eventTypes, epcs, bizSteps, bizLocations, readPoints or dispositions"), Paging),
     responses((status = 200, body = [String]), (status = 400, body = Problem),
         (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)),
     security(("bearer" = [])))]
@@ -688,7 +841,7 @@ async fn resource_list(
 
 /// One value of a top-level resource: what can be asked of it.
 #[utoipa::path(get, path = "/epcis/{resource}/{value}", tag = "EPCIS",
-    params(("resource" = String, Path, description = "eventTypes, epcs, bizSteps, bizLocations, readPoints or dispositions"),
+    params(("resource" = ResourceName, Path, description = "eventTypes, epcs, bizSteps, bizLocations, readPoints or dispositions"),
         ("value" = String, Path, description = "The value (URL-encoded)")),
     responses((status = 200, body = [String]), (status = 401, body = Problem),
         (status = 403, body = Problem), (status = 404, body = Problem)),
@@ -733,7 +886,7 @@ fn resource_query(kind: Resource, value: &str, per_page: usize) -> repository::Q
 
 /// The events of one value of a top-level resource (a partner: its own organisation's only).
 #[utoipa::path(get, path = "/epcis/{resource}/{value}/events", tag = "EPCIS",
-    params(("resource" = String, Path, description = "eventTypes, epcs, bizSteps, bizLocations, readPoints or dispositions"),
+    params(("resource" = ResourceName, Path, description = "eventTypes, epcs, bizSteps, bizLocations, readPoints or dispositions"),
         ("value" = String, Path, description = "The value (URL-encoded)"), Paging),
     responses((status = 200, description = "An EPCISQueryDocument", body = Object),
         (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem),
@@ -857,7 +1010,8 @@ async fn get_account(
 #[utoipa::path(post, path = "/api/v1/accounts/{id}/disable", tag = "Accounts",
     params(("id" = String, Path, description = "The account's name")),
     responses((status = 204, description = "Disabled"), (status = 401, body = Problem),
-        (status = 403, body = Problem), (status = 404, body = Problem)),
+        (status = 403, body = Problem), (status = 404, body = Problem),
+        (status = 409, description = "The caller's own account", body = Problem)),
     security(("bearer" = [])))]
 async fn disable_account(
     State(state): State<ApiState>,
@@ -873,7 +1027,8 @@ async fn disable_account(
 #[utoipa::path(post, path = "/api/v1/accounts/{id}/keys", tag = "Accounts", request_body = Rotation,
     params(("id" = String, Path, description = "The account's name")),
     responses((status = 201, body = Issued), (status = 400, body = Problem), (status = 401, body = Problem),
-        (status = 403, body = Problem), (status = 404, body = Problem)),
+        (status = 403, body = Problem), (status = 404, body = Problem),
+        (status = 409, description = "Retiring the keys of the caller's own account", body = Problem)),
     security(("bearer" = [])))]
 async fn new_key(
     State(state): State<ApiState>,
@@ -891,7 +1046,8 @@ async fn new_key(
     params(("id" = String, Path, description = "The account's name"),
         ("key" = String, Path, description = "The credential's id")),
     responses((status = 204, description = "Revoked"), (status = 401, body = Problem),
-        (status = 403, body = Problem), (status = 404, body = Problem)),
+        (status = 403, body = Problem), (status = 404, body = Problem),
+        (status = 409, description = "The credential the request is made with", body = Problem)),
     security(("bearer" = [])))]
 async fn revoke_key(
     State(state): State<ApiState>,
@@ -922,8 +1078,13 @@ async fn read_audit(
 struct Security;
 
 impl utoipa::Modify for Security {
+    /// The bearer scheme; and the error answers every operation may give, as what they are:
+    /// problem documents (`application/problem+json`), 401 wherever a credential is needed,
+    /// 503 while the store is unreachable, and 406 for a version the EPCIS binding does not
+    /// speak.
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
         use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
         openapi
             .components
             .get_or_insert_with(Default::default)
@@ -931,6 +1092,56 @@ impl utoipa::Modify for Security {
                 "bearer",
                 SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
             );
+        let problem = |description: &str| {
+            ResponseBuilder::new()
+                .description(description)
+                .content(
+                    "application/problem+json",
+                    ContentBuilder::new()
+                        .schema(Some(Ref::from_schema_name("Problem")))
+                        .build(),
+                )
+                .build()
+        };
+        for (path, item) in openapi.paths.paths.iter_mut() {
+            let epcis = path.starts_with("/epcis");
+            for op in [
+                item.get.as_mut(),
+                item.post.as_mut(),
+                item.delete.as_mut(),
+                item.put.as_mut(),
+            ]
+            .into_iter()
+            .flatten()
+            {
+                let secured = op.security.is_some();
+                let responses = &mut op.responses.responses;
+                for (code, response) in responses.iter_mut() {
+                    if code.starts_with('4') || code.starts_with('5') {
+                        let description = match response {
+                            RefOr::T(r) => r.description.clone(),
+                            RefOr::Ref(_) => String::new(),
+                        };
+                        *response = RefOr::T(problem(&description));
+                    }
+                }
+                let mut add = |code: &str, description: &str| {
+                    responses
+                        .entry(code.to_string())
+                        .or_insert_with(|| RefOr::T(problem(description)));
+                };
+                if secured {
+                    add("401", "No valid API key or session token");
+                }
+                add("503", "The registry's store is unreachable for a moment");
+                if epcis {
+                    add(
+                        "406",
+                        "An EPCIS or CBV version this repository does not speak",
+                    );
+                }
+            }
+        }
     }
 }
 
@@ -942,7 +1153,7 @@ impl utoipa::Modify for Security {
     paths(top_level, capture, capture_jobs, capture_job, capture_event, events, event,
         resource_list, resource_item, resource_events, sign_in, whoami, list_accounts,
         create_account, get_account, disable_account, new_key, revoke_key, read_audit),
-    components(schemas(Problem, CaptureJob, repository::CaptureError, Account, Kind, Role, Issued,
+    components(schemas(Problem, ResourceName, CaptureDocument, SingleEvent, CaptureJob, repository::CaptureError, Account, Kind, Role, Issued,
         Credential, Entry, SignIn, WhoAmI, NewAccount, Created, AccountDetail, Rotation)),
     modifiers(&Security)
 )]

@@ -78,6 +78,8 @@ impl From<custodian_ledger::sql::SqlError> for HubError {
     fn from(e: custodian_ledger::sql::SqlError) -> HubError {
         if e.is_unavailable() {
             HubError::Unavailable(e.to_string())
+        } else if e.is_invalid_text() {
+            HubError::BadRequest("a text holds a character no text may hold (NUL)".into())
         } else {
             HubError::Internal(format!("registry storage: {e}"))
         }

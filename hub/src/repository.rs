@@ -75,12 +75,22 @@ impl CaptureError {
                 ("epcisException:ValidationException", 400)
             }
             HubError::TooLarge(_) => ("epcisException:CaptureLimitExceededException", 413),
-            _ => ("epcisException:ImplementationException", 500),
+            HubError::Unavailable(detail) => {
+                eprintln!("hub: registry unavailable during a capture: {detail}");
+                ("epcisException:ImplementationException", 503)
+            }
+            other => {
+                eprintln!("hub: capture failed: {other}");
+                ("epcisException:ImplementationException", 500)
+            }
         };
         CaptureError {
             kind: kind.into(),
             title: match e {
                 HubError::Internal(_) => "internal error; see the hub's log".into(),
+                HubError::Unavailable(_) => {
+                    "the registry is unavailable for a moment; try again".into()
+                }
                 other => other.to_string(),
             },
             status,
@@ -431,6 +441,11 @@ fn list_param(name: &str, value: &Option<String>) -> Result<Option<Vec<String>>,
             "QueryParameterException: {name} names nothing"
         )));
     }
+    if items.iter().any(|i| i.contains('\0')) {
+        return Err(HubError::BadRequest(format!(
+            "QueryParameterException: {name} holds a NUL character"
+        )));
+    }
     if items.len() > MAX_VALUES || value.len() > 64 * 1024 {
         return Err(HubError::BadRequest(format!(
             "QueryParameterException: {name} lists more than {MAX_VALUES} values"
@@ -656,6 +671,9 @@ fn with_record_time(body: &str, record_time: i64) -> Result<Value, HubError> {
 /// (the event as declared erroneous), else the event itself.
 pub fn event(conn: impl AsDb, scope: &Scope, id: &str) -> Result<Value, HubError> {
     let conn = conn.db();
+    if id.contains('\0') {
+        return Err(HubError::NotFound(format!("event {id:?}")));
+    }
     let org = match scope {
         Scope::All => None,
         Scope::Org(org) => Some(org.as_str()),
@@ -810,6 +828,9 @@ fn read_job(r: &custodian_ledger::sql::Row<'_>) -> custodian_ledger::sql::Result
 
 /// A capture job, if the caller's organisation opened it (or the caller reads all).
 pub fn job(conn: impl AsDb, scope: &Scope, id: &str) -> Result<CaptureJob, HubError> {
+    if id.contains('\0') {
+        return Err(HubError::NotFound(format!("capture job {id:?}")));
+    }
     let org = match scope {
         Scope::All => None,
         Scope::Org(org) => Some(org.as_str()),

@@ -788,15 +788,51 @@ async fn an_invalid_document_is_refused_with_its_path_and_stores_nothing() {
     let mut bad = observation(&[dl], "inspecting", LOCATION_A, 3);
     bad["action"] = json!("SHOUT");
     let before = h.counts();
-    let job = h.capture(&systems, &document(vec![good, bad])).await;
+    // Refused on receipt, whole, with the path of the first error: no job, nothing stored.
+    let (status, _, answer) = h
+        .call(
+            Method::POST,
+            "/epcis/capture",
+            Some(&systems),
+            Some(document(vec![good.clone(), bad.clone()]).to_string()),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{answer}");
+    assert_eq!(answer["type"], "epcisException:ValidationException");
+    assert_eq!(
+        answer["instance"], "epcisBody.eventList[1].action",
+        "{answer}"
+    );
+    assert_eq!(h.counts(), before);
+    // A single event likewise.
+    let mut single = bad.clone();
+    single["@context"] = json!(["https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"]);
+    let (status, _, answer) = h
+        .call(
+            Method::POST,
+            "/epcis/events",
+            Some(&systems),
+            Some(single.to_string()),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{answer}");
+    assert_eq!(answer["instance"], "$.action", "{answer}");
+    assert_eq!(h.counts(), before);
+    // A document valid as EPCIS that the repository cannot store whole (an event of another
+    // organisation's) fails in its job, and stores nothing either.
+    let mut foreign = good.clone();
+    foreign["cust:recordedBy"] =
+        json!({ "cust:org": "dist-b", "cust:site": "x", "cust:device": "y" });
+    let mut doc = document(vec![good, foreign]);
+    doc["@context"] = json!([
+        "https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld",
+        { "cust": "https://custodian.dev/epcis/" }
+    ]);
+    let job = h.capture(&systems, &doc).await;
     assert_eq!(job["success"], false);
     assert_eq!(job["running"], false);
     assert_eq!(
-        job["errors"][0]["type"],
-        "epcisException:ValidationException"
-    );
-    assert_eq!(
-        job["errors"][0]["instance"], "epcisBody.eventList[1].action",
+        job["errors"][0]["instance"], "epcisBody.eventList[1]",
         "{job}"
     );
     let after = h.counts();

@@ -54,6 +54,18 @@ impl SqlError {
         }
     }
 
+    /// Whether the server refused a text value it cannot hold (PostgreSQL's text has no NUL
+    /// character): the input was bad, not the store.
+    pub fn is_invalid_text(&self) -> bool {
+        match self {
+            #[cfg(feature = "postgres")]
+            SqlError::Postgres(e) => e
+                .code()
+                .is_some_and(|c| ["22021", "22P05"].contains(&c.code())),
+            _ => false,
+        }
+    }
+
     /// Whether the statement broke a unique constraint (or a primary key).
     pub fn is_unique_violation(&self) -> bool {
         match self {
