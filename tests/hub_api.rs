@@ -337,3 +337,41 @@ fn partners_systems_capture_and_read_only_their_own_events_over_https() {
     let last: Value = json(printed.lines().last().unwrap());
     assert_eq!(last, *trail.last().unwrap());
 }
+
+/// `custodian bench capture` at a small size: its capture jobs must all succeed and each query
+/// find its EPC's events, or it fails; its figures have the keys the goals name.
+#[test]
+fn the_capture_benchmark_runs_and_reports_its_figures() {
+    let out = custodian_e2e::custodian_output(
+        &[
+            "bench",
+            "capture",
+            "--events",
+            "2000",
+            "--per-document",
+            "500",
+            "--stored",
+            "6000",
+            "--queries",
+            "40",
+            "--json",
+        ],
+        None,
+    );
+    assert!(
+        out.status.success(),
+        "bench capture failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let figures = json(&String::from_utf8(out.stdout).unwrap());
+    assert_eq!(figures["events"], 2000);
+    assert_eq!(
+        figures["judged"], 200,
+        "one event in ten is judged: {figures}"
+    );
+    assert_eq!(figures["stored"], 6000);
+    assert_eq!(figures["queries"], 40);
+    for key in ["events_per_s", "p99_ms", "query_p50_ms", "query_p99_ms"] {
+        assert!(figures[key].as_f64().unwrap() > 0.0, "{key}: {figures}");
+    }
+}

@@ -12,27 +12,34 @@ use custodian_scanner::HostLayout;
 use custodian_sync::{Device, Taken};
 use serde_json::{Value, json};
 
+pub mod capture;
 mod decode;
 pub mod fleet;
 pub mod verify;
 
-/// Runs benchmark `name`; `labels` is the label corpus `decode` reads, `verify` what the
-/// `verify` benchmark takes.
+/// The options of the benchmarks that take more than a count.
+pub struct Configured {
+    pub verify: verify::Options,
+    pub fleet: fleet::Options,
+    pub capture: capture::Options,
+}
+
+/// Runs benchmark `name`; `labels` is the label corpus `decode` reads, `configured` what the
+/// `verify`, `fleet` and `capture` benchmarks take.
 pub fn run(
     name: &str,
     events: usize,
     labels: Option<&Path>,
-    verify: &verify::Options,
-    fleet: &fleet::Options,
+    configured: &Configured,
     flag_storm: bool,
     store: Option<&str>,
 ) -> Result<Value> {
     if flag_storm && name != "sync" {
         bail!("--flag-storm is a variant of the sync benchmark: custodian bench sync --flag-storm");
     }
-    if store.is_some() && !["sync", "fleet", "verify"].contains(&name) {
+    if store.is_some() && !["sync", "fleet", "verify", "capture"].contains(&name) {
         bail!(
-            "--store is taken by the sync, fleet and verify benchmarks: custodian bench sync --store postgres://…"
+            "--store is taken by the sync, fleet, verify and capture benchmarks: custodian bench sync --store postgres://…"
         );
     }
     match name {
@@ -41,14 +48,20 @@ pub fn run(
         "decode" => decode::run(&labels.map_or_else(decode::default_labels, Path::to_path_buf)),
         "verify" => verify::run(&verify::Options {
             store: store.map(str::to_string),
-            ..verify.clone()
+            ..configured.verify.clone()
         }),
         "fleet" => fleet::run(&fleet::Options {
             store: store.map(str::to_string),
-            ..fleet.clone()
+            ..configured.fleet.clone()
+        }),
+        "capture" => capture::run(&capture::Options {
+            store: store.map(str::to_string),
+            ..configured.capture.clone()
         }),
         other => {
-            bail!("unknown benchmark {other:?}: available: sync, ingest, decode, verify, fleet")
+            bail!(
+                "unknown benchmark {other:?}: available: sync, ingest, decode, verify, fleet, capture"
+            )
         }
     }
 }
@@ -251,6 +264,20 @@ fn demo_serials() -> Result<Vec<String>> {
     drop(registry);
     let _ = std::fs::remove_dir_all(&tmp);
     Ok(data.serials.into_iter().map(|s| s.element_string).collect())
+}
+
+/// The demo's issued units as Digital Link URIs on id.gs1.org.
+fn demo_serials_dl() -> Result<Vec<String>> {
+    let tmp = std::env::temp_dir().join(format!("custodian-bench-demo-dl-{}", std::process::id()));
+    let registry = custodian_hub::Registry::open_with_key(&tmp, custodian_hub::demo::issuer_key)?;
+    let data = custodian_hub::demo::seed(&registry)?;
+    drop(registry);
+    let _ = std::fs::remove_dir_all(&tmp);
+    Ok(data
+        .serials
+        .into_iter()
+        .map(|s| format!("https://id.gs1.org/01/{}/21/{}", s.gtin, s.serial))
+        .collect())
 }
 
 /// A ledger already holding `events` events: how fast a durable scan gets its verdict, how fast

@@ -211,9 +211,20 @@ enum Command {
         /// `verify`: verifications a second in the paced phase, where latency is measured.
         #[arg(long, default_value_t = 10_000.0)]
         rate: f64,
-        /// `verify`: client connections of the load generator.
-        #[arg(long, default_value_t = 64)]
-        connections: usize,
+        /// `verify`: client connections of the load generator (64); `capture`: clients
+        /// capturing at once (2).
+        #[arg(long)]
+        connections: Option<usize>,
+        /// `capture`: events per captured document.
+        #[arg(long, default_value_t = 1_000)]
+        per_document: usize,
+        /// `capture`: events the repository holds when queried (filled before the run; kept in
+        /// --data for the next).
+        #[arg(long, default_value_t = 10_000_000)]
+        stored: usize,
+        /// `capture`: queries for one EPC's events, timed one at a time.
+        #[arg(long, default_value_t = 2_000)]
+        queries: usize,
         /// `sync`: the events are receipts of units the hub has no shipment for, every one out
         /// of sequence (a flag storm).
         #[arg(long)]
@@ -497,6 +508,9 @@ fn run(command: Command) -> Result<()> {
             seconds,
             rate,
             connections,
+            per_document,
+            stored,
+            queries,
             flag_storm,
             store,
             devices,
@@ -512,9 +526,18 @@ fn run(command: Command) -> Result<()> {
                 data,
                 seconds,
                 rate,
-                connections,
+                connections: connections.unwrap_or(64),
                 store: None,
                 hubs: hubs.unwrap_or(if on_postgres { 2 } else { 1 }),
+            };
+            let capture = bench::capture::Options {
+                events: events.unwrap_or(100_000),
+                per_document,
+                stored,
+                queries,
+                connections: connections.unwrap_or(2),
+                data: verify.data.clone(),
+                store: None,
             };
             let fleet = bench::fleet::Options {
                 devices,
@@ -529,8 +552,11 @@ fn run(command: Command) -> Result<()> {
                 &name,
                 events.unwrap_or(50_000),
                 labels.as_deref(),
-                &verify,
-                &fleet,
+                &bench::Configured {
+                    verify,
+                    fleet,
+                    capture,
+                },
                 flag_storm,
                 store.as_deref(),
             )?;

@@ -22,9 +22,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use chrono::Utc;
-use custodian_ledger::sql::AsDb;
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use serde_json::Value;
 use utoipa::OpenApi;
 
 use crate::accounts::{
@@ -216,23 +215,6 @@ impl FromRequestParts<ApiState> for Caller {
         let registry = state.registry.clone();
         blocking(move || registry.authenticate(&token, &origin, Utc::now())).await
     }
-}
-
-/// Runs `f` in one transaction of the registry: a change and its audit entry together.
-async fn in_transaction<T: Send + 'static>(
-    registry: &Arc<Registry>,
-    f: impl FnOnce(custodian_ledger::sql::Db<'_>) -> Result<T, ApiError> + Send + 'static,
-) -> ApiResult<T> {
-    let registry = registry.clone();
-    tokio::task::spawn_blocking(move || {
-        let guard = registry.conn()?;
-        let tx = guard.db().transaction().map_err(HubError::from)?;
-        let out = f(tx.db())?;
-        tx.commit().map_err(HubError::from)?;
-        Ok(out)
-    })
-    .await
-    .map_err(|e| HubError::Internal(format!("worker failed: {e}")))?
 }
 
 /// The router of the API, over `registry`.
@@ -537,30 +519,16 @@ async fn capture(
 
 /// Stores a capture job's document and closes the job, whatever happens.
 fn run_job(registry: &Registry, caller: &Caller, job: &str, doc: &Value) {
-    let outcome = (|| -> Result<usize, repository::CaptureError> {
-        let guard = registry
-            .conn()
-            .map_err(|e| repository::Refused::from(e).0)?;
-        let tx = guard
-            .db()
-            .transaction()
-            .map_err(|e| repository::Refused::from(HubError::from(e)).0)?;
-        let now = Utc::now();
-        let captured = repository::capture(tx.db(), caller, doc, now).map_err(|r| r.0)?;
-        audit::append(
-            tx.db(),
+    let outcome = registry
+        .capture(
             caller,
+            doc,
             "epcis.capture",
             &format!("capture/{job}"),
-            &json!({ "stored": captured.stored, "repeated": captured.repeated,
-                     "judged": captured.judged, "flags": captured.flags }),
-            now,
+            Utc::now(),
         )
-        .map_err(|e| repository::Refused::from(e).0)?;
-        tx.commit()
-            .map_err(|e| repository::Refused::from(HubError::from(e)).0)?;
-        Ok(captured.stored + captured.repeated)
-    })();
+        .map(|c| c.stored + c.repeated)
+        .map_err(|r| r.0);
     let closed = registry
         .conn()
         .and_then(|conn| repository::finish_job(&conn, job, outcome, Utc::now()));
@@ -694,22 +662,14 @@ async fn capture_event(
         )
         .into());
     }
-    let captured = in_transaction(&state.registry, move |tx| {
-        let now = Utc::now();
-        let captured =
-            repository::capture(tx, &caller, &doc, now).map_err(|r| ApiError::Capture(r.0))?;
-        let id = captured.ids.first().cloned().unwrap_or_default();
-        audit::append(
-            tx,
-            &caller,
-            "epcis.event",
-            &id,
-            &json!({ "stored": captured.stored, "judged": captured.judged, "flags": captured.flags }),
-            now,
-        )?;
-        Ok(captured)
+    let registry = state.registry.clone();
+    let captured = tokio::task::spawn_blocking(move || {
+        registry
+            .capture(&caller, &doc, "epcis.event", "", Utc::now())
+            .map_err(|r| ApiError::Capture(r.0))
     })
-    .await?;
+    .await
+    .map_err(|e| HubError::Internal(format!("worker failed: {e}")))??;
     let id = captured.ids.first().cloned().unwrap_or_default();
     Ok((
         StatusCode::CREATED,

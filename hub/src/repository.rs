@@ -16,7 +16,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, SecondsFormat, Utc};
 use custodian_ledger::epcis::{self, ImportError};
-use custodian_ledger::sql::{AsDb, Cell, ToCell, params};
+use custodian_ledger::sql::{AsDb, Batched, Cell, ToCell, params};
 use custodian_ledger::{Event, Recorder};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -261,14 +261,76 @@ fn recorder(conn: impl AsDb, caller: &Caller) -> Result<Recorder, HubError> {
     })
 }
 
-/// Captures `doc` (an EPCIS document, query document or single event) for `caller`, all or
-/// nothing, inside the transaction `conn` is in: every event is stored as it came under its
-/// id, and those the verdict engine judges are reconciled. Returns what was stored.
+/// A document read and checked, ready to store: what needs no store, done before the store is
+/// taken (a capture's costliest part runs while another capture is storing).
+pub struct Prepared {
+    imported: epcis::Imported,
+    /// Each kept event's columns and path, in the document's order.
+    columns: Vec<(Columns, String)>,
+}
+
+/// The events of a document as its check lists them, with each one's path.
+fn event_values(doc: &Value) -> Vec<(&Value, String)> {
+    let (list, prefix) = match doc.get("type").and_then(Value::as_str) {
+        Some("EPCISQueryDocument") => (
+            doc.pointer("/epcisBody/queryResults/resultsBody/eventList"),
+            "epcisBody.queryResults.resultsBody.eventList",
+        ),
+        Some("EPCISDocument") => (doc.pointer("/epcisBody/eventList"), "epcisBody.eventList"),
+        _ => return vec![(doc, "$".to_string())],
+    };
+    list.and_then(Value::as_array)
+        .map(|items| {
+            items
+                .iter()
+                .enumerate()
+                .map(|(i, v)| (v, format!("{prefix}[{i}]")))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Reads `doc` (an EPCIS document, query document or single event) as `fallback` would have
+/// recorded the events that do not say who did: checked against EPCIS 2.0, judged, and each
+/// event's columns worked out. Needs no store.
 ///
 /// # Errors
 ///
-/// The first error, with its path: the document is not valid EPCIS 2.0, an event claims to be
-/// recorded by another organisation, an event id is held with other content.
+/// The first error, with its path.
+pub fn prepare(doc: &Value, fallback: &Recorder, now: DateTime<Utc>) -> Result<Prepared, Refused> {
+    let imported = epcis::read(doc, fallback, now.fixed_offset()).map_err(|e| {
+        Refused(
+            CaptureError::from_import(&e),
+            HubError::BadRequest(e.to_string()),
+        )
+    })?;
+    let values = event_values(doc);
+    if values.len() != imported.kept.len() {
+        return Err(HubError::Internal(format!(
+            "{} events read from a document of {}",
+            imported.kept.len(),
+            values.len()
+        ))
+        .into());
+    }
+    let columns = values
+        .into_iter()
+        .zip(&imported.kept)
+        .map(|((value, path), (text, _))| {
+            columns(value, text, &path)
+                .map(|c| (c, path.clone()))
+                .map_err(|e| Refused(CaptureError::from_hub(&e, &path), e))
+        })
+        .collect::<Result<_, _>>()?;
+    Ok(Prepared { imported, columns })
+}
+
+/// Captures `doc` for `caller` inside the transaction `conn` is in ([`prepare`], then
+/// [`store`]).
+///
+/// # Errors
+///
+/// As [`prepare`] and [`store`].
 pub fn capture(
     conn: impl AsDb,
     caller: &Caller,
@@ -276,28 +338,34 @@ pub fn capture(
     now: DateTime<Utc>,
 ) -> Result<Captured, Refused> {
     let conn = conn.db();
-    let fallback = recorder(conn, caller)?;
-    let imported = epcis::read(doc, &fallback, now.fixed_offset()).map_err(|e| {
-        Refused(
-            CaptureError::from_import(&e),
-            HubError::BadRequest(e.to_string()),
-        )
-    })?;
+    let prepared = prepare(doc, &recorder(conn, caller)?, now)?;
+    store(conn, caller, &prepared, now)
+}
+
+/// Stores a prepared document for `caller`, all or nothing, inside the transaction `conn` is
+/// in: every event as it came under its id, and those the verdict engine judges reconciled.
+///
+/// # Errors
+///
+/// The first error, with its path: an event claims to be recorded by another organisation, an
+/// event id is held with other content.
+pub fn store(
+    conn: impl AsDb,
+    caller: &Caller,
+    prepared: &Prepared,
+    now: DateTime<Utc>,
+) -> Result<Captured, Refused> {
+    let conn = conn.db();
+    let imported = &prepared.imported;
     let record_time = now.timestamp_millis();
     let mut out = Captured::default();
     let mut flags = FlagDocs::new();
-    for (i, (text, judged)) in imported.kept.iter().enumerate() {
-        // Paths as the document's check names them.
-        let path = match doc.get("type").and_then(Value::as_str) {
-            Some("EPCISQueryDocument") => {
-                format!("epcisBody.queryResults.resultsBody.eventList[{i}]")
-            }
-            Some("EPCISDocument") => format!("epcisBody.eventList[{i}]"),
-            _ => "$".to_string(),
-        };
-        let refuse = |e: HubError| Refused(CaptureError::from_hub(&e, &path), e);
-        let value: Value = serde_json::from_str(text)
-            .map_err(|e| refuse(HubError::Internal(format!("kept event: {e}"))))?;
+    static EPCS: Batched = Batched {
+        sql: "INSERT INTO captured_epcs (epc, role, seq) VALUES (?1, ?2, ?3)",
+        types: &["text", "text", "int8"],
+    };
+    for ((text, judged), (c, path)) in imported.kept.iter().zip(&prepared.columns) {
+        let refuse = |e: HubError| Refused(CaptureError::from_hub(&e, path), e);
         let judged: Option<&Event> = judged.and_then(|j| imported.events.get(j));
         if let Some(e) = judged
             && e.recorded_by().org != caller.org
@@ -309,30 +377,12 @@ pub fn capture(
                 caller.org
             ))));
         }
-        let c = columns(&value, text, &path).map_err(refuse)?;
-        let held: Option<(String, String)> = conn
+        let seq: Option<i64> = conn
             .query_opt(
-                "SELECT body, org FROM captured_events WHERE id = ?1 AND declared = ?2",
-                params![c.id, c.declared],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
-            .map_err(|e| refuse(e.into()))?;
-        if let Some((body, org)) = held {
-            if body == *text && org == caller.org {
-                out.repeated += 1;
-                out.ids.push(c.id);
-                continue;
-            }
-            return Err(refuse(HubError::Conflict(format!(
-                "{path}: event {} is held already with other content",
-                c.id
-            ))));
-        }
-        let seq: i64 = conn
-            .query_row(
                 "INSERT INTO captured_events (id, declared, org, event_type, action, event_time, record_time,
                      biz_step, disposition, read_point, biz_location, judged, body)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13) RETURNING seq",
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)
+                 ON CONFLICT (id, declared) DO NOTHING RETURNING seq",
                 params![
                     c.id,
                     c.declared,
@@ -351,12 +401,28 @@ pub fn capture(
                 |r| r.get(0),
             )
             .map_err(|e| refuse(e.into()))?;
+        let Some(seq) = seq else {
+            // Held already: the same event again stores nothing; other content is a conflict.
+            let held: Option<(String, String)> = conn
+                .query_opt(
+                    "SELECT body, org FROM captured_events WHERE id = ?1 AND declared = ?2",
+                    params![c.id, c.declared],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .map_err(|e| refuse(e.into()))?;
+            if held.is_some_and(|(body, org)| body == *text && org == caller.org) {
+                out.repeated += 1;
+                out.ids.push(c.id.clone());
+                continue;
+            }
+            return Err(refuse(HubError::Conflict(format!(
+                "{path}: event {} is held already with other content",
+                c.id
+            ))));
+        };
         for (epc, role) in &c.epcs {
-            conn.execute(
-                "INSERT INTO captured_epcs (epc, role, seq) VALUES (?1, ?2, ?3)",
-                params![epc, role, seq],
-            )
-            .map_err(|e| refuse(e.into()))?;
+            conn.insert_later(&EPCS, params![epc, role, seq])
+                .map_err(|e| refuse(e.into()))?;
         }
         if let Some(e) = judged {
             let raised = crate::reconcile::record(conn, &mut flags, e, now).map_err(refuse)?;
@@ -364,7 +430,7 @@ pub fn capture(
             out.flags += raised.map_or(0, |f| f.len());
         }
         out.stored += 1;
-        out.ids.push(c.id);
+        out.ids.push(c.id.clone());
     }
     flags.write(conn)?;
     Ok(out)
@@ -882,4 +948,51 @@ pub fn names(conn: impl AsDb, scope: &Scope, epc: &str) -> Result<bool, HubError
             |r| r.get::<_, i64>(0),
         )?
         .is_some())
+}
+
+/// Captures as the API and the command line both do: `doc` stored whole in one transaction
+/// with its audit entry (`action` on `target`), or nothing and the first error.
+impl crate::Registry {
+    /// How many events the repository holds.
+    pub fn captured_events(&self) -> Result<usize, HubError> {
+        let n: i64 = self.conn()?.db().query_row(
+            "SELECT count(*) FROM captured_events",
+            params![],
+            |r| r.get(0),
+        )?;
+        Ok(usize::try_from(n).unwrap_or(0))
+    }
+
+    pub fn capture(
+        &self,
+        caller: &Caller,
+        doc: &Value,
+        action: &str,
+        target: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Captured, Refused> {
+        caller.require(crate::accounts::Action::Capture)?;
+        // Read and judged before the store is taken: another capture stores meanwhile.
+        let fallback = recorder(&self.conn()?, caller)?;
+        let prepared = prepare(doc, &fallback, now)?;
+        let guard = self.conn()?;
+        let tx = guard.db().transaction().map_err(HubError::from)?;
+        let captured = store(tx.db(), caller, &prepared, now)?;
+        let target = if target.is_empty() {
+            captured.ids.first().map_or("", String::as_str)
+        } else {
+            target
+        };
+        crate::audit::append(
+            tx.db(),
+            caller,
+            action,
+            target,
+            &json!({ "stored": captured.stored, "repeated": captured.repeated,
+                     "judged": captured.judged, "flags": captured.flags }),
+            now,
+        )?;
+        tx.commit().map_err(HubError::from)?;
+        Ok(captured)
+    }
 }
