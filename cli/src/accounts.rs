@@ -72,7 +72,7 @@ pub(crate) enum AccountCommand {
 }
 
 /// Who runs the command: the operating-system user, as an administrator.
-fn caller() -> Caller {
+pub(crate) fn caller() -> Caller {
     let user = std::env::var("USER")
         .or_else(|_| std::env::var("LOGNAME"))
         .unwrap_or_else(|_| "unknown".into());

@@ -326,15 +326,27 @@ pub(crate) fn run_hub(command: HubCommand) -> Result<()> {
                 || format!("{gtin}, every lot"),
                 |l| format!("{gtin} lot {l}"),
             );
+            let by = crate::accounts::caller();
             if withdraw {
-                registry.withdraw_recall(&gtin, lot.as_deref())?;
+                registry.withdraw_recall_as(
+                    &by,
+                    &custodian_hub::manage::RecallKey {
+                        gtin: gtin.clone(),
+                        lot: lot.clone(),
+                    },
+                    chrono::Utc::now(),
+                )?;
                 outln!("withdrew the recall of {which}");
             } else {
-                registry.add_recall(&custodian_ledger::extract::Recall {
-                    gtin: gtin.clone(),
-                    lot: lot.clone(),
-                    reason: reason.unwrap_or_default(),
-                })?;
+                registry.publish_recall(
+                    &by,
+                    &custodian_hub::manage::RecallRequest {
+                        gtin: gtin.clone(),
+                        lot: lot.clone(),
+                        reason: reason.unwrap_or_default(),
+                    },
+                    chrono::Utc::now(),
+                )?;
                 outln!("recalled {which}");
             }
             Ok(())
@@ -347,11 +359,26 @@ pub(crate) fn run_hub(command: HubCommand) -> Result<()> {
             note,
         } => {
             let registry = data.registry()?;
+            let by = crate::accounts::caller();
             if clear {
-                registry.clear_alert(&code, note.as_deref().unwrap_or_default(), now())?;
+                registry.clear_counterfeit(
+                    &by,
+                    &custodian_hub::manage::AlertRequest {
+                        code: code.clone(),
+                        reason: note.unwrap_or_default(),
+                    },
+                    chrono::Utc::now(),
+                )?;
                 outln!("cleared {code} from the counterfeit alert list");
             } else {
-                registry.add_alert_for(&code, reason.as_deref().unwrap_or_default())?;
+                registry.list_counterfeit(
+                    &by,
+                    &custodian_hub::manage::AlertRequest {
+                        code: code.clone(),
+                        reason: reason.unwrap_or_default(),
+                    },
+                    chrono::Utc::now(),
+                )?;
                 outln!("put {code} on the counterfeit alert list");
             }
             Ok(())

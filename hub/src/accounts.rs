@@ -73,6 +73,12 @@ pub enum Action {
     ReadFlags,
     /// Products and partners master data.
     ReadMasterData,
+    /// Publish and withdraw recalls.
+    Recall,
+    /// The counterfeit alert list: read it, list and clear units.
+    Alerts,
+    /// Units' histories (custody across partners).
+    Histories,
 }
 
 impl Role {
@@ -91,9 +97,17 @@ impl Role {
         use Role::*;
         match self {
             Administrator => true,
-            Quality => matches!(action, Query | ReadFlags | ReadMasterData),
-            BrandProtection => matches!(action, Query | ReadFlags | ReadMasterData),
-            Service => matches!(action, Query | ReadMasterData),
+            Quality => matches!(
+                action,
+                Query | ReadFlags | ReadMasterData | Recall | Histories
+            ),
+            BrandProtection => {
+                matches!(
+                    action,
+                    Query | ReadFlags | ReadMasterData | Alerts | Histories
+                )
+            }
+            Service => matches!(action, Query | ReadMasterData | Histories),
             Integration => matches!(action, Capture | Query | ReadMasterData),
             Partner => matches!(action, Query),
         }

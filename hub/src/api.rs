@@ -53,11 +53,10 @@ pub struct Problem {
     pub instance: Option<String>,
 }
 
-/// A [`HubError`] answered as a problem document; or a document the EPCIS check refused, with
-/// the path of its first error as the problem's `instance`.
+/// A [`HubError`] answered as a problem document; or a capture refused, with the path of its
+/// first error as the problem's `instance`.
 pub enum ApiError {
     Hub(HubError),
-    Refused(custodian_ledger::epcis::ImportError),
     /// A capture refused, as its job would report it.
     Capture(repository::CaptureError),
 }
@@ -82,17 +81,6 @@ impl IntoResponse for ApiError {
                         title: c.title,
                         status: status.as_u16(),
                         instance: Some(c.instance),
-                    },
-                );
-            }
-            ApiError::Refused(e) => {
-                return problem(
-                    StatusCode::BAD_REQUEST,
-                    Problem {
-                        kind: "epcisException:ValidationException".into(),
-                        title: e.message,
-                        status: 400,
-                        instance: Some(e.path),
                     },
                 );
             }
@@ -168,15 +156,6 @@ fn problem(status: StatusCode, p: Problem) -> Response {
 }
 
 type ApiResult<T> = Result<T, ApiError>;
-
-/// A document refused by the EPCIS 2.0 check: 400, with the path of its first error.
-struct Refusal(custodian_ledger::epcis::ImportError);
-
-impl From<Refusal> for ApiError {
-    fn from(r: Refusal) -> ApiError {
-        ApiError::Refused(r.0)
-    }
-}
 
 /// Shared state of the API's handlers.
 #[derive(Clone)]
@@ -258,6 +237,14 @@ pub fn router(registry: Arc<Registry>) -> Router {
             axum::routing::delete(revoke_key),
         )
         .route("/api/v1/audit", get(read_audit))
+        .route("/api/v1/products", get(products))
+        .route("/api/v1/partners", get(partners))
+        .route("/api/v1/recalls", post(publish_recall))
+        .route("/api/v1/recalls/withdraw", post(withdraw_recall))
+        .route("/api/v1/alerts", get(alerts).post(list_alert))
+        .route("/api/v1/alerts/clear", post(clear_alert))
+        .route("/api/v1/flags", get(flags))
+        .route("/api/v1/units/{code}/history", get(history))
         .layer(DefaultBodyLimit::max(MAX_API_BODY))
         .layer(axum::middleware::map_response(as_problem));
     epcis.merge(api).with_state(state)
@@ -481,13 +468,6 @@ async fn capture(
     caller.require(Action::Capture)?;
     capture_behaviour(&headers)?;
     let doc = repository::parse_body(&body).map_err(|r| r.1)?;
-    // Receiving checks the document whole against EPCIS 2.0 (a refusal stores nothing and
-    // opens no job); the job stores it.
-    let doc =
-        tokio::task::spawn_blocking(move || custodian_ledger::epcis::check(&doc).map(|_| doc))
-            .await
-            .map_err(|e| HubError::Internal(format!("worker failed: {e}")))?
-            .map_err(Refusal)?;
     // Only a document (or query document) goes through /capture; a single event is POSTed to
     // /events.
     if !matches!(
@@ -500,16 +480,25 @@ async fn capture(
         )
         .into());
     }
+    // Receiving reads the document whole: checked against EPCIS 2.0 and judged (a refusal is
+    // 400 with the first error's path, stores nothing and opens no job); the job stores it.
     let registry = state.registry.clone();
     let who = caller.clone();
-    let id = blocking(move || {
+    let (prepared, id) = tokio::task::spawn_blocking(move || {
+        let now = Utc::now();
+        let prepared = registry
+            .prepare_capture(&who, &doc, now)
+            .map_err(|r| ApiError::Capture(r.0))?;
+        drop(doc);
         let conn = registry.conn()?;
-        repository::open_job(&conn, &who, Utc::now())
+        let id = repository::open_job(&conn, &who, now)?;
+        Ok::<_, ApiError>((prepared, id))
     })
-    .await?;
+    .await
+    .map_err(|e| HubError::Internal(format!("worker failed: {e}")))??;
     let registry = state.registry.clone();
     let job = id.clone();
-    tokio::task::spawn_blocking(move || run_job(&registry, &caller, &job, &doc));
+    tokio::task::spawn_blocking(move || run_job(&registry, &caller, &job, &prepared));
     Ok((
         StatusCode::ACCEPTED,
         [(header::LOCATION, format!("/epcis/capture/{id}"))],
@@ -518,11 +507,11 @@ async fn capture(
 }
 
 /// Stores a capture job's document and closes the job, whatever happens.
-fn run_job(registry: &Registry, caller: &Caller, job: &str, doc: &Value) {
+fn run_job(registry: &Registry, caller: &Caller, job: &str, prepared: &repository::Prepared) {
     let outcome = registry
-        .capture(
+        .store_capture(
             caller,
-            doc,
+            prepared,
             "epcis.capture",
             &format!("capture/{job}"),
             Utc::now(),
@@ -1035,6 +1024,144 @@ async fn read_audit(
     ))
 }
 
+/// Reads a JSON body; a body that is not what the operation takes is the caller's error.
+fn body<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, HubError> {
+    serde_json::from_slice(bytes).map_err(|e| HubError::BadRequest(format!("the body: {e}")))
+}
+
+/// The products the registry knows.
+#[utoipa::path(get, path = "/api/v1/products", tag = "Master data",
+    responses((status = 200, description = "Each product: GTIN, name, warranty, markets, claim threshold", body = [Object]),
+        (status = 403, body = Problem)),
+    security(("bearer" = [])))]
+async fn products(State(state): State<ApiState>, caller: Caller) -> ApiResult<Json<Value>> {
+    let registry = state.registry.clone();
+    let (products, _) = blocking(move || registry.master_data(&caller)).await?;
+    Ok(Json(
+        serde_json::to_value(products).map_err(|e| HubError::Internal(e.to_string()))?,
+    ))
+}
+
+/// The organisations of the channel: the manufacturer and its partners.
+#[utoipa::path(get, path = "/api/v1/partners", tag = "Master data",
+    responses((status = 200, description = "Each organisation: id, name, role, market, GLN", body = [Object]),
+        (status = 403, body = Problem)),
+    security(("bearer" = [])))]
+async fn partners(State(state): State<ApiState>, caller: Caller) -> ApiResult<Json<Value>> {
+    let registry = state.registry.clone();
+    let (_, orgs) = blocking(move || registry.master_data(&caller)).await?;
+    Ok(Json(
+        serde_json::to_value(orgs).map_err(|e| HubError::Internal(e.to_string()))?,
+    ))
+}
+
+/// Publishes a recall of a GTIN (one lot, or every lot); devices learn of it on their next sync.
+#[utoipa::path(post, path = "/api/v1/recalls", tag = "Quality", request_body = crate::manage::RecallRequest,
+    responses((status = 204, description = "Published"), (status = 400, body = Problem),
+        (status = 403, body = Problem)),
+    security(("bearer" = [])))]
+async fn publish_recall(
+    State(state): State<ApiState>,
+    caller: Caller,
+    bytes: Bytes,
+) -> ApiResult<StatusCode> {
+    let request: crate::manage::RecallRequest = body(&bytes)?;
+    let registry = state.registry.clone();
+    blocking(move || registry.publish_recall(&caller, &request, Utc::now())).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Withdraws a recall.
+#[utoipa::path(post, path = "/api/v1/recalls/withdraw", tag = "Quality", request_body = crate::manage::RecallKey,
+    responses((status = 204, description = "Withdrawn"), (status = 400, body = Problem),
+        (status = 403, body = Problem), (status = 404, body = Problem)),
+    security(("bearer" = [])))]
+async fn withdraw_recall(
+    State(state): State<ApiState>,
+    caller: Caller,
+    bytes: Bytes,
+) -> ApiResult<StatusCode> {
+    let request: crate::manage::RecallKey = body(&bytes)?;
+    let registry = state.registry.clone();
+    blocking(move || registry.withdraw_recall_as(&caller, &request, Utc::now())).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The counterfeit alert list: each unit, why, and who reported it.
+#[utoipa::path(get, path = "/api/v1/alerts", tag = "Brand protection",
+    responses((status = 200, description = "The alert list", body = [Object]), (status = 403, body = Problem)),
+    security(("bearer" = [])))]
+async fn alerts(State(state): State<ApiState>, caller: Caller) -> ApiResult<Json<Value>> {
+    let registry = state.registry.clone();
+    let list = blocking(move || registry.alert_list(&caller)).await?;
+    Ok(Json(
+        serde_json::to_value(list).map_err(|e| HubError::Internal(e.to_string()))?,
+    ))
+}
+
+/// Lists a unit as counterfeit; the organisation it is on its way to is flagged at once.
+#[utoipa::path(post, path = "/api/v1/alerts", tag = "Brand protection", request_body = crate::manage::AlertRequest,
+    responses((status = 204, description = "Listed"), (status = 400, body = Problem),
+        (status = 403, body = Problem)),
+    security(("bearer" = [])))]
+async fn list_alert(
+    State(state): State<ApiState>,
+    caller: Caller,
+    bytes: Bytes,
+) -> ApiResult<StatusCode> {
+    let request: crate::manage::AlertRequest = body(&bytes)?;
+    let registry = state.registry.clone();
+    blocking(move || registry.list_counterfeit(&caller, &request, Utc::now())).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Takes a unit off the alert list: the investigation found it genuine (`reason`: what it found).
+#[utoipa::path(post, path = "/api/v1/alerts/clear", tag = "Brand protection", request_body = crate::manage::AlertRequest,
+    responses((status = 204, description = "Cleared"), (status = 400, body = Problem),
+        (status = 403, body = Problem), (status = 404, body = Problem)),
+    security(("bearer" = [])))]
+async fn clear_alert(
+    State(state): State<ApiState>,
+    caller: Caller,
+    bytes: Bytes,
+) -> ApiResult<StatusCode> {
+    let request: crate::manage::AlertRequest = body(&bytes)?;
+    let registry = state.registry.clone();
+    blocking(move || registry.clear_counterfeit(&caller, &request, Utc::now())).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Every flag raised, across every partner.
+#[utoipa::path(get, path = "/api/v1/flags", tag = "Brand protection",
+    responses((status = 200, description = "The flags, each with its organisation, kind, unit, reason and status", body = [Object]),
+        (status = 403, body = Problem)),
+    security(("bearer" = [])))]
+async fn flags(State(state): State<ApiState>, caller: Caller) -> ApiResult<Json<Value>> {
+    let registry = state.registry.clone();
+    let list = blocking(move || registry.flag_list(&caller)).await?;
+    Ok(Json(
+        serde_json::to_value(list).map_err(|e| HubError::Internal(e.to_string()))?,
+    ))
+}
+
+/// A unit's custody across all partners: every event that names it, in order, and where it is.
+#[utoipa::path(get, path = "/api/v1/units/{code}/history", tag = "Service",
+    params(("code" = String, Path, description = "The unit: element string, bracketed text or Digital Link (URL-encoded)")),
+    responses((status = 200, description = "The unit's custody", body = Object), (status = 400, body = Problem),
+        (status = 403, body = Problem)),
+    security(("bearer" = [])))]
+async fn history(
+    State(state): State<ApiState>,
+    caller: Caller,
+    Path(code): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let registry = state.registry.clone();
+    let custody = blocking(move || registry.unit_history(&caller, &code)).await?;
+    Ok(Json(
+        serde_json::to_value(custody).map_err(|e| HubError::Internal(e.to_string()))?,
+    ))
+}
+
 struct Security;
 
 impl utoipa::Modify for Security {
@@ -1112,9 +1239,11 @@ impl utoipa::Modify for Security {
         description = "The EPCIS 2.0 REST binding (/epcis) and the hub's management API (/api/v1). Every call but signing in needs a bearer token: a service account's API key or a user's session. Each role may do what its description says; a partner reads only its own organisation's events."),
     paths(top_level, capture, capture_jobs, capture_job, capture_event, events, event,
         resource_list, resource_item, resource_events, sign_in, whoami, list_accounts,
-        create_account, get_account, disable_account, new_key, revoke_key, read_audit),
+        create_account, get_account, disable_account, new_key, revoke_key, read_audit, products,
+        partners, publish_recall, withdraw_recall, alerts, list_alert, clear_alert, flags, history),
     components(schemas(Problem, ResourceName, CaptureDocument, SingleEvent, CaptureJob, repository::CaptureError, Account, Kind, Role, Issued,
-        Credential, Entry, SignIn, WhoAmI, NewAccount, Created, AccountDetail, Rotation)),
+        Credential, Entry, SignIn, WhoAmI, NewAccount, Created, AccountDetail, Rotation,
+        crate::manage::RecallRequest, crate::manage::RecallKey, crate::manage::AlertRequest)),
     modifiers(&Security)
 )]
 pub struct ApiDoc;

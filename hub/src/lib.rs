@@ -19,6 +19,7 @@ pub mod demo;
 pub mod exchange;
 pub mod flags;
 pub mod listing;
+pub mod manage;
 pub mod pg;
 pub mod quarantine;
 pub mod reconcile;

@@ -971,13 +971,36 @@ impl crate::Registry {
         target: &str,
         now: DateTime<Utc>,
     ) -> Result<Captured, Refused> {
+        let prepared = self.prepare_capture(caller, doc, now)?;
+        self.store_capture(caller, &prepared, action, target, now)
+    }
+
+    /// Reads and judges `doc` for `caller` ([`prepare`]) without holding the store: another
+    /// capture stores meanwhile.
+    pub fn prepare_capture(
+        &self,
+        caller: &Caller,
+        doc: &Value,
+        now: DateTime<Utc>,
+    ) -> Result<Prepared, Refused> {
         caller.require(crate::accounts::Action::Capture)?;
-        // Read and judged before the store is taken: another capture stores meanwhile.
         let fallback = recorder(&self.conn()?, caller)?;
-        let prepared = prepare(doc, &fallback, now)?;
+        prepare(doc, &fallback, now)
+    }
+
+    /// Stores a prepared document ([`store`]) with its audit entry, in one transaction.
+    pub fn store_capture(
+        &self,
+        caller: &Caller,
+        prepared: &Prepared,
+        action: &str,
+        target: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Captured, Refused> {
+        caller.require(crate::accounts::Action::Capture)?;
         let guard = self.conn()?;
         let tx = guard.db().transaction().map_err(HubError::from)?;
-        let captured = store(tx.db(), caller, &prepared, now)?;
+        let captured = store(tx.db(), caller, prepared, now)?;
         let target = if target.is_empty() {
             captured.ids.first().map_or("", String::as_str)
         } else {

@@ -208,7 +208,25 @@ fn endpoints(h: &Hub) -> Vec<(Method, String, Option<String>, Vec<Role>)> {
     ];
     let capture = vec![Administrator, Integration];
     let admin = vec![Administrator];
+    let master = vec![
+        Administrator,
+        Quality,
+        BrandProtection,
+        Service,
+        Integration,
+    ];
+    let quality = vec![Administrator, Quality];
+    let brand = vec![Administrator, BrandProtection];
+    let flags = vec![Administrator, Quality, BrandProtection];
+    let histories = vec![Administrator, Quality, BrandProtection, Service];
     let (dl, _) = unit(h, 0);
+    let gtin = h.data.serials[0].gtin.clone();
+    let recall = json!({ "gtin": gtin, "lot": "L-BENCH", "reason": "loose battery contacts" });
+    let alert = json!({ "code": dl, "reason": "cloned label found in a market stall" });
+    let history = format!(
+        "/api/v1/units/{}/history",
+        dl.replace('/', "%2F").replace(':', "%3A")
+    );
     let doc = document(vec![observation(
         std::slice::from_ref(&dl),
         "inspecting",
@@ -279,6 +297,35 @@ fn endpoints(h: &Hub) -> Vec<(Method, String, Option<String>, Vec<Role>)> {
             admin.clone(),
         ),
         (Method::GET, "/api/v1/audit".into(), None, admin.clone()),
+        (Method::GET, "/api/v1/products".into(), None, master.clone()),
+        (Method::GET, "/api/v1/partners".into(), None, master.clone()),
+        (
+            Method::POST,
+            "/api/v1/recalls".into(),
+            Some(recall.to_string()),
+            quality.clone(),
+        ),
+        (
+            Method::POST,
+            "/api/v1/recalls/withdraw".into(),
+            Some(recall.to_string()),
+            quality.clone(),
+        ),
+        (Method::GET, "/api/v1/alerts".into(), None, brand.clone()),
+        (
+            Method::POST,
+            "/api/v1/alerts".into(),
+            Some(alert.to_string()),
+            brand.clone(),
+        ),
+        (
+            Method::POST,
+            "/api/v1/alerts/clear".into(),
+            Some(alert.to_string()),
+            brand.clone(),
+        ),
+        (Method::GET, "/api/v1/flags".into(), None, flags.clone()),
+        (Method::GET, history, None, histories.clone()),
     ]
 }
 
@@ -319,9 +366,13 @@ async fn every_endpoint_refuses_a_role_without_the_right_and_changes_nothing() {
             refused += 1;
         }
     }
-    // 6 roles; 5 readable by all, 3 for capture (4 refused each), 7 for the administrator
-    // (5 refused each).
-    assert_eq!(refused, 3 * 4 + 7 * 5);
+    // Every role the table leaves out of an endpoint was refused it.
+    let expected: usize = endpoints(&h)
+        .iter()
+        .map(|(_, _, _, allowed)| Role::ALL.len() - allowed.len())
+        .sum();
+    assert_eq!(refused, expected);
+    assert!(refused >= 60, "{refused}");
     // Those allowed are let through (their own errors aside: never 401 or 403).
     for (method, uri, body, allowed) in endpoints(&h) {
         for (role, token) in &tokens {
@@ -1126,6 +1177,7 @@ async fn the_openapi_description_covers_every_route() {
             "/api/v1/accounts/reader/keys/0000000000000000" => {
                 "/api/v1/accounts/{id}/keys/{key}".to_string()
             }
+            u if u.starts_with("/api/v1/units/") => "/api/v1/units/{code}/history".to_string(),
             other => other.to_string(),
         };
         let operation = &paths
@@ -1146,4 +1198,102 @@ fn a_rotation_request_reads_as_the_api_documents_it() {
     assert_eq!(r.retire_others_after_seconds, None);
     let r: Rotation = serde_json::from_str(r#"{"retire_others_after_seconds": 5}"#).unwrap();
     assert_eq!(r.retire_others_after_seconds, Some(5));
+}
+
+#[tokio::test]
+async fn quality_recalls_and_brand_protection_lists_a_counterfeit_on_the_record() {
+    let h = hub();
+    let quality = h.key("q", Role::Quality, "acme");
+    let brand = h.key("bp", Role::BrandProtection, "acme");
+    let service = h.key("svc", Role::Service, "acme");
+    let gtin = h.data.serials[0].gtin.clone();
+    let (s, _, answer) = h
+        .call(
+            Method::POST,
+            "/api/v1/recalls",
+            Some(&quality),
+            Some(
+                json!({ "gtin": gtin, "lot": "L9", "reason": "loose battery contacts" })
+                    .to_string(),
+            ),
+        )
+        .await;
+    assert_eq!(s, StatusCode::NO_CONTENT, "{answer}");
+    let extract = custodian_hub::registry::current_extract(&h.registry).unwrap();
+    assert!(
+        extract
+            .recalls
+            .iter()
+            .any(|r| r.gtin == gtin && r.lot.as_deref() == Some("L9")),
+        "{:?}",
+        extract.recalls
+    );
+    // A reason is required, and bounded.
+    for reason in ["", "   ", &"x".repeat(5000)] {
+        let (s, _, _) = h
+            .call(
+                Method::POST,
+                "/api/v1/recalls",
+                Some(&quality),
+                Some(json!({ "gtin": gtin, "reason": reason }).to_string()),
+            )
+            .await;
+        assert_eq!(s, StatusCode::BAD_REQUEST);
+    }
+    let (dl, _) = unit(&h, 4);
+    let (s, _, answer) = h
+        .call(
+            Method::POST,
+            "/api/v1/alerts",
+            Some(&brand),
+            Some(json!({ "code": dl, "reason": "cloned label" }).to_string()),
+        )
+        .await;
+    assert_eq!(s, StatusCode::NO_CONTENT, "{answer}");
+    let (s, list) = h.get("/api/v1/alerts", &brand).await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(
+        list.as_array().unwrap().iter().any(|a| a["epc"] == dl),
+        "{list}"
+    );
+    let (s, _, _) = h
+        .call(
+            Method::POST,
+            "/api/v1/alerts/clear",
+            Some(&brand),
+            Some(json!({ "code": dl, "reason": "genuine: the seal was intact" }).to_string()),
+        )
+        .await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+    let (_, list) = h.get("/api/v1/alerts", &brand).await;
+    assert!(
+        !list.as_array().unwrap().iter().any(|a| a["epc"] == dl),
+        "{list}"
+    );
+    // Service reads the unit's history: its commissioning by the manufacturer.
+    let path = format!(
+        "/api/v1/units/{}/history",
+        dl.replace('/', "%2F").replace(':', "%3A")
+    );
+    let (s, custody) = h.get(&path, &service).await;
+    assert_eq!(s, StatusCode::OK, "{custody}");
+    assert!(custody.to_string().contains("commissioning"), "{custody}");
+    // Each change is on the trail, by whom.
+    let trail = h
+        .registry
+        .audit(&admin(), &custodian_hub::audit::Filter::default())
+        .unwrap();
+    let done: Vec<(&str, &str)> = trail
+        .iter()
+        .filter(|e| !e.action.starts_with("account"))
+        .map(|e| (e.actor.as_str(), e.action.as_str()))
+        .collect();
+    assert_eq!(
+        done,
+        [
+            ("q", "recall.publish"),
+            ("bp", "alert.list"),
+            ("bp", "alert.clear")
+        ]
+    );
 }
