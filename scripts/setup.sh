@@ -9,7 +9,9 @@ need_apt=()
 # libheif-dev: `custodian decode` reads HEIC photos through libheif (the CLI's `heic` feature).
 # postgresql: the hub's PostgreSQL store is tested against a real server, a throwaway cluster
 # each suite starts (tests/support/pg.rs).
-for pkg in libwebkit2gtk-4.1-dev xvfb xauth imagemagick webkit2gtk-driver pkg-config libclang-dev libheif-dev postgresql; do
+# python3-venv: the Python peers and clients the tests run (GS1's event hash reference
+# implementation, schemathesis) are installed from PyPI into venvs in .custodian/.
+for pkg in libwebkit2gtk-4.1-dev xvfb xauth imagemagick webkit2gtk-driver pkg-config libclang-dev libheif-dev postgresql python3-venv; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need_apt+=("$pkg")
 done
 if [ ${#need_apt[@]} -gt 0 ]; then
@@ -35,4 +37,13 @@ if [ ! -d ui/node_modules ] || [ ui/package.json -nt ui/node_modules/.package-lo
   # `npm install` rather than `npm ci`: npm 11 writes lockfiles without other platforms'
   # optional packages (rollup's native builds), which `npm ci` then refuses.
   (cd ui && npm install --no-audit --no-fund)
+fi
+
+# GS1's reference implementation of the CBV 2.0 event hash id, which ledger/tests/epcis_hash.rs
+# compares the ledger's ids with (run by scripts/event-hash-peer.sh).
+peer=.custodian/venv-hash
+if ! "$peer/bin/python" -c 'import importlib.metadata as m; assert m.version("epcis-event-hash-generator") == "1.9.3"' 2>/dev/null; then
+  echo "setup: installing GS1's event hash reference implementation into $peer"
+  python3 -m venv "$peer"
+  "$peer/bin/pip" install -q epcis-event-hash-generator==1.9.3 python-dateutil==4.0.0 PyLD==3.3.0
 fi

@@ -30,6 +30,10 @@ cargo build --workspace --bins --locked
 echo "== UI unit tests"
 (cd ui && npx vitest run)
 
+# The CBV 2.0 event hash ids are compared with GS1's reference implementation (setup.sh
+# installs it).
+export CUSTODIAN_EVENT_HASH_PEER="$PWD/.custodian/venv-hash/bin/python"
+
 echo "== Rust tests (unit, property, end-to-end, the real app window through WebDriver)"
 cargo test --workspace --locked
 

@@ -150,6 +150,8 @@ pub fn parse_body(body: &[u8]) -> Result<Value, Refused> {
 /// The columns a stored event is selected on.
 struct Columns {
     id: String,
+    /// The id is the event's CBV hash id: an event held under it is this event.
+    by_content: bool,
     declared: bool,
     event_type: String,
     action: Option<String>,
@@ -182,19 +184,43 @@ pub fn identifier_key(s: &str) -> String {
     }
 }
 
-/// The id an event is stored under: its `eventID`, or for one that comes without, a hash of
-/// its canonical content (`ni:///sha-256;…`), so a repeated capture is recognised.
-fn event_id(event: &Value, canonical: &str) -> String {
-    match text_of(event, "eventID") {
-        Some(id) => id,
-        None => format!(
-            "ni:///sha-256;{}",
-            hex::encode(Sha256::digest(canonical.as_bytes()))
+/// The id an event is stored under: its `eventID`, or for one that comes without, its CBV 2.0
+/// event hash id (`ni:///sha-256;…?ver=CBV2.0`, as GS1's algorithm makes it from the event and
+/// the document's `context`): the same event captured again, from any system, has the same id.
+/// With it, whether the id stands for the event's content: a hash id the algorithm gives this
+/// event, so that another event under it is the same event written otherwise.
+fn event_id(event: &Value, context: Option<&Value>, canonical: &str) -> (String, bool) {
+    let given = text_of(event, "eventID");
+    if let Some(id) = &given
+        && !id.ends_with(&format!("?ver={}", epcis::HASH_ID_VERSION))
+    {
+        return (id.clone(), false);
+    }
+    match (given, epcis::event_hash_id(event, context)) {
+        (Some(id), Ok(hash)) => {
+            let by_content = id == hash;
+            (id, by_content)
+        }
+        (Some(id), Err(_)) => (id, false),
+        (None, Ok(hash)) => (hash, true),
+        // Only for what the check lets through and the algorithm cannot read (none is known):
+        // the content's own digest, still the same for the same text.
+        (None, Err(_)) => (
+            format!(
+                "ni:///sha-256;{}",
+                hex::encode(Sha256::digest(canonical.as_bytes()))
+            ),
+            false,
         ),
     }
 }
 
-fn columns(event: &Value, canonical: &str, path: &str) -> Result<Columns, HubError> {
+fn columns(
+    event: &Value,
+    context: Option<&Value>,
+    canonical: &str,
+    path: &str,
+) -> Result<Columns, HubError> {
     let time = text_of(event, "eventTime").unwrap_or_default();
     let event_time = DateTime::parse_from_rfc3339(&time)
         .map_err(|e| HubError::BadRequest(format!("{path}.eventTime: {e}")))?
@@ -231,8 +257,10 @@ fn columns(event: &Value, canonical: &str, path: &str) -> Result<Columns, HubErr
     }
     epcs.sort_unstable();
     epcs.dedup();
+    let (id, by_content) = event_id(event, context, canonical);
     Ok(Columns {
-        id: event_id(event, canonical),
+        id,
+        by_content,
         declared: event.get("errorDeclaration").is_some(),
         event_type: text_of(event, "type").unwrap_or_default(),
         action: text_of(event, "action"),
@@ -305,6 +333,10 @@ pub fn prepare(doc: &Value, fallback: &Recorder, now: DateTime<Utc>) -> Result<P
         )
     })?;
     let values = event_values(doc);
+    let context = match doc.get("type").and_then(Value::as_str) {
+        Some("EPCISDocument" | "EPCISQueryDocument") => doc.get("@context"),
+        _ => None,
+    };
     if values.len() != imported.kept.len() {
         return Err(HubError::Internal(format!(
             "{} events read from a document of {}",
@@ -317,7 +349,7 @@ pub fn prepare(doc: &Value, fallback: &Recorder, now: DateTime<Utc>) -> Result<P
         .into_iter()
         .zip(&imported.kept)
         .map(|((value, path), (text, _))| {
-            columns(value, text, &path)
+            columns(value, context, text, &path)
                 .map(|c| (c, path.clone()))
                 .map_err(|e| Refused(CaptureError::from_hub(&e, &path), e))
         })
@@ -410,7 +442,8 @@ pub fn store(
                     |r| Ok((r.get(0)?, r.get(1)?)),
                 )
                 .map_err(|e| refuse(e.into()))?;
-            if held.is_some_and(|(body, org)| body == *text && org == caller.org) {
+            if held.is_some_and(|(body, org)| (c.by_content || body == *text) && org == caller.org)
+            {
                 out.repeated += 1;
                 out.ids.push(c.id.clone());
                 continue;

@@ -700,7 +700,9 @@ async fn a_partner_never_reads_another_partners_events() {
     let escaped = id
         .replace('/', "%2F")
         .replace(';', "%3B")
-        .replace(':', "%3A");
+        .replace(':', "%3A")
+        .replace('?', "%3F")
+        .replace('=', "%3D");
     let epc = dl.replace('/', "%2F").replace(':', "%3A");
     // Everything another partner can ask names nothing of dist-a's.
     for uri in [
@@ -1295,5 +1297,62 @@ async fn quality_recalls_and_brand_protection_lists_a_counterfeit_on_the_record(
             ("bp", "alert.list"),
             ("bp", "alert.clear")
         ]
+    );
+}
+
+#[tokio::test]
+async fn an_event_without_an_id_is_stored_under_its_cbv_hash_id() {
+    let h = hub();
+    let systems = h.key("erp", Role::Integration, "acme");
+    let (_, urn) = unit(&h, 3);
+    let mut event = observation(std::slice::from_ref(&urn), "storing", LOCATION_A, 11);
+    event["@context"] = json!(["https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"]);
+    let expected = custodian_ledger::epcis::event_hash_id(&event, None).unwrap();
+    assert!(expected.ends_with("?ver=CBV2.0"), "{expected}");
+    let (s, headers, answer) = h
+        .call(
+            Method::POST,
+            "/epcis/events",
+            Some(&systems),
+            Some(event.to_string()),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{answer}");
+    let (_, stored) = h.get(headers["location"].to_str().unwrap(), &systems).await;
+    assert!(stored.get("eventID").is_none(), "kept as it came: {stored}");
+    let (_, page) = h
+        .get(&format!("/epcis/events?EQ_eventID={expected}"), &systems)
+        .await;
+    assert_eq!(
+        page["epcisBody"]["queryResults"]["resultsBody"]["eventList"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1,
+        "{page}"
+    );
+    // The same event from another system, its EPC as a Digital Link and its time in another
+    // zone's notation: the same hash id, so nothing new is stored.
+    let before = h.counts();
+    let (dl, _) = unit(&h, 3);
+    let mut again = event.clone();
+    again["epcList"] = json!([dl]);
+    again["eventTime"] = json!("2026-01-11T11:00:00+01:00");
+    assert_eq!(
+        custodian_ledger::epcis::event_hash_id(&again, None).unwrap(),
+        expected
+    );
+    let doc = document(vec![{
+        let mut e = again.clone();
+        e.as_object_mut().unwrap().remove("@context");
+        e
+    }]);
+    let job = h.capture(&systems, &doc).await;
+    assert_eq!(job["success"], true, "{job}");
+    let after = h.counts();
+    let of = |c: &Vec<(String, i64)>, t: &str| c.iter().find(|(n, _)| n == t).unwrap().1;
+    assert_eq!(
+        of(&after, "captured_events"),
+        of(&before, "captured_events")
     );
 }

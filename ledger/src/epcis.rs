@@ -14,9 +14,10 @@
 //!   (`ni:///sha-256;<hex>`, as export writes it) is a claim about the content: one that is
 //!   not the content's hash (the content was changed after its id was given) is refused, naming
 //!   its path. A CBV 2.0 hash id (`ni:///sha-256;<hex>?ver=CBV2.0`) is made by GS1's own
-//!   canonical form, which the ledger does not recompute: unless it is the ledger's hash with
-//!   the suffix, the import reports it (see [`Imported::notes`]) and stores the event under
-//!   its content id. Two events of one document under one `eventID` with different content
+//!   canonical form ([`event_hash_id`], in `epcis/hash.rs`; the hub stores events that come
+//!   without an id under it). An import does not check a given one yet: unless it is the
+//!   ledger's hash with the suffix, the import reports it (see [`Imported::notes`]) and stores
+//!   the event under its content id. Two events of one document under one `eventID` with different content
 //!   (an error declaration repeats its event's id, and is not counted) are refused.
 //! - Event and declaration times must lie in [`EARLIEST_TIME`] .. the importing device's clock
 //!   plus [`FUTURE_LEEWAY_HOURS`], and a `cust:expiry` in the years a label's AI 17 can carry
@@ -42,9 +43,11 @@ use chrono::{DateTime, Datelike, FixedOffset, NaiveDate};
 use custodian_scanner::{Gtin, ParseError, Sscc, check_digit};
 use serde_json::{Map, Value, json};
 
+mod hash;
 mod standard;
 pub mod xml;
 
+pub use hash::{HASH_ID_VERSION, HashError, event_hash_id, pre_hash};
 pub use standard::{
     BIZ_STEPS, BIZ_TRANSACTION_TYPES, DISPOSITIONS, ERROR_REASONS, EVENT_TYPES, MEASUREMENT_TYPES,
     SOURCE_DEST_TYPES, is_uri,
