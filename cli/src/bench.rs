@@ -91,26 +91,7 @@ fn sync_in(tmp: &Path, at: &StoreAt, events: usize, flag_storm: bool) -> Result<
         .enable_all()
         .build()?;
     rt.block_on(async {
-        let (url_tx, url_rx) = tokio::sync::oneshot::channel();
-        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-        let options = ServeOptions {
-            data: tmp.join("hub"),
-            store: Some(at.clone()),
-            listen: "127.0.0.1:0".parse()?,
-            demo: true,
-            public: Default::default(),
-            round_events: custodian_sync::protocol::MAX_EVENTS_PER_ROUND,
-        };
-        let server = tokio::spawn(serve(
-            options,
-            move |url| {
-                let _ = url_tx.send(url.to_string());
-            },
-            async move {
-                let _ = stop_rx.await;
-            },
-        ));
-        let url = url_rx.await.context("the hub did not start")?;
+        let (url, hub) = InProcessHub::start(&tmp.join("hub"), at).await?;
         let (_, ca) = custodian_hub::server::hub_address(&tmp.join("hub"))?;
         let token = {
             let (url, ca) = (url.clone(), ca.clone());
@@ -185,8 +166,7 @@ fn sync_in(tmp: &Path, at: &StoreAt, events: usize, flag_storm: bool) -> Result<
         }
         record(10, events)?;
         let increment = device.sync().await?;
-        let _ = stop_tx.send(());
-        server.await??;
+        hub.stop().await?;
         let per_event = |r: &custodian_sync::SyncReport, n: usize| {
             (r.bytes_sent + r.bytes_received) as f64 / n as f64
         };
@@ -264,6 +244,46 @@ fn demo_serials() -> Result<Vec<String>> {
     drop(registry);
     let _ = std::fs::remove_dir_all(&tmp);
     Ok(data.serials.into_iter().map(|s| s.element_string).collect())
+}
+
+/// A hub serving the demo registry on `at` (its TLS identity in `data`) in this process, on a
+/// loopback port the system chose.
+struct InProcessHub {
+    stop: tokio::sync::oneshot::Sender<()>,
+    server: tokio::task::JoinHandle<Result<()>>,
+}
+
+impl InProcessHub {
+    /// Starts it: its URL once it accepts connections.
+    async fn start(data: &Path, at: &StoreAt) -> Result<(String, InProcessHub)> {
+        let (url_tx, url_rx) = tokio::sync::oneshot::channel();
+        let (stop, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let options = ServeOptions {
+            data: data.to_path_buf(),
+            store: Some(at.clone()),
+            listen: "127.0.0.1:0".parse()?,
+            demo: true,
+            public: Default::default(),
+            round_events: custodian_sync::protocol::MAX_EVENTS_PER_ROUND,
+        };
+        let server = tokio::spawn(serve(
+            options,
+            move |url| {
+                let _ = url_tx.send(url.to_string());
+            },
+            async move {
+                let _ = stop_rx.await;
+            },
+        ));
+        let url = url_rx.await.context("the hub did not start")?;
+        Ok((url, InProcessHub { stop, server }))
+    }
+
+    /// Stops it and waits until it has.
+    async fn stop(self) -> Result<()> {
+        let _ = self.stop.send(());
+        self.server.await?
+    }
 }
 
 /// The demo's issued units as Digital Link URIs on id.gs1.org.

@@ -1029,17 +1029,37 @@ fn body<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, HubError> {
     serde_json::from_slice(bytes).map_err(|e| HubError::BadRequest(format!("the body: {e}")))
 }
 
+/// A change the JSON body `T` asks for, made by `f` on a blocking thread: 204 once done.
+async fn change<T: serde::de::DeserializeOwned + Send + 'static>(
+    state: &ApiState,
+    bytes: &[u8],
+    f: impl FnOnce(&Registry, T, chrono::DateTime<Utc>) -> Result<(), HubError> + Send + 'static,
+) -> ApiResult<StatusCode> {
+    let request: T = body(bytes)?;
+    let registry = state.registry.clone();
+    blocking(move || f(&registry, request, Utc::now())).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// What `f` reads on a blocking thread, as JSON.
+async fn read<T: Serialize + Send + 'static>(
+    state: &ApiState,
+    f: impl FnOnce(&Registry) -> Result<T, HubError> + Send + 'static,
+) -> ApiResult<Json<Value>> {
+    let registry = state.registry.clone();
+    let value = blocking(move || f(&registry)).await?;
+    Ok(Json(
+        serde_json::to_value(value).map_err(|e| HubError::Internal(e.to_string()))?,
+    ))
+}
+
 /// The products the registry knows.
 #[utoipa::path(get, path = "/api/v1/products", tag = "Master data",
     responses((status = 200, description = "Each product: GTIN, name, warranty, markets, claim threshold", body = [Object]),
         (status = 403, body = Problem)),
     security(("bearer" = [])))]
 async fn products(State(state): State<ApiState>, caller: Caller) -> ApiResult<Json<Value>> {
-    let registry = state.registry.clone();
-    let (products, _) = blocking(move || registry.master_data(&caller)).await?;
-    Ok(Json(
-        serde_json::to_value(products).map_err(|e| HubError::Internal(e.to_string()))?,
-    ))
+    read(&state, move |r| Ok(r.master_data(&caller)?.0)).await
 }
 
 /// The organisations of the channel: the manufacturer and its partners.
@@ -1048,11 +1068,7 @@ async fn products(State(state): State<ApiState>, caller: Caller) -> ApiResult<Js
         (status = 403, body = Problem)),
     security(("bearer" = [])))]
 async fn partners(State(state): State<ApiState>, caller: Caller) -> ApiResult<Json<Value>> {
-    let registry = state.registry.clone();
-    let (_, orgs) = blocking(move || registry.master_data(&caller)).await?;
-    Ok(Json(
-        serde_json::to_value(orgs).map_err(|e| HubError::Internal(e.to_string()))?,
-    ))
+    read(&state, move |r| Ok(r.master_data(&caller)?.1)).await
 }
 
 /// Publishes a recall of a GTIN (one lot, or every lot); devices learn of it on their next sync.
@@ -1065,10 +1081,10 @@ async fn publish_recall(
     caller: Caller,
     bytes: Bytes,
 ) -> ApiResult<StatusCode> {
-    let request: crate::manage::RecallRequest = body(&bytes)?;
-    let registry = state.registry.clone();
-    blocking(move || registry.publish_recall(&caller, &request, Utc::now())).await?;
-    Ok(StatusCode::NO_CONTENT)
+    change(&state, &bytes, move |r, req, now| {
+        r.publish_recall(&caller, &req, now)
+    })
+    .await
 }
 
 /// Withdraws a recall.
@@ -1081,10 +1097,10 @@ async fn withdraw_recall(
     caller: Caller,
     bytes: Bytes,
 ) -> ApiResult<StatusCode> {
-    let request: crate::manage::RecallKey = body(&bytes)?;
-    let registry = state.registry.clone();
-    blocking(move || registry.withdraw_recall_as(&caller, &request, Utc::now())).await?;
-    Ok(StatusCode::NO_CONTENT)
+    change(&state, &bytes, move |r, req, now| {
+        r.withdraw_recall_as(&caller, &req, now)
+    })
+    .await
 }
 
 /// The counterfeit alert list: each unit, why, and who reported it.
@@ -1092,11 +1108,7 @@ async fn withdraw_recall(
     responses((status = 200, description = "The alert list", body = [Object]), (status = 403, body = Problem)),
     security(("bearer" = [])))]
 async fn alerts(State(state): State<ApiState>, caller: Caller) -> ApiResult<Json<Value>> {
-    let registry = state.registry.clone();
-    let list = blocking(move || registry.alert_list(&caller)).await?;
-    Ok(Json(
-        serde_json::to_value(list).map_err(|e| HubError::Internal(e.to_string()))?,
-    ))
+    read(&state, move |r| r.alert_list(&caller)).await
 }
 
 /// Lists a unit as counterfeit; the organisation it is on its way to is flagged at once.
@@ -1109,10 +1121,10 @@ async fn list_alert(
     caller: Caller,
     bytes: Bytes,
 ) -> ApiResult<StatusCode> {
-    let request: crate::manage::AlertRequest = body(&bytes)?;
-    let registry = state.registry.clone();
-    blocking(move || registry.list_counterfeit(&caller, &request, Utc::now())).await?;
-    Ok(StatusCode::NO_CONTENT)
+    change(&state, &bytes, move |r, req, now| {
+        r.list_counterfeit(&caller, &req, now)
+    })
+    .await
 }
 
 /// Takes a unit off the alert list: the investigation found it genuine (`reason`: what it found).
@@ -1125,10 +1137,10 @@ async fn clear_alert(
     caller: Caller,
     bytes: Bytes,
 ) -> ApiResult<StatusCode> {
-    let request: crate::manage::AlertRequest = body(&bytes)?;
-    let registry = state.registry.clone();
-    blocking(move || registry.clear_counterfeit(&caller, &request, Utc::now())).await?;
-    Ok(StatusCode::NO_CONTENT)
+    change(&state, &bytes, move |r, req, now| {
+        r.clear_counterfeit(&caller, &req, now)
+    })
+    .await
 }
 
 /// Every flag raised, across every partner.
@@ -1137,11 +1149,7 @@ async fn clear_alert(
         (status = 403, body = Problem)),
     security(("bearer" = [])))]
 async fn flags(State(state): State<ApiState>, caller: Caller) -> ApiResult<Json<Value>> {
-    let registry = state.registry.clone();
-    let list = blocking(move || registry.flag_list(&caller)).await?;
-    Ok(Json(
-        serde_json::to_value(list).map_err(|e| HubError::Internal(e.to_string()))?,
-    ))
+    read(&state, move |r| r.flag_list(&caller)).await
 }
 
 /// A unit's custody across all partners: every event that names it, in order, and where it is.
@@ -1155,11 +1163,7 @@ async fn history(
     caller: Caller,
     Path(code): Path<String>,
 ) -> ApiResult<Json<Value>> {
-    let registry = state.registry.clone();
-    let custody = blocking(move || registry.unit_history(&caller, &code)).await?;
-    Ok(Json(
-        serde_json::to_value(custody).map_err(|e| HubError::Internal(e.to_string()))?,
-    ))
+    read(&state, move |r| r.unit_history(&caller, &code)).await
 }
 
 struct Security;

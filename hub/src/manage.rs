@@ -44,6 +44,14 @@ pub struct AlertRequest {
 /// The longest reason or note a call may give.
 pub const MAX_REASON_CHARS: usize = 2000;
 
+/// What the audit trail names a recall by: the GTIN, and `/lot` for one lot.
+fn recall_target(gtin: &str, lot: Option<&str>) -> String {
+    match lot {
+        Some(lot) => format!("{gtin}/{lot}"),
+        None => gtin.to_string(),
+    }
+}
+
 fn reason(text: &str) -> Result<&str, HubError> {
     let t = text.trim();
     if t.is_empty() || t.chars().count() > MAX_REASON_CHARS || t.contains('\0') {
@@ -86,14 +94,7 @@ impl Registry {
             lot: r.lot.clone(),
             reason: reason(&r.reason)?.to_string(),
         };
-        let target = format!(
-            "{}{}",
-            r.gtin,
-            r.lot
-                .as_deref()
-                .map(|l| format!("/{l}"))
-                .unwrap_or_default()
-        );
+        let target = recall_target(&r.gtin, r.lot.as_deref());
         self.audited_change(
             caller,
             "recall.publish",
@@ -112,14 +113,7 @@ impl Registry {
         now: DateTime<Utc>,
     ) -> Result<(), HubError> {
         caller.require(Action::Recall)?;
-        let target = format!(
-            "{}{}",
-            r.gtin,
-            r.lot
-                .as_deref()
-                .map(|l| format!("/{l}"))
-                .unwrap_or_default()
-        );
+        let target = recall_target(&r.gtin, r.lot.as_deref());
         self.audited_change(caller, "recall.withdraw", &target, json!({}), now, |tx| {
             crate::registry::withdraw_recall_in(tx, &r.gtin, r.lot.as_deref())
         })

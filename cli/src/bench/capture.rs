@@ -23,7 +23,6 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 use custodian_hub::accounts::{Caller, Kind, NewAccount, Role};
 use custodian_hub::registry::StoreAt;
-use custodian_hub::server::{ServeOptions, serve};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::{Value, json};
@@ -198,26 +197,7 @@ fn run_in(dir: &std::path::Path, options: &Options) -> Result<Value> {
         .enable_all()
         .build()?;
     rt.block_on(async {
-        let (url_tx, url_rx) = tokio::sync::oneshot::channel();
-        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-        let serve_options = ServeOptions {
-            data: dir.join("hub"),
-            store: Some(at.clone()),
-            listen: "127.0.0.1:0".parse()?,
-            demo: true,
-            public: Default::default(),
-            round_events: custodian_sync::protocol::MAX_EVENTS_PER_ROUND,
-        };
-        let server = tokio::spawn(serve(
-            serve_options,
-            move |url| {
-                let _ = url_tx.send(url.to_string());
-            },
-            async move {
-                let _ = stop_rx.await;
-            },
-        ));
-        let url = url_rx.await.context("the hub did not start")?;
+        let (url, hub) = super::InProcessHub::start(&dir.join("hub"), &at).await?;
         let (_, ca) = custodian_hub::server::hub_address(&dir.join("hub"))?;
         let client = reqwest::Client::builder()
             .add_root_certificate(reqwest::Certificate::from_der(&ca)?)
@@ -309,8 +289,7 @@ fn run_in(dir: &std::path::Path, options: &Options) -> Result<Value> {
                 bail!("the query for EPC {which} found nothing: {status} {page}");
             }
         }
-        let _ = stop_tx.send(());
-        let _ = server.await;
+        hub.stop().await?;
         Ok(json!({
             "store": if options.store.is_some() { "postgres" } else { "sqlite" },
             "events": options.events,
