@@ -161,7 +161,16 @@ type ApiResult<T> = Result<T, ApiError>;
 #[derive(Clone)]
 pub struct ApiState {
     registry: Arc<Registry>,
+    /// Sign-in attempts per client address: a password is checked with Argon2 (deliberately
+    /// slow), so guessing is held to [`SIGN_IN_LIMIT`] — and so is the CPU a caller can spend.
+    sign_ins: Arc<crate::verify::RateLimiter>,
 }
+
+/// Sign-ins a second per client address once a burst of 5 is spent (per hub process).
+pub const SIGN_IN_LIMIT: crate::verify::RateLimit = crate::verify::RateLimit {
+    per_second: 0.5,
+    burst: 5.0,
+};
 
 async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, HubError> + Send + 'static,
@@ -198,7 +207,10 @@ impl FromRequestParts<ApiState> for Caller {
 
 /// The router of the API, over `registry`.
 pub fn router(registry: Arc<Registry>) -> Router {
-    let state = ApiState { registry };
+    let state = ApiState {
+        registry,
+        sign_ins: Arc::new(crate::verify::RateLimiter::new(SIGN_IN_LIMIT)),
+    };
     let epcis = Router::new()
         .route("/epcis", get(top_level).options(discovery))
         .route("/epcis/", get(top_level).options(discovery))
@@ -872,12 +884,27 @@ pub struct SignIn {
 
 /// Signs a user in: a session token for `Authorization: Bearer`.
 #[utoipa::path(post, path = "/api/v1/sessions", tag = "Accounts", request_body = SignIn,
-    responses((status = 201, body = Issued), (status = 400, body = Problem), (status = 401, body = Problem)))]
+    responses((status = 201, body = Issued), (status = 400, body = Problem), (status = 401, body = Problem),
+        (status = 429, description = "Too many sign-ins from this address; retry after Retry-After seconds", body = Problem)))]
 async fn sign_in(
     State(state): State<ApiState>,
     ConnectInfo(client): ConnectInfo<SocketAddr>,
     Json(req): Json<SignIn>,
 ) -> ApiResult<Response> {
+    if !state.sign_ins.admit(client.ip(), 1.0).await {
+        let mut r = problem(
+            StatusCode::TOO_MANY_REQUESTS,
+            Problem {
+                kind: "epcisException:SecurityException".into(),
+                title: "too many sign-ins from this address; wait a moment".into(),
+                status: 429,
+                instance: None,
+            },
+        );
+        r.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from_static("2"));
+        return Ok(r);
+    }
     let registry = state.registry.clone();
     let issued = blocking(move || {
         registry.sign_in(

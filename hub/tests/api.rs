@@ -1356,3 +1356,58 @@ async fn an_event_without_an_id_is_stored_under_its_cbv_hash_id() {
         of(&before, "captured_events")
     );
 }
+
+#[tokio::test]
+async fn guessing_passwords_is_held_to_a_few_tries() {
+    let h = hub();
+    h.registry
+        .create_account(
+            &admin(),
+            &NewAccount {
+                id: "svc.lead".into(),
+                kind: Kind::User,
+                role: Role::Service,
+                org: "acme".into(),
+                password: Some("a long passphrase here".into()),
+            },
+            chrono::Utc::now(),
+        )
+        .unwrap();
+    let guess =
+        |n: usize| json!({ "account": "svc.lead", "password": format!("guess number {n}") });
+    let mut statuses = Vec::new();
+    for n in 0..8 {
+        let (s, headers, _) = h
+            .call(
+                Method::POST,
+                "/api/v1/sessions",
+                None,
+                Some(guess(n).to_string()),
+            )
+            .await;
+        if s == StatusCode::TOO_MANY_REQUESTS {
+            assert!(headers.contains_key("retry-after"));
+        }
+        statuses.push(s.as_u16());
+    }
+    // The burst (5) is answered; then the address waits, even with the right password.
+    assert_eq!(statuses[..5], [401; 5]);
+    assert!(statuses[5..].iter().all(|s| *s == 429), "{statuses:?}");
+    let right = json!({ "account": "svc.lead", "password": "a long passphrase here" });
+    let (s, _, _) = h
+        .call(
+            Method::POST,
+            "/api/v1/sessions",
+            None,
+            Some(right.to_string()),
+        )
+        .await;
+    assert_eq!(s, StatusCode::TOO_MANY_REQUESTS);
+    let sessions = h
+        .counts()
+        .into_iter()
+        .find(|(t, _)| t == "credentials")
+        .unwrap()
+        .1;
+    assert_eq!(sessions, 0, "no session was opened");
+}
