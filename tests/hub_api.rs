@@ -375,3 +375,136 @@ fn the_capture_benchmark_runs_and_reports_its_figures() {
         assert!(figures[key].as_f64().unwrap() > 0.0, "{key}: {figures}");
     }
 }
+
+/// Each delivery an endpoint received: its body and its `GS1-Signature`.
+type Deliveries = std::sync::Arc<std::sync::Mutex<Vec<(String, Option<String>)>>>;
+
+/// A query subscriber's HTTPS endpoint on loopback: every delivery's body and signature.
+struct Subscriber {
+    url: String,
+    ca_pem_file: std::path::PathBuf,
+    received: Deliveries,
+    _dir: tempfile::TempDir,
+    _rt: tokio::runtime::Runtime,
+}
+
+fn subscriber() -> Subscriber {
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    let dir = tempfile::tempdir().unwrap();
+    let material = custodian_hub::tls::load_or_create(dir.path(), &[]).unwrap();
+    let ca_pem_file = dir.path().join("subscriber-ca.der");
+    std::fs::write(&ca_pem_file, &material.ca_der).unwrap();
+    let received: Deliveries = std::sync::Arc::default();
+    let kept = received.clone();
+    let app = axum::Router::new().route(
+        "/events",
+        axum::routing::post(
+            move |headers: axum::http::HeaderMap, body: axum::body::Bytes| {
+                let kept = kept.clone();
+                async move {
+                    kept.lock().unwrap().push((
+                        String::from_utf8(body.to_vec()).unwrap(),
+                        headers
+                            .get("GS1-Signature")
+                            .map(|v| v.to_str().unwrap().to_string()),
+                    ));
+                    axum::http::StatusCode::NO_CONTENT
+                }
+            },
+        ),
+    );
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let config = axum_server::tls_rustls::RustlsConfig::from_pem(
+            material.cert_pem.into_bytes(),
+            material.key_pem.into_bytes(),
+        )
+        .await
+        .unwrap();
+        tokio::spawn(axum_server::from_tcp_rustls(listener, config).serve(app.into_make_service()));
+    });
+    Subscriber {
+        url: format!("https://127.0.0.1:{port}/events"),
+        ca_pem_file,
+        received,
+        _dir: dir,
+        _rt: rt,
+    }
+}
+
+#[test]
+fn a_running_hub_delivers_a_subscription_to_its_subscriber_signed() {
+    let sub = subscriber();
+    let tmp = tempfile::tempdir().unwrap();
+    let hub = HubProcess::start_with(
+        tmp.path(),
+        true,
+        "127.0.0.1:0",
+        &["--webhook-ca", sub.ca_pem_file.to_str().unwrap()],
+    );
+    let api = Api::new(&hub);
+    let a_reader = account(&hub, "a-reader", "partner", "dist-a");
+    let a_wms = account(&hub, "a-wms", "integration", "dist-a");
+    let erp = account(&hub, "erp", "integration", "acme");
+    let define = json!({ "name": "dist-a-inspections", "query": { "EQ_bizStep": ["inspecting"] } });
+    let resp = api.post(
+        "/epcis/queries",
+        &a_reader,
+        "application/json",
+        define.to_string(),
+    );
+    assert_eq!(resp.status, 201, "{}", resp.body);
+    let subscribe = json!({ "dest": sub.url, "signatureToken": "t0ken-of-dist-a", "stream": true });
+    let resp = api.post(
+        "/epcis/queries/dist-a-inspections/subscriptions",
+        &a_reader,
+        "application/json",
+        subscribe.to_string(),
+    );
+    assert_eq!(resp.status, 201, "{}", resp.body);
+    let event = |n: usize, day: u32| {
+        json!({
+            "@context": ["https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"],
+            "type": "ObjectEvent",
+            "eventTime": format!("2026-03-{day:02}T09:00:00Z"),
+            "eventTimeZoneOffset": "+01:00",
+            "epcList": [sgtin(n)],
+            "action": "OBSERVE",
+            "bizStep": "inspecting",
+        })
+        .to_string()
+    };
+    assert_eq!(
+        api.post("/epcis/events", &erp, "application/ld+json", event(11, 1))
+            .status,
+        201
+    );
+    assert_eq!(
+        api.post("/epcis/events", &a_wms, "application/ld+json", event(12, 2))
+            .status,
+        201
+    );
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while sub.received.lock().unwrap().is_empty() && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // A moment more: nothing else may follow.
+    std::thread::sleep(Duration::from_millis(1500));
+    let got = sub.received.lock().unwrap().clone();
+    assert_eq!(got.len(), 1, "one delivery: {got:?}");
+    let (body, signature) = &got[0];
+    assert_eq!(
+        signature.as_deref(),
+        Some(custodian_hub::subscriptions::signature("t0ken-of-dist-a", body.as_bytes()).as_str())
+    );
+    let events = events_of(&json(body));
+    assert_eq!(events.len(), 1, "only dist-a's own event: {events:?}");
+    assert_eq!(events[0]["epcList"], json!([sgtin(12)]));
+}

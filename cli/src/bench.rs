@@ -265,6 +265,7 @@ impl InProcessHub {
             demo: true,
             public: Default::default(),
             round_events: custodian_sync::protocol::MAX_EVENTS_PER_ROUND,
+            webhook_roots: Vec::new(),
         };
         let server = tokio::spawn(serve(
             options,

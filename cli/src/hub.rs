@@ -64,6 +64,10 @@ pub(crate) enum HubCommand {
         /// Public verifications a client address may make at once before --public-rate applies.
         #[arg(long, default_value_t = RateLimit::PUBLIC.burst, value_parser = positive)]
         public_burst: f64,
+        /// A CA certificate (PEM or DER) trusted for query subscribers' webhook endpoints,
+        /// beside the system's roots (an in-house CA); may be given more than once.
+        #[arg(long)]
+        webhook_ca: Vec<PathBuf>,
     },
     /// Prints a one-time enrollment token for a device of ORG at SITE.
     Token {
@@ -224,6 +228,13 @@ pub(crate) enum HubCommand {
     },
 }
 
+/// A certificate from a file, PEM or DER, as DER.
+fn read_certificate(path: &std::path::Path) -> Result<Vec<u8>> {
+    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    custodian_hub::tls::certificate_der(&bytes)
+        .with_context(|| format!("reading {}", path.display()))
+}
+
 pub(crate) fn run_hub(command: HubCommand) -> Result<()> {
     match command {
         HubCommand::Account(command) => crate::accounts::run_account(command),
@@ -251,7 +262,12 @@ pub(crate) fn run_hub(command: HubCommand) -> Result<()> {
             round_events,
             public_rate,
             public_burst,
+            webhook_ca,
         } => {
+            let webhook_roots = webhook_ca
+                .iter()
+                .map(|path| read_certificate(path))
+                .collect::<Result<Vec<_>>>()?;
             let options = custodian_hub::server::ServeOptions {
                 store: data
                     .store
@@ -268,6 +284,7 @@ pub(crate) fn run_hub(command: HubCommand) -> Result<()> {
                     ..Default::default()
                 },
                 round_events: usize::try_from(round_events).unwrap_or(usize::MAX),
+                webhook_roots,
             };
             runtime()?.block_on(async {
                 let stop = shutdown_signal()?;

@@ -224,6 +224,26 @@ pub fn router(registry: Arc<Registry>) -> Router {
             get(events).post(capture_event).options(discovery),
         )
         .route("/epcis/events/{id}", get(event).options(discovery))
+        .route(
+            "/epcis/queries",
+            get(list_queries).post(define_query).options(discovery),
+        )
+        .route(
+            "/epcis/queries/{name}",
+            get(get_query).delete(delete_query).options(discovery),
+        )
+        .route(
+            "/epcis/queries/{name}/events",
+            get(query_events).options(discovery),
+        )
+        .route(
+            "/epcis/queries/{name}/subscriptions",
+            get(list_subscriptions).post(subscribe).options(discovery),
+        )
+        .route(
+            "/epcis/queries/{name}/subscriptions/{id}",
+            axum::routing::delete(unsubscribe).options(discovery),
+        )
         .route("/epcis/{resource}", get(resource_list).options(discovery))
         .route(
             "/epcis/{resource}/{value}",
@@ -368,8 +388,16 @@ async fn versions(request: axum::extract::Request, next: axum::middleware::Next)
 /// `OPTIONS` on any EPCIS resource: what it allows and the capture limits.
 async fn discovery(uri: axum::http::Uri) -> Response {
     let path = uri.path();
-    let allow = if path == "/epcis/capture" || path == "/epcis/events" {
+    let allow = if path == "/epcis/capture"
+        || path == "/epcis/events"
+        || path == "/epcis/queries"
+        || (path.starts_with("/epcis/queries/") && path.ends_with("/subscriptions"))
+    {
         "OPTIONS, GET, POST"
+    } else if path.starts_with("/epcis/queries/") && path.matches('/').count() == 3 {
+        "OPTIONS, GET, DELETE"
+    } else if path.starts_with("/epcis/queries/") && path.contains("/subscriptions/") {
+        "OPTIONS, DELETE"
     } else {
         "OPTIONS, GET"
     };
@@ -804,7 +832,7 @@ async fn resource_list(
 #[utoipa::path(get, path = "/epcis/{resource}/{value}", tag = "EPCIS",
     params(("resource" = ResourceName, Path, description = "eventTypes, epcs, bizSteps, bizLocations, readPoints or dispositions"),
         ("value" = String, Path, description = "The value (URL-encoded)")),
-    responses((status = 200, body = [String]), (status = 401, body = Problem),
+    responses((status = 200, body = [String]), (status = 400, body = Problem), (status = 401, body = Problem),
         (status = 403, body = Problem), (status = 404, body = Problem)),
     security(("bearer" = [])))]
 async fn resource_item(
@@ -1193,6 +1221,160 @@ async fn history(
     read(&state, move |r| r.unit_history(&caller, &code)).await
 }
 
+use crate::subscriptions::{NamedQuery, NewSubscription, Subscription};
+
+/// Defines a named query (its parameters as the standard query's), in the caller's scope: a
+/// partner's selects only its own organisation's events.
+#[utoipa::path(post, path = "/epcis/queries", tag = "EPCIS", request_body = NamedQuery,
+    responses((status = 201, description = "Defined; it is at Location",
+            headers(("Location" = String, description = "The query's URL"))),
+        (status = 400, body = Problem), (status = 403, body = Problem), (status = 409, body = Problem)),
+    security(("bearer" = [])))]
+async fn define_query(
+    State(state): State<ApiState>,
+    caller: Caller,
+    bytes: Bytes,
+) -> ApiResult<Response> {
+    let q: NamedQuery = body(&bytes)?;
+    let name = q.name.clone();
+    let registry = state.registry.clone();
+    blocking(move || registry.define_query(&caller, &q, Utc::now())).await?;
+    Ok((
+        StatusCode::CREATED,
+        [(
+            header::LOCATION,
+            format!("/epcis/queries/{}", percent(&name)),
+        )],
+    )
+        .into_response())
+}
+
+/// The named queries the caller may see.
+#[utoipa::path(get, path = "/epcis/queries", tag = "EPCIS",
+    responses((status = 200, body = [NamedQuery]), (status = 403, body = Problem)),
+    security(("bearer" = [])))]
+async fn list_queries(State(state): State<ApiState>, caller: Caller) -> ApiResult<Json<Value>> {
+    read(&state, move |r| r.named_queries(&caller)).await
+}
+
+/// One named query.
+#[utoipa::path(get, path = "/epcis/queries/{name}", tag = "EPCIS",
+    params(("name" = String, Path, description = "The query's name")),
+    responses((status = 200, body = NamedQuery), (status = 403, body = Problem), (status = 404, body = Problem)),
+    security(("bearer" = [])))]
+async fn get_query(
+    State(state): State<ApiState>,
+    caller: Caller,
+    Path(name): Path<String>,
+) -> ApiResult<Json<Value>> {
+    read(&state, move |r| Ok(r.named_query(&caller, &name)?.0)).await
+}
+
+/// Deletes a named query and its subscriptions.
+#[utoipa::path(delete, path = "/epcis/queries/{name}", tag = "EPCIS",
+    params(("name" = String, Path, description = "The query's name")),
+    responses((status = 204, description = "Deleted"), (status = 403, body = Problem), (status = 404, body = Problem)),
+    security(("bearer" = [])))]
+async fn delete_query(
+    State(state): State<ApiState>,
+    caller: Caller,
+    Path(name): Path<String>,
+) -> ApiResult<StatusCode> {
+    let registry = state.registry.clone();
+    blocking(move || registry.delete_query(&caller, &name, Utc::now())).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// A named query's events, a page at a time.
+#[utoipa::path(get, path = "/epcis/queries/{name}/events", tag = "EPCIS",
+    params(("name" = String, Path, description = "The query's name"), Paging),
+    responses((status = 200, description = "An EPCISQueryDocument", body = Object),
+        (status = 400, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)),
+    security(("bearer" = [])))]
+async fn query_events(
+    State(state): State<ApiState>,
+    caller: Caller,
+    Path(name): Path<String>,
+    Query(paging): Query<Paging>,
+) -> ApiResult<Response> {
+    caller.require(Action::Query)?;
+    let per_page = paging.per_page()?;
+    let registry = state.registry.clone();
+    let who = caller.clone();
+    let asked = name.clone();
+    let (mut q, scope) = blocking(move || {
+        let (_, q, scope) = registry.named_query(&who, &asked)?;
+        Ok((q, scope))
+    })
+    .await?;
+    q.perPage = Some(per_page);
+    q.nextPageToken = paging.nextPageToken;
+    let registry = state.registry.clone();
+    let page = blocking(move || repository::query(&registry.conn()?, &scope, &q)).await?;
+    let mut doc = repository::query_document(page.events, Utc::now());
+    doc["epcisBody"]["queryResults"]["queryName"] = Value::String(name.clone());
+    let mut r = Json(doc).into_response();
+    if let Some(next) = page.next
+        && let Ok(v) = HeaderValue::from_str(&next_link(
+            &format!("/epcis/queries/{}/events", percent(&name)),
+            &next,
+            per_page,
+        ))
+    {
+        r.headers_mut().insert(header::LINK, v);
+    }
+    Ok(r)
+}
+
+/// Subscribes to a named query: the events captured from now on (or since
+/// `initialRecordTime`) are sent to `dest`, signed with `signatureToken`, until acknowledged.
+#[utoipa::path(post, path = "/epcis/queries/{name}/subscriptions", tag = "EPCIS",
+    params(("name" = String, Path, description = "The query's name")),
+    request_body = NewSubscription,
+    responses((status = 201, body = Subscription), (status = 400, body = Problem),
+        (status = 403, body = Problem), (status = 404, body = Problem)),
+    security(("bearer" = [])))]
+async fn subscribe(
+    State(state): State<ApiState>,
+    caller: Caller,
+    Path(name): Path<String>,
+    bytes: Bytes,
+) -> ApiResult<Response> {
+    let s: NewSubscription = body(&bytes)?;
+    let registry = state.registry.clone();
+    let made = blocking(move || registry.subscribe(&caller, &name, &s, Utc::now())).await?;
+    Ok((StatusCode::CREATED, Json(made)).into_response())
+}
+
+/// A named query's subscriptions.
+#[utoipa::path(get, path = "/epcis/queries/{name}/subscriptions", tag = "EPCIS",
+    params(("name" = String, Path, description = "The query's name")),
+    responses((status = 200, body = [Subscription]), (status = 403, body = Problem), (status = 404, body = Problem)),
+    security(("bearer" = [])))]
+async fn list_subscriptions(
+    State(state): State<ApiState>,
+    caller: Caller,
+    Path(name): Path<String>,
+) -> ApiResult<Json<Value>> {
+    read(&state, move |r| r.subscriptions(&caller, &name)).await
+}
+
+/// Ends a subscription.
+#[utoipa::path(delete, path = "/epcis/queries/{name}/subscriptions/{id}", tag = "EPCIS",
+    params(("name" = String, Path, description = "The query's name"),
+        ("id" = String, Path, description = "The subscription's id")),
+    responses((status = 204, description = "Ended"), (status = 403, body = Problem), (status = 404, body = Problem)),
+    security(("bearer" = [])))]
+async fn unsubscribe(
+    State(state): State<ApiState>,
+    caller: Caller,
+    Path((name, id)): Path<(String, String)>,
+) -> ApiResult<StatusCode> {
+    let registry = state.registry.clone();
+    blocking(move || registry.unsubscribe(&caller, &name, &id, Utc::now())).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
 struct Security;
 
 impl utoipa::Modify for Security {
@@ -1271,10 +1453,13 @@ impl utoipa::Modify for Security {
     paths(top_level, capture, capture_jobs, capture_job, capture_event, events, event,
         resource_list, resource_item, resource_events, sign_in, whoami, list_accounts,
         create_account, get_account, disable_account, new_key, revoke_key, read_audit, products,
-        partners, publish_recall, withdraw_recall, alerts, list_alert, clear_alert, flags, history),
+        partners, publish_recall, withdraw_recall, alerts, list_alert, clear_alert, flags, history,
+        define_query, list_queries, get_query, delete_query, query_events, subscribe,
+        list_subscriptions, unsubscribe),
     components(schemas(Problem, ResourceName, CaptureDocument, SingleEvent, CaptureJob, repository::CaptureError, Account, Kind, Role, Issued,
         Credential, Entry, SignIn, WhoAmI, NewAccount, Created, AccountDetail, Rotation,
-        crate::manage::RecallRequest, crate::manage::RecallKey, crate::manage::AlertRequest)),
+        crate::manage::RecallRequest, crate::manage::RecallKey, crate::manage::AlertRequest,
+        NamedQuery, NewSubscription, Subscription)),
     modifiers(&Security)
 )]
 pub struct ApiDoc;

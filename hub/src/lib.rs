@@ -28,6 +28,7 @@ pub mod reports;
 pub mod repository;
 pub mod round;
 pub mod server;
+pub mod subscriptions;
 pub mod tls;
 pub mod transfer;
 pub mod verify;

@@ -619,6 +619,34 @@ pub fn query(conn: impl AsDb, scope: &Scope, q: &Query) -> Result<Page, HubError
                 )
             })?,
     };
+    let (rows, more) = select(conn, scope, q, after, per_page)?;
+    let mut events = Vec::with_capacity(per_page);
+    let mut last = after;
+    for (seq, event) in rows {
+        events.push(event);
+        last = seq;
+    }
+    Ok(Page {
+        events,
+        next: more.then(|| token(last, &digest)),
+    })
+}
+
+/// The events `q`'s selection parameters select (its paging left aside) that were captured
+/// after `after` (a `seq`), in capture order, at most `limit`, each with its `seq`; and whether
+/// more follow.
+///
+/// # Errors
+///
+/// A parameter that is not valid (400, `QueryParameterException`).
+pub fn select(
+    conn: impl AsDb,
+    scope: &Scope,
+    q: &Query,
+    after: i64,
+    limit: usize,
+) -> Result<(Vec<(i64, Value)>, bool), HubError> {
+    let conn = conn.db();
     // Clauses and their parameters, built together; each list is one JSON parameter.
     let mut clauses: Vec<String> = Vec::new();
     let mut values: Vec<String> = Vec::new();
@@ -727,10 +755,10 @@ pub fn query(conn: impl AsDb, scope: &Scope, q: &Query) -> Result<Page, HubError
         }
     }
     int_clause("1 = ?", 1);
-    let limit = per_page as i64 + 1;
     let sql = format!(
-        "SELECT e.seq, e.body, e.record_time FROM captured_events e WHERE {} ORDER BY e.seq LIMIT {limit}",
-        clauses.join(" AND ")
+        "SELECT e.seq, e.body, e.record_time FROM captured_events e WHERE {} ORDER BY e.seq LIMIT {}",
+        clauses.join(" AND "),
+        limit as i64 + 1
     );
     let mut cells: Vec<Cell<'_>> = values.iter().map(|v| Cell::Text(v)).collect();
     cells.extend(ints.iter().map(|v| Cell::Int(*v)));
@@ -738,17 +766,13 @@ pub fn query(conn: impl AsDb, scope: &Scope, q: &Query) -> Result<Page, HubError
     let rows: Vec<(i64, String, i64)> = conn.query_map(&sql, refs.as_slice(), |r| {
         Ok((r.get(0)?, r.get(1)?, r.get(2)?))
     })?;
-    let more = rows.len() > per_page;
-    let mut events = Vec::with_capacity(per_page);
-    let mut last = after;
-    for (seq, body, record_time) in rows.into_iter().take(per_page) {
-        events.push(with_record_time(&body, record_time)?);
-        last = seq;
-    }
-    Ok(Page {
-        events,
-        next: more.then(|| token(last, &digest)),
-    })
+    let more = rows.len() > limit;
+    let events = rows
+        .into_iter()
+        .take(limit)
+        .map(|(seq, body, record_time)| Ok((seq, with_record_time(&body, record_time)?)))
+        .collect::<Result<_, HubError>>()?;
+    Ok((events, more))
 }
 
 fn with_record_time(body: &str, record_time: i64) -> Result<Value, HubError> {

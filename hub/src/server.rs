@@ -261,6 +261,8 @@ pub struct ServeOptions {
     pub public: PublicOptions,
     /// The most events a device may upload in one sync round ([`Registry::set_round_events`]).
     pub round_events: usize,
+    /// Certificates (DER) trusted for subscribers' webhook endpoints beside the system's roots.
+    pub webhook_roots: Vec<Vec<u8>>,
 }
 
 /// Opens the registry in `data`, seeding the demo data set when asked and the registry is new.
@@ -300,13 +302,21 @@ pub async fn serve(
     // The registry is opened, and the verifier started, on a thread that may block (a
     // PostgreSQL store's client blocks).
     let (demo, public, round_events) = (options.demo, options.public.clone(), options.round_events);
-    let app = tokio::task::spawn_blocking(move || -> Result<Router> {
-        let registry = Arc::new(open_registry_at(&at, demo)?);
-        registry.set_round_events(round_events);
-        Ok(router(registry, &public)?)
-    })
-    .await
-    .context("opening the registry")??;
+    let (app, registry) =
+        tokio::task::spawn_blocking(move || -> Result<(Router, Arc<Registry>)> {
+            let registry = Arc::new(open_registry_at(&at, demo)?);
+            registry.set_round_events(round_events);
+            Ok((router(registry.clone(), &public)?, registry))
+        })
+        .await
+        .context("opening the registry")??;
+    // Query subscriptions' webhooks, delivered while the server runs.
+    let deliveries = crate::subscriptions::Deliveries::new(
+        registry,
+        &options.webhook_roots,
+        std::time::Duration::from_secs(1),
+    )?
+    .start(std::time::Duration::from_millis(500));
     let listener = std::net::TcpListener::bind(options.listen)
         .with_context(|| format!("cannot listen on {}", options.listen))?;
     listener.set_nonblocking(true)?;
@@ -338,6 +348,7 @@ pub async fn serve(
         result = server => result.context("hub server stopped")?,
         () = shutdown => handle.graceful_shutdown(Some(std::time::Duration::from_secs(5))),
     }
+    deliveries.abort();
     Ok(())
 }
 

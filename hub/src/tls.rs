@@ -70,3 +70,23 @@ pub fn load_or_create(dir: &Path, ips: &[IpAddr]) -> Result<TlsMaterial> {
         key_pem: key.serialize_pem(),
     })
 }
+
+/// A certificate given as PEM (its first `CERTIFICATE` block) or DER, as DER.
+pub fn certificate_der(bytes: &[u8]) -> Result<Vec<u8>, crate::HubError> {
+    let Ok(text) = std::str::from_utf8(bytes) else {
+        return Ok(bytes.to_vec());
+    };
+    const BEGIN: &str = "-----BEGIN CERTIFICATE-----";
+    let Some(start) = text.find(BEGIN) else {
+        return Err(crate::HubError::BadRequest(
+            "neither a PEM certificate nor DER".into(),
+        ));
+    };
+    let body = &text[start + BEGIN.len()..];
+    let end = body
+        .find("-----END CERTIFICATE-----")
+        .ok_or_else(|| crate::HubError::BadRequest("the PEM certificate has no end".into()))?;
+    let b64: String = body[..end].split_whitespace().collect();
+    base64::Engine::decode(&base64::engine::general_purpose::STANDARD, b64)
+        .map_err(|e| crate::HubError::BadRequest(format!("the PEM certificate: {e}")))
+}

@@ -80,6 +80,8 @@ const TABLES: &[(&str, File)] = &[
     ("captured_events", File::Registry),
     ("captured_epcs", File::Registry),
     ("capture_jobs", File::Registry),
+    ("queries", File::Registry),
+    ("subscriptions", File::Registry),
     ("verifications", File::Velocity),
     ("source_key", File::Velocity),
 ];

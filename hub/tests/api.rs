@@ -326,6 +326,16 @@ fn endpoints(h: &Hub) -> Vec<(Method, String, Option<String>, Vec<Role>)> {
         ),
         (Method::GET, "/api/v1/flags".into(), None, flags.clone()),
         (Method::GET, history, None, histories.clone()),
+        (
+            Method::POST,
+            "/epcis/queries".into(),
+            Some(
+                json!({ "name": "new-query", "query": { "EQ_bizStep": ["inspecting"] } })
+                    .to_string(),
+            ),
+            everyone.clone(),
+        ),
+        (Method::GET, "/epcis/queries".into(), None, everyone.clone()),
     ]
 }
 

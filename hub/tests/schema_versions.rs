@@ -63,6 +63,8 @@ fn a_registry_from_before_versions_is_brought_to_them_with_its_data() {
              ALTER TABLE flag_units DROP COLUMN also_key;
              ALTER TABLE flag_units DROP COLUMN also_flag;
              ALTER TABLE flag_units DROP COLUMN also_org;
+             DROP TABLE subscriptions;
+             DROP TABLE queries;
              DROP TABLE capture_jobs;
              DROP TABLE captured_epcs;
              DROP TABLE captured_events;

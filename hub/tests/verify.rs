@@ -1235,6 +1235,7 @@ async fn over_https_sources_are_the_connections_addresses() {
                 ..PublicOptions::default()
             },
             round_events: custodian_sync::protocol::MAX_EVENTS_PER_ROUND,
+            webhook_roots: Vec::new(),
         },
         move |url| {
             let _ = url_tx.send(url.to_string());

@@ -142,6 +142,7 @@ impl Served {
                 demo: true,
                 public,
                 round_events: custodian_sync::protocol::MAX_EVENTS_PER_ROUND,
+                webhook_roots: Vec::new(),
             },
             move |url| {
                 let _ = url_tx.send(url.to_string());
